@@ -1,0 +1,36 @@
+// The contract between the runtime and every source of readings (drivers and the LoRaWAN gateway).
+// A driver knows nothing of the journal: it emits readings and reports its state; the runtime
+// validates, journals and publishes them.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ReadingInput } from '../protocol/records.ts';
+
+export type DriverState = 'starting' | 'ok' | 'degraded' | 'down' | 'stopped';
+
+export interface DriverStatus {
+  id: string;
+  kind: string;
+  state: DriverState;
+  /** why the state is what it is, one line, when it is not ok */
+  detail?: string;
+  lastReadingAt?: number;
+  readings: number;
+  errors: number;
+}
+
+export interface DriverContext {
+  /** Hand one reading to the pipeline. Never throws; the pipeline applies backpressure itself. */
+  emit(reading: ReadingInput): void;
+  /** Tell the runtime the driver's state changed (shown on the dashboard, published as status). */
+  statusChanged?(status: DriverStatus): void;
+  log: Logger;
+  metrics: Registry;
+}
+
+export interface Driver {
+  readonly id: string;
+  readonly kind: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): DriverStatus;
+}

@@ -1,0 +1,106 @@
+// Batch headers: a signed Merkle root over consecutive records, chained to the previous header.
+import { canonicalize } from './canonical.ts';
+import { isHex, sha256, ZERO_HASH } from './hash.ts';
+import { leafHash, rootFromLeafHashes } from './merkle.ts';
+import { isValidName, recordProblem, type JournalRecord } from './records.ts';
+import { signBytes, verifyBytes, type DeviceKey } from './signature.ts';
+
+export interface BatchHeader {
+  v: 1;
+  device: string;
+  batch: number;
+  first: number;
+  last: number;
+  count: number;
+  root: string;
+  prev: string;
+  created: number;
+  key: string;
+  sig: string;
+}
+
+export type UnsignedHeader = Omit<BatchHeader, 'sig'>;
+
+export interface Batch {
+  header: BatchHeader;
+  records: JournalRecord[];
+}
+
+export function signHeader(fields: Omit<UnsignedHeader, 'v' | 'key'>, key: DeviceKey): BatchHeader {
+  const unsigned: UnsignedHeader = { v: 1, ...fields, key: key.public };
+  const sig = signBytes(key, Buffer.from(canonicalize(unsigned), 'utf8'));
+  return { ...unsigned, sig };
+}
+
+/** SHA-256 of the header's canonical bytes, signature included: what the next header's `prev` holds. */
+export function headerHash(header: BatchHeader): string {
+  return sha256(canonicalize(header)).toString('hex');
+}
+
+export function headerProblem(h: unknown): string | null {
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) return 'header is not an object';
+  const x = h as Record<string, unknown>;
+  if (x.v !== 1) return 'header.v must be 1';
+  if (!isValidName(x.device)) return 'header.device is not a valid name';
+  for (const f of ['batch', 'first', 'last', 'count', 'created'] as const) {
+    if (!Number.isSafeInteger(x[f]) || (x[f] as number) < (f === 'created' ? 0 : 1)) return `header.${f} must be a positive integer`;
+  }
+  if ((x.last as number) - (x.first as number) + 1 !== x.count) return 'header.count does not match first..last';
+  if (!isHex(x.root, 32)) return 'header.root must be 64 lowercase hex digits';
+  if (!isHex(x.prev, 32)) return 'header.prev must be 64 lowercase hex digits';
+  if (!isHex(x.key, 32)) return 'header.key must be 64 lowercase hex digits';
+  if (!isHex(x.sig, 64)) return 'header.sig must be 128 lowercase hex digits';
+  const known = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'key', 'sig']);
+  for (const k of Object.keys(x)) if (!known.has(k)) return `header has an unknown field ${k}`;
+  return null;
+}
+
+export function verifyHeaderSignature(header: BatchHeader): boolean {
+  const { sig, ...unsigned } = header;
+  return verifyBytes(header.key, Buffer.from(canonicalize(unsigned), 'utf8'), sig);
+}
+
+export type BatchCheck = { ok: true; leaves: Buffer[] } | { ok: false; reason: string };
+
+/**
+ * Everything the sink checks about one batch except the registry and the chain position:
+ * shape, signature, records exactly first..last of this device, and the recomputed root.
+ */
+export function checkBatch(header: unknown, records: unknown): BatchCheck {
+  const hp = headerProblem(header);
+  if (hp) return { ok: false, reason: hp };
+  const h = header as BatchHeader;
+  if (!verifyHeaderSignature(h)) return { ok: false, reason: 'signature does not verify' };
+  if (!Array.isArray(records)) return { ok: false, reason: 'records must be an array' };
+  if (records.length !== h.count) return { ok: false, reason: `expected ${h.count} records, got ${records.length}` };
+  const leaves: Buffer[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i] as JournalRecord;
+    const rp = recordProblem(rec);
+    if (rp) return { ok: false, reason: `record ${i}: ${rp}` };
+    if (rec.device !== h.device) return { ok: false, reason: `record ${i} belongs to device ${rec.device}` };
+    if (rec.seq !== h.first + i) return { ok: false, reason: `record ${i} has seq ${rec.seq}, expected ${h.first + i}` };
+    leaves[i] = leafHash(canonicalize(rec));
+  }
+  if (rootFromLeafHashes(leaves).toString('hex') !== h.root) return { ok: false, reason: 'root does not match the records' };
+  return { ok: true, leaves };
+}
+
+/** The `prev` a batch must carry, given the header before it (or none for batch 1). */
+export function expectedPrev(previous: BatchHeader | null): string {
+  return previous ? headerHash(previous) : ZERO_HASH;
+}
+
+/** Verify a whole chain of headers of one device, in order, starting at batch 1 or after `before`. */
+export function chainProblem(headers: readonly BatchHeader[], before: BatchHeader | null = null): string | null {
+  let prev = before;
+  for (const h of headers) {
+    const expectedNumber = prev ? prev.batch + 1 : 1;
+    if (h.batch !== expectedNumber) return `batch ${h.batch} follows batch ${prev?.batch ?? 0}`;
+    if (prev && h.first !== prev.last + 1) return `batch ${h.batch} starts at seq ${h.first}, expected ${prev.last + 1}`;
+    if (h.prev !== expectedPrev(prev)) return `batch ${h.batch} does not chain to batch ${prev?.batch ?? 0}`;
+    if (!verifyHeaderSignature(h)) return `batch ${h.batch} signature does not verify`;
+    prev = h;
+  }
+  return null;
+}

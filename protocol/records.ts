@@ -1,0 +1,99 @@
+// The two record kinds of the journal. Field names and meaning are fixed by ARCHITECTURE.md;
+// records may carry more fields (driver metadata under `meta`), all covered by the hash.
+import type { JsonValue } from './canonical.ts';
+
+export interface Quality {
+  score: number;
+  flags: string[];
+}
+
+export interface ReadingRecord {
+  v: 1;
+  kind: 'reading';
+  device: string;
+  seq: number;
+  sensor: string;
+  metric: string;
+  ts: number;
+  value: number | null;
+  unit: string;
+  quality: Quality;
+  meta?: { [key: string]: JsonValue };
+}
+
+export interface GapRecord {
+  v: 1;
+  kind: 'gap';
+  device: string;
+  seq: number;
+  dropped: number;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+export type JournalRecord = ReadingRecord | GapRecord;
+
+/** What a driver, the gateway or the simulator hands to the pipeline; the journal adds the rest. */
+export interface ReadingInput {
+  sensor: string;
+  metric: string;
+  ts: number;
+  value: number | null;
+  unit: string;
+  quality?: Quality;
+  meta?: { [key: string]: JsonValue };
+}
+
+/** Build a reading record with its keys in canonical (sorted) order, so JCS need not sort them. */
+export function readingRecord(device: string, seq: number, r: ReadingInput, quality: Quality): ReadingRecord {
+  const rec: ReadingRecord = {
+    device,
+    kind: 'reading',
+    ...(r.meta !== undefined ? { meta: r.meta } : {}),
+    metric: r.metric,
+    quality: { flags: quality.flags, score: quality.score },
+    sensor: r.sensor,
+    seq,
+    ts: r.ts,
+    unit: r.unit,
+    v: 1,
+    value: r.value,
+  } as ReadingRecord;
+  return rec;
+}
+
+export function gapRecord(device: string, seq: number, dropped: number, from: number, to: number, reason: string): GapRecord {
+  return { device, dropped, from, kind: 'gap', reason, seq, to, v: 1 } as GapRecord;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Device, sensor and metric identifiers: short, printable, safe in keys, topics and URLs. */
+export function isValidName(s: unknown): s is string {
+  return typeof s === 'string' && NAME.test(s);
+}
+
+/** Structural check of a record received from elsewhere (the sink, the verifier). Returns a reason or null. */
+export function recordProblem(rec: unknown): string | null {
+  if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return 'record is not an object';
+  const r = rec as Record<string, unknown>;
+  if (r.v !== 1) return 'record.v must be 1';
+  if (!isValidName(r.device)) return 'record.device is not a valid name';
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) return 'record.seq must be a positive integer';
+  if (r.kind === 'reading') {
+    if (typeof r.sensor !== 'string' || typeof r.metric !== 'string' || typeof r.unit !== 'string') return 'reading needs sensor, metric and unit strings';
+    if (!Number.isSafeInteger(r.ts)) return 'reading.ts must be integer milliseconds';
+    if (r.value !== null && (typeof r.value !== 'number' || !Number.isFinite(r.value))) return 'reading.value must be a finite number or null';
+    const q = r.quality as Record<string, unknown> | undefined;
+    if (typeof q !== 'object' || q === null || typeof q.score !== 'number' || !Array.isArray(q.flags)) return 'reading.quality must have score and flags';
+    return null;
+  }
+  if (r.kind === 'gap') {
+    if (!Number.isSafeInteger(r.dropped) || (r.dropped as number) < 0) return 'gap.dropped must be a non-negative integer';
+    if (!Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.to)) return 'gap.from and gap.to must be integer milliseconds';
+    if (typeof r.reason !== 'string') return 'gap.reason must be a string';
+    return null;
+  }
+  return `unknown record kind ${JSON.stringify(r.kind)}`;
+}

@@ -1,0 +1,51 @@
+// The device config (`fieldproof run --config device.yaml`). Each section's schema lives with the
+// code that uses it; this file only assembles them and resolves paths.
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { driverSchema } from '../../drivers/config.ts';
+import { isValidName } from '../../protocol/records.ts';
+import { loadYamlConfig } from './load.ts';
+import { ConfigError } from './errors.ts';
+
+const batchSchema = z.strictObject({
+  maxRecords: z.number().int().positive().max(1_000_000).default(500),
+  maxBytes: z.number().int().positive().default(1_000_000),
+  maxAgeMs: z.number().int().positive().default(5000),
+});
+
+const journalSchema = z.strictObject({
+  /** Upper bound on the journal's logical size (records and headers held), in bytes. */
+  maxBytes: z.number().int().positive().default(8 * 1024 ** 3),
+  policy: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
+  /** Longest a reading waits for the group commit that makes it durable. */
+  commitMaxWaitMs: z.number().int().min(0).default(20),
+  /** Most readings in one group commit. */
+  commitMaxRecords: z.number().int().positive().default(4096),
+});
+
+export const deviceConfigSchema = z.strictObject({
+  device: z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore'),
+  dataDir: z.string().min(1).optional(),
+  drivers: z.array(driverSchema).default([]),
+  batch: batchSchema.default(batchSchema.parse({})),
+  journal: journalSchema.default(journalSchema.parse({})),
+  uplink: z.strictObject({ url: z.url() }).optional(),
+});
+
+export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;
+export type DeviceConfig = Omit<z.output<typeof deviceConfigSchema>, 'dataDir'> & { dataDir: string; configFile?: string };
+
+/**
+ * Paths: an explicit dataDir wins; under a snap it defaults to $SNAP_DATA. Relative paths are
+ * taken from the config file's folder, as a user reading the file would expect.
+ */
+export function resolveDeviceConfig(raw: z.output<typeof deviceConfigSchema>, baseDir: string, file?: string): DeviceConfig {
+  const dataDir = raw.dataDir ?? process.env.SNAP_DATA;
+  if (!dataDir) throw new ConfigError(`${file ?? 'config'}: dataDir: required (or run under a snap, where it defaults to $SNAP_DATA)`);
+  return { ...raw, dataDir: isAbsolute(dataDir) ? dataDir : resolve(baseDir, dataDir), ...(file ? { configFile: file } : {}) };
+}
+
+export function loadDeviceConfig(file: string): DeviceConfig {
+  const raw = loadYamlConfig(file, deviceConfigSchema);
+  return resolveDeviceConfig(raw, resolve(file, '..'), file);
+}

@@ -1,0 +1,29 @@
+import { readFileSync } from 'node:fs';
+import { parse, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, describeZodError } from './errors.ts';
+
+/** Read a YAML file and validate it against a zod schema; every failure is a one-line ConfigError. */
+export function loadYamlConfig<S extends z.ZodType>(file: string, schema: S): z.output<S> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'ENOENT' ? `config file ${file} does not exist` : `cannot read config file ${file}: ${code ?? String(err)}`);
+  }
+  return parseYamlConfig(file, text, schema);
+}
+
+export function parseYamlConfig<S extends z.ZodType>(file: string, text: string, schema: S): z.output<S> {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError(`${file}: not valid YAML: ${msg}`);
+  }
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) throw new ConfigError(describeZodError(file, result.error));
+  return result.data;
+}
