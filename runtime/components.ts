@@ -1,0 +1,5 @@
+// The optional parts of the device daemon, in start order (stopped in reverse). Each factory
+// returns null when its config section is absent.
+import type { ComponentFactory } from './component.ts';
+
+export const componentFactories: ComponentFactory[] = [];
