@@ -4,5 +4,10 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// `fieldproof journal export | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 const { main } = await import('../runtime/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

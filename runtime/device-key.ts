@@ -3,10 +3,11 @@ import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readF
 import { dirname, join } from 'node:path';
 import { generateKey, keyFromSeed, type DeviceKey } from '../protocol/signature.ts';
 import { isHex } from '../protocol/hash.ts';
+import { UserError } from './user-error.ts';
 
 export const KEY_FILE = 'device.key';
 
-export class KeyFileError extends Error {
+export class KeyFileError extends UserError {
   override name = 'KeyFileError';
 }
 

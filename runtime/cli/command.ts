@@ -1,16 +1,17 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UserError } from '../user-error.ts';
 
 /** A mistake in how a verb was called: printed as one line, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends UserError {
   override name = 'UsageError';
+  constructor(message: string) {
+    super(message, 2);
+  }
 }
 
 /** A verb that ran and found a problem (a failed check, an unreachable device): one line, exit code 1. */
-export class CommandFailure extends Error {
+export class CommandFailure extends UserError {
   override name = 'CommandFailure';
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-  }
 }
 
 export interface Command {

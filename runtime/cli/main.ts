@@ -1,7 +1,7 @@
 // `fieldproof VERB ...`: each verb lives in its own module, loaded only when called, so that a
 // quick `keys show` does not pay for TensorFlow.js or the Aptos SDK.
-import { ConfigError } from '../config/errors.ts';
-import { CommandFailure, UsageError, type Command } from './command.ts';
+import { UserError } from '../user-error.ts';
+import type { Command } from './command.ts';
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -49,13 +49,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await command.run(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`fieldproof ${verb}: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof ConfigError || err instanceof CommandFailure) {
-      process.stderr.write(`fieldproof ${verb}: ${err.message}\n`);
-      return err instanceof CommandFailure ? err.exitCode : 2;
+    if (err instanceof UserError) {
+      process.stderr.write(`fieldproof ${verb}: ${err.message.split('\n')[0]}\n`);
+      return err.exitCode;
     }
     // Not a user mistake: keep the stack, it is a bug report.
     process.stderr.write(`fieldproof ${verb}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

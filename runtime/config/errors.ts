@@ -1,8 +1,12 @@
 import type { z } from 'zod';
+import { UserError } from '../user-error.ts';
 
 /** A user mistake in a config file: the CLI prints the message as one line and exits non-zero. */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   override name = 'ConfigError';
+  constructor(message: string) {
+    super(message, 2);
+  }
 }
 
 /** One line naming the first offending key, e.g. `drivers.0.intervalMs: expected number, received string`. */

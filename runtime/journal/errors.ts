@@ -1,5 +1,7 @@
+import { UserError } from '../user-error.ts';
+
 /** The journal cannot be opened as asked: a user-facing, one-line problem (wrong dir, in use, foreign). */
-export class JournalOpenError extends Error {
+export class JournalOpenError extends UserError {
   override name = 'JournalOpenError';
 }
 

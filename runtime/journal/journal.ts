@@ -37,6 +37,11 @@ export interface JournalOptions {
   dir: string;
   device: string;
   key: DeviceKey;
+  /**
+   * Inspect only (the CLI's stats, verify, export): nothing is written, close() seals nothing, and
+   * a journal that does not exist is an error rather than made.
+   */
+  readOnly?: boolean;
   log?: Logger;
   metrics?: Registry;
   batch?: Partial<BatchPolicy>;
@@ -160,6 +165,7 @@ export class Journal {
         throw new JournalOpenError(`${path} is not a fieldproof journal (no LevelDB files in it); refusing to start afresh over it`);
       }
     }
+    if (opts.readOnly && !existsSync(join(path, 'CURRENT'))) throw new JournalOpenError(`there is no journal in ${opts.dir}`);
     await mkdir(path, { recursive: true });
     const db = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     try {
@@ -183,6 +189,7 @@ export class Journal {
 
   private static async readIdentityAndState(db: Level<string, string>, opts: JournalOptions, path: string): Promise<JournalState> {
     const metaText = await db.get(META_KEY);
+    if (metaText === undefined && opts.readOnly) throw new JournalOpenError(`${path} holds no fieldproof journal`);
     if (metaText === undefined) {
       for await (const _ of db.keys({ limit: 1 })) {
         throw new JournalOpenError(`${path} holds a LevelDB that is not a fieldproof journal (no identity record); refusing to start afresh over it`);
@@ -196,6 +203,11 @@ export class Journal {
       return state;
     }
     const meta = parseJson<JournalMeta>(metaText, `${path}: the identity record is corrupt`);
+    if (opts.readOnly) {
+      // Inspection takes the identity from the journal itself.
+      opts.device = meta.device;
+      opts.key = { public: meta.key } as DeviceKey;
+    }
     if (meta.format !== FORMAT) throw new JournalOpenError(`${path} has journal format ${meta.format}; this fieldproof reads format ${FORMAT}`);
     if (meta.device !== opts.device) {
       throw new JournalOpenError(`${path} belongs to device ${meta.device}, but the config says ${opts.device}`);
@@ -229,7 +241,7 @@ export class Journal {
     if (this.tail.lines.length !== this.state.lastSeq - this.state.sealedSeq) {
       throw new JournalOpenError(`journal tail holds ${this.tail.lines.length} records, expected ${this.state.lastSeq - this.state.sealedSeq}; the journal is damaged`);
     }
-    if (this.tail.lines.length > 0) {
+    if (this.tail.lines.length > 0 && !this.opts.readOnly) {
       this.tail.openedAt = this.now();
       this.armAgeTimer();
     }
@@ -256,7 +268,7 @@ export class Journal {
   }
 
   private enqueue(p: Pending): void {
-    if (this.closed) {
+    if (this.closed || this.opts.readOnly) {
       p.reject?.(new JournalClosedError());
       return;
     }
@@ -478,6 +490,14 @@ export class Journal {
     }
   }
 
+  /**
+   * Readings that never reached the journal (an overloaded pipeline): counted into the next gap
+   * record, so that the loss is signed like everything else rather than silent.
+   */
+  noteDropped(timestamps: number[], reason: string): void {
+    this.addGap(timestamps, reason);
+  }
+
   private addGap(timestamps: number[], reason: string): void {
     if (timestamps.length === 0) return;
     const gap = this.state.pendingGap ?? { dropped: 0, from: Infinity, to: -Infinity, reason };
@@ -558,6 +578,7 @@ export class Journal {
       }
       this.state.ackedBatch = throughBatch;
       this.state.ackedSeq = header.last;
+      this.state.ackedHeaderHash = headerHash(header);
       ops.push({ type: 'put', key: STATE_KEY, value: JSON.stringify(this.state) });
       this.readCache = null;
       try {
@@ -596,9 +617,18 @@ export class Journal {
     return this.headers.get(batch) ?? null;
   }
 
-  /** The header of the last batch a sink acknowledged is gone; its hash is what batch ackedBatch+1 chains to. */
   get ackedBatch(): number {
     return this.state.ackedBatch;
+  }
+
+  /** What batch ackedBatch+1 chains to: the hash of the last acknowledged header (zeros before any). */
+  get ackedHeaderHash(): string {
+    return this.state.ackedHeaderHash;
+  }
+
+  /** The seq after which records are not yet in a sealed batch. */
+  get sealedSeq(): number {
+    return this.state.sealedSeq;
   }
 
   /** The canonical lines of a sealed batch still held (empty when pruned), or null when not held. */
@@ -689,7 +719,7 @@ export class Journal {
     if (this.ageTimer) clearTimeout(this.ageTimer);
     this.ageTimer = null;
     try {
-      if (this.tail.lines.length > 0 || this.state.pendingGap) await this.serialized(() => this.commit([], true));
+      if (!this.opts.readOnly && (this.tail.lines.length > 0 || this.state.pendingGap)) await this.serialized(() => this.commit([], true));
       await this.writeChain;
     } finally {
       await this.db.close();
@@ -699,7 +729,7 @@ export class Journal {
 }
 
 function emptyState(): JournalState {
-  return { lastSeq: 0, sealedSeq: 0, lastBatch: 0, lastHeaderHash: ZERO_HASH, ackedBatch: 0, ackedSeq: 0, bytes: 0, pendingGap: null };
+  return { lastSeq: 0, sealedSeq: 0, lastBatch: 0, lastHeaderHash: ZERO_HASH, ackedBatch: 0, ackedSeq: 0, ackedHeaderHash: ZERO_HASH, bytes: 0, pendingGap: null };
 }
 
 function parseJson<T>(text: string, problem: string): T {

@@ -53,6 +53,8 @@ export interface JournalState {
   lastHeaderHash: string;
   ackedBatch: number;
   ackedSeq: number;
+  /** SHA-256 of the last acknowledged header, which is deleted: batch ackedBatch+1's `prev` */
+  ackedHeaderHash: string;
   /** logical bytes held: chunks plus headers */
   bytes: number;
   /** readings dropped but not yet recorded by a gap record */

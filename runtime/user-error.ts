@@ -1,0 +1,10 @@
+/**
+ * A problem the user can fix (a wrong flag, a bad config, a data dir in use): the CLI prints its
+ * message as one line, without a stack, and exits with `exitCode`.
+ */
+export class UserError extends Error {
+  override name = 'UserError';
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
