@@ -33,6 +33,9 @@ export interface ProofCheck {
   anchored: boolean;
 }
 
+const PROOF_FIELDS = new Set(['record', 'index', 'path', 'header', 'anchor']);
+const ANCHOR_FIELDS = new Set(['root', 'index', 'size', 'path', 'chain', 'tx', 'version', 'module']);
+
 function hexPath(path: unknown): Buffer[] | null {
   if (!Array.isArray(path) || !path.every((p) => isHex(p, 32))) return null;
   return path.map((p) => Buffer.from(p as string, 'hex'));
@@ -46,6 +49,9 @@ export function verifyRecordProof(proof: unknown): ProofCheck {
   };
   if (typeof proof !== 'object' || proof === null) return fail('shape', 'proof is not a JSON object');
   const p = proof as Record<string, unknown>;
+  // Unknown fields are refused: a misspelt "anchor" must not pass as a proof that was never anchored.
+  const unknown = Object.keys(p).find((k) => !PROOF_FIELDS.has(k));
+  if (unknown) return fail('shape', `unknown field ${unknown}`);
   const rp = recordProblem(p.record);
   if (rp) return fail('record', rp);
   const hp = headerProblem(p.header);
@@ -69,6 +75,8 @@ export function verifyRecordProof(proof: unknown): ProofCheck {
   if (typeof a !== 'object' || a === null || !isHex(a.root, 32) || !Number.isSafeInteger(a.index) || !Number.isSafeInteger(a.size)) {
     return fail('anchor', 'anchor needs root, index and size');
   }
+  const unknownAnchor = Object.keys(a).find((k) => !ANCHOR_FIELDS.has(k));
+  if (unknownAnchor) return fail('anchor', `unknown field anchor.${unknownAnchor}`);
   const apath = hexPath(a.path);
   if (!apath) return fail('anchor', 'anchor.path must be a list of 64-digit hex hashes');
   const hleaf = leafHash(Buffer.from(headerHash(header), 'hex'));
