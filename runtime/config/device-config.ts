@@ -3,6 +3,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { driverSchema } from '../../drivers/config.ts';
+import { httpSchema } from '../http/config.ts';
 import { isValidName } from '../../protocol/records.ts';
 import { loadYamlConfig } from './load.ts';
 import { ConfigError } from './errors.ts';
@@ -30,6 +31,8 @@ export const deviceConfigSchema = z.strictObject({
   batch: batchSchema.default(batchSchema.parse({})),
   journal: journalSchema.default(journalSchema.parse({})),
   uplink: z.strictObject({ url: z.url() }).optional(),
+  /** the local status page, /metrics and /healthz; absent: no HTTP server */
+  http: httpSchema.optional(),
 });
 
 export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;

@@ -1,0 +1,44 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { gapRecord, readingRecord } from '../../protocol/records.ts';
+import { SensorTable } from './sensor-table.ts';
+
+const reading = (seq: number, sensor: string, ts: number, value: number | null, score = 1) =>
+  readingRecord('gw', seq, { sensor, metric: 'co2_ppm', ts, value, unit: 'ppm' }, { score, flags: score < 1 ? ['spike'] : [] });
+
+describe('SensorTable', () => {
+  it('keeps each sensor\'s newest reading and hands out only the changed ones', () => {
+    const t = new SensorTable({ maxSensors: 10, historyPoints: 5 });
+    t.note([reading(1, 'b', 1000, 400), reading(2, 'a', 1000, 410), reading(3, 'b', 1100, 420, 0.4)]);
+    assert.deepEqual(t.list().map((s) => [s.sensor, s.value, s.seq]), [['a', 410, 2], ['b', 420, 3]]);
+    assert.deepEqual(t.list()[1]!.quality, { score: 0.4, flags: ['spike'] });
+    assert.deepEqual(t.takeChanged().map((s) => s.sensor).sort(), ['a', 'b']);
+    assert.deepEqual(t.takeChanged(), []);
+    t.note([reading(4, 'a', 2000, 415)]);
+    assert.deepEqual(t.takeChanged().map((s) => [s.sensor, s.value]), [['a', 415]]);
+  });
+
+  it('keeps one history point per second, bounded', () => {
+    const t = new SensorTable({ maxSensors: 10, historyPoints: 3 });
+    let seq = 0;
+    for (let ms = 0; ms < 5000; ms += 500) t.note([reading(++seq, 's', 1_700_000_000_000 + ms, ms)]);
+    const h = t.histories().s!;
+    assert.deepEqual(h.t, [1_700_000_002, 1_700_000_003, 1_700_000_004]);
+    assert.deepEqual(h.v, [2500, 3500, 4500]); // the newest value of each second
+  });
+
+  it('counts sensors beyond maxSensors instead of keeping them', () => {
+    const t = new SensorTable({ maxSensors: 2, historyPoints: 10 });
+    t.note([reading(1, 's1', 1, 1), reading(2, 's2', 1, 1), reading(3, 's3', 1, 1), reading(4, 's4', 1, 1), reading(5, 's3', 2, 1)]);
+    assert.equal(t.list().length, 2);
+    assert.equal(t.hidden, 2);
+  });
+
+  it('remembers the last data gap', () => {
+    const t = new SensorTable({ maxSensors: 2, historyPoints: 10 });
+    assert.equal(t.lastGap, null);
+    t.note([gapRecord('gw', 9, 1200, 100, 200, 'disk_full')]);
+    assert.deepEqual(t.lastGap, { seq: 9, dropped: 1200, from: 100, to: 200, reason: 'disk_full' });
+    assert.deepEqual(t.list(), []);
+  });
+});

@@ -1,0 +1,117 @@
+// What the status page knows about each sensor: its newest reading and a short history for the
+// charts, one point per second. Bounded: beyond maxSensors, sensors are counted, not kept, so a
+// gateway with thousands of nodes cannot grow the daemon's memory through its dashboard.
+import type { JournalRecord, Quality } from '../../protocol/records.ts';
+
+export interface SensorView {
+  sensor: string;
+  metric: string;
+  unit: string;
+  ts: number;
+  value: number | null;
+  quality: Quality;
+  seq: number;
+}
+
+export interface SensorHistory {
+  /** seconds since the epoch, ascending */
+  t: number[];
+  v: (number | null)[];
+}
+
+export interface GapView {
+  seq: number;
+  dropped: number;
+  from: number;
+  to: number;
+  reason: string;
+}
+
+interface Entry {
+  last: SensorView;
+  history: SensorHistory;
+}
+
+export class SensorTable {
+  private readonly sensors = new Map<string, Entry>();
+  private readonly pending = new Set<string>();
+  private overflow = new Set<string>();
+  private overflowCapped = false;
+  private lastGapView: GapView | null = null;
+
+  constructor(private readonly opts: { maxSensors: number; historyPoints: number }) {}
+
+  /** Take in committed records (in seq order). */
+  note(records: readonly JournalRecord[]): void {
+    for (const r of records) {
+      if (r.kind === 'gap') {
+        this.lastGapView = { seq: r.seq, dropped: r.dropped, from: r.from, to: r.to, reason: r.reason };
+        continue;
+      }
+      let entry = this.sensors.get(r.sensor);
+      if (!entry) {
+        if (this.sensors.size >= this.opts.maxSensors) {
+          this.countOverflow(r.sensor);
+          continue;
+        }
+        entry = { last: undefined as unknown as SensorView, history: { t: [], v: [] } };
+        this.sensors.set(r.sensor, entry);
+      }
+      entry.last = { sensor: r.sensor, metric: r.metric, unit: r.unit, ts: r.ts, value: r.value, quality: r.quality, seq: r.seq };
+      this.addPoint(entry.history, Math.floor(r.ts / 1000), r.value);
+      this.pending.add(r.sensor);
+    }
+  }
+
+  /** Keep the count of sensors not shown without keeping an unbounded set of their names. */
+  private countOverflow(sensor: string): void {
+    if (this.overflowCapped) return;
+    this.overflow.add(sensor);
+    if (this.overflow.size >= 100_000) this.overflowCapped = true;
+  }
+
+  private addPoint(h: SensorHistory, sec: number, value: number | null): void {
+    const n = h.t.length;
+    if (n > 0 && h.t[n - 1]! >= sec) {
+      // Same second (or a late reading from a clock step): the newest value stands for the second.
+      if (h.t[n - 1] === sec) h.v[n - 1] = value;
+      return;
+    }
+    h.t.push(sec);
+    h.v.push(value);
+    if (h.t.length > this.opts.historyPoints) {
+      h.t.splice(0, h.t.length - this.opts.historyPoints);
+      h.v.splice(0, h.v.length - this.opts.historyPoints);
+    }
+  }
+
+  /** The sensors whose newest reading changed since the last call, and forget them. */
+  takeChanged(): SensorView[] {
+    const out: SensorView[] = [];
+    for (const s of this.pending) {
+      const e = this.sensors.get(s);
+      if (e) out.push(e.last);
+    }
+    this.pending.clear();
+    return out;
+  }
+
+  list(): SensorView[] {
+    return [...this.sensors.values()].map((e) => e.last).sort((a, b) => (a.sensor < b.sensor ? -1 : a.sensor > b.sensor ? 1 : 0));
+  }
+
+  histories(): Record<string, SensorHistory> {
+    const out: Record<string, SensorHistory> = {};
+    for (const [name, e] of this.sensors) out[name] = { t: e.history.t.slice(), v: e.history.v.slice() };
+    return out;
+  }
+
+  /** sensors seen but not kept because of maxSensors (a lower bound once it passes 100,000) */
+  get hidden(): number {
+    return this.overflow.size;
+  }
+
+  get lastGap(): GapView | null {
+    return this.lastGapView;
+  }
+}
