@@ -114,7 +114,7 @@
     let latest = a;
     if (Array.isArray(a)) latest = a[a.length - 1];
     else if (a && Array.isArray(a.recent)) latest = a.recent[a.recent.length - 1] || a;
-    const at = firstOf(latest, ['anchoredAt', 'at', 'ts', 'time', 'lastAt']);
+    const at = firstOf(latest, ['lastAnchoredAt', 'anchoredAt', 'lastAt', 'at', 'ts', 'time']);
     $('anchor-last').textContent = latest === undefined ? 'none yet' : at !== undefined ? fact('At', at).replace(/^.*\((.*)\)$/, '$1') : firstOf(latest, ['tx', 'version', 'root']) !== undefined ? 'anchored' : 'none yet';
     setFacts($('anchor-facts'), Array.isArray(a) ? Object.assign({ anchors: a.length }, latest) : a);
   }
