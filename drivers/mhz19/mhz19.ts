@@ -1,0 +1,140 @@
+// The MH-Z19 driver: polls CO2 and temperature (command 0x86) on a serial port and emits one
+// reading of each per poll, flagged with what is known about its quality. A failed poll emits both
+// with value null and the failure's flag. The sensor warms up after power-on: the warm-up window
+// starts when the driver starts and again whenever the sensor answers after being down (a sensor
+// that went silent most often lost power).
+import { counter } from '../../runtime/metrics.ts';
+import type { ReadingInput } from '../../protocol/records.ts';
+import type { ReadError } from '../poll/errors.ts';
+import { PollScheduler, type PollHealth, type PollJob, type PollOutcome, type PollTiming } from '../poll/scheduler.ts';
+import { StatusTracker } from '../poll/status-tracker.ts';
+import { assessQuality, failedQuality } from '../quality.ts';
+import type { Driver, DriverContext, DriverStatus } from '../types.ts';
+import { Mhz19Client } from './client.ts';
+import type { Mhz19DriverConfig } from './config.ts';
+import type { Co2Response } from './protocol.ts';
+
+const TEMPERATURE_RANGE = { min: -10, max: 60 };
+
+export class Mhz19Driver implements Driver {
+  readonly kind = 'mhz19';
+  private client: Mhz19Client | undefined;
+  private scheduler: PollScheduler | undefined;
+  private readonly tracker: StatusTracker;
+  private warmupFrom = 0;
+  private calibratedAt: number | undefined;
+
+  constructor(
+    private readonly config: Mhz19DriverConfig,
+    private readonly ctx: DriverContext,
+  ) {
+    this.tracker = new StatusTracker(config.id, 'mhz19', ctx);
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  async start(): Promise<void> {
+    const { config, ctx } = this;
+    const rejected = counter(ctx.metrics, 'fieldproof_mhz19_rejected_bytes_total', 'Bytes from MH-Z19 sensors that were not part of a valid frame', ['driver', 'reason']);
+    const polls = counter(ctx.metrics, 'fieldproof_driver_polls_total', 'Device polls by outcome', ['driver', 'outcome']);
+    this.calibratedAt = config.calibratedAt ? Date.parse(config.calibratedAt) : undefined;
+    this.client = new Mhz19Client(
+      config.port,
+      config.timeoutMs,
+      (reason, bytes) => rejected.inc({ driver: config.id, reason }, bytes),
+      (reason) => ctx.log.warn({ driver: config.id, reason }, 'serial port lost; reopening'),
+    );
+    this.warmupFrom = Date.now();
+    this.tracker.set('starting');
+    const client = this.client;
+    const timing: PollTiming = config;
+    const job: PollJob<Co2Response> = {
+      name: config.id,
+      timing,
+      attempt: async () => {
+        if (!client.line.isOpen) await client.open();
+        return client.readCo2();
+      },
+      recover: async (why: ReadError) => {
+        if (why.flag === 'port_unavailable' || !client.line.isOpen) {
+          await client.close();
+          await client.open();
+        } else {
+          await client.resync();
+        }
+      },
+      onOutcome: (outcome, health) => {
+        polls.inc({ driver: config.id, outcome: outcome.ok ? (outcome.attempts > 1 ? 'retried' : 'ok') : outcome.error.flag });
+        this.handle(outcome, health);
+      },
+    };
+    this.scheduler = new PollScheduler();
+    this.scheduler.add(job);
+    this.scheduler.start();
+  }
+
+  private wasDown = false;
+
+  private handle(outcome: PollOutcome<Co2Response>, health: PollHealth): void {
+    const { id } = this.config;
+    const ts = outcome.startedAt;
+    if (!outcome.ok) {
+      const q = failedQuality(outcome.error.flag);
+      this.ctx.emit({ sensor: id, metric: 'co2_ppm', ts, value: null, unit: 'ppm', quality: q });
+      this.ctx.emit({ sensor: id, metric: 'temperature_c', ts, value: null, unit: 'degC', quality: failedQuality(outcome.error.flag) });
+      this.wasDown ||= health.down;
+      this.tracker.failed(2, outcome.error.message, health);
+      return;
+    }
+    if (this.wasDown) {
+      // back after a silence long enough to be a power cut: the lamp warms up again
+      this.wasDown = false;
+      this.warmupFrom = ts;
+    }
+    const { co2Ppm, temperatureC } = outcome.value;
+    const retries = outcome.attempts - 1;
+    const warmingUp = ts - this.warmupFrom < this.config.warmupMs;
+    const co2: ReadingInput = {
+      sensor: id,
+      metric: 'co2_ppm',
+      ts,
+      value: co2Ppm,
+      unit: 'ppm',
+      quality: assessQuality({
+        now: ts,
+        value: co2Ppm,
+        ...(this.calibratedAt !== undefined ? { calibratedAt: this.calibratedAt } : {}),
+        expectCalibration: true,
+        warmingUp,
+        // the sensor clips at its range: a reading at the top is as suspect as one above it
+        range: { min: 0, max: this.config.rangePpm - 1 },
+        retries,
+      }),
+    };
+    const temperature: ReadingInput = {
+      sensor: id,
+      metric: 'temperature_c',
+      ts,
+      value: temperatureC,
+      unit: 'degC',
+      quality: assessQuality({ now: ts, value: temperatureC, range: TEMPERATURE_RANGE, retries }),
+    };
+    this.ctx.emit(co2);
+    this.ctx.emit(temperature);
+    this.tracker.succeeded(2, ts);
+  }
+
+  async stop(): Promise<void> {
+    await this.scheduler?.stop();
+    this.scheduler = undefined;
+    await this.client?.close();
+    this.client = undefined;
+    this.tracker.set('stopped');
+  }
+
+  status(): DriverStatus {
+    return this.tracker.status();
+  }
+}

@@ -1,0 +1,59 @@
+// A driver's DriverStatus, kept up to date from poll outcomes, and reported to the runtime only when
+// the state changes (not on every poll).
+import type { DriverContext, DriverState, DriverStatus } from '../types.ts';
+import type { PollHealth } from './scheduler.ts';
+
+export class StatusTracker {
+  private state: DriverState = 'stopped';
+  private detail: string | undefined;
+  private readings = 0;
+  private errors = 0;
+  private lastReadingAt: number | undefined;
+
+  constructor(
+    private readonly id: string,
+    private readonly kind: string,
+    private readonly ctx: Pick<DriverContext, 'statusChanged' | 'log'>,
+  ) {}
+
+  set(state: DriverState, detail?: string): void {
+    if (state === this.state && detail === this.detail) return;
+    const changed = state !== this.state;
+    this.state = state;
+    this.detail = detail;
+    if (changed) {
+      this.ctx.log[state === 'ok' || state === 'stopped' || state === 'starting' ? 'info' : 'warn']({ driver: this.id, state, detail }, 'driver state changed');
+      this.ctx.statusChanged?.(this.status());
+    }
+  }
+
+  /** A poll worked and produced `count` readings at `ts`. */
+  succeeded(count: number, ts: number): void {
+    this.readings += count;
+    this.lastReadingAt = ts;
+    this.set('ok');
+  }
+
+  /** A poll failed (after its retries); `count` flagged null readings were emitted for it. */
+  failed(count: number, message: string, health: PollHealth): void {
+    this.errors++;
+    this.readings += count;
+    this.set(health.down ? 'down' : 'degraded', message);
+  }
+
+  get current(): DriverState {
+    return this.state;
+  }
+
+  status(): DriverStatus {
+    return {
+      id: this.id,
+      kind: this.kind,
+      state: this.state,
+      ...(this.detail !== undefined ? { detail: this.detail } : {}),
+      ...(this.lastReadingAt !== undefined ? { lastReadingAt: this.lastReadingAt } : {}),
+      readings: this.readings,
+      errors: this.errors,
+    };
+  }
+}
