@@ -114,6 +114,8 @@ export class Journal {
   private readonly sealedListeners: ((header: BatchHeader) => void)[] = [];
   private readCache: { first: number; lines: string[] } | null = null;
   private meanLineBytes = 200;
+  /** the state as of the last completed write: what stats() reports, since a commit in flight may still fail */
+  private durable: JournalState;
 
   private readonly batchPolicy: BatchPolicy;
   private readonly maxBytes: number;
@@ -129,6 +131,7 @@ export class Journal {
     private state: JournalState,
     private readonly log: Logger,
   ) {
+    this.durable = copyState(state);
     this.encoder = new ReadingEncoder(opts.device);
     this.batchPolicy = { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...opts.batch };
     this.maxBytes = opts.maxBytes ?? 8 * 1024 ** 3;
@@ -291,6 +294,9 @@ export class Journal {
     if (this.committing) return;
     this.committing = this.commitLoop().finally(() => {
       this.committing = null;
+      // A reading queued after the loop's last check but before this point saw a commit running
+      // and left the scheduling to it.
+      if (this.queue.length > 0) this.startCommit();
     });
   }
 
@@ -329,7 +335,6 @@ export class Journal {
       if (room < group.length) {
         accepted = group.slice(0, room);
         refused = group.slice(room);
-        this.addGap(refused.map((p) => p.input.ts), 'disk_full');
       }
     }
 
@@ -366,6 +371,8 @@ export class Journal {
       records.push({ seq: rec.seq, gap: rec });
       this.state.pendingGap = null;
     }
+    // Readings refused now are newer than everything accepted: their gap record waits for room.
+    this.addGap(refused.map((p) => p.input.ts), 'disk_full');
     try {
       for (const p of accepted) {
         const seq = this.state.lastSeq + 1;
@@ -401,6 +408,7 @@ export class Journal {
       return;
     }
 
+    this.durable = copyState(this.state);
     this.m.commits.inc();
     this.m.committed.inc(records.length);
     this.m.commitSeconds.observe((performance.now() - started) / 1000);
@@ -512,7 +520,7 @@ export class Journal {
 
   private snapshot() {
     return {
-      state: { ...this.state, pendingGap: this.state.pendingGap ? { ...this.state.pendingGap } : null },
+      state: copyState(this.state),
       tail: { ...this.tail, lines: this.tail.lines.slice() },
       chunks: this.chunks.slice(),
       headers: new Map(this.headers),
@@ -545,9 +553,17 @@ export class Journal {
     await this.serialized(() => this.commit([], true)).catch((err) => this.log.error({ err: (err as Error).message }, 'sealing by age failed'));
   }
 
+  /** Commit everything queued so far, without waiting for the commit timer. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.committing) {
+      if (!this.committing) this.startCommit();
+      await this.committing;
+    }
+  }
+
   /** Seal whatever is in the tail now. Returns the new header, or null when the tail was empty. */
   async sealNow(): Promise<BatchHeader | null> {
-    if (this.committing) await this.committing;
+    await this.flush();
     const before = this.state.lastBatch;
     await this.serialized(() => (this.tail.lines.length > 0 || this.state.pendingGap ? this.commit([], true) : Promise.resolve()));
     return this.state.lastBatch > before ? this.headers.get(this.state.lastBatch) ?? null : null;
@@ -588,6 +604,7 @@ export class Journal {
         this.m.writeErrors.inc();
         throw err;
       }
+      this.durable = copyState(this.state);
       this.publishGauges();
     });
   }
@@ -595,20 +612,26 @@ export class Journal {
   // ---------------------------------------------------------------- reading
 
   stats(): JournalStats {
+    const d = this.durable;
     let prunedRecords = 0;
-    for (const b of this.pruned) prunedRecords += this.headers.get(b)?.count ?? 0;
+    let prunedBatches = 0;
+    for (const b of this.pruned) {
+      if (b > d.lastBatch) continue;
+      prunedBatches++;
+      prunedRecords += this.headers.get(b)?.count ?? 0;
+    }
     return {
       device: this.opts.device,
-      lastSeq: this.state.lastSeq,
-      sealedSeq: this.state.sealedSeq,
-      lastBatch: this.state.lastBatch,
-      ackedBatch: this.state.ackedBatch,
-      ackedSeq: this.state.ackedSeq,
-      unsentRecords: this.state.lastSeq - this.state.ackedSeq - prunedRecords,
-      unsentBatches: this.state.lastBatch - this.state.ackedBatch,
-      prunedBatches: this.pruned.size,
-      pendingGap: this.state.pendingGap,
-      bytes: this.state.bytes,
+      lastSeq: d.lastSeq,
+      sealedSeq: d.sealedSeq,
+      lastBatch: d.lastBatch,
+      ackedBatch: d.ackedBatch,
+      ackedSeq: d.ackedSeq,
+      unsentRecords: d.lastSeq - d.ackedSeq - prunedRecords,
+      unsentBatches: d.lastBatch - d.ackedBatch,
+      prunedBatches,
+      pendingGap: d.pendingGap,
+      bytes: d.bytes,
       maxBytes: this.maxBytes,
     };
   }
@@ -714,8 +737,7 @@ export class Journal {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.commitTimer) this.startCommit();
-    if (this.committing) await this.committing;
+    await this.flush();
     if (this.ageTimer) clearTimeout(this.ageTimer);
     this.ageTimer = null;
     try {
@@ -726,6 +748,10 @@ export class Journal {
     }
     this.log.info({ lastSeq: this.state.lastSeq, lastBatch: this.state.lastBatch }, 'journal closed');
   }
+}
+
+function copyState(s: JournalState): JournalState {
+  return { ...s, pendingGap: s.pendingGap ? { ...s.pendingGap } : null };
 }
 
 function emptyState(): JournalState {
