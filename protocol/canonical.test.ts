@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import canonicalizeReference from 'canonicalize';
 import { canonicalize, CanonicalizationError } from './canonical.ts';
+
+// An independent JCS implementation (a CommonJS package, hence require) to cross-check against.
+const canonicalizeReference = createRequire(import.meta.url)('canonicalize') as (value: unknown) => string;
 
 // RFC 8785 section 3.2.2 / 3.2.3: the sample input and its canonical form.
 test('RFC 8785 sample: primitives, escaping and member order', () => {
