@@ -1,0 +1,303 @@
+// The snap's packaging: snapcraft.yaml against snapcraft's JSON Schema, and the hooks and the
+// daemon wrapper run as snapd runs them: from a snap-shaped folder ($SNAP/bin/node,
+// $SNAP/lib/node_modules/fieldproof), with $SNAP_DATA and $SNAP_COMMON, and a stand-in snapctl
+// first on PATH.
+import { strict as assert } from 'node:assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+import { loadDeviceConfig } from '../../runtime/config/device-config.ts';
+
+const HERE = import.meta.dirname;
+const ROOT = resolve(HERE, '../..');
+const SCHEMA = join(HERE, 'testdata/snapcraft.schema.json');
+
+describe('snapcraft.yaml', () => {
+  const doc = parse(readFileSync(join(ROOT, 'snapcraft.yaml'), 'utf8'));
+
+  it('validates against the snapcraft JSON Schema (draft 2020-12)', { skip: existsSync(SCHEMA) ? false : 'testdata/snapcraft.schema.json is not there' }, () => {
+    const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA, 'utf8')));
+    assert.ok(validate(doc), JSON.stringify(validate.errors?.slice(0, 5)));
+    // The schema has teeth: a wrong value fails it.
+    assert.equal(validate({ ...doc, confinement: 'loose' }), false);
+    assert.equal(validate({ ...doc, apps: { ...doc.apps, daemon: { ...doc.apps.daemon, 'restart-condition': 'sometimes' } } }), false);
+  });
+
+  it('runs the daemon as a strict core24 service that always restarts, with the plugs it needs', () => {
+    assert.equal(doc.base, 'core24');
+    assert.equal(doc.confinement, 'strict');
+    assert.equal(doc.apps.daemon.daemon, 'simple');
+    assert.equal(doc.apps.daemon['restart-condition'], 'always');
+    assert.deepEqual(doc.apps.daemon.plugs, ['network', 'network-bind', 'serial-port']);
+    assert.equal(doc.parts.fieldproof.plugin, 'npm');
+    assert.equal(doc.parts.fieldproof['npm-include-node'], true);
+    assert.equal(doc.parts.fieldproof['npm-node-version'], '22');
+  });
+
+  it('ships every hook and wrapper it names, executable', () => {
+    const glue = doc.parts['snap-glue'];
+    for (const [from, to] of Object.entries(glue.organize as Record<string, string>)) {
+      const file = join(ROOT, glue.source, from);
+      accessSync(file, constants.X_OK);
+      assert.ok((glue.stage as string[]).includes(to), `${to} is staged`);
+    }
+    for (const app of Object.values(doc.apps as Record<string, { command: string }>)) {
+      assert.ok(Object.values(glue.organize).includes(app.command), `${app.command} comes from the glue part`);
+    }
+    // The npm plugin packs the project with npm pack: the hooks' code must be in package.json files.
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    for (const folder of ['bin', 'runtime', 'deploy']) assert.ok(pkg.files.includes(folder), folder);
+  });
+});
+
+interface SnapWorld {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  snapData: string;
+  snapCommon: string;
+  state: string;
+  log: string;
+}
+
+/** A snap-shaped folder around this checkout, and the stand-in snapctl. */
+async function snapWorld(options: Record<string, unknown>, daemonState = 'inactive'): Promise<SnapWorld> {
+  const dir = await mkdtemp(join(tmpdir(), 'fieldproof-snap-'));
+  const snap = join(dir, 'snap');
+  mkdirSync(join(snap, 'bin'), { recursive: true });
+  mkdirSync(join(snap, 'lib/node_modules'), { recursive: true });
+  symlinkSync(process.execPath, join(snap, 'bin/node'));
+  symlinkSync(ROOT, join(snap, 'lib/node_modules/fieldproof'));
+  const snapData = join(dir, 'var/snap/fieldproof/x1');
+  const snapCommon = join(dir, 'var/snap/fieldproof/common');
+  mkdirSync(snapData, { recursive: true });
+  mkdirSync(snapCommon, { recursive: true });
+  const stubBin = join(dir, 'stub-bin');
+  mkdirSync(stubBin);
+  writeFileSync(join(stubBin, 'snapctl'), `#!/bin/sh\nexec "${process.execPath}" "${join(HERE, 'testdata/snapctl.mjs')}" "$@"\n`, { mode: 0o755 });
+  const state = join(dir, 'snapctl-state.json');
+  const log = join(dir, 'snapctl.log');
+  writeFileSync(state, JSON.stringify({ options, services: { 'fieldproof.daemon': daemonState } }));
+  writeFileSync(log, '');
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${stubBin}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: dir,
+    SNAP: snap,
+    SNAP_NAME: 'fieldproof',
+    SNAP_INSTANCE_NAME: 'fieldproof',
+    SNAP_REVISION: 'x1',
+    SNAP_DATA: snapData,
+    SNAP_COMMON: snapCommon,
+    SNAPCTL_STATE: state,
+    SNAPCTL_LOG: log,
+  };
+  return { dir, env, snapData, snapCommon, state, log };
+}
+
+function runHook(w: SnapWorld, hook: 'install' | 'configure') {
+  const r = spawnSync('/bin/sh', [join(HERE, 'hooks', hook)], { env: w.env, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function snapctlCalls(w: SnapWorld): string[][] {
+  return readFileSync(w.log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]);
+}
+
+function setOptions(w: SnapWorld, options: Record<string, unknown>): void {
+  const state = JSON.parse(readFileSync(w.state, 'utf8'));
+  state.options = options;
+  writeFileSync(w.state, JSON.stringify(state));
+}
+
+describe('install hook', () => {
+  let w: SnapWorld;
+  before(async () => {
+    w = await snapWorld({});
+  });
+  after(() => rm(w.dir, { recursive: true, force: true }));
+
+  it('makes the data folder and the key, and a default device name', () => {
+    const r = runHook(w, 'install');
+    assert.equal(r.code, 0, r.stderr);
+    const data = join(w.snapCommon, 'data');
+    assert.equal(statSync(data).mode & 0o777, 0o700);
+    assert.equal(statSync(join(data, 'device.key')).mode & 0o777, 0o600);
+    const key = JSON.parse(readFileSync(join(data, 'device.key'), 'utf8')).public as string;
+    assert.match(r.stdout, new RegExp(`created device key ${key}`));
+    const set = snapctlCalls(w).find((c) => c[0] === 'set');
+    assert.ok(set, 'the hook set a device name');
+    assert.match(set[1]!, /^device=[a-z0-9][a-z0-9._:-]*$/);
+    // A second install (a re-run after a failed one) keeps the key.
+    const again = runHook(w, 'install');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`kept device key ${key}`));
+  });
+});
+
+describe('configure hook', () => {
+  let w: SnapWorld;
+  before(async () => {
+    w = await snapWorld({}, 'active');
+  });
+  after(() => rm(w.dir, { recursive: true, force: true }));
+
+  it('writes device.yaml from the options, the way the daemon reads it, and restarts the running daemon', () => {
+    setOptions(w, {
+      device: 'site-a-gw1',
+      uplink: { url: 'https://sink.example.org' },
+      batch: { 'max-records': 200, 'max-age-ms': 2000 },
+      http: { listen: '0.0.0.0:8080', token: 'a-long-enough-token-123' },
+      drivers: [{ kind: 'simulated', id: 'sim', sensors: 2, 'interval-ms': 1000 }],
+      'log-level': 'debug',
+    });
+    const r = runHook(w, 'configure');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /configuration changed; restarted fieldproof\.daemon/);
+    const file = join(w.snapData, 'device.yaml');
+    assert.equal(statSync(file).mode & 0o777, 0o600, 'the file holds the token');
+    const config = loadDeviceConfig(file);
+    assert.equal(config.device, 'site-a-gw1');
+    assert.equal(config.dataDir, join(w.snapCommon, 'data'));
+    assert.equal(config.batch.maxRecords, 200);
+    assert.equal(config.batch.maxAgeMs, 2000);
+    assert.equal(config.uplink?.url, 'https://sink.example.org');
+    assert.equal(config.http?.listen, '0.0.0.0:8080');
+    assert.equal(config.drivers[0]?.kind, 'simulated');
+    assert.equal((config.drivers[0] as { intervalMs: number }).intervalMs, 1000);
+    assert.equal(readFileSync(join(w.snapData, 'log-level'), 'utf8'), 'debug\n');
+    const calls = snapctlCalls(w);
+    assert.deepEqual(calls[0]!.slice(0, 3), ['get', '-d', '-t']);
+    assert.ok(calls[0]!.includes('device') && calls[0]!.includes('http') && calls[0]!.includes('log-level'));
+    assert.deepEqual(calls.at(-1), ['restart', 'fieldproof.daemon']);
+  });
+
+  it('leaves a running daemon alone when nothing changed', () => {
+    writeFileSync(w.log, '');
+    const r = runHook(w, 'configure');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /configuration unchanged/);
+    assert.ok(!snapctlCalls(w).some((c) => c[0] === 'restart'));
+  });
+
+  it('refuses a bad value with one line naming the option, and keeps the old file', () => {
+    const before = readFileSync(join(w.snapData, 'device.yaml'), 'utf8');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ device: 'site-a-gw1', http: { listen: '0.0.0.0:8080' } }, /^fieldproof configure: http\.token: required when listen is not a loopback address/],
+      [{ device: 'site-a-gw1', batch: { 'max-records': 'many' } }, /^fieldproof configure: batch\.max-records: /],
+      [{ device: 'site-a-gw1', http: { 'listen-on': '127.0.0.1:1' } }, /^fieldproof configure: unknown option http\.listen-on$/m],
+      [{ device: 'bad name!' }, /^fieldproof configure: device: must be 1-128 letters/],
+      [{ device: 'site-a-gw1', 'log-level': 'loud' }, /^fieldproof configure: log-level: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/m],
+      [{ device: 'site-a-gw1', uplink: { url: 'not a url' } }, /^fieldproof configure: uplink\.url: /],
+      [{}, /^fieldproof configure: device: required/],
+    ];
+    for (const [options, message] of cases) {
+      setOptions(w, options);
+      writeFileSync(w.log, '');
+      const r = runHook(w, 'configure');
+      assert.equal(r.code, 1, `${JSON.stringify(options)} should be refused`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+      assert.ok(!snapctlCalls(w).some((c) => c[0] === 'restart'));
+      assert.equal(readFileSync(join(w.snapData, 'device.yaml'), 'utf8'), before);
+    }
+  });
+
+  it('at install (daemon not started yet) writes the file without restarting', async () => {
+    const fresh = await snapWorld({ device: 'gw-2' }, 'inactive');
+    try {
+      const r = runHook(fresh, 'configure');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /configuration written/);
+      assert.ok(!snapctlCalls(fresh).some((c) => c[0] === 'restart'));
+      // Without an http option the page is still on, on loopback.
+      assert.equal(loadDeviceConfig(join(fresh.snapData, 'device.yaml')).http?.listen, '127.0.0.1:8080');
+    } finally {
+      await rm(fresh.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function healthz(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
+
+describe('daemon wrapper', () => {
+  it('runs the daemon on the hook-written config with data in $SNAP_COMMON, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const w = await snapWorld({ device: 'gw-3', http: { listen: `127.0.0.1:${port}` }, drivers: [{ kind: 'simulated', id: 'sim', 'interval-ms': 100 }], 'log-level': 'warn' });
+    try {
+      assert.equal(runHook(w, 'install').code, 0);
+      const c = runHook(w, 'configure');
+      assert.equal(c.code, 0, c.stderr);
+      const child = spawn('/bin/sh', [join(HERE, 'wrappers/fieldproof-daemon')], { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const until = Date.now() + 20_000;
+      while ((await healthz(port)) !== 200) {
+        if (Date.now() > until || child.exitCode !== null) throw new Error(`the daemon did not come up: ${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+      assert.ok(existsSync(join(w.snapCommon, 'data/journal')), 'the journal is in $SNAP_COMMON/data');
+      // log-level warn: the info lines (started, progress) are not there.
+      assert.ok(!out.includes('"msg":"fieldproof running"'), out);
+    } finally {
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says what to do when there is no config yet', async () => {
+    const w = await snapWorld({});
+    try {
+      const r = spawnSync('/bin/sh', [join(HERE, 'wrappers/fieldproof-daemon')], { env: w.env, encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr, `fieldproof: ${join(w.snapData, 'device.yaml')} is missing; set the device name with: snap set fieldproof device=NAME\n`);
+    } finally {
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cli wrapper', () => {
+  it('points journal and keys verbs at the daemon\'s config', async () => {
+    const w = await snapWorld({ device: 'gw-4' });
+    try {
+      assert.equal(runHook(w, 'install').code, 0);
+      assert.equal(runHook(w, 'configure').code, 0);
+      const key = JSON.parse(readFileSync(join(w.snapCommon, 'data/device.key'), 'utf8')).public as string;
+      const r = spawnSync('/bin/sh', [join(HERE, 'wrappers/fieldproof-cli'), 'keys', 'show', '--json'], { env: w.env, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { key });
+    } finally {
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  });
+});
