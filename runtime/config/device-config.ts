@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { driverSchema } from '../../drivers/config.ts';
 import { httpSchema } from '../http/config.ts';
+import { gatewaySchema } from '../../gateway/config.ts';
 import { isValidName } from '../../protocol/records.ts';
 import { loadYamlConfig } from './load.ts';
 import { ConfigError } from './errors.ts';
@@ -33,6 +34,8 @@ export const deviceConfigSchema = z.strictObject({
   uplink: z.strictObject({ url: z.url() }).optional(),
   /** the local status page, /metrics and /healthz; absent: no HTTP server */
   http: httpSchema.optional(),
+  /** LoRaWAN nodes heard through Semtech UDP packet forwarders; absent: no gateway */
+  gateway: gatewaySchema.optional(),
 });
 
 export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;

@@ -245,7 +245,9 @@ export class Journal {
       throw new JournalOpenError(`journal tail holds ${this.tail.lines.length} records, expected ${this.state.lastSeq - this.state.sealedSeq}; the journal is damaged`);
     }
     if (this.tail.lines.length > 0 && !this.opts.readOnly) {
-      this.tail.openedAt = this.now();
+      // The age of a batch counts from its first record, across restarts: a device that restarts
+      // more often than maxAgeMs still seals by age.
+      this.tail.openedAt = Math.min(this.state.tailOpenedAt ?? this.now(), this.now());
       this.armAgeTimer();
     }
   }
@@ -353,7 +355,7 @@ export class Journal {
       draft.bytes += bytes;
       if (ts < draft.minTs) draft.minTs = ts;
       if (ts > draft.maxTs) draft.maxTs = ts;
-      if (this.tail.lines.length === 0) this.tail.openedAt = this.now();
+      if (this.tail.lines.length === 0) this.tail.openedAt = this.state.tailOpenedAt = this.now();
       this.tail.lines.push(line);
       this.tail.bytes += bytes;
       if (this.tail.lines.length >= this.batchPolicy.maxRecords || this.tail.bytes >= this.batchPolicy.maxBytes) {
@@ -464,6 +466,7 @@ export class Journal {
     this.state.lastHeaderHash = headerHash(header);
     this.state.bytes += text.length;
     this.tail = { lines: [], bytes: 0, openedAt: 0 };
+    this.state.tailOpenedAt = null;
     this.m.sealed.inc();
     return header;
   }
@@ -755,7 +758,7 @@ function copyState(s: JournalState): JournalState {
 }
 
 function emptyState(): JournalState {
-  return { lastSeq: 0, sealedSeq: 0, lastBatch: 0, lastHeaderHash: ZERO_HASH, ackedBatch: 0, ackedSeq: 0, ackedHeaderHash: ZERO_HASH, bytes: 0, pendingGap: null };
+  return { lastSeq: 0, sealedSeq: 0, lastBatch: 0, lastHeaderHash: ZERO_HASH, ackedBatch: 0, ackedSeq: 0, ackedHeaderHash: ZERO_HASH, bytes: 0, pendingGap: null, tailOpenedAt: null };
 }
 
 function parseJson<T>(text: string, problem: string): T {

@@ -57,6 +57,8 @@ export interface JournalState {
   ackedHeaderHash: string;
   /** logical bytes held: chunks plus headers */
   bytes: number;
+  /** when the first record of the unsealed tail was committed (device clock) */
+  tailOpenedAt: number | null;
   /** readings dropped but not yet recorded by a gap record */
   pendingGap: PendingGap | null;
 }
