@@ -20,7 +20,8 @@ const ROOT = resolve(HERE, '../..');
 const SCHEMA = join(HERE, 'testdata/snapcraft.schema.json');
 
 describe('snapcraft.yaml', () => {
-  const doc = parse(readFileSync(join(ROOT, 'snapcraft.yaml'), 'utf8'));
+  // a parsed YAML document, checked field by field
+  const doc = parse(readFileSync(join(ROOT, 'snapcraft.yaml'), 'utf8')) as Record<string, any>;
 
   it('validates against the snapcraft JSON Schema (draft 2020-12)', { skip: existsSync(SCHEMA) ? false : 'testdata/snapcraft.schema.json is not there' }, () => {
     const ajv = new Ajv2020.default({ strict: false, allErrors: true });

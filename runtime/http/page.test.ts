@@ -11,6 +11,9 @@ import { deviceConfigSchema, resolveDeviceConfig } from '../config/device-config
 import { Daemon } from '../daemon.ts';
 import { silentLogger } from '../log.ts';
 
+// The functions handed to the page run in the browser, where `document` exists.
+declare const document: { getElementById(id: string): { textContent: string | null } | null; querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
+
 const CHROMIUM = process.env.FIELDPROOF_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
 

@@ -22,9 +22,16 @@ describe('SensorTable', () => {
     const t = new SensorTable({ maxSensors: 10, historyPoints: 3 });
     let seq = 0;
     for (let ms = 0; ms < 5000; ms += 500) t.note([reading(++seq, 's', 1_700_000_000_000 + ms, ms)]);
-    const h = t.histories().s!;
+    const h = t.histories()['s/co2_ppm']!;
     assert.deepEqual(h.t, [1_700_000_002, 1_700_000_003, 1_700_000_004]);
     assert.deepEqual(h.v, [2500, 3500, 4500]); // the newest value of each second
+  });
+
+  it('keeps one series per sensor and metric', () => {
+    const t = new SensorTable({ maxSensors: 10, historyPoints: 5 });
+    t.note([reading(1, 'room', 1000, 700), readingRecord('gw', 2, { sensor: 'room', metric: 'temperature_c', ts: 1000, value: 23, unit: 'degC' }, { score: 1, flags: [] })]);
+    assert.deepEqual(t.list().map((s) => [s.sensor, s.metric, s.value]), [['room', 'co2_ppm', 700], ['room', 'temperature_c', 23]]);
+    assert.deepEqual(Object.keys(t.histories()).sort(), ['room/co2_ppm', 'room/temperature_c']);
   });
 
   it('counts sensors beyond maxSensors instead of keeping them', () => {

@@ -1,4 +1,4 @@
-// What the status page knows about each sensor: its newest reading and a short history for the
+// What the status page knows about each sensor and metric: its newest reading and a short history for the
 // charts, one point per second. Bounded: beyond maxSensors, sensors are counted, not kept, so a
 // gateway with thousands of nodes cannot grow the daemon's memory through its dashboard.
 import type { JournalRecord, Quality } from '../../protocol/records.ts';
@@ -32,6 +32,14 @@ interface Entry {
   history: SensorHistory;
 }
 
+/**
+ * One series per sensor and metric: an MH-Z19 reports CO2 and temperature under one sensor id.
+ * Names cannot hold a slash (protocol/records.ts), so the key is unambiguous.
+ */
+export function seriesKey(sensor: string, metric: string): string {
+  return `${sensor}/${metric}`;
+}
+
 export class SensorTable {
   private readonly sensors = new Map<string, Entry>();
   private readonly pending = new Set<string>();
@@ -48,18 +56,19 @@ export class SensorTable {
         this.lastGapView = { seq: r.seq, dropped: r.dropped, from: r.from, to: r.to, reason: r.reason };
         continue;
       }
-      let entry = this.sensors.get(r.sensor);
+      const key = seriesKey(r.sensor, r.metric);
+      let entry = this.sensors.get(key);
       if (!entry) {
         if (this.sensors.size >= this.opts.maxSensors) {
-          this.countOverflow(r.sensor);
+          this.countOverflow(key);
           continue;
         }
         entry = { last: undefined as unknown as SensorView, history: { t: [], v: [] } };
-        this.sensors.set(r.sensor, entry);
+        this.sensors.set(key, entry);
       }
       entry.last = { sensor: r.sensor, metric: r.metric, unit: r.unit, ts: r.ts, value: r.value, quality: r.quality, seq: r.seq };
       this.addPoint(entry.history, Math.floor(r.ts / 1000), r.value);
-      this.pending.add(r.sensor);
+      this.pending.add(key);
     }
   }
 
@@ -97,9 +106,12 @@ export class SensorTable {
   }
 
   list(): SensorView[] {
-    return [...this.sensors.values()].map((e) => e.last).sort((a, b) => (a.sensor < b.sensor ? -1 : a.sensor > b.sensor ? 1 : 0));
+    return [...this.sensors.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, e]) => e.last);
   }
 
+  /** Chart history by series key (`sensor/metric`). */
   histories(): Record<string, SensorHistory> {
     const out: Record<string, SensorHistory> = {};
     for (const [name, e] of this.sensors) out[name] = { t: e.history.t.slice(), v: e.history.v.slice() };

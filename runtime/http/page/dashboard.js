@@ -173,16 +173,23 @@
     return score >= 0.9 ? 'q-good' : score >= 0.5 ? 'q-fair' : 'q-bad';
   }
 
+  /** one row and one chart series per sensor and metric (an MH-Z19 reports CO2 and temperature) */
+  function seriesKey(view) {
+    return view.sensor + '/' + view.metric;
+  }
+
   function sensorRow(view) {
-    let tr = state.rows.get(view.sensor);
+    const key = seriesKey(view);
+    let tr = state.rows.get(key);
     if (!tr) {
       tr = document.createElement('tr');
       tr.dataset.sensor = view.sensor;
+      tr.dataset.metric = view.metric;
       for (const cls of ['name', 'metric', 'value num', 'unit', 'quality', 'flags detail', 'age', 'seq num']) tr.append(cell('', cls));
-      state.rows.set(view.sensor, tr);
+      state.rows.set(key, tr);
       const body = $('sensors').tBodies[0];
       // Keep rows in name order as sensors appear.
-      const after = [...state.rows.keys()].sort().find((k) => k > view.sensor);
+      const after = [...state.rows.keys()].sort().find((k) => k > key);
       body.insertBefore(tr, after ? state.rows.get(after) : null);
     }
     const c = tr.cells;
@@ -199,7 +206,7 @@
   }
 
   function noteSensor(view) {
-    state.sensors.set(view.sensor, view);
+    state.sensors.set(seriesKey(view), view);
     sensorRow(view);
     chartPoint(view);
   }
@@ -285,8 +292,8 @@
   }
 
   function loadHistory(history) {
-    for (const [sensor, h] of Object.entries(history || {})) {
-      const view = state.sensors.get(sensor);
+    for (const [key, h] of Object.entries(history || {})) {
+      const view = state.sensors.get(key);
       if (!view) continue;
       const slot = chartFor(view);
       if (!slot) continue;
@@ -337,7 +344,7 @@
     renderAlerts(s.board.alerts);
     for (const [k, v] of Object.entries(s.board)) state.board[k] = v;
     for (const v of s.sensors) {
-      state.sensors.set(v.sensor, v);
+      state.sensors.set(seriesKey(v), v);
       sensorRow(v);
     }
     loadHistory(s.history);
