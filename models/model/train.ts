@@ -1,0 +1,143 @@
+// Training the forecaster with TensorFlow.js (tfjs-core + tfjs-layers) on a stream's own history:
+// a small dense network that predicts the next value from the last `lags` values, all in units
+// normalised by the history's mean and deviation. The wasm backend is used, the cpu one when
+// wasm cannot start. This runs in the training worker, never on the pipeline's thread.
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { fileLoadHandler, fileSaveHandler } from './file-io.ts';
+import { checkWeights, type ForecasterWeights } from './weights.ts';
+
+export interface TrainOptions {
+  lags: number;
+  hidden: number;
+  epochs: number;
+  /** most training windows taken, the latest ones */
+  maxExamples: number;
+  learningRate: number;
+  seed: number;
+}
+
+export const defaultTrainOptions: TrainOptions = { lags: 16, hidden: 16, epochs: 12, maxExamples: 3000, learningRate: 0.01, seed: 1 };
+
+let backend: Promise<string> | null = null;
+
+/** wasm if it starts, else cpu; resolves to the backend in use. */
+export function initBackend(prefer: 'wasm' | 'cpu' = 'wasm'): Promise<string> {
+  backend ??= (async () => {
+    if (prefer === 'wasm') {
+      try {
+        if (await tf.setBackend('wasm')) {
+          await tf.ready();
+          return 'wasm';
+        }
+      } catch {
+        // fall through to cpu
+      }
+    }
+    await tf.setBackend('cpu');
+    await tf.ready();
+    return 'cpu';
+  })();
+  return backend;
+}
+
+function buildModel(o: TrainOptions): tfl.Sequential {
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [o.lags], units: o.hidden, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: o.seed }) }),
+      tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: o.seed + 1 }) }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'meanSquaredError' });
+  return model;
+}
+
+/** mulberry32, so that a retrain on the same history gives the same model */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Trained {
+  model: tfl.LayersModel;
+  weights: ForecasterWeights;
+}
+
+/** Train on `history` (oldest first). Returns null when the history is too short to learn from. */
+export async function trainForecaster(history: ArrayLike<number>, opts: Partial<TrainOptions> = {}): Promise<Trained | null> {
+  const o = { ...defaultTrainOptions, ...opts };
+  const n = history.length;
+  const windows = Math.min(o.maxExamples, n - o.lags);
+  if (windows < Math.max(50, o.lags * 2)) return null;
+  await initBackend();
+  const start = n - o.lags - windows;
+  let mean = 0;
+  for (let i = start; i < n; i++) mean += history[i]!;
+  mean /= n - start;
+  let v = 0;
+  for (let i = start; i < n; i++) v += (history[i]! - mean) ** 2;
+  const std = Math.sqrt(v / (n - start)) || Math.max(Math.abs(mean) * 1e-3, 1e-6);
+  const order = Array.from({ length: windows }, (_, i) => i);
+  const rand = prng(o.seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const xs = new Float32Array(windows * o.lags);
+  const ys = new Float32Array(windows);
+  order.forEach((w, row) => {
+    const at = start + w;
+    for (let k = 0; k < o.lags; k++) xs[row * o.lags + k] = (history[at + k]! - mean) / std;
+    ys[row] = (history[at + o.lags]! - mean) / std;
+  });
+  const model = buildModel(o);
+  const x = tf.tensor2d(xs, [windows, o.lags]);
+  const y = tf.tensor2d(ys, [windows, 1]);
+  let loss = Number.NaN;
+  try {
+    const h = await model.fit(x, y, { epochs: o.epochs, batchSize: 32, shuffle: false, verbose: 0 });
+    const last = h.history.loss?.at(-1);
+    loss = typeof last === 'number' ? last : Number.NaN;
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+  const meta = { lags: o.lags, hidden: o.hidden, mean, std, trainedOn: n, trainedAt: Date.now(), loss };
+  model.setUserDefinedMetadata({ fieldproof: meta });
+  return { model, weights: weightsOf(model, meta) };
+}
+
+type Meta = Omit<ForecasterWeights, 'w1' | 'b1' | 'w2' | 'b2'>;
+
+function weightsOf(model: tfl.LayersModel, meta: Meta): ForecasterWeights {
+  const [w1, b1, w2, b2] = model.getWeights().map((t) => t.dataSync() as Float32Array);
+  if (!w1 || !b1 || !w2 || !b2) throw new Error('the forecaster has an unexpected shape');
+  const w: ForecasterWeights = { ...meta, w1: Float32Array.from(w1), b1: Float32Array.from(b1), w2: Float32Array.from(w2), b2: Float32Array.from(b2) };
+  const problem = checkWeights(w);
+  if (problem) throw new Error(`trained forecaster is unusable: ${problem}`);
+  return w;
+}
+
+export async function saveForecaster(model: tfl.LayersModel, dir: string): Promise<void> {
+  await model.save(fileSaveHandler(dir));
+}
+
+/** Load a saved forecaster; throws (naming the file) if it is missing or damaged. */
+export async function loadForecaster(dir: string): Promise<ForecasterWeights> {
+  await initBackend();
+  const model = await tfl.loadLayersModel(fileLoadHandler(dir));
+  try {
+    const meta = (model.getUserDefinedMetadata() as { fieldproof?: Meta } | undefined)?.fieldproof;
+    if (!meta || typeof meta.lags !== 'number' || typeof meta.mean !== 'number' || typeof meta.std !== 'number') throw new Error(`${dir}/model.json: no forecaster metadata`);
+    return weightsOf(model, { lags: meta.lags, hidden: meta.hidden, mean: meta.mean, std: meta.std, trainedOn: meta.trainedOn, trainedAt: meta.trainedAt, loss: meta.loss });
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,80 @@
+// Runs forecaster training, saving and loading in a worker thread, so that the seconds a retrain
+// takes never stall the pipeline. Jobs run one at a time in the worker; each resolves with plain
+// weights the detector's forecaster can use at once.
+import { Worker } from 'node:worker_threads';
+import type { TrainJob, TrainReply } from './train-worker.ts';
+import type { TrainOptions } from './train.ts';
+import type { ForecasterWeights } from './weights.ts';
+
+type Pending = { resolve: (w: ForecasterWeights | null) => void; reject: (e: Error) => void };
+
+export class ModelTrainer {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  /** the backend the worker reported (wasm or cpu), once it has run a job */
+  backend: string | null = null;
+  lastJobMs = 0;
+
+  async start(): Promise<void> {
+    if (this.worker) return;
+    const worker = new Worker(new URL('./worker-entry.js', import.meta.url));
+    worker.unref();
+    worker.on('message', (reply: TrainReply) => this.settle(reply));
+    worker.on('error', (err) => this.failAll(new Error(`training worker failed: ${err.message}`)));
+    worker.on('exit', (code) => {
+      this.worker = null;
+      this.failAll(new Error(`training worker exited (code ${code})`));
+    });
+    this.worker = worker;
+  }
+
+  /** Train on `history` and save to `dir` (when given). Resolves null if the history is too short. */
+  train(history: Float64Array, dir: string | null, opts: Partial<TrainOptions> = {}): Promise<ForecasterWeights | null> {
+    return this.post({ id: 0, op: 'train', dir, history, opts });
+  }
+
+  /** Load the forecaster saved in `dir`; rejects if there is none or it is damaged. */
+  load(dir: string): Promise<ForecasterWeights | null> {
+    return this.post({ id: 0, op: 'load', dir });
+  }
+
+  get busy(): number {
+    return this.pending.size;
+  }
+
+  async stop(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+    this.failAll(new Error('training stopped'));
+  }
+
+  private post(job: TrainJob): Promise<ForecasterWeights | null> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('the trainer is not started'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.pending.size === 1) worker.ref();
+      worker.postMessage({ ...job, id });
+    });
+  }
+
+  private settle(reply: TrainReply): void {
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (reply.ok) {
+      this.backend = reply.backend;
+      this.lastJobMs = reply.ms;
+      p.resolve(reply.weights);
+    } else p.reject(new Error(reply.error));
+  }
+
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}

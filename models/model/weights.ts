@@ -1,0 +1,48 @@
+// The forecaster's learned parameters as plain numbers, and its forward pass in plain JS: scoring
+// runs for every reading (tens of thousands a second), so it must not go through TensorFlow.js
+// tensors one reading at a time. Training (train.ts) produces these from a tfjs-layers model.
+
+export interface ForecasterWeights {
+  /** how many past values the network sees */
+  lags: number;
+  hidden: number;
+  /** normalisation learned from the training history */
+  mean: number;
+  std: number;
+  /** dense 1: kernel [lags x hidden] row-major, bias [hidden] */
+  w1: Float32Array;
+  b1: Float32Array;
+  /** dense 2: kernel [hidden x 1], bias [1] */
+  w2: Float32Array;
+  b2: Float32Array;
+  /** readings the model was trained on, and when */
+  trainedOn: number;
+  trainedAt: number;
+  /** mean squared error on the training windows, normalised units */
+  loss: number;
+}
+
+/** Next value forecast from the last `lags` values (oldest first), in the stream's units. */
+export function forward(w: ForecasterWeights, window: ArrayLike<number>, scratch = new Float64Array(w.hidden)): number {
+  const { lags, hidden, w1, b1, w2, b2, mean, std } = w;
+  for (let h = 0; h < hidden; h++) scratch[h] = b1[h]!;
+  for (let i = 0; i < lags; i++) {
+    const x = (window[i]! - mean) / std;
+    const row = i * hidden;
+    for (let h = 0; h < hidden; h++) scratch[h]! += x * w1[row + h]!;
+  }
+  let out = b2[0]!;
+  for (let h = 0; h < hidden; h++) {
+    const a = scratch[h]!;
+    if (a > 0) out += a * w2[h]!;
+  }
+  return out * std + mean;
+}
+
+export function checkWeights(w: ForecasterWeights): string | null {
+  if (!Number.isInteger(w.lags) || w.lags < 1 || !Number.isInteger(w.hidden) || w.hidden < 1) return 'lags and hidden must be positive integers';
+  if (w.w1.length !== w.lags * w.hidden || w.b1.length !== w.hidden || w.w2.length !== w.hidden || w.b2.length !== 1) return 'weight shapes do not match lags and hidden';
+  if (!(w.std > 0) || !Number.isFinite(w.mean)) return 'normalisation is not finite';
+  for (const a of [w.w1, w.b1, w.w2, w.b2]) for (const v of a) if (!Number.isFinite(v)) return 'weights are not finite';
+  return null;
+}

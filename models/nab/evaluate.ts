@@ -1,0 +1,100 @@
+// `fieldproof eval nab`: run the detector over every file of a NAB-layout corpus exactly as the
+// device scores a stream (same StreamScorer, same model policy; the one difference is that the
+// evaluation waits for each training to finish where the device carries on with the old weights,
+// so that results do not depend on the machine's speed), then score it with the NAB rules.
+import { defaultDetectorParams, type DetectorParams } from '../detector/detector.ts';
+import { trainForecaster } from '../model/train.ts';
+import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
+import { listNabFiles, readNabSeries, type NabWindows } from './corpus.ts';
+import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
+
+/** The cost matrices of NAB's three application profiles. */
+export const NAB_PROFILES: Record<string, CostMatrix> = {
+  standard: { tpWeight: 1, fpWeight: 0.11, fnWeight: 1, tnWeight: 1 },
+  reward_low_FP_rate: { tpWeight: 1, fpWeight: 0.22, fnWeight: 1, tnWeight: 1 },
+  reward_low_FN_rate: { tpWeight: 1, fpWeight: 0.11, fnWeight: 2, tnWeight: 1 },
+};
+
+export interface EvalOptions {
+  profile: string;
+  cost: CostMatrix;
+  /** fixed threshold; swept over the corpus when absent */
+  threshold?: number;
+  model: boolean;
+  params?: DetectorParams;
+  policy?: ModelPolicy;
+  progress?: (done: number, total: number, file: string) => void;
+}
+
+export interface EvalResult {
+  profile: string;
+  threshold: number;
+  swept: boolean;
+  score: number;
+  raw: number;
+  model: boolean;
+  windows: number;
+  readings: number;
+  seconds: number;
+  files: Record<string, number>;
+  counts: Record<string, Omit<FileScore, 'score'>>;
+}
+
+/** Anomaly scores of one series, scored reading by reading as the device would. */
+export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy }): Promise<Float64Array> {
+  const policy = { ...(opts.policy ?? defaultModelPolicy), enabled: opts.model };
+  const scorer = new StreamScorer(opts.params ?? defaultDetectorParams, policy, opts.model ? async (h) => (await trainForecaster(h))?.weights ?? null : null);
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    out[i] = scorer.score(values[i]!, timestamps[i]!).score;
+    const pending = scorer.pendingTraining;
+    if (pending) await pending;
+  }
+  return out;
+}
+
+/** Score already computed anomaly scores (a detector's NAB results, or ours) against the labels. */
+export function scoreCorpus(series: { name: string; timestamps: readonly number[]; scores: ArrayLike<number> }[], windows: NabWindows, profile: string, cost: CostMatrix, threshold?: number) {
+  const swept: SweptFile[] = [];
+  let labelled = 0;
+  for (const s of series) {
+    const w = windows[s.name];
+    if (!w) throw new Error(`${s.name}: not in the labels file`);
+    labelled += w.length;
+    swept.push(sweepFile(s.name, s.timestamps, s.scores, w, cost));
+  }
+  const chosen = threshold ?? sweepThresholds(swept, cost).best.threshold;
+  const files: Record<string, number> = {};
+  const counts: Record<string, Omit<FileScore, 'score'>> = {};
+  let raw = 0;
+  let scorable = 0;
+  for (const f of swept) {
+    const r = scoreAtThreshold(f, chosen, cost);
+    files[f.name] = r.score;
+    counts[f.name] = { tp: r.tp, tn: r.tn, fp: r.fp, fn: r.fn, total: r.total };
+    raw += r.score;
+    scorable += f.windows;
+  }
+  return { profile, threshold: chosen, swept: threshold === undefined, raw, score: normalizedScore(raw, scorable, labelled, cost), windows: labelled, files, counts };
+}
+
+export async function evaluateNab(dataDir: string, windows: NabWindows, opts: EvalOptions): Promise<EvalResult> {
+  const started = Date.now();
+  const list = listNabFiles(dataDir).filter((f) => {
+    if (windows[f.name]) return true;
+    opts.progress?.(0, 0, `${f.name}: not in the labels file, skipped`);
+    return false;
+  });
+  if (list.length === 0) throw new Error(`no file under ${dataDir} is named in the labels file`);
+  const series = [];
+  let readings = 0;
+  for (const [i, f] of list.entries()) {
+    const s = readNabSeries(f.path, f.name);
+    const scores = await scoreSeries(s.values, s.timestamps, opts);
+    readings += s.values.length;
+    series.push({ name: s.name, timestamps: s.timestamps, scores });
+    opts.progress?.(i + 1, list.length, f.name);
+  }
+  const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
+  return { ...r, model: opts.model, readings, seconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,108 @@
+// Scoring one stream the way the device does: the statistical detector, fed by the TensorFlow.js
+// forecaster once one is trained, and the policy that decides when to (re)train it from the
+// stream's own recent history. Training is asynchronous (a worker thread on the device): until new
+// weights arrive the old ones, or none, are used, so scoring never waits.
+import { StreamDetector, defaultDetectorParams, type DetectorParams, type DetectorVerdict } from './detector/detector.ts';
+import { MlpForecaster } from './model/forecaster.ts';
+import type { ForecasterWeights } from './model/weights.ts';
+
+export interface ModelPolicy {
+  /** use the learned forecaster at all */
+  enabled: boolean;
+  /** readings before the first training */
+  minTrainReadings: number;
+  /** readings since the last training before the next one */
+  retrainReadings: number;
+  /** and at least this much reading time (ts) since the last training */
+  retrainIntervalMs: number;
+  /** most recent readings kept to train on */
+  historySize: number;
+}
+
+export const defaultModelPolicy: ModelPolicy = { enabled: true, minTrainReadings: 400, retrainReadings: 2000, retrainIntervalMs: 3_600_000, historySize: 3000 };
+
+export type TrainFn = (history: Float64Array) => Promise<ForecasterWeights | null>;
+
+export class StreamScorer {
+  private readonly detector: StreamDetector;
+  private readonly forecaster: MlpForecaster | null;
+  private readonly history: Float32Array | null;
+  private head = 0;
+  private stored = 0;
+  private readings = 0;
+  private lastTrainAt = 0;
+  private lastTrainTs = Number.NEGATIVE_INFINITY;
+  private training: Promise<void> | null = null;
+  trainings = 0;
+  trainFailures = 0;
+
+  constructor(
+    params: DetectorParams = defaultDetectorParams,
+    private readonly policy: ModelPolicy = defaultModelPolicy,
+    private readonly train: TrainFn | null = null,
+    initial: ForecasterWeights | null = null,
+  ) {
+    const useModel = policy.enabled && train !== null;
+    this.forecaster = useModel ? new MlpForecaster() : null;
+    this.history = useModel ? new Float32Array(policy.historySize) : null;
+    this.detector = new StreamDetector(params, this.forecaster);
+    if (initial && this.forecaster) {
+      this.forecaster.setWeights(initial);
+      // a model loaded from disk counts as a training at start-up
+      this.lastTrainAt = 0;
+    }
+  }
+
+  /** Score one reading (causal: uses this reading and earlier ones only). */
+  score(value: number, ts: number): DetectorVerdict {
+    const verdict = this.detector.update(value);
+    this.readings++;
+    if (this.history) {
+      this.history[this.head] = value;
+      this.head = (this.head + 1) % this.history.length;
+      if (this.stored < this.history.length) this.stored++;
+      this.maybeTrain(ts);
+    }
+    return verdict;
+  }
+
+  /** The pending training, if one is running (the evaluation waits for it, the device does not). */
+  get pendingTraining(): Promise<void> | null {
+    return this.training;
+  }
+
+  get model(): ForecasterWeights | null {
+    return this.forecaster?.model ?? null;
+  }
+
+  private maybeTrain(ts: number): void {
+    if (this.training || !this.train) return;
+    const p = this.policy;
+    const first = this.forecaster!.model === null && this.trainings === 0;
+    const due = first ? this.readings >= p.minTrainReadings : this.readings - this.lastTrainAt >= p.retrainReadings && ts - this.lastTrainTs >= p.retrainIntervalMs;
+    if (!due) return;
+    this.lastTrainAt = this.readings;
+    this.lastTrainTs = ts;
+    const snapshot = this.snapshot();
+    this.training = this.train(snapshot).then(
+      (w) => {
+        this.trainings++;
+        if (w) this.forecaster!.setWeights(w);
+      },
+      () => {
+        this.trainFailures++;
+      },
+    ).finally(() => {
+      this.training = null;
+    });
+  }
+
+  /** the kept history, oldest first */
+  private snapshot(): Float64Array {
+    const h = this.history!;
+    const out = new Float64Array(this.stored);
+    const start = (this.head - this.stored + h.length) % h.length;
+    for (let i = 0; i < this.stored; i++) out[i] = h[(start + i) % h.length]!;
+    return out;
+  }
+}
