@@ -39,7 +39,7 @@ test('injected faults: spikes, stuck values, drift and dropouts', () => {
   for (let i = 1, r = 0; i < stuck.length; i++) longestRun = Math.max(longestRun, (r = stuck[i] === stuck[i - 1] ? r + 1 : 0));
   assert.ok(longestRun >= 10, `a stuck run of ${longestRun}`);
   const drift = run('drift', 0.05);
-  assert.ok(drift.slice(-100).reduce((s, x) => s + x!, 0) / 100 > 22, 'drifted upwards');
+  assert.ok(drift.slice(-100).reduce((sum: number, x) => sum + (x ?? 0), 0) / 100 > 22, 'drifted upwards');
   const dropout = run('dropout');
   assert.ok(dropout.filter((x) => x === null).length >= 20);
 });
