@@ -1,0 +1,116 @@
+// The sink config (`fieldproof sink --config sink.yaml`). ARCHITECTURE.md's minimal sink.yaml must
+// be accepted as written; everything else here is optional with a default.
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { isHex } from '../protocol/hash.ts';
+import { isValidName } from '../protocol/records.ts';
+import { loadYamlConfig } from '../runtime/config/load.ts';
+import { ConfigError } from '../runtime/config/errors.ts';
+
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8787')
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0..65535');
+
+const deviceSchema = z.strictObject({
+  id: z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore'),
+  key: z.string().refine((k) => isHex(k, 32), 'must be a 64-digit lowercase hex Ed25519 public key'),
+});
+
+const aptosSchema = z.strictObject({
+  /** the full node REST API, e.g. https://fullnode.testnet.aptoslabs.com/v1 */
+  node: z.url(),
+  /** the published module, `<address>::anchor` */
+  module: z.string().regex(/^0x[0-9a-fA-F]{1,64}::anchor$/, 'must be <address>::anchor, e.g. 0xcafe::anchor'),
+  /** a file holding the anchoring account's Ed25519 private key (hex, or AIP-80 ed25519-priv-0x...) */
+  privateKeyFile: z.string().min(1).optional(),
+  /** how proofs name the chain; derived from the node's chain id when absent */
+  chain: z.string().min(1).optional(),
+  maxGasAmount: z.number().int().positive().default(20_000),
+  /** how long to wait for a submitted transaction before checking again later */
+  waitSecs: z.number().int().positive().default(30),
+});
+
+const anchorSchema = z
+  .strictObject({
+    mode: z.enum(['none', 'aptos']).default('none'),
+    intervalMs: z.number().int().min(100).default(60_000),
+    /** the first retry after a failed submission; doubles up to intervalMs */
+    retryMs: z.number().int().positive().default(5_000),
+    aptos: aptosSchema.optional(),
+  })
+  .refine((a) => a.mode !== 'aptos' || a.aptos !== undefined, { message: 'mode aptos needs an aptos: section (node, module, privateKeyFile)', path: ['aptos'] });
+
+const storeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('level') }),
+  z.strictObject({
+    kind: z.literal('postgres'),
+    /** postgres://user:password@host:5432/db; FIELDPROOF_SINK_PG overrides it */
+    url: z.string().min(1).optional(),
+    poolSize: z.number().int().positive().max(100).default(8),
+  }),
+]);
+
+const limitsSchema = z.strictObject({
+  /** the largest request body accepted, as sent (compressed or not) */
+  maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
+  /** the largest body after decompression */
+  maxDecodedBytes: z.number().int().positive().default(128 * 1024 * 1024),
+  /** the most records in one batch */
+  maxRecords: z.number().int().positive().default(100_000),
+  /** how long a batch that arrived before its predecessor waits for it */
+  chainWaitMs: z.number().int().min(0).default(3_000),
+});
+
+const reportSchema = z.strictObject({
+  /** grid emission factor for avoided emissions, tonnes CO2e per MWh */
+  emissionFactorTco2ePerMwh: z.number().nonnegative().default(0.4),
+});
+
+const tlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
+
+export const sinkConfigSchema = z.strictObject({
+  listen: listen.default('127.0.0.1:8787'),
+  dataDir: z.string().min(1),
+  devices: z.array(deviceSchema).default([]),
+  anchor: anchorSchema.default({ mode: 'none', intervalMs: 60_000, retryMs: 5_000 }),
+  store: storeSchema.default({ kind: 'level' }),
+  limits: limitsSchema.default(limitsSchema.parse({})),
+  report: reportSchema.default(reportSchema.parse({})),
+  /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  tls: tlsSchema.optional(),
+});
+
+export type SinkConfigInput = z.input<typeof sinkConfigSchema>;
+export type SinkConfig = z.output<typeof sinkConfigSchema>;
+
+/** Relative paths are taken from the config file's folder; duplicate device ids are an error. */
+export function resolveSinkConfig(raw: SinkConfig, baseDir: string, file = 'config'): SinkConfig {
+  const seen = new Map<string, string>();
+  for (const d of raw.devices) {
+    if (seen.has(d.id) && seen.get(d.id) !== d.key) throw new ConfigError(`${file}: devices: ${d.id} is listed twice with different keys`);
+    seen.set(d.id, d.key);
+  }
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const out: SinkConfig = { ...raw, dataDir: abs(raw.dataDir) };
+  if (raw.tls) out.tls = { cert: abs(raw.tls.cert), key: abs(raw.tls.key) };
+  if (raw.anchor.aptos?.privateKeyFile) out.anchor = { ...raw.anchor, aptos: { ...raw.anchor.aptos, privateKeyFile: abs(raw.anchor.aptos.privateKeyFile) } };
+  return out;
+}
+
+export function loadSinkConfig(file: string): SinkConfig {
+  return resolveSinkConfig(loadYamlConfig(file, sinkConfigSchema), resolve(file, '..'), file);
+}
+
+/** Build a full config from partial input, as the tests, the demo and the bench do. */
+export function sinkConfig(input: SinkConfigInput): SinkConfig {
+  const r = sinkConfigSchema.safeParse(input);
+  if (!r.success) throw new ConfigError(`sink config: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+export function splitListen(listenAt: string): { host: string; port: number } {
+  const i = listenAt.lastIndexOf(':');
+  return { host: listenAt.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listenAt.slice(i + 1)) };
+}

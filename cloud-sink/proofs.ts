@@ -1,0 +1,59 @@
+// Record proofs (the format of ARCHITECTURE.md): the record, its path to the batch root, the
+// signed header, and once the batch is anchored, the header's path to the anchor root and the
+// transaction that recorded it.
+import type { AnchorProof, RecordProof } from '../protocol/proof.ts';
+import { inclusionPath, leafHash } from '../protocol/merkle.ts';
+import type { JournalRecord } from '../protocol/records.ts';
+import { anchorLeaves, anchorPath } from './anchor/tree.ts';
+import type { SinkStore } from './store/types.ts';
+
+export type ProofLookup = { ok: true; proof: RecordProof } | { ok: false; status: number; error: string; code: string };
+
+export class ProofService {
+  /** The leaves of the last few anchors asked about: proofs for one anchor come in runs. */
+  private readonly leafCache = new Map<number, Buffer[]>();
+
+  constructor(private readonly store: SinkStore) {}
+
+  async proof(device: string, seq: number): Promise<ProofLookup> {
+    const row = await this.store.batchForSeq(device, seq);
+    if (!row) {
+      const head = await this.store.head(device);
+      return { ok: false, status: 404, code: 'not_found', error: head.batch === 0 ? `the sink holds nothing of device ${device}` : `the sink holds seq 1..${head.last} of ${device}, not ${seq}` };
+    }
+    const h = row.header;
+    if (row.pruned) {
+      return { ok: false, status: 404, code: 'dropped', error: `seq ${seq} of ${device} was dropped on the device before it was sent (batch ${h.batch}, seq ${h.first}..${h.last}, is pruned)` };
+    }
+    const lines = await this.store.records(device, h.batch);
+    const index = seq - h.first;
+    const leaves = lines.map((l) => leafHash(l));
+    const proof: RecordProof = {
+      record: JSON.parse(lines[index]!) as JournalRecord,
+      index,
+      path: inclusionPath(leaves, index).map((b) => b.toString('hex')),
+      header: h,
+    };
+    if (row.anchorId !== null && row.anchorIndex !== null) {
+      const a = await this.store.anchor(row.anchorId);
+      if (a && a.state === 'committed' && a.tx && a.chain && a.module && a.version !== null) {
+        const anchor: AnchorProof = {
+          root: a.root, index: row.anchorIndex, size: a.size, path: anchorPath(await this.leaves(a.id), row.anchorIndex),
+          chain: a.chain, tx: a.tx, version: a.version, module: a.module,
+        };
+        proof.anchor = anchor;
+      }
+    }
+    return { ok: true, proof };
+  }
+
+  private async leaves(id: number): Promise<Buffer[]> {
+    let l = this.leafCache.get(id);
+    if (!l) {
+      l = anchorLeaves(await this.store.anchorLeaves(id));
+      if (this.leafCache.size >= 4) this.leafCache.delete(this.leafCache.keys().next().value!);
+      this.leafCache.set(id, l);
+    }
+    return l;
+  }
+}

@@ -1,0 +1,51 @@
+// The device registry: the keys listed in the config plus those added through the admin API,
+// which the store keeps. A lookup miss re-reads the store (at most once a second), so a device
+// registered through another sink process over the same database is found.
+import type { Logger } from 'pino';
+import type { RegisteredDevice, SinkStore } from './store/types.ts';
+
+export class DeviceRegistry {
+  private keys = new Map<string, RegisteredDevice>();
+  private lastReload = 0;
+
+  constructor(
+    private readonly store: SinkStore,
+    private readonly configured: readonly { id: string; key: string }[],
+    private readonly log: Logger,
+  ) {}
+
+  async load(): Promise<void> {
+    const next = new Map<string, RegisteredDevice>();
+    for (const d of await this.store.registeredDevices()) next.set(d.id, d);
+    // The config wins over an earlier API registration: it is what the operator wrote last.
+    for (const d of this.configured) {
+      const had = next.get(d.id);
+      if (had && had.key !== d.key) this.log.warn({ device: d.id }, 'the config gives a device another key than the one registered through the API; using the config');
+      next.set(d.id, { id: d.id, key: d.key, addedAt: had?.addedAt ?? 0 });
+    }
+    this.keys = next;
+    this.lastReload = Date.now();
+  }
+
+  async keyOf(device: string): Promise<string | null> {
+    const known = this.keys.get(device);
+    if (known) return known.key;
+    if (Date.now() - this.lastReload > 1000) {
+      await this.load();
+      return this.keys.get(device)?.key ?? null;
+    }
+    return null;
+  }
+
+  async add(id: string, key: string): Promise<'added' | 'exists' | 'conflict'> {
+    const configured = this.configured.find((d) => d.id === id);
+    if (configured) return configured.key === key ? 'exists' : 'conflict';
+    const outcome = await this.store.addDevice({ id, key, addedAt: Date.now() });
+    if (outcome !== 'conflict') await this.load();
+    return outcome;
+  }
+
+  list(): RegisteredDevice[] {
+    return [...this.keys.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+}

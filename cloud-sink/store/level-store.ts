@@ -1,0 +1,338 @@
+// The embedded store: one LevelDB in the sink's data dir, used by one sink process (LevelDB locks
+// its folder). Batch commits are group-committed: the requests that arrive while a write is
+// synced go out together in the next synced write, each checked against the chain state the ones
+// before it leave.
+import { mkdir } from 'node:fs/promises';
+import { Level } from 'level';
+import { ZERO_HASH } from '../../protocol/hash.ts';
+import { chainDecision } from './chain.ts';
+import {
+  pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,
+  type SinkStore, type StoredBatchRow,
+} from './types.ts';
+
+type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
+interface RowValue {
+  header: StoredBatchRow['header'];
+  hash: string;
+  pruned: boolean;
+  minTs: number | null;
+  maxTs: number | null;
+  receivedAt: number;
+}
+
+const K = {
+  row: (d: string, b: number) => `h!${d}!${pad(b)}`,
+  rowRange: (d: string) => ({ gte: `h!${d}!`, lt: `h!${d}!~` }),
+  lines: (d: string, b: number) => `r!${d}!${pad(b)}`,
+  seq: (d: string, first: number) => `s!${d}!${pad(first)}`,
+  seqPrefix: (d: string) => `s!${d}!`,
+  head: (d: string) => `hd!${d}`,
+  unanchored: (acceptSeq: number) => `u!${pad(acceptSeq)}`,
+  anchor: (id: number) => `a!${pad(id)}`,
+  leaf: (id: number, i: number) => `al!${pad(id)}!${pad(i, 10)}`,
+  membership: (d: string, b: number) => `ab!${d}!${pad(b)}`,
+  device: (id: string) => `d!${id}`,
+  equivocation: (at: number, d: string, b: number) => `e!${pad(at)}!${d}!${pad(b)}`,
+  acceptCounter: 'm!accept',
+  anchorCounter: 'm!anchor',
+};
+
+interface Queued {
+  batch: BatchToStore;
+  resolve: (o: CommitOutcome) => void;
+  reject: (e: Error) => void;
+}
+
+export class LevelSinkStore implements SinkStore {
+  readonly kind = 'level' as const;
+  private db: Level<string, string> | null = null;
+  private readonly heads = new Map<string, Head>();
+  private queue: Queued[] = [];
+  private flushing: Promise<void> | null = null;
+  private writeChain: Promise<unknown> = Promise.resolve();
+  private acceptSeq = 0;
+  private anchorSeq = 0;
+  private anchorLock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly dir: string) {}
+
+  private get level(): Level<string, string> {
+    if (!this.db) throw new Error('the sink store is not open');
+    return this.db;
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const db = new Level<string, string>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+      if (/lock/i.test(cause)) throw new Error(`sink store ${this.dir} is in use by another sink process (a LevelDB store serves one process; use store: postgres for several)`);
+      throw new Error(`cannot open the sink store at ${this.dir}: ${cause.split('\n')[0]}`);
+    }
+    this.db = db;
+    this.acceptSeq = Number((await db.get(K.acceptCounter)) ?? 0);
+    this.anchorSeq = Number((await db.get(K.anchorCounter)) ?? 0);
+  }
+
+  async close(): Promise<void> {
+    if (this.flushing) await this.flushing;
+    await this.writeChain.catch(() => undefined);
+    await this.db?.close();
+    this.db = null;
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeChain.then(fn);
+    this.writeChain = run.catch(() => undefined);
+    return run;
+  }
+
+  // ------------------------------------------------------------------ batches
+
+  commitBatch(batch: BatchToStore): Promise<CommitOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, resolve, reject });
+      this.commitQueued();
+    });
+  }
+
+  /** One flush at a time; what queues up meanwhile goes out in the next one. */
+  private commitQueued(): void {
+    this.flushing ??= this.serialized(() => this.flush()).finally(() => {
+      this.flushing = null;
+      if (this.queue.length > 0) this.commitQueued();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const items = this.queue;
+    this.queue = [];
+    const ops: Op[] = [];
+    const outcomes: CommitOutcome[] = [];
+    const tentative = new Map<string, Head>();
+    const addedHashes = new Map<string, string>();
+    const acceptBefore = this.acceptSeq;
+    try {
+      for (const { batch } of items) {
+        const { header, hash } = batch;
+        const d = header.device;
+        const head = tentative.get(d) ?? (await this.head(d));
+        let stored: string | null = null;
+        if (header.batch <= head.batch) {
+          stored = addedHashes.get(`${d}!${header.batch}`) ?? null;
+          if (stored === null) {
+            const row = await this.level.get(K.row(d, header.batch));
+            stored = row ? (JSON.parse(row) as RowValue).hash : null;
+          }
+        }
+        const decision = chainDecision(head, header, hash, stored);
+        if (decision !== 'append') {
+          outcomes.push(decision);
+          continue;
+        }
+        const row: RowValue = { header, hash, pruned: batch.pruned, minTs: batch.minTs, maxTs: batch.maxTs, receivedAt: batch.receivedAt };
+        const next: Head = { batch: header.batch, hash, last: header.last };
+        const accept = ++this.acceptSeq;
+        ops.push(
+          { type: 'put', key: K.row(d, header.batch), value: JSON.stringify(row) },
+          { type: 'put', key: K.seq(d, header.first), value: String(header.batch) },
+          { type: 'put', key: K.head(d), value: JSON.stringify(next) },
+          { type: 'put', key: K.unanchored(accept), value: `${d}!${header.batch}` },
+        );
+        if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.lines.join('\n') });
+        tentative.set(d, next);
+        addedHashes.set(`${d}!${header.batch}`, hash);
+        outcomes.push({ status: 'stored' });
+      }
+      if (ops.length > 0) {
+        ops.push({ type: 'put', key: K.acceptCounter, value: String(this.acceptSeq) });
+        await this.level.batch(ops, { sync: true });
+      }
+    } catch (err) {
+      this.acceptSeq = acceptBefore;
+      for (const it of items) it.reject(err as Error);
+      return;
+    }
+    for (const [d, h] of tentative) this.heads.set(d, h);
+    items.forEach((it, i) => it.resolve(outcomes[i]!));
+  }
+
+  async head(device: string): Promise<Head> {
+    const cached = this.heads.get(device);
+    if (cached) return cached;
+    const text = await this.level.get(K.head(device));
+    const head: Head = text ? (JSON.parse(text) as Head) : { batch: 0, hash: ZERO_HASH, last: 0 };
+    this.heads.set(device, head);
+    return head;
+  }
+
+  private async rowFrom(device: string, batchNo: number, text: string | undefined): Promise<StoredBatchRow | null> {
+    if (text === undefined) return null;
+    const v = JSON.parse(text) as RowValue;
+    const m = await this.level.get(K.membership(device, batchNo));
+    const [anchorId, anchorIndex] = m ? m.split(':').map(Number) : [null, null];
+    return { ...v, anchorId: anchorId ?? null, anchorIndex: anchorIndex ?? null };
+  }
+
+  async batch(device: string, batchNo: number): Promise<StoredBatchRow | null> {
+    return this.rowFrom(device, batchNo, await this.level.get(K.row(device, batchNo)));
+  }
+
+  async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
+    for await (const [, value] of this.level.iterator({ gte: K.seqPrefix(device), lte: K.seq(device, seq), reverse: true, limit: 1 })) {
+      const row = await this.batch(device, Number(value));
+      if (row && row.header.first <= seq && seq <= row.header.last) return row;
+    }
+    return null;
+  }
+
+  async records(device: string, batchNo: number): Promise<string[]> {
+    const text = await this.level.get(K.lines(device, batchNo));
+    return text === undefined || text === '' ? [] : text.split('\n');
+  }
+
+  async *batches(device: string, from = 1): AsyncIterable<{ row: StoredBatchRow; lines: string[] }> {
+    const range = K.rowRange(device);
+    for await (const [key, value] of this.level.iterator({ gte: K.row(device, from), lt: range.lt })) {
+      const b = Number(key.slice(key.lastIndexOf('!') + 1));
+      const row = (await this.rowFrom(device, b, value))!;
+      yield { row, lines: row.pruned ? [] : await this.records(device, b) };
+    }
+  }
+
+  async batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]> {
+    const out: StoredBatchRow[] = [];
+    for await (const [key, value] of this.level.iterator(K.rowRange(device))) {
+      const v = JSON.parse(value) as RowValue;
+      const overlaps = v.pruned || (v.minTs !== null && v.maxTs !== null && v.minTs < toTs && v.maxTs >= fromTs);
+      if (!overlaps) continue;
+      out.push((await this.rowFrom(device, Number(key.slice(key.lastIndexOf('!') + 1)), value))!);
+    }
+    return out;
+  }
+
+  async devices(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const key of this.level.keys({ gte: 'hd!', lt: 'hd!~' })) out.push(key.slice(3));
+    return out;
+  }
+
+  // ------------------------------------------------------------------ registry, reports
+
+  addDevice(device: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'> {
+    return this.serialized(async () => {
+      const text = await this.level.get(K.device(device.id));
+      if (text) return (JSON.parse(text) as RegisteredDevice).key === device.key ? 'exists' : 'conflict';
+      await this.level.put(K.device(device.id), JSON.stringify(device), { sync: true });
+      return 'added';
+    });
+  }
+
+  async registeredDevices(): Promise<RegisteredDevice[]> {
+    const out: RegisteredDevice[] = [];
+    for await (const value of this.level.values({ gte: 'd!', lt: 'd!~' })) out.push(JSON.parse(value) as RegisteredDevice);
+    return out;
+  }
+
+  reportEquivocation(r: EquivocationReport): Promise<void> {
+    return this.serialized(() => this.level.put(K.equivocation(r.reportedAt, r.device, r.batch), JSON.stringify(r), { sync: true }));
+  }
+
+  async equivocations(): Promise<EquivocationReport[]> {
+    const out: EquivocationReport[] = [];
+    for await (const value of this.level.values({ gte: 'e!', lt: 'e!~' })) out.push(JSON.parse(value) as EquivocationReport);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ anchors
+
+  async withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null> {
+    const run = this.anchorLock.then(fn);
+    this.anchorLock = run.catch(() => undefined);
+    return run;
+  }
+
+  async openAnchor(): Promise<AnchorRow | null> {
+    for await (const value of this.level.values({ gte: 'a!', lt: 'a!~', reverse: true, limit: 1 })) {
+      const a = JSON.parse(value) as AnchorRow;
+      return a.state === 'committed' ? null : a;
+    }
+    return null;
+  }
+
+  async latestAnchor(): Promise<AnchorRow | null> {
+    for await (const value of this.level.values({ gte: 'a!', lt: 'a!~', reverse: true, limit: 1 })) return JSON.parse(value) as AnchorRow;
+    return null;
+  }
+
+  createAnchor(max: number, now: number, build: (hashes: string[]) => string): Promise<AnchorRow | null> {
+    return this.serialized(async () => {
+      const members: { acceptKey: string; device: string; batch: number }[] = [];
+      for await (const [key, value] of this.level.iterator({ gte: 'u!', lt: 'u!~', limit: max })) {
+        const i = value.lastIndexOf('!');
+        members.push({ acceptKey: key, device: value.slice(0, i), batch: Number(value.slice(i + 1)) });
+      }
+      if (members.length === 0) return null;
+      const id = this.anchorSeq + 1;
+      const hashes: string[] = [];
+      let firstTs = Infinity;
+      let lastTs = -Infinity;
+      const ops: Op[] = [];
+      for (const [i, m] of members.entries()) {
+        const row = JSON.parse((await this.level.get(K.row(m.device, m.batch)))!) as RowValue;
+        hashes.push(row.hash);
+        firstTs = Math.min(firstTs, row.header.created);
+        lastTs = Math.max(lastTs, row.header.created);
+        ops.push(
+          { type: 'put', key: K.leaf(id, i), value: row.hash },
+          { type: 'put', key: K.membership(m.device, m.batch), value: `${id}:${i}` },
+          { type: 'del', key: m.acceptKey },
+        );
+      }
+      const anchor: AnchorRow = {
+        id, root: build(hashes), size: hashes.length, firstTs, lastTs, createdAt: now, state: 'pending',
+        chain: null, module: null, sender: null, tx: null, version: null, detail: {},
+      };
+      ops.push({ type: 'put', key: K.anchor(id), value: JSON.stringify(anchor) }, { type: 'put', key: K.anchorCounter, value: String(id) });
+      await this.level.batch(ops, { sync: true });
+      this.anchorSeq = id;
+      return anchor;
+    });
+  }
+
+  updateAnchor(id: number, patch: Partial<AnchorRow>): Promise<void> {
+    return this.serialized(async () => {
+      const text = await this.level.get(K.anchor(id));
+      if (!text) throw new Error(`anchor ${id} does not exist`);
+      const a = { ...(JSON.parse(text) as AnchorRow), ...patch };
+      await this.level.put(K.anchor(id), JSON.stringify(a), { sync: true });
+    });
+  }
+
+  async anchor(id: number): Promise<AnchorRow | null> {
+    const text = await this.level.get(K.anchor(id));
+    return text ? (JSON.parse(text) as AnchorRow) : null;
+  }
+
+  async anchors(limit: number): Promise<AnchorRow[]> {
+    const out: AnchorRow[] = [];
+    for await (const value of this.level.values({ gte: 'a!', lt: 'a!~', reverse: true, limit })) out.push(JSON.parse(value) as AnchorRow);
+    return out;
+  }
+
+  async anchorLeaves(id: number): Promise<string[]> {
+    const out: string[] = [];
+    for await (const value of this.level.values({ gte: `al!${pad(id)}!`, lt: `al!${pad(id)}!~` })) out.push(value);
+    return out;
+  }
+
+  async unanchoredCount(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.level.keys({ gte: 'u!', lt: 'u!~' })) n++;
+    return n;
+  }
+}

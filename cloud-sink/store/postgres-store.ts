@@ -1,0 +1,289 @@
+// The PostgreSQL store, for fleets that outgrow one machine: any number of sink processes can
+// share one database. A batch is checked against its device's chain and stored in one transaction
+// that holds the device's head row FOR UPDATE, so two processes offered the same batch store it
+// once; the (device, batch) primary key is the second guard.
+import pg from 'pg';
+import { ZERO_HASH } from '../../protocol/hash.ts';
+import { chainDecision } from './chain.ts';
+import { migrate } from './migrate.ts';
+import type {
+  AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow,
+} from './types.ts';
+
+/** pg_try_advisory_lock key for anchoring: "fpan" */
+const ANCHOR_LOCK = 0x6670616e;
+
+interface BatchDbRow {
+  header: string;
+  hash: string;
+  pruned: boolean;
+  min_ts: string | null;
+  max_ts: string | null;
+  received_at: string;
+  anchor_id: string | null;
+  anchor_index: number | null;
+}
+
+interface AnchorDbRow {
+  id: string; root: string; size: number; first_ts: string; last_ts: string; created_at: string; state: AnchorRow['state'];
+  chain: string | null; module: string | null; sender: string | null; tx: string | null; version: string | null; detail: AnchorRow['detail'];
+}
+
+const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index';
+const num = (v: string | null): number | null => (v === null ? null : Number(v));
+
+function toRow(r: BatchDbRow): StoredBatchRow {
+  return {
+    header: JSON.parse(r.header), hash: r.hash, pruned: r.pruned, minTs: num(r.min_ts), maxTs: num(r.max_ts),
+    receivedAt: Number(r.received_at), anchorId: num(r.anchor_id), anchorIndex: r.anchor_index,
+  };
+}
+
+function toAnchor(r: AnchorDbRow): AnchorRow {
+  return {
+    id: Number(r.id), root: r.root, size: r.size, firstTs: Number(r.first_ts), lastTs: Number(r.last_ts), createdAt: Number(r.created_at),
+    state: r.state, chain: r.chain, module: r.module, sender: r.sender, tx: r.tx, version: num(r.version), detail: r.detail ?? {},
+  };
+}
+
+export interface PostgresStoreOptions {
+  url: string;
+  poolSize?: number;
+}
+
+export class PostgresSinkStore implements SinkStore {
+  readonly kind = 'postgres' as const;
+  private pool: pg.Pool | null = null;
+
+  constructor(private readonly opts: PostgresStoreOptions) {}
+
+  private get db(): pg.Pool {
+    if (!this.pool) throw new Error('the sink store is not open');
+    return this.pool;
+  }
+
+  async open(): Promise<void> {
+    const pool = new pg.Pool({ connectionString: this.opts.url, max: this.opts.poolSize ?? 8 });
+    // An idle client losing its server (a restarted database) must not crash the sink.
+    pool.on('error', () => undefined);
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw new Error(`cannot connect to PostgreSQL at ${redact(this.opts.url)}: ${(err as Error).message}`);
+    }
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+    this.pool = pool;
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.end();
+    this.pool = null;
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.db.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  // ------------------------------------------------------------------ batches
+
+  async commitBatch(b: BatchToStore): Promise<CommitOutcome> {
+    const { header, hash } = b;
+    return this.tx(async (c) => {
+      await c.query(`INSERT INTO sink_heads (device, batch, hash, last_seq) VALUES ($1, 0, $2, 0) ON CONFLICT (device) DO NOTHING`, [header.device, ZERO_HASH]);
+      const { rows } = await c.query<{ batch: string; hash: string; last_seq: string }>('SELECT batch, hash, last_seq FROM sink_heads WHERE device = $1 FOR UPDATE', [header.device]);
+      const head: Head = { batch: Number(rows[0]!.batch), hash: rows[0]!.hash, last: Number(rows[0]!.last_seq) };
+      let stored: string | null = null;
+      if (header.batch <= head.batch) {
+        const r = await c.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND batch = $2', [header.device, header.batch]);
+        stored = r.rows[0]?.hash ?? null;
+      }
+      const decision = chainDecision(head, header, hash, stored);
+      if (decision !== 'append') return decision;
+      await c.query(
+        `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+        [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.lines.join('\n'), b.pruned, b.minTs, b.maxTs, b.receivedAt],
+      );
+      await c.query('UPDATE sink_heads SET batch = $2, hash = $3, last_seq = $4 WHERE device = $1', [header.device, header.batch, hash, header.last]);
+      return { status: 'stored' } as const;
+    });
+  }
+
+  async head(device: string): Promise<Head> {
+    const { rows } = await this.db.query<{ batch: string; hash: string; last_seq: string }>('SELECT batch, hash, last_seq FROM sink_heads WHERE device = $1', [device]);
+    const r = rows[0];
+    return r ? { batch: Number(r.batch), hash: r.hash, last: Number(r.last_seq) } : { batch: 0, hash: ZERO_HASH, last: 0 };
+  }
+
+  async batch(device: string, batchNo: number): Promise<StoredBatchRow | null> {
+    const { rows } = await this.db.query<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND batch = $2`, [device, batchNo]);
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
+    const { rows } = await this.db.query<BatchDbRow>(
+      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND first_seq <= $2 AND last_seq >= $2 ORDER BY first_seq DESC LIMIT 1`, [device, seq]);
+    return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async records(device: string, batchNo: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ records: string | null }>('SELECT records FROM sink_batches WHERE device = $1 AND batch = $2', [device, batchNo]);
+    const text = rows[0]?.records;
+    return text ? text.split('\n') : [];
+  }
+
+  async *batches(device: string, from = 1): AsyncIterable<{ row: StoredBatchRow; lines: string[] }> {
+    const page = 200;
+    let next = from;
+    for (;;) {
+      const { rows } = await this.db.query<BatchDbRow & { batch: string; records: string | null }>(
+        `SELECT batch, records, ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND batch >= $2 ORDER BY batch LIMIT ${page}`, [device, next]);
+      for (const r of rows) yield { row: toRow(r), lines: r.records ? r.records.split('\n') : [] };
+      if (rows.length < page) return;
+      next = Number(rows[rows.length - 1]!.batch) + 1;
+    }
+  }
+
+  async batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]> {
+    const { rows } = await this.db.query<BatchDbRow>(
+      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND (pruned OR (min_ts < $3 AND max_ts >= $2)) ORDER BY batch`, [device, fromTs, toTs]);
+    return rows.map(toRow);
+  }
+
+  async devices(): Promise<string[]> {
+    const { rows } = await this.db.query<{ device: string }>('SELECT device FROM sink_heads WHERE batch > 0 ORDER BY device');
+    return rows.map((r) => r.device);
+  }
+
+  // ------------------------------------------------------------------ registry, reports
+
+  async addDevice(d: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'> {
+    const ins = await this.db.query('INSERT INTO sink_devices (id, key, added_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [d.id, d.key, d.addedAt]);
+    if (ins.rowCount === 1) return 'added';
+    const { rows } = await this.db.query<{ key: string }>('SELECT key FROM sink_devices WHERE id = $1', [d.id]);
+    return rows[0]?.key === d.key ? 'exists' : 'conflict';
+  }
+
+  async registeredDevices(): Promise<RegisteredDevice[]> {
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices ORDER BY id');
+    return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at) }));
+  }
+
+  async reportEquivocation(r: EquivocationReport): Promise<void> {
+    await this.db.query(
+      'INSERT INTO sink_equivocations (device, batch, stored_hash, offered_hash, offered_header, reported_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [r.device, r.batch, r.storedHash, r.offeredHash, JSON.stringify(r.offeredHeader), r.reportedAt]);
+  }
+
+  async equivocations(): Promise<EquivocationReport[]> {
+    const { rows } = await this.db.query<{ device: string; batch: string; stored_hash: string; offered_hash: string; offered_header: string; reported_at: string }>(
+      'SELECT device, batch, stored_hash, offered_hash, offered_header, reported_at FROM sink_equivocations ORDER BY id');
+    return rows.map((r) => ({
+      device: r.device, batch: Number(r.batch), storedHash: r.stored_hash, offeredHash: r.offered_hash,
+      offeredHeader: JSON.parse(r.offered_header), reportedAt: Number(r.reported_at),
+    }));
+  }
+
+  // ------------------------------------------------------------------ anchors
+
+  async withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null> {
+    const c = await this.db.connect();
+    try {
+      const { rows } = await c.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [ANCHOR_LOCK]);
+      if (!rows[0]?.locked) return null;
+      try {
+        return await fn();
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [ANCHOR_LOCK]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+
+  async openAnchor(): Promise<AnchorRow | null> {
+    const { rows } = await this.db.query<AnchorDbRow>(`SELECT * FROM sink_anchors WHERE state <> 'committed' ORDER BY id LIMIT 1`);
+    return rows[0] ? toAnchor(rows[0]) : null;
+  }
+
+  async latestAnchor(): Promise<AnchorRow | null> {
+    const { rows } = await this.db.query<AnchorDbRow>('SELECT * FROM sink_anchors ORDER BY id DESC LIMIT 1');
+    return rows[0] ? toAnchor(rows[0]) : null;
+  }
+
+  async createAnchor(max: number, now: number, build: (hashes: string[]) => string): Promise<AnchorRow | null> {
+    return this.tx(async (c) => {
+      // FOR UPDATE SKIP LOCKED: a batch whose storing transaction has not committed is not seen at
+      // all, and goes into the next anchor.
+      const { rows } = await c.query<{ device: string; batch: string; hash: string; header: string }>(
+        `SELECT device, batch, hash, header FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1 FOR UPDATE SKIP LOCKED`, [max]);
+      if (rows.length === 0) return null;
+      const hashes = rows.map((r) => r.hash);
+      const created = rows.map((r) => (JSON.parse(r.header) as { created: number }).created);
+      const ins = await c.query<AnchorDbRow>(
+        `INSERT INTO sink_anchors (root, size, first_ts, last_ts, created_at, state) VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING *`,
+        [build(hashes), hashes.length, Math.min(...created), Math.max(...created), now]);
+      const anchor = toAnchor(ins.rows[0]!);
+      await c.query(
+        `UPDATE sink_batches b SET anchor_id = $1, anchor_index = m.idx
+         FROM unnest($2::text[], $3::bigint[], $4::int[]) AS m(device, batch, idx)
+         WHERE b.device = m.device AND b.batch = m.batch`,
+        [anchor.id, rows.map((r) => r.device), rows.map((r) => r.batch), rows.map((_, i) => i)]);
+      return anchor;
+    });
+  }
+
+  async updateAnchor(id: number, patch: Partial<AnchorRow>): Promise<void> {
+    const cols: string[] = [];
+    const vals: unknown[] = [id];
+    for (const [k, v] of Object.entries(patch)) {
+      if (!['state', 'chain', 'module', 'sender', 'tx', 'version', 'detail'].includes(k)) continue;
+      vals.push(k === 'detail' ? JSON.stringify(v) : v);
+      cols.push(`${k} = $${vals.length}`);
+    }
+    if (cols.length === 0) return;
+    const r = await this.db.query(`UPDATE sink_anchors SET ${cols.join(', ')} WHERE id = $1`, vals);
+    if (r.rowCount !== 1) throw new Error(`anchor ${id} does not exist`);
+  }
+
+  async anchor(id: number): Promise<AnchorRow | null> {
+    const { rows } = await this.db.query<AnchorDbRow>('SELECT * FROM sink_anchors WHERE id = $1', [id]);
+    return rows[0] ? toAnchor(rows[0]) : null;
+  }
+
+  async anchors(limit: number): Promise<AnchorRow[]> {
+    const { rows } = await this.db.query<AnchorDbRow>('SELECT * FROM sink_anchors ORDER BY id DESC LIMIT $1', [limit]);
+    return rows.map(toAnchor);
+  }
+
+  async anchorLeaves(id: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE anchor_id = $1 ORDER BY anchor_index', [id]);
+    return rows.map((r) => r.hash);
+  }
+
+  async unanchoredCount(): Promise<number> {
+    const { rows } = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM sink_batches WHERE anchor_id IS NULL');
+    return Number(rows[0]!.n);
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

@@ -1,0 +1,148 @@
+// What the sink keeps, behind one interface with two implementations: LevelDB (embedded, one
+// process) and PostgreSQL (several sink processes over one database). Both keep a batch as one
+// row: its signed header, its records' canonical lines, and where it sits in an anchor tree.
+import type { BatchHeader } from '../../protocol/batch.ts';
+
+export interface BatchToStore {
+  header: BatchHeader;
+  /** SHA-256 of the header's canonical bytes: the next batch's `prev`, an anchor tree's leaf */
+  hash: string;
+  /** the records' canonical (RFC 8785) JSON, in seq order; empty when pruned */
+  lines: string[];
+  /** the device dropped the records before sending (disk bound); only the header is kept */
+  pruned: boolean;
+  /** earliest and latest reading timestamp in the batch, for reports; null without readings */
+  minTs: number | null;
+  maxTs: number | null;
+  receivedAt: number;
+}
+
+export type CommitOutcome =
+  | { status: 'stored' }
+  | { status: 'duplicate' }
+  /** a different batch under a number already held: the device equivocates */
+  | { status: 'equivocation'; storedHash: string }
+  /** not the next batch of the chain the sink holds */
+  | { status: 'out_of_order'; have: number; reason: string };
+
+export interface Head {
+  /** the last batch held for the device, 0 before any */
+  batch: number;
+  /** its header hash (64 zeros before any): what the next batch's `prev` must be */
+  hash: string;
+  /** its last seq */
+  last: number;
+}
+
+export interface StoredBatchRow {
+  header: BatchHeader;
+  hash: string;
+  pruned: boolean;
+  minTs: number | null;
+  maxTs: number | null;
+  receivedAt: number;
+  anchorId: number | null;
+  anchorIndex: number | null;
+}
+
+export type AnchorState = 'pending' | 'submitted' | 'committed';
+
+export interface AnchorRow {
+  id: number;
+  /** RFC 6962 root over the covered header hashes, in anchor-index order */
+  root: string;
+  size: number;
+  /** earliest and latest `created` of the covered headers */
+  firstTs: number;
+  lastTs: number;
+  createdAt: number;
+  state: AnchorState;
+  chain: string | null;
+  module: string | null;
+  sender: string | null;
+  tx: string | null;
+  version: number | null;
+  /** submission details kept across restarts: the signed transaction, its expiry, last error */
+  detail: AnchorDetail;
+}
+
+export interface AnchorDetail {
+  /** the BCS raw transaction and its authenticator, hex: resubmitted as they are after a restart */
+  transactionHex?: string;
+  authenticatorHex?: string;
+  expiresAtSecs?: number;
+  sequenceNumber?: string;
+  attempts?: number;
+  lastError?: string;
+  committedAt?: number;
+}
+
+export interface RegisteredDevice {
+  id: string;
+  key: string;
+  addedAt: number;
+}
+
+export interface EquivocationReport {
+  device: string;
+  batch: number;
+  storedHash: string;
+  offeredHash: string;
+  offeredHeader: BatchHeader;
+  reportedAt: number;
+}
+
+export interface SinkStore {
+  readonly kind: 'level' | 'postgres';
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Store the batch if it is the next of its device's chain, atomically with the chain check:
+   * however many requests or sink processes race, a batch number is stored once.
+   */
+  commitBatch(batch: BatchToStore): Promise<CommitOutcome>;
+  head(device: string): Promise<Head>;
+  batch(device: string, batch: number): Promise<StoredBatchRow | null>;
+  /** the batch whose first..last holds seq */
+  batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null>;
+  /** canonical lines of a stored batch (empty when pruned) */
+  records(device: string, batch: number): Promise<string[]>;
+  /** batches in order, with their records, from batch `from` on */
+  batches(device: string, from?: number): AsyncIterable<{ row: StoredBatchRow; lines: string[] }>;
+  /** batches whose readings' time span meets [fromTs, toTs), in order */
+  batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]>;
+  /** every device that has stored batches */
+  devices(): Promise<string[]>;
+
+  addDevice(device: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'>;
+  registeredDevices(): Promise<RegisteredDevice[]>;
+
+  reportEquivocation(report: EquivocationReport): Promise<void>;
+  equivocations(): Promise<EquivocationReport[]>;
+
+  /**
+   * Run `fn` while holding the anchoring lock, or return null at once when another process holds
+   * it: one anchor per interval however many sink processes share the store.
+   */
+  withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null>;
+  /** the anchor that is not committed yet, if any (there is at most one) */
+  openAnchor(): Promise<AnchorRow | null>;
+  latestAnchor(): Promise<AnchorRow | null>;
+  /**
+   * Assign every unanchored batch (in acceptance order, at most `max`) to a new pending anchor
+   * whose root `build` computes from their header hashes. Null when there is nothing to anchor.
+   */
+  createAnchor(max: number, now: number, build: (hashes: string[]) => string): Promise<AnchorRow | null>;
+  updateAnchor(id: number, patch: Partial<Pick<AnchorRow, 'state' | 'chain' | 'module' | 'sender' | 'tx' | 'version' | 'detail'>>): Promise<void>;
+  anchor(id: number): Promise<AnchorRow | null>;
+  anchors(limit: number): Promise<AnchorRow[]>;
+  /** the header hashes of an anchor's tree, in index order */
+  anchorLeaves(id: number): Promise<string[]>;
+  unanchoredCount(): Promise<number>;
+}
+
+/** Batch numbers and seqs as fixed-width decimal, so that LevelDB's byte order is numeric order. */
+export function pad(n: number, width = 16): string {
+  return String(n).padStart(width, '0');
+}

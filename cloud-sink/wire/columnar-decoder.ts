@@ -1,0 +1,183 @@
+// Decoder of the compact wire encoding (format: cloud-sink/README.md, encoder:
+// runtime/uplink/columnar-encoder.ts). It rebuilds each record as an object with its keys in
+// canonical order; the sink then recomputes the Merkle root over them like any JSON body, so the
+// encoding is trusted for nothing. Every read is bounds-checked: a truncated or hostile body is a
+// one-line WireError, never an exception from deep inside.
+import type { JournalRecord } from '../../protocol/records.ts';
+import { WireError, type DecodedBatch } from './errors.ts';
+
+export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';
+const MAGIC = 'FPC1';
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+const VALUE_NULL = 0;
+const VALUE_FLOAT = 11;
+
+class ByteReader {
+  pos: number;
+  constructor(private readonly buf: Buffer, start = 0, private readonly end = buf.length, private readonly what = 'body') {
+    this.pos = start;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.end) throw new WireError(`columnar ${this.what} is truncated`);
+  }
+
+  uvarint(): number {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      this.need(1);
+      const b = this.buf[this.pos++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(n)) throw new WireError(`columnar ${this.what} has an integer out of range`);
+        return n;
+      }
+      mul *= 0x80;
+    }
+    throw new WireError(`columnar ${this.what} has an overlong varint`);
+  }
+
+  svarint(): number {
+    const z = this.uvarint();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  float64(): number {
+    this.need(8);
+    const x = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return x;
+  }
+
+  string(): string {
+    const len = this.uvarint();
+    this.need(len);
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+
+  /** a length-prefixed section as its own reader */
+  section(what: string): ByteReader {
+    const len = this.uvarint();
+    this.need(len);
+    const r = new ByteReader(this.buf, this.pos, this.pos + len, what);
+    this.pos += len;
+    return r;
+  }
+
+  done(): boolean {
+    return this.pos === this.end;
+  }
+}
+
+function index<T>(list: readonly T[], i: number, what: string): T {
+  if (i >= list.length) throw new WireError(`columnar body refers to ${what} ${i} of ${list.length}`);
+  return list[i]!;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new WireError(`columnar body has ${what} that is not JSON`);
+  }
+}
+
+export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
+  if (buf.length < 4 || buf.toString('ascii', 0, 4) !== MAGIC) throw new WireError('columnar body does not start with FPC1');
+  const r = new ByteReader(buf, 4);
+  const flags = r.uvarint();
+  if (flags > 1) throw new WireError(`columnar body has unknown flags ${flags}`);
+  const header = parseJson(r.string(), 'a header');
+  const count = r.uvarint();
+  if (count > maxRecords) throw new WireError(`batch has ${count} records, more than the sink's limit of ${maxRecords}`);
+  const h = header as { device?: unknown; first?: unknown };
+  const device = h.device;
+  const first = typeof h.first === 'number' ? h.first : 0;
+
+  const nStrings = r.uvarint();
+  if (nStrings > count * 8 + 64) throw new WireError('columnar body has more strings than records can use');
+  const strings: string[] = new Array(nStrings);
+  for (let i = 0; i < nStrings; i++) strings[i] = r.string();
+  const nSeries = r.uvarint();
+  if (nSeries > count) throw new WireError('columnar body has more series than records');
+  const series: { sensor: string; metric: string; unit: string }[] = new Array(nSeries);
+  for (let i = 0; i < nSeries; i++) {
+    series[i] = { sensor: index(strings, r.uvarint(), 'string'), metric: index(strings, r.uvarint(), 'string'), unit: index(strings, r.uvarint(), 'string') };
+  }
+  const nScores = r.uvarint();
+  if (nScores > count) throw new WireError('columnar body has more scores than records');
+  const scores: number[] = new Array(nScores);
+  for (let i = 0; i < nScores; i++) scores[i] = r.float64();
+  const nFlagSets = r.uvarint();
+  if (nFlagSets > count) throw new WireError('columnar body has more flag sets than records');
+  const flagSets: string[][] = new Array(nFlagSets);
+  for (let i = 0; i < nFlagSets; i++) {
+    const n = r.uvarint();
+    if (n > nStrings) throw new WireError('columnar body has a flag set longer than its strings');
+    const set: string[] = new Array(n);
+    for (let j = 0; j < n; j++) set[j] = index(strings, r.uvarint(), 'string');
+    flagSets[i] = set;
+  }
+  const rawCount = r.uvarint();
+  if (rawCount > count) throw new WireError('columnar body has more raw records than records');
+  const raw = r.section('raw records');
+  const records: JournalRecord[] = new Array(count);
+  const isRaw = new Uint8Array(count);
+  let at = 0;
+  for (let i = 0; i < rawCount; i++) {
+    at += raw.uvarint();
+    if (at >= count || (i > 0 && isRaw[at])) throw new WireError('columnar body places a raw record outside the batch');
+    records[at] = parseJson(raw.string(), 'a raw record') as JournalRecord;
+    isRaw[at] = 1;
+  }
+  const cSeries = r.section('series column');
+  const cTs = r.section('timestamp column');
+  const cCode = r.section('value code column');
+  const cValue = r.section('value column');
+  const cScore = r.section('score column');
+  const cFlags = r.section('flags column');
+  const cMeta = r.section('meta column');
+  if (!r.done()) throw new WireError('columnar body has trailing bytes');
+
+  const state = series.map(() => ({ ts: 0, delta: 0, m: 0 }));
+  for (let i = 0; i < count; i++) {
+    if (isRaw[i]) continue;
+    const s = cSeries.uvarint();
+    const ser = index(series, s, 'series');
+    const st = state[s]!;
+    const delta = st.delta + cTs.svarint();
+    const ts = st.ts + delta;
+    st.ts = ts;
+    st.delta = delta;
+    const code = cCode.uvarint();
+    let value: number | null;
+    if (code === VALUE_NULL) value = null;
+    else if (code === VALUE_FLOAT) value = cValue.float64();
+    else if (code <= POW10.length) {
+      st.m += cValue.svarint();
+      value = st.m / POW10[code - 1]!;
+    } else throw new WireError(`columnar body has unknown value code ${code}`);
+    const score = index(scores, cScore.uvarint(), 'score');
+    const flags = index(flagSets, cFlags.uvarint(), 'flag set').slice();
+    const metaRef = cMeta.uvarint();
+    // Keys in canonical (sorted) order, so that canonicalize() need not sort them.
+    const rec: Record<string, unknown> = { device, kind: 'reading' };
+    if (metaRef > 0) rec.meta = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
+    rec.metric = ser.metric;
+    rec.quality = { flags, score };
+    rec.sensor = ser.sensor;
+    rec.seq = first + i;
+    rec.ts = ts;
+    rec.unit = ser.unit;
+    rec.v = 1;
+    rec.value = value;
+    records[i] = rec as unknown as JournalRecord;
+  }
+  for (const [name, c] of [['series', cSeries], ['timestamp', cTs], ['value code', cCode], ['value', cValue], ['score', cScore], ['flags', cFlags], ['meta', cMeta]] as const) {
+    if (!c.done()) throw new WireError(`columnar ${name} column has trailing bytes`);
+  }
+  return flags === 1 ? { header, records, pruned: true } : { header, records, pruned: false };
+}
