@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   lorawan: () => import('../../../gateway/bench-lorawan.ts'),
   alert: () => import('../../alerts/bench-alert.ts'),
   drivers: () => import('../../../drivers/bench-drivers.ts'),
+  daemon: () => import('../../http/bench-daemon.ts'),
 };
 
 export const command: Command = {
