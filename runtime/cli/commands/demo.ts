@@ -7,6 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { Sink } from '../../../cloud-sink/sink.ts';
+import { sinkConfig } from '../../../cloud-sink/config.ts';
 import { driverSchema } from '../../../drivers/config.ts';
 import { Mhz19Simulator } from '../../../drivers/mhz19/simulator.ts';
 import { PtyPair } from '../../../drivers/serial/pty-pair.ts';
@@ -100,6 +102,7 @@ export const command: Command = {
 Runs a device with simulated sensors on real wires and opens its status page:
   - an MH-Z19 CO2 sensor answering on a socat pty pair (needs socat)
   - simulated PV power sensors
+  - an embedded sink the device syncs to (LevelDB, anchoring off)
 The first line printed is the dashboard URL (http://127.0.0.1:PORT/). Progress lines follow
 every few seconds. Ctrl-C (or SIGTERM) stops everything cleanly: the sources stop, queued
 readings are committed and the last batch is sealed.
@@ -128,6 +131,7 @@ readings are committed and the last batch is sealed.
     else out('MH-Z19: this build has no mhz19 driver; skipped');
 
     const started: DemoPeer[] = [];
+    let sink: Sink | null = null;
     let daemon: Daemon | null = null;
     let progress: NodeJS.Timeout | null = null;
     let stopping: Promise<void> | null = null;
@@ -137,15 +141,19 @@ readings are committed and the last batch is sealed.
       if (progress) clearInterval(progress);
       out('stopping: sources, then the journal (queued readings are committed, the last batch sealed) ...');
       if (daemon) await daemon.stop();
+      if (sink) await sink.stop();
       for (const p of started.reverse()) await p.stop().catch((err) => out(`  ${p.label}: stop failed: ${(err as Error).message}`));
       const s = daemon?.stats();
-      if (s) out(`stopped: ${fmt(s.lastSeq)} records journaled in ${fmt(s.lastBatch)} signed batches, ${fmt(s.unsentRecords)} not yet synced`);
+      if (s) out(`stopped: ${fmt(s.lastSeq)} records journaled in ${fmt(s.lastBatch)} signed batches, ${fmt(s.ackedBatch)} batches held by the sink, ${fmt(s.unsentRecords)} records not yet synced`);
       log.flush();
       if (ownDir) await rm(work, { recursive: true, force: true });
     };
 
     try {
       const { key } = loadOrCreateKey(dataDir);
+      // The sink the device syncs to, on this machine, with the device's key registered; no anchoring.
+      sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: join(work, 'sink'), devices: [{ id: DEVICE, key: key.public }], anchor: { mode: 'none' } }), { log: log.child({ part: 'sink' }) });
+      await sink.start();
       for (const p of peers) {
         await p.start();
         started.push(p);
@@ -157,6 +165,7 @@ readings are committed and the last batch is sealed.
         batch: { maxRecords: 200, maxAgeMs: 5000 },
         http: { listen: `127.0.0.1:${port}`, liveIntervalMs: 500 },
       };
+      config.uplink = { url: sink.url };
       for (const p of peers) p.configure(config);
       const parsed = deviceConfigSchema.safeParse(config);
       if (!parsed.success) throw new CommandFailure(`demo config refused: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
@@ -164,6 +173,7 @@ readings are committed and the last batch is sealed.
       await daemon.start();
 
       out(`device ${DEVICE}, key ${key.public}`);
+      out(`sink at ${sink.url} (LevelDB in ${join(work, 'sink')}, anchoring off)`);
       out(`running: ${peers.map((p) => p.label).join(', ')}; Ctrl-C stops`);
 
       const latest = new Map<string, { value: number | null; unit: string }>();
@@ -181,7 +191,7 @@ readings are committed and the last batch is sealed.
             return `${p.sensor} ${v ? (v.value === null ? 'no value' : `${Math.round(v.value * 10) / 10} ${v.unit}`) : '…'}`;
           })
           .join(' · ');
-        out(`[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s] journaled ${fmt(s.lastSeq)} · batches ${fmt(s.lastBatch)} · unsent ${fmt(s.unsentRecords)} | ${shown}`);
+        out(`[${String(Math.round((Date.now() - t0) / 1000)).padStart(4)} s] journaled ${fmt(s.lastSeq)} · batches ${fmt(s.lastBatch)} · synced ${fmt(s.ackedBatch)} · unsent ${fmt(s.unsentRecords)} | ${shown}`);
       }, 2000);
     } catch (err) {
       stopping = stopAll();
