@@ -46,21 +46,21 @@ export class Pipeline {
       this.journal.noteDropped([reading.ts], 'overload');
       return;
     }
-    if (this.assessors.length > 0) {
-      const verdicts = [];
-      for (const a of this.assessors) {
-        try {
-          verdicts.push(a.assess(reading));
-        } catch (err) {
-          this.m.assessorErrors.inc();
-          this.invalid('assessor_error', `assessor failed: ${(err as Error).message}`, reading.sensor);
-        }
-      }
-      reading.quality = combineQuality(reading.quality, verdicts);
-    } else if (!reading.quality) {
-      reading.quality = { score: 1, flags: [] };
+    if (this.assessors.length === 0) {
+      this.journal.write(reading); // the journal gives a reading without quality a clean one
+      return;
     }
-    this.journal.write(reading);
+    const verdicts = [];
+    for (const a of this.assessors) {
+      try {
+        verdicts.push(a.assess(reading));
+      } catch (err) {
+        this.m.assessorErrors.inc();
+        this.invalid('assessor_error', `assessor failed: ${(err as Error).message}`, reading.sensor);
+      }
+    }
+    // A new object: the source may reuse or keep its reading, and quality is ours to set.
+    this.journal.write({ ...reading, quality: combineQuality(reading.quality, verdicts) });
   }
 
   /**
@@ -86,7 +86,7 @@ export class Pipeline {
       this.invalid('bad_quality', 'reading quality is malformed; reset', r.sensor);
       r = { ...r, quality: { score: 0, flags: ['invalid_quality'] } };
     }
-    return r === input ? { ...input } : r;
+    return r;
   }
 
   private invalid(problem: string, message: string, sensor: string): void {

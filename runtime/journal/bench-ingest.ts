@@ -78,6 +78,7 @@ async function runJournal(readings: ReadingInput[], batchRecords: number) {
     const latencies: number[] = [];
     const sampled: Promise<void>[] = [];
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await feed(readings, (r, i) => {
       if (i % 50 === 0) {
         const at = performance.now();
@@ -88,11 +89,15 @@ async function runJournal(readings: ReadingInput[], batchRecords: number) {
     await Promise.all(sampled);
     await journal.sealNow();
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const stats = journal.stats();
     await journal.close();
     latencies.sort((a, b) => a - b);
     return {
       readingsPerS: readings.length / seconds,
+      // CPU of this process (all its threads, LevelDB's included) per reading: steadier than
+      // wall time on a shared machine.
+      cpuUsPerReading: (cpu.user + cpu.system) / readings.length,
       p99Wait: percentile(latencies, 99),
       meanGroup: readings.length / Math.max(1, commitMs.length),
       p99Commit: percentile(commitMs.sort((a, b) => a - b), 99),
@@ -181,6 +186,7 @@ export async function run(argv: string[]): Promise<number> {
     sensors,
     batch_records: batchRecords,
     readings_per_s: Math.round(best!.readingsPerS),
+    cpu_us_per_reading: round2(best!.cpuUsPerReading),
     p99_commit_ms: round2(best!.p99Commit),
     p99_wait_ms_flood: round2(best!.p99Wait),
     paced_rate_per_s: rate,
