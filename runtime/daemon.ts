@@ -71,7 +71,7 @@ export class Daemon {
       emit: (r: ReadingInput) => pipeline.emit(r),
       onCommitted: (l: (records: readonly JournalRecord[]) => void) => void journal.onCommitted(l),
       addAssessor: (a) => pipeline.addAssessor(a),
-      sourceStatuses: () => [...this.statuses.values()],
+      sourceStatuses: () => this.sourceStatuses(),
       statusChanged: (s) => this.noteStatus(s),
       board: this.board,
     };
@@ -102,6 +102,12 @@ export class Daemon {
     }
     this.startProgress();
     log.info({ device: config.device, key: key.public, drivers: this.drivers.length, components: this.components.map((c) => c.name) }, 'fieldproof running');
+  }
+
+  /** Drivers are asked now (their counters move between state changes); other sources report. */
+  sourceStatuses(): DriverStatus[] {
+    for (const d of this.drivers) this.statuses.set(d.id, d.status());
+    return [...this.statuses.values()];
   }
 
   private noteStatus(s: DriverStatus): void {
