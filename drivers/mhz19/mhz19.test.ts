@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { silentLogger } from '../../runtime/log.ts';
@@ -11,6 +11,11 @@ import { Mhz19Driver } from './mhz19.ts';
 import { Mhz19Simulator } from './simulator.ts';
 
 let pair: PtyPair;
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+  if (!pair.running) await pair.start();
+});
 before(async () => {
   pair = await PtyPair.open();
 });
@@ -26,6 +31,8 @@ async function rig(configOverrides: Record<string, unknown> = {}, simOptions: Pa
   const metrics = new Registry();
   const config = mhz19DriverSchema.parse({ kind: 'mhz19', id: 'co2-1', port: pair.devicePath, intervalMs: 100, timeoutMs: 200, retries: 1, retryBackoffMs: 20, warmupMs: 0, downAfter: 2, downIntervalMaxMs: 200, calibratedAt: new Date().toISOString().slice(0, 10), ...configOverrides });
   const driver = new Mhz19Driver(config, { emit: (r) => readings.push(r), statusChanged: (s) => statuses.push(s), log: silentLogger(), metrics });
+  // a failed assertion must not leave a poller or a simulator behind
+  cleanups.push(() => driver.stop(), () => sim.stop());
   return { sim, driver, readings, statuses, metrics };
 }
 
@@ -117,6 +124,7 @@ test('an unplugged adapter is reopened when it comes back, without a restart', a
   await pair.start(); // plugged back in, same path
   const sim2 = new Mhz19Simulator({ path: pair.peerPath, co2Ppm: 777 });
   await sim2.start();
+  cleanups.push(() => sim2.stop());
   await sleep(800);
   await driver.stop();
   await sim2.stop();

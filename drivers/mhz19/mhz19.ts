@@ -16,6 +16,44 @@ import type { Co2Response } from './protocol.ts';
 
 const TEMPERATURE_RANGE = { min: -10, max: 60 };
 
+export interface ReadContext {
+  ts: number;
+  /** extra attempts the poll needed */
+  retries: number;
+  warmingUp: boolean;
+  calibratedAt: number | undefined;
+}
+
+/** The two readings one 0x86 answer gives, with their quality. */
+export function mhz19Readings(config: Pick<Mhz19DriverConfig, 'id' | 'rangePpm'>, r: Co2Response, c: ReadContext): [ReadingInput, ReadingInput] {
+  const co2: ReadingInput = {
+    sensor: config.id,
+    metric: 'co2_ppm',
+    ts: c.ts,
+    value: r.co2Ppm,
+    unit: 'ppm',
+    quality: assessQuality({
+      now: c.ts,
+      value: r.co2Ppm,
+      ...(c.calibratedAt !== undefined ? { calibratedAt: c.calibratedAt } : {}),
+      expectCalibration: true,
+      warmingUp: c.warmingUp,
+      // the sensor clips at its range: a reading at the top is as suspect as one above it
+      range: { min: 0, max: config.rangePpm - 1 },
+      retries: c.retries,
+    }),
+  };
+  const temperature: ReadingInput = {
+    sensor: config.id,
+    metric: 'temperature_c',
+    ts: c.ts,
+    value: r.temperatureC,
+    unit: 'degC',
+    quality: assessQuality({ now: c.ts, value: r.temperatureC, range: TEMPERATURE_RANGE, retries: c.retries }),
+  };
+  return [co2, temperature];
+}
+
 export class Mhz19Driver implements Driver {
   readonly kind = 'mhz19';
   private client: Mhz19Client | undefined;
@@ -93,34 +131,12 @@ export class Mhz19Driver implements Driver {
       this.wasDown = false;
       this.warmupFrom = ts;
     }
-    const { co2Ppm, temperatureC } = outcome.value;
-    const retries = outcome.attempts - 1;
-    const warmingUp = ts - this.warmupFrom < this.config.warmupMs;
-    const co2: ReadingInput = {
-      sensor: id,
-      metric: 'co2_ppm',
+    const [co2, temperature] = mhz19Readings(this.config, outcome.value, {
       ts,
-      value: co2Ppm,
-      unit: 'ppm',
-      quality: assessQuality({
-        now: ts,
-        value: co2Ppm,
-        ...(this.calibratedAt !== undefined ? { calibratedAt: this.calibratedAt } : {}),
-        expectCalibration: true,
-        warmingUp,
-        // the sensor clips at its range: a reading at the top is as suspect as one above it
-        range: { min: 0, max: this.config.rangePpm - 1 },
-        retries,
-      }),
-    };
-    const temperature: ReadingInput = {
-      sensor: id,
-      metric: 'temperature_c',
-      ts,
-      value: temperatureC,
-      unit: 'degC',
-      quality: assessQuality({ now: ts, value: temperatureC, range: TEMPERATURE_RANGE, retries }),
-    };
+      retries: outcome.attempts - 1,
+      warmingUp: ts - this.warmupFrom < this.config.warmupMs,
+      calibratedAt: this.calibratedAt,
+    });
     this.ctx.emit(co2);
     this.ctx.emit(temperature);
     this.tracker.succeeded(2, ts);

@@ -27,11 +27,12 @@ export class StatusTracker {
     }
   }
 
-  /** A poll worked and produced `count` readings at `ts`. */
-  succeeded(count: number, ts: number): void {
+  /** A poll worked and produced `count` readings at `ts`; `partly` says what part of it did not. */
+  succeeded(count: number, ts: number, partly?: string): void {
     this.readings += count;
     this.lastReadingAt = ts;
-    this.set('ok');
+    if (partly) this.set('degraded', partly);
+    else this.set('ok');
   }
 
   /** A poll failed (after its retries); `count` flagged null readings were emitted for it. */

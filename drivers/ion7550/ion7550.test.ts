@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ReadingInput } from '../../protocol/records.ts';
+import { silentLogger } from '../../runtime/log.ts';
+import { Registry } from '../../runtime/metrics.ts';
+import { PtyPair } from '../serial/pty-pair.ts';
+import type { DriverStatus } from '../types.ts';
+import { ion7550DriverSchema } from './config.ts';
+import { Ion7550Driver } from './ion7550.ts';
+import { Ion7550Simulator } from './simulator.ts';
+
+const FAST = { intervalMs: 100, timeoutMs: 150, retries: 1, retryBackoffMs: 20, downAfter: 2, downIntervalMaxMs: 200 };
+
+const running: Ion7550Driver[] = [];
+afterEach(async () => {
+  // a failed assertion must not leave a poller behind
+  await Promise.all(running.splice(0).map((d) => d.stop()));
+});
+
+function driverFor(config: Record<string, unknown>) {
+  const readings: ReadingInput[] = [];
+  const statuses: DriverStatus[] = [];
+  const metrics = new Registry();
+  const driver = new Ion7550Driver(ion7550DriverSchema.parse({ kind: 'ion7550', id: 'meter-1', unit: 100, ...FAST, ...config }), {
+    emit: (r) => readings.push(r),
+    statusChanged: (s) => statuses.push(s),
+    log: silentLogger(),
+    metrics,
+  });
+  running.push(driver);
+  return { driver, readings, statuses, metrics };
+}
+
+const of = (rs: ReadingInput[], metric: string) => rs.filter((r) => r.metric === metric);
+
+test('reads the factory map over Modbus TCP in one request per poll, with energy and avoided CO2e', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 }, powerKw: 360, energyKwh: 1000 });
+  await sim.start();
+  t.after(() => sim.stop());
+  const { driver, readings, statuses } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort }, energy: { emissionFactorKgPerKwh: 0.5 } });
+  await driver.start();
+  await sleep(550);
+  await driver.stop();
+  await sim.stop();
+  const polls = of(readings, 'power_kw').length;
+  assert.ok(polls >= 4, `polls: ${polls}`);
+  assert.equal(sim.requests, polls, 'the whole map is one FC 03 request per poll');
+  assert.deepEqual(of(readings, 'power_kw')[0]!.value, 360);
+  assert.equal(of(readings, 'frequency_hz')[0]!.value, 50);
+  assert.equal(of(readings, 'voltage_ln_avg_v')[0]!.value, 230.1);
+  assert.equal(of(readings, 'power_factor')[0]!.value, 0.98);
+  assert.equal(of(readings, 'current_avg_a')[0]!.unit, 'A');
+  // 360 kW is 0.1 kWh per second: about 0.01 kWh per 100 ms interval, from the counter (Wh resolution)
+  const intervals = of(readings, 'energy_interval_kwh');
+  assert.equal(intervals.length, polls - 1, 'no delta for the first counter value');
+  const total = intervals.reduce((s, r) => s + r.value!, 0);
+  const counter = of(readings, 'energy_delivered_kwh');
+  assert.ok(Math.abs(total - (counter.at(-1)!.value! - counter[0]!.value!)) < 1e-6, 'deltas add up to the counter difference');
+  assert.ok(total > 0.03 && total < 0.08, `energy over ~0.5 s at 360 kW: ${total}`);
+  const co2 = of(readings, 'avoided_co2e_kg');
+  assert.equal(co2.length, intervals.length);
+  assert.ok(Math.abs(co2[0]!.value! - intervals[0]!.value! * 0.5) < 1e-9);
+  assert.deepEqual(co2[0]!.meta, { since: counter[0]!.ts, emissionFactorKgPerKwh: 0.5 });
+  assert.ok(readings.every((r) => r.sensor === 'meter-1' && r.quality!.score === 1));
+  assert.deepEqual(statuses.map((s) => s.state), ['starting', 'ok', 'stopped']);
+});
+
+test('counter rollover and reset are detected, not turned into huge or negative energy', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 }, powerKw: 0, energyKwh: 2_147_483.5 });
+  await sim.start();
+  t.after(() => sim.stop());
+  const { driver, readings } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort } });
+  await driver.start();
+  await sleep(150);
+  sim.setEnergyKwh(0.25); // int32 Wh wraps at 2^31 Wh = 2147483.648 kWh
+  await sleep(150);
+  sim.setEnergyKwh(10);
+  await sleep(100);
+  sim.setEnergyKwh(2); // cleared on the meter
+  await sleep(150);
+  await driver.stop();
+  await sim.stop();
+  const deltas = of(readings, 'energy_interval_kwh');
+  const rollover = deltas.find((r) => r.quality!.flags.includes('counter_rollover'));
+  assert.ok(rollover, 'rollover flagged');
+  assert.equal(rollover.value, 0.398);
+  const reset = deltas.find((r) => r.quality!.flags.includes('counter_reset'));
+  assert.ok(reset, 'reset flagged');
+  assert.equal(reset.value, 2);
+  assert.equal(reset.quality!.score, 0.7);
+  assert.ok(deltas.every((r) => r.value! >= 0 && r.value! < 20));
+});
+
+test('timeouts and a dropped connection: flagged nulls, down, then back by itself', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 } });
+  await sim.start();
+  t.after(() => sim.stop());
+  const { driver, readings, statuses } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort } });
+  await driver.start();
+  await sleep(250);
+  sim.setFault({ kind: 'silence' });
+  await sleep(900);
+  assert.equal(driver.status().state, 'down');
+  assert.match(driver.status().detail!, /no answer from unit 100 at 127\.0\.0\.1:\d+ within 150 ms/);
+  const nulls = of(readings, 'power_kw').filter((r) => r.value === null);
+  assert.ok(nulls.length >= 2);
+  assert.deepEqual(nulls[0]!.quality, { score: 0, flags: ['timeout'] });
+  assert.equal(of(readings, 'frequency_hz').filter((r) => r.value === null).length, nulls.length, 'every mapped metric gets its null');
+  sim.setFault({ kind: 'none' });
+  await sleep(500);
+  assert.equal(driver.status().state, 'ok');
+  sim.setFault({ kind: 'drop' }, 1); // the meter closes the connection once
+  await sleep(500);
+  await driver.stop();
+  await sim.stop();
+  const power = of(readings, 'power_kw');
+  assert.equal(typeof power.at(-1)!.value, 'number', 'reconnected after the drop');
+  assert.ok(power.slice(-5).some((r) => r.quality!.flags.includes('retried')), 'the drop cost a retry, not a failed poll');
+  const states = statuses.map((s) => s.state);
+  assert.ok(states.includes('down') && states.lastIndexOf('ok') > states.indexOf('down'), states.join(','));
+});
+
+test('a Modbus exception is a clear, non-retried error; a refused block does not hide the others', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 } });
+  await sim.start();
+  t.after(() => sim.stop());
+  sim.setFault({ kind: 'exception', code: 2 });
+  const a = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort } });
+  await a.driver.start();
+  await sleep(150);
+  const detail = a.driver.status().detail;
+  await a.driver.stop();
+  assert.equal(sim.requests, 2, 'two polls, no retries of an illegal-address answer');
+  assert.deepEqual(of(a.readings, 'power_kw')[0]!.quality, { score: 0, flags: ['modbus_exception'] });
+  assert.match(detail!, /Modbus exception 2 \(illegal data address.*registers 40150\.\.40265/);
+  assert.match(await a.metrics.getSingleMetricAsString('fieldproof_modbus_exceptions_total'), /driver="meter-1"} 2/);
+  sim.setFault({ kind: 'none' });
+  // a map with one register the meter lacks (outside 40150..40277) and maxGap 0: two blocks
+  const b = driverFor({
+    tcp: { host: '127.0.0.1', port: sim.tcpPort },
+    maxGapRegisters: 0,
+    registers: [
+      { metric: 'power_kw', register: 40204, type: 'int32', scale: 0.001, unit: 'kW' },
+      { metric: 'thd_nonexistent', register: 40400, type: 'uint16', unit: '%' },
+    ],
+  });
+  await b.driver.start();
+  await sleep(150);
+  await b.driver.stop();
+  await sim.stop();
+  assert.equal(of(b.readings, 'power_kw')[0]!.value, 42.5);
+  assert.deepEqual(of(b.readings, 'thd_nonexistent')[0]!.quality!.flags, ['modbus_exception']);
+  assert.equal(b.driver.status().state, 'stopped');
+  assert.ok(b.statuses.some((s) => s.state === 'degraded' && /40400/.test(s.detail ?? '')));
+});
+
+test('Modbus RTU on a serial line: reads, survives a bad CRC, and ignores other units', async (t) => {
+  const pair = await PtyPair.open();
+  const sim = new Ion7550Simulator({ unitId: 7, rtu: { path: pair.peerPath, baudRate: 19200 }, powerKw: 12.5 });
+  try {
+    await sim.start();
+    t.after(() => sim.stop());
+    const { driver, readings } = driverFor({ unit: 7, rtu: { port: pair.devicePath, baudRate: 19200 }, ...FAST, timeoutMs: 300 });
+    await driver.start();
+    await sleep(300);
+    sim.setFault({ kind: 'bad_crc' }, 1);
+    await sleep(600);
+    await driver.stop();
+    const power = of(readings, 'power_kw');
+    assert.ok(power.length >= 4, `polls: ${power.length}`);
+    assert.ok(power.every((r) => r.value === 12.5), 'every poll ended with the right value');
+    assert.ok(power.some((r) => r.quality!.flags.includes('retried')), 'the bad CRC cost a retry');
+
+    const other = driverFor({ unit: 8, rtu: { port: pair.devicePath, baudRate: 19200 }, ...FAST, retries: 0 });
+    await other.driver.start();
+    await sleep(400);
+    await other.driver.stop();
+    assert.deepEqual(of(other.readings, 'power_kw')[0]!.quality!.flags, ['timeout']);
+  } finally {
+    await sim.stop();
+    await pair.dispose();
+  }
+});
+
+test('a meter that is not there: connection refused is its own error', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 } });
+  await sim.start();
+  t.after(() => sim.stop());
+  const port = sim.tcpPort;
+  await sim.stop();
+  const { driver, readings } = driverFor({ tcp: { host: '127.0.0.1', port }, retries: 0 });
+  await driver.start();
+  await sleep(150);
+  const detail = driver.status().detail;
+  await driver.stop();
+  assert.deepEqual(of(readings, 'power_kw')[0]!.quality!.flags, ['port_unavailable']);
+  assert.match(detail!, /connection to 127\.0\.0\.1:\d+ refused/);
+});

@@ -1,0 +1,186 @@
+// The ION7550 driver: reads the configured register map over Modbus TCP or RTU, as few requests as
+// the map allows, and emits one reading per mapped register per poll. From the kWh-delivered counter
+// it derives the energy of each interval (counter delta, with rollover and reset detected) and, given
+// a grid emission factor, the avoided CO2e. A failed poll emits every mapped metric with value null
+// and the failure's flag; a block the meter refuses with a Modbus exception fails alone.
+import type { ReadingInput } from '../../protocol/records.ts';
+import { counter } from '../../runtime/metrics.ts';
+import { ReadError } from '../poll/errors.ts';
+import { PollScheduler, type PollHealth, type PollOutcome } from '../poll/scheduler.ts';
+import { StatusTracker } from '../poll/status-tracker.ts';
+import { assessQuality, failedQuality } from '../quality.ts';
+import type { Driver, DriverContext, DriverStatus } from '../types.ts';
+import type { Ion7550DriverConfig } from './config.ts';
+import { EnergyCounter } from './energy.ts';
+import { ModbusLink, type ModbusTarget } from './modbus-link.ts';
+import { decodeRaw, planBlocks, scaled, type RegisterBlock, type RegisterEntry } from './register-map.ts';
+
+/** The largest counter value each register type holds, in raw units: where a meter wraps. */
+const RAW_ROLLOVER: Record<RegisterEntry['type'], number> = {
+  uint16: 2 ** 16,
+  int16: 2 ** 15,
+  uint32: 2 ** 32,
+  int32: 2 ** 31,
+  m10k: 1e8,
+  float32: Number.MAX_VALUE,
+};
+
+export const ENERGY_INTERVAL_METRIC = 'energy_interval_kwh';
+export const AVOIDED_CO2E_METRIC = 'avoided_co2e_kg';
+
+export function modbusTarget(config: Ion7550DriverConfig): ModbusTarget {
+  if (config.tcp) return { transport: 'tcp', host: config.tcp.host, port: config.tcp.port };
+  const r = config.rtu!;
+  return { transport: 'rtu', path: r.port, baudRate: r.baudRate, parity: r.parity, stopBits: r.stopBits };
+}
+
+/** What one poll read: per block the response bytes, or why the meter refused that block. */
+export type BlockResults = (Buffer | ReadError)[];
+
+/**
+ * Turns block results into readings. Kept apart from the I/O so that golden cases can feed it
+ * registers directly.
+ */
+export class Ion7550Decoder {
+  readonly blocks: RegisterBlock[];
+  private readonly energy: EnergyCounter | undefined;
+  private readonly counterEntry: RegisterEntry | undefined;
+
+  constructor(private readonly config: Ion7550DriverConfig) {
+    this.blocks = planBlocks(config.registers, config.maxGapRegisters);
+    this.counterEntry = config.registers.find((e) => e.metric === config.energy.counter);
+    if (this.counterEntry) {
+      this.energy = new EnergyCounter(config.energy.rolloverKwh ?? RAW_ROLLOVER[this.counterEntry.type] * this.counterEntry.scale);
+    }
+  }
+
+  get metricCount(): number {
+    return this.config.registers.length;
+  }
+
+  decode(results: BlockResults, ts: number, retries: number, emit: (r: ReadingInput) => void): number {
+    const sensor = this.config.id;
+    let n = 0;
+    for (let b = 0; b < this.blocks.length; b++) {
+      const block = this.blocks[b]!;
+      const data = results[b]!;
+      for (const { entry, offset } of block.entries) {
+        n++;
+        if (data instanceof ReadError) {
+          emit({ sensor, metric: entry.metric, ts, value: null, unit: entry.unit, quality: failedQuality(data.flag) });
+          continue;
+        }
+        const value = scaled(decodeRaw(data, offset, entry.type), entry.scale);
+        const range = entry.min !== undefined || entry.max !== undefined ? { min: entry.min ?? -Infinity, max: entry.max ?? Infinity } : undefined;
+        emit({ sensor, metric: entry.metric, ts, value, unit: entry.unit, quality: assessQuality({ now: ts, value, ...(range ? { range } : {}), retries }) });
+        if (entry === this.counterEntry) n += this.energyReadings(value, ts, retries, emit);
+      }
+    }
+    return n;
+  }
+
+  /** Emit null for every mapped metric: the poll failed as a whole. */
+  failed(flag: string, ts: number, emit: (r: ReadingInput) => void): number {
+    const sensor = this.config.id;
+    for (const e of this.config.registers) emit({ sensor, metric: e.metric, ts, value: null, unit: e.unit, quality: failedQuality(flag) });
+    return this.config.registers.length;
+  }
+
+  private energyReadings(counterKwh: number, ts: number, retries: number, emit: (r: ReadingInput) => void): number {
+    const step = this.energy!.next(counterKwh, ts);
+    if (step.kind === 'first') return 0;
+    const extra = step.kind === 'reset' ? [{ flag: 'counter_reset', deduction: 0.3 }] : step.kind === 'rollover' ? [{ flag: 'counter_rollover', deduction: 0 }] : undefined;
+    const quality = assessQuality({ now: ts, value: step.kwh, retries, ...(extra ? { extra } : {}) });
+    const meta = { since: step.since };
+    const sensor = this.config.id;
+    emit({ sensor, metric: ENERGY_INTERVAL_METRIC, ts, value: step.kwh, unit: 'kWh', quality, meta });
+    const factor = this.config.energy.emissionFactorKgPerKwh;
+    if (factor === undefined) return 1;
+    const kg = Math.round(step.kwh * factor * 1e6) / 1e6;
+    emit({ sensor, metric: AVOIDED_CO2E_METRIC, ts, value: kg, unit: 'kg', quality: { score: quality.score, flags: quality.flags.slice() }, meta: { since: step.since, emissionFactorKgPerKwh: factor } });
+    return 2;
+  }
+}
+
+export class Ion7550Driver implements Driver {
+  readonly kind = 'ion7550';
+  private link: ModbusLink | undefined;
+  private scheduler: PollScheduler | undefined;
+  private readonly tracker: StatusTracker;
+
+  constructor(
+    private readonly config: Ion7550DriverConfig,
+    private readonly ctx: DriverContext,
+  ) {
+    this.tracker = new StatusTracker(config.id, 'ion7550', ctx);
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  async start(): Promise<void> {
+    const { config, ctx } = this;
+    const polls = counter(ctx.metrics, 'fieldproof_driver_polls_total', 'Device polls by outcome', ['driver', 'outcome']);
+    const exceptions = counter(ctx.metrics, 'fieldproof_modbus_exceptions_total', 'Modbus exception answers', ['driver']);
+    const decoder = new Ion7550Decoder(config);
+    const link = new ModbusLink(modbusTarget(config), config.timeoutMs);
+    this.link = link;
+    const results: BlockResults = new Array(decoder.blocks.length);
+    const emit = (r: ReadingInput) => ctx.emit(r);
+    this.tracker.set('starting');
+    this.scheduler = new PollScheduler();
+    this.scheduler.add<BlockResults>({
+      name: config.id,
+      timing: config,
+      attempt: async () => {
+        let refused = 0;
+        for (let b = 0; b < decoder.blocks.length; b++) {
+          const block = decoder.blocks[b]!;
+          try {
+            results[b] = await link.readHolding(config.unit, block.address, block.count);
+          } catch (err) {
+            // a meter that refuses one block for good (wrong map) must not hide the others
+            if (err instanceof ReadError && err.flag === 'modbus_exception' && !err.retryable) {
+              results[b] = err;
+              refused++;
+              exceptions.inc({ driver: config.id });
+            } else throw err;
+          }
+        }
+        if (refused === decoder.blocks.length) throw results[0];
+        return results;
+      },
+      recover: async () => {
+        // a stale answer to a timed-out request must not be taken for the next one: start afresh
+        await link.close();
+        await link.connect();
+      },
+      onOutcome: (outcome: PollOutcome<BlockResults>, health: PollHealth) => {
+        const ts = outcome.startedAt;
+        if (!outcome.ok) {
+          polls.inc({ driver: config.id, outcome: outcome.error.flag });
+          this.tracker.failed(decoder.failed(outcome.error.flag, ts, emit), outcome.error.message, health);
+          return;
+        }
+        polls.inc({ driver: config.id, outcome: outcome.attempts > 1 ? 'retried' : 'ok' });
+        const n = decoder.decode(outcome.value, ts, outcome.attempts - 1, emit);
+        const refused = outcome.value.find((r): r is ReadError => r instanceof ReadError);
+        this.tracker.succeeded(n, ts, refused?.message);
+      },
+    });
+    this.scheduler.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.scheduler?.stop();
+    this.scheduler = undefined;
+    await this.link?.close();
+    this.link = undefined;
+    this.tracker.set('stopped');
+  }
+
+  status(): DriverStatus {
+    return this.tracker.status();
+  }
+}
