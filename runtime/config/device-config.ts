@@ -3,9 +3,12 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { driverSchema } from '../../drivers/config.ts';
+import { validationSchema } from '../../models/config.ts';
+import { alertsSchema } from '../alerts/config.ts';
 import { httpSchema } from '../http/config.ts';
 import { gatewaySchema } from '../../gateway/config.ts';
 import { isValidName } from '../../protocol/records.ts';
+import { uplinkSchema } from '../uplink/config.ts';
 import { loadYamlConfig } from './load.ts';
 import { ConfigError } from './errors.ts';
 
@@ -31,11 +34,15 @@ export const deviceConfigSchema = z.strictObject({
   drivers: z.array(driverSchema).default([]),
   batch: batchSchema.default(batchSchema.parse({})),
   journal: journalSchema.default(journalSchema.parse({})),
-  uplink: z.strictObject({ url: z.url() }).optional(),
+  uplink: uplinkSchema.optional(),
   /** the local status page, /metrics and /healthz; absent: no HTTP server */
   http: httpSchema.optional(),
   /** LoRaWAN nodes heard through Semtech UDP packet forwarders; absent: no gateway */
   gateway: gatewaySchema.optional(),
+  /** rules and the anomaly model every reading is checked by; absent: readings are not validated */
+  validation: validationSchema.optional(),
+  /** alerts from flagged readings, over MQTT and a webhook; absent: no alerts */
+  alerts: alertsSchema.optional(),
 });
 
 export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;

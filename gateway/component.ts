@@ -1,0 +1,142 @@
+// The gateway as a part of the device daemon: the Semtech UDP listener feeding the site's own
+// LoRaWAN network server, whose decoded readings enter the same pipeline as the drivers'.
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { DriverStatus } from '../drivers/types.ts';
+import type { ReadingInput } from '../protocol/records.ts';
+import type { Component, ComponentFactory } from '../runtime/component.ts';
+import { ConfigError } from '../runtime/config/errors.ts';
+import { CayenneLppCodec, type Codec } from './codecs/codec.ts';
+import { CodecLoadError, JsCodec } from './codecs/js-codec.ts';
+import { parseListen, resolveCodecs, type GatewayConfig, type LorawanDeviceConfig } from './config.ts';
+import { LorawanNetworkServer } from './network-server.ts';
+import { SemtechUdpServer } from './semtech/udp-server.ts';
+import { SessionStore } from './session-store.ts';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  /** device id -> its codec, already compiled */
+  codecs: Map<string, Codec>;
+  dataDir: string;
+  emit(reading: ReadingInput): void;
+  statusChanged?(status: DriverStatus): void;
+  log: Logger;
+  metrics: Registry;
+}
+
+export class GatewayComponent implements Component {
+  readonly name = 'gateway';
+  private store: SessionStore | null = null;
+  private server: LorawanNetworkServer | null = null;
+  private udp: SemtechUdpServer | null = null;
+
+  constructor(private readonly deps: GatewayDeps) {}
+
+  async start(): Promise<void> {
+    const { config, log, metrics } = this.deps;
+    const listen = parseListen(config.listen)!;
+    const store = new SessionStore(this.deps.dataDir, log);
+    await store.open();
+    this.store = store;
+    const devices = config.devices.map((d) => ({ config: d, codec: this.deps.codecs.get(d.id)! }));
+    let udp: SemtechUdpServer | null = null;
+    const server = new LorawanNetworkServer({
+      config,
+      devices,
+      store,
+      emit: this.deps.emit,
+      ...(this.deps.statusChanged ? { statusChanged: this.deps.statusChanged } : {}),
+      downlink: { sendDownlink: (gw, txpk) => udp?.sendDownlink(gw, txpk) ?? null },
+      log,
+      metrics,
+    });
+    await server.start();
+    this.server = server;
+    udp = new SemtechUdpServer({
+      host: listen.host,
+      port: listen.port,
+      log,
+      metrics,
+      recvBufferBytes: config.recvBufferBytes,
+      ...(config.gateways ? { allowedGateways: config.gateways } : {}),
+      handlers: {
+        onUplinks: (batch) => server.handleUplinks(batch),
+        onTxAck: (gw, token, error) => server.handleTxAck(gw, token, error),
+      },
+    });
+    try {
+      await udp.start();
+    } catch (err) {
+      await store.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError(code === 'EADDRINUSE'
+        ? `gateway.listen: ${config.listen} is already in use (another network server or packet forwarder bridge?)`
+        : `gateway.listen: cannot listen on ${config.listen}: ${code ?? (err as Error).message}`);
+    }
+    this.udp = udp;
+  }
+
+  /** The bound address (the port when 0 was asked for). */
+  address(): { address: string; port: number } {
+    if (!this.udp) throw new Error('gateway not started');
+    return this.udp.address();
+  }
+
+  networkServer(): LorawanNetworkServer {
+    if (!this.server) throw new Error('gateway not started');
+    return this.server;
+  }
+
+  async stop(): Promise<void> {
+    // Stop taking datagrams, decode those already acknowledged, then let the joins and session writes finish.
+    await this.udp?.stop();
+    this.udp = null;
+    await this.server?.stop();
+    this.server = null;
+    await this.store?.close();
+    this.store = null;
+  }
+}
+
+/** Compile every device's codec: a missing file or a script that does not load is a one-line config error. */
+export function loadCodecs(config: GatewayConfig, configFile?: string): Map<string, Codec> {
+  const refs = resolveCodecs(config, configFile);
+  const cayenne = new CayenneLppCodec();
+  const byPath = new Map<string, JsCodec>();
+  const out = new Map<string, Codec>();
+  config.devices.forEach((d: LorawanDeviceConfig, i) => {
+    const ref = refs.get(d.id)!;
+    if (ref.kind === 'builtin') {
+      out.set(d.id, cayenne);
+      return;
+    }
+    // Devices of one model share one compiled codec, and so one context and one batch per turn.
+    let codec = byPath.get(ref.path);
+    if (!codec) {
+      try {
+        codec = JsCodec.fromFile(ref.path, { timeoutMs: config.codecTimeoutMs });
+      } catch (err) {
+        if (err instanceof CodecLoadError) throw new ConfigError(`${configFile ?? 'config'}: gateway.devices.${i}.codec: ${err.message}`);
+        throw err;
+      }
+      byPath.set(ref.path, codec);
+    }
+    out.set(d.id, codec);
+  });
+  return out;
+}
+
+export const createGateway: ComponentFactory = (ctx) => {
+  const config = ctx.config.gateway;
+  if (!config) return null;
+  const log = ctx.log.child({ part: 'gateway' });
+  return new GatewayComponent({
+    config,
+    codecs: loadCodecs(config, ctx.config.configFile),
+    dataDir: ctx.config.dataDir,
+    emit: ctx.emit,
+    statusChanged: ctx.statusChanged,
+    log,
+    metrics: ctx.metrics,
+  });
+};

@@ -1,0 +1,116 @@
+// The `gateway:` section of the device config: where to listen for packet forwarders, the radio
+// region, and the LoRaWAN devices this site serves (ABP with fixed session keys, OTAA with a root
+// key), each with its payload codec.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { isValidName } from '../protocol/records.ts';
+import { ConfigError } from '../runtime/config/errors.ts';
+import { REGIONS } from './lorawan/region.ts';
+
+const hex = (bytes: number, what: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `${what} must be ${bytes * 2} hex digits`)
+    .transform((s) => s.toLowerCase());
+
+export const BUILTIN_CODECS = ['cayenne-lpp'] as const;
+
+const deviceId = z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore');
+const codec = z.string().min(1).default('cayenne-lpp');
+
+const abpDevice = z.strictObject({
+  id: deviceId,
+  activation: z.literal('abp'),
+  devAddr: hex(4, 'devAddr'),
+  nwkSKey: hex(16, 'nwkSKey'),
+  appSKey: hex(16, 'appSKey'),
+  codec,
+});
+
+const otaaDevice = z.strictObject({
+  id: deviceId,
+  activation: z.literal('otaa'),
+  devEui: hex(8, 'devEui'),
+  joinEui: hex(8, 'joinEui'),
+  appKey: hex(16, 'appKey'),
+  codec,
+});
+
+export const lorawanDeviceSchema = z.discriminatedUnion('activation', [abpDevice, otaaDevice]);
+
+/** `host:port`, `[v6]:port` or a bare port (all interfaces). */
+export function parseListen(listen: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(listen) ?? /^()()(\d{1,5})$/.exec(listen);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  const host = m[1] ?? (m[2] || '0.0.0.0');
+  return { host, port };
+}
+
+export const gatewaySchema = z
+  .strictObject({
+    /** Semtech UDP; 0.0.0.0:1700 on a real gateway */
+    listen: z.string().default('0.0.0.0:1700').refine((s) => parseListen(s) !== null, 'must be host:port, e.g. 127.0.0.1:1700'),
+    region: z.enum(Object.keys(REGIONS) as [keyof typeof REGIONS, ...(keyof typeof REGIONS)[]]).default('EU868'),
+    /** NetID given to OTAA devices; 000000 is the one for private networks */
+    netId: hex(3, 'netId')
+      .default('000000')
+      .refine((h) => parseInt(h, 16) <= 0x3f, 'only type 0 NetIDs (000000 to 00003f) are supported'),
+    /** seconds from an uplink to its RX1 window, told to OTAA devices in the JoinAccept */
+    rx1Delay: z.number().int().min(1).max(15).default(1),
+    /** which window downlinks (ACKs, JoinAccepts) use first; the other is tried when the gateway refuses */
+    downlinkWindow: z.enum(['rx1', 'rx2']).default('rx1'),
+    /** dBm for downlinks; the gateway caps it to what it may emit */
+    txPower: z.number().int().min(0).max(36).default(14),
+    /** accept packet forwarders with these EUIs only (any when absent) */
+    gateways: z.array(hex(8, 'gateway EUI')).optional(),
+    /** per uplink, for JavaScript codecs */
+    codecTimeoutMs: z.number().int().min(1).max(10_000).default(100),
+    /** kernel UDP receive buffer, bytes: room for bursts while the event loop is busy */
+    recvBufferBytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    devices: z.array(lorawanDeviceSchema).default([]),
+  })
+  .superRefine((g, ctx) => {
+    const seen = new Map<string, number>();
+    g.devices.forEach((d, i) => {
+      const checks: [string, string][] = [['id', d.id]];
+      if (d.activation === 'abp') checks.push(['devAddr', d.devAddr]);
+      else checks.push(['devEui', d.devEui]);
+      for (const [field, value] of checks) {
+        const key = `${field}:${value}`;
+        const first = seen.get(key);
+        if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, field], message: `same ${field} as devices.${first}` });
+        else seen.set(key, i);
+      }
+    });
+  });
+
+export type GatewayConfig = z.output<typeof gatewaySchema>;
+export type LorawanDeviceConfig = z.output<typeof lorawanDeviceSchema>;
+
+/** A device's codec after resolution: a built-in name or an absolute path to a JavaScript file. */
+export type CodecRef = { kind: 'builtin'; name: (typeof BUILTIN_CODECS)[number] } | { kind: 'file'; path: string };
+
+/**
+ * Resolve codec paths against the config file's folder (as a user reading the file expects) and
+ * check that they exist: a missing codec is a config error at start, not a surprise at the first uplink.
+ */
+export function resolveCodecs(g: GatewayConfig, configFile?: string): Map<string, CodecRef> {
+  const base = configFile ? dirname(resolve(configFile)) : process.cwd();
+  const where = configFile ?? 'config';
+  const out = new Map<string, CodecRef>();
+  g.devices.forEach((d, i) => {
+    if ((BUILTIN_CODECS as readonly string[]).includes(d.codec)) {
+      out.set(d.id, { kind: 'builtin', name: d.codec as (typeof BUILTIN_CODECS)[number] });
+      return;
+    }
+    const path = isAbsolute(d.codec) ? d.codec : resolve(base, d.codec);
+    if (!existsSync(path) || !statSync(path).isFile()) {
+      throw new ConfigError(`${where}: gateway.devices.${i}.codec: ${d.codec} is neither ${BUILTIN_CODECS.join(' nor ')} nor an existing file (looked for ${path})`);
+    }
+    out.set(d.id, { kind: 'file', path });
+  });
+  return out;
+}

@@ -1,0 +1,142 @@
+// LoRaWAN state that must outlive a restart, in a LevelDB of its own under <dataDir>/gateway/:
+// each device's session (address, keys, frame counters, the MIC of the last uplink for duplicate
+// detection) and every DevNonce an OTAA device has used (LoRaWAN 1.0.x refuses a nonce twice, or
+// a recorded JoinRequest could be replayed to reset a session).
+//
+// Keys: `s:<device id>` -> session JSON; `n:<devEui>:<nonce as 4 hex>` -> join time.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Level } from 'level';
+import type { Logger } from 'pino';
+
+export interface StoredSession {
+  deviceId: string;
+  activation: 'abp' | 'otaa';
+  devAddr: string;
+  nwkSKey: string;
+  appSKey: string;
+  /** last accepted uplink counter (32 bits), -1 before the first */
+  fCntUp: number;
+  /** next downlink counter */
+  fCntDown: number;
+  /** MIC of the last accepted uplink: the same frame heard again is a duplicate, not a replay */
+  lastMic: number | null;
+  lastUplinkAt: number | null;
+  joinedAt?: number;
+  devNonce?: number;
+}
+
+export class SessionStoreError extends Error {
+  override name = 'SessionStoreError';
+}
+
+export class SessionStore {
+  private db: Level<string, string> | null = null;
+  private dirty = new Map<string, StoredSession>();
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly log: Logger,
+  ) {}
+
+  get path(): string {
+    return join(this.dataDir, 'gateway');
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.path, { recursive: true });
+    const db = new Level<string, string>(this.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    try {
+      await db.open();
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause;
+      throw new SessionStoreError(cause?.code === 'LEVEL_LOCKED'
+        ? `${this.path} is in use by another fieldproof process`
+        : `cannot open the gateway session store ${this.path}: ${(err as Error).message}`);
+    }
+    this.db = db;
+  }
+
+  async loadSessions(): Promise<Map<string, StoredSession>> {
+    const out = new Map<string, StoredSession>();
+    for await (const [key, value] of this.requireDb().iterator({ gte: 's:', lt: 's;' })) {
+      try {
+        const s = JSON.parse(value) as StoredSession;
+        out.set(s.deviceId, s);
+      } catch {
+        this.log.error({ key }, 'unreadable gateway session record; the device must join again');
+      }
+    }
+    return out;
+  }
+
+  /** Queue a session for the next write; writes are coalesced, at most one in flight. */
+  markDirty(session: StoredSession): void {
+    this.dirty.set(session.deviceId, session);
+    if (!this.flushing) this.flushing = this.flushLoop();
+  }
+
+  /** Write a session now and wait for it to be on disk (joins: the new keys must survive a crash). */
+  async saveNow(session: StoredSession): Promise<void> {
+    this.dirty.delete(session.deviceId);
+    await this.requireDb().put(`s:${session.deviceId}`, JSON.stringify(session), { sync: true });
+  }
+
+  async delete(deviceId: string): Promise<void> {
+    this.dirty.delete(deviceId);
+    await this.requireDb().del(`s:${deviceId}`, { sync: true });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.dirty.size > 0 && this.db) {
+        const batch = [...this.dirty.values()];
+        this.dirty = new Map();
+        // JSON now, so later changes to the objects go in the next write
+        const ops = batch.map((s) => ({ type: 'put' as const, key: `s:${s.deviceId}`, value: JSON.stringify(s) }));
+        try {
+          await this.db.batch(ops, { sync: true });
+        } catch (err) {
+          this.log.error({ err: (err as Error).message, sessions: batch.length }, 'could not save gateway sessions; retrying');
+          for (const s of batch) if (!this.dirty.has(s.deviceId)) this.dirty.set(s.deviceId, s);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  /** Wait until every queued session is written. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Record a DevNonce as used. Returns false (and records nothing) when it was used before. */
+  async useNonce(devEui: string, nonce: number, at: number): Promise<boolean> {
+    const db = this.requireDb();
+    const key = `n:${devEui}:${nonce.toString(16).padStart(4, '0')}`;
+    if ((await db.get(key)) !== undefined) return false;
+    await db.put(key, String(at), { sync: true });
+    return true;
+  }
+
+  async noncesUsed(devEui: string): Promise<number> {
+    let n = 0;
+    for await (const _ of this.requireDb().keys({ gte: `n:${devEui}:`, lt: `n:${devEui};` })) n++;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    const db = this.db;
+    this.db = null;
+    await db?.close();
+  }
+
+  private requireDb(): Level<string, string> {
+    if (!this.db) throw new SessionStoreError('gateway session store is not open');
+    return this.db;
+  }
+}
