@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { checkBatch, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
+import { leafHash, rootFromLeafHashes } from '../protocol/merkle.ts';
 import { counter, histogram } from '../runtime/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ChainSequencer } from './sequencer.ts';
@@ -50,7 +51,7 @@ export class Ingest {
 
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
   refusedBody(status: number, error: string): IngestReply {
-    return this.refuse(status, status === 413 ? 'too_large' : status === 415 ? 'unsupported_type' : 'bad_body', error);
+    return this.refuse(status, status === 413 ? 'too_large' : status === 415 ? 'unsupported_type' : status === 422 ? 'bad_records' : 'bad_body', error);
   }
 
   async accept(decoded: DecodedBatch): Promise<IngestReply> {
@@ -65,14 +66,27 @@ export class Ingest {
     let lines: string[] = [];
     let minTs: number | null = null;
     let maxTs: number | null = null;
+    const ids = { device: header.device, batch: header.batch };
     if (decoded.pruned) {
-      if (!Array.isArray(decoded.records) || decoded.records.length !== 0) return this.refuse(400, 'bad_body', 'a pruned batch carries no records');
-      if (!verifyHeaderSignature(header)) return this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, { device: header.device, batch: header.batch });
+      const n = decoded.lines ? decoded.lines.length : Array.isArray(decoded.records) ? decoded.records.length : -1;
+      if (n !== 0) return this.refuse(400, 'bad_body', 'a pruned batch carries no records');
+      if (!verifyHeaderSignature(header)) return this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids);
+    } else if (decoded.lines) {
+      // Columnar: the decoder rebuilt the canonical lines and checked each field; what is left is
+      // the signature, the count and the root over exactly these bytes.
+      if (!verifyHeaderSignature(header)) return this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids);
+      if (decoded.lines.length !== header.count) return this.refuse(422, 'bad_records', `batch ${header.batch} of ${header.device}: expected ${header.count} records, got ${decoded.lines.length}`, ids);
+      const leaves = new Array<Buffer>(decoded.lines.length);
+      for (let i = 0; i < leaves.length; i++) leaves[i] = leafHash(decoded.lines[i]!);
+      if (rootFromLeafHashes(leaves).toString('hex') !== header.root) return this.refuse(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
+      lines = decoded.lines;
+      minTs = decoded.minTs;
+      maxTs = decoded.maxTs;
     } else {
       const check = checkBatch(header, decoded.records);
       if (!check.ok) {
         const reason = check.reason === 'signature does not verify' ? 'bad_signature' : check.reason.startsWith('root') ? 'bad_root' : 'bad_records';
-        return this.refuse(422, reason, `batch ${header.batch} of ${header.device}: ${check.reason}`, { device: header.device, batch: header.batch });
+        return this.refuse(422, reason, `batch ${header.batch} of ${header.device}: ${check.reason}`, ids);
       }
       const records = decoded.records as Record<string, unknown>[];
       lines = new Array(records.length);
@@ -92,7 +106,6 @@ export class Ingest {
     const receivedAt = (this.deps.now ?? Date.now)();
     const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, () =>
       this.deps.store.commitBatch({ header, hash, lines, pruned: decoded.pruned, minTs, maxTs, receivedAt }));
-    const ids = { device: header.device, batch: header.batch };
     switch (outcome.status) {
       case 'stored':
         this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });

@@ -4,12 +4,13 @@
 // for the commit.
 import { readFileSync } from 'node:fs';
 import {
-  Account, AccountAuthenticator, AccountAddress, Aptos, AptosApiError, AptosConfig, Deserializer, Ed25519PrivateKey,
-  Hex, Network, SimpleTransaction, generateUserTransactionHash, type MoveModule, type UserTransactionResponse,
+  Account, AccountAuthenticator, AccountAddress, Aptos, AptosApiError, Deserializer, Ed25519PrivateKey,
+  Hex, SimpleTransaction, generateUserTransactionHash, type MoveModule, type UserTransactionResponse,
 } from '@aptos-labs/ts-sdk';
 import type { Logger } from 'pino';
 import type { AnchorRow, AnchorDetail } from '../store/types.ts';
 import { entryFunctionAbi, RECORD_ROOT } from './abi.ts';
+import { aptosClient } from './aptos-client.ts';
 
 export interface AnchorChainResult {
   chain: string;
@@ -58,7 +59,7 @@ export class AptosAnchorChain implements AnchorChain {
   private readonly module: string;
 
   constructor(private readonly opts: AptosChainOptions) {
-    this.aptos = new Aptos(new AptosConfig({ network: Network.CUSTOM, fullnode: opts.node.replace(/\/+$/, ''), clientConfig: { http2: false } }));
+    this.aptos = aptosClient(opts.node);
     this.account = Account.fromPrivateKey({ privateKey: new Ed25519PrivateKey(opts.privateKey, false) });
     this.label = opts.chain ?? null;
     this.module = longModuleId(opts.module);

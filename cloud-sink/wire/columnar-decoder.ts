@@ -1,9 +1,14 @@
 // Decoder of the compact wire encoding (format: cloud-sink/README.md, encoder:
-// runtime/uplink/columnar-encoder.ts). It rebuilds each record as an object with its keys in
-// canonical order; the sink then recomputes the Merkle root over them like any JSON body, so the
-// encoding is trusted for nothing. Every read is bounds-checked: a truncated or hostile body is a
-// one-line WireError, never an exception from deep inside.
-import type { JournalRecord } from '../../protocol/records.ts';
+// runtime/uplink/columnar-encoder.ts). It rebuilds each record's canonical bytes directly with the
+// protocol's ReadingEncoder (the device's own canonical writer, tested against RFC 8785) and checks
+// each field as recordProblem would; the sink then recomputes the Merkle root over these lines, so
+// the encoding is trusted for nothing: a record that differs in any byte from what the device
+// signed fails the root. Every read is bounds-checked: a truncated or hostile body is a one-line
+// WireError, never an exception from deep inside.
+import { canonicalize } from '../../protocol/canonical.ts';
+import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import type { JsonValue } from '../../protocol/canonical.ts';
+import { recordProblem } from '../../protocol/records.ts';
 import { WireError, type DecodedBatch } from './errors.ts';
 
 export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';
@@ -92,10 +97,12 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
   if (flags > 1) throw new WireError(`columnar body has unknown flags ${flags}`);
   const header = parseJson(r.string(), 'a header');
   const count = r.uvarint();
-  if (count > maxRecords) throw new WireError(`batch has ${count} records, more than the sink's limit of ${maxRecords}`);
+  if (count > maxRecords) throw new WireError(`batch has ${count} records, more than the sink's limit of ${maxRecords}`, 413);
   const h = header as { device?: unknown; first?: unknown };
+  if (typeof h.device !== 'string' || !Number.isSafeInteger(h.first)) throw new WireError('columnar body has a header without device and first');
   const device = h.device;
-  const first = typeof h.first === 'number' ? h.first : 0;
+  const first = h.first as number;
+  const encoder = new ReadingEncoder(device);
 
   const nStrings = r.uvarint();
   if (nStrings > count * 8 + 64) throw new WireError('columnar body has more strings than records can use');
@@ -121,16 +128,27 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
     for (let j = 0; j < n; j++) set[j] = index(strings, r.uvarint(), 'string');
     flagSets[i] = set;
   }
+  let minTs: number | null = null;
+  let maxTs: number | null = null;
+  const noteTs = (ts: number) => {
+    if (minTs === null || ts < minTs) minTs = ts;
+    if (maxTs === null || ts > maxTs) maxTs = ts;
+  };
   const rawCount = r.uvarint();
   if (rawCount > count) throw new WireError('columnar body has more raw records than records');
   const raw = r.section('raw records');
-  const records: JournalRecord[] = new Array(count);
+  const lines: string[] = new Array(count);
   const isRaw = new Uint8Array(count);
   let at = 0;
   for (let i = 0; i < rawCount; i++) {
     at += raw.uvarint();
     if (at >= count || (i > 0 && isRaw[at])) throw new WireError('columnar body places a raw record outside the batch');
-    records[at] = parseJson(raw.string(), 'a raw record') as JournalRecord;
+    const rec = parseJson(raw.string(), 'a raw record') as Record<string, unknown>;
+    const problem = recordProblem(rec);
+    if (problem) throw new WireError(`record ${at}: ${problem}`, 422);
+    if (rec.device !== device || rec.seq !== first + at) throw new WireError(`record ${at} is not seq ${first + at} of ${device}`, 422);
+    if (rec.kind === 'reading') noteTs(rec.ts as number);
+    lines[at] = canonicalize(rec);
     isRaw[at] = 1;
   }
   const cSeries = r.section('series column');
@@ -143,6 +161,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
   if (!r.done()) throw new WireError('columnar body has trailing bytes');
 
   const state = series.map(() => ({ ts: 0, delta: 0, m: 0 }));
+  const metas = new Map<number, { [key: string]: JsonValue }>();
   for (let i = 0; i < count; i++) {
     if (isRaw[i]) continue;
     const s = cSeries.uvarint();
@@ -160,24 +179,27 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
       st.m += cValue.svarint();
       value = st.m / POW10[code - 1]!;
     } else throw new WireError(`columnar body has unknown value code ${code}`);
+    if (value !== null && !Number.isFinite(value)) throw new WireError(`record ${i}: reading.value must be a finite number or null`, 422);
+    if (!Number.isSafeInteger(ts)) throw new WireError(`record ${i}: reading.ts must be integer milliseconds`, 422);
     const score = index(scores, cScore.uvarint(), 'score');
-    const flags = index(flagSets, cFlags.uvarint(), 'flag set').slice();
+    if (!Number.isFinite(score)) throw new WireError(`record ${i}: reading.quality.score must be a finite number`, 422);
+    const flags = index(flagSets, cFlags.uvarint(), 'flag set');
     const metaRef = cMeta.uvarint();
-    // Keys in canonical (sorted) order, so that canonicalize() need not sort them.
-    const rec: Record<string, unknown> = { device, kind: 'reading' };
-    if (metaRef > 0) rec.meta = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
-    rec.metric = ser.metric;
-    rec.quality = { flags, score };
-    rec.sensor = ser.sensor;
-    rec.seq = first + i;
-    rec.ts = ts;
-    rec.unit = ser.unit;
-    rec.v = 1;
-    rec.value = value;
-    records[i] = rec as unknown as JournalRecord;
+    let meta: { [key: string]: JsonValue } | undefined;
+    if (metaRef > 0) {
+      meta = metas.get(metaRef);
+      if (!meta) {
+        const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
+        if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new WireError(`record ${i}: meta must be an object`, 422);
+        meta = m as { [key: string]: JsonValue };
+        metas.set(metaRef, meta);
+      }
+    }
+    noteTs(ts);
+    lines[i] = encoder.encode(first + i, { sensor: ser.sensor, metric: ser.metric, ts, value, unit: ser.unit, ...(meta ? { meta } : {}) }, { score, flags });
   }
   for (const [name, c] of [['series', cSeries], ['timestamp', cTs], ['value code', cCode], ['value', cValue], ['score', cScore], ['flags', cFlags], ['meta', cMeta]] as const) {
     if (!c.done()) throw new WireError(`columnar ${name} column has trailing bytes`);
   }
-  return flags === 1 ? { header, records, pruned: true } : { header, records, pruned: false };
+  return { header, lines, pruned: flags === 1, minTs, maxTs };
 }

@@ -6,8 +6,11 @@ export class WireError extends Error {
   }
 }
 
-export interface DecodedBatch {
-  header: unknown;
-  records: unknown;
-  pruned: boolean;
-}
+/**
+ * A request body, read but not yet verified. A JSON body carries `records` (objects, checked with
+ * protocol checkBatch); a columnar body carries `lines`, the records' canonical bytes rebuilt by
+ * the decoder, with the readings' time span.
+ */
+export type DecodedBatch =
+  | { header: unknown; pruned: boolean; records: unknown; lines?: undefined }
+  | { header: unknown; pruned: boolean; lines: string[]; minTs: number | null; maxTs: number | null; records?: undefined };

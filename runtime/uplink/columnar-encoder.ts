@@ -13,8 +13,21 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 /** value codes: 0 null, 1..10 a decimal with scale 0..9, 11 a raw float64 */
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
-const READING_KEYS = 'device,kind,metric,quality,sensor,seq,ts,unit,v,value';
-const READING_KEYS_META = 'device,kind,meta,metric,quality,sensor,seq,ts,unit,v,value';
+// Records read back from the journal's canonical lines have their keys in this (sorted) order;
+// one in any other shape simply travels raw.
+const READING_KEYS = ['device', 'kind', 'metric', 'quality', 'sensor', 'seq', 'ts', 'unit', 'v', 'value'];
+const READING_KEYS_META = ['device', 'kind', 'meta', 'metric', 'quality', 'sensor', 'seq', 'ts', 'unit', 'v', 'value'];
+
+const QUALITY_KEYS = ['flags', 'score'];
+
+function keysAre(obj: object, expected: readonly string[]): boolean {
+  let i = 0;
+  for (const k in obj) {
+    if (k !== expected[i]) return false;
+    i++;
+  }
+  return i === expected.length;
+}
 
 /** A growable byte buffer with LEB128 varints. */
 export class ByteWriter {
@@ -110,13 +123,12 @@ function decimal(v: number): { scale: number; m: number } | null {
 
 function plainReading(r: Record<string, unknown>, device: string, seq: number): boolean {
   if (r.kind !== 'reading' || r.v !== 1 || r.device !== device || r.seq !== seq) return false;
-  const keys = Object.keys(r).sort().join(',');
-  if (keys !== READING_KEYS && keys !== READING_KEYS_META) return false;
+  if (!keysAre(r, r.meta === undefined ? READING_KEYS : READING_KEYS_META)) return false;
   if (typeof r.sensor !== 'string' || typeof r.metric !== 'string' || typeof r.unit !== 'string') return false;
   if (!Number.isSafeInteger(r.ts)) return false;
   if (r.value !== null && (typeof r.value !== 'number' || !Number.isFinite(r.value) || Object.is(r.value, -0))) return false;
   const q = r.quality as Record<string, unknown> | null;
-  if (typeof q !== 'object' || q === null || Object.keys(q).sort().join(',') !== 'flags,score') return false;
+  if (typeof q !== 'object' || q === null || !keysAre(q, QUALITY_KEYS)) return false;
   if (typeof q.score !== 'number' || !Number.isFinite(q.score) || Object.is(q.score, -0)) return false;
   if (!Array.isArray(q.flags) || !q.flags.every((f) => typeof f === 'string')) return false;
   if (r.meta !== undefined && (typeof r.meta !== 'object' || r.meta === null || Array.isArray(r.meta))) return false;
@@ -129,7 +141,7 @@ function plainReading(r: Record<string, unknown>, device: string, seq: number): 
  */
 export function encodeColumnar(header: BatchHeader, records: readonly Record<string, unknown>[], pruned = false): Buffer {
   const strings = new Interner<string>();
-  const series = new Interner<string>();
+  const seriesOf = new Map<string, { metric: string; unit: string; id: number }[]>();
   const seriesParts: [number, number, number][] = [];
   const scores = new Interner<number>();
   const flagSets = new Interner<string>();
@@ -158,12 +170,15 @@ export function encodeColumnar(header: BatchHeader, records: readonly Record<str
     const sensor = r.sensor as string;
     const metric = r.metric as string;
     const unit = r.unit as string;
-    const skey = `${sensor}\u0000${metric}\u0000${unit}`;
-    const before = series.list.length;
-    const s = series.id(skey);
-    if (s === before) {
+    let s = -1;
+    const known = seriesOf.get(sensor);
+    if (known) for (const k of known) if (k.metric === metric && k.unit === unit) s = k.id;
+    if (s < 0) {
+      s = seriesParts.length;
       seriesParts.push([strings.id(sensor), strings.id(metric), strings.id(unit)]);
       state.push({ ts: 0, delta: 0, m: 0 });
+      if (known) known.push({ metric, unit, id: s });
+      else seriesOf.set(sensor, [{ metric, unit, id: s }]);
     }
     colSeries.uvarint(s);
     const st = state[s]!;
@@ -187,7 +202,7 @@ export function encodeColumnar(header: BatchHeader, records: readonly Record<str
     }
     const q = r.quality as { score: number; flags: string[] };
     colScore.uvarint(scores.id(q.score));
-    const fkey = q.flags.join('\u0000');
+    const fkey = q.flags.length === 0 ? '' : JSON.stringify(q.flags);
     const fbefore = flagSets.list.length;
     const f = flagSets.id(fkey);
     if (f === fbefore) flagSetParts.push(q.flags.map((x) => strings.id(x)));

@@ -1,0 +1,54 @@
+// The online half of a proof check: the anchor transaction is on chain, committed, and recorded
+// this root through the anchor module; and the module's anchored_at view knows the root.
+import { AptosApiError, type UserTransactionResponse } from '@aptos-labs/ts-sdk';
+import { loadAnchorAbi, viewFunctionAbi, ANCHORED_AT, RECORD_ROOT } from './abi.ts';
+import { aptosClient } from './aptos-client.ts';
+import { longModuleId } from './aptos-chain.ts';
+
+export interface ChainStep {
+  step: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export async function checkAnchorOnChain(node: string, anchor: { root: string; tx: string; module: string; version: number }): Promise<ChainStep[]> {
+  const aptos = aptosClient(node);
+  const steps: ChainStep[] = [];
+  let tx: UserTransactionResponse;
+  try {
+    tx = (await aptos.getTransactionByHash({ transactionHash: anchor.tx })) as UserTransactionResponse;
+  } catch (err) {
+    const detail = err instanceof AptosApiError && err.status === 404 ? `transaction ${anchor.tx} is not on this chain` : `cannot ask ${node}: ${(err as Error).message.split('\n')[0]}`;
+    return [{ step: 'anchor transaction', ok: false, detail }];
+  }
+  if (tx.type !== 'user_transaction' || !tx.success) return [{ step: 'anchor transaction', ok: false, detail: `transaction ${anchor.tx} did not commit successfully (${tx.type}, ${tx.vm_status ?? 'pending'})` }];
+  if (Number(tx.version) !== anchor.version) return [{ step: 'anchor transaction', ok: false, detail: `transaction is at version ${tx.version}, the proof says ${anchor.version}` }];
+  steps.push({ step: 'anchor transaction', ok: true, detail: `${anchor.tx} committed at version ${tx.version}` });
+  const payload = tx.payload as { function?: string; arguments?: unknown[] };
+  let module: string;
+  try {
+    module = longModuleId(anchor.module);
+  } catch {
+    return [...steps, { step: 'anchor call', ok: false, detail: `anchor.module ${anchor.module} is not <address>::anchor` }];
+  }
+  const fn = `${module}::${RECORD_ROOT}`;
+  if (payload.function === undefined || longModuleId(payload.function.split('::').slice(0, 2).join('::')) + `::${payload.function.split('::')[2]}` !== fn) {
+    return [...steps, { step: 'anchor call', ok: false, detail: `the transaction called ${payload.function}, not ${fn}` }];
+  }
+  if (String(payload.arguments?.[0]).toLowerCase() !== `0x${anchor.root}`) {
+    return [...steps, { step: 'anchor call', ok: false, detail: `the transaction recorded root ${String(payload.arguments?.[0])}, not ${anchor.root}` }];
+  }
+  steps.push({ step: 'anchor call', ok: true, detail: `${fn} recorded root ${anchor.root}` });
+  try {
+    const [at] = await aptos.view<[string]>({
+      payload: { function: `${module}::${ANCHORED_AT}` as `${string}::${string}::${string}`, functionArguments: [tx.sender, Buffer.from(anchor.root, 'hex')], abi: viewFunctionAbi(loadAnchorAbi()) },
+    });
+    const us = BigInt(at);
+    steps.push(us > 0n
+      ? { step: 'anchor view', ok: true, detail: `anchored_at(${tx.sender}, root) = ${new Date(Number(us / 1000n)).toISOString()}` }
+      : { step: 'anchor view', ok: false, detail: 'the module does not know this root for the sender' });
+  } catch (err) {
+    steps.push({ step: 'anchor view', ok: false, detail: `view call failed: ${(err as Error).message.split('\n')[0]}` });
+  }
+  return steps;
+}

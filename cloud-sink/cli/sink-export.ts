@@ -1,0 +1,36 @@
+import { once } from 'node:events';
+import { loadSinkConfig } from '../config.ts';
+import { createStore } from '../store/index.ts';
+import { CommandFailure, parseFlags, requireFlag, type Command } from '../../runtime/cli/command.ts';
+
+export const command: Command = {
+  summary: 'print what the sink stored, as NDJSON batches',
+  help: `usage: fieldproof sink-export --config FILE [--device ID]
+
+Prints one JSON line per stored batch, {"header": ..., "records": [...]}, in batch order per device
+(devices in name order); a batch the device dropped before sending is {"header": ..., "records": [],
+"pruned": true}. Reads the store named in the config. A LevelDB store is locked by a running sink:
+stop it first, or use a PostgreSQL store, which any number of readers share.`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, device: { type: 'string' } });
+    const config = loadSinkConfig(requireFlag(values.config, 'config'));
+    const store = createStore(config);
+    try {
+      await store.open();
+    } catch (err) {
+      throw new CommandFailure((err as Error).message);
+    }
+    try {
+      const devices = values.device ? [values.device] : (await store.devices()).sort();
+      for (const device of devices) {
+        for await (const { row, lines } of store.batches(device)) {
+          const line = `{"header":${JSON.stringify(row.header)},"records":[${lines.join(',')}]${row.pruned ? ',"pruned":true' : ''}}\n`;
+          if (!process.stdout.write(line)) await once(process.stdout, 'drain');
+        }
+      }
+    } finally {
+      await store.close();
+    }
+    return 0;
+  },
+};

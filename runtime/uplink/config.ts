@@ -1,0 +1,24 @@
+// The device config's `uplink:` section. Only `url` is needed (ARCHITECTURE.md's minimal config);
+// the rest tunes the link for slow, metered or TLS-terminated paths.
+import { z } from 'zod';
+
+export const uplinkSchema = z.strictObject({
+  /** the sink's base URL, e.g. http://127.0.0.1:8787 */
+  url: z.url(),
+  /** columnar: the compact encoding (about 3-8 bytes a reading); json: ARCHITECTURE.md's plain body */
+  encoding: z.enum(['columnar', 'json']).default('columnar'),
+  /** batches sent at once, oldest first */
+  inFlight: z.number().int().min(1).max(32).default(6),
+  /** one request's time limit */
+  timeoutMs: z.number().int().positive().default(30_000),
+  /** first retry delay after a failure; doubles per failure up to backoffMaxMs, with full jitter */
+  backoffInitialMs: z.number().int().positive().default(500),
+  backoffMaxMs: z.number().int().positive().default(60_000),
+  /** a cap on bytes sent per second, for metered links */
+  maxBytesPerSecond: z.number().int().positive().optional(),
+  /** a PEM file of the CA that signed the sink's certificate, for a private PKI */
+  ca: z.string().min(1).optional(),
+  gzipLevel: z.number().int().min(1).max(9).default(6),
+});
+
+export type UplinkConfig = z.output<typeof uplinkSchema>;

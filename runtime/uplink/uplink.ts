@@ -1,0 +1,316 @@
+// The uplink: sealed batches from the journal to the sink, oldest first, a few in flight. A batch
+// is deleted from the journal only once the sink has acknowledged it and every batch before it
+// (journal.acknowledge), so a crash at any point loses nothing; the sink's idempotency makes the
+// resends after a restart harmless. Failures back off exponentially with full jitter.
+import { readFileSync } from 'node:fs';
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { Agent, request, type Dispatcher } from 'undici';
+import { headerHash, type BatchHeader } from '../../protocol/batch.ts';
+import { canonicalize } from '../../protocol/canonical.ts';
+import type { StatusBoard } from '../component.ts';
+import type { Journal } from '../journal/journal.ts';
+import { counter, gauge, histogram } from '../metrics.ts';
+import { COLUMNAR_CONTENT_TYPE, encodeColumnar } from './columnar-encoder.ts';
+import type { UplinkConfig } from './config.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+const gzipAsync = promisify(gzip);
+
+export interface UplinkDeps {
+  journal: Journal;
+  config: UplinkConfig;
+  device: string;
+  log: Logger;
+  metrics: Registry;
+  board?: StatusBoard;
+  /** a dispatcher other than the one built from the config (tests) */
+  dispatcher?: Dispatcher;
+}
+
+type SendOutcome = 'acked' | 'retry' | 'rewind';
+
+class SinkReply {
+  constructor(readonly status: number, readonly body: Record<string, unknown>) {}
+}
+
+export class Uplink {
+  readonly name = 'uplink';
+  private dispatcher: Dispatcher | null = null;
+  private ownsDispatcher = false;
+  private running = false;
+  private next = 1;
+  private readonly inFlight = new Map<number, Promise<void>>();
+  private readonly acked = new Set<number>();
+  private ackCursor = 0;
+  private ackChain: Promise<void> = Promise.resolve();
+  private failures = 0;
+  private pausedUntil = 0;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private needResync = true;
+  private resyncing: Promise<void> | null = null;
+  private bucket: TokenBucket | null = null;
+  private readonly base: string;
+  private readonly m;
+
+  constructor(private readonly deps: UplinkDeps) {
+    this.base = deps.config.url.replace(/\/+$/, '');
+    const reg = deps.metrics;
+    this.m = {
+      sent: counter(reg, 'fieldproof_uplink_batches_total', 'Batch sends, by outcome', ['outcome']),
+      bytes: counter(reg, 'fieldproof_uplink_wire_bytes_total', 'Request body bytes sent'),
+      records: counter(reg, 'fieldproof_uplink_records_acked_total', 'Records the sink acknowledged'),
+      errors: counter(reg, 'fieldproof_uplink_errors_total', 'Failed sends, by reason', ['reason']),
+      backlogBatches: gauge(reg, 'fieldproof_uplink_backlog_batches', 'Sealed batches not yet acknowledged by the sink'),
+      backlogRecords: gauge(reg, 'fieldproof_uplink_backlog_records', 'Records not yet acknowledged by the sink'),
+      inFlight: gauge(reg, 'fieldproof_uplink_in_flight', 'Batches on the wire now'),
+      lastAck: gauge(reg, 'fieldproof_uplink_last_ack_timestamp_seconds', 'When the sink last acknowledged a batch'),
+      seconds: histogram(reg, 'fieldproof_uplink_request_seconds', 'Time from sending a batch to its answer', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.deps;
+    if (this.deps.dispatcher) this.dispatcher = this.deps.dispatcher;
+    else {
+      let ca: Buffer | undefined;
+      if (config.ca) {
+        try {
+          ca = readFileSync(config.ca);
+        } catch (err) {
+          throw new Error(`uplink.ca: cannot read ${config.ca}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        }
+      }
+      this.dispatcher = new Agent({ connections: config.inFlight + 1, keepAliveTimeout: 30_000, ...(ca ? { connect: { ca } } : {}) });
+      this.ownsDispatcher = true;
+    }
+    if (config.maxBytesPerSecond) this.bucket = new TokenBucket(config.maxBytesPerSecond);
+    this.ackCursor = this.deps.journal.ackedBatch;
+    this.next = this.ackCursor + 1;
+    this.running = true;
+    this.unsubscribe = this.deps.journal.onSealed(() => this.pump());
+    this.pollTimer = setInterval(() => this.pump(), 1000);
+    this.pollTimer.unref();
+    this.publish();
+    this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    await Promise.allSettled([...this.inFlight.values()]);
+    await this.ackChain;
+    if (this.ownsDispatcher) await this.dispatcher?.close().catch(() => undefined);
+    this.dispatcher = null;
+  }
+
+  /** Resolves once every batch sealed so far is acknowledged (the bench, the demo, tests). */
+  async drained(timeoutMs = 60_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+      const s = this.deps.journal.stats();
+      if (s.ackedBatch >= s.lastBatch && this.inFlight.size === 0) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) {
+      if (!this.wakeTimer) this.wakeTimer = setTimeout(() => {
+        this.wakeTimer = null;
+        this.pump();
+      }, wait);
+      return;
+    }
+    if (this.needResync) {
+      this.resyncing ??= this.resync().finally(() => {
+        this.resyncing = null;
+        this.pump();
+      });
+      return;
+    }
+    this.publish();
+    const last = this.deps.journal.stats().lastBatch;
+    while (this.inFlight.size < this.deps.config.inFlight && this.next <= last) {
+      const b = this.next++;
+      if (b <= this.ackCursor || this.acked.has(b) || this.inFlight.has(b)) continue;
+      const p = this.send(b).then((outcome) => this.settle(b, outcome));
+      this.inFlight.set(b, p);
+      p.finally(() => {
+        this.inFlight.delete(b);
+        this.m.inFlight.set(this.inFlight.size);
+        this.pump();
+      });
+    }
+    this.m.inFlight.set(this.inFlight.size);
+  }
+
+  /** Ask the sink what it holds, so that a restart neither resends everything nor deletes anything unheld. */
+  private async resync(): Promise<void> {
+    try {
+      const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/head`);
+      if (res.status !== 200) throw new Error(`sink answered ${res.status} to the head query: ${String(res.body.error ?? '')}`);
+      const have = Number(res.body.batch);
+      const journal = this.deps.journal;
+      if (have > journal.ackedBatch && have <= journal.stats().lastBatch) {
+        const h = journal.header(have);
+        if (h && headerHash(h) === res.body.hash) await this.ackThrough(have);
+        else if (h) {
+          this.deps.log.error({ batch: have }, 'the sink holds a different batch under this number than the journal: sending stopped until resolved');
+          this.m.errors.inc({ reason: 'sink_chain_differs' });
+          return this.fail('sink_chain_differs');
+        }
+      } else if (have < journal.ackedBatch) {
+        this.deps.log.error({ sinkHas: have, ackedBatch: journal.ackedBatch }, 'the sink holds fewer batches than it acknowledged before (restored from an old backup?); the acknowledged batches are gone from this device');
+      }
+      this.next = Math.max(this.ackCursor, have) + 1;
+      this.needResync = false;
+      this.failures = 0;
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'sink not reachable');
+      this.fail('unreachable');
+    }
+  }
+
+  private async body(batch: number): Promise<{ body: Buffer; type: string; records: number } | null> {
+    const b = await this.deps.journal.readBatchLines(batch);
+    if (!b) return null;
+    let raw: Buffer;
+    let type: string;
+    if (this.deps.config.encoding === 'columnar') {
+      raw = encodeColumnar(b.header, b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), b.pruned);
+      type = COLUMNAR_CONTENT_TYPE;
+    } else {
+      // The journal's lines are already canonical JSON: splice them in rather than re-serialise.
+      raw = Buffer.from(`{"header":${canonicalize(b.header)},"records":[${b.lines.join(',')}]${b.pruned ? ',"pruned":true' : ''}}`, 'utf8');
+      type = 'application/json';
+    }
+    return { body: await gzipAsync(raw, { level: this.deps.config.gzipLevel }), type, records: b.lines.length };
+  }
+
+  private async send(batch: number): Promise<SendOutcome> {
+    let payload;
+    try {
+      payload = await this.body(batch);
+    } catch (err) {
+      this.deps.log.error({ batch, err: (err as Error).message }, 'cannot read the batch from the journal');
+      this.m.errors.inc({ reason: 'journal' });
+      return 'retry';
+    }
+    if (!payload) return 'acked'; // already acknowledged and deleted meanwhile
+    if (this.bucket) {
+      const wait = this.bucket.take(payload.body.length);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    const started = performance.now();
+    let res: SinkReply;
+    try {
+      res = await this.call('POST', '/v1/batches', payload.body, { 'content-type': payload.type, 'content-encoding': 'gzip' });
+    } catch (err) {
+      this.m.errors.inc({ reason: 'unreachable' });
+      this.deps.log.warn({ batch, err: (err as Error).message }, 'sending a batch failed');
+      return 'retry';
+    }
+    this.m.seconds.observe((performance.now() - started) / 1000);
+    this.m.bytes.inc(payload.body.length);
+    const code = String(res.body.code ?? res.body.status ?? res.status);
+    if (res.status === 200) {
+      this.m.sent.inc({ outcome: String(res.body.status ?? 'stored') });
+      this.m.records.inc(payload.records);
+      return 'acked';
+    }
+    this.m.sent.inc({ outcome: code });
+    if (res.status === 409 && res.body.code === 'out_of_order') {
+      this.deps.log.warn({ batch, have: res.body.have, reason: res.body.error }, 'the sink wants another batch first');
+      return 'rewind';
+    }
+    this.m.errors.inc({ reason: code });
+    const log = res.status >= 500 ? this.deps.log.warn.bind(this.deps.log) : this.deps.log.error.bind(this.deps.log);
+    log({ batch, status: res.status, code, err: res.body.error }, res.status >= 500 ? 'the sink failed; will retry' : 'the sink refused a batch; will retry after backing off');
+    this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: res.status, error: res.body.error ?? null });
+    return 'retry';
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
+    const res = await request(this.base + path, {
+      method, body, headers, dispatcher: this.dispatcher!,
+      headersTimeout: this.deps.config.timeoutMs, bodyTimeout: this.deps.config.timeoutMs,
+    });
+    const text = await res.body.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { error: text.slice(0, 200) };
+    }
+    return new SinkReply(res.statusCode, parsed);
+  }
+
+  private settle(batch: number, outcome: SendOutcome): void {
+    if (outcome === 'acked') {
+      this.failures = 0;
+      void this.enqueueAck(batch);
+      return;
+    }
+    this.next = Math.min(this.next, batch);
+    if (outcome === 'rewind') this.needResync = true;
+    this.fail(outcome === 'rewind' ? 'rewind' : 'send_failed');
+  }
+
+  private fail(reason: string): void {
+    this.failures++;
+    const { backoffInitialMs, backoffMaxMs } = this.deps.config;
+    const cap = Math.min(backoffMaxMs, backoffInitialMs * 2 ** Math.min(this.failures - 1, 30));
+    const delay = reason === 'rewind' && this.failures === 1 ? 0 : Math.random() * cap;
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+    this.deps.board?.set('uplink.state', { state: 'backing-off', reason, retryInMs: Math.round(delay), failures: this.failures });
+  }
+
+  /** The sink holds batch b. */
+  private enqueueAck(batch: number): Promise<void> {
+    this.acked.add(batch);
+    return this.advance();
+  }
+
+  /** The sink holds every batch through n (its head, verified by hash). */
+  private ackThrough(n: number): Promise<void> {
+    for (let b = this.ackCursor + 1; b <= n; b++) this.acked.add(b);
+    return this.advance();
+  }
+
+  /** Acknowledge in the journal through the highest batch that has every one before it held. */
+  private advance(): Promise<void> {
+    this.ackChain = this.ackChain.then(async () => {
+      let through = this.ackCursor;
+      while (this.acked.has(through + 1)) through++;
+      if (through <= this.ackCursor) return;
+      try {
+        await this.deps.journal.acknowledge(through);
+      } catch (err) {
+        this.deps.log.error({ through, err: (err as Error).message }, 'journal acknowledge failed');
+        return;
+      }
+      for (let b = this.ackCursor + 1; b <= through; b++) this.acked.delete(b);
+      this.ackCursor = through;
+      this.m.lastAck.set(Date.now() / 1000);
+      this.publish();
+    });
+    return this.ackChain;
+  }
+
+  private publish(): void {
+    const s = this.deps.journal.stats();
+    this.m.backlogBatches.set(s.lastBatch - s.ackedBatch);
+    this.m.backlogRecords.set(s.unsentRecords);
+    this.deps.board?.set('uplink.state', { state: 'synced', ackedBatch: s.ackedBatch, backlogBatches: s.lastBatch - s.ackedBatch, at: Date.now() });
+  }
+}
