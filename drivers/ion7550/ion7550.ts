@@ -102,6 +102,30 @@ export class Ion7550Decoder {
   }
 }
 
+/**
+ * One poll: every block in turn, into `results` (reused between polls). A block the meter refuses
+ * for good (a Modbus exception that will not clear: the map names a register it lacks) is recorded
+ * as such so that the others still count; when every block is refused, or anything else goes wrong
+ * (timeout, lost connection), the poll fails as a whole.
+ */
+export async function readMap(link: ModbusLink, unit: number, blocks: readonly RegisterBlock[], results: BlockResults, onRefused: () => void = () => {}): Promise<BlockResults> {
+  let refused = 0;
+  for (let b = 0; b < blocks.length; b++) {
+    const block = blocks[b]!;
+    try {
+      results[b] = await link.readHolding(unit, block.address, block.count);
+    } catch (err) {
+      if (err instanceof ReadError && err.flag === 'modbus_exception' && !err.retryable) {
+        results[b] = err;
+        refused++;
+        onRefused();
+      } else throw err;
+    }
+  }
+  if (refused === blocks.length) throw results[0];
+  return results;
+}
+
 export class Ion7550Driver implements Driver {
   readonly kind = 'ion7550';
   private link: ModbusLink | undefined;
@@ -128,29 +152,13 @@ export class Ion7550Driver implements Driver {
     this.link = link;
     const results: BlockResults = new Array(decoder.blocks.length);
     const emit = (r: ReadingInput) => ctx.emit(r);
+    const onRefused = () => exceptions.inc({ driver: config.id });
     this.tracker.set('starting');
     this.scheduler = new PollScheduler();
     this.scheduler.add<BlockResults>({
       name: config.id,
       timing: config,
-      attempt: async () => {
-        let refused = 0;
-        for (let b = 0; b < decoder.blocks.length; b++) {
-          const block = decoder.blocks[b]!;
-          try {
-            results[b] = await link.readHolding(config.unit, block.address, block.count);
-          } catch (err) {
-            // a meter that refuses one block for good (wrong map) must not hide the others
-            if (err instanceof ReadError && err.flag === 'modbus_exception' && !err.retryable) {
-              results[b] = err;
-              refused++;
-              exceptions.inc({ driver: config.id });
-            } else throw err;
-          }
-        }
-        if (refused === decoder.blocks.length) throw results[0];
-        return results;
-      },
+      attempt: () => readMap(link, config.unit, decoder.blocks, results, onRefused),
       recover: async () => {
         // a stale answer to a timed-out request must not be taken for the next one: start afresh
         await link.close();
