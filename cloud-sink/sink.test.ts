@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { headerHash, signHeader } from '../protocol/batch.ts';
+import { verifyRecordProof } from '../protocol/proof.ts';
+import { generateKey } from '../protocol/signature.ts';
+import { sinkConfig } from './config.ts';
+import { Sink } from './sink.ts';
+import { getJson, makeChain, postColumnar, postJson, postRaw, signBatch, tempDir } from './test-helpers.ts';
+
+const ADMIN = 'admin-token-for-tests-0123456789';
+
+describe('sink: verification, idempotency, refusals', () => {
+  const key = generateKey();
+  const other = generateKey();
+  const tmp = tempDir();
+  let sink: Sink;
+  let url: string;
+  const chain = makeChain('site-a', key, 6, 40, { withGap: true });
+
+  before(async () => {
+    sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: tmp.dir, devices: [{ id: 'site-a', key: key.public }], adminToken: ADMIN, limits: { maxRecords: 1000, maxBodyBytes: 200_000 } }));
+    await sink.start();
+    url = sink.url;
+  });
+  after(async () => {
+    await sink.stop();
+    tmp.cleanup();
+  });
+
+  async function storedBatches(): Promise<number> {
+    return (await sink.store.head('site-a')).batch;
+  }
+
+  it('stores the first batch, and answers a replay of it as a duplicate without storing it twice', async () => {
+    const r = await postJson(url, chain[0]!);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.status, 'stored');
+    const again = await postJson(url, chain[0]!, true);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.status, 'duplicate');
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses a changed value (422) and stores nothing', async () => {
+    const b = structuredClone(chain[1]!);
+    (b.records[3] as { value: number }).value = 99.99;
+    const r = await postJson(url, b);
+    assert.equal(r.status, 422);
+    assert.equal(r.body.code, 'bad_root');
+    assert.match(String(r.body.error), /root does not match/);
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses the same change in a columnar body', async () => {
+    const b = structuredClone(chain[1]!);
+    (b.records[5] as { value: number }).value = 1;
+    const r = await postColumnar(url, b);
+    assert.equal(r.status, 422);
+    assert.equal(r.body.code, 'bad_root');
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses reordered records (422)', async () => {
+    const b = structuredClone(chain[1]!);
+    [b.records[2], b.records[3]] = [b.records[3]!, b.records[2]!];
+    const r = await postJson(url, b);
+    assert.equal(r.status, 422);
+    assert.match(String(r.body.error), /has seq \d+, expected/);
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses a batch signed with a key that is not the device\'s (403)', async () => {
+    const forged = signBatch('site-a', other, 2, chain[1]!.records, headerHash(chain[0]!.header));
+    const r = await postJson(url, forged);
+    assert.equal(r.status, 403);
+    assert.equal(r.body.code, 'wrong_key');
+    const unknown = makeChain('site-z', other, 1, 3)[0]!;
+    const u = await postJson(url, unknown);
+    assert.equal(u.status, 403);
+    assert.equal(u.body.code, 'unknown_device');
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses a header whose signature does not verify (422)', async () => {
+    const b = structuredClone(chain[1]!);
+    b.header.created += 1;
+    const r = await postJson(url, b);
+    assert.equal(r.status, 422);
+    assert.equal(r.body.code, 'bad_signature');
+  });
+
+  it('refuses a batch with a missing predecessor (409, naming what the sink has)', async () => {
+    const r = await postJson(url, chain[2]!);
+    assert.equal(r.status, 409);
+    assert.equal(r.body.code, 'out_of_order');
+    assert.equal(r.body.have, 1);
+    assert.match(String(r.body.error), /batch 2 is missing/);
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses a truncated body (400) and a truncated gzip body (400)', async () => {
+    const text = JSON.stringify(chain[1]);
+    const r = await postRaw(url, text.slice(0, text.length - 20), { 'content-type': 'application/json' });
+    assert.equal(r.status, 400);
+    assert.match(String(r.body.error), /not valid JSON/);
+    const gz = gzipSync(text);
+    const g = await postRaw(url, gz.subarray(0, gz.length - 10), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    assert.equal(g.status, 400);
+    assert.match(String(g.body.error), /gzip/);
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses bodies over the limits (413) and unknown content types (415)', async () => {
+    const big = makeChain('site-a', key, 1, 1001)[0]!;
+    const r = await postJson(url, big, true);
+    assert.equal(r.status, 413);
+    const huge = await postRaw(url, Buffer.alloc(300_000, 0x20), { 'content-type': 'application/json' });
+    assert.equal(huge.status, 413);
+    const t = await postRaw(url, 'x', { 'content-type': 'text/plain' });
+    assert.equal(t.status, 415);
+  });
+
+  it('takes the rest of the chain in either encoding, with a gap record', async () => {
+    for (const [i, b] of chain.slice(1).entries()) {
+      const r = i % 2 ? await postJson(url, b, true) : await postColumnar(url, b);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.status, 'stored');
+    }
+    assert.equal(await storedBatches(), 6);
+    const stored: unknown[] = [];
+    for await (const { row, lines } of sink.store.batches('site-a')) stored.push({ header: row.header, records: lines.map((l) => JSON.parse(l)) });
+    assert.deepEqual(stored, chain.map((b) => ({ header: b.header, records: b.records })));
+  });
+
+  it('refuses and reports a different batch under a number already held (equivocation, 409)', async () => {
+    const records = structuredClone(chain[2]!.records);
+    (records[0] as { value: number }).value = 1234;
+    const twin = signBatch('site-a', key, 3, records, headerHash(chain[1]!.header));
+    const r = await postJson(url, twin);
+    assert.equal(r.status, 409);
+    assert.equal(r.body.code, 'equivocation');
+    const reports = await getJson(`${url}/v1/equivocations`, { authorization: `Bearer ${ADMIN}` });
+    const list = reports.body.equivocations as { batch: number; offeredHash: string }[];
+    assert.equal(list.length, 1);
+    assert.equal(list[0]!.batch, 3);
+    assert.equal(list[0]!.offeredHash, headerHash(twin.header));
+    const metrics = await request(`${url}/metrics`).then((r) => r.body.text());
+    assert.match(metrics, /fieldproof_sink_equivocations_total 1/);
+    assert.match(metrics, /fieldproof_sink_refused_total\{reason="bad_root"\} 2/);
+  });
+
+  it('serves proofs that verify, and any changed byte makes the proof fail', async () => {
+    const res = await getJson(`${url}/v1/proofs/site-a/77`);
+    assert.equal(res.status, 200);
+    const proof = res.body;
+    assert.equal((proof.record as { seq: number }).seq, 77);
+    assert.equal(proof.anchor, undefined);
+    assert.equal(verifyRecordProof(proof).ok, true);
+    const text = JSON.stringify(proof);
+    let failures = 0;
+    let tried = 0;
+    for (let i = 0; i < text.length; i += 3) {
+      const c = text[i]!;
+      const swapped = c === '1' ? '2' : c === 'a' ? 'b' : /[0-9a-f]/.test(c) ? '0' === c ? '1' : 'a' : null;
+      if (!swapped) continue;
+      let changed: unknown;
+      try {
+        changed = JSON.parse(text.slice(0, i) + swapped + text.slice(i + 1));
+      } catch {
+        continue;
+      }
+      tried++;
+      if (!verifyRecordProof(changed).ok) failures++;
+    }
+    assert.ok(tried > 200);
+    assert.equal(failures, tried, 'every changed byte is caught');
+  });
+
+  it('answers 404 for a seq the sink does not hold', async () => {
+    const r = await getJson(`${url}/v1/proofs/site-a/100000`);
+    assert.equal(r.status, 404);
+    assert.match(String(r.body.error), /holds seq 1\.\.240/);
+  });
+
+  it('builds an MRV report as JSON and CSV', async () => {
+    const from = 1763884800000;
+    const to = from + 60_000;
+    const r = await getJson(`${url}/v1/reports/site-a?from=${from}&to=${to}`);
+    assert.equal(r.status, 200);
+    const rep = r.body as { energy: { kwh: number; method: string[] }; completeness: { expected: number; present: number; droppedOnDevice: number }; sensors: { sensor: string }[]; quality: { buckets: Record<string, number> }; avoided: { tco2e: number } };
+    assert.equal(rep.sensors.length, 4);
+    assert.deepEqual(rep.energy.method, ['power-integral']);
+    // four sensors near 10 kW for a minute: about 4 * 10 / 60 kWh
+    assert.ok(rep.energy.kwh > 0.4 && rep.energy.kwh < 0.9, String(rep.energy.kwh));
+    assert.ok(Math.abs(rep.avoided.tco2e - (rep.energy.kwh / 1000) * 0.4) < 1e-6);
+    assert.equal(rep.completeness.expected, 240);
+    assert.equal(rep.completeness.present, 239); // one slot holds the gap record
+    assert.equal(rep.completeness.droppedOnDevice, 120);
+    assert.ok(rep.quality.buckets['0.5-0.9']! > 0);
+    const csv = await request(`${url}/v1/reports/site-a?from=${from}&to=${to}&format=csv`).then(async (x) => ({ type: x.headers['content-type'], text: await x.body.text() }));
+    assert.match(String(csv.type), /text\/csv/);
+    const rows = csv.text.trim().split('\n');
+    assert.equal(rows[0]!.split(',')[0], 'row');
+    assert.equal(rows.filter((l) => l.startsWith('sensor,')).length, 4);
+    assert.ok(rows.some((l) => l.startsWith('total,site-a,')));
+    const bad = await getJson(`${url}/v1/reports/site-a?from=x`);
+    assert.equal(bad.status, 400);
+  });
+
+  it('registers devices through the admin API only with the token', async () => {
+    const k = generateKey();
+    const no = await request(`${url}/v1/devices`, { method: 'POST', body: JSON.stringify({ id: 'site-b', key: k.public }) });
+    assert.equal(no.statusCode, 401);
+    await no.body.dump();
+    const yes = await request(`${url}/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ id: 'site-b', key: k.public }) });
+    assert.equal(yes.statusCode, 201);
+    await yes.body.dump();
+    const clash = await request(`${url}/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ id: 'site-b', key: other.public }) });
+    assert.equal(clash.statusCode, 409);
+    await clash.body.dump();
+    const b = makeChain('site-b', k, 1, 5)[0]!;
+    assert.equal((await postJson(url, b)).body.status, 'stored');
+  });
+});
+
+describe('sink: pruned batches', () => {
+  it('stores the header of a batch the device dropped, and answers its proofs with 404 "dropped on the device"', async () => {
+    const key = generateKey();
+    const tmp = tempDir();
+    const sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: tmp.dir, devices: [{ id: 'site-p', key: key.public }] }));
+    await sink.start();
+    try {
+      const chain = makeChain('site-p', key, 3, 10);
+      assert.equal((await postJson(sink.url, chain[0]!)).body.status, 'stored');
+      const pruned = await postJson(sink.url, { header: chain[1]!.header, records: [], pruned: true });
+      assert.equal(pruned.status, 200, JSON.stringify(pruned.body));
+      assert.equal((await postColumnar(sink.url, chain[2]!)).body.status, 'stored');
+      const p = await getJson(`${sink.url}/v1/proofs/site-p/15`);
+      assert.equal(p.status, 404);
+      assert.equal(p.body.code, 'dropped');
+      assert.match(String(p.body.error), /dropped on the device/);
+      assert.equal((await getJson(`${sink.url}/v1/proofs/site-p/25`)).status, 200);
+      // a pruned body that still carries records, or a forged header, is refused
+      const forged = signHeader({ ...chain[1]!.header, created: 5 }, generateKey());
+      const bad = await postJson(sink.url, { header: { ...forged, key: key.public }, records: [], pruned: true });
+      assert.equal(bad.status, 422);
+    } finally {
+      await sink.stop();
+      tmp.cleanup();
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { canonicalize } from '../../protocol/canonical.ts';
+import { readingRecord, gapRecord, type JournalRecord } from '../../protocol/records.ts';
+import { generateKey } from '../../protocol/signature.ts';
+import { encodeColumnar } from '../../runtime/uplink/columnar-encoder.ts';
+import { ZERO_HASH } from '../../protocol/hash.ts';
+import { signBatch } from '../test-helpers.ts';
+import { decodeColumnar } from './columnar-decoder.ts';
+import { WireError } from './errors.ts';
+
+const key = generateKey();
+
+function roundTrip(records: JournalRecord[]): string[] {
+  const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+  const decoded = decodeColumnar(encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]), 100_000);
+  assert.ok(decoded.lines);
+  assert.deepEqual(decoded.header, batch.header);
+  return decoded.lines;
+}
+
+function randomValue(rng: () => number): number | null {
+  const k = Math.floor(rng() * 8);
+  if (k === 0) return null;
+  if (k === 1) return rng() * 1e6 - 5e5; // a float with no short decimal form
+  if (k === 2) return Math.round(rng() * 1e12) * (rng() < 0.5 ? -1 : 1);
+  if (k === 3) return 1e21 * rng();
+  if (k === 4) return Number.MIN_VALUE * Math.ceil(rng() * 10);
+  return Math.round((rng() * 2000 - 1000) * 10 ** Math.floor(rng() * 6)) / 10 ** Math.floor(rng() * 6);
+}
+
+function mulberry(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('columnar wire encoding', () => {
+  it('rebuilds the canonical bytes of random readings, gaps, metadata and odd numbers exactly', () => {
+    const rng = mulberry(7);
+    const records: JournalRecord[] = [];
+    for (let seq = 1; seq <= 3000; seq++) {
+      if (seq % 500 === 0) {
+        records.push(gapRecord('site-a', seq, 12, 1000, 2000, 'disk_full'));
+        continue;
+      }
+      const meta = seq % 37 === 0 ? { port: 'ttyUSB0', note: 'ünïcode "quoted"', n: [1, 2.5, null] } : undefined;
+      const flags = seq % 13 === 0 ? ['spike', 'calibration_stale'] : seq % 7 === 0 ? ['range'] : [];
+      records.push(readingRecord('site-a', seq, {
+        sensor: `s-${Math.floor(rng() * 30)}`, metric: rng() < 0.5 ? 'co2_ppm' : 'power_kw', unit: 'x',
+        ts: 1763884800000 + seq * 1000 + Math.floor(rng() * 2000) - 1000, value: randomValue(rng), ...(meta ? { meta } : {}),
+      }, { score: Math.round(rng() * 1000) / 1000, flags }));
+    }
+    // A reading with a field the columns do not know travels raw, and still round-trips.
+    (records[10] as unknown as Record<string, unknown>).extra = { any: 'thing' };
+    const lines = roundTrip(records);
+    assert.equal(lines.length, records.length);
+    for (let i = 0; i < records.length; i++) assert.equal(lines[i], canonicalize(records[i]), `record ${i}`);
+  });
+
+  it('needs at most 8 bytes a reading for 1 Hz sensor data once gzipped', () => {
+    const records: JournalRecord[] = [];
+    let v = 412.3;
+    for (let seq = 1; seq <= 2000; seq++) {
+      v = Math.round((v + Math.sin(seq) * 0.7) * 10) / 10;
+      records.push(readingRecord('site-a', seq, { sensor: `co2-${(seq % 10) + 1}`, metric: 'co2_ppm', unit: 'ppm', ts: 1763884800000 + Math.floor(seq / 10) * 1000 + (seq % 3), value: v }, { score: 1, flags: [] }));
+    }
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const wire = gzipSync(encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]));
+    const perReading = wire.length / records.length;
+    assert.ok(perReading <= 8, `${perReading.toFixed(2)} bytes a reading`);
+    const json = gzipSync(JSON.stringify(batch)).length / records.length;
+    assert.ok(perReading < json / 3, `columnar ${perReading} vs gzip JSON ${json}`);
+  });
+
+  it('refuses every truncation of a body with a one-line WireError', () => {
+    const records = Array.from({ length: 50 }, (_, i) => readingRecord('site-a', i + 1, { sensor: 'a', metric: 'm', unit: 'u', ts: 1000 * i, value: i / 10 }, { score: 1, flags: [] }));
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const body = encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]);
+    for (let cut = 0; cut < body.length; cut++) {
+      assert.throws(() => decodeColumnar(body.subarray(0, cut), 1000), (err: unknown) => err instanceof WireError && !err.message.includes('\n'), `cut at ${cut}`);
+    }
+    assert.throws(() => decodeColumnar(Buffer.concat([body, Buffer.from([0])]), 1000), /trailing/);
+  });
+
+  it('refuses a batch over the record limit before decoding its columns', () => {
+    const records = Array.from({ length: 20 }, (_, i) => readingRecord('site-a', i + 1, { sensor: 'a', metric: 'm', unit: 'u', ts: i, value: 1 }, { score: 1, flags: [] }));
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    assert.throws(() => decodeColumnar(encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]), 10), (e: unknown) => e instanceof WireError && e.status === 413);
+  });
+
+  it('refuses a non-finite value smuggled into the float column', () => {
+    const records = [readingRecord('site-a', 1, { sensor: 'a', metric: 'm', unit: 'u', ts: 1, value: 0.1 + 0.2 }, { score: 1, flags: [] })];
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const body = encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]);
+    const at = body.indexOf(Buffer.from(new Float64Array([0.1 + 0.2]).buffer));
+    assert.ok(at > 0);
+    Buffer.from(new Float64Array([Infinity]).buffer).copy(body, at);
+    assert.throws(() => decodeColumnar(body, 10), /finite/);
+  });
+});
