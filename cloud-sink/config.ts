@@ -48,6 +48,8 @@ const storeSchema = z.discriminatedUnion('kind', [
     /** postgres://user:password@host:5432/db; FIELDPROOF_SINK_PG overrides it */
     url: z.string().min(1).optional(),
     poolSize: z.number().int().positive().max(100).default(8),
+    /** a schema other than public, created when missing */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be lowercase letters, digits and underscores').optional(),
   }),
 ]);
 

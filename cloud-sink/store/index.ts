@@ -10,7 +10,7 @@ export function createStore(config: SinkConfig): SinkStore {
   if (config.store.kind === 'postgres') {
     const url = process.env.FIELDPROOF_SINK_PG ?? config.store.url;
     if (!url) throw new ConfigError('store: postgres needs url (or FIELDPROOF_SINK_PG)');
-    return new PostgresSinkStore({ url, poolSize: config.store.poolSize });
+    return new PostgresSinkStore({ url, poolSize: config.store.poolSize, ...(config.store.schema ? { schema: config.store.schema } : {}) });
   }
   return new LevelSinkStore(join(config.dataDir, 'store'));
 }

@@ -49,6 +49,8 @@ function toAnchor(r: AnchorDbRow): AnchorRow {
 export interface PostgresStoreOptions {
   url: string;
   poolSize?: number;
+  /** a schema other than public, created when missing (several sinks or tests sharing a database) */
+  schema?: string;
 }
 
 export class PostgresSinkStore implements SinkStore {
@@ -63,7 +65,9 @@ export class PostgresSinkStore implements SinkStore {
   }
 
   async open(): Promise<void> {
-    const pool = new pg.Pool({ connectionString: this.opts.url, max: this.opts.poolSize ?? 8 });
+    const schema = this.opts.schema;
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`store schema ${schema} must be lowercase letters, digits and underscores`);
+    const pool = new pg.Pool({ connectionString: this.opts.url, max: this.opts.poolSize ?? 8, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
     // An idle client losing its server (a restarted database) must not crash the sink.
     pool.on('error', () => undefined);
     let client: pg.PoolClient;
@@ -74,6 +78,7 @@ export class PostgresSinkStore implements SinkStore {
       throw new Error(`cannot connect to PostgreSQL at ${redact(this.opts.url)}: ${(err as Error).message}`);
     }
     try {
+      if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await migrate(client);
     } finally {
       client.release();
