@@ -5,6 +5,7 @@
 // and the failure's flag; a block the meter refuses with a Modbus exception fails alone.
 import type { ReadingInput } from '../../protocol/records.ts';
 import { counter } from '../../runtime/metrics.ts';
+import { PollMetrics } from '../poll/poll-metrics.ts';
 import { ReadError } from '../poll/errors.ts';
 import { PollScheduler, type PollHealth, type PollOutcome } from '../poll/scheduler.ts';
 import { StatusTracker } from '../poll/status-tracker.ts';
@@ -126,6 +127,11 @@ export async function readMap(link: ModbusLink, unit: number, blocks: readonly R
   return results;
 }
 
+function firstRefused(results: BlockResults): ReadError | undefined {
+  for (const r of results) if (r instanceof ReadError) return r;
+  return undefined;
+}
+
 export class Ion7550Driver implements Driver {
   readonly kind = 'ion7550';
   private link: ModbusLink | undefined;
@@ -145,7 +151,7 @@ export class Ion7550Driver implements Driver {
 
   async start(): Promise<void> {
     const { config, ctx } = this;
-    const polls = counter(ctx.metrics, 'fieldproof_driver_polls_total', 'Device polls by outcome', ['driver', 'outcome']);
+    const pollMetrics = new PollMetrics(ctx.metrics, config.id);
     const exceptions = counter(ctx.metrics, 'fieldproof_modbus_exceptions_total', 'Modbus exception answers', ['driver']);
     const decoder = new Ion7550Decoder(config);
     const link = new ModbusLink(modbusTarget(config), config.timeoutMs);
@@ -166,15 +172,13 @@ export class Ion7550Driver implements Driver {
       },
       onOutcome: (outcome: PollOutcome<BlockResults>, health: PollHealth) => {
         const ts = outcome.startedAt;
+        pollMetrics.record(outcome);
         if (!outcome.ok) {
-          polls.inc({ driver: config.id, outcome: outcome.error.flag });
           this.tracker.failed(decoder.failed(outcome.error.flag, ts, emit), outcome.error.message, health);
           return;
         }
-        polls.inc({ driver: config.id, outcome: outcome.attempts > 1 ? 'retried' : 'ok' });
         const n = decoder.decode(outcome.value, ts, outcome.attempts - 1, emit);
-        const refused = outcome.value.find((r): r is ReadError => r instanceof ReadError);
-        this.tracker.succeeded(n, ts, refused?.message);
+        this.tracker.succeeded(n, ts, firstRefused(outcome.value)?.message);
       },
     });
     this.scheduler.start();

@@ -4,6 +4,7 @@
 // starts when the driver starts and again whenever the sensor answers after being down (a sensor
 // that went silent most often lost power).
 import { counter } from '../../runtime/metrics.ts';
+import { PollMetrics } from '../poll/poll-metrics.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
 import type { ReadError } from '../poll/errors.ts';
 import { PollScheduler, type PollHealth, type PollJob, type PollOutcome, type PollTiming } from '../poll/scheduler.ts';
@@ -76,7 +77,7 @@ export class Mhz19Driver implements Driver {
   async start(): Promise<void> {
     const { config, ctx } = this;
     const rejected = counter(ctx.metrics, 'fieldproof_mhz19_rejected_bytes_total', 'Bytes from MH-Z19 sensors that were not part of a valid frame', ['driver', 'reason']);
-    const polls = counter(ctx.metrics, 'fieldproof_driver_polls_total', 'Device polls by outcome', ['driver', 'outcome']);
+    const pollMetrics = new PollMetrics(ctx.metrics, config.id);
     this.calibratedAt = config.calibratedAt ? Date.parse(config.calibratedAt) : undefined;
     this.client = new Mhz19Client(
       config.port,
@@ -104,7 +105,7 @@ export class Mhz19Driver implements Driver {
         }
       },
       onOutcome: (outcome, health) => {
-        polls.inc({ driver: config.id, outcome: outcome.ok ? (outcome.attempts > 1 ? 'retried' : 'ok') : outcome.error.flag });
+        pollMetrics.record(outcome);
         this.handle(outcome, health);
       },
     };
