@@ -83,7 +83,7 @@ export class Mhz19Driver implements Driver {
       config.port,
       config.timeoutMs,
       (reason, bytes) => rejected.inc({ driver: config.id, reason }, bytes),
-      (reason) => ctx.log.warn({ driver: config.id, reason }, 'serial port lost; reopening'),
+      (reason) => ctx.log.warn({ reason }, 'serial port lost; reopening'),
     );
     this.warmupFrom = Date.now();
     this.tracker.set('starting');

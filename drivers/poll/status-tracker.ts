@@ -22,7 +22,9 @@ export class StatusTracker {
     this.state = state;
     this.detail = detail;
     if (changed) {
-      this.ctx.log[state === 'ok' || state === 'stopped' || state === 'starting' ? 'info' : 'warn']({ driver: this.id, state, detail }, 'driver state changed');
+      // the runtime's child logger already names the driver
+      if (state === 'degraded' || state === 'down') this.ctx.log.warn({ state, detail }, 'driver state changed');
+      else this.ctx.log.debug({ state }, 'driver state changed');
       this.ctx.statusChanged?.(this.status());
     }
   }
