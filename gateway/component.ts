@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DriverStatus } from '../drivers/types.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Component, ComponentFactory } from '../runtime/component.ts';
+import type { Component, ComponentFactory, StatusBoard } from '../runtime/component.ts';
 import { ConfigError } from '../runtime/config/errors.ts';
 import { CayenneLppCodec, type Codec } from './codecs/codec.ts';
 import { CodecLoadError, JsCodec } from './codecs/js-codec.ts';
@@ -22,6 +22,8 @@ export interface GatewayDeps {
   statusChanged?(status: DriverStatus): void;
   log: Logger;
   metrics: Registry;
+  /** where the bound address is published (`gateway`), for whoever asked for port 0 */
+  board?: StatusBoard;
 }
 
 export class GatewayComponent implements Component {
@@ -74,6 +76,7 @@ export class GatewayComponent implements Component {
         : `gateway.listen: cannot listen on ${config.listen}: ${code ?? (err as Error).message}`);
     }
     this.udp = udp;
+    this.deps.board?.set('gateway', udp.address());
   }
 
   /** The bound address (the port when 0 was asked for). */
@@ -138,5 +141,6 @@ export const createGateway: ComponentFactory = (ctx) => {
     statusChanged: ctx.statusChanged,
     log,
     metrics: ctx.metrics,
+    board: ctx.board,
   });
 };
