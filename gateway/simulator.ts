@@ -179,7 +179,8 @@ export function rxpkFor(phy: Buffer, o: Partial<RxPacket> = {}): RxPacket {
 // ---------------------------------------------------------------------------------- forwarder
 
 export interface ForwarderOptions {
-  server: { host: string; port: number };
+  /** the listener, as `{host, port}` or as its own address() gives it */
+  server: { host: string; port: number } | { address: string; port: number };
   /** gateway EUI, 16 hex digits */
   eui: string;
   /** PULL_DATA keep-alive interval; 0 sends one at start only */
@@ -213,10 +214,17 @@ export class SimulatedForwarder {
   pushAcks = 0;
   pullAcks = 0;
 
-  constructor(private readonly opts: ForwarderOptions) {}
+  private readonly host: string;
+  private readonly port: number;
+
+  constructor(private readonly opts: ForwarderOptions) {
+    const s = opts.server;
+    this.host = 'host' in s ? s.host : s.address;
+    this.port = s.port;
+  }
 
   async start(): Promise<void> {
-    const socket = createSocket(this.opts.server.host.includes(':') ? 'udp6' : 'udp4');
+    const socket = createSocket(this.host.includes(':') ? 'udp6' : 'udp4');
     socket.on('message', (msg) => this.onMessage(msg));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -293,7 +301,7 @@ export class SimulatedForwarder {
   /** Any bytes at all, from this forwarder's socket. */
   sendRaw(datagram: Buffer): void {
     if (!this.socket) throw new Error('forwarder not started');
-    this.socket.send(datagram, this.opts.server.port, this.opts.server.host);
+    this.socket.send(datagram, this.port, this.host);
   }
 
   /** The next PULL_RESP (already answered with TX_ACK). */

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../runtime/log.ts';
+import { Registry } from '../../runtime/metrics.ts';
+import { rxpkFor, SimulatedForwarder } from '../simulator.ts';
+import { metricValue, waitFor } from '../testdata/helpers.ts';
+import { encodeGatewayDatagram, PULL_DATA, PUSH_DATA, TX_ACK, type GatewayStat } from './packets.ts';
+import { SemtechUdpServer, type ReceivedRx } from './udp-server.ts';
+
+const GW = 'aa555a0000000101';
+
+describe('Semtech UDP listener', () => {
+  const metrics = new Registry();
+  const received: ReceivedRx[] = [];
+  const stats: [string, GatewayStat][] = [];
+  const txAcks: [string, number, string][] = [];
+  const server = new SemtechUdpServer({
+    host: '127.0.0.1',
+    port: 0,
+    log: silentLogger(),
+    metrics,
+    handlers: {
+      onUplinks: (b) => received.push(...b),
+      onStat: (g, s) => stats.push([g, s]),
+      onTxAck: (g, t, e) => txAcks.push([g, t, e]),
+    },
+  });
+  let fwd: SimulatedForwarder;
+  let raw: Socket;
+  const rawReplies: Buffer[] = [];
+
+  before(async () => {
+    await server.start();
+    fwd = new SimulatedForwarder({ server: server.address(), eui: GW, pullIntervalMs: 0 });
+    await fwd.start();
+    raw = createSocket('udp4');
+    raw.on('message', (m) => rawReplies.push(m));
+    await new Promise<void>((r) => raw.bind(0, r));
+  });
+  after(async () => {
+    await fwd.stop();
+    raw.close();
+    await server.stop();
+  });
+
+  const sendRaw = (b: Buffer) => raw.send(b, server.address().port, '127.0.0.1');
+
+  it('answers PUSH_DATA with a PUSH_ACK carrying the same token, then hands the packets on', async () => {
+    const ms = await fwd.push([rxpkFor(Buffer.from('40f17dbe4900020001954378762b11ff0d', 'hex'))]);
+    assert.ok(ms >= 0);
+    await waitFor('the packet', () => received.length === 1);
+    assert.equal(received[0]!.gateway, GW);
+    assert.equal(received[0]!.rx.data, 'QPF9vkkAAgABlUN4disR/w0=');
+    assert.ok(Math.abs(received[0]!.receivedAt - Date.now()) < 5000);
+  });
+
+  it('answers PULL_DATA with PULL_ACK and keeps that address as the gateway downlink path', async () => {
+    await fwd.pull();
+    const info = server.gateways().find((g) => g.eui === GW)!;
+    assert.ok(info.pull);
+    assert.equal(info.pull.address, '127.0.0.1');
+  });
+
+  it('sends PULL_RESP to the path of the gateway named, and reads its TX_ACK', async () => {
+    const token = server.sendDownlink(GW, { imme: true, freq: 869.525, rfch: 0, powe: 14, modu: 'LORA', datr: 'SF12BW125', codr: '4/5', ipol: true, size: 4, data: 'dGVzdA==' });
+    assert.notEqual(token, null);
+    const d = await fwd.nextDownlink(2000);
+    assert.equal(d.token, token);
+    assert.equal(d.phy.toString(), 'test');
+    await waitFor('the TX_ACK', () => txAcks.length === 1);
+    assert.deepEqual(txAcks[0], [GW, token, 'NONE']);
+    assert.equal(await metricValue(metrics, 'fieldproof_gateway_tx_ack_total', { error: 'NONE' }), 1);
+  });
+
+  it('counts TX_ACK errors by name', async () => {
+    sendRaw(encodeGatewayDatagram(TX_ACK, 77, GW, { txpk_ack: { error: 'TOO_LATE' } }));
+    sendRaw(encodeGatewayDatagram(TX_ACK, 78, GW, { txpk_ack: { error: 'COLLISION_PACKET' } }));
+    await waitFor('two TX_ACKs', () => txAcks.length === 3);
+    assert.equal(await metricValue(metrics, 'fieldproof_gateway_tx_ack_total', { error: 'TOO_LATE' }), 1);
+    assert.equal(await metricValue(metrics, 'fieldproof_gateway_tx_ack_total', { error: 'COLLISION_PACKET' }), 1);
+  });
+
+  it('has no downlink path for a gateway that never sent PULL_DATA', () => {
+    assert.equal(server.sendDownlink('0102030405060708', { imme: true, freq: 868.1, rfch: 0, powe: 14, modu: 'LORA', datr: 'SF7BW125', size: 1, data: 'AA==' }), null);
+  });
+
+  it('turns gateway stat objects into metrics', async () => {
+    await fwd.push([], { time: '2014-01-12 08:59:28 GMT', lati: 46.24, long: 3.2523, alti: 145, rxnb: 12, rxok: 10, rxfw: 10, ackr: 100, dwnb: 2, txnb: 2 });
+    await waitFor('the stat', () => stats.length === 1);
+    assert.equal(await metricValue(metrics, 'fieldproof_gateway_stat', { gateway: GW, field: 'rxnb' }), 12);
+    assert.equal(await metricValue(metrics, 'fieldproof_gateway_stat', { gateway: GW, field: 'lati' }), 46.24);
+  });
+
+  it('ignores and counts malformed datagrams of every kind, and keeps answering', async () => {
+    const before = received.length;
+    const good = Buffer.from('40f17dbe4900020001954378762b11ff0d', 'hex');
+    sendRaw(Buffer.from([1, 2]));                                                          // truncated
+    sendRaw(Buffer.from([9, 0, 1, PUSH_DATA, 1, 2, 3, 4, 5, 6, 7, 8, 0x7b, 0x7d]));          // wrong version
+    sendRaw(Buffer.from([2, 0, 1, PUSH_DATA, 1, 2, 3]));                                   // truncated header
+    sendRaw(Buffer.from([2, 0, 1, 0x42, 1, 2, 3, 4, 5, 6, 7, 8]));                         // unknown identifier
+    sendRaw(encodeGatewayDatagram(PUSH_DATA, 3, GW).subarray(0, 12));                      // no JSON
+    sendRaw(Buffer.concat([encodeGatewayDatagram(PUSH_DATA, 4, GW), Buffer.from('{"rxpk":[{')])); // bad JSON
+    sendRaw(encodeGatewayDatagram(PUSH_DATA, 5, GW, { rxpk: [rxpkFor(good, { data: 'not*base64!' })] }));
+    sendRaw(encodeGatewayDatagram(PUSH_DATA, 6, GW, { rxpk: [rxpkFor(good, { stat: -1 })] }));
+    sendRaw(encodeGatewayDatagram(PUSH_DATA, 7, GW, { rxpk: [rxpkFor(good, { size: 99 })] }));
+    sendRaw(Buffer.concat([encodeGatewayDatagram(PULL_DATA, 8, GW), Buffer.from('x')]));  // PULL_DATA with a tail
+    await waitFor('the rejections to be counted', async () =>
+      (await metricValue(metrics, 'fieldproof_gateway_datagrams_rejected_total')) >= 7 &&
+      (await metricValue(metrics, 'fieldproof_gateway_rxpk_rejected_total')) >= 3);
+    const r = (reason: string) => metricValue(metrics, 'fieldproof_gateway_datagrams_rejected_total', { reason });
+    assert.equal(await r('truncated'), 2);
+    assert.equal(await r('bad_version'), 1);
+    assert.equal(await r('unknown_identifier'), 1);
+    assert.equal(await r('missing_json'), 1);
+    assert.equal(await r('bad_json'), 1);
+    assert.equal(await r('pull_data_length'), 1);
+    const x = (reason: string) => metricValue(metrics, 'fieldproof_gateway_rxpk_rejected_total', { reason });
+    assert.equal(await x('bad_base64'), 1);
+    assert.equal(await x('crc_failed'), 1);
+    assert.equal(await x('size_mismatch'), 1);
+    assert.equal(received.length, before, 'nothing malformed was handed on');
+    // PUSH_DATA with a good header is acked before its JSON is looked at; the others get nothing
+    await waitFor('acks for the five PUSH_DATA with a valid header', () => rawReplies.length === 5);
+    assert.deepEqual(rawReplies.map((m) => m.readUInt16BE(1)).sort(), [3, 4, 5, 6, 7]);
+    assert.ok((await fwd.push([rxpkFor(good)])) >= 0, 'still answers');
+  });
+
+  it('accepts packet forwarders speaking protocol version 1 and answers in kind', async () => {
+    rawReplies.length = 0;
+    sendRaw(encodeGatewayDatagram(PULL_DATA, 0x0909, GW, undefined, 1));
+    await waitFor('the PULL_ACK', () => rawReplies.length === 1);
+    assert.deepEqual([...rawReplies[0]!], [1, 0x09, 0x09, 4]);
+  });
+});
+
+describe('Semtech UDP listener limits', () => {
+  it('ignores gateways outside the allow-list', async () => {
+    const metrics = new Registry();
+    const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log: silentLogger(), metrics, allowedGateways: [GW], handlers: { onUplinks: () => undefined } });
+    await server.start();
+    const stranger = new SimulatedForwarder({ server: server.address(), eui: '0102030405060708', pullIntervalMs: 0, ackTimeoutMs: 200 });
+    await assert.rejects(stranger.start(), /no PULL_ACK/);
+    await stranger.stop();
+    assert.equal(await metricValue(metrics, 'fieldproof_gateway_datagrams_rejected_total', { reason: 'unknown_gateway' }), 1);
+    const known = new SimulatedForwarder({ server: server.address(), eui: GW, pullIntervalMs: 0 });
+    await known.start();
+    await known.stop();
+    await server.stop();
+  });
+
+  it('forgets the stalest gateway rather than growing without bound', async () => {
+    const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log: silentLogger(), metrics: new Registry(), maxGateways: 3, handlers: { onUplinks: () => undefined } });
+    await server.start();
+    for (let i = 1; i <= 5; i++) {
+      const f = new SimulatedForwarder({ server: server.address(), eui: `00000000000000${String(i).padStart(2, '0')}`, pullIntervalMs: 0 });
+      await f.start();
+      await f.stop();
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.deepEqual(server.gateways().map((g) => g.eui).sort(), ['0000000000000003', '0000000000000004', '0000000000000005']);
+    await server.stop();
+  });
+});
