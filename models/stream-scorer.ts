@@ -75,6 +75,14 @@ export class StreamScorer {
     return this.forecaster?.model ?? null;
   }
 
+  /** Use weights trained elsewhere (a model saved by an earlier run), unless a newer one arrived. */
+  adopt(w: ForecasterWeights): void {
+    if (!this.forecaster) return;
+    const current = this.forecaster.model;
+    if (current && current.trainedAt >= w.trainedAt) return;
+    this.forecaster.setWeights(w);
+  }
+
   private maybeTrain(ts: number): void {
     if (this.training || !this.train) return;
     const p = this.policy;

@@ -1,0 +1,168 @@
+// The validation part of the daemon: every reading is checked by the rules and scored by the
+// anomaly detector before it is journaled. It registers a synchronous Assessor: rule checks and
+// the detector (with the forecaster's weights in plain JS) take microseconds per reading;
+// training runs in a worker thread (ModelTrainer) and models are saved under
+// <dataDir>/models/<sensor>/<metric>/. A flagged reading is kept, with its flags and a lower score.
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ReadingInput } from '../protocol/records.ts';
+import type { Assessor, Component, DaemonContext } from '../runtime/component.ts';
+import { counter, gauge } from '../runtime/metrics.ts';
+import type { ValidationConfig } from './config.ts';
+import { defaultDetectorParams } from './detector/detector.ts';
+import { ModelTrainer } from './model/trainer.ts';
+import type { ForecasterWeights } from './model/weights.ts';
+import { FLAG_FACTORS, rulesFor, StreamRuleChecker } from './rules/rules.ts';
+import { StreamScorer, type ModelPolicy } from './stream-scorer.ts';
+
+interface Stream {
+  rules: StreamRuleChecker;
+  scorer: StreamScorer | null;
+  dir: string | null;
+}
+
+export interface ValidationDeps {
+  config: ValidationConfig;
+  dataDir: string;
+  log: Logger;
+  metrics: Registry;
+  addAssessor(a: Assessor): void;
+  /** for tests: a trainer shared or prepared elsewhere */
+  trainer?: ModelTrainer;
+}
+
+export class ValidationComponent implements Component, Assessor {
+  readonly name = 'validation';
+  private readonly streams = new Map<string, Stream>();
+  private trainer: ModelTrainer | null = null;
+  private modelled = 0;
+  private running = false;
+  private m!: ReturnType<ValidationComponent['makeMetrics']>;
+
+  constructor(private readonly deps: ValidationDeps) {}
+
+  async start(): Promise<void> {
+    this.m = this.makeMetrics(this.deps.metrics);
+    if (this.deps.config.model.enabled && this.deps.config.model.maxStreams > 0) {
+      this.trainer = this.deps.trainer ?? new ModelTrainer();
+      await this.trainer.start();
+    }
+    this.running = true;
+    this.deps.addAssessor(this);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.trainer && !this.deps.trainer) await this.trainer.stop();
+    this.trainer = null;
+  }
+
+  private makeMetrics(r: Registry) {
+    return {
+      flags: counter(r, 'fieldproof_validation_flags_total', 'Readings flagged by validation, by flag', ['flag']),
+      trainings: counter(r, 'fieldproof_validation_model_trainings_total', 'Forecaster trainings and loads, by result', ['result']),
+      streams: gauge(r, 'fieldproof_validation_streams', 'Streams (sensor and metric) seen by validation'),
+      modelled: gauge(r, 'fieldproof_validation_modelled_streams', 'Streams with a learned forecaster'),
+    };
+  }
+
+  assess(input: ReadingInput): { flags: string[]; factor: number } {
+    const key = `${input.sensor}\u0000${input.metric}`;
+    let s = this.streams.get(key);
+    if (!s) s = this.addStream(key, input.sensor, input.metric);
+    const flags: string[] = [];
+    s.rules.check(input, Date.now(), performance.now(), flags);
+    let factor = 1;
+    for (const f of flags) factor *= FLAG_FACTORS[f] ?? 1;
+    // values the rules already reject would only teach the detector that nonsense is normal
+    if (s.scorer && input.value !== null && !flags.includes('out_of_range')) {
+      const v = s.scorer.score(input.value, input.ts);
+      if (v.score >= this.deps.config.model.threshold) {
+        flags.push('anomaly');
+        factor *= 1 - 0.5 * v.score;
+      }
+    }
+    for (const f of flags) this.m.flags.inc({ flag: f });
+    return { flags, factor };
+  }
+
+  private addStream(key: string, sensor: string, metric: string): Stream {
+    const cfg = this.deps.config;
+    const rules = new StreamRuleChecker(rulesFor(cfg, sensor, metric), cfg.clock);
+    const useModel = this.trainer !== null && this.modelled < cfg.model.maxStreams;
+    const dir = useModel ? join(this.deps.dataDir, 'models', sensor, metric) : null;
+    const policy: ModelPolicy = { enabled: useModel, minTrainReadings: cfg.model.minTrainReadings, retrainReadings: cfg.model.retrainReadings, retrainIntervalMs: cfg.model.retrainIntervalMs, historySize: cfg.model.historySize };
+    const scorer = new StreamScorer(defaultDetectorParams, policy, useModel ? (h) => this.train(sensor, metric, h, dir!) : null);
+    const s: Stream = { rules, scorer, dir };
+    this.streams.set(key, s);
+    this.m.streams.set(this.streams.size);
+    if (useModel) {
+      this.modelled++;
+      this.loadSaved(sensor, metric, scorer, dir!);
+    }
+    return s;
+  }
+
+  /** A model saved by an earlier run is loaded in the worker and swapped in when ready. */
+  private loadSaved(sensor: string, metric: string, scorer: StreamScorer, dir: string): void {
+    this.trainer!.load(dir).then(
+      (w) => {
+        if (!w || !this.running) return;
+        scorer.adopt(w);
+        this.m.trainings.inc({ result: 'loaded' });
+        this.m.modelled.inc();
+        this.deps.log.info({ sensor, metric, trainedOn: w.trainedOn }, 'anomaly model loaded');
+      },
+      (err: Error) => {
+        if (/no saved model/.test(err.message)) return;
+        this.m.trainings.inc({ result: 'load_failed' });
+        this.deps.log.warn({ sensor, metric, err: err.message }, 'saved anomaly model unusable; it will be retrained');
+      },
+    );
+  }
+
+  private async train(sensor: string, metric: string, history: Float64Array, dir: string): Promise<ForecasterWeights | null> {
+    const trainer = this.trainer;
+    if (!trainer || !this.running) return null;
+    if (trainer.busy >= this.deps.config.model.maxQueuedTrainings) {
+      this.m.trainings.inc({ result: 'skipped_busy' });
+      return null;
+    }
+    try {
+      const w = await trainer.train(history, dir);
+      this.m.trainings.inc({ result: w ? 'trained' : 'too_short' });
+      if (w) {
+        this.deps.log.info({ sensor, metric, readings: history.length, loss: w.loss, ms: trainer.lastJobMs, backend: trainer.backend }, 'anomaly model trained');
+        this.m.modelled.set(this.modelledCount(w));
+      }
+      return this.running ? w : null;
+    } catch (err) {
+      this.m.trainings.inc({ result: 'failed' });
+      if (this.running) this.deps.log.warn({ sensor, metric, err: (err as Error).message }, 'anomaly model training failed');
+      throw err;
+    }
+  }
+
+  private modelledCount(fresh: ForecasterWeights): number {
+    let n = 0;
+    for (const s of this.streams.values()) if (s.scorer?.model) n++;
+    return Math.max(n, fresh ? 1 : 0);
+  }
+
+  /** for tests and the dashboard */
+  streamModel(sensor: string, metric: string): ForecasterWeights | null {
+    return this.streams.get(`${sensor}\u0000${metric}`)?.scorer?.model ?? null;
+  }
+
+  async idle(): Promise<void> {
+    for (const s of this.streams.values()) await s.scorer?.pendingTraining;
+  }
+}
+
+export function createValidation(ctx: DaemonContext): ValidationComponent | null {
+  const config = ctx.config.validation;
+  if (!config) return null;
+  return new ValidationComponent({ config, dataDir: ctx.config.dataDir, log: ctx.log.child({ part: 'validation' }), metrics: ctx.metrics, addAssessor: (a) => ctx.addAssessor(a) });
+}

@@ -1,0 +1,57 @@
+// The `alerts:` section of the device config: where alerts go (MQTT, a webhook) and how they
+// behave (severity per flag, hysteresis, repeat).
+import { z } from 'zod';
+
+const severity = z.enum(['info', 'warning', 'critical']);
+
+const mqttSchema = z.strictObject({
+  /** mqtt://, mqtts:// (TLS), ws:// or wss:// */
+  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
+  clientId: z.string().min(1).max(128).optional(),
+  /** topics are <topicPrefix>/<device>/... */
+  topicPrefix: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or spaces').default('fieldproof'),
+  username: z.string().optional(),
+  /** a password, or for Azure IoT Hub a SAS token; passwordFile reads it from a file instead */
+  password: z.string().optional(),
+  passwordFile: z.string().optional(),
+  /** TLS: CA bundle to trust, and a client certificate and key (what AWS IoT Core asks for) */
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  rejectUnauthorized: z.boolean().default(true),
+  keepaliveS: z.number().int().min(0).max(65_535).default(30),
+  reconnectMs: z.number().int().positive().default(2000),
+});
+
+const webhookSchema = z.strictObject({
+  url: z.url(),
+  headers: z.record(z.string(), z.string()).default({}),
+  timeoutMs: z.number().int().positive().default(5000),
+  /** events waiting for delivery while the endpoint is down; the oldest are dropped (and counted) beyond */
+  maxQueued: z.number().int().positive().default(1000),
+});
+
+export const alertsSchema = z
+  .strictObject({
+    mqtt: mqttSchema.optional(),
+    webhook: webhookSchema.optional(),
+    /** severity per flag, over the defaults (out_of_range critical, anomaly warning, ...) */
+    severity: z.record(z.string(), severity).default({}),
+    /** flags that never raise an alert */
+    ignore: z.array(z.string()).default([]),
+    /** flagged readings in a row before an alert is raised */
+    raiseAfter: z.number().int().positive().default(1),
+    /** clean readings in a row before it is cleared */
+    clearAfter: z.number().int().positive().default(10),
+    /** a stream silent for this many of its usual intervals raises stream_silent (0 = off) */
+    silentFactor: z.number().min(0).default(10),
+    /** how often silence and source states are checked */
+    checkMs: z.number().int().positive().default(1000),
+  })
+  .refine((a) => !(a.mqtt?.password !== undefined && a.mqtt?.passwordFile !== undefined), { message: 'mqtt: give password or passwordFile, not both', path: ['mqtt'] })
+  .refine((a) => (a.mqtt?.cert === undefined) === (a.mqtt?.key === undefined), { message: 'mqtt: cert and key go together', path: ['mqtt'] });
+
+export type AlertsConfig = z.output<typeof alertsSchema>;
+export type MqttConfig = z.output<typeof mqttSchema>;
+export type WebhookConfig = z.output<typeof webhookSchema>;
+export type Severity = z.output<typeof severity>;
