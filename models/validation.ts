@@ -38,6 +38,7 @@ export class ValidationComponent implements Component, Assessor {
   private readonly streams = new Map<string, Stream>();
   private trainer: ModelTrainer | null = null;
   private modelled = 0;
+  private readonly withModel = new Set<string>();
   private running = false;
   private m!: ReturnType<ValidationComponent['makeMetrics']>;
 
@@ -112,7 +113,8 @@ export class ValidationComponent implements Component, Assessor {
         if (!w || !this.running) return;
         scorer.adopt(w);
         this.m.trainings.inc({ result: 'loaded' });
-        this.m.modelled.inc();
+        this.withModel.add(`${sensor}\u0000${metric}`);
+        this.m.modelled.set(this.withModel.size);
         this.deps.log.info({ sensor, metric, trainedOn: w.trainedOn }, 'anomaly model loaded');
       },
       (err: Error) => {
@@ -135,7 +137,8 @@ export class ValidationComponent implements Component, Assessor {
       this.m.trainings.inc({ result: w ? 'trained' : 'too_short' });
       if (w) {
         this.deps.log.info({ sensor, metric, readings: history.length, loss: w.loss, ms: trainer.lastJobMs, backend: trainer.backend }, 'anomaly model trained');
-        this.m.modelled.set(this.modelledCount(w));
+        this.withModel.add(`${sensor}\u0000${metric}`);
+        this.m.modelled.set(this.withModel.size);
       }
       return this.running ? w : null;
     } catch (err) {
@@ -143,12 +146,6 @@ export class ValidationComponent implements Component, Assessor {
       if (this.running) this.deps.log.warn({ sensor, metric, err: (err as Error).message }, 'anomaly model training failed');
       throw err;
     }
-  }
-
-  private modelledCount(fresh: ForecasterWeights): number {
-    let n = 0;
-    for (const s of this.streams.values()) if (s.scorer?.model) n++;
-    return Math.max(n, fresh ? 1 : 0);
   }
 
   /** for tests and the dashboard */

@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   drain: () => import('../../uplink/bench-drain.ts'),
   lorawan: () => import('../../../gateway/bench-lorawan.ts'),
   alert: () => import('../../alerts/bench-alert.ts'),
+  validate: () => import('../../../models/bench-validate.ts'),
   drivers: () => import('../../../drivers/bench-drivers.ts'),
   daemon: () => import('../../http/bench-daemon.ts'),
 };

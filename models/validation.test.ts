@@ -1,0 +1,81 @@
+// The validation component with its real training worker: rules flag, the model is trained off
+// the pipeline's thread, saved with the tf.io file handlers under the data dir, loaded again by
+// the next run, and a spike in a learned signal is flagged as an anomaly (and kept).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { ReadingInput } from '../protocol/records.ts';
+import type { Assessor } from '../runtime/component.ts';
+import { silentLogger } from '../runtime/log.ts';
+import { Registry } from '../runtime/metrics.ts';
+import { validationSchema } from './config.ts';
+import { ValidationComponent } from './validation.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'fp-validation-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = Date.now() - 10_000_000;
+function co2(i: number, value?: number): ReadingInput {
+  return { sensor: 'co2-1', metric: 'co2_ppm', ts: T0 + i * 1000, value: value ?? 600 + 150 * Math.sin(i / 20) + ((i * 7919) % 13) - 6, unit: 'ppm' };
+}
+
+function make(metrics = new Registry()) {
+  let assessor: Assessor | null = null;
+  const config = validationSchema.parse({ model: { minTrainReadings: 300, retrainReadings: 100_000, retrainIntervalMs: 0 } });
+  const c = new ValidationComponent({ config, dataDir: dir, log: silentLogger(), metrics, addAssessor: (a) => (assessor = a) });
+  return { c, metrics, assess: (r: ReadingInput) => assessor!.assess(r) };
+}
+
+test('trains in the worker, saves the model in the data dir, flags a spike without dropping it', { timeout: 60_000 }, async () => {
+  const { c, assess, metrics } = make();
+  await c.start();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  for (let i = 0; i < 310; i++) assess(co2(i));
+  const started = Date.now();
+  await c.idle();
+  clearInterval(timer);
+  // the event loop kept turning while the model trained
+  assert.ok(ticks >= Math.floor((Date.now() - started) / 5) * 0.3, `only ${ticks} timer ticks during ${Date.now() - started} ms of training`);
+  const model = c.streamModel('co2-1', 'co2_ppm');
+  assert.ok(model, 'a model was trained');
+  assert.ok(existsSync(join(dir, 'models', 'co2-1', 'co2_ppm', 'model.json')));
+  assert.ok(existsSync(join(dir, 'models', 'co2-1', 'co2_ppm', 'weights.bin')));
+  const normal = [];
+  for (let i = 310; i < 900; i++) normal.push(assess(co2(i)));
+  const falseAlarms = normal.filter((v) => v.flags.includes('anomaly')).length;
+  assert.ok(falseAlarms <= 3, `${falseAlarms} anomalies flagged in a clean signal`);
+  const spike = assess(co2(900, 3000));
+  assert.ok(spike.flags.includes('anomaly'), `spike flags: ${spike.flags.join(',')}`);
+  assert.ok(spike.factor < 1);
+  const out = assess(co2(901, 20_000));
+  assert.ok(out.flags.includes('out_of_range'));
+  const text = await metrics.metrics();
+  assert.match(text, /fieldproof_validation_model_trainings_total\{result="trained"\} 1/);
+  assert.match(text, /fieldproof_validation_flags_total\{flag="anomaly"\}/);
+  await c.stop();
+});
+
+test('the next run loads the saved model; a damaged one is reported and retrained', { timeout: 60_000 }, async () => {
+  const { c, assess, metrics } = make();
+  await c.start();
+  assess(co2(0));
+  for (let i = 0; i < 100 && !c.streamModel('co2-1', 'co2_ppm'); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(c.streamModel('co2-1', 'co2_ppm'), 'saved model loaded at start');
+  assert.match(await metrics.metrics(), /result="loaded"\} 1/);
+  await c.stop();
+
+  writeFileSync(join(dir, 'models', 'co2-1', 'co2_ppm', 'weights.bin'), Buffer.alloc(7));
+  const second = make();
+  await second.c.start();
+  second.assess(co2(0));
+  for (let i = 0; i < 60 && !/load_failed/.test(await second.metrics.metrics()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(await second.metrics.metrics(), /result="load_failed"\} 1/);
+  assert.equal(second.c.streamModel('co2-1', 'co2_ppm'), null);
+  for (let i = 1; i < 310; i++) second.assess(co2(i));
+  await second.c.idle();
+  assert.ok(second.c.streamModel('co2-1', 'co2_ppm'), 'retrained after the damaged model');
+  await second.c.stop();
+});

@@ -1,0 +1,118 @@
+// `fieldproof bench alert`: how long from a reading accepted by the pipeline to an MQTT subscriber
+// holding the alert it raised. The whole device path runs: validation rules, the journal's group
+// commit (durable before anything is announced), the alert engine, MQTT QoS 1 through a broker,
+// and a subscriber on this machine.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import mqtt from 'mqtt';
+import { ValidationComponent } from '../../models/validation.ts';
+import { validationSchema } from '../../models/config.ts';
+import { generateKey } from '../../protocol/signature.ts';
+import { parseFlags, positiveInt, printJson } from '../cli/command.ts';
+import { Journal } from '../journal/journal.ts';
+import { silentLogger } from '../log.ts';
+import { Registry } from '../metrics.ts';
+import { Pipeline } from '../pipeline.ts';
+import { MapStatusBoard } from '../status-board.ts';
+import { AlertsComponent } from './alerts.ts';
+import { alertsSchema } from './config.ts';
+import { startMosquitto, type Broker } from './testing/mosquitto.ts';
+
+export const help = `usage: fieldproof bench alert [--mqtt URL] [--alerts N] [--commit-wait-ms W] [--json]
+
+Raises and clears N alerts (default 500, one at a time) by feeding out-of-range and then normal
+readings to the pipeline, and times each from the reading's emit to an MQTT subscriber receiving
+the alert (QoS 1). The broker is --mqtt URL, or by default a mosquitto started on a free port.
+The journal's group commit waits at most W ms (default 1) for more readings; an alert is only sent
+once its reading is durable.
+
+Prints p50_ms and p99_ms (emit to subscriber), p99_commit_to_received_ms, max_ms, alerts, broker.`;
+
+function pct(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { mqtt: { type: 'string' }, alerts: { type: 'string' }, 'commit-wait-ms': { type: 'string' }, json: { type: 'boolean' } });
+  const n = positiveInt(values.alerts, 'alerts', 500);
+  const commitWait = values['commit-wait-ms'] === undefined ? 1 : Number(values['commit-wait-ms']);
+  let broker: Broker | null = null;
+  const url = values.mqtt ?? (broker = await startMosquitto()).url;
+  const dir = mkdtempSync(join(tmpdir(), 'fp-bench-alert-'));
+  const log = silentLogger();
+  const metrics = new Registry();
+  const journal = await Journal.open({ dir, device: 'bench', key: generateKey(), log, metrics, commitMaxWaitMs: commitWait });
+  const pipeline = new Pipeline(journal, log, metrics);
+  const validation = new ValidationComponent({ config: validationSchema.parse({ model: { enabled: false } }), dataDir: dir, log, metrics, addAssessor: (a) => pipeline.addAssessor(a) });
+  const board = new MapStatusBoard();
+  let committedAt = 0;
+  journal.onCommitted(() => (committedAt = performance.now()));
+  const alerts = new AlertsComponent({
+    config: alertsSchema.parse({ mqtt: { url, clientId: `fieldproof-bench-${process.pid}` }, clearAfter: 1, silentFactor: 0 }),
+    device: 'bench',
+    log,
+    metrics,
+    board,
+    onCommitted: (l) => void journal.onCommitted(l),
+    sourceStatuses: () => [],
+  });
+  const sub = mqtt.connect(url, { protocolVersion: 5, clientId: `fieldproof-bench-sub-${process.pid}`, reconnectPeriod: 0 });
+  const latencies: number[] = [];
+  const fromCommit: number[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sub.once('connect', () => resolve());
+      sub.once('error', reject);
+    });
+    await sub.subscribeAsync('fieldproof/bench/alerts', { qos: 1 });
+    await validation.start();
+    await alerts.start();
+    let waiting: ((t: number) => void) | null = null;
+    sub.on('message', () => {
+      const t = performance.now();
+      waiting?.(t);
+    });
+    const ts0 = Date.now() - n * 2000;
+    for (let i = 0; i < n * 2; i++) {
+      const raise = i % 2 === 0;
+      const got = new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`alert ${i} did not arrive within 10 s`)), 10_000);
+        waiting = (t) => {
+          clearTimeout(timer);
+          waiting = null;
+          resolve(t);
+        };
+      });
+      const t0 = performance.now();
+      pipeline.emit({ sensor: 'bench-1', metric: 'co2_ppm', ts: ts0 + i * 1000, value: raise ? 50_000 : 450 + (i % 7), unit: 'ppm' });
+      const t1 = await got;
+      latencies.push(t1 - t0);
+      fromCommit.push(t1 - committedAt);
+      if (!values.json && (i + 1) % 200 === 0) process.stderr.write(`${i + 1}/${n * 2} alerts\n`);
+    }
+  } finally {
+    await alerts.stop();
+    await validation.stop();
+    await sub.endAsync().catch(() => undefined);
+    await journal.close();
+    rmSync(dir, { recursive: true, force: true });
+    await broker?.stop();
+  }
+  const sorted = latencies.slice().sort((a, b) => a - b);
+  const commitSorted = fromCommit.slice().sort((a, b) => a - b);
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  const out = {
+    alerts: latencies.length,
+    broker: values.mqtt ? url : 'local mosquitto',
+    commit_wait_ms: commitWait,
+    p50_ms: r3(pct(sorted, 50)),
+    p99_ms: r3(pct(sorted, 99)),
+    max_ms: r3(sorted.at(-1) ?? 0),
+    p99_commit_to_received_ms: r3(pct(commitSorted, 99)),
+  };
+  if (values.json) printJson(out);
+  else process.stdout.write(Object.entries(out).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+  return 0;
+}
