@@ -45,7 +45,7 @@ export function parseListen(listen: string): { host: string; port: number } | nu
   if (!m) return null;
   const port = Number(m[3]);
   if (port > 65535) return null;
-  const host = m[1] ?? (m[2] || '0.0.0.0');
+  const host = m[1] || m[2] || '0.0.0.0';
   return { host, port };
 }
 
