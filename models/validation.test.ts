@@ -62,7 +62,7 @@ test('the next run loads the saved model; a damaged one is reported and retraine
   const { c, assess, metrics } = make();
   await c.start();
   assess(co2(0));
-  for (let i = 0; i < 100 && !c.streamModel('co2-1', 'co2_ppm'); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && !c.streamModel('co2-1', 'co2_ppm'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(c.streamModel('co2-1', 'co2_ppm'), 'saved model loaded at start');
   assert.match(await metrics.metrics(), /result="loaded"\} 1/);
   await c.stop();
@@ -71,7 +71,7 @@ test('the next run loads the saved model; a damaged one is reported and retraine
   const second = make();
   await second.c.start();
   second.assess(co2(0));
-  for (let i = 0; i < 60 && !/load_failed/.test(await second.metrics.metrics()); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && !/load_failed/.test(await second.metrics.metrics()); i++) await new Promise((r) => setTimeout(r, 50));
   assert.match(await second.metrics.metrics(), /result="load_failed"\} 1/);
   assert.equal(second.c.streamModel('co2-1', 'co2_ppm'), null);
   for (let i = 1; i < 310; i++) second.assess(co2(i));
