@@ -4,6 +4,10 @@
 // a recorded JoinRequest could be replayed to reset a session).
 //
 // Keys: `s:<device id>` -> session JSON; `n:<devEui>:<nonce as 4 hex>` -> join time.
+//
+// Durability: a new session (a join) and a used DevNonce are synced before the JoinAccept goes out.
+// Frame counters are written in coalesced, synced batches within 200 ms of an uplink and on every
+// stop; after a power cut, frames of those last 200 ms could be accepted once more.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -34,10 +38,13 @@ export class SessionStore {
   private db: Level<string, string> | null = null;
   private dirty = new Map<string, StoredSession>();
   private flushing: Promise<void> | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly dataDir: string,
     private readonly log: Logger,
+    /** longest a counter change waits before it is written */
+    private readonly flushDelayMs = 200,
   ) {}
 
   get path(): string {
@@ -71,10 +78,18 @@ export class SessionStore {
     return out;
   }
 
-  /** Queue a session for the next write; writes are coalesced, at most one in flight. */
+  /**
+   * Queue a session for the next write. Writes are coalesced: at most one in flight, started at
+   * most `flushDelayMs` after the first change, so that a device sending many uplinks costs one
+   * write per interval rather than one per uplink. stop() and flush() write whatever is queued.
+   */
   markDirty(session: StoredSession): void {
     this.dirty.set(session.deviceId, session);
-    if (!this.flushing) this.flushing = this.flushLoop();
+    if (this.flushing || this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      if (!this.flushing) this.flushing = this.flushLoop();
+    }, this.flushDelayMs);
   }
 
   /** Write a session now and wait for it to be on disk (joins: the new keys must survive a crash). */
@@ -88,29 +103,45 @@ export class SessionStore {
     await this.requireDb().del(`s:${deviceId}`, { sync: true });
   }
 
+  /** One synced write of everything queued; what queues up meanwhile waits for the next interval. */
   private async flushLoop(): Promise<void> {
+    let failed = false;
     try {
-      while (this.dirty.size > 0 && this.db) {
-        const batch = [...this.dirty.values()];
-        this.dirty = new Map();
-        // JSON now, so later changes to the objects go in the next write
-        const ops = batch.map((s) => ({ type: 'put' as const, key: `s:${s.deviceId}`, value: JSON.stringify(s) }));
-        try {
-          await this.db.batch(ops, { sync: true });
-        } catch (err) {
-          this.log.error({ err: (err as Error).message, sessions: batch.length }, 'could not save gateway sessions; retrying');
-          for (const s of batch) if (!this.dirty.has(s.deviceId)) this.dirty.set(s.deviceId, s);
-          await new Promise((r) => setTimeout(r, 500));
-        }
+      if (this.dirty.size === 0 || !this.db) return;
+      const batch = [...this.dirty.values()];
+      this.dirty = new Map();
+      // JSON now, so later changes to the objects go in the next write
+      const ops = batch.map((s) => ({ type: 'put' as const, key: `s:${s.deviceId}`, value: JSON.stringify(s) }));
+      try {
+        await this.db.batch(ops, { sync: true });
+      } catch (err) {
+        failed = true;
+        this.log.error({ err: (err as Error).message, sessions: batch.length }, 'could not save gateway sessions; retrying');
+        for (const s of batch) if (!this.dirty.has(s.deviceId)) this.dirty.set(s.deviceId, s);
       }
     } finally {
       this.flushing = null;
+      if (this.dirty.size > 0 && this.db && !this.flushTimer) {
+        this.flushTimer = setTimeout(() => {
+          this.flushTimer = null;
+          if (!this.flushing) this.flushing = this.flushLoop();
+        }, failed ? 1000 : this.flushDelayMs);
+      }
     }
   }
 
-  /** Wait until every queued session is written. */
+  /** Write every queued session now and wait for it; throws when the disk refuses (after a few tries). */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    for (let attempt = 0; ; attempt++) {
+      if (this.flushing) await this.flushing;
+      if (this.flushTimer) {
+        clearTimeout(this.flushTimer);
+        this.flushTimer = null;
+      }
+      if (this.dirty.size === 0 || !this.db) return;
+      if (attempt === 3) throw new SessionStoreError(`could not write ${this.dirty.size} gateway session(s) to ${this.path}`);
+      this.flushing = this.flushLoop();
+    }
   }
 
   /** Record a DevNonce as used. Returns false (and records nothing) when it was used before. */

@@ -25,19 +25,25 @@ export class Aes128 {
   }
 }
 
-/** AES-CMAC (RFC 4493) under one key, with its subkeys computed once. */
+/**
+ * AES-CMAC (RFC 4493) under one key, with its subkeys computed once. The CBC-MAC runs through one
+ * long-lived AES-CBC cipher in a single call per message: CBC carries its last output block into
+ * the next message as the IV, so the first block of each message is XORed with that block first,
+ * which is the same as starting from the zero IV the MAC needs.
+ */
 export class Cmac {
-  private readonly aes: Aes128;
+  private readonly cbc: Cipher;
   private readonly k1: Buffer;
   private readonly k2: Buffer;
-  /** scratch block for the CBC chain; one per key, used synchronously only */
-  private readonly x = Buffer.alloc(BLOCK);
+  /** the CBC cipher's current chaining value: the last block it output */
+  private readonly chain = Buffer.alloc(BLOCK);
 
   constructor(key: Buffer) {
-    this.aes = new Aes128(key);
-    const l = this.aes.encrypt(Buffer.alloc(BLOCK));
+    const l = new Aes128(key).encrypt(Buffer.alloc(BLOCK));
     this.k1 = shiftLeftXorRb(l);
     this.k2 = shiftLeftXorRb(this.k1);
+    this.cbc = createCipheriv('aes-128-cbc', key, Buffer.alloc(BLOCK));
+    this.cbc.setAutoPadding(false);
   }
 
   /** The first four bytes of CMAC(key, parts...), the LoRaWAN MIC, as an unsigned 32-bit integer (wire order, big-endian read). */
@@ -50,39 +56,20 @@ export class Cmac {
     for (const p of parts) total += p.length;
     const n = total === 0 ? 1 : Math.ceil(total / BLOCK);
     const complete = total !== 0 && total % BLOCK === 0;
-    const x = this.x;
-    x.fill(0);
-    // Walk the message block by block without concatenating the parts.
-    let part = 0;
-    let off = 0;
-    const block = Buffer.alloc(BLOCK);
-    for (let b = 0; b < n; b++) {
-      let filled = 0;
-      while (filled < BLOCK && part < parts.length) {
-        const p = parts[part]!;
-        const take = Math.min(BLOCK - filled, p.length - off);
-        p.copy(block, filled, off, off + take);
-        filled += take;
-        off += take;
-        if (off === p.length) {
-          part++;
-          off = 0;
-        }
-      }
-      const last = b === n - 1;
-      if (last) {
-        if (complete) {
-          for (let i = 0; i < BLOCK; i++) block[i]! ^= this.k1[i]!;
-        } else {
-          block[filled] = 0x80;
-          for (let i = filled + 1; i < BLOCK; i++) block[i] = 0;
-          for (let i = 0; i < BLOCK; i++) block[i]! ^= this.k2[i]!;
-        }
-      }
-      for (let i = 0; i < BLOCK; i++) block[i]! ^= x[i]!;
-      this.aes.encrypt(block).copy(x);
+    const m = Buffer.alloc(n * BLOCK);
+    let at = 0;
+    for (const p of parts) at += p.copy(m, at);
+    const last = (n - 1) * BLOCK;
+    if (complete) {
+      for (let i = 0; i < BLOCK; i++) m[last + i]! ^= this.k1[i]!;
+    } else {
+      m[total] = 0x80;
+      for (let i = 0; i < BLOCK; i++) m[last + i]! ^= this.k2[i]!;
     }
-    return Buffer.from(x);
+    for (let i = 0; i < BLOCK; i++) m[i]! ^= this.chain[i]!;
+    const out = this.cbc.update(m);
+    out.copy(this.chain, 0, out.length - BLOCK);
+    return out.subarray(out.length - BLOCK);
   }
 }
 
