@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { DeviceKey } from '../protocol/signature.ts';
 import type { JournalRecord } from '../protocol/records.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { verifyJournal } from '../runtime/journal/verify.ts';
@@ -24,7 +23,7 @@ function minimalConfig(dir: string, extra = ''): string {
 }
 
 async function inspect(dataDir: string) {
-  const journal = await Journal.open({ dir: dataDir, device: '', key: {} as DeviceKey, readOnly: true });
+  const journal = await Journal.inspect(dataDir);
   try {
     const stats = journal.stats();
     const verification = await verifyJournal(journal);

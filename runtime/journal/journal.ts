@@ -5,15 +5,11 @@
 // encodes them canonically, seals any batch that became due, and writes it all with the new state
 // in one synced LevelDB batch. A reading counts as accepted only when that write returned.
 // docs/durability.md states the guarantees; layout.ts the key layout.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Level } from 'level';
+import type { Level } from 'level';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { canonicalize } from '../../protocol/canonical.ts';
 import { headerHash, signHeader, type BatchHeader } from '../../protocol/batch.ts';
-import { ZERO_HASH } from '../../protocol/hash.ts';
 import { leafHash, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import { gapRecord, type JournalRecord, type Quality, type ReadingInput } from '../../protocol/records.ts';
@@ -22,9 +18,10 @@ import { silentLogger } from '../log.ts';
 import { counter, gauge, histogram, Registry as MetricsRegistry } from '../metrics.ts';
 import { JournalClosedError, JournalFullError, JournalOpenError } from './errors.ts';
 import {
-  chunkKey, decodeIndex, encodeIndex, FORMAT, headerKey, indexKey, META_KEY, parseNumberKey, prunedKey, RANGE, STATE_KEY,
-  type ChunkIndex, type JournalMeta, type JournalState, type PendingGap,
+  chunkKey, decodeIndex, encodeIndex, headerKey, indexKey, parseNumberKey, prunedKey, RANGE, STATE_KEY,
+  type ChunkIndex, type JournalState, type PendingGap,
 } from './layout.ts';
+import { openJournalDatabase, parseJson } from './open.ts';
 
 export interface BatchPolicy {
   maxRecords: number;
@@ -158,29 +155,14 @@ export class Journal {
 
   // ---------------------------------------------------------------- opening
 
+  /** Open (or create) the journal in `opts.dir`; refuses a data dir in use, foreign or damaged. */
   static async open(opts: JournalOptions): Promise<Journal> {
     const log = opts.log ?? silentLogger();
-    const path = join(opts.dir, 'journal');
-    if (existsSync(opts.dir) && !statSync(opts.dir).isDirectory()) {
-      throw new JournalOpenError(`data dir ${opts.dir} is not a directory`);
-    }
-    if (existsSync(path)) {
-      const entries = readdirSync(path);
-      if (entries.length > 0 && !entries.includes('CURRENT')) {
-        throw new JournalOpenError(`${path} is not a fieldproof journal (no LevelDB files in it); refusing to start afresh over it`);
-      }
-    }
-    if (opts.readOnly && !existsSync(join(path, 'CURRENT'))) throw new JournalOpenError(`there is no journal in ${opts.dir}`);
-    await mkdir(path, { recursive: true });
-    const db = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const { db, state, meta, path } = await openJournalDatabase(opts);
     try {
-      await db.open();
-    } catch (err) {
-      throw new JournalOpenError(describeOpenError(path, err));
-    }
-    try {
-      const state = await Journal.readIdentityAndState(db, opts, path);
-      const journal = new Journal(db, opts, state, log);
+      // Inspection takes the identity from the journal itself.
+      const identity = opts.readOnly ? { ...opts, device: meta.device, key: { public: meta.key } as DeviceKey } : opts;
+      const journal = new Journal(db, identity, state, log);
       await journal.loadIndex();
       journal.publishGauges();
       log.info({ lastSeq: state.lastSeq, lastBatch: state.lastBatch, ackedBatch: state.ackedBatch, tail: journal.tail.lines.length }, 'journal opened');
@@ -192,37 +174,9 @@ export class Journal {
     }
   }
 
-  private static async readIdentityAndState(db: Level<string, string>, opts: JournalOptions, path: string): Promise<JournalState> {
-    const metaText = await db.get(META_KEY);
-    if (metaText === undefined && opts.readOnly) throw new JournalOpenError(`${path} holds no fieldproof journal`);
-    if (metaText === undefined) {
-      for await (const _ of db.keys({ limit: 1 })) {
-        throw new JournalOpenError(`${path} holds a LevelDB that is not a fieldproof journal (no identity record); refusing to start afresh over it`);
-      }
-      const meta: JournalMeta = { format: FORMAT, device: opts.device, key: opts.key.public, created: Date.now() };
-      const state = emptyState();
-      await db.batch([
-        { type: 'put', key: META_KEY, value: JSON.stringify(meta) },
-        { type: 'put', key: STATE_KEY, value: JSON.stringify(state) },
-      ], { sync: true });
-      return state;
-    }
-    const meta = parseJson<JournalMeta>(metaText, `${path}: the identity record is corrupt`);
-    if (opts.readOnly) {
-      // Inspection takes the identity from the journal itself.
-      opts.device = meta.device;
-      opts.key = { public: meta.key } as DeviceKey;
-    }
-    if (meta.format !== FORMAT) throw new JournalOpenError(`${path} has journal format ${meta.format}; this fieldproof reads format ${FORMAT}`);
-    if (meta.device !== opts.device) {
-      throw new JournalOpenError(`${path} belongs to device ${meta.device}, but the config says ${opts.device}`);
-    }
-    if (meta.key !== opts.key.public) {
-      throw new JournalOpenError(`${path} was signed with key ${meta.key}, but the device key is ${opts.key.public}: restore the original device.key`);
-    }
-    const stateText = await db.get(STATE_KEY);
-    if (stateText === undefined) throw new JournalOpenError(`${path}: the state record is missing; the journal is damaged`);
-    return parseJson<JournalState>(stateText, `${path}: the state record is corrupt`);
+  /** Open an existing journal to read it (stats, verify, export): nothing is written or sealed. */
+  static inspect(dir: string): Promise<Journal> {
+    return Journal.open({ dir, readOnly: true, device: '', key: { public: '' } as DeviceKey });
   }
 
   private async loadIndex(): Promise<void> {
@@ -761,27 +715,8 @@ function copyState(s: JournalState): JournalState {
   return { ...s, pendingGap: s.pendingGap ? { ...s.pendingGap } : null };
 }
 
-function emptyState(): JournalState {
-  return { lastSeq: 0, sealedSeq: 0, lastBatch: 0, lastHeaderHash: ZERO_HASH, ackedBatch: 0, ackedSeq: 0, ackedHeaderHash: ZERO_HASH, bytes: 0, pendingGap: null, tailOpenedAt: null };
-}
-
-function parseJson<T>(text: string, problem: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new JournalOpenError(problem);
-  }
-}
-
 function encodable(r: ReadingInput): boolean {
   return Number.isFinite(r.ts) && (r.value === null || Number.isFinite(r.value)) && (r.quality === undefined || Number.isFinite(r.quality.score));
-}
-
-function describeOpenError(path: string, err: unknown): string {
-  const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-  if (/lock/i.test(cause)) return `data dir ${path.replace(/\/journal$/, '')} is in use by another fieldproof process (stop it first, e.g. the running daemon)`;
-  if (/corrupt/i.test(cause)) return `${path} is corrupt (${cause.split('\n')[0]}); restore it from a backup or move it aside`;
-  return `cannot open the journal at ${path}: ${cause.split('\n')[0]}`;
 }
 
 function safeCall(fn: () => void, log: Logger): void {

@@ -1,6 +1,5 @@
 import { Journal } from '../../journal/journal.ts';
 import { verifyJournal } from '../../journal/verify.ts';
-import type { DeviceKey } from '../../../protocol/signature.ts';
 import { CommandFailure, parseFlags, printJson, UsageError, type Command } from '../command.ts';
 import { dataDirFrom } from '../data-dir.ts';
 
@@ -23,7 +22,7 @@ The journal is read, never changed. A running daemon holds the data dir: stop it
     if (sub !== 'stats' && sub !== 'verify' && sub !== 'export') throw new UsageError('name a sub-verb: stats, verify or export');
     if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
     const dir = dataDirFrom(values);
-    const journal = await Journal.open({ dir, device: '', key: {} as DeviceKey, readOnly: true });
+    const journal = await Journal.inspect(dir);
     try {
       if (sub === 'stats') {
         const s = journal.stats();
