@@ -125,10 +125,13 @@ export class Uplink {
     if (!this.running) return;
     const wait = this.pausedUntil - Date.now();
     if (wait > 0) {
-      if (!this.wakeTimer) this.wakeTimer = setTimeout(() => {
-        this.wakeTimer = null;
-        this.pump();
-      }, wait);
+      if (!this.wakeTimer) {
+        this.wakeTimer = setTimeout(() => {
+          this.wakeTimer = null;
+          this.pump();
+        }, wait);
+        this.wakeTimer.unref();
+      }
       return;
     }
     if (this.needResync) {
@@ -176,6 +179,7 @@ export class Uplink {
       this.needResync = false;
       this.failures = 0;
     } catch (err) {
+      this.m.errors.inc({ reason: 'unreachable' });
       this.deps.log.warn({ err: (err as Error).message }, 'sink not reachable');
       this.fail('unreachable');
     }
