@@ -29,11 +29,12 @@ export async function run(argv: string[]): Promise<number> {
   const sensors = positiveInt(values.sensors, 'sensors', 20);
   const dir = mkdtempSync(join(tmpdir(), 'fp-bench-validate-'));
   let assessor: Assessor | null = null;
-  const config = validationSchema.parse({ model: { minTrainReadings: 500, retrainReadings: 1e9, retrainIntervalMs: 0, maxStreams: sensors } });
+  const config = validationSchema.parse({ model: { minTrainReadings: 500, retrainReadings: 1e9, retrainIntervalMs: 0, maxStreams: sensors, maxQueuedTrainings: sensors } });
   const v = new ValidationComponent({ config, dataDir: dir, log: silentLogger(), metrics: new Registry(), addAssessor: (a) => (assessor = a) });
   const signals = Array.from({ length: sensors }, (_, i) => new SimulatedSignal('co2', 7 + i, []));
   const { metric, unit } = SIGNAL_UNITS.co2;
-  const t0 = Date.now() - 10_000_000;
+  // reading times end now: readings from the future would (rightly) be flagged clock_future
+  const t0 = Date.now() - (Math.ceil(n / sensors) + 700) * 1000;
   let i = 0;
   const next = (): ReadingInput => {
     const s = i % sensors;

@@ -86,8 +86,12 @@ export class StreamScorer {
   private maybeTrain(ts: number): void {
     if (this.training || !this.train) return;
     const p = this.policy;
-    const first = this.forecaster!.model === null && this.trainings === 0;
-    const due = first ? this.readings >= p.minTrainReadings : this.readings - this.lastTrainAt >= p.retrainReadings && ts - this.lastTrainTs >= p.retrainIntervalMs;
+    // without a model yet (never trained, history too short, or the trainer was busy) try again
+    // every quarter of minTrainReadings; with one, retrain on the regular schedule
+    const due =
+      this.forecaster!.model === null
+        ? this.readings >= p.minTrainReadings && (this.lastTrainAt === 0 || this.readings - this.lastTrainAt >= Math.ceil(p.minTrainReadings / 4))
+        : this.readings - this.lastTrainAt >= p.retrainReadings && ts - this.lastTrainTs >= p.retrainIntervalMs;
     if (!due) return;
     this.lastTrainAt = this.readings;
     this.lastTrainTs = ts;

@@ -118,7 +118,7 @@ export class ValidationComponent implements Component, Assessor {
         this.deps.log.info({ sensor, metric, trainedOn: w.trainedOn }, 'anomaly model loaded');
       },
       (err: Error) => {
-        if (/no saved model/.test(err.message)) return;
+        if (!this.running || /no saved model/.test(err.message)) return;
         this.m.trainings.inc({ result: 'load_failed' });
         this.deps.log.warn({ sensor, metric, err: err.message }, 'saved anomaly model unusable; it will be retrained');
       },
@@ -128,7 +128,7 @@ export class ValidationComponent implements Component, Assessor {
   private async train(sensor: string, metric: string, history: Float64Array, dir: string): Promise<ForecasterWeights | null> {
     const trainer = this.trainer;
     if (!trainer || !this.running) return null;
-    if (trainer.busy >= this.deps.config.model.maxQueuedTrainings) {
+    if (trainer.trainingsQueued >= this.deps.config.model.maxQueuedTrainings) {
       this.m.trainings.inc({ result: 'skipped_busy' });
       return null;
     }

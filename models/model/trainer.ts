@@ -12,6 +12,7 @@ export class ModelTrainer {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly trainingIds = new Set<number>();
   /** the backend the worker reported (wasm or cpu), once it has run a job */
   backend: string | null = null;
   lastJobMs = 0;
@@ -39,8 +40,14 @@ export class ModelTrainer {
     return this.post({ id: 0, op: 'load', dir });
   }
 
+  /** jobs sent and not yet answered */
   get busy(): number {
     return this.pending.size;
+  }
+
+  /** training jobs among them (loads are quick and do not count against a training queue) */
+  get trainingsQueued(): number {
+    return this.trainingIds.size;
   }
 
   async stop(): Promise<void> {
@@ -56,6 +63,7 @@ export class ModelTrainer {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      if (job.op === 'train') this.trainingIds.add(id);
       if (this.pending.size === 1) worker.ref();
       worker.postMessage({ ...job, id });
     });
@@ -65,6 +73,7 @@ export class ModelTrainer {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
+    this.trainingIds.delete(reply.id);
     if (this.pending.size === 0) this.worker?.unref();
     if (reply.ok) {
       this.backend = reply.backend;
@@ -76,5 +85,6 @@ export class ModelTrainer {
   private failAll(err: Error): void {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
+    this.trainingIds.clear();
   }
 }

@@ -59,6 +59,7 @@ export async function run(argv: string[]): Promise<number> {
     sourceStatuses: () => [],
   });
   const sub = mqtt.connect(url, { protocolVersion: 5, clientId: `fieldproof-bench-sub-${process.pid}`, reconnectPeriod: 0 });
+  sub.on('connect', () => (sub.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
   const latencies: number[] = [];
   const fromCommit: number[] = [];
   try {

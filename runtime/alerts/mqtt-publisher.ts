@@ -72,6 +72,9 @@ export class MqttAlertPublisher {
     this.client = client;
     let lastError = '';
     client.on('connect', () => {
+      // alerts are small and latency matters: do not let Nagle hold them back waiting for ACKs
+      const stream = client.stream as { setNoDelay?: (on: boolean) => void };
+      stream.setNoDelay?.(true);
       this.m.connected.set(1);
       lastError = '';
       this.log.info({ url: this.config.url }, 'mqtt connected');
