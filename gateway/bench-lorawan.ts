@@ -20,72 +20,84 @@ import { buildDataFrame } from './lorawan/frame.ts';
 import { encodeGatewayDatagram, PUSH_DATA } from './semtech/packets.ts';
 import { rxpkFor } from './simulator.ts';
 
-export const help = `usage: fieldproof bench lorawan [--uplinks N] [--devices D] [--window W] [--emit-only] [--json]
+export const help = `usage: fieldproof bench lorawan [--uplinks N] [--devices D] [--window W] [--ack-rate R] [--ack-seconds S] [--emit-only] [--json]
 
-Sends N LoRaWAN uplinks (default 200000) from D ABP devices (default 1000), one per PUSH_DATA
-datagram, from a packet forwarder on a worker thread to the gateway listener on 127.0.0.1, with at
-most W datagrams awaiting their PUSH_ACK (default 256). Each frame is a real LoRaWAN 1.0 frame
-(MIC, encrypted Cayenne LPP temperature) that the gateway checks, decrypts, decodes and journals
-through the pipeline into a fresh journal (synced group commits, sealed and signed batches).
+Sends LoRaWAN uplinks from D ABP devices (default 1000), one per PUSH_DATA datagram, from a packet
+forwarder on a worker thread to the gateway listener on 127.0.0.1. Each frame is a real LoRaWAN 1.0
+frame (MIC, encrypted Cayenne LPP temperature) that the gateway checks, decrypts, decodes and
+journals through the pipeline into a fresh journal (synced group commits, sealed, signed batches).
 
-Prints uplinks_per_s (first datagram sent to last record durable in the journal), p50/p99/max_ack_ms
-(datagram sent to its PUSH_ACK received, under that full load), lost datagrams and records journaled.
+First N uplinks (default 200000) as fast as acks come back, at most W awaiting theirs (default 256):
+uplinks_per_s is first datagram sent to last record durable in the journal (p50/p99_ack_ms_flood
+are the acks under that flood, mostly queueing). Then R uplinks/s (default 2000) for S seconds
+(default 3): p50/p99/max_ack_ms, datagram sent to its PUSH_ACK received.
 --emit-only measures to the pipeline boundary instead of the journal.`;
 
-/** The forwarder: plain JavaScript, run as a worker from source so that it needs no loader. */
+/**
+ * The forwarder: plain JavaScript, run as a worker from source so that it needs no loader. Each run
+ * sends datagrams [start, end) either as fast as acks come back (at most `window` awaiting theirs)
+ * or at a steady `rate` per second, and reports every ack's round trip.
+ */
 const SENDER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const dgram = require('node:dgram');
-const { data, offsets, port, window } = workerData;
-const n = offsets.length - 1;
-const sentAt = new Float64Array(n);
-const ackMs = new Float64Array(n);
-const acked = new Uint8Array(n);
+const { data, offsets, port } = workerData;
 const socket = dgram.createSocket('udp4');
-let next = 0, inflight = 0, done = 0, lost = 0;
 const slot = new Int32Array(65536).fill(-1);
-const started = performance.now();
+let run = null;
+function send(i) {
+  slot[i & 0xffff] = i;
+  run.sentAt[i - run.start] = performance.now();
+  run.inflight++;
+  socket.send(data.subarray(offsets[i], offsets[i + 1]));
+}
 function pump() {
-  while (inflight < window && next < n) {
-    const i = next++;
-    const token = i & 0xffff;
-    slot[token] = i;
-    sentAt[i] = performance.now();
-    inflight++;
-    socket.send(data.subarray(offsets[i], offsets[i + 1]));
+  if (!run) return;
+  if (run.rate) {
+    const due = run.start + Math.min(run.end - run.start, Math.floor(((performance.now() - run.t0) / 1000) * run.rate));
+    while (run.next < due) send(run.next++);
+    if (run.next < run.end) setImmediate(pump);
+  } else {
+    while (run.inflight < run.window && run.next < run.end) send(run.next++);
   }
 }
 socket.on('message', (m) => {
-  if (m.length !== 4 || m[3] !== 1) return;
+  if (!run || m.length !== 4 || m[3] !== 1) return;
   const i = slot[m.readUInt16BE(1)];
-  if (i < 0 || acked[i]) return;
-  acked[i] = 1;
-  ackMs[i] = performance.now() - sentAt[i];
-  inflight--;
-  done++;
-  if (done + lost === n) finish(); else pump();
+  if (i < run.start || i >= run.end || run.state[i - run.start]) return;
+  run.state[i - run.start] = 1;
+  run.ackMs[i - run.start] = performance.now() - run.sentAt[i - run.start];
+  run.inflight--;
+  run.done++;
+  if (run.done + run.lost === run.end - run.start) finish(); else if (!run.rate) pump();
 });
 // A datagram the kernel dropped never gets its ack: after a second it is counted lost and its slot freed.
-const reaper = setInterval(() => {
+setInterval(() => {
+  if (!run) return;
   const now = performance.now();
-  for (let t = 0; t < 65536; t++) {
-    const i = slot[t];
-    if (i >= 0 && !acked[i] && now - sentAt[i] > 1000) { acked[i] = 2; slot[t] = -1; lost++; inflight--; }
+  for (let k = 0; k < run.next - run.start; k++) {
+    if (!run.state[k] && now - run.sentAt[k] > 1000) { run.state[k] = 2; run.lost++; run.inflight--; }
   }
-  if (done + lost === n) finish(); else pump();
-}, 250);
+  if (run.done + run.lost === run.end - run.start) finish(); else pump();
+}, 250).unref();
 function finish() {
-  clearInterval(reaper);
-  socket.close();
+  const r = run;
+  run = null;
   const ok = [];
-  for (let i = 0; i < n; i++) if (acked[i] === 1) ok.push(ackMs[i]);
-  parentPort.postMessage({ acks: Float64Array.from(ok), lost, sendSeconds: (performance.now() - started) / 1000 });
+  for (let k = 0; k < r.end - r.start; k++) if (r.state[k] === 1) ok.push(r.ackMs[k]);
+  parentPort.postMessage({ acks: Float64Array.from(ok), lost: r.lost, sendSeconds: (performance.now() - r.t0) / 1000 });
 }
+parentPort.on('message', (m) => {
+  if (m === 'close') { socket.close(); return; }
+  const n = m.end - m.start;
+  run = { ...m, next: m.start, inflight: 0, done: 0, lost: 0, t0: performance.now(),
+    sentAt: new Float64Array(n), ackMs: new Float64Array(n), state: new Uint8Array(n) };
+  pump();
+});
 socket.on('error', (e) => parentPort.postMessage({ error: e.message }));
 socket.connect(port, '127.0.0.1', () => {
   try { socket.setRecvBufferSize(4 * 1024 * 1024); socket.setSendBufferSize(4 * 1024 * 1024); } catch {}
   parentPort.postMessage({ ready: true });
-  parentPort.once('message', () => pump());
 });
 `;
 
@@ -123,13 +135,35 @@ function buildDatagrams(n: number, devices: { devAddr: number; keys: ReturnType<
   return { data: Buffer.concat(parts), offsets };
 }
 
+/** Send datagrams [start, end) through the worker and wait for its report. */
+function sendRun(worker: Worker, start: number, end: number, opts: { window?: number; rate?: number }): Promise<SenderResult> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: SenderResult & { error?: string }) => {
+      worker.off('error', onError);
+      if (m.error) reject(new Error(m.error));
+      else resolve(m);
+    };
+    const onError = (err: Error) => {
+      worker.off('message', onMessage);
+      reject(err);
+    };
+    worker.once('message', onMessage);
+    worker.once('error', onError);
+    worker.postMessage({ start, end, window: opts.window ?? 0, rate: opts.rate ?? 0 });
+  });
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    uplinks: { type: 'string' }, devices: { type: 'string' }, window: { type: 'string' }, 'emit-only': { type: 'boolean' }, json: { type: 'boolean' },
+    uplinks: { type: 'string' }, devices: { type: 'string' }, window: { type: 'string' }, 'ack-rate': { type: 'string' }, 'ack-seconds': { type: 'string' },
+    'emit-only': { type: 'boolean' }, json: { type: 'boolean' },
   });
   const n = positiveInt(values.uplinks, 'uplinks', 200_000);
   const deviceCount = positiveInt(values.devices, 'devices', 1000);
   const window = positiveInt(values.window, 'window', 256);
+  const ackRate = positiveInt(values['ack-rate'], 'ack-rate', 2000);
+  const ackSeconds = positiveInt(values['ack-seconds'], 'ack-seconds', 3);
+  const paced = ackRate * ackSeconds;
   const toJournal = !values['emit-only'];
   const say = (s: string) => {
     if (!values.json) process.stderr.write(s + '\n');
@@ -153,11 +187,12 @@ export async function run(argv: string[]): Promise<number> {
       id: d.id, activation: 'abp', devAddr: d.devAddr.toString(16).padStart(8, '0'), nwkSKey: d.nwkSKey.toString('hex'), appSKey: d.appSKey.toString('hex'), codec: 'cayenne-lpp',
     })),
   });
-  say(`building ${n} frames for ${deviceCount} devices`);
-  const { data, offsets } = buildDatagrams(n, devices);
+  say(`building ${n + paced} frames for ${deviceCount} devices`);
+  const { data, offsets } = buildDatagrams(n + paced, devices);
 
   let journal: Journal | null = null;
   let gateway: GatewayComponent | null = null;
+  let worker: Worker | null = null;
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
   try {
@@ -182,26 +217,24 @@ export async function run(argv: string[]): Promise<number> {
     gateway = new GatewayComponent({ config, codecs: new Map(devices.map((d) => [d.id, codec])), dataDir: dir, emit, log, metrics });
     await gateway.start();
 
-    const worker = new Worker(SENDER, { eval: true, workerData: { data, offsets, port: gateway.address().port, window } });
+    const w = new Worker(SENDER, { eval: true, workerData: { data, offsets, port: gateway.address().port } });
+    worker = w;
     await new Promise<void>((resolve, reject) => {
-      worker.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
-      worker.once('error', reject);
+      w.once('message', (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new Error(m.error))));
+      w.once('error', reject);
     });
-    const progress = setInterval(() => say(`${records} of ${n} uplinks journaled`), 1000);
+
+    // 1. Throughput: as fast as the acks allow, until every uplink is in the journal.
+    say(`throughput: ${n} uplinks, window ${window}`);
+    const progress = setInterval(() => say(`${records} of ${n} uplinks ${toJournal ? 'journaled' : 'decoded'}`), 1000);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const result = await new Promise<SenderResult>((resolve, reject) => {
-      worker.on('message', (m: SenderResult & { error?: string }) => (m.error ? reject(new Error(m.error)) : resolve(m)));
-      worker.once('error', reject);
-      worker.postMessage('go');
-    });
-    await worker.terminate();
-    // Wait for the tail: every acknowledged uplink must reach the journal (or stop moving).
-    const expected = n - result.lost;
+    const flood = await sendRun(w, 0, n, { window });
+    const expected = n - flood.lost;
     let last = -1;
     let stillSince = performance.now();
     while (records < expected) {
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 10));
       if (records !== last) {
         last = records;
         stillSince = performance.now();
@@ -210,28 +243,41 @@ export async function run(argv: string[]): Promise<number> {
     clearInterval(progress);
     const cpu = process.cpuUsage(cpu0);
     const seconds = (lastRecordAt - t0) / 1000;
-    const acks = result.acks.sort();
+    const floodRecords = records;
+
+    // 2. Ack latency at a steady rate, the way a site's forwarders send: datagram out to PUSH_ACK back.
+    say(`ack latency: ${ackRate} uplinks/s for ${ackSeconds} s`);
+    const steady = await sendRun(w, n, n + paced, { rate: ackRate });
+    while (records < floodRecords + paced - steady.lost && performance.now() - lastRecordAt < 3000) await new Promise((r) => setTimeout(r, 10));
+
+    const acks = steady.acks.sort();
+    const floodAcks = flood.acks.sort();
     printJson({
       bench: 'lorawan',
       uplinks: n,
       devices: deviceCount,
-      window,
       to: toJournal ? 'journal' : 'emit',
-      uplinks_per_s: Math.round(records / seconds),
-      p50_ack_ms: round2(percentile(acks, 50)),
+      uplinks_per_s: Math.round(floodRecords / seconds),
       p99_ack_ms: round2(percentile(acks, 99)),
+      p50_ack_ms: round2(percentile(acks, 50)),
       max_ack_ms: round2(acks.length ? acks[acks.length - 1]! : 0),
-      lost_datagrams: result.lost,
+      ack_rate_per_s: ackRate,
+      window,
+      p50_ack_ms_flood: round2(percentile(floodAcks, 50)),
+      p99_ack_ms_flood: round2(percentile(floodAcks, 99)),
+      lost_datagrams: flood.lost + steady.lost,
       records,
       seconds: round2(seconds),
-      cpu_us_per_uplink: round2((cpu.user + cpu.system) / Math.max(1, records)),
+      cpu_us_per_uplink: round2((cpu.user + cpu.system) / Math.max(1, floodRecords)),
       rss_mb: Math.round(peakRss / 1024 / 1024),
       cpus: cpus().length,
       node: process.version,
     });
-    return records === n ? 0 : 1;
+    return records === n + paced ? 0 : 1;
   } finally {
     clearInterval(sampler);
+    worker?.postMessage('close');
+    await worker?.terminate();
     await gateway?.stop();
     await journal?.close();
     rmSync(dir, { recursive: true, force: true });

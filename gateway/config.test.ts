@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { deviceConfigSchema } from '../runtime/config/device-config.ts';
+import { fileURLToPath } from 'node:url';
+import { deviceConfigSchema, loadDeviceConfig } from '../runtime/config/device-config.ts';
 import { parseYamlConfig } from '../runtime/config/load.ts';
 import { loadCodecs } from './component.ts';
 import { gatewaySchema, parseListen, resolveCodecs } from './config.ts';
@@ -51,6 +52,17 @@ describe('gateway config', () => {
     assert.equal(c.codecTimeoutMs, 100);
     assert.equal(c.devices.length, 2);
     assert.equal(c.devices[1]!.activation, 'otaa');
+  });
+
+  it('the sample config beside the code loads, codecs and all', () => {
+    const file = fileURLToPath(new URL('./sample.yaml', import.meta.url));
+    const config = loadDeviceConfig(file);
+    const codecs = loadCodecs(config.gateway!, file);
+    assert.equal(codecs.get('node-1')!.name, 'cayenne-lpp');
+    const out = codecs.get('node-2')!.decodeBatch([{ bytes: Uint8Array.from([0x08, 0x3e, 0x5b, 0x0e, 0x10]), fPort: 2, recvTime: 0 }]);
+    assert.deepEqual(out[0], { ok: true, readings: [
+      { metric: 'temperature_c', unit: 'degC', value: 21.1 }, { metric: 'humidity_pct', unit: '%', value: 45.5 }, { metric: 'battery_v', unit: 'V', value: 3.6 },
+    ], warnings: [] });
   });
 
   it('a device without a gateway section has none', () => {
