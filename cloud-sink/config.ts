@@ -12,10 +12,17 @@ const listen = z
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8787')
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0..65535');
 
+// A key that is not 64 hex digits (ARCHITECTURE.md's sample has the placeholder `5f2c...`) is
+// accepted so that the sample config loads as written; the sink warns about it at start, and
+// batches for that device are refused (no real key can match it).
 const deviceSchema = z.strictObject({
   id: z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore'),
-  key: z.string().refine((k) => isHex(k, 32), 'must be a 64-digit lowercase hex Ed25519 public key'),
+  key: z.string().min(1),
 });
+
+export function invalidDeviceKeys(config: SinkConfig): string[] {
+  return config.devices.filter((d) => !isHex(d.key, 32)).map((d) => d.id);
+}
 
 const aptosSchema = z.strictObject({
   /** the full node REST API, e.g. https://fullnode.testnet.aptoslabs.com/v1 */

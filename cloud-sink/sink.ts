@@ -11,7 +11,7 @@ import { Registry } from '../runtime/metrics.ts';
 import { loadAnchorAbi } from './anchor/abi.ts';
 import { Anchorer } from './anchor/anchorer.ts';
 import { AptosAnchorChain, readPrivateKey, type AnchorChain } from './anchor/aptos-chain.ts';
-import { splitListen, type SinkConfig } from './config.ts';
+import { invalidDeviceKeys, splitListen, type SinkConfig } from './config.ts';
 import { HttpApi } from './http-api.ts';
 import { Ingest } from './ingest.ts';
 import { ProofService } from './proofs.ts';
@@ -55,6 +55,9 @@ export class Sink {
 
   async start(): Promise<void> {
     const { config, log, metrics } = this;
+    for (const id of invalidDeviceKeys(config)) {
+      log.warn({ device: id }, 'the config gives this device a key that is not 64 hex digits (a placeholder?); its batches will be refused');
+    }
     const store = this.deps.store ?? createStore(config);
     await store.open();
     this.storeInUse = store;
