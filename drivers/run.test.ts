@@ -13,14 +13,21 @@ import { PtyPair } from './serial/pty-pair.ts';
 
 const BIN = fileURLToPath(new URL('../bin/fieldproof.js', import.meta.url));
 
-function cli(args: string[], untilMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Run the CLI; with runForMs, stop it with SIGINT that long after the daemon says it is running. */
+function cli(args: string[], runForMs?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    let stopping = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (runForMs && !stopping && stdout.includes('"fieldproof running"')) {
+        stopping = true;
+        setTimeout(() => child.kill('SIGINT'), runForMs);
+      }
+    });
     child.stderr.on('data', (d) => (stderr += d));
-    if (untilMs) setTimeout(() => child.kill('SIGINT'), untilMs);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -59,7 +66,7 @@ batch:
   maxAgeMs: 500
 `,
   );
-  const run = await cli(['run', '--config', config], 4000);
+  const run = await cli(['run', '--config', config], 2500);
   assert.equal(run.code, 0, run.stderr);
   const exported = await cli(['journal', 'export', '--batches', '--data-dir', join(dir, 'data')]);
   assert.equal(exported.code, 0, exported.stderr);

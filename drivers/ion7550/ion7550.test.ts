@@ -197,3 +197,27 @@ test('a meter that is not there: connection refused is its own error', async (t)
   assert.deepEqual(of(readings, 'power_kw')[0]!.quality!.flags, ['port_unavailable']);
   assert.match(detail!, /connection to 127\.0\.0\.1:\d+ refused/);
 });
+
+test('an RS-485 adapter unplugged and plugged back is reopened without a restart', async (t) => {
+  const pair = await PtyPair.open();
+  t.after(() => pair.dispose());
+  const sim = new Ion7550Simulator({ unitId: 2, rtu: { path: pair.peerPath, baudRate: 19200 }, powerKw: 8 });
+  await sim.start();
+  t.after(() => sim.stop());
+  const { driver, readings } = driverFor({ unit: 2, rtu: { port: pair.devicePath }, ...FAST, timeoutMs: 300 });
+  await driver.start();
+  await sleep(300);
+  await sim.stop();
+  await pair.stop();
+  await sleep(800);
+  const state = driver.status().state;
+  assert.ok(state === 'degraded' || state === 'down', state);
+  assert.ok(of(readings, 'power_kw').some((r) => r.value === null && r.quality!.flags[0] === 'port_unavailable'));
+  await pair.start();
+  const back = new Ion7550Simulator({ unitId: 2, rtu: { path: pair.peerPath, baudRate: 19200 }, powerKw: 9 });
+  await back.start();
+  t.after(() => back.stop());
+  await sleep(900);
+  assert.equal(of(readings, 'power_kw').at(-1)!.value, 9);
+  assert.equal(driver.status().state, 'ok');
+});

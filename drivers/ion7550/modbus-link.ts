@@ -64,6 +64,17 @@ export class ModbusLink {
   private async doConnect(): Promise<void> {
     await this.close();
     const client = new ModbusRTU();
+    // modbus-serial re-emits port errors (EIO when an adapter is unplugged) on the client; without a
+    // listener they would end the process. Drop the client: the next request reconnects.
+    client.on('error', () => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      try {
+        client.close(() => {});
+      } catch {
+        // already closed
+      }
+    });
     const t = this.target;
     try {
       if (t.transport === 'tcp') await client.connectTCP(t.host, { port: t.port, timeout: this.timeoutMs });
