@@ -74,7 +74,8 @@ describe('Aptos simulator strictness', () => {
     // authenticator has the same bytes as its account authenticator (tag 0, key, signature).
     const good = Buffer.concat([raw, auth]);
     const flipped = Buffer.from(good);
-    flipped[good.indexOf(Buffer.alloc(32, 1)) + 16] ^= 0x10; // inside the root argument: the signature no longer covers it
+    const at = good.indexOf(Buffer.alloc(32, 1)) + 16; // inside the root argument: the signature no longer covers it
+    flipped[at] = flipped[at]! ^ 0x10;
     assert.match((await submitRaw(flipped)).body.message!, /signature does not verify/);
     const otherChain = Buffer.from(good);
     otherChain[raw.length - 1] = 99;

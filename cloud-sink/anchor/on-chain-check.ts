@@ -32,7 +32,7 @@ export async function checkAnchorOnChain(node: string, anchor: { root: string; t
     return [...steps, { step: 'anchor call', ok: false, detail: `anchor.module ${anchor.module} is not <address>::anchor` }];
   }
   const fn = `${module}::${RECORD_ROOT}`;
-  if (payload.function === undefined || longModuleId(payload.function.split('::').slice(0, 2).join('::')) + `::${payload.function.split('::')[2]}` !== fn) {
+  if (calledFunction(payload.function) !== fn) {
     return [...steps, { step: 'anchor call', ok: false, detail: `the transaction called ${payload.function}, not ${fn}` }];
   }
   if (String(payload.arguments?.[0]).toLowerCase() !== `0x${anchor.root}`) {
@@ -51,4 +51,15 @@ export async function checkAnchorOnChain(node: string, anchor: { root: string; t
     steps.push({ step: 'anchor view', ok: false, detail: `view call failed: ${(err as Error).message.split('\n')[0]}` });
   }
   return steps;
+}
+
+/** `0xcafe::anchor::record_root` with the address in long form; null for anything else. */
+function calledFunction(id: string | undefined): string | null {
+  const parts = (id ?? '').split('::');
+  if (parts.length !== 3) return null;
+  try {
+    return `${longModuleId(`${parts[0]}::${parts[1]}`)}::${parts[2]}`;
+  } catch {
+    return null;
+  }
 }

@@ -22,3 +22,4 @@ export const uplinkSchema = z.strictObject({
 });
 
 export type UplinkConfig = z.output<typeof uplinkSchema>;
+export type UplinkConfigInput = z.input<typeof uplinkSchema>;

@@ -14,14 +14,15 @@ import type { StatusBoard } from '../component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../metrics.ts';
 import { COLUMNAR_CONTENT_TYPE, encodeColumnar } from './columnar-encoder.ts';
-import type { UplinkConfig } from './config.ts';
+import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 const gzipAsync = promisify(gzip);
 
 export interface UplinkDeps {
   journal: Journal;
-  config: UplinkConfig;
+  /** the `uplink:` section; missing optional keys take their defaults */
+  config: UplinkConfigInput;
   device: string;
   log: Logger;
   metrics: Registry;
@@ -55,10 +56,12 @@ export class Uplink {
   private resyncing: Promise<void> | null = null;
   private bucket: TokenBucket | null = null;
   private readonly base: string;
+  private readonly config: UplinkConfig;
   private readonly m;
 
   constructor(private readonly deps: UplinkDeps) {
-    this.base = deps.config.url.replace(/\/+$/, '');
+    this.config = uplinkSchema.parse(deps.config);
+    this.base = this.config.url.replace(/\/+$/, '');
     const reg = deps.metrics;
     this.m = {
       sent: counter(reg, 'fieldproof_uplink_batches_total', 'Batch sends, by outcome', ['outcome']),
@@ -74,7 +77,7 @@ export class Uplink {
   }
 
   async start(): Promise<void> {
-    const { config } = this.deps;
+    const { config } = this;
     if (this.deps.dispatcher) this.dispatcher = this.deps.dispatcher;
     else {
       let ca: Buffer | undefined;
@@ -143,7 +146,7 @@ export class Uplink {
     }
     this.publish();
     const last = this.deps.journal.stats().lastBatch;
-    while (this.inFlight.size < this.deps.config.inFlight && this.next <= last) {
+    while (this.inFlight.size < this.config.inFlight && this.next <= last) {
       const b = this.next++;
       if (b <= this.ackCursor || this.acked.has(b) || this.inFlight.has(b)) continue;
       const p = this.send(b).then((outcome) => this.settle(b, outcome));
@@ -190,7 +193,7 @@ export class Uplink {
     if (!b) return null;
     let raw: Buffer;
     let type: string;
-    if (this.deps.config.encoding === 'columnar') {
+    if (this.config.encoding === 'columnar') {
       raw = encodeColumnar(b.header, b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), b.pruned);
       type = COLUMNAR_CONTENT_TYPE;
     } else {
@@ -198,7 +201,7 @@ export class Uplink {
       raw = Buffer.from(`{"header":${canonicalize(b.header)},"records":[${b.lines.join(',')}]${b.pruned ? ',"pruned":true' : ''}}`, 'utf8');
       type = 'application/json';
     }
-    return { body: await gzipAsync(raw, { level: this.deps.config.gzipLevel }), type, records: b.lines.length };
+    return { body: await gzipAsync(raw, { level: this.config.gzipLevel }), type, records: b.lines.length };
   }
 
   private async send(batch: number): Promise<SendOutcome> {
@@ -247,7 +250,7 @@ export class Uplink {
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
     const res = await request(this.base + path, {
       method, body, headers, dispatcher: this.dispatcher!,
-      headersTimeout: this.deps.config.timeoutMs, bodyTimeout: this.deps.config.timeoutMs,
+      headersTimeout: this.config.timeoutMs, bodyTimeout: this.config.timeoutMs,
     });
     const text = await res.body.text();
     let parsed: Record<string, unknown> = {};
@@ -272,7 +275,7 @@ export class Uplink {
 
   private fail(reason: string): void {
     this.failures++;
-    const { backoffInitialMs, backoffMaxMs } = this.deps.config;
+    const { backoffInitialMs, backoffMaxMs } = this.config;
     const cap = Math.min(backoffMaxMs, backoffInitialMs * 2 ** Math.min(this.failures - 1, 30));
     const delay = reason === 'rewind' && this.failures === 1 ? 0 : Math.random() * cap;
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
