@@ -39,8 +39,8 @@ export const deviceConfigSchema = z.strictObject({
   http: httpSchema.optional(),
   /** LoRaWAN nodes heard through Semtech UDP packet forwarders; absent: no gateway */
   gateway: gatewaySchema.optional(),
-  /** rules and the anomaly model every reading is checked by; absent: readings are not validated */
-  validation: validationSchema.optional(),
+  /** rules and the anomaly model every reading is checked by; on with defaults when absent */
+  validation: validationSchema.default(validationSchema.parse({})),
   /** alerts from flagged readings, over MQTT and a webhook; absent: no alerts */
   alerts: alertsSchema.optional(),
 });
