@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ReadingInput } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
@@ -247,7 +248,10 @@ export async function run(argv: string[]): Promise<number> {
 
     // 2. Ack latency at a steady rate, the way a site's forwarders send: datagram out to PUSH_ACK back.
     say(`ack latency: ${ackRate} uplinks/s for ${ackSeconds} s`);
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const steady = await sendRun(w, n, n + paced, { rate: ackRate });
+    loopDelay.disable();
     while (records < floodRecords + paced - steady.lost && performance.now() - lastRecordAt < 3000) await new Promise((r) => setTimeout(r, 10));
 
     const acks = steady.acks.sort();
@@ -263,6 +267,10 @@ export async function run(argv: string[]): Promise<number> {
       max_ack_ms: round2(acks.length ? acks[acks.length - 1]! : 0),
       ack_rate_per_s: ackRate,
       window,
+      // how long the gateway's event loop was held at worst while those acks were measured: a
+      // p99_ack_ms far above it points at the machine (other processes, the sender's thread), not the loop
+      event_loop_delay_p99_ms: round2(loopDelay.percentile(99) / 1e6),
+      event_loop_delay_max_ms: round2(loopDelay.max / 1e6),
       p50_ack_ms_flood: round2(percentile(floodAcks, 50)),
       p99_ack_ms_flood: round2(percentile(floodAcks, 99)),
       lost_datagrams: flood.lost + steady.lost,

@@ -87,7 +87,7 @@ describe('gateway under the device daemon', () => {
       [3, 'node-2', 'temperature_c', 21.1, 'degC'],
     ]);
     assert.equal(readings[0]!.device, 'site-a-gw1');
-    assert.deepEqual(readings[0]!.meta, { dataRate: 'SF7BW125', devAddr: ABP.devAddr, fcnt: 0, fport: 1, frequency: 868.1, gateway: GW1, rssi: -88, snr: -3.5 });
+    assert.deepEqual(readings[0]!.meta, { dataRate: 'SF7BW125', fcnt: 0, fport: 1, frequency: 868.1, gateway: GW1, rssi: -88, snr: -3.5 });
     assert.equal(readings[2]!.meta!.fport, 2);
   });
 

@@ -256,7 +256,6 @@ export class LorawanNetworkServer {
     const plain = cryptPayload(keys.app, UP, frame.devAddr, fCnt32, frame.frmPayload);
     const rx = heard.rx;
     const meta: { [key: string]: JsonValue } = {
-      devAddr: s.devAddr,
       fcnt: fCnt32,
       fport: frame.fPort,
       gateway: heard.gateway,

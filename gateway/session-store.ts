@@ -110,8 +110,14 @@ export class SessionStore {
       if (this.dirty.size === 0 || !this.db) return;
       const batch = [...this.dirty.values()];
       this.dirty = new Map();
-      // JSON now, so later changes to the objects go in the next write
-      const ops = batch.map((s) => ({ type: 'put' as const, key: `s:${s.deviceId}`, value: JSON.stringify(s) }));
+      // JSON now, so later changes to the objects go in the next write; a few hundred at a time,
+      // so that a site with thousands of busy devices does not hold up the event loop.
+      const ops: { type: 'put'; key: string; value: string }[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const s = batch[i]!;
+        ops.push({ type: 'put', key: `s:${s.deviceId}`, value: JSON.stringify(s) });
+        if (i % 256 === 255) await new Promise<void>((r) => setImmediate(r));
+      }
       try {
         await this.db.batch(ops, { sync: true });
       } catch (err) {

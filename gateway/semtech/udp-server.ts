@@ -1,7 +1,7 @@
 // The network-server end of the Semtech UDP protocol. Each PUSH_DATA is acknowledged the moment it
 // arrives, before its JSON is even parsed (the forwarder's ackr statistic measures exactly this);
-// the packets are queued and decoded in batches on later turns of the event loop, each batch kept
-// short so that acks for newer datagrams are not held up behind decoding.
+// the packets are queued and decoded in batches on later turns of the event loop, each turn kept
+// to about a millisecond so that acks for newer datagrams are not held up behind decoding.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -34,8 +34,10 @@ export interface SemtechServerOptions {
   log: Logger;
   metrics: Registry;
   handlers: SemtechHandlers;
-  /** datagrams decoded per event-loop turn at most */
+  /** datagrams decoded together (one codec call per device per batch) */
   batchMax?: number;
+  /** longest a run of batches holds the event loop before the socket is read (and acked) again, ms */
+  turnBudgetMs?: number;
   /** PUSH_DATA queued but not yet decoded beyond which new ones are refused (not acked) */
   maxQueue?: number;
   /** kernel receive buffer; bursts from many gateways need more than the default */
@@ -69,6 +71,7 @@ export class SemtechUdpServer {
   private nextToken = Math.floor(Math.random() * 0x10000);
   private readonly warn: ThrottledWarn;
   private readonly batchMax: number;
+  private readonly turnBudgetMs: number;
   private readonly maxQueue: number;
   private readonly maxGateways: number;
   private readonly allowed: Set<string> | null;
@@ -79,7 +82,8 @@ export class SemtechUdpServer {
 
   constructor(private readonly opts: SemtechServerOptions) {
     this.warn = new ThrottledWarn(opts.log);
-    this.batchMax = opts.batchMax ?? 256;
+    this.batchMax = opts.batchMax ?? 64;
+    this.turnBudgetMs = opts.turnBudgetMs ?? 1;
     this.maxQueue = opts.maxQueue ?? 100_000;
     this.maxGateways = opts.maxGateways ?? 1000;
     this.allowed = opts.allowedGateways ? new Set(opts.allowedGateways.map((e) => e.toLowerCase())) : null;
@@ -226,9 +230,12 @@ export class SemtechUdpServer {
     for (const field of STAT_COUNTERS) this.m.stat.remove({ gateway: oldest.eui, field });
   }
 
+  /** Batches until the turn's time budget is spent, then back to the poll phase for new datagrams. */
   private drainTurn(): void {
     this.drainScheduled = false;
-    this.drain(this.batchMax);
+    const until = performance.now() + this.turnBudgetMs;
+    do this.drain(this.batchMax);
+    while (this.queue.length > this.queueHead && performance.now() < until);
     if (this.queue.length > this.queueHead && !this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(() => this.drainTurn());
