@@ -72,13 +72,14 @@ test('counter rollover and reset are detected, not turned into huge or negative 
   t.after(() => sim.stop());
   const { driver, readings } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort } });
   await driver.start();
-  await sleep(150);
+  // each counter value is held for more than two intervals so that polls surely see it
+  await sleep(250);
   sim.setEnergyKwh(0.25); // int32 Wh wraps at 2^31 Wh = 2147483.648 kWh
-  await sleep(150);
+  await sleep(250);
   sim.setEnergyKwh(10);
-  await sleep(100);
+  await sleep(250);
   sim.setEnergyKwh(2); // cleared on the meter
-  await sleep(150);
+  await sleep(250);
   await driver.stop();
   await sim.stop();
   const deltas = of(readings, 'energy_interval_kwh');

@@ -9,7 +9,7 @@ import { PollMetrics } from '../poll/poll-metrics.ts';
 import { ReadError } from '../poll/errors.ts';
 import { PollScheduler, type PollHealth, type PollOutcome } from '../poll/scheduler.ts';
 import { StatusTracker } from '../poll/status-tracker.ts';
-import { assessQuality, failedQuality } from '../quality.ts';
+import { assessQuality, failedQuality, type QualityInputs } from '../quality.ts';
 import type { Driver, DriverContext, DriverStatus } from '../types.ts';
 import type { Ion7550DriverConfig } from './config.ts';
 import { EnergyCounter } from './energy.ts';
@@ -46,9 +46,16 @@ export class Ion7550Decoder {
   readonly blocks: RegisterBlock[];
   private readonly energy: EnergyCounter | undefined;
   private readonly counterEntry: RegisterEntry | undefined;
+  /** per entry, its range for the quality check, worked out once */
+  private readonly ranges = new Map<RegisterEntry, { min: number; max: number } | undefined>();
+  /** the quality inputs, reused for every value (assessQuality only reads them) */
+  private readonly qi: QualityInputs = { now: 0, value: 0, retries: 0 };
 
   constructor(private readonly config: Ion7550DriverConfig) {
     this.blocks = planBlocks(config.registers, config.maxGapRegisters);
+    for (const e of config.registers) {
+      this.ranges.set(e, e.min !== undefined || e.max !== undefined ? { min: e.min ?? -Infinity, max: e.max ?? Infinity } : undefined);
+    }
     this.counterEntry = config.registers.find((e) => e.metric === config.energy.counter);
     if (this.counterEntry) {
       this.energy = new EnergyCounter(config.energy.rolloverKwh ?? RAW_ROLLOVER[this.counterEntry.type] * this.counterEntry.scale);
@@ -72,8 +79,12 @@ export class Ion7550Decoder {
           continue;
         }
         const value = scaled(decodeRaw(data, offset, entry.type), entry.scale);
-        const range = entry.min !== undefined || entry.max !== undefined ? { min: entry.min ?? -Infinity, max: entry.max ?? Infinity } : undefined;
-        emit({ sensor, metric: entry.metric, ts, value, unit: entry.unit, quality: assessQuality({ now: ts, value, ...(range ? { range } : {}), retries }) });
+        const qi = this.qi;
+        qi.now = ts;
+        qi.value = value;
+        qi.retries = retries;
+        qi.range = this.ranges.get(entry);
+        emit({ sensor, metric: entry.metric, ts, value, unit: entry.unit, quality: assessQuality(qi) });
         if (entry === this.counterEntry) n += this.energyReadings(value, ts, retries, emit);
       }
     }

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Mhz19FrameParser, type RejectReason } from './frame-parser.ts';
-import { mhz19Readings } from './mhz19.ts';
+import type { ReadingInput } from '../../protocol/records.ts';
+import { Mhz19Readings } from './mhz19.ts';
 import { CMD, decodeCo2 } from './protocol.ts';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), 'testcases');
@@ -39,16 +40,12 @@ for (const name of readdirSync(root).sort()) {
     const ctx = existsSync(ctxFile) ? JSON.parse(readFileSync(ctxFile, 'utf8')) : {};
     const now = Date.parse(ctx.now ?? '2026-03-01T00:00:00Z');
     const { out, rejected } = await frames(parseHex(readFileSync(join(dir, 'input.hex'), 'utf8')));
-    const readings = out
-      .filter((f) => f[1] === CMD.readCo2)
-      .flatMap((f) =>
-        mhz19Readings({ id: 'co2-1', rangePpm: ctx.rangePpm ?? 5000 }, decodeCo2(f), {
-          ts: now,
-          retries: ctx.retries ?? 0,
-          warmingUp: ctx.warmingUp ?? false,
-          calibratedAt: Date.parse(ctx.calibratedAt ?? ctx.now ?? '2026-03-01T00:00:00Z'),
-        }),
-      );
+    const builder = new Mhz19Readings({ id: 'co2-1', rangePpm: ctx.rangePpm ?? 5000 });
+    const readings: ReadingInput[] = [];
+    for (const f of out.filter((f) => f[1] === CMD.readCo2)) {
+      const context = { ts: now, retries: ctx.retries ?? 0, warmingUp: ctx.warmingUp ?? false, calibratedAt: Date.parse(ctx.calibratedAt ?? ctx.now ?? '2026-03-01T00:00:00Z') };
+      builder.emit(decodeCo2(f), context, (r) => readings.push(r));
+    }
     const actual = { readings, rejected };
     const expectedFile = join(dir, 'expected.json');
     if (process.env.FIELDPROOF_UPDATE_GOLDEN === '1') writeFileSync(expectedFile, JSON.stringify(actual, null, 2) + '\n');

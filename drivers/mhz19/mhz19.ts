@@ -9,7 +9,7 @@ import type { ReadingInput } from '../../protocol/records.ts';
 import type { ReadError } from '../poll/errors.ts';
 import { PollScheduler, type PollHealth, type PollJob, type PollOutcome, type PollTiming } from '../poll/scheduler.ts';
 import { StatusTracker } from '../poll/status-tracker.ts';
-import { assessQuality, failedQuality } from '../quality.ts';
+import { assessQuality, failedQuality, type QualityInputs } from '../quality.ts';
 import type { Driver, DriverContext, DriverStatus } from '../types.ts';
 import { Mhz19Client } from './client.ts';
 import type { Mhz19DriverConfig } from './config.ts';
@@ -25,34 +25,34 @@ export interface ReadContext {
   calibratedAt: number | undefined;
 }
 
-/** The two readings one 0x86 answer gives, with their quality. */
-export function mhz19Readings(config: Pick<Mhz19DriverConfig, 'id' | 'rangePpm'>, r: Co2Response, c: ReadContext): [ReadingInput, ReadingInput] {
-  const co2: ReadingInput = {
-    sensor: config.id,
-    metric: 'co2_ppm',
-    ts: c.ts,
-    value: r.co2Ppm,
-    unit: 'ppm',
-    quality: assessQuality({
-      now: c.ts,
-      value: r.co2Ppm,
-      ...(c.calibratedAt !== undefined ? { calibratedAt: c.calibratedAt } : {}),
-      expectCalibration: true,
-      warmingUp: c.warmingUp,
-      // the sensor clips at its range: a reading at the top is as suspect as one above it
-      range: { min: 0, max: config.rangePpm - 1 },
-      retries: c.retries,
-    }),
-  };
-  const temperature: ReadingInput = {
-    sensor: config.id,
-    metric: 'temperature_c',
-    ts: c.ts,
-    value: r.temperatureC,
-    unit: 'degC',
-    quality: assessQuality({ now: c.ts, value: r.temperatureC, range: TEMPERATURE_RANGE, retries: c.retries }),
-  };
-  return [co2, temperature];
+/**
+ * The two readings one 0x86 answer gives, with their quality. The quality inputs are kept and
+ * refilled for every answer (assessQuality only reads them): per poll only what is emitted is new.
+ */
+export class Mhz19Readings {
+  private readonly co2: QualityInputs;
+  private readonly temperature: QualityInputs = { now: 0, value: 0, range: TEMPERATURE_RANGE, retries: 0 };
+
+  constructor(private readonly config: Pick<Mhz19DriverConfig, 'id' | 'rangePpm'>) {
+    // the sensor clips at its range: a reading at the top is as suspect as one above it
+    this.co2 = { now: 0, value: 0, expectCalibration: true, range: { min: 0, max: config.rangePpm - 1 }, retries: 0 };
+  }
+
+  emit(r: Co2Response, c: ReadContext, emit: (reading: ReadingInput) => void): void {
+    const { id } = this.config;
+    const q = this.co2;
+    q.now = c.ts;
+    q.value = r.co2Ppm;
+    q.calibratedAt = c.calibratedAt;
+    q.warmingUp = c.warmingUp;
+    q.retries = c.retries;
+    emit({ sensor: id, metric: 'co2_ppm', ts: c.ts, value: r.co2Ppm, unit: 'ppm', quality: assessQuality(q) });
+    const t = this.temperature;
+    t.now = c.ts;
+    t.value = r.temperatureC;
+    t.retries = c.retries;
+    emit({ sensor: id, metric: 'temperature_c', ts: c.ts, value: r.temperatureC, unit: 'degC', quality: assessQuality(t) });
+  }
 }
 
 export class Mhz19Driver implements Driver {
@@ -61,6 +61,9 @@ export class Mhz19Driver implements Driver {
   private scheduler: PollScheduler | undefined;
   private readonly tracker: StatusTracker;
   private warmupFrom = 0;
+  private readonly readContext: ReadContext = { ts: 0, retries: 0, warmingUp: false, calibratedAt: undefined };
+  private readonly emit = (r: ReadingInput) => this.ctx.emit(r);
+  private readonly builder: Mhz19Readings;
   private calibratedAt: number | undefined;
 
   constructor(
@@ -68,6 +71,7 @@ export class Mhz19Driver implements Driver {
     private readonly ctx: DriverContext,
   ) {
     this.tracker = new StatusTracker(config.id, 'mhz19', ctx);
+    this.builder = new Mhz19Readings(config);
   }
 
   get id(): string {
@@ -132,14 +136,12 @@ export class Mhz19Driver implements Driver {
       this.wasDown = false;
       this.warmupFrom = ts;
     }
-    const [co2, temperature] = mhz19Readings(this.config, outcome.value, {
-      ts,
-      retries: outcome.attempts - 1,
-      warmingUp: ts - this.warmupFrom < this.config.warmupMs,
-      calibratedAt: this.calibratedAt,
-    });
-    this.ctx.emit(co2);
-    this.ctx.emit(temperature);
+    const rc = this.readContext;
+    rc.ts = ts;
+    rc.retries = outcome.attempts - 1;
+    rc.warmingUp = ts - this.warmupFrom < this.config.warmupMs;
+    rc.calibratedAt = this.calibratedAt;
+    this.builder.emit(outcome.value, rc, this.emit);
     this.tracker.succeeded(2, ts);
   }
 

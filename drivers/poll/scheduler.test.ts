@@ -96,7 +96,7 @@ test('a device that stops answering goes down, is recovered, and comes back by i
   assert.ok(recoveries >= 1, 'recover() runs after a timeout');
   const failedPolls = j.outcomes.filter((o) => !o.ok).length;
   // while down the interval grows to 120 ms: far fewer than 600/60 polls
-  assert.ok(failedPolls >= 3 && failedPolls <= 9, `failed polls while down: ${failedPolls}`);
+  assert.ok(failedPolls >= 2 && failedPolls <= 10, `failed polls while down: ${failedPolls}`);
   answering = true;
   await sleep(400);
   await scheduler.stop();

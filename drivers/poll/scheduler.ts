@@ -86,6 +86,8 @@ class PollLoop<T> {
     for (const t of this.sleeps) clearTimeout(t);
     this.sleeps.clear();
     await this.current;
+    if (this.guard) clearTimeout(this.guard);
+    this.guard = undefined;
   }
 
   private tick(): void {
@@ -151,21 +153,36 @@ class PollLoop<T> {
     this.job.onOutcome({ ok: false, error: error ?? new ReadError('stopped', 'stopped'), attempts, startedAt, durationMs: Date.now() - startedAt }, this.health);
   }
 
-  /** The request's own timeout should fire first; this one only guards against a request that never settles. */
+  /**
+   * The request's own timeout should fire first; this one only guards against a request that never
+   * settles. One timer per loop, re-armed with refresh() (never cleared: a cleared timer cannot be
+   * refreshed; one that fires with nothing pending does nothing).
+   */
+  private guard: NodeJS.Timeout | undefined;
+  private guardReject: ((err: Error) => void) | undefined;
+
   private withTimeout(p: Promise<T>, ms: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => reject(new TimeoutError(`no answer within ${ms} ms`)), ms + 50);
+      this.guardReject = reject;
+      if (this.guard) this.guard.refresh();
+      else this.guard = setTimeout(() => this.guardFired(ms), ms + 50);
       p.then(
         (v) => {
-          clearTimeout(t);
+          this.guardReject = undefined;
           resolve(v);
         },
         (e) => {
-          clearTimeout(t);
+          this.guardReject = undefined;
           reject(e);
         },
       );
     });
+  }
+
+  private guardFired(ms: number): void {
+    const reject = this.guardReject;
+    this.guardReject = undefined;
+    reject?.(new TimeoutError(`no answer within ${ms} ms`));
   }
 }
 
