@@ -241,10 +241,16 @@ export class PostgresSinkStore implements SinkStore {
         `SELECT device, batch, hash, header FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1 FOR UPDATE SKIP LOCKED`, [max]);
       if (rows.length === 0) return null;
       const hashes = rows.map((r) => r.hash);
-      const created = rows.map((r) => (JSON.parse(r.header) as { created: number }).created);
+      let firstTs = Infinity;
+      let lastTs = -Infinity;
+      for (const r of rows) {
+        const created = (JSON.parse(r.header) as { created: number }).created;
+        if (created < firstTs) firstTs = created;
+        if (created > lastTs) lastTs = created;
+      }
       const ins = await c.query<AnchorDbRow>(
         `INSERT INTO sink_anchors (root, size, first_ts, last_ts, created_at, state) VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING *`,
-        [build(hashes), hashes.length, Math.min(...created), Math.max(...created), now]);
+        [build(hashes), hashes.length, firstTs, lastTs, now]);
       const anchor = toAnchor(ins.rows[0]!);
       await c.query(
         `UPDATE sink_batches b SET anchor_id = $1, anchor_index = m.idx
