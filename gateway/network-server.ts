@@ -24,7 +24,7 @@ import { buildJoinAccept, deriveSessionKeys, joinRequestMicValid } from './loraw
 import { JOIN_ACCEPT_DELAY1, REGIONS, type Channel, type Region } from './lorawan/region.ts';
 import type { RxPacket, TxPacket } from './semtech/packets.ts';
 import type { ReceivedRx } from './semtech/udp-server.ts';
-import type { SessionStore, StoredSession } from './session-store.ts';
+import { newSessionId, type SessionStore, type StoredSession } from './session-store.ts';
 
 /** Copies of one frame arriving within this long of the first are the same reception, not a retransmission. */
 export const DEDUP_WINDOW_MS = 1500;
@@ -128,7 +128,7 @@ export class LorawanNetworkServer {
         if (!session || session.activation !== 'abp' || session.devAddr !== config.devAddr || session.nwkSKey !== config.nwkSKey || session.appSKey !== config.appSKey) {
           if (session) this.deps.log.info({ device: config.id }, 'ABP keys or address changed in the config; frame counters start afresh');
           session = {
-            deviceId: config.id, activation: 'abp', devAddr: config.devAddr, nwkSKey: config.nwkSKey, appSKey: config.appSKey,
+            deviceId: config.id, sid: newSessionId(), activation: 'abp', devAddr: config.devAddr, nwkSKey: config.nwkSKey, appSKey: config.appSKey,
             fCntUp: -1, fCntDown: 0, lastMic: null, lastUplinkAt: null,
           };
           await this.deps.store.saveNow(session);
@@ -474,6 +474,7 @@ export class LorawanNetworkServer {
     const keys = deriveSessionKeys(appKey, this.netId, appNonce, frame.devNonce);
     const session: StoredSession = {
       deviceId: cfg.id,
+      sid: newSessionId(),
       activation: 'otaa',
       devAddr: devAddrHex(devAddr),
       nwkSKey: keys.nwkSKey.toString('hex'),

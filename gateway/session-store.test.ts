@@ -10,7 +10,7 @@ const root = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
 const session = (id: string, fCntUp: number): StoredSession => ({
-  deviceId: id, activation: 'abp', devAddr: '01020304', nwkSKey: '00'.repeat(16), appSKey: '11'.repeat(16), fCntUp, fCntDown: 0, lastMic: 0x1234, lastUplinkAt: 1,
+  deviceId: id, sid: `sid-${id}`, activation: 'abp', devAddr: '01020304', nwkSKey: '00'.repeat(16), appSKey: '11'.repeat(16), fCntUp, fCntDown: 0, lastMic: 0x1234, lastUplinkAt: 1,
 });
 
 describe('gateway session store', () => {
@@ -20,8 +20,9 @@ describe('gateway session store', () => {
     await store.open();
     assert.equal(store.path, join(dir, 'gateway'));
     const a = session('a', 5);
+    await store.saveNow(a);
+    await store.saveNow(session('b', 9));
     store.markDirty(a);
-    store.markDirty(session('b', 9));
     a.fCntUp = 6; // changed again before the write: the write takes the newest state
     store.markDirty(a);
     await store.close();
@@ -32,6 +33,7 @@ describe('gateway session store', () => {
     assert.deepEqual([...loaded.keys()].sort(), ['a', 'b']);
     assert.equal(loaded.get('a')!.fCntUp, 6);
     assert.equal(loaded.get('b')!.lastMic, 0x1234);
+    assert.equal(loaded.get('b')!.fCntUp, 9);
     await again.delete('b');
     assert.deepEqual([...(await again.loadSessions()).keys()], ['a']);
     await again.close();
@@ -41,9 +43,26 @@ describe('gateway session store', () => {
     const dir = mkdtempSync(join(root, 'b-'));
     const store = new SessionStore(dir, silentLogger(), 20);
     await store.open();
+    await store.saveNow(session('busy', 0));
     for (let i = 0; i < 100; i++) store.markDirty(session('busy', i));
     await new Promise((r) => setTimeout(r, 150));
     assert.equal((await store.loadSessions()).get('busy')!.fCntUp, 99);
+    await store.close();
+  });
+
+  it('never applies counters written for an earlier session of the device', async () => {
+    const dir = mkdtempSync(join(root, 'e-'));
+    const store = new SessionStore(dir, silentLogger(), 10);
+    await store.open();
+    const old = session('otaa', 500);
+    await store.saveNow(old);
+    const fresh = { ...session('otaa', -1), sid: 'after-rejoin' };
+    await store.saveNow(fresh);
+    store.markDirty(old); // a late write from before the join
+    await store.flush();
+    const loaded = (await store.loadSessions()).get('otaa')!;
+    assert.equal(loaded.sid, 'after-rejoin');
+    assert.equal(loaded.fCntUp, -1);
     await store.close();
   });
 

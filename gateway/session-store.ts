@@ -3,11 +3,14 @@
 // detection) and every DevNonce an OTAA device has used (LoRaWAN 1.0.x refuses a nonce twice, or
 // a recorded JoinRequest could be replayed to reset a session).
 //
-// Keys: `s:<device id>` -> session JSON; `n:<devEui>:<nonce as 4 hex>` -> join time.
+// Keys: `s:<device id>` -> session JSON (address, keys; written on a join or a config change),
+// `c:<device id>` -> its counters, "sid fCntUp fCntDown lastMic lastUplinkAt" (written after uplinks,
+// so kept small), `n:<devEui>:<nonce as 4 hex>` -> join time.
 //
 // Durability: a new session (a join) and a used DevNonce are synced before the JoinAccept goes out.
 // Frame counters are written in coalesced, synced batches within 200 ms of an uplink and on every
 // stop; after a power cut, frames of those last 200 ms could be accepted once more.
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -15,6 +18,8 @@ import type { Logger } from 'pino';
 
 export interface StoredSession {
   deviceId: string;
+  /** made anew with each session, so that counters of an earlier session are never applied to it */
+  sid: string;
   activation: 'abp' | 'otaa';
   devAddr: string;
   nwkSKey: string;
@@ -67,13 +72,21 @@ export class SessionStore {
 
   async loadSessions(): Promise<Map<string, StoredSession>> {
     const out = new Map<string, StoredSession>();
-    for await (const [key, value] of this.requireDb().iterator({ gte: 's:', lt: 's;' })) {
+    const db = this.requireDb();
+    for await (const [key, value] of db.iterator({ gte: 's:', lt: 's;' })) {
       try {
         const s = JSON.parse(value) as StoredSession;
         out.set(s.deviceId, s);
       } catch {
         this.log.error({ key }, 'unreadable gateway session record; the device must join again');
       }
+    }
+    for await (const [key, value] of db.iterator({ gte: 'c:', lt: 'c;' })) {
+      const s = out.get(key.slice(2));
+      const c = parseCounters(value);
+      if (!s || !c) continue;
+      // A counter write of the previous session can land after a join's write: it names its session.
+      if (c.sid === s.sid) Object.assign(s, c.counters);
     }
     return out;
   }
@@ -95,12 +108,15 @@ export class SessionStore {
   /** Write a session now and wait for it to be on disk (joins: the new keys must survive a crash). */
   async saveNow(session: StoredSession): Promise<void> {
     this.dirty.delete(session.deviceId);
-    await this.requireDb().put(`s:${session.deviceId}`, JSON.stringify(session), { sync: true });
+    await this.requireDb().batch([
+      { type: 'put', key: `s:${session.deviceId}`, value: JSON.stringify(session) },
+      { type: 'put', key: `c:${session.deviceId}`, value: formatCounters(session) },
+    ], { sync: true });
   }
 
   async delete(deviceId: string): Promise<void> {
     this.dirty.delete(deviceId);
-    await this.requireDb().del(`s:${deviceId}`, { sync: true });
+    await this.requireDb().batch([{ type: 'del', key: `s:${deviceId}` }, { type: 'del', key: `c:${deviceId}` }], { sync: true });
   }
 
   /** One synced write of everything queued; what queues up meanwhile waits for the next interval. */
@@ -110,12 +126,12 @@ export class SessionStore {
       if (this.dirty.size === 0 || !this.db) return;
       const batch = [...this.dirty.values()];
       this.dirty = new Map();
-      // JSON now, so later changes to the objects go in the next write; a few hundred at a time,
+      // Counters now, so later changes go in the next write; a few hundred at a time,
       // so that a site with thousands of busy devices does not hold up the event loop.
       const ops: { type: 'put'; key: string; value: string }[] = [];
       for (let i = 0; i < batch.length; i++) {
         const s = batch[i]!;
-        ops.push({ type: 'put', key: `s:${s.deviceId}`, value: JSON.stringify(s) });
+        ops.push({ type: 'put', key: `c:${s.deviceId}`, value: formatCounters(s) });
         if (i % 256 === 255) await new Promise<void>((r) => setImmediate(r));
       }
       try {
@@ -176,4 +192,24 @@ export class SessionStore {
     if (!this.db) throw new SessionStoreError('gateway session store is not open');
     return this.db;
   }
+}
+
+type Counters = Pick<StoredSession, 'fCntUp' | 'fCntDown' | 'lastMic' | 'lastUplinkAt'>;
+
+function formatCounters(s: StoredSession): string {
+  return `${s.sid} ${s.fCntUp} ${s.fCntDown} ${s.lastMic ?? '-'} ${s.lastUplinkAt ?? '-'}`;
+}
+
+function parseCounters(v: string): { sid: string; counters: Counters } | null {
+  const [sid, up, down, mic, at] = v.split(' ');
+  const num = (x: string | undefined) => (x === undefined || x === '-' ? null : Number(x));
+  const fCntUp = num(up);
+  const fCntDown = num(down);
+  if (!sid || fCntUp === null || fCntDown === null || !Number.isSafeInteger(fCntUp) || !Number.isSafeInteger(fCntDown)) return null;
+  return { sid, counters: { fCntUp, fCntDown, lastMic: num(mic), lastUplinkAt: num(at) } };
+}
+
+/** A fresh session id. */
+export function newSessionId(): string {
+  return randomBytes(6).toString('hex');
 }
