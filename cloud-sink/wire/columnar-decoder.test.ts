@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { canonicalize } from '../../protocol/canonical.ts';
 import { readingRecord, gapRecord, type JournalRecord } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
-import { encodeColumnar } from '../../runtime/uplink/columnar-encoder.ts';
+import { encodeColumnar, encodeColumnarLines } from '../../runtime/uplink/columnar-encoder.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { signBatch } from '../test-helpers.ts';
 import { decodeColumnar } from './columnar-decoder.ts';
@@ -60,6 +60,22 @@ describe('columnar wire encoding', () => {
     const lines = roundTrip(records);
     assert.equal(lines.length, records.length);
     for (let i = 0; i < records.length; i++) assert.equal(lines[i], canonicalize(records[i]), `record ${i}`);
+    // From the journal's lines, as the uplink encodes them: the same bytes come back.
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const fromLines = decodeColumnar(encodeColumnarLines(batch.header, records.map((r) => canonicalize(r))), 100_000);
+    assert.deepEqual(fromLines.lines, lines);
+  });
+
+  it('reads canonical reading lines directly, and sends lines it cannot reproduce raw', () => {
+    const good = readingRecord('site-a', 1, { sensor: 'a', metric: 'm', unit: 'u', ts: 5, value: 1.5 }, { score: 0.5, flags: ['x', 'y'] });
+    const escaped = readingRecord('site-a', 2, { sensor: 'tab\there', metric: 'm', unit: '"u"', ts: 6, value: null }, { score: 1, flags: [] });
+    const lines = [canonicalize(good), canonicalize(escaped), '{"device":"site-a","kind":"reading","metric":"m","quality":{"flags":[],"score":1},"sensor":"a","seq":3,"ts":7,"unit":"u","v":1,"value":1.50}'];
+    const batch = signBatch('site-a', key, 1, [good, escaped, JSON.parse(lines[2]!)], ZERO_HASH);
+    const out = decodeColumnar(encodeColumnarLines(batch.header, lines), 10);
+    assert.equal(out.lines![0], lines[0]);
+    assert.equal(out.lines![1], lines[1]);
+    // a non-canonical line travels raw and comes back canonical (its root then decides)
+    assert.equal(out.lines![2], canonicalize(JSON.parse(lines[2]!)));
   });
 
   it('needs at most 8 bytes a reading for 1 Hz sensor data once gzipped', () => {

@@ -5,6 +5,7 @@
 // make a batch refused, never stored wrong.
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
+import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 
 export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';
 export const COLUMNAR_MAGIC = 'FPC1';
@@ -140,6 +141,23 @@ function plainReading(r: Record<string, unknown>, device: string, seq: number): 
  * extra fields) travel as their canonical JSON; everything else goes into the columns.
  */
 export function encodeColumnar(header: BatchHeader, records: readonly Record<string, unknown>[], pruned = false): Buffer {
+  return encode(header, { kind: 'records', records }, pruned);
+}
+
+/**
+ * The same from the journal's canonical lines: plain readings are read straight from the line
+ * (and accepted only when re-encoding them gives the line back byte for byte), which spares a
+ * JSON.parse per reading; anything else is parsed and goes the general way.
+ */
+export function encodeColumnarLines(header: BatchHeader, lines: readonly string[], pruned = false): Buffer {
+  return encode(header, { kind: 'lines', lines }, pruned);
+}
+
+function encode(
+  header: BatchHeader,
+  input: { kind: 'records'; records: readonly Record<string, unknown>[] } | { kind: 'lines'; lines: readonly string[] },
+  pruned: boolean,
+): Buffer {
   const strings = new Interner<string>();
   const seriesOf = new Map<string, { metric: string; unit: string; id: number }[]>();
   const seriesParts: [number, number, number][] = [];
@@ -158,18 +176,13 @@ export function encodeColumnar(header: BatchHeader, records: readonly Record<str
   let rawCount = 0;
   let lastRawIndex = 0;
 
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    if (!plainReading(r, header.device, header.first + i)) {
-      raw.uvarint(i - lastRawIndex);
-      raw.string(canonicalize(r));
-      lastRawIndex = i;
-      rawCount++;
-      continue;
-    }
-    const sensor = r.sensor as string;
-    const metric = r.metric as string;
-    const unit = r.unit as string;
+  const writeRaw = (i: number, canonical: string) => {
+    raw.uvarint(i - lastRawIndex);
+    raw.string(canonical);
+    lastRawIndex = i;
+    rawCount++;
+  };
+  const writeReading = (sensor: string, metric: string, unit: string, ts: number, v: number | null, score: number, flags: readonly string[], meta: unknown) => {
     let s = -1;
     const known = seriesOf.get(sensor);
     if (known) for (const k of known) if (k.metric === metric && k.unit === unit) s = k.id;
@@ -182,12 +195,10 @@ export function encodeColumnar(header: BatchHeader, records: readonly Record<str
     }
     colSeries.uvarint(s);
     const st = state[s]!;
-    const ts = r.ts as number;
     const delta = ts - st.ts;
     colTs.svarint(delta - st.delta);
     st.ts = ts;
     st.delta = delta;
-    const v = r.value as number | null;
     if (v === null) colValueCode.uvarint(VALUE_NULL);
     else {
       const d = decimal(v);
@@ -200,21 +211,39 @@ export function encodeColumnar(header: BatchHeader, records: readonly Record<str
         colValue.float64(v);
       }
     }
-    const q = r.quality as { score: number; flags: string[] };
-    colScore.uvarint(scores.id(q.score));
-    const fkey = q.flags.length === 0 ? '' : JSON.stringify(q.flags);
+    colScore.uvarint(scores.id(score));
+    const fkey = flags.length === 0 ? '' : JSON.stringify(flags);
     const fbefore = flagSets.list.length;
     const f = flagSets.id(fkey);
-    if (f === fbefore) flagSetParts.push(q.flags.map((x) => strings.id(x)));
+    if (f === fbefore) flagSetParts.push(flags.map((x) => strings.id(x)));
     colFlags.uvarint(f);
-    colMeta.uvarint(r.meta === undefined ? 0 : strings.id(canonicalize(r.meta)) + 1);
+    colMeta.uvarint(meta === undefined ? 0 : strings.id(canonicalize(meta)) + 1);
+  };
+
+  if (input.kind === 'lines') {
+    const fast = new CanonicalReadingParser(header.device);
+    for (let i = 0; i < input.lines.length; i++) {
+      const line = input.lines[i]!;
+      const r = fast.parse(line, header.first + i);
+      if (r) writeReading(r.sensor, r.metric, r.unit, r.ts, r.value, r.score, r.flags, undefined);
+      else addRecord(i, JSON.parse(line) as Record<string, unknown>);
+    }
+  } else {
+    for (let i = 0; i < input.records.length; i++) addRecord(i, input.records[i]!);
   }
+
+  function addRecord(i: number, r: Record<string, unknown>): void {
+    if (!plainReading(r, header.device, header.first + i)) return writeRaw(i, canonicalize(r));
+    const q = r.quality as { score: number; flags: string[] };
+    writeReading(r.sensor as string, r.metric as string, r.unit as string, r.ts as number, r.value as number | null, q.score, q.flags, r.meta);
+  }
+  const count = input.kind === 'lines' ? input.lines.length : input.records.length;
 
   const out = new ByteWriter(4096);
   out.bytes(Buffer.from(COLUMNAR_MAGIC, 'ascii'));
   out.uvarint(pruned ? 1 : 0);
   out.string(canonicalize(header));
-  out.uvarint(records.length);
+  out.uvarint(count);
   out.uvarint(strings.list.length);
   for (const s of strings.list) out.string(s);
   out.uvarint(seriesParts.length);
@@ -234,4 +263,94 @@ export function encodeColumnar(header: BatchHeader, records: readonly Record<str
   out.section(raw);
   for (const col of [colSeries, colTs, colValueCode, colValue, colScore, colFlags, colMeta]) out.section(col);
   return out.result();
+}
+
+interface ParsedReading {
+  sensor: string;
+  metric: string;
+  unit: string;
+  ts: number;
+  value: number | null;
+  score: number;
+  flags: string[];
+}
+
+/**
+ * Reads a reading line exactly as protocol/reading-encoder.ts writes it (no meta, no escapes in
+ * its strings). Returns null for anything else. A result is only returned once encoding it again
+ * reproduces the line, so a line it misreads can never be sent altered.
+ */
+class CanonicalReadingParser {
+  private readonly encoder: ReadingEncoder;
+  private readonly prefix: string;
+  private pos = 0;
+  private line = '';
+
+  constructor(device: string) {
+    this.encoder = new ReadingEncoder(device);
+    this.prefix = `{"device":${JSON.stringify(device)},"kind":"reading","metric":`;
+  }
+
+  private expect(text: string): boolean {
+    if (!this.line.startsWith(text, this.pos)) return false;
+    this.pos += text.length;
+    return true;
+  }
+
+  private str(): string | null {
+    if (this.line.charCodeAt(this.pos) !== 34) return null;
+    const end = this.line.indexOf('"', this.pos + 1);
+    if (end < 0) return null;
+    const s = this.line.slice(this.pos + 1, end);
+    if (s.includes('\\')) return null;
+    this.pos = end + 1;
+    return s;
+  }
+
+  private num(): number | null {
+    let end = this.pos;
+    while (end < this.line.length && this.line[end] !== ',' && this.line[end] !== '}') end++;
+    const text = this.line.slice(this.pos, end);
+    if (text === '' || text === 'null') return null;
+    const n = Number(text);
+    if (!Number.isFinite(n)) return null;
+    this.pos = end;
+    return n;
+  }
+
+  parse(line: string, seq: number): ParsedReading | null {
+    this.line = line;
+    this.pos = 0;
+    if (!this.expect(this.prefix)) return null;
+    const metric = this.str();
+    if (metric === null || !this.expect(',"quality":{"flags":[')) return null;
+    const flags: string[] = [];
+    if (!this.expect(']')) {
+      for (;;) {
+        const f = this.str();
+        if (f === null) return null;
+        flags.push(f);
+        if (this.expect(']')) break;
+        if (!this.expect(',')) return null;
+      }
+    }
+    if (!this.expect(',"score":')) return null;
+    const score = this.num();
+    if (score === null || !this.expect('},"sensor":')) return null;
+    const sensor = this.str();
+    if (sensor === null || !this.expect(`,"seq":${seq},"ts":`)) return null;
+    const ts = this.num();
+    if (ts === null || !Number.isSafeInteger(ts) || !this.expect(',"unit":')) return null;
+    const unit = this.str();
+    if (unit === null || !this.expect(',"v":1,"value":')) return null;
+    let value: number | null;
+    if (this.expect('null')) value = null;
+    else {
+      value = this.num();
+      if (value === null) return null;
+    }
+    if (!this.expect('}') || this.pos !== line.length) return null;
+    const r = { sensor, metric, unit, ts, value, score, flags };
+    return this.encoder.encode(seq, r, { score, flags }) === line ? r : null;
+  }
 }

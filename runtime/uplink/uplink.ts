@@ -13,7 +13,7 @@ import { canonicalize } from '../../protocol/canonical.ts';
 import type { StatusBoard } from '../component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../metrics.ts';
-import { COLUMNAR_CONTENT_TYPE, encodeColumnar } from './columnar-encoder.ts';
+import { COLUMNAR_CONTENT_TYPE, encodeColumnarLines } from './columnar-encoder.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -194,7 +194,7 @@ export class Uplink {
     let raw: Buffer;
     let type: string;
     if (this.config.encoding === 'columnar') {
-      raw = encodeColumnar(b.header, b.lines.map((l) => JSON.parse(l) as Record<string, unknown>), b.pruned);
+      raw = encodeColumnarLines(b.header, b.lines, b.pruned);
       type = COLUMNAR_CONTENT_TYPE;
     } else {
       // The journal's lines are already canonical JSON: splice them in rather than re-serialise.
