@@ -52,7 +52,13 @@ export class GatewayComponent implements Component {
       log,
       metrics,
     });
-    await server.start();
+    try {
+      await server.start();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      this.store = null;
+      throw err;
+    }
     this.server = server;
     udp = new SemtechUdpServer({
       host: listen.host,
@@ -70,6 +76,7 @@ export class GatewayComponent implements Component {
       await udp.start();
     } catch (err) {
       await store.close();
+      this.store = null;
       const code = (err as NodeJS.ErrnoException).code;
       throw new ConfigError(code === 'EADDRINUSE'
         ? `gateway.listen: ${config.listen} is already in use (another network server or packet forwarder bridge?)`

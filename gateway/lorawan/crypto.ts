@@ -51,14 +51,34 @@ export class Cmac {
     return this.full(parts).readUInt32BE(0);
   }
 
+  /** The data-frame MIC, with B0 written straight into the CMAC input (the hot path: one buffer, one cipher call). */
+  micWithB0(dir: 0 | 1, devAddr: number, fCnt32: number, msg: Buffer): number {
+    const total = BLOCK + msg.length;
+    const n = Math.ceil(total / BLOCK);
+    const m = Buffer.alloc(n * BLOCK);
+    m[0] = 0x49;
+    m[5] = dir;
+    m.writeUInt32LE(devAddr >>> 0, 6);
+    m.writeUInt32LE(fCnt32 >>> 0, 10);
+    m[15] = msg.length;
+    msg.copy(m, BLOCK);
+    return this.finish(m, total).readUInt32BE(0);
+  }
+
   full(parts: Buffer[]): Buffer {
     let total = 0;
     for (const p of parts) total += p.length;
     const n = total === 0 ? 1 : Math.ceil(total / BLOCK);
-    const complete = total !== 0 && total % BLOCK === 0;
     const m = Buffer.alloc(n * BLOCK);
     let at = 0;
     for (const p of parts) at += p.copy(m, at);
+    return this.finish(m, total);
+  }
+
+  /** Pad the last block (K1 or K2), undo the carried chaining value, run the CBC-MAC. */
+  private finish(m: Buffer, total: number): Buffer {
+    const n = m.length / BLOCK;
+    const complete = total !== 0 && total % BLOCK === 0;
     const last = (n - 1) * BLOCK;
     if (complete) {
       for (let i = 0; i < BLOCK; i++) m[last + i]! ^= this.k1[i]!;
@@ -88,13 +108,7 @@ export const DOWN = 1;
  * (LoRaWAN 1.0.x section 4.4). `msg` is MHDR..FRMPayload, the PHYPayload without its MIC.
  */
 export function dataMic(cmac: Cmac, dir: 0 | 1, devAddr: number, fCnt32: number, msg: Buffer): number {
-  const b0 = Buffer.alloc(BLOCK);
-  b0[0] = 0x49;
-  b0[5] = dir;
-  b0.writeUInt32LE(devAddr >>> 0, 6);
-  b0.writeUInt32LE(fCnt32 >>> 0, 10);
-  b0[15] = msg.length;
-  return cmac.mic(b0, msg);
+  return cmac.micWithB0(dir, devAddr, fCnt32, msg);
 }
 
 /**
