@@ -6,7 +6,6 @@ import { SerialLine, type SerialSettings } from '../serial/serial-line.ts';
 import { Mhz19FrameParser, type RejectReason } from './frame-parser.ts';
 import {
   abcFrame,
-  CMD,
   decodeCo2,
   GET_ABC,
   GET_RANGE,
@@ -166,7 +165,7 @@ export class Mhz19Client {
     return this.command(zeroCalibrationFrame());
   }
 
-  calibrateSpan(ppm: number): Promise<'acknowledged' | 'sent'> {
+  async calibrateSpan(ppm: number): Promise<'acknowledged' | 'sent'> {
     if (!Number.isInteger(ppm) || ppm < 1000 || ppm > 10000) throw new ReadError(`span must be an integer ppm in 1000..10000, got ${ppm}`, 'bad_value', false);
     return this.command(spanCalibrationFrame(ppm));
   }
@@ -175,10 +174,9 @@ export class Mhz19Client {
     return this.command(abcFrame(on));
   }
 
-  setRange(ppm: number): Promise<'acknowledged' | 'sent'> {
+  async setRange(ppm: number): Promise<'acknowledged' | 'sent'> {
     if (!(RANGES as readonly number[]).includes(ppm)) throw new ReadError(`range must be one of ${RANGES.join(', ')} ppm, got ${ppm}`, 'bad_value', false);
     return this.command(rangeFrame(ppm));
   }
 }
 
-export { CMD };

@@ -61,6 +61,8 @@ export class Mhz19Driver implements Driver {
   private scheduler: PollScheduler | undefined;
   private readonly tracker: StatusTracker;
   private warmupFrom = 0;
+  /** the sensor was down since its last answer: when it answers, the warm-up starts again */
+  private wasDown = false;
   private readonly readContext: ReadContext = { ts: 0, retries: 0, warmingUp: false, calibratedAt: undefined };
   private readonly emit = (r: ReadingInput) => this.ctx.emit(r);
   private readonly builder: Mhz19Readings;
@@ -118,14 +120,11 @@ export class Mhz19Driver implements Driver {
     this.scheduler.start();
   }
 
-  private wasDown = false;
-
   private handle(outcome: PollOutcome<Co2Response>, health: PollHealth): void {
     const { id } = this.config;
     const ts = outcome.startedAt;
     if (!outcome.ok) {
-      const q = failedQuality(outcome.error.flag);
-      this.ctx.emit({ sensor: id, metric: 'co2_ppm', ts, value: null, unit: 'ppm', quality: q });
+      this.ctx.emit({ sensor: id, metric: 'co2_ppm', ts, value: null, unit: 'ppm', quality: failedQuality(outcome.error.flag) });
       this.ctx.emit({ sensor: id, metric: 'temperature_c', ts, value: null, unit: 'degC', quality: failedQuality(outcome.error.flag) });
       this.wasDown ||= health.down;
       this.tracker.failed(2, outcome.error.message, health);
