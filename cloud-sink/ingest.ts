@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { checkBatch, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
-import { leafHash, rootFromLeafHashes } from '../protocol/merkle.ts';
+import { rootFromLeafHashes } from '../protocol/merkle.ts';
+import { leafHashesOfJoined } from './leaves.ts';
 import { counter, histogram } from '../runtime/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ChainSequencer } from './sequencer.ts';
@@ -63,7 +64,8 @@ export class Ingest {
     if (key === null) return this.refuse(403, 'unknown_device', `device ${header.device} is not registered with this sink`, { device: header.device });
     if (key !== header.key) return this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device });
 
-    let lines: string[] = [];
+    let text = '';
+    let count = 0;
     let minTs: number | null = null;
     let maxTs: number | null = null;
     const ids = { device: header.device, batch: header.batch };
@@ -76,10 +78,11 @@ export class Ingest {
       // the signature, the count and the root over exactly these bytes.
       if (!verifyHeaderSignature(header)) return this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids);
       if (decoded.lines.length !== header.count) return this.refuse(422, 'bad_records', `batch ${header.batch} of ${header.device}: expected ${header.count} records, got ${decoded.lines.length}`, ids);
-      const leaves = new Array<Buffer>(decoded.lines.length);
-      for (let i = 0; i < leaves.length; i++) leaves[i] = leafHash(decoded.lines[i]!);
-      if (rootFromLeafHashes(leaves).toString('hex') !== header.root) return this.refuse(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
-      lines = decoded.lines;
+      text = decoded.lines.join('\n');
+      if (rootFromLeafHashes(leafHashesOfJoined(text, decoded.lines.length)).toString('hex') !== header.root) {
+        return this.refuse(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
+      }
+      count = decoded.lines.length;
       minTs = decoded.minTs;
       maxTs = decoded.maxTs;
     } else {
@@ -89,7 +92,7 @@ export class Ingest {
         return this.refuse(422, reason, `batch ${header.batch} of ${header.device}: ${check.reason}`, ids);
       }
       const records = decoded.records as Record<string, unknown>[];
-      lines = new Array(records.length);
+      const lines: string[] = new Array(records.length);
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         lines[i] = canonicalize(r);
@@ -99,17 +102,19 @@ export class Ingest {
           if (maxTs === null || ts > maxTs) maxTs = ts;
         }
       }
+      text = lines.join('\n');
+      count = lines.length;
     }
     this.m.verifySeconds.observe((performance.now() - started) / 1000);
 
     const hash = headerHash(header);
     const receivedAt = (this.deps.now ?? Date.now)();
     const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, () =>
-      this.deps.store.commitBatch({ header, hash, lines, pruned: decoded.pruned, minTs, maxTs, receivedAt }));
+      this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, minTs, maxTs, receivedAt }));
     switch (outcome.status) {
       case 'stored':
         this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });
-        this.m.records.inc(lines.length);
+        this.m.records.inc(count);
         return { status: 200, body: { status: 'stored', ...ids, hash } };
       case 'duplicate':
         this.m.batches.inc({ outcome: 'duplicate' });

@@ -143,7 +143,7 @@ export class LevelSinkStore implements SinkStore {
           { type: 'put', key: K.head(d), value: JSON.stringify(next) },
           { type: 'put', key: K.unanchored(accept), value: `${d}!${header.batch}` },
         );
-        if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.lines.join('\n') });
+        if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.text });
         tentative.set(d, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });

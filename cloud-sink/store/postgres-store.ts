@@ -124,7 +124,7 @@ export class PostgresSinkStore implements SinkStore {
       await c.query(
         `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.lines.join('\n'), b.pruned, b.minTs, b.maxTs, b.receivedAt],
+        [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
       );
       await c.query('UPDATE sink_heads SET batch = $2, hash = $3, last_seq = $4 WHERE device = $1', [header.device, header.batch, hash, header.last]);
       return { status: 'stored' } as const;

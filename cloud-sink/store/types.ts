@@ -7,8 +7,8 @@ export interface BatchToStore {
   header: BatchHeader;
   /** SHA-256 of the header's canonical bytes: the next batch's `prev`, an anchor tree's leaf */
   hash: string;
-  /** the records' canonical (RFC 8785) JSON, in seq order; empty when pruned */
-  lines: string[];
+  /** the records' canonical (RFC 8785) JSON lines joined by newlines, in seq order; '' when pruned */
+  text: string;
   /** the device dropped the records before sending (disk bound); only the header is kept */
   pruned: boolean;
   /** earliest and latest reading timestamp in the batch, for reports; null without readings */
