@@ -90,7 +90,12 @@ async function phase(kind: 'ion7550' | 'mhz19', devices: number, intervalMs: num
       kind === 'ion7550'
         ? ready.ready.tcpPorts.map((port, i) => new Ion7550Driver(ion7550DriverSchema.parse({ kind: 'ion7550', id: `meter-${i + 1}`, tcp: { host: '127.0.0.1', port }, unit: 100, ...timing }), ctx))
         : ready.ready.serialPaths.map((port, i) => new Mhz19Driver(mhz19DriverSchema.parse({ kind: 'mhz19', id: `co2-${i + 1}`, port, warmupMs: 0, ...timing }), ctx));
-    await Promise.all(drivers.map((d) => d.start()));
+    // started spread over one interval, as a daemon's drivers drift apart: polls do not all land in
+    // the same millisecond, and none sits on the edge of the counting window
+    for (const d of drivers) {
+      await d.start();
+      await new Promise((r) => setTimeout(r, intervalMs / drivers.length));
+    }
 
     // warm-up: connections made, JIT warm
     await new Promise((r) => setTimeout(r, 2 * intervalMs));
