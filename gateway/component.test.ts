@@ -70,6 +70,9 @@ describe('gateway under the device daemon', () => {
       await fwd.uplink(otaa.uplink(Buffer.from([0x08, 0x3e]), { fPort: 2 }));
       await waitFor('three records durable', () => (daemon.stats()?.lastSeq ?? 0) >= 3);
       assert.ok(daemon.context.sourceStatuses().some((s) => s.id === 'node-2' && s.state === 'ok'));
+      const listener = daemon.context.sourceStatuses().find((s) => s.id === 'lorawan-gateway');
+      assert.equal(listener?.state, 'ok');
+      assert.equal(listener?.detail, `listening on 127.0.0.1:${port}; 1 packet forwarder(s) heard`);
     } finally {
       await fwd.stop();
       await daemon.stop();

@@ -70,6 +70,7 @@ export class GatewayComponent implements Component {
       handlers: {
         onUplinks: (batch) => server.handleUplinks(batch),
         onTxAck: (gw, token, error) => server.handleTxAck(gw, token, error),
+        onNewGateway: () => this.reportListener('ok'),
       },
     });
     try {
@@ -84,6 +85,23 @@ export class GatewayComponent implements Component {
     }
     this.udp = udp;
     this.deps.board?.set('gateway', udp.address());
+    this.reportListener('ok');
+  }
+
+  /** The listener as a source on the dashboard: where it listens and how many forwarders it hears. */
+  private reportListener(state: 'ok' | 'stopped'): void {
+    if (!this.deps.statusChanged) return;
+    const gateways = this.udp?.gateways().length ?? 0;
+    const a = this.udp?.address();
+    this.deps.statusChanged({
+      id: 'lorawan-gateway',
+      kind: 'semtech-udp',
+      state,
+      readings: 0,
+      errors: 0,
+      detail: state === 'stopped' ? 'stopped'
+        : `listening on ${a ? `${a.address}:${a.port}` : this.deps.config.listen}; ${gateways === 0 ? 'no packet forwarder heard yet' : `${gateways} packet forwarder(s) heard`}`,
+    });
   }
 
   /** The bound address (the port when 0 was asked for). */
@@ -101,6 +119,7 @@ export class GatewayComponent implements Component {
     // Stop taking datagrams, decode those already acknowledged, then let the joins and session writes finish.
     await this.udp?.stop();
     this.udp = null;
+    this.reportListener('stopped');
     await this.server?.stop();
     this.server = null;
     await this.store?.close();

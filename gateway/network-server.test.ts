@@ -128,6 +128,15 @@ describe('LoRaWAN network server over real UDP', () => {
     assert.equal(fwd.pendingDownlinks(), 0);
   }));
 
+  it('answers an FSK uplink in RX2, the LoRa window of the plan', () => withGateway(async (g) => {
+    const fwd = await g.forwarder();
+    const node = SimulatedNode.abp(ABP);
+    await fwd.uplink(node.uplink(lpp(TEMP_27_2), { confirmed: true }), { modu: 'FSK', datr: 50000, freq: 868.8, tmst: 1000 });
+    const d = await fwd.nextDownlink(3000);
+    assert.deepEqual([d.txpk.freq, d.txpk.datr, d.txpk.modu, d.txpk.tmst], [869.525, 'SF12BW125', 'LORA', 2_001_000]);
+    assert.equal(node.decodeDownlink(d.phy).ack, true);
+  }));
+
   it('falls back to RX2 when the gateway refuses the RX1 downlink', () => withGateway(async (g) => {
     let refused = 0;
     const fwd = await g.forwarder(GW1, { txAckError: (txpk) => (txpk.freq === 869.525 ? 'NONE' : (refused++, 'TOO_LATE')) });

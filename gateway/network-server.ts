@@ -376,12 +376,15 @@ export class LorawanNetworkServer {
       this.m.downlinks.inc({ kind: d.kind, result: 'no_timestamp' });
       return false;
     }
-    let ch: Channel | null = window === 'rx1' ? this.region.rx1({ freq: d.rx.freq, datr: String(d.rx.datr) }) : this.region.rx2;
-    let delay = d.delayS;
+    // RX1 follows the uplink's channel; an FSK uplink (numeric datr) or one off the plan's channels
+    // gets its answer in RX2, which is LoRa in every plan here.
+    let ch: Channel | null = null;
+    if (window === 'rx1' && typeof d.rx.datr === 'string') ch = this.region.rx1({ freq: d.rx.freq, datr: d.rx.datr });
     if (!ch) {
       ch = this.region.rx2;
       window = 'rx2';
     }
+    let delay = d.delayS;
     if (window === 'rx2') delay += 1;
     const txpk: TxPacket = {
       imme: false,

@@ -26,6 +26,8 @@ export interface SemtechHandlers {
   onStat?(gateway: string, stat: GatewayStat): void;
   /** The gateway's answer to a PULL_RESP we sent with this token. */
   onTxAck?(gateway: string, token: number, error: string): void;
+  /** A gateway heard from for the first time (or again after being forgotten). */
+  onNewGateway?(gateway: string): void;
 }
 
 export interface SemtechServerOptions {
@@ -186,6 +188,7 @@ export class SemtechUdpServer {
       this.gatewayInfo.set(gateway, info);
       this.m.gateways.set(this.gatewayInfo.size);
       this.opts.log.info({ gateway, from: `${rinfo.address}:${rinfo.port}` }, 'new gateway');
+      this.opts.handlers.onNewGateway?.(gateway);
     }
     info.lastSeenAt = now;
     switch (h.ident) {
