@@ -55,6 +55,9 @@ export class Uplink {
   private needResync = true;
   private resyncing: Promise<void> | null = null;
   private bucket: TokenBucket | null = null;
+  /** aborts the requests on the wire when the uplink stops */
+  private aborter = new AbortController();
+  private lastPublished = '';
   private readonly base: string;
   private readonly config: UplinkConfig;
   private readonly m;
@@ -94,6 +97,8 @@ export class Uplink {
     if (config.maxBytesPerSecond) this.bucket = new TokenBucket(config.maxBytesPerSecond);
     this.ackCursor = this.deps.journal.ackedBatch;
     this.next = this.ackCursor + 1;
+    this.aborter = new AbortController();
+    this.needResync = true;
     this.running = true;
     this.unsubscribe = this.deps.journal.onSealed(() => this.pump());
     this.pollTimer = setInterval(() => this.pump(), 1000);
@@ -107,7 +112,10 @@ export class Uplink {
     this.unsubscribe?.();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    this.aborter.abort();
     await Promise.allSettled([...this.inFlight.values()]);
+    await this.resyncing;
     await this.ackChain;
     if (this.ownsDispatcher) await this.dispatcher?.close().catch(() => undefined);
     this.dispatcher = null;
@@ -182,6 +190,7 @@ export class Uplink {
       this.needResync = false;
       this.failures = 0;
     } catch (err) {
+      if (!this.running) return;
       this.m.errors.inc({ reason: 'unreachable' });
       this.deps.log.warn({ err: (err as Error).message }, 'sink not reachable');
       this.fail('unreachable');
@@ -223,6 +232,7 @@ export class Uplink {
     try {
       res = await this.call('POST', '/v1/batches', payload.body, { 'content-type': payload.type, 'content-encoding': 'gzip' });
     } catch (err) {
+      if (!this.running) return 'retry';
       this.m.errors.inc({ reason: 'unreachable' });
       this.deps.log.warn({ batch, err: (err as Error).message }, 'sending a batch failed');
       return 'retry';
@@ -249,7 +259,7 @@ export class Uplink {
 
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
     const res = await request(this.base + path, {
-      method, body, headers, dispatcher: this.dispatcher!,
+      method, body, headers, dispatcher: this.dispatcher!, signal: this.aborter.signal,
       headersTimeout: this.config.timeoutMs, bodyTimeout: this.config.timeoutMs,
     });
     const text = await res.body.text();
@@ -269,6 +279,7 @@ export class Uplink {
       return;
     }
     this.next = Math.min(this.next, batch);
+    if (!this.running) return;
     if (outcome === 'rewind') this.needResync = true;
     this.fail(outcome === 'rewind' ? 'rewind' : 'send_failed');
   }
@@ -279,6 +290,7 @@ export class Uplink {
     const cap = Math.min(backoffMaxMs, backoffInitialMs * 2 ** Math.min(this.failures - 1, 30));
     const delay = reason === 'rewind' && this.failures === 1 ? 0 : Math.random() * cap;
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + delay);
+    this.lastPublished = '';
     this.deps.board?.set('uplink.state', { state: 'backing-off', reason, retryInMs: Math.round(delay), failures: this.failures });
   }
 
@@ -318,6 +330,10 @@ export class Uplink {
     const s = this.deps.journal.stats();
     this.m.backlogBatches.set(s.lastBatch - s.ackedBatch);
     this.m.backlogRecords.set(s.unsentRecords);
+    // The board feeds the status page live: publish changes, not every pump.
+    const key = `${s.ackedBatch}/${s.lastBatch}`;
+    if (key === this.lastPublished) return;
+    this.lastPublished = key;
     this.deps.board?.set('uplink.state', { state: 'synced', ackedBatch: s.ackedBatch, backlogBatches: s.lastBatch - s.ackedBatch, at: Date.now() });
   }
 }
