@@ -12,7 +12,7 @@ import { Daemon } from '../runtime/daemon.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { SimulatedForwarder, SimulatedNode } from './simulator.ts';
 import { ABP, GW1, OTAA } from './testdata/gateway-fixture.ts';
-import { waitFor } from './testdata/helpers.ts';
+import { waitFor } from './testdata/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-daemon-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -66,7 +66,7 @@ describe('gateway config', () => {
   });
 
   it('a device without a gateway section has none', () => {
-    assert.equal(parse('device: d\ndataDir: /tmp/x\n').gateway, undefined);
+    assert.equal(parse('device: d\ndataDir: ./data\n').gateway, undefined);
   });
 
   it('names the offending key in one line', () => {

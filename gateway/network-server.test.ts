@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SimulatedNode } from './simulator.ts';
 import { ABP, GatewayFixture, GW1, GW2, OTAA, testGatewayConfig } from './testdata/gateway-fixture.ts';
-import { metricValue, waitFor } from './testdata/helpers.ts';
+import { metricValue, waitFor } from './testdata/wait.ts';
 import { vectors } from './testdata/vectors.ts';
 
 const lpp = (hex: string) => Buffer.from(hex, 'hex');

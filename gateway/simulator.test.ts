@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SimulatedSite } from './simulator.ts';
 import { GatewayFixture, testGatewayConfig } from './testdata/gateway-fixture.ts';
-import { waitFor } from './testdata/helpers.ts';
+import { waitFor } from './testdata/wait.ts';
 
 describe('simulated site', () => {
   it('joins its OTAA nodes and sends readings from every node through a real forwarder', async () => {

@@ -6,7 +6,7 @@ import { createSocket } from 'node:dgram';
 import { it } from 'node:test';
 import { rxpkFor, SimulatedNode } from '../simulator.ts';
 import { ABP, GatewayFixture, GW1, OTAA, testGatewayConfig } from '../testdata/gateway-fixture.ts';
-import { metricValue, waitFor } from '../testdata/helpers.ts';
+import { metricValue, waitFor } from '../testdata/wait.ts';
 import { encodeGatewayDatagram, PULL_DATA, PUSH_DATA, TX_ACK } from './packets.ts';
 
 const TOTAL = 100_000;

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../runtime/log.ts';
 import { Registry } from '../../runtime/metrics.ts';
 import { rxpkFor, SimulatedForwarder } from '../simulator.ts';
-import { metricValue, waitFor } from '../testdata/helpers.ts';
+import { metricValue, waitFor } from '../testdata/wait.ts';
 import { encodeGatewayDatagram, PULL_DATA, PUSH_DATA, TX_ACK, type GatewayStat } from './packets.ts';
 import { SemtechUdpServer, type ReceivedRx } from './udp-server.ts';
 

@@ -1,4 +1,4 @@
-// Small helpers the gateway tests share: metric values and waiting for a condition.
+// What the gateway tests share: reading a metric's value and waiting for a condition.
 import type { Registry } from 'prom-client';
 
 /** The value of a counter or gauge with exactly these labels (0 when never set). */
