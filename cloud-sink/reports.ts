@@ -31,7 +31,7 @@ export interface MrvReport {
   generatedAt: number;
   energy: { kwh: number; method: string[] };
   avoided: { tco2e: number; emissionFactorTco2ePerMwh: number };
-  completeness: { expected: number; present: number; ratio: number; gapCount: number; droppedOnDevice: number; prunedBatches: number };
+  completeness: { expected: number; present: number; ratio: number; gapCount: number; droppedOnDevice: number; prunedBatches: number; prunedRecords: number };
   quality: { buckets: Record<string, number>; flags: Record<string, number>; nullValues: number };
   sensors: SensorSummary[];
   deviceGaps: { from: number; to: number; dropped: number; reason: string }[];
@@ -92,6 +92,8 @@ export async function buildReport(store: SinkStore, device: string, opts: Report
   const anchorIds = new Map<number, number>();
   let unanchored = 0;
   for (const row of rows) {
+    // A pruned batch has no readings to place in time; it belongs to the window its header was sealed in.
+    if (row.pruned && (row.header.created < opts.from || row.header.created >= opts.to)) continue;
     if (row.anchorId === null) unanchored++;
     else anchorIds.set(row.anchorId, (anchorIds.get(row.anchorId) ?? 0) + 1);
     if (row.pruned) {
@@ -161,7 +163,8 @@ export async function buildReport(store: SinkStore, device: string, opts: Report
     avoided: { tco2e: round((energyKwh / 1000) * opts.emissionFactorTco2ePerMwh, 6), emissionFactorTco2ePerMwh: opts.emissionFactorTco2ePerMwh },
     completeness: {
       expected, present, ratio: expected ? round(present / expected, 4) : 1, gapCount: sensors.reduce((s, x) => s + x.gaps.length, 0),
-      droppedOnDevice: deviceGaps.reduce((s, g) => s + g.dropped, 0) + prunedRecords, prunedBatches,
+      // The device's gap records already count what its disk bound pruned: they are the signed tally.
+      droppedOnDevice: deviceGaps.reduce((s, g) => s + g.dropped, 0), prunedBatches, prunedRecords,
     },
     quality: { buckets, flags, nullValues },
     sensors,
