@@ -222,3 +222,25 @@ test('an RS-485 adapter unplugged and plugged back is reopened without a restart
   assert.equal(of(readings, 'power_kw').at(-1)!.value, 9);
   assert.equal(driver.status().state, 'ok');
 });
+
+test('two meters on one RS-485 port share it: the one that answers keeps being read', async (t) => {
+  const pair = await PtyPair.open();
+  t.after(() => pair.dispose());
+  const sim = new Ion7550Simulator({ unitId: 7, rtu: { path: pair.peerPath, baudRate: 19200 }, powerKw: 3 });
+  await sim.start();
+  t.after(() => sim.stop());
+  const present = driverFor({ id: 'meter-7', unit: 7, rtu: { port: pair.devicePath }, ...FAST, intervalMs: 200, timeoutMs: 100, retries: 0 });
+  const absent = driverFor({ id: 'meter-9', unit: 9, rtu: { port: pair.devicePath }, ...FAST, intervalMs: 200, timeoutMs: 100, retries: 0 });
+  await present.driver.start();
+  await absent.driver.start();
+  await sleep(1000);
+  await absent.driver.stop();
+  await sleep(300);
+  await present.driver.stop();
+  const got = of(present.readings, 'power_kw');
+  assert.ok(got.length >= 4, `reads of the answering meter: ${got.length}`);
+  assert.ok(got.filter((r) => r.value === 3).length >= got.length - 1, 'the silent neighbour costs at most a stray poll');
+  assert.ok(of(absent.readings, 'power_kw').every((r) => r.value === null && r.quality!.flags[0] === 'timeout'));
+  // the port stays open for the remaining user after the other stops
+  assert.equal(got.at(-1)!.value, 3);
+});

@@ -13,7 +13,7 @@ import { assessQuality, failedQuality, type QualityInputs } from '../quality.ts'
 import type { Driver, DriverContext, DriverStatus } from '../types.ts';
 import type { Ion7550DriverConfig } from './config.ts';
 import { EnergyCounter } from './energy.ts';
-import { ModbusLink, type ModbusTarget } from './modbus-link.ts';
+import { acquireLink, releaseLink, type ModbusLink, type ModbusTarget } from './modbus-link.ts';
 import { decodeRaw, planBlocks, scaled, type RegisterBlock, type RegisterEntry } from './register-map.ts';
 
 /** The largest counter value each register type holds, in raw units: where a meter wraps. */
@@ -165,7 +165,7 @@ export class Ion7550Driver implements Driver {
     const pollMetrics = new PollMetrics(ctx.metrics, config.id);
     const exceptions = counter(ctx.metrics, 'fieldproof_modbus_exceptions_total', 'Modbus exception answers', ['driver']);
     const decoder = new Ion7550Decoder(config);
-    const link = new ModbusLink(modbusTarget(config), config.timeoutMs);
+    const link = acquireLink(modbusTarget(config), config.timeoutMs);
     this.link = link;
     const results: BlockResults = new Array(decoder.blocks.length);
     const emit = (r: ReadingInput) => ctx.emit(r);
@@ -178,8 +178,7 @@ export class Ion7550Driver implements Driver {
       attempt: () => readMap(link, config.unit, decoder.blocks, results, onRefused),
       recover: async () => {
         // a stale answer to a timed-out request must not be taken for the next one: start afresh
-        await link.close();
-        await link.connect();
+        await link.reconnect();
       },
       onOutcome: (outcome: PollOutcome<BlockResults>, health: PollHealth) => {
         const ts = outcome.startedAt;
@@ -198,7 +197,7 @@ export class Ion7550Driver implements Driver {
   async stop(): Promise<void> {
     await this.scheduler?.stop();
     this.scheduler = undefined;
-    await this.link?.close();
+    if (this.link) await releaseLink(this.link);
     this.link = undefined;
     this.tracker.set('stopped');
   }

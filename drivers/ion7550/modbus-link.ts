@@ -35,6 +35,35 @@ export const EXCEPTIONS: Record<number, string> = {
 /** Exceptions that may clear by themselves; the others answer the same every time. */
 const TRANSIENT_EXCEPTIONS = new Set([4, 5, 6, 10, 11]);
 
+/**
+ * Links in use by serial path: several meters on one RS-485 bus share one port (it can be opened
+ * only once) and take turns on it. TCP targets get a link per driver.
+ */
+const sharedRtu = new Map<string, { link: ModbusLink; users: number }>();
+
+export function acquireLink(target: ModbusTarget, timeoutMs: number): ModbusLink {
+  if (target.transport === 'tcp') return new ModbusLink(target, timeoutMs);
+  const entry = sharedRtu.get(target.path);
+  if (entry) {
+    entry.users++;
+    return entry.link;
+  }
+  const link = new ModbusLink(target, timeoutMs);
+  sharedRtu.set(target.path, { link, users: 1 });
+  return link;
+}
+
+/** Give a link back; the port closes when its last user is done. */
+export async function releaseLink(link: ModbusLink): Promise<void> {
+  const t = link.target;
+  if (t.transport === 'rtu') {
+    const entry = sharedRtu.get(t.path);
+    if (entry && entry.link === link && --entry.users > 0) return;
+    if (entry?.link === link) sharedRtu.delete(t.path);
+  }
+  await link.close();
+}
+
 export class ModbusLink {
   private client: ModbusClient | undefined;
   private connecting: Promise<void> | undefined;
@@ -135,6 +164,17 @@ export class ModbusLink {
     if (/crc/i.test(msg)) return new ReadError(`garbled answer from unit ${unit} at ${this.where}: CRC error`, 'bad_checksum');
     if (/length|unexpected|unit|function/i.test(msg)) return new ReadError(`garbled answer from unit ${unit} at ${this.where}: ${msg}`, 'garbled');
     return new ReadError(`reading ${regs} from unit ${unit} at ${this.where} failed: ${msg}`, 'read_failed');
+  }
+
+  /** Close and connect again, in turn with the requests of other users of the link. */
+  reconnect(): Promise<void> {
+    const run = async () => {
+      await this.close();
+      await this.connect();
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => {});
+    return p;
   }
 
   async close(): Promise<void> {
