@@ -1,7 +1,6 @@
 // The uplink against the real journal and a real sink over HTTP (and HTTPS with a private CA).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -175,14 +174,10 @@ describe('uplink', () => {
     const tmp = tempDir();
     cleanups.push(tmp.cleanup);
     const d = tmp.dir;
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: d, stdio: 'pipe' });
-    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=fieldproof test CA');
-    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'sink.key', '-out', 'sink.csr', '-subj', '/CN=127.0.0.1');
-    writeFileSync(join(d, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    ssl('x509', '-req', '-in', 'sink.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'sink.pem', '-days', '2', '-extfile', 'ext.cnf');
+    const certs = fileURLToPath(new URL('./testdata/', import.meta.url));
     const key = generateKey();
     const j = await journalWith(join(d, 'dev'), key, 200);
-    const sink = await startSink(join(d, 'sink'), key, { tls: { cert: join(d, 'sink.pem'), key: join(d, 'sink.key') } });
+    const sink = await startSink(join(d, 'sink'), key, { tls: { cert: join(certs, 'sink.pem'), key: join(certs, 'sink.key') } });
     assert.match(sink.url, /^https:/);
 
     const metrics = new Registry();
@@ -192,7 +187,7 @@ describe('uplink', () => {
     await plain.stop();
     assert.equal(j.stats().ackedBatch, 0, 'an unknown CA is refused and nothing is deleted');
 
-    const up = uplink(j, sink.url, { ca: join(d, 'ca.pem') });
+    const up = uplink(j, sink.url, { ca: join(certs, 'ca.pem') });
     await up.start();
     assert.ok(await up.drained(20_000));
     await up.stop();
