@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadSinkConfig } from '../config.ts';
 import { createStore } from '../store/index.ts';
 import { CommandFailure, parseFlags, requireFlag, type Command } from '../../runtime/cli/command.ts';
@@ -14,6 +16,9 @@ stop it first, or use a PostgreSQL store, which any number of readers share.`,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, device: { type: 'string' } });
     const config = loadSinkConfig(requireFlag(values.config, 'config'));
+    if (config.store.kind === 'level' && !existsSync(join(config.dataDir, 'store', 'CURRENT'))) {
+      throw new CommandFailure(`there is no sink store in ${config.dataDir} (has the sink run with this config?)`);
+    }
     const store = createStore(config);
     try {
       await store.open();
