@@ -21,8 +21,8 @@ export const help = `usage: fieldproof bench drain [--readings N] [--sensors S] 
 
 Fills a journal with N readings (default 200000) of S sensors (default 20) at 1 Hz, sealed in
 batches of R records (default 1000), starts a sink process on a free port with a fresh store, and
-times draining the backlog through the uplink. Prints readings_per_s, wire_bytes_per_reading and
-sink_rss_mb (the sink process's peak resident memory).`;
+times draining the backlog through the uplink. Prints readings_per_s, wire_bytes_per_reading,
+sink_rss_mb (the sink process's peak resident memory), and the CPU seconds each side used.`;
 
 const BIN = fileURLToPath(new URL('../../bin/fieldproof.js', import.meta.url));
 
@@ -55,6 +55,12 @@ async function startSinkProcess(configFile: string): Promise<{ child: ChildProce
   });
   child.stdout!.resume();
   return { child, url };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function peakRssMb(pid: number): number {
@@ -108,10 +114,14 @@ export async function run(argv: string[]): Promise<number> {
       journal, device, log: silentLogger(), metrics,
       config: uplinkSchema.parse({ url: sink.url, encoding, inFlight }),
     });
+    const sinkCpu0 = cpuSeconds(child.pid!);
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await uplink.start();
     const ok = await uplink.drained(600_000);
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const sinkCpu = cpuSeconds(child.pid!) - sinkCpu0;
     await uplink.stop();
     const bytes = (await metrics.getSingleMetric('fieldproof_uplink_wire_bytes_total')!.get()).values[0]?.value ?? 0;
     const rss = peakRssMb(child.pid!);
@@ -123,6 +133,9 @@ export async function run(argv: string[]): Promise<number> {
       readings_per_s: Math.round(n / seconds),
       wire_bytes_per_reading: Math.round((bytes / n) * 100) / 100,
       sink_rss_mb: rss,
+      // CPU time spent on each side: on a shared or loaded machine these say more than wall time
+      uplink_cpu_s: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
+      sink_cpu_s: Math.round(sinkCpu * 100) / 100,
     };
     if (values.json) printJson(result);
     else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
