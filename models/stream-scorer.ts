@@ -87,11 +87,12 @@ export class StreamScorer {
     if (this.training || !this.train) return;
     const p = this.policy;
     // without a model yet (never trained, history too short, or the trainer was busy) try again
-    // every quarter of minTrainReadings; with one, retrain on the regular schedule
+    // every quarter of minTrainReadings; with one, retrain each time the history has doubled (a
+    // young model has seen too little to know the stream's period) and then on the regular schedule
     const due =
       this.forecaster!.model === null
         ? this.readings >= p.minTrainReadings && (this.lastTrainAt === 0 || this.readings - this.lastTrainAt >= Math.ceil(p.minTrainReadings / 4))
-        : this.readings - this.lastTrainAt >= p.retrainReadings && ts - this.lastTrainTs >= p.retrainIntervalMs;
+        : this.readings - this.lastTrainAt >= Math.min(p.retrainReadings, Math.max(this.lastTrainAt, p.minTrainReadings)) && ts - this.lastTrainTs >= p.retrainIntervalMs;
     if (!due) return;
     this.lastTrainAt = this.readings;
     this.lastTrainTs = ts;

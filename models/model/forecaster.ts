@@ -2,7 +2,7 @@
 // Until a model is trained (or loaded) it forecasts nothing, and the detector relies on its
 // statistical surprises alone.
 import type { Forecaster } from '../detector/detector.ts';
-import { forward, type ForecasterWeights } from './weights.ts';
+import { forward, inputCount, type ForecasterWeights } from './weights.ts';
 
 export class MlpForecaster implements Forecaster {
   private weights: ForecasterWeights | null = null;
@@ -11,16 +11,19 @@ export class MlpForecaster implements Forecaster {
   private scratch = new Float64Array(1);
   private head = 0;
   private filled = 0;
+  version = 0;
 
-  constructor(private readonly maxLags = 64) {
+  /** `maxLags`: the longest history a model may look back on (its period plus half its taps) */
+  constructor(private readonly maxLags = 1100) {
     this.ring = new Float64Array(maxLags);
     this.window = new Float64Array(maxLags);
   }
 
   /** Swap in new weights (after a retrain); the value history is kept. */
   setWeights(w: ForecasterWeights | null): void {
-    if (w && w.lags > this.maxLags) throw new Error(`model needs ${w.lags} lags, at most ${this.maxLags} are kept`);
+    if (w && lookBack(w) > this.maxLags) throw new Error(`model looks back ${lookBack(w)} readings, at most ${this.maxLags} are kept`);
     this.weights = w;
+    this.version++;
     if (w && this.scratch.length < w.hidden) this.scratch = new Float64Array(w.hidden);
   }
 
@@ -30,8 +33,14 @@ export class MlpForecaster implements Forecaster {
 
   forecast(): number {
     const w = this.weights;
-    if (!w || this.filled < w.lags) return Number.NaN;
-    for (let i = 0; i < w.lags; i++) this.window[i] = this.ring[(this.head - w.lags + i + this.maxLags * 2) % this.maxLags]!;
+    if (!w || this.filled < lookBack(w)) return Number.NaN;
+    const size = this.maxLags;
+    // the value `back` readings before the one being forecast
+    const at = (back: number) => this.ring[(this.head - back + size * 2) % size]!;
+    for (let i = 0; i < w.lags; i++) this.window[i] = at(w.lags - i);
+    const half = Math.floor(w.taps / 2);
+    for (let k = 0; k < w.taps; k++) this.window[w.lags + k] = at(w.period + half - k);
+    if (inputCount(w) > this.window.length) return Number.NaN;
     return forward(w, this.window, this.scratch);
   }
 
@@ -40,4 +49,9 @@ export class MlpForecaster implements Forecaster {
     this.head = (this.head + 1) % this.maxLags;
     if (this.filled < this.maxLags) this.filled++;
   }
+}
+
+/** how far back a model's inputs reach */
+function lookBack(w: ForecasterWeights): number {
+  return w.taps > 0 ? Math.max(w.lags, w.period + Math.floor(w.taps / 2)) : w.lags;
 }

@@ -7,10 +7,20 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { fileLoadHandler, fileSaveHandler } from './file-io.ts';
+import { dominantPeriod } from './season.ts';
 import { checkWeights, type ForecasterWeights } from './weights.ts';
 
 export interface TrainOptions {
+  /** latest values the network sees (may be 0 when it sees taps) */
   lags: number;
+  /** train only when the history has a period (otherwise return null) */
+  seasonalOnly: boolean;
+  /** the shortest period looked for, in readings */
+  minPeriod: number;
+  /** values around one period ago it also sees, when the history has a period (0 = never) */
+  taps: number;
+  /** the longest period looked for, in readings */
+  maxPeriod: number;
   hidden: number;
   epochs: number;
   /** most training windows taken, the latest ones */
@@ -19,7 +29,7 @@ export interface TrainOptions {
   seed: number;
 }
 
-export const defaultTrainOptions: TrainOptions = { lags: 16, hidden: 16, epochs: 12, maxExamples: 3000, learningRate: 0.01, seed: 1 };
+export const defaultTrainOptions: TrainOptions = { lags: 0, seasonalOnly: true, taps: 5, minPeriod: 8, maxPeriod: 1000, hidden: 16, epochs: 12, maxExamples: 3000, learningRate: 0.01, seed: 1 };
 
 let backend: Promise<string> | null = null;
 
@@ -43,10 +53,10 @@ export function initBackend(prefer: 'wasm' | 'cpu' = 'wasm'): Promise<string> {
   return backend;
 }
 
-function buildModel(o: TrainOptions): tfl.Sequential {
+function buildModel(o: TrainOptions, inputs: number): tfl.Sequential {
   const model = tfl.sequential({
     layers: [
-      tfl.layers.dense({ inputShape: [o.lags], units: o.hidden, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: o.seed }) }),
+      tfl.layers.dense({ inputShape: [inputs], units: o.hidden, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: o.seed }) }),
       tfl.layers.dense({ units: 1, kernelInitializer: tfl.initializers.glorotUniform({ seed: o.seed + 1 }) }),
     ],
   });
@@ -70,35 +80,49 @@ export interface Trained {
   weights: ForecasterWeights;
 }
 
-/** Train on `history` (oldest first). Returns null when the history is too short to learn from. */
+/**
+ * Train on `history` (oldest first). When the history repeats with a period (found from its
+ * autocorrelation), the network also sees the values around one period before the one it
+ * forecasts. Returns null when the history is too short to learn from.
+ */
 export async function trainForecaster(history: ArrayLike<number>, opts: Partial<TrainOptions> = {}): Promise<Trained | null> {
   const o = { ...defaultTrainOptions, ...opts };
   const n = history.length;
-  const windows = Math.min(o.maxExamples, n - o.lags);
-  if (windows < Math.max(50, o.lags * 2)) return null;
+  const half = Math.floor(o.taps / 2);
+  const period = o.taps > 0 ? dominantPeriod(history, Math.max(o.lags + half + 1, o.minPeriod), o.maxPeriod) : 0;
+  const taps = period > 0 ? o.taps : 0;
+  // a forecaster that sees nothing but the latest values learns to repeat the last one, which
+  // says no more than the jump between readings does: only a stream that repeats gets a model
+  if (o.seasonalOnly && period === 0) return null;
+  const lookBack = taps > 0 ? Math.max(o.lags, period + half) : o.lags;
+  const inputs = o.lags + taps;
+  const windows = Math.min(o.maxExamples, n - lookBack);
+  if (inputs === 0 || windows < Math.max(50, inputs * 2)) return null;
   await initBackend();
-  const start = n - o.lags - windows;
+  const first = n - windows; // index of the first value forecast
   let mean = 0;
-  for (let i = start; i < n; i++) mean += history[i]!;
-  mean /= n - start;
+  for (let i = first - lookBack; i < n; i++) mean += history[i]!;
+  mean /= n - first + lookBack;
   let v = 0;
-  for (let i = start; i < n; i++) v += (history[i]! - mean) ** 2;
-  const std = Math.sqrt(v / (n - start)) || Math.max(Math.abs(mean) * 1e-3, 1e-6);
+  for (let i = first - lookBack; i < n; i++) v += (history[i]! - mean) ** 2;
+  const std = Math.sqrt(v / (n - first + lookBack)) || Math.max(Math.abs(mean) * 1e-3, 1e-6);
   const order = Array.from({ length: windows }, (_, i) => i);
   const rand = prng(o.seed);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  const xs = new Float32Array(windows * o.lags);
+  const xs = new Float32Array(windows * inputs);
   const ys = new Float32Array(windows);
+  // the same layout as MlpForecaster.forecast: latest values oldest first, then the taps
   order.forEach((w, row) => {
-    const at = start + w;
-    for (let k = 0; k < o.lags; k++) xs[row * o.lags + k] = (history[at + k]! - mean) / std;
-    ys[row] = (history[at + o.lags]! - mean) / std;
+    const at = first + w;
+    for (let k = 0; k < o.lags; k++) xs[row * inputs + k] = (history[at - o.lags + k]! - mean) / std;
+    for (let k = 0; k < taps; k++) xs[row * inputs + o.lags + k] = (history[at - period - half + k]! - mean) / std;
+    ys[row] = (history[at]! - mean) / std;
   });
-  const model = buildModel(o);
-  const x = tf.tensor2d(xs, [windows, o.lags]);
+  const model = buildModel(o, inputs);
+  const x = tf.tensor2d(xs, [windows, inputs]);
   const y = tf.tensor2d(ys, [windows, 1]);
   let loss = Number.NaN;
   try {
@@ -109,7 +133,7 @@ export async function trainForecaster(history: ArrayLike<number>, opts: Partial<
     x.dispose();
     y.dispose();
   }
-  const meta = { lags: o.lags, hidden: o.hidden, mean, std, trainedOn: n, trainedAt: Date.now(), loss };
+  const meta = { lags: o.lags, period, taps, hidden: o.hidden, mean, std, trainedOn: n, trainedAt: Date.now(), loss };
   model.setUserDefinedMetadata({ fieldproof: meta });
   return { model, weights: weightsOf(model, meta) };
 }
@@ -136,7 +160,8 @@ export async function loadForecaster(dir: string): Promise<ForecasterWeights> {
   try {
     const meta = (model.getUserDefinedMetadata() as { fieldproof?: Meta } | undefined)?.fieldproof;
     if (!meta || typeof meta.lags !== 'number' || typeof meta.mean !== 'number' || typeof meta.std !== 'number') throw new Error(`${dir}/model.json: no forecaster metadata`);
-    return weightsOf(model, { lags: meta.lags, hidden: meta.hidden, mean: meta.mean, std: meta.std, trainedOn: meta.trainedOn, trainedAt: meta.trainedAt, loss: meta.loss });
+    // models saved before seasonal inputs existed have neither field: no period, no taps
+    return weightsOf(model, { lags: meta.lags, period: meta.period ?? 0, taps: meta.taps ?? 0, hidden: meta.hidden, mean: meta.mean, std: meta.std, trainedOn: meta.trainedOn, trainedAt: meta.trainedAt, loss: meta.loss });
   } finally {
     model.dispose();
   }
