@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chainProblem, checkBatch, type BatchHeader } from '../protocol/batch.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
-import { getJson, tempDir } from './test-helpers.ts';
+import { getJson, tempDir } from './testing.ts';
 
 const BIN = fileURLToPath(new URL('../bin/fieldproof.js', import.meta.url));
 const run = promisify(execFile);

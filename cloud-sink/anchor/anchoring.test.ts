@@ -13,7 +13,7 @@ import { generateKey } from '../../protocol/signature.ts';
 import { AptosSimulator } from '../aptos-simulator/simulator.ts';
 import { sinkConfig } from '../config.ts';
 import { Sink } from '../sink.ts';
-import { getJson, makeChain, postColumnar, postJson, tempDir } from '../test-helpers.ts';
+import { getJson, makeChain, postColumnar, postJson, tempDir } from '../testing.ts';
 import { entryFunctionAbi, loadAnchorAbi } from './abi.ts';
 import { aptosClient } from './aptos-client.ts';
 import { AptosAnchorChain } from './aptos-chain.ts';

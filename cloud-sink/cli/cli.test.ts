@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { generateKey } from '../../protocol/signature.ts';
 import { sinkConfig } from '../config.ts';
 import { Sink } from '../sink.ts';
-import { getJson, makeChain, postJson, tempDir } from '../test-helpers.ts';
+import { getJson, makeChain, postJson, tempDir } from '../testing.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/fieldproof.js', import.meta.url));
 const TOKEN = 'cli-test-admin-token-0123456789';

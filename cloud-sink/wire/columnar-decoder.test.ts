@@ -6,7 +6,7 @@ import { readingRecord, gapRecord, type JournalRecord } from '../../protocol/rec
 import { generateKey } from '../../protocol/signature.ts';
 import { encodeColumnar, encodeColumnarLines } from '../../runtime/uplink/columnar-encoder.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
-import { signBatch } from '../test-helpers.ts';
+import { signBatch } from '../testing.ts';
 import { decodeColumnar } from './columnar-decoder.ts';
 import { WireError } from './errors.ts';
 

@@ -8,7 +8,7 @@ import { generateKey, type DeviceKey } from '../../protocol/signature.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { sinkConfig, type SinkConfigInput } from '../../cloud-sink/config.ts';
 import { Sink } from '../../cloud-sink/sink.ts';
-import { getJson, postJson, tempDir } from '../../cloud-sink/test-helpers.ts';
+import { getJson, postJson, tempDir } from '../../cloud-sink/testing.ts';
 import { Journal } from '../journal/journal.ts';
 import { silentLogger } from '../log.ts';
 import { Registry } from '../metrics.ts';
