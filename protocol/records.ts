@@ -47,20 +47,11 @@ export interface ReadingInput {
 
 /** Build a reading record with its keys in canonical (sorted) order, so JCS need not sort them. */
 export function readingRecord(device: string, seq: number, r: ReadingInput, quality: Quality): ReadingRecord {
-  const rec: ReadingRecord = {
-    device,
-    kind: 'reading',
-    ...(r.meta !== undefined ? { meta: r.meta } : {}),
-    metric: r.metric,
-    quality: { flags: quality.flags, score: quality.score },
-    sensor: r.sensor,
-    seq,
-    ts: r.ts,
-    unit: r.unit,
-    v: 1,
-    value: r.value,
-  } as ReadingRecord;
-  return rec;
+  const q = { flags: quality.flags, score: quality.score };
+  if (r.meta === undefined) {
+    return { device, kind: 'reading', metric: r.metric, quality: q, sensor: r.sensor, seq, ts: r.ts, unit: r.unit, v: 1, value: r.value } as ReadingRecord;
+  }
+  return { device, kind: 'reading', meta: r.meta, metric: r.metric, quality: q, sensor: r.sensor, seq, ts: r.ts, unit: r.unit, v: 1, value: r.value } as ReadingRecord;
 }
 
 export function gapRecord(device: string, seq: number, dropped: number, from: number, to: number, reason: string): GapRecord {

@@ -12,7 +12,7 @@ import { canonicalize } from '../../protocol/canonical.ts';
 import { headerHash, signHeader, type BatchHeader } from '../../protocol/batch.ts';
 import { leafHash, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
-import { gapRecord, type JournalRecord, type Quality, type ReadingInput } from '../../protocol/records.ts';
+import { gapRecord, readingRecord, type JournalRecord, type Quality, type ReadingInput } from '../../protocol/records.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../log.ts';
 import { counter, gauge, histogram, Registry as MetricsRegistry } from '../metrics.ts';
@@ -386,8 +386,9 @@ export class Journal {
     this.armAgeTimer();
   }
 
+  /** The record object listeners get: built directly, since encoding and parsing again costs more. */
   private toRecord(seq: number, input: ReadingInput): JournalRecord {
-    return JSON.parse(this.encoder.encode(seq, input, input.quality ?? DEFAULT_QUALITY)) as JournalRecord;
+    return readingRecord(this.opts.device, seq, input, input.quality ?? DEFAULT_QUALITY);
   }
 
   private putChunk(d: ChunkDraft, ops: { type: 'put' | 'del'; key: string; value?: string }[]): void {
