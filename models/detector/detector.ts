@@ -42,6 +42,8 @@ export interface DetectorParams {
   forecastWeight: number;
   /** errors a (re)trained forecaster must make before its surprise counts */
   forecastWarmup: number;
+  /** the forecaster's usual error is taken as at least this fraction of the stream's spread */
+  forecastFloor: number;
 }
 
 export const defaultDetectorParams: DetectorParams = {
@@ -57,6 +59,7 @@ export const defaultDetectorParams: DetectorParams = {
   contextMemory: 300,
   forecastWeight: 1,
   forecastWarmup: 100,
+  forecastFloor: 0.1,
 };
 
 /** A one-step forecaster fed the recent values; returns NaN until it can forecast. */
@@ -156,7 +159,10 @@ export class StreamDetector {
       if (Number.isFinite(f)) {
         const e = Math.abs(x - f);
         if (this.errors.count >= p.forecastWarmup) {
-          const u = this.forecastLikelihood.update(ratio(e, Math.max(Math.sqrt(this.errors.mean() ** 2 + this.errors.variance()), floor))) * p.forecastWeight;
+          // a model's usual error on a clean signal can be tiny: errors are measured against at
+          // least a fraction of the stream's spread, so its small imperfections are not alarms
+          const usual = Math.max(Math.sqrt(this.errors.mean() ** 2 + this.errors.variance()), p.forecastFloor * spread);
+          const u = this.forecastLikelihood.update(ratio(e, usual)) * p.forecastWeight;
           if (u > best) (best = u), (kind = 'forecast');
         }
         this.errors.push(e);

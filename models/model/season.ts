@@ -6,7 +6,7 @@
  * The lag (in readings) of the first strong autocorrelation peak between `minLag` and a third of
  * the history, or 0 when the history shows no clear repetition.
  */
-export function dominantPeriod(history: ArrayLike<number>, minLag: number, maxLag = Math.floor(history.length / 3), minCorrelation = 0.3): number {
+export function dominantPeriod(history: ArrayLike<number>, minLag: number, maxLag = Math.floor(history.length / 3), minCorrelation = 0.5): number {
   const n = history.length;
   const hi = Math.min(maxLag, Math.floor(n / 2));
   if (hi <= minLag + 2) return 0;

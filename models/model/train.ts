@@ -119,7 +119,7 @@ export async function trainForecaster(history: ArrayLike<number>, opts: Partial<
     const at = first + w;
     for (let k = 0; k < o.lags; k++) xs[row * inputs + k] = (history[at - o.lags + k]! - mean) / std;
     for (let k = 0; k < taps; k++) xs[row * inputs + o.lags + k] = (history[at - period - half + k]! - mean) / std;
-    ys[row] = (history[at]! - mean) / std;
+    ys[row] = (history[at]! - (taps > 0 ? history[at - period]! : mean)) / std;
   });
   const model = buildModel(o, inputs);
   const x = tf.tensor2d(xs, [windows, inputs]);

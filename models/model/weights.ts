@@ -46,6 +46,9 @@ export function forward(w: ForecasterWeights, window: ArrayLike<number>, scratch
     const a = scratch[h]!;
     if (a > 0) out += a * w2[h]!;
   }
+  // with taps the network forecasts the change from the value one period ago (a residual on top
+  // of the seasonal naive forecast): it starts from what the period says and learns corrections
+  if (w.taps > 0) return window[w.lags + Math.floor(w.taps / 2)]! + out * std;
   return out * std + mean;
 }
 
