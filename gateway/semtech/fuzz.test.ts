@@ -8,24 +8,14 @@ import { rxpkFor, SimulatedNode } from '../simulator.ts';
 import { ABP, GatewayFixture, GW1, OTAA, testGatewayConfig } from '../testdata/gateway-fixture.ts';
 import { metricValue, waitFor } from '../testdata/wait.ts';
 import { encodeGatewayDatagram, PULL_DATA, PUSH_DATA, TX_ACK } from './packets.ts';
+import { prng } from '../../drivers/simulated/signal.ts';
 
 const TOTAL = 100_000;
 const CHUNK = 1000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 it(`the listener survives ${TOTAL} random and mutated datagrams and still answers`, { timeout: 120_000 }, async () => {
   const seed = Number(process.env.FUZZ_SEED ?? 20261123);
-  const rand = mulberry32(seed);
+  const rand = prng(seed);
   const int = (n: number) => Math.floor(rand() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));

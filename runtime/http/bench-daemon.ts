@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { WebSocket } from 'ws';
 import { CommandFailure, parseFlags, positiveInt, printJson } from '../cli/command.ts';
+import { freeTcpPort as freePort } from '../net.ts';
 
 export const help = `usage: fieldproof bench daemon [--seconds N] [--json]
 
@@ -40,16 +40,6 @@ function sample(pid: number): Sample {
   return { rssBytes: rssKb * 1024, cpuTicks: Number(fields[11]) + Number(fields[12]), at: Date.now() };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
 
 function getJson(port: number, path: string): Promise<unknown> {
   return new Promise((res, rej) => {

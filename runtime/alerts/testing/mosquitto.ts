@@ -3,9 +3,11 @@
 // username/password), stopped and cleaned up afterwards.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeTcpPort as freePort } from '../../net.ts';
+export { freePort };
 
 export interface TestCerts {
   dir: string;
@@ -24,16 +26,6 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made by openssl. */
 export function makeTestCerts(dir: string, clientName = 'site-a-gw1'): TestCerts {

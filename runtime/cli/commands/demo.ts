@@ -3,7 +3,6 @@
 // LoRa node through the Semtech UDP gateway, and the device syncs to an embedded sink over HTTP.
 // Anchoring is off (there is no chain here). The dashboard URL is the first thing printed.
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -17,21 +16,12 @@ import { Daemon } from '../../daemon.ts';
 import { loadOrCreateKey } from '../../device-key.ts';
 import { CommandFailure, parseFlags, positiveInt, UsageError, type Command } from '../command.ts';
 import { Ion7550Peer, LoraPeer, Mhz19Peer, SimulatedPeer, type DemoPeer } from './demo-peers.ts';
+import { freeTcpPort as freePort } from '../../net.ts';
 
 const DEVICE = 'demo-gw1';
 /** how long the stop waits for the last batch to reach the sink before it takes a proof */
 const FINAL_SYNC_MS = 5000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 function fileLogger(file: string): Logger {
   // The daemon's pino JSON goes to a file: the terminal is for the progress lines.
