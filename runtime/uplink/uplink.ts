@@ -2,22 +2,18 @@
 // is deleted from the journal only once the sink has acknowledged it and every batch before it
 // (journal.acknowledge), so a crash at any point loses nothing; the sink's idempotency makes the
 // resends after a restart harmless. Failures back off exponentially with full jitter.
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { gzip } from 'node:zlib';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent, request, type Dispatcher } from 'undici';
-import { headerHash, type BatchHeader } from '../../protocol/batch.ts';
-import { canonicalize } from '../../protocol/canonical.ts';
+import { headerHash } from '../../protocol/batch.ts';
 import type { StatusBoard } from '../component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../metrics.ts';
-import { COLUMNAR_CONTENT_TYPE, encodeColumnarLines } from './columnar-encoder.ts';
+import { BatchBodies } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
 import { TokenBucket } from './token-bucket.ts';
-
-const gzipAsync = promisify(gzip);
 
 export interface UplinkDeps {
   journal: Journal;
@@ -58,6 +54,7 @@ export class Uplink {
   /** aborts the requests on the wire when the uplink stops */
   private aborter = new AbortController();
   private lastPublished = '';
+  private readonly bodies: BatchBodies;
   private readonly base: string;
   private readonly config: UplinkConfig;
   private readonly m;
@@ -65,6 +62,7 @@ export class Uplink {
   constructor(private readonly deps: UplinkDeps) {
     this.config = uplinkSchema.parse(deps.config);
     this.base = this.config.url.replace(/\/+$/, '');
+    this.bodies = new BatchBodies(deps.journal, { encoding: this.config.encoding, gzipLevel: this.config.gzipLevel });
     const reg = deps.metrics;
     this.m = {
       sent: counter(reg, 'fieldproof_uplink_batches_total', 'Batch sends, by outcome', ['outcome']),
@@ -98,6 +96,9 @@ export class Uplink {
     this.ackCursor = this.deps.journal.ackedBatch;
     this.next = this.ackCursor + 1;
     this.aborter = new AbortController();
+    // Every request listens on this one signal, and a request's listener goes only once its
+    // response body has closed, a moment after the next request took its slot.
+    setMaxListeners(4 * config.inFlight + 8, this.aborter.signal);
     this.needResync = true;
     this.running = true;
     this.unsubscribe = this.deps.journal.onSealed(() => this.pump());
@@ -114,6 +115,7 @@ export class Uplink {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = null;
     this.aborter.abort();
+    this.bodies.clear();
     await Promise.allSettled([...this.inFlight.values()]);
     await this.resyncing;
     await this.ackChain;
@@ -165,6 +167,8 @@ export class Uplink {
         this.pump();
       });
     }
+    // The next window's bodies, made while these are on the wire.
+    this.bodies.prepare(this.next, Math.min(last, this.next + this.config.inFlight - 1));
     this.m.inFlight.set(this.inFlight.size);
   }
 
@@ -197,26 +201,10 @@ export class Uplink {
     }
   }
 
-  private async body(batch: number): Promise<{ body: Buffer; type: string; records: number } | null> {
-    const b = await this.deps.journal.readBatchLines(batch);
-    if (!b) return null;
-    let raw: Buffer;
-    let type: string;
-    if (this.config.encoding === 'columnar') {
-      raw = encodeColumnarLines(b.header, b.lines, b.pruned);
-      type = COLUMNAR_CONTENT_TYPE;
-    } else {
-      // The journal's lines are already canonical JSON: splice them in rather than re-serialise.
-      raw = Buffer.from(`{"header":${canonicalize(b.header)},"records":[${b.lines.join(',')}]${b.pruned ? ',"pruned":true' : ''}}`, 'utf8');
-      type = 'application/json';
-    }
-    return { body: await gzipAsync(raw, { level: this.config.gzipLevel }), type, records: b.lines.length };
-  }
-
   private async send(batch: number): Promise<SendOutcome> {
     let payload;
     try {
-      payload = await this.body(batch);
+      payload = await this.bodies.take(batch);
     } catch (err) {
       this.deps.log.error({ batch, err: (err as Error).message }, 'cannot read the batch from the journal');
       this.m.errors.inc({ reason: 'journal' });
@@ -286,6 +274,7 @@ export class Uplink {
 
   private fail(reason: string): void {
     this.failures++;
+    this.bodies.clear();
     const { backoffInitialMs, backoffMaxMs } = this.config;
     const cap = Math.min(backoffMaxMs, backoffInitialMs * 2 ** Math.min(this.failures - 1, 30));
     const delay = reason === 'rewind' && this.failures === 1 ? 0 : Math.random() * cap;

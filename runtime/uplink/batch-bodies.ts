@@ -1,0 +1,78 @@
+// Request bodies of the batches about to be sent, made ahead of the send window. Reading a batch
+// from the journal and encoding it is most of the uplink's work; done only when a slot frees, the
+// device would encode while the sink waits and the sink verify while the device waits, the two
+// taking turns instead of working at once. Made ahead, one at a time in batch order, a body is
+// ready when its slot frees, and the first of a run is ready after one encoding rather than after
+// all of them. Batches are immutable once sealed, so a body made early is the body made late.
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { BatchHeader } from '../../protocol/batch.ts';
+import { canonicalize } from '../../protocol/canonical.ts';
+import type { Journal } from '../journal/journal.ts';
+import { COLUMNAR_CONTENT_TYPE, encodeColumnarLines } from './columnar-encoder.ts';
+
+const gzipAsync = promisify(gzip);
+
+export interface BatchBody {
+  body: Buffer;
+  type: string;
+  records: number;
+}
+
+export interface BatchBodiesOptions {
+  encoding: 'columnar' | 'json';
+  gzipLevel: number;
+}
+
+type Source = Pick<Journal, 'readBatchLines'>;
+
+export class BatchBodies {
+  private readonly made = new Map<number, Promise<BatchBody | null>>();
+  /** reading and encoding, one batch at a time; compression runs off the main thread beside it */
+  private encoding: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly journal: Source, private readonly options: BatchBodiesOptions) {}
+
+  /** Start making the bodies of batches from..to not made yet; drop any made for batches before from. */
+  prepare(from: number, to: number): void {
+    for (const b of this.made.keys()) if (b < from) this.made.delete(b);
+    for (let b = from; b <= to; b++) if (!this.made.has(b)) this.made.set(b, this.make(b));
+  }
+
+  /** The body of a batch (null when the journal no longer holds it), made now if not made ahead. */
+  take(batch: number): Promise<BatchBody | null> {
+    const p = this.made.get(batch) ?? this.make(batch);
+    this.made.delete(batch);
+    return p;
+  }
+
+  /** Forget the bodies made ahead (after a failure the uplink starts over from what the sink holds). */
+  clear(): void {
+    this.made.clear();
+  }
+
+  get size(): number {
+    return this.made.size;
+  }
+
+  private make(batch: number): Promise<BatchBody | null> {
+    const encoded = this.encoding.then(() => this.encode(batch));
+    this.encoding = encoded.catch(() => undefined);
+    const body = encoded.then(async (e) => (e ? { body: await gzipAsync(e.raw, { level: this.options.gzipLevel }), type: e.type, records: e.records } : null));
+    // A body made ahead and then dropped must not surface as an unhandled rejection.
+    body.catch(() => undefined);
+    return body;
+  }
+
+  private async encode(batch: number): Promise<{ raw: Buffer; type: string; records: number } | null> {
+    const b = await this.journal.readBatchLines(batch);
+    if (!b) return null;
+    if (this.options.encoding === 'columnar') return { raw: encodeColumnarLines(b.header, b.lines, b.pruned), type: COLUMNAR_CONTENT_TYPE, records: b.lines.length };
+    return { raw: jsonBody(b.header, b.lines, b.pruned), type: 'application/json', records: b.lines.length };
+  }
+}
+
+/** The journal's lines are already canonical JSON: spliced in rather than parsed and re-serialised. */
+function jsonBody(header: BatchHeader, lines: readonly string[], pruned: boolean): Buffer {
+  return Buffer.from(`{"header":${canonicalize(header)},"records":[${lines.join(',')}]${pruned ? ',"pruned":true' : ''}}`, 'utf8');
+}
