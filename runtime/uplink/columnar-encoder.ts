@@ -5,7 +5,7 @@
 // make a batch refused, never stored wrong.
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
-import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import { CanonicalReadingParser } from './canonical-reading-parser.ts';
 
 export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';
 export const COLUMNAR_MAGIC = 'FPC1';
@@ -263,94 +263,4 @@ function encode(
   out.section(raw);
   for (const col of [colSeries, colTs, colValueCode, colValue, colScore, colFlags, colMeta]) out.section(col);
   return out.result();
-}
-
-interface ParsedReading {
-  sensor: string;
-  metric: string;
-  unit: string;
-  ts: number;
-  value: number | null;
-  score: number;
-  flags: string[];
-}
-
-/**
- * Reads a reading line exactly as protocol/reading-encoder.ts writes it (no meta, no escapes in
- * its strings). Returns null for anything else. A result is only returned once encoding it again
- * reproduces the line, so a line it misreads can never be sent altered.
- */
-class CanonicalReadingParser {
-  private readonly encoder: ReadingEncoder;
-  private readonly prefix: string;
-  private pos = 0;
-  private line = '';
-
-  constructor(device: string) {
-    this.encoder = new ReadingEncoder(device);
-    this.prefix = `{"device":${JSON.stringify(device)},"kind":"reading","metric":`;
-  }
-
-  private expect(text: string): boolean {
-    if (!this.line.startsWith(text, this.pos)) return false;
-    this.pos += text.length;
-    return true;
-  }
-
-  private str(): string | null {
-    if (this.line.charCodeAt(this.pos) !== 34) return null;
-    const end = this.line.indexOf('"', this.pos + 1);
-    if (end < 0) return null;
-    const s = this.line.slice(this.pos + 1, end);
-    if (s.includes('\\')) return null;
-    this.pos = end + 1;
-    return s;
-  }
-
-  private num(): number | null {
-    let end = this.pos;
-    while (end < this.line.length && this.line[end] !== ',' && this.line[end] !== '}') end++;
-    const text = this.line.slice(this.pos, end);
-    if (text === '' || text === 'null') return null;
-    const n = Number(text);
-    if (!Number.isFinite(n)) return null;
-    this.pos = end;
-    return n;
-  }
-
-  parse(line: string, seq: number): ParsedReading | null {
-    this.line = line;
-    this.pos = 0;
-    if (!this.expect(this.prefix)) return null;
-    const metric = this.str();
-    if (metric === null || !this.expect(',"quality":{"flags":[')) return null;
-    const flags: string[] = [];
-    if (!this.expect(']')) {
-      for (;;) {
-        const f = this.str();
-        if (f === null) return null;
-        flags.push(f);
-        if (this.expect(']')) break;
-        if (!this.expect(',')) return null;
-      }
-    }
-    if (!this.expect(',"score":')) return null;
-    const score = this.num();
-    if (score === null || !this.expect('},"sensor":')) return null;
-    const sensor = this.str();
-    if (sensor === null || !this.expect(`,"seq":${seq},"ts":`)) return null;
-    const ts = this.num();
-    if (ts === null || !Number.isSafeInteger(ts) || !this.expect(',"unit":')) return null;
-    const unit = this.str();
-    if (unit === null || !this.expect(',"v":1,"value":')) return null;
-    let value: number | null;
-    if (this.expect('null')) value = null;
-    else {
-      value = this.num();
-      if (value === null) return null;
-    }
-    if (!this.expect('}') || this.pos !== line.length) return null;
-    const r = { sensor, metric, unit, ts, value, score, flags };
-    return this.encoder.encode(seq, r, { score, flags }) === line ? r : null;
-  }
 }
