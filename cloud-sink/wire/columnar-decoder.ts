@@ -1,15 +1,15 @@
 // Decoder of the compact wire encoding (format: cloud-sink/README.md, encoder:
-// runtime/uplink/columnar-encoder.ts). It rebuilds each record's canonical bytes directly with the
-// protocol's ReadingEncoder (the device's own canonical writer, tested against RFC 8785) and checks
-// each field as recordProblem would; the sink then recomputes the Merkle root over these lines, so
-// the encoding is trusted for nothing: a record that differs in any byte from what the device
-// signed fails the root. Every read is bounds-checked: a truncated or hostile body is a one-line
+// runtime/uplink/columnar-encoder.ts). It rebuilds each record's canonical bytes from the protocol's
+// ReadingEncoder (the device's own canonical writer, tested against RFC 8785; reading-lines.ts)
+// and checks each field as recordProblem would; the sink then recomputes the Merkle root over
+// these lines, so the encoding is trusted for nothing: a record that differs in any byte from what
+// the device signed fails the root. Every read is bounds-checked: a truncated or hostile body is a one-line
 // WireError, never an exception from deep inside.
 import { canonicalize } from '../../protocol/canonical.ts';
-import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import type { JsonValue } from '../../protocol/canonical.ts';
 import { recordProblem } from '../../protocol/records.ts';
 import { WireError, type DecodedBatch } from './errors.ts';
+import { ReadingLines, type ReadingTemplate } from './reading-lines.ts';
 
 export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';
 const MAGIC = 'FPC1';
@@ -102,7 +102,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
   if (typeof h.device !== 'string' || !Number.isSafeInteger(h.first)) throw new WireError('columnar body has a header without device and first');
   const device = h.device;
   const first = h.first as number;
-  const encoder = new ReadingEncoder(device);
+  const readingLines = new ReadingLines(device);
 
   const nStrings = r.uvarint();
   if (nStrings > count * 8 + 64) throw new WireError('columnar body has more strings than records can use');
@@ -160,7 +160,8 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
   const cMeta = r.section('meta column');
   if (!r.done()) throw new WireError('columnar body has trailing bytes');
 
-  const state = series.map(() => ({ ts: 0, delta: 0, m: 0 }));
+  // each series remembers the template of its last reading: quality and meta rarely change
+  const state = series.map(() => ({ ts: 0, delta: 0, m: 0, scoreRef: -1, flagsRef: -1, metaRef: -1, template: null as ReadingTemplate | null }));
   const metas = new Map<number, { [key: string]: JsonValue }>();
   for (let i = 0; i < count; i++) {
     if (isRaw[i]) continue;
@@ -181,22 +182,32 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
     } else throw new WireError(`columnar body has unknown value code ${code}`);
     if (value !== null && !Number.isFinite(value)) throw new WireError(`record ${i}: reading.value must be a finite number or null`, 422);
     if (!Number.isSafeInteger(ts)) throw new WireError(`record ${i}: reading.ts must be integer milliseconds`, 422);
-    const score = index(scores, cScore.uvarint(), 'score');
-    if (!Number.isFinite(score)) throw new WireError(`record ${i}: reading.quality.score must be a finite number`, 422);
-    const flags = index(flagSets, cFlags.uvarint(), 'flag set');
+    const scoreRef = cScore.uvarint();
+    const flagsRef = cFlags.uvarint();
     const metaRef = cMeta.uvarint();
-    let meta: { [key: string]: JsonValue } | undefined;
-    if (metaRef > 0) {
-      meta = metas.get(metaRef);
-      if (!meta) {
-        const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
-        if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new WireError(`record ${i}: meta must be an object`, 422);
-        meta = m as { [key: string]: JsonValue };
-        metas.set(metaRef, meta);
+    let template = st.template;
+    if (template === null || scoreRef !== st.scoreRef || flagsRef !== st.flagsRef || metaRef !== st.metaRef) {
+      const score = index(scores, scoreRef, 'score');
+      if (!Number.isFinite(score)) throw new WireError(`record ${i}: reading.quality.score must be a finite number`, 422);
+      const flags = index(flagSets, flagsRef, 'flag set');
+      let meta: { [key: string]: JsonValue } | undefined;
+      if (metaRef > 0) {
+        meta = metas.get(metaRef);
+        if (!meta) {
+          const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
+          if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new WireError(`record ${i}: meta must be an object`, 422);
+          meta = m as { [key: string]: JsonValue };
+          metas.set(metaRef, meta);
+        }
       }
+      template = readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags);
+      st.template = template;
+      st.scoreRef = scoreRef;
+      st.flagsRef = flagsRef;
+      st.metaRef = metaRef;
     }
     noteTs(ts);
-    lines[i] = encoder.encode(first + i, { sensor: ser.sensor, metric: ser.metric, ts, value, unit: ser.unit, ...(meta ? { meta } : {}) }, { score, flags });
+    lines[i] = ReadingLines.line(template, first + i, ts, value);
   }
   for (const [name, c] of [['series', cSeries], ['timestamp', cTs], ['value code', cCode], ['value', cValue], ['score', cScore], ['flags', cFlags], ['meta', cMeta]] as const) {
     if (!c.done()) throw new WireError(`columnar ${name} column has trailing bytes`);
