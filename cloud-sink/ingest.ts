@@ -6,8 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { checkBatch, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
-import { rootFromLeafHashes } from '../protocol/merkle.ts';
-import { leafHashesOfJoined } from './leaves.ts';
+import { rootOfJoined } from './leaves.ts';
 import { counter, histogram } from '../runtime/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ChainSequencer } from './sequencer.ts';
@@ -79,7 +78,7 @@ export class Ingest {
       if (!verifyHeaderSignature(header)) return this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids);
       if (decoded.lines.length !== header.count) return this.refuse(422, 'bad_records', `batch ${header.batch} of ${header.device}: expected ${header.count} records, got ${decoded.lines.length}`, ids);
       text = decoded.lines.join('\n');
-      if (rootFromLeafHashes(leafHashesOfJoined(text, decoded.lines.length)).toString('hex') !== header.root) {
+      if (rootOfJoined(text, decoded.lines.length).toString('hex') !== header.root) {
         return this.refuse(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
       }
       count = decoded.lines.length;
