@@ -7,8 +7,13 @@
 // rootFromLeafHashes(lines.map(leafHash)) (leaves.test.ts).
 import { createHash, hash } from 'node:crypto';
 
-function sha256(data: Buffer): Buffer {
-  return hash('sha256', data, 'buffer') as unknown as Buffer;
+/**
+ * SHA-256 of data, written into out at offset. The digest comes back as a latin1 string (one
+ * character a byte) and is written as such: in Node 20 that costs about half of asking for a
+ * Buffer and copying it, and the call's overhead, not the hashing, is most of a small hash's cost.
+ */
+function sha256Into(data: Buffer, out: Buffer, offset: number): void {
+  out.write(hash('sha256', data, 'latin1'), offset, 'latin1');
 }
 
 /** Leaf hashes of the lines, laid out 32 bytes apart from offset 1 of the returned buffer. */
@@ -22,7 +27,7 @@ function leafLevel(joined: string, count: number): Buffer {
     let end = text.indexOf(10, start);
     if (end < 0) end = text.length;
     text[start - 1] = 0x00; // the newline ending the previous line, already hashed
-    sha256(text.subarray(start - 1, end)).copy(level, 1 + 32 * i);
+    sha256Into(text.subarray(start - 1, end), level, 1 + 32 * i);
     start = end + 1;
   }
   return level;
@@ -40,7 +45,7 @@ export function rootOfJoined(joined: string, count: number): Buffer {
     const next = Buffer.allocUnsafe(1 + 32 * (pairs + (n & 1)));
     for (let i = 0; i < pairs; i++) {
       level[64 * i] = 0x01;
-      sha256(level.subarray(64 * i, 64 * i + 65)).copy(next, 1 + 32 * i);
+      sha256Into(level.subarray(64 * i, 64 * i + 65), next, 1 + 32 * i);
     }
     if (n & 1) level.copy(next, 1 + 32 * pairs, 1 + 32 * (n - 1), 1 + 32 * n);
     level = next;
