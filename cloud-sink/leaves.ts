@@ -8,12 +8,12 @@
 import { createHash, hash } from 'node:crypto';
 
 /**
- * SHA-256 of data, written into out at offset. The digest comes back as a latin1 string (one
- * character a byte) and is written as such: in Node 20 that costs about half of asking for a
- * Buffer and copying it, and the call's overhead, not the hashing, is most of a small hash's cost.
+ * SHA-256 of data, written into out at offset. The digest comes back as a 'binary' (latin1)
+ * string, one character a byte, and is written as such: in Node 20 that costs about half of
+ * asking for a Buffer and copying it, and the call's overhead, not the hashing, is most of a small hash's cost.
  */
 function sha256Into(data: Buffer, out: Buffer, offset: number): void {
-  out.write(hash('sha256', data, 'latin1'), offset, 'latin1');
+  out.write(hash('sha256', data, 'binary'), offset, 'binary');
 }
 
 /** Leaf hashes of the lines, laid out 32 bytes apart from offset 1 of the returned buffer. */
