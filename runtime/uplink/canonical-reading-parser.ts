@@ -75,12 +75,26 @@ export function canonicalDecimal(line: string, start: number, end: number): numb
   return negative ? -n : n;
 }
 
+interface Head {
+  sensor: string;
+  metric: string;
+  score: number;
+  flags: string[];
+}
+
 /**
  * Parses lines exactly as protocol/reading-encoder.ts writes a reading without meta. One parser
  * per batch (the device name is fixed).
+ *
+ * Everything before `,"seq":` (device, metric, quality, sensor) repeats across a series' lines:
+ * once a head has been read in full it is remembered, and a line that starts with exactly that
+ * text needs only its tail read. The head is found as the last `,"seq":` (a string holds no raw
+ * quote, so none can follow the member), and whatever is found there, a line is accepted only as
+ * a remembered head, which was proved by the full reading, followed by a tail that is proved.
  */
 export class CanonicalReadingParser {
   private readonly prefix: string;
+  private readonly heads = new Map<string, Head>();
   private pos = 0;
   private line = '';
 
@@ -125,6 +139,23 @@ export class CanonicalReadingParser {
 
   parse(line: string, seq: number): ParsedReading | null {
     this.line = line;
+    const seqAt = line.lastIndexOf(',"seq":');
+    if (seqAt < 0) return null;
+    const headText = line.slice(0, seqAt);
+    const known = this.heads.get(headText);
+    if (known) {
+      this.pos = seqAt;
+      return this.tail(seq, known);
+    }
+    const head = this.head();
+    if (head === null || this.pos !== seqAt) return null;
+    const r = this.tail(seq, head);
+    if (r) this.heads.set(headText, head);
+    return r;
+  }
+
+  /** device, metric, quality and sensor, from the start of the line */
+  private head(): Head | null {
     this.pos = 0;
     if (!this.expect(this.prefix)) return null;
     const metric = this.str();
@@ -143,7 +174,13 @@ export class CanonicalReadingParser {
     const score = this.num();
     if (score === null || !this.expect('},"sensor":')) return null;
     const sensor = this.str();
-    if (sensor === null || !this.expect(',"seq":') || !this.expect(String(seq)) || !this.expect(',"ts":')) return null;
+    return sensor === null ? null : { sensor, metric, score, flags };
+  }
+
+  /** seq, ts, unit and value, from `,"seq":` to the end of the line */
+  private tail(seq: number, head: Head): ParsedReading | null {
+    const line = this.line;
+    if (!this.expect(',"seq":') || !this.expect(String(seq)) || !this.expect(',"ts":')) return null;
     const ts = this.num();
     if (ts === null || !Number.isSafeInteger(ts) || !this.expect(',"unit":')) return null;
     const unit = this.str();
@@ -155,6 +192,6 @@ export class CanonicalReadingParser {
       if (value === null) return null;
     }
     if (!this.expect('}') || this.pos !== line.length) return null;
-    return { sensor, metric, unit, ts, value, score, flags };
+    return { sensor: head.sensor, metric: head.metric, unit, ts, value, score: head.score, flags: head.flags };
   }
 }
