@@ -44,6 +44,8 @@ export interface DetectorParams {
   forecastWarmup: number;
   /** the forecaster's usual error is taken as at least this fraction of the stream's spread */
   forecastFloor: number;
+  /** readings a periodic event may come early or late without surprising the forecast */
+  forecastJitter: number;
 }
 
 export const defaultDetectorParams: DetectorParams = {
@@ -60,11 +62,16 @@ export const defaultDetectorParams: DetectorParams = {
   forecastWeight: 1,
   forecastWarmup: 100,
   forecastFloor: 0.1,
+  forecastJitter: 3,
 };
 
 /** A one-step forecaster fed the recent values; returns NaN until it can forecast. */
 export interface Forecaster {
-  forecast(): number;
+  /**
+   * The next value; with `shift` (-1 or 1) as if the stream's period were that much shorter or
+   * longer (a forecaster without a period ignores it).
+   */
+  forecast(shift?: number): number;
   observe(value: number): void;
   /** changes whenever the forecaster is retrained: its errors are then measured afresh */
   readonly version: number;
@@ -157,7 +164,15 @@ export class StreamDetector {
       }
       const f = this.forecaster.forecast();
       if (Number.isFinite(f)) {
-        const e = Math.abs(x - f);
+        // a periodic event that comes a few readings early or late is not an anomaly: the error
+        // is the smallest of the forecasts with the period as it is and up to forecastJitter
+        // readings shorter or longer
+        let e = Math.abs(x - f);
+        for (let shift = -p.forecastJitter; shift <= p.forecastJitter; shift++) {
+          if (shift === 0) continue;
+          const g = this.forecaster.forecast(shift);
+          if (Number.isFinite(g) && Math.abs(x - g) < e) e = Math.abs(x - g);
+        }
         if (this.errors.count >= p.forecastWarmup) {
           // a model's usual error on a clean signal can be tiny: errors are measured against at
           // least a fraction of the stream's spread, so its small imperfections are not alarms

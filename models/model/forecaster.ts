@@ -31,15 +31,16 @@ export class MlpForecaster implements Forecaster {
     return this.weights;
   }
 
-  forecast(): number {
+  forecast(shift = 0): number {
     const w = this.weights;
-    if (!w || this.filled < lookBack(w)) return Number.NaN;
+    if (!w || this.filled < lookBack(w) + Math.abs(shift)) return Number.NaN;
+    if (shift !== 0 && (w.taps === 0 || w.period + shift - Math.floor(w.taps / 2) < 1)) return shift === 0 ? Number.NaN : this.forecast(0);
     const size = this.maxLags;
     // the value `back` readings before the one being forecast
     const at = (back: number) => this.ring[(this.head - back + size * 2) % size]!;
     for (let i = 0; i < w.lags; i++) this.window[i] = at(w.lags - i);
     const half = Math.floor(w.taps / 2);
-    for (let k = 0; k < w.taps; k++) this.window[w.lags + k] = at(w.period + half - k);
+    for (let k = 0; k < w.taps; k++) this.window[w.lags + k] = at(w.period + shift + half - k);
     if (inputCount(w) > this.window.length) return Number.NaN;
     return forward(w, this.window, this.scratch);
   }

@@ -81,3 +81,17 @@ test('a damaged saved model is refused with the file named', async () => {
   writeFileSync(join(bad, 'weights.bin'), Buffer.alloc(10));
   await assert.rejects(loadForecaster(bad), /weights\.bin: 10 bytes, the manifest needs/);
 });
+
+test('a forecast with a shifted period reads the values that much further back (or less)', () => {
+  // a network that predicts no change: its forecast is the value one period ago
+  const f = new MlpForecaster();
+  f.setWeights({ lags: 0, period: 10, taps: 5, hidden: 1, mean: 0, std: 1, w1: new Float32Array(5), b1: new Float32Array(1), w2: new Float32Array(1), b2: new Float32Array(1), trainedOn: 0, trainedAt: 0, loss: 0 });
+  for (let i = 0; i < 11; i++) f.observe(i);
+  assert.ok(Number.isNaN(f.forecast()), 'not enough history for the taps yet');
+  for (let i = 11; i < 50; i++) f.observe(i);
+  assert.equal(f.forecast(), 40);
+  assert.equal(f.forecast(1), 39);
+  assert.equal(f.forecast(-2), 42);
+  // taps that would reach the present are not read: the unshifted forecast stands in
+  assert.equal(f.forecast(-8), 40);
+});
