@@ -663,10 +663,6 @@ export class Journal {
     return lo;
   }
 
-  heldChunks(): readonly ChunkIndex[] {
-    return this.chunks;
-  }
-
   private async readChunkLines(first: number): Promise<string[]> {
     if (this.readCache?.first === first) return this.readCache.lines;
     const text = await this.db.get(chunkKey(first));
