@@ -164,6 +164,9 @@ export class StreamDetector {
       }
       const f = this.forecaster.forecast();
       if (Number.isFinite(f)) {
+        // a model's usual error on a clean signal can be tiny: errors are measured against at
+        // least a fraction of the stream's spread, so its small imperfections are not alarms
+        const usual = Math.max(Math.sqrt(this.errors.mean() ** 2 + this.errors.variance()), p.forecastFloor * spread);
         // a periodic event that comes a few readings early or late is not an anomaly: the error
         // is the smallest of the forecasts with the period as it is and up to forecastJitter
         // readings shorter or longer
@@ -174,9 +177,6 @@ export class StreamDetector {
           if (Number.isFinite(g) && Math.abs(x - g) < e) e = Math.abs(x - g);
         }
         if (this.errors.count >= p.forecastWarmup) {
-          // a model's usual error on a clean signal can be tiny: errors are measured against at
-          // least a fraction of the stream's spread, so its small imperfections are not alarms
-          const usual = Math.max(Math.sqrt(this.errors.mean() ** 2 + this.errors.variance()), p.forecastFloor * spread);
           const u = this.forecastLikelihood.update(ratio(e, usual)) * p.forecastWeight;
           if (u > best) (best = u), (kind = 'forecast');
         }

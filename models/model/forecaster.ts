@@ -21,7 +21,7 @@ export class MlpForecaster implements Forecaster {
 
   /** Swap in new weights (after a retrain); the value history is kept. */
   setWeights(w: ForecasterWeights | null): void {
-    if (w && lookBack(w) > this.maxLags) throw new Error(`model looks back ${lookBack(w)} readings, at most ${this.maxLags} are kept`);
+    if (w && (lookBack(w) > this.maxLags || inputCount(w) > this.maxLags)) throw new Error(`model looks back ${lookBack(w)} readings, at most ${this.maxLags} are kept`);
     this.weights = w;
     this.version++;
     if (w && this.scratch.length < w.hidden) this.scratch = new Float64Array(w.hidden);
@@ -34,15 +34,23 @@ export class MlpForecaster implements Forecaster {
   forecast(shift = 0): number {
     const w = this.weights;
     if (!w || this.filled < lookBack(w) + Math.abs(shift)) return Number.NaN;
-    if (shift !== 0 && (w.taps === 0 || w.period + shift - Math.floor(w.taps / 2) < 1)) return shift === 0 ? Number.NaN : this.forecast(0);
+    // a shift that would make the taps reach the present (or a model without taps): unshifted
+    if (shift !== 0 && (w.taps === 0 || w.period + shift - Math.floor(w.taps / 2) < 1)) return this.forecast(0);
+    // the inputs: the latest `lags` values (oldest first), then the taps around one period
+    // (+ shift) before the value forecast; ring indices wrap without a modulo per value
+    const ring = this.ring;
     const size = this.maxLags;
-    // the value `back` readings before the one being forecast
-    const at = (back: number) => this.ring[(this.head - back + size * 2) % size]!;
-    for (let i = 0; i < w.lags; i++) this.window[i] = at(w.lags - i);
-    const half = Math.floor(w.taps / 2);
-    for (let k = 0; k < w.taps; k++) this.window[w.lags + k] = at(w.period + shift + half - k);
-    if (inputCount(w) > this.window.length) return Number.NaN;
-    return forward(w, this.window, this.scratch);
+    const win = this.window;
+    let j = 0;
+    for (let back = w.lags; back >= 1; back--) {
+      const idx = this.head - back;
+      win[j++] = ring[idx < 0 ? idx + size : idx]!;
+    }
+    for (let back = w.period + shift + Math.floor(w.taps / 2), k = 0; k < w.taps; k++, back--) {
+      const idx = this.head - back;
+      win[j++] = ring[idx < 0 ? idx + size : idx]!;
+    }
+    return forward(w, win, this.scratch);
   }
 
   observe(value: number): void {
