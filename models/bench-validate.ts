@@ -16,7 +16,8 @@ import { ValidationComponent } from './validation.ts';
 
 export const help = `usage: fieldproof bench validate [--readings N] [--sensors S] [--json]
 
-Trains a forecaster for each of S simulated CO2 sensors (default 20) in the training worker, then
+Trains a forecaster for each of S simulated CO2 sensors (default 20, a reading every 5 minutes, so
+that the daily cycle is a period the forecaster learns) in the training worker, then
 times N readings (default 500000) through the validation assessor: range, rate, stuck, gap and
 clock rules, the statistical detectors and the forecaster's forward pass.
 
@@ -29,22 +30,29 @@ export async function run(argv: string[]): Promise<number> {
   const sensors = positiveInt(values.sensors, 'sensors', 20);
   const dir = mkdtempSync(join(tmpdir(), 'fp-bench-validate-'));
   let assessor: Assessor | null = null;
-  const config = validationSchema.parse({ model: { minTrainReadings: 500, retrainReadings: 1e9, retrainIntervalMs: 0, maxStreams: sensors, maxQueuedTrainings: sensors } });
+  const config = validationSchema.parse({
+    // history replayed faster than it happened: the device clock "jumps" against elapsed time by design
+    clock: { maxJumpMs: Number.MAX_SAFE_INTEGER },
+    model: { minTrainReadings: 1000, retrainReadings: 1e9, retrainIntervalMs: 0, maxStreams: sensors, maxQueuedTrainings: sensors } });
   const v = new ValidationComponent({ config, dataDir: dir, log: silentLogger(), metrics: new Registry(), addAssessor: (a) => (assessor = a) });
   const signals = Array.from({ length: sensors }, (_, i) => new SimulatedSignal('co2', 7 + i, []));
   const { metric, unit } = SIGNAL_UNITS.co2;
-  // reading times end now: readings from the future would (rightly) be flagged clock_future
-  const t0 = Date.now() - (Math.ceil(n / sensors) + 700) * 1000;
+  // A reading every 5 minutes, so that the daily cycle is a period of 288 readings the forecaster
+  // can learn (at 1 s the period would be 86,400 readings and no stream would get a model).
+  // Reading times end now: readings from the future would (rightly) be flagged clock_future.
+  const STEP_MS = 300_000;
+  const warmPerSensor = 1200;
+  const t0 = Date.now() - (Math.ceil(n / sensors) + warmPerSensor + 100) * STEP_MS;
   let i = 0;
   const next = (): ReadingInput => {
     const s = i % sensors;
-    const ts = t0 + Math.floor(i / sensors) * 1000;
+    const ts = t0 + Math.floor(i / sensors) * STEP_MS;
     i++;
     return { sensor: `sim-${s + 1}`, metric, ts, value: signals[s]!.next(ts), unit };
   };
   try {
     await v.start();
-    const warm = 600 * sensors;
+    const warm = warmPerSensor * sensors;
     for (let k = 0; k < warm; k++) assessor!.assess(next());
     const trainStart = performance.now();
     await v.idle();
