@@ -243,3 +243,33 @@ test('a reading the encoder cannot represent is refused alone; the rest of its g
   assert.equal(j.stats().lastSeq, 2);
   await j.close();
 });
+
+test('a failed write is undone in memory: its readings are refused, counted in a gap record, and the journal goes on whole', async () => {
+  const j = await open(freshDir());
+  await fill(j, 0, 15); // batch 1 sealed, 5 in the tail
+  // Fault injection on the real LevelDB handle: its next write fails as a full disk would.
+  const db = (j as unknown as { db: { batch: (...args: unknown[]) => Promise<void> } }).db;
+  const realBatch = db.batch.bind(db);
+  db.batch = async () => {
+    db.batch = realBatch;
+    throw new Error('IO error: No space left on device');
+  };
+  const failed = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => j.append(reading(100 + i))));
+  assert.ok(failed.every((r) => r.status === 'rejected' && /journal write failed/.test(String(r.reason))));
+  assert.equal(j.stats().lastSeq, 15);
+  assert.equal(j.stats().lastBatch, 1, 'the batch the failed commit sealed is gone');
+  const seqs = await fill(j, 200, 8);
+  assert.equal(seqs[0], 17, 'seq 16 is the gap record');
+  await j.sealNow();
+  const batches = await allBatches(j);
+  assert.equal(chainProblem(batches.map((b) => b.header)), null);
+  const records = batches.flatMap((b) => b.records);
+  assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 24 }, (_, i) => i + 1));
+  const gap = records.find((r) => r.kind === 'gap') as GapRecord;
+  assert.equal(gap.seq, 16);
+  assert.equal(gap.reason, 'write_failed');
+  assert.equal(gap.dropped, 12);
+  const v = await verifyJournal(j);
+  assert.equal(v.ok, true, v.problems.join('; '));
+  await j.close();
+});

@@ -480,22 +480,37 @@ export class Journal {
     this.m.dropped.inc({ reason }, timestamps.length);
   }
 
+  /**
+   * What a commit needs to undo itself if its write fails, without copying what it does not touch:
+   * a commit only appends to the chunk list, the tail and the headers (or swaps in a filtered
+   * chunk list when it prunes) and only adds to the pruned set, so lengths are enough. This stays
+   * cheap however long the backlog after an outage.
+   */
   private snapshot() {
     return {
       state: copyState(this.state),
-      tail: { ...this.tail, lines: this.tail.lines.slice() },
-      chunks: this.chunks.slice(),
-      headers: new Map(this.headers),
-      pruned: new Set(this.pruned),
+      tail: this.tail,
+      tailLength: this.tail.lines.length,
+      tailBytes: this.tail.bytes,
+      tailOpenedAt: this.tail.openedAt,
+      chunks: this.chunks,
+      chunksLength: this.chunks.length,
+      prunedSize: this.pruned.size,
     };
   }
 
   private restore(s: ReturnType<Journal['snapshot']>): void {
+    for (let b = s.state.lastBatch + 1; b <= this.state.lastBatch; b++) this.headers.delete(b);
+    const extra = this.pruned.size - s.prunedSize;
+    if (extra > 0) {
+      // Sets iterate in insertion order: the entries added since the snapshot are the last ones.
+      for (const b of [...this.pruned].slice(-extra)) this.pruned.delete(b);
+    }
     this.state = s.state;
-    this.tail = s.tail;
+    s.tail.lines.length = s.tailLength;
+    this.tail = { lines: s.tail.lines, bytes: s.tailBytes, openedAt: s.tailOpenedAt };
+    s.chunks.length = s.chunksLength;
     this.chunks = s.chunks;
-    this.headers = s.headers;
-    this.pruned = s.pruned;
     this.readCache = null;
   }
 
@@ -539,33 +554,38 @@ export class Journal {
       if (throughBatch <= this.state.ackedBatch) return;
       if (throughBatch > this.state.lastBatch) throw new RangeError(`cannot acknowledge batch ${throughBatch}: the last sealed batch is ${this.state.lastBatch}`);
       const header = this.headers.get(throughBatch)!;
-      const before = this.snapshot();
+      // Work out the new state aside and change nothing in memory until the write is durable.
+      const state = copyState(this.state);
       const ops: { type: 'put' | 'del'; key: string; value?: string }[] = [];
-      const gone = this.chunks.filter((c) => c.last <= header.last);
-      for (const c of gone) {
+      const gone = this.firstChunkEndingAtOrAfter(header.last + 1); // chunks wholly acknowledged: a prefix
+      for (let i = 0; i < gone; i++) {
+        const c = this.chunks[i]!;
         ops.push({ type: 'del', key: chunkKey(c.first) }, { type: 'del', key: indexKey(c.first) });
-        this.state.bytes -= c.bytes;
+        state.bytes -= c.bytes;
       }
-      this.chunks = this.chunks.slice(gone.length);
-      for (let b = this.state.ackedBatch + 1; b <= throughBatch; b++) {
+      for (let b = state.ackedBatch + 1; b <= throughBatch; b++) {
         const h = this.headers.get(b);
-        if (h) this.state.bytes -= canonicalize(h).length;
+        if (h) state.bytes -= canonicalize(h).length;
         ops.push({ type: 'del', key: headerKey(b) });
-        if (this.pruned.delete(b)) ops.push({ type: 'del', key: prunedKey(b) });
-        this.headers.delete(b);
+        if (this.pruned.has(b)) ops.push({ type: 'del', key: prunedKey(b) });
       }
-      this.state.ackedBatch = throughBatch;
-      this.state.ackedSeq = header.last;
-      this.state.ackedHeaderHash = headerHash(header);
-      ops.push({ type: 'put', key: STATE_KEY, value: JSON.stringify(this.state) });
-      this.readCache = null;
+      state.ackedBatch = throughBatch;
+      state.ackedSeq = header.last;
+      state.ackedHeaderHash = headerHash(header);
+      ops.push({ type: 'put', key: STATE_KEY, value: JSON.stringify(state) });
       try {
         await this.db.batch(ops as never, { sync: true });
       } catch (err) {
-        this.restore(before);
         this.m.writeErrors.inc();
         throw err;
       }
+      for (let b = this.state.ackedBatch + 1; b <= throughBatch; b++) {
+        this.headers.delete(b);
+        this.pruned.delete(b);
+      }
+      this.chunks = this.chunks.slice(gone);
+      this.state = state;
+      this.readCache = null;
       this.durable = copyState(this.state);
       this.publishGauges();
     });
