@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -12,20 +11,12 @@ import { promisify } from 'node:util';
 import { chainProblem, checkBatch, type BatchHeader } from '../protocol/batch.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
 import { getJson, tempDir } from './testing.ts';
+import { freeTcpPort as freePort } from '../runtime/net.ts';
 
 const BIN = fileURLToPath(new URL('../bin/fieldproof.js', import.meta.url));
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const children = new Set<ChildProcess>();
 after(() => {

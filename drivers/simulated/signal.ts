@@ -1,6 +1,7 @@
 // Deterministic synthetic sensor signals: a daily cycle, noise, and the faults real sensors show.
 // Pure functions of (seed, time); the driver, the tests and the benchmarks share them.
 import type { SimulatedFault } from './config.ts';
+import { prng } from '../../runtime/prng.ts';
 
 export type SignalKind = 'co2' | 'power' | 'temperature';
 
@@ -9,18 +10,6 @@ export const SIGNAL_UNITS: Record<SignalKind, { metric: string; unit: string }> 
   power: { metric: 'power_kw', unit: 'kW' },
   temperature: { metric: 'temperature_c', unit: 'degC' },
 };
-
-/** mulberry32: small, fast, good enough for test signals, and reproducible from a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DAY_MS = 86_400_000;
 

@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { fileLoadHandler, fileSaveHandler } from './file-io.ts';
 import { dominantPeriod } from './season.ts';
 import { checkWeights, type ForecasterWeights } from './weights.ts';
+import { prng } from '../../runtime/prng.ts';
 
 export interface TrainOptions {
   /** latest values the network sees (may be 0 when it sees taps) */
@@ -64,16 +65,6 @@ function buildModel(o: TrainOptions, inputs: number): tfl.Sequential {
   return model;
 }
 
-/** mulberry32, so that a retrain on the same history gives the same model */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface Trained {
   model: tfl.LayersModel;

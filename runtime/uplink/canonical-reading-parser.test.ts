@@ -3,18 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import { canonicalDecimal, CanonicalReadingParser } from './canonical-reading-parser.ts';
+import { prng } from '../prng.ts';
 
-/** small seeded PRNG, so that a failure repeats */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function decimal(text: string): number | null {
   return canonicalDecimal(text, 0, text.length);

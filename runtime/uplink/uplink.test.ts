@@ -1,7 +1,6 @@
 // The uplink against the real journal and a real sink over HTTP (and HTTPS with a private CA).
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { generateKey, type DeviceKey } from '../../protocol/signature.ts';
@@ -14,6 +13,7 @@ import { silentLogger } from '../log.ts';
 import { Registry } from '../metrics.ts';
 import { uplinkSchema, type UplinkConfig } from './config.ts';
 import { Uplink } from './uplink.ts';
+import { freeTcpPort as freePort } from '../net.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -60,15 +60,6 @@ async function heldBatches(j: Journal) {
   return out;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('uplink', () => {
   for (const encoding of ['columnar', 'json'] as const) {
