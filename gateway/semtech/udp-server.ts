@@ -1,16 +1,20 @@
 // The network-server end of the Semtech UDP protocol. Each PUSH_DATA is acknowledged the moment it
-// arrives, before its JSON is even parsed (the forwarder's ackr statistic measures exactly this);
-// the packets are queued and decoded in batches on later turns of the event loop, each turn kept
-// to about a millisecond so that acks for newer datagrams are not held up behind decoding.
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+// arrives, before its JSON is even parsed (the forwarder's ackr statistic measures exactly this), by
+// a worker thread that owns the socket: the ack never waits behind this thread's garbage collection,
+// journal commits or decoding. The worker hands every datagram on in batches; here the packets are
+// queued and decoded in batches on later turns of the event loop, each turn kept to about a
+// millisecond. PULL_ACK is sent from here, once the downlink path is recorded, so a gateway that holds
+// its PULL_ACK can be sent downlinks at once.
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../runtime/metrics.ts';
 import { ThrottledWarn } from '../log-throttle.ts';
 import {
-  encodeAck, encodePullResp, GATEWAY_HEADER, gatewayEui, parsePushData, parseTxAck, PULL_ACK, PULL_DATA, PUSH_ACK, PUSH_DATA,
+  encodeAck, encodePullResp, GATEWAY_HEADER, gatewayEui, parsePushData, parseTxAck, PULL_ACK, PULL_DATA, PUSH_DATA,
   readHeader, STAT_COUNTERS, TX_ACK, type GatewayStat, type RxPacket, type TxPacket,
 } from './packets.ts';
+import { PUSH_ACKED, PUSH_OVERLOAD, readBatch, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
 
 /** One radio packet as heard by one gateway. */
 export interface ReceivedRx {
@@ -65,7 +69,12 @@ export interface GatewayInfo {
 }
 
 export class SemtechUdpServer {
-  private socket: Socket | null = null;
+  private worker: Worker | null = null;
+  private bound: { address: string; port: number } | null = null;
+  /** stop() has begun: datagrams still arriving are handed on, but nothing more is sent */
+  private closing = false;
+  /** PUSH_DATA the worker acknowledged and this thread has not yet decoded (shared with the worker) */
+  private readonly pending = new Int32Array(new SharedArrayBuffer(4));
   private queue: QueuedPush[] = [];
   private queueHead = 0;
   private drainScheduled = false;
@@ -107,39 +116,83 @@ export class SemtechUdpServer {
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = createSocket({ type: this.opts.host.includes(':') ? 'udp6' : 'udp4' });
-      socket.once('error', reject);
-      socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-      socket.bind(this.opts.port, this.opts.host, () => {
-        socket.off('error', reject);
-        socket.on('error', (err) => this.opts.log.error({ err: err.message }, 'gateway UDP socket error'));
-        if (this.opts.recvBufferBytes) {
-          try {
-            socket.setRecvBufferSize(this.opts.recvBufferBytes);
-          } catch (err) {
-            this.opts.log.warn({ err: (err as Error).message }, 'could not enlarge the UDP receive buffer');
-          }
+      const data: SocketWorkerData = {
+        host: this.opts.host,
+        port: this.opts.port,
+        ...(this.opts.recvBufferBytes ? { recvBufferBytes: this.opts.recvBufferBytes } : {}),
+        allowedGateways: this.allowed ? [...this.allowed] : null,
+        pending: this.pending.buffer as SharedArrayBuffer,
+        maxQueue: this.maxQueue,
+      };
+      const worker = new Worker(new URL('./socket-worker-entry.js', import.meta.url), { workerData: data });
+      let listening = false;
+      worker.on('message', (r: SocketWorkerReply) => {
+        switch (r.type) {
+          case 'batch':
+            for (const d of readBatch(r.data)) this.onDatagram(d.msg, d.address, d.port, d.flags, d.receivedAt);
+            return;
+          case 'listening':
+            listening = true;
+            this.worker = worker;
+            this.bound = { address: r.address, port: r.port };
+            this.opts.log.info({ address: r.address, port: r.port }, 'Semtech UDP listener up');
+            resolve();
+            return;
+          case 'bind_failed':
+            reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}: ${r.message}`));
+            return;
+          case 'recv_buffer_failed':
+            this.opts.log.warn({ err: r.message }, 'could not enlarge the UDP receive buffer');
+            return;
+          case 'socket_error':
+            this.opts.log.error({ err: r.message }, 'gateway UDP socket error');
+            return;
+          case 'send_failed':
+            if (r.what === 'pull_resp') this.m.pullResp.inc({ result: 'send_error' });
+            this.opts.log.warn({ gateway: r.gateway, err: r.message }, `${r.what === 'pull_resp' ? 'PULL_RESP' : 'PULL_ACK'} send failed`);
+            return;
+          case 'closed':
+            return;
         }
-        this.socket = socket;
-        const a = socket.address();
-        this.opts.log.info({ address: a.address, port: a.port }, 'Semtech UDP listener up');
-        resolve();
+      });
+      worker.on('error', (err) => {
+        this.opts.log.error({ err: err.message }, 'gateway UDP socket thread failed');
+        if (!listening) reject(err);
+      });
+      worker.on('exit', (code) => {
+        if (this.closing || this.worker !== worker) return;
+        // Not asked to stop: the listener is gone, and whoever reads the log must hear of it.
+        this.worker = null;
+        this.bound = null;
+        this.opts.log.error({ code }, 'gateway UDP socket thread exited; the listener is down');
       });
     });
   }
 
   async stop(): Promise<void> {
-    const socket = this.socket;
-    this.socket = null;
+    const worker = this.worker;
+    if (worker) {
+      this.closing = true;
+      // The worker closes the socket and hands on what it has read (PUSH_DATA it acknowledged
+      // included); its batches arrive before 'exit'.
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      this.post(worker, { type: 'close' });
+      await exited;
+      this.worker = null;
+      this.closing = false;
+    }
+    this.bound = null;
     // Decode what was already acknowledged: the forwarder will not send it again.
     this.drain(Number.POSITIVE_INFINITY);
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
   address(): { address: string; port: number } {
-    if (!this.socket) throw new Error('listener not started');
-    const a = this.socket.address();
-    return { address: a.address, port: a.port };
+    if (!this.bound) throw new Error('listener not started');
+    return { ...this.bound };
+  }
+
+  private post(worker: Worker, req: SocketWorkerRequest): void {
+    worker.postMessage(req);
   }
 
   gateways(): GatewayInfo[] {
@@ -152,35 +205,33 @@ export class SemtechUdpServer {
    */
   sendDownlink(gateway: string, txpk: TxPacket): number | null {
     const info = this.gatewayInfo.get(gateway);
-    if (!this.socket || !info?.pull) {
+    const worker = this.worker;
+    if (!worker || this.closing || !info?.pull) {
       this.m.pullResp.inc({ result: 'no_downlink_path' });
       return null;
     }
     const token = this.nextToken;
     this.nextToken = (this.nextToken + 1) & 0xffff;
-    this.socket.send(encodePullResp(info.pull.version, token, txpk), info.pull.port, info.pull.address, (err) => {
-      if (err) {
-        this.m.pullResp.inc({ result: 'send_error' });
-        this.opts.log.warn({ gateway, err: err.message }, 'PULL_RESP send failed');
-      }
-    });
+    const data = encodePullResp(info.pull.version, token, txpk);
+    this.post(worker, { type: 'send', data, port: info.pull.port, address: info.pull.address, what: 'pull_resp', gateway });
     this.m.pullResp.inc({ result: 'sent' });
     return token;
   }
 
-  private reject(reason: string, rinfo: RemoteInfo): void {
+  private reject(reason: string, rinfo: { address: string; port: number }): void {
     this.m.rejected.inc({ reason });
     this.warn.warn(reason, { from: `${rinfo.address}:${rinfo.port}` }, 'ignored a malformed Semtech UDP datagram');
   }
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  /** A datagram the worker read at `now`; `flags` says whether it acknowledged it (PUSH_DATA only). */
+  private onDatagram(msg: Buffer, address: string, port: number, flags: number, now: number): void {
+    const rinfo = { address, port };
     const h = readHeader(msg);
     if (typeof h === 'string') return this.reject(h, rinfo);
-    const socket = this.socket;
-    if (!socket) return;
+    const worker = this.worker;
+    if (!worker) return;
     const gateway = gatewayEui(msg);
     if (this.allowed && !this.allowed.has(gateway)) return this.reject('unknown_gateway', rinfo);
-    const now = Date.now();
     let info = this.gatewayInfo.get(gateway);
     if (!info) {
       if (this.gatewayInfo.size >= this.maxGateways) this.forgetStalestGateway();
@@ -194,8 +245,8 @@ export class SemtechUdpServer {
     switch (h.ident) {
       case PUSH_DATA: {
         this.pushCount.inc();
-        if (this.queue.length - this.queueHead >= this.maxQueue) return this.reject('overload', rinfo);
-        socket.send(encodeAck(h.version, h.token, PUSH_ACK), rinfo.port, rinfo.address);
+        if (flags & PUSH_OVERLOAD) return this.reject('overload', rinfo);
+        if (!(flags & PUSH_ACKED)) return;
         this.queue.push({ gateway, body: msg.subarray(GATEWAY_HEADER), receivedAt: now });
         if (!this.drainScheduled) {
           this.drainScheduled = true;
@@ -210,7 +261,7 @@ export class SemtechUdpServer {
           this.opts.log.info({ gateway, address: rinfo.address, port: rinfo.port }, 'gateway downlink path');
         }
         info.pull = { address: rinfo.address, port: rinfo.port, version: h.version, at: now };
-        socket.send(encodeAck(h.version, h.token, PULL_ACK), rinfo.port, rinfo.address);
+        if (!this.closing) this.post(worker, { type: 'send', data: encodeAck(h.version, h.token, PULL_ACK), port: rinfo.port, address: rinfo.address, what: 'pull_ack', gateway });
         return;
       }
       case TX_ACK: {
@@ -265,6 +316,7 @@ export class SemtechUdpServer {
       for (const rx of body.rxpk) batch.push({ gateway: q.gateway, rx, receivedAt: q.receivedAt });
       if (body.stat) this.recordStat(q.gateway, body.stat);
     }
+    Atomics.sub(this.pending, 0, end - this.queueHead);
     if (end === this.queue.length) {
       this.queue = [];
       this.queueHead = 0;

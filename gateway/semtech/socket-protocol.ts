@@ -1,0 +1,64 @@
+// What the socket worker and the main thread say to each other, and the batch format in which the
+// worker hands datagrams on: many datagrams in one transferred ArrayBuffer, so that no datagram is
+// structured-cloned on its own.
+export interface SocketWorkerData {
+  host: string;
+  port: number;
+  recvBufferBytes?: number;
+  /** lower-case gateway EUIs whose PUSH_DATA is acknowledged; null for any */
+  allowedGateways: string[] | null;
+  /** PUSH_DATA acknowledged but not yet decoded by the main thread (Int32Array over shared memory) */
+  pending: SharedArrayBuffer;
+  maxQueue: number;
+}
+
+/** Main thread to worker. */
+export type SocketWorkerRequest =
+  | { type: 'send'; data: Uint8Array; port: number; address: string; what: string; gateway: string }
+  | { type: 'close' };
+
+/** Worker to main thread. */
+export type SocketWorkerReply =
+  | { type: 'listening'; address: string; port: number }
+  | { type: 'bind_failed'; message: string }
+  | { type: 'recv_buffer_failed'; message: string }
+  | { type: 'socket_error'; message: string }
+  | { type: 'send_failed'; what: string; gateway: string; message: string }
+  | { type: 'batch'; data: ArrayBuffer }
+  | { type: 'closed' };
+
+/** flags of a forwarded datagram */
+export const PUSH_ACKED = 1;
+export const PUSH_OVERLOAD = 2;
+
+/**
+ * Each forwarded datagram in a batch: u16 datagram length, u16 sender port, u8 flags, u8 address
+ * length, f64 receive time (ms since the epoch), the sender address (latin1), the datagram.
+ */
+export const RECORD_HEADER = 14;
+
+export interface ForwardedDatagram {
+  msg: Buffer;
+  address: string;
+  port: number;
+  flags: number;
+  receivedAt: number;
+}
+
+/** Read a batch back into datagrams; each `msg` is a view into the batch, not a copy. */
+export function* readBatch(data: ArrayBuffer): Generator<ForwardedDatagram> {
+  const b = Buffer.from(data);
+  let at = 0;
+  while (at + RECORD_HEADER <= b.length) {
+    const length = b.readUInt16LE(at);
+    const port = b.readUInt16LE(at + 2);
+    const flags = b[at + 4]!;
+    const addressLength = b[at + 5]!;
+    const receivedAt = b.readDoubleLE(at + 6);
+    const addressAt = at + RECORD_HEADER;
+    const address = b.toString('latin1', addressAt, addressAt + addressLength);
+    const msgAt = addressAt + addressLength;
+    yield { msg: b.subarray(msgAt, msgAt + length), address, port, flags, receivedAt };
+    at = msgAt + length;
+  }
+}

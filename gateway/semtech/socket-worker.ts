@@ -1,0 +1,128 @@
+// The Semtech UDP socket, on a thread of its own. It reads every datagram and answers PUSH_DATA with
+// PUSH_ACK at once, so that the ack never waits for the main thread (garbage collection, journal
+// commits, decoding). Everything it reads, answered or not, goes on to the main thread in batches:
+// one transferred ArrayBuffer per turn of this thread's event loop. The main thread answers PULL_DATA
+// itself (once it has recorded the downlink path) and sends PULL_RESP, both through this socket.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { parentPort, workerData } from 'node:worker_threads';
+import { encodeAck, gatewayEui, PUSH_ACK, PUSH_DATA, readHeader } from './packets.ts';
+import { PUSH_ACKED, PUSH_OVERLOAD, RECORD_HEADER, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
+
+class SocketWorker {
+  private socket: Socket | null = null;
+  private staging = Buffer.allocUnsafeSlow(256 * 1024);
+  private used = 0;
+  private flushScheduled = false;
+  private readonly pending: Int32Array;
+  private readonly allowed: Set<string> | null;
+
+  constructor(private readonly data: SocketWorkerData, private readonly port: NonNullable<typeof parentPort>) {
+    this.pending = new Int32Array(data.pending);
+    this.allowed = data.allowedGateways ? new Set(data.allowedGateways) : null;
+  }
+
+  start(): void {
+    const { host, port } = this.data;
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+    const onBindError = (err: Error) => {
+      this.reply({ type: 'bind_failed', message: err.message });
+      this.port.close();
+    };
+    socket.once('error', onBindError);
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    socket.bind(port, host, () => {
+      socket.off('error', onBindError);
+      socket.on('error', (err) => this.reply({ type: 'socket_error', message: err.message }));
+      if (this.data.recvBufferBytes) {
+        try {
+          socket.setRecvBufferSize(this.data.recvBufferBytes);
+        } catch (err) {
+          this.reply({ type: 'recv_buffer_failed', message: (err as Error).message });
+        }
+      }
+      this.socket = socket;
+      const a = socket.address();
+      this.reply({ type: 'listening', address: a.address, port: a.port });
+    });
+    this.port.on('message', (req: SocketWorkerRequest) => this.onRequest(req));
+  }
+
+  private reply(r: SocketWorkerReply, transfer?: ArrayBuffer[]): void {
+    this.port.postMessage(r, transfer);
+  }
+
+  private onRequest(req: SocketWorkerRequest): void {
+    if (req.type === 'close') {
+      const socket = this.socket;
+      this.socket = null;
+      const done = () => {
+        this.flush();
+        this.reply({ type: 'closed' });
+        this.port.close();
+      };
+      if (socket) socket.close(done);
+      else done();
+      return;
+    }
+    if (!this.socket) return;
+    this.socket.send(req.data, req.port, req.address, (err) => {
+      if (err) this.reply({ type: 'send_failed', what: req.what, gateway: req.gateway, message: err.message });
+    });
+  }
+
+  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    const socket = this.socket;
+    if (!socket) return;
+    const receivedAt = Date.now();
+    let flags = 0;
+    const h = readHeader(msg);
+    if (typeof h !== 'string' && h.ident === PUSH_DATA && (!this.allowed || this.allowed.has(gatewayEui(msg)))) {
+      if (Atomics.load(this.pending, 0) >= this.data.maxQueue) {
+        flags = PUSH_OVERLOAD;
+      } else {
+        socket.send(encodeAck(h.version, h.token, PUSH_ACK), rinfo.port, rinfo.address);
+        Atomics.add(this.pending, 0, 1);
+        flags = PUSH_ACKED;
+      }
+    }
+    this.append(msg, rinfo, flags, receivedAt);
+  }
+
+  private append(msg: Buffer, rinfo: RemoteInfo, flags: number, receivedAt: number): void {
+    const addressLength = Buffer.byteLength(rinfo.address, 'latin1');
+    const size = RECORD_HEADER + addressLength + msg.length;
+    if (this.used + size > this.staging.length) {
+      this.flush();
+      if (size > this.staging.length) this.staging = Buffer.allocUnsafeSlow(size);
+    }
+    const b = this.staging;
+    let at = this.used;
+    b.writeUInt16LE(msg.length, at);
+    b.writeUInt16LE(rinfo.port, at + 2);
+    b[at + 4] = flags;
+    b[at + 5] = addressLength;
+    b.writeDoubleLE(receivedAt, at + 6);
+    at += RECORD_HEADER;
+    at += b.write(rinfo.address, at, 'latin1');
+    at += msg.copy(b, at);
+    this.used = at;
+    // Everything read in this poll phase goes in one batch, sent before the loop polls again.
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    if (this.used === 0) return;
+    const data = new ArrayBuffer(this.used);
+    new Uint8Array(data).set(this.staging.subarray(0, this.used));
+    this.used = 0;
+    this.reply({ type: 'batch', data }, [data]);
+  }
+}
+
+if (parentPort) new SocketWorker(workerData as SocketWorkerData, parentPort).start();
