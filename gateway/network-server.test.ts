@@ -50,6 +50,9 @@ describe('LoRaWAN network server over real UDP', () => {
     // one PUSH_DATA with two copies (two radios of one gateway), then the other gateway
     const { rxpkFor } = await import('./simulator.ts');
     await gw1.push([rxpkFor(phy, { rssi: -90 }), rxpkFor(phy, { rssi: -80 })]);
+    // The PUSH_ACK only says the datagram arrived (the socket's thread sends it): wait for the
+    // decode, so that the other gateway's copy lands in a later batch, as a late copy would.
+    await waitFor('the first copies decoded', () => g.readings.length === 1);
     await gw2.uplink(phy, { rssi: -60 });
     await waitFor('the duplicates to be counted', async () => (await uplinks(g, 'duplicate')) === 2);
     assert.equal(g.readings.length, 1);
