@@ -11,9 +11,9 @@
 // Frame counters are written in coalesced, synced batches within 200 ms of an uplink and on every
 // stop; after a power cut, frames of those last 200 ms could be accepted once more.
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Level } from 'level';
+import type { Level } from 'level';
+import { LevelOpenError, openLevel } from '../runtime/level-open.ts';
 import type { Logger } from 'pino';
 
 export interface StoredSession {
@@ -57,13 +57,11 @@ export class SessionStore {
   }
 
   async open(): Promise<void> {
-    await mkdir(this.path, { recursive: true });
-    const db = new Level<string, string>(this.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    let db: Level<string, string>;
     try {
-      await db.open();
+      db = await openLevel(this.path);
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause;
-      throw new SessionStoreError(cause?.code === 'LEVEL_LOCKED'
+      throw new SessionStoreError(err instanceof LevelOpenError && err.locked
         ? `${this.path} is in use by another fieldproof process`
         : `cannot open the gateway session store ${this.path}: ${(err as Error).message}`);
     }

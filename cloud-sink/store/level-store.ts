@@ -2,9 +2,10 @@
 // its folder). Batch commits are group-committed: the requests that arrive while a write is
 // synced go out together in the next synced write, each checked against the chain state the ones
 // before it leave.
-import { mkdir } from 'node:fs/promises';
-import { Level } from 'level';
+
+import type { Level } from 'level';
 import { ZERO_HASH } from '../../protocol/hash.ts';
+import { LevelOpenError, openLevel } from '../../runtime/level-open.ts';
 import { chainDecision } from './chain.ts';
 import {
   pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,
@@ -64,14 +65,12 @@ export class LevelSinkStore implements SinkStore {
   }
 
   async open(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const db = new Level<string, string>(this.dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    let db: Level<string, string>;
     try {
-      await db.open();
+      db = await openLevel(this.dir);
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-      if (/lock/i.test(cause)) throw new Error(`sink store ${this.dir} is in use by another sink process (a LevelDB store serves one process; use store: postgres for several)`);
-      throw new Error(`cannot open the sink store at ${this.dir}: ${cause.split('\n')[0]}`);
+      if (err instanceof LevelOpenError && err.locked) throw new Error(`sink store ${this.dir} is in use by another sink process (a LevelDB store serves one process; use store: postgres for several)`);
+      throw new Error(`cannot open the sink store at ${this.dir}: ${(err as Error).message}`);
     }
     this.db = db;
     this.acceptSeq = Number((await db.get(K.acceptCounter)) ?? 0);

@@ -2,10 +2,10 @@
 // worse, silently started afresh: not a directory, not LevelDB, not ours, another device's or
 // key's, in use by another process, corrupt.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Level } from 'level';
+import type { Level } from 'level';
 import { ZERO_HASH } from '../../protocol/hash.ts';
+import { LevelOpenError, openLevel } from '../level-open.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { JournalOpenError } from './errors.ts';
 import { FORMAT, META_KEY, STATE_KEY, type JournalMeta, type JournalState } from './layout.ts';
@@ -36,12 +36,11 @@ export async function openJournalDatabase(req: OpenRequest): Promise<OpenedDatab
     }
   }
   if (req.readOnly && !existsSync(join(path, 'CURRENT'))) throw new JournalOpenError(`there is no journal in ${req.dir}`);
-  await mkdir(path, { recursive: true });
-  const db = new Level<string, string>(path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  let db: Level<string, string>;
   try {
-    await db.open();
+    db = await openLevel(path);
   } catch (err) {
-    throw new JournalOpenError(describeOpenError(path, err));
+    throw new JournalOpenError(describeOpenError(req.dir, path, err));
   }
   try {
     const { meta, state } = await readIdentityAndState(db, req, path);
@@ -95,9 +94,9 @@ export function parseJson<T>(text: string, problem: string): T {
   }
 }
 
-function describeOpenError(path: string, err: unknown): string {
-  const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
-  if (/lock/i.test(cause)) return `data dir ${path.replace(/\/journal$/, '')} is in use by another fieldproof process (stop it first, e.g. the running daemon)`;
-  if (/corrupt/i.test(cause)) return `${path} is corrupt (${cause.split('\n')[0]}); restore it from a backup or move it aside`;
-  return `cannot open the journal at ${path}: ${cause.split('\n')[0]}`;
+function describeOpenError(dir: string, path: string, err: unknown): string {
+  if (!(err instanceof LevelOpenError)) return `cannot open the journal at ${path}: ${(err as Error).message}`;
+  if (err.locked) return `data dir ${dir} is in use by another fieldproof process (stop it first, e.g. the running daemon)`;
+  if (err.corrupt) return `${path} is corrupt (${err.message}); restore it from a backup or move it aside`;
+  return `cannot open the journal at ${path}: ${err.message}`;
 }
