@@ -66,6 +66,7 @@ export class GatewayComponent implements Component {
       log,
       metrics,
       recvBufferBytes: config.recvBufferBytes,
+      socketThreadNice: config.socketThreadNice,
       ...(config.gateways ? { allowedGateways: config.gateways } : {}),
       handlers: {
         onUplinks: (batch) => server.handleUplinks(batch),

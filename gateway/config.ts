@@ -70,6 +70,12 @@ export const gatewaySchema = z
     codecTimeoutMs: z.number().int().min(1).max(10_000).default(100),
     /** kernel UDP receive buffer, bytes: room for bursts while the event loop is busy */
     recvBufferBytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    /**
+     * nice value of the thread that answers PUSH_DATA, so that its acks do not wait for a core
+     * behind decoding and journaling; below 0 needs root (or the snap's process-control plug),
+     * and where it is refused the thread keeps the daemon's priority and a warning says so
+     */
+    socketThreadNice: z.number().int().min(-20).max(19).default(-10),
     devices: z.array(lorawanDeviceSchema).default([]),
   })
   .superRefine((g, ctx) => {

@@ -10,6 +10,11 @@ export interface SocketWorkerData {
   /** PUSH_DATA acknowledged but not yet decoded by the main thread (Int32Array over shared memory) */
   pending: SharedArrayBuffer;
   maxQueue: number;
+  /**
+   * nice value for the socket thread alone (Linux nice values are per thread), so that acks do not
+   * wait for a core behind decoding and journaling; undefined leaves it as the process's
+   */
+  threadNice?: number;
 }
 
 /** Main thread to worker. */
@@ -22,6 +27,8 @@ export type SocketWorkerReply =
   | { type: 'listening'; address: string; port: number }
   | { type: 'bind_failed'; message: string }
   | { type: 'recv_buffer_failed'; message: string }
+  | { type: 'thread_nice'; tid: number; nice: number }
+  | { type: 'thread_nice_failed'; nice: number; message: string }
   | { type: 'socket_error'; message: string }
   | { type: 'send_failed'; what: string; gateway: string; message: string }
   | { type: 'batch'; data: ArrayBuffer }

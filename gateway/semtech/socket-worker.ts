@@ -4,6 +4,8 @@
 // one transferred ArrayBuffer per turn of this thread's event loop. The main thread answers PULL_DATA
 // itself (once it has recorded the downlink path) and sends PULL_RESP, both through this socket.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodeAck, gatewayEui, PUSH_ACK, PUSH_DATA, readHeader } from './packets.ts';
 import { PUSH_ACKED, PUSH_OVERLOAD, RECORD_HEADER, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
@@ -22,6 +24,7 @@ class SocketWorker {
   }
 
   start(): void {
+    if (this.data.threadNice !== undefined) this.setThreadNice(this.data.threadNice);
     const { host, port } = this.data;
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     const onBindError = (err: Error) => {
@@ -45,6 +48,21 @@ class SocketWorker {
       this.reply({ type: 'listening', address: a.address, port: a.port });
     });
     this.port.on('message', (req: SocketWorkerRequest) => this.onRequest(req));
+  }
+
+  /**
+   * os.setPriority takes a process id, but on Linux setpriority(2) given a thread id changes that
+   * thread alone; /proc/thread-self names the calling thread's id.
+   */
+  private setThreadNice(nice: number): void {
+    try {
+      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+      if (!Number.isInteger(tid) || tid <= 0) throw new Error('no thread id in /proc/thread-self');
+      setPriority(tid, nice);
+      this.reply({ type: 'thread_nice', tid, nice });
+    } catch (err) {
+      this.reply({ type: 'thread_nice_failed', nice, message: (err as Error).message });
+    }
   }
 
   private reply(r: SocketWorkerReply, transfer?: ArrayBuffer[]): void {

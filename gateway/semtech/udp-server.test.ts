@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
+import { pino } from 'pino';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../runtime/log.ts';
 import { Registry } from '../../runtime/metrics.ts';
@@ -161,4 +164,44 @@ describe('Semtech UDP listener limits', () => {
     assert.deepEqual(server.gateways().map((g) => g.eui).sort(), ['0000000000000003', '0000000000000004', '0000000000000005']);
     await server.stop();
   });
+
+  it('runs the socket thread, and only it, at the nice value asked for', async () => {
+    // Raising the nice value needs no privilege, so this holds for any user.
+    const metrics = new Registry();
+    const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log: silentLogger(), metrics, socketThreadNice: 7, handlers: { onUplinks: () => undefined } });
+    await server.start();
+    const thread = server.socketThread();
+    assert.ok(thread, 'the socket thread reported its id');
+    assert.notEqual(thread.tid, process.pid);
+    assert.equal(niceOf(thread.tid), 7);
+    assert.equal(niceOf(process.pid), getPriority(0), 'the main thread keeps its own priority');
+    assert.equal(await metricValue(metrics, 'fieldproof_gateway_socket_thread_nice'), 7);
+    const fwd = new SimulatedForwarder({ server: server.address(), eui: GW, pullIntervalMs: 0 });
+    await fwd.start();
+    assert.ok((await fwd.push([])) >= 0, 'still acks');
+    await fwd.stop();
+    await server.stop();
+  });
+
+  it('keeps listening, and says so, when the priority cannot be set', async () => {
+    // Without privilege a negative nice value is refused; a value out of range is refused for
+    // everyone, root included, and takes the same path.
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => lines.push(l) });
+    const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log, metrics: new Registry(), socketThreadNice: 99, handlers: { onUplinks: () => undefined } });
+    await server.start();
+    assert.ok(lines.some((l) => /could not set the Semtech UDP socket thread priority/.test(l)), lines.join(''));
+    assert.equal(server.socketThread(), null);
+    const fwd = new SimulatedForwarder({ server: server.address(), eui: GW, pullIntervalMs: 0 });
+    await fwd.start();
+    assert.ok((await fwd.push([])) >= 0);
+    await fwd.stop();
+    await server.stop();
+  });
 });
+
+/** A thread's nice value, field 19 of /proc/self/task/<tid>/stat (after the parenthesised name). */
+function niceOf(tid: number): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}

@@ -48,6 +48,8 @@ export interface SemtechServerOptions {
   maxQueue?: number;
   /** kernel receive buffer; bursts from many gateways need more than the default */
   recvBufferBytes?: number;
+  /** nice value of the socket thread (the one that sends PUSH_ACK); below 0 needs CAP_SYS_NICE */
+  socketThreadNice?: number;
   /** when given, datagrams from any other gateway EUI are ignored */
   allowedGateways?: string[];
   /** gateways tracked at once; beyond it the one heard from longest ago is forgotten */
@@ -71,6 +73,8 @@ export interface GatewayInfo {
 export class SemtechUdpServer {
   private worker: Worker | null = null;
   private bound: { address: string; port: number } | null = null;
+  /** the socket thread's id and nice value, once its priority is set */
+  private thread: { tid: number; nice: number } | null = null;
   /** stop() has begun: datagrams still arriving are handed on, but nothing more is sent */
   private closing = false;
   /** PUSH_DATA the worker acknowledged and this thread has not yet decoded (shared with the worker) */
@@ -107,6 +111,7 @@ export class SemtechUdpServer {
       pullResp: counter(reg, 'fieldproof_gateway_pull_resp_total', 'Downlinks handed to a gateway, or not, by result', ['result']),
       stat: gauge(reg, 'fieldproof_gateway_stat', 'Last status figures each gateway reported (rxnb, rxok, rxfw, ackr, dwnb, txnb, position)', ['gateway', 'field']),
       gateways: gauge(reg, 'fieldproof_gateway_gateways', 'Gateways heard from since start'),
+      threadNice: gauge(reg, 'fieldproof_gateway_socket_thread_nice', 'nice value the Semtech UDP socket thread runs at, once set'),
       queued: gauge(reg, 'fieldproof_gateway_queued_datagrams', 'PUSH_DATA acknowledged and waiting to be decoded'),
     };
     this.pushCount = this.m.datagrams.labels('push_data');
@@ -120,6 +125,7 @@ export class SemtechUdpServer {
         host: this.opts.host,
         port: this.opts.port,
         ...(this.opts.recvBufferBytes ? { recvBufferBytes: this.opts.recvBufferBytes } : {}),
+        ...(this.opts.socketThreadNice !== undefined ? { threadNice: this.opts.socketThreadNice } : {}),
         allowedGateways: this.allowed ? [...this.allowed] : null,
         pending: this.pending.buffer as SharedArrayBuffer,
         maxQueue: this.maxQueue,
@@ -140,6 +146,15 @@ export class SemtechUdpServer {
             return;
           case 'bind_failed':
             reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}: ${r.message}`));
+            return;
+          case 'thread_nice':
+            this.thread = { tid: r.tid, nice: r.nice };
+            this.m.threadNice.set(r.nice);
+            this.opts.log.info({ tid: r.tid, nice: r.nice }, 'Semtech UDP socket thread priority set');
+            return;
+          case 'thread_nice_failed':
+            // The listener works all the same; its acks may wait behind the rest of the daemon.
+            this.opts.log.warn({ nice: r.nice, err: r.message }, 'could not set the Semtech UDP socket thread priority');
             return;
           case 'recv_buffer_failed':
             this.opts.log.warn({ err: r.message }, 'could not enlarge the UDP receive buffer');
@@ -184,6 +199,10 @@ export class SemtechUdpServer {
     this.bound = null;
     // Decode what was already acknowledged: the forwarder will not send it again.
     this.drain(Number.POSITIVE_INFINITY);
+  }
+
+  socketThread(): { tid: number; nice: number } | null {
+    return this.thread && { ...this.thread };
   }
 
   address(): { address: string; port: number } {
