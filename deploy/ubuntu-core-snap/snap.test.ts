@@ -37,7 +37,7 @@ describe('snapcraft.yaml', () => {
     assert.equal(doc.confinement, 'strict');
     assert.equal(doc.apps.daemon.daemon, 'simple');
     assert.equal(doc.apps.daemon['restart-condition'], 'always');
-    assert.deepEqual(doc.apps.daemon.plugs, ['network', 'network-bind', 'serial-port']);
+    assert.deepEqual(doc.apps.daemon.plugs, ['network', 'network-bind', 'serial-port', 'process-control']);
     assert.equal(doc.parts.fieldproof.plugin, 'npm');
     assert.equal(doc.parts.fieldproof['npm-include-node'], true);
     assert.equal(doc.parts.fieldproof['npm-node-version'], '22');
