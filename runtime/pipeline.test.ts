@@ -8,8 +8,8 @@ import { silentLogger } from './log.ts';
 import { Registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 
-async function setup(maxQueued?: number) {
-  const journal = await Journal.open({ dir: tempDir('pipeline'), device: 'dev-1', key: generateKey(), commitMaxWaitMs: 1 });
+async function setup(maxQueued?: number, commitMaxWaitMs = 1) {
+  const journal = await Journal.open({ dir: tempDir('pipeline'), device: 'dev-1', key: generateKey(), commitMaxWaitMs });
   const metrics = new Registry();
   const pipeline = new Pipeline(journal, silentLogger(), metrics, maxQueued === undefined ? {} : { maxQueued });
   const records: JournalRecord[] = [];
@@ -73,5 +73,19 @@ test('an overloaded journal queue drops new readings into a gap record, never si
   assert.equal(gap.dropped, 15);
   assert.equal(await metric('fieldproof_pipeline_overload_dropped_total'), 15);
   assert.equal(records.filter((r) => r.kind === 'reading').length, 6);
+  await journal.close();
+});
+
+test('a flagged reading is committed at once; a clean one waits for the group commit', async () => {
+  // A flagged reading may raise an alert, and alerts wait for their reading to be durable.
+  const { journal, pipeline, records } = await setup(undefined, 60_000);
+  pipeline.addAssessor({ assess: (r) => (r.value! > 1000 ? { flags: ['out_of_range'], factor: 0 } : { flags: [], factor: 1 }) });
+  pipeline.emit(ok);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(records.length, 0, 'the clean reading waits for company');
+  pipeline.emit({ ...ok, ts: ok.ts + 1000, value: 5000 });
+  const deadline = Date.now() + 10_000;
+  while (records.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(records.map((r) => (r as ReadingRecord).value), [500, 5000], 'the flagged reading took the waiting one along, in order');
   await journal.close();
 });

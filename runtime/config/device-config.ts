@@ -18,11 +18,11 @@ const batchSchema = z.strictObject({
   maxAgeMs: z.number().int().positive().default(5000),
 });
 
-const journalSchema = z.strictObject({
+export const journalSchema = z.strictObject({
   /** Upper bound on the journal's logical size (records and headers held), in bytes. */
   maxBytes: z.number().int().positive().default(8 * 1024 ** 3),
   policy: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
-  /** Longest a reading waits for the group commit that makes it durable. */
+  /** Longest a clean reading waits for the group commit that makes it durable (a flagged one does not wait). */
   commitMaxWaitMs: z.number().int().min(0).default(20),
   /** Most readings in one group commit. */
   commitMaxRecords: z.number().int().positive().default(4096),

@@ -96,6 +96,8 @@ export class Journal {
   private queue: Pending[] = [];
   private closed = false;
   private commitTimer: NodeJS.Timeout | null = null;
+  /** a commit due at the next turn of the event loop (an urgent reading, or no wait configured) */
+  private commitSoon: NodeJS.Immediate | null = null;
   private ageTimer: NodeJS.Timeout | null = null;
   private committing: Promise<void> | null = null;
   /** every write to LevelDB runs in this chain, so that each sees and writes a consistent state */
@@ -223,12 +225,16 @@ export class Journal {
     return last;
   }
 
-  /** Queue a reading without waiting: the pipeline's path. Outcomes reach onCommitted listeners and metrics. */
-  write(input: ReadingInput): void {
-    this.enqueue({ input });
+  /**
+   * Queue a reading without waiting: the pipeline's path. Outcomes reach onCommitted listeners and
+   * metrics. An urgent reading (one that may raise an alert) does not wait for company: its commit
+   * starts at the next turn of the event loop, together with whatever was queued in this one.
+   */
+  write(input: ReadingInput, urgent = false): void {
+    this.enqueue({ input }, urgent);
   }
 
-  private enqueue(p: Pending): void {
+  private enqueue(p: Pending, urgent = false): void {
     if (this.closed || this.opts.readOnly) {
       p.reject?.(new JournalClosedError());
       return;
@@ -236,6 +242,7 @@ export class Journal {
     this.queue.push(p);
     if (this.committing) return; // the running commit picks the queue up when it ends
     if (this.queue.length >= this.maxCommit) this.startCommit();
+    else if (urgent || this.maxWait === 0) this.commitSoon ??= setImmediate(() => this.startCommit());
     else if (!this.commitTimer) this.commitTimer = setTimeout(() => this.startCommit(), this.maxWait);
   }
 
@@ -248,6 +255,10 @@ export class Journal {
     if (this.commitTimer) {
       clearTimeout(this.commitTimer);
       this.commitTimer = null;
+    }
+    if (this.commitSoon) {
+      clearImmediate(this.commitSoon);
+      this.commitSoon = null;
     }
     if (this.committing) return;
     this.committing = this.commitLoop().finally(() => {

@@ -57,7 +57,7 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
 export async function startMosquitto(opts: { tls?: boolean; users?: Record<string, string> } = {}): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), 'fp-mosquitto-'));
   const port = await freePort();
-  const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+  const lines = [`listener ${port} 127.0.0.1`, 'set_tcp_nodelay true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
   let certs: TestCerts | undefined;
   if (opts.tls) {
     certs = makeTestCerts(dir);
