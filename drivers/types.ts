@@ -25,6 +25,11 @@ export interface DriverContext {
   statusChanged?(status: DriverStatus): void;
   log: Logger;
   metrics: Registry;
+  /**
+   * The value of `sensor`'s `metric` in the last record the journal kept, carried across restarts
+   * and power cuts; from this call on the journal keeps it up to date. Absent outside a daemon.
+   */
+  lastDurable?(sensor: string, metric: string): { value: number; ts: number } | undefined;
 }
 
 export interface Driver {

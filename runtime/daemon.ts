@@ -89,6 +89,7 @@ export class Daemon {
         const driver = createDriver(dc, {
           emit: ctx.emit,
           statusChanged: ctx.statusChanged,
+          lastDurable: (sensor, metric) => journal.rememberLast(sensor, metric),
           log: log.child({ driver: dc.id }),
           metrics: this.metrics,
         });

@@ -17,6 +17,15 @@ export class EnergyCounter {
    */
   constructor(private readonly rolloverKwh: number) {}
 
+  /**
+   * Start from a value read before (the last one journaled before a restart), so that the first
+   * value read now yields the energy since then rather than nothing.
+   */
+  resumeFrom(counterKwh: number, ts: number): void {
+    this.last = counterKwh;
+    this.lastTs = ts;
+  }
+
   /** Feed the counter's value at ts; get the energy since the previous value. */
   next(counterKwh: number, ts: number): EnergyStep {
     const prev = this.last;

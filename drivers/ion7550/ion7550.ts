@@ -62,6 +62,16 @@ export class Ion7550Decoder {
     }
   }
 
+  /** the metric whose values feed the energy intervals, if the map has it */
+  get energyCounterMetric(): string | undefined {
+    return this.counterEntry?.metric;
+  }
+
+  /** See EnergyCounter.resumeFrom. */
+  resumeEnergy(counterKwh: number, ts: number): void {
+    this.energy?.resumeFrom(counterKwh, ts);
+  }
+
   get metricCount(): number {
     return this.config.registers.length;
   }
@@ -165,6 +175,12 @@ export class Ion7550Driver implements Driver {
     const pollMetrics = new PollMetrics(ctx.metrics, config.id);
     const exceptions = counter(ctx.metrics, 'fieldproof_modbus_exceptions_total', 'Modbus exception answers', ['driver']);
     const decoder = new Ion7550Decoder(config);
+    const counterMetric = decoder.energyCounterMetric;
+    const resumed = counterMetric ? ctx.lastDurable?.(config.id, counterMetric) : undefined;
+    if (resumed) {
+      decoder.resumeEnergy(resumed.value, resumed.ts);
+      ctx.log.info({ counterKwh: resumed.value, ts: resumed.ts }, 'energy counter resumed from the journal');
+    }
     const link = acquireLink(modbusTarget(config), config.timeoutMs);
     this.link = link;
     const results: BlockResults = new Array(decoder.blocks.length);

@@ -273,3 +273,32 @@ test('a failed write is undone in memory: its readings are refused, counted in a
   assert.equal(v.ok, true, v.problems.join('; '));
   await j.close();
 });
+
+test('a remembered stream\'s last durable value survives a crash, and a failed write does not move it', async () => {
+  const dir = freshDir();
+  const j = await open(dir);
+  assert.equal(j.rememberLast('meter-1', 'energy_delivered_kwh'), undefined, 'nothing held in a new journal');
+  const energy = (i: number, value: number | null) => reading(i, { sensor: 'meter-1', metric: 'energy_delivered_kwh', value, unit: 'kWh' });
+  await j.append(energy(1, 100.5));
+  await j.append(energy(2, 101.25));
+  await j.append(energy(3, null)); // a failed read: not a value to resume from
+  await j.append(reading(4, { sensor: 'meter-1', metric: 'power_kw', value: 7 })); // not remembered
+  const db = (j as unknown as { db: { batch: (...args: unknown[]) => Promise<void>; close(): Promise<void> } }).db;
+  const realBatch = db.batch.bind(db);
+  db.batch = async () => {
+    db.batch = realBatch;
+    throw new Error('IO error: No space left on device');
+  };
+  await assert.rejects(j.append(energy(5, 999)), /journal write failed/);
+  assert.deepEqual(j.rememberLast('meter-1', 'energy_delivered_kwh'), { value: 101.25, ts: energy(2, 0).ts });
+  // the process dies: no close
+  await db.close();
+  const k = await open(dir);
+  assert.deepEqual(k.rememberLast('meter-1', 'energy_delivered_kwh'), { value: 101.25, ts: energy(2, 0).ts });
+  assert.equal(k.rememberLast('meter-1', 'power_kw'), undefined);
+  await k.append(energy(6, 102));
+  await k.close();
+  const m = await open(dir);
+  assert.deepEqual(m.rememberLast('meter-1', 'energy_delivered_kwh'), { value: 102, ts: energy(6, 0).ts });
+  await m.close();
+});

@@ -19,7 +19,7 @@ import { counter, gauge, histogram, Registry as MetricsRegistry } from '../metri
 import { JournalClosedError, JournalFullError, JournalOpenError } from './errors.ts';
 import {
   chunkKey, decodeIndex, encodeIndex, headerKey, indexKey, parseNumberKey, prunedKey, RANGE, STATE_KEY,
-  type ChunkIndex, type JournalState, type PendingGap,
+  type ChunkIndex, type JournalState, type LastValue, type PendingGap,
 } from './layout.ts';
 import { openJournalDatabase, parseJson } from './open.ts';
 
@@ -96,6 +96,8 @@ export class Journal {
   private queue: Pending[] = [];
   private closed = false;
   private commitTimer: NodeJS.Timeout | null = null;
+  /** `sensor/metric` keys whose last value the state carries (see rememberLast) */
+  private readonly remembered = new Set<string>();
   /** a commit due at the next turn of the event loop (an urgent reading, or no wait configured) */
   private commitSoon: NodeJS.Immediate | null = null;
   private ageTimer: NodeJS.Timeout | null = null;
@@ -246,6 +248,28 @@ export class Journal {
     else if (!this.commitTimer) this.commitTimer = setTimeout(() => this.startCommit(), this.maxWait);
   }
 
+  /**
+   * From now on carry the last durable value of `sensor`'s `metric` in the journal's state, which
+   * every commit writes in the same synced batch as the records: after a restart or a power cut
+   * it is exactly the value of the last record that was kept. A meter's energy counter resumes
+   * from it, so the first interval after a restart covers the downtime instead of being lost.
+   * Returns the value held from before, if any.
+   */
+  rememberLast(sensor: string, metric: string): LastValue | undefined {
+    const key = `${sensor}/${metric}`;
+    this.remembered.add(key);
+    const held = this.state.lastValues?.[key];
+    return held && { ...held };
+  }
+
+  private noteLast(r: ReadingInput): void {
+    if (typeof r.value !== 'number') return;
+    const key = `${r.sensor}/${r.metric}`;
+    if (!this.remembered.has(key)) return;
+    // this.state is a copy that the commit's snapshot can restore, lastValues included
+    (this.state.lastValues ??= {})[key] = { value: r.value, ts: r.ts };
+  }
+
   /** How many readings are queued for the next commit: the pipeline's backpressure signal. */
   get queued(): number {
     return this.queue.length;
@@ -348,6 +372,7 @@ export class Journal {
         const line = this.encoder.encode(seq, p.input, p.input.quality ?? DEFAULT_QUALITY);
         addLine(line, p.input.ts);
         records.push({ seq, pending: p });
+        if (this.remembered.size > 0) this.noteLast(p.input);
       }
     } catch (err) {
       // An input the encoder cannot represent (a non-finite number): a bug upstream, never a reason
@@ -740,7 +765,9 @@ export class Journal {
 }
 
 function copyState(s: JournalState): JournalState {
-  return { ...s, pendingGap: s.pendingGap ? { ...s.pendingGap } : null };
+  const copy = { ...s, pendingGap: s.pendingGap ? { ...s.pendingGap } : null };
+  if (s.lastValues) copy.lastValues = { ...s.lastValues }; // entries are replaced, never changed
+  return copy;
 }
 
 function encodable(r: ReadingInput): boolean {

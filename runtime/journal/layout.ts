@@ -61,6 +61,13 @@ export interface JournalState {
   tailOpenedAt: number | null;
   /** readings dropped but not yet recorded by a gap record */
   pendingGap: PendingGap | null;
+  /** last durable value of each stream a source asked to be remembered, by `sensor/metric` */
+  lastValues?: Record<string, LastValue>;
+}
+
+export interface LastValue {
+  value: number;
+  ts: number;
 }
 
 export interface ChunkIndex {
