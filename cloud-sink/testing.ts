@@ -4,13 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { headerHash, signHeader, type Batch } from '../protocol/batch.ts';
-import { canonicalize } from '../protocol/canonical.ts';
+import { headerHash, signBatch as signProtocolBatch, type Batch } from '../protocol/batch.ts';
 import { ZERO_HASH } from '../protocol/hash.ts';
-import { leafHash, rootFromLeafHashes } from '../protocol/merkle.ts';
 import { gapRecord, readingRecord, type JournalRecord } from '../protocol/records.ts';
 import type { DeviceKey } from '../protocol/signature.ts';
-import { encodeColumnar, COLUMNAR_CONTENT_TYPE } from '../runtime/uplink/columnar-encoder.ts';
+import { encodeColumnar, COLUMNAR_CONTENT_TYPE } from '../protocol/columnar/encoder.ts';
 
 export function tempDir(prefix = 'fieldproof-sink-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -18,12 +16,7 @@ export function tempDir(prefix = 'fieldproof-sink-'): { dir: string; cleanup: ()
 }
 
 export function signBatch(device: string, key: DeviceKey, batch: number, records: JournalRecord[], prev: string, created = 1763884800000 + batch): Batch {
-  const leaves = records.map((r) => leafHash(canonicalize(r)));
-  const header = signHeader({
-    device, batch, first: records[0]!.seq, last: records[records.length - 1]!.seq, count: records.length,
-    root: rootFromLeafHashes(leaves).toString('hex'), prev, created,
-  }, key);
-  return { header, records };
+  return signProtocolBatch(device, key, batch, records, prev, created);
 }
 
 /** A chain of batches of 1 Hz readings from `sensors` sensors; a gap record opens batch 2 when asked. */

@@ -32,6 +32,16 @@ export function signHeader(fields: Omit<UnsignedHeader, 'v' | 'key'>, key: Devic
   return { ...unsigned, sig };
 }
 
+/** Records (consecutive seqs of one device) and the signed header over them. */
+export function signBatch(device: string, key: DeviceKey, batch: number, records: JournalRecord[], prev: string, created: number): Batch {
+  const leaves = records.map((r) => leafHash(canonicalize(r)));
+  const header = signHeader({
+    device, batch, first: records[0]!.seq, last: records[records.length - 1]!.seq, count: records.length,
+    root: rootFromLeafHashes(leaves).toString('hex'), prev, created,
+  }, key);
+  return { header, records };
+}
+
 /** SHA-256 of the header's canonical bytes, signature included: what the next header's `prev` holds. */
 export function headerHash(header: BatchHeader): string {
   return sha256(canonicalize(header)).toString('hex');

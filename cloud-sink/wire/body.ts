@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { gunzip, gunzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
-import { COLUMNAR_CONTENT_TYPE, decodeColumnar } from './columnar-decoder.ts';
+import { ColumnarError, COLUMNAR_CONTENT_TYPE, decodeColumnar, type ColumnarErrorReason } from '../../protocol/columnar/decoder.ts';
 import { WireError, type DecodedBatch } from './errors.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -83,9 +83,20 @@ export async function decodeBatchBody(body: Buffer, contentType: string | undefi
     throw new WireError(`content encoding ${enc} is not supported (gzip or none)`, 415);
   }
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === COLUMNAR_CONTENT_TYPE) return decodeColumnar(bytes, limits.maxRecords);
+  if (type === COLUMNAR_CONTENT_TYPE) return decodeColumnarBody(bytes, limits.maxRecords);
   if (type === 'application/json' || type === '') return decodeJson(bytes, limits.maxRecords);
   throw new WireError(`content type ${type} is not supported (application/json or ${COLUMNAR_CONTENT_TYPE})`, 415);
+}
+
+const COLUMNAR_STATUS: Record<ColumnarErrorReason, number> = { malformed: 400, too_many_records: 413, bad_record: 422 };
+
+function decodeColumnarBody(bytes: Buffer, maxRecords: number): DecodedBatch {
+  try {
+    return decodeColumnar(bytes, maxRecords);
+  } catch (err) {
+    if (err instanceof ColumnarError) throw new WireError(err.message, COLUMNAR_STATUS[err.reason]);
+    throw err;
+  }
 }
 
 function decodeJson(bytes: Buffer, maxRecords: number): DecodedBatch {

@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { generateKey } from '../../protocol/signature.ts';
 import { tempDir } from '../../cloud-sink/testing.ts';
-import { decodeColumnar } from '../../cloud-sink/wire/columnar-decoder.ts';
+import { decodeColumnar } from '../../protocol/columnar/decoder.ts';
 import { Journal } from '../journal/journal.ts';
 import { BatchBodies } from './batch-bodies.ts';
 

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
 import type { Journal } from '../journal/journal.ts';
-import { COLUMNAR_CONTENT_TYPE, encodeColumnarLines } from './columnar-encoder.ts';
+import { COLUMNAR_CONTENT_TYPE, encodeColumnarLines } from '../../protocol/columnar/encoder.ts';
 
 const gzipAsync = promisify(gzip);
 

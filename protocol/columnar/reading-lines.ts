@@ -4,8 +4,8 @@
 // ReadingEncoder and cut around those three fields, so the per-record work is three numbers and a
 // concatenation. The cuts rely only on JCS member order (…, "seq", "ts", "unit", "v", "value"
 // last), and the sink recomputes the root over the result, so a slip here can only refuse a batch.
-import type { JsonValue } from '../../protocol/canonical.ts';
-import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import type { JsonValue } from '../canonical.ts';
+import { ReadingEncoder } from '../reading-encoder.ts';
 
 export interface ReadingTemplate {
   /** everything up to and including `"seq":` */

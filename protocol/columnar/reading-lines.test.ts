@@ -2,8 +2,8 @@
 // whatever the series, quality and meta hold (meta with a "seq" member included).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { JsonValue } from '../../protocol/canonical.ts';
-import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import type { JsonValue } from '../canonical.ts';
+import { ReadingEncoder } from '../reading-encoder.ts';
 import { ReadingLines } from './reading-lines.ts';
 
 describe('reading lines', () => {

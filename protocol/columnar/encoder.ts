@@ -1,10 +1,10 @@
 // The compact wire encoding of a batch (content type application/vnd.fieldproof.columnar-v1, sent
 // gzip-compressed): the records laid out column by column, each column delta-coded per series, so
-// that gzip finds the repetition. The format is specified in cloud-sink/README.md; the sink's
-// decoder rebuilds every record exactly and recomputes the Merkle root, so a mistake here can only
-// make a batch refused, never stored wrong.
-import type { BatchHeader } from '../../protocol/batch.ts';
-import { canonicalize } from '../../protocol/canonical.ts';
+// that gzip finds the repetition. The format is specified in README.md beside this file. The
+// decoder (decoder.ts) rebuilds every record exactly and the sink recomputes the Merkle root, so
+// a mistake here can only get a batch refused, never stored wrong.
+import type { BatchHeader } from '../batch.ts';
+import { canonicalize } from '../canonical.ts';
 import { CanonicalReadingParser } from './canonical-reading-parser.ts';
 
 export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { canonicalize } from '../../protocol/canonical.ts';
-import { readingRecord, gapRecord, type JournalRecord } from '../../protocol/records.ts';
-import { generateKey } from '../../protocol/signature.ts';
-import { encodeColumnar, encodeColumnarLines } from '../../runtime/uplink/columnar-encoder.ts';
-import { ZERO_HASH } from '../../protocol/hash.ts';
-import { signBatch } from '../testing.ts';
-import { decodeColumnar } from './columnar-decoder.ts';
-import { WireError } from './errors.ts';
+import { canonicalize } from '../canonical.ts';
+import { readingRecord, gapRecord, type JournalRecord } from '../records.ts';
+import { generateKey } from '../signature.ts';
+import { encodeColumnar, encodeColumnarLines } from './encoder.ts';
+import { ZERO_HASH } from '../hash.ts';
+import { signBatch } from '../batch.ts';
+import { ColumnarError, decodeColumnar } from './decoder.ts';
 
 const key = generateKey();
+const CREATED = 1_763_884_800_000;
 
 function roundTrip(records: JournalRecord[]): string[] {
-  const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+  const batch = signBatch('site-a', key, 1, records, ZERO_HASH, CREATED);
   const decoded = decodeColumnar(encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]), 100_000);
   assert.ok(decoded.lines);
   assert.deepEqual(decoded.header, batch.header);
@@ -61,7 +61,7 @@ describe('columnar wire encoding', () => {
     assert.equal(lines.length, records.length);
     for (let i = 0; i < records.length; i++) assert.equal(lines[i], canonicalize(records[i]), `record ${i}`);
     // From the journal's lines, as the uplink encodes them: the same bytes come back.
-    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH, CREATED);
     const fromLines = decodeColumnar(encodeColumnarLines(batch.header, records.map((r) => canonicalize(r))), 100_000);
     assert.deepEqual(fromLines.lines, lines);
   });
@@ -70,7 +70,7 @@ describe('columnar wire encoding', () => {
     const good = readingRecord('site-a', 1, { sensor: 'a', metric: 'm', unit: 'u', ts: 5, value: 1.5 }, { score: 0.5, flags: ['x', 'y'] });
     const escaped = readingRecord('site-a', 2, { sensor: 'tab\there', metric: 'm', unit: '"u"', ts: 6, value: null }, { score: 1, flags: [] });
     const lines = [canonicalize(good), canonicalize(escaped), '{"device":"site-a","kind":"reading","metric":"m","quality":{"flags":[],"score":1},"sensor":"a","seq":3,"ts":7,"unit":"u","v":1,"value":1.50}'];
-    const batch = signBatch('site-a', key, 1, [good, escaped, JSON.parse(lines[2]!)], ZERO_HASH);
+    const batch = signBatch('site-a', key, 1, [good, escaped, JSON.parse(lines[2]!)], ZERO_HASH, CREATED);
     const out = decodeColumnar(encodeColumnarLines(batch.header, lines), 10);
     assert.equal(out.lines![0], lines[0]);
     assert.equal(out.lines![1], lines[1]);
@@ -85,7 +85,7 @@ describe('columnar wire encoding', () => {
       v = Math.round((v + Math.sin(seq) * 0.7) * 10) / 10;
       records.push(readingRecord('site-a', seq, { sensor: `co2-${(seq % 10) + 1}`, metric: 'co2_ppm', unit: 'ppm', ts: 1763884800000 + Math.floor(seq / 10) * 1000 + (seq % 3), value: v }, { score: 1, flags: [] }));
     }
-    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH, CREATED);
     const wire = gzipSync(encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]));
     const perReading = wire.length / records.length;
     assert.ok(perReading <= 8, `${perReading.toFixed(2)} bytes a reading`);
@@ -93,25 +93,25 @@ describe('columnar wire encoding', () => {
     assert.ok(perReading < json / 3, `columnar ${perReading} vs gzip JSON ${json}`);
   });
 
-  it('refuses every truncation of a body with a one-line WireError', () => {
+  it('refuses every truncation of a body with a one-line ColumnarError', () => {
     const records = Array.from({ length: 50 }, (_, i) => readingRecord('site-a', i + 1, { sensor: 'a', metric: 'm', unit: 'u', ts: 1000 * i, value: i / 10 }, { score: 1, flags: [] }));
-    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH, CREATED);
     const body = encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]);
     for (let cut = 0; cut < body.length; cut++) {
-      assert.throws(() => decodeColumnar(body.subarray(0, cut), 1000), (err: unknown) => err instanceof WireError && !err.message.includes('\n'), `cut at ${cut}`);
+      assert.throws(() => decodeColumnar(body.subarray(0, cut), 1000), (err: unknown) => err instanceof ColumnarError && !err.message.includes('\n'), `cut at ${cut}`);
     }
     assert.throws(() => decodeColumnar(Buffer.concat([body, Buffer.from([0])]), 1000), /trailing/);
   });
 
   it('refuses a batch over the record limit before decoding its columns', () => {
     const records = Array.from({ length: 20 }, (_, i) => readingRecord('site-a', i + 1, { sensor: 'a', metric: 'm', unit: 'u', ts: i, value: 1 }, { score: 1, flags: [] }));
-    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
-    assert.throws(() => decodeColumnar(encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]), 10), (e: unknown) => e instanceof WireError && e.status === 413);
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH, CREATED);
+    assert.throws(() => decodeColumnar(encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]), 10), (e: unknown) => e instanceof ColumnarError && e.reason === 'too_many_records');
   });
 
   it('refuses a non-finite value smuggled into the float column', () => {
     const records = [readingRecord('site-a', 1, { sensor: 'a', metric: 'm', unit: 'u', ts: 1, value: 0.1 + 0.2 }, { score: 1, flags: [] })];
-    const batch = signBatch('site-a', key, 1, records, ZERO_HASH);
+    const batch = signBatch('site-a', key, 1, records, ZERO_HASH, CREATED);
     const body = encodeColumnar(batch.header, records as unknown as Record<string, unknown>[]);
     const at = body.indexOf(Buffer.from(new Float64Array([0.1 + 0.2]).buffer));
     assert.ok(at > 0);

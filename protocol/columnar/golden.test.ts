@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkBatch, type Batch } from '../../protocol/batch.ts';
-import { canonicalize } from '../../protocol/canonical.ts';
-import { encodeColumnar, encodeColumnarLines } from '../../runtime/uplink/columnar-encoder.ts';
-import { decodeColumnar } from './columnar-decoder.ts';
+import { checkBatch, type Batch } from '../batch.ts';
+import { canonicalize } from '../canonical.ts';
+import { encodeColumnar, encodeColumnarLines } from './encoder.ts';
+import { decodeColumnar } from './decoder.ts';
 
-const dir = (f: string) => fileURLToPath(new URL(`../testcases/columnar-v1/${f}`, import.meta.url));
+const dir = (f: string) => fileURLToPath(new URL(`./testcases/v1/${f}`, import.meta.url));
 
 describe('columnar-v1 golden case', () => {
   const batch = JSON.parse(readFileSync(dir('batch.json'), 'utf8')) as Batch;

@@ -1,18 +1,38 @@
-// Decoder of the compact wire encoding (format: cloud-sink/README.md, encoder:
-// runtime/uplink/columnar-encoder.ts). It rebuilds each record's canonical bytes from the protocol's
+// Decoder of the compact wire encoding (format: README.md beside this file, encoder: encoder.ts). It rebuilds each record's canonical bytes from the protocol's
 // ReadingEncoder (the device's own canonical writer, tested against RFC 8785; reading-lines.ts)
 // and checks each field as recordProblem would; the sink then recomputes the Merkle root over
 // these lines, so the encoding is trusted for nothing: a record that differs in any byte from what
 // the device signed fails the root. Every read is bounds-checked: a truncated or hostile body is a one-line
-// WireError, never an exception from deep inside.
-import { canonicalize } from '../../protocol/canonical.ts';
-import type { JsonValue } from '../../protocol/canonical.ts';
-import { recordProblem } from '../../protocol/records.ts';
-import { WireError, type DecodedBatch } from './errors.ts';
+// ColumnarError, never an exception from deep inside.
+import { canonicalize } from '../canonical.ts';
+import type { JsonValue } from '../canonical.ts';
+import { recordProblem } from '../records.ts';
 import { ReadingLines, type ReadingTemplate } from './reading-lines.ts';
 
-export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';
-const MAGIC = 'FPC1';
+import { COLUMNAR_CONTENT_TYPE, COLUMNAR_MAGIC as MAGIC } from './encoder.ts';
+
+export { COLUMNAR_CONTENT_TYPE };
+
+/** Why a body was refused: it cannot be read, it holds more records than allowed, or a record is invalid. */
+export type ColumnarErrorReason = 'malformed' | 'too_many_records' | 'bad_record';
+
+/** A body that cannot be decoded, in one line. */
+export class ColumnarError extends Error {
+  override name = 'ColumnarError';
+  constructor(message: string, readonly reason: ColumnarErrorReason = 'malformed') {
+    super(message);
+  }
+}
+
+/** A decoded batch: its header (not yet checked) and each record's canonical bytes. */
+export interface ColumnarBatch {
+  header: unknown;
+  pruned: boolean;
+  lines: string[];
+  /** the readings' time span, null when the batch holds none */
+  minTs: number | null;
+  maxTs: number | null;
+}
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
@@ -24,7 +44,7 @@ class ByteReader {
   }
 
   private need(n: number): void {
-    if (this.pos + n > this.end) throw new WireError(`columnar ${this.what} is truncated`);
+    if (this.pos + n > this.end) throw new ColumnarError(`columnar ${this.what} is truncated`);
   }
 
   uvarint(): number {
@@ -35,12 +55,12 @@ class ByteReader {
       const b = this.buf[this.pos++]!;
       n += (b & 0x7f) * mul;
       if (b < 0x80) {
-        if (!Number.isSafeInteger(n)) throw new WireError(`columnar ${this.what} has an integer out of range`);
+        if (!Number.isSafeInteger(n)) throw new ColumnarError(`columnar ${this.what} has an integer out of range`);
         return n;
       }
       mul *= 0x80;
     }
-    throw new WireError(`columnar ${this.what} has an overlong varint`);
+    throw new ColumnarError(`columnar ${this.what} has an overlong varint`);
   }
 
   svarint(): number {
@@ -78,7 +98,7 @@ class ByteReader {
 }
 
 function index<T>(list: readonly T[], i: number, what: string): T {
-  if (i >= list.length) throw new WireError(`columnar body refers to ${what} ${i} of ${list.length}`);
+  if (i >= list.length) throw new ColumnarError(`columnar body refers to ${what} ${i} of ${list.length}`);
   return list[i]!;
 }
 
@@ -86,44 +106,44 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new WireError(`columnar body has ${what} that is not JSON`);
+    throw new ColumnarError(`columnar body has ${what} that is not JSON`);
   }
 }
 
-export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
-  if (buf.length < 4 || buf.toString('ascii', 0, 4) !== MAGIC) throw new WireError('columnar body does not start with FPC1');
+export function decodeColumnar(buf: Buffer, maxRecords: number): ColumnarBatch {
+  if (buf.length < 4 || buf.toString('ascii', 0, 4) !== MAGIC) throw new ColumnarError('columnar body does not start with FPC1');
   const r = new ByteReader(buf, 4);
   const flags = r.uvarint();
-  if (flags > 1) throw new WireError(`columnar body has unknown flags ${flags}`);
+  if (flags > 1) throw new ColumnarError(`columnar body has unknown flags ${flags}`);
   const header = parseJson(r.string(), 'a header');
   const count = r.uvarint();
-  if (count > maxRecords) throw new WireError(`batch has ${count} records, more than the sink's limit of ${maxRecords}`, 413);
+  if (count > maxRecords) throw new ColumnarError(`batch has ${count} records, more than the limit of ${maxRecords}`, 'too_many_records');
   const h = header as { device?: unknown; first?: unknown };
-  if (typeof h.device !== 'string' || !Number.isSafeInteger(h.first)) throw new WireError('columnar body has a header without device and first');
+  if (typeof h.device !== 'string' || !Number.isSafeInteger(h.first)) throw new ColumnarError('columnar body has a header without device and first');
   const device = h.device;
   const first = h.first as number;
   const readingLines = new ReadingLines(device);
 
   const nStrings = r.uvarint();
-  if (nStrings > count * 8 + 64) throw new WireError('columnar body has more strings than records can use');
+  if (nStrings > count * 8 + 64) throw new ColumnarError('columnar body has more strings than records can use');
   const strings: string[] = new Array(nStrings);
   for (let i = 0; i < nStrings; i++) strings[i] = r.string();
   const nSeries = r.uvarint();
-  if (nSeries > count) throw new WireError('columnar body has more series than records');
+  if (nSeries > count) throw new ColumnarError('columnar body has more series than records');
   const series: { sensor: string; metric: string; unit: string }[] = new Array(nSeries);
   for (let i = 0; i < nSeries; i++) {
     series[i] = { sensor: index(strings, r.uvarint(), 'string'), metric: index(strings, r.uvarint(), 'string'), unit: index(strings, r.uvarint(), 'string') };
   }
   const nScores = r.uvarint();
-  if (nScores > count) throw new WireError('columnar body has more scores than records');
+  if (nScores > count) throw new ColumnarError('columnar body has more scores than records');
   const scores: number[] = new Array(nScores);
   for (let i = 0; i < nScores; i++) scores[i] = r.float64();
   const nFlagSets = r.uvarint();
-  if (nFlagSets > count) throw new WireError('columnar body has more flag sets than records');
+  if (nFlagSets > count) throw new ColumnarError('columnar body has more flag sets than records');
   const flagSets: string[][] = new Array(nFlagSets);
   for (let i = 0; i < nFlagSets; i++) {
     const n = r.uvarint();
-    if (n > nStrings) throw new WireError('columnar body has a flag set longer than its strings');
+    if (n > nStrings) throw new ColumnarError('columnar body has a flag set longer than its strings');
     const set: string[] = new Array(n);
     for (let j = 0; j < n; j++) set[j] = index(strings, r.uvarint(), 'string');
     flagSets[i] = set;
@@ -135,18 +155,18 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
     if (maxTs === null || ts > maxTs) maxTs = ts;
   };
   const rawCount = r.uvarint();
-  if (rawCount > count) throw new WireError('columnar body has more raw records than records');
+  if (rawCount > count) throw new ColumnarError('columnar body has more raw records than records');
   const raw = r.section('raw records');
   const lines: string[] = new Array(count);
   const isRaw = new Uint8Array(count);
   let at = 0;
   for (let i = 0; i < rawCount; i++) {
     at += raw.uvarint();
-    if (at >= count || (i > 0 && isRaw[at])) throw new WireError('columnar body places a raw record outside the batch');
+    if (at >= count || (i > 0 && isRaw[at])) throw new ColumnarError('columnar body places a raw record outside the batch');
     const rec = parseJson(raw.string(), 'a raw record') as Record<string, unknown>;
     const problem = recordProblem(rec);
-    if (problem) throw new WireError(`record ${at}: ${problem}`, 422);
-    if (rec.device !== device || rec.seq !== first + at) throw new WireError(`record ${at} is not seq ${first + at} of ${device}`, 422);
+    if (problem) throw new ColumnarError(`record ${at}: ${problem}`, 'bad_record');
+    if (rec.device !== device || rec.seq !== first + at) throw new ColumnarError(`record ${at} is not seq ${first + at} of ${device}`, 'bad_record');
     if (rec.kind === 'reading') noteTs(rec.ts as number);
     lines[at] = canonicalize(rec);
     isRaw[at] = 1;
@@ -158,7 +178,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
   const cScore = r.section('score column');
   const cFlags = r.section('flags column');
   const cMeta = r.section('meta column');
-  if (!r.done()) throw new WireError('columnar body has trailing bytes');
+  if (!r.done()) throw new ColumnarError('columnar body has trailing bytes');
 
   // each series remembers the template of its last reading: quality and meta rarely change
   const state = series.map(() => ({ ts: 0, delta: 0, m: 0, scoreRef: -1, flagsRef: -1, metaRef: -1, template: null as ReadingTemplate | null }));
@@ -179,23 +199,23 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
     else if (code <= POW10.length) {
       st.m += cValue.svarint();
       value = st.m / POW10[code - 1]!;
-    } else throw new WireError(`columnar body has unknown value code ${code}`);
-    if (value !== null && !Number.isFinite(value)) throw new WireError(`record ${i}: reading.value must be a finite number or null`, 422);
-    if (!Number.isSafeInteger(ts)) throw new WireError(`record ${i}: reading.ts must be integer milliseconds`, 422);
+    } else throw new ColumnarError(`columnar body has unknown value code ${code}`);
+    if (value !== null && !Number.isFinite(value)) throw new ColumnarError(`record ${i}: reading.value must be a finite number or null`, 'bad_record');
+    if (!Number.isSafeInteger(ts)) throw new ColumnarError(`record ${i}: reading.ts must be integer milliseconds`, 'bad_record');
     const scoreRef = cScore.uvarint();
     const flagsRef = cFlags.uvarint();
     const metaRef = cMeta.uvarint();
     let template = st.template;
     if (template === null || scoreRef !== st.scoreRef || flagsRef !== st.flagsRef || metaRef !== st.metaRef) {
       const score = index(scores, scoreRef, 'score');
-      if (!Number.isFinite(score)) throw new WireError(`record ${i}: reading.quality.score must be a finite number`, 422);
+      if (!Number.isFinite(score)) throw new ColumnarError(`record ${i}: reading.quality.score must be a finite number`, 'bad_record');
       const flags = index(flagSets, flagsRef, 'flag set');
       let meta: { [key: string]: JsonValue } | undefined;
       if (metaRef > 0) {
         meta = metas.get(metaRef);
         if (!meta) {
           const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
-          if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new WireError(`record ${i}: meta must be an object`, 422);
+          if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ColumnarError(`record ${i}: meta must be an object`, 'bad_record');
           meta = m as { [key: string]: JsonValue };
           metas.set(metaRef, meta);
         }
@@ -210,7 +230,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): DecodedBatch {
     lines[i] = ReadingLines.line(template, first + i, ts, value);
   }
   for (const [name, c] of [['series', cSeries], ['timestamp', cTs], ['value code', cCode], ['value', cValue], ['score', cScore], ['flags', cFlags], ['meta', cMeta]] as const) {
-    if (!c.done()) throw new WireError(`columnar ${name} column has trailing bytes`);
+    if (!c.done()) throw new ColumnarError(`columnar ${name} column has trailing bytes`);
   }
   return { header, lines, pruned: flags === 1, minTs, maxTs };
 }
