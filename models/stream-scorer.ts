@@ -21,7 +21,12 @@ export interface ModelPolicy {
 
 export const defaultModelPolicy: ModelPolicy = { enabled: true, minTrainReadings: 400, retrainReadings: 2000, retrainIntervalMs: 3_600_000, historySize: 3000 };
 
-export type TrainFn = (history: Float64Array) => Promise<ForecasterWeights | null>;
+/**
+ * Trains on `history` a challenger to `current` (the model in use, or null); resolves with the new
+ * weights, or null to keep what is in use (history too short, no period, or the current model
+ * forecasts the history at least as well: see `improves`).
+ */
+export type TrainFn = (history: Float64Array, current: ForecasterWeights | null) => Promise<ForecasterWeights | null>;
 
 export class StreamScorer {
   private readonly detector: StreamDetector;
@@ -97,7 +102,7 @@ export class StreamScorer {
     this.lastTrainAt = this.readings;
     this.lastTrainTs = ts;
     const snapshot = this.snapshot();
-    this.training = this.train(snapshot).then(
+    this.training = this.train(snapshot, this.forecaster!.model).then(
       (w) => {
         this.trainings++;
         if (w) this.forecaster!.setWeights(w);

@@ -95,7 +95,7 @@ export class ValidationComponent implements Component, Assessor {
     const useModel = this.trainer !== null && this.modelled < cfg.model.maxStreams;
     const dir = useModel ? join(this.deps.dataDir, 'models', sensor, metric) : null;
     const policy: ModelPolicy = { enabled: useModel, minTrainReadings: cfg.model.minTrainReadings, retrainReadings: cfg.model.retrainReadings, retrainIntervalMs: cfg.model.retrainIntervalMs, historySize: cfg.model.historySize };
-    const scorer = new StreamScorer(defaultDetectorParams, policy, useModel ? (h) => this.train(sensor, metric, h, dir!) : null);
+    const scorer = new StreamScorer(defaultDetectorParams, policy, useModel ? (h, current) => this.train(sensor, metric, h, current, dir!) : null);
     const s: Stream = { rules, scorer, dir };
     this.streams.set(key, s);
     this.m.streams.set(this.streams.size);
@@ -125,7 +125,7 @@ export class ValidationComponent implements Component, Assessor {
     );
   }
 
-  private async train(sensor: string, metric: string, history: Float64Array, dir: string): Promise<ForecasterWeights | null> {
+  private async train(sensor: string, metric: string, history: Float64Array, current: ForecasterWeights | null, dir: string): Promise<ForecasterWeights | null> {
     const trainer = this.trainer;
     if (!trainer || !this.running) return null;
     if (trainer.trainingsQueued >= this.deps.config.model.maxQueuedTrainings) {
@@ -133,8 +133,8 @@ export class ValidationComponent implements Component, Assessor {
       return null;
     }
     try {
-      const w = await trainer.train(history, dir);
-      this.m.trainings.inc({ result: w ? 'trained' : 'too_short' });
+      const { weights: w, kept } = await trainer.train(history, dir, current);
+      this.m.trainings.inc({ result: w ? 'trained' : kept ? 'kept_current' : 'too_short' });
       if (w) {
         this.deps.log.info({ sensor, metric, readings: history.length, loss: w.loss, ms: trainer.lastJobMs, backend: trainer.backend }, 'anomaly model trained');
         this.withModel.add(`${sensor}\u0000${metric}`);

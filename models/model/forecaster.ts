@@ -60,6 +60,42 @@ export class MlpForecaster implements Forecaster {
   }
 }
 
+/**
+ * Mean squared one-step error of a model over `history` (oldest first), forecasting every value
+ * its inputs can reach; NaN when the history is too short for it. Runs the same forward pass as
+ * the detector does.
+ */
+export function forecastError(w: ForecasterWeights, history: ArrayLike<number>): number {
+  const back = lookBack(w);
+  const win = new Float64Array(inputCount(w));
+  const scratch = new Float64Array(w.hidden);
+  const half = Math.floor(w.taps / 2);
+  let sum = 0;
+  let count = 0;
+  for (let t = back; t < history.length; t++) {
+    let j = 0;
+    for (let b = w.lags; b >= 1; b--) win[j++] = history[t - b]!;
+    for (let b = w.period + half, k = 0; k < w.taps; k++, b--) win[j++] = history[t - b]!;
+    const e = history[t]! - forward(w, win, scratch);
+    sum += e * e;
+    count++;
+  }
+  return count > 0 ? sum / count : Number.NaN;
+}
+
+/**
+ * Whether a newly trained model should replace the one in use: it must forecast the history it
+ * was trained on better than the current one does. A retrain can settle on a worse period (a
+ * harmonic, or a daily cycle where the weekly one was learned) from a stretch of history where the
+ * true one is blurred; the model in use is then kept.
+ */
+export function improves(candidate: ForecasterWeights, current: ForecasterWeights | null, history: ArrayLike<number>): boolean {
+  if (!current) return true;
+  const old = forecastError(current, history);
+  if (!Number.isFinite(old)) return true;
+  return forecastError(candidate, history) < old;
+}
+
 /** how far back a model's inputs reach */
 function lookBack(w: ForecasterWeights): number {
   return w.taps > 0 ? Math.max(w.lags, w.period + Math.floor(w.taps / 2)) : w.lags;

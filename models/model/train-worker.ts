@@ -1,27 +1,28 @@
 // The training worker: trains, saves and loads forecasters off the pipeline's thread, one job at
 // a time, and posts back plain weights. Started by ModelTrainer through worker-entry.js.
 import { parentPort } from 'node:worker_threads';
-import { initBackend, loadForecaster, saveForecaster, trainForecaster, type TrainOptions } from './train.ts';
+import { initBackend, loadForecaster, saveForecaster, trainChallenger, type TrainOptions } from './train.ts';
 import type { ForecasterWeights } from './weights.ts';
 
 export type TrainJob =
-  | { id: number; op: 'train'; dir: string | null; history: Float64Array; opts: Partial<TrainOptions> }
+  | { id: number; op: 'train'; dir: string | null; history: Float64Array; current: ForecasterWeights | null; opts: Partial<TrainOptions> }
   | { id: number; op: 'load'; dir: string };
 
-export type TrainReply = { id: number; ok: true; weights: ForecasterWeights | null; backend: string; ms: number } | { id: number; ok: false; error: string };
+/** `kept`: a model was trained but did not forecast the history better than `current`; it was not saved */
+export type TrainReply = { id: number; ok: true; weights: ForecasterWeights | null; kept: boolean; backend: string; ms: number } | { id: number; ok: false; error: string };
 
 async function handle(job: TrainJob): Promise<TrainReply> {
   const started = Date.now();
   const backend = await initBackend();
-  if (job.op === 'load') return { id: job.id, ok: true, weights: await loadForecaster(job.dir), backend, ms: Date.now() - started };
-  const trained = await trainForecaster(job.history, job.opts);
-  if (!trained) return { id: job.id, ok: true, weights: null, backend, ms: Date.now() - started };
+  if (job.op === 'load') return { id: job.id, ok: true, weights: await loadForecaster(job.dir), kept: false, backend, ms: Date.now() - started };
+  const trained = await trainChallenger(job.history, job.current, job.opts);
+  if (!trained || trained === 'kept') return { id: job.id, ok: true, weights: null, kept: trained === 'kept', backend, ms: Date.now() - started };
   try {
     if (job.dir) await saveForecaster(trained.model, job.dir);
   } finally {
     trained.model.dispose();
   }
-  return { id: job.id, ok: true, weights: trained.weights, backend, ms: Date.now() - started };
+  return { id: job.id, ok: true, weights: trained.weights, kept: false, backend, ms: Date.now() - started };
 }
 
 const port = parentPort;

@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { MlpForecaster } from './forecaster.ts';
+import { MlpForecaster, forecastError, improves } from './forecaster.ts';
+import { defaultDetectorParams } from '../detector/detector.ts';
+import { StreamScorer, defaultModelPolicy } from '../stream-scorer.ts';
 import { dominantPeriod } from './season.ts';
-import { loadForecaster, saveForecaster, trainForecaster } from './train.ts';
+import { loadForecaster, saveForecaster, trainChallenger, trainForecaster } from './train.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fp-model-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -94,4 +96,43 @@ test('a forecast with a shifted period reads the values that much further back (
   assert.equal(f.forecast(-2), 42);
   // taps that would reach the present are not read: the unshifted forecast stands in
   assert.equal(f.forecast(-8), 40);
+});
+
+test('a retrained model replaces the current one only if it forecasts the history better', async () => {
+  // networks that predict no change: each forecasts the value one period ago
+  const naive = (period: number) => ({ lags: 0, period, taps: 5, hidden: 1, mean: 0, std: 1, w1: new Float32Array(5), b1: new Float32Array(1), w2: new Float32Array(1), b2: new Float32Array(1), trainedOn: 0, trainedAt: 0, loss: 0 });
+  const wave = (i: number) => Math.sin((2 * Math.PI * i) / 24);
+  const series = Float64Array.from({ length: 400 }, (_, i) => wave(i));
+  assert.ok(forecastError(naive(24), series) < 1e-20);
+  assert.ok(forecastError(naive(17), series) > 0.1);
+  assert.ok(improves(naive(24), null, series));
+  assert.ok(improves(naive(24), naive(22), series));
+  assert.ok(!improves(naive(17), naive(24), series));
+  // the scorer hands its current model to the training, which decides (as the worker does)
+  const offers = [naive(22), naive(24), naive(17)];
+  const seen: (number | null)[] = [];
+  const policy = { ...defaultModelPolicy, minTrainReadings: 100, retrainReadings: 100, retrainIntervalMs: 0, historySize: 300 };
+  const scorer = new StreamScorer(defaultDetectorParams, policy, async (h, current) => {
+    seen.push(current?.period ?? null);
+    const w = offers.shift();
+    return w && improves(w, current, h) ? w : null;
+  });
+  for (let i = 0; i < 1000; i++) {
+    scorer.score(wave(i), i * 60_000);
+    if (scorer.pendingTraining) await scorer.pendingTraining;
+  }
+  assert.deepEqual(seen.slice(0, 4), [null, 22, 24, 24]);
+  assert.equal(scorer.model?.period, 24);
+});
+
+test('a challenger that does not forecast better than the current model is disposed, not returned', async () => {
+  const history = daily(1200, 96);
+  const first = await trainForecaster(history);
+  assert.ok(first);
+  first.model.dispose();
+  // a model is never better than itself
+  assert.equal(await trainChallenger(history, first.weights), 'kept');
+  const fresh = await trainChallenger(history, null);
+  assert.ok(fresh && fresh !== 'kept');
+  fresh.model.dispose();
 });

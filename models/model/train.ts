@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { fileLoadHandler, fileSaveHandler } from './file-io.ts';
 import { dominantPeriod } from './season.ts';
 import { checkWeights, type ForecasterWeights } from './weights.ts';
+import { improves } from './forecaster.ts';
 import { prng } from '../../runtime/prng.ts';
 
 export interface TrainOptions {
@@ -127,6 +128,18 @@ export async function trainForecaster(history: ArrayLike<number>, opts: Partial<
   const meta = { lags: o.lags, period, taps, hidden: o.hidden, mean, std, trainedOn: n, trainedAt: Date.now(), loss };
   model.setUserDefinedMetadata({ fieldproof: meta });
   return { model, weights: weightsOf(model, meta) };
+}
+
+/**
+ * Train a challenger to the model in use (`current`, null when there is none): the new model, or
+ * 'kept' when the current one forecasts the same history at least as well (the new one is then
+ * disposed), or null when the history is too short or has no period.
+ */
+export async function trainChallenger(history: ArrayLike<number>, current: ForecasterWeights | null, opts: Partial<TrainOptions> = {}): Promise<Trained | 'kept' | null> {
+  const trained = await trainForecaster(history, opts);
+  if (!trained || improves(trained.weights, current, history)) return trained;
+  trained.model.dispose();
+  return 'kept';
 }
 
 type Meta = Omit<ForecasterWeights, 'w1' | 'b1' | 'w2' | 'b2'>;

@@ -6,7 +6,7 @@ import type { TrainJob, TrainReply } from './train-worker.ts';
 import type { TrainOptions } from './train.ts';
 import type { ForecasterWeights } from './weights.ts';
 
-type Pending = { resolve: (w: ForecasterWeights | null) => void; reject: (e: Error) => void };
+type Pending = { resolve: (r: { weights: ForecasterWeights | null; kept: boolean }) => void; reject: (e: Error) => void };
 
 export class ModelTrainer {
   private worker: Worker | null = null;
@@ -30,14 +30,18 @@ export class ModelTrainer {
     this.worker = worker;
   }
 
-  /** Train on `history` and save to `dir` (when given). Resolves null if the history is too short. */
-  train(history: Float64Array, dir: string | null, opts: Partial<TrainOptions> = {}): Promise<ForecasterWeights | null> {
-    return this.post({ id: 0, op: 'train', dir, history, opts });
+  /**
+   * Train on `history` a challenger to `current` (the model in use, or null) and save it to `dir`
+   * (when given) if it forecasts the history better. Resolves with the new weights; with null
+   * weights if the history is too short or has no period, or if `current` was better (`kept`).
+   */
+  train(history: Float64Array, dir: string | null, current: ForecasterWeights | null = null, opts: Partial<TrainOptions> = {}): Promise<{ weights: ForecasterWeights | null; kept: boolean }> {
+    return this.post({ id: 0, op: 'train', dir, history, current, opts });
   }
 
   /** Load the forecaster saved in `dir`; rejects if there is none or it is damaged. */
   load(dir: string): Promise<ForecasterWeights | null> {
-    return this.post({ id: 0, op: 'load', dir });
+    return this.post({ id: 0, op: 'load', dir }).then((r) => r.weights);
   }
 
   /** jobs sent and not yet answered */
@@ -57,7 +61,7 @@ export class ModelTrainer {
     this.failAll(new Error('training stopped'));
   }
 
-  private post(job: TrainJob): Promise<ForecasterWeights | null> {
+  private post(job: TrainJob): Promise<{ weights: ForecasterWeights | null; kept: boolean }> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('the trainer is not started'));
     const id = this.nextId++;
@@ -78,7 +82,7 @@ export class ModelTrainer {
     if (reply.ok) {
       this.backend = reply.backend;
       this.lastJobMs = reply.ms;
-      p.resolve(reply.weights);
+      p.resolve({ weights: reply.weights, kept: reply.kept });
     } else p.reject(new Error(reply.error));
   }
 
