@@ -62,11 +62,11 @@ export class MlpForecaster implements Forecaster {
 
 /**
  * Mean squared one-step error of a model over `history` (oldest first), forecasting every value
- * its inputs can reach; NaN when the history is too short for it. Runs the same forward pass as
- * the detector does.
+ * from index `from` on (at least as far in as its inputs reach); NaN when the history is too
+ * short for it. Runs the same forward pass as the detector does.
  */
-export function forecastError(w: ForecasterWeights, history: ArrayLike<number>): number {
-  const back = lookBack(w);
+export function forecastError(w: ForecasterWeights, history: ArrayLike<number>, from = 0): number {
+  const back = Math.max(lookBack(w), from);
   const win = new Float64Array(inputCount(w));
   const scratch = new Float64Array(w.hidden);
   const half = Math.floor(w.taps / 2);
@@ -91,9 +91,11 @@ export function forecastError(w: ForecasterWeights, history: ArrayLike<number>):
  */
 export function improves(candidate: ForecasterWeights, current: ForecasterWeights | null, history: ArrayLike<number>): boolean {
   if (!current) return true;
-  const old = forecastError(current, history);
+  // both judged on the same values: those the longer-reaching model can forecast
+  const from = Math.max(lookBack(candidate), lookBack(current));
+  const old = forecastError(current, history, from);
   if (!Number.isFinite(old)) return true;
-  return forecastError(candidate, history) < old;
+  return forecastError(candidate, history, from) < old;
 }
 
 /** how far back a model's inputs reach */
