@@ -46,6 +46,12 @@ export interface DetectorParams {
   forecastFloor: number;
   /** readings a periodic event may come early or late without surprising the forecast */
   forecastJitter: number;
+  /**
+   * the least deviation the forecast surprise's history is taken to have, in units of the usual
+   * error: a model whose errors are steadier than that does not make a change of a fraction of
+   * its usual error an alarm
+   */
+  forecastDeviation: number;
 }
 
 export const defaultDetectorParams: DetectorParams = {
@@ -63,6 +69,7 @@ export const defaultDetectorParams: DetectorParams = {
   forecastWarmup: 100,
   forecastFloor: 0.1,
   forecastJitter: 3,
+  forecastDeviation: 1,
 };
 
 /** A one-step forecaster fed the recent values; returns NaN until it can forecast. */
@@ -94,7 +101,12 @@ class Likelihood {
   private readonly recent: RollingStats;
   private readonly history: RollingStats;
 
-  constructor(smooth: number, history: number) {
+  /** `minDeviation`: the least deviation the history is taken to have */
+  constructor(
+    smooth: number,
+    history: number,
+    private readonly minDeviation = 1e-3,
+  ) {
     this.recent = new RollingStats(smooth);
     this.history = new RollingStats(history);
   }
@@ -104,7 +116,7 @@ class Likelihood {
     const s = this.recent.mean();
     let out = 0;
     if (this.history.count >= 20) {
-      const sd = Math.max(this.history.std(), 1e-3);
+      const sd = Math.max(this.history.std(), this.minDeviation);
       out = -Math.log10(Math.max(normalTail((s - this.history.mean()) / sd), 1e-30));
     }
     this.history.push(s);
@@ -139,7 +151,8 @@ export class StreamDetector {
     this.errors = new RollingStats(p.levelWindow);
     this.context = new NeighbourNovelty(p.contextLength, p.contextMemory);
     this.contextLikelihood = new Likelihood(p.smooth, p.historyWindow);
-    this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow);
+    // the forecast surprise is already in units of the usual error
+    this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation);
   }
 
   update(x: number): DetectorVerdict {
