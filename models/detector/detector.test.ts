@@ -101,6 +101,26 @@ test('a retrained forecaster is given time before its errors count', () => {
   assert.ok(kinds.slice(1000, 1000 + defaultDetectorParams.forecastWarmup).every((k) => k !== 'forecast'));
 });
 
+test('a model whose errors are very steady does not alarm when they change by a fraction of their size', () => {
+  const clean = wave(3000);
+  // a forecaster off by a constant 0.2, then by 0.3 for a while: half its usual error more
+  class Biased extends KnownWave {
+    at = 0;
+    override forecast(): number {
+      return super.forecast() + (this.at >= 2000 && this.at < 2100 ? 0.3 : 0.2);
+    }
+    override observe(): void {
+      this.at++;
+      super.observe();
+    }
+  }
+  const detections = (params: typeof defaultDetectorParams) =>
+    run(clean, new Biased(clean), params).filter((v, i) => i >= 2000 && v.kind === 'forecast' && v.score >= params.fireLevel).length;
+  assert.equal(detections(defaultDetectorParams), 0);
+  // without the floor on the history's deviation the same change is a many-sigma event
+  assert.ok(detections({ ...defaultDetectorParams, forecastDeviation: 1e-3 }) > 0);
+});
+
 test('neighbour novelty: a repeated shape scores zero, an unseen one does not', () => {
   const n = new NeighbourNovelty(4, 50);
   const pattern = [0, 1, 2, 1];
