@@ -113,6 +113,20 @@ test('the last will says offline when the connection drops without a goodbye', a
   await sub.client.endAsync();
 });
 
+test('stopping never waits for a broker that is gone, alerts still unacknowledged', { timeout: 20_000 }, async () => {
+  const broker = await startMosquitto();
+  const { c, commit, metrics } = component(alertsSchema.parse({ mqtt: { url: broker.url, clientId: 'gone-broker', reconnectMs: 60_000 } }));
+  const sub = await subscriber(broker.url, ['fieldproof/site-a/status']);
+  await c.start();
+  await sub.next('fieldproof/site-a/status', (b) => b.state === 'online');
+  await sub.client.endAsync(true);
+  await broker.stop();
+  commit([reading(['stuck'])]); // QoS 1, never to be acknowledged
+  await c.stop(); // a graceful end would wait for the acknowledgement forever: the timeout is the check
+  const connected = await metrics.getSingleMetric('fieldproof_alerts_mqtt_connected')!.get();
+  assert.equal(connected.values[0]?.value ?? 0, 0);
+});
+
 test('username and password (an Azure SAS token) are used, and a wrong one is refused', async () => {
   const good = component(alertsSchema.parse({ mqtt: { url: secured.url, username: 'device', password: 'sas-token-123' } }));
   const sub = await subscriber(secured.url, ['fieldproof/site-a/alerts'], { username: 'device', password: 'sas-token-123', clientId: 'sub-pw' });

@@ -125,7 +125,19 @@ export class MqttAlertPublisher {
         });
       });
     }
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    // A graceful end waits until every unacknowledged message is acknowledged, which over a dead
+    // connection (the broker gone, or the link cut a moment ago and not yet noticed) is never:
+    // force it when not connected, and give up on it after a while.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        client.stream?.destroy();
+        resolve();
+      }, 2000);
+      client.end(!client.connected, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
     this.m.connected.set(0);
   }
 }
