@@ -47,8 +47,7 @@ export class Pipeline {
       return;
     }
     if (this.assessors.length === 0) {
-      // the journal gives a reading without quality a clean one
-      this.journal.write(reading, reading.quality !== undefined && reading.quality.flags.length > 0);
+      this.journal.write(reading); // the journal gives a reading without quality a clean one
       return;
     }
     const verdicts = [];
@@ -60,10 +59,8 @@ export class Pipeline {
         this.invalid('assessor_error', `assessor failed: ${(err as Error).message}`, reading.sensor);
       }
     }
-    // A new object: the source may reuse or keep its reading, and quality is ours to set. A flagged
-    // reading may raise an alert, which waits for its commit: it skips the group-commit wait.
-    const quality = combineQuality(reading.quality, verdicts);
-    this.journal.write({ ...reading, quality }, quality.flags.length > 0);
+    // A new object: the source may reuse or keep its reading, and quality is ours to set.
+    this.journal.write({ ...reading, quality: combineQuality(reading.quality, verdicts) });
   }
 
   /**

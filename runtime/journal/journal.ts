@@ -96,8 +96,8 @@ export class Journal {
   private queue: Pending[] = [];
   private closed = false;
   private commitTimer: NodeJS.Timeout | null = null;
-  /** `sensor/metric` keys whose last value the state carries (see rememberLast) */
-  private readonly remembered = new Set<string>();
+  /** metrics by sensor whose last value the state carries (see rememberLast) */
+  private readonly remembered = new Map<string, Set<string>>();
   /** a commit due at the next turn of the event loop (an urgent reading, or no wait configured) */
   private commitSoon: NodeJS.Immediate | null = null;
   private ageTimer: NodeJS.Timeout | null = null;
@@ -229,11 +229,12 @@ export class Journal {
 
   /**
    * Queue a reading without waiting: the pipeline's path. Outcomes reach onCommitted listeners and
-   * metrics. An urgent reading (one that may raise an alert) does not wait for company: its commit
-   * starts at the next turn of the event loop, together with whatever was queued in this one.
+   * metrics. A flagged reading may raise an alert, which waits for its commit, so it does not wait
+   * for company: its commit starts at the next turn of the event loop, together with whatever was
+   * queued in this one.
    */
-  write(input: ReadingInput, urgent = false): void {
-    this.enqueue({ input }, urgent);
+  write(input: ReadingInput): void {
+    this.enqueue({ input }, input.quality !== undefined && input.quality.flags.length > 0);
   }
 
   private enqueue(p: Pending, urgent = false): void {
@@ -256,18 +257,17 @@ export class Journal {
    * Returns the value held from before, if any.
    */
   rememberLast(sensor: string, metric: string): LastValue | undefined {
-    const key = `${sensor}/${metric}`;
-    this.remembered.add(key);
-    const held = this.state.lastValues?.[key];
+    let metrics = this.remembered.get(sensor);
+    if (!metrics) this.remembered.set(sensor, (metrics = new Set()));
+    metrics.add(metric);
+    const held = this.state.lastValues?.[`${sensor}/${metric}`];
     return held && { ...held };
   }
 
   private noteLast(r: ReadingInput): void {
-    if (typeof r.value !== 'number') return;
-    const key = `${r.sensor}/${r.metric}`;
-    if (!this.remembered.has(key)) return;
+    if (typeof r.value !== 'number' || !this.remembered.get(r.sensor)?.has(r.metric)) return;
     // this.state is a copy that the commit's snapshot can restore, lastValues included
-    (this.state.lastValues ??= {})[key] = { value: r.value, ts: r.ts };
+    (this.state.lastValues ??= {})[`${r.sensor}/${r.metric}`] = { value: r.value, ts: r.ts };
   }
 
   /** How many readings are queued for the next commit: the pipeline's backpressure signal. */
