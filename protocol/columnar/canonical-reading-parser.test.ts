@@ -1,10 +1,9 @@
 // The parser may decline a line, but what it accepts must re-encode to exactly that line.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { prng } from '../../runtime/prng.ts';
 import { ReadingEncoder } from '../reading-encoder.ts';
 import { canonicalDecimal, CanonicalReadingParser } from './canonical-reading-parser.ts';
-import { prng } from '../../runtime/prng.ts';
-
 
 function decimal(text: string): number | null {
   return canonicalDecimal(text, 0, text.length);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { prng } from '../../runtime/prng.ts';
 import { canonicalize } from '../canonical.ts';
 import { readingRecord, gapRecord, type JournalRecord } from '../records.ts';
 import { generateKey } from '../signature.ts';
@@ -30,18 +31,9 @@ function randomValue(rng: () => number): number | null {
   return Math.round((rng() * 2000 - 1000) * 10 ** Math.floor(rng() * 6)) / 10 ** Math.floor(rng() * 6);
 }
 
-function mulberry(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('columnar wire encoding', () => {
   it('rebuilds the canonical bytes of random readings, gaps, metadata and odd numbers exactly', () => {
-    const rng = mulberry(7);
+    const rng = prng(7);
     const records: JournalRecord[] = [];
     for (let seq = 1; seq <= 3000; seq++) {
       if (seq % 500 === 0) {
