@@ -72,6 +72,84 @@ export class RollingStats {
   }
 }
 
+/**
+ * The last `size` values kept in sorted order as well as in arrival order, so that where a value
+ * stands among them is two binary searches. Each push moves at most `size` values by one place
+ * (one copyWithin), which for a few thousand values costs about a microsecond.
+ */
+export class RollingRanks {
+  private readonly ring: Float64Array;
+  private readonly sorted: Float64Array;
+  private n = 0;
+  private head = 0;
+
+  constructor(readonly size: number) {
+    this.ring = new Float64Array(size);
+    this.sorted = new Float64Array(size);
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  /** Keep a finite value, forgetting the oldest once `size` are held. */
+  push(x: number): void {
+    const s = this.sorted;
+    if (this.n < this.size) {
+      const j = this.below(x);
+      s.copyWithin(j + 1, j, this.n);
+      s[j] = x;
+      this.n++;
+    } else {
+      // the oldest leaves and x enters in one move of the values between their two places
+      const i = this.below(this.ring[this.head]!);
+      const j = this.below(x);
+      if (j > i) {
+        s.copyWithin(i, i + 1, j);
+        s[j - 1] = x;
+      } else {
+        s.copyWithin(j + 1, j, i);
+        s[j] = x;
+      }
+    }
+    this.ring[this.head] = x;
+    this.head = (this.head + 1) % this.size;
+  }
+
+  /** how many held values are strictly below x */
+  below(x: number): number {
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sorted[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** how many held values are strictly above x */
+  above(x: number): number {
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sorted[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.n - lo;
+  }
+
+  /**
+   * The share of held values that lie beyond x on its own side (above a high value, below a low
+   * one): 0 for a value at or past the extremes, about 0.5 for the median. Values equal to x are
+   * not beyond it, so a value at a floor that many readings share counts as extreme. 0 when empty.
+   */
+  shareBeyond(x: number): number {
+    return this.n === 0 ? 0 : Math.min(this.below(x), this.above(x)) / this.n;
+  }
+}
+
 /** Upper tail of the standard normal distribution, Q(z) = P(Z > z) (Abramowitz-Stegun 7.1.26 via erfc). */
 export function normalTail(z: number): number {
   return 0.5 * erfc(z / Math.SQRT2);
