@@ -1,5 +1,6 @@
 // The stream detector's behaviour: causal, silent while it learns, quiet on a clean signal,
-// one detection per event, new extremes and unseen shapes found, flat lines handled.
+// one detection per event, new extremes and unseen shapes at the edges of the range found, unseen
+// shapes at ordinary levels left alone, flat lines handled.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultDetectorParams, StreamDetector, type Forecaster } from './detector.ts';
@@ -43,14 +44,26 @@ test('a spike is detected once, then the detector holds its fire', () => {
   for (let i = 1501; i <= 1500 + defaultDetectorParams.suppress; i++) assert.equal(out[i]!.score, 0, `reading ${i} during the hold-off`);
 });
 
-test('a change of shape within the usual range is found by the context detector', () => {
+test('a new shape reaching the edge of the usual range is found by the context detector', () => {
   const values = wave(3000);
-  // the wave turns into a square wave of the same amplitude: no new extreme, a new shape
-  for (let i = 2000; i < 2300; i++) values[i] = 10 + (Math.sin((2 * Math.PI * i) / 100) > 0 ? 2.5 : -2.5);
+  // the wave turns into a square wave that touches its usual peaks and troughs: no new extreme,
+  // a new shape at values that few readings go beyond
+  for (let i = 2000; i < 2300; i++) values[i] = 10 + (Math.sin((2 * Math.PI * i) / 100) > 0 ? 3.08 : -3.08);
   const out = run(values);
+  assert.ok(out.slice(2000, 2300).every((v) => v.kind !== 'range'), 'a new extreme');
   const first = out.findIndex((v, i) => i >= 2000 && v.score >= defaultDetectorParams.fireLevel);
   assert.ok(first >= 2000 && first < 2100, `first detection at ${first}`);
   assert.equal(out[first]!.kind, 'context');
+});
+
+test('a new shape at an ordinary level is not an anomaly', () => {
+  const values = wave(3000);
+  // the wave stops at its mean for a while: never seen, but at a level it passes all the time
+  for (let i = 2000; i < 2150; i++) values[i] = 10;
+  const detections = (params: typeof defaultDetectorParams) => run(values, null, params).filter((v, i) => i >= 2000 && v.score >= params.fireLevel).length;
+  assert.equal(detections(defaultDetectorParams), 0);
+  // without the check of where the value stands, the same stretch is a context detection
+  assert.ok(detections({ ...defaultDetectorParams, contextTailShare: 1 }) > 0);
 });
 
 test('a flat line raises nothing, and leaving it is an anomaly', () => {

@@ -6,6 +6,10 @@
 //   - forecast: the error of the learned forecaster (the TensorFlow.js model's weights, run in
 //     plain JS), which sees the values one period ago, against its usual error;
 //   - range: a value beyond anything seen so far (by a small margin).
+// A new shape counts only at a value in the tails of the stream's recent past: a stream's
+// ordinary wiggles produce shapes never seen before all the time, and at ordinary levels they
+// are not what anyone calls an anomaly (on NAB they were most of the false alarms, in the bursty
+// Twitter streams above all).
 // The first two are turned into tail probabilities against their own history: the mean of the
 // last few surprises compared with their long-run mean and deviation, as Numenta's anomaly
 // likelihood does, so a stream that is always erratic does not alarm all the time. The score is
@@ -14,7 +18,7 @@
 // after a detection it stays silent for `suppress` readings: one event, one alert.
 // Per-stream level, jump and spread z-scores were tried as further detectors: on the NAB corpus
 // each one added more false alarms than detections.
-import { RollingStats, normalTail } from './stats.ts';
+import { RollingRanks, RollingStats, normalTail } from './stats.ts';
 import { NeighbourNovelty } from './neighbours.ts';
 
 export interface DetectorParams {
@@ -38,6 +42,13 @@ export interface DetectorParams {
   contextLength: number;
   /** past stretches searched for the nearest neighbour */
   contextMemory: number;
+  /** readings the context's tail check looks back on */
+  contextTailWindow: number;
+  /**
+   * the context's surprise counts only for a value that at most this share of those readings lie
+   * beyond, on its own side (above a high value, below a low one)
+   */
+  contextTailShare: number;
   /** weight of the forecaster's surprise (0 = off) */
   forecastWeight: number;
   /** errors a (re)trained forecaster must make before its surprise counts */
@@ -65,6 +76,8 @@ export const defaultDetectorParams: DetectorParams = {
   rangeMargin: 0.02,
   contextLength: 8,
   contextMemory: 300,
+  contextTailWindow: 4000,
+  contextTailShare: 0.01,
   forecastWeight: 1,
   forecastWarmup: 100,
   forecastFloor: 0.1,
@@ -136,6 +149,7 @@ export class StreamDetector {
   private readonly errors: RollingStats;
   private readonly context: NeighbourNovelty;
   private readonly contextLikelihood: Likelihood;
+  private readonly recentValues: RollingRanks;
   private readonly forecastLikelihood: Likelihood;
   private seen = 0;
   private min = Number.POSITIVE_INFINITY;
@@ -151,6 +165,7 @@ export class StreamDetector {
     this.errors = new RollingStats(p.levelWindow);
     this.context = new NeighbourNovelty(p.contextLength, p.contextMemory);
     this.contextLikelihood = new Likelihood(p.smooth, p.historyWindow);
+    this.recentValues = new RollingRanks(p.contextTailWindow);
     // the forecast surprise is already in units of the usual error
     this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation);
   }
@@ -167,7 +182,7 @@ export class StreamDetector {
     const novelty = this.context.update(x, spread);
     if (Number.isFinite(novelty)) {
       const u = this.contextLikelihood.update(novelty);
-      if (u > best) (best = u), (kind = 'context');
+      if (u > best && this.recentValues.shareBeyond(x) <= p.contextTailShare) (best = u), (kind = 'context');
     }
     if (this.forecaster && p.forecastWeight > 0) {
       if (this.forecaster.version !== this.forecasterVersion) {
@@ -210,6 +225,7 @@ export class StreamDetector {
     }
 
     this.level.push(x);
+    this.recentValues.push(x);
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
 
