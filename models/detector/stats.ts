@@ -75,17 +75,19 @@ export class RollingStats {
 /**
  * The last `size` values kept in sorted order as well as in arrival order, so that where a value
  * stands among them is two binary searches. Each push moves at most `size` values by one place
- * (one copyWithin), which for a few thousand values costs about a microsecond.
+ * (one copyWithin), which for a few thousand values costs about a microsecond. Values are held
+ * in single precision, half the memory for a window kept per stream; queries are rounded the
+ * same way, so a value equal to a held one is still a tie.
  */
 export class RollingRanks {
-  private readonly ring: Float64Array;
-  private readonly sorted: Float64Array;
+  private readonly ring: Float32Array;
+  private readonly sorted: Float32Array;
   private n = 0;
   private head = 0;
 
   constructor(readonly size: number) {
-    this.ring = new Float64Array(size);
-    this.sorted = new Float64Array(size);
+    this.ring = new Float32Array(size);
+    this.sorted = new Float32Array(size);
   }
 
   get count(): number {
@@ -93,7 +95,8 @@ export class RollingRanks {
   }
 
   /** Keep a finite value, forgetting the oldest once `size` are held. */
-  push(x: number): void {
+  push(value: number): void {
+    const x = Math.fround(value);
     const s = this.sorted;
     if (this.n < this.size) {
       const j = this.below(x);
@@ -117,7 +120,8 @@ export class RollingRanks {
   }
 
   /** how many held values are strictly below x */
-  below(x: number): number {
+  below(value: number): number {
+    const x = Math.fround(value);
     let lo = 0;
     let hi = this.n;
     while (lo < hi) {
@@ -129,7 +133,8 @@ export class RollingRanks {
   }
 
   /** how many held values are strictly above x */
-  above(x: number): number {
+  above(value: number): number {
+    const x = Math.fround(value);
     let lo = 0;
     let hi = this.n;
     while (lo < hi) {
