@@ -121,28 +121,25 @@ export class RollingRanks {
 
   /** how many held values are strictly below x */
   below(value: number): number {
-    const x = Math.fround(value);
-    let lo = 0;
-    let hi = this.n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.sorted[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.countUpTo(Math.fround(value), false);
   }
 
   /** how many held values are strictly above x */
   above(value: number): number {
-    const x = Math.fround(value);
+    return this.n - this.countUpTo(Math.fround(value), true);
+  }
+
+  /** how many held values are below x, or at most x with `orEqual`: a binary search */
+  private countUpTo(x: number, orEqual: boolean): number {
+    const s = this.sorted;
     let lo = 0;
     let hi = this.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.sorted[mid]! <= x) lo = mid + 1;
+      if (s[mid]! < x || (orEqual && s[mid] === x)) lo = mid + 1;
       else hi = mid;
     }
-    return this.n - lo;
+    return lo;
   }
 
   /**
