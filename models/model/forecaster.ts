@@ -63,22 +63,22 @@ export class MlpForecaster implements Forecaster {
 /**
  * Mean squared one-step error of a model over `history` (oldest first), forecasting every value
  * from index `from` on (at least as far in as its inputs reach); NaN when the history is too
- * short for it. Runs the same forward pass as the detector does.
+ * short for it. The history is fed to a forecaster as the detector feeds it, so the inputs are
+ * gathered and the network run by the same code.
  */
 export function forecastError(w: ForecasterWeights, history: ArrayLike<number>, from = 0): number {
-  const back = Math.max(lookBack(w), from);
-  const win = new Float64Array(inputCount(w));
-  const scratch = new Float64Array(w.hidden);
-  const half = Math.floor(w.taps / 2);
+  const f = new MlpForecaster(Math.max(lookBack(w), inputCount(w)));
+  f.setWeights(w);
+  const first = Math.max(lookBack(w), from);
   let sum = 0;
   let count = 0;
-  for (let t = back; t < history.length; t++) {
-    let j = 0;
-    for (let b = w.lags; b >= 1; b--) win[j++] = history[t - b]!;
-    for (let b = w.period + half, k = 0; k < w.taps; k++, b--) win[j++] = history[t - b]!;
-    const e = history[t]! - forward(w, win, scratch);
-    sum += e * e;
-    count++;
+  for (let t = 0; t < history.length; t++) {
+    if (t >= first) {
+      const e = history[t]! - f.forecast();
+      sum += e * e;
+      count++;
+    }
+    f.observe(history[t]!);
   }
   return count > 0 ? sum / count : Number.NaN;
 }

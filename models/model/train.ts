@@ -66,7 +66,6 @@ function buildModel(o: TrainOptions, inputs: number): tfl.Sequential {
   return model;
 }
 
-
 export interface Trained {
   model: tfl.LayersModel;
   weights: ForecasterWeights;
