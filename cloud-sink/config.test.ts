@@ -8,8 +8,8 @@ import { invalidDeviceKeys, loadSinkConfig, sinkConfigSchema } from './config.ts
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 describe('sink config', () => {
-  it('accepts ARCHITECTURE.md\'s sink.yaml exactly as written, with defaults for the rest', () => {
-    const c = loadSinkConfig(here('./testcases/architecture-sink/sink.yaml'));
+  it('accepts the minimal sink.yaml of docs/spec/configs.md exactly as written, with defaults for the rest', () => {
+    const c = loadSinkConfig(here('./testcases/minimal-sink/sink.yaml'));
     assert.equal(c.listen, '127.0.0.1:8787');
     assert.equal(c.dataDir, '/var/lib/fieldproof-sink');
     assert.equal(c.anchor.mode, 'none');

@@ -1,5 +1,5 @@
-// The sink config (`fieldproof sink --config sink.yaml`). ARCHITECTURE.md's minimal sink.yaml must
-// be accepted as written; everything else here is optional with a default.
+// The sink config (`fieldproof sink --config sink.yaml`). The minimal sink.yaml of
+// docs/spec/configs.md must be accepted as written; everything else here is optional with a default.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { isHex } from '../protocol/hash.ts';
@@ -12,7 +12,7 @@ const listen = z
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:8787')
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0..65535');
 
-// A key that is not 64 hex digits (ARCHITECTURE.md's sample has the placeholder `5f2c...`) is
+// A key that is not 64 hex digits (the minimal sink.yaml has the placeholder `5f2c...`) is
 // accepted so that the sample config loads as written; the sink warns about it at start, and
 // batches for that device are refused (no real key can match it).
 const deviceSchema = z.strictObject({

@@ -1,4 +1,4 @@
-// Record proofs (the format of ARCHITECTURE.md): the record, its path to the batch root, the
+// Record proofs (the format of docs/spec/proofs.md): the record, its path to the batch root, the
 // signed header, and once the batch is anchored, the header's path to the anchor root and the
 // transaction that recorded it.
 import type { AnchorProof, RecordProof } from '../protocol/proof.ts';

@@ -12,8 +12,8 @@ import { gatewaySchema, parseListen, resolveCodecs } from './config.ts';
 const root = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-config-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-// The gateway example of ARCHITECTURE.md, exactly as written there.
-const ARCHITECTURE_EXAMPLE = `
+// The gateway example of docs/spec/configs.md, exactly as written there.
+const SPEC_EXAMPLE = `
 device: site-a-gw1
 dataDir: /var/lib/fieldproof
 gateway:
@@ -44,8 +44,8 @@ const errorOf = (yaml: string) => {
 };
 
 describe('gateway config', () => {
-  it('accepts the ARCHITECTURE.md example as written, with defaults for the rest', () => {
-    const c = parse(ARCHITECTURE_EXAMPLE).gateway!;
+  it('accepts the example of docs/spec/configs.md as written, with defaults for the rest', () => {
+    const c = parse(SPEC_EXAMPLE).gateway!;
     assert.equal(c.listen, '127.0.0.1:1700');
     assert.equal(c.region, 'EU868');
     assert.equal(c.netId, '000000');
@@ -71,14 +71,14 @@ describe('gateway config', () => {
 
   it('names the offending key in one line', () => {
     const cases: [string, RegExp][] = [
-      [ARCHITECTURE_EXAMPLE.replace('devAddr: 49be7df1', 'devAddr: 49be7d'), /^device\.yaml: gateway\.devices\.0\.devAddr: devAddr must be 8 hex digits$/],
-      [ARCHITECTURE_EXAMPLE.replace('appKey: 2b7e', 'appKey: zz7e'), /gateway\.devices\.1\.appKey: appKey must be 32 hex digits/],
-      [ARCHITECTURE_EXAMPLE.replace('activation: abp', 'activation: magic'), /gateway\.devices\.0\.activation/],
-      [ARCHITECTURE_EXAMPLE.replace('listen: 127.0.0.1:1700', 'listen: nowhere'), /gateway\.listen: must be host:port/],
-      [ARCHITECTURE_EXAMPLE.replace('id: node-2', 'id: node-1'), /gateway\.devices\.1\.id: same id as devices\.0/],
-      [ARCHITECTURE_EXAMPLE.replace('  devices:', '  netId: "123456"\n  devices:'), /gateway\.netId: only type 0 NetIDs/],
-      [ARCHITECTURE_EXAMPLE.replace('  devices:', '  region: MARS\n  devices:'), /gateway\.region/],
-      [ARCHITECTURE_EXAMPLE.replace('  devices:', '  colour: blue\n  devices:'), /unknown key gateway\.colour/],
+      [SPEC_EXAMPLE.replace('devAddr: 49be7df1', 'devAddr: 49be7d'), /^device\.yaml: gateway\.devices\.0\.devAddr: devAddr must be 8 hex digits$/],
+      [SPEC_EXAMPLE.replace('appKey: 2b7e', 'appKey: zz7e'), /gateway\.devices\.1\.appKey: appKey must be 32 hex digits/],
+      [SPEC_EXAMPLE.replace('activation: abp', 'activation: magic'), /gateway\.devices\.0\.activation/],
+      [SPEC_EXAMPLE.replace('listen: 127.0.0.1:1700', 'listen: nowhere'), /gateway\.listen: must be host:port/],
+      [SPEC_EXAMPLE.replace('id: node-2', 'id: node-1'), /gateway\.devices\.1\.id: same id as devices\.0/],
+      [SPEC_EXAMPLE.replace('  devices:', '  netId: "123456"\n  devices:'), /gateway\.netId: only type 0 NetIDs/],
+      [SPEC_EXAMPLE.replace('  devices:', '  region: MARS\n  devices:'), /gateway\.region/],
+      [SPEC_EXAMPLE.replace('  devices:', '  colour: blue\n  devices:'), /unknown key gateway\.colour/],
     ];
     for (const [yaml, re] of cases) {
       const msg = errorOf(yaml);

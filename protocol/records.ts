@@ -1,4 +1,4 @@
-// The two record kinds of the journal. Field names and meaning are fixed by ARCHITECTURE.md;
+// The two record kinds of the journal. Field names and meaning are fixed by docs/spec/records.md;
 // records may carry more fields (driver metadata under `meta`), all covered by the hash.
 import type { JsonValue } from './canonical.ts';
 

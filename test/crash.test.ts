@@ -11,8 +11,8 @@ import { verifyJournal } from '../runtime/journal/verify.ts';
 import { CliProcess, runCli } from './support/cli.ts';
 import { tempDir } from './support/tmp.ts';
 
-// The architecture's minimal device.yaml, with the data dir moved into a temp folder and without
-// the uplink (no sink runs here; the uplink has tests of its own).
+// The minimal device.yaml (docs/spec/configs.md), with the data dir moved into a temp folder and
+// without the uplink (no sink runs here; the uplink has tests of its own).
 function minimalConfig(dir: string, extra = ''): string {
   const text = readFileSync(new URL('../runtime/config/testdata/device.yaml', import.meta.url), 'utf8')
     .replace('/var/lib/fieldproof', join(dir, 'data'))

@@ -1,4 +1,4 @@
-// Decoder of the compact wire encoding (format: README.md beside this file, encoder: encoder.ts). It rebuilds each record's canonical bytes from the protocol's
+// Decoder of the compact wire encoding (format: docs/spec/columnar.md, encoder: encoder.ts). It rebuilds each record's canonical bytes from the protocol's
 // ReadingEncoder (the device's own canonical writer, tested against RFC 8785; reading-lines.ts)
 // and checks each field as recordProblem would; the sink then recomputes the Merkle root over
 // these lines, so the encoding is trusted for nothing: a record that differs in any byte from what

@@ -1,6 +1,6 @@
 // The compact wire encoding of a batch (content type application/vnd.fieldproof.columnar-v1, sent
 // gzip-compressed): the records laid out column by column, each column delta-coded per series, so
-// that gzip finds the repetition. The format is specified in README.md beside this file. The
+// that gzip finds the repetition. The format is specified in docs/spec/columnar.md. The
 // decoder (decoder.ts) rebuilds every record exactly and the sink recomputes the Merkle root, so
 // a mistake here can only get a batch refused, never stored wrong.
 import type { BatchHeader } from '../batch.ts';

@@ -27,7 +27,7 @@ function problem(text: string): string {
   assert.fail('the config was accepted');
 }
 
-test('the minimal device.yaml of the architecture is accepted exactly as written', () => {
+test('the minimal device.yaml of docs/spec/configs.md is accepted exactly as written', () => {
   const c = loadDeviceConfig(write('device.yaml', minimal));
   assert.equal(c.device, 'site-a-gw1');
   assert.equal(c.dataDir, '/var/lib/fieldproof');

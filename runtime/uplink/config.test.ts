@@ -7,7 +7,7 @@ import { deviceConfigSchema } from '../config/device-config.ts';
 import { uplinkSchema } from './config.ts';
 
 describe('uplink config', () => {
-  it('needs only url, as in ARCHITECTURE.md\'s minimal device.yaml', () => {
+  it('needs only url, as in the minimal device.yaml of docs/spec/configs.md', () => {
     const c = deviceConfigSchema.parse({ device: 'site-a-gw1', dataDir: '/tmp/x', uplink: { url: 'http://127.0.0.1:8787' } });
     assert.equal(c.uplink?.encoding, 'columnar');
     assert.equal(c.uplink?.inFlight, 6);

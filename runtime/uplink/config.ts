@@ -1,11 +1,11 @@
-// The device config's `uplink:` section. Only `url` is needed (ARCHITECTURE.md's minimal config);
+// The device config's `uplink:` section. Only `url` is needed (docs/spec/configs.md);
 // the rest tunes the link for slow, metered or TLS-terminated paths.
 import { z } from 'zod';
 
 export const uplinkSchema = z.strictObject({
   /** the sink's base URL, e.g. http://127.0.0.1:8787 */
   url: z.url(),
-  /** columnar: the compact encoding (about 3-8 bytes a reading); json: ARCHITECTURE.md's plain body */
+  /** columnar: the compact encoding (about 3-8 bytes a reading); json: the plain body (docs/spec/wire.md) */
   encoding: z.enum(['columnar', 'json']).default('columnar'),
   /** batches sent at once, oldest first */
   inFlight: z.number().int().min(1).max(32).default(6),
