@@ -107,7 +107,10 @@ export class Journal {
 
   /** the unsealed tail: canonical lines after state.sealedSeq, and when it started */
   private tail: { lines: string[]; bytes: number; openedAt: number } = { lines: [], bytes: 0, openedAt: 0 };
-  /** chunks still held, by first seq, in order */
+  /**
+   * chunks still held, by first seq, in order. Acknowledging and pruning replace this array, so a
+   * reader never walks it across an await: it copies the entries it needs first (chunksCovering).
+   */
   private chunks: ChunkIndex[] = [];
   /** unacknowledged sealed headers, by batch number */
   private headers = new Map<number, BatchHeader>();
@@ -119,6 +122,13 @@ export class Journal {
   private meanLineBytes = 200;
   /** the state as of the last completed write: what stats() reports, since a commit in flight may still fail */
   private durable: JournalState;
+  /**
+   * Batches (and seqs) through these are acknowledged or being acknowledged. acknowledge() raises
+   * them before its write, while its memory still holds the batches: LevelDB may delete their
+   * chunks under a read before the journal forgets them, and a reader that finds a chunk gone
+   * asks this to tell an acknowledgement from damage.
+   */
+  private released: { batch: number; seq: number };
 
   private readonly batchPolicy: BatchPolicy;
   private readonly maxBytes: number;
@@ -135,6 +145,7 @@ export class Journal {
     private readonly log: Logger,
   ) {
     this.durable = copyState(state);
+    this.released = { batch: state.ackedBatch, seq: state.ackedSeq };
     this.encoder = new ReadingEncoder(opts.device);
     this.batchPolicy = { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...opts.batch };
     this.maxBytes = opts.maxBytes ?? 8 * 1024 ** 3;
@@ -193,10 +204,11 @@ export class Journal {
     }
     for await (const key of this.db.keys(RANGE.pruned)) this.pruned.add(parseNumberKey(key));
     // Rebuild the unsealed tail from the chunks after the last sealed seq.
-    for (const c of this.chunks) {
-      if (c.last <= this.state.sealedSeq) continue;
+    for (const c of this.chunksCovering(this.state.sealedSeq + 1, Infinity)) {
       if (c.first <= this.state.sealedSeq) throw new JournalOpenError(`journal chunk ${c.first}..${c.last} straddles the last sealed seq; the journal is damaged`);
-      for (const line of await this.readChunkLines(c.first)) {
+      const lines = await this.readChunkLines(c.first);
+      if (!lines) throw new JournalOpenError(`journal chunk ${c.first} is missing; the journal is damaged`);
+      for (const line of lines) {
         this.tail.lines.push(line);
         this.tail.bytes += Buffer.byteLength(line);
       }
@@ -609,9 +621,11 @@ export class Journal {
       state.ackedSeq = header.last;
       state.ackedHeaderHash = headerHash(header);
       ops.push({ type: 'put', key: STATE_KEY, value: JSON.stringify(state) });
+      this.released = { batch: throughBatch, seq: header.last };
       try {
         await this.db.batch(ops as never, { sync: true });
       } catch (err) {
+        this.released = { batch: this.state.ackedBatch, seq: this.state.ackedSeq };
         this.m.writeErrors.inc();
         throw err;
       }
@@ -672,24 +686,34 @@ export class Journal {
     return this.state.sealedSeq;
   }
 
-  /** The canonical lines of a sealed batch still held (empty when pruned), or null when not held. */
+  /**
+   * The canonical lines of a sealed batch still held (empty when pruned), or null when not held:
+   * acknowledged (or being acknowledged) before or during the read, or not sealed.
+   */
   async readBatchLines(batch: number): Promise<{ header: BatchHeader; lines: string[]; pruned: boolean } | null> {
     const header = this.headers.get(batch);
-    if (!header) return null;
+    if (!header || batch <= this.released.batch) return null;
     if (this.pruned.has(batch)) return { header, lines: [], pruned: true };
     const lines: string[] = [];
-    for (let i = this.firstChunkEndingAtOrAfter(header.first); i < this.chunks.length; i++) {
-      const c = this.chunks[i]!;
-      if (c.first > header.last) break;
+    for (const c of this.chunksCovering(header.first, header.last)) {
       const chunk = await this.readChunkLines(c.first);
+      if (!chunk) return this.afterShortRead(batch, header, `journal chunk ${c.first} is missing`);
       const from = Math.max(header.first, c.first) - c.first;
       const to = Math.min(header.last, c.last) - c.first;
       for (let i = from; i <= to; i++) lines.push(chunk[i]!);
     }
-    if (lines.length !== header.count) {
-      throw new Error(`journal holds ${lines.length} of batch ${batch}'s ${header.count} records; the journal is damaged`);
-    }
+    if (lines.length !== header.count) return this.afterShortRead(batch, header, `journal holds ${lines.length} of batch ${batch}'s ${header.count} records`);
     return { header, lines, pruned: false };
+  }
+
+  /**
+   * A batch read came up short. Acknowledging or pruning it while it was read deletes its chunks
+   * by design; only a batch the journal still holds in full is damaged.
+   */
+  private afterShortRead(batch: number, header: BatchHeader, problem: string): { header: BatchHeader; lines: string[]; pruned: true } | null {
+    if (batch <= this.released.batch || !this.headers.has(batch)) return null;
+    if (this.pruned.has(batch)) return { header, lines: [], pruned: true };
+    throw new Error(`${problem}; the journal is damaged`);
   }
 
   async readBatch(batch: number): Promise<StoredBatch | null> {
@@ -699,12 +723,54 @@ export class Journal {
     return b.pruned ? { header: b.header, records, pruned: true } : { header: b.header, records };
   }
 
-  /** Every record still held, in seq order, sealed or not: for `journal verify` and export. */
-  async *records(): AsyncGenerator<{ seq: number; line: string }> {
-    for (const c of this.chunks) {
-      const lines = await this.readChunkLines(c.first);
-      for (let i = 0; i < lines.length; i++) yield { seq: c.first + i, line: lines[i]! };
+  /**
+   * Every sealed batch still held, oldest first: each batch number is looked at once, from the
+   * acknowledgement cursor as it is when the walk gets there, so batches acknowledged meanwhile
+   * are passed over rather than reported missing.
+   */
+  async *batches(): AsyncGenerator<{ header: BatchHeader; lines: string[]; pruned: boolean }> {
+    for (let b = this.released.batch + 1; b <= this.durable.lastBatch; b = Math.max(b + 1, this.released.batch + 1)) {
+      const held = await this.readBatchLines(b);
+      if (held) yield held;
     }
+  }
+
+  /**
+   * Every durable record still held, in seq order, sealed or not: for `journal verify` and export.
+   * The walk keeps a seq, not a place in the chunk list, and finds the chunk holding it afresh
+   * after every wait: records acknowledged or dropped while it waits are passed over.
+   */
+  async *records(): AsyncGenerator<{ seq: number; line: string }> {
+    let next = 1;
+    for (;;) {
+      const c = this.chunks[this.firstChunkEndingAtOrAfter(next)];
+      if (!c || c.first > this.durable.lastSeq) return;
+      const lines = await this.readChunkLines(c.first);
+      if (!lines) {
+        if (this.chunkHeld(c)) throw new Error(`journal chunk ${c.first} is missing; the journal is damaged`);
+        next = c.last + 1;
+        continue;
+      }
+      for (let i = Math.max(next, c.first) - c.first; i < lines.length; i++) yield { seq: c.first + i, line: lines[i]! };
+      next = c.last + 1;
+    }
+  }
+
+  /** Whether the journal still holds chunk `c` (neither acknowledged, nor dropped, nor being either). */
+  private chunkHeld(c: ChunkIndex): boolean {
+    if (c.last <= this.released.seq) return false;
+    return this.chunks[this.firstChunkEndingAtOrAfter(c.first)]?.first === c.first;
+  }
+
+  /**
+   * The index entries of the chunks holding seqs first..last, copied: a reader walks this list,
+   * which nothing else changes, while acknowledging or pruning may replace the index.
+   */
+  private chunksCovering(first: number, last: number): ChunkIndex[] {
+    const from = this.firstChunkEndingAtOrAfter(first);
+    let to = from;
+    while (to < this.chunks.length && this.chunks[to]!.first <= last) to++;
+    return this.chunks.slice(from, to);
   }
 
   /** Binary search: the index of the first held chunk whose last seq is >= seq. */
@@ -719,10 +785,11 @@ export class Journal {
     return lo;
   }
 
-  private async readChunkLines(first: number): Promise<string[]> {
+  /** A chunk's lines, or undefined when LevelDB no longer holds it (the caller tells why). */
+  private async readChunkLines(first: number): Promise<string[] | undefined> {
     if (this.readCache?.first === first) return this.readCache.lines;
     const text = await this.db.get(chunkKey(first));
-    if (text === undefined) throw new Error(`journal chunk ${first} is missing; the journal is damaged`);
+    if (text === undefined) return undefined;
     const lines = text.split('\n');
     this.readCache = { first, lines };
     return lines;
