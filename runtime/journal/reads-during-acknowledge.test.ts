@@ -60,9 +60,11 @@ function holdChunkRead(journal: Journal, first: number) {
     await gate(keys);
     return realGetMany.call(db, keys, ...rest);
   };
-  const timeout = setTimeout(() => reached(), 5000).unref();
+  // A read that is never asked for would leave the interleaving untested: fail rather than pass.
+  let timer!: NodeJS.Timeout;
+  const notAsked = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the read of chunk ${first} was never asked for`)), 5000)));
   return {
-    reached: reachedP.then(() => clearTimeout(timeout)),
+    reached: Promise.race([reachedP, notAsked]).finally(() => clearTimeout(timer)),
     release() {
       db.get = realGet;
       db.getMany = realGetMany;
