@@ -164,6 +164,10 @@ export class LevelSinkStore implements SinkStore {
     const cached = this.heads.get(device);
     if (cached) return cached;
     const text = await this.level.get(K.head(device));
+    // A commit may have stored a batch while this read waited, and cached the head it wrote: that
+    // one is newer than what was read, and must not be replaced by it.
+    const committed = this.heads.get(device);
+    if (committed) return committed;
     const head: Head = text ? (JSON.parse(text) as Head) : { batch: 0, hash: ZERO_HASH, last: 0 };
     this.heads.set(device, head);
     return head;

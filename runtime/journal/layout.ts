@@ -30,6 +30,13 @@ export const RANGE = {
   pruned: { gte: 'p!', lt: 'p"' },
 };
 
+/** One operation of the atomic LevelDB write a commit or an acknowledgement builds. */
+export interface WriteOp {
+  type: 'put' | 'del';
+  key: string;
+  value?: string;
+}
+
 export interface JournalMeta {
   format: number;
   device: string;

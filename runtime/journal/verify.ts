@@ -24,22 +24,26 @@ export async function verifyJournal(journal: Journal): Promise<JournalVerificati
   let expected: number | null = null;
   let firstHeld: number | null = null;
   let records = 0;
-  for await (const { seq, line } of journal.records()) {
-    records++;
-    firstHeld ??= seq;
-    if (expected !== null && seq !== expected) note(`records jump from seq ${expected - 1} to ${seq}`);
-    expected = seq + 1;
-    let rec: JournalRecord;
-    try {
-      rec = JSON.parse(line) as JournalRecord;
-    } catch {
-      note(`seq ${seq} is not valid JSON`);
-      continue;
+  try {
+    for await (const { seq, line } of journal.records()) {
+      records++;
+      firstHeld ??= seq;
+      if (expected !== null && seq !== expected) note(`records jump from seq ${expected - 1} to ${seq}`);
+      expected = seq + 1;
+      let rec: JournalRecord;
+      try {
+        rec = JSON.parse(line) as JournalRecord;
+      } catch {
+        note(`seq ${seq} is not valid JSON`);
+        continue;
+      }
+      const problem = recordProblem(rec);
+      if (problem) note(`seq ${seq}: ${problem}`);
+      else if (rec.seq !== seq) note(`the record stored at seq ${seq} says seq ${rec.seq}`);
+      else if (rec.device !== s.device) note(`seq ${seq} belongs to device ${rec.device}`);
     }
-    const problem = recordProblem(rec);
-    if (problem) note(`seq ${seq}: ${problem}`);
-    else if (rec.seq !== seq) note(`the record stored at seq ${seq} says seq ${rec.seq}`);
-    else if (rec.device !== s.device) note(`seq ${seq} belongs to device ${rec.device}`);
+  } catch (err) {
+    note(`records: ${(err as Error).message}`);
   }
   if (records > 0 && expected! - 1 !== s.lastSeq) note(`the last record held is seq ${expected! - 1}, but the journal's lastSeq is ${s.lastSeq}`);
 

@@ -9,6 +9,7 @@ import { sinkConfig, type SinkConfigInput } from '../../cloud-sink/config.ts';
 import { Sink } from '../../cloud-sink/sink.ts';
 import { getJson, postJson, tempDir } from '../../cloud-sink/testing.ts';
 import { Journal } from '../journal/journal.ts';
+import { chunkKey } from '../journal/layout.ts';
 import { silentLogger } from '../log.ts';
 import { Registry } from '../metrics.ts';
 import { uplinkSchema, type UplinkConfig } from './config.ts';
@@ -127,6 +128,35 @@ describe('uplink', () => {
     assert.equal(sent.find((v) => v.labels.outcome === 'duplicate'), undefined, 'nothing the sink held was sent again');
     assert.equal(sent.find((v) => v.labels.outcome === 'stored')!.value, 6);
     assert.equal(j.stats().ackedBatch, 10);
+    await sink.stop();
+    await j.close();
+  });
+
+  it('sends a batch the journal failed to read again, and nothing after it before it', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const key = generateKey();
+    const j = await journalWith(join(tmp.dir, 'dev'), key, 500);
+    const before = await heldBatches(j);
+    // The first read of batch 3's records fails as a disk's read error would.
+    const db = (j as unknown as { db: { get: (k: string, ...rest: unknown[]) => Promise<string | undefined> } }).db;
+    const realGet = db.get;
+    db.get = async function (k: string, ...rest: unknown[]) {
+      if (k !== chunkKey(101)) return realGet.call(db, k, ...rest);
+      db.get = realGet;
+      throw new Error('IO error: read failed');
+    };
+    const sink = await startSink(join(tmp.dir, 'sink'), key);
+    const metrics = new Registry();
+    const up = uplink(j, sink.url, { inFlight: 4 }, metrics);
+    await up.start();
+    assert.ok(await up.drained(20_000));
+    await up.stop();
+    const errors = (await metrics.getSingleMetric('fieldproof_uplink_errors_total')!.get()).values;
+    assert.equal(errors.find((e) => e.labels.reason === 'journal')?.value, 1, 'the read failed once');
+    assert.equal(db.get, realGet, 'and was made again');
+    assert.equal(j.stats().ackedBatch, 10);
+    assert.deepEqual(await exported(sink), before.map((b) => ({ header: b!.header, records: b!.records })), 'every batch, once, in order');
     await sink.stop();
     await j.close();
   });

@@ -210,7 +210,7 @@ export class Uplink {
       this.m.errors.inc({ reason: 'journal' });
       return 'retry';
     }
-    if (!payload) return 'acked'; // already acknowledged and deleted meanwhile
+    if (!payload) return 'acked'; // the journal no longer holds it: acknowledged (or being so) meanwhile
     if (this.bucket) {
       const wait = this.bucket.take(payload.body.length);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));

@@ -55,10 +55,7 @@ async function exportJournal(journal: Journal, batches: boolean): Promise<void> 
     for await (const { line } of journal.records()) await write(line + '\n');
     return;
   }
-  const s = journal.stats();
-  for (let b = s.ackedBatch + 1; b <= s.lastBatch; b++) {
-    const stored = await journal.readBatchLines(b);
-    if (!stored) continue;
+  for await (const stored of journal.batches()) {
     const pruned = stored.pruned ? ',"pruned":true' : '';
     await write(`{"header":${JSON.stringify(stored.header)},"records":[${stored.lines.join(',')}]${pruned}}\n`);
   }

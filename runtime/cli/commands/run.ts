@@ -17,8 +17,13 @@ readings are committed and the last batch is sealed.`,
     const log = createLogger();
     const daemon = new Daemon(config, log, { progressMs: positiveInt(values['progress-ms'], 'progress-ms', 5000) });
     await daemon.start();
+    // A daemon whose parts are all idle (no driver, the uplink drained, every timer unref'd) holds
+    // nothing that keeps Node's event loop alive, and would exit unasked; this handle does, until
+    // a signal stops it.
+    const alive = setInterval(() => undefined, 2 ** 30);
     return new Promise<number>((resolve) => {
       const stop = (signal: string) => {
+        clearInterval(alive);
         log.info({ signal }, 'stopping');
         daemon.stop().then(
           () => resolve(0),
