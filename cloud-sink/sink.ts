@@ -36,7 +36,12 @@ export class Sink {
   readonly metrics: Registry;
   private readonly log: Logger;
 
-  constructor(readonly config: SinkConfig, private readonly deps: SinkDeps = {}) {
+  readonly config: SinkConfig;
+  private readonly deps: SinkDeps;
+
+  constructor(config: SinkConfig, deps: SinkDeps = {}) {
+    this.config = config;
+    this.deps = deps;
     this.log = deps.log ?? silentLogger();
     this.metrics = deps.metrics ?? new Registry();
   }

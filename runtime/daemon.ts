@@ -31,11 +31,19 @@ export class Daemon {
   private ctx: DaemonContext | null = null;
   key: DeviceKey | null = null;
 
+  readonly config: DeviceConfig;
+  private readonly log: Logger;
+  private readonly opts: DaemonOptions;
+
   constructor(
-    readonly config: DeviceConfig,
-    private readonly log: Logger,
-    private readonly opts: DaemonOptions = {},
-  ) {}
+    config: DeviceConfig,
+    log: Logger,
+    opts: DaemonOptions = {},
+  ) {
+    this.config = config;
+    this.log = log;
+    this.opts = opts;
+  }
 
   get context(): DaemonContext {
     if (!this.ctx) throw new Error('the daemon is not started');

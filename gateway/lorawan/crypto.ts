@@ -13,7 +13,10 @@ const BLOCK = 16;
 export class Aes128 {
   private readonly cipher: Cipher;
 
-  constructor(readonly key: Buffer) {
+  readonly key: Buffer;
+
+  constructor(key: Buffer) {
+    this.key = key;
     if (key.length !== BLOCK) throw new RangeError(`AES-128 key must be 16 bytes, got ${key.length}`);
     this.cipher = createCipheriv('aes-128-ecb', key, null);
     this.cipher.setAutoPadding(false);

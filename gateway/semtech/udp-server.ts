@@ -95,7 +95,10 @@ export class SemtechUdpServer {
   private readonly pullCount;
   private readonly txAckCount;
 
-  constructor(private readonly opts: SemtechServerOptions) {
+  private readonly opts: SemtechServerOptions;
+
+  constructor(opts: SemtechServerOptions) {
+    this.opts = opts;
     this.warn = new ThrottledWarn(opts.log);
     this.batchMax = opts.batchMax ?? 64;
     this.turnBudgetMs = opts.turnBudgetMs ?? 1;

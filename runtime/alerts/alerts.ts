@@ -45,7 +45,10 @@ export class AlertsComponent implements Component {
   private readonly streams = new Map<string, StreamSeen>();
   private readonly m;
 
-  constructor(private readonly deps: AlertsDeps) {
+  private readonly deps: AlertsDeps;
+
+  constructor(deps: AlertsDeps) {
+    this.deps = deps;
     this.engine = new AlertEngine(deps.config);
     this.m = {
       events: counter(deps.metrics, 'fieldproof_alerts_events_total', 'Alerts raised and cleared', ['type', 'severity']),

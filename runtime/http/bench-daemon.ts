@@ -60,11 +60,19 @@ class DaemonUnderTest {
   spawnedAt = 0;
   private output = '';
 
+  private readonly dir: string;
+  private readonly port: number;
+  private readonly drivers: unknown[];
+
   constructor(
-    private readonly dir: string,
-    private readonly port: number,
-    private readonly drivers: unknown[],
-  ) {}
+    dir: string,
+    port: number,
+    drivers: unknown[],
+  ) {
+    this.dir = dir;
+    this.port = port;
+    this.drivers = drivers;
+  }
 
   async start(): Promise<void> {
     const config = join(this.dir, 'device.yaml');

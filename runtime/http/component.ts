@@ -12,10 +12,13 @@ export class LocalHttpComponent implements Component {
   readonly feed: DashboardFeed;
   readonly server: LocalHttpServer;
 
+  private readonly ctx: DaemonContext;
+
   constructor(
-    private readonly ctx: DaemonContext,
+    ctx: DaemonContext,
     config: HttpConfig,
   ) {
+    this.ctx = ctx;
     this.feed = new DashboardFeed(
       {
         device: ctx.config.device,

@@ -45,7 +45,10 @@ export class LocalHttpServer {
   private readonly lastWarn = new Map<string, number>();
   private readonly m;
 
-  constructor(private readonly deps: LocalHttpServerDeps) {
+  private readonly deps: LocalHttpServerDeps;
+
+  constructor(deps: LocalHttpServerDeps) {
+    this.deps = deps;
     this.tokenDigest = deps.config.token === undefined ? null : digest(deps.config.token);
     const reg = deps.metrics;
     this.m = {

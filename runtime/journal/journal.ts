@@ -128,12 +128,21 @@ export class Journal {
   private readonly now: () => number;
   private readonly m;
 
+  private readonly db: Level<string, string>;
+  private readonly opts: JournalOptions;
+  private state: JournalState;
+  private readonly log: Logger;
+
   private constructor(
-    private readonly db: Level<string, string>,
-    private readonly opts: JournalOptions,
-    private state: JournalState,
-    private readonly log: Logger,
+    db: Level<string, string>,
+    opts: JournalOptions,
+    state: JournalState,
+    log: Logger,
   ) {
+    this.db = db;
+    this.opts = opts;
+    this.state = state;
+    this.log = log;
     this.durable = copyState(state);
     this.encoder = new ReadingEncoder(opts.device);
     this.batchPolicy = { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...opts.batch };
