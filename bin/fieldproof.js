@@ -1,9 +1,17 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources through tsx, so `npx fieldproof` works right after `npm ci`
-// without a build step.
-import { register } from 'tsx/esm/api';
-
-register();
+// The CLI runs the TypeScript sources as they are: Node 24 strips the types itself, so there is no
+// build step and nothing compiles at run time. This file stays JavaScript so that an older Node
+// gets a clear answer instead of a loader error.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24 || !process.features.typescript) {
+  process.stderr.write(`fieldproof: needs Node 24 or later, with type stripping; this is node ${process.version}\n`);
+  process.exit(1);
+}
+// Node refuses to strip types in files under node_modules: say so, rather than fail on the first import.
+if (import.meta.url.includes('/node_modules/')) {
+  process.stderr.write('fieldproof: cannot run from inside a node_modules folder (Node does not strip types there); run it from a checkout or the snap\n');
+  process.exit(1);
+}
 // `fieldproof journal export | head` closes the pipe early: that is the reader's choice, not an error.
 process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);

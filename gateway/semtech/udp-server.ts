@@ -133,7 +133,7 @@ export class SemtechUdpServer {
         pending: this.pending.buffer as SharedArrayBuffer,
         maxQueue: this.maxQueue,
       };
-      const worker = new Worker(new URL('./socket-worker-entry.js', import.meta.url), { workerData: data });
+      const worker = new Worker(new URL('./socket-worker.ts', import.meta.url), { workerData: data });
       let listening = false;
       worker.on('message', (r: SocketWorkerReply) => {
         switch (r.type) {

@@ -19,7 +19,7 @@ export class ModelTrainer {
 
   async start(): Promise<void> {
     if (this.worker) return;
-    const worker = new Worker(new URL('./worker-entry.js', import.meta.url));
+    const worker = new Worker(new URL('./train-worker.ts', import.meta.url));
     worker.unref();
     worker.on('message', (reply: TrainReply) => this.settle(reply));
     worker.on('error', (err) => this.failAll(new Error(`training worker failed: ${err.message}`)));
