@@ -1,6 +1,10 @@
 // Runs forecaster training, saving and loading in a worker thread, so that the seconds a retrain
 // takes never stall the pipeline. Jobs run one at a time in the worker; each resolves with plain
-// weights the detector's forecaster can use at once.
+// weights the detector's forecaster can use at once. The worker, and TensorFlow.js in it, start
+// with the first job: a stream needs hours of readings before its first training, and a daemon
+// with no saved model should not pay for TensorFlow.js until then.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TrainJob, TrainReply } from './train-worker.ts';
 import type { TrainOptions } from './train.ts';
@@ -17,17 +21,25 @@ export class ModelTrainer {
   backend: string | null = null;
   lastJobMs = 0;
 
+  private started = false;
+
   async start(): Promise<void> {
-    if (this.worker) return;
+    this.started = true;
+  }
+
+  private spawn(): Worker {
     const worker = new Worker(new URL('./train-worker.ts', import.meta.url));
     worker.unref();
     worker.on('message', (reply: TrainReply) => this.settle(reply));
     worker.on('error', (err) => this.failAll(new Error(`training worker failed: ${err.message}`)));
     worker.on('exit', (code) => {
+      // stop() has already let go of it (and failed its jobs); a later worker is not this one
+      if (this.worker !== worker) return;
       this.worker = null;
       this.failAll(new Error(`training worker exited (code ${code})`));
     });
     this.worker = worker;
+    return worker;
   }
 
   /**
@@ -41,6 +53,9 @@ export class ModelTrainer {
 
   /** Load the forecaster saved in `dir`; rejects if there is none or it is damaged. */
   load(dir: string): Promise<ForecasterWeights | null> {
+    // the common case at start-up, answered without starting the worker (same words as file-io.ts)
+    const modelFile = join(dir, 'model.json');
+    if (!existsSync(modelFile)) return Promise.reject(new Error(`${modelFile}: no saved model`));
     return this.post({ id: 0, op: 'load', dir }).then((r) => r.weights);
   }
 
@@ -55,6 +70,7 @@ export class ModelTrainer {
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     const w = this.worker;
     this.worker = null;
     if (w) await w.terminate();
@@ -62,8 +78,8 @@ export class ModelTrainer {
   }
 
   private post(job: TrainJob): Promise<{ weights: ForecasterWeights | null; kept: boolean }> {
-    const worker = this.worker;
-    if (!worker) return Promise.reject(new Error('the trainer is not started'));
+    if (!this.started) return Promise.reject(new Error('the trainer is not started'));
+    const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
