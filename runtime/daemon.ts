@@ -87,14 +87,14 @@ export class Daemon {
 
     try {
       for (const factory of componentFactories) {
-        const component = factory(ctx);
+        const component = await factory(ctx);
         if (!component) continue;
         await component.start();
         this.components.push(component);
         log.info({ component: component.name }, 'started');
       }
       for (const dc of config.drivers) {
-        const driver = createDriver(dc, {
+        const driver = await createDriver(dc, {
           emit: ctx.emit,
           statusChanged: ctx.statusChanged,
           lastDurable: (sensor, metric) => journal.rememberLast(sensor, metric),
