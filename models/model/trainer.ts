@@ -1,8 +1,9 @@
 // Runs forecaster training, saving and loading in a worker thread, so that the seconds a retrain
 // takes never stall the pipeline. Jobs run one at a time in the worker; each resolves with plain
 // weights the detector's forecaster can use at once. The worker, and TensorFlow.js in it, start
-// with the first job: a stream needs hours of readings before its first training, and a daemon
-// with no saved model should not pay for TensorFlow.js until then.
+// with the first job and end after a while with none: a stream needs hours of readings before its
+// first training and retrains seldom, and TensorFlow.js should not hold the device's memory
+// in between.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -12,8 +13,14 @@ import type { ForecasterWeights } from './weights.ts';
 
 type Pending = { resolve: (r: { weights: ForecasterWeights | null; kept: boolean }) => void; reject: (e: Error) => void };
 
+export interface ModelTrainerOptions {
+  /** the worker ends after this long without a job (default one minute) */
+  idleMs?: number;
+}
+
 export class ModelTrainer {
   private worker: Worker | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly trainingIds = new Set<number>();
@@ -22,6 +29,16 @@ export class ModelTrainer {
   lastJobMs = 0;
 
   private started = false;
+  private readonly idleMs: number;
+
+  constructor(opts: ModelTrainerOptions = {}) {
+    this.idleMs = opts.idleMs ?? 60_000;
+  }
+
+  /** whether a worker is running now (it starts with a job and ends when idle) */
+  get running(): boolean {
+    return this.worker !== null;
+  }
 
   async start(): Promise<void> {
     this.started = true;
@@ -71,14 +88,22 @@ export class ModelTrainer {
 
   async stop(): Promise<void> {
     this.started = false;
+    await this.endWorker();
+    this.failAll(new Error('training stopped'));
+  }
+
+  private async endWorker(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     const w = this.worker;
     this.worker = null;
     if (w) await w.terminate();
-    this.failAll(new Error('training stopped'));
   }
 
   private post(job: TrainJob): Promise<{ weights: ForecasterWeights | null; kept: boolean }> {
     if (!this.started) return Promise.reject(new Error('the trainer is not started'));
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
     const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -94,7 +119,11 @@ export class ModelTrainer {
     if (!p) return;
     this.pending.delete(reply.id);
     this.trainingIds.delete(reply.id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0 && this.worker) {
+      this.worker.unref();
+      this.idleTimer = setTimeout(() => void this.endWorker(), this.idleMs);
+      this.idleTimer.unref();
+    }
     if (reply.ok) {
       this.backend = reply.backend;
       this.lastJobMs = reply.ms;
