@@ -30,8 +30,13 @@ export interface HttpApiDeps {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly code: string) {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, message: string, code: string) {
     super(message);
+    this.status = status;
+    this.code = code;
   }
 }
 
@@ -51,7 +56,10 @@ function intParam(v: string | null, name: string, fallback: number): number {
 export class HttpApi {
   private readonly requests;
 
-  constructor(private readonly deps: HttpApiDeps) {
+  private readonly deps: HttpApiDeps;
+
+  constructor(deps: HttpApiDeps) {
+    this.deps = deps;
     this.requests = counter(deps.metrics, 'fieldproof_sink_http_requests_total', 'HTTP requests, by route and status', ['route', 'status']);
   }
 

@@ -31,7 +31,10 @@ export interface IngestDeps {
 export class Ingest {
   private readonly m;
 
-  constructor(private readonly deps: IngestDeps) {
+  private readonly deps: IngestDeps;
+
+  constructor(deps: IngestDeps) {
+    this.deps = deps;
     const reg = deps.metrics;
     this.m = {
       batches: counter(reg, 'fieldproof_sink_batches_total', 'Batches offered to the sink, by outcome', ['outcome']),

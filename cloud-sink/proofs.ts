@@ -13,7 +13,11 @@ export class ProofService {
   /** The leaves of the last few anchors asked about: proofs for one anchor come in runs. */
   private readonly leafCache = new Map<number, Buffer[]>();
 
-  constructor(private readonly store: SinkStore) {}
+  private readonly store: SinkStore;
+
+  constructor(store: SinkStore) {
+    this.store = store;
+  }
 
   async proof(device: string, seq: number): Promise<ProofLookup> {
     const row = await this.store.batchForSeq(device, seq);

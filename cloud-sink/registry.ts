@@ -8,11 +8,19 @@ export class DeviceRegistry {
   private keys = new Map<string, RegisteredDevice>();
   private lastReload = 0;
 
+  private readonly store: SinkStore;
+  private readonly configured: readonly { id: string; key: string }[];
+  private readonly log: Logger;
+
   constructor(
-    private readonly store: SinkStore,
-    private readonly configured: readonly { id: string; key: string }[],
-    private readonly log: Logger,
-  ) {}
+    store: SinkStore,
+    configured: readonly { id: string; key: string }[],
+    log: Logger,
+  ) {
+    this.store = store;
+    this.configured = configured;
+    this.log = log;
+  }
 
   async load(): Promise<void> {
     const next = new Map<string, RegisteredDevice>();

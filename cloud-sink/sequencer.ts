@@ -13,11 +13,17 @@ export class ChainSequencer {
   private readonly handed = new Map<string, Handed>();
   private readonly waiters = new Map<string, { batch: number; wake: () => void }[]>();
 
+  private readonly store: SinkStore;
+  private readonly pipelined: boolean;
+
   /**
    * @param pipelined the store applies commits in call order (LevelDB's group commit), so the
    *   next batch may be handed over before the previous one is synced
    */
-  constructor(private readonly store: SinkStore, private readonly pipelined: boolean) {}
+  constructor(store: SinkStore, pipelined: boolean) {
+    this.store = store;
+    this.pipelined = pipelined;
+  }
 
   async commit(device: string, batch: number, waitMs: number, fn: () => Promise<CommitOutcome>): Promise<CommitOutcome> {
     let st = await this.state(device);

@@ -8,9 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { silentLogger } from '../runtime/log.ts';
 import { Registry } from '../runtime/metrics.ts';
-import { loadAnchorAbi } from './anchor/abi.ts';
 import { Anchorer } from './anchor/anchorer.ts';
-import { AptosAnchorChain, readPrivateKey, type AnchorChain } from './anchor/aptos-chain.ts';
+import type { AnchorChain } from './anchor/aptos-chain.ts';
 import { invalidDeviceKeys, splitListen, type SinkConfig } from './config.ts';
 import { HttpApi } from './http-api.ts';
 import { Ingest } from './ingest.ts';
@@ -36,7 +35,12 @@ export class Sink {
   readonly metrics: Registry;
   private readonly log: Logger;
 
-  constructor(readonly config: SinkConfig, private readonly deps: SinkDeps = {}) {
+  readonly config: SinkConfig;
+  private readonly deps: SinkDeps;
+
+  constructor(config: SinkConfig, deps: SinkDeps = {}) {
+    this.config = config;
+    this.deps = deps;
     this.log = deps.log ?? silentLogger();
     this.metrics = deps.metrics ?? new Registry();
   }
@@ -58,7 +62,7 @@ export class Sink {
     for (const id of invalidDeviceKeys(config)) {
       log.warn({ device: id }, 'the config gives this device a key that is not 64 hex digits (a placeholder?); its batches will be refused');
     }
-    const store = this.deps.store ?? createStore(config);
+    const store = this.deps.store ?? (await createStore(config));
     await store.open();
     this.storeInUse = store;
     try {
@@ -69,7 +73,7 @@ export class Sink {
         sequencer: new ChainSequencer(store, store.kind === 'level'),
       });
       if (config.anchor.mode === 'aptos') {
-        const chain = this.deps.chain ?? this.aptosChain();
+        const chain = this.deps.chain ?? (await this.aptosChain());
         this.anchorer = new Anchorer({ store, chain, intervalMs: config.anchor.intervalMs, retryMs: config.anchor.retryMs, log: log.child({ part: 'anchor' }), metrics });
       }
       const api = new HttpApi({
@@ -97,7 +101,9 @@ export class Sink {
     }
   }
 
-  private aptosChain(): AnchorChain {
+  /** The Aptos SDK is imported here, by a sink that anchors: it is most of a sink's start-up otherwise. */
+  private async aptosChain(): Promise<AnchorChain> {
+    const [{ AptosAnchorChain, readPrivateKey }, { loadAnchorAbi }] = await Promise.all([import('./anchor/aptos-chain.ts'), import('./anchor/abi.ts')]);
     const a = this.config.anchor.aptos!;
     return new AptosAnchorChain({
       node: a.node, module: a.module, privateKey: readPrivateKey(a.privateKeyFile), chain: a.chain, maxGasAmount: a.maxGasAmount,

@@ -57,7 +57,6 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
 
 async function phase(kind: 'ion7550' | 'mhz19', devices: number, intervalMs: number, durationMs: number): Promise<PhaseResult> {
   const child = fork(fileURLToPath(new URL('./bench-simulators.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   try {

@@ -1,17 +1,15 @@
-// Builds the driver a config entry asks for.
+// Builds the driver a config entry asks for. Each kind's module is imported when a config names
+// it: a device with no serial sensor does not load serialport, one with no meter not modbus-serial.
 import type { DriverConfig } from './config.ts';
-import { Ion7550Driver } from './ion7550/ion7550.ts';
-import { Mhz19Driver } from './mhz19/mhz19.ts';
-import { SimulatedDriver } from './simulated/simulated.ts';
 import type { Driver, DriverContext } from './types.ts';
 
-export function createDriver(config: DriverConfig, ctx: DriverContext): Driver {
+export async function createDriver(config: DriverConfig, ctx: DriverContext): Promise<Driver> {
   switch (config.kind) {
     case 'simulated':
-      return new SimulatedDriver(config, ctx);
+      return new (await import('./simulated/simulated.ts')).SimulatedDriver(config, ctx);
     case 'mhz19':
-      return new Mhz19Driver(config, ctx);
+      return new (await import('./mhz19/mhz19.ts')).Mhz19Driver(config, ctx);
     case 'ion7550':
-      return new Ion7550Driver(config, ctx);
+      return new (await import('./ion7550/ion7550.ts')).Ion7550Driver(config, ctx);
   }
 }

@@ -32,7 +32,11 @@ export class GatewayComponent implements Component {
   private server: LorawanNetworkServer | null = null;
   private udp: SemtechUdpServer | null = null;
 
-  constructor(private readonly deps: GatewayDeps) {}
+  private readonly deps: GatewayDeps;
+
+  constructor(deps: GatewayDeps) {
+    this.deps = deps;
+  }
 
   async start(): Promise<void> {
     const { config, log, metrics } = this.deps;

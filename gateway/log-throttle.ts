@@ -6,11 +6,19 @@ import type { Logger } from 'pino';
 export class ThrottledWarn {
   private readonly last = new Map<string, { at: number; suppressed: number }>();
 
+  private readonly log: Logger;
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+
   constructor(
-    private readonly log: Logger,
-    private readonly intervalMs = 10_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+    log: Logger,
+    intervalMs = 10_000,
+    now: () => number = Date.now,
+  ) {
+    this.log = log;
+    this.intervalMs = intervalMs;
+    this.now = now;
+  }
 
   warn(reason: string, fields: Record<string, unknown>, msg: string): void {
     const t = this.now();

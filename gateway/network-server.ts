@@ -92,7 +92,10 @@ export class LorawanNetworkServer {
   private readonly duplicates;
   private readonly readingsCount;
 
-  constructor(private readonly deps: NetworkServerDeps) {
+  private readonly deps: NetworkServerDeps;
+
+  constructor(deps: NetworkServerDeps) {
+    this.deps = deps;
     this.region = REGIONS[deps.config.region];
     this.netId = Buffer.from(deps.config.netId, 'hex');
     this.now = deps.now ?? Date.now;

@@ -45,12 +45,20 @@ export class SessionStore {
   private flushing: Promise<void> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
 
+  private readonly dataDir: string;
+  private readonly log: Logger;
+  /** longest a counter change waits before it is written */
+  private readonly flushDelayMs: number;
+
   constructor(
-    private readonly dataDir: string,
-    private readonly log: Logger,
-    /** longest a counter change waits before it is written */
-    private readonly flushDelayMs = 200,
-  ) {}
+    dataDir: string,
+    log: Logger,
+    flushDelayMs = 200,
+  ) {
+    this.dataDir = dataDir;
+    this.log = log;
+    this.flushDelayMs = flushDelayMs;
+  }
 
   get path(): string {
     return join(this.dataDir, 'gateway');

@@ -49,10 +49,13 @@ export class SimulatedNode {
   private fCntUp = 0;
   private lastDevNonce: number | null = null;
 
+  readonly otaa: OtaaKeys | null;
+
   private constructor(
     session: AbpKeys | null,
-    readonly otaa: OtaaKeys | null,
+    otaa: OtaaKeys | null,
   ) {
+    this.otaa = otaa;
     this.session = session;
   }
 
@@ -217,7 +220,10 @@ export class SimulatedForwarder {
   private readonly host: string;
   private readonly port: number;
 
-  constructor(private readonly opts: ForwarderOptions) {
+  private readonly opts: ForwarderOptions;
+
+  constructor(opts: ForwarderOptions) {
+    this.opts = opts;
     const s = opts.server;
     this.host = 'host' in s ? s.host : s.address;
     this.port = s.port;
@@ -401,7 +407,11 @@ export class SimulatedSite {
   private stopped = false;
   uplinks = 0;
 
-  constructor(private readonly opts: SimulatedSiteOptions) {}
+  private readonly opts: SimulatedSiteOptions;
+
+  constructor(opts: SimulatedSiteOptions) {
+    this.opts = opts;
+  }
 
   async start(): Promise<void> {
     this.stopped = false;

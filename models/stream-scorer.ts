@@ -41,12 +41,17 @@ export class StreamScorer {
   trainings = 0;
   trainFailures = 0;
 
+  private readonly policy: ModelPolicy;
+  private readonly train: TrainFn | null;
+
   constructor(
     params: DetectorParams = defaultDetectorParams,
-    private readonly policy: ModelPolicy = defaultModelPolicy,
-    private readonly train: TrainFn | null = null,
+    policy: ModelPolicy = defaultModelPolicy,
+    train: TrainFn | null = null,
     initial: ForecasterWeights | null = null,
   ) {
+    this.policy = policy;
+    this.train = train;
     const useModel = policy.enabled && train !== null;
     this.forecaster = useModel ? new MlpForecaster() : null;
     this.history = useModel ? new Float32Array(policy.historySize) : null;

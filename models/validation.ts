@@ -42,7 +42,11 @@ export class ValidationComponent implements Component, Assessor {
   private running = false;
   private m!: ReturnType<ValidationComponent['makeMetrics']>;
 
-  constructor(private readonly deps: ValidationDeps) {}
+  private readonly deps: ValidationDeps;
+
+  constructor(deps: ValidationDeps) {
+    this.deps = deps;
+  }
 
   async start(): Promise<void> {
     this.m = this.makeMetrics(this.deps.metrics);

@@ -20,7 +20,10 @@ function flagsJson(flags: readonly string[]): string {
 export class ReadingEncoder {
   private readonly devicePrefix: string;
 
-  constructor(readonly device: string) {
+  readonly device: string;
+
+  constructor(device: string) {
+    this.device = device;
     this.devicePrefix = `{"device":${JSON.stringify(device)},"kind":"reading",`;
   }
 

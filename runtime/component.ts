@@ -47,7 +47,8 @@ export interface StatusBoard {
   onChange(listener: (key: string, value: unknown) => void): void;
 }
 
-export type ComponentFactory = (ctx: DaemonContext) => Component | null;
+/** Builds a part from its config section, or null when the config has none. */
+export type ComponentFactory = (ctx: DaemonContext) => Component | null | Promise<Component | null>;
 
 export function combineQuality(base: Quality | undefined, extra: { flags: string[]; factor: number }[]): Quality {
   let score = base?.score ?? 1;

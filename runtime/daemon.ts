@@ -31,11 +31,19 @@ export class Daemon {
   private ctx: DaemonContext | null = null;
   key: DeviceKey | null = null;
 
+  readonly config: DeviceConfig;
+  private readonly log: Logger;
+  private readonly opts: DaemonOptions;
+
   constructor(
-    readonly config: DeviceConfig,
-    private readonly log: Logger,
-    private readonly opts: DaemonOptions = {},
-  ) {}
+    config: DeviceConfig,
+    log: Logger,
+    opts: DaemonOptions = {},
+  ) {
+    this.config = config;
+    this.log = log;
+    this.opts = opts;
+  }
 
   get context(): DaemonContext {
     if (!this.ctx) throw new Error('the daemon is not started');
@@ -79,14 +87,14 @@ export class Daemon {
 
     try {
       for (const factory of componentFactories) {
-        const component = factory(ctx);
+        const component = await factory(ctx);
         if (!component) continue;
         await component.start();
         this.components.push(component);
         log.info({ component: component.name }, 'started');
       }
       for (const dc of config.drivers) {
-        const driver = createDriver(dc, {
+        const driver = await createDriver(dc, {
           emit: ctx.emit,
           statusChanged: ctx.statusChanged,
           lastDurable: (sensor, metric) => journal.rememberLast(sensor, metric),

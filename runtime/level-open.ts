@@ -4,14 +4,19 @@ import { Level } from 'level';
 /** Why a LevelDB would not open, sorted into the cases a caller words differently for its user. */
 export class LevelOpenError extends Error {
   override name = 'LevelOpenError';
+  /** another process holds the database's lock */
+  readonly locked: boolean;
+  /** LevelDB reports corruption */
+  readonly corrupt: boolean;
+
   constructor(
     message: string,
-    /** another process holds the database's lock */
-    readonly locked: boolean,
-    /** LevelDB reports corruption */
-    readonly corrupt: boolean,
+    locked: boolean,
+    corrupt: boolean,
   ) {
     super(message);
+    this.locked = locked;
+    this.corrupt = corrupt;
   }
 }
 

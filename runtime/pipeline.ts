@@ -18,12 +18,17 @@ export class Pipeline {
   private readonly maxQueued: number;
   private lastInvalidLog = 0;
 
+  private readonly journal: Journal;
+  private readonly log: Logger;
+
   constructor(
-    private readonly journal: Journal,
-    private readonly log: Logger,
+    journal: Journal,
+    log: Logger,
     metrics: Registry,
     opts: PipelineOptions = {},
   ) {
+    this.journal = journal;
+    this.log = log;
     this.maxQueued = opts.maxQueued ?? 200_000;
     this.m = {
       received: counter(metrics, 'fieldproof_pipeline_readings_total', 'Readings handed to the pipeline by sources'),

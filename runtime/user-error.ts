@@ -4,7 +4,10 @@
  */
 export class UserError extends Error {
   override name = 'UserError';
-  constructor(message: string, readonly exitCode = 1) {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 1) {
     super(message);
+    this.exitCode = exitCode;
   }
 }

@@ -1,9 +1,17 @@
 #!/bin/sh
-# Runs every *.test.ts beside the code through node's own test runner (Node 20 has no test globs).
-# Extra arguments narrow the run: scripts/test.sh protocol runtime/journal
-set -e
+# Runs every *.test.ts beside the code through Node's own test runner; Node strips the types itself.
+# Arguments narrow the run to folders or files: scripts/test.sh protocol runtime/journal
+# (or npm test -- protocol runtime/journal).
+set -ef   # -f: the globs below are for node --test, not for the shell
 cd "$(dirname "$0")/.."
-roots="${*:-protocol runtime drivers gateway models cloud-sink deploy docs test}"
-files=$(find $roots -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
-if [ -z "$files" ]; then echo "no test files under: $roots" >&2; exit 1; fi
-exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" $files
+# The Node the project pins (the `node` dev dependency), also when this runs outside npm.
+PATH="$PWD/node_modules/.bin:$PATH"
+[ $# -gt 0 ] || set -- protocol runtime drivers gateway models cloud-sink deploy docs test
+patterns=""
+for arg in "$@"; do
+  case "$arg" in
+    *.ts) [ -f "$arg" ] || { echo "no such test file: $arg" >&2; exit 2; }; patterns="$patterns $arg" ;;
+    *) [ -d "$arg" ] || { echo "no such folder: $arg" >&2; exit 2; }; patterns="$patterns ${arg%/}/**/*.test.ts" ;;
+  esac
+done
+exec node --test --test-concurrency="${TEST_CONCURRENCY:-2}" $patterns

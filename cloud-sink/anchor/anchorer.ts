@@ -28,7 +28,10 @@ export class Anchorer {
   private failures = 0;
   private readonly m;
 
-  constructor(private readonly opts: AnchorerOptions) {
+  private readonly opts: AnchorerOptions;
+
+  constructor(opts: AnchorerOptions) {
+    this.opts = opts;
     const reg = opts.metrics;
     this.m = {
       anchors: counter(reg, 'fieldproof_sink_anchors_total', 'Anchor attempts, by outcome', ['outcome']),

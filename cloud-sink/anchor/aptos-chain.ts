@@ -58,7 +58,10 @@ export class AptosAnchorChain implements AnchorChain {
   /** `<long address>::anchor`: the SDK wants addresses in full */
   private readonly module: string;
 
-  constructor(private readonly opts: AptosChainOptions) {
+  private readonly opts: AptosChainOptions;
+
+  constructor(opts: AptosChainOptions) {
+    this.opts = opts;
     this.aptos = aptosClient(opts.node);
     this.account = Account.fromPrivateKey({ privateKey: new Ed25519PrivateKey(opts.privateKey, false) });
     this.label = opts.chain ?? null;

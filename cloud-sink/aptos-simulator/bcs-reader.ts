@@ -8,7 +8,11 @@ export class BcsError extends Error {
 
 export class BcsReader {
   pos = 0;
-  constructor(readonly buf: Buffer) {}
+  readonly buf: Buffer;
+
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
 
   private need(n: number, what: string): void {
     if (this.pos + n > this.buf.length) throw new BcsError(`BCS input ends inside ${what}`);

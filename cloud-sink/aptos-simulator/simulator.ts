@@ -66,8 +66,15 @@ export interface SimulatorOptions {
 }
 
 class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly code: string, readonly vmErrorCode?: number) {
+  readonly status: number;
+  readonly code: string;
+  readonly vmErrorCode?: number;
+
+  constructor(status: number, message: string, code: string, vmErrorCode?: number) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.vmErrorCode = vmErrorCode;
   }
 }
 
@@ -85,7 +92,10 @@ export class AptosSimulator {
   /** every submission the simulator refused, with its reason: what the tests look at */
   readonly rejected: string[] = [];
 
-  constructor(private readonly opts: SimulatorOptions) {
+  private readonly opts: SimulatorOptions;
+
+  constructor(opts: SimulatorOptions) {
+    this.opts = opts;
     this.chainId = opts.chainId ?? 4;
     this.moduleAddress = normalizeAddress(opts.moduleAddress);
   }

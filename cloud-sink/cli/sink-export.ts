@@ -19,7 +19,7 @@ stop it first, or use a PostgreSQL store, which any number of readers share.`,
     if (config.store.kind === 'level' && !existsSync(join(config.dataDir, 'store', 'CURRENT'))) {
       throw new CommandFailure(`there is no sink store in ${config.dataDir} (has the sink run with this config?)`);
     }
-    const store = createStore(config);
+    const store = await createStore(config);
     try {
       await store.open();
     } catch (err) {

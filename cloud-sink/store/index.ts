@@ -1,16 +1,17 @@
-// Picks the store the config names.
+// Picks the store the config names, and imports only that one: pg is not loaded by a sink that
+// keeps its batches in LevelDB.
 import { join } from 'node:path';
 import type { SinkConfig } from '../config.ts';
 import { ConfigError } from '../../runtime/config/errors.ts';
-import { LevelSinkStore } from './level-store.ts';
-import { PostgresSinkStore } from './postgres-store.ts';
 import type { SinkStore } from './types.ts';
 
-export function createStore(config: SinkConfig): SinkStore {
+export async function createStore(config: SinkConfig): Promise<SinkStore> {
   if (config.store.kind === 'postgres') {
     const url = process.env.FIELDPROOF_SINK_PG ?? config.store.url;
     if (!url) throw new ConfigError('store: postgres needs url (or FIELDPROOF_SINK_PG)');
+    const { PostgresSinkStore } = await import('./postgres-store.ts');
     return new PostgresSinkStore({ url, poolSize: config.store.poolSize, ...(config.store.schema ? { schema: config.store.schema } : {}) });
   }
+  const { LevelSinkStore } = await import('./level-store.ts');
   return new LevelSinkStore(join(config.dataDir, 'store'));
 }

@@ -57,7 +57,11 @@ export class LevelSinkStore implements SinkStore {
   private anchorSeq = 0;
   private anchorLock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
 
   private get level(): Level<string, string> {
     if (!this.db) throw new Error('the sink store is not open');

@@ -57,7 +57,11 @@ export class PostgresSinkStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
 
-  constructor(private readonly opts: PostgresStoreOptions) {}
+  private readonly opts: PostgresStoreOptions;
+
+  constructor(opts: PostgresStoreOptions) {
+    this.opts = opts;
+  }
 
   private get db(): pg.Pool {
     if (!this.pool) throw new Error('the sink store is not open');

@@ -1,8 +1,11 @@
 /** A request body the sink cannot read: answered 400 with this one-line message. */
 export class WireError extends Error {
   override name = 'WireError';
-  constructor(message: string, readonly status = 400) {
+  readonly status: number;
+
+  constructor(message: string, status = 400) {
     super(message);
+    this.status = status;
   }
 }
 

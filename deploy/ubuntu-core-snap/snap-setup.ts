@@ -48,10 +48,16 @@ function snapctl(args: string[]): string {
 }
 
 export class SnapSetup {
+  private readonly env: SnapEnv;
+  private readonly out: (line: string) => void;
+
   constructor(
-    private readonly env: SnapEnv,
-    private readonly out: (line: string) => void = (line) => process.stdout.write(line + '\n'),
-  ) {}
+    env: SnapEnv,
+    out: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  ) {
+    this.env = env;
+    this.out = out;
+  }
 
   install(): void {
     const dataDir = dataDirOf(this.env);

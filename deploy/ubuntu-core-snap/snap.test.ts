@@ -1,6 +1,6 @@
 // The snap's packaging: snapcraft.yaml against snapcraft's JSON Schema, and the hooks and the
 // daemon wrapper run as snapd runs them: from a snap-shaped folder ($SNAP/bin/node,
-// $SNAP/lib/node_modules/fieldproof), with $SNAP_DATA and $SNAP_COMMON, and a stand-in snapctl
+// $SNAP/lib/fieldproof), with $SNAP_DATA and $SNAP_COMMON, and a stand-in snapctl
 // first on PATH.
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
@@ -40,7 +40,17 @@ describe('snapcraft.yaml', () => {
     assert.deepEqual(doc.apps.daemon.plugs, ['network', 'network-bind', 'serial-port', 'process-control']);
     assert.equal(doc.parts.fieldproof.plugin, 'npm');
     assert.equal(doc.parts.fieldproof['npm-include-node'], true);
-    assert.equal(doc.parts.fieldproof['npm-node-version'], '22');
+    assert.equal(doc.parts.fieldproof['npm-node-version'], '24');
+  });
+
+  it('moves the app out of node_modules, where Node would not strip its types', () => {
+    const build = doc.parts.fieldproof['override-build'] as string;
+    assert.match(build, /^craftctl default$/m);
+    assert.match(build, /^mv "\$CRAFT_PART_INSTALL\/lib\/node_modules\/fieldproof" "\$CRAFT_PART_INSTALL\/lib\/fieldproof"$/m);
+    for (const file of ['hooks/install', 'hooks/configure', 'wrappers/fieldproof-daemon', 'wrappers/fieldproof-cli']) {
+      const text = readFileSync(join(HERE, file), 'utf8');
+      assert.ok(text.includes('$SNAP/lib/fieldproof') && !text.includes('node_modules'), file);
+    }
   });
 
   it('ships every hook and wrapper it names, executable', () => {
@@ -73,9 +83,9 @@ async function snapWorld(options: Record<string, unknown>, daemonState = 'inacti
   const dir = await mkdtemp(join(tmpdir(), 'fieldproof-snap-'));
   const snap = join(dir, 'snap');
   mkdirSync(join(snap, 'bin'), { recursive: true });
-  mkdirSync(join(snap, 'lib/node_modules'), { recursive: true });
+  mkdirSync(join(snap, 'lib'), { recursive: true });
   symlinkSync(process.execPath, join(snap, 'bin/node'));
-  symlinkSync(ROOT, join(snap, 'lib/node_modules/fieldproof'));
+  symlinkSync(ROOT, join(snap, 'lib/fieldproof'));
   const snapData = join(dir, 'var/snap/fieldproof/x1');
   const snapCommon = join(dir, 'var/snap/fieldproof/common');
   mkdirSync(snapData, { recursive: true });

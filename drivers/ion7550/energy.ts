@@ -12,10 +12,14 @@ export class EnergyCounter {
   private last: number | undefined;
   private lastTs = 0;
 
+  private readonly rolloverKwh: number;
+
   /**
    * @param rolloverKwh the counter value at which the meter wraps to zero
    */
-  constructor(private readonly rolloverKwh: number) {}
+  constructor(rolloverKwh: number) {
+    this.rolloverKwh = rolloverKwh;
+  }
 
   /**
    * Start from a value read before (the last one journaled before a restart), so that the first

@@ -51,7 +51,10 @@ export class Ion7550Decoder {
   /** the quality inputs, reused for every value (assessQuality only reads them) */
   private readonly qi: QualityInputs = { now: 0, value: 0, retries: 0 };
 
-  constructor(private readonly config: Ion7550DriverConfig) {
+  private readonly config: Ion7550DriverConfig;
+
+  constructor(config: Ion7550DriverConfig) {
+    this.config = config;
     this.blocks = planBlocks(config.registers, config.maxGapRegisters);
     for (const e of config.registers) {
       this.ranges.set(e, e.min !== undefined || e.max !== undefined ? { min: e.min ?? -Infinity, max: e.max ?? Infinity } : undefined);
@@ -159,10 +162,15 @@ export class Ion7550Driver implements Driver {
   private scheduler: PollScheduler | undefined;
   private readonly tracker: StatusTracker;
 
+  private readonly config: Ion7550DriverConfig;
+  private readonly ctx: DriverContext;
+
   constructor(
-    private readonly config: Ion7550DriverConfig,
-    private readonly ctx: DriverContext,
+    config: Ion7550DriverConfig,
+    ctx: DriverContext,
   ) {
+    this.config = config;
+    this.ctx = ctx;
     this.tracker = new StatusTracker(config.id, 'ion7550', ctx);
   }
 

@@ -69,10 +69,16 @@ export class ModbusLink {
   private connecting: Promise<void> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
+  readonly target: ModbusTarget;
+  private readonly timeoutMs: number;
+
   constructor(
-    readonly target: ModbusTarget,
-    private readonly timeoutMs: number,
-  ) {}
+    target: ModbusTarget,
+    timeoutMs: number,
+  ) {
+    this.target = target;
+    this.timeoutMs = timeoutMs;
+  }
 
   get where(): string {
     return describeTarget(this.target);

@@ -55,7 +55,10 @@ export class Ion7550Simulator {
   /** requests served, for tests and benchmarks */
   requests = 0;
 
-  constructor(private readonly opts: Ion7550SimulatorOptions) {
+  private readonly opts: Ion7550SimulatorOptions;
+
+  constructor(opts: Ion7550SimulatorOptions) {
+    this.opts = opts;
     this.unitId = opts.unitId ?? 1;
     this.energyWh = Math.round((opts.energyKwh ?? 12_345.678) * 1000);
   }

@@ -41,13 +41,18 @@ export class Mhz19Client {
   private settle: NodeJS.Timeout | undefined;
   private busy: Promise<unknown> = Promise.resolve();
 
+  private readonly timeoutMs: number;
+  /** every rejected byte run, for metrics */
+  private readonly onReject: (reason: RejectReason, bytes: number) => void;
+
   constructor(
     path: string,
-    private readonly timeoutMs: number,
-    /** every rejected byte run, for metrics */
-    private readonly onReject: (reason: RejectReason, bytes: number) => void = () => {},
+    timeoutMs: number,
+    onReject: (reason: RejectReason, bytes: number) => void = () => {},
     onLost?: (reason: string) => void,
   ) {
+    this.timeoutMs = timeoutMs;
+    this.onReject = onReject;
     this.parser = new Mhz19FrameParser((reason, bytes, command) => {
       // a bad checksum on a frame that claims to be some other answer is just garbage
       if (this.waiting) this.waiting.rejects[reason === 'bad_checksum' && command !== this.waiting.cmd ? 'noise' : reason] += bytes;

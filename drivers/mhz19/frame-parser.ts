@@ -13,11 +13,17 @@ export class Mhz19FrameScanner {
   private readonly pending = Buffer.alloc(FRAME_LENGTH);
   private length = 0;
 
+  private readonly onFrame: (frame: Buffer) => void;
+  /** `command` is the second byte of a frame rejected for its checksum: which answer it claimed to be */
+  private readonly onReject: (reason: RejectReason, bytes: number, command?: number) => void;
+
   constructor(
-    private readonly onFrame: (frame: Buffer) => void,
-    /** `command` is the second byte of a frame rejected for its checksum: which answer it claimed to be */
-    private readonly onReject: (reason: RejectReason, bytes: number, command?: number) => void = () => {},
-  ) {}
+    onFrame: (frame: Buffer) => void,
+    onReject: (reason: RejectReason, bytes: number, command?: number) => void = () => {},
+  ) {
+    this.onFrame = onFrame;
+    this.onReject = onReject;
+  }
 
   /** bytes of an incomplete frame held */
   get partial(): number {

@@ -33,7 +33,10 @@ export class Mhz19Readings {
   private readonly co2: QualityInputs;
   private readonly temperature: QualityInputs = { now: 0, value: 0, range: TEMPERATURE_RANGE, retries: 0 };
 
-  constructor(private readonly config: Pick<Mhz19DriverConfig, 'id' | 'rangePpm'>) {
+  private readonly config: Pick<Mhz19DriverConfig, 'id' | 'rangePpm'>;
+
+  constructor(config: Pick<Mhz19DriverConfig, 'id' | 'rangePpm'>) {
+    this.config = config;
     // the sensor clips at its range: a reading at the top is as suspect as one above it
     this.co2 = { now: 0, value: 0, expectCalibration: true, range: { min: 0, max: config.rangePpm - 1 }, retries: 0 };
   }
@@ -68,10 +71,15 @@ export class Mhz19Driver implements Driver {
   private readonly builder: Mhz19Readings;
   private calibratedAt: number | undefined;
 
+  private readonly config: Mhz19DriverConfig;
+  private readonly ctx: DriverContext;
+
   constructor(
-    private readonly config: Mhz19DriverConfig,
-    private readonly ctx: DriverContext,
+    config: Mhz19DriverConfig,
+    ctx: DriverContext,
   ) {
+    this.config = config;
+    this.ctx = ctx;
     this.tracker = new StatusTracker(config.id, 'mhz19', ctx);
     this.builder = new Mhz19Readings(config);
   }

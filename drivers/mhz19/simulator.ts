@@ -55,7 +55,10 @@ export class Mhz19Simulator {
   temperatureC: number;
   responseDelayMs: number;
 
-  constructor(private readonly opts: Mhz19SimulatorOptions) {
+  private readonly opts: Mhz19SimulatorOptions;
+
+  constructor(opts: Mhz19SimulatorOptions) {
+    this.opts = opts;
     this.rangePpm = opts.rangePpm ?? 5000;
     this.abc = opts.abc ?? true;
     this.temperatureC = opts.temperatureC ?? 23;

@@ -3,14 +3,19 @@
 
 export class ReadError extends Error {
   override name = 'ReadError';
+  /** the quality flag a failed read carries: timeout, bad_checksum, modbus_exception, port_unavailable... */
+  readonly flag: string;
+  /** false when trying again at once cannot help (a Modbus "illegal address" answer) */
+  readonly retryable: boolean;
+
   constructor(
     message: string,
-    /** the quality flag a failed read carries: timeout, bad_checksum, modbus_exception, port_unavailable... */
-    readonly flag: string,
-    /** false when trying again at once cannot help (a Modbus "illegal address" answer) */
-    readonly retryable = true,
+    flag: string,
+    retryable = true,
   ) {
     super(message);
+    this.flag = flag;
+    this.retryable = retryable;
   }
 }
 

@@ -12,10 +12,13 @@ export class PollMetrics {
   private readonly byOutcome = new Map<string, CounterChild>();
   private readonly seconds: HistogramChild;
 
+  private readonly driver: string;
+
   constructor(
     registry: Registry,
-    private readonly driver: string,
+    driver: string,
   ) {
+    this.driver = driver;
     this.polls = counter(registry, 'fieldproof_driver_polls_total', 'Device polls by outcome: ok, retried, or the failure flag', ['driver', 'outcome']);
     this.seconds = histogram(registry, 'fieldproof_driver_poll_seconds', 'Time from the start of a poll to its outcome, retries included', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], ['driver']).labels({ driver });
   }

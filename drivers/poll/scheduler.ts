@@ -71,7 +71,11 @@ class PollLoop<T> {
   private readonly sleeps = new Set<NodeJS.Timeout>();
   private needsRecovery: ReadError | undefined;
 
-  constructor(readonly job: PollJob<T>) {}
+  readonly job: PollJob<T>;
+
+  constructor(job: PollJob<T>) {
+    this.job = job;
+  }
 
   start(firstDelayMs: number): void {
     this.running = true;

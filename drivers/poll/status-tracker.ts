@@ -10,11 +10,19 @@ export class StatusTracker {
   private errors = 0;
   private lastReadingAt: number | undefined;
 
+  private readonly id: string;
+  private readonly kind: string;
+  private readonly ctx: Pick<DriverContext, 'statusChanged' | 'log'>;
+
   constructor(
-    private readonly id: string,
-    private readonly kind: string,
-    private readonly ctx: Pick<DriverContext, 'statusChanged' | 'log'>,
-  ) {}
+    id: string,
+    kind: string,
+    ctx: Pick<DriverContext, 'statusChanged' | 'log'>,
+  ) {
+    this.id = id;
+    this.kind = kind;
+    this.ctx = ctx;
+  }
 
   set(state: DriverState, detail?: string): void {
     if (state === this.state && detail === this.detail) return;

@@ -23,11 +23,16 @@ export class PtyPair {
   private child: ChildProcess | undefined;
   private ownsDir: boolean;
 
+  readonly dir: string;
+  private readonly startTimeoutMs: number;
+
   private constructor(
-    readonly dir: string,
+    dir: string,
     ownsDir: boolean,
-    private readonly startTimeoutMs: number,
+    startTimeoutMs: number,
   ) {
+    this.dir = dir;
+    this.startTimeoutMs = startTimeoutMs;
     this.devicePath = join(dir, 'device');
     this.peerPath = join(dir, 'peer');
     this.ownsDir = ownsDir;

@@ -36,13 +36,21 @@ export class SerialLine {
   private opening: Promise<void> | undefined;
   private closedBy: string | undefined;
 
+  readonly settings: SerialSettings;
+  /** every chunk received, in order, across reopens */
+  private readonly onData: (chunk: Buffer) => void;
+  /** the port went away (unplugged) rather than being closed by us */
+  private readonly onLost: (reason: string) => void;
+
   constructor(
-    readonly settings: SerialSettings,
-    /** every chunk received, in order, across reopens */
-    private readonly onData: (chunk: Buffer) => void,
-    /** the port went away (unplugged) rather than being closed by us */
-    private readonly onLost: (reason: string) => void = () => {},
-  ) {}
+    settings: SerialSettings,
+    onData: (chunk: Buffer) => void,
+    onLost: (reason: string) => void = () => {},
+  ) {
+    this.settings = settings;
+    this.onData = onData;
+    this.onLost = onLost;
+  }
 
   get path(): string {
     return this.settings.path;

@@ -54,11 +54,16 @@ export class SimulatedSignal {
   private driftTotal = 0;
   private last: number | null = null;
 
+  readonly kind: SignalKind;
+  private readonly faults: readonly SimulatedFault[];
+
   constructor(
-    readonly kind: SignalKind,
+    kind: SignalKind,
     seed: number,
-    private readonly faults: readonly SimulatedFault[] = [],
+    faults: readonly SimulatedFault[] = [],
   ) {
+    this.kind = kind;
+    this.faults = faults;
     this.rand = prng(seed);
     this.phase = (this.rand() - 0.5) * 2; // sensors differ by up to an hour
   }

@@ -12,10 +12,16 @@ export class SimulatedDriver implements Driver {
   private readings = 0;
   private lastReadingAt: number | undefined;
 
+  private readonly config: SimulatedDriverConfig;
+  private readonly ctx: DriverContext;
+
   constructor(
-    private readonly config: SimulatedDriverConfig,
-    private readonly ctx: DriverContext,
-  ) {}
+    config: SimulatedDriverConfig,
+    ctx: DriverContext,
+  ) {
+    this.config = config;
+    this.ctx = ctx;
+  }
 
   get id(): string {
     return this.config.id;

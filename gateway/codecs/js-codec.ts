@@ -84,8 +84,11 @@ export class JsCodec implements Codec {
   /** what happened last, for the device status */
   lastProblem: string | null = null;
 
+  readonly name: string;
+
   /** Compile a codec; a syntax error or a missing decodeUplink is a CodecLoadError naming the file. */
-  constructor(readonly name: string, source: string, opts: JsCodecOptions = {}) {
+  constructor(name: string, source: string, opts: JsCodecOptions = {}) {
+    this.name = name;
     this.timeoutMs = opts.timeoutMs ?? 100;
     this.maxTimeouts = opts.maxConsecutiveTimeouts ?? 3;
     this.cooldownBase = opts.cooldownMs ?? 60_000;

@@ -5,15 +5,18 @@
 // published vectors) but through crypto-js and hex strings, at about 80 µs per uplink; an AES-ECB
 // cipher from node:crypto kept open per key does it in a few µs, which is what lets one small CPU
 // keep up with a busy site. Joins are rare and go through lora-packet (join.ts).
-import { createCipheriv, createDecipheriv, type Cipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipheriv } from 'node:crypto';
 
 const BLOCK = 16;
 
 /** AES-128 single-block encryption with one long-lived ECB cipher (ECB has no state between blocks). */
 export class Aes128 {
-  private readonly cipher: Cipher;
+  private readonly cipher: Cipheriv;
 
-  constructor(readonly key: Buffer) {
+  readonly key: Buffer;
+
+  constructor(key: Buffer) {
+    this.key = key;
     if (key.length !== BLOCK) throw new RangeError(`AES-128 key must be 16 bytes, got ${key.length}`);
     this.cipher = createCipheriv('aes-128-ecb', key, null);
     this.cipher.setAutoPadding(false);
@@ -32,7 +35,7 @@ export class Aes128 {
  * which is the same as starting from the zero IV the MAC needs.
  */
 export class Cmac {
-  private readonly cbc: Cipher;
+  private readonly cbc: Cipheriv;
   private readonly k1: Buffer;
   private readonly k2: Buffer;
   /** the CBC cipher's current chaining value: the last block it output */

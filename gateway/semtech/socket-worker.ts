@@ -18,7 +18,12 @@ class SocketWorker {
   private readonly pending: Int32Array;
   private readonly allowed: Set<string> | null;
 
-  constructor(private readonly data: SocketWorkerData, private readonly port: NonNullable<typeof parentPort>) {
+  private readonly data: SocketWorkerData;
+  private readonly port: NonNullable<typeof parentPort>;
+
+  constructor(data: SocketWorkerData, port: NonNullable<typeof parentPort>) {
+    this.data = data;
+    this.port = port;
     this.pending = new Int32Array(data.pending);
     this.allowed = data.allowedGateways ? new Set(data.allowedGateways) : null;
   }

@@ -95,7 +95,10 @@ export class SemtechUdpServer {
   private readonly pullCount;
   private readonly txAckCount;
 
-  constructor(private readonly opts: SemtechServerOptions) {
+  private readonly opts: SemtechServerOptions;
+
+  constructor(opts: SemtechServerOptions) {
+    this.opts = opts;
     this.warn = new ThrottledWarn(opts.log);
     this.batchMax = opts.batchMax ?? 64;
     this.turnBudgetMs = opts.turnBudgetMs ?? 1;
@@ -130,7 +133,7 @@ export class SemtechUdpServer {
         pending: this.pending.buffer as SharedArrayBuffer,
         maxQueue: this.maxQueue,
       };
-      const worker = new Worker(new URL('./socket-worker-entry.js', import.meta.url), { workerData: data });
+      const worker = new Worker(new URL('./socket-worker.ts', import.meta.url), { workerData: data });
       let listening = false;
       worker.on('message', (r: SocketWorkerReply) => {
         switch (r.type) {

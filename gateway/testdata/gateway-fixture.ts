@@ -34,11 +34,19 @@ export class GatewayFixture {
   gateway!: GatewayComponent;
   forwarders: SimulatedForwarder[] = [];
 
+  readonly config: GatewayConfig;
+  readonly dataDir: string;
+  private readonly configFile?: string;
+
   constructor(
-    readonly config: GatewayConfig,
-    readonly dataDir = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-test-')),
-    private readonly configFile?: string,
-  ) {}
+    config: GatewayConfig,
+    dataDir = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-test-')),
+    configFile?: string,
+  ) {
+    this.config = config;
+    this.dataDir = dataDir;
+    this.configFile = configFile;
+  }
 
   async start(): Promise<void> {
     this.metrics = new Registry();

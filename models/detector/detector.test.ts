@@ -78,7 +78,11 @@ test('a flat line raises nothing, and leaving it is an anomaly', () => {
 class KnownWave implements Forecaster {
   version = 1;
   private i = 0;
-  constructor(private readonly wave: number[]) {}
+  private readonly wave: number[];
+
+  constructor(wave: number[]) {
+    this.wave = wave;
+  }
   forecast(): number {
     return this.wave[this.i]!;
   }

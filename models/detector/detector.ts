@@ -114,12 +114,15 @@ class Likelihood {
   private readonly recent: RollingStats;
   private readonly history: RollingStats;
 
+  private readonly minDeviation: number;
+
   /** `minDeviation`: the least deviation the history is taken to have */
   constructor(
     smooth: number,
     history: number,
-    private readonly minDeviation = 1e-3,
+    minDeviation = 1e-3,
   ) {
+    this.minDeviation = minDeviation;
     this.recent = new RollingStats(smooth);
     this.history = new RollingStats(history);
   }
@@ -157,10 +160,15 @@ export class StreamDetector {
   private sinceFire = Number.POSITIVE_INFINITY;
   private forecasterVersion = 0;
 
+  private readonly p: DetectorParams;
+  private readonly forecaster: Forecaster | null;
+
   constructor(
-    private readonly p: DetectorParams = defaultDetectorParams,
-    private readonly forecaster: Forecaster | null = null,
+    p: DetectorParams = defaultDetectorParams,
+    forecaster: Forecaster | null = null,
   ) {
+    this.p = p;
+    this.forecaster = forecaster;
     this.level = new RollingStats(p.levelWindow);
     this.errors = new RollingStats(p.levelWindow);
     this.context = new NeighbourNovelty(p.contextLength, p.contextMemory);

@@ -10,10 +10,15 @@ export class NeighbourNovelty {
   private head = 0;
   private filled = 0;
 
+  private readonly length: number;
+  private readonly memory: number;
+
   constructor(
-    private readonly length: number,
-    private readonly memory: number,
+    length: number,
+    memory: number,
   ) {
+    this.length = length;
+    this.memory = memory;
     this.ring = new Float64Array(memory + 2 * length);
   }
 

@@ -9,7 +9,10 @@ export class RollingStats {
   private sumSq = 0;
   private sinceRecompute = 0;
 
-  constructor(readonly size: number) {
+  readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
     this.buf = new Float64Array(size);
   }
 
@@ -85,7 +88,10 @@ export class RollingRanks {
   private n = 0;
   private head = 0;
 
-  constructor(readonly size: number) {
+  readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
     this.ring = new Float32Array(size);
     this.sorted = new Float32Array(size);
   }

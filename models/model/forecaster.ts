@@ -13,8 +13,11 @@ export class MlpForecaster implements Forecaster {
   private filled = 0;
   version = 0;
 
+  private readonly maxLags: number;
+
   /** `maxLags`: the longest history a model may look back on (its period plus half its taps) */
-  constructor(private readonly maxLags = 1100) {
+  constructor(maxLags = 1100) {
+    this.maxLags = maxLags;
     this.ring = new Float64Array(maxLags);
     this.window = new Float64Array(maxLags);
   }

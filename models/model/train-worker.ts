@@ -1,5 +1,5 @@
 // The training worker: trains, saves and loads forecasters off the pipeline's thread, one job at
-// a time, and posts back plain weights. Started by ModelTrainer through worker-entry.js.
+// a time, and posts back plain weights. Started by ModelTrainer.
 import { parentPort } from 'node:worker_threads';
 import { initBackend, loadForecaster, saveForecaster, trainChallenger, type TrainOptions } from './train.ts';
 import type { ForecasterWeights } from './weights.ts';

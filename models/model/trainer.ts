@@ -1,6 +1,11 @@
 // Runs forecaster training, saving and loading in a worker thread, so that the seconds a retrain
 // takes never stall the pipeline. Jobs run one at a time in the worker; each resolves with plain
-// weights the detector's forecaster can use at once.
+// weights the detector's forecaster can use at once. The worker, and TensorFlow.js in it, start
+// with the first job and end after a while with none: a stream needs hours of readings before its
+// first training and retrains seldom, and TensorFlow.js should not hold the device's memory
+// in between.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TrainJob, TrainReply } from './train-worker.ts';
 import type { TrainOptions } from './train.ts';
@@ -8,8 +13,14 @@ import type { ForecasterWeights } from './weights.ts';
 
 type Pending = { resolve: (r: { weights: ForecasterWeights | null; kept: boolean }) => void; reject: (e: Error) => void };
 
+export interface ModelTrainerOptions {
+  /** the worker ends after this long without a job (default one minute) */
+  idleMs?: number;
+}
+
 export class ModelTrainer {
   private worker: Worker | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly trainingIds = new Set<number>();
@@ -17,17 +28,35 @@ export class ModelTrainer {
   backend: string | null = null;
   lastJobMs = 0;
 
+  private started = false;
+  private readonly idleMs: number;
+
+  constructor(opts: ModelTrainerOptions = {}) {
+    this.idleMs = opts.idleMs ?? 60_000;
+  }
+
+  /** whether a worker is running now (it starts with a job and ends when idle) */
+  get running(): boolean {
+    return this.worker !== null;
+  }
+
   async start(): Promise<void> {
-    if (this.worker) return;
-    const worker = new Worker(new URL('./worker-entry.js', import.meta.url));
+    this.started = true;
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(new URL('./train-worker.ts', import.meta.url));
     worker.unref();
     worker.on('message', (reply: TrainReply) => this.settle(reply));
     worker.on('error', (err) => this.failAll(new Error(`training worker failed: ${err.message}`)));
     worker.on('exit', (code) => {
+      // stop() has already let go of it (and failed its jobs); a later worker is not this one
+      if (this.worker !== worker) return;
       this.worker = null;
       this.failAll(new Error(`training worker exited (code ${code})`));
     });
     this.worker = worker;
+    return worker;
   }
 
   /**
@@ -41,6 +70,9 @@ export class ModelTrainer {
 
   /** Load the forecaster saved in `dir`; rejects if there is none or it is damaged. */
   load(dir: string): Promise<ForecasterWeights | null> {
+    // the common case at start-up, answered without starting the worker (same words as file-io.ts)
+    const modelFile = join(dir, 'model.json');
+    if (!existsSync(modelFile)) return Promise.reject(new Error(`${modelFile}: no saved model`));
     return this.post({ id: 0, op: 'load', dir }).then((r) => r.weights);
   }
 
@@ -55,15 +87,24 @@ export class ModelTrainer {
   }
 
   async stop(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    if (w) await w.terminate();
+    this.started = false;
+    await this.endWorker();
     this.failAll(new Error('training stopped'));
   }
 
+  private async endWorker(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+
   private post(job: TrainJob): Promise<{ weights: ForecasterWeights | null; kept: boolean }> {
-    const worker = this.worker;
-    if (!worker) return Promise.reject(new Error('the trainer is not started'));
+    if (!this.started) return Promise.reject(new Error('the trainer is not started'));
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -78,7 +119,11 @@ export class ModelTrainer {
     if (!p) return;
     this.pending.delete(reply.id);
     this.trainingIds.delete(reply.id);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0 && this.worker) {
+      this.worker.unref();
+      this.idleTimer = setTimeout(() => void this.endWorker(), this.idleMs);
+      this.idleTimer.unref();
+    }
     if (reply.ok) {
       this.backend = reply.backend;
       this.lastJobMs = reply.ms;

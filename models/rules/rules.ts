@@ -64,10 +64,16 @@ export class StreamRuleChecker {
   private learnedInterval = 0;
   private intervals = 0;
 
+  private readonly rules: StreamRules;
+  private readonly clock: ValidationConfig['clock'];
+
   constructor(
-    private readonly rules: StreamRules,
-    private readonly clock: ValidationConfig['clock'],
-  ) {}
+    rules: StreamRules,
+    clock: ValidationConfig['clock'],
+  ) {
+    this.rules = rules;
+    this.clock = clock;
+  }
 
   check(r: ReadingInput, wallNow: number, monoNow: number, flags: string[]): void {
     const rules = this.rules;

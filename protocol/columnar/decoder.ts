@@ -19,8 +19,11 @@ export type ColumnarErrorReason = 'malformed' | 'too_many_records' | 'bad_record
 /** A body that cannot be decoded, in one line. */
 export class ColumnarError extends Error {
   override name = 'ColumnarError';
-  constructor(message: string, readonly reason: ColumnarErrorReason = 'malformed') {
+  readonly reason: ColumnarErrorReason;
+
+  constructor(message: string, reason: ColumnarErrorReason = 'malformed') {
     super(message);
+    this.reason = reason;
   }
 }
 
@@ -39,7 +42,14 @@ const VALUE_FLOAT = 11;
 
 class ByteReader {
   pos: number;
-  constructor(private readonly buf: Buffer, start = 0, private readonly end = buf.length, private readonly what = 'body') {
+  private readonly buf: Buffer;
+  private readonly end: number;
+  private readonly what: string;
+
+  constructor(buf: Buffer, start = 0, end = buf.length, what = 'body') {
+    this.buf = buf;
+    this.end = end;
+    this.what = what;
     this.pos = start;
   }
 

@@ -11,8 +11,8 @@ import type { Component, DaemonContext, StatusBoard } from '../component.ts';
 import { counter, gauge } from '../metrics.ts';
 import type { AlertsConfig } from './config.ts';
 import { AlertEngine, type AlertEvent } from './engine.ts';
-import { MqttAlertPublisher } from './mqtt-publisher.ts';
-import { WebhookNotifier } from './webhook.ts';
+import type { MqttAlertPublisher } from './mqtt-publisher.ts';
+import type { WebhookNotifier } from './webhook.ts';
 
 interface StreamSeen {
   sensor: string;
@@ -45,7 +45,10 @@ export class AlertsComponent implements Component {
   private readonly streams = new Map<string, StreamSeen>();
   private readonly m;
 
-  constructor(private readonly deps: AlertsDeps) {
+  private readonly deps: AlertsDeps;
+
+  constructor(deps: AlertsDeps) {
+    this.deps = deps;
     this.engine = new AlertEngine(deps.config);
     this.m = {
       events: counter(deps.metrics, 'fieldproof_alerts_events_total', 'Alerts raised and cleared', ['type', 'severity']),
@@ -55,11 +58,14 @@ export class AlertsComponent implements Component {
 
   async start(): Promise<void> {
     const { config, device, log, metrics } = this.deps;
+    // Each channel's client (mqtt, undici) is imported only when the config uses that channel.
     if (config.mqtt) {
+      const { MqttAlertPublisher } = await import('./mqtt-publisher.ts');
       this.mqtt = new MqttAlertPublisher(config.mqtt, device, log.child({ part: 'mqtt' }), metrics);
       await this.mqtt.start(() => this.statusBody());
     }
     if (config.webhook) {
+      const { WebhookNotifier } = await import('./webhook.ts');
       this.webhook = new WebhookNotifier(config.webhook, device, log.child({ part: 'webhook' }), metrics);
       await this.webhook.start();
     }

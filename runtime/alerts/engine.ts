@@ -61,7 +61,11 @@ export class AlertEngine {
   private readonly tracks = new Map<string, Map<string, Track>>();
   private readonly active = new Map<string, Alert>();
 
-  constructor(private readonly rules: Rules) {}
+  private readonly rules: Rules;
+
+  constructor(rules: Rules) {
+    this.rules = rules;
+  }
 
   severityOf(kind: string): Severity {
     return this.rules.severity[kind] ?? DEFAULT_SEVERITY[kind] ?? 'warning';

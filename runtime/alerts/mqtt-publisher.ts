@@ -28,12 +28,19 @@ export class MqttAlertPublisher {
   readonly topics: { status: string; alerts: string; active: string };
   private readonly m;
 
+  private readonly config: MqttConfig;
+  private readonly device: string;
+  private readonly log: Logger;
+
   constructor(
-    private readonly config: MqttConfig,
-    private readonly device: string,
-    private readonly log: Logger,
+    config: MqttConfig,
+    device: string,
+    log: Logger,
     metrics: Registry,
   ) {
+    this.config = config;
+    this.device = device;
+    this.log = log;
     const base = `${config.topicPrefix}/${device}`;
     this.topics = { status: `${base}/status`, alerts: `${base}/alerts`, active: `${base}/alerts/active` };
     this.m = {

@@ -16,12 +16,19 @@ export class WebhookNotifier {
   private backoffMs = 500;
   private readonly m;
 
+  private readonly config: WebhookConfig;
+  private readonly device: string;
+  private readonly log: Logger;
+
   constructor(
-    private readonly config: WebhookConfig,
-    private readonly device: string,
-    private readonly log: Logger,
+    config: WebhookConfig,
+    device: string,
+    log: Logger,
     metrics: Registry,
   ) {
+    this.config = config;
+    this.device = device;
+    this.log = log;
     this.m = {
       sent: counter(metrics, 'fieldproof_alerts_webhook_sent_total', 'Alert events the webhook accepted'),
       failed: counter(metrics, 'fieldproof_alerts_webhook_failures_total', 'Webhook deliveries that failed (and are retried)', ['reason']),

@@ -1,5 +1,6 @@
 // `fieldproof VERB ...`: each verb lives in its own module, loaded only when called, so that a
 // quick `keys show` does not pay for TensorFlow.js or the Aptos SDK.
+import { readFileSync } from 'node:fs';
 import { UserError } from '../user-error.ts';
 import type { Command } from './command.ts';
 
@@ -23,6 +24,7 @@ const verbs: Record<string, { summary: string; load: Loader }> = {
 const HELP = `fieldproof: edge runtime for field sensors, with signed, anchored, verifiable data
 
 usage: fieldproof VERB [options]      fieldproof VERB --help for a verb's options
+       fieldproof --version           the product's version and the Node it runs on
 
 verbs:
 ${Object.entries(verbs)
@@ -30,8 +32,18 @@ ${Object.entries(verbs)
   .join('\n')}
 `;
 
+/** `fieldproof 0.2.0 (node v24.11.0)`: what an operator pastes into a bug report. */
+function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `fieldproof ${pkg.version} (node ${process.version})`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
+  if (verb === '--version' || verb === '-V') {
+    process.stdout.write(versionLine() + '\n');
+    return 0;
+  }
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
     process.stdout.write(HELP);
     return verb ? 0 : 2;

@@ -1,7 +1,9 @@
 // `fieldproof bench daemon`: what the daemon costs on the device. Runs `fieldproof run` as a child
 // process (so the figures are the daemon's alone), with the dashboard's live feed connected as an
 // open page would be, and reads the child's RSS and CPU time from /proc:
-//   - cold start: from spawning the process to the first reading journaled (as /api/status says)
+//   - cold start: from spawning the process to the first reading journaled (as /api/status says),
+//     first with nothing in Node's compile cache (the first start after an install or an update),
+//     then again with the cache the first start left (every later start: a restart, a reboot)
 //   - idle: no readings, the dashboard open
 //   - load: 100 readings/s (10 simulated sensors every 100 ms), the dashboard open
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,8 +19,10 @@ import { freeTcpPort as freePort } from '../net.ts';
 
 export const help = `usage: fieldproof bench daemon [--seconds N] [--json]
 
-Starts the device daemon (fieldproof run) as a child process three times and measures it:
-cold start to the first reading journaled; RSS and CPU idle with the dashboard's live feed
+Starts the device daemon (fieldproof run) as a child process, on the Node that runs this
+command, four times and measures it: cold start to the first reading journaled, with an empty
+compile cache (firstStartToFirstReadingMs: after an install) and with the cache that start left
+(coldStartToFirstReadingMs: every later start); RSS and CPU idle with the dashboard's live feed
 connected; RSS and CPU at 100 readings/s with the feed connected. --seconds is the length of
 each measuring window (default 10). Linux only (reads /proc).`;
 
@@ -60,17 +64,23 @@ class DaemonUnderTest {
   spawnedAt = 0;
   private output = '';
 
-  constructor(
-    private readonly dir: string,
-    private readonly port: number,
-    private readonly drivers: unknown[],
-  ) {}
+  private readonly dir: string;
+  private readonly port: number;
+  private readonly drivers: unknown[];
+  private readonly compileCache: string;
+
+  constructor(dir: string, port: number, drivers: unknown[], compileCache: string) {
+    this.dir = dir;
+    this.port = port;
+    this.drivers = drivers;
+    this.compileCache = compileCache;
+  }
 
   async start(): Promise<void> {
     const config = join(this.dir, 'device.yaml');
     writeFileSync(config, stringify({ device: 'bench-gw', dataDir: join(this.dir, 'data'), drivers: this.drivers, http: { listen: `127.0.0.1:${this.port}` } }));
     this.spawnedAt = performance.now();
-    this.child = spawn(process.execPath, [BIN, 'run', '--config', config, '--progress-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FIELDPROOF_LOG_LEVEL: 'warn' } });
+    this.child = spawn(process.execPath, [BIN, 'run', '--config', config, '--progress-ms', '60000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FIELDPROOF_LOG_LEVEL: 'warn', NODE_COMPILE_CACHE: this.compileCache } });
     this.child.stdout!.on('data', (d: Buffer) => (this.output = (this.output + d).slice(-2000)));
     this.child.stderr!.on('data', (d: Buffer) => (this.output = (this.output + d).slice(-2000)));
   }
@@ -156,19 +166,26 @@ export async function run(argv: string[]): Promise<number> {
   };
   const dir = await mkdtemp(join(tmpdir(), 'fieldproof-bench-daemon-'));
   const running: DaemonUnderTest[] = [];
+  // the bench's own compile cache: empty for the first start, whatever ran on this machine before
+  const cache = join(dir, 'compile-cache');
+  const coldStart = async (name: string): Promise<number> => {
+    const d = new DaemonUnderTest(await mkdtemp(join(dir, name)), await freePort(), [{ kind: 'simulated', id: 'sim', sensors: 1, intervalMs: 10 }], cache);
+    running.push(d);
+    await d.start();
+    const ms = Math.round(await d.untilFirstReading());
+    await d.stop();
+    return ms;
+  };
   try {
-    say('cold start ...');
-    let port = await freePort();
-    const cold = new DaemonUnderTest(join(dir), port, [{ kind: 'simulated', id: 'sim', sensors: 1, intervalMs: 10 }]);
-    running.push(cold);
-    await cold.start();
-    const coldStartMs = Math.round(await cold.untilFirstReading());
-    await cold.stop();
+    say('cold start, nothing compiled yet ...');
+    const firstStartMs = await coldStart('first-');
+    say('cold start, compile cache kept ...');
+    const coldStartMs = await coldStart('cold-');
 
     say(`idle, dashboard open, ${seconds} s ...`);
-    port = await freePort();
+    let port = await freePort();
     const idleDir = await mkdtemp(join(dir, 'idle-'));
-    const idle = new DaemonUnderTest(idleDir, port, []);
+    const idle = new DaemonUnderTest(idleDir, port, [], cache);
     running.push(idle);
     await idle.start();
     await idle.untilUp();
@@ -178,7 +195,7 @@ export async function run(argv: string[]): Promise<number> {
     say(`100 readings/s, dashboard open, ${seconds} s ...`);
     port = await freePort();
     const loadDir = await mkdtemp(join(dir, 'load-'));
-    const load = new DaemonUnderTest(loadDir, port, [{ kind: 'simulated', id: 'sim', sensors: 10, intervalMs: 100 }]);
+    const load = new DaemonUnderTest(loadDir, port, [{ kind: 'simulated', id: 'sim', sensors: 10, intervalMs: 100 }], cache);
     running.push(load);
     await load.start();
     await load.untilFirstReading();
@@ -188,6 +205,7 @@ export async function run(argv: string[]): Promise<number> {
     const result = {
       bench: 'daemon',
       node: process.version,
+      firstStartToFirstReadingMs: firstStartMs,
       coldStartToFirstReadingMs: coldStartMs,
       idle: idleFigures,
       at100PerSecond: loadFigures,

@@ -1,7 +1,6 @@
 // The local HTTP part of the daemon: the dashboard feed and the server that shows it. Started when
 // the device config has an `http:` section (`http: {}` takes the defaults); the snap's configure
 // hook always writes one, so an installed device always has its page.
-import { collectDefaultMetrics } from 'prom-client';
 import type { Component, ComponentFactory, DaemonContext } from '../component.ts';
 import type { HttpConfig } from './config.ts';
 import { DashboardFeed } from './dashboard-feed.ts';
@@ -12,10 +11,13 @@ export class LocalHttpComponent implements Component {
   readonly feed: DashboardFeed;
   readonly server: LocalHttpServer;
 
+  private readonly ctx: DaemonContext;
+
   constructor(
-    private readonly ctx: DaemonContext,
+    ctx: DaemonContext,
     config: HttpConfig,
   ) {
+    this.ctx = ctx;
     this.feed = new DashboardFeed(
       {
         device: ctx.config.device,
@@ -31,9 +33,6 @@ export class LocalHttpComponent implements Component {
   }
 
   async start(): Promise<void> {
-    // Process figures (RSS, CPU, event loop lag) belong next to the daemon's own on /metrics.
-    const metrics = this.ctx.metrics;
-    if (!metrics.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: metrics });
     await this.feed.start();
     try {
       await this.server.start();

@@ -55,10 +55,15 @@ export class DashboardFeed {
   private startedAt = 0;
   private listening = false;
 
+  private readonly sources: DashboardSources;
+  private readonly opts: DashboardFeedOptions;
+
   constructor(
-    private readonly sources: DashboardSources,
-    private readonly opts: DashboardFeedOptions,
+    sources: DashboardSources,
+    opts: DashboardFeedOptions,
   ) {
+    this.sources = sources;
+    this.opts = opts;
     this.table = new SensorTable({ maxSensors: opts.maxSensors, historyPoints: opts.historyPoints });
   }
 

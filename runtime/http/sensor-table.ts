@@ -47,7 +47,11 @@ export class SensorTable {
   private overflowCapped = false;
   private lastGapView: GapView | null = null;
 
-  constructor(private readonly opts: { maxSensors: number; historyPoints: number }) {}
+  private readonly opts: { maxSensors: number; historyPoints: number };
+
+  constructor(opts: { maxSensors: number; historyPoints: number }) {
+    this.opts = opts;
+  }
 
   /** Take in committed records (in seq order). */
   note(records: readonly JournalRecord[]): void {

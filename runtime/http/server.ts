@@ -9,25 +9,42 @@
 // upgrades must come from the page's own origin.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { UserError } from '../user-error.ts';
-import { counter, gauge } from '../metrics.ts';
+import { counter, gauge, processMetrics } from '../metrics.ts';
 import { isLoopback, parseListen, type HttpConfig } from './config.ts';
 import type { DashboardFeed, LiveMessage } from './dashboard-feed.ts';
+
+// Through require: an ES import of node:http runs its lazy getters, which load Node's bundled
+// undici (for http.WebSocket), some 40 ms of a daemon's start for nothing (nodejs/node#59686).
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 const TOKEN_COOKIE = 'fieldproof_token';
 /** a client this far behind gets no readings until it catches up; twice as far, it is dropped */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
 
 interface Asset {
-  body: Buffer;
+  file: () => string | URL;
   type: string;
 }
+
+/**
+ * The status page's files, read at the first request for each: a device may run for months with
+ * nobody looking at its page. uPlot comes from the installed package, never a CDN: a site gateway
+ * often has no Internet.
+ */
+const PAGE_FILES = new Map<string, Asset>([
+  ['/', { file: () => new URL('./page/index.html', import.meta.url), type: 'text/html; charset=utf-8' }],
+  ['/dashboard.js', { file: () => new URL('./page/dashboard.js', import.meta.url), type: 'text/javascript; charset=utf-8' }],
+  ['/dashboard.css', { file: () => new URL('./page/dashboard.css', import.meta.url), type: 'text/css; charset=utf-8' }],
+  ['/vendor/uPlot.iife.min.js', { file: () => createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' }],
+  ['/vendor/uPlot.min.css', { file: () => createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' }],
+]);
 
 export interface LocalHttpServerDeps {
   config: HttpConfig;
@@ -38,14 +55,18 @@ export interface LocalHttpServerDeps {
 
 export class LocalHttpServer {
   private server: Server | null = null;
-  private wss: WebSocketServer | null = null;
-  private assets = new Map<string, Asset>();
+  /** the live feed's server, made (and ws imported) when the first page connects */
+  private wss: Promise<WebSocketServer> | null = null;
+  private readonly fileBodies = new Map<string, Promise<Buffer>>();
   private stopping = false;
   private readonly tokenDigest: Buffer | null;
   private readonly lastWarn = new Map<string, number>();
   private readonly m;
 
-  constructor(private readonly deps: LocalHttpServerDeps) {
+  private readonly deps: LocalHttpServerDeps;
+
+  constructor(deps: LocalHttpServerDeps) {
+    this.deps = deps;
     this.tokenDigest = deps.config.token === undefined ? null : digest(deps.config.token);
     const reg = deps.metrics;
     this.m = {
@@ -72,14 +93,12 @@ export class LocalHttpServer {
 
   async start(): Promise<void> {
     this.stopping = false;
-    await this.loadAssets();
     const addr = parseListen(this.deps.config.listen);
     if (!addr) throw new UserError(`http.listen: ${JSON.stringify(this.deps.config.listen)} is not host:port`);
     const server = createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 5000;
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
     server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -90,13 +109,13 @@ export class LocalHttpServer {
     });
     server.on('error', (err) => this.deps.log.error({ err: err.message }, 'local HTTP server error'));
     this.server = server;
-    this.wss = wss;
     this.deps.log.info({ url: this.url, token: this.tokenDigest !== null }, 'status page listening');
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const { server, wss } = this;
+    const { server } = this;
+    const wss = await this.wss?.catch(() => null);
     this.server = this.wss = null;
     if (wss) {
       for (const client of wss.clients) client.close(1001, 'device stopping');
@@ -112,21 +131,6 @@ export class LocalHttpServer {
       });
     }
     this.m.clients.set(0);
-  }
-
-  private async loadAssets(): Promise<void> {
-    if (this.assets.size > 0) return;
-    const here = new URL('./page/', import.meta.url);
-    const require = createRequire(import.meta.url);
-    const files: [string, string | URL, string][] = [
-      ['/', new URL('index.html', here), 'text/html; charset=utf-8'],
-      ['/dashboard.js', new URL('dashboard.js', here), 'text/javascript; charset=utf-8'],
-      ['/dashboard.css', new URL('dashboard.css', here), 'text/css; charset=utf-8'],
-      // uPlot from the installed package, never a CDN: a site gateway often has no Internet.
-      ['/vendor/uPlot.iife.min.js', require.resolve('uplot/dist/uPlot.iife.min.js'), 'text/javascript; charset=utf-8'],
-      ['/vendor/uPlot.min.css', require.resolve('uplot/dist/uPlot.min.css'), 'text/css; charset=utf-8'],
-    ];
-    for (const [path, file, type] of files) this.assets.set(path, { body: await readFile(file), type });
   }
 
   // ------------------------------------------------------------------ requests
@@ -157,15 +161,27 @@ export class LocalHttpServer {
     if (path === '/api/status') return this.reply(res, path, 200, 'application/json', safeJson(this.deps.feed.snapshot()), { 'Cache-Control': 'no-store' });
     if (path === '/metrics') return void this.metrics(req, res);
     if (path === '/index.html') return this.reply(res, 'redirect', 301, 'text/plain; charset=utf-8', 'moved to /\n', { Location: '/' });
-    const asset = this.assets.get(path);
-    if (asset) {
-      const headers: Record<string, string> = { 'Cache-Control': path === '/' ? 'no-store' : 'max-age=300' };
-      if (path === '/') {
-        headers['Content-Security-Policy'] = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'";
-      }
-      return this.reply(res, path, 200, asset.type, asset.body, headers, req.method === 'HEAD');
-    }
+    const asset = PAGE_FILES.get(path);
+    if (asset) return void this.pageFile(req, res, path, asset);
     this.reply(res, 'not_found', 404, 'text/plain; charset=utf-8', `no such page: ${path}\n`);
+  }
+
+  private async pageFile(req: IncomingMessage, res: ServerResponse, path: string, asset: Asset): Promise<void> {
+    let body = this.fileBodies.get(path);
+    if (!body) this.fileBodies.set(path, (body = readFile(asset.file())));
+    let bytes: Buffer;
+    try {
+      bytes = await body;
+    } catch (err) {
+      this.fileBodies.delete(path); // not kept: the next request tries again
+      this.deps.log.error({ path, err: (err as Error).message }, 'a status page file is unreadable');
+      return this.reply(res, path, 500, 'text/plain; charset=utf-8', `cannot read ${path}\n`);
+    }
+    const headers: Record<string, string> = { 'Cache-Control': path === '/' ? 'no-store' : 'max-age=300' };
+    if (path === '/') {
+      headers['Content-Security-Policy'] = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'";
+    }
+    this.reply(res, path, 200, asset.type, bytes, headers, req.method === 'HEAD');
   }
 
   private healthz(req: IncomingMessage, res: ServerResponse): void {
@@ -177,6 +193,9 @@ export class LocalHttpServer {
 
   private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      // The process's figures (RSS, CPU, event loop lag) belong next to the daemon's own; they are
+      // registered at the first scrape, so that a start does not pay for a page nobody scrapes.
+      processMetrics(this.deps.metrics);
       const text = await this.deps.metrics.metrics();
       this.reply(res, '/metrics', 200, this.deps.metrics.contentType, text, { 'Cache-Control': 'no-store' }, req.method === 'HEAD');
     } catch (err) {
@@ -240,17 +259,29 @@ export class LocalHttpServer {
       socket.end(`HTTP/1.1 ${code} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\nConnection: close\r\n\r\n${text}\n`);
     };
     const url = new URL(req.url ?? '/', 'http://device');
-    if (url.pathname !== '/live' || !this.wss || this.stopping) return fail(404, 'not_found', 'Not Found');
+    if (url.pathname !== '/live' || !this.server || this.stopping) return fail(404, 'not_found', 'Not Found');
     const refusal = this.refusal(req);
     if (refusal) return fail(refusal === 'unauthorized' ? 401 : 403, refusal, refusal === 'unauthorized' ? 'Unauthorized' : 'Forbidden');
     if (!sameOrigin(req)) return fail(403, 'bad_origin', 'Forbidden');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+    // A client that goes away while ws loads must not leave a socket error unhandled.
+    socket.on('error', () => socket.destroy());
+    this.wss ??= import('ws').then(({ WebSocketServer }) => new WebSocketServer({ noServer: true, maxPayload: 4096 }));
+    this.wss.then(
+      (wss) => {
+        if (this.stopping || socket.destroyed) return void socket.destroy();
+        wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws));
+      },
+      (err: Error) => {
+        this.deps.log.error({ err: err.message }, 'the live feed cannot start');
+        fail(500, 'live_feed_failed', 'Internal Server Error');
+      },
+    );
   }
 
   private attach(ws: WebSocket): void {
     this.m.clients.inc();
     const send = (msg: LiveMessage) => {
-      if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.readyState !== ws.OPEN) return;
       if (ws.bufferedAmount > 2 * SLOW_CLIENT_BYTES) {
         ws.terminate();
         return;

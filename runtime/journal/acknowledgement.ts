@@ -28,7 +28,10 @@ export class Acknowledgement {
    */
   private released: { batch: number; seq: number };
 
-  constructor(private readonly deps: AcknowledgementDeps) {
+  private readonly deps: AcknowledgementDeps;
+
+  constructor(deps: AcknowledgementDeps) {
+    this.deps = deps;
     this.released = { batch: deps.cell.current.ackedBatch, seq: deps.cell.current.ackedSeq };
   }
 

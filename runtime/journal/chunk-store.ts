@@ -30,7 +30,10 @@ export class ChunkStore {
   private index: ChunkIndex[] = [];
   private cache: { first: number; lines: string[] } | null = null;
 
-  constructor(private readonly db: Level<string, string>) {}
+  private readonly db: Level<string, string>;
+
+  constructor(db: Level<string, string>) {
+    this.db = db;}
 
   async load(): Promise<void> {
     for await (const [key, value] of this.db.iterator(RANGE.index)) this.index.push(decodeIndex(parseNumberKey(key), value));

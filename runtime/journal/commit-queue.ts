@@ -25,7 +25,10 @@ export class CommitQueue {
   private soon: NodeJS.Immediate | null = null;
   private committing: Promise<void> | null = null;
 
-  constructor(private readonly opts: CommitQueueOptions) {}
+  private readonly opts: CommitQueueOptions;
+
+  constructor(opts: CommitQueueOptions) {
+    this.opts = opts;}
 
   /** How many readings wait for the next commit: the pipeline's backpressure signal. */
   get length(): number {

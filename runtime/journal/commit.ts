@@ -56,7 +56,10 @@ class CommitLines {
   readonly sealed: BatchHeader[] = [];
   private draft: ChunkDraft | null = null;
 
-  constructor(private readonly d: GroupCommitDeps) {}
+  private readonly d: GroupCommitDeps;
+
+  constructor(d: GroupCommitDeps) {
+    this.d = d;}
 
   add(line: string, ts: number): number {
     const seq = ++this.d.cell.current.lastSeq;
@@ -87,7 +90,10 @@ export class GroupCommit {
   /** the recent mean record size, for checking the disk bound before encoding */
   private meanLineBytes = 200;
 
-  constructor(private readonly d: GroupCommitDeps) {}
+  private readonly d: GroupCommitDeps;
+
+  constructor(d: GroupCommitDeps) {
+    this.d = d;}
 
   /** Commit `group`; with `forceSeal`, seal the tail (and write any pending gap) even when the group is empty. */
   async run(group: Pending[], forceSeal: boolean): Promise<void> {

@@ -92,12 +92,19 @@ export class Journal {
   private readonly commit: GroupCommit;
   private readonly queue: CommitQueue;
 
+  private readonly db: Level<string, string>;
+  private readonly opts: JournalOptions;
+  private readonly log: Logger;
+
   private constructor(
-    private readonly db: Level<string, string>,
-    private readonly opts: JournalOptions,
+    db: Level<string, string>,
+    opts: JournalOptions,
     state: JournalState,
-    private readonly log: Logger,
+    log: Logger,
   ) {
+    this.db = db;
+    this.opts = opts;
+    this.log = log;
     this.cell = new JournalStateCell(state);
     this.metrics = journalMetrics(opts.metrics ?? new MetricsRegistry());
     this.maxBytes = opts.maxBytes ?? 8 * 1024 ** 3;

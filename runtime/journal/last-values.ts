@@ -11,7 +11,10 @@ export class LastValues {
   /** metrics by sensor whose last value the state carries */
   private readonly remembered = new Map<string, Set<string>>();
 
-  constructor(private readonly cell: JournalStateCell) {}
+  private readonly cell: JournalStateCell;
+
+  constructor(cell: JournalStateCell) {
+    this.cell = cell;}
 
   /** From now on carry the last durable value of `sensor`'s `metric`. Returns the value held from before, if any. */
   remember(sensor: string, metric: string): LastValue | undefined {

@@ -11,7 +11,10 @@ export class JournalListeners {
   private readonly committed: CommittedListener[] = [];
   private readonly sealed: SealedListener[] = [];
 
-  constructor(private readonly log: Logger) {}
+  private readonly log: Logger;
+
+  constructor(log: Logger) {
+    this.log = log;}
 
   onCommitted(listener: CommittedListener): () => void {
     return subscribe(this.committed, listener);

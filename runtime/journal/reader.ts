@@ -32,7 +32,10 @@ export interface ReaderDeps {
 }
 
 export class JournalReader {
-  constructor(private readonly deps: ReaderDeps) {}
+  private readonly deps: ReaderDeps;
+
+  constructor(deps: ReaderDeps) {
+    this.deps = deps;}
 
   /**
    * The canonical lines of a sealed batch still held (empty when pruned), or null when not held:

@@ -24,7 +24,10 @@ export interface RetentionDeps {
 }
 
 export class Retention {
-  constructor(private readonly deps: RetentionDeps) {}
+  private readonly deps: RetentionDeps;
+
+  constructor(deps: RetentionDeps) {
+    this.deps = deps;}
 
   /**
    * How many of `incoming` readings of about `lineBytes` each the bound has room for. Under

@@ -51,7 +51,10 @@ export class Sealer {
   private ageTimer: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  constructor(private readonly deps: SealerDeps) {}
+  private readonly deps: SealerDeps;
+
+  constructor(deps: SealerDeps) {
+    this.deps = deps;}
 
   /** Rebuild the tail from the chunks after the last sealed seq (opening the journal). */
   async rebuildTail(chunks: ChunkStore, readOnly: boolean): Promise<void> {

@@ -39,7 +39,13 @@ export class BatchBodies {
   /** reading and encoding, one batch at a time */
   private encoding: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly journal: Source, private readonly options: BatchBodiesOptions) {}
+  private readonly journal: Source;
+  private readonly options: BatchBodiesOptions;
+
+  constructor(journal: Source, options: BatchBodiesOptions) {
+    this.journal = journal;
+    this.options = options;
+  }
 
   /** Start making the bodies of batches from..to not made yet; drop any made for batches before from. */
   prepare(from: number, to: number): void {

@@ -4,7 +4,12 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
 
-  constructor(private readonly rate: number, private readonly now: () => number = () => performance.now()) {
+  private readonly rate: number;
+  private readonly now: () => number;
+
+  constructor(rate: number, now: () => number = () => performance.now()) {
+    this.rate = rate;
+    this.now = now;
     this.tokens = rate;
     this.last = now();
   }

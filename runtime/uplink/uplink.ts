@@ -30,7 +30,13 @@ export interface UplinkDeps {
 type SendOutcome = 'acked' | 'retry' | 'rewind';
 
 class SinkReply {
-  constructor(readonly status: number, readonly body: Record<string, unknown>) {}
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+
+  constructor(status: number, body: Record<string, unknown>) {
+    this.status = status;
+    this.body = body;
+  }
 }
 
 export class Uplink {
@@ -59,7 +65,10 @@ export class Uplink {
   private readonly config: UplinkConfig;
   private readonly m;
 
-  constructor(private readonly deps: UplinkDeps) {
+  private readonly deps: UplinkDeps;
+
+  constructor(deps: UplinkDeps) {
+    this.deps = deps;
     this.config = uplinkSchema.parse(deps.config);
     this.base = this.config.url.replace(/\/+$/, '');
     this.bodies = new BatchBodies(deps.journal, { encoding: this.config.encoding, gzipLevel: this.config.gzipLevel });

@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module';
 import { loadDeviceConfig } from '../../config/device-config.ts';
 import { Daemon } from '../../daemon.ts';
 import { createLogger } from '../../log.ts';
@@ -17,6 +18,9 @@ readings are committed and the last batch is sealed.`,
     const log = createLogger();
     const daemon = new Daemon(config, log, { progressMs: positiveInt(values['progress-ms'], 'progress-ms', 5000) });
     await daemon.start();
+    // A device is more often cut off (power, SIGKILL) than stopped: keep what its start compiled now,
+    // not only at a clean exit, so that the next start finds it.
+    flushCompileCache();
     // A daemon whose parts are all idle (no driver, the uplink drained, every timer unref'd) holds
     // nothing that keeps Node's event loop alive, and would exit unasked; this handle does, until
     // a signal stops it.

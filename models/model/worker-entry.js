@@ -1,6 +1,0 @@
-// Worker threads do not inherit the main thread's TypeScript loader: register it, then load the
-// worker's TypeScript source.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('./train-worker.ts');
