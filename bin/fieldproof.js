@@ -23,5 +23,5 @@ process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
-const { main } = await import('../runtime/cli/main.ts');
+const { main } = await import('../app/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

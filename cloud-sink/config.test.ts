@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../runtime/config/errors.ts';
-import { parseYamlConfig } from '../runtime/config/load.ts';
+import { ConfigError } from '../kernel/config/errors.ts';
+import { parseYamlConfig } from '../kernel/config/load.ts';
 import { invalidDeviceKeys, loadSinkConfig, sinkConfigSchema } from './config.ts';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));

@@ -4,8 +4,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { isHex } from '../protocol/hash.ts';
 import { isValidName } from '../protocol/records.ts';
-import { loadYamlConfig } from '../runtime/config/load.ts';
-import { ConfigError } from '../runtime/config/errors.ts';
+import { loadYamlConfig } from '../kernel/config/load.ts';
+import { ConfigError } from '../kernel/config/errors.ts';
 
 const listen = z
   .string()

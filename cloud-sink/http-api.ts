@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { isHex } from '../protocol/hash.ts';
 import { isValidName } from '../protocol/records.ts';
-import { counter } from '../runtime/metrics.ts';
+import { counter } from '../kernel/metrics.ts';
 import type { Anchorer } from './anchor/anchorer.ts';
 import type { Ingest } from './ingest.ts';
 import type { ProofService } from './proofs.ts';

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { checkBatch, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
 import { rootOfJoined } from './leaves.ts';
-import { counter, histogram } from '../runtime/metrics.ts';
+import { counter, histogram } from '../kernel/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore } from './store/types.ts';

@@ -7,7 +7,7 @@ import { verifyRecordProof } from '../protocol/proof.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { sinkConfig } from './config.ts';
 import { Sink } from './sink.ts';
-import { getJson, makeChain, postColumnar, postJson, postRaw, signBatch, tempDir } from './testing.ts';
+import { getJson, makeChain, postColumnar, postJson, postRaw, signBatch, tempDir } from '../test/support/sink.ts';
 
 const ADMIN = 'admin-token-for-tests-0123456789';
 

@@ -1,7 +1,7 @@
 // Builds the driver a config entry asks for. Each kind's module is imported when a config names
 // it: a device with no serial sensor does not load serialport, one with no meter not modbus-serial.
 import type { DriverConfig } from './config.ts';
-import type { Driver, DriverContext } from './types.ts';
+import type { Driver, DriverContext } from '../kernel/source.ts';
 
 export async function createDriver(config: DriverConfig, ctx: DriverContext): Promise<Driver> {
   switch (config.kind) {

@@ -2,10 +2,10 @@
 // LoRaWAN network server, whose decoded readings enter the same pipeline as the drivers'.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DriverStatus } from '../drivers/types.ts';
+import type { DriverStatus } from '../kernel/source.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Component, ComponentFactory, StatusBoard } from '../runtime/component.ts';
-import { ConfigError } from '../runtime/config/errors.ts';
+import type { Component, ComponentFactory, StatusBoard } from '../app/daemon-context.ts';
+import { ConfigError } from '../kernel/config/errors.ts';
 import { CayenneLppCodec, type Codec } from './codecs/codec.ts';
 import { CodecLoadError, JsCodec } from './codecs/js-codec.ts';
 import { parseListen, resolveCodecs, type GatewayConfig, type LorawanDeviceConfig } from './config.ts';

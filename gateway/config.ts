@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { isValidName } from '../protocol/records.ts';
-import { ConfigError } from '../runtime/config/errors.ts';
+import { ConfigError } from '../kernel/config/errors.ts';
 import { REGIONS } from './lorawan/region.ts';
 
 const hex = (bytes: number, what: string) =>

@@ -10,10 +10,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DriverStatus } from '../drivers/types.ts';
+import type { DriverStatus } from '../kernel/source.ts';
 import type { JsonValue } from '../protocol/canonical.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import { counter } from '../runtime/metrics.ts';
+import { counter } from '../kernel/metrics.ts';
 import type { Codec, CodecOutcome, UplinkInput } from './codecs/codec.ts';
 import type { GatewayConfig, LorawanDeviceConfig } from './config.ts';
 import { ThrottledWarn } from './log-throttle.ts';

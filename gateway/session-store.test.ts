@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { silentLogger } from '../runtime/log.ts';
+import { silentLogger } from '../kernel/log.ts';
 import { SessionStore, type StoredSession } from './session-store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-store-'));

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Level } from 'level';
-import { LevelOpenError, openLevel } from '../runtime/level-open.ts';
+import { LevelOpenError, openLevel } from '../kernel/level-open.ts';
 import type { Logger } from 'pino';
 
 export interface StoredSession {

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Assessor } from '../runtime/component.ts';
-import { silentLogger } from '../runtime/log.ts';
-import { Registry } from '../runtime/metrics.ts';
+import type { Assessor } from '../app/daemon-context.ts';
+import { silentLogger } from '../kernel/log.ts';
+import { Registry } from '../kernel/metrics.ts';
 import { validationSchema } from './config.ts';
 import { ValidationComponent } from './validation.ts';
 

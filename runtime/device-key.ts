@@ -3,7 +3,7 @@ import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readF
 import { dirname, join } from 'node:path';
 import { generateKey, keyFromSeed, type DeviceKey } from '../protocol/signature.ts';
 import { isHex } from '../protocol/hash.ts';
-import { UserError } from './user-error.ts';
+import { UserError } from '../kernel/user-error.ts';
 
 export const KEY_FILE = 'device.key';
 

@@ -4,8 +4,8 @@ import type { JournalRecord, ReadingRecord } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { tempDir } from '../test/support/tmp.ts';
 import { Journal } from './journal/journal.ts';
-import { silentLogger } from './log.ts';
-import { Registry } from './metrics.ts';
+import { silentLogger } from '../kernel/log.ts';
+import { Registry } from '../kernel/metrics.ts';
 import { Pipeline } from './pipeline.ts';
 
 async function setup(maxQueued?: number, commitMaxWaitMs = 1) {

@@ -3,9 +3,9 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { isValidName, type ReadingInput } from '../protocol/records.ts';
-import { combineQuality, type Assessor } from './component.ts';
+import { combineQuality, type Assessor } from '../app/daemon-context.ts';
 import type { Journal } from './journal/journal.ts';
-import { counter } from './metrics.ts';
+import { counter } from '../kernel/metrics.ts';
 
 export interface PipelineOptions {
   /** readings waiting for a commit beyond which new ones are dropped (and counted in a gap record) */

@@ -14,7 +14,7 @@ import { tempDir } from './support/tmp.ts';
 // The minimal device.yaml (docs/spec/configs.md), with the data dir moved into a temp folder and
 // without the uplink (no sink runs here; the uplink has tests of its own).
 function minimalConfig(dir: string, extra = ''): string {
-  const text = readFileSync(new URL('../runtime/config/testdata/device.yaml', import.meta.url), 'utf8')
+  const text = readFileSync(new URL('../app/config/testdata/device.yaml', import.meta.url), 'utf8')
     .replace('/var/lib/fieldproof', join(dir, 'data'))
     .replace(/^uplink:.*\n.*\n/m, '');
   const file = join(dir, 'device.yaml');

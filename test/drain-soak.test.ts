@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { chainProblem, checkBatch, type BatchHeader } from '../protocol/batch.ts';
 import type { JournalRecord } from '../protocol/records.ts';
-import { freeTcpPort } from '../runtime/net.ts';
+import { freeTcpPort } from '../kernel/net.ts';
 import { CliProcess, runCli } from './support/cli.ts';
 import { tempDir } from './support/tmp.ts';
 

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { sinkConfig } from '../cloud-sink/config.ts';
 import { Sink } from '../cloud-sink/sink.ts';
-import { deviceConfigSchema, resolveDeviceConfig } from '../runtime/config/device-config.ts';
-import { Daemon } from '../runtime/daemon.ts';
-import { silentLogger } from '../runtime/log.ts';
+import { deviceConfigSchema, resolveDeviceConfig } from '../app/config/device-config.ts';
+import { Daemon } from '../app/daemon.ts';
+import { silentLogger } from '../kernel/log.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -4,7 +4,7 @@
 // not yet committed is finished before a new one starts, so a restart resumes where it stopped.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { counter, gauge } from '../../runtime/metrics.ts';
+import { counter, gauge } from '../../kernel/metrics.ts';
 import type { SinkStore } from '../store/types.ts';
 import type { AnchorChain } from './aptos-chain.ts';
 import { anchorRoot } from './tree.ts';

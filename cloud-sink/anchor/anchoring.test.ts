@@ -13,12 +13,12 @@ import { generateKey } from '../../protocol/signature.ts';
 import { AptosSimulator } from '../aptos-simulator/simulator.ts';
 import { sinkConfig } from '../config.ts';
 import { Sink } from '../sink.ts';
-import { getJson, makeChain, postColumnar, postJson, tempDir } from '../testing.ts';
+import { getJson, makeChain, postColumnar, postJson, tempDir } from '../../test/support/sink.ts';
 import { entryFunctionAbi, loadAnchorAbi } from './abi.ts';
 import { aptosClient } from './aptos-client.ts';
 import { AptosAnchorChain } from './aptos-chain.ts';
 import { checkAnchorOnChain } from './on-chain-check.ts';
-import { silentLogger } from '../../runtime/log.ts';
+import { silentLogger } from '../../kernel/log.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/fieldproof.js', import.meta.url));
 const MODULE = '0xcafe::anchor';

@@ -2,7 +2,7 @@
 // keeps its batches in LevelDB.
 import { join } from 'node:path';
 import type { SinkConfig } from '../config.ts';
-import { ConfigError } from '../../runtime/config/errors.ts';
+import { ConfigError } from '../../kernel/config/errors.ts';
 import type { SinkStore } from './types.ts';
 
 export async function createStore(config: SinkConfig): Promise<SinkStore> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { headerHash, type Batch } from '../../protocol/batch.ts';
 import { generateKey } from '../../protocol/signature.ts';
-import { makeChain, tempDir } from '../testing.ts';
+import { makeChain, tempDir } from '../../test/support/sink.ts';
 import { LevelSinkStore } from './level-store.ts';
 import type { BatchToStore } from './types.ts';
 

@@ -5,7 +5,7 @@
 
 import type { Level } from 'level';
 import { ZERO_HASH } from '../../protocol/hash.ts';
-import { LevelOpenError, openLevel } from '../../runtime/level-open.ts';
+import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
 import { chainDecision } from './chain.ts';
 import {
   pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,

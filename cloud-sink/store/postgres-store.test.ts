@@ -8,7 +8,7 @@ import { generateKey } from '../../protocol/signature.ts';
 import { verifyRecordProof } from '../../protocol/proof.ts';
 import { sinkConfig } from '../config.ts';
 import { Sink } from '../sink.ts';
-import { getJson, makeChain, postColumnar, postJson, signBatch, tempDir } from '../testing.ts';
+import { getJson, makeChain, postColumnar, postJson, signBatch, tempDir } from '../../test/support/sink.ts';
 import { migrations } from './migrate.ts';
 import { PostgresSinkStore } from './postgres-store.ts';
 

@@ -6,7 +6,7 @@
 // used as keys) pass through unchanged. Every top-level section of the device config can be set,
 // including lists as JSON: `snap set fieldproof drivers='[{"kind":"simulated","id":"sim"}]'`.
 import { z } from 'zod';
-import { deviceConfigSchema } from '../../runtime/config/device-config.ts';
+import { deviceConfigSchema } from '../../app/config/device-config.ts';
 
 /** options that are not part of device.yaml */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

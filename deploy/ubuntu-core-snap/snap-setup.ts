@@ -10,8 +10,8 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync }
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadDeviceConfig } from '../../runtime/config/device-config.ts';
-import { UserError } from '../../runtime/user-error.ts';
+import { loadDeviceConfig } from '../../app/config/device-config.ts';
+import { UserError } from '../../kernel/user-error.ts';
 import { loadOrCreateKey } from '../../runtime/device-key.ts';
 import { defaultDeviceName, optionNames, settingsFromOptions, SnapOptionError } from './snap-options.ts';
 

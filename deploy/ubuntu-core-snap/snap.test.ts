@@ -12,8 +12,8 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
-import { loadDeviceConfig } from '../../runtime/config/device-config.ts';
-import { freeTcpPort as freePort } from '../../runtime/net.ts';
+import { loadDeviceConfig } from '../../app/config/device-config.ts';
+import { freeTcpPort as freePort } from '../../kernel/net.ts';
 
 const HERE = import.meta.dirname;
 const ROOT = resolve(HERE, '../..');

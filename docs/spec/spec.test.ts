@@ -23,10 +23,10 @@ import { AptosAnchorChain } from '../../cloud-sink/anchor/aptos-chain.ts';
 import { AptosSimulator } from '../../cloud-sink/aptos-simulator/simulator.ts';
 import { invalidDeviceKeys, loadSinkConfig, sinkConfig } from '../../cloud-sink/config.ts';
 import { Sink } from '../../cloud-sink/sink.ts';
-import { getJson, postRaw, type Reply } from '../../cloud-sink/testing.ts';
+import { getJson, postRaw, type Reply } from '../../test/support/sink.ts';
 import { decodeBatchBody } from '../../cloud-sink/wire/body.ts';
-import { loadDeviceConfig } from '../../runtime/config/device-config.ts';
-import { silentLogger } from '../../runtime/log.ts';
+import { loadDeviceConfig } from '../../app/config/device-config.ts';
+import { silentLogger } from '../../kernel/log.ts';
 import { runCli } from '../../test/support/cli.ts';
 
 // ---------------------------------------------------------------- reading the examples

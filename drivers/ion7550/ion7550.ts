@@ -4,13 +4,13 @@
 // a grid emission factor, the avoided CO2e. A failed poll emits every mapped metric with value null
 // and the failure's flag; a block the meter refuses with a Modbus exception fails alone.
 import type { ReadingInput } from '../../protocol/records.ts';
-import { counter } from '../../runtime/metrics.ts';
+import { counter } from '../../kernel/metrics.ts';
 import { PollMetrics } from '../poll/poll-metrics.ts';
 import { ReadError } from '../poll/errors.ts';
 import { PollScheduler, type PollHealth, type PollOutcome } from '../poll/scheduler.ts';
 import { StatusTracker } from '../poll/status-tracker.ts';
 import { assessQuality, failedQuality, type QualityInputs } from '../quality.ts';
-import type { Driver, DriverContext, DriverStatus } from '../types.ts';
+import type { Driver, DriverContext, DriverStatus } from '../../kernel/source.ts';
 import type { Ion7550DriverConfig } from './config.ts';
 import { EnergyCounter } from './energy.ts';
 import { acquireLink, releaseLink, type ModbusLink, type ModbusTarget } from './modbus-link.ts';

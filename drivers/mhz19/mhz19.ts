@@ -3,14 +3,14 @@
 // with value null and the failure's flag. The sensor warms up after power-on: the warm-up window
 // starts when the driver starts and again whenever the sensor answers after being down (a sensor
 // that went silent most often lost power).
-import { counter } from '../../runtime/metrics.ts';
+import { counter } from '../../kernel/metrics.ts';
 import { PollMetrics } from '../poll/poll-metrics.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
 import type { ReadError } from '../poll/errors.ts';
 import { PollScheduler, type PollHealth, type PollJob, type PollOutcome, type PollTiming } from '../poll/scheduler.ts';
 import { StatusTracker } from '../poll/status-tracker.ts';
 import { assessQuality, failedQuality, type QualityInputs } from '../quality.ts';
-import type { Driver, DriverContext, DriverStatus } from '../types.ts';
+import type { Driver, DriverContext, DriverStatus } from '../../kernel/source.ts';
 import { Mhz19Client } from './client.ts';
 import type { Mhz19DriverConfig } from './config.ts';
 import type { Co2Response } from './protocol.ts';

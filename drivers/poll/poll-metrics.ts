@@ -1,7 +1,7 @@
 // Per-driver poll figures on the daemon's registry: polls by outcome and poll duration. Label
 // children are looked up once per outcome kind, so counting a poll allocates nothing.
 import type { Counter, Histogram, Registry } from 'prom-client';
-import { counter, histogram } from '../../runtime/metrics.ts';
+import { counter, histogram } from '../../kernel/metrics.ts';
 import type { PollOutcome } from './scheduler.ts';
 
 type CounterChild = ReturnType<Counter<'driver' | 'outcome'>['labels']>;

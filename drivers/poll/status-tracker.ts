@@ -1,6 +1,6 @@
 // A driver's DriverStatus, kept up to date from poll outcomes, and reported to the runtime only when
 // the state changes (not on every poll).
-import type { DriverContext, DriverState, DriverStatus } from '../types.ts';
+import type { DriverContext, DriverState, DriverStatus } from '../../kernel/source.ts';
 import type { PollHealth } from './scheduler.ts';
 
 export class StatusTracker {

@@ -1,7 +1,7 @@
 // Deterministic synthetic sensor signals: a daily cycle, noise, and the faults real sensors show.
 // Pure functions of (seed, time); the driver, the tests and the benchmarks share them.
 import type { SimulatedFault } from './config.ts';
-import { prng } from '../../runtime/prng.ts';
+import { prng } from '../../kernel/prng.ts';
 
 export type SignalKind = 'co2' | 'power' | 'temperature';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ReadingInput } from '../../protocol/records.ts';
-import { silentLogger } from '../../runtime/log.ts';
-import { Registry } from '../../runtime/metrics.ts';
+import { silentLogger } from '../../kernel/log.ts';
+import { Registry } from '../../kernel/metrics.ts';
 import { simulatedDriverSchema } from './config.ts';
 import { baseline, SimulatedSignal } from './signal.ts';
 import { SimulatedDriver } from './simulated.ts';

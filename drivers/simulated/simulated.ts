@@ -1,6 +1,6 @@
 // A driver for sensors that do not exist: realistic signals on a timer, for the demo, the tests
 // and the benchmarks.
-import type { Driver, DriverContext, DriverStatus } from '../types.ts';
+import type { Driver, DriverContext, DriverStatus } from '../../kernel/source.ts';
 import type { SimulatedDriverConfig } from './config.ts';
 import { SIGNAL_UNITS, SimulatedSignal } from './signal.ts';
 

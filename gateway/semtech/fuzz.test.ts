@@ -8,7 +8,7 @@ import { rxpkFor, SimulatedNode } from '../simulator.ts';
 import { ABP, GatewayFixture, GW1, OTAA, testGatewayConfig } from '../testdata/gateway-fixture.ts';
 import { metricValue, waitFor } from '../testdata/wait.ts';
 import { encodeGatewayDatagram, PULL_DATA, PUSH_DATA, TX_ACK } from './packets.ts';
-import { prng } from '../../runtime/prng.ts';
+import { prng } from '../../kernel/prng.ts';
 
 const TOTAL = 100_000;
 const CHUNK = 1000;

@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { counter, gauge } from '../../runtime/metrics.ts';
+import { counter, gauge } from '../../kernel/metrics.ts';
 import { ThrottledWarn } from '../log-throttle.ts';
 import {
   encodeAck, encodePullResp, GATEWAY_HEADER, gatewayEui, parsePushData, parseTxAck, PULL_ACK, PULL_DATA, PUSH_DATA,

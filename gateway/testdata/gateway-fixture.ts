@@ -3,10 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DriverStatus } from '../../drivers/types.ts';
+import type { DriverStatus } from '../../kernel/source.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
-import { silentLogger } from '../../runtime/log.ts';
-import { Registry } from '../../runtime/metrics.ts';
+import { silentLogger } from '../../kernel/log.ts';
+import { Registry } from '../../kernel/metrics.ts';
 import { GatewayComponent, loadCodecs } from '../component.ts';
 import { gatewaySchema, type GatewayConfig } from '../config.ts';
 import { SimulatedForwarder } from '../simulator.ts';

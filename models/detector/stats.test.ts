@@ -1,7 +1,7 @@
 // The running statistics the detectors rest on, checked against the obvious computation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { prng } from '../../runtime/prng.ts';
+import { prng } from '../../kernel/prng.ts';
 import { RollingRanks, RollingStats, normalTail } from './stats.ts';
 
 test('rolling ranks agree with counting the last values by hand, ties and window turnover included', () => {

@@ -10,7 +10,7 @@ import { fileLoadHandler, fileSaveHandler } from './file-io.ts';
 import { dominantPeriod } from './season.ts';
 import { checkWeights, type ForecasterWeights } from './weights.ts';
 import { improves } from './forecaster.ts';
-import { prng } from '../../runtime/prng.ts';
+import { prng } from '../../kernel/prng.ts';
 
 export interface TrainOptions {
   /** latest values the network sees (may be 0 when it sees taps) */

@@ -3,7 +3,7 @@
 // given as [start, end] timestamp strings.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { UserError } from '../../runtime/user-error.ts';
+import { UserError } from '../../kernel/user-error.ts';
 
 export interface NabSeries {
   /** `<category>/<file>.csv`, the key used by the labels file */

@@ -1,7 +1,7 @@
 // The parser may decline a line, but what it accepts must re-encode to exactly that line.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { prng } from '../../runtime/prng.ts';
+import { prng } from '../../kernel/prng.ts';
 import { ReadingEncoder } from '../reading-encoder.ts';
 import { canonicalDecimal, CanonicalReadingParser } from './canonical-reading-parser.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { prng } from '../../runtime/prng.ts';
+import { prng } from '../../kernel/prng.ts';
 import { canonicalize } from '../canonical.ts';
 import { readingRecord, gapRecord, type JournalRecord } from '../records.ts';
 import { generateKey } from '../signature.ts';

@@ -7,13 +7,13 @@ import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { JournalRecord, ReadingRecord } from '../../protocol/records.ts';
-import { silentLogger } from '../log.ts';
-import { Registry } from '../metrics.ts';
-import { MapStatusBoard } from '../status-board.ts';
+import { silentLogger } from '../../kernel/log.ts';
+import { Registry } from '../../kernel/metrics.ts';
+import { MapStatusBoard } from '../../kernel/status-board.ts';
 import { AlertsComponent } from './alerts.ts';
 import { alertsSchema, type AlertsConfig } from './config.ts';
 import type { Alert, AlertEvent } from './engine.ts';
-import { startMosquitto, type Broker } from './testing/mosquitto.ts';
+import { startMosquitto, type Broker } from '../../bench/local-mosquitto.ts';
 
 let plain: Broker;
 let secured: Broker;

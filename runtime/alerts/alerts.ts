@@ -5,10 +5,10 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DriverStatus } from '../../drivers/types.ts';
+import type { DriverStatus } from '../../kernel/source.ts';
 import type { JournalRecord } from '../../protocol/records.ts';
-import type { Component, DaemonContext, StatusBoard } from '../component.ts';
-import { counter, gauge } from '../metrics.ts';
+import type { Component, DaemonContext, StatusBoard } from '../../app/daemon-context.ts';
+import { counter, gauge } from '../../kernel/metrics.ts';
 import type { AlertsConfig } from './config.ts';
 import { AlertEngine, type AlertEvent } from './engine.ts';
 import type { MqttAlertPublisher } from './mqtt-publisher.ts';

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { counter, gauge } from '../metrics.ts';
-import { UserError } from '../user-error.ts';
+import { counter, gauge } from '../../kernel/metrics.ts';
+import { UserError } from '../../kernel/user-error.ts';
 import type { MqttConfig } from './config.ts';
 import type { Alert, AlertEvent } from './engine.ts';
 

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { request } from 'undici';
-import { counter } from '../metrics.ts';
+import { counter } from '../../kernel/metrics.ts';
 import type { WebhookConfig } from './config.ts';
 import type { AlertEvent } from './engine.ts';
 

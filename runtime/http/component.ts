@@ -1,7 +1,7 @@
 // The local HTTP part of the daemon: the dashboard feed and the server that shows it. Started when
 // the device config has an `http:` section (`http: {}` takes the defaults); the snap's configure
 // hook always writes one, so an installed device always has its page.
-import type { Component, ComponentFactory, DaemonContext } from '../component.ts';
+import type { Component, ComponentFactory, DaemonContext } from '../../app/daemon-context.ts';
 import type { HttpConfig } from './config.ts';
 import { DashboardFeed } from './dashboard-feed.ts';
 import { LocalHttpServer } from './server.ts';

@@ -1,9 +1,9 @@
 // The status page's view of the daemon: a snapshot for a page that just loaded, then a stream of
 // small messages. Readings are rate-limited per sensor (the newest one per live interval), so a
 // device taking 1000 readings a second sends the page a few updates per sensor, not 1000.
-import type { DriverStatus } from '../../drivers/types.ts';
+import type { DriverStatus } from '../../kernel/source.ts';
 import type { JournalRecord } from '../../protocol/records.ts';
-import type { StatusBoard } from '../component.ts';
+import type { StatusBoard } from '../../app/daemon-context.ts';
 import type { JournalStats } from '../journal/journal.ts';
 import { SensorTable, type GapView, type SensorHistory, type SensorView } from './sensor-table.ts';
 

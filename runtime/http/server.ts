@@ -15,8 +15,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { UserError } from '../user-error.ts';
-import { counter, gauge, processMetrics } from '../metrics.ts';
+import { UserError } from '../../kernel/user-error.ts';
+import { counter, gauge, processMetrics } from '../../kernel/metrics.ts';
 import { isLoopback, parseListen, type HttpConfig } from './config.ts';
 import type { DashboardFeed, LiveMessage } from './dashboard-feed.ts';
 

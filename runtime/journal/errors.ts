@@ -1,4 +1,4 @@
-import { UserError } from '../user-error.ts';
+import { UserError } from '../../kernel/user-error.ts';
 
 /** The journal cannot be opened as asked: a user-facing, one-line problem (wrong dir, in use, foreign). */
 export class JournalOpenError extends UserError {

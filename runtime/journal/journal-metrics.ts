@@ -1,6 +1,6 @@
 // The journal's figures on the daemon's registry, shared by its parts.
 import type { Registry } from 'prom-client';
-import { counter, gauge, histogram } from '../metrics.ts';
+import { counter, gauge, histogram } from '../../kernel/metrics.ts';
 
 export function journalMetrics(reg: Registry) {
   return {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Level } from 'level';
 import { ZERO_HASH } from '../../protocol/hash.ts';
-import { LevelOpenError, openLevel } from '../level-open.ts';
+import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { JournalOpenError } from './errors.ts';
 import { FORMAT, META_KEY, STATE_KEY, type JournalMeta, type JournalState } from './layout.ts';

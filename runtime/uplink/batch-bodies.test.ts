@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { generateKey } from '../../protocol/signature.ts';
-import { tempDir } from '../../cloud-sink/testing.ts';
+import { tempDir } from '../../test/support/sink.ts';
 import { decodeColumnar } from '../../protocol/columnar/decoder.ts';
 import { Journal } from '../journal/journal.ts';
 import { BatchBodies } from './batch-bodies.ts';

@@ -1,5 +1,5 @@
 // The uplink as a part of the device daemon: present when the config has an `uplink:` section.
-import type { ComponentFactory } from '../component.ts';
+import type { ComponentFactory } from '../../app/daemon-context.ts';
 import { Uplink } from './uplink.ts';
 
 export const uplinkComponent: ComponentFactory = (ctx) =>

@@ -1,0 +1,100 @@
+// `fieldproof eval nab ...`: the anomaly detector on NAB-format data, NAB-scored.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseFlags, printJson, requireFlag, UsageError, type Command } from '../../kernel/command.ts';
+import { UserError } from '../../kernel/user-error.ts';
+import { listNabFiles, readNabSeries, readNabWindows } from '../../models/nab/corpus.ts';
+import { evaluateNab, NAB_PROFILES, scoreCorpus } from '../../models/nab/evaluate.ts';
+import type { CostMatrix } from '../../models/nab/sweeper.ts';
+
+const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T]
+                          [--no-model] [--profiles FILE] [--json]
+       fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T] [--json]
+
+Runs the device's anomaly detector (rules aside: NAB has no sensor specs) over every CSV under
+DIR (NAB layout: <category>/<file>.csv with timestamp,value) and scores it with the NAB rules:
+anomaly windows, scaled sigmoid, probation period, normalisation against the null detector.
+Without --threshold the threshold is swept over the corpus (as NAB does); with it, that fixed
+threshold is applied. --no-model leaves out the TensorFlow.js forecaster, to measure what it adds.
+--results scores a published detector's results/<NAME>/ outputs instead of running ours.
+Progress goes to stderr; --json prints
+{"profile","threshold","score","raw","files":{"<category>/<file>.csv":raw},...} on stdout.
+Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).`;
+
+function loadProfiles(file: string | undefined): Record<string, CostMatrix> {
+  if (!file) return NAB_PROFILES;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UserError(`cannot read profiles ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const out: Record<string, CostMatrix> = {};
+  for (const [name, p] of Object.entries(raw as Record<string, { CostMatrix?: CostMatrix }>)) {
+    const c = p?.CostMatrix;
+    if (!c || ![c.tpWeight, c.fpWeight, c.fnWeight].every((v) => typeof v === 'number' && Number.isFinite(v))) throw new UserError(`profiles ${file}: ${name}: needs CostMatrix with tpWeight, fpWeight, fnWeight`);
+    out[name] = c;
+  }
+  return out;
+}
+
+export const command: Command = {
+  summary: 'score the anomaly detector on NAB-format data',
+  help: HELP,
+  async run(argv) {
+    const [what, ...rest] = argv;
+    if (what !== 'nab') throw new UsageError(what === undefined ? 'missing what to evaluate: fieldproof eval nab ...' : `unknown evaluation ${JSON.stringify(what)}; only "nab"`);
+    const { values } = parseFlags(rest, {
+      data: { type: 'string' },
+      labels: { type: 'string' },
+      profile: { type: 'string' },
+      profiles: { type: 'string' },
+      threshold: { type: 'string' },
+      'no-model': { type: 'boolean' },
+      results: { type: 'string' },
+      detector: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const profiles = loadProfiles(values.profiles);
+    const profile = values.profile ?? 'standard';
+    const cost = profiles[profile];
+    if (!cost) throw new UsageError(`unknown profile ${JSON.stringify(profile)}; one of: ${Object.keys(profiles).join(', ')}`);
+    let threshold: number | undefined;
+    if (values.threshold !== undefined) {
+      threshold = Number(values.threshold);
+      if (values.threshold.trim() === '' || !Number.isFinite(threshold)) throw new UsageError(`--threshold must be a number, got ${JSON.stringify(values.threshold)}`);
+    }
+    const windows = readNabWindows(requireFlag(values.labels, 'labels'));
+    const progress = (done: number, total: number, file: string) => {
+      process.stderr.write(total === 0 ? `${file}\n` : `[${done}/${total}] ${file}\n`);
+    };
+
+    let result: Record<string, unknown> & { score: number; threshold: number; raw: number };
+    if (values.results !== undefined) {
+      const detector = requireFlag(values.detector, 'detector');
+      const series = [];
+      const files = listNabFiles(values.results).filter((f) => f.name.includes('/'));
+      for (const [i, f] of files.entries()) {
+        // results/<NAME>/<category>/<NAME>_<file>.csv holds the scores for data/<category>/<file>.csv
+        const [category, base] = f.name.split('/') as [string, string];
+        if (!base.startsWith(`${detector}_`)) continue;
+        const name = `${category}/${base.slice(detector.length + 1)}`;
+        const s = readNabSeries(join(values.results, f.name), name, 'anomaly_score');
+        series.push({ name, timestamps: s.timestamps, scores: s.values });
+        progress(i + 1, files.length, name);
+      }
+      if (series.length === 0) throw new UserError(`no ${detector}_*.csv result files under ${values.results}`);
+      result = { detector, ...scoreCorpus(series, windows, profile, cost, threshold) };
+    } else {
+      const data = requireFlag(values.data, 'data');
+      const r = await evaluateNab(data, windows, { profile, cost, ...(threshold !== undefined ? { threshold } : {}), model: !values['no-model'], progress });
+      result = { ...r };
+    }
+    if (values.json) printJson(result);
+    else {
+      for (const [name, raw] of Object.entries(result.files as Record<string, number>)) process.stdout.write(`${raw.toFixed(4).padStart(9)}  ${name}\n`);
+      process.stdout.write(`profile ${profile}  threshold ${result.threshold}  raw ${result.raw.toFixed(3)}  normalised score ${result.score.toFixed(2)}\n`);
+    }
+    return 0;
+  },
+};

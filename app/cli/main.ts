@@ -1,0 +1,72 @@
+// `fieldproof VERB ...`: each verb lives in its own module, loaded only when called, so that a
+// quick `keys show` does not pay for TensorFlow.js or the Aptos SDK.
+import { readFileSync } from 'node:fs';
+import { UserError } from '../../kernel/user-error.ts';
+import type { Command } from '../../kernel/command.ts';
+
+type Loader = () => Promise<{ command: Command }>;
+
+const verbs: Record<string, { summary: string; load: Loader }> = {
+  run: { summary: 'run the device daemon', load: () => import('./run.ts') },
+  demo: { summary: 'everything on one machine with simulated devices', load: () => import('../demo/demo.ts') },
+  keys: { summary: 'create or show the device key', load: () => import('./keys.ts') },
+  journal: { summary: 'inspect the device journal: stats, verify, export', load: () => import('./journal.ts') },
+  bench: { summary: 'benchmarks printing one JSON object of figures', load: () => import('./bench.ts') },
+  probe: { summary: 'read one MH-Z19 or ION7550 once and print what it said', load: () => import('./probe.ts') },
+  mhz19: { summary: 'MH-Z19 calibration and settings (zero, span, ABC, range)', load: () => import('./mhz19.ts') },
+  sink: { summary: 'run the cloud sink', load: () => import('./sink.ts') },
+  'sink-export': { summary: 'print what the sink stored, as NDJSON batches', load: () => import('./sink-export.ts') },
+  'sink-devices': { summary: 'register or list device keys on a running sink', load: () => import('./sink-devices.ts') },
+  verify: { summary: 'check a record proof offline, and on chain with --aptos-node', load: () => import('./verify.ts') },
+  eval: { summary: 'score the anomaly detector on NAB-format data', load: () => import('./eval.ts') },
+};
+
+const HELP = `fieldproof: edge runtime for field sensors, with signed, anchored, verifiable data
+
+usage: fieldproof VERB [options]      fieldproof VERB --help for a verb's options
+       fieldproof --version           the product's version and the Node it runs on
+
+verbs:
+${Object.entries(verbs)
+  .map(([name, v]) => `  ${name.padEnd(13)}${v.summary}`)
+  .join('\n')}
+`;
+
+/** `fieldproof 0.2.0 (node v24.11.0)`: what an operator pastes into a bug report. */
+function versionLine(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `fieldproof ${pkg.version} (node ${process.version})`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === '--version' || verb === '-V') {
+    process.stdout.write(versionLine() + '\n');
+    return 0;
+  }
+  if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+    process.stdout.write(HELP);
+    return verb ? 0 : 2;
+  }
+  const entry = verbs[verb];
+  if (!entry) {
+    process.stderr.write(`fieldproof: unknown verb ${JSON.stringify(verb)}; try fieldproof --help\n`);
+    return 2;
+  }
+  try {
+    const { command } = await entry.load();
+    if (!command.handlesHelp && (rest.includes('--help') || rest.includes('-h'))) {
+      process.stdout.write(command.help.endsWith('\n') ? command.help : command.help + '\n');
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UserError) {
+      process.stderr.write(`fieldproof ${verb}: ${err.message.split('\n')[0]}\n`);
+      return err.exitCode;
+    }
+    // Not a user mistake: keep the stack, it is a bug report.
+    process.stderr.write(`fieldproof ${verb}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 70;
+  }
+}

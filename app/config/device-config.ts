@@ -1,0 +1,64 @@
+// The device config (`fieldproof run --config device.yaml`). Each section's schema lives with the
+// code that uses it; this file only assembles them and resolves paths.
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { driverSchema } from '../../drivers/config.ts';
+import { validationSchema } from '../../models/config.ts';
+import { alertsSchema } from '../../runtime/alerts/config.ts';
+import { httpSchema } from '../../runtime/http/config.ts';
+import { gatewaySchema } from '../../gateway/config.ts';
+import { isValidName } from '../../protocol/records.ts';
+import { uplinkSchema } from '../../runtime/uplink/config.ts';
+import { loadYamlConfig } from '../../kernel/config/load.ts';
+import { ConfigError } from '../../kernel/config/errors.ts';
+
+const batchSchema = z.strictObject({
+  maxRecords: z.number().int().positive().max(1_000_000).default(500),
+  maxBytes: z.number().int().positive().default(1_000_000),
+  maxAgeMs: z.number().int().positive().default(5000),
+});
+
+export const journalSchema = z.strictObject({
+  /** Upper bound on the journal's logical size (records and headers held), in bytes. */
+  maxBytes: z.number().int().positive().default(8 * 1024 ** 3),
+  policy: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
+  /** Longest a clean reading waits for the group commit that makes it durable (a flagged one does not wait). */
+  commitMaxWaitMs: z.number().int().min(0).default(20),
+  /** Most readings in one group commit. */
+  commitMaxRecords: z.number().int().positive().default(4096),
+});
+
+export const deviceConfigSchema = z.strictObject({
+  device: z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore'),
+  dataDir: z.string().min(1).optional(),
+  drivers: z.array(driverSchema).default([]),
+  batch: batchSchema.default(batchSchema.parse({})),
+  journal: journalSchema.default(journalSchema.parse({})),
+  uplink: uplinkSchema.optional(),
+  /** the local status page, /metrics and /healthz; absent: no HTTP server */
+  http: httpSchema.optional(),
+  /** LoRaWAN nodes heard through Semtech UDP packet forwarders; absent: no gateway */
+  gateway: gatewaySchema.optional(),
+  /** rules and the anomaly model every reading is checked by; on with defaults when absent */
+  validation: validationSchema.default(validationSchema.parse({})),
+  /** alerts from flagged readings, over MQTT and a webhook; absent: no alerts */
+  alerts: alertsSchema.optional(),
+});
+
+export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;
+export type DeviceConfig = Omit<z.output<typeof deviceConfigSchema>, 'dataDir'> & { dataDir: string; configFile?: string };
+
+/**
+ * Paths: an explicit dataDir wins; under a snap it defaults to $SNAP_DATA. Relative paths are
+ * taken from the config file's folder, as a user reading the file would expect.
+ */
+export function resolveDeviceConfig(raw: z.output<typeof deviceConfigSchema>, baseDir: string, file?: string): DeviceConfig {
+  const dataDir = raw.dataDir ?? process.env.SNAP_DATA;
+  if (!dataDir) throw new ConfigError(`${file ?? 'config'}: dataDir: required (or run under a snap, where it defaults to $SNAP_DATA)`);
+  return { ...raw, dataDir: isAbsolute(dataDir) ? dataDir : resolve(baseDir, dataDir), ...(file ? { configFile: file } : {}) };
+}
+
+export function loadDeviceConfig(file: string): DeviceConfig {
+  const raw = loadYamlConfig(file, deviceConfigSchema);
+  return resolveDeviceConfig(raw, resolve(file, '..'), file);
+}

@@ -1,0 +1,76 @@
+// Building signed batches and talking to a sink, for the tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { headerHash, signBatch as signProtocolBatch, type Batch } from '../../protocol/batch.ts';
+import { ZERO_HASH } from '../../protocol/hash.ts';
+import { gapRecord, readingRecord, type JournalRecord } from '../../protocol/records.ts';
+import type { DeviceKey } from '../../protocol/signature.ts';
+import { encodeColumnar, COLUMNAR_CONTENT_TYPE } from '../../protocol/columnar/encoder.ts';
+
+export function tempDir(prefix = 'fieldproof-sink-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function signBatch(device: string, key: DeviceKey, batch: number, records: JournalRecord[], prev: string, created = 1763884800000 + batch): Batch {
+  return signProtocolBatch(device, key, batch, records, prev, created);
+}
+
+/** A chain of batches of 1 Hz readings from `sensors` sensors; a gap record opens batch 2 when asked. */
+export function makeChain(device: string, key: DeviceKey, batches: number, perBatch: number, opts: { sensors?: number; withGap?: boolean; start?: number } = {}): Batch[] {
+  const sensors = opts.sensors ?? 4;
+  const start = opts.start ?? 1763884800000;
+  const out: Batch[] = [];
+  let seq = 1;
+  let prev = ZERO_HASH;
+  for (let b = 1; b <= batches; b++) {
+    const records: JournalRecord[] = [];
+    for (let i = 0; i < perBatch; i++, seq++) {
+      if (opts.withGap && b === 2 && i === 0) {
+        records.push(gapRecord(device, seq, 120, start + 10_000, start + 20_000, 'disk_full'));
+        continue;
+      }
+      const n = seq - 1;
+      records.push(readingRecord(device, seq, {
+        sensor: `pv-${(n % sensors) + 1}`, metric: 'power_kw', unit: 'kW', ts: start + Math.floor(n / sensors) * 1000,
+        value: n % 97 === 5 ? null : Math.round((10 + Math.sin(n / 50) * 3) * 100) / 100,
+      }, { score: n % 11 === 0 ? 0.6 : 1, flags: n % 11 === 0 ? ['calibration_stale'] : [] }));
+    }
+    const batch = signBatch(device, key, b, records, prev);
+    prev = headerHash(batch.header);
+    out.push(batch);
+  }
+  return out;
+}
+
+export interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export async function postRaw(url: string, body: Buffer | string, headers: Record<string, string>): Promise<Reply> {
+  const res = await request(`${url}/v1/batches`, { method: 'POST', body, headers });
+  const text = await res.body.text();
+  return { status: res.statusCode, body: text ? JSON.parse(text) : {} };
+}
+
+export function postJson(url: string, batch: Batch | { header: unknown; records: unknown; pruned?: boolean }, gzip = false): Promise<Reply> {
+  const text = JSON.stringify(batch);
+  return gzip
+    ? postRaw(url, gzipSync(text), { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+    : postRaw(url, text, { 'content-type': 'application/json' });
+}
+
+export function postColumnar(url: string, batch: Batch, pruned = false): Promise<Reply> {
+  const body = gzipSync(encodeColumnar(batch.header, batch.records as unknown as Record<string, unknown>[], pruned));
+  return postRaw(url, body, { 'content-type': COLUMNAR_CONTENT_TYPE, 'content-encoding': 'gzip' });
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  const res = await request(url, { headers });
+  const text = await res.body.text();
+  return { status: res.statusCode, body: text.startsWith('{') ? JSON.parse(text) : { text } };
+}
