@@ -1,20 +1,85 @@
-// The optional parts of the device daemon, in start order (stopped in reverse). Each part's module
-// is imported only when the config has its section: a device without a gateway does not load the
-// LoRaWAN code, one without an uplink not the HTTP client, one without alerts not MQTT.
-import type { ComponentFactory } from './daemon-context.ts';
+// The optional parts of the device daemon, in start order (stopped in reverse). Each factory picks
+// from the daemon's context what its part needs; the parts themselves know nothing of the daemon,
+// and this file is the only place they meet it. Each part's module is imported only when the config
+// has its section: a device without a gateway does not load the LoRaWAN code, one without an
+// uplink not the HTTP client, one without alerts not MQTT, one without validation not TensorFlow.js.
 import type { DeviceConfig } from './config/device-config.ts';
+import type { ComponentFactory, DaemonContext } from './daemon-context.ts';
 
-/** The factory in `load`'s module, called only when `section` is in the config. */
-function when(section: keyof DeviceConfig, load: () => Promise<ComponentFactory>): ComponentFactory {
-  return async (ctx) => (ctx.config[section] === undefined ? null : (await load())(ctx));
+type Section = Exclude<keyof DeviceConfig, 'configFile'>;
+type Part = Awaited<ReturnType<ComponentFactory>>;
+
+/** A factory that builds its part only when `section` is in the config. */
+function when<S extends Section>(section: S, build: (config: NonNullable<DeviceConfig[S]>, ctx: DaemonContext) => Promise<Part>): ComponentFactory {
+  return async (ctx) => {
+    const config = ctx.config[section];
+    return config === undefined || config === null ? null : build(config as NonNullable<DeviceConfig[S]>, ctx);
+  };
 }
 
 export const componentFactories: ComponentFactory[] = [
   // first: its assessor must be in place before any source emits
-  when('validation', async () => (await import('../models/validation.ts')).createValidation),
-  when('gateway', async () => (await import('../gateway/component.ts')).createGateway),
-  when('uplink', async () => (await import('../runtime/uplink/component.ts')).uplinkComponent),
-  when('alerts', async () => (await import('../runtime/alerts/alerts.ts')).createAlerts),
+  when('validation', async (config, ctx) => {
+    const { ValidationComponent } = await import('../models/validation.ts');
+    return new ValidationComponent({
+      config,
+      dataDir: ctx.config.dataDir,
+      log: ctx.log.child({ part: 'validation' }),
+      metrics: ctx.metrics,
+      addAssessor: (a) => ctx.addAssessor(a),
+    });
+  }),
+  when('gateway', async (config, ctx) => {
+    const { GatewayComponent, loadCodecs } = await import('../gateway/component.ts');
+    return new GatewayComponent({
+      config,
+      codecs: loadCodecs(config, ctx.config.configFile),
+      dataDir: ctx.config.dataDir,
+      emit: ctx.emit,
+      statusChanged: ctx.statusChanged,
+      log: ctx.log.child({ part: 'gateway' }),
+      metrics: ctx.metrics,
+      board: ctx.board,
+    });
+  }),
+  when('uplink', async (config, ctx) => {
+    const { Uplink } = await import('../runtime/uplink/uplink.ts');
+    return new Uplink({
+      journal: ctx.journal,
+      config,
+      device: ctx.config.device,
+      log: ctx.log.child({ part: 'uplink' }),
+      metrics: ctx.metrics,
+      board: ctx.board,
+    });
+  }),
+  when('alerts', async (config, ctx) => {
+    const { AlertsComponent } = await import('../runtime/alerts/alerts.ts');
+    return new AlertsComponent({
+      config,
+      device: ctx.config.device,
+      log: ctx.log.child({ part: 'alerts' }),
+      metrics: ctx.metrics,
+      board: ctx.board,
+      onCommitted: (l) => ctx.onCommitted(l),
+      sourceStatuses: () => ctx.sourceStatuses(),
+    });
+  }),
   // last: its page shows what the others publish
-  when('http', async () => (await import('../runtime/http/component.ts')).localHttpFactory),
+  when('http', async (config, ctx) => {
+    const { LocalHttpComponent } = await import('../runtime/http/component.ts');
+    return new LocalHttpComponent(
+      {
+        device: ctx.config.device,
+        key: ctx.key.public,
+        log: ctx.log.child({ part: 'http' }),
+        metrics: ctx.metrics,
+        board: ctx.board,
+        onCommitted: (l) => ctx.onCommitted(l),
+        sourceStatuses: () => ctx.sourceStatuses(),
+        journalStats: () => ctx.journal.stats(),
+      },
+      config,
+    );
+  }),
 ];

@@ -1,25 +1,13 @@
-// What the daemon hands to each optional part of the device (gateway, validation, alerts, uplink,
-// local HTTP), and what it expects back. Parts get their dependencies here, do nothing in their
-// constructors, and do their work between start() and stop().
+// What the daemon hands to each optional part of the device when it builds it (see components.ts):
+// the composition root's view of the device, from which each factory picks what its part needs.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Assessor, Component, StatusBoard } from '../kernel/component.ts';
 import type { DriverStatus } from '../kernel/source.ts';
-import type { Quality, ReadingInput, JournalRecord } from '../protocol/records.ts';
+import type { JournalRecord, ReadingInput } from '../protocol/records.ts';
 import type { DeviceKey } from '../protocol/signature.ts';
-import type { DeviceConfig } from './config/device-config.ts';
 import type { Journal } from '../runtime/journal/journal.ts';
-
-export interface Component {
-  readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** Scores a reading before it is journaled: rules, the anomaly model. Synchronous and fast. */
-export interface Assessor {
-  /** Returns the flags to add and a multiplier (0..1) for the reading's quality score. */
-  assess(input: ReadingInput): { flags: string[]; factor: number };
-}
+import type { DeviceConfig } from './config/device-config.ts';
 
 export interface DaemonContext {
   config: DeviceConfig;
@@ -40,22 +28,5 @@ export interface DaemonContext {
   board: StatusBoard;
 }
 
-export interface StatusBoard {
-  set(key: string, value: unknown): void;
-  get(key: string): unknown;
-  snapshot(): Record<string, unknown>;
-  onChange(listener: (key: string, value: unknown) => void): void;
-}
-
 /** Builds a part from its config section, or null when the config has none. */
 export type ComponentFactory = (ctx: DaemonContext) => Component | null | Promise<Component | null>;
-
-export function combineQuality(base: Quality | undefined, extra: { flags: string[]; factor: number }[]): Quality {
-  let score = base?.score ?? 1;
-  const flags = base ? base.flags.slice() : [];
-  for (const e of extra) {
-    score *= e.factor;
-    for (const f of e.flags) if (!flags.includes(f)) flags.push(f);
-  }
-  return { score: Math.round(Math.max(0, Math.min(1, score)) * 1000) / 1000, flags };
-}

@@ -15,7 +15,7 @@ import { parseFlags, positiveInt, printJson } from '../kernel/command.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
-import { journalSchema } from '../app/config/device-config.ts';
+import { journalSchema } from '../runtime/journal/config.ts';
 import { Pipeline } from '../runtime/pipeline.ts';
 import { MapStatusBoard } from '../kernel/status-board.ts';
 import { AlertsComponent } from '../runtime/alerts/alerts.ts';

@@ -13,7 +13,7 @@ import { Journal } from '../runtime/journal/journal.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { Pipeline } from '../runtime/pipeline.ts';
-import { CayenneLppCodec } from '../gateway/codecs/codec.ts';
+import { CayenneLppCodec } from '../gateway/codecs/cayenne-lpp.ts';
 import { GatewayComponent } from '../gateway/component.ts';
 import { gatewaySchema } from '../gateway/config.ts';
 import { sessionCrypto, UP } from '../gateway/lorawan/crypto.ts';

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { SimulatedSignal, SIGNAL_UNITS } from '../drivers/simulated/signal.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { parseFlags, positiveInt, printJson } from '../kernel/command.ts';
-import type { Assessor } from '../app/daemon-context.ts';
+import type { Assessor } from '../kernel/component.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { validationSchema } from '../models/config.ts';

@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DriverStatus } from '../kernel/source.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Component, ComponentFactory, StatusBoard } from '../app/daemon-context.ts';
+import type { Component, StatusBoard } from '../kernel/component.ts';
 import { ConfigError } from '../kernel/config/errors.ts';
-import { CayenneLppCodec, type Codec } from './codecs/codec.ts';
+import { CayenneLppCodec } from './codecs/cayenne-lpp.ts';
+import type { Codec } from './codecs/codec.ts';
 import { CodecLoadError, JsCodec } from './codecs/js-codec.ts';
 import { parseListen, resolveCodecs, type GatewayConfig, type LorawanDeviceConfig } from './config.ts';
 import { LorawanNetworkServer } from './network-server.ts';
@@ -159,19 +160,3 @@ export function loadCodecs(config: GatewayConfig, configFile?: string): Map<stri
   });
   return out;
 }
-
-export const createGateway: ComponentFactory = (ctx) => {
-  const config = ctx.config.gateway;
-  if (!config) return null;
-  const log = ctx.log.child({ part: 'gateway' });
-  return new GatewayComponent({
-    config,
-    codecs: loadCodecs(config, ctx.config.configFile),
-    dataDir: ctx.config.dataDir,
-    emit: ctx.emit,
-    statusChanged: ctx.statusChanged,
-    log,
-    metrics: ctx.metrics,
-    board: ctx.board,
-  });
-};

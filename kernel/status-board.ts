@@ -1,4 +1,4 @@
-import type { StatusBoard } from '../app/daemon-context.ts';
+import type { StatusBoard } from './component.ts';
 
 /** Facts that parts of the daemon publish for the others (last sync, alerts, anchors). */
 export class MapStatusBoard implements StatusBoard {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Assessor } from '../app/daemon-context.ts';
+import type { Assessor } from '../kernel/component.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { validationSchema } from './config.ts';

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Assessor, Component, DaemonContext } from '../app/daemon-context.ts';
+import type { Assessor, Component } from '../kernel/component.ts';
 import { counter, gauge } from '../kernel/metrics.ts';
 import type { ValidationConfig } from './config.ts';
 import { defaultDetectorParams } from './detector/detector.ts';
@@ -160,10 +160,4 @@ export class ValidationComponent implements Component, Assessor {
   async idle(): Promise<void> {
     for (const s of this.streams.values()) await s.scorer?.pendingTraining;
   }
-}
-
-export function createValidation(ctx: DaemonContext): ValidationComponent | null {
-  const config = ctx.config.validation;
-  if (!config) return null;
-  return new ValidationComponent({ config, dataDir: ctx.config.dataDir, log: ctx.log.child({ part: 'validation' }), metrics: ctx.metrics, addAssessor: (a) => ctx.addAssessor(a) });
 }

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { isValidName, type ReadingInput } from '../protocol/records.ts';
-import { combineQuality, type Assessor } from '../app/daemon-context.ts';
+import { combineQuality, type Assessor } from '../kernel/component.ts';
 import type { Journal } from './journal/journal.ts';
 import { counter } from '../kernel/metrics.ts';
 

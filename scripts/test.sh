@@ -6,7 +6,7 @@ set -ef   # -f: the globs below are for node --test, not for the shell
 cd "$(dirname "$0")/.."
 # The Node the project pins (the `node` dev dependency), also when this runs outside npm.
 PATH="$PWD/node_modules/.bin:$PATH"
-[ $# -gt 0 ] || set -- protocol runtime drivers gateway models cloud-sink deploy docs test
+[ $# -gt 0 ] || set -- protocol kernel drivers gateway models runtime cloud-sink bench app deploy docs test
 patterns=""
 for arg in "$@"; do
   case "$arg" in

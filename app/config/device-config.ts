@@ -9,24 +9,9 @@ import { httpSchema } from '../../runtime/http/config.ts';
 import { gatewaySchema } from '../../gateway/config.ts';
 import { isValidName } from '../../protocol/records.ts';
 import { uplinkSchema } from '../../runtime/uplink/config.ts';
+import { batchSchema, journalSchema } from '../../runtime/journal/config.ts';
 import { loadYamlConfig } from '../../kernel/config/load.ts';
 import { ConfigError } from '../../kernel/config/errors.ts';
-
-const batchSchema = z.strictObject({
-  maxRecords: z.number().int().positive().max(1_000_000).default(500),
-  maxBytes: z.number().int().positive().default(1_000_000),
-  maxAgeMs: z.number().int().positive().default(5000),
-});
-
-export const journalSchema = z.strictObject({
-  /** Upper bound on the journal's logical size (records and headers held), in bytes. */
-  maxBytes: z.number().int().positive().default(8 * 1024 ** 3),
-  policy: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
-  /** Longest a clean reading waits for the group commit that makes it durable (a flagged one does not wait). */
-  commitMaxWaitMs: z.number().int().min(0).default(20),
-  /** Most readings in one group commit. */
-  commitMaxRecords: z.number().int().positive().default(4096),
-});
 
 export const deviceConfigSchema = z.strictObject({
   device: z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore'),

@@ -7,7 +7,7 @@ import { loadYamlConfig } from '../../kernel/config/load.ts';
 
 for (const sample of ['mhz19/sample.yaml', 'ion7550/sample.yaml']) {
   test(`${sample} is a valid device config`, () => {
-    const config = loadYamlConfig(fileURLToPath(new URL(sample, import.meta.url)), deviceConfigSchema);
+    const config = loadYamlConfig(fileURLToPath(new URL(`../../drivers/${sample}`, import.meta.url)), deviceConfigSchema);
     assert.ok(config.drivers.length >= 1);
     assert.ok(config.drivers.every((d) => d.kind === sample.split('/')[0]));
   });

@@ -3,10 +3,8 @@ import { afterEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReadingInput, ReadingRecord } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
-import { Journal } from '../../runtime/journal/journal.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry } from '../../kernel/metrics.ts';
-import { Pipeline } from '../../runtime/pipeline.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import { PtyPair } from '../serial/pty-pair.ts';
 import type { DriverStatus } from '../../kernel/source.ts';
@@ -251,40 +249,4 @@ test('two meters on one RS-485 port share it: the one that answers keeps being r
   assert.ok(got.length >= 4, `reads of the answering meter: ${got.length}`);
   assert.ok(got.filter((r) => r.value === 3).length >= got.length / 2, 'the silent neighbour costs at most a stray poll now and then');
   assert.ok(of(absent.readings, 'power_kw').every((r) => r.value === null && r.quality!.flags[0] === 'timeout'));
-});
-
-test('after a restart the first interval covers the downtime, resumed from the journal', async (t) => {
-  // The daemon's wiring: the pipeline's journal keeps the counter's last durable value.
-  const dir = tempDir('ion-resume');
-  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 }, powerKw: 0, energyKwh: 5000 });
-  await sim.start();
-  t.after(() => sim.stop());
-  const runOnce = async (during: () => Promise<void>) => {
-    const journal = await Journal.open({ dir, device: 'site-a', key, commitMaxWaitMs: 1 });
-    const records: ReadingRecord[] = [];
-    journal.onCommitted((rs) => records.push(...(rs as ReadingRecord[])));
-    const pipeline = new Pipeline(journal, silentLogger(), new Registry());
-    const config = ion7550DriverSchema.parse({ kind: 'ion7550', id: 'meter-1', unit: 100, ...FAST, tcp: { host: '127.0.0.1', port: sim.tcpPort } });
-    const driver = new Ion7550Driver(config, {
-      emit: (r) => pipeline.emit(r),
-      log: silentLogger(),
-      metrics: new Registry(),
-      lastDurable: (sensor, metric) => journal.rememberLast(sensor, metric),
-    });
-    await driver.start();
-    await during();
-    await driver.stop();
-    await journal.close();
-    return records;
-  };
-  const first = await runOnce(() => sleep(350));
-  const lastCounter = first.filter((r) => r.metric === 'energy_delivered_kwh').at(-1)!;
-  assert.equal(lastCounter.value, 5000);
-  sim.setEnergyKwh(5012.5); // used while the daemon was down
-  const second = await runOnce(() => sleep(350));
-  const interval = second.find((r) => r.metric === 'energy_interval_kwh')!;
-  assert.equal(interval.value, 12.5, 'the downtime\'s energy is in the first interval');
-  assert.equal((interval.meta as { since: number }).since, lastCounter.ts, 'measured from the last journaled counter value');
-  const total = first.concat(second).filter((r) => r.metric === 'energy_interval_kwh').reduce((s, r) => s + r.value!, 0);
-  assert.equal(total, 12.5, 'intervals add up to the counter\'s change, nothing lost or counted twice');
 });

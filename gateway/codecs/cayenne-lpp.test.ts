@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { vectors } from '../testdata/vectors.ts';
 import { decodeCayenneLpp } from './cayenne-lpp.ts';
-import { CayenneLppCodec } from './codec.ts';
+import { CayenneLppCodec } from './cayenne-lpp.ts';
 
 const casesDir = new URL('../testcases/', import.meta.url);
 

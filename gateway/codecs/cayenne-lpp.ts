@@ -2,7 +2,7 @@
 // resolution fixed by the type (IPSO Smart Object ids minus 3200). The base types are those of the
 // myDevices Cayenne LPP documentation; the extended ones (voltage .. switch) are the widely shipped
 // additions of the ElectronicCats CayenneLPP library that The Things Stack also decodes.
-import type { CodecReading } from './codec.ts';
+import type { Codec, CodecOutcome, CodecReading, UplinkInput } from './codec.ts';
 
 interface LppType {
   name: string;
@@ -100,4 +100,18 @@ export function decodeCayenneLpp(bytes: Uint8Array): CodecReading[] {
     }
   }
   return out;
+}
+
+export class CayenneLppCodec implements Codec {
+  readonly name = 'cayenne-lpp';
+
+  decodeBatch(inputs: readonly UplinkInput[]): CodecOutcome[] {
+    return inputs.map((input): CodecOutcome => {
+      try {
+        return { ok: true, readings: decodeCayenneLpp(input.bytes), warnings: [] };
+      } catch (err) {
+        return { ok: false, reason: 'bad_output', error: `Cayenne LPP: ${(err as Error).message}` };
+      }
+    });
+  }
 }

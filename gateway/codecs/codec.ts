@@ -1,9 +1,8 @@
 // What a payload codec is to the gateway: bytes and port in, named numeric values out. Cayenne LPP
-// is built in; vendors' decodeUplink(input) scripts run through js-codec.ts. Both are asked for a
+// is built in (cayenne-lpp.ts); vendors' decodeUplink(input) scripts run through js-codec.ts. Both are asked for a
 // whole batch of uplinks at once, so that the per-call overhead of an isolated context is paid
 // once per batch rather than once per uplink.
 import { isValidName } from '../../protocol/records.ts';
-import { decodeCayenneLpp } from './cayenne-lpp.ts';
 
 export interface UplinkInput {
   bytes: Uint8Array;
@@ -27,20 +26,6 @@ export type CodecOutcome =
 export interface Codec {
   readonly name: string;
   decodeBatch(inputs: readonly UplinkInput[]): CodecOutcome[];
-}
-
-export class CayenneLppCodec implements Codec {
-  readonly name = 'cayenne-lpp';
-
-  decodeBatch(inputs: readonly UplinkInput[]): CodecOutcome[] {
-    return inputs.map((input): CodecOutcome => {
-      try {
-        return { ok: true, readings: decodeCayenneLpp(input.bytes), warnings: [] };
-      } catch (err) {
-        return { ok: false, reason: 'bad_output', error: `Cayenne LPP: ${(err as Error).message}` };
-      }
-    });
-  }
 }
 
 /** Units guessed from the suffix of a decodeUplink output key (temperature_c, co2_ppm); a bare key gets no unit. */

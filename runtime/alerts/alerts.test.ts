@@ -13,7 +13,7 @@ import { MapStatusBoard } from '../../kernel/status-board.ts';
 import { AlertsComponent } from './alerts.ts';
 import { alertsSchema, type AlertsConfig } from './config.ts';
 import type { Alert, AlertEvent } from './engine.ts';
-import { startMosquitto, type Broker } from '../../bench/local-mosquitto.ts';
+import { startMosquitto, type Broker } from '../../test/support/mosquitto.ts';
 
 let plain: Broker;
 let secured: Broker;

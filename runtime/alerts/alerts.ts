@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DriverStatus } from '../../kernel/source.ts';
 import type { JournalRecord } from '../../protocol/records.ts';
-import type { Component, DaemonContext, StatusBoard } from '../../app/daemon-context.ts';
+import type { Component, StatusBoard } from '../../kernel/component.ts';
 import { counter, gauge } from '../../kernel/metrics.ts';
 import type { AlertsConfig } from './config.ts';
 import { AlertEngine, type AlertEvent } from './engine.ts';
@@ -149,18 +149,4 @@ export class AlertsComponent implements Component {
     this.mqtt?.publishActive(active);
     this.deps.board.set('alerts', active);
   }
-}
-
-export function createAlerts(ctx: DaemonContext): AlertsComponent | null {
-  const config = ctx.config.alerts;
-  if (!config) return null;
-  return new AlertsComponent({
-    config,
-    device: ctx.config.device,
-    log: ctx.log.child({ part: 'alerts' }),
-    metrics: ctx.metrics,
-    board: ctx.board,
-    onCommitted: (l) => ctx.onCommitted(l),
-    sourceStatuses: () => ctx.sourceStatuses(),
-  });
 }

@@ -1,35 +1,32 @@
 // The local HTTP part of the daemon: the dashboard feed and the server that shows it. Started when
 // the device config has an `http:` section (`http: {}` takes the defaults); the snap's configure
 // hook always writes one, so an installed device always has its page.
-import type { Component, ComponentFactory, DaemonContext } from '../../app/daemon-context.ts';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Component } from '../../kernel/component.ts';
 import type { HttpConfig } from './config.ts';
-import { DashboardFeed } from './dashboard-feed.ts';
+import { DashboardFeed, type DashboardSources } from './dashboard-feed.ts';
 import { LocalHttpServer } from './server.ts';
+
+/** What the page shows (DashboardSources), and where the part logs and counts. */
+export interface LocalHttpDeps extends DashboardSources {
+  log: Logger;
+  metrics: Registry;
+}
 
 export class LocalHttpComponent implements Component {
   readonly name = 'http';
   readonly feed: DashboardFeed;
   readonly server: LocalHttpServer;
+  private readonly deps: LocalHttpDeps;
 
-  private readonly ctx: DaemonContext;
-
-  constructor(
-    ctx: DaemonContext,
-    config: HttpConfig,
-  ) {
-    this.ctx = ctx;
+  constructor(deps: LocalHttpDeps, config: HttpConfig) {
+    this.deps = deps;
     this.feed = new DashboardFeed(
-      {
-        device: ctx.config.device,
-        key: ctx.key.public,
-        onCommitted: (l) => ctx.onCommitted(l),
-        sourceStatuses: () => ctx.sourceStatuses(),
-        journalStats: () => ctx.journal.stats(),
-        board: ctx.board,
-      },
+      deps,
       { liveIntervalMs: config.liveIntervalMs, maxSensors: config.maxSensors, historyPoints: config.historyPoints },
     );
-    this.server = new LocalHttpServer({ config, feed: this.feed, metrics: ctx.metrics, log: ctx.log.child({ part: 'http' }) });
+    this.server = new LocalHttpServer({ config, feed: this.feed, metrics: deps.metrics, log: deps.log });
   }
 
   async start(): Promise<void> {
@@ -42,7 +39,7 @@ export class LocalHttpComponent implements Component {
     }
     // Where the page is, for whoever shows it (the demo prints it; port 0 became a real port).
     const { host, port } = this.server.address;
-    this.ctx.board.set('http', { url: this.server.url, host, port });
+    this.deps.board.set('http', { url: this.server.url, host, port });
   }
 
   async stop(): Promise<void> {
@@ -50,8 +47,3 @@ export class LocalHttpComponent implements Component {
     await this.feed.stop();
   }
 }
-
-export const localHttpFactory: ComponentFactory = (ctx) => {
-  const section = (ctx.config as { http?: HttpConfig }).http;
-  return section ? new LocalHttpComponent(ctx, section) : null;
-};

@@ -3,7 +3,7 @@
 // device taking 1000 readings a second sends the page a few updates per sensor, not 1000.
 import type { DriverStatus } from '../../kernel/source.ts';
 import type { JournalRecord } from '../../protocol/records.ts';
-import type { StatusBoard } from '../../app/daemon-context.ts';
+import type { StatusBoard } from '../../kernel/component.ts';
 import type { JournalStats } from '../journal/journal.ts';
 import { SensorTable, type GapView, type SensorHistory, type SensorView } from './sensor-table.ts';
 

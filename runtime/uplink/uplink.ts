@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent, request, type Dispatcher } from 'undici';
 import { headerHash } from '../../protocol/batch.ts';
-import type { StatusBoard } from '../../app/daemon-context.ts';
+import type { StatusBoard } from '../../kernel/component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
 import { BatchBodies } from './batch-bodies.ts';

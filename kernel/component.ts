@@ -1,0 +1,34 @@
+// The parts of the device and what they share: every optional part (gateway, validation, alerts,
+// uplink, local HTTP) is a Component with start()/stop(), gets its dependencies passed in, and does
+// nothing in its constructor. Assessors score readings before they are journaled; the status board
+// carries facts that parts publish for each other.
+import type { Quality, ReadingInput } from '../protocol/records.ts';
+
+export interface Component {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Scores a reading before it is journaled: rules, the anomaly model. Synchronous and fast. */
+export interface Assessor {
+  /** Returns the flags to add and a multiplier (0..1) for the reading's quality score. */
+  assess(input: ReadingInput): { flags: string[]; factor: number };
+}
+
+export interface StatusBoard {
+  set(key: string, value: unknown): void;
+  get(key: string): unknown;
+  snapshot(): Record<string, unknown>;
+  onChange(listener: (key: string, value: unknown) => void): void;
+}
+
+export function combineQuality(base: Quality | undefined, extra: { flags: string[]; factor: number }[]): Quality {
+  let score = base?.score ?? 1;
+  const flags = base ? base.flags.slice() : [];
+  for (const e of extra) {
+    score *= e.factor;
+    for (const f of e.flags) if (!flags.includes(f)) flags.push(f);
+  }
+  return { score: Math.round(Math.max(0, Math.min(1, score)) * 1000) / 1000, flags };
+}
