@@ -4,19 +4,22 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DriverStatus } from '../drivers/types.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Component, ComponentFactory, StatusBoard } from '../runtime/component.ts';
+import type { Component, ComponentFactory, DaemonServices, StatusBoard } from '../runtime/component.ts';
 import { ConfigError } from '../runtime/config/errors.ts';
 import { CayenneLppCodec, type Codec } from './codecs/codec.ts';
+import { CodecEngine } from './codecs/engine/host.ts';
 import { CodecLoadError, JsCodec } from './codecs/js-codec.ts';
-import { parseListen, resolveCodecs, type GatewayConfig, type LorawanDeviceConfig } from './config.ts';
+import { parseListen, resolveCodecs, type GatewayConfig } from './config.ts';
 import { LorawanNetworkServer } from './network-server.ts';
 import { SemtechUdpServer } from './semtech/udp-server.ts';
 import { SessionStore } from './session-store.ts';
 
 export interface GatewayDeps {
   config: GatewayConfig;
-  /** device id -> its codec, already compiled */
-  codecs: Map<string, Codec>;
+  /** device id -> its codec; when absent, the codecs the config names are loaded at start */
+  codecs?: Map<string, Codec>;
+  /** where relative codec paths start from */
+  configFile?: string;
   dataDir: string;
   emit(reading: ReadingInput): void;
   statusChanged?(status: DriverStatus): void;
@@ -24,6 +27,8 @@ export interface GatewayDeps {
   metrics: Registry;
   /** where the bound address is published (`gateway`), for whoever asked for port 0 */
   board?: StatusBoard;
+  /** where the downlink queue is offered to the local HTTP API */
+  services?: DaemonServices;
 }
 
 export class GatewayComponent implements Component {
@@ -31,16 +36,33 @@ export class GatewayComponent implements Component {
   private store: SessionStore | null = null;
   private server: LorawanNetworkServer | null = null;
   private udp: SemtechUdpServer | null = null;
+  private engine: CodecEngine | null = null;
 
   constructor(private readonly deps: GatewayDeps) {}
 
   async start(): Promise<void> {
     const { config, log, metrics } = this.deps;
     const listen = parseListen(config.listen)!;
+    let codecs = this.deps.codecs;
+    if (!codecs) {
+      // JavaScript codecs get an engine of their own (a worker thread); Cayenne LPP needs none.
+      const refs = resolveCodecs(config, this.deps.configFile);
+      if ([...refs.values()].some((r) => r.kind === 'file')) {
+        this.engine = new CodecEngine({ log: log.child({ part: 'codec-engine' }) });
+        await this.engine.start();
+      }
+      try {
+        codecs = await loadCodecs(config, this.deps.configFile, this.engine);
+      } catch (err) {
+        await this.engine?.stop();
+        this.engine = null;
+        throw err;
+      }
+    }
     const store = new SessionStore(this.deps.dataDir, log);
     await store.open();
     this.store = store;
-    const devices = config.devices.map((d) => ({ config: d, codec: this.deps.codecs.get(d.id)! }));
+    const devices = config.devices.map((d) => ({ config: d, codec: codecs.get(d.id)! }));
     let udp: SemtechUdpServer | null = null;
     const server = new LorawanNetworkServer({
       config,
@@ -85,6 +107,7 @@ export class GatewayComponent implements Component {
         : `gateway.listen: cannot listen on ${config.listen}: ${code ?? (err as Error).message}`);
     }
     this.udp = udp;
+    if (this.deps.services) this.deps.services.downlinks = server;
     this.deps.board?.set('gateway', udp.address());
     this.reportListener('ok');
   }
@@ -121,30 +144,36 @@ export class GatewayComponent implements Component {
     await this.udp?.stop();
     this.udp = null;
     this.reportListener('stopped');
+    if (this.deps.services?.downlinks === this.server) delete this.deps.services!.downlinks;
     await this.server?.stop();
     this.server = null;
     await this.store?.close();
     this.store = null;
+    await this.engine?.stop();
+    this.engine = null;
   }
 }
 
-/** Compile every device's codec: a missing file or a script that does not load is a one-line config error. */
-export function loadCodecs(config: GatewayConfig, configFile?: string): Map<string, Codec> {
+/**
+ * Compile every device's codec: a missing file or a script that does not load is a one-line config
+ * error naming the device and the file. Devices of one model share one compiled codec.
+ */
+export async function loadCodecs(config: GatewayConfig, configFile: string | undefined, engine: CodecEngine | null): Promise<Map<string, Codec>> {
   const refs = resolveCodecs(config, configFile);
   const cayenne = new CayenneLppCodec();
   const byPath = new Map<string, JsCodec>();
   const out = new Map<string, Codec>();
-  config.devices.forEach((d: LorawanDeviceConfig, i) => {
+  for (const [i, d] of config.devices.entries()) {
     const ref = refs.get(d.id)!;
     if (ref.kind === 'builtin') {
       out.set(d.id, cayenne);
-      return;
+      continue;
     }
-    // Devices of one model share one compiled codec, and so one context and one batch per turn.
     let codec = byPath.get(ref.path);
     if (!codec) {
+      if (!engine) throw new Error('JavaScript codecs need the codec engine');
       try {
-        codec = JsCodec.fromFile(ref.path, { timeoutMs: config.codecTimeoutMs });
+        codec = await JsCodec.fromFile(engine, ref.path, { limits: { timeoutMs: config.codecTimeoutMs, memoryBytes: config.codecMemoryMiB * 1024 * 1024 } });
       } catch (err) {
         if (err instanceof CodecLoadError) throw new ConfigError(`${configFile ?? 'config'}: gateway.devices.${i}.codec: ${err.message}`);
         throw err;
@@ -152,7 +181,7 @@ export function loadCodecs(config: GatewayConfig, configFile?: string): Map<stri
       byPath.set(ref.path, codec);
     }
     out.set(d.id, codec);
-  });
+  }
   return out;
 }
 
@@ -162,12 +191,13 @@ export const createGateway: ComponentFactory = (ctx) => {
   const log = ctx.log.child({ part: 'gateway' });
   return new GatewayComponent({
     config,
-    codecs: loadCodecs(config, ctx.config.configFile),
+    ...(ctx.config.configFile !== undefined ? { configFile: ctx.config.configFile } : {}),
     dataDir: ctx.config.dataDir,
     emit: ctx.emit,
     statusChanged: ctx.statusChanged,
     log,
     metrics: ctx.metrics,
     board: ctx.board,
+    services: ctx.services,
   });
 };
