@@ -65,7 +65,7 @@ describe('gateway config', () => {
     const codecs = await loadCodecs(config.gateway!, file, engine);
     assert.equal(codecs.get('node-1')!.name, 'cayenne-lpp');
     const [out] = await codecs.get('node-2')!.decodeBatch([{ bytes: Uint8Array.from([0x08, 0x3e, 0x5b, 0x0e, 0x10]), fPort: 2, recvTime: 0 }]);
-    assert.ok(out!.ok);
+    assert.ok(out && out.ok);
     assert.deepEqual(out.readings, [
       { metric: 'temperature_c', unit: 'degC', value: 21.1 }, { metric: 'humidity_pct', unit: '%', value: 45.5 }, { metric: 'battery_v', unit: 'V', value: 3.6 },
     ]);

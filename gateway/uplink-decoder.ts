@@ -11,6 +11,7 @@ import type { JsonValue } from '../protocol/canonical.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { counter, gauge } from '../runtime/metrics.ts';
 import type { Codec, CodecOutcome, UplinkInput } from './codecs/codec.ts';
+import { outcomeReadings } from './codecs/outcome-readings.ts';
 import type { ThrottledWarn } from './log-throttle.ts';
 
 /** Uplinks waiting for a codec beyond which new ones are journaled undecoded at once. */
@@ -101,45 +102,18 @@ export class UplinkDecoder {
   private emitOutcome(item: DecodeItem, outcome: CodecOutcome): void {
     const { device, receivedAt } = item;
     const id = device.id;
-    const meta = outcome.warnings && outcome.warnings.length > 0 ? { ...item.meta, warnings: outcome.warnings } : item.meta;
+    const readings = outcomeReadings(id, item.input.bytes, receivedAt, item.meta, outcome);
+    for (const r of readings) this.deps.emit(r);
     if (!outcome.ok) {
-      // The payload is kept, signed like everything else, so that it can be decoded later.
       this.m.codecFailures.inc({ device: id, reason: outcome.reason });
       device.status.errors++;
       this.deps.warn.warn(`codec:${id}:${outcome.reason}`, { device: id, error: outcome.error }, 'codec could not decode an uplink; its raw payload is journaled');
-      this.deps.emit({
-        sensor: id, metric: 'payload_undecoded', ts: receivedAt, value: null, unit: '',
-        quality: { score: 0, flags: [`codec_${outcome.reason}`] },
-        meta: { ...meta, payload: hex(item.input.bytes), error: outcome.error },
-      });
       this.setState(device, 'degraded', `codec: ${outcome.error}`, receivedAt);
       return;
     }
-    for (const r of outcome.readings) {
-      this.deps.emit({
-        sensor: r.channel === undefined ? id : `${id}-${r.channel}`,
-        metric: r.metric,
-        ts: r.ts ?? receivedAt,
-        value: r.value,
-        unit: r.unit,
-        ...(r.state !== undefined ? { state: r.state } : {}),
-        ...(r.flags ? { quality: { score: r.value === null && r.state === undefined ? 0 : 1, flags: r.flags } } : {}),
-        meta,
-      });
-    }
-    let emitted = outcome.readings.length;
-    if (outcome.unmappedCount > 0) {
-      // What the codec said that has no place in a reading: counted, flagged, kept with the payload.
-      for (const u of outcome.unmapped) this.m.unmapped.inc({ device: id, reason: u.reason });
-      this.deps.emit({
-        sensor: id, metric: 'codec_unmapped', ts: receivedAt, value: outcome.unmappedCount, unit: '',
-        quality: { score: 1, flags: ['codec_unmapped'] },
-        meta: { ...meta, payload: hex(item.input.bytes), unmapped: outcome.unmapped.map((u) => `${u.path}: ${u.reason}`) },
-      });
-      emitted++;
-    }
-    this.m.readings.inc(emitted);
-    device.status.readings += emitted;
+    for (const u of outcome.unmapped) this.m.unmapped.inc({ device: id, reason: u.reason });
+    this.m.readings.inc(readings.length);
+    device.status.readings += readings.length;
     const first = outcome.unmapped[0];
     if (outcome.unmappedCount > 0) this.setState(device, 'degraded', `codec: ${outcome.unmappedCount} value(s) of the last uplink could not become readings${first ? ` (${first.path}: ${first.reason})` : ''}`, receivedAt);
     else this.setState(device, 'ok', undefined, receivedAt);
@@ -156,6 +130,3 @@ export class UplinkDecoder {
   }
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
