@@ -18,7 +18,12 @@
 /** Longest result text a codec may produce for one request, in UTF-16 units. */
 export const MAX_RESULT_CHARS = 256 * 1024;
 
-export const HARNESS_SOURCE = String.raw`
+/** The harness, with the most array buffer bytes one request may allocate. */
+export function harnessSource(bufferBytes: number): string {
+  return HARNESS_SOURCE.replace('__BUFFER_BYTES__', String(Math.floor(bufferBytes)));
+}
+
+const HARNESS_SOURCE = String.raw`
 (function (global) {
   'use strict';
   const O = Object, R = Reflect;
@@ -27,6 +32,57 @@ export const HARNESS_SOURCE = String.raw`
   const parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray, DateCtor = Date,
     StringCtor = String, SetCtor = Set, setHas = Set.prototype.has, setAdd = Set.prototype.add;
   const MAX = ${MAX_RESULT_CHARS};
+
+  // QuickJS's heap limit does not count what array buffers hold (it counts each allocation by a
+  // fixed overhead where the allocator cannot tell its size), so a codec could grow the engine's
+  // memory through them without bound. Every way to make one goes through these wrappers, which
+  // charge its bytes to the request; past the budget the allocation throws.
+  const BUFFER_BYTES = __BUFFER_BYTES__;
+  let bufferUsed = 0;
+  const charge = (n) => {
+    n = +n;
+    if (!(n > 0)) return;
+    bufferUsed += n;
+    if (bufferUsed > BUFFER_BYTES) throw new RangeError('out of memory: array buffers of one request over ' + BUFFER_BYTES + ' bytes');
+  };
+  const ArrayBufferCtor = ArrayBuffer, ArrayFrom = Array.from;
+  const byteLengthOf = getDesc(ArrayBufferCtor.prototype, 'byteLength').get;
+  const isBuffer = (x) => { try { apply(byteLengthOf, x, []); return true; } catch (_) { return false; } };
+  const wrapConstructor = (C, bytesFor) => {
+    const P = new Proxy(C, {
+      construct(target, args, newTarget) {
+        const a = [];
+        for (let i = 0; i < args.length; i++) a.push(args[i]);
+        charge(bytesFor(a));
+        return R.construct(target, a, newTarget === P ? target : newTarget);
+      },
+    });
+    defineProp(C.prototype, 'constructor', { value: P, writable: true, configurable: true, enumerable: false });
+    defineProp(global, C.name, { value: P, writable: true, configurable: true, enumerable: false });
+  };
+  wrapConstructor(ArrayBufferCtor, (a) => {
+    const max = a[1] !== null && typeof a[1] === 'object' ? +a[1].maxByteLength : 0;
+    return (+a[0] || 0) > (max || 0) ? +a[0] : max;
+  });
+  for (const name of ['Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float16Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array']) {
+    const C = global[name];
+    if (typeof C !== 'function') continue;
+    const size = C.BYTES_PER_ELEMENT;
+    wrapConstructor(C, (a) => {
+      const x = a[0];
+      if (x === null || typeof x !== 'object') return (+x || 0) * size;
+      if (isBuffer(x)) return 0;
+      // an iterable without a length is read into an ordinary array first (the heap limit counts that)
+      if (typeof x.length !== 'number') a[0] = apply(ArrayFrom, undefined, [x]);
+      return (+a[0].length || 0) * size;
+    });
+  }
+  for (const m of ['resize', 'transfer', 'transferToFixedLength']) {
+    const f = ArrayBufferCtor.prototype[m];
+    if (typeof f !== 'function') continue;
+    defineProp(ArrayBufferCtor.prototype, m, { value: function (n) { charge(n === undefined ? apply(byteLengthOf, this, []) : n); return apply(f, this, arguments); }, writable: true, configurable: true });
+  }
+  if (typeof global.SharedArrayBuffer === 'function') R.deleteProperty(global, 'SharedArrayBuffer');
 
   const noop = function () {};
   defineProp(global, 'console', { value: { log: noop, info: noop, warn: noop, error: noop, debug: noop, trace: noop }, writable: true, configurable: true });
@@ -168,6 +224,7 @@ export const HARNESS_SOURCE = String.raw`
     // Compile-time check and installation: the codec's function and the baseline after loading.
     install(fn) {
       if (codec !== null) throw new TypeError('a codec is installed already');
+      bufferUsed = 0;
       codec = fn;
       const keys = ownKeys(global);
       baselineKeys = new SetCtor(keys);
@@ -181,6 +238,7 @@ export const HARNESS_SOURCE = String.raw`
     // One request, as JSON text; the answer as JSON text: {ok, entry, result, normalized} or {ok:false, error}.
     run(requestJson) {
       let out;
+      bufferUsed = 0;
       try {
         const q = parse(requestJson);
         const op = ops[q.op];
@@ -207,13 +265,13 @@ export const HARNESS_SOURCE = String.raw`
 const ENTRY_NAMES = ['decodeUplink', 'normalizeUplink', 'encodeDownlink', 'decodeDownlink', 'Decoder', 'Encoder', 'Converter', 'Validator', 'Decode', 'Encode'];
 
 /**
- * The codec's source as the body of a function that returns its entry points. The prefix stays on
+ * The codec's source (export keywords already dropped) as the body of a function that returns its entry points. The prefix stays on
  * the first line so that line numbers in errors are the file's. `module` and `exports` come from
  * an outer function, so a codec that declares its own with let or const still compiles.
  */
 export function wrapCodecSource(source: string): string {
   const found = ENTRY_NAMES.map((n) => `typeof ${n} === 'function' ? ${n} : undefined`).join(', ');
-  return `(function (module, exports) { return (function () {${withoutExportKeywords(source)}\n;return [${found}];}).apply(this, []); })`;
+  return `(function (module, exports) { return (function () {${source}\n;return [${found}];}).apply(this, []); })`;
 }
 
 /**

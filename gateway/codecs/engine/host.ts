@@ -18,6 +18,8 @@ export interface CodecEngineOptions {
   maxQueued?: number;
   /** added to a job's own worst case before the watchdog stops the engine, ms */
   watchdogSlackMs?: number;
+  /** the worker's entry module (tests put a misbehaving one here) */
+  workerUrl?: URL;
 }
 
 interface RunJob {
@@ -131,7 +133,7 @@ export class CodecEngine {
   // ------------------------------------------------------------------ the thread
 
   private spawn(onReady?: () => void, onFail?: (err: Error) => void): void {
-    const worker = new Worker(new URL('./worker-entry.js', import.meta.url), {
+    const worker = new Worker(this.opts.workerUrl ?? new URL('./worker-entry.js', import.meta.url), {
       workerData: { progress: this.progress.buffer },
       // QuickJS's own stack limit (EngineLimits.stackBytes) must be reached before the thread's:
       // WebAssembly frames use the thread's native stack, several times QuickJS's figure.

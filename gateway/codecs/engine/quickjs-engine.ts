@@ -12,7 +12,7 @@
 // This runs on the engine's worker thread; a WebAssembly trap (which leaves the module's memory in
 // no known state) is thrown on, and the worker dies and is restarted by the host's watchdog.
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime, QuickJSWASMModule } from 'quickjs-emscripten';
-import { HARNESS_SOURCE, wrapCodecSource } from './harness.ts';
+import { harnessSource, withoutExportKeywords, wrapCodecSource } from './harness.ts';
 import type { EngineRequest, EngineResult, LoadSpec } from './protocol.ts';
 
 export class CodecLoadError extends Error {
@@ -50,15 +50,16 @@ class LoadedCodec {
     try {
       context = runtime.newContext();
       this.deadline = Date.now() + limits.loadTimeoutMs;
-      unwrap(context, context.evalCode(HARNESS_SOURCE, 'fieldproof-harness.js', { type: 'global' }), 'harness').dispose();
+      unwrap(context, context.evalCode(harnessSource(limits.memoryBytes), 'fieldproof-harness.js', { type: 'global' }), 'harness').dispose();
       // The source must compile on its own as a script: a codec that closes the function it is
       // wrapped in (to leave top-level state behind) does not.
-      const check = context.evalCode(this.spec.source, name, { type: 'global', compileOnly: true });
+      const source = withoutExportKeywords(this.spec.source);
+      const check = context.evalCode(source, name, { type: 'global', compileOnly: true });
       if (check.error) throw new CodecLoadError(describe(context, check.error));
       check.value.dispose();
       const api = context.getProp(context.global, '__fieldproof');
       const install = context.getProp(api, 'install');
-      const wrapped = context.evalCode(wrapCodecSource(this.spec.source), name, { type: 'global' });
+      const wrapped = context.evalCode(wrapCodecSource(source), name, { type: 'global' });
       if (wrapped.error) {
         install.dispose();
         api.dispose();
