@@ -4,7 +4,9 @@
 // the daemon's downlink service, encoded by the codec, sent in the next receive window over real
 // UDP, acknowledged by the node, every step journaled.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,19 +34,34 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-async function startDaemon(): Promise<{ daemon: Daemon; fwd: SimulatedForwarder; records: ReadingRecord[]; dir: string }> {
+async function freeTcpPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = fileURLToPath(new URL('../bin/fieldproof.js', import.meta.url));
+  return new Promise((resolve) => execFile(process.execPath, [bin, ...args], { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr })));
+}
+
+async function startDaemon(): Promise<{ daemon: Daemon; fwd: SimulatedForwarder; records: ReadingRecord[]; dir: string; file: string; httpPort: number }> {
   const dir = mkdtempSync(join(root, 'run-'));
   copyFileSync(fileURLToPath(new URL('./testdata/codecs/hostile.js', import.meta.url)), join(dir, 'hostile.js'));
   copyFileSync(fileURLToPath(new URL('./codecs/examples/sensecap-style.js', import.meta.url)), join(dir, 'sensecap.js'));
   const port = await freeUdpPort();
+  const httpPort = await freeTcpPort();
   const file = join(dir, 'device.yaml');
   const abp = (id: string, k: typeof ABP, codec: string) => `    - { id: ${id}, activation: abp, devAddr: ${k.devAddr}, nwkSKey: ${k.nwkSKey}, appSKey: ${k.appSKey}, codec: ${codec} }\n`;
   writeFileSync(file, `device: site-a-gw1
 dataDir: ./data
 batch: { maxRecords: 50, maxAgeMs: 200 }
+http: { listen: 127.0.0.1:${httpPort} }
 gateway:
   listen: 127.0.0.1:${port}
-  codecTimeoutMs: 300
+  codecTimeoutMs: 1000
   codecMemoryMiB: 4
   devices:
 ${abp('node-1', ABP, 'cayenne-lpp')}${abp('hostile', HOSTILE, './hostile.js')}${abp('sensecap', SENSECAP, './sensecap.js')}`);
@@ -56,7 +73,7 @@ ${abp('node-1', ABP, 'cayenne-lpp')}${abp('hostile', HOSTILE, './hostile.js')}${
   });
   const fwd = new SimulatedForwarder({ server: { host: '127.0.0.1', port }, eui: GW1, pullIntervalMs: 0 });
   await fwd.start();
-  return { daemon, fwd, records, dir };
+  return { daemon, fwd, records, dir, file, httpPort };
 }
 
 describe('codecs inside the daemon', () => {
@@ -98,17 +115,25 @@ describe('codecs inside the daemon', () => {
     assert.ok(worstLateMs < 2000, `the event loop stalled ${worstLateMs} ms`);
   });
 
-  it('a downlink queued through the daemon goes out in the next receive window, encoded, and its acknowledgement is journaled', async () => {
-    const { daemon, fwd, records } = await startDaemon();
+  it('a downlink queued through the local API goes out in the next receive window, encoded, and its acknowledgement is journaled', async () => {
+    const { daemon, fwd, records, file, httpPort } = await startDaemon();
+    const api = `http://127.0.0.1:${httpPort}/api/downlinks`;
+    const post = (body: unknown, type = 'application/json') => fetch(api, { method: 'POST', headers: { 'Content-Type': type }, body: JSON.stringify(body) });
     try {
       const service = daemon.context.services.downlinks!;
       assert.ok(service, 'the gateway offers the downlink service');
-      const refused = await service.enqueue({ device: 'sensecap', data: { interval_min: 0 }, confirmed: true });
-      assert.deepEqual(refused, { ok: false, status: 422, error: 'encodeDownlink: interval_min must be 1..1440' });
-      assert.equal((await service.enqueue({ device: 'nobody', bytes: '00', fPort: 1 })).ok, false);
-      const queued = await service.enqueue({ device: 'sensecap', data: { interval_min: 30 }, confirmed: true });
-      assert.ok(queued.ok);
-      assert.deepEqual([queued.downlink.bytes, queued.downlink.fPort, queued.downlink.state], ['8e00001e', 2, 'queued']);
+      const refused = await post({ device: 'sensecap', data: { interval_min: 0 }, confirmed: true });
+      assert.deepEqual([refused.status, await refused.json()], [422, { error: 'encodeDownlink: interval_min must be 1..1440' }]);
+      assert.equal((await post({ device: 'nobody', bytes: '00', fPort: 1 })).status, 404);
+      assert.equal((await post({ device: 'sensecap', data: {} }, 'text/plain')).status, 415, 'a form or a simple cross-site POST is refused');
+      assert.equal((await fetch(api, { method: 'POST', headers: { 'Content-Type': 'application/json', Origin: 'http://evil.example' }, body: '{}' })).status, 403);
+      // Queued with the CLI verb, as an operator does.
+      const sent = await cli('downlink', 'send', '--config', file, '--device', 'sensecap', '--data', '{"interval_min":30}', '--confirmed', '--json');
+      assert.equal(sent.code, 0, sent.stderr);
+      const queued = JSON.parse(sent.stdout) as { bytes: string; fPort: number; state: string };
+      assert.deepEqual([queued.bytes, queued.fPort, queued.state], ['8e00001e', 2, 'queued']);
+      const listed = await (await fetch(`${api}?device=sensecap`)).json() as { downlinks: { state: string }[] };
+      assert.deepEqual(listed.downlinks.map((d) => d.state), ['queued']);
 
       const node = SimulatedNode.abp(SENSECAP);
       await fwd.uplink(node.uplink(Buffer.from('0110c05d0000', 'hex'), { fPort: 3 }));

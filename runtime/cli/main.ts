@@ -12,6 +12,7 @@ const verbs: Record<string, { summary: string; load: Loader }> = {
   journal: { summary: 'inspect the device journal: stats, verify, export', load: () => import('./commands/journal.ts') },
   bench: { summary: 'benchmarks printing one JSON object of figures', load: () => import('./commands/bench.ts') },
   codec: { summary: 'run a LoRaWAN payload codec once: fieldproof codec test FILE --fport N --hex HEX', load: () => import('./commands/codec.ts') },
+  downlink: { summary: 'queue a downlink to a LoRaWAN device of the running daemon, or list the queue', load: () => import('./commands/downlink.ts') },
   probe: { summary: 'read one MH-Z19 or ION7550 once and print what it said', load: () => import('../../drivers/cli/probe.ts') },
   mhz19: { summary: 'MH-Z19 calibration and settings (zero, span, ABC, range)', load: () => import('../../drivers/cli/mhz19.ts') },
   sink: { summary: 'run the cloud sink', load: () => import('../../cloud-sink/cli/sink.ts') },

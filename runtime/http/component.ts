@@ -27,7 +27,7 @@ export class LocalHttpComponent implements Component {
       },
       { liveIntervalMs: config.liveIntervalMs, maxSensors: config.maxSensors, historyPoints: config.historyPoints },
     );
-    this.server = new LocalHttpServer({ config, feed: this.feed, metrics: ctx.metrics, log: ctx.log.child({ part: 'http' }) });
+    this.server = new LocalHttpServer({ config, feed: this.feed, metrics: ctx.metrics, log: ctx.log.child({ part: 'http' }), downlinks: () => ctx.services.downlinks });
   }
 
   async start(): Promise<void> {

@@ -15,10 +15,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { DownlinkService } from '../component.ts';
 import { UserError } from '../user-error.ts';
 import { counter, gauge } from '../metrics.ts';
 import { isLoopback, parseListen, type HttpConfig } from './config.ts';
 import type { DashboardFeed, LiveMessage } from './dashboard-feed.ts';
+import { DownlinkApi } from './downlink-api.ts';
 
 const TOKEN_COOKIE = 'fieldproof_token';
 /** a client this far behind gets no readings until it catches up; twice as far, it is dropped */
@@ -34,7 +36,11 @@ export interface LocalHttpServerDeps {
   feed: DashboardFeed;
   metrics: Registry;
   log: Logger;
+  /** the gateway's downlink queue, when there is a gateway */
+  downlinks?: () => DownlinkService | undefined;
 }
+
+
 
 export class LocalHttpServer {
   private server: Server | null = null;
@@ -44,8 +50,10 @@ export class LocalHttpServer {
   private readonly tokenDigest: Buffer | null;
   private readonly lastWarn = new Map<string, number>();
   private readonly m;
+  private readonly downlinkApi: DownlinkApi;
 
   constructor(private readonly deps: LocalHttpServerDeps) {
+    this.downlinkApi = new DownlinkApi(() => deps.downlinks?.(), deps.log, sameOrigin);
     this.tokenDigest = deps.config.token === undefined ? null : digest(deps.config.token);
     const reg = deps.metrics;
     this.m = {
@@ -151,6 +159,7 @@ export class LocalHttpServer {
       const text = refusal === 'unauthorized' ? 'a token is required: Authorization: Bearer TOKEN, or open /?token=TOKEN once' : `refused: ${refusal.replace('_', ' ')}`;
       return this.reply(res, 'refused', status, 'text/plain; charset=utf-8', text + '\n', refusal === 'unauthorized' ? { 'WWW-Authenticate': 'Bearer realm="fieldproof"' } : {});
     }
+    if (path === '/api/downlinks') return void this.downlinks(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return this.reply(res, 'method', 405, 'text/plain; charset=utf-8', `method ${req.method} not allowed; this server only answers GET\n`, { Allow: 'GET, HEAD' });
     }
@@ -166,6 +175,12 @@ export class LocalHttpServer {
       return this.reply(res, path, 200, asset.type, asset.body, headers, req.method === 'HEAD');
     }
     this.reply(res, 'not_found', 404, 'text/plain; charset=utf-8', `no such page: ${path}\n`);
+  }
+
+  private async downlinks(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const r = await this.downlinkApi.handle(req, url);
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...(r.code === 405 ? { Allow: 'GET, POST' } : {}) };
+    this.reply(res, '/api/downlinks', r.code, 'application/json', safeJson(r.body), headers);
   }
 
   private healthz(req: IncomingMessage, res: ServerResponse): void {
