@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   ingest: () => import('../../journal/bench-ingest.ts'),
   drain: () => import('../../uplink/bench-drain.ts'),
   lorawan: () => import('../../../gateway/bench-lorawan.ts'),
+  codecs: () => import('../../../gateway/codecs/bench-codecs.ts'),
   alert: () => import('../../alerts/bench-alert.ts'),
   validate: () => import('../../../models/bench-validate.ts'),
   drivers: () => import('../../../drivers/bench-drivers.ts'),
