@@ -6,12 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import type { JsonValue } from '../protocol/canonical.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { DownlinkView } from '../runtime/component.ts';
+import type { DownlinkAsk, DownlinkView } from '../runtime/component.ts';
+import type { Codec } from './codecs/codec.ts';
 
 /** Downlinks waiting per device; more are refused (a device sends rarely; a long queue is a mistake). */
 export const MAX_QUEUED_PER_DEVICE = 8;
 /** Tries of one downlink the gateway refused or could not take before it is given up. */
 export const MAX_ATTEMPTS = 3;
+/** Largest application payload queued, bytes (the most any region allows at its fastest data rate). */
+export const MAX_DOWNLINK_BYTES = 242;
 /** Finished downlinks kept per device for the API's list. */
 const RECENT_PER_DEVICE = 16;
 
@@ -53,7 +56,7 @@ export class DownlinkQueue {
   }
 
   /** Queue a downlink; false when the device's queue is full. */
-  add(d: Omit<QueuedDownlink, 'id' | 'queuedAt' | 'attempts' | 'state'>): QueuedDownlink | null {
+  add(d: NewDownlink): QueuedDownlink | null {
     const q = this.of(d.device);
     if (q.waiting.length >= MAX_QUEUED_PER_DEVICE) return null;
     const item: QueuedDownlink = { ...d, id: randomBytes(6).toString('hex'), queuedAt: this.now(), attempts: 0, state: 'queued' };
@@ -152,5 +155,40 @@ export function view(d: QueuedDownlink): DownlinkView {
     id: d.id, device: d.device, fPort: d.fPort, bytes: d.bytes.toString('hex'), confirmed: d.confirmed, state: d.state,
     queuedAt: d.queuedAt, attempts: d.attempts,
     ...(d.data !== undefined ? { data: d.data } : {}), ...(d.warnings && d.warnings.length > 0 ? { warnings: d.warnings } : {}),
+  };
+}
+
+type NewDownlink = Omit<QueuedDownlink, 'id' | 'queuedAt' | 'attempts' | 'state'>;
+
+/**
+ * A downlink as asked for, made ready to queue: `bytes` (hex) as they are, or `data` through the
+ * device codec's encoder (which may choose the port). The reasons it cannot be are one line each,
+ * with the HTTP status the local API answers.
+ */
+export async function prepareDownlink(ask: DownlinkAsk, device: { id: string; codec: Codec; variables: Record<string, string> }): Promise<{ ok: true; downlink: NewDownlink } | { ok: false; status: number; error: string }> {
+  let bytes: Buffer;
+  let fPort: number | null = ask.fPort ?? null;
+  let warnings: string[] = [];
+  if (ask.bytes !== undefined) {
+    if (!/^(?:[0-9a-fA-F]{2})*$/.test(ask.bytes)) return { ok: false, status: 400, error: 'bytes must be hex' };
+    bytes = Buffer.from(ask.bytes, 'hex');
+  } else {
+    const codec = device.codec;
+    if (!codec.encodeDownlink) return { ok: false, status: 422, error: `codec ${codec.name} of ${device.id} cannot encode downlinks; send bytes (hex) instead` };
+    const r = await codec.encodeDownlink({ data: ask.data ?? null, fPort, variables: device.variables });
+    if (!r.ok) return { ok: false, status: 422, error: `encodeDownlink: ${r.error}` };
+    bytes = Buffer.from(r.bytes);
+    fPort = r.fPort;
+    warnings = r.warnings;
+  }
+  if (fPort === null || !Number.isInteger(fPort) || fPort < 1 || fPort > 223) return { ok: false, status: 400, error: 'fPort must be 1..223' };
+  if (bytes.length > MAX_DOWNLINK_BYTES) return { ok: false, status: 422, error: `payload of ${bytes.length} bytes; at most ${MAX_DOWNLINK_BYTES}` };
+  return {
+    ok: true,
+    downlink: {
+      device: device.id, fPort, bytes, confirmed: ask.confirmed === true,
+      ...(ask.bytes === undefined ? { data: (ask.data ?? null) as JsonValue } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    },
   };
 }

@@ -1,13 +1,13 @@
 // The site's own LoRaWAN 1.0.x network and application server: it routes each received frame to its
 // device session, checks the MIC and the frame counter, decrypts the payload, runs the device's
-// codec and hands the values on as readings. It answers OTAA JoinRequests and confirmed uplinks
-// through the gateway that heard them best.
+// codec and hands the values on as readings. It answers OTAA JoinRequests (join-server.ts) and
+// confirmed uplinks, and sends queued application downlinks (downlink-queue.ts) in the receive
+// windows after a device's uplinks, through the gateway that heard them best.
 //
 // Frames arrive in batches from the UDP listener. Within a batch, copies of one frame (heard by
 // several gateways, or twice by one) are merged first, keeping the strongest signal's metadata; a
 // copy arriving in a later batch is recognised by its counter and MIC. Codecs run once per batch
 // per device.
-import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DriverStatus } from '../drivers/types.ts';
@@ -17,18 +17,18 @@ import type { DownlinkAsk, DownlinkService, DownlinkView } from '../runtime/comp
 import { counter } from '../runtime/metrics.ts';
 import type { Codec } from './codecs/codec.ts';
 import type { GatewayConfig, LorawanDeviceConfig } from './config.ts';
-import { DownlinkQueue, view } from './downlink-queue.ts';
+import { DownlinkQueue, prepareDownlink, view } from './downlink-queue.ts';
 import { DownlinkScheduler, type DownlinkSender } from './downlink-scheduler.ts';
 import { ThrottledWarn } from './log-throttle.ts';
 import { cryptPayload, dataMic, sessionCrypto, UP, type SessionCrypto } from './lorawan/crypto.ts';
 import { judgeFCnt, rebuildFCnt } from './lorawan/fcnt.ts';
-import { buildDataDown, devAddrHex, FCTRL_ACK, parseUplink, type DataFrame, type JoinRequestFrame } from './lorawan/frame.ts';
-import { buildJoinAccept, deriveSessionKeys, joinRequestMicValid } from './lorawan/join.ts';
-import { JOIN_ACCEPT_DELAY1, REGIONS } from './lorawan/region.ts';
+import { JoinServer } from './join-server.ts';
+import { buildDataDown, devAddrHex, FCTRL_ACK, parseUplink, type DataFrame } from './lorawan/frame.ts';
+import { REGIONS } from './lorawan/region.ts';
 import type { RxPacket } from './semtech/packets.ts';
 import type { ReceivedRx } from './semtech/udp-server.ts';
-import { UplinkDecoder, type DecodeItem } from './uplink-decoder.ts';
 import { newSessionId, type SessionStore, type StoredSession } from './session-store.ts';
+import { UplinkDecoder, type DecodeItem } from './uplink-decoder.ts';
 
 /** Copies of one frame arriving within this long of the first are the same reception, not a retransmission. */
 export const DEDUP_WINDOW_MS = 1500;
@@ -36,9 +36,6 @@ export const DEDUP_WINDOW_MS = 1500;
 const STATUS_INTERVAL_MS = 5000;
 
 export type { DownlinkSender } from './downlink-scheduler.ts';
-
-/** Largest application payload queued, bytes (the most any region allows at its fastest data rate). */
-export const MAX_DOWNLINK_BYTES = 242;
 
 export interface NetworkServerDeps {
   config: GatewayConfig;
@@ -66,7 +63,7 @@ export class LorawanNetworkServer implements DownlinkService {
   private readonly devices = new Map<string, Device>();
   private readonly byDevAddr = new Map<number, Device>();
   private readonly byDevEui = new Map<string, Device>();
-  private joinChain: Promise<void> = Promise.resolve();
+  private readonly joins: JoinServer;
   private readonly netId: Buffer;
   private readonly decoder: UplinkDecoder;
   private readonly queue: DownlinkQueue;
@@ -106,6 +103,19 @@ export class LorawanNetworkServer implements DownlinkService {
       now: this.now,
       appSent: (item, fCntDown, info) => this.queue.sent(item, fCntDown, info),
       appNotSent: (item, error) => this.queue.notSent(item, error),
+    });
+    this.joins = new JoinServer({
+      config: deps.config, netId: this.netId, store: deps.store, scheduler: this.scheduler, joins: this.m.joins, warn: this.warn, log: deps.log,
+      dedupWindowMs: DEDUP_WINDOW_MS,
+      device: (devEui) => this.byDevEui.get(devEui),
+      devAddrTaken: (addr) => this.byDevAddr.has(addr),
+      joined: (device, session, at) => {
+        const d = device as Device;
+        this.installSession(d, session);
+        d.status.state = 'starting';
+        d.status.detail = 'joined; waiting for the first uplink';
+        this.publishStatus(d, at, true);
+      },
     });
   }
 
@@ -148,7 +158,7 @@ export class LorawanNetworkServer implements DownlinkService {
 
   /** Wait for joins and decoding in progress, and for session writes. */
   async stop(): Promise<void> {
-    await this.joinChain;
+    await this.joins.drain();
     await this.decoder.drain();
     await this.deps.store.flush();
   }
@@ -196,7 +206,7 @@ export class LorawanNetworkServer implements DownlinkService {
         this.m.uplinks.inc({ result: frame });
         continue;
       }
-      if (frame.kind === 'join-request') this.queueJoin(frame, phy, g.best);
+      if (frame.kind === 'join-request') this.joins.queue(frame, phy, g.best);
       else this.handleData(frame, g.best, g.copies, decode);
     }
     if (decode.length > 0) this.decoder.decode(decode);
@@ -332,116 +342,15 @@ export class LorawanNetworkServer implements DownlinkService {
   async enqueue(ask: DownlinkAsk): Promise<{ ok: true; downlink: DownlinkView } | { ok: false; status: number; error: string }> {
     const device = this.devices.get(ask.device);
     if (!device) return { ok: false, status: 404, error: `no LoRaWAN device ${JSON.stringify(ask.device)} in gateway.devices` };
-    const confirmed = ask.confirmed === true;
-    let bytes: Buffer;
-    let fPort: number | null = ask.fPort ?? null;
-    let warnings: string[] = [];
-    if (ask.bytes !== undefined) {
-      if (!/^(?:[0-9a-fA-F]{2})*$/.test(ask.bytes)) return { ok: false, status: 400, error: 'bytes must be hex' };
-      bytes = Buffer.from(ask.bytes, 'hex');
-    } else {
-      const codec = device.codec;
-      if (!codec.encodeDownlink) return { ok: false, status: 422, error: `codec ${codec.name} of ${device.id} cannot encode downlinks; send bytes (hex) instead` };
-      const r = await codec.encodeDownlink({ data: ask.data ?? null, fPort, variables: device.config.codecVariables });
-      if (!r.ok) return { ok: false, status: 422, error: `encodeDownlink: ${r.error}` };
-      bytes = Buffer.from(r.bytes);
-      fPort = r.fPort;
-      warnings = r.warnings;
-    }
-    if (fPort === null || !Number.isInteger(fPort) || fPort < 1 || fPort > 223) return { ok: false, status: 400, error: 'fPort must be 1..223' };
-    if (bytes.length > MAX_DOWNLINK_BYTES) return { ok: false, status: 422, error: `payload of ${bytes.length} bytes; at most ${MAX_DOWNLINK_BYTES}` };
-    const item = this.queue.add({
-      device: device.id, fPort, bytes, confirmed,
-      ...(ask.bytes === undefined ? { data: (ask.data ?? null) as JsonValue } : {}),
-      ...(warnings.length > 0 ? { warnings } : {}),
-    });
+    const d = await prepareDownlink(ask, { id: device.id, codec: device.codec, variables: device.config.codecVariables });
+    if (!d.ok) return d;
+    const item = this.queue.add(d.downlink);
     if (!item) return { ok: false, status: 409, error: `${device.id} has as many downlinks queued as it may (${this.queue.pending(device.id)})` };
     return { ok: true, downlink: view(item) };
   }
 
   list(device?: string): DownlinkView[] {
     return this.queue.list(device);
-  }
-
-  // ------------------------------------------------------------------ joins
-
-  private queueJoin(frame: JoinRequestFrame, phy: Buffer, heard: ReceivedRx): void {
-    this.joinChain = this.joinChain
-      .then(() => this.handleJoin(frame, phy, heard))
-      .catch((err) => {
-        this.m.joins.inc({ result: 'error' });
-        this.deps.log.error({ err: (err as Error).message, devEui: frame.devEui }, 'join failed');
-      });
-  }
-
-  private async handleJoin(frame: JoinRequestFrame, phy: Buffer, heard: ReceivedRx): Promise<void> {
-    const device = this.byDevEui.get(frame.devEui);
-    if (!device || device.config.activation !== 'otaa') {
-      this.m.joins.inc({ result: 'unknown_deveui' });
-      this.deps.log.debug({ devEui: frame.devEui }, 'JoinRequest from an unknown DevEUI');
-      return;
-    }
-    const cfg = device.config;
-    if (cfg.joinEui !== frame.joinEui) {
-      this.m.joins.inc({ result: 'joineui_mismatch' });
-      this.warn.warn(`joineui:${cfg.id}`, { device: cfg.id, joinEui: frame.joinEui }, 'refused a JoinRequest naming another JoinEUI');
-      return;
-    }
-    const appKey = Buffer.from(cfg.appKey, 'hex');
-    if (!joinRequestMicValid(phy, appKey)) {
-      this.m.joins.inc({ result: 'bad_mic' });
-      device.status.errors++;
-      this.warn.warn(`join_mic:${cfg.id}`, { device: cfg.id }, 'refused a JoinRequest whose MIC does not match the AppKey');
-      return;
-    }
-    const s = device.session;
-    if (s?.devNonce === frame.devNonce && s.joinedAt !== undefined && heard.receivedAt - s.joinedAt < DEDUP_WINDOW_MS) {
-      this.m.joins.inc({ result: 'duplicate' });
-      return;
-    }
-    if (!(await this.deps.store.useNonce(cfg.devEui, frame.devNonce, heard.receivedAt))) {
-      this.m.joins.inc({ result: 'devnonce_replay' });
-      device.status.errors++;
-      this.warn.warn(`devnonce:${cfg.id}`, { device: cfg.id, devNonce: frame.devNonce }, 'refused a JoinRequest reusing a DevNonce (a replay, or a node with a broken nonce source)');
-      return;
-    }
-    const appNonce = randomBytes(3);
-    const devAddr = this.allocateDevAddr();
-    const keys = deriveSessionKeys(appKey, this.netId, appNonce, frame.devNonce);
-    const session: StoredSession = {
-      deviceId: cfg.id,
-      sid: newSessionId(),
-      activation: 'otaa',
-      devAddr: devAddrHex(devAddr),
-      nwkSKey: keys.nwkSKey.toString('hex'),
-      appSKey: keys.appSKey.toString('hex'),
-      fCntUp: -1,
-      fCntDown: 0,
-      lastMic: null,
-      lastUplinkAt: null,
-      joinedAt: heard.receivedAt,
-      devNonce: frame.devNonce,
-    };
-    await this.deps.store.saveNow(session);
-    this.installSession(device, session);
-    const addrBuf = Buffer.alloc(4);
-    addrBuf.writeUInt32BE(devAddr);
-    const accept = buildJoinAccept({ appKey, appNonce, netId: this.netId, devAddr: addrBuf, dlSettings: 0, rxDelay: this.deps.config.rx1Delay });
-    const sent = this.scheduler.send({ gateway: heard.gateway, deviceId: cfg.id, kind: 'join_accept', rx: heard.rx, phy: accept, delayS: JOIN_ACCEPT_DELAY1 }, this.deps.config.downlinkWindow);
-    this.m.joins.inc({ result: sent ? 'accepted' : 'accepted_not_sent' });
-    this.deps.log.info({ device: cfg.id, devAddr: session.devAddr, gateway: heard.gateway, sent }, 'OTAA join accepted');
-    device.status.state = 'starting';
-    device.status.detail = 'joined; waiting for the first uplink';
-    this.publishStatus(device, heard.receivedAt, true);
-  }
-
-  /** A free DevAddr in our NetID's range: type 0, NwkID = the NetID's low 6 bits, 25 random bits. */
-  private allocateDevAddr(): number {
-    const nwkId = this.netId[2]! & 0x3f;
-    for (;;) {
-      const addr = ((nwkId << 25) | randomInt(0, 1 << 25)) >>> 0;
-      if (!this.byDevAddr.has(addr)) return addr;
-    }
   }
 }
 
