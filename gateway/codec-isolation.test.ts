@@ -5,8 +5,6 @@
 // UDP, acknowledged by the node, every step journaled.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +16,7 @@ import { Daemon } from '../runtime/daemon.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { SimulatedForwarder, SimulatedNode } from './simulator.ts';
 import { ABP, GW1 } from './testdata/gateway-fixture.ts';
+import { freeTcpPort, freeUdpPort } from './testdata/ports.ts';
 import { waitFor } from './testdata/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fieldproof-codec-isolation-'));
@@ -25,22 +24,6 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 const HOSTILE = { devAddr: '26011bda', nwkSKey: '000102030405060708090a0b0c0d0e0f', appSKey: '101112131415161718191a1b1c1d1e1f' };
 const SENSECAP = { devAddr: '26011bdb', nwkSKey: '202122232425262728292a2b2c2d2e2f', appSKey: '303132333435363738393a3b3c3d3e3f' };
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function freeTcpPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const bin = fileURLToPath(new URL('../bin/fieldproof.js', import.meta.url));

@@ -1,7 +1,6 @@
 // The gateway inside the real device daemon: config file -> Daemon (journal, pipeline) -> gateway
 // component -> test packet forwarder over UDP -> records in the journal.
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,18 +11,11 @@ import { Daemon } from '../runtime/daemon.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { SimulatedForwarder, SimulatedNode } from './simulator.ts';
 import { ABP, GW1, OTAA } from './testdata/gateway-fixture.ts';
+import { freeUdpPort } from './testdata/ports.ts';
 import { waitFor } from './testdata/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-daemon-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function writeConfig(dir: string, port: number): string {
   const file = join(dir, 'device.yaml');
