@@ -41,9 +41,8 @@ export class GatewayComponent implements Component {
   constructor(private readonly deps: GatewayDeps) {}
 
   async start(): Promise<void> {
-    const { config, log, metrics } = this.deps;
-    const listen = parseListen(config.listen)!;
-    let codecs = this.deps.codecs;
+    const { config, log } = this.deps;
+    const codecs = this.deps.codecs;
     if (!codecs) {
       // JavaScript codecs get an engine of their own (a worker thread); Cayenne LPP needs none.
       const refs = resolveCodecs(config, this.deps.configFile);
@@ -51,14 +50,21 @@ export class GatewayComponent implements Component {
         this.engine = new CodecEngine({ log: log.child({ part: 'codec-engine' }) });
         await this.engine.start();
       }
-      try {
-        codecs = await loadCodecs(config, this.deps.configFile, this.engine);
-      } catch (err) {
-        await this.engine?.stop();
-        this.engine = null;
-        throw err;
-      }
     }
+    try {
+      await this.startParts(codecs ?? (await loadCodecs(config, this.deps.configFile, this.engine)));
+    } catch (err) {
+      // The engine's thread would keep the process alive after a failed start.
+      await this.engine?.stop();
+      this.engine = null;
+      throw err;
+    }
+  }
+
+  /** The session store, the network server and the listener, in that order. */
+  private async startParts(codecs: Map<string, Codec>): Promise<void> {
+    const { config, log, metrics } = this.deps;
+    const listen = parseListen(config.listen)!;
     const store = new SessionStore(this.deps.dataDir, log);
     await store.open();
     this.store = store;
