@@ -106,9 +106,10 @@ export function namepart(key: string): string {
   return key.replace(/[^A-Za-z0-9:-]+/g, '_').replace(/^_+|_+$/g, '');
 }
 
+/** A key appended to a name; '' when the key has nothing a name can hold. */
 function join(path: string, key: string): string {
   const k = namepart(key);
-  return path === '' ? k : k === '' ? path : `${path}_${k}`;
+  return k === '' ? '' : path === '' ? k : `${path}_${k}`;
 }
 
 function isPrimitive(v: unknown): v is string | number | boolean | null {
@@ -139,13 +140,15 @@ export function collectData(c: ReadingCollector, value: unknown, path: string, d
     c.add(path, o[valueKey], unit, path);
     for (const [k, v] of Object.entries(o)) {
       if (k === valueKey || LABEL_KEYS.has(k)) continue;
-      collectData(c, v, join(path, k), depth + 1);
+      const p = join(path, k);
+      if (p === '') c.skip(`${path}.${k}`, 'bad_name');
+      else collectData(c, v, p, depth + 1);
     }
     return;
   }
   for (const [k, v] of Object.entries(o)) {
     const p = join(path, k);
-    if (p === '') c.skip(k, 'bad_name');
+    if (p === '') c.skip(path === '' ? k : `${path}.${k}`, 'bad_name');
     else collectData(c, v, p, depth + 1);
   }
 }
@@ -161,7 +164,7 @@ function collectArray(c: ReadingCollector, items: unknown[], path: string, depth
       const o = item as Record<string, unknown>;
       const idKey = firstKey(o, ID_KEYS, (v) => (typeof v === 'string' && v !== '') || typeof v === 'number');
       if (idKey !== undefined) {
-        const named = join(path, String(o[idKey]));
+        const named = join(path, String(o[idKey])) || path;
         const rest: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(o)) if (k !== idKey) rest[k] = v;
         return collectData(c, rest, named, depth + 1);
