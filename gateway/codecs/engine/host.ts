@@ -16,7 +16,7 @@ export interface CodecEngineOptions {
   log?: Logger;
   /** requests waiting for the engine beyond which new ones are refused at once */
   maxQueued?: number;
-  /** added to a job's own worst case before the watchdog stops the engine, ms */
+  /** added to a request's own worst case (its limit and a rebuild) before the watchdog stops the engine, ms */
   watchdogSlackMs?: number;
   /** the worker's entry module (tests put a misbehaving one here) */
   workerUrl?: URL;
@@ -218,8 +218,10 @@ export class CodecEngine {
       return this.pump();
     }
     job.seq = ++this.seq;
-    // Each request is bounded by its own deadline, and by a rebuild of the codec after it.
-    this.arm(job.requests.length * (spec.limits.timeoutMs + spec.limits.loadTimeoutMs) + this.slackMs);
+    // Each request is bounded by its own deadline and by a rebuild of the codec after it: the
+    // watchdog follows the worker's progress request by request, so one stuck request is caught
+    // within its own budget, not the batch's.
+    this.watchRun(job.seq, spec.limits.timeoutMs + spec.limits.loadTimeoutMs + this.slackMs);
     this.post({ type: 'run', seq: job.seq, id: job.id, requests: job.requests });
   }
 
@@ -292,8 +294,26 @@ export class CodecEngine {
     this.watchdog.unref();
   }
 
+  /** Stop the engine when the request it is on has not changed for `budgetMs`. */
+  private watchRun(seq: number, budgetMs: number): void {
+    this.disarm();
+    let seen = -2;
+    let since = performance.now();
+    const every = Math.max(20, Math.min(250, budgetMs / 4));
+    const timer = setInterval(() => {
+      const onIt = Atomics.load(this.progress, PROGRESS_SEQ) === seq ? Atomics.load(this.progress, PROGRESS_INDEX) : -1;
+      const now = performance.now();
+      if (onIt !== seen) {
+        seen = onIt;
+        since = now;
+      } else if (now - since > budgetMs) this.onWatchdog();
+    }, every);
+    timer.unref();
+    this.watchdog = timer;
+  }
+
   private disarm(): void {
-    if (this.watchdog) clearTimeout(this.watchdog);
+    if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
   }
 
