@@ -137,7 +137,9 @@ export class CodecEngine {
       workerData: { progress: this.progress.buffer },
       // QuickJS's own stack limit (EngineLimits.stackBytes) must be reached before the thread's:
       // WebAssembly frames use the thread's native stack, several times QuickJS's figure.
-      resourceLimits: { stackSizeMb: 16 },
+      // Its own JavaScript heap (results on their way out) is bounded too; past it the thread dies
+      // and is replaced like any crashed one.
+      resourceLimits: { stackSizeMb: 16, maxOldGenerationSizeMb: 128 },
     });
     this.worker = worker;
     this.ready = false;
