@@ -30,16 +30,17 @@ export const componentFactories: ComponentFactory[] = [
     });
   }),
   when('gateway', async (config, ctx) => {
-    const { GatewayComponent, loadCodecs } = await import('../gateway/component.ts');
+    const { GatewayComponent } = await import('../gateway/component.ts');
     return new GatewayComponent({
       config,
-      codecs: loadCodecs(config, ctx.config.configFile),
+      ...(ctx.config.configFile !== undefined ? { configFile: ctx.config.configFile } : {}),
       dataDir: ctx.config.dataDir,
       emit: ctx.emit,
       statusChanged: ctx.statusChanged,
       log: ctx.log.child({ part: 'gateway' }),
       metrics: ctx.metrics,
       board: ctx.board,
+      services: ctx.services,
     });
   }),
   when('uplink', async (config, ctx) => {
@@ -78,6 +79,7 @@ export const componentFactories: ComponentFactory[] = [
         onCommitted: (l) => ctx.onCommitted(l),
         sourceStatuses: () => ctx.sourceStatuses(),
         journalStats: () => ctx.journal.stats(),
+        downlinks: () => ctx.services.downlinks,
       },
       config,
     );

@@ -2,7 +2,7 @@
 // the composition root's view of the device, from which each factory picks what its part needs.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Assessor, Component, StatusBoard } from '../kernel/component.ts';
+import type { Assessor, Component, DaemonServices, StatusBoard } from '../kernel/component.ts';
 import type { DriverStatus } from '../kernel/source.ts';
 import type { JournalRecord, ReadingInput } from '../protocol/records.ts';
 import type { DeviceKey } from '../protocol/signature.ts';
@@ -26,6 +26,8 @@ export interface DaemonContext {
   statusChanged(status: DriverStatus): void;
   /** A shared board of facts parts publish for others (last sync, alerts, anchors): see status-board.ts. */
   board: StatusBoard;
+  /** Services parts offer each other, set by the part that provides them (the gateway: downlinks). */
+  services: DaemonServices;
 }
 
 /** Builds a part from its config section, or null when the config has none. */

@@ -83,6 +83,7 @@ export class Daemon {
       sourceStatuses: () => this.sourceStatuses(),
       statusChanged: (s) => this.noteStatus(s),
       board: this.board,
+      services: {},
     };
     this.ctx = ctx;
 

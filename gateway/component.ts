@@ -4,20 +4,23 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DriverStatus } from '../kernel/source.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Component, StatusBoard } from '../kernel/component.ts';
+import type { Component, DaemonServices, StatusBoard } from '../kernel/component.ts';
 import { ConfigError } from '../kernel/config/errors.ts';
 import { CayenneLppCodec } from './codecs/cayenne-lpp.ts';
 import type { Codec } from './codecs/codec.ts';
+import { CodecEngine } from './codecs/engine/host.ts';
 import { CodecLoadError, JsCodec } from './codecs/js-codec.ts';
-import { parseListen, resolveCodecs, type GatewayConfig, type LorawanDeviceConfig } from './config.ts';
+import { parseListen, resolveCodecs, type GatewayConfig } from './config.ts';
 import { LorawanNetworkServer } from './network-server.ts';
 import { SemtechUdpServer } from './semtech/udp-server.ts';
 import { SessionStore } from './session-store.ts';
 
 export interface GatewayDeps {
   config: GatewayConfig;
-  /** device id -> its codec, already compiled */
-  codecs: Map<string, Codec>;
+  /** device id -> its codec; when absent, the codecs the config names are loaded at start */
+  codecs?: Map<string, Codec>;
+  /** where relative codec paths start from */
+  configFile?: string;
   dataDir: string;
   emit(reading: ReadingInput): void;
   statusChanged?(status: DriverStatus): void;
@@ -25,6 +28,8 @@ export interface GatewayDeps {
   metrics: Registry;
   /** where the bound address is published (`gateway`), for whoever asked for port 0 */
   board?: StatusBoard;
+  /** where the downlink queue is offered to the local HTTP API */
+  services?: DaemonServices;
 }
 
 export class GatewayComponent implements Component {
@@ -32,6 +37,7 @@ export class GatewayComponent implements Component {
   private store: SessionStore | null = null;
   private server: LorawanNetworkServer | null = null;
   private udp: SemtechUdpServer | null = null;
+  private engine: CodecEngine | null = null;
 
   private readonly deps: GatewayDeps;
 
@@ -40,12 +46,34 @@ export class GatewayComponent implements Component {
   }
 
   async start(): Promise<void> {
+    const { config, log } = this.deps;
+    const codecs = this.deps.codecs;
+    if (!codecs) {
+      // JavaScript codecs get an engine of their own (a worker thread); Cayenne LPP needs none.
+      const refs = resolveCodecs(config, this.deps.configFile);
+      if ([...refs.values()].some((r) => r.kind === 'file')) {
+        this.engine = new CodecEngine({ log: log.child({ part: 'codec-engine' }) });
+        await this.engine.start();
+      }
+    }
+    try {
+      await this.startParts(codecs ?? (await loadCodecs(config, this.deps.configFile, this.engine)));
+    } catch (err) {
+      // The engine's thread would keep the process alive after a failed start.
+      await this.engine?.stop();
+      this.engine = null;
+      throw err;
+    }
+  }
+
+  /** The session store, the network server and the listener, in that order. */
+  private async startParts(codecs: Map<string, Codec>): Promise<void> {
     const { config, log, metrics } = this.deps;
     const listen = parseListen(config.listen)!;
     const store = new SessionStore(this.deps.dataDir, log);
     await store.open();
     this.store = store;
-    const devices = config.devices.map((d) => ({ config: d, codec: this.deps.codecs.get(d.id)! }));
+    const devices = config.devices.map((d) => ({ config: d, codec: codecs.get(d.id)! }));
     let udp: SemtechUdpServer | null = null;
     const server = new LorawanNetworkServer({
       config,
@@ -90,6 +118,7 @@ export class GatewayComponent implements Component {
         : `gateway.listen: cannot listen on ${config.listen}: ${code ?? (err as Error).message}`);
     }
     this.udp = udp;
+    if (this.deps.services) this.deps.services.downlinks = server;
     this.deps.board?.set('gateway', udp.address());
     this.reportListener('ok');
   }
@@ -126,30 +155,36 @@ export class GatewayComponent implements Component {
     await this.udp?.stop();
     this.udp = null;
     this.reportListener('stopped');
+    if (this.deps.services?.downlinks === this.server) delete this.deps.services!.downlinks;
     await this.server?.stop();
     this.server = null;
     await this.store?.close();
     this.store = null;
+    await this.engine?.stop();
+    this.engine = null;
   }
 }
 
-/** Compile every device's codec: a missing file or a script that does not load is a one-line config error. */
-export function loadCodecs(config: GatewayConfig, configFile?: string): Map<string, Codec> {
+/**
+ * Compile every device's codec: a missing file or a script that does not load is a one-line config
+ * error naming the device and the file. Devices of one model share one compiled codec.
+ */
+export async function loadCodecs(config: GatewayConfig, configFile: string | undefined, engine: CodecEngine | null): Promise<Map<string, Codec>> {
   const refs = resolveCodecs(config, configFile);
   const cayenne = new CayenneLppCodec();
   const byPath = new Map<string, JsCodec>();
   const out = new Map<string, Codec>();
-  config.devices.forEach((d: LorawanDeviceConfig, i) => {
+  for (const [i, d] of config.devices.entries()) {
     const ref = refs.get(d.id)!;
     if (ref.kind === 'builtin') {
       out.set(d.id, cayenne);
-      return;
+      continue;
     }
-    // Devices of one model share one compiled codec, and so one context and one batch per turn.
     let codec = byPath.get(ref.path);
     if (!codec) {
+      if (!engine) throw new Error('JavaScript codecs need the codec engine');
       try {
-        codec = JsCodec.fromFile(ref.path, { timeoutMs: config.codecTimeoutMs });
+        codec = await JsCodec.fromFile(engine, ref.path, { limits: { timeoutMs: config.codecTimeoutMs, memoryBytes: config.codecMemoryMiB * 1024 * 1024 } });
       } catch (err) {
         if (err instanceof CodecLoadError) throw new ConfigError(`${configFile ?? 'config'}: gateway.devices.${i}.codec: ${err.message}`);
         throw err;
@@ -157,6 +192,6 @@ export function loadCodecs(config: GatewayConfig, configFile?: string): Map<stri
       byPath.set(ref.path, codec);
     }
     out.set(d.id, codec);
-  });
+  }
   return out;
 }

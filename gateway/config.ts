@@ -18,6 +18,14 @@ export const BUILTIN_CODECS = ['cayenne-lpp'] as const;
 
 const deviceId = z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore');
 const codec = z.string().min(1).default('cayenne-lpp');
+/**
+ * What the codec gets as `input.variables` (ChirpStack's device variables): text by name. Numbers
+ * and booleans written in YAML are passed as their text, as ChirpStack stores them.
+ */
+const codecVariables = z
+  .record(z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/, 'variable names are identifiers of at most 64 characters'), z.union([z.string().max(1024), z.number(), z.boolean()]).transform(String))
+  .refine((v) => Object.keys(v).length <= 64, 'at most 64 codec variables')
+  .default({});
 
 const abpDevice = z.strictObject({
   id: deviceId,
@@ -26,6 +34,7 @@ const abpDevice = z.strictObject({
   nwkSKey: hex(16, 'nwkSKey'),
   appSKey: hex(16, 'appSKey'),
   codec,
+  codecVariables,
 });
 
 const otaaDevice = z.strictObject({
@@ -35,6 +44,7 @@ const otaaDevice = z.strictObject({
   joinEui: hex(8, 'joinEui'),
   appKey: hex(16, 'appKey'),
   codec,
+  codecVariables,
 });
 
 export const lorawanDeviceSchema = z.discriminatedUnion('activation', [abpDevice, otaaDevice]);
@@ -68,6 +78,8 @@ export const gatewaySchema = z
     gateways: z.array(hex(8, 'gateway EUI')).optional(),
     /** per uplink, for JavaScript codecs */
     codecTimeoutMs: z.number().int().min(1).max(10_000).default(100),
+    /** heap of each JavaScript codec's engine, MiB */
+    codecMemoryMiB: z.number().int().min(1).max(256).default(16),
     /** kernel UDP receive buffer, bytes: room for bursts while the event loop is busy */
     recvBufferBytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     /**

@@ -1,42 +1,41 @@
 // The site's own LoRaWAN 1.0.x network and application server: it routes each received frame to its
 // device session, checks the MIC and the frame counter, decrypts the payload, runs the device's
-// codec and hands the values on as readings. It answers OTAA JoinRequests and confirmed uplinks
-// through the gateway that heard them best.
+// codec and hands the values on as readings. It answers OTAA JoinRequests (join-server.ts) and
+// confirmed uplinks, and sends queued application downlinks (downlink-queue.ts) in the receive
+// windows after a device's uplinks, through the gateway that heard them best.
 //
 // Frames arrive in batches from the UDP listener. Within a batch, copies of one frame (heard by
 // several gateways, or twice by one) are merged first, keeping the strongest signal's metadata; a
 // copy arriving in a later batch is recognised by its counter and MIC. Codecs run once per batch
 // per device.
-import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DriverStatus } from '../kernel/source.ts';
 import type { JsonValue } from '../protocol/canonical.ts';
 import type { ReadingInput } from '../protocol/records.ts';
+import type { DownlinkAsk, DownlinkService, DownlinkView } from '../kernel/component.ts';
 import { counter } from '../kernel/metrics.ts';
-import type { Codec, CodecOutcome, UplinkInput } from './codecs/codec.ts';
+import type { Codec } from './codecs/codec.ts';
 import type { GatewayConfig, LorawanDeviceConfig } from './config.ts';
+import { DownlinkQueue, prepareDownlink, view } from './downlink-queue.ts';
+import { DownlinkScheduler, type DownlinkSender } from './downlink-scheduler.ts';
 import { ThrottledWarn } from './log-throttle.ts';
 import { cryptPayload, dataMic, sessionCrypto, UP, type SessionCrypto } from './lorawan/crypto.ts';
 import { judgeFCnt, rebuildFCnt } from './lorawan/fcnt.ts';
-import { buildDataDown, devAddrHex, parseUplink, type DataFrame, type JoinRequestFrame } from './lorawan/frame.ts';
-import { buildJoinAccept, deriveSessionKeys, joinRequestMicValid } from './lorawan/join.ts';
-import { JOIN_ACCEPT_DELAY1, REGIONS, type Channel, type Region } from './lorawan/region.ts';
-import type { RxPacket, TxPacket } from './semtech/packets.ts';
+import { JoinServer } from './join-server.ts';
+import { buildDataDown, devAddrHex, FCTRL_ACK, parseUplink, type DataFrame } from './lorawan/frame.ts';
+import { REGIONS } from './lorawan/region.ts';
+import type { RxPacket } from './semtech/packets.ts';
 import type { ReceivedRx } from './semtech/udp-server.ts';
 import { newSessionId, type SessionStore, type StoredSession } from './session-store.ts';
+import { UplinkDecoder, type DecodeItem } from './uplink-decoder.ts';
 
 /** Copies of one frame arriving within this long of the first are the same reception, not a retransmission. */
 export const DEDUP_WINDOW_MS = 1500;
-/** How long a downlink waits for its TX_ACK before it is forgotten. */
-const PENDING_DOWNLINK_MS = 30_000;
 /** Status updates for a device that only counted more readings go out at most this often. */
 const STATUS_INTERVAL_MS = 5000;
 
-export interface DownlinkSender {
-  /** Returns the PULL_RESP token, or null when the gateway has no downlink path. */
-  sendDownlink(gateway: string, txpk: TxPacket): number | null;
-}
+export type { DownlinkSender } from './downlink-scheduler.ts';
 
 export interface NetworkServerDeps {
   config: GatewayConfig;
@@ -51,6 +50,7 @@ export interface NetworkServerDeps {
 }
 
 interface Device {
+  id: string;
   config: LorawanDeviceConfig;
   codec: Codec;
   session: StoredSession | null;
@@ -59,44 +59,25 @@ interface Device {
   statusSentAt: number;
 }
 
-interface PendingDownlink {
-  gateway: string;
-  deviceId: string;
-  kind: 'ack' | 'join_accept';
-  window: 'rx1' | 'rx2';
-  rx: RxPacket;
-  phy: Buffer;
-  delayS: number;
-  at: number;
-}
-
-interface DecodeItem {
-  device: Device;
-  input: UplinkInput;
-  meta: { [key: string]: JsonValue };
-  receivedAt: number;
-}
-
-export class LorawanNetworkServer {
+export class LorawanNetworkServer implements DownlinkService {
   private readonly devices = new Map<string, Device>();
   private readonly byDevAddr = new Map<number, Device>();
   private readonly byDevEui = new Map<string, Device>();
-  private readonly pending = new Map<number, PendingDownlink>();
-  private joinChain: Promise<void> = Promise.resolve();
-  private readonly region: Region;
+  private readonly joins: JoinServer;
   private readonly netId: Buffer;
+  private readonly decoder: UplinkDecoder;
+  private readonly queue: DownlinkQueue;
+  private readonly scheduler: DownlinkScheduler;
   private readonly now: () => number;
   private readonly warn: ThrottledWarn;
   private readonly m;
   private readonly accepted;
   private readonly duplicates;
-  private readonly readingsCount;
 
   private readonly deps: NetworkServerDeps;
 
   constructor(deps: NetworkServerDeps) {
     this.deps = deps;
-    this.region = REGIONS[deps.config.region];
     this.netId = Buffer.from(deps.config.netId, 'hex');
     this.now = deps.now ?? Date.now;
     this.warn = new ThrottledWarn(deps.log);
@@ -104,13 +85,41 @@ export class LorawanNetworkServer {
     this.m = {
       uplinks: counter(reg, 'fieldproof_gateway_uplinks_total', 'LoRaWAN uplink frames, by outcome (accepted, duplicate, replay, bad_mic, unknown_devaddr, ...)', ['result']),
       joins: counter(reg, 'fieldproof_gateway_joins_total', 'OTAA JoinRequests, by outcome', ['result']),
-      readings: counter(reg, 'fieldproof_gateway_readings_total', 'Readings handed to the pipeline from decoded uplinks'),
-      codecFailures: counter(reg, 'fieldproof_gateway_codec_failures_total', 'Uplinks a codec could not decode, by device and reason', ['device', 'reason']),
       downlinks: counter(reg, 'fieldproof_gateway_downlinks_total', 'Downlinks, by kind and outcome', ['kind', 'result']),
     };
     this.accepted = this.m.uplinks.labels('accepted');
     this.duplicates = this.m.uplinks.labels('duplicate');
-    this.readingsCount = this.m.readings;
+    this.decoder = new UplinkDecoder({
+      emit: deps.emit,
+      statusChanged: (d, at, force) => this.publishStatus(d as Device, at, force),
+      warn: this.warn,
+      log: deps.log,
+      metrics: deps.metrics,
+    });
+    this.queue = new DownlinkQueue(deps.emit, this.now);
+    this.scheduler = new DownlinkScheduler({
+      config: deps.config,
+      region: REGIONS[deps.config.region],
+      sender: deps.downlink,
+      downlinks: this.m.downlinks,
+      warn: this.warn,
+      now: this.now,
+      appSent: (item, fCntDown, info) => this.queue.sent(item, fCntDown, info),
+      appNotSent: (item, error) => this.queue.notSent(item, error),
+    });
+    this.joins = new JoinServer({
+      config: deps.config, netId: this.netId, store: deps.store, scheduler: this.scheduler, joins: this.m.joins, warn: this.warn, log: deps.log,
+      dedupWindowMs: DEDUP_WINDOW_MS,
+      device: (devEui) => this.byDevEui.get(devEui),
+      devAddrTaken: (addr) => this.byDevAddr.has(addr),
+      joined: (device, session, at) => {
+        const d = device as Device;
+        this.installSession(d, session);
+        d.status.state = 'starting';
+        d.status.detail = 'joined; waiting for the first uplink';
+        this.publishStatus(d, at, true);
+      },
+    });
   }
 
   /** Load stored sessions; ABP devices whose configured keys changed start counting afresh. */
@@ -119,6 +128,7 @@ export class LorawanNetworkServer {
     const now = this.now();
     for (const { config, codec } of this.deps.devices) {
       const device: Device = {
+        id: config.id,
         config,
         codec,
         session: null,
@@ -149,9 +159,10 @@ export class LorawanNetworkServer {
     for (const id of stored.keys()) if (!this.devices.has(id)) this.deps.log.info({ device: id }, 'stored session of a device no longer configured is kept but unused');
   }
 
-  /** Wait for joins in progress and for session writes. */
+  /** Wait for joins and decoding in progress, and for session writes. */
   async stop(): Promise<void> {
-    await this.joinChain;
+    await this.joins.drain();
+    await this.decoder.drain();
     await this.deps.store.flush();
   }
 
@@ -198,10 +209,10 @@ export class LorawanNetworkServer {
         this.m.uplinks.inc({ result: frame });
         continue;
       }
-      if (frame.kind === 'join-request') this.queueJoin(frame, phy, g.best);
+      if (frame.kind === 'join-request') this.joins.queue(frame, phy, g.best);
       else this.handleData(frame, g.best, g.copies, decode);
     }
-    if (decode.length > 0) this.runCodecs(decode);
+    if (decode.length > 0) this.decoder.decode(decode);
   }
 
   private handleData(frame: DataFrame, heard: ReceivedRx, copies: number, decode: DecodeItem[]): void {
@@ -223,7 +234,7 @@ export class LorawanNetworkServer {
         // our ACK did not reach it: acknowledge again, store nothing.
         if (frame.confirmed && s.lastUplinkAt !== null && heard.receivedAt - s.lastUplinkAt > DEDUP_WINDOW_MS) {
           s.lastUplinkAt = heard.receivedAt;
-          this.sendAck(device, heard);
+          this.answer(device, heard, true, false);
         }
       } else this.refuse(device, 'replay', frame);
       return;
@@ -244,7 +255,9 @@ export class LorawanNetworkServer {
     s.lastUplinkAt = heard.receivedAt;
     this.deps.store.markDirty(s);
     this.accepted.inc();
-    if (frame.confirmed) this.sendAck(device, heard);
+    // A confirmed downlink sent after the previous uplink is acknowledged (or not) by this one.
+    this.queue.uplinkHeard(device.id, (frame.fCtrl & FCTRL_ACK) !== 0);
+    this.answer(device, heard, frame.confirmed, true);
     if (frame.fPort === null || frame.frmPayload.length === 0) {
       this.m.uplinks.inc({ result: 'no_payload' });
       this.markHeard(device, heard.receivedAt);
@@ -268,7 +281,7 @@ export class LorawanNetworkServer {
     };
     if (rx.lsnr !== undefined) meta.snr = rx.lsnr;
     if (copies > 1) meta.gateways = copies;
-    decode.push({ device, input: { bytes: plain, fPort: frame.fPort, recvTime: heard.receivedAt }, meta, receivedAt: heard.receivedAt });
+    decode.push({ device, input: { bytes: plain, fPort: frame.fPort, recvTime: heard.receivedAt, variables: device.config.codecVariables }, meta, receivedAt: heard.receivedAt });
   }
 
   private refuse(device: Device, result: 'replay' | 'bad_mic' | 'fcnt_gap', frame: DataFrame): void {
@@ -291,71 +304,6 @@ export class LorawanNetworkServer {
     this.publishStatus(device, at, false);
   }
 
-  private runCodecs(items: DecodeItem[]): void {
-    const byCodec = new Map<Codec, DecodeItem[]>();
-    for (const it of items) {
-      const list = byCodec.get(it.device.codec);
-      if (list) list.push(it);
-      else byCodec.set(it.device.codec, [it]);
-    }
-    for (const [codec, list] of byCodec) {
-      let outcomes: CodecOutcome[];
-      try {
-        outcomes = codec.decodeBatch(list.map((i) => i.input));
-      } catch (err) {
-        const error = `codec failed: ${(err as Error).message}`;
-        outcomes = list.map(() => ({ ok: false, reason: 'threw', error }));
-      }
-      for (let i = 0; i < list.length; i++) this.emitOutcome(list[i]!, outcomes[i]!);
-    }
-  }
-
-  private emitOutcome(item: DecodeItem, outcome: CodecOutcome): void {
-    const { device, meta, receivedAt } = item;
-    const id = device.config.id;
-    if (!outcome.ok) {
-      // The payload is kept, signed like everything else, so that it can be decoded later.
-      this.m.codecFailures.inc({ device: id, reason: outcome.reason });
-      device.status.errors++;
-      this.warn.warn(`codec:${id}:${outcome.reason}`, { device: id, error: outcome.error }, 'codec could not decode an uplink; its raw payload is journaled');
-      this.deps.emit({
-        sensor: id,
-        metric: 'payload_undecoded',
-        ts: receivedAt,
-        value: null,
-        unit: '',
-        quality: { score: 0, flags: [`codec_${outcome.reason}`] },
-        meta: { ...meta, payload: Buffer.from(item.input.bytes).toString('hex') },
-      });
-      const detail = `codec: ${outcome.error}`;
-      const changed = device.status.state !== 'degraded' || device.status.detail !== detail;
-      device.status.state = 'degraded';
-      device.status.detail = detail;
-      device.status.lastReadingAt = receivedAt;
-      this.publishStatus(device, receivedAt, changed);
-      return;
-    }
-    for (const r of outcome.readings) {
-      this.deps.emit({
-        sensor: r.channel === undefined ? id : `${id}-${r.channel}`,
-        metric: r.metric,
-        ts: receivedAt,
-        value: r.value,
-        unit: r.unit,
-        meta,
-      });
-    }
-    this.readingsCount.inc(outcome.readings.length);
-    device.status.readings += outcome.readings.length;
-    device.status.lastReadingAt = receivedAt;
-    const changed = device.status.state !== 'ok';
-    if (changed) {
-      device.status.state = 'ok';
-      delete device.status.detail;
-    }
-    this.publishStatus(device, receivedAt, changed);
-  }
-
   private publishStatus(device: Device, now: number, force: boolean): void {
     if (!this.deps.statusChanged) return;
     if (!force && now - device.statusSentAt < STATUS_INTERVAL_MS) return;
@@ -365,153 +313,47 @@ export class LorawanNetworkServer {
 
   // ------------------------------------------------------------------ downlinks
 
-  private sendAck(device: Device, heard: ReceivedRx): void {
+  // ------------------------------------------------------------------ downlinks
+
+  /**
+   * The receive windows after an uplink: the next queued application downlink (carrying the ACK
+   * when the uplink asked for one), or a bare ACK. `fresh` is false for a retransmission, which
+   * gets its ACK again but not the queue's next downlink.
+   */
+  private answer(device: Device, heard: ReceivedRx, ack: boolean, fresh: boolean): void {
+    const next = fresh ? this.queue.take(device.id) : null;
+    if (!next && !ack) return;
     const s = device.session!;
-    const phy = buildDataDown({ devAddr: parseInt(s.devAddr, 16), fCnt32: s.fCntDown, ack: true }, device.crypto!);
+    const fCntDown = s.fCntDown;
+    const phy = buildDataDown({
+      devAddr: parseInt(s.devAddr, 16), fCnt32: fCntDown, ack,
+      ...(next ? { confirmed: next.item.confirmed, fPort: next.item.fPort, payload: next.item.bytes, fPending: next.more } : {}),
+    }, device.crypto!);
     s.fCntDown = (s.fCntDown + 1) >>> 0;
     this.deps.store.markDirty(s);
-    this.schedule({ gateway: heard.gateway, deviceId: device.config.id, kind: 'ack', rx: heard.rx, phy, delayS: this.deps.config.rx1Delay }, this.deps.config.downlinkWindow);
+    this.scheduler.send({
+      gateway: heard.gateway, deviceId: device.id, kind: next ? 'data' : 'ack', rx: heard.rx, phy, delayS: this.deps.config.rx1Delay,
+      ...(next ? { app: { item: next.item, fCntDown } } : {}),
+    }, this.deps.config.downlinkWindow);
   }
 
-  /** Send a class A downlink in the given window; false when it could not be handed to a gateway. */
-  private schedule(d: Omit<PendingDownlink, 'window' | 'at'>, window: 'rx1' | 'rx2'): boolean {
-    if (d.rx.tmst === undefined) {
-      this.m.downlinks.inc({ kind: d.kind, result: 'no_timestamp' });
-      return false;
-    }
-    // RX1 follows the uplink's channel; an FSK uplink (numeric datr) or one off the plan's channels
-    // gets its answer in RX2, which is LoRa in every plan here.
-    let ch: Channel | null = null;
-    if (window === 'rx1' && typeof d.rx.datr === 'string') ch = this.region.rx1({ freq: d.rx.freq, datr: d.rx.datr });
-    if (!ch) {
-      ch = this.region.rx2;
-      window = 'rx2';
-    }
-    let delay = d.delayS;
-    if (window === 'rx2') delay += 1;
-    const txpk: TxPacket = {
-      imme: false,
-      tmst: (d.rx.tmst + delay * 1_000_000) >>> 0,
-      freq: ch.freq,
-      rfch: 0,
-      powe: this.deps.config.txPower,
-      modu: 'LORA',
-      datr: ch.datr,
-      codr: '4/5',
-      ipol: true,
-      size: d.phy.length,
-      data: d.phy.toString('base64'),
-    };
-    const token = this.deps.downlink.sendDownlink(d.gateway, txpk);
-    if (token === null) {
-      this.m.downlinks.inc({ kind: d.kind, result: 'no_downlink_path' });
-      this.warn.warn(`no_path:${d.gateway}`, { gateway: d.gateway, device: d.deviceId, kind: d.kind }, 'cannot send a downlink: the gateway has sent no PULL_DATA');
-      return false;
-    }
-    this.m.downlinks.inc({ kind: d.kind, result: `sent_${window}` });
-    const now = this.now();
-    this.pending.set(token, { ...d, window, at: now });
-    for (const [t, p] of this.pending) {
-      if (now - p.at < PENDING_DOWNLINK_MS) break;
-      this.pending.delete(t);
-    }
-    return true;
-  }
-
-  /** A gateway's verdict on a downlink: on refusal, try the other receive window once. */
   handleTxAck(gateway: string, token: number, error: string): void {
-    const p = this.pending.get(token);
-    if (!p || p.gateway !== gateway) return;
-    this.pending.delete(token);
-    if (error === 'NONE') {
-      this.m.downlinks.inc({ kind: p.kind, result: 'scheduled' });
-      return;
-    }
-    this.m.downlinks.inc({ kind: p.kind, result: `refused_${error.toLowerCase()}` });
-    if (p.window === 'rx1' && error !== 'TX_POWER' && error !== 'GPS_UNLOCKED') {
-      this.schedule({ gateway: p.gateway, deviceId: p.deviceId, kind: p.kind, rx: p.rx, phy: p.phy, delayS: p.delayS }, 'rx2');
-    }
+    this.scheduler.handleTxAck(gateway, token, error);
   }
 
-  // ------------------------------------------------------------------ joins
-
-  private queueJoin(frame: JoinRequestFrame, phy: Buffer, heard: ReceivedRx): void {
-    this.joinChain = this.joinChain
-      .then(() => this.handleJoin(frame, phy, heard))
-      .catch((err) => {
-        this.m.joins.inc({ result: 'error' });
-        this.deps.log.error({ err: (err as Error).message, devEui: frame.devEui }, 'join failed');
-      });
+  /** Queue an application downlink for a device's next receive window (the local API's POST). */
+  async enqueue(ask: DownlinkAsk): Promise<{ ok: true; downlink: DownlinkView } | { ok: false; status: number; error: string }> {
+    const device = this.devices.get(ask.device);
+    if (!device) return { ok: false, status: 404, error: `no LoRaWAN device ${JSON.stringify(ask.device)} in gateway.devices` };
+    const d = await prepareDownlink(ask, { id: device.id, codec: device.codec, variables: device.config.codecVariables });
+    if (!d.ok) return d;
+    const item = this.queue.add(d.downlink);
+    if (!item) return { ok: false, status: 409, error: `${device.id} has as many downlinks queued as it may (${this.queue.pending(device.id)})` };
+    return { ok: true, downlink: view(item) };
   }
 
-  private async handleJoin(frame: JoinRequestFrame, phy: Buffer, heard: ReceivedRx): Promise<void> {
-    const device = this.byDevEui.get(frame.devEui);
-    if (!device || device.config.activation !== 'otaa') {
-      this.m.joins.inc({ result: 'unknown_deveui' });
-      this.deps.log.debug({ devEui: frame.devEui }, 'JoinRequest from an unknown DevEUI');
-      return;
-    }
-    const cfg = device.config;
-    if (cfg.joinEui !== frame.joinEui) {
-      this.m.joins.inc({ result: 'joineui_mismatch' });
-      this.warn.warn(`joineui:${cfg.id}`, { device: cfg.id, joinEui: frame.joinEui }, 'refused a JoinRequest naming another JoinEUI');
-      return;
-    }
-    const appKey = Buffer.from(cfg.appKey, 'hex');
-    if (!joinRequestMicValid(phy, appKey)) {
-      this.m.joins.inc({ result: 'bad_mic' });
-      device.status.errors++;
-      this.warn.warn(`join_mic:${cfg.id}`, { device: cfg.id }, 'refused a JoinRequest whose MIC does not match the AppKey');
-      return;
-    }
-    const s = device.session;
-    if (s?.devNonce === frame.devNonce && s.joinedAt !== undefined && heard.receivedAt - s.joinedAt < DEDUP_WINDOW_MS) {
-      this.m.joins.inc({ result: 'duplicate' });
-      return;
-    }
-    if (!(await this.deps.store.useNonce(cfg.devEui, frame.devNonce, heard.receivedAt))) {
-      this.m.joins.inc({ result: 'devnonce_replay' });
-      device.status.errors++;
-      this.warn.warn(`devnonce:${cfg.id}`, { device: cfg.id, devNonce: frame.devNonce }, 'refused a JoinRequest reusing a DevNonce (a replay, or a node with a broken nonce source)');
-      return;
-    }
-    const appNonce = randomBytes(3);
-    const devAddr = this.allocateDevAddr();
-    const keys = deriveSessionKeys(appKey, this.netId, appNonce, frame.devNonce);
-    const session: StoredSession = {
-      deviceId: cfg.id,
-      sid: newSessionId(),
-      activation: 'otaa',
-      devAddr: devAddrHex(devAddr),
-      nwkSKey: keys.nwkSKey.toString('hex'),
-      appSKey: keys.appSKey.toString('hex'),
-      fCntUp: -1,
-      fCntDown: 0,
-      lastMic: null,
-      lastUplinkAt: null,
-      joinedAt: heard.receivedAt,
-      devNonce: frame.devNonce,
-    };
-    await this.deps.store.saveNow(session);
-    this.installSession(device, session);
-    const addrBuf = Buffer.alloc(4);
-    addrBuf.writeUInt32BE(devAddr);
-    const accept = buildJoinAccept({ appKey, appNonce, netId: this.netId, devAddr: addrBuf, dlSettings: 0, rxDelay: this.deps.config.rx1Delay });
-    const sent = this.schedule({ gateway: heard.gateway, deviceId: cfg.id, kind: 'join_accept', rx: heard.rx, phy: accept, delayS: JOIN_ACCEPT_DELAY1 }, this.deps.config.downlinkWindow);
-    this.m.joins.inc({ result: sent ? 'accepted' : 'accepted_not_sent' });
-    this.deps.log.info({ device: cfg.id, devAddr: session.devAddr, gateway: heard.gateway, sent }, 'OTAA join accepted');
-    device.status.state = 'starting';
-    device.status.detail = 'joined; waiting for the first uplink';
-    this.publishStatus(device, heard.receivedAt, true);
-  }
-
-  /** A free DevAddr in our NetID's range: type 0, NwkID = the NetID's low 6 bits, 25 random bits. */
-  private allocateDevAddr(): number {
-    const nwkId = this.netId[2]! & 0x3f;
-    for (;;) {
-      const addr = ((nwkId << 25) | randomInt(0, 1 << 25)) >>> 0;
-      if (!this.byDevAddr.has(addr)) return addr;
-    }
+  list(device?: string): DownlinkView[] {
+    return this.queue.list(device);
   }
 }
 

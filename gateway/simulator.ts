@@ -33,6 +33,8 @@ export interface UplinkOptions {
   confirmed?: boolean;
   /** use this counter instead of the next one (replays, gaps) */
   fCnt?: number;
+  /** acknowledge the confirmed downlink received last (the FCtrl ACK bit) */
+  ack?: boolean;
 }
 
 export interface DecodedDownlink {
@@ -95,7 +97,7 @@ export class SimulatedNode {
       {
         MType: o.confirmed ? 'Confirmed Data Up' : 'Unconfirmed Data Up',
         DevAddr: Buffer.from(s.devAddr, 'hex'),
-        FCtrl: { ADR: false, ACK: false, ADRACKReq: false, FPending: false },
+        FCtrl: { ADR: false, ACK: o.ack === true, ADRACKReq: false, FPending: false },
         FCnt: fCnt & 0xffff,
         FPort: o.fPort ?? 1,
         payload,

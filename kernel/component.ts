@@ -32,3 +32,38 @@ export function combineQuality(base: Quality | undefined, extra: { flags: string
   }
   return { score: Math.round(Math.max(0, Math.min(1, score)) * 1000) / 1000, flags };
 }
+
+/** Services parts offer each other, set by the part that provides them (the gateway: downlinks). */
+export interface DaemonServices {
+  downlinks?: DownlinkService;
+}
+
+/** A downlink to a LoRaWAN device as asked for: `data` goes through the device codec's encoder, `bytes` (hex) as they are. */
+export interface DownlinkAsk {
+  device: string;
+  data?: unknown;
+  bytes?: string;
+  fPort?: number;
+  confirmed?: boolean;
+}
+
+export interface DownlinkView {
+  id: string;
+  device: string;
+  fPort: number;
+  /** hex */
+  bytes: string;
+  confirmed: boolean;
+  state: 'queued' | 'sent' | 'acknowledged' | 'not_acknowledged' | 'failed';
+  queuedAt: number;
+  attempts: number;
+  data?: unknown;
+  warnings?: string[];
+}
+
+/** Queues downlinks for the devices' next receive windows; offered by the gateway, used by the local HTTP API. */
+export interface DownlinkService {
+  enqueue(ask: DownlinkAsk): Promise<{ ok: true; downlink: DownlinkView } | { ok: false; status: number; error: string }>;
+  /** queued and recent downlinks, of one device or all */
+  list(device?: string): DownlinkView[];
+}

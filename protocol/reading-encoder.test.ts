@@ -13,6 +13,8 @@ test('the fast encoder writes exactly the JCS bytes of the record', () => {
     { sensor: 'n', metric: 'm', ts: 2, value: null, unit: '°C "quoted"\n' },
     { sensor: 'n', metric: 'm', ts: 3, value: 1e-7, unit: '', meta: { rssi: -87, snr: 7.5, gateway: 'aa555a0000000000', z: [1, 'é'] } },
     { sensor: 'n', metric: 'm', ts: 4, value: 333333333.33333329, unit: 'x' },
+    { sensor: 'leak-1', metric: 'water_leak', ts: 5, value: null, unit: '', state: 'LEAK' },
+    { sensor: 'node-1', metric: 'BatV', ts: 6, value: 2.3, unit: 'V', state: '2.3(low battery) "é"\n', meta: { fport: 2 } },
   ];
   for (let i = 0; i < 500; i++) {
     samples.push({ sensor: `s-${i}`, metric: 'power_kw', ts: 1763884800000 + i * 997, value: (Math.random() - 0.5) * 10 ** ((i % 40) - 20), unit: 'kW' });

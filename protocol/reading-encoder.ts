@@ -1,6 +1,7 @@
 // The canonical (RFC 8785) bytes of a reading record, written directly as a string template.
 // Every reading passes through here, and building the object and walking it generically costs
-// several times more. The member order below is the JCS order (keys sorted by UTF-16 code units);
+// several times more. The member order below is the JCS order (keys sorted by UTF-16 code units;
+// `state`, present only on readings that carry text, sorts between `seq` and `ts`);
 // reading-encoder.test.ts checks the output against the generic canonicalize() on random records.
 import { canonicalize } from './canonical.ts';
 import type { Quality, ReadingInput } from './records.ts';
@@ -32,7 +33,9 @@ export class ReadingEncoder {
       this.devicePrefix +
       (r.meta !== undefined ? `"meta":${canonicalize(r.meta)},` : '') +
       `"metric":${JSON.stringify(r.metric)},"quality":{"flags":${flagsJson(quality.flags)},"score":${num(quality.score)}},` +
-      `"sensor":${JSON.stringify(r.sensor)},"seq":${seq},"ts":${num(r.ts)},"unit":${JSON.stringify(r.unit)},` +
+      `"sensor":${JSON.stringify(r.sensor)},"seq":${seq},` +
+      (r.state !== undefined ? `"state":${JSON.stringify(r.state)},` : '') +
+      `"ts":${num(r.ts)},"unit":${JSON.stringify(r.unit)},` +
       `"v":1,"value":${r.value === null ? 'null' : num(r.value)}}`
     );
   }

@@ -18,6 +18,8 @@ export interface ReadingRecord {
   value: number | null;
   unit: string;
   quality: Quality;
+  /** what the source said in words, when it said more than a number (a leak sensor's LEAK); see docs/spec/records.md */
+  state?: string;
   meta?: { [key: string]: JsonValue };
 }
 
@@ -42,12 +44,20 @@ export interface ReadingInput {
   value: number | null;
   unit: string;
   quality?: Quality;
+  /** text the source gave for this reading, beside or instead of a number */
+  state?: string;
   meta?: { [key: string]: JsonValue };
 }
 
 /** Build a reading record with its keys in canonical (sorted) order, so JCS need not sort them. */
 export function readingRecord(device: string, seq: number, r: ReadingInput, quality: Quality): ReadingRecord {
   const q = { flags: quality.flags, score: quality.score };
+  if (r.state !== undefined) {
+    const rec: Record<string, unknown> = { device, kind: 'reading' };
+    if (r.meta !== undefined) rec.meta = r.meta;
+    Object.assign(rec, { metric: r.metric, quality: q, sensor: r.sensor, seq, state: r.state, ts: r.ts, unit: r.unit, v: 1, value: r.value });
+    return rec as unknown as ReadingRecord;
+  }
   if (r.meta === undefined) {
     return { device, kind: 'reading', metric: r.metric, quality: q, sensor: r.sensor, seq, ts: r.ts, unit: r.unit, v: 1, value: r.value } as ReadingRecord;
   }
@@ -57,6 +67,9 @@ export function readingRecord(device: string, seq: number, r: ReadingInput, qual
 export function gapRecord(device: string, seq: number, dropped: number, from: number, to: number, reason: string): GapRecord {
   return { device, dropped, from, kind: 'gap', reason, seq, to, v: 1 } as GapRecord;
 }
+
+/** Longest `state` text of a reading, in UTF-16 code units. */
+export const MAX_STATE_CHARS = 256;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -76,6 +89,7 @@ export function recordProblem(rec: unknown): string | null {
     if (typeof r.sensor !== 'string' || typeof r.metric !== 'string' || typeof r.unit !== 'string') return 'reading needs sensor, metric and unit strings';
     if (!Number.isSafeInteger(r.ts)) return 'reading.ts must be integer milliseconds';
     if (r.value !== null && (typeof r.value !== 'number' || !Number.isFinite(r.value))) return 'reading.value must be a finite number or null';
+    if (r.state !== undefined && (typeof r.state !== 'string' || r.state.length > MAX_STATE_CHARS)) return `reading.state must be a string of at most ${MAX_STATE_CHARS} characters`;
     const q = r.quality as Record<string, unknown> | undefined;
     if (typeof q !== 'object' || q === null || typeof q.score !== 'number' || !Array.isArray(q.flags)) return 'reading.quality must have score and flags';
     return null;

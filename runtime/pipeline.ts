@@ -2,7 +2,7 @@
 // then the journal's group commit. Nothing here waits: sources emit and move on.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { isValidName, type ReadingInput } from '../protocol/records.ts';
+import { isValidName, MAX_STATE_CHARS, type ReadingInput } from '../protocol/records.ts';
 import { combineQuality, type Assessor } from '../kernel/component.ts';
 import type { Journal } from './journal/journal.ts';
 import { counter } from '../kernel/metrics.ts';
@@ -86,6 +86,10 @@ export class Pipeline {
     if (r.value !== null && (typeof r.value !== 'number' || !Number.isFinite(r.value))) {
       this.invalid('bad_value', `reading value ${String(r.value)} is not a finite number; recorded as null`, r.sensor);
       r = { ...r, value: null, quality: flagged(r, 'invalid_value') };
+    }
+    if (r.state !== undefined && (typeof r.state !== 'string' || r.state.length > MAX_STATE_CHARS)) {
+      this.invalid('bad_state', `reading state is not text of at most ${MAX_STATE_CHARS} characters; cut`, r.sensor);
+      r = { ...r, state: String(r.state).slice(0, MAX_STATE_CHARS), quality: flagged(r, 'invalid_state') };
     }
     if (r.quality && (!Number.isFinite(r.quality.score) || !Array.isArray(r.quality.flags))) {
       this.invalid('bad_quality', 'reading quality is malformed; reset', r.sensor);

@@ -1,7 +1,6 @@
 // The gateway inside the real device daemon: config file -> Daemon (journal, pipeline) -> gateway
 // component -> test packet forwarder over UDP -> records in the journal.
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,17 +12,10 @@ import { silentLogger } from '../kernel/log.ts';
 import { SimulatedForwarder, SimulatedNode } from '../gateway/simulator.ts';
 import { ABP, GW1, OTAA } from '../gateway/testdata/gateway-fixture.ts';
 import { waitFor } from '../gateway/testdata/wait.ts';
+import { freeUdpPort } from '../gateway/testdata/ports.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-daemon-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function writeConfig(dir: string, port: number): string {
   const file = join(dir, 'device.yaml');

@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   ingest: () => import('../../bench/ingest.ts'),
   drain: () => import('../../bench/drain.ts'),
   lorawan: () => import('../../bench/lorawan.ts'),
+  codecs: () => import('../../bench/codecs.ts'),
   alert: () => import('../../bench/alert.ts'),
   validate: () => import('../../bench/validate.ts'),
   drivers: () => import('../../bench/drivers.ts'),

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { deviceConfigSchema, loadDeviceConfig } from './device-config.ts';
 import { parseYamlConfig } from '../../kernel/config/load.ts';
 import { loadCodecs } from '../../gateway/component.ts';
 import { gatewaySchema, parseListen, resolveCodecs } from '../../gateway/config.ts';
+import { CodecEngine } from '../../gateway/codecs/engine/host.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'fieldproof-gateway-config-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -44,6 +45,10 @@ const errorOf = (yaml: string) => {
 };
 
 describe('gateway config', () => {
+  const engine = new CodecEngine();
+  before(() => engine.start());
+  after(() => engine.stop());
+
   it('accepts the example of docs/spec/configs.md as written, with defaults for the rest', () => {
     const c = parse(SPEC_EXAMPLE).gateway!;
     assert.equal(c.listen, '127.0.0.1:1700');
@@ -54,15 +59,22 @@ describe('gateway config', () => {
     assert.equal(c.devices[1]!.activation, 'otaa');
   });
 
-  it('the sample config beside the code loads, codecs and all', () => {
+  it('the sample config beside the code loads, codecs and all', async () => {
     const file = fileURLToPath(new URL('../../gateway/sample.yaml', import.meta.url));
     const config = loadDeviceConfig(file);
-    const codecs = loadCodecs(config.gateway!, file);
+    const codecs = await loadCodecs(config.gateway!, file, engine);
     assert.equal(codecs.get('node-1')!.name, 'cayenne-lpp');
-    const out = codecs.get('node-2')!.decodeBatch([{ bytes: Uint8Array.from([0x08, 0x3e, 0x5b, 0x0e, 0x10]), fPort: 2, recvTime: 0 }]);
-    assert.deepEqual(out[0], { ok: true, readings: [
+    const [out] = await codecs.get('node-2')!.decodeBatch([{ bytes: Uint8Array.from([0x08, 0x3e, 0x5b, 0x0e, 0x10]), fPort: 2, recvTime: 0 }]);
+    assert.ok(out && out.ok);
+    assert.deepEqual(out.readings, [
       { metric: 'temperature_c', unit: 'degC', value: 21.1 }, { metric: 'humidity_pct', unit: '%', value: 45.5 }, { metric: 'battery_v', unit: 'V', value: 3.6 },
-    ], warnings: [] });
+    ]);
+  });
+
+  it('takes codec variables as text, as ChirpStack stores them', () => {
+    const g = gatewaySchema.parse({ devices: [{ id: 'a', activation: 'abp', devAddr: '01020304', nwkSKey: '00'.repeat(16), appSKey: '11'.repeat(16), codecVariables: { threshold: 10, unit: 'C', on: true } }] });
+    assert.deepEqual(g.devices[0]!.codecVariables, { threshold: '10', unit: 'C', on: 'true' });
+    assert.throws(() => gatewaySchema.parse({ devices: [{ id: 'a', activation: 'abp', devAddr: '01020304', nwkSKey: '00'.repeat(16), appSKey: '11'.repeat(16), codecVariables: { 'not a name': 'x' } }] }));
   });
 
   it('a device without a gateway section has none', () => {
@@ -96,7 +108,7 @@ describe('gateway config', () => {
     assert.equal(parseListen('host'), null);
   });
 
-  it('resolves codec files against the config file folder and reports a missing one in one line', () => {
+  it('resolves codec files against the config file folder and reports a missing one in one line', async () => {
     const dir = mkdtempSync(join(root, 'codecs-'));
     writeFileSync(join(dir, 'vendor.js'), 'function decodeUplink(input) { return { data: { n: input.bytes.length } }; }');
     writeFileSync(join(dir, 'broken.js'), 'function decodeUplink(input) { return {');
@@ -112,12 +124,12 @@ describe('gateway config', () => {
     assert.deepEqual(refs.get('a'), { kind: 'file', path: join(dir, 'vendor.js') });
     assert.deepEqual(refs.get('b'), refs.get('a'));
     assert.deepEqual(refs.get('c'), { kind: 'builtin', name: 'cayenne-lpp' });
-    const codecs = loadCodecs(g, file);
+    const codecs = await loadCodecs(g, file, engine);
     assert.equal(codecs.get('a'), codecs.get('b'), 'one compiled codec per file');
 
     g.devices[1]!.codec = './nope.js';
     assert.throws(() => resolveCodecs(g, file), (e: Error) => e.name === 'ConfigError' && /^.*device\.yaml: gateway\.devices\.1\.codec: \.\/nope\.js is neither cayenne-lpp nor an existing file/.test(e.message) && !e.message.includes('\n'));
     g.devices[1]!.codec = './broken.js';
-    assert.throws(() => loadCodecs(g, file), (e: Error) => e.name === 'ConfigError' && /gateway\.devices\.1\.codec: codec .*broken\.js: Unexpected end of input$/.test(e.message));
+    await assert.rejects(loadCodecs(g, file, engine), (e: Error) => e.name === 'ConfigError' && /gateway\.devices\.1\.codec: codec .*broken\.js: SyntaxError: .*\(line 1\)$/.test(e.message) && !e.message.includes('\n'));
   });
 });

@@ -41,12 +41,12 @@ describe('Cayenne LPP', () => {
     assert.throws(() => decodeCayenneLpp(Uint8Array.of(1)), /truncated item header at byte 0/);
   });
 
-  it('the codec reports a bad payload as an outcome, never by throwing', () => {
-    const [good, bad] = new CayenneLppCodec().decodeBatch([
+  it('the codec reports a bad payload as an outcome, never by throwing', async () => {
+    const [good, bad] = await new CayenneLppCodec().decodeBatch([
       { bytes: Buffer.from('03670110', 'hex'), fPort: 1, recvTime: 0 },
       { bytes: Buffer.from('0367', 'hex'), fPort: 1, recvTime: 0 },
     ]);
-    assert.deepEqual(good, { ok: true, readings: [{ channel: 3, metric: 'temperature_c', unit: 'degC', value: 27.2 }], warnings: [] });
+    assert.deepEqual(good, { ok: true, readings: [{ channel: 3, metric: 'temperature_c', unit: 'degC', value: 27.2 }], warnings: [], unmapped: [], unmappedCount: 0 });
     assert.equal(bad!.ok, false);
     assert.match((bad as { error: string }).error, /^Cayenne LPP: temperature on channel 3 needs 2 bytes, 0 left$/);
   });

@@ -105,10 +105,10 @@ export function decodeCayenneLpp(bytes: Uint8Array): CodecReading[] {
 export class CayenneLppCodec implements Codec {
   readonly name = 'cayenne-lpp';
 
-  decodeBatch(inputs: readonly UplinkInput[]): CodecOutcome[] {
+  async decodeBatch(inputs: readonly UplinkInput[]): Promise<CodecOutcome[]> {
     return inputs.map((input): CodecOutcome => {
       try {
-        return { ok: true, readings: decodeCayenneLpp(input.bytes), warnings: [] };
+        return { ok: true, readings: decodeCayenneLpp(input.bytes), warnings: [], unmapped: [], unmappedCount: 0 };
       } catch (err) {
         return { ok: false, reason: 'bad_output', error: `Cayenne LPP: ${(err as Error).message}` };
       }

@@ -1,222 +1,155 @@
-// Device vendors' payload decoders (`function decodeUplink(input)`, as ChirpStack v4 and The Things
-// Stack run them) in a node:vm context of their own, with a time limit per uplink (ChirpStack's
-// 100 ms). What keeps a codec from hanging or crashing the daemon:
-//   - its context holds only JavaScript's own built-ins: no require, process, Buffer or host objects,
-//     string eval and WebAssembly switched off, Atomics (which can block a thread) removed;
-//   - every call runs under vm's timeout, promise jobs included (microtaskMode 'afterEvaluate');
-//   - its result is turned into JSON inside the context, under the same limit, so that no getter,
-//     toJSON or Proxy trap of the codec's can run later on the host's time;
-//   - inputs go in as JSON text, results come out as strings: no object crosses between realms.
-// A codec that keeps timing out is switched off for a while (and reported), so one broken script
-// costs its own device's data, not the site's throughput. vm is isolation against faulty code, not a
-// security boundary against hostile code: configure only codecs you would run yourself.
-import { readFileSync } from 'node:fs';
-import { Script, createContext, type Context } from 'node:vm';
-import { readingsFromDecoded, type Codec, type CodecOutcome, type UplinkInput } from './codec.ts';
+// A vendor's JavaScript codec (The Things Stack, ChirpStack v4, and their legacy TTN v2 and
+// ChirpStack v3 forms), run in the isolated engine (engine/): this is the gateway's handle on it.
+// A codec that keeps timing out is switched off for a while (and reported), so that one broken
+// script costs its own devices' data, not the site's throughput; their payloads are still
+// journaled, undecoded.
+import { readFile } from 'node:fs/promises';
+import { outcomeFromDecoded, type Codec, type CodecFailure, type CodecOutcome, type DownlinkOutcome, type DownlinkRequest, type UplinkInput } from './codec.ts';
+import type { CodecEngine } from './engine/host.ts';
+import { DEFAULT_LIMITS, type EngineLimits, type EngineRequest, type EngineResult } from './engine/protocol.ts';
+import { CodecLoadError } from './engine/quickjs-engine.ts';
 
-export class CodecLoadError extends Error {
-  override name = 'CodecLoadError';
-}
+export { CodecLoadError } from './engine/quickjs-engine.ts';
 
 export interface JsCodecOptions {
-  /** per uplink, ms */
-  timeoutMs?: number;
+  limits?: Partial<EngineLimits>;
   /** consecutive timeouts after which the codec is switched off for `cooldownMs` (doubling each time) */
   maxConsecutiveTimeouts?: number;
   cooldownMs?: number;
   now?: () => number;
 }
 
-/** Set up before the codec's own code runs, so the codec cannot replace what the harness relies on. */
-const HARNESS = `
-'use strict';
-for (const name of ['Atomics', 'SharedArrayBuffer', 'WebAssembly']) delete globalThis[name];
-{
-  const noop = () => {};
-  globalThis.console = { log: noop, info: noop, warn: noop, error: noop, debug: noop };
-}
-{
-  const parse = JSON.parse, stringify = JSON.stringify, now = Date.now, DateCtor = Date, U8 = Uint8Array, StringCtor = String;
-  Object.defineProperty(globalThis, '__fieldproofRun', {
-    writable: false, configurable: false, enumerable: false,
-    value: function (batchJson, progress) {
-      const inputs = parse(batchJson);
-      for (let i = progress.done; i < inputs.length; i++) {
-        progress.current = i;
-        progress.startedAt = now();
-        const input = inputs[i];
-        let out;
-        try {
-          const r = decodeUplink({ bytes: Array.from(new U8(input.bytes)), fPort: input.fPort, recvTime: new DateCtor(input.recvTime), variables: {} });
-          out = 'o' + stringify(r === undefined ? null : r);
-        } catch (e) {
-          let m;
-          try { m = StringCtor(e && typeof e === 'object' && 'message' in e ? e.message : e); } catch { m = 'an unprintable value'; }
-          out = 'e' + m;
-        }
-        progress.results[i] = out;
-        progress.done = i + 1;
-      }
-    },
-  });
-}
-`;
-
-const RUN = new Script('__fieldproofRun(__fieldproofInput, __fieldproofProgress)', { filename: 'fieldproof-codec-harness.js' });
-const NEW_PROGRESS = new Script('({ done: 0, current: -1, startedAt: 0, results: [] })');
-
-interface Progress {
-  done: number;
-  current: number;
-  startedAt: number;
-  results: string[];
-}
+/** Largest codec source accepted, bytes: vendor codecs are tens of kilobytes. */
+export const MAX_CODEC_BYTES = 2 * 1024 * 1024;
 
 export class JsCodec implements Codec {
-  private readonly context: Context;
-  private readonly timeoutMs: number;
-  private readonly maxTimeouts: number;
-  private readonly cooldownBase: number;
-  private readonly now: () => number;
   private consecutiveTimeouts = 0;
   private disabledUntil = 0;
   private cooldown: number;
+  private readonly cooldownBase: number;
+  private readonly maxTimeouts: number;
+  private readonly now: () => number;
   /** what happened last, for the device status */
   lastProblem: string | null = null;
 
   readonly name: string;
+  private readonly engine: CodecEngine;
+  private readonly id: number;
+  readonly entries: readonly string[];
+  readonly limits: EngineLimits;
 
-  /** Compile a codec; a syntax error or a missing decodeUplink is a CodecLoadError naming the file. */
-  constructor(name: string, source: string, opts: JsCodecOptions = {}) {
+  private constructor(
+    name: string,
+    engine: CodecEngine,
+    id: number,
+    /** the entry points the codec defines */
+    entries: readonly string[],
+    limits: EngineLimits,
+    opts: JsCodecOptions,
+  ) {
     this.name = name;
-    this.timeoutMs = opts.timeoutMs ?? 100;
+    this.engine = engine;
+    this.id = id;
+    this.entries = entries;
+    this.limits = limits;
     this.maxTimeouts = opts.maxConsecutiveTimeouts ?? 3;
     this.cooldownBase = opts.cooldownMs ?? 60_000;
     this.cooldown = this.cooldownBase;
     this.now = opts.now ?? Date.now;
-    // A null-prototype sandbox: an ordinary {} would bring the host's Object.prototype into the
-    // context, and through its constructor the host's Function, and so `process`.
-    this.context = createContext(Object.create(null), { name: `codec ${name}`, codeGeneration: { strings: false, wasm: false }, microtaskMode: 'afterEvaluate' });
-    new Script(HARNESS, { filename: 'fieldproof-codec-harness.js' }).runInContext(this.context);
-    let script: Script;
+  }
+
+  /** Compile a codec; a syntax error or no known entry point is a CodecLoadError naming the file. */
+  static async load(engine: CodecEngine, name: string, source: string, opts: JsCodecOptions = {}): Promise<JsCodec> {
+    const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    if (source.length > MAX_CODEC_BYTES) throw new CodecLoadError(`codec ${name}: ${source.length} bytes, more than ${MAX_CODEC_BYTES}`);
     try {
-      script = new Script(withoutExportKeywords(source), { filename: name });
+      const { id, entries } = await engine.load(name, source, limits);
+      return new JsCodec(name, engine, id, entries, limits, opts);
     } catch (err) {
-      throw new CodecLoadError(`codec ${name}: ${(err as Error).message}`);
-    }
-    try {
-      // Top-level code runs under the limit too: a codec may not loop while loading either.
-      script.runInContext(this.context, { timeout: this.timeoutMs * 10 });
-    } catch (err) {
-      throw new CodecLoadError(`codec ${name}: failed while loading: ${(err as Error).message}`);
-    }
-    if (new Script('typeof decodeUplink').runInContext(this.context, { timeout: this.timeoutMs }) !== 'function') {
-      throw new CodecLoadError(`codec ${name}: defines no function decodeUplink(input)`);
+      if (err instanceof CodecLoadError) throw new CodecLoadError(`codec ${name}: ${err.message}`);
+      throw err;
     }
   }
 
-  static fromFile(file: string, opts?: JsCodecOptions): JsCodec {
+  static async fromFile(engine: CodecEngine, file: string, opts?: JsCodecOptions): Promise<JsCodec> {
     let source: string;
     try {
-      source = readFileSync(file, 'utf8');
+      source = await readFile(file, 'utf8');
     } catch (err) {
       throw new CodecLoadError(`codec ${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    return new JsCodec(file, source, opts);
+    return JsCodec.load(engine, file, source, opts);
   }
 
   get disabled(): boolean {
     return this.now() < this.disabledUntil;
   }
 
-  decodeBatch(inputs: readonly UplinkInput[]): CodecOutcome[] {
+  get canEncode(): boolean {
+    return this.entries.some((e) => e === 'encodeDownlink' || e === 'Encode' || e === 'Encoder');
+  }
+
+  async decodeBatch(inputs: readonly UplinkInput[]): Promise<CodecOutcome[]> {
     if (this.disabled) {
       const error = `codec switched off until ${new Date(this.disabledUntil).toISOString()} after ${this.maxTimeouts} timeouts in a row`;
       return inputs.map(() => ({ ok: false, reason: 'disabled', error }));
     }
-    const json = JSON.stringify(inputs.map((i) => ({ bytes: Array.from(i.bytes), fPort: i.fPort, recvTime: i.recvTime })));
-    const ctx = this.context as Record<string, unknown>;
-    ctx.__fieldproofInput = json;
-    const progress = NEW_PROGRESS.runInContext(this.context) as Progress;
-    ctx.__fieldproofProgress = progress;
-    const timedOut = new Set<number>();
-    let lastCutShort = -1;
-    while (progress.done < inputs.length) {
-      try {
-        RUN.runInContext(this.context, { timeout: this.timeoutMs });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
-          // The harness itself failed (the codec broke a built-in it shares): fail the rest of the batch.
-          const error = `codec failed: ${(err as Error).message}`;
-          for (let i = progress.done; i < inputs.length; i++) progress.results[i] = 'e' + error;
-          break;
-        }
-        // The limit covers the whole batch; blame only an uplink that used up the limit on its own
-        // (or was cut short twice), and resume after it. The context's clock is the real one.
-        const i = progress.current;
-        const ranOut = Date.now() - progress.startedAt >= this.timeoutMs * 0.9 || i === lastCutShort;
-        lastCutShort = i;
-        if (i >= progress.done && ranOut) {
-          timedOut.add(i);
-          progress.results[i] = 't';
-          progress.done = i + 1;
-          if (this.noteTimeout()) {
-            for (let j = progress.done; j < inputs.length; j++) {
-              timedOut.add(j);
-              progress.results[j] = 'd';
-            }
-            break;
-          }
-        }
-      }
+    const requests: EngineRequest[] = inputs.map((i) => ({ op: 'up', bytes: Array.from(i.bytes), fPort: i.fPort, recvTime: i.recvTime, variables: i.variables ?? {} }));
+    const results = await this.engine.run(this.id, requests);
+    let timedOut = false;
+    const out = results.map((r, i): CodecOutcome => {
+      if (r.ok) return outcomeFromDecoded(r.result, r.normalized, inputs[i]!.recvTime, r.entry);
+      if (r.failure === 'timeout') timedOut = true;
+      return this.failure(r);
+    });
+    if (timedOut) this.noteTimeout();
+    else if (results.some((r) => r.ok)) {
+      this.consecutiveTimeouts = 0;
+      this.cooldown = this.cooldownBase;
     }
-    ctx.__fieldproofInput = undefined;
-    ctx.__fieldproofProgress = undefined;
-    if (timedOut.size === 0) this.consecutiveTimeouts = 0;
-    const out: CodecOutcome[] = [];
-    for (let i = 0; i < inputs.length; i++) out.push(this.outcome(String(progress.results[i] ?? 'e(no result)')));
     return out;
   }
 
-  /** Count a timeout; returns true when the codec has just been switched off. */
-  private noteTimeout(): boolean {
+  async encodeDownlink(request: DownlinkRequest): Promise<DownlinkOutcome> {
+    if (!this.canEncode) return { ok: false, reason: 'no_encoder', error: `codec ${this.name} defines no encodeDownlink(input), Encode or Encoder` };
+    const [r] = await this.engine.run(this.id, [{ op: 'down', data: request.data, fPort: request.fPort, variables: request.variables ?? {} }]);
+    if (!r!.ok) return this.failure(r!);
+    const result = r!.result as { bytes?: unknown; fPort?: unknown; warnings?: unknown; errors?: unknown } | null;
+    const warnings = Array.isArray(result?.warnings) ? result.warnings.slice(0, 16).map((w) => String(w).slice(0, 300)) : [];
+    if (Array.isArray(result?.errors) && result.errors.length > 0) return { ok: false, reason: 'codec_errors', error: result.errors.map(String).join('; ').slice(0, 300), warnings };
+    if (!Array.isArray(result?.bytes)) return { ok: false, reason: 'bad_output', error: 'the encoder returned no bytes', warnings };
+    const fPort = typeof result.fPort === 'number' ? result.fPort : request.fPort;
+    if (fPort === null || !Number.isInteger(fPort) || fPort < 1 || fPort > 223) {
+      return { ok: false, reason: 'bad_output', error: fPort === null ? 'no fPort: give one, or the encoder must return one' : `fPort ${fPort} is not 1..223`, warnings };
+    }
+    return { ok: true, bytes: Uint8Array.from(result.bytes as number[]), fPort, warnings, entry: r!.entry };
+  }
+
+  /** decodeDownlink, for showing what a queued downlink says; null when the codec has none. */
+  async decodeDownlink(bytes: Uint8Array, fPort: number, variables: Record<string, string> = {}): Promise<unknown> {
+    if (!this.entries.includes('decodeDownlink')) return null;
+    const [r] = await this.engine.run(this.id, [{ op: 'down-decode', bytes: Array.from(bytes), fPort, variables }]);
+    return r!.ok ? r!.result : null;
+  }
+
+  private failure(r: Extract<EngineResult, { ok: false }>): { ok: false; reason: CodecFailure; error: string } {
+    const error = r.failure === 'timeout' ? `ran past ${this.limits.timeoutMs} ms and was stopped` : r.error;
+    this.lastProblem = error;
+    return { ok: false, reason: r.failure, error };
+  }
+
+  /** Count a timed-out batch; after too many in a row the codec is switched off for a while. */
+  private noteTimeout(): void {
     this.consecutiveTimeouts++;
-    this.lastProblem = `decodeUplink ran past ${this.timeoutMs} ms and was stopped`;
-    if (this.consecutiveTimeouts < this.maxTimeouts) return false;
+    this.lastProblem = `ran past ${this.limits.timeoutMs} ms and was stopped`;
+    if (this.consecutiveTimeouts < this.maxTimeouts) return;
     this.disabledUntil = this.now() + this.cooldown;
-    this.lastProblem = `decodeUplink timed out ${this.consecutiveTimeouts} times in a row; switched off for ${Math.round(this.cooldown / 1000)} s`;
+    this.lastProblem = `timed out ${this.consecutiveTimeouts} times in a row; switched off for ${Math.round(this.cooldown / 1000)} s`;
     this.cooldown = Math.min(this.cooldown * 2, 3_600_000);
     this.consecutiveTimeouts = 0;
-    return true;
   }
 
-  private outcome(r: string): CodecOutcome {
-    switch (r[0]) {
-      case 'o': {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(r.slice(1));
-        } catch {
-          return { ok: false, reason: 'bad_output', error: 'decodeUplink returned something JSON cannot hold' };
-        }
-        const outcome = readingsFromDecoded(parsed);
-        if (outcome.ok) this.cooldown = this.cooldownBase;
-        return outcome;
-      }
-      case 't':
-        return { ok: false, reason: 'timeout', error: `decodeUplink ran past ${this.timeoutMs} ms and was stopped` };
-      case 'd':
-        return { ok: false, reason: 'disabled', error: this.lastProblem ?? 'codec switched off' };
-      default:
-        return { ok: false, reason: 'threw', error: `decodeUplink threw: ${r.slice(1, 300)}` };
-    }
+  unload(): void {
+    this.engine.unload(this.id);
   }
-}
-
-/**
- * Vendor repositories ship some codecs as ES modules (`export function decodeUplink`); the
- * function is the same, so the keyword is dropped and the file runs as a plain script.
- */
-function withoutExportKeywords(source: string): string {
-  return source.replace(/^(\s*)export\s+(?:default\s+)?(?=(?:async\s+)?function\b|const\b|let\b|var\b|class\b)/gm, '$1');
 }

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DriverStatus } from '../../kernel/source.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
+import type { DaemonServices } from '../../kernel/component.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry } from '../../kernel/metrics.ts';
-import { GatewayComponent, loadCodecs } from '../component.ts';
+import { GatewayComponent } from '../component.ts';
 import { gatewaySchema, type GatewayConfig } from '../config.ts';
 import { SimulatedForwarder } from '../simulator.ts';
 
@@ -31,6 +32,7 @@ export class GatewayFixture {
   readonly readings: ReadingInput[] = [];
   readonly statuses: DriverStatus[] = [];
   metrics = new Registry();
+  readonly services: DaemonServices = {};
   gateway!: GatewayComponent;
   forwarders: SimulatedForwarder[] = [];
 
@@ -52,12 +54,13 @@ export class GatewayFixture {
     this.metrics = new Registry();
     this.gateway = new GatewayComponent({
       config: this.config,
-      codecs: loadCodecs(this.config, this.configFile),
+      ...(this.configFile !== undefined ? { configFile: this.configFile } : {}),
       dataDir: this.dataDir,
       emit: (r) => this.readings.push(r),
       statusChanged: (s) => this.statuses.push(s),
       log: silentLogger(),
       metrics: this.metrics,
+      services: this.services,
     });
     await this.gateway.start();
   }

@@ -49,6 +49,9 @@ describe('columnar wire encoding', () => {
     }
     // A reading with a field the columns do not know travels raw, and still round-trips.
     (records[10] as unknown as Record<string, unknown>).extra = { any: 'thing' };
+    // So do readings that carry text (a codec's state), with and without a value and meta.
+    records[20] = readingRecord('site-a', 21, { sensor: 'leak-1', metric: 'water_leak', unit: '', ts: 1763884821000, value: null, state: 'LEAK' }, { score: 1, flags: [] });
+    records[21] = readingRecord('site-a', 22, { sensor: 'node-1', metric: 'BatV', unit: 'V', ts: 1763884822000, value: 2.3, state: '2.3(low battery)', meta: { fport: 2 } }, { score: 1, flags: [] });
     const lines = roundTrip(records);
     assert.equal(lines.length, records.length);
     for (let i = 0; i < records.length; i++) assert.equal(lines[i], canonicalize(records[i]), `record ${i}`);

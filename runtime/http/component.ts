@@ -3,7 +3,7 @@
 // hook always writes one, so an installed device always has its page.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Component } from '../../kernel/component.ts';
+import type { Component, DownlinkService } from '../../kernel/component.ts';
 import type { HttpConfig } from './config.ts';
 import { DashboardFeed, type DashboardSources } from './dashboard-feed.ts';
 import { LocalHttpServer } from './server.ts';
@@ -12,6 +12,8 @@ import { LocalHttpServer } from './server.ts';
 export interface LocalHttpDeps extends DashboardSources {
   log: Logger;
   metrics: Registry;
+  /** the gateway's downlink queue, when the device has one (it may start after this part) */
+  downlinks(): DownlinkService | undefined;
 }
 
 export class LocalHttpComponent implements Component {
@@ -26,7 +28,7 @@ export class LocalHttpComponent implements Component {
       deps,
       { liveIntervalMs: config.liveIntervalMs, maxSensors: config.maxSensors, historyPoints: config.historyPoints },
     );
-    this.server = new LocalHttpServer({ config, feed: this.feed, metrics: deps.metrics, log: deps.log });
+    this.server = new LocalHttpServer({ config, feed: this.feed, metrics: deps.metrics, log: deps.log, downlinks: () => deps.downlinks() });
   }
 
   async start(): Promise<void> {

@@ -18,6 +18,12 @@ describe('SensorTable', () => {
     assert.deepEqual(t.takeChanged().map((s) => [s.sensor, s.value]), [['a', 415]]);
   });
 
+  it('shows a state reading\'s text (a leak sensor\'s LEAK) beside its value', () => {
+    const t = new SensorTable({ maxSensors: 10, historyPoints: 5 });
+    t.note([readingRecord('gw', 1, { sensor: 'leak-1', metric: 'leak', ts: 1000, value: null, unit: '', state: 'LEAK' }, { score: 1, flags: [] })]);
+    assert.deepEqual(t.list().map((s) => [s.sensor, s.value, s.state]), [['leak-1', null, 'LEAK']]);
+  });
+
   it('keeps one history point per second, bounded', () => {
     const t = new SensorTable({ maxSensors: 10, historyPoints: 3 });
     let seq = 0;

@@ -9,6 +9,8 @@ export interface SensorView {
   unit: string;
   ts: number;
   value: number | null;
+  /** the reading's text, when its source gave one (a leak sensor's LEAK) */
+  state?: string;
   quality: Quality;
   seq: number;
 }
@@ -70,7 +72,7 @@ export class SensorTable {
         entry = { last: undefined as unknown as SensorView, history: { t: [], v: [] } };
         this.sensors.set(key, entry);
       }
-      entry.last = { sensor: r.sensor, metric: r.metric, unit: r.unit, ts: r.ts, value: r.value, quality: r.quality, seq: r.seq };
+      entry.last = { sensor: r.sensor, metric: r.metric, unit: r.unit, ts: r.ts, value: r.value, quality: r.quality, seq: r.seq, ...(r.state !== undefined ? { state: r.state } : {}) };
       this.addPoint(entry.history, Math.floor(r.ts / 1000), r.value);
       this.pending.add(key);
     }

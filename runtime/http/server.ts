@@ -15,10 +15,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { DownlinkService } from '../../kernel/component.ts';
 import { UserError } from '../../kernel/user-error.ts';
 import { counter, gauge, processMetrics } from '../../kernel/metrics.ts';
 import { isLoopback, parseListen, type HttpConfig } from './config.ts';
 import type { DashboardFeed, LiveMessage } from './dashboard-feed.ts';
+import { DownlinkApi } from './downlink-api.ts';
 
 // Through require: an ES import of node:http runs its lazy getters, which load Node's bundled
 // undici (for http.WebSocket), some 40 ms of a daemon's start for nothing (nodejs/node#59686).
@@ -51,7 +53,11 @@ export interface LocalHttpServerDeps {
   feed: DashboardFeed;
   metrics: Registry;
   log: Logger;
+  /** the gateway's downlink queue, when there is a gateway */
+  downlinks?: () => DownlinkService | undefined;
 }
+
+
 
 export class LocalHttpServer {
   private server: Server | null = null;
@@ -62,11 +68,13 @@ export class LocalHttpServer {
   private readonly tokenDigest: Buffer | null;
   private readonly lastWarn = new Map<string, number>();
   private readonly m;
+  private readonly downlinkApi: DownlinkApi;
 
   private readonly deps: LocalHttpServerDeps;
 
   constructor(deps: LocalHttpServerDeps) {
     this.deps = deps;
+    this.downlinkApi = new DownlinkApi(() => deps.downlinks?.(), deps.log, sameOrigin);
     this.tokenDigest = deps.config.token === undefined ? null : digest(deps.config.token);
     const reg = deps.metrics;
     this.m = {
@@ -155,6 +163,7 @@ export class LocalHttpServer {
       const text = refusal === 'unauthorized' ? 'a token is required: Authorization: Bearer TOKEN, or open /?token=TOKEN once' : `refused: ${refusal.replace('_', ' ')}`;
       return this.reply(res, 'refused', status, 'text/plain; charset=utf-8', text + '\n', refusal === 'unauthorized' ? { 'WWW-Authenticate': 'Bearer realm="fieldproof"' } : {});
     }
+    if (path === '/api/downlinks') return void this.downlinks(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return this.reply(res, 'method', 405, 'text/plain; charset=utf-8', `method ${req.method} not allowed; this server only answers GET\n`, { Allow: 'GET, HEAD' });
     }
@@ -182,6 +191,12 @@ export class LocalHttpServer {
       headers['Content-Security-Policy'] = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'";
     }
     this.reply(res, path, 200, asset.type, bytes, headers, req.method === 'HEAD');
+  }
+
+  private async downlinks(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const r = await this.downlinkApi.handle(req, url);
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', ...(r.code === 405 ? { Allow: 'GET, POST' } : {}) };
+    this.reply(res, '/api/downlinks', r.code, 'application/json', safeJson(r.body), headers);
   }
 
   private healthz(req: IncomingMessage, res: ServerResponse): void {

@@ -195,7 +195,8 @@
     const c = tr.cells;
     c[0].textContent = view.sensor;
     c[1].textContent = view.metric;
-    c[2].textContent = num(view.value);
+    // A state reading (a leak sensor's LEAK) shows its text; a number with a note shows both.
+    c[2].textContent = view.state === undefined ? num(view.value) : view.value === null ? view.state : `${num(view.value)} (${view.state})`;
     c[3].textContent = view.unit;
     c[4].textContent = view.quality ? view.quality.score.toFixed(2) : '–';
     c[4].className = 'quality ' + (view.quality ? qualityClass(view.quality.score) : '');
