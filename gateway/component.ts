@@ -66,7 +66,9 @@ export class GatewayComponent implements Component {
       log,
       metrics,
       recvBufferBytes: config.recvBufferBytes,
-      socketThreadNice: config.socketThreadNice,
+      maxQueueBytes: config.maxQueueBytes,
+      downlinkPinMs: config.downlinkPinMs,
+      ...(config.socketThreadNice !== undefined ? { socketThreadNice: config.socketThreadNice } : {}),
       ...(config.gateways ? { allowedGateways: config.gateways } : {}),
       handlers: {
         onUplinks: (batch) => server.handleUplinks(batch),
