@@ -1,5 +1,6 @@
 // `fieldproof VERB ...`: each verb lives in its own module, loaded only when called, so that a
 // quick `keys show` does not pay for TensorFlow.js or the Aptos SDK.
+import { scrubSecrets } from '../redact.ts';
 import { UserError } from '../user-error.ts';
 import type { Command } from './command.ts';
 
@@ -50,11 +51,12 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof UserError) {
-      process.stderr.write(`fieldproof ${verb}: ${err.message.split('\n')[0]}\n`);
+      // A message may quote what the user gave (a URL with its password): never echo a credential.
+      process.stderr.write(`fieldproof ${verb}: ${scrubSecrets(err.message.split('\n')[0]!)}\n`);
       return err.exitCode;
     }
     // Not a user mistake: keep the stack, it is a bug report.
-    process.stderr.write(`fieldproof ${verb}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`fieldproof ${verb}: internal error: ${scrubSecrets((err as Error)?.stack ?? String(err))}\n`);
     return 70;
   }
 }
