@@ -273,8 +273,6 @@ export async function run(argv: string[]): Promise<number> {
     // under the flood), as against datagrams lost on the way
     const dropped = (await metrics.getSingleMetric('fieldproof_gateway_queue_dropped_total')?.get())?.values ?? [];
     const refused = dropped.filter((v) => v.labels.type === 'push_data').reduce((a, v) => a + v.value, 0);
-    // the nice value the socket thread got (null: refused, see the gateway's socketThreadNice)
-    const niceValues = (await metrics.getSingleMetric('fieldproof_gateway_socket_thread_nice')?.get())?.values ?? [];
     const floodAcks = flood.acks.sort();
     printJson({
       bench: 'lorawan',
@@ -289,7 +287,8 @@ export async function run(argv: string[]): Promise<number> {
       window,
       // how long the gateway's event loop was held at worst while those acks were measured: a
       // p99_ack_ms far above it points at the machine (other processes, the sender's thread), not the loop
-      socket_thread_nice: niceValues.length ? niceValues[0]!.value : null,
+      // the nice value the socket thread got (null: not asked for, or refused)
+      socket_thread_nice: gateway.socketThread()?.nice ?? null,
       event_loop_delay_p99_ms: round2(loopDelay.percentile(99) / 1e6),
       event_loop_delay_max_ms: round2(loopDelay.max / 1e6),
       p50_ack_ms_flood: round2(percentile(floodAcks, 50)),

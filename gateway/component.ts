@@ -113,6 +113,11 @@ export class GatewayComponent implements Component {
     return this.udp.address();
   }
 
+  /** The socket thread's id and nice value, once socketThreadNice was applied (null: not set, or refused). */
+  socketThread(): { tid: number; nice: number } | null {
+    return this.udp?.socketThread() ?? null;
+  }
+
   networkServer(): LorawanNetworkServer {
     if (!this.server) throw new Error('gateway not started');
     return this.server;
