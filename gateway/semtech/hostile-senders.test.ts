@@ -176,50 +176,55 @@ describe('the queue between the socket thread and decoding', () => {
   });
 });
 
+/** PUSH_DATA from `count` made-up EUIs (`first`, `first` + 1, ...), paced to fit the kernel's default receive buffer. */
+async function sendFromMadeUpEuis(port: number, first: bigint, count: number): Promise<void> {
+  const raw = createSocket('udp4');
+  await new Promise<void>((r) => raw.bind(0, '127.0.0.1', r));
+  try {
+    for (let i = 0; i < count; i++) {
+      const eui = (first + BigInt(i)).toString(16).padStart(16, '0');
+      raw.send(encodeGatewayDatagram(PUSH_DATA, i, eui, { rxpk: [] }), port, '127.0.0.1');
+      if (i % 25 === 24) await sleep(5);
+    }
+  } finally {
+    await sleep(50);
+    raw.close();
+  }
+}
+
+/** A started listener whose log lines and metrics the test reads. */
+async function watchedListener(opts: { allowedGateways?: string[]; maxGateways?: number }) {
+  const { log, lines } = capture();
+  const metrics = new Registry();
+  const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log, metrics, ...opts, handlers: { onUplinks: () => undefined } });
+  await server.start();
+  return { server, lines, metrics };
+}
+
 describe('log lines about unknown gateways', () => {
   it('are throttled, while every datagram is counted', async () => {
-    const { log, lines } = capture();
-    const metrics = new Registry();
-    const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log, metrics, allowedGateways: [GW], handlers: { onUplinks: () => undefined } });
-    await server.start();
-    const raw = createSocket('udp4');
-    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', r));
+    const { server, lines, metrics } = await watchedListener({ allowedGateways: [GW] });
     try {
-      for (let i = 0; i < 200; i++) {
-        const eui = (0x0100000000000000n + BigInt(i)).toString(16).padStart(16, '0');
-        raw.send(encodeGatewayDatagram(PUSH_DATA, i, eui, { rxpk: [] }), server.address().port, '127.0.0.1');
-        if (i % 25 === 24) await sleep(5); // within the kernel's default receive buffer
-      }
+      await sendFromMadeUpEuis(server.address().port, 0x0100000000000000n, 200);
       await waitFor('200 unknown gateways counted', async () => (await metricValue(metrics, 'fieldproof_gateway_datagrams_rejected_total', { reason: 'unknown_gateway' })) === 200);
       const logged = lines.filter((l) => l.reason === 'unknown_gateway');
       assert.equal(logged.length, 1, 'one line per interval');
       assert.match(String(logged[0]!.gateway), /^01000000000000[0-9a-f]{2}$/, 'the line names the EUI, for the allow-list');
       assert.equal(server.gateways().length, 0, 'none is tracked');
     } finally {
-      raw.close();
       await server.stop();
     }
   });
 
   it('on loopback without an allow-list, a flood of new EUIs gets a few "new gateway" lines, not one each', async () => {
-    const { log, lines } = capture();
-    const metrics = new Registry();
-    const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log, metrics, maxGateways: 50, handlers: { onUplinks: () => undefined } });
-    await server.start();
-    const raw = createSocket('udp4');
-    await new Promise<void>((r) => raw.bind(0, '127.0.0.1', r));
+    const { server, lines, metrics } = await watchedListener({ maxGateways: 50 });
     try {
-      for (let i = 0; i < 300; i++) {
-        const eui = (0x0200000000000000n + BigInt(i)).toString(16).padStart(16, '0');
-        raw.send(encodeGatewayDatagram(PUSH_DATA, i, eui, { rxpk: [] }), server.address().port, '127.0.0.1');
-        if (i % 25 === 24) await sleep(5);
-      }
+      await sendFromMadeUpEuis(server.address().port, 0x0200000000000000n, 300);
       await waitFor('the flood read', async () => (await metricValue(metrics, 'fieldproof_gateway_datagrams_total', { type: 'push_data' })) === 300);
       const logged = lines.filter((l) => l.msg === 'new gateway');
       assert.equal(logged.length, 10, 'ten lines per interval');
       assert.equal(server.gateways().length, 50, 'and the table stays bounded');
     } finally {
-      raw.close();
       await server.stop();
     }
   });
