@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ReadingInput } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
-import { parseFlags, positiveInt, printJson } from '../kernel/command.ts';
+import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
@@ -21,7 +21,7 @@ import { buildDataFrame } from '../gateway/lorawan/frame.ts';
 import { encodeGatewayDatagram, PUSH_DATA } from '../gateway/semtech/packets.ts';
 import { rxpkFor } from '../gateway/simulator.ts';
 
-export const help = `usage: fieldproof bench lorawan [--uplinks N] [--devices D] [--window W] [--ack-rate R] [--ack-seconds S] [--emit-only] [--json]
+export const help = `usage: fieldproof bench lorawan [--uplinks N] [--devices D] [--window W] [--ack-rate R] [--ack-seconds S] [--socket-nice N] [--emit-only] [--json]
 
 Sends LoRaWAN uplinks from D ABP devices (default 1000), one per PUSH_DATA datagram, from a packet
 forwarder on a worker thread to the gateway listener on 127.0.0.1. Each frame is a real LoRaWAN 1.0
@@ -36,8 +36,8 @@ CPU of the whole process (sender thread and LevelDB's threads included); main_th
 is the gateway thread's busy time, the figure that bounds throughput on a machine shared with other work.
 The gateway refuses (leaves unacknowledged) PUSH_DATA while its decode queue is full: under the
 flood on a busy machine some are, and refused_overload counts them; lost_datagrams counts the
-others that got no ack within a second. socket_thread_nice is the priority the socket thread got
-(null where raising it was refused).
+others that got no ack within a second. socket_thread_nice is the priority the socket thread got:
+null by default (the daemon's priority, as under the snap), or --socket-nice N where it was allowed.
 --emit-only measures to the pipeline boundary instead of the journal.`;
 
 /**
@@ -164,7 +164,7 @@ function sendRun(worker: Worker, start: number, end: number, opts: { window?: nu
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     uplinks: { type: 'string' }, devices: { type: 'string' }, window: { type: 'string' }, 'ack-rate': { type: 'string' }, 'ack-seconds': { type: 'string' },
-    'emit-only': { type: 'boolean' }, json: { type: 'boolean' },
+    'socket-nice': { type: 'string' }, 'emit-only': { type: 'boolean' }, json: { type: 'boolean' },
   });
   const n = positiveInt(values.uplinks, 'uplinks', 200_000);
   const deviceCount = positiveInt(values.devices, 'devices', 1000);
@@ -172,6 +172,8 @@ export async function run(argv: string[]): Promise<number> {
   const ackRate = positiveInt(values['ack-rate'], 'ack-rate', 2000);
   const ackSeconds = positiveInt(values['ack-seconds'], 'ack-seconds', 10);
   const paced = ackRate * ackSeconds;
+  const socketNice = values['socket-nice'] === undefined ? undefined : Number(values['socket-nice']);
+  if (socketNice !== undefined && !(Number.isInteger(socketNice) && socketNice >= -20 && socketNice <= 19)) throw new UsageError('--socket-nice: an integer from -20 to 19');
   const toJournal = !values['emit-only'];
   const say = (s: string) => {
     if (!values.json) process.stderr.write(s + '\n');
@@ -191,6 +193,7 @@ export async function run(argv: string[]): Promise<number> {
   const config = gatewaySchema.parse({
     listen: '127.0.0.1:0',
     recvBufferBytes: 16 * 1024 * 1024,
+    ...(socketNice !== undefined ? { socketThreadNice: socketNice } : {}),
     devices: devices.map((d) => ({
       id: d.id, activation: 'abp', devAddr: d.devAddr.toString(16).padStart(8, '0'), nwkSKey: d.nwkSKey.toString('hex'), appSKey: d.appSKey.toString('hex'), codec: 'cayenne-lpp',
     })),
@@ -268,10 +271,8 @@ export async function run(argv: string[]): Promise<number> {
     const acks = steady.acks.sort();
     // PUSH_DATA the gateway refused unacknowledged because its decode queue was full (back-pressure
     // under the flood), as against datagrams lost on the way
-    const rejected = (await metrics.getSingleMetric('fieldproof_gateway_datagrams_rejected_total')?.get())?.values ?? [];
-    const refused = rejected.filter((v) => v.labels.reason === 'overload').reduce((a, v) => a + v.value, 0);
-    // the nice value the socket thread got (null: refused, see the gateway's socketThreadNice)
-    const niceValues = (await metrics.getSingleMetric('fieldproof_gateway_socket_thread_nice')?.get())?.values ?? [];
+    const dropped = (await metrics.getSingleMetric('fieldproof_gateway_queue_dropped_total')?.get())?.values ?? [];
+    const refused = dropped.filter((v) => v.labels.type === 'push_data').reduce((a, v) => a + v.value, 0);
     const floodAcks = flood.acks.sort();
     printJson({
       bench: 'lorawan',
@@ -286,7 +287,8 @@ export async function run(argv: string[]): Promise<number> {
       window,
       // how long the gateway's event loop was held at worst while those acks were measured: a
       // p99_ack_ms far above it points at the machine (other processes, the sender's thread), not the loop
-      socket_thread_nice: niceValues.length ? niceValues[0]!.value : null,
+      // the nice value the socket thread got (null: not asked for, or refused)
+      socket_thread_nice: gateway.socketThread()?.nice ?? null,
       event_loop_delay_p99_ms: round2(loopDelay.percentile(99) / 1e6),
       event_loop_delay_max_ms: round2(loopDelay.max / 1e6),
       p50_ack_ms_flood: round2(percentile(floodAcks, 50)),

@@ -12,6 +12,7 @@ import type { Ingest } from './ingest.ts';
 import type { ProofService } from './proofs.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { buildReport, reportCsv } from './reports.ts';
+import { redactUrl } from '../kernel/redact.ts';
 import type { SinkStore } from './store/types.ts';
 import { decodeBatchBody, readBody, type BodyLimits } from './wire/body.ts';
 import { WireError } from './wire/errors.ts';
@@ -69,7 +70,7 @@ export class HttpApi {
       .catch((err) => {
         if (err instanceof HttpError) send(res, err.status, { error: err.message, code: err.code });
         else {
-          this.deps.log.error({ err: (err as Error).message, url: req.url }, 'request failed');
+          this.deps.log.error({ err: (err as Error).message, url: redactUrl(req.url ?? '') }, 'request failed');
           if (!res.headersSent) send(res, 500, { error: `internal error: ${(err as Error).message}`, code: 'internal' });
           else res.destroy();
         }

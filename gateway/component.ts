@@ -99,7 +99,9 @@ export class GatewayComponent implements Component {
       log,
       metrics,
       recvBufferBytes: config.recvBufferBytes,
-      socketThreadNice: config.socketThreadNice,
+      maxQueueBytes: config.maxQueueBytes,
+      downlinkPinMs: config.downlinkPinMs,
+      ...(config.socketThreadNice !== undefined ? { socketThreadNice: config.socketThreadNice } : {}),
       ...(config.gateways ? { allowedGateways: config.gateways } : {}),
       handlers: {
         onUplinks: (batch) => server.handleUplinks(batch),
@@ -143,6 +145,11 @@ export class GatewayComponent implements Component {
   address(): { address: string; port: number } {
     if (!this.udp) throw new Error('gateway not started');
     return this.udp.address();
+  }
+
+  /** The socket thread's id and nice value, once socketThreadNice was applied (null: not set, or refused). */
+  socketThread(): { tid: number; nice: number } | null {
+    return this.udp?.socketThread() ?? null;
   }
 
   networkServer(): LorawanNetworkServer {

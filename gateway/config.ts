@@ -6,6 +6,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { isValidName } from '../protocol/records.ts';
 import { ConfigError } from '../kernel/config/errors.ts';
+import { isLoopback } from '../kernel/net.ts';
 import { REGIONS } from './lorawan/region.ts';
 
 const hex = (bytes: number, what: string) =>
@@ -13,6 +14,8 @@ const hex = (bytes: number, what: string) =>
     .string()
     .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `${what} must be ${bytes * 2} hex digits`)
     .transform((s) => s.toLowerCase());
+
+export const DEFAULT_GATEWAY_LISTEN = '127.0.0.1:1700';
 
 export const BUILTIN_CODECS = ['cayenne-lpp'] as const;
 
@@ -61,8 +64,12 @@ export function parseListen(listen: string): { host: string; port: number } | nu
 
 export const gatewaySchema = z
   .strictObject({
-    /** Semtech UDP; 0.0.0.0:1700 on a real gateway */
-    listen: z.string().default('0.0.0.0:1700').refine((s) => parseListen(s) !== null, 'must be host:port, e.g. 127.0.0.1:1700'),
+    /**
+     * Semtech UDP. Loopback by default (a packet forwarder on this machine); any other address
+     * (0.0.0.0:1700 for forwarders on the site network) needs the `gateways` allow-list, because
+     * the protocol carries no authentication and anyone who can reach the port can claim any EUI
+     */
+    listen: z.string().default(DEFAULT_GATEWAY_LISTEN).refine((s) => parseListen(s) !== null, 'must be host:port, e.g. 127.0.0.1:1700'),
     region: z.enum(Object.keys(REGIONS) as [keyof typeof REGIONS, ...(keyof typeof REGIONS)[]]).default('EU868'),
     /** NetID given to OTAA devices; 000000 is the one for private networks */
     netId: hex(3, 'netId')
@@ -74,8 +81,16 @@ export const gatewaySchema = z
     downlinkWindow: z.enum(['rx1', 'rx2']).default('rx1'),
     /** dBm for downlinks; the gateway caps it to what it may emit */
     txPower: z.number().int().min(0).max(36).default(14),
-    /** accept packet forwarders with these EUIs only (any when absent) */
-    gateways: z.array(hex(8, 'gateway EUI')).optional(),
+    /** accept packet forwarders with these EUIs only (any when absent; required beyond loopback) */
+    gateways: z.array(hex(8, 'gateway EUI')).min(1, 'list at least one gateway EUI, or leave the key out on loopback').optional(),
+    /**
+     * A gateway's downlink path stays with the address of its first PULL_DATA until no PULL_DATA
+     * has come from there for this long: a PULL_DATA from elsewhere meanwhile is ignored, so that
+     * a spoofed one cannot divert downlinks. Default: three keepalives of the reference forwarder (10 s)
+     */
+    downlinkPinMs: z.number().int().min(1000).max(3_600_000).default(30_000),
+    /** datagrams read but not yet decoded, in bytes; beyond it new ones are dropped (and counted) */
+    maxQueueBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(32 * 1024 * 1024),
     /** per uplink, for JavaScript codecs */
     codecTimeoutMs: z.number().int().min(1).max(10_000).default(100),
     /** heap of each JavaScript codec's engine, MiB */
@@ -84,13 +99,18 @@ export const gatewaySchema = z
     recvBufferBytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
     /**
      * nice value of the thread that answers PUSH_DATA, so that its acks do not wait for a core
-     * behind decoding and journaling; below 0 needs root (or the snap's process-control plug),
-     * and where it is refused the thread keeps the daemon's priority and a warning says so
+     * behind decoding and journaling; absent, it runs at the daemon's priority. Below 0 needs
+     * CAP_SYS_NICE (root outside the snap; the snap runs unprivileged and cannot), and where it is
+     * refused the thread keeps the daemon's priority and a warning says so
      */
-    socketThreadNice: z.number().int().min(-20).max(19).default(-10),
+    socketThreadNice: z.number().int().min(-20).max(19).optional(),
     devices: z.array(lorawanDeviceSchema).default([]),
   })
   .superRefine((g, ctx) => {
+    const listen = parseListen(g.listen);
+    if (listen && !isLoopback(listen.host) && g.gateways === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['gateways'], message: `required when listen is not a loopback address (listen is ${g.listen}): the EUIs of the packet forwarders to accept` });
+    }
     const seen = new Map<string, number>();
     g.devices.forEach((d, i) => {
       const checks: [string, string][] = [['id', d.id]];

@@ -52,7 +52,8 @@ export class DownlinkQueue {
     now: () => number = Date.now,
   ) {
     this.emit = emit;
-    this.now = now;}
+    this.now = now;
+  }
 
   private of(device: string): DeviceQueue {
     let q = this.devices.get(device);

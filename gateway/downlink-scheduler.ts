@@ -53,7 +53,8 @@ export class DownlinkScheduler {
   private readonly deps: DownlinkSchedulerDeps;
 
   constructor(deps: DownlinkSchedulerDeps) {
-    this.deps = deps;}
+    this.deps = deps;
+  }
 
   /** Send in the given window (RX2 when RX1 cannot serve); false when no gateway took it. */
   send(d: ClassADownlink, window: 'rx1' | 'rx2'): boolean {

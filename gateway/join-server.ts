@@ -43,7 +43,8 @@ export class JoinServer {
   private readonly deps: JoinServerDeps;
 
   constructor(deps: JoinServerDeps) {
-    this.deps = deps;}
+    this.deps = deps;
+  }
 
   queue(frame: JoinRequestFrame, phy: Buffer, heard: ReceivedRx): void {
     this.chain = this.chain

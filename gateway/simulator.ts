@@ -194,6 +194,8 @@ export interface ForwarderOptions {
   txAckError?: (txpk: TxPacket) => string;
   /** ms to wait for an ack */
   ackTimeoutMs?: number;
+  /** the address to send from (another loopback address such as 127.0.0.2 plays another host) */
+  localAddress?: string;
 }
 
 export interface ReceivedDownlink {
@@ -236,7 +238,7 @@ export class SimulatedForwarder {
     socket.on('message', (msg) => this.onMessage(msg));
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, () => {
+      socket.bind(0, this.opts.localAddress, () => {
         socket.off('error', reject);
         resolve();
       });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../../kernel/user-error.ts';
 import type { Command } from '../../kernel/command.ts';
+import { scrubSecrets } from '../../kernel/redact.ts';
 
 type Loader = () => Promise<{ command: Command }>;
 
@@ -64,11 +65,12 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof UserError) {
-      process.stderr.write(`fieldproof ${verb}: ${err.message.split('\n')[0]}\n`);
+      // A message may quote what the user gave (a URL with its password): never echo a credential.
+      process.stderr.write(`fieldproof ${verb}: ${scrubSecrets(err.message.split('\n')[0]!)}\n`);
       return err.exitCode;
     }
     // Not a user mistake: keep the stack, it is a bug report.
-    process.stderr.write(`fieldproof ${verb}: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`fieldproof ${verb}: internal error: ${scrubSecrets((err as Error)?.stack ?? String(err))}\n`);
     return 70;
   }
 }

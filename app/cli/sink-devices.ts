@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { isHex } from '../../protocol/hash.ts';
 import { isValidName } from '../../protocol/records.ts';
+import { redactUrl } from '../../kernel/redact.ts';
 import { loadSinkConfig } from '../../cloud-sink/config.ts';
 import { CommandFailure, parseFlags, printJson, UsageError, type Command } from '../../kernel/command.ts';
 
@@ -48,7 +49,7 @@ export const command: Command = {
       }
     } catch (err) {
       if (err instanceof UsageError) throw err;
-      throw new CommandFailure(`cannot reach the sink at ${base}: ${(err as Error).message}`);
+      throw new CommandFailure(`cannot reach the sink at ${redactUrl(base)}: ${(err as Error).message}`);
     }
     const text = await res.body.text();
     let body: Record<string, unknown>;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,38 @@ describe('gateway config', () => {
     const g = gatewaySchema.parse({ devices: [{ id: 'a', activation: 'abp', devAddr: '01020304', nwkSKey: '00'.repeat(16), appSKey: '11'.repeat(16), codecVariables: { threshold: 10, unit: 'C', on: true } }] });
     assert.deepEqual(g.devices[0]!.codecVariables, { threshold: '10', unit: 'C', on: 'true' });
     assert.throws(() => gatewaySchema.parse({ devices: [{ id: 'a', activation: 'abp', devAddr: '01020304', nwkSKey: '00'.repeat(16), appSKey: '11'.repeat(16), codecVariables: { 'not a name': 'x' } }] }));
+  });
+
+  it('listens on loopback unless told otherwise', () => {
+    const c = parse('device: d\ndataDir: ./data\ngateway: {}\n').gateway!;
+    assert.equal(c.listen, '127.0.0.1:1700');
+    assert.equal(c.gateways, undefined);
+    assert.equal(c.downlinkPinMs, 30_000);
+    assert.equal(c.socketThreadNice, undefined, 'the socket thread keeps the daemon priority unless asked');
+  });
+
+  it('refuses to listen beyond loopback without the gateway allow-list, in one line', () => {
+    for (const listen of ['0.0.0.0:1700', '192.168.1.20:1700', '[::]:1700', '1700', 'gw.example.org:1700']) {
+      const msg = errorOf(SPEC_EXAMPLE.replace('listen: 127.0.0.1:1700', `listen: "${listen}"`));
+      assert.equal(msg, `device.yaml: gateway.gateways: required when listen is not a loopback address (listen is ${listen}): the EUIs of the packet forwarders to accept`);
+    }
+    assert.match(errorOf(SPEC_EXAMPLE.replace('listen: 127.0.0.1:1700', 'listen: 0.0.0.0:1700\n  gateways: []'))!, /^device\.yaml: gateway\.gateways: list at least one gateway EUI/);
+    const open = parse(SPEC_EXAMPLE.replace('listen: 127.0.0.1:1700', 'listen: 0.0.0.0:1700\n  gateways: [AA555A0000000101]')).gateway!;
+    assert.deepEqual(open.gateways, ['aa555a0000000101']);
+    for (const listen of ['127.0.0.1:1700', '127.0.0.2:1700', '[::1]:1700', 'localhost:1700']) {
+      assert.equal(errorOf(SPEC_EXAMPLE.replace('listen: 127.0.0.1:1700', `listen: "${listen}"`)), null, listen);
+    }
+  });
+
+  it('fieldproof run refuses such a config before it opens anything: one line, exit 2', () => {
+    const dir = mkdtempSync(join(root, 'open-'));
+    const file = join(dir, 'device.yaml');
+    writeFileSync(file, SPEC_EXAMPLE.replace('dataDir: /var/lib/fieldproof', `dataDir: ${join(dir, 'data')}`).replace('listen: 127.0.0.1:1700', 'listen: 0.0.0.0:1700'));
+    const bin = fileURLToPath(new URL('../../bin/fieldproof.js', import.meta.url));
+    const r = spawnSync(process.execPath, [bin, 'run', '--config', file], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `fieldproof run: ${file}: gateway.gateways: required when listen is not a loopback address (listen is 0.0.0.0:1700): the EUIs of the packet forwarders to accept\n`);
+    assert.equal(r.stdout, '');
   });
 
   it('a device without a gateway section has none', () => {

@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { request } from 'undici';
 import { Sink } from '../../cloud-sink/sink.ts';
 import { sinkConfig } from '../../cloud-sink/config.ts';
@@ -15,6 +15,7 @@ import { deviceConfigSchema, resolveDeviceConfig, type DeviceConfigInput } from 
 import { Daemon } from '../daemon.ts';
 import { loadOrCreateKey } from '../../runtime/device-key.ts';
 import { CommandFailure, parseFlags, positiveInt, UsageError, type Command } from '../../kernel/command.ts';
+import { createLogger, type Logger } from '../../kernel/log.ts';
 import { Ion7550Peer, LoraPeer, Mhz19Peer, SimulatedPeer, type DemoPeer } from './demo-peers.ts';
 import { freeTcpPort as freePort } from '../../kernel/net.ts';
 
@@ -25,7 +26,7 @@ const FINAL_SYNC_MS = 5000;
 
 function fileLogger(file: string): Logger {
   // The daemon's pino JSON goes to a file: the terminal is for the progress lines.
-  return pino({ name: 'fieldproof', level: process.env.FIELDPROOF_LOG_LEVEL ?? 'info' }, pino.destination({ dest: file, mkdir: true, sync: false }));
+  return createLogger('fieldproof', process.env.FIELDPROOF_LOG_LEVEL ?? 'info', pino.destination({ dest: file, mkdir: true, sync: false }));
 }
 
 function fmt(n: number): string {

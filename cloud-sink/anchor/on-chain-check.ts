@@ -2,6 +2,7 @@
 // this root through the anchor module; and the module's anchored_at view knows the root.
 import { AptosApiError, type UserTransactionResponse } from '@aptos-labs/ts-sdk';
 import { loadAnchorAbi, viewFunctionAbi, ANCHORED_AT, RECORD_ROOT } from './abi.ts';
+import { redactUrl } from '../../kernel/redact.ts';
 import { aptosClient } from './aptos-client.ts';
 import { longModuleId } from './aptos-chain.ts';
 
@@ -18,7 +19,7 @@ export async function checkAnchorOnChain(node: string, anchor: { root: string; t
   try {
     tx = (await aptos.getTransactionByHash({ transactionHash: anchor.tx })) as UserTransactionResponse;
   } catch (err) {
-    const detail = err instanceof AptosApiError && err.status === 404 ? `transaction ${anchor.tx} is not on this chain` : `cannot ask ${node}: ${(err as Error).message.split('\n')[0]}`;
+    const detail = err instanceof AptosApiError && err.status === 404 ? `transaction ${anchor.tx} is not on this chain` : `cannot ask ${redactUrl(node)}: ${(err as Error).message.split('\n')[0]}`;
     return [{ step: 'anchor transaction', ok: false, detail }];
   }
   if (tx.type !== 'user_transaction' || !tx.success) return [{ step: 'anchor transaction', ok: false, detail: `transaction ${anchor.tx} did not commit successfully (${tx.type}, ${tx.vm_status ?? 'pending'})` }];

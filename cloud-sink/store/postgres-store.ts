@@ -4,6 +4,7 @@
 // once; the (device, batch) primary key is the second guard.
 import pg from 'pg';
 import { ZERO_HASH } from '../../protocol/hash.ts';
+import { redactUrl } from '../../kernel/redact.ts';
 import { chainDecision } from './chain.ts';
 import { migrate } from './migrate.ts';
 import type {
@@ -79,7 +80,7 @@ export class PostgresSinkStore implements SinkStore {
       client = await pool.connect();
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw new Error(`cannot connect to PostgreSQL at ${redact(this.opts.url)}: ${(err as Error).message}`);
+      throw new Error(`cannot connect to PostgreSQL at ${redactUrl(this.opts.url)}: ${(err as Error).message}`);
     }
     try {
       if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -297,8 +298,4 @@ export class PostgresSinkStore implements SinkStore {
     const { rows } = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM sink_batches WHERE anchor_id IS NULL');
     return Number(rows[0]!.n);
   }
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }

@@ -12,6 +12,14 @@ import { deviceConfigSchema } from '../../app/config/device-config.ts';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/**
+ * Who the daemon runs as. `auto`: snap_daemon, unless a driver needs a serial port, which the
+ * unprivileged user cannot open (the device node is root:dialout, and the sandbox lets a snap
+ * clear its supplementary groups but not join dialout); see README.md.
+ */
+export const DAEMON_USER_CHOICES = ['auto', 'snap_daemon', 'root'] as const;
+export type DaemonUser = 'snap_daemon' | 'root';
+
 const CONVERTIBLE = /^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)+$/;
 
 export function kebabToCamel(key: string): string {
@@ -25,7 +33,7 @@ export function camelToKebab(key: string): string {
 /** The top-level snap options this snap reads: one per device config section, and log-level. */
 export function optionNames(): string[] {
   const sections = Object.keys((deviceConfigSchema as unknown as { shape: Record<string, unknown> }).shape).filter((k) => k !== 'dataDir');
-  return [...sections.map(camelToKebab), 'log-level'];
+  return [...sections.map(camelToKebab), 'log-level', 'daemon-user'];
 }
 
 function convertKeys(value: unknown): unknown {
@@ -46,6 +54,7 @@ export interface SnapSettings {
   /** what device.yaml will say, validated */
   config: z.input<typeof deviceConfigSchema>;
   logLevel: LogLevel;
+  daemonUser: DaemonUser;
 }
 
 /**
@@ -56,11 +65,17 @@ export interface SnapSettings {
 export function settingsFromOptions(options: Record<string, unknown>, dataDir: string): SnapSettings {
   const raw: Record<string, unknown> = {};
   let logLevel: LogLevel = 'info';
+  let userChoice: (typeof DAEMON_USER_CHOICES)[number] = 'auto';
   for (const [name, value] of Object.entries(options)) {
     if (value === null || value === '') continue;
     if (name === 'log-level') {
       if (!LOG_LEVELS.includes(value as LogLevel)) throw new SnapOptionError(`log-level: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
       logLevel = value as LogLevel;
+      continue;
+    }
+    if (name === 'daemon-user') {
+      if (!DAEMON_USER_CHOICES.includes(value as DaemonUser)) throw new SnapOptionError(`daemon-user: must be one of ${DAEMON_USER_CHOICES.join(', ')}, got ${JSON.stringify(value)}`);
+      userChoice = value as (typeof DAEMON_USER_CHOICES)[number];
       continue;
     }
     if (name === 'data-dir') throw new SnapOptionError(`data-dir: cannot be set; the snap keeps its data in ${dataDir}`);
@@ -72,7 +87,19 @@ export function settingsFromOptions(options: Record<string, unknown>, dataDir: s
   raw.dataDir = dataDir;
   const result = deviceConfigSchema.safeParse(raw);
   if (!result.success) throw new SnapOptionError(describeIssue(result.error));
-  return { config: raw as z.input<typeof deviceConfigSchema>, logLevel };
+  const config = raw as z.input<typeof deviceConfigSchema>;
+  const daemonUser: DaemonUser = userChoice === 'auto' ? (serialPortsOf(config).length > 0 ? 'root' : 'snap_daemon') : userChoice;
+  return { config, logLevel, daemonUser };
+}
+
+/** The serial ports the configured drivers open (MH-Z19s, ION7550s over Modbus RTU). */
+export function serialPortsOf(config: z.input<typeof deviceConfigSchema>): string[] {
+  const ports: string[] = [];
+  for (const d of config.drivers ?? []) {
+    if (d.kind === 'mhz19') ports.push(d.port);
+    else if (d.kind === 'ion7550' && d.rtu) ports.push(d.rtu.port);
+  }
+  return ports;
 }
 
 /** One line in the operator's terms: the option path as `snap set` spells it. */

@@ -2,18 +2,21 @@
 // $SNAP_DATA and $SNAP_COMMON set and `snapctl` on PATH; a non-zero exit from configure makes
 // `snap set` fail and roll the change back, so every refusal is one line on stderr and exit 1.
 //
-//   install    make the data folder and the device key, pick a default device name
-//   configure  read the options, validate them as the daemon would, write device.yaml, and
-//              restart the daemon if the file changed and it is running
+//   install    make the data folder and the device key, owned by snap_daemon, pick a default
+//              device name
+//   configure  read the options, validate them as the daemon would, write device.yaml (readable
+//              by snap_daemon) and the user the daemon runs as, and restart the daemon if either
+//              changed and it is running
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadDeviceConfig } from '../../app/config/device-config.ts';
 import { UserError } from '../../kernel/user-error.ts';
 import { loadOrCreateKey } from '../../runtime/device-key.ts';
-import { defaultDeviceName, optionNames, settingsFromOptions, SnapOptionError } from './snap-options.ts';
+import { giveToDaemon, makeDataDir, shareWithDaemon } from './ownership.ts';
+import { defaultDeviceName, optionNames, serialPortsOf, settingsFromOptions, SnapOptionError } from './snap-options.ts';
 
 export interface SnapEnv {
   /** the snap's instance name (fieldproof, or fieldproof_x for a parallel install) */
@@ -26,6 +29,8 @@ export interface SnapEnv {
 
 export const CONFIG_FILE = 'device.yaml';
 export const LOG_LEVEL_FILE = 'log-level';
+/** who the wrappers run the daemon (and the CLI's data verbs) as: snap_daemon or root */
+export const DAEMON_USER_FILE = 'daemon-user';
 
 export function snapEnv(env: NodeJS.ProcessEnv = process.env): SnapEnv {
   const { SNAP_DATA, SNAP_COMMON } = env;
@@ -61,9 +66,11 @@ export class SnapSetup {
 
   install(): void {
     const dataDir = dataDirOf(this.env);
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    chmodSync(dataDir, 0o700);
+    // snap_daemon until the configure hook knows better; the daemon's wrapper hands the folder to
+    // whichever user it runs the daemon as
+    makeDataDir(dataDir, 'snap_daemon');
     const { key, created } = loadOrCreateKey(dataDir);
+    giveToDaemon(join(dataDir, 'device.key'), 'snap_daemon');
     this.out(`${created ? 'created' : 'kept'} device key ${key.public}`);
     if (snapctl(['get', 'device']).trim() === '') {
       const name = defaultDeviceName(hostname());
@@ -93,8 +100,17 @@ ${stringify(settings.config)}`;
       // Read the file back through the daemon's own loader: what passes here, the daemon accepts.
       loadDeviceConfig(tmp);
     });
+    // the daemon reads it as snap_daemon; it may hold the page's token, so nobody else does
+    shareWithDaemon(file);
     changed = this.writeIfChanged(join(this.env.snapData, LOG_LEVEL_FILE), settings.logLevel + '\n', 0o644) || changed;
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    changed = this.writeIfChanged(join(this.env.snapData, DAEMON_USER_FILE), settings.daemonUser + '\n', 0o644) || changed;
+    makeDataDir(dataDir, settings.daemonUser);
+    if (settings.daemonUser === 'root') {
+      const ports = serialPortsOf(settings.config);
+      this.out(ports.length > 0
+        ? `the daemon runs as root: ${ports.join(', ')} cannot be opened by snap_daemon`
+        : 'the daemon runs as root (daemon-user=root)');
+    }
 
     if (changed) {
       const service = `${this.env.instance}.daemon`;

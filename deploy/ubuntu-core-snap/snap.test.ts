@@ -3,8 +3,8 @@
 // $SNAP/lib/fieldproof), with $SNAP_DATA and $SNAP_COMMON, and a stand-in snapctl
 // first on PATH.
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,11 @@ import { freeTcpPort as freePort } from '../../kernel/net.ts';
 const HERE = import.meta.dirname;
 const ROOT = resolve(HERE, '../..');
 const SCHEMA = join(HERE, 'testdata/snapcraft.schema.json');
+/** snapd's uid and gid for snap_daemon */
+const SNAP_DAEMON = 584788;
+/** Only root can drop to snap_daemon and hand files to it; run as anyone else, those checks are skipped. */
+const AS_ROOT = process.getuid?.() === 0;
+const SNAPCRAFT = parse(readFileSync(join(ROOT, 'snapcraft.yaml'), 'utf8')) as Record<string, any>;
 
 describe('snapcraft.yaml', () => {
   // a parsed YAML document, checked field by field
@@ -32,12 +37,14 @@ describe('snapcraft.yaml', () => {
     assert.equal(validate({ ...doc, apps: { ...doc.apps, daemon: { ...doc.apps.daemon, 'restart-condition': 'sometimes' } } }), false);
   });
 
-  it('runs the daemon as a strict core24 service that always restarts, with the plugs it needs', () => {
+  it('runs the daemon as a strict core24 service that always restarts, with the plugs it needs and no more', () => {
     assert.equal(doc.base, 'core24');
     assert.equal(doc.confinement, 'strict');
     assert.equal(doc.apps.daemon.daemon, 'simple');
     assert.equal(doc.apps.daemon['restart-condition'], 'always');
-    assert.deepEqual(doc.apps.daemon.plugs, ['network', 'network-bind', 'serial-port', 'process-control']);
+    // no process-control: it would let the daemon signal and reprioritise any process on the device
+    assert.deepEqual(doc.apps.daemon.plugs, ['network', 'network-bind', 'serial-port']);
+    assert.ok(Object.values(doc.apps as Record<string, { plugs?: string[] }>).every((a) => !a.plugs?.includes('process-control')));
     assert.equal(doc.parts.fieldproof.plugin, 'npm');
     assert.equal(doc.parts.fieldproof['npm-include-node'], true);
     assert.equal(doc.parts.fieldproof['npm-node-version'], '24');
@@ -51,6 +58,12 @@ describe('snapcraft.yaml', () => {
       const text = readFileSync(join(HERE, file), 'utf8');
       assert.ok(text.includes('$SNAP/lib/fieldproof') && !text.includes('node_modules'), file);
     }
+  });
+
+  it('has snapd make the snap_daemon user, and ships the setpriv the wrapper drops to it with', () => {
+    assert.deepEqual(doc['system-usernames'], { snap_daemon: 'shared' });
+    assert.ok(doc.parts.setpriv['stage-packages'].includes('util-linux'));
+    assert.ok(doc.parts.setpriv.stage.includes('usr/bin/setpriv'));
   });
 
   it('ships every hook and wrapper it names, executable', () => {
@@ -71,6 +84,8 @@ describe('snapcraft.yaml', () => {
 
 interface SnapWorld {
   dir: string;
+  /** $SNAP */
+  snap: string;
   env: NodeJS.ProcessEnv;
   snapData: string;
   snapCommon: string;
@@ -81,11 +96,19 @@ interface SnapWorld {
 /** A snap-shaped folder around this checkout, and the stand-in snapctl. */
 async function snapWorld(options: Record<string, unknown>, daemonState = 'inactive'): Promise<SnapWorld> {
   const dir = await mkdtemp(join(tmpdir(), 'fieldproof-snap-'));
+  // as on a device, where snap_daemon reaches $SNAP, $SNAP_DATA and $SNAP_COMMON
+  chmodSync(dir, 0o755);
   const snap = join(dir, 'snap');
   mkdirSync(join(snap, 'bin'), { recursive: true });
   mkdirSync(join(snap, 'lib'), { recursive: true });
   symlinkSync(process.execPath, join(snap, 'bin/node'));
   symlinkSync(ROOT, join(snap, 'lib/fieldproof'));
+  // the hooks and wrappers where snapcraft's organize puts them
+  const glue = SNAPCRAFT.parts['snap-glue'];
+  for (const [from, to] of Object.entries(glue.organize as Record<string, string>)) {
+    mkdirSync(join(snap, to, '..'), { recursive: true });
+    symlinkSync(join(ROOT, glue.source, from), join(snap, to));
+  }
   const snapData = join(dir, 'var/snap/fieldproof/x1');
   const snapCommon = join(dir, 'var/snap/fieldproof/common');
   mkdirSync(snapData, { recursive: true });
@@ -109,7 +132,31 @@ async function snapWorld(options: Record<string, unknown>, daemonState = 'inacti
     SNAPCTL_STATE: state,
     SNAPCTL_LOG: log,
   };
-  return { dir, env, snapData, snapCommon, state, log };
+  return { dir, snap, env, snapData, snapCommon, state, log };
+}
+
+/** Owner, group and mode bits of a path. */
+function ownership(path: string): { uid: number; gid: number; mode: number } {
+  const st = statSync(path);
+  return { uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 };
+}
+
+/** Every path under a folder, the folder included. */
+function walk(dir: string): string[] {
+  return [dir, ...readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((p) => join(dir, p))];
+}
+
+/** The ids and privileges a running process holds, from /proc/PID/status. */
+function credentials(pid: number): { uid: number[]; gid: number[]; groups: string; noNewPrivs: string; capEff: string } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
+  return {
+    uid: field('Uid').split(/\s+/).map(Number),
+    gid: field('Gid').split(/\s+/).map(Number),
+    groups: field('Groups'),
+    noNewPrivs: field('NoNewPrivs'),
+    capEff: field('CapEff'),
+  };
 }
 
 function runHook(w: SnapWorld, hook: 'install' | 'configure') {
@@ -134,12 +181,17 @@ describe('install hook', () => {
   });
   after(() => rm(w.dir, { recursive: true, force: true }));
 
-  it('makes the data folder and the key, and a default device name', () => {
+  it('makes the data folder and the key, for snap_daemon, and a default device name', () => {
     const r = runHook(w, 'install');
     assert.equal(r.code, 0, r.stderr);
     const data = join(w.snapCommon, 'data');
-    assert.equal(statSync(data).mode & 0o777, 0o700);
-    assert.equal(statSync(join(data, 'device.key')).mode & 0o777, 0o600);
+    // setgid, group root: what the daemon creates stays readable by the hooks, and by nobody else
+    assert.equal(ownership(data).mode, 0o2750);
+    assert.equal(ownership(join(data, 'device.key')).mode, 0o600);
+    if (AS_ROOT) {
+      assert.deepEqual([ownership(data).uid, ownership(data).gid], [SNAP_DAEMON, 0]);
+      assert.deepEqual([ownership(join(data, 'device.key')).uid, ownership(join(data, 'device.key')).gid], [SNAP_DAEMON, 0]);
+    }
     const key = JSON.parse(readFileSync(join(data, 'device.key'), 'utf8')).public as string;
     assert.match(r.stdout, new RegExp(`created device key ${key}`));
     const set = snapctlCalls(w).find((c) => c[0] === 'set');
@@ -172,7 +224,9 @@ describe('configure hook', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /configuration changed; restarted fieldproof\.daemon/);
     const file = join(w.snapData, 'device.yaml');
-    assert.equal(statSync(file).mode & 0o777, 0o600, 'the file holds the token');
+    assert.equal(ownership(file).mode, 0o640, 'the file holds the token: the daemon\'s group reads it, nobody else');
+    if (AS_ROOT) assert.deepEqual([ownership(file).uid, ownership(file).gid], [0, SNAP_DAEMON]);
+    assert.equal(readFileSync(join(w.snapData, 'daemon-user'), 'utf8'), 'snap_daemon\n');
     const config = loadDeviceConfig(file);
     assert.equal(config.device, 'site-a-gw1');
     assert.equal(config.dataDir, join(w.snapCommon, 'data'));
@@ -185,7 +239,7 @@ describe('configure hook', () => {
     assert.equal(readFileSync(join(w.snapData, 'log-level'), 'utf8'), 'debug\n');
     const calls = snapctlCalls(w);
     assert.deepEqual(calls[0]!.slice(0, 3), ['get', '-d', '-t']);
-    assert.ok(calls[0]!.includes('device') && calls[0]!.includes('http') && calls[0]!.includes('log-level'));
+    assert.ok(calls[0]!.includes('device') && calls[0]!.includes('http') && calls[0]!.includes('log-level') && calls[0]!.includes('daemon-user'));
     assert.deepEqual(calls.at(-1), ['restart', 'fieldproof.daemon']);
   });
 
@@ -205,6 +259,7 @@ describe('configure hook', () => {
       [{ device: 'site-a-gw1', http: { 'listen-on': '127.0.0.1:1' } }, /^fieldproof configure: unknown option http\.listen-on$/m],
       [{ device: 'bad name!' }, /^fieldproof configure: device: must be 1-128 letters/],
       [{ device: 'site-a-gw1', 'log-level': 'loud' }, /^fieldproof configure: log-level: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/m],
+      [{ device: 'site-a-gw1', 'daemon-user': 'nobody' }, /^fieldproof configure: daemon-user: must be one of auto, snap_daemon, root, got "nobody"$/m],
       [{ device: 'site-a-gw1', uplink: { url: 'not a url' } }, /^fieldproof configure: uplink\.url: /],
       [{}, /^fieldproof configure: device: required/],
     ];
@@ -217,6 +272,30 @@ describe('configure hook', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
       assert.ok(!snapctlCalls(w).some((c) => c[0] === 'restart'));
       assert.equal(readFileSync(join(w.snapData, 'device.yaml'), 'utf8'), before);
+    }
+  });
+
+  it('runs the daemon as root only when a serial driver needs it, or when told to', async () => {
+    const fresh = await snapWorld({}, 'active');
+    const userAfter = (options: Record<string, unknown>) => {
+      setOptions(fresh, { device: 'gw-5', ...options });
+      const r = runHook(fresh, 'configure');
+      assert.equal(r.code, 0, r.stderr);
+      return { user: readFileSync(join(fresh.snapData, 'daemon-user'), 'utf8').trim(), stdout: r.stdout };
+    };
+    try {
+      const tcpMeter = { kind: 'ion7550', id: 'meter-1', tcp: { host: '192.168.10.20' } };
+      assert.equal(userAfter({ drivers: [tcpMeter] }).user, 'snap_daemon');
+      const serial = userAfter({ drivers: [tcpMeter, { kind: 'mhz19', id: 'co2', port: '/dev/ttyAMA0' }] });
+      assert.equal(serial.user, 'root');
+      assert.match(serial.stdout, /the daemon runs as root: \/dev\/ttyAMA0 cannot be opened by snap_daemon/);
+      assert.match(serial.stdout, /restarted fieldproof\.daemon/, 'a change of user restarts the daemon');
+      assert.equal(userAfter({ drivers: [{ kind: 'ion7550', id: 'meter-2', rtu: { port: '/dev/ttyUSB0' } }] }).user, 'root');
+      // an operator who gave snap_daemon the port (a udev rule) can say so
+      assert.equal(userAfter({ drivers: [{ kind: 'mhz19', id: 'co2', port: '/dev/ttyAMA0' }], 'daemon-user': 'snap_daemon' }).user, 'snap_daemon');
+      assert.equal(userAfter({ 'daemon-user': 'root' }).user, 'root');
+    } finally {
+      await rm(fresh.dir, { recursive: true, force: true });
     }
   });
 
@@ -247,29 +326,92 @@ function healthz(port: number): Promise<number> {
   });
 }
 
+/** Daemons started by these tests, killed at the end whatever happened, so that a failure does not leave one running. */
+const daemons = new Set<ChildProcess>();
+after(() => {
+  for (const d of daemons) if (d.exitCode === null && d.signalCode === null) d.kill('SIGKILL');
+});
+
+/** Start the daemon through its wrapper and wait for its status page; resolves with the running child. */
+async function startDaemon(w: SnapWorld, port: number) {
+  const child = spawn('/bin/sh', [join(w.snap, 'bin/fieldproof-daemon')], { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  daemons.add(child);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  child.stderr.on('data', (d: Buffer) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const until = Date.now() + 30_000;
+  while ((await healthz(port)) !== 200) {
+    if (Date.now() > until || child.exitCode !== null) throw new Error(`the daemon did not come up: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, exited, output: () => out };
+}
+
 describe('daemon wrapper', () => {
-  it('runs the daemon on the hook-written config with data in $SNAP_COMMON, and stops cleanly on SIGTERM', async () => {
+  it('runs the daemon as snap_daemon on the hook-written config with data in $SNAP_COMMON, and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
     const w = await snapWorld({ device: 'gw-3', http: { listen: `127.0.0.1:${port}` }, drivers: [{ kind: 'simulated', id: 'sim', 'interval-ms': 100 }], 'log-level': 'warn' });
     try {
       assert.equal(runHook(w, 'install').code, 0);
       const c = runHook(w, 'configure');
       assert.equal(c.code, 0, c.stderr);
-      const child = spawn('/bin/sh', [join(HERE, 'wrappers/fieldproof-daemon')], { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d));
-      child.stderr.on('data', (d: Buffer) => (out += d));
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      const until = Date.now() + 20_000;
-      while ((await healthz(port)) !== 200) {
-        if (Date.now() > until || child.exitCode !== null) throw new Error(`the daemon did not come up: ${out}`);
-        await new Promise((r) => setTimeout(r, 100));
+      const d = await startDaemon(w, port);
+      if (AS_ROOT) {
+        // one process all the way (sh, setpriv and node each exec the next): its credentials are the daemon's
+        const cred = credentials(d.child.pid!);
+        assert.deepEqual(cred.uid, [SNAP_DAEMON, SNAP_DAEMON, SNAP_DAEMON, SNAP_DAEMON]);
+        assert.deepEqual(cred.gid, [SNAP_DAEMON, SNAP_DAEMON, SNAP_DAEMON, SNAP_DAEMON]);
+        assert.equal(cred.groups, '', 'no supplementary groups');
+        assert.equal(cred.noNewPrivs, '1');
+        assert.equal(BigInt(`0x${cred.capEff}`), 0n, 'no capabilities');
       }
-      child.kill('SIGTERM');
-      assert.equal(await exited, 0, out);
-      assert.ok(existsSync(join(w.snapCommon, 'data/journal')), 'the journal is in $SNAP_COMMON/data');
+      d.child.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.output());
+      const data = join(w.snapCommon, 'data');
+      assert.ok(existsSync(join(data, 'journal')), 'the journal is in $SNAP_COMMON/data');
       // log-level warn: the info lines (started, progress) are not there.
-      assert.ok(!out.includes('"msg":"fieldproof running"'), out);
+      assert.ok(!d.output().includes('"msg":"fieldproof running"'), d.output());
+      // The operator's `sudo fieldproof journal stats` reads as the daemon's user: LevelDB writes its
+      // lock and log files even to read, and they must not become root's.
+      const stats = spawnSync('/bin/sh', [join(w.snap, 'bin/fieldproof-cli'), 'journal', 'stats', '--json'], { env: w.env, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(stats.status, 0, stats.stderr);
+      // (how many readings made it in before the stop depends on the machine's load)
+      assert.equal(typeof JSON.parse(stats.stdout).lastSeq, 'number');
+      for (const path of walk(data)) {
+        const o = ownership(path);
+        if (AS_ROOT) assert.deepEqual([o.uid, o.gid], [SNAP_DAEMON, 0], path);
+        assert.equal(o.mode & 0o007, 0, `${path} is closed to others`);
+        // group root reads all but the private key, so that the hooks see into the folder
+        if (!path.endsWith('device.key')) assert.equal(o.mode & 0o040, 0o040, `${path} is readable by group root`);
+      }
+    } finally {
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hands the data over when the daemon must run as root, and back', { skip: AS_ROOT ? false : 'only root can change users' }, async () => {
+    const port = await freePort();
+    const options = { device: 'gw-6', http: { listen: `127.0.0.1:${port}` }, drivers: [{ kind: 'simulated', id: 'sim', 'interval-ms': 50 }], 'log-level': 'warn' };
+    const w = await snapWorld(options);
+    const data = join(w.snapCommon, 'data');
+    const run = async (expectUid: number) => {
+      assert.equal(runHook(w, 'configure').code, 0);
+      const d = await startDaemon(w, port);
+      assert.equal(credentials(d.child.pid!).uid[0], expectUid);
+      await new Promise((r) => setTimeout(r, 300));
+      d.child.kill('SIGTERM');
+      assert.equal(await d.exited, 0, d.output());
+      for (const path of walk(data)) assert.equal(ownership(path).uid, expectUid, path);
+    };
+    try {
+      assert.equal(runHook(w, 'install').code, 0);
+      await run(SNAP_DAEMON);
+      setOptions(w, { ...options, 'daemon-user': 'root' });
+      await run(0);
+      setOptions(w, options);
+      await run(SNAP_DAEMON);
+      assert.ok(statSync(join(data, 'journal')).isDirectory());
     } finally {
       await rm(w.dir, { recursive: true, force: true });
     }
@@ -278,7 +420,7 @@ describe('daemon wrapper', () => {
   it('says what to do when there is no config yet', async () => {
     const w = await snapWorld({});
     try {
-      const r = spawnSync('/bin/sh', [join(HERE, 'wrappers/fieldproof-daemon')], { env: w.env, encoding: 'utf8' });
+      const r = spawnSync('/bin/sh', [join(w.snap, 'bin/fieldproof-daemon')], { env: w.env, encoding: 'utf8' });
       assert.equal(r.status, 1);
       assert.equal(r.stderr, `fieldproof: ${join(w.snapData, 'device.yaml')} is missing; set the device name with: snap set fieldproof device=NAME\n`);
     } finally {
@@ -288,15 +430,21 @@ describe('daemon wrapper', () => {
 });
 
 describe('cli wrapper', () => {
-  it('points journal and keys verbs at the daemon\'s config', async () => {
+  it('points journal and keys verbs at the daemon\'s config, and reads the data as the daemon\'s user', async () => {
     const w = await snapWorld({ device: 'gw-4' });
+    const cli = (...args: string[]) => spawnSync('/bin/sh', [join(w.snap, 'bin/fieldproof-cli'), ...args], { env: w.env, encoding: 'utf8', timeout: 60_000 });
     try {
       assert.equal(runHook(w, 'install').code, 0);
       assert.equal(runHook(w, 'configure').code, 0);
       const key = JSON.parse(readFileSync(join(w.snapCommon, 'data/device.key'), 'utf8')).public as string;
-      const r = spawnSync('/bin/sh', [join(HERE, 'wrappers/fieldproof-cli'), 'keys', 'show', '--json'], { env: w.env, encoding: 'utf8', timeout: 30_000 });
+      const r = cli('keys', 'show', '--json');
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout), { key });
+      // an explicit --data-dir is the caller's own folder: no change of user for it
+      const own = join(w.dir, 'own-keys');
+      const mine = cli('keys', 'show', '--json', '--data-dir', own);
+      assert.equal(mine.status, 0, mine.stderr);
+      assert.equal(ownership(join(own, 'device.key')).uid, process.getuid!());
     } finally {
       await rm(w.dir, { recursive: true, force: true });
     }

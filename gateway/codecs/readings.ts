@@ -51,7 +51,8 @@ export class ReadingCollector {
   private readonly defaults: { channel?: number | string; ts?: number };
 
   constructor(defaults: { channel?: number | string; ts?: number } = {}) {
-    this.defaults = defaults;}
+    this.defaults = defaults;
+  }
 
   get full(): boolean {
     return this.readings.length >= MAX_READINGS_PER_UPLINK;

@@ -7,15 +7,37 @@ export interface SocketWorkerData {
   recvBufferBytes?: number;
   /** lower-case gateway EUIs whose PUSH_DATA is acknowledged; null for any */
   allowedGateways: string[] | null;
-  /** PUSH_DATA acknowledged but not yet decoded by the main thread (Int32Array over shared memory) */
-  pending: SharedArrayBuffer;
+  /** the queue's figures, shared with the main thread: an Int32Array over it, indexed by QueueSlot */
+  queue: SharedArrayBuffer;
+  /** PUSH_DATA acknowledged and not yet decoded beyond which more are refused */
   maxQueue: number;
+  /** bytes read and not yet released by the main thread beyond which datagrams are dropped */
+  maxQueueBytes: number;
   /**
    * nice value for the socket thread alone (Linux nice values are per thread), so that acks do not
    * wait for a core behind decoding and journaling; undefined leaves it as the process's
    */
   threadNice?: number;
 }
+
+/**
+ * The queue between the socket thread and decoding, counted in shared memory so that the socket
+ * thread can refuse at once, without asking the main thread. The worker adds, the main thread
+ * takes away as it decodes. The drop counters only grow (they wrap at 2^32; readers take deltas).
+ */
+export const QueueSlot = {
+  /** PUSH_DATA acknowledged and not yet decoded */
+  pendingPush: 0,
+  /** bytes of batches handed on and not yet released (a batch is released when its last datagram is done) */
+  bytes: 1,
+  /** PUSH_DATA not acknowledged because the queue was full */
+  droppedPush: 2,
+  /** other datagrams dropped because the queue was full */
+  droppedOther: 3,
+  /** bytes of the datagrams dropped */
+  droppedBytes: 4,
+} as const;
+export const QUEUE_SLOTS = 5;
 
 /** Main thread to worker. */
 export type SocketWorkerRequest =
@@ -32,11 +54,12 @@ export type SocketWorkerReply =
   | { type: 'socket_error'; message: string }
   | { type: 'send_failed'; what: string; gateway: string; message: string }
   | { type: 'batch'; data: ArrayBuffer }
+  /** the drop counters moved (sent at most a few times a second) */
+  | { type: 'dropped' }
   | { type: 'closed' };
 
-/** flags of a forwarded datagram */
+/** flag of a forwarded datagram: a PUSH_DATA the worker acknowledged */
 export const PUSH_ACKED = 1;
-export const PUSH_OVERLOAD = 2;
 
 /**
  * Each forwarded datagram in a batch: u16 datagram length, u16 sender port, u8 flags, u8 address

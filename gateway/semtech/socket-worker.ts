@@ -3,19 +3,25 @@
 // commits, decoding). Everything it reads, answered or not, goes on to the main thread in batches:
 // one transferred ArrayBuffer per turn of this thread's event loop. The main thread answers PULL_DATA
 // itself (once it has recorded the downlink path) and sends PULL_RESP, both through this socket.
+// What waits for the main thread is bounded in count and bytes: beyond either, a datagram is
+// dropped here, unanswered and counted, before it costs the main thread anything.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodeAck, gatewayEui, PUSH_ACK, PUSH_DATA, readHeader } from './packets.ts';
-import { PUSH_ACKED, PUSH_OVERLOAD, RECORD_HEADER, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
+import { PUSH_ACKED, QueueSlot, RECORD_HEADER, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
+
+/** least time between two notices of dropped datagrams */
+const DROP_NOTICE_MS = 250;
 
 class SocketWorker {
   private socket: Socket | null = null;
   private staging = Buffer.allocUnsafeSlow(256 * 1024);
   private used = 0;
   private flushScheduled = false;
-  private readonly pending: Int32Array;
+  private dropNotice: NodeJS.Timeout | null = null;
+  private readonly queue: Int32Array;
   private readonly allowed: Set<string> | null;
 
   private readonly data: SocketWorkerData;
@@ -24,7 +30,7 @@ class SocketWorker {
   constructor(data: SocketWorkerData, port: NonNullable<typeof parentPort>) {
     this.data = data;
     this.port = port;
-    this.pending = new Int32Array(data.pending);
+    this.queue = new Int32Array(data.queue);
     this.allowed = data.allowedGateways ? new Set(data.allowedGateways) : null;
   }
 
@@ -79,6 +85,7 @@ class SocketWorker {
       const socket = this.socket;
       this.socket = null;
       const done = () => {
+        if (this.dropNotice) clearTimeout(this.dropNotice);
         this.flush();
         this.reply({ type: 'closed' });
         this.port.close();
@@ -97,23 +104,42 @@ class SocketWorker {
     const socket = this.socket;
     if (!socket) return;
     const receivedAt = Date.now();
-    let flags = 0;
     const h = readHeader(msg);
-    if (typeof h !== 'string' && h.ident === PUSH_DATA && (!this.allowed || this.allowed.has(gatewayEui(msg)))) {
-      if (Atomics.load(this.pending, 0) >= this.data.maxQueue) {
-        flags = PUSH_OVERLOAD;
-      } else {
-        socket.send(encodeAck(h.version, h.token, PUSH_ACK), rinfo.port, rinfo.address);
-        Atomics.add(this.pending, 0, 1);
-        flags = PUSH_ACKED;
-      }
+    const push = typeof h !== 'string' && h.ident === PUSH_DATA && (!this.allowed || this.allowed.has(gatewayEui(msg)));
+    const size = RECORD_HEADER + Buffer.byteLength(rinfo.address, 'latin1') + msg.length;
+    const q = this.queue;
+    if (Atomics.load(q, QueueSlot.bytes) + size > this.data.maxQueueBytes || (push && Atomics.load(q, QueueSlot.pendingPush) >= this.data.maxQueue)) {
+      // Unanswered: the forwarder counts the PUSH_DATA as not acknowledged, as it should.
+      Atomics.add(q, push ? QueueSlot.droppedPush : QueueSlot.droppedOther, 1);
+      Atomics.add(q, QueueSlot.droppedBytes, size);
+      this.noticeDrops();
+      return;
     }
-    this.append(msg, rinfo, flags, receivedAt);
+    let flags = 0;
+    if (push) {
+      socket.send(encodeAck(h.version, h.token, PUSH_ACK), rinfo.port, rinfo.address);
+      Atomics.add(q, QueueSlot.pendingPush, 1);
+      flags = PUSH_ACKED;
+    }
+    Atomics.add(q, QueueSlot.bytes, size);
+    this.append(msg, rinfo, flags, receivedAt, size);
   }
 
-  private append(msg: Buffer, rinfo: RemoteInfo, flags: number, receivedAt: number): void {
-    const addressLength = Buffer.byteLength(rinfo.address, 'latin1');
-    const size = RECORD_HEADER + addressLength + msg.length;
+  /**
+   * Tell the main thread that the drop counters moved, at most a few times a second, so that the
+   * metrics show drops even while no batch gets through (the counters themselves are shared).
+   */
+  private noticeDrops(): void {
+    if (this.dropNotice) return;
+    this.dropNotice = setTimeout(() => {
+      this.dropNotice = null;
+      this.reply({ type: 'dropped' });
+    }, DROP_NOTICE_MS);
+  }
+
+  /** `size` is the record's length in the batch, and what the datagram was charged against the bound. */
+  private append(msg: Buffer, rinfo: RemoteInfo, flags: number, receivedAt: number, size: number): void {
+    const addressLength = size - RECORD_HEADER - msg.length;
     if (this.used + size > this.staging.length) {
       this.flush();
       if (size > this.staging.length) this.staging = Buffer.allocUnsafeSlow(size);

@@ -77,8 +77,9 @@ describe('Semtech UDP listener', () => {
   });
 
   it('counts TX_ACK errors by name', async () => {
-    sendRaw(encodeGatewayDatagram(TX_ACK, 77, GW, { txpk_ack: { error: 'TOO_LATE' } }));
-    sendRaw(encodeGatewayDatagram(TX_ACK, 78, GW, { txpk_ack: { error: 'COLLISION_PACKET' } }));
+    // from the forwarder's own socket, where its downlink path is
+    fwd.sendRaw(encodeGatewayDatagram(TX_ACK, 77, GW, { txpk_ack: { error: 'TOO_LATE' } }));
+    fwd.sendRaw(encodeGatewayDatagram(TX_ACK, 78, GW, { txpk_ack: { error: 'COLLISION_PACKET' } }));
     await waitFor('two TX_ACKs', () => txAcks.length === 3);
     assert.equal(await metricValue(metrics, 'fieldproof_gateway_tx_ack_total', { error: 'TOO_LATE' }), 1);
     assert.equal(await metricValue(metrics, 'fieldproof_gateway_tx_ack_total', { error: 'COLLISION_PACKET' }), 1);
@@ -131,7 +132,7 @@ describe('Semtech UDP listener', () => {
 
   it('accepts packet forwarders speaking protocol version 1 and answers in kind', async () => {
     rawReplies.length = 0;
-    sendRaw(encodeGatewayDatagram(PULL_DATA, 0x0909, GW, undefined, 1));
+    sendRaw(encodeGatewayDatagram(PULL_DATA, 0x0909, 'aa555a0000000109', undefined, 1));
     await waitFor('the PULL_ACK', () => rawReplies.length === 1);
     assert.deepEqual([...rawReplies[0]!], [1, 0x09, 0x09, 4]);
   });

@@ -4,17 +4,23 @@
 // journal commits or decoding. The worker hands every datagram on in batches; here the packets are
 // queued and decoded in batches on later turns of the event loop, each turn kept to about a
 // millisecond. PULL_ACK is sent from here, once the downlink path is recorded, so a gateway that holds
-// its PULL_ACK can be sent downlinks at once.
+// its PULL_ACK can be sent downlinks at once. The queue between the two threads is bounded in count
+// and in bytes (the socket thread drops, and counts, what does not fit); downlink paths are pinned
+// to the address that opened them (gateway-table.ts).
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../kernel/metrics.ts';
 import { ThrottledWarn } from '../log-throttle.ts';
+import { DecodeQueue, type BatchHold } from './decode-queue.ts';
+import { GatewayTable, type Endpoint, type GatewayInfo } from './gateway-table.ts';
 import {
   encodeAck, encodePullResp, GATEWAY_HEADER, gatewayEui, parsePushData, parseTxAck, PULL_ACK, PULL_DATA, PUSH_DATA,
   readHeader, STAT_COUNTERS, TX_ACK, type GatewayStat, type RxPacket, type TxPacket,
 } from './packets.ts';
-import { PUSH_ACKED, PUSH_OVERLOAD, readBatch, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
+import { PUSH_ACKED, readBatch, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
+
+export type { GatewayInfo };
 
 /** One radio packet as heard by one gateway. */
 export interface ReceivedRx {
@@ -46,6 +52,10 @@ export interface SemtechServerOptions {
   turnBudgetMs?: number;
   /** PUSH_DATA queued but not yet decoded beyond which new ones are refused (not acked) */
   maxQueue?: number;
+  /** bytes of datagrams read but not yet decoded beyond which new ones are dropped (PUSH_DATA not acked) */
+  maxQueueBytes?: number;
+  /** how long a gateway's downlink path stays with its address after the last PULL_DATA from there, ms */
+  downlinkPinMs?: number;
   /** kernel receive buffer; bursts from many gateways need more than the default */
   recvBufferBytes?: number;
   /** nice value of the socket thread (the one that sends PUSH_ACK); below 0 needs CAP_SYS_NICE */
@@ -56,20 +66,6 @@ export interface SemtechServerOptions {
   maxGateways?: number;
 }
 
-interface QueuedPush {
-  gateway: string;
-  body: Buffer;
-  receivedAt: number;
-}
-
-export interface GatewayInfo {
-  eui: string;
-  lastSeenAt: number;
-  /** where PULL_RESP goes: the address of the last PULL_DATA */
-  pull?: { address: string; port: number; version: number; at: number };
-  stat?: GatewayStat;
-}
-
 export class SemtechUdpServer {
   private worker: Worker | null = null;
   private bound: { address: string; port: number } | null = null;
@@ -77,18 +73,15 @@ export class SemtechUdpServer {
   private thread: { tid: number; nice: number } | null = null;
   /** stop() has begun: datagrams still arriving are handed on, but nothing more is sent */
   private closing = false;
-  /** PUSH_DATA the worker acknowledged and this thread has not yet decoded (shared with the worker) */
-  private readonly pending = new Int32Array(new SharedArrayBuffer(4));
-  private queue: QueuedPush[] = [];
-  private queueHead = 0;
+  private readonly queue: DecodeQueue;
   private drainScheduled = false;
-  private readonly gatewayInfo = new Map<string, GatewayInfo>();
+  private readonly table: GatewayTable;
   private nextToken = Math.floor(Math.random() * 0x10000);
   private readonly warn: ThrottledWarn;
+  /** new gateways: a few lines per interval, so that a flood of made-up EUIs cannot fill the log */
+  private readonly newGatewayLog: ThrottledWarn;
   private readonly batchMax: number;
   private readonly turnBudgetMs: number;
-  private readonly maxQueue: number;
-  private readonly maxGateways: number;
   private readonly allowed: Set<string> | null;
   private readonly m;
   private readonly pushCount;
@@ -100,10 +93,12 @@ export class SemtechUdpServer {
   constructor(opts: SemtechServerOptions) {
     this.opts = opts;
     this.warn = new ThrottledWarn(opts.log);
+    this.newGatewayLog = new ThrottledWarn(opts.log, 10_000, Date.now, 10);
     this.batchMax = opts.batchMax ?? 64;
     this.turnBudgetMs = opts.turnBudgetMs ?? 1;
-    this.maxQueue = opts.maxQueue ?? 100_000;
-    this.maxGateways = opts.maxGateways ?? 1000;
+    this.table = new GatewayTable(opts.maxGateways ?? 1000, opts.downlinkPinMs ?? 30_000, (eui) => {
+      for (const field of STAT_COUNTERS) this.m.stat.remove({ gateway: eui, field });
+    });
     this.allowed = opts.allowedGateways ? new Set(opts.allowedGateways.map((e) => e.toLowerCase())) : null;
     const reg = opts.metrics;
     this.m = {
@@ -115,14 +110,15 @@ export class SemtechUdpServer {
       stat: gauge(reg, 'fieldproof_gateway_stat', 'Last status figures each gateway reported (rxnb, rxok, rxfw, ackr, dwnb, txnb, position)', ['gateway', 'field']),
       gateways: gauge(reg, 'fieldproof_gateway_gateways', 'Gateways heard from since start'),
       threadNice: gauge(reg, 'fieldproof_gateway_socket_thread_nice', 'nice value the Semtech UDP socket thread runs at, once set'),
-      queued: gauge(reg, 'fieldproof_gateway_queued_datagrams', 'PUSH_DATA acknowledged and waiting to be decoded'),
     };
+    this.queue = new DecodeQueue(reg, this.warn, { maxQueue: opts.maxQueue ?? 100_000, maxQueueBytes: opts.maxQueueBytes ?? 32 * 1024 * 1024 });
     this.pushCount = this.m.datagrams.labels('push_data');
     this.pullCount = this.m.datagrams.labels('pull_data');
     this.txAckCount = this.m.datagrams.labels('tx_ack');
   }
 
   start(): Promise<void> {
+    this.queue.reset();
     return new Promise((resolve, reject) => {
       const data: SocketWorkerData = {
         host: this.opts.host,
@@ -130,15 +126,18 @@ export class SemtechUdpServer {
         ...(this.opts.recvBufferBytes ? { recvBufferBytes: this.opts.recvBufferBytes } : {}),
         ...(this.opts.socketThreadNice !== undefined ? { threadNice: this.opts.socketThreadNice } : {}),
         allowedGateways: this.allowed ? [...this.allowed] : null,
-        pending: this.pending.buffer as SharedArrayBuffer,
-        maxQueue: this.maxQueue,
+        queue: this.queue.shared.buffer as SharedArrayBuffer,
+        ...this.queue.limits,
       };
       const worker = new Worker(new URL('./socket-worker.ts', import.meta.url), { workerData: data });
       let listening = false;
       worker.on('message', (r: SocketWorkerReply) => {
         switch (r.type) {
           case 'batch':
-            for (const d of readBatch(r.data)) this.onDatagram(d.msg, d.address, d.port, d.flags, d.receivedAt);
+            this.onBatch(r.data);
+            return;
+          case 'dropped':
+            this.queue.sync();
             return;
           case 'listening':
             listening = true;
@@ -218,7 +217,7 @@ export class SemtechUdpServer {
   }
 
   gateways(): GatewayInfo[] {
-    return [...this.gatewayInfo.values()];
+    return this.table.list();
   }
 
   /**
@@ -226,7 +225,7 @@ export class SemtechUdpServer {
    * Returns the token (its TX_ACK carries it back), or null when the gateway has opened no downlink path.
    */
   sendDownlink(gateway: string, txpk: TxPacket): number | null {
-    const info = this.gatewayInfo.get(gateway);
+    const info = this.table.get(gateway);
     const worker = this.worker;
     if (!worker || this.closing || !info?.pull) {
       this.m.pullResp.inc({ result: 'no_downlink_path' });
@@ -240,36 +239,37 @@ export class SemtechUdpServer {
     return token;
   }
 
-  private reject(reason: string, rinfo: { address: string; port: number }): void {
+  private reject(reason: string, from: Endpoint, fields: Record<string, unknown> = {}): void {
     this.m.rejected.inc({ reason });
-    this.warn.warn(reason, { from: `${rinfo.address}:${rinfo.port}` }, 'ignored a malformed Semtech UDP datagram');
+    this.warn.warn(reason, { ...fields, from: `${from.address}:${from.port}` }, 'ignored a malformed or unexpected Semtech UDP datagram');
+  }
+
+  /** A batch from the socket thread; its bytes are released once its last queued PUSH_DATA is decoded. */
+  private onBatch(data: ArrayBuffer): void {
+    const hold = this.queue.open(data.byteLength);
+    for (const d of readBatch(data)) this.onDatagram(d.msg, { address: d.address, port: d.port }, d.flags, d.receivedAt, hold);
+    this.queue.close(hold);
   }
 
   /** A datagram the worker read at `now`; `flags` says whether it acknowledged it (PUSH_DATA only). */
-  private onDatagram(msg: Buffer, address: string, port: number, flags: number, now: number): void {
-    const rinfo = { address, port };
+  private onDatagram(msg: Buffer, from: Endpoint, flags: number, now: number, hold: BatchHold): void {
     const h = readHeader(msg);
-    if (typeof h === 'string') return this.reject(h, rinfo);
+    if (typeof h === 'string') return this.reject(h, from);
     const worker = this.worker;
     if (!worker) return;
     const gateway = gatewayEui(msg);
-    if (this.allowed && !this.allowed.has(gateway)) return this.reject('unknown_gateway', rinfo);
-    let info = this.gatewayInfo.get(gateway);
-    if (!info) {
-      if (this.gatewayInfo.size >= this.maxGateways) this.forgetStalestGateway();
-      info = { eui: gateway, lastSeenAt: now };
-      this.gatewayInfo.set(gateway, info);
-      this.m.gateways.set(this.gatewayInfo.size);
-      this.opts.log.info({ gateway, from: `${rinfo.address}:${rinfo.port}` }, 'new gateway');
+    if (this.allowed && !this.allowed.has(gateway)) return this.reject('unknown_gateway', from, { gateway });
+    const { info, created } = this.table.touch(gateway, now);
+    if (created) {
+      this.m.gateways.set(this.table.size);
+      this.newGatewayLog.info('new_gateway', { gateway, from: `${from.address}:${from.port}` }, 'new gateway');
       this.opts.handlers.onNewGateway?.(gateway);
     }
-    info.lastSeenAt = now;
     switch (h.ident) {
       case PUSH_DATA: {
         this.pushCount.inc();
-        if (flags & PUSH_OVERLOAD) return this.reject('overload', rinfo);
         if (!(flags & PUSH_ACKED)) return;
-        this.queue.push({ gateway, body: msg.subarray(GATEWAY_HEADER), receivedAt: now });
+        this.queue.push({ gateway, body: msg.subarray(GATEWAY_HEADER), receivedAt: now, hold });
         if (!this.drainScheduled) {
           this.drainScheduled = true;
           setImmediate(() => this.drainTurn());
@@ -278,16 +278,18 @@ export class SemtechUdpServer {
       }
       case PULL_DATA: {
         this.pullCount.inc();
-        const known = info.pull;
-        if (!known || known.address !== rinfo.address || known.port !== rinfo.port) {
-          this.opts.log.info({ gateway, address: rinfo.address, port: rinfo.port }, 'gateway downlink path');
-        }
-        info.pull = { address: rinfo.address, port: rinfo.port, version: h.version, at: now };
-        if (!this.closing) this.post(worker, { type: 'send', data: encodeAck(h.version, h.token, PULL_ACK), port: rinfo.port, address: rinfo.address, what: 'pull_ack', gateway });
+        const outcome = this.table.pull(info, from, h.version, now);
+        // Not answered: a PULL_ACK would tell the sender it now holds the path.
+        if (outcome === 'refused') return this.reject('pull_from_other_address', from, { gateway, pinned: `${info.pull!.address}:${info.pull!.port}` });
+        if (outcome !== 'kept') this.opts.log.info({ gateway, address: from.address, port: from.port, ...(outcome === 'moved' ? { moved: true } : {}) }, 'gateway downlink path');
+        if (!this.closing) this.post(worker, { type: 'send', data: encodeAck(h.version, h.token, PULL_ACK), port: from.port, address: from.address, what: 'pull_ack', gateway });
         return;
       }
       case TX_ACK: {
         this.txAckCount.inc();
+        // The reference forwarder sends TX_ACK from the socket of its PULL_DATA: one from elsewhere
+        // would make a downlink look refused (and sent again in the other window) or delivered.
+        if (!this.table.onDownlinkPath(info, from)) return this.reject('tx_ack_from_other_address', from, { gateway });
         const error = parseTxAck(msg.subarray(GATEWAY_HEADER));
         this.m.txAck.inc({ error });
         if (error !== 'NONE') this.warn.warn(`tx_ack_${error}`, { gateway, token: h.token, error }, 'gateway refused a downlink');
@@ -297,22 +299,13 @@ export class SemtechUdpServer {
     }
   }
 
-  /** Bounded memory against a flood of made-up EUIs: forget the gateway heard from longest ago. */
-  private forgetStalestGateway(): void {
-    let oldest: GatewayInfo | undefined;
-    for (const g of this.gatewayInfo.values()) if (!oldest || g.lastSeenAt < oldest.lastSeenAt) oldest = g;
-    if (!oldest) return;
-    this.gatewayInfo.delete(oldest.eui);
-    for (const field of STAT_COUNTERS) this.m.stat.remove({ gateway: oldest.eui, field });
-  }
-
   /** Batches until the turn's time budget is spent, then back to the poll phase for new datagrams. */
   private drainTurn(): void {
     this.drainScheduled = false;
     const until = performance.now() + this.turnBudgetMs;
     do this.drain(this.batchMax);
-    while (this.queue.length > this.queueHead && performance.now() < until);
-    if (this.queue.length > this.queueHead && !this.drainScheduled) {
+    while (this.queue.length > 0 && performance.now() < until);
+    if (this.queue.length > 0 && !this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(() => this.drainTurn());
     }
@@ -320,11 +313,8 @@ export class SemtechUdpServer {
 
   /** Decode up to `max` queued PUSH_DATA and hand their packets on as one batch. */
   private drain(max: number): void {
-    const end = Math.min(this.queue.length, this.queueHead + max);
-    if (end === this.queueHead) return;
     const batch: ReceivedRx[] = [];
-    for (let i = this.queueHead; i < end; i++) {
-      const q = this.queue[i]!;
+    for (const q of this.queue.take(max)) {
       const body = parsePushData(q.body);
       if (typeof body === 'string') {
         this.m.rejected.inc({ reason: body });
@@ -338,19 +328,6 @@ export class SemtechUdpServer {
       for (const rx of body.rxpk) batch.push({ gateway: q.gateway, rx, receivedAt: q.receivedAt });
       if (body.stat) this.recordStat(q.gateway, body.stat);
     }
-    Atomics.sub(this.pending, 0, end - this.queueHead);
-    if (end === this.queue.length) {
-      this.queue = [];
-      this.queueHead = 0;
-    } else {
-      this.queueHead = end;
-      // Compact now and then so the array does not grow without bound under sustained load.
-      if (this.queueHead > 4096) {
-        this.queue = this.queue.slice(this.queueHead);
-        this.queueHead = 0;
-      }
-    }
-    this.m.queued.set(this.queue.length - this.queueHead);
     if (batch.length > 0) {
       try {
         this.opts.handlers.onUplinks(batch);
@@ -362,7 +339,7 @@ export class SemtechUdpServer {
   }
 
   private recordStat(gateway: string, stat: GatewayStat): void {
-    const info = this.gatewayInfo.get(gateway);
+    const info = this.table.get(gateway);
     if (info) info.stat = stat;
     for (const field of STAT_COUNTERS) {
       const v = stat[field];

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../kernel/metrics.ts';
 import { UserError } from '../../kernel/user-error.ts';
+import { redactUrl } from '../../kernel/redact.ts';
 import type { MqttConfig } from './config.ts';
 import type { Alert, AlertEvent } from './engine.ts';
 
@@ -84,13 +85,13 @@ export class MqttAlertPublisher {
       stream.setNoDelay?.(true);
       this.m.connected.set(1);
       lastError = '';
-      this.log.info({ url: this.config.url }, 'mqtt connected');
+      this.log.info({ url: redactUrl(this.config.url) }, 'mqtt connected');
       this.publish(this.topics.status, { state: 'online', device: this.device, ...status() }, true);
     });
     client.on('close', () => this.m.connected.set(0));
     client.on('error', (err) => {
       // the client retries by itself; say why once per distinct failure
-      if (err.message !== lastError) this.log.warn({ url: this.config.url, err: err.message }, 'mqtt connection problem');
+      if (err.message !== lastError) this.log.warn({ url: redactUrl(this.config.url), err: err.message }, 'mqtt connection problem');
       lastError = err.message;
     });
   }

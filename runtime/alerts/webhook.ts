@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { request } from 'undici';
 import { counter } from '../../kernel/metrics.ts';
+import { redactUrl } from '../../kernel/redact.ts';
 import type { WebhookConfig } from './config.ts';
 import type { AlertEvent } from './engine.ts';
 
@@ -59,7 +60,8 @@ export class WebhookNotifier {
         const problem = await this.send(e);
         if (problem) {
           this.m.failed.inc({ reason: problem.startsWith('HTTP') ? 'status' : 'network' });
-          this.log.warn({ url: this.config.url, problem, waiting: this.queue.length }, 'webhook delivery failed; retrying');
+          // A webhook URL's path is often its secret (Slack, Discord, Teams): the log shows the host only.
+          this.log.warn({ url: redactUrl(this.config.url, { hostOnly: true }), problem, waiting: this.queue.length }, 'webhook delivery failed; retrying');
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
             void this.pump();

@@ -3,6 +3,9 @@
 // device's inner state, so anything reachable from beyond the device itself must ask for a token.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isLoopback } from '../../kernel/net.ts';
+
+export { isLoopback };
 
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 
@@ -21,14 +24,6 @@ export function parseListen(value: string): ListenAddress | null {
   if (m[1] !== undefined && isIP(host) !== 6) return null;
   if (m[2] !== undefined && isIP(host) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(host)) return null;
   return { host, port };
-}
-
-/** Addresses only the device itself can reach. */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return h.startsWith('::ffff:127.');
 }
 
 export const httpSchema = z

@@ -27,7 +27,8 @@ export class DownlinkApi {
   ) {
     this.service = service;
     this.log = log;
-    this.sameOrigin = sameOrigin;}
+    this.sameOrigin = sameOrigin;
+  }
 
   async handle(req: IncomingMessage, url: URL): Promise<ApiReply> {
     const service = this.service();

@@ -33,7 +33,8 @@ export class ChunkStore {
   private readonly db: Level<string, string>;
 
   constructor(db: Level<string, string>) {
-    this.db = db;}
+    this.db = db;
+  }
 
   async load(): Promise<void> {
     for await (const [key, value] of this.db.iterator(RANGE.index)) this.index.push(decodeIndex(parseNumberKey(key), value));

@@ -28,7 +28,8 @@ export class CommitQueue {
   private readonly opts: CommitQueueOptions;
 
   constructor(opts: CommitQueueOptions) {
-    this.opts = opts;}
+    this.opts = opts;
+  }
 
   /** How many readings wait for the next commit: the pipeline's backpressure signal. */
   get length(): number {

@@ -59,7 +59,8 @@ class CommitLines {
   private readonly d: GroupCommitDeps;
 
   constructor(d: GroupCommitDeps) {
-    this.d = d;}
+    this.d = d;
+  }
 
   add(line: string, ts: number): number {
     const seq = ++this.d.cell.current.lastSeq;
@@ -93,7 +94,8 @@ export class GroupCommit {
   private readonly d: GroupCommitDeps;
 
   constructor(d: GroupCommitDeps) {
-    this.d = d;}
+    this.d = d;
+  }
 
   /** Commit `group`; with `forceSeal`, seal the tail (and write any pending gap) even when the group is empty. */
   async run(group: Pending[], forceSeal: boolean): Promise<void> {

@@ -14,7 +14,8 @@ export class LastValues {
   private readonly cell: JournalStateCell;
 
   constructor(cell: JournalStateCell) {
-    this.cell = cell;}
+    this.cell = cell;
+  }
 
   /** From now on carry the last durable value of `sensor`'s `metric`. Returns the value held from before, if any. */
   remember(sensor: string, metric: string): LastValue | undefined {

@@ -14,7 +14,8 @@ export class JournalListeners {
   private readonly log: Logger;
 
   constructor(log: Logger) {
-    this.log = log;}
+    this.log = log;
+  }
 
   onCommitted(listener: CommittedListener): () => void {
     return subscribe(this.committed, listener);

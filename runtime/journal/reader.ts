@@ -35,7 +35,8 @@ export class JournalReader {
   private readonly deps: ReaderDeps;
 
   constructor(deps: ReaderDeps) {
-    this.deps = deps;}
+    this.deps = deps;
+  }
 
   /**
    * The canonical lines of a sealed batch still held (empty when pruned), or null when not held:

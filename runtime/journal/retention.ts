@@ -27,7 +27,8 @@ export class Retention {
   private readonly deps: RetentionDeps;
 
   constructor(deps: RetentionDeps) {
-    this.deps = deps;}
+    this.deps = deps;
+  }
 
   /**
    * How many of `incoming` readings of about `lineBytes` each the bound has room for. Under

@@ -54,7 +54,8 @@ export class Sealer {
   private readonly deps: SealerDeps;
 
   constructor(deps: SealerDeps) {
-    this.deps = deps;}
+    this.deps = deps;
+  }
 
   /** Rebuild the tail from the chunks after the last sealed seq (opening the journal). */
   async rebuildTail(chunks: ChunkStore, readOnly: boolean): Promise<void> {

@@ -42,7 +42,8 @@ class LoadedCodec {
     spec: LoadSpec,
   ) {
     this.module = module;
-    this.spec = spec;}
+    this.spec = spec;
+  }
 
   /** Build the runtime and load the codec into it; throws CodecLoadError with a one-line reason. */
   build(): void {
@@ -170,7 +171,8 @@ export class QuickJsCodecEngine {
   private readonly module: QuickJSWASMModule;
 
   constructor(module: QuickJSWASMModule) {
-    this.module = module;}
+    this.module = module;
+  }
 
   /** Load a codec; returns the entry points it defines. */
   load(spec: LoadSpec): string[] {
