@@ -12,6 +12,7 @@ import { ValidationComponent } from '../models/validation.ts';
 import { validationSchema } from '../models/config.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { parseFlags, positiveInt, printJson } from '../kernel/command.ts';
+import { percentile } from '../kernel/percentile.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
@@ -36,10 +37,6 @@ subscriber holding its alert; the same from the reading handed to the pipeline (
 the synced write included) and the synced write's share (..._emit_to_accepted_ms); and for the
 clears p50_clear_ms and p99_clear_ms from accepted, and p99_clear_from_emit_ms (their clean
 reading waits for the group commit).`;
-
-function pct(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { mqtt: { type: 'string' }, alerts: { type: 'string' }, 'commit-wait-ms': { type: 'string' }, json: { type: 'boolean' } });
@@ -126,18 +123,18 @@ export async function run(argv: string[]): Promise<number> {
     alerts: accepted.length,
     broker: values.mqtt ? url : 'local mosquitto',
     commit_wait_ms: commitWait,
-    p50_ms: r3(pct(accepted, 50)),
-    p99_ms: r3(pct(accepted, 99)),
+    p50_ms: r3(percentile(accepted, 50)),
+    p99_ms: r3(percentile(accepted, 99)),
     max_ms: r3(accepted.at(-1) ?? 0),
-    p50_from_emit_ms: r3(pct(emitted, 50)),
-    p99_from_emit_ms: r3(pct(emitted, 99)),
+    p50_from_emit_ms: r3(percentile(emitted, 50)),
+    p99_from_emit_ms: r3(percentile(emitted, 99)),
     max_from_emit_ms: r3(emitted.at(-1) ?? 0),
-    p50_emit_to_accepted_ms: r3(pct(write, 50)),
-    p99_emit_to_accepted_ms: r3(pct(write, 99)),
+    p50_emit_to_accepted_ms: r3(percentile(write, 50)),
+    p99_emit_to_accepted_ms: r3(percentile(write, 99)),
     clears: clears.length,
-    p50_clear_ms: r3(pct(clears, 50)),
-    p99_clear_ms: r3(pct(clears, 99)),
-    p99_clear_from_emit_ms: r3(pct(clearsEmitted, 99)),
+    p50_clear_ms: r3(percentile(clears, 50)),
+    p99_clear_ms: r3(percentile(clears, 99)),
+    p99_clear_from_emit_ms: r3(percentile(clearsEmitted, 99)),
   };
   if (values.json) printJson(out);
   else process.stdout.write(Object.entries(out).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');

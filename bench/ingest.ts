@@ -9,6 +9,7 @@ import { SimulatedSignal, SIGNAL_UNITS } from '../drivers/simulated/signal.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { parseFlags, positiveInt, printJson } from '../kernel/command.ts';
+import { percentile } from '../kernel/percentile.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { Pipeline } from '../runtime/pipeline.ts';
@@ -48,11 +49,6 @@ function dirBytes(dir: string): number {
     if (st.isFile()) total += st.size;
   }
   return total;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** Feed like a source would: slices per tick, never waiting for the journal. */

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { ReadingInput } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
+import { percentile } from '../kernel/percentile.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
@@ -113,11 +114,6 @@ interface SenderResult {
   acks: Float64Array;
   lost: number;
   sendSeconds: number;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;

@@ -29,10 +29,6 @@ export function canonicalize(value: unknown): string {
   }
 }
 
-export function canonicalBytes(value: unknown): Buffer {
-  return Buffer.from(canonicalize(value), 'utf8');
-}
-
 function canonicalArray(items: unknown[]): string {
   let out = '[';
   for (let i = 0; i < items.length; i++) {

@@ -1,5 +1,6 @@
 // The device's Ed25519 key: made on first start, kept in <dataDir>/device.key with mode 0600.
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../kernel/atomic-file.ts';
 import { dirname, join } from 'node:path';
 import { generateKey, keyFromSeed, type DeviceKey } from '../protocol/signature.ts';
 import { isHex } from '../protocol/hash.ts';
@@ -39,20 +40,6 @@ export function loadOrCreateKey(dataDir: string): { key: DeviceKey; created: boo
   const key = generateKey();
   const file = keyPath(dataDir);
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify({ v: 1, seed: key.secret, public: key.public }) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dirFd = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  writeFileAtomic(file, JSON.stringify({ v: 1, seed: key.secret, public: key.public }) + '\n', { mode: 0o600 });
   return { key, created: true };
 }

@@ -1,6 +1,7 @@
 import { flushCompileCache } from 'node:module';
 import { loadDeviceConfig } from '../config/device-config.ts';
 import { Daemon } from '../daemon.ts';
+import { runUntilSignal } from '../run-until-signal.ts';
 import { createLogger } from '../../kernel/log.ts';
 import { parseFlags, positiveInt, requireFlag, type Command } from '../../kernel/command.ts';
 
@@ -21,24 +22,6 @@ readings are committed and the last batch is sealed.`,
     // A device is more often cut off (power, SIGKILL) than stopped: keep what its start compiled now,
     // not only at a clean exit, so that the next start finds it.
     flushCompileCache();
-    // A daemon whose parts are all idle (no driver, the uplink drained, every timer unref'd) holds
-    // nothing that keeps Node's event loop alive, and would exit unasked; this handle does, until
-    // a signal stops it.
-    const alive = setInterval(() => undefined, 2 ** 30);
-    return new Promise<number>((resolve) => {
-      const stop = (signal: string) => {
-        clearInterval(alive);
-        log.info({ signal }, 'stopping');
-        daemon.stop().then(
-          () => resolve(0),
-          (err) => {
-            log.error({ err: (err as Error).message }, 'stop failed');
-            resolve(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    return runUntilSignal(daemon, log);
   },
 };

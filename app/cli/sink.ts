@@ -2,6 +2,7 @@ import { loadSinkConfig } from '../../cloud-sink/config.ts';
 import { Sink } from '../../cloud-sink/sink.ts';
 import { createLogger } from '../../kernel/log.ts';
 import { CommandFailure, parseFlags, requireFlag, type Command } from '../../kernel/command.ts';
+import { runUntilSignal } from '../run-until-signal.ts';
 
 export const command: Command = {
   summary: 'run the cloud sink',
@@ -21,16 +22,6 @@ Logs are pino JSON on stdout. SIGTERM or SIGINT stop it cleanly.`,
     } catch (err) {
       throw new CommandFailure((err as Error).message);
     }
-    return new Promise<number>((resolve) => {
-      const stop = (signal: string) => {
-        log.info({ signal }, 'stopping');
-        sink.stop().then(() => resolve(0), (err) => {
-          log.error({ err: (err as Error).message }, 'stop failed');
-          resolve(1);
-        });
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
+    return runUntilSignal(sink, log);
   },
 };

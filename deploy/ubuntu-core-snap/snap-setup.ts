@@ -8,7 +8,8 @@
 //              by snap_daemon) and the user the daemon runs as, and restart the daemon if either
 //              changed and it is running
 import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../kernel/atomic-file.ts';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -145,15 +146,7 @@ ${stringify(settings.config)}`;
       current = null;
     }
     if (current === content) return false;
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, content, { mode });
-    try {
-      check?.(tmp);
-      renameSync(tmp, file);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
+    writeFileAtomic(file, content, { mode, ...(check ? { check } : {}) });
     return true;
   }
 }

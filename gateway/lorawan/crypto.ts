@@ -5,7 +5,7 @@
 // published vectors) but through crypto-js and hex strings, at about 80 µs per uplink; an AES-ECB
 // cipher from node:crypto kept open per key does it in a few µs, which is what lets one small CPU
 // keep up with a busy site. Joins are rare and go through lora-packet (join.ts).
-import { createCipheriv, createDecipheriv, type Cipheriv } from 'node:crypto';
+import { createCipheriv, type Cipheriv } from 'node:crypto';
 
 const BLOCK = 16;
 
@@ -134,13 +134,6 @@ export function cryptPayload(aes: Aes128, dir: 0 | 1, devAddr: number, fCnt32: n
   const out = Buffer.allocUnsafe(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i]! ^ s[i]!;
   return out;
-}
-
-/** AES-128 decryption of whole blocks: how a network server "encrypts" a JoinAccept (the device decrypts with encrypt). */
-export function aesDecryptBlocks(key: Buffer, data: Buffer): Buffer {
-  const d = createDecipheriv('aes-128-ecb', key, null);
-  d.setAutoPadding(false);
-  return Buffer.concat([d.update(data), d.final()]);
 }
 
 /** The per-session ciphers, built once when a session is loaded or joined. */

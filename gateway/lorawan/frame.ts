@@ -15,7 +15,6 @@ export const MTYPE = {
 } as const;
 
 export const FCTRL_ADR = 0x80;
-export const FCTRL_ADR_ACK_REQ = 0x40;
 export const FCTRL_ACK = 0x20;
 
 export interface DataFrame {

@@ -53,7 +53,6 @@ export const REGIONS = {
   }, { freq: 923.3, datr: 'SF12BW500' }),
 } satisfies Record<string, Region>;
 
-export type RegionName = keyof typeof REGIONS;
 
 /** JOIN_ACCEPT_DELAY1 of LoRaWAN 1.0.x, seconds; RX2 is one second later. */
 export const JOIN_ACCEPT_DELAY1 = 5;

@@ -3,37 +3,13 @@
 // TensorFlow.js one: model.json (topology, weights manifest, metadata) and weights.bin. Both are
 // written to temporary names, synced and renamed, so a power cut leaves the old model or the new
 // one, never half of one.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { syncFolder, writeFileAtomic } from '../../kernel/atomic-file.ts';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
-
-function writeDurably(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some filesystems refuse to open directories for sync; the renames are still atomic
-  }
-}
 
 /** Save handler: `model.save(fileSaveHandler(dir))`. */
 export function fileSaveHandler(dir: string): tf.io.IOHandler {
@@ -52,9 +28,9 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
         ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
       // weights first: a model.json never points at weights that are not there yet
-      writeDurably(join(dir, WEIGHTS_FILE), new Uint8Array(weights));
-      writeDurably(join(dir, MODEL_FILE), JSON.stringify(modelJson));
-      syncDir(dir);
+      writeFileAtomic(join(dir, WEIGHTS_FILE), new Uint8Array(weights), { syncFolder: false });
+      writeFileAtomic(join(dir, MODEL_FILE), JSON.stringify(modelJson), { syncFolder: false });
+      syncFolder(dir);
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData: weights }) };
     },
   };

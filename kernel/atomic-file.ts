@@ -1,0 +1,50 @@
+// Files that must survive a power cut whole or not at all (the device key, a trained model, the
+// snap's generated config): written to a temporary name, synced, renamed over the old one, and the
+// folder synced so that the rename itself is durable.
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface AtomicWriteOptions {
+  /** permissions of the new file */
+  mode?: number;
+  /** checks the written temporary file before it replaces the old one; a throw leaves the old file */
+  check?: (tmp: string) => void;
+  /** sync the folder after the rename (default true); false where the caller syncs once for several files */
+  syncFolder?: boolean;
+}
+
+export function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', opts.mode ?? 0o644);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    opts.check?.(tmp);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  if (opts.syncFolder ?? true) syncFolder(dirname(file));
+}
+
+/** Makes the renames in a folder durable. Some filesystems refuse to open a folder for sync; a rename is still atomic there. */
+export function syncFolder(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // as above: the filesystem does not sync folders
+  } finally {
+    closeSync(fd);
+  }
+}
