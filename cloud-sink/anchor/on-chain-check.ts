@@ -3,7 +3,7 @@
 import { AptosApiError, type UserTransactionResponse } from '@aptos-labs/ts-sdk';
 import { loadAnchorAbi, viewFunctionAbi, ANCHORED_AT, RECORD_ROOT } from './abi.ts';
 import { aptosClient } from './aptos-client.ts';
-import { longModuleId } from './aptos-chain.ts';
+import { longModuleId } from './aptos-operator.ts';
 
 export interface ChainStep {
   step: string;

@@ -65,6 +65,7 @@ export class AptosSimulator {
   private readonly txs = new Map<string, SimulatedTransaction>();
   private readonly order: SimulatedTransaction[] = [];
   private version = 0;
+  private lastCommitUs = 0n;
   private failNextSubmits = 0;
   private readonly chainId: number;
   private readonly moduleAddress: string;
@@ -314,7 +315,9 @@ export class AptosSimulator {
 
   /** Commit: the module's rules decide success; an abort changes nothing but still uses the sequence number. */
   private execute(tx: SimulatedTransaction, common: Record<string, unknown>, module: SimulatedAnchorModule, fn: string): void {
-    const now = this.nowUs();
+    // each transaction in a block of its own: the chain's clock moves forward between any two
+    const now = this.nowUs() > this.lastCommitUs ? this.nowUs() : this.lastCommitUs + 1n;
+    this.lastCommitUs = now;
     let events: ModuleEvent[] = [];
     let abort: MoveAbort | null = null;
     try {

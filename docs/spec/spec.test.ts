@@ -304,7 +304,8 @@ describe('the example batches through a real sink, anchored through the Aptos si
 
   before(async () => {
     await sim.start();
-    sim.createAccount(account.accountAddress.toString());
+    // The example's operator account is 0xcafe, controlled by a generated key (a rotated authentication key).
+    sim.createAccount('0xcafe', { authKey: account.accountAddress.toString() });
     const config = sinkConfig({
       listen: '127.0.0.1:0', dataDir: join(dir, 'sink'), devices: [{ id: 'site-a-gw1', key: key.public }], limits: { chainWaitMs: 0 },
       anchor: { mode: 'aptos', intervalMs: 3_600_000, aptos: { node: sim.url, module: '0xcafe::anchor', waitSecs: 5 } },
