@@ -177,6 +177,7 @@ describe('anchoring in the sink (mode: aptos, against the simulator)', () => {
     assert.equal(bad.every((s) => s.ok), false);
     const wrongTx = { ...proof.anchor, tx: '0x' + '12'.repeat(32) };
     assert.match((await checkAnchorOnChain(sim.url, wrongTx))[0]!.detail!, /not on this chain/);
+    assert.match((await checkAnchorOnChain(sim.url, { ...proof.anchor, tx: '../../accounts/0x1' }))[0]!.detail!, /is not a transaction hash/);
     writeFileSync(file, JSON.stringify({ ...proof, anchor: wrongTx }));
     await assert.rejects(promisify(execFile)(process.execPath, [BIN, 'verify', file, '--aptos-node', sim.url]), (e: { code: number; stdout: string }) => e.code === 1 && /FAIL anchor transaction/.test(e.stdout));
   });

@@ -144,3 +144,14 @@ export function longModuleId(module: string): string {
   const [addr, name] = module.split('::');
   return `${AccountAddress.fromString(addr!, { maxMissingChars: 63 }).toString()}::${name}`;
 }
+
+/** `0xcafe::anchor::record_root` with the address in long form; null for anything that is not a function id. */
+export function longFunctionId(id: unknown): string | null {
+  const parts = typeof id === 'string' ? id.split('::') : [];
+  if (parts.length !== 3) return null;
+  try {
+    return `${longModuleId(`${parts[0]}::${parts[1]}`)}::${parts[2]}`;
+  } catch {
+    return null;
+  }
+}

@@ -9,7 +9,7 @@ import type { BatchHeader } from '../../protocol/batch.ts';
 import { verifyRecordProof, type AnchorProof, type RecordProof } from '../../protocol/proof.ts';
 import { MODULE_NAME, RECORD_ROOT } from './abi.ts';
 import { aptosClient } from './aptos-client.ts';
-import { longModuleId } from './aptos-operator.ts';
+import { longFunctionId, longModuleId } from './aptos-operator.ts';
 import { judgeKey, keyValidAt, whenMs } from './device-keys.ts';
 import { AnchorModuleViews } from './module-views.ts';
 
@@ -98,7 +98,7 @@ async function checkAnchor(aptos: Aptos, views: AnchorModuleViews, operator: str
 
   const expected = `${operator}::${MODULE_NAME}::${RECORD_ROOT}`;
   const payload = (tx.payload ?? {}) as { function?: unknown; arguments?: unknown[] };
-  const called = functionId(payload.function);
+  const called = longFunctionId(payload.function);
   if (called !== expected) return fail('anchor call', `the transaction called ${String(payload.function)}, not the operator's ${expected}`);
   const claimed = typeof anchor.module === 'string' ? safe(() => longModuleId(anchor.module)) : null;
   if (claimed !== `${operator}::${MODULE_NAME}`) return fail('anchor call', `the proof names the module ${String(anchor.module)}, not the operator's ${operator}::${MODULE_NAME}`);
@@ -136,14 +136,6 @@ async function checkDeviceKey(views: AnchorModuleViews, operator: string, header
 
 function sameAddress(a: unknown): string | null {
   return typeof a === 'string' ? safe(() => AccountAddress.fromString(a, { maxMissingChars: 63 }).toString()) : null;
-}
-
-/** `0xcafe::anchor::record_root` with the address in long form; null for anything else. */
-function functionId(id: unknown): string | null {
-  const parts = typeof id === 'string' ? id.split('::') : [];
-  if (parts.length !== 3) return null;
-  const module = safe(() => longModuleId(`${parts[0]}::${parts[1]}`));
-  return module ? `${module}::${parts[2]}` : null;
 }
 
 function safe<T>(f: () => T): T | null {
