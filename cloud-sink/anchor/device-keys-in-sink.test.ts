@@ -76,6 +76,16 @@ describe('device keys on chain, kept by the sink (Aptos simulator over HTTP)', (
     assert.equal(await metric(sink, 'fieldproof_sink_device_key_sync_total', { outcome: 'present' }), 1);
   });
 
+  it('refuses to send as an account the configured key does not control, or one that does not exist', async () => {
+    const stranger = fx.operator(true);
+    const wrongKey = chainOf(fx, { ...op, account: stranger.account });
+    await assert.rejects(wrongKey.deviceKeys.register('site-z', generateKey().public, 0), new RegExp(`^Error: the configured Aptos key does not control ${op.address} \\(the account's authentication key is`));
+    const nowhere = '0x' + 'de'.repeat(32);
+    await assert.rejects(chainOf(fx, { ...op, address: nowhere, module: `${nowhere}::anchor` }).deviceKeys.register('site-z', generateKey().public, 0),
+      new RegExp(`the operator account ${nowhere} does not exist on chain`));
+    assert.deepEqual(fx.sim.deviceKeys(op.address, 'site-z'), []);
+  });
+
   it('registers the key of a device added with sink-devices add', async () => {
     const keyB = generateKey();
     const add = await runCli(['sink-devices', 'add', '--url', sink.url, '--token', TOKEN, '--id', 'site-b', '--key', keyB.public]);
