@@ -27,7 +27,7 @@ export function invalidDeviceKeys(config: SinkConfig): string[] {
 const aptosSchema = z.strictObject({
   /** the full node REST API, e.g. https://fullnode.testnet.aptoslabs.com/v1 */
   node: z.url(),
-  /** the published module, `<address>::anchor` */
+  /** the module published at the operator's own account, `<operator address>::anchor`: the sink sends as that account */
   module: z.string().regex(/^0x[0-9a-fA-F]{1,64}::anchor$/, 'must be <address>::anchor, e.g. 0xcafe::anchor'),
   /** a file holding the anchoring account's Ed25519 private key (hex, or AIP-80 ed25519-priv-0x...) */
   privateKeyFile: z.string().min(1).optional(),

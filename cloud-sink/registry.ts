@@ -4,6 +4,11 @@
 import type { Logger } from 'pino';
 import type { RegisteredDevice, SinkStore } from './store/types.ts';
 
+/** Told of each device added at runtime (to register its key on chain). */
+export interface DeviceKeyPublisher {
+  deviceAdded(id: string, key: string): void;
+}
+
 export class DeviceRegistry {
   private keys = new Map<string, RegisteredDevice>();
   private lastReload = 0;
@@ -11,15 +16,18 @@ export class DeviceRegistry {
   private readonly store: SinkStore;
   private readonly configured: readonly { id: string; key: string }[];
   private readonly log: Logger;
+  private readonly publisher: DeviceKeyPublisher | null;
 
   constructor(
     store: SinkStore,
     configured: readonly { id: string; key: string }[],
     log: Logger,
+    publisher: DeviceKeyPublisher | null = null,
   ) {
     this.store = store;
     this.configured = configured;
     this.log = log;
+    this.publisher = publisher;
   }
 
   async load(): Promise<void> {
@@ -50,6 +58,7 @@ export class DeviceRegistry {
     if (configured) return configured.key === key ? 'exists' : 'conflict';
     const outcome = await this.store.addDevice({ id, key, addedAt: Date.now() });
     if (outcome !== 'conflict') await this.load();
+    if (outcome === 'added') this.publisher?.deviceAdded(id, key);
     return outcome;
   }
 

@@ -10,6 +10,7 @@ import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { Anchorer } from './anchor/anchorer.ts';
 import type { AnchorChain } from './anchor/aptos-chain.ts';
+import type { DeviceKeySync } from './anchor/device-key-sync.ts';
 import { invalidDeviceKeys, splitListen, type SinkConfig } from './config.ts';
 import { HttpApi } from './http-api.ts';
 import { Ingest } from './ingest.ts';
@@ -31,6 +32,7 @@ export interface SinkDeps {
 export class Sink {
   private server: Server | null = null;
   private anchorer: Anchorer | null = null;
+  private keySync: DeviceKeySync | null = null;
   private storeInUse: SinkStore | null = null;
   readonly metrics: Registry;
   private readonly log: Logger;
@@ -66,15 +68,24 @@ export class Sink {
     await store.open();
     this.storeInUse = store;
     try {
-      const registry = new DeviceRegistry(store, config.devices, log);
+      const chain = config.anchor.mode === 'aptos' ? (this.deps.chain ?? (await this.aptosChain())) : null;
+      // With anchoring on Aptos, the device keys the sink accepts are registered on chain too, and
+      // only batches whose key counts there are anchored.
+      const keyChain = chain?.deviceKeys;
+      const keySync: DeviceKeySync | null = keyChain
+        ? new (await import('./anchor/device-key-sync.ts')).DeviceKeySync({ chain: keyChain, devices: () => registry.list(), log: log.child({ part: 'device-keys' }), metrics, retryMs: config.anchor.retryMs })
+        : null;
+      const registry: DeviceRegistry = new DeviceRegistry(store, config.devices, log, keySync);
       await registry.load();
+      this.keySync = keySync;
       const ingest = new Ingest({
         store, registry, log, metrics, chainWaitMs: config.limits.chainWaitMs,
         sequencer: new ChainSequencer(store, store.kind === 'level'),
       });
-      if (config.anchor.mode === 'aptos') {
-        const chain = this.deps.chain ?? (await this.aptosChain());
-        this.anchorer = new Anchorer({ store, chain, intervalMs: config.anchor.intervalMs, retryMs: config.anchor.retryMs, log: log.child({ part: 'anchor' }), metrics });
+      if (chain) {
+        const { OnChainKeyAdmission } = await import('./anchor/key-admission.ts');
+        const admission = keySync && keyChain ? new OnChainKeyAdmission(keySync, keyChain.operator) : undefined;
+        this.anchorer = new Anchorer({ store, chain, intervalMs: config.anchor.intervalMs, retryMs: config.anchor.retryMs, log: log.child({ part: 'anchor' }), metrics, admission });
       }
       const api = new HttpApi({
         store, ingest, registry, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics,
@@ -93,6 +104,7 @@ export class Sink {
         server.listen(port, host, () => resolve());
       });
       this.server = server;
+      await this.keySync?.start();
       await this.anchorer?.start();
       log.info({ url: this.url, store: store.kind, anchor: config.anchor.mode, devices: registry.list().length }, 'sink listening');
     } catch (err) {
@@ -117,8 +129,15 @@ export class Sink {
     return this.anchorer.runOnce(true);
   }
 
+  /** Wait until the device keys queued for the chain are registered (the demo, the tests). */
+  async deviceKeysSettled(): Promise<void> {
+    await this.keySync?.settled();
+  }
+
   async stop(): Promise<void> {
     await this.anchorer?.stop();
+    await this.keySync?.stop();
+    this.keySync = null;
     const server = this.server;
     this.server = null;
     if (server) {

@@ -2,12 +2,22 @@
 // leaves of one RFC 6962 tree, whose root goes on chain in one transaction however many devices
 // there are. The anchor row (its leaves fixed) is written before anything is sent, and an anchor
 // not yet committed is finished before a new one starts, so a restart resumes where it stopped.
+// An admission rule (the device keys on chain) may hold some batches back from an anchor.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { BatchHeader } from '../../protocol/batch.ts';
 import { counter, gauge } from '../../kernel/metrics.ts';
 import type { SinkStore } from '../store/types.ts';
 import type { AnchorChain } from './aptos-chain.ts';
 import { anchorRoot } from './tree.ts';
+
+/** Decides which accepted batches may go into an anchor. */
+export interface AnchorAdmission {
+  /** Learn what is needed to judge the batches of these devices (read once per anchor). */
+  prepare(devices: readonly string[]): Promise<void>;
+  /** Null when the batch may be anchored; else why it is held back, in one line. */
+  holdBack(header: BatchHeader): string | null;
+}
 
 export interface AnchorerOptions {
   store: SinkStore;
@@ -18,6 +28,8 @@ export interface AnchorerOptions {
   metrics: Registry;
   /** most header hashes in one anchor tree */
   maxLeaves?: number;
+  /** batches it holds back stay unanchored, are counted and logged, and are judged again next time */
+  admission?: AnchorAdmission;
   now?: () => number;
 }
 
@@ -26,6 +38,7 @@ export class Anchorer {
   private running: Promise<void> | null = null;
   private stopped = true;
   private failures = 0;
+  private startedAt = 0;
   private readonly m;
 
   private readonly opts: AnchorerOptions;
@@ -37,11 +50,14 @@ export class Anchorer {
       anchors: counter(reg, 'fieldproof_sink_anchors_total', 'Anchor attempts, by outcome', ['outcome']),
       unanchored: gauge(reg, 'fieldproof_sink_unanchored_batches', 'Batches accepted but not yet in an anchor'),
       lastAnchor: gauge(reg, 'fieldproof_sink_last_anchor_timestamp_seconds', 'When the last anchor committed'),
+      heldBack: counter(reg, 'fieldproof_sink_anchor_held_back_total', 'Batches held back from an anchor (each time an anchor is made without them)'),
+      heldBackNow: gauge(reg, 'fieldproof_sink_anchor_held_back_batches', 'Batches held back from the last anchor made'),
     };
   }
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.startedAt = (this.opts.now ?? Date.now)();
     this.schedule(Math.min(this.opts.intervalMs, 1000));
   }
 
@@ -88,9 +104,14 @@ export class Anchorer {
       let anchor = await store.openAnchor();
       if (!anchor) {
         const latest = await store.latestAnchor();
-        // Several processes share the store: only one anchor per interval between them.
-        if (!force && latest && now - latest.createdAt < this.opts.intervalMs * 0.9) return null;
-        anchor = await store.createAnchor(this.opts.maxLeaves ?? 1_000_000, now, anchorRoot);
+        // Several processes share the store: only one anchor per interval between them. A store
+        // that never anchored counts the interval from this start (the first tick comes soon
+        // after it only to finish an anchor left open).
+        if (!force && now - (latest?.createdAt ?? this.startedAt) < this.opts.intervalMs * 0.9) return null;
+        const max = this.opts.maxLeaves ?? 1_000_000;
+        const admission = await this.admission(max);
+        anchor = await store.createAnchor(max, now, anchorRoot, admission?.admit);
+        admission?.report();
         if (!anchor) return null;
         log.info({ anchor: anchor.id, root: anchor.root, batches: anchor.size }, 'anchor opened');
       }
@@ -104,5 +125,33 @@ export class Anchorer {
     });
     this.m.unanchored.set(await store.unanchoredCount());
     return result;
+  }
+
+  /** The admission rule for one new anchor, prepared for the devices it may cover; null without one. */
+  private async admission(max: number): Promise<{ admit: (h: BatchHeader) => boolean; report: () => void } | null> {
+    const rule = this.opts.admission;
+    if (!rule) return null;
+    await rule.prepare(await this.opts.store.unanchoredDevices(max));
+    const held = new Map<string, { device: string; reason: string; batches: number[] }>();
+    return {
+      admit: (h) => {
+        const reason = rule.holdBack(h);
+        if (reason === null) return true;
+        const group = held.get(`${h.device}\n${reason}`) ?? { device: h.device, reason, batches: [] };
+        group.batches.push(h.batch);
+        held.set(`${h.device}\n${reason}`, group);
+        return false;
+      },
+      report: () => {
+        let n = 0;
+        for (const g of held.values()) {
+          n += g.batches.length;
+          // one line per device and reason, not per batch: the same batches are judged again each interval
+          this.opts.log.warn({ device: g.device, count: g.batches.length, batches: g.batches.slice(0, 20), reason: g.reason }, `batches held back from anchoring: ${g.reason}`);
+        }
+        this.m.heldBack.inc(n);
+        this.m.heldBackNow.set(n);
+      },
+    };
   }
 }

@@ -21,8 +21,8 @@ import { checkAnchorOnChain } from './on-chain-check.ts';
 import { silentLogger } from '../../kernel/log.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/fieldproof.js', import.meta.url));
-const MODULE = '0xcafe::anchor';
 const abi = loadAnchorAbi();
+const anchorsOf = (sim: AptosSimulator) => sim.transactions().filter((t) => t.functionId.endsWith('::record_root'));
 
 describe('Aptos simulator strictness', () => {
   const sim = new AptosSimulator({ abi, moduleAddress: '0xcafe', chainId: 2 });
@@ -110,8 +110,10 @@ describe('Aptos simulator strictness', () => {
 });
 
 describe('anchoring in the sink (mode: aptos, against the simulator)', () => {
-  const sim = new AptosSimulator({ abi, moduleAddress: '0xcafe', chainId: 2, commitDelayMs: 150 });
+  // The operator publishes the module at its own account and anchors from it.
   const account = Account.generate();
+  const MODULE = `${account.accountAddress.toString()}::anchor`;
+  const sim = new AptosSimulator({ abi, moduleAddress: account.accountAddress.toString(), chainId: 2, commitDelayMs: 150 });
   const keyA = generateKey();
   const keyB = generateKey();
   const tmp = tempDir();
@@ -140,7 +142,7 @@ describe('anchoring in the sink (mode: aptos, against the simulator)', () => {
     for (const b of makeChain('site-b', keyB, 2, 20)) assert.equal((await postJson(sink.url, b)).status, 200);
     const id = await sink.anchorNow();
     assert.equal(id, 1);
-    const txs = sim.transactions();
+    const txs = anchorsOf(sim);
     assert.equal(txs.length, 1);
     assert.equal(txs[0]!.success, true);
     const anchor = (await sink.store.anchor(1))!;
@@ -175,6 +177,7 @@ describe('anchoring in the sink (mode: aptos, against the simulator)', () => {
     assert.equal(bad.every((s) => s.ok), false);
     const wrongTx = { ...proof.anchor, tx: '0x' + '12'.repeat(32) };
     assert.match((await checkAnchorOnChain(sim.url, wrongTx))[0]!.detail!, /not on this chain/);
+    assert.match((await checkAnchorOnChain(sim.url, { ...proof.anchor, tx: '../../accounts/0x1' }))[0]!.detail!, /is not a transaction hash/);
     writeFileSync(file, JSON.stringify({ ...proof, anchor: wrongTx }));
     await assert.rejects(promisify(execFile)(process.execPath, [BIN, 'verify', file, '--aptos-node', sim.url]), (e: { code: number; stdout: string }) => e.code === 1 && /FAIL anchor transaction/.test(e.stdout));
   });
@@ -196,7 +199,7 @@ describe('anchoring in the sink (mode: aptos, against the simulator)', () => {
     assert.equal(a.state, 'committed');
     assert.equal(a.tx, open.tx, 'the transaction signed before the restart went out');
     assert.equal(a.root, open.root);
-    assert.equal(sim.transactions().filter((t) => t.success).length, 2);
+    assert.equal(anchorsOf(sim).filter((t) => t.success).length, 2);
     assert.equal(await sink.anchorNow(), null, 'nothing left to anchor');
   });
 });

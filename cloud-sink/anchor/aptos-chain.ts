@@ -1,16 +1,16 @@
-// Recording anchor roots on Aptos with @aptos-labs/ts-sdk: build the entry function call against
-// the ABI in move/, sign it, keep the signed transaction in the store before sending it (so that a
+// Recording anchor roots on Aptos: build the record_root call against the ABI in move/, sign it as
+// the operator's account, keep the signed transaction in the store before sending it (so that a
 // sink killed mid-submission resends the same transaction, never a second one), submit, and wait
-// for the commit.
+// for the commit. The same account keeps the device key registry (deviceKeys).
 import { readFileSync } from 'node:fs';
-import {
-  Account, AccountAuthenticator, AccountAddress, Aptos, AptosApiError, Deserializer, Ed25519PrivateKey,
-  Hex, SimpleTransaction, generateUserTransactionHash, type MoveModule, type UserTransactionResponse,
-} from '@aptos-labs/ts-sdk';
+import { AccountAuthenticator, Deserializer, Hex, SimpleTransaction, type MoveModule } from '@aptos-labs/ts-sdk';
 import type { Logger } from 'pino';
 import type { AnchorRow, AnchorDetail } from '../store/types.ts';
-import { entryFunctionAbi, RECORD_ROOT } from './abi.ts';
-import { aptosClient } from './aptos-client.ts';
+import { RECORD_ROOT } from './abi.ts';
+import { AptosDeviceKeyChain, type DeviceKeyChain } from './device-key-chain.ts';
+import { AptosOperatorAccount } from './aptos-operator.ts';
+
+export { longModuleId } from './aptos-operator.ts';
 
 export interface AnchorChainResult {
   chain: string;
@@ -23,10 +23,13 @@ export interface AnchorChainResult {
 /** Where anchors go. Aptos is the one implementation; the interface keeps the anchorer testable on its own. */
 export interface AnchorChain {
   record(anchor: AnchorRow, save: (patch: Partial<AnchorRow>) => Promise<void>): Promise<AnchorChainResult>;
+  /** the operator's device key registry on the same chain, when the chain keeps one */
+  readonly deviceKeys?: DeviceKeyChain;
 }
 
 export interface AptosChainOptions {
   node: string;
+  /** `<operator address>::anchor`: the sink signs as the account at this address */
   module: string;
   privateKey: string;
   chain?: string;
@@ -52,41 +55,43 @@ export function chainLabel(chainId: number): string {
 }
 
 export class AptosAnchorChain implements AnchorChain {
-  private readonly aptos: Aptos;
-  private readonly account: Account;
+  private readonly operator: AptosOperatorAccount;
+  readonly deviceKeys: DeviceKeyChain;
   private label: string | null;
-  /** `<long address>::anchor`: the SDK wants addresses in full */
-  private readonly module: string;
 
   private readonly opts: AptosChainOptions;
 
   constructor(opts: AptosChainOptions) {
     this.opts = opts;
-    this.aptos = aptosClient(opts.node);
-    this.account = Account.fromPrivateKey({ privateKey: new Ed25519PrivateKey(opts.privateKey, false) });
+    this.operator = new AptosOperatorAccount(opts);
+    this.deviceKeys = new AptosDeviceKeyChain(this.operator);
     this.label = opts.chain ?? null;
-    this.module = longModuleId(opts.module);
   }
 
   get sender(): string {
-    return this.account.accountAddress.toString();
+    return this.operator.address;
   }
 
   private async chain(): Promise<string> {
-    this.label ??= chainLabel((await this.aptos.getLedgerInfo()).chain_id);
+    this.label ??= chainLabel((await this.operator.aptos.getLedgerInfo()).chain_id);
     return this.label;
   }
 
-  async record(anchor: AnchorRow, save: (patch: Partial<AnchorRow>) => Promise<void>): Promise<AnchorChainResult> {
+  record(anchor: AnchorRow, save: (patch: Partial<AnchorRow>) => Promise<void>): Promise<AnchorChainResult> {
+    return this.operator.exclusive(() => this.recordInTurn(anchor, save));
+  }
+
+  private async recordInTurn(anchor: AnchorRow, save: (patch: Partial<AnchorRow>) => Promise<void>): Promise<AnchorChainResult> {
+    const op = this.operator;
     const chain = await this.chain();
-    const base = { chain, module: this.module, sender: this.sender };
+    const base = { chain, module: op.module, sender: op.address };
     let detail: AnchorDetail = anchor.detail ?? {};
     let hash = anchor.tx;
 
     if (anchor.state === 'submitted' && hash && detail.transactionHex && detail.authenticatorHex) {
       // A transaction was signed (and maybe sent) before: find out what became of it.
-      const seen = await this.lookup(hash);
-      if (seen === 'committed') return { ...base, tx: hash, version: await this.versionOf(hash) };
+      const seen = await op.lookup(hash);
+      if (seen === 'committed') return { ...base, tx: hash, version: await op.versionOf(hash) };
       const expired = (detail.expiresAtSecs ?? 0) <= Date.now() / 1000;
       if (seen === 'unknown' && !expired) {
         this.opts.log.info({ anchor: anchor.id, tx: hash }, 'resending the signed anchor transaction');
@@ -97,23 +102,14 @@ export class AptosAnchorChain implements AnchorChain {
       this.opts.log.warn({ anchor: anchor.id, tx: hash, seen }, 'earlier anchor transaction did not commit; signing a new one');
     }
 
-    const transaction = await this.aptos.transaction.build.simple({
-      sender: this.account.accountAddress,
-      data: {
-        function: `${this.module}::${RECORD_ROOT}` as `${string}::${string}::${string}`,
-        functionArguments: [Hex.fromHexInput(anchor.root).toUint8Array(), anchor.size, anchor.firstTs, anchor.lastTs],
-        abi: entryFunctionAbi(this.opts.abi),
-      },
-      options: { maxGasAmount: this.opts.maxGasAmount },
-    });
-    const senderAuthenticator = this.aptos.transaction.sign({ signer: this.account, transaction });
-    hash = generateUserTransactionHash({ transaction, senderAuthenticator });
+    const signed = await op.sign(RECORD_ROOT, [Hex.fromHexInput(anchor.root).toUint8Array(), anchor.size, anchor.firstTs, anchor.lastTs]);
+    hash = signed.hash;
     detail = {
       ...detail,
-      transactionHex: Hex.fromHexInput(transaction.bcsToBytes()).toStringWithoutPrefix(),
-      authenticatorHex: Hex.fromHexInput(senderAuthenticator.bcsToBytes()).toStringWithoutPrefix(),
-      expiresAtSecs: Number(transaction.rawTransaction.expiration_timestamp_secs),
-      sequenceNumber: transaction.rawTransaction.sequence_number.toString(),
+      transactionHex: Hex.fromHexInput(signed.transaction.bcsToBytes()).toStringWithoutPrefix(),
+      authenticatorHex: Hex.fromHexInput(signed.senderAuthenticator.bcsToBytes()).toStringWithoutPrefix(),
+      expiresAtSecs: Number(signed.transaction.rawTransaction.expiration_timestamp_secs),
+      sequenceNumber: signed.transaction.rawTransaction.sequence_number.toString(),
       attempts: (detail.attempts ?? 0) + 1,
     };
     await save({ state: 'submitted', tx: hash, detail, ...base });
@@ -125,33 +121,12 @@ export class AptosAnchorChain implements AnchorChain {
   private async send(detail: AnchorDetail): Promise<void> {
     const transaction = SimpleTransaction.deserialize(new Deserializer(Hex.fromHexInput(detail.transactionHex!).toUint8Array()));
     const senderAuthenticator = AccountAuthenticator.deserialize(new Deserializer(Hex.fromHexInput(detail.authenticatorHex!).toUint8Array()));
-    await this.aptos.transaction.submit.simple({ transaction, senderAuthenticator });
+    await this.operator.send(transaction, senderAuthenticator);
   }
 
   private async wait(hash: string): Promise<number> {
-    const tx = (await this.aptos.waitForTransaction({ transactionHash: hash, options: { timeoutSecs: this.opts.waitSecs, checkSuccess: false } })) as UserTransactionResponse;
+    const tx = await this.operator.wait(hash);
     if (!tx.success) throw new Error(`anchor transaction ${hash} failed on chain: ${tx.vm_status}`);
     return Number(tx.version);
   }
-
-  private async lookup(hash: string): Promise<'committed' | 'failed' | 'pending' | 'unknown'> {
-    try {
-      const tx = await this.aptos.getTransactionByHash({ transactionHash: hash });
-      if (tx.type === 'pending_transaction') return 'pending';
-      return (tx as UserTransactionResponse).success ? 'committed' : 'failed';
-    } catch (err) {
-      if (err instanceof AptosApiError && err.status === 404) return 'unknown';
-      throw err;
-    }
-  }
-
-  private async versionOf(hash: string): Promise<number> {
-    return Number((await this.aptos.getTransactionByHash({ transactionHash: hash }) as UserTransactionResponse).version);
-  }
-}
-
-/** `0xcafe::anchor` -> the module id with the address in Aptos's canonical form. */
-export function longModuleId(module: string): string {
-  const [addr, name] = module.split('::');
-  return `${AccountAddress.fromString(addr!, { maxMissingChars: 63 }).toString()}::${name}`;
 }

@@ -4,7 +4,7 @@ import { AptosApiError, type UserTransactionResponse } from '@aptos-labs/ts-sdk'
 import { loadAnchorAbi, viewFunctionAbi, ANCHORED_AT, RECORD_ROOT } from './abi.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { aptosClient } from './aptos-client.ts';
-import { longModuleId } from './aptos-chain.ts';
+import { longFunctionId, longModuleId } from './aptos-operator.ts';
 
 export interface ChainStep {
   step: string;
@@ -15,6 +15,10 @@ export interface ChainStep {
 export async function checkAnchorOnChain(node: string, anchor: { root: string; tx: string; module: string; version: number }): Promise<ChainStep[]> {
   const aptos = aptosClient(node);
   const steps: ChainStep[] = [];
+  // The hash goes into a URL path: a proof is hostile input until checked.
+  if (typeof anchor.tx !== 'string' || !/^0x[0-9a-f]{64}$/.test(anchor.tx)) {
+    return [{ step: 'anchor transaction', ok: false, detail: `anchor.tx ${JSON.stringify(anchor.tx)} is not a transaction hash (0x and 64 lowercase hex digits)` }];
+  }
   let tx: UserTransactionResponse;
   try {
     tx = (await aptos.getTransactionByHash({ transactionHash: anchor.tx })) as UserTransactionResponse;
@@ -33,7 +37,7 @@ export async function checkAnchorOnChain(node: string, anchor: { root: string; t
     return [...steps, { step: 'anchor call', ok: false, detail: `anchor.module ${anchor.module} is not <address>::anchor` }];
   }
   const fn = `${module}::${RECORD_ROOT}`;
-  if (calledFunction(payload.function) !== fn) {
+  if (longFunctionId(payload.function) !== fn) {
     return [...steps, { step: 'anchor call', ok: false, detail: `the transaction called ${payload.function}, not ${fn}` }];
   }
   if (String(payload.arguments?.[0]).toLowerCase() !== `0x${anchor.root}`) {
@@ -52,15 +56,4 @@ export async function checkAnchorOnChain(node: string, anchor: { root: string; t
     steps.push({ step: 'anchor view', ok: false, detail: `view call failed: ${(err as Error).message.split('\n')[0]}` });
   }
   return steps;
-}
-
-/** `0xcafe::anchor::record_root` with the address in long form; null for anything else. */
-function calledFunction(id: string | undefined): string | null {
-  const parts = (id ?? '').split('::');
-  if (parts.length !== 3) return null;
-  try {
-    return `${longModuleId(`${parts[0]}::${parts[1]}`)}::${parts[2]}`;
-  } catch {
-    return null;
-  }
 }

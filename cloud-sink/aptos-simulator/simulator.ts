@@ -4,15 +4,23 @@
 // the BCS signed transaction, checks the Ed25519 signature over the signing message, that the key
 // matches the sender's authentication key, the chain id, the sequence number and the expiry, and
 // the entry function and its arguments against the module's ABI JSON. It then applies the anchor
-// module's rules (move/sources/anchor.move) to its own table of roots. It is not a chain: no
-// consensus, no gas accounting, no Move VM.
+// module's rules (move/sources/anchor.move: anchors and the device key registry, in
+// anchor-module.ts) to the state of the copy of the module that was called. It is not a chain:
+// no consensus, no gas accounting, no Move VM.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MoveModule } from '@aptos-labs/ts-sdk';
+import type { MoveFunction, MoveModule } from '@aptos-labs/ts-sdk';
 import { verifyBytes } from '../../protocol/signature.ts';
 import { argumentTypes } from '../anchor/abi.ts';
-import { BcsError, BcsReader, decodeMoveArgument, decodeSignedTransaction, readEntryFunction, type DecodedSignedTransaction } from './bcs-reader.ts';
+import { normalizeAddress } from './address.ts';
+import { SimulatedAnchorModule, type MoveArgument } from './anchor-module.ts';
+import { ApiError } from './api-error.ts';
+import { BcsError, decodeMoveArgument, decodeSignedTransaction, type DecodedSignedTransaction } from './bcs-reader.ts';
+import { MoveAbort, type KeyEntry, type ModuleEvent } from './device-key-registry.ts';
+import { parseViewRequest } from './view-request.ts';
+
+export { normalizeAddress };
 
 const sha3 = (...parts: (Buffer | string)[]) => {
   const h = createHash('sha3-256');
@@ -22,24 +30,9 @@ const sha3 = (...parts: (Buffer | string)[]) => {
 const RAW_TRANSACTION_SALT = sha3('APTOS::RawTransaction');
 const TRANSACTION_SALT = sha3('APTOS::Transaction');
 
-/** Aptos's long address form: 0x and 64 hex digits; the special addresses 0x0..0xf stay short. */
-export function normalizeAddress(a: string): string {
-  const hex = a.toLowerCase().replace(/^0x/, '').replace(/^0+(?=.)/, '');
-  if (!/^[0-9a-f]{1,64}$/.test(hex)) throw new Error(`not an address: ${a}`);
-  return hex.length === 1 && parseInt(hex, 16) < 16 ? `0x${hex}` : `0x${hex.padStart(64, '0')}`;
-}
-
 interface Account {
   authKey: string;
   sequenceNumber: bigint;
-}
-
-interface AnchorEntry {
-  anchoredAtUs: bigint;
-  batchCount: bigint;
-  firstTs: bigint;
-  lastTs: bigint;
-  index: bigint;
 }
 
 export interface SimulatedTransaction {
@@ -48,7 +41,7 @@ export interface SimulatedTransaction {
   sender: string;
   sequenceNumber: string;
   functionId: string;
-  arguments: (string | boolean | number[])[];
+  arguments: MoveArgument[];
   success: boolean | null;
   vmStatus: string;
   timestampUs: bigint;
@@ -59,32 +52,20 @@ export interface SimulatorOptions {
   chainId?: number;
   /** the module's ABI JSON (move/anchor.abi.json) */
   abi: MoveModule;
-  /** where the module is published */
+  /** where the module is published (publishModule adds more copies) */
   moduleAddress: string;
   /** how long a submitted transaction stays pending before it commits */
   commitDelayMs?: number;
 }
 
-class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly vmErrorCode?: number;
-
-  constructor(status: number, message: string, code: string, vmErrorCode?: number) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.vmErrorCode = vmErrorCode;
-  }
-}
-
 export class AptosSimulator {
   private server: Server | null = null;
   private readonly accounts = new Map<string, Account>();
-  private readonly anchors = new Map<string, Map<string, AnchorEntry>>();
+  private readonly modules = new Map<string, SimulatedAnchorModule>();
   private readonly txs = new Map<string, SimulatedTransaction>();
   private readonly order: SimulatedTransaction[] = [];
   private version = 0;
+  private lastCommitUs = 0n;
   private failNextSubmits = 0;
   private readonly chainId: number;
   private readonly moduleAddress: string;
@@ -98,6 +79,7 @@ export class AptosSimulator {
     this.opts = opts;
     this.chainId = opts.chainId ?? 4;
     this.moduleAddress = normalizeAddress(opts.moduleAddress);
+    this.modules.set(this.moduleAddress, new SimulatedAnchorModule(this.moduleAddress));
   }
 
   async start(port = 0, host = '127.0.0.1'): Promise<void> {
@@ -125,10 +107,19 @@ export class AptosSimulator {
     return `http://127.0.0.1:${a.port}/v1`;
   }
 
-  /** Create an account whose authentication key is its address, as a new account's is. */
-  createAccount(address: string, sequenceNumber = 0n): void {
+  /**
+   * Create an account. Its authentication key is its address, as a new account's is, unless
+   * `authKey` is given: an account whose key was rotated (0x1::account::rotate_authentication_key).
+   */
+  createAccount(address: string, opts: { authKey?: string; sequenceNumber?: bigint } = {}): void {
     const a = normalizeAddress(address);
-    this.accounts.set(a, { authKey: a, sequenceNumber });
+    this.accounts.set(a, { authKey: opts.authKey ? `0x${normalizeAddress(opts.authKey).slice(2).padStart(64, '0')}` : a, sequenceNumber: opts.sequenceNumber ?? 0n });
+  }
+
+  /** Publish another copy of the module, with its own state, at `address` (another account's copy). */
+  publishModule(address: string): void {
+    const a = normalizeAddress(address);
+    if (!this.modules.has(a)) this.modules.set(a, new SimulatedAnchorModule(a));
   }
 
   /** The next `n` submissions fail with 503, as an overloaded node's would. */
@@ -140,8 +131,19 @@ export class AptosSimulator {
     return this.order.slice();
   }
 
-  anchoredAt(anchorer: string, rootHex: string): bigint {
-    return this.anchors.get(normalizeAddress(anchorer))?.get(rootHex.replace(/^0x/, '').toLowerCase())?.anchoredAtUs ?? 0n;
+  anchoredAt(anchorer: string, rootHex: string, module = this.moduleAddress): bigint {
+    return this.moduleAt(module).anchoredAt(anchorer, rootHex);
+  }
+
+  /** The device_keys view of the module at `module`, for the tests. */
+  deviceKeys(operator: string, device: string, module = this.moduleAddress): KeyEntry[] {
+    return this.moduleAt(module).deviceKeys.keys(normalizeAddress(operator), device);
+  }
+
+  private moduleAt(address: string): SimulatedAnchorModule {
+    const m = this.modules.get(normalizeAddress(address));
+    if (!m) throw new Error(`no module is published at ${address}`);
+    return m;
   }
 
   // ------------------------------------------------------------------ HTTP
@@ -221,9 +223,17 @@ export class AptosSimulator {
     return { sequence_number: a.sequenceNumber.toString(), authentication_key: a.authKey };
   }
 
+  /** The published module's ABI, its own structs named at the address it was published at. */
   private module(address: string, name: string) {
-    if (normalizeAddress(address) !== this.moduleAddress || name !== this.opts.abi.name) throw new ApiError(404, `Module not found by Address(${address}), Module name(${name})`, 'module_not_found');
-    return { bytecode: '0x', abi: { ...this.opts.abi, address: this.moduleAddress } };
+    let a: string;
+    try {
+      a = normalizeAddress(address);
+    } catch {
+      throw new ApiError(400, `invalid address ${address}`, 'invalid_input');
+    }
+    if (!this.modules.has(a) || name !== this.opts.abi.name) throw new ApiError(404, `Module not found by Address(${address}), Module name(${name})`, 'module_not_found');
+    const abi = JSON.parse(JSON.stringify(this.opts.abi).replaceAll(`0x0::${name}::`, `${a}::${name}::`)) as MoveModule;
+    return { bytecode: '0x', abi: { ...abi, address: a } };
   }
 
   // ------------------------------------------------------------------ transactions
@@ -262,14 +272,16 @@ export class AptosSimulator {
     if (tx.expirationSecs * 1000n <= BigInt(Date.now())) refuse(400, 'TRANSACTION_EXPIRED', 'vm_error', 6);
     if (tx.maxGasAmount < 1n || tx.gasUnitPrice < 1n) refuse(400, 'gas amount and price must be positive', 'vm_error', 13);
     const call = tx.call;
-    if (normalizeAddress(call.moduleAddress) !== this.moduleAddress || call.moduleName !== this.opts.abi.name) {
+    const moduleAddress = normalizeAddress(call.moduleAddress);
+    const module = this.modules.get(moduleAddress);
+    if (!module || call.moduleName !== this.opts.abi.name) {
       refuse(400, `LINKER_ERROR: module ${call.moduleAddress}::${call.moduleName} is not published on this simulator`, 'vm_error', 2000);
     }
     const fn = this.opts.abi.exposed_functions.find((f) => f.name === call.functionName);
     if (!fn || !fn.is_entry) refuse(400, `FUNCTION_RESOLUTION_FAILURE: ${call.moduleName}::${call.functionName} is not an entry function`, 'vm_error', 1091);
     const types = argumentTypes(fn!);
     if (call.args.length !== types.length) refuse(400, `NUMBER_OF_ARGUMENTS_MISMATCH: ${call.functionName} takes ${types.length} arguments, got ${call.args.length}`, 'vm_error', 1096);
-    let args: (string | boolean | number[])[] = [];
+    let args: MoveArgument[] = [];
     try {
       args = call.args.map((a, i) => decodeMoveArgument(types[i]!, a));
     } catch (err) {
@@ -277,7 +289,7 @@ export class AptosSimulator {
     }
 
     acct!.sequenceNumber++;
-    const functionId = `${this.moduleAddress}::${call.moduleName}::${call.functionName}`;
+    const functionId = `${moduleAddress}::${call.moduleName}::${call.functionName}`;
     const record: SimulatedTransaction = {
       hash, version: null, sender: tx.sender, sequenceNumber: tx.sequenceNumber.toString(), functionId, arguments: args,
       success: null, vmStatus: '', timestampUs: 0n, json: {},
@@ -292,7 +304,7 @@ export class AptosSimulator {
     };
     record.json = { type: 'pending_transaction', ...common };
     this.txs.set(hash, record);
-    const commit = () => this.execute(record, common, call.functionName);
+    const commit = () => this.execute(record, common, module!, call.functionName);
     const delay = this.opts.commitDelayMs ?? 0;
     if (delay > 0) {
       const t = setTimeout(() => {
@@ -304,37 +316,29 @@ export class AptosSimulator {
     return { type: 'pending_transaction', ...common };
   }
 
-  /** The anchor module's rules, as move/sources/anchor.move states them. */
-  private execute(tx: SimulatedTransaction, common: Record<string, unknown>, fn: string): void {
-    const now = this.nowUs();
-    const events: unknown[] = [];
-    let abort: [string, number] | null = null;
-    if (fn === 'record_root') {
-      const [root, count, first, last] = tx.arguments as [string, string, string, string];
-      const rootHex = root.slice(2);
-      const mine = this.anchors.get(tx.sender) ?? new Map<string, AnchorEntry>();
-      if (rootHex.length !== 64) abort = ['E_ROOT_LENGTH', 0x10001];
-      else if (BigInt(count) === 0n) abort = ['E_NO_BATCHES', 0x10003];
-      else if (BigInt(first) > BigInt(last)) abort = ['E_TIME_ORDER', 0x10004];
-      else if (mine.has(rootHex)) abort = ['E_ALREADY_ANCHORED', 0x80002];
-      else {
-        const entry: AnchorEntry = { anchoredAtUs: now, batchCount: BigInt(count), firstTs: BigInt(first), lastTs: BigInt(last), index: BigInt(mine.size) };
-        mine.set(rootHex, entry);
-        this.anchors.set(tx.sender, mine);
-        events.push({
-          guid: { creation_number: '0', account_address: '0x0' }, sequence_number: '0', type: `${this.moduleAddress}::anchor::RootAnchored`,
-          data: { anchorer: tx.sender, root, batch_count: count, first_ts: first, last_ts: last, anchored_at_us: now.toString(), index: entry.index.toString() },
-        });
-      }
+  /** Commit: the module's rules decide success; an abort changes nothing but still uses the sequence number. */
+  private execute(tx: SimulatedTransaction, common: Record<string, unknown>, module: SimulatedAnchorModule, fn: string): void {
+    // each transaction in a block of its own: the chain's clock moves forward between any two
+    const now = this.nowUs() > this.lastCommitUs ? this.nowUs() : this.lastCommitUs + 1n;
+    this.lastCommitUs = now;
+    let events: ModuleEvent[] = [];
+    let abort: MoveAbort | null = null;
+    try {
+      events = module.execute(fn, tx.sender, tx.arguments, now);
+    } catch (err) {
+      if (!(err instanceof MoveAbort)) throw err;
+      abort = err;
     }
     tx.version = ++this.version;
     tx.success = abort === null;
-    tx.vmStatus = abort ? `Move abort in ${this.moduleAddress}::anchor: ${abort[0]}(0x${abort[1].toString(16)})` : 'Executed successfully';
+    tx.vmStatus = abort ? `Move abort in ${module.address}::anchor: ${abort.message}` : 'Executed successfully';
     tx.timestampUs = now;
     tx.json = {
       type: 'user_transaction', version: String(tx.version), hash: tx.hash, state_change_hash: '0x' + randomBytes(32).toString('hex'),
       event_root_hash: '0x' + randomBytes(32).toString('hex'), state_checkpoint_hash: null, gas_used: '9', success: tx.success, vm_status: tx.vmStatus,
-      accumulator_root_hash: '0x' + randomBytes(32).toString('hex'), changes: [], ...common, events, timestamp: now.toString(),
+      accumulator_root_hash: '0x' + randomBytes(32).toString('hex'), changes: [], ...common,
+      events: events.map((e) => ({ guid: { creation_number: '0', account_address: '0x0' }, sequence_number: '0', type: `${module.address}::anchor::${e.name}`, data: e.data })),
+      timestamp: now.toString(),
     };
     this.order.push(tx);
   }
@@ -359,38 +363,18 @@ export class AptosSimulator {
 
   private async view(req: IncomingMessage): Promise<unknown[]> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-    const body = await this.body(req);
-    let fnName: string;
-    let args: (string | boolean | number[])[];
-    if (type === 'application/x.aptos.view_function+bcs') {
-      const r = new BcsReader(body);
-      const call = readEntryFunction(r);
-      r.end('the view function');
-      if (normalizeAddress(call.moduleAddress) !== this.moduleAddress || call.moduleName !== this.opts.abi.name) throw new ApiError(400, 'module not found', 'vm_error', 2000);
-      fnName = call.functionName;
-      const fn = this.viewFn(fnName);
-      if (call.args.length !== fn.params.length) throw new ApiError(400, `${fnName} takes ${fn.params.length} arguments`, 'vm_error', 1096);
-      args = call.args.map((a, i) => decodeMoveArgument(fn.params[i]!, a));
-    } else if (type === 'application/json') {
-      let j: { function?: string; arguments?: unknown[] };
-      try {
-        j = JSON.parse(body.toString('utf8'));
-      } catch {
-        throw new ApiError(400, 'body is not JSON', 'invalid_input');
-      }
-      const [addr, mod, name] = (j.function ?? '').split('::');
-      if (!addr || normalizeAddress(addr) !== this.moduleAddress || mod !== this.opts.abi.name || !name) throw new ApiError(400, 'module not found', 'vm_error', 2000);
-      fnName = name;
-      const fn = this.viewFn(fnName);
-      if (!Array.isArray(j.arguments) || j.arguments.length !== fn.params.length) throw new ApiError(400, `${fnName} takes ${fn.params.length} arguments`, 'invalid_input');
-      args = j.arguments as string[];
-    } else throw new ApiError(415, `content type ${type} is not supported`, 'unsupported_media_type');
-    if (fnName === 'anchored_at') return [this.anchoredAt(String(args[0]), String(args[1])).toString()];
-    if (fnName === 'anchor_count') return [String(this.anchors.get(normalizeAddress(String(args[0])))?.size ?? 0)];
-    throw new ApiError(400, `the simulator does not evaluate ${fnName}`, 'vm_error');
+    const call = parseViewRequest(type, await this.body(req), (address, moduleName, functionName) => this.viewFunction(address, moduleName, functionName));
+    return this.modules.get(call.moduleAddress)!.view(call.functionName, call.args);
   }
 
-  private viewFn(name: string) {
+  private viewFunction(address: string, moduleName: string, name: string): MoveFunction {
+    let a: string;
+    try {
+      a = normalizeAddress(address);
+    } catch {
+      throw new ApiError(400, `invalid address ${address}`, 'invalid_input');
+    }
+    if (!this.modules.has(a) || moduleName !== this.opts.abi.name) throw new ApiError(400, `module ${address}::${moduleName} is not published on this simulator`, 'vm_error', 2000);
     const fn = this.opts.abi.exposed_functions.find((f) => f.name === name);
     if (!fn || !fn.is_view) throw new ApiError(400, `${name} is not a view function`, 'vm_error', 1091);
     return fn;

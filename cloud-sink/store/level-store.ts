@@ -4,6 +4,7 @@
 // before it leave.
 
 import type { Level } from 'level';
+import type { BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
 import { chainDecision } from './chain.ts';
@@ -276,21 +277,22 @@ export class LevelSinkStore implements SinkStore {
     return null;
   }
 
-  createAnchor(max: number, now: number, build: (hashes: string[]) => string): Promise<AnchorRow | null> {
+  createAnchor(max: number, now: number, build: (hashes: string[]) => string, admit?: (header: BatchHeader) => boolean): Promise<AnchorRow | null> {
     return this.serialized(async () => {
       const members: { acceptKey: string; device: string; batch: number }[] = [];
       for await (const [key, value] of this.level.iterator({ gte: 'u!', lt: 'u!~', limit: max })) {
         const i = value.lastIndexOf('!');
         members.push({ acceptKey: key, device: value.slice(0, i), batch: Number(value.slice(i + 1)) });
       }
-      if (members.length === 0) return null;
       const id = this.anchorSeq + 1;
       const hashes: string[] = [];
       let firstTs = Infinity;
       let lastTs = -Infinity;
       const ops: Op[] = [];
-      for (const [i, m] of members.entries()) {
+      for (const m of members) {
         const row = JSON.parse((await this.level.get(K.row(m.device, m.batch)))!) as RowValue;
+        if (admit && !admit(row.header)) continue;
+        const i = hashes.length;
         hashes.push(row.hash);
         firstTs = Math.min(firstTs, row.header.created);
         lastTs = Math.max(lastTs, row.header.created);
@@ -300,6 +302,7 @@ export class LevelSinkStore implements SinkStore {
           { type: 'del', key: m.acceptKey },
         );
       }
+      if (hashes.length === 0) return null;
       const anchor: AnchorRow = {
         id, root: build(hashes), size: hashes.length, firstTs, lastTs, createdAt: now, state: 'pending',
         chain: null, module: null, sender: null, tx: null, version: null, detail: {},
@@ -335,6 +338,12 @@ export class LevelSinkStore implements SinkStore {
     const out: string[] = [];
     for await (const value of this.level.values({ gte: `al!${pad(id)}!`, lt: `al!${pad(id)}!~` })) out.push(value);
     return out;
+  }
+
+  async unanchoredDevices(max: number): Promise<string[]> {
+    const devices = new Set<string>();
+    for await (const value of this.level.values({ gte: 'u!', lt: 'u!~', limit: max })) devices.add(value.slice(0, value.lastIndexOf('!')));
+    return [...devices];
   }
 
   async unanchoredCount(): Promise<number> {

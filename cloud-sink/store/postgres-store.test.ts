@@ -109,4 +109,20 @@ describe('PostgreSQL store', { skip }, () => {
     assert.equal((await a.store.anchorLeaves(made[0]!.id)).length, 12);
     assert.equal(await b.store.unanchoredCount(), 0);
   });
+
+  it('leaves the batches an admission rule holds back unanchored, for a later anchor', async () => {
+    const [a, b] = sinks as [Sink, Sink];
+    for (const batch of makeChain('fleet-1', key, 14, 50).slice(12)) assert.equal((await postJson(a.url, batch)).status, 200);
+    assert.deepEqual(await b.store.unanchoredDevices(100), ['fleet-1']);
+    const build = (hashes: string[]) => hashes.join('').slice(0, 64);
+    assert.equal(await a.store.createAnchor(1000, Date.now(), build, () => false), null, 'all held back: no anchor');
+    const some = (await a.store.createAnchor(1000, Date.now(), build, (h) => h.batch !== 13))!;
+    assert.equal(some.size, 1);
+    assert.equal((await a.store.batch('fleet-1', 14))!.anchorId, some.id);
+    assert.equal((await a.store.batch('fleet-1', 13))!.anchorId, null);
+    assert.equal(await b.store.unanchoredCount(), 1);
+    const rest = (await b.store.createAnchor(1000, Date.now(), build))!;
+    assert.equal((await b.store.anchorLeaves(rest.id)).length, 1);
+    assert.deepEqual(await a.store.unanchoredDevices(100), []);
+  });
 });

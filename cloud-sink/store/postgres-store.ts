@@ -3,6 +3,7 @@
 // that holds the device's head row FOR UPDATE, so two processes offered the same batch store it
 // once; the (device, batch) primary key is the second guard.
 import pg from 'pg';
+import type { BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { chainDecision } from './chain.ts';
@@ -238,21 +239,24 @@ export class PostgresSinkStore implements SinkStore {
     return rows[0] ? toAnchor(rows[0]) : null;
   }
 
-  async createAnchor(max: number, now: number, build: (hashes: string[]) => string): Promise<AnchorRow | null> {
+  async createAnchor(max: number, now: number, build: (hashes: string[]) => string, admit?: (header: BatchHeader) => boolean): Promise<AnchorRow | null> {
     return this.tx(async (c) => {
       // FOR UPDATE SKIP LOCKED: a batch whose storing transaction has not committed is not seen at
       // all, and goes into the next anchor.
-      const { rows } = await c.query<{ device: string; batch: string; hash: string; header: string }>(
+      const { rows: candidates } = await c.query<{ device: string; batch: string; hash: string; header: string }>(
         `SELECT device, batch, hash, header FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1 FOR UPDATE SKIP LOCKED`, [max]);
-      if (rows.length === 0) return null;
-      const hashes = rows.map((r) => r.hash);
+      const rows: typeof candidates = [];
       let firstTs = Infinity;
       let lastTs = -Infinity;
-      for (const r of rows) {
-        const created = (JSON.parse(r.header) as { created: number }).created;
-        if (created < firstTs) firstTs = created;
-        if (created > lastTs) lastTs = created;
+      for (const r of candidates) {
+        const header = JSON.parse(r.header) as BatchHeader;
+        if (admit && !admit(header)) continue;
+        rows.push(r);
+        if (header.created < firstTs) firstTs = header.created;
+        if (header.created > lastTs) lastTs = header.created;
       }
+      if (rows.length === 0) return null;
+      const hashes = rows.map((r) => r.hash);
       const ins = await c.query<AnchorDbRow>(
         `INSERT INTO sink_anchors (root, size, first_ts, last_ts, created_at, state) VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING *`,
         [build(hashes), hashes.length, firstTs, lastTs, now]);
@@ -264,6 +268,12 @@ export class PostgresSinkStore implements SinkStore {
         [anchor.id, rows.map((r) => r.device), rows.map((r) => r.batch), rows.map((_, i) => i)]);
       return anchor;
     });
+  }
+
+  async unanchoredDevices(max: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ device: string }>(
+      'SELECT DISTINCT device FROM (SELECT device FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1) AS next', [max]);
+    return rows.map((r) => r.device);
   }
 
   async updateAnchor(id: number, patch: Partial<AnchorRow>): Promise<void> {

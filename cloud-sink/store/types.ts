@@ -130,10 +130,13 @@ export interface SinkStore {
   openAnchor(): Promise<AnchorRow | null>;
   latestAnchor(): Promise<AnchorRow | null>;
   /**
-   * Assign every unanchored batch (in acceptance order, at most `max`) to a new pending anchor
-   * whose root `build` computes from their header hashes. Null when there is nothing to anchor.
+   * Assign the unanchored batches (in acceptance order, among the first `max`) that `admit`
+   * accepts (all of them without it) to a new pending anchor whose root `build` computes from
+   * their header hashes; the others stay unanchored. Null when there is nothing to anchor.
    */
-  createAnchor(max: number, now: number, build: (hashes: string[]) => string): Promise<AnchorRow | null>;
+  createAnchor(max: number, now: number, build: (hashes: string[]) => string, admit?: (header: BatchHeader) => boolean): Promise<AnchorRow | null>;
+  /** the devices of the first `max` unanchored batches: what the next anchor may cover */
+  unanchoredDevices(max: number): Promise<string[]>;
   updateAnchor(id: number, patch: Partial<Pick<AnchorRow, 'state' | 'chain' | 'module' | 'sender' | 'tx' | 'version' | 'detail'>>): Promise<void>;
   anchor(id: number): Promise<AnchorRow | null>;
   anchors(limit: number): Promise<AnchorRow[]>;

@@ -16,11 +16,13 @@ import { decodeColumnar } from '../../protocol/columnar/decoder.ts';
 import { sha256, ZERO_HASH } from '../../protocol/hash.ts';
 import { inclusionPath, leafHash, nodeHash, rootFromInclusionPath, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import { verifyRecordProof } from '../../protocol/proof.ts';
+import { endorsementHolds, endorseRotation, rotationMessage } from '../../protocol/key-rotation.ts';
 import { recordProblem } from '../../protocol/records.ts';
 import { keyFromSeed, signBytes, verifyBytes } from '../../protocol/signature.ts';
 import { loadAnchorAbi } from '../../cloud-sink/anchor/abi.ts';
 import { AptosAnchorChain } from '../../cloud-sink/anchor/aptos-chain.ts';
 import { AptosSimulator } from '../../cloud-sink/aptos-simulator/simulator.ts';
+import { rotationMessage as simulatorRotationMessage } from '../../cloud-sink/aptos-simulator/device-key-registry.ts';
 import { invalidDeviceKeys, loadSinkConfig, sinkConfig } from '../../cloud-sink/config.ts';
 import { Sink } from '../../cloud-sink/sink.ts';
 import { getJson, postRaw, type Reply } from '../../test/support/sink.ts';
@@ -304,7 +306,8 @@ describe('the example batches through a real sink, anchored through the Aptos si
 
   before(async () => {
     await sim.start();
-    sim.createAccount(account.accountAddress.toString());
+    // The example's operator account is 0xcafe, controlled by a generated key (a rotated authentication key).
+    sim.createAccount('0xcafe', { authKey: account.accountAddress.toString() });
     const config = sinkConfig({
       listen: '127.0.0.1:0', dataDir: join(dir, 'sink'), devices: [{ id: 'site-a-gw1', key: key.public }], limits: { chainWaitMs: 0 },
       anchor: { mode: 'aptos', intervalMs: 3_600_000, aptos: { node: sim.url, module: '0xcafe::anchor', waitSecs: 5 } },
@@ -351,6 +354,23 @@ describe('the example batches through a real sink, anchored through the Aptos si
     const offline = exampleJson<{ steps: { step: string; ok: boolean }[] }>('verify-output').steps.map((s) => `${s.step}:${s.ok}`);
     const online = example('verify-online-steps').split('\n').map((l) => l.replace(/\s{2,}ok$/, ':true'));
     assert.deepEqual(steps, [...offline, ...online]);
+  });
+});
+
+describe('proofs.md: the rotation message', () => {
+  it('is the six parts printed, which the old key endorses as printed', () => {
+    const parts = new Map(example('rotation-message').split('\n').map((l) => l.split(/\s+/) as [string, string]));
+    const oldKey = keyFromSeed(SEED).public;
+    const newKey = keyFromSeed('22'.repeat(32)).public;
+    assert.equal(Buffer.from(parts.get('domain')!, 'hex').toString('ascii'), 'FIELDPROOF::DeviceKeyRotation');
+    assert.deepEqual([parts.get('old_key'), parts.get('new_key')], [oldKey, newKey]);
+    assert.equal(Buffer.from(parts.get('valid_from_ms')!, 'hex').readBigUInt64LE(), 1763884900000n);
+    const rotation = { operator: '0xcafe', device: 'site-a-gw1', oldKey, newKey, validFromMs: 1763884900000 };
+    const printed = ['domain', 'operator', 'device', 'old_key', 'new_key', 'valid_from_ms'].map((k) => parts.get(k)!).join('');
+    assert.equal(rotationMessage(rotation).toString('hex'), printed);
+    assert.equal(simulatorRotationMessage('0xcafe', 'site-a-gw1', Buffer.from(oldKey, 'hex'), Buffer.from(newKey, 'hex'), 1763884900000n).toString('hex'), printed);
+    assert.equal(endorseRotation(keyFromSeed(SEED), rotation), parts.get('endorsement'));
+    assert.equal(endorsementHolds(rotation, parts.get('endorsement')!), true);
   });
 });
 
