@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createServer, isIP } from 'node:net';
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago: bind port 0, read it, close. Another
@@ -14,4 +14,12 @@ export function freeTcpPort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** Addresses only this machine can reach (127/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return h.startsWith('::ffff:127.');
 }

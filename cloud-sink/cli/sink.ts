@@ -2,6 +2,7 @@ import { loadSinkConfig } from '../config.ts';
 import { Sink } from '../sink.ts';
 import { createLogger } from '../../runtime/log.ts';
 import { CommandFailure, parseFlags, requireFlag, type Command } from '../../runtime/cli/command.ts';
+import { UserError } from '../../runtime/user-error.ts';
 
 export const command: Command = {
   summary: 'run the cloud sink',
@@ -10,7 +11,9 @@ export const command: Command = {
 Runs the cloud sink: POST /v1/batches (verified, stored once), GET /v1/proofs/DEVICE/SEQ,
 GET /v1/reports/DEVICE?from=&to=[&format=csv], GET /v1/devices/DEVICE/head, the device registry
 under /v1/devices (admin token), /metrics and /healthz. Anchors on Aptos when anchor.mode is aptos.
-Logs are pino JSON on stdout. SIGTERM or SIGINT stop it cleanly.`,
+Beyond loopback it serves HTTPS (tls: {cert, key}), or plain HTTP with insecure: true behind a TLS
+proxy. Logs are pino JSON on stdout. SIGHUP reloads the TLS certificate and key without closing
+the listener; SIGTERM or SIGINT stop it cleanly.`,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' } });
     const config = loadSinkConfig(requireFlag(values.config, 'config'));
@@ -19,11 +22,18 @@ Logs are pino JSON on stdout. SIGTERM or SIGINT stop it cleanly.`,
     try {
       await sink.start();
     } catch (err) {
+      if (err instanceof UserError) throw err;
       throw new CommandFailure((err as Error).message);
     }
+    const reload = () => {
+      if (!config.tls) log.warn('SIGHUP: the sink serves no TLS, nothing to reload');
+      else sink.reloadTls();
+    };
+    process.on('SIGHUP', reload);
     return new Promise<number>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'stopping');
+        process.off('SIGHUP', reload);
         sink.stop().then(() => resolve(0), (err) => {
           log.error({ err: (err as Error).message }, 'stop failed');
           resolve(1);

@@ -164,7 +164,9 @@ export class LevelSinkStore implements SinkStore {
     const cached = this.heads.get(device);
     if (cached) return cached;
     const text = await this.level.get(K.head(device));
-    const head: Head = text ? (JSON.parse(text) as Head) : { batch: 0, hash: ZERO_HASH, last: 0 };
+    if (!text) return { batch: 0, hash: ZERO_HASH, last: 0 };
+    // Cached only for devices that hold batches: a lookup of any other name leaves nothing behind.
+    const head = JSON.parse(text) as Head;
     this.heads.set(device, head);
     return head;
   }

@@ -3,6 +3,7 @@
 // device's inner state, so anything reachable from beyond the device itself must ask for a token.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isLoopback } from '../net.ts';
 
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 
@@ -23,13 +24,7 @@ export function parseListen(value: string): ListenAddress | null {
   return { host, port };
 }
 
-/** Addresses only the device itself can reach. */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  return h.startsWith('::ffff:127.');
-}
+export { isLoopback } from '../net.ts';
 
 export const httpSchema = z
   .strictObject({
