@@ -70,6 +70,8 @@ const limitsSchema = z.strictObject({
   maxBodyBytes: z.number().int().positive().default(8 * 1024 * 1024),
   /** the largest body after decompression; a gzip bomb is cut off here */
   maxDecodedBytes: z.number().int().positive().default(8 * 1024 * 1024),
+  /** bodies held at once by all requests whose header has been verified (the others hold 64 KiB each at most) */
+  maxBufferedBytes: z.number().int().positive().default(64 * 1024 * 1024),
   /** the most records in one batch */
   maxRecords: z.number().int().positive().default(100_000),
   /** nesting of a JSON body, its outer object being level 1 (a batch with quality flags needs 5) */

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Socket } from 'node:net';
-import { request } from 'undici';
+import { gzipSync } from 'node:zlib';
+import { Client, request } from 'undici';
 import { generateKey } from '../protocol/signature.ts';
 import { signHeader } from '../protocol/batch.ts';
 import { sinkConfig, type SinkConfigInput } from './config.ts';
@@ -78,6 +79,13 @@ describe('sink: the order of checks, and bodies bounded while they arrive', () =
     assert.match(String(body(a).error), /over the limit of 8388608 bytes once decompressed/);
   });
 
+  it('lets a body that has not shown a verified header hold 64 KiB at most', async () => {
+    const spaces = await gzipBomb('', 64 * 1024 * 1024, Buffer.alloc(1024 * 1024, ' '));
+    const a = await sendRaw(target(), partialPost(spaces, spaces.length), { deadlineMs: 3000 });
+    assert.deepEqual(a.statuses, [400]);
+    assert.match(String(body(a).error), /header must come within the first 65536 bytes/);
+  });
+
   it('refuses nesting deeper than the limit and more records than the header signed, while parsing', async () => {
     const h = JSON.stringify(chain[1]!.header);
     const deep = Buffer.from(`{"header":${h},"records":[${'['.repeat(1_000_000)}`);
@@ -108,10 +116,47 @@ describe('sink: the order of checks, and bodies bounded while they arrive', () =
     assert.deepEqual((await s.sink.store.records('site-a', 1)).map((l) => JSON.parse(l)), chain[0]!.records);
   });
 
+  it('keeps the connection of a device that sends a batch again, reading and dropping the rest of its body', async () => {
+    const client = new Client(s.sink.url, { pipelining: 1 });
+    let connects = 0;
+    client.on('connect', () => connects++);
+    for (const gzip of [false, true, false]) {
+      const text = JSON.stringify(chain[0]);
+      const res = await client.request({
+        path: '/v1/batches', method: 'POST', body: gzip ? gzipSync(text) : text,
+        headers: { 'content-type': 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) },
+      });
+      assert.equal(res.statusCode, 200);
+      assert.equal(((await res.body.json()) as { status: string }).status, 'duplicate');
+    }
+    const head = await client.request({ path: '/v1/devices/site-a/head', method: 'GET' });
+    assert.equal(head.statusCode, 200);
+    await head.body.text();
+    assert.equal(connects, 1);
+    await client.close();
+  });
+
   it('takes the next batch in either encoding after all of that', async () => {
     const r = await postJson(s.sink.url, chain[1]!, true);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, 'stored');
+  });
+});
+
+describe('sink: the bytes of bodies held at once', () => {
+  it('refuses a verified batch with 429 when the bodies being read would go over limits.maxBufferedBytes', async () => {
+    const key = generateKey();
+    const s = await startSink([{ id: 'site-a', key: key.public }], { maxBufferedBytes: 50_000, refusalsBeforeBlock: 0 });
+    try {
+      const [small, big] = [makeChain('site-a', key, 1, 20)[0]!, makeChain('site-a', key, 1, 1000)[0]!];
+      const busy = await request(`${s.sink.url}/v1/batches`, { method: 'POST', body: JSON.stringify(big), headers: { 'content-type': 'application/json' } });
+      assert.equal(busy.statusCode, 429);
+      assert.equal(busy.headers['retry-after'], '1');
+      assert.equal(((await busy.body.json()) as { code: string }).code, 'busy');
+      assert.equal((await postJson(s.sink.url, small)).status, 200, 'the budget is given back');
+    } finally {
+      await s.cleanup();
+    }
   });
 });
 

@@ -19,7 +19,7 @@ import type { ProofService } from './proofs.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { buildReport, reportCsv } from './reports.ts';
 import type { Head, SinkStore } from './store/types.ts';
-import { readBatchBody, readSmallBody, type BodyLimits } from './wire/body.ts';
+import { BodyBudget, readBatchBody, readSmallBody, type BodyLimits } from './wire/body.ts';
 import { WireError } from './wire/errors.ts';
 
 export interface HttpApiDeps {
@@ -28,7 +28,7 @@ export interface HttpApiDeps {
   proofs: ProofService;
   registry: DeviceRegistry;
   anchorer: Anchorer | null;
-  limits: BodyLimits & { maxReportSpanMs: number };
+  limits: BodyLimits & { maxReportSpanMs: number; maxBufferedBytes: number };
   clients: ClientLimits;
   refusals: Refusals;
   adminToken: string | null;
@@ -39,6 +39,9 @@ export interface HttpApiDeps {
 
 /** Answers that count against the address that caused them (refusals of what it sent). */
 const REFUSED = new Set([400, 401, 403, 408, 413, 414, 415, 422, 429, 431]);
+
+/** The most body bytes a request answered early (a duplicate) may still send for its connection to be kept. */
+const DRAIN_AFTER_ANSWER_BYTES = 1024 * 1024;
 
 /** Reports hold their window's readings in memory: only this many are built at once. */
 const REPORTS_AT_ONCE = 2;
@@ -77,8 +80,10 @@ function intParam(v: string | null, name: string, fallback: number): number {
 export class HttpApi {
   private readonly requests;
   private reportsBuilding = 0;
+  private readonly bodies: BodyBudget;
 
   constructor(private readonly deps: HttpApiDeps) {
+    this.bodies = new BodyBudget(deps.limits.maxBufferedBytes);
     this.requests = counter(deps.metrics, 'fieldproof_sink_http_requests_total', 'HTTP requests, by route and status', ['route', 'status']);
   }
 
@@ -192,7 +197,7 @@ export class HttpApi {
     let header: BatchHeader | null = null;
     let read;
     try {
-      read = await readBatchBody<IngestReply>(req, limits, async (raw) => {
+      read = await readBatchBody<IngestReply>(req, limits, this.bodies, async (raw) => {
         const verdict = await ingest.checkHeader(raw);
         if (verdict.proceed) header = raw as BatchHeader;
         return verdict;
@@ -202,10 +207,15 @@ export class HttpApi {
       if (req.socket.destroyed) return;
       const reply = ingest.refusedBody(err.status, err.message);
       res.setHeader('connection', 'close');
+      if (err.status === 429) res.setHeader('retry-after', '1');
       return send(res, reply.status, reply.body);
     }
     if ('answered' in read) {
-      if (!req.complete) res.setHeader('connection', 'close');
+      // A duplicate is answered before its body is read; the rest of a small one is read and
+      // dropped, so that a device sending again keeps its connection. Anything else: close.
+      const declared = Number(req.headers['content-length']);
+      if (read.answered.status === 200 && declared <= DRAIN_AFTER_ANSWER_BYTES) req.resume();
+      else if (!req.complete) res.setHeader('connection', 'close');
       return send(res, read.answered.status, read.answered.body);
     }
     const reply = await ingest.accept(header!, read.decoded);

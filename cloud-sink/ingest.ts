@@ -60,7 +60,8 @@ export class Ingest {
 
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
   refusedBody(status: number, error: string): IngestReply {
-    return this.refuse(status, status === 413 ? 'too_large' : status === 415 ? 'unsupported_type' : status === 422 ? 'bad_records' : 'bad_body', error);
+    const reason = ({ 413: 'too_large', 415: 'unsupported_type', 422: 'bad_records', 429: 'busy' } as Record<number, string>)[status] ?? 'bad_body';
+    return this.refuse(status, reason, error);
   }
 
   /**

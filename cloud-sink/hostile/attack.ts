@@ -15,6 +15,8 @@ export interface AttackPlan {
   seed: number;
   /** kinds sent less often (slow ones hold a worker for seconds) */
   rareKinds?: string[];
+  /** worker w sends kinds[w], kinds[w + workers], ... in turn instead of drawing them */
+  inTurn?: boolean;
 }
 
 export interface AttackTally {
@@ -49,9 +51,9 @@ export async function runAttack(book: ShotBook, plan: AttackPlan, onShot?: (kind
   const worker = async (w: number) => {
     const r = prng(plan.seed * 1000 + w);
     const target = plan.targets[w % plan.targets.length]!;
-    while (started < plan.maxShots && performance.now() < plan.untilMs) {
-      let kind = plan.kinds[Math.floor(r() * plan.kinds.length)]!;
-      if (rare.has(kind) && r() < 0.8) kind = plan.kinds[Math.floor(r() * plan.kinds.length)]!;
+    for (let turn = 0; started < plan.maxShots && performance.now() < plan.untilMs; turn++) {
+      let kind = plan.kinds[plan.inTurn ? (w + turn * plan.workers) % plan.kinds.length : Math.floor(r() * plan.kinds.length)]!;
+      if (!plan.inTurn && rare.has(kind) && r() < 0.8) kind = plan.kinds[Math.floor(r() * plan.kinds.length)]!;
       started++;
       const shot = book.shot(kind, r);
       const a = await sendRaw(target, shot.pieces, { deadlineMs: shot.deadlineMs, responses: shot.responses });
@@ -60,7 +62,7 @@ export async function runAttack(book: ShotBook, plan: AttackPlan, onShot?: (kind
       const byKind = (tally.byKind[kind] ??= {});
       byKind[k] = (byKind[k] ?? 0) + 1;
       for (const s of a.statuses) if (s >= 500) tally.violations.push(`${kind}: answered ${s}: ${a.body.slice(0, 200)}`);
-      const problem = a.statuses.length > 0 ? refusalBodyProblem(a.statuses[0]!, a.body) : null;
+      const problem = a.statuses.length > 0 && !shot.bodiless ? refusalBodyProblem(a.statuses[0]!, a.body) : null;
       if (problem) tally.violations.push(`${kind}: ${a.statuses[0]} body ${problem}: ${JSON.stringify(a.body.slice(0, 200))}`);
       onShot?.(kind, a.statuses);
     }

@@ -15,6 +15,8 @@ export interface Shot {
   pieces: RawPiece[];
   /** responses to wait for (pipelined requests) */
   responses?: number;
+  /** the answer has no body (a HEAD request) */
+  bodiless?: boolean;
   deadlineMs: number;
 }
 
@@ -110,7 +112,10 @@ export class ShotBook {
   }
 
   private readonly makers: Record<string, (r: Rand) => Shot> = {
-    random_path: (r) => this.simple('random_path', this.req(pick(r, METHODS), '/' + randomPath(r))),
+    random_path: (r) => {
+      const method = pick(r, METHODS);
+      return { ...this.simple('random_path', this.req(method, '/' + randomPath(r))), bodiless: method === 'HEAD' };
+    },
     bad_escape: (r) => this.simple('bad_escape', this.req('GET', pick(r, BAD_ESCAPES))),
     bad_device_name: (r) => {
       const name = encodeURIComponent(pick(r, BAD_NAMES));

@@ -85,7 +85,10 @@ export class SinkServer {
     // A connection that neither sends nor reads (a response nobody collects) for this long is
     // closed; later than the request deadline, so that a slow request is answered 408 first.
     server.setTimeout(t.requestTimeoutMs + 2 * DEADLINE_CHECK_MS + 1000, (socket: Socket) => {
-      deps.refusals.note('closed', 'idle', { client: clientAddress(socket.remoteAddress) }, 'idle connection closed');
+      // also called when a keep-alive connection has idled out, which is no refusal
+      if ((socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+        deps.refusals.note('closed', 'stalled_response', { client: clientAddress(socket.remoteAddress) }, 'a response nobody reads: connection closed');
+      }
       socket.destroy();
     });
     server.on('connection', (socket: Socket) => this.onConnection(socket));

@@ -27,6 +27,34 @@ export type BatchRead<T> = { decoded: DecodedBatch } | { answered: T };
 
 export type HeaderCheck<T> = (header: unknown) => Promise<HeaderVerdict<T>>;
 
+/**
+ * Bytes of bodies held by all requests at once. Before its header is verified a body may hold
+ * only HEADER_WINDOW_BYTES; after, its bytes count here, and a request that would go over the
+ * total is refused (429) rather than making the sink hold more.
+ */
+export class BodyBudget {
+  private held = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.held;
+  }
+
+  take(n: number): boolean {
+    if (this.held + n > this.maxBytes) return false;
+    this.held += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.held -= n;
+  }
+}
+
+/** The header must arrive within a body's first bytes: an unverified client holds no more than this. */
+export const HEADER_WINDOW_BYTES = 64 * 1024;
+
 const GUNZIP_CHUNK_BYTES = 64 * 1024;
 
 type Format = 'json' | 'columnar';
@@ -148,37 +176,49 @@ function columnarHead(limits: BodyLimits): HeadFinder {
  * Read a batch request. `checkHeader` runs once, as soon as the header has arrived, before any
  * record is decoded; when it answers, the rest of the body is not read.
  */
-export async function readBatchBody<T>(req: IncomingMessage, limits: BodyLimits, checkHeader: HeaderCheck<T>): Promise<BatchRead<T>> {
+export async function readBatchBody<T>(req: IncomingMessage, limits: BodyLimits, budget: BodyBudget, checkHeader: HeaderCheck<T>): Promise<BatchRead<T>> {
   const { format, gzip } = formatOf(req, limits);
   const finder = format === 'json' ? jsonHead(limits) : columnarHead(limits);
   const chunks: Buffer[] = [];
   let size = 0;
+  let budgeted = 0;
   let checked = false;
   let verifiedHeader: unknown;
   try {
     for await (const chunk of decodedChunks(req, gzip, limits)) {
       chunks.push(chunk);
       size += chunk.length;
+      if (checked) {
+        if (!budget.take(chunk.length)) throw new WireError(`the sink holds ${budget.maxBytes} bytes of bodies being read already; retry later`, 429);
+        budgeted += chunk.length;
+      }
       const head = finder.push(chunk, chunks, size);
-      if (head === null) continue;
+      if (head === null) {
+        if (!checked && size > HEADER_WINDOW_BYTES) throw new WireError(`the header must come within the first ${HEADER_WINDOW_BYTES} bytes of the body`);
+        continue;
+      }
       const verdict = await checkHeader(head.header);
       if (!verdict.proceed) return { answered: verdict.answer };
       finder.limitRecords(verdict.records);
       checked = true;
       verifiedHeader = head.header;
+      if (!budget.take(size)) throw new WireError(`the sink holds ${budget.maxBytes} bytes of bodies being read already; retry later`, 429);
+      budgeted = size;
     }
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    if (format === 'json') {
+      (finder as ReturnType<typeof jsonHead>).scanner.finish();
+      if (!checked) throw new WireError('body has no header');
+      return { decoded: decodeJson(body, verifiedHeader) };
+    }
+    if (!checked) throw new WireError(size === 0 ? 'body is empty' : 'columnar body is truncated before its records');
+    return { decoded: decodeColumnarBody(body, limits.maxRecords) };
   } catch (err) {
     if (err instanceof ColumnarError) throw new WireError(err.message, COLUMNAR_STATUS[err.reason]);
     throw err;
+  } finally {
+    budget.give(budgeted);
   }
-  const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-  if (format === 'json') {
-    (finder as ReturnType<typeof jsonHead>).scanner.finish();
-    if (!checked) throw new WireError('body has no header');
-    return { decoded: decodeJson(body, verifiedHeader) };
-  }
-  if (!checked) throw new WireError(size === 0 ? 'body is empty' : 'columnar body is truncated before its records');
-  return { decoded: decodeColumnarBody(body, limits.maxRecords) };
 }
 
 const COLUMNAR_STATUS: Record<ColumnarErrorReason, number> = { malformed: 400, too_many_records: 413, bad_record: 422 };
