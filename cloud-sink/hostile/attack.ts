@@ -44,8 +44,12 @@ export function refusalBodyProblem(status: number, body: string): string | null 
   return null;
 }
 
-export async function runAttack(book: ShotBook, plan: AttackPlan, onShot?: (kind: string, statuses: number[]) => void): Promise<AttackTally> {
-  const tally: AttackTally = { shots: 0, byKind: {}, violations: [] };
+export function emptyTally(): AttackTally {
+  return { shots: 0, byKind: {}, violations: [] };
+}
+
+/** Send until the plan says stop (set `plan.untilMs` to stop early); `tally` fills as answers come. */
+export async function runAttack(book: ShotBook, plan: AttackPlan, tally: AttackTally = emptyTally()): Promise<AttackTally> {
   const rare = new Set(plan.rareKinds ?? []);
   let started = 0;
   const worker = async (w: number) => {
@@ -64,7 +68,6 @@ export async function runAttack(book: ShotBook, plan: AttackPlan, onShot?: (kind
       for (const s of a.statuses) if (s >= 500) tally.violations.push(`${kind}: answered ${s}: ${a.body.slice(0, 200)}`);
       const problem = a.statuses.length > 0 && !shot.bodiless ? refusalBodyProblem(a.statuses[0]!, a.body) : null;
       if (problem) tally.violations.push(`${kind}: ${a.statuses[0]} body ${problem}: ${JSON.stringify(a.body.slice(0, 200))}`);
-      onShot?.(kind, a.statuses);
     }
   };
   await Promise.all(Array.from({ length: plan.workers }, (_, w) => worker(w)));

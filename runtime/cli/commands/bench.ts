@@ -1,5 +1,6 @@
 // `fieldproof bench NAME ...`: each benchmark prints one JSON object of figures (with --json) and
-// lives beside the code it measures.
+// lives beside the code it measures (bench attack, which sets a device against a sink under
+// attack, beside the verbs that wire the two together).
 import { UsageError, type Command } from '../command.ts';
 
 type BenchModule = { run(argv: string[]): Promise<number>; help: string };
@@ -12,6 +13,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   validate: () => import('../../../models/bench-validate.ts'),
   drivers: () => import('../../../drivers/bench-drivers.ts'),
   daemon: () => import('../../http/bench-daemon.ts'),
+  attack: () => import('../bench-attack.ts'),
 };
 
 export const command: Command = {
