@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { checkRecords, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
 import { rootOfJoined } from './leaves.ts';
-import { LogThrottle } from './log-throttle.ts';
+import { ThrottledWarn } from '../runtime/log-throttle.ts';
 import { counter, histogram } from '../runtime/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ChainSequencer } from './sequencer.ts';
@@ -37,10 +37,10 @@ function stop(answer: IngestReply): HeaderVerdict<IngestReply> {
 
 export class Ingest {
   private readonly m;
-  private readonly logThrottle: LogThrottle;
+  private readonly logThrottle: ThrottledWarn;
 
   constructor(private readonly deps: IngestDeps) {
-    this.logThrottle = new LogThrottle(deps.log);
+    this.logThrottle = new ThrottledWarn(deps.log, 1000);
     const reg = deps.metrics;
     this.m = {
       batches: counter(reg, 'fieldproof_sink_batches_total', 'Batches offered to the sink, by outcome', ['outcome']),

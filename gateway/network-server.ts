@@ -16,7 +16,7 @@ import type { ReadingInput } from '../protocol/records.ts';
 import { counter } from '../runtime/metrics.ts';
 import type { Codec, CodecOutcome, UplinkInput } from './codecs/codec.ts';
 import type { GatewayConfig, LorawanDeviceConfig } from './config.ts';
-import { ThrottledWarn } from './log-throttle.ts';
+import { ThrottledWarn } from '../runtime/log-throttle.ts';
 import { cryptPayload, dataMic, sessionCrypto, UP, type SessionCrypto } from './lorawan/crypto.ts';
 import { judgeFCnt, rebuildFCnt } from './lorawan/fcnt.ts';
 import { buildDataDown, devAddrHex, parseUplink, type DataFrame, type JoinRequestFrame } from './lorawan/frame.ts';

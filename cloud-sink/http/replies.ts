@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Counter, Registry } from 'prom-client';
 import { counter } from '../../runtime/metrics.ts';
-import { LogThrottle } from '../log-throttle.ts';
+import { ThrottledWarn } from '../../runtime/log-throttle.ts';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly code: string, readonly headers: Record<string, string> = {}) {
@@ -31,11 +31,11 @@ export function rawResponse(status: number, code: string, error: string): string
 /** Requests and connections refused before any route ran (limits, timeouts, malformed requests). */
 export class Refusals {
   private readonly counted: Counter<'status' | 'reason'>;
-  private readonly throttle: LogThrottle;
+  private readonly throttle: ThrottledWarn;
 
   constructor(metrics: Registry, log: Logger) {
     this.counted = counter(metrics, 'fieldproof_sink_http_refused_total', 'Requests and connections the sink refused before or while routing them, by status and reason', ['status', 'reason']);
-    this.throttle = new LogThrottle(log);
+    this.throttle = new ThrottledWarn(log, 1000);
   }
 
   /** Count and log one refusal; `status` is 'closed' for a connection closed without an answer. */

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../runtime/metrics.ts';
-import { ThrottledWarn } from '../log-throttle.ts';
+import { ThrottledWarn } from '../../runtime/log-throttle.ts';
 import {
   encodeAck, encodePullResp, GATEWAY_HEADER, gatewayEui, parsePushData, parseTxAck, PULL_ACK, PULL_DATA, PUSH_DATA,
   readHeader, STAT_COUNTERS, TX_ACK, type GatewayStat, type RxPacket, type TxPacket,
