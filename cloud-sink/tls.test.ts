@@ -44,13 +44,12 @@ function fingerprintOf(certFile: string): string {
   return execFileSync('openssl', ['x509', '-in', certFile, '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' }).trim().split('=')[1]!;
 }
 
+/** A verb expected to fail at start; one that started instead is stopped by the timeout (and fails the test). */
 function cli(args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { timeout: 5000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
-    // a sink that started (insecure: true) runs until stopped: give it a moment, then stop it
-    setTimeout(() => child.kill('SIGTERM'), 2500).unref();
   });
 }
 
