@@ -110,6 +110,8 @@ export class HttpApi {
       this.requests.inc({ route, status: String(res.statusCode) });
     });
     this.route(req, res, (r) => (route = r)).catch((err) => {
+      // a body the route never read is not drained: the connection closes after the answer
+      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
       if (err instanceof HttpError) return this.deps.refusals.answer(res, err, { client, route });
       this.deps.log.error({ err: (err as Error).message, route }, 'request failed');
       if (!res.headersSent) send(res, 500, { error: `internal error: ${(err as Error).message}`, code: 'internal' });
