@@ -1,18 +1,19 @@
 // `fieldproof bench drain`: a backlog of N readings in a real journal, drained through the uplink
 // to a sink running as its own process (`fieldproof sink`), as after a long outage. Filling the
 // backlog is not timed; the drain is, from the first request to the last acknowledgement.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `bench attack` drains the same way, with and without hostile traffic, through fillBacklog and
+// drainBacklog.
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { generateKey } from '../protocol/signature.ts';
+import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
+import { generateKey, type DeviceKey } from '../protocol/signature.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
+import { cpuSeconds, peakRssMb } from '../kernel/proc-stats.ts';
 import { uplinkSchema } from '../runtime/uplink/config.ts';
 import { Uplink } from '../runtime/uplink/uplink.ts';
 
@@ -23,8 +24,6 @@ Fills a journal with N readings (default 200000) of S sensors (default 20) at 1 
 batches of R records (default 1000), starts a sink process on a free port with a fresh store, and
 times draining the backlog through the uplink. Prints readings_per_s, wire_bytes_per_reading,
 sink_rss_mb (the sink process's peak resident memory), and the CPU seconds each side used.`;
-
-const BIN = fileURLToPath(new URL('../bin/fieldproof.js', import.meta.url));
 
 function readings(n: number, sensors: number, start: number): ReadingInput[] {
   const out: ReadingInput[] = new Array(n);
@@ -37,36 +36,83 @@ function readings(n: number, sensors: number, start: number): ReadingInput[] {
   return out;
 }
 
-async function startSinkProcess(configFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'sink', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FIELDPROOF_LOG_LEVEL: 'info' } });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on('line', (line) => {
-      try {
-        const j = JSON.parse(line) as { msg?: string; url?: string };
-        if (j.msg === 'sink listening' && j.url) resolve(j.url);
-      } catch {
-        /* not a log line */
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the sink exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}`)));
+export interface Backlog {
+  /** the journal's folder */
+  dir: string;
+  device: string;
+  key: DeviceKey;
+  readings: number;
+  batches: number;
+  batchRecords: number;
+}
+
+const batchLimits = (records: number) => ({ maxRecords: records, maxBytes: 64 * 1024 * 1024, maxAgeMs: 3_600_000 });
+
+/** A journal in `dir` holding `readings` readings of `sensors` sensors at 1 Hz, sealed in batches; closed. */
+export async function fillBacklog(dir: string, opts: { readings: number; sensors: number; batchRecords: number; progress: (msg: string) => void }): Promise<Backlog> {
+  const key = generateKey();
+  const device = `bench-${process.pid}-${Date.now().toString(36)}`;
+  const n = opts.readings;
+  const journal = await Journal.open({ dir, device, key, batch: batchLimits(opts.batchRecords), commitMaxRecords: opts.batchRecords });
+  const start = Date.now() - Math.ceil(n / opts.sensors) * 1000;
+  const chunk = 50_000;
+  for (let i = 0; i < n; i += chunk) {
+    await journal.appendMany(readings(Math.min(chunk, n - i), opts.sensors, start + Math.floor(i / opts.sensors) * 1000));
+    opts.progress(`backlog: ${Math.min(n, i + chunk)} of ${n} readings journaled`);
+  }
+  await journal.close();
+  const sealed = await Journal.open({ dir, device, key, batch: batchLimits(opts.batchRecords) });
+  const batches = sealed.stats().lastBatch;
+  await sealed.close();
+  return { dir, device, key, readings: n, batches, batchRecords: opts.batchRecords };
+}
+
+/** The same backlog in another folder: each drain consumes its journal. */
+export function copyBacklog(backlog: Backlog, dir: string): Backlog {
+  cpSync(backlog.dir, dir, { recursive: true });
+  return { ...backlog, dir };
+}
+
+/** A sink config registering the backlog's device, on a free port of 127.0.0.1, with a fresh store. */
+export function writeSinkConfig(dir: string, backlog: Backlog, store: { kind: 'level' } | { kind: 'postgres'; url: string }): string {
+  const storeYaml = store.kind === 'postgres' ? `store:\n  kind: postgres\n  url: ${JSON.stringify(store.url)}\n` : '';
+  const configFile = join(dir, 'sink.yaml');
+  writeFileSync(configFile, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\ndevices:\n  - id: ${backlog.device}\n    key: ${backlog.key.public}\n${storeYaml}`);
+  return configFile;
+}
+
+export interface DrainResult {
+  seconds: number;
+  readingsPerS: number;
+  wireBytes: number;
+  uplinkCpuS: number;
+  sinkCpuS: number;
+}
+
+/** Drain the backlog through the uplink into a running sink, timed from the first request to the last acknowledgement. */
+export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: { encoding: 'columnar' | 'json'; inFlight: number }): Promise<DrainResult> {
+  const journal = await Journal.open({ dir: backlog.dir, device: backlog.device, key: backlog.key, batch: batchLimits(backlog.batchRecords) });
+  const metrics = new Registry();
+  const uplink = new Uplink({
+    journal, device: backlog.device, log: silentLogger(), metrics,
+    config: uplinkSchema.parse({ url: sink.url, encoding: opts.encoding, inFlight: opts.inFlight }),
   });
-  child.stdout!.resume();
-  return { child, url };
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? /VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round((kb / 1024) * 10) / 10;
+  try {
+    const sinkCpu0 = cpuSeconds(sink.child.pid!);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await uplink.start();
+    const ok = await uplink.drained(600_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const sinkCpu = cpuSeconds(sink.child.pid!) - sinkCpu0;
+    if (!ok) throw new Error('the backlog did not drain within 10 minutes');
+    const wireBytes = (await metrics.getSingleMetric('fieldproof_uplink_wire_bytes_total')!.get()).values[0]?.value ?? 0;
+    return { seconds, readingsPerS: Math.round(backlog.readings / seconds), wireBytes, uplinkCpuS: (cpu.user + cpu.system) / 1e6, sinkCpuS: sinkCpu };
+  } finally {
+    await uplink.stop();
+    await journal.close();
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -86,65 +132,28 @@ export async function run(argv: string[]): Promise<number> {
   if (store === 'postgres' && !pg) throw new UsageError('--store postgres needs --pg URL');
 
   const dir = mkdtempSync(join(tmpdir(), 'fieldproof-drain-'));
-  const key = generateKey();
-  const device = `bench-${process.pid}-${Date.now().toString(36)}`;
-  let child: ChildProcess | null = null;
+  let sink: SinkProcess | null = null;
   const progress = (msg: string) => values.json || process.stderr.write(msg + '\n');
   try {
-    let journal = await Journal.open({ dir: join(dir, 'device'), device, key, batch: { maxRecords: batch, maxBytes: 64 * 1024 * 1024, maxAgeMs: 3_600_000 }, commitMaxRecords: batch });
-    const start = Date.now() - Math.ceil(n / sensors) * 1000;
-    const chunk = 50_000;
-    for (let i = 0; i < n; i += chunk) {
-      await journal.appendMany(readings(Math.min(chunk, n - i), sensors, start + Math.floor(i / sensors) * 1000));
-      progress(`backlog: ${Math.min(n, i + chunk)} of ${n} readings journaled`);
-    }
-    await journal.close();
-    journal = await Journal.open({ dir: join(dir, 'device'), device, key, batch: { maxRecords: batch, maxBytes: 64 * 1024 * 1024, maxAgeMs: 3_600_000 } });
-    const batches = journal.stats().lastBatch;
-
-    const storeYaml = store === 'postgres' ? `store:\n  kind: postgres\n  url: ${JSON.stringify(pg)}\n` : '';
-    const configFile = join(dir, 'sink.yaml');
-    writeFileSync(configFile, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\ndevices:\n  - id: ${device}\n    key: ${key.public}\n${storeYaml}`);
-    const sink = await startSinkProcess(configFile);
-    child = sink.child;
-    progress(`sink ${sink.url} (${store}); draining ${batches} batches`);
-
-    const metrics = new Registry();
-    const uplink = new Uplink({
-      journal, device, log: silentLogger(), metrics,
-      config: uplinkSchema.parse({ url: sink.url, encoding, inFlight }),
-    });
-    const sinkCpu0 = cpuSeconds(child.pid!);
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    await uplink.start();
-    const ok = await uplink.drained(600_000);
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const sinkCpu = cpuSeconds(child.pid!) - sinkCpu0;
-    await uplink.stop();
-    const bytes = (await metrics.getSingleMetric('fieldproof_uplink_wire_bytes_total')!.get()).values[0]?.value ?? 0;
-    const rss = peakRssMb(child.pid!);
-    await journal.close();
-    if (!ok) throw new Error('the backlog did not drain within 10 minutes');
+    const backlog = await fillBacklog(join(dir, 'device'), { readings: n, sensors, batchRecords: batch, progress });
+    sink = await startSinkProcess(writeSinkConfig(dir, backlog, store === 'postgres' ? { kind: 'postgres', url: pg! } : { kind: 'level' }));
+    progress(`sink ${sink.url} (${store}); draining ${backlog.batches} batches`);
+    const d = await drainBacklog(backlog, sink, { encoding, inFlight });
     const result = {
-      bench: 'drain', readings: n, batches, batch_records: batch, sensors, encoding, in_flight: inFlight, store,
-      seconds: Math.round(seconds * 1000) / 1000,
-      readings_per_s: Math.round(n / seconds),
-      wire_bytes_per_reading: Math.round((bytes / n) * 100) / 100,
-      sink_rss_mb: rss,
+      bench: 'drain', readings: n, batches: backlog.batches, batch_records: batch, sensors, encoding, in_flight: inFlight, store,
+      seconds: Math.round(d.seconds * 1000) / 1000,
+      readings_per_s: d.readingsPerS,
+      wire_bytes_per_reading: Math.round((d.wireBytes / n) * 100) / 100,
+      sink_rss_mb: peakRssMb(sink.child.pid!),
       // CPU time spent on each side: on a shared or loaded machine these say more than wall time
-      uplink_cpu_s: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
-      sink_cpu_s: Math.round(sinkCpu * 100) / 100,
+      uplink_cpu_s: Math.round(d.uplinkCpuS * 100) / 100,
+      sink_cpu_s: Math.round(d.sinkCpuS * 100) / 100,
     };
     if (values.json) printJson(result);
     else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return 0;
   } finally {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child!.once('exit', r));
-    }
+    await sink?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

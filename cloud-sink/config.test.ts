@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../kernel/config/errors.ts';
 import { parseYamlConfig } from '../kernel/config/load.ts';
-import { invalidDeviceKeys, loadSinkConfig, sinkConfigSchema } from './config.ts';
+import { invalidDeviceKeys, loadSinkConfig, sinkConfig, sinkConfigSchema } from './config.ts';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
@@ -20,6 +21,24 @@ describe('sink config', () => {
   it('accepts the sample config', () => {
     const c = loadSinkConfig(here('./sink.sample.yaml'));
     assert.deepEqual(invalidDeviceKeys(c), []);
+  });
+
+  it('lists every limit in the sample config, with its default', () => {
+    const text = readFileSync(here('./sink.sample.yaml'), 'utf8');
+    const block = text.slice(text.indexOf('# limits:'), text.indexOf('# report:'));
+    const documented = Object.fromEntries([...block.matchAll(/^# {3}(\w+): (\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+    assert.deepEqual(documented, { ...sinkConfig({ dataDir: 'x' }).limits });
+  });
+
+  it('serves beyond loopback only with tls, or with insecure: true', () => {
+    const parse = (yaml: string) => parseYamlConfig('sink.yaml', `dataDir: x\n${yaml}`, sinkConfigSchema);
+    for (const host of ['127.0.0.1', '127.3.2.1', 'localhost', '[::1]']) assert.equal(parse(`listen: "${host}:1"\n`).insecure, false, host);
+    for (const host of ['0.0.0.0', '[::]', '192.168.1.10', 'sink.example.org']) {
+      assert.throws(() => parse(`listen: "${host}:8787"\n`), (e: unknown) => e instanceof ConfigError && /is reachable beyond this machine: give tls: \{cert, key\}, or insecure: true/.test(e.message), host);
+      assert.equal(parse(`listen: "${host}:8787"\ninsecure: true\n`).insecure, true);
+      assert.ok(parse(`listen: "${host}:8787"\ntls:\n  cert: a.pem\n  key: a.key\n`).tls);
+    }
+    assert.throws(() => parse('listen: 0.0.0.0:1\ninsecure: true\ntls:\n  cert: a\n  key: b\n'), /not both/);
   });
 
   for (const [name, yaml, message] of [

@@ -1,11 +1,13 @@
-// The sink config (`fieldproof sink --config sink.yaml`). The minimal sink.yaml of
-// docs/spec/configs.md must be accepted as written; everything else here is optional with a default.
+// The sink config (`fieldproof sink --config sink.yaml`). The minimal sink.yaml of docs/spec/configs.md must
+// be accepted as written; everything else here is optional with a default. Beyond loopback the
+// sink serves TLS, or plain HTTP only where the operator says a TLS proxy is in front.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { isHex } from '../protocol/hash.ts';
 import { isValidName } from '../protocol/records.ts';
 import { loadYamlConfig } from '../kernel/config/load.ts';
 import { ConfigError } from '../kernel/config/errors.ts';
+import { isLoopback } from '../kernel/net.ts';
 
 const listen = z
   .string()
@@ -60,16 +62,41 @@ const storeSchema = z.discriminatedUnion('kind', [
   }),
 ]);
 
+const DAY_MS = 24 * 3600_000;
+
+/** What one request and one client may cost the sink; README.md says why each default is what it is. */
 const limitsSchema = z.strictObject({
   /** the largest request body accepted, as sent (compressed or not) */
-  maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
-  /** the largest body after decompression */
-  maxDecodedBytes: z.number().int().positive().default(128 * 1024 * 1024),
+  maxBodyBytes: z.number().int().positive().default(8 * 1024 * 1024),
+  /** the largest body after decompression; a gzip bomb is cut off here */
+  maxDecodedBytes: z.number().int().positive().default(8 * 1024 * 1024),
+  /** bodies held at once by all requests whose header has been verified (the others hold 64 KiB each at most) */
+  maxBufferedBytes: z.number().int().positive().default(64 * 1024 * 1024),
   /** the most records in one batch */
   maxRecords: z.number().int().positive().default(100_000),
+  /** nesting of a JSON body, its outer object being level 1 (a batch with quality flags needs 5) */
+  maxJsonDepth: z.number().int().min(5).max(256).default(16),
   /** how long a batch that arrived before its predecessor waits for it */
   chainWaitMs: z.number().int().min(0).default(3_000),
-});
+  /** the longest window one MRV report may cover */
+  maxReportSpanMs: z.number().int().positive().default(31 * DAY_MS),
+  /** open connections in all, and from one client address */
+  maxConnections: z.number().int().positive().default(1024),
+  maxConnectionsPerClient: z.number().int().positive().default(64),
+  /** requests being handled at once (all but /healthz), in all and from one client address */
+  maxRequests: z.number().int().positive().default(256),
+  maxRequestsPerClient: z.number().int().positive().default(16),
+  /** time for a client to send a request's headers, and the whole request with its body */
+  headersTimeoutMs: z.number().int().min(100).default(10_000),
+  requestTimeoutMs: z.number().int().min(100).default(30_000),
+  /** how long an idle keep-alive connection stays open, and how many requests it may carry */
+  keepAliveTimeoutMs: z.number().int().min(0).default(5_000),
+  maxRequestsPerSocket: z.number().int().min(0).default(1000),
+  /** refused requests from one address within refusalWindowMs that block it for blockMs; 0 never blocks */
+  refusalsBeforeBlock: z.number().int().min(0).default(100),
+  refusalWindowMs: z.number().int().positive().default(10_000),
+  blockMs: z.number().int().positive().default(30_000),
+}).refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, { message: 'headersTimeoutMs must not be over requestTimeoutMs', path: ['headersTimeoutMs'] });
 
 const reportSchema = z.strictObject({
   /** grid emission factor for avoided emissions, tonnes CO2e per MWh */
@@ -88,7 +115,19 @@ export const sinkConfigSchema = z.strictObject({
   report: reportSchema.default(reportSchema.parse({})),
   /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** serve HTTPS with this certificate and key (PEM files), reloaded on SIGHUP */
   tls: tlsSchema.optional(),
+  /** serve plain HTTP beyond loopback: only behind a TLS-terminating proxy; warned about at every start */
+  insecure: z.boolean().default(false),
+}).superRefine((c, ctx) => {
+  const { host } = splitListen(c.listen);
+  if (c.tls && c.insecure) ctx.addIssue({ code: 'custom', path: ['insecure'], message: 'give tls or insecure: true, not both' });
+  else if (!isLoopback(host) && !c.tls && !c.insecure) {
+    ctx.addIssue({
+      code: 'custom', path: ['listen'],
+      message: `${c.listen} is reachable beyond this machine: give tls: {cert, key}, or insecure: true when a TLS proxy sits in front of the sink`,
+    });
+  }
 });
 
 export type SinkConfigInput = z.input<typeof sinkConfigSchema>;

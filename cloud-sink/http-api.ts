@@ -1,20 +1,26 @@
 // The sink's HTTP API. Each route answers JSON (a report also CSV); each error is a status and a
-// one-line {"error", "code"} body.
+// one-line {"error", "code"} body, counted. /healthz is answered before anything else, so that
+// it never waits on limits or ingest work; every other request must first be admitted by the
+// client limits (429 with Retry-After when over them), and an address whose requests keep being
+// refused is blocked for a while.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { BatchHeader } from '../protocol/batch.ts';
 import { isHex } from '../protocol/hash.ts';
 import { isValidName } from '../protocol/records.ts';
 import { counter } from '../kernel/metrics.ts';
 import type { Anchorer } from './anchor/anchorer.ts';
-import type { Ingest } from './ingest.ts';
+import { clientAddress, type ClientLimits } from './http/client-limits.ts';
+import { HttpError, send, type Refusals } from './http/replies.ts';
+import type { Ingest, IngestReply } from './ingest.ts';
 import type { ProofService } from './proofs.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { buildReport, reportCsv } from './reports.ts';
 import { redactUrl } from '../kernel/redact.ts';
-import type { SinkStore } from './store/types.ts';
-import { decodeBatchBody, readBody, type BodyLimits } from './wire/body.ts';
+import type { Head, SinkStore } from './store/types.ts';
+import { BodyBudget, readBatchBody, readSmallBody, type BodyLimits } from './wire/body.ts';
 import { WireError } from './wire/errors.ts';
 
 export interface HttpApiDeps {
@@ -23,28 +29,46 @@ export interface HttpApiDeps {
   proofs: ProofService;
   registry: DeviceRegistry;
   anchorer: Anchorer | null;
-  limits: BodyLimits;
+  limits: BodyLimits & { maxReportSpanMs: number; maxBufferedBytes: number };
+  clients: ClientLimits;
+  refusals: Refusals;
   adminToken: string | null;
   emissionFactorTco2ePerMwh: number;
   log: Logger;
   metrics: Registry;
 }
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
+/** Answers that count against the address that caused them (refusals of what it sent). */
+const REFUSED = new Set([400, 401, 403, 408, 413, 414, 415, 422, 429, 431]);
 
-  constructor(status: number, message: string, code: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
+/** The most body bytes a request answered early (a duplicate) may still send for its connection to be kept. */
+const DRAIN_AFTER_ANSWER_BYTES = 1024 * 1024;
+
+/** Reports hold their window's readings in memory: only this many are built at once. */
+const REPORTS_AT_ONCE = 2;
+
+const NAME_RULE = 'device names are 1-128 letters, digits, dot, dash, colon or underscore, starting with a letter or digit';
+
+function deviceParam(v: string): string {
+  if (!isValidName(v)) throw new HttpError(400, `not a device name: ${NAME_RULE}`, 'bad_device_name');
+  return v;
+}
+
+/** The path's segments, percent-decoded; a malformed escape is the client's mistake (400), not ours. */
+function pathParts(pathname: string): string[] {
+  try {
+    return pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw new HttpError(400, 'the path has a malformed percent escape', 'bad_url');
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  const text = type === 'application/json' ? JSON.stringify(body) + '\n' : String(body);
-  res.writeHead(status, { 'content-type': type === 'application/json' ? 'application/json' : `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+function parseUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'http://sink');
+  } catch {
+    throw new HttpError(400, 'the request target is not a valid URL path', 'bad_url');
+  }
 }
 
 function intParam(v: string | null, name: string, fallback: number): number {
@@ -56,26 +80,47 @@ function intParam(v: string | null, name: string, fallback: number): number {
 
 export class HttpApi {
   private readonly requests;
+  private reportsBuilding = 0;
+  private readonly bodies: BodyBudget;
 
   private readonly deps: HttpApiDeps;
 
   constructor(deps: HttpApiDeps) {
     this.deps = deps;
+    this.bodies = new BodyBudget(deps.limits.maxBufferedBytes);
     this.requests = counter(deps.metrics, 'fieldproof_sink_http_requests_total', 'HTTP requests, by route and status', ['route', 'status']);
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.url === '/healthz' && req.method === 'GET') {
+      send(res, 200, { ok: true, store: this.deps.store.kind });
+      this.requests.inc({ route: 'healthz', status: '200' });
+      return;
+    }
+    const client = clientAddress(req.socket.remoteAddress);
+    const admission = this.deps.clients.admit(client);
+    if (!admission.ok) {
+      // The body is not read: close rather than drain it.
+      res.setHeader('connection', 'close');
+      this.deps.refusals.answer(res, new HttpError(429, `too many requests (${admission.reason.replace('_', ' ')}); retry after ${admission.retryAfterS} s`, admission.reason, { 'retry-after': String(admission.retryAfterS) }), { client });
+      this.deps.clients.noteRefusal(client);
+      this.requests.inc({ route: 'limits', status: '429' });
+      return;
+    }
     let route = 'unknown';
-    this.route(req, res, (r) => (route = r))
-      .catch((err) => {
-        if (err instanceof HttpError) send(res, err.status, { error: err.message, code: err.code });
-        else {
-          this.deps.log.error({ err: (err as Error).message, url: redactUrl(req.url ?? '') }, 'request failed');
-          if (!res.headersSent) send(res, 500, { error: `internal error: ${(err as Error).message}`, code: 'internal' });
-          else res.destroy();
-        }
-      })
-      .finally(() => this.requests.inc({ route, status: String(res.statusCode) }));
+    res.once('close', () => {
+      this.deps.clients.finishRequest(client);
+      if (REFUSED.has(res.statusCode)) this.deps.clients.noteRefusal(client);
+      this.requests.inc({ route, status: String(res.statusCode) });
+    });
+    this.route(req, res, (r) => (route = r)).catch((err) => {
+      // a body the route never read is not drained: the connection closes after the answer
+      if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+      if (err instanceof HttpError) return this.deps.refusals.answer(res, err, { client, route });
+      this.deps.log.error({ err: (err as Error).message, route }, 'request failed');
+      if (!res.headersSent) send(res, 500, { error: `internal error: ${(err as Error).message}`, code: 'internal' });
+      else res.destroy();
+    });
   };
 
   private requireAdmin(req: IncomingMessage): void {
@@ -88,52 +133,38 @@ export class HttpApi {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, name: (r: string) => void): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://sink');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const url = parseUrl(req.url);
+    const parts = pathParts(url.pathname);
     const method = req.method ?? 'GET';
     const { deps } = this;
 
     if (method === 'POST' && url.pathname === '/v1/batches') {
       name('batches');
-      let decoded;
-      try {
-        const body = await readBody(req, deps.limits.maxBodyBytes);
-        decoded = await decodeBatchBody(body, req.headers['content-type'], req.headers['content-encoding'], deps.limits);
-      } catch (err) {
-        if (!(err instanceof WireError)) throw err;
-        const reply = deps.ingest.refusedBody(err.status, err.message);
-        res.setHeader('connection', err.status === 413 ? 'close' : 'keep-alive');
-        return send(res, reply.status, reply.body);
-      }
-      const reply = await deps.ingest.accept(decoded);
-      return send(res, reply.status, reply.body);
+      return this.postBatch(req, res);
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && parts[3] === 'head') {
       name('head');
-      const head = await deps.store.head(parts[2]!);
-      return send(res, 200, { device: parts[2], batch: head.batch, hash: head.hash, last: head.last });
+      const device = deviceParam(parts[2]!);
+      const head = await this.knownHead(device);
+      return send(res, 200, { device, batch: head.batch, hash: head.hash, last: head.last });
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'proofs' && parts.length === 4) {
       name('proofs');
+      const device = deviceParam(parts[2]!);
       const seq = Number(parts[3]);
-      if (!isValidName(parts[2]) || !Number.isSafeInteger(seq) || seq < 1) throw new HttpError(400, 'usage: GET /v1/proofs/DEVICE/SEQ with SEQ a positive integer', 'bad_query');
-      const p = await deps.proofs.proof(parts[2]!, seq);
+      if (!Number.isSafeInteger(seq) || seq < 1) throw new HttpError(400, 'usage: GET /v1/proofs/DEVICE/SEQ with SEQ a positive integer', 'bad_query');
+      const p = await deps.proofs.proof(device, seq);
       return p.ok ? send(res, 200, p.proof) : send(res, p.status, { error: p.error, code: p.code });
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'reports' && parts.length === 3) {
       name('reports');
-      const device = parts[2]!;
-      if (!isValidName(device)) throw new HttpError(400, 'not a device name', 'bad_query');
-      const to = intParam(url.searchParams.get('to'), 'to', Date.now());
-      const from = intParam(url.searchParams.get('from'), 'from', to - 24 * 3600_000);
-      if (from >= to) throw new HttpError(400, 'from must be before to', 'bad_query');
-      const report = await buildReport(deps.store, device, { from, to, emissionFactorTco2ePerMwh: deps.emissionFactorTco2ePerMwh });
-      const wantsCsv = url.searchParams.get('format') === 'csv' || (req.headers.accept ?? '').includes('text/csv');
-      return wantsCsv ? send(res, 200, reportCsv(report), 'text/csv') : send(res, 200, report);
+      return this.report(req, res, deviceParam(parts[2]!), url);
     }
     if (method === 'GET' && url.pathname === '/v1/anchors') {
       name('anchors');
-      return send(res, 200, { anchors: await deps.store.anchors(intParam(url.searchParams.get('limit'), 'limit', 20)) });
+      const limit = intParam(url.searchParams.get('limit'), 'limit', 20);
+      if (limit < 1 || limit > 1000) throw new HttpError(400, 'limit must be 1..1000', 'bad_query');
+      return send(res, 200, { anchors: await deps.store.anchors(limit) });
     }
     if (method === 'POST' && url.pathname === '/v1/anchors') {
       name('anchor_now');
@@ -160,17 +191,84 @@ export class HttpApi {
       name('healthz');
       return send(res, 200, { ok: true, store: deps.store.kind });
     }
-    throw new HttpError(404, `no route ${method} ${url.pathname}`, 'no_route');
+    throw new HttpError(404, `no route ${method.slice(0, 16)} ${url.pathname.slice(0, 200)}`, 'no_route');
+  }
+
+  /**
+   * A batch: the header is checked as soon as it has arrived, and a refusal (or a duplicate) is
+   * answered without reading the rest; the connection is then closed rather than drained.
+   */
+  private async postBatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { ingest, limits } = this.deps;
+    let header: BatchHeader | null = null;
+    let read;
+    try {
+      read = await readBatchBody<IngestReply>(req, limits, this.bodies, async (raw) => {
+        const verdict = await ingest.checkHeader(raw);
+        if (verdict.proceed) header = raw as BatchHeader;
+        return verdict;
+      });
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      if (req.socket.destroyed) return;
+      const reply = ingest.refusedBody(err.status, err.message);
+      res.setHeader('connection', 'close');
+      if (err.status === 429) res.setHeader('retry-after', '1');
+      return send(res, reply.status, reply.body);
+    }
+    if ('answered' in read) {
+      // A duplicate is answered before its body is read; the rest of a small one is read and
+      // dropped, so that a device sending again keeps its connection. Anything else: close.
+      const declared = Number(req.headers['content-length']);
+      if (read.answered.status === 200 && declared <= DRAIN_AFTER_ANSWER_BYTES) req.resume();
+      else if (!req.complete) res.setHeader('connection', 'close');
+      return send(res, read.answered.status, read.answered.body);
+    }
+    const reply = await ingest.accept(header!, read.decoded);
+    return send(res, reply.status, reply.body);
+  }
+
+  /** The head of a device the sink knows: registered, or holding its batches (a device since removed from the config). */
+  private async knownHead(device: string): Promise<Head> {
+    const head = await this.deps.store.head(device);
+    if (head.batch === 0 && (await this.deps.registry.keyOf(device)) === null) {
+      throw new HttpError(404, `device ${device} is not registered with this sink and it holds nothing of it`, 'unknown_device');
+    }
+    return head;
+  }
+
+  private async report(req: IncomingMessage, res: ServerResponse, device: string, url: URL): Promise<void> {
+    const { deps } = this;
+    const to = intParam(url.searchParams.get('to'), 'to', Date.now());
+    const from = intParam(url.searchParams.get('from'), 'from', to - 24 * 3600_000);
+    if (from >= to) throw new HttpError(400, 'from must be before to', 'bad_query');
+    if (to - from > deps.limits.maxReportSpanMs) {
+      throw new HttpError(400, `the window is ${to - from} ms, over the limit of ${deps.limits.maxReportSpanMs} ms (limits.maxReportSpanMs): ask for it in parts`, 'window_too_long');
+    }
+    if (this.reportsBuilding >= REPORTS_AT_ONCE) {
+      throw new HttpError(429, `${REPORTS_AT_ONCE} reports are being built; retry after 1 s`, 'reports_busy', { 'retry-after': '1' });
+    }
+    await this.knownHead(device);
+    this.reportsBuilding++;
+    try {
+      const report = await buildReport(deps.store, device, { from, to, emissionFactorTco2ePerMwh: deps.emissionFactorTco2ePerMwh });
+      const wantsCsv = url.searchParams.get('format') === 'csv' || (req.headers.accept ?? '').includes('text/csv');
+      return wantsCsv ? send(res, 200, reportCsv(report), 'text/csv') : send(res, 200, report);
+    } finally {
+      this.reportsBuilding--;
+    }
   }
 
   private async addDevice(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: { id?: unknown; key?: unknown };
     try {
-      body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+      body = JSON.parse((await readSmallBody(req, 4096)).toString('utf8'));
     } catch (err) {
-      throw new HttpError(400, err instanceof WireError ? err.message : 'body must be JSON {"id": ..., "key": ...}', 'bad_body');
+      if (err instanceof WireError) throw new HttpError(err.status, err.message, err.status === 413 ? 'too_large' : 'bad_body');
+      throw new HttpError(400, 'body must be JSON {"id": ..., "key": ...}', 'bad_body');
     }
-    if (!isValidName(body.id)) throw new HttpError(400, 'id must be 1-128 letters, digits, dot, dash, colon or underscore', 'bad_body');
+    if (typeof body !== 'object' || body === null) throw new HttpError(400, 'body must be JSON {"id": ..., "key": ...}', 'bad_body');
+    if (!isValidName(body.id)) throw new HttpError(400, `id: ${NAME_RULE}`, 'bad_device_name');
     if (!isHex(body.key, 32)) throw new HttpError(400, 'key must be a 64-digit lowercase hex Ed25519 public key', 'bad_body');
     const outcome = await this.deps.registry.add(body.id, body.key);
     if (outcome === 'conflict') throw new HttpError(409, `device ${body.id} is already registered with another key`, 'conflict');

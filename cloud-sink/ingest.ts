@@ -1,16 +1,19 @@
-// Accepting one batch: the device is registered with this key, the header is well formed and
-// signed, the records are exactly first..last and hash to the signed root (protocol/batch.ts
-// checkBatch), and the batch is the next of the device's chain (the store, atomically). Every
+// Accepting one batch, cheapest signed thing first: the header is well formed, its device is
+// registered with this key and the signature verifies (checkHeader, before a record is read);
+// then the records are exactly first..last and hash to the signed root (protocol/batch.ts
+// checkRecords), and the batch is the next of the device's chain (the store, atomically). Every
 // refusal has its own status and a one-line reason, and is counted.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { checkBatch, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
+import { checkRecords, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
 import { rootOfJoined } from './leaves.ts';
+import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { counter, histogram } from '../kernel/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore } from './store/types.ts';
+import type { HeaderVerdict } from './wire/body.ts';
 import type { DecodedBatch } from './wire/errors.ts';
 
 export interface IngestReply {
@@ -28,13 +31,19 @@ export interface IngestDeps {
   now?: () => number;
 }
 
+function stop(answer: IngestReply): HeaderVerdict<IngestReply> {
+  return { proceed: false, answer };
+}
+
 export class Ingest {
   private readonly m;
+  private readonly logThrottle: ThrottledWarn;
 
   private readonly deps: IngestDeps;
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
+    this.logThrottle = new ThrottledWarn(deps.log, 1000);
     const reg = deps.metrics;
     this.m = {
       batches: counter(reg, 'fieldproof_sink_batches_total', 'Batches offered to the sink, by outcome', ['outcome']),
@@ -48,24 +57,46 @@ export class Ingest {
   private refuse(status: number, reason: string, error: string, extra: Record<string, unknown> = {}): IngestReply {
     this.m.refused.inc({ reason });
     this.m.batches.inc({ outcome: 'refused' });
-    this.deps.log.warn({ reason, error, ...extra }, 'batch refused');
+    this.logThrottle.warn(reason, { error, ...extra }, 'batch refused');
     return { status, body: { error, code: reason, ...extra } };
   }
 
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
   refusedBody(status: number, error: string): IngestReply {
-    return this.refuse(status, status === 413 ? 'too_large' : status === 415 ? 'unsupported_type' : status === 422 ? 'bad_records' : 'bad_body', error);
+    const reason = ({ 413: 'too_large', 415: 'unsupported_type', 422: 'bad_records', 429: 'busy' } as Record<number, string>)[status] ?? 'bad_body';
+    return this.refuse(status, reason, error);
   }
 
-  async accept(decoded: DecodedBatch): Promise<IngestReply> {
-    const started = performance.now();
-    const hp = headerProblem(decoded.header);
-    if (hp) return this.refuse(400, 'bad_header', hp);
-    const header = decoded.header as BatchHeader;
+  /**
+   * The cheap checks, run as soon as the header has arrived and before any record is read: its
+   * shape, the device registered with this key, the signature. A header the sink already holds
+   * is answered as a duplicate at once: the records its root commits to are stored, so the ones
+   * sent again need not be read (and a replayed public header costs no more than this).
+   */
+  async checkHeader(raw: unknown): Promise<HeaderVerdict<IngestReply>> {
+    const hp = headerProblem(raw);
+    if (hp) return stop(this.refuse(400, 'bad_header', hp));
+    const header = raw as BatchHeader;
     const key = await this.deps.registry.keyOf(header.device);
-    if (key === null) return this.refuse(403, 'unknown_device', `device ${header.device} is not registered with this sink`, { device: header.device });
-    if (key !== header.key) return this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device });
+    if (key === null) return stop(this.refuse(403, 'unknown_device', `device ${header.device} is not registered with this sink`, { device: header.device }));
+    if (key !== header.key) return stop(this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device }));
+    const ids = { device: header.device, batch: header.batch };
+    if (!verifyHeaderSignature(header)) return stop(this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids));
+    const head = await this.deps.store.head(header.device);
+    if (header.batch <= head.batch) {
+      const hash = headerHash(header);
+      const held = await this.deps.store.batch(header.device, header.batch);
+      if (held?.hash === hash) {
+        this.m.batches.inc({ outcome: 'duplicate' });
+        return stop({ status: 200, body: { status: 'duplicate', ...ids, hash } });
+      }
+    }
+    return { proceed: true, records: header.count };
+  }
 
+  /** The records of a header `checkHeader` let through, then the chain and the store. */
+  async accept(header: BatchHeader, decoded: DecodedBatch): Promise<IngestReply> {
+    const started = performance.now();
     let text = '';
     let count = 0;
     let minTs: number | null = null;
@@ -74,11 +105,9 @@ export class Ingest {
     if (decoded.pruned) {
       const n = decoded.lines ? decoded.lines.length : Array.isArray(decoded.records) ? decoded.records.length : -1;
       if (n !== 0) return this.refuse(400, 'bad_body', 'a pruned batch carries no records');
-      if (!verifyHeaderSignature(header)) return this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids);
     } else if (decoded.lines) {
       // Columnar: the decoder rebuilt the canonical lines and checked each field; what is left is
-      // the signature, the count and the root over exactly these bytes.
-      if (!verifyHeaderSignature(header)) return this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids);
+      // the count and the root over exactly these bytes.
       if (decoded.lines.length !== header.count) return this.refuse(422, 'bad_records', `batch ${header.batch} of ${header.device}: expected ${header.count} records, got ${decoded.lines.length}`, ids);
       text = decoded.lines.join('\n');
       if (rootOfJoined(text, decoded.lines.length).toString('hex') !== header.root) {
@@ -88,9 +117,9 @@ export class Ingest {
       minTs = decoded.minTs;
       maxTs = decoded.maxTs;
     } else {
-      const check = checkBatch(header, decoded.records);
+      const check = checkRecords(header, decoded.records);
       if (!check.ok) {
-        const reason = check.reason === 'signature does not verify' ? 'bad_signature' : check.reason.startsWith('root') ? 'bad_root' : 'bad_records';
+        const reason = check.reason.startsWith('root') ? 'bad_root' : 'bad_records';
         return this.refuse(422, reason, `batch ${header.batch} of ${header.device}: ${check.reason}`, ids);
       }
       const records = decoded.records as Record<string, unknown>[];

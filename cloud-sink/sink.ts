@@ -1,18 +1,17 @@
 // The cloud sink as one object: store, registry, verification, anchoring, proofs and reports
 // behind an HTTP server. `fieldproof sink` runs it; the demo, the tests and the drain benchmark
 // run it in-process.
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { silentLogger } from '../kernel/log.ts';
-import { Registry } from '../kernel/metrics.ts';
+import { processMetrics, Registry } from '../kernel/metrics.ts';
 import { Anchorer } from './anchor/anchorer.ts';
 import type { AnchorChain } from './anchor/aptos-chain.ts';
 import type { DeviceKeySync } from './anchor/device-key-sync.ts';
 import { invalidDeviceKeys, splitListen, type SinkConfig } from './config.ts';
 import { HttpApi } from './http-api.ts';
+import { ClientLimits } from './http/client-limits.ts';
+import { Refusals } from './http/replies.ts';
+import { SinkServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { ProofService } from './proofs.ts';
 import { DeviceRegistry } from './registry.ts';
@@ -30,7 +29,7 @@ export interface SinkDeps {
 }
 
 export class Sink {
-  private server: Server | null = null;
+  private server: SinkServer | null = null;
   private anchorer: Anchorer | null = null;
   private keySync: DeviceKeySync | null = null;
   private storeInUse: SinkStore | null = null;
@@ -53,10 +52,13 @@ export class Sink {
   }
 
   get url(): string {
-    const addr = this.server?.address() as AddressInfo | null;
-    if (!addr) throw new Error('the sink is not listening');
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return `${this.config.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+    if (!this.server) throw new Error('the sink is not listening');
+    return this.server.url;
+  }
+
+  /** Read the TLS certificate and key again (SIGHUP); false when there is no TLS or they are unusable. */
+  reloadTls(): boolean {
+    return this.server?.reloadTls() ?? false;
   }
 
   async start(): Promise<void> {
@@ -64,6 +66,10 @@ export class Sink {
     for (const id of invalidDeviceKeys(config)) {
       log.warn({ device: id }, 'the config gives this device a key that is not 64 hex digits (a placeholder?); its batches will be refused');
     }
+    if (config.insecure) {
+      log.warn({ listen: config.listen }, 'insecure: true: serving plain HTTP; batches, proofs and the admin token cross the network unencrypted unless a TLS proxy is in front of the sink');
+    }
+    processMetrics(metrics);
     const store = this.deps.store ?? (await createStore(config));
     await store.open();
     this.storeInUse = store;
@@ -87,22 +93,16 @@ export class Sink {
         const admission = keySync && keyChain ? new OnChainKeyAdmission(keySync, keyChain.operator) : undefined;
         this.anchorer = new Anchorer({ store, chain, intervalMs: config.anchor.intervalMs, retryMs: config.anchor.retryMs, log: log.child({ part: 'anchor' }), metrics, admission });
       }
+      const clients = new ClientLimits(config.limits);
+      const refusals = new Refusals(metrics, log);
       const api = new HttpApi({
-        store, ingest, registry, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics,
+        store, ingest, registry, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
         emissionFactorTco2ePerMwh: config.report.emissionFactorTco2ePerMwh,
       });
-      const server = config.tls
-        ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, api.handle)
-        : createHttpServer(api.handle);
-      server.keepAliveTimeout = 65_000;
-      server.requestTimeout = 120_000;
       const { host, port } = splitListen(config.listen);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) =>
-          reject(new Error(err.code === 'EADDRINUSE' ? `cannot listen on ${config.listen}: the address is in use` : `cannot listen on ${config.listen}: ${err.message}`)));
-        server.listen(port, host, () => resolve());
-      });
+      const server = new SinkServer({ host, port, tls: config.tls ?? null, timeouts: config.limits, clients, refusals, handler: api.handle, log, metrics });
+      await server.start();
       this.server = server;
       await this.keySync?.start();
       await this.anchorer?.start();
@@ -138,15 +138,8 @@ export class Sink {
     await this.anchorer?.stop();
     await this.keySync?.stop();
     this.keySync = null;
-    const server = this.server;
+    await this.server?.stop();
     this.server = null;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
-      });
-    }
     await this.storeInUse?.close();
     this.storeInUse = null;
   }

@@ -4,7 +4,7 @@
 import type { Counter } from 'prom-client';
 import type { GatewayConfig } from './config.ts';
 import type { QueuedDownlink } from './downlink-queue.ts';
-import type { ThrottledWarn } from './log-throttle.ts';
+import type { ThrottledWarn } from '../kernel/log-throttle.ts';
 import type { Channel, Region } from './lorawan/region.ts';
 import type { RxPacket, TxPacket } from './semtech/packets.ts';
 

@@ -7,7 +7,7 @@ import type { Counter } from 'prom-client';
 import type { DriverStatus } from '../kernel/source.ts';
 import type { GatewayConfig, LorawanDeviceConfig } from './config.ts';
 import type { DownlinkScheduler } from './downlink-scheduler.ts';
-import type { ThrottledWarn } from './log-throttle.ts';
+import type { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { devAddrHex, type JoinRequestFrame } from './lorawan/frame.ts';
 import { buildJoinAccept, deriveSessionKeys, joinRequestMicValid } from './lorawan/join.ts';
 import { JOIN_ACCEPT_DELAY1 } from './lorawan/region.ts';

@@ -19,7 +19,7 @@ import type { Codec } from './codecs/codec.ts';
 import type { GatewayConfig, LorawanDeviceConfig } from './config.ts';
 import { DownlinkQueue, prepareDownlink, view } from './downlink-queue.ts';
 import { DownlinkScheduler, type DownlinkSender } from './downlink-scheduler.ts';
-import { ThrottledWarn } from './log-throttle.ts';
+import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { cryptPayload, dataMic, sessionCrypto, UP, type SessionCrypto } from './lorawan/crypto.ts';
 import { judgeFCnt, rebuildFCnt } from './lorawan/fcnt.ts';
 import { JoinServer } from './join-server.ts';

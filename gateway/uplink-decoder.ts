@@ -12,7 +12,7 @@ import type { ReadingInput } from '../protocol/records.ts';
 import { counter, gauge } from '../kernel/metrics.ts';
 import type { Codec, CodecOutcome, UplinkInput } from './codecs/codec.ts';
 import { outcomeReadings } from './codecs/outcome-readings.ts';
-import type { ThrottledWarn } from './log-throttle.ts';
+import type { ThrottledWarn } from '../kernel/log-throttle.ts';
 
 /** Uplinks waiting for a codec beyond which new ones are journaled undecoded at once. */
 export const MAX_DECODING = 50_000;

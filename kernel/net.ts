@@ -16,7 +16,7 @@ export function freeTcpPort(): Promise<number> {
   });
 }
 
-/** Addresses only the device itself can reach (a listener bound to one is out of reach of the network). */
+/** Addresses only this machine can reach (127/8, ::1, localhost). */
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
   if (h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;

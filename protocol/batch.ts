@@ -81,6 +81,11 @@ export function checkBatch(header: unknown, records: unknown): BatchCheck {
   if (hp) return { ok: false, reason: hp };
   const h = header as BatchHeader;
   if (!verifyHeaderSignature(h)) return { ok: false, reason: 'signature does not verify' };
+  return checkRecords(h, records);
+}
+
+/** The records of a header already checked and verified: exactly first..last of its device, hashing to its root. */
+export function checkRecords(h: BatchHeader, records: unknown): BatchCheck {
   if (!Array.isArray(records)) return { ok: false, reason: 'records must be an array' };
   if (records.length !== h.count) return { ok: false, reason: `expected ${h.count} records, got ${records.length}` };
   const leaves: Buffer[] = new Array(records.length);

@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   validate: () => import('../../bench/validate.ts'),
   drivers: () => import('../../bench/drivers.ts'),
   daemon: () => import('../../bench/daemon.ts'),
+  attack: () => import('../../bench/attack.ts'),
 };
 
 export const command: Command = {

@@ -173,7 +173,9 @@ export class LevelSinkStore implements SinkStore {
     // one is newer than what was read, and must not be replaced by it.
     const committed = this.heads.get(device);
     if (committed) return committed;
-    const head: Head = text ? (JSON.parse(text) as Head) : { batch: 0, hash: ZERO_HASH, last: 0 };
+    if (!text) return { batch: 0, hash: ZERO_HASH, last: 0 };
+    // Cached only for devices that hold batches: a lookup of any other name leaves nothing behind.
+    const head = JSON.parse(text) as Head;
     this.heads.set(device, head);
     return head;
   }

@@ -1,6 +1,8 @@
 // The worked examples of the specification, recomputed with the real code, so that the spec cannot
 // drift from what the code does. An example is the code block after `<!-- example: NAME -->` in a
 // file of this folder; the last test fails on an example that no test here checked.
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +28,7 @@ import { rotationMessage as simulatorRotationMessage } from '../../cloud-sink/ap
 import { invalidDeviceKeys, loadSinkConfig, sinkConfig } from '../../cloud-sink/config.ts';
 import { Sink } from '../../cloud-sink/sink.ts';
 import { getJson, postRaw, type Reply } from '../../test/support/sink.ts';
-import { decodeBatchBody } from '../../cloud-sink/wire/body.ts';
+import { BodyBudget, readBatchBody, type BodyLimits } from '../../cloud-sink/wire/body.ts';
 import { loadDeviceConfig } from '../../app/config/device-config.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { runCli } from '../../test/support/cli.ts';
@@ -241,13 +243,21 @@ describe('proofs.md', () => {
   });
 });
 
+/** The body as the sink's reader takes it from a request, its header accepted as soon as it arrives. */
+async function sinkReads(body: Buffer, headers: Record<string, string>) {
+  const limits: BodyLimits = { maxBodyBytes: 1 << 20, maxDecodedBytes: 1 << 20, maxRecords: 10, maxJsonDepth: 8 };
+  const req = Object.assign(Readable.from([body]), { headers }) as unknown as IncomingMessage;
+  const read = await readBatchBody(req, limits, new BodyBudget(1 << 22), async () => ({ proceed: true as const, records: 10 }));
+  assert.ok('decoded' in read);
+  return read.decoded;
+}
+
 describe('wire.md and columnar.md', () => {
   it('writes batch 2\'s JSON body as the uplink does, and the sink reads it', async () => {
     const body = example('json-body');
     const b2 = chain[1]!;
     assert.equal(body, `{"header":${canonicalize(b2.header)},"records":[${b2.records.map((r) => canonicalize(r)).join(',')}]}`);
-    const limits = { maxBodyBytes: 1 << 20, maxDecodedBytes: 1 << 20, maxRecords: 10 };
-    const decoded = await decodeBatchBody(gzipSync(body), 'application/json', 'gzip', limits);
+    const decoded = await sinkReads(gzipSync(body), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
     assert.deepEqual(decoded, { header: b2.header, records: b2.records, pruned: false });
   });
 
@@ -255,7 +265,7 @@ describe('wire.md and columnar.md', () => {
     const body = example('pruned-body');
     const b3 = chain[2]!;
     assert.equal(body, `{"header":${canonicalize(b3.header)},"records":[],"pruned":true}`);
-    const decoded = await decodeBatchBody(Buffer.from(body), undefined, undefined, { maxBodyBytes: 1 << 20, maxDecodedBytes: 1 << 20, maxRecords: 10 });
+    const decoded = await sinkReads(Buffer.from(body), {});
     assert.equal(decoded.pruned, true);
     assert.equal(headerProblem(decoded.header), null);
     assert.equal(verifyHeaderSignature(decoded.header as BatchHeader), true);

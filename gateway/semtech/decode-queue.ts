@@ -7,7 +7,7 @@
 // the socket thread's drop counters into metrics.
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../kernel/metrics.ts';
-import type { ThrottledWarn } from '../log-throttle.ts';
+import type { ThrottledWarn } from '../../kernel/log-throttle.ts';
 import { QUEUE_SLOTS, QueueSlot } from './socket-protocol.ts';
 
 /** One batch from the socket thread: its bytes count against the bound until its last datagram is done. */

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../kernel/metrics.ts';
-import { ThrottledWarn } from '../log-throttle.ts';
+import { ThrottledWarn } from '../../kernel/log-throttle.ts';
 import { DecodeQueue, type BatchHold } from './decode-queue.ts';
 import { GatewayTable, type Endpoint, type GatewayInfo } from './gateway-table.ts';
 import {

@@ -53,8 +53,14 @@ class ByteReader {
     this.pos = start;
   }
 
+  /** a read ran past the end */
+  truncated = false;
+
   private need(n: number): void {
-    if (this.pos + n > this.end) throw new ColumnarError(`columnar ${this.what} is truncated`);
+    if (this.pos + n > this.end) {
+      this.truncated = true;
+      throw new ColumnarError(`columnar ${this.what} is truncated`);
+    }
   }
 
   uvarint(): number {
@@ -120,13 +126,43 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-export function decodeColumnar(buf: Buffer, maxRecords: number): ColumnarBatch {
-  if (buf.length < 4 || buf.toString('ascii', 0, 4) !== MAGIC) throw new ColumnarError('columnar body does not start with FPC1');
-  const r = new ByteReader(buf, 4);
+/** The front of a body: what a receiver checks before it reads any record. */
+export interface ColumnarHead {
+  header: unknown;
+  pruned: boolean;
+  count: number;
+}
+
+function readHead(r: ByteReader, buf: Buffer, maxHeaderBytes: number): ColumnarHead {
+  if (buf.length >= 4 && buf.toString('ascii', 0, 4) !== MAGIC) throw new ColumnarError('columnar body does not start with FPC1');
+  r.pos = 4;
   const flags = r.uvarint();
   if (flags > 1) throw new ColumnarError(`columnar body has unknown flags ${flags}`);
+  const at = r.pos;
+  if (r.uvarint() > maxHeaderBytes) throw new ColumnarError(`columnar body has a header over ${maxHeaderBytes} bytes`);
+  r.pos = at;
   const header = parseJson(r.string(), 'a header');
-  const count = r.uvarint();
+  return { header, pruned: flags === 1, count: r.uvarint() };
+}
+
+/**
+ * The header, flags and record count from the first bytes of a body, or null while too few have
+ * arrived: a receiver checks the signed header before it reads (or even receives) the records.
+ */
+export function readColumnarHead(buf: Buffer, maxHeaderBytes: number): ColumnarHead | null {
+  const r = new ByteReader(buf, 0);
+  try {
+    return readHead(r, buf, maxHeaderBytes);
+  } catch (err) {
+    if (err instanceof ColumnarError && r.truncated) return null;
+    throw err;
+  }
+}
+
+export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes = 64 * 1024): ColumnarBatch {
+  if (buf.length < 4) throw new ColumnarError('columnar body does not start with FPC1');
+  const r = new ByteReader(buf, 4);
+  const { header, pruned, count } = readHead(r, buf, maxHeaderBytes);
   if (count > maxRecords) throw new ColumnarError(`batch has ${count} records, more than the limit of ${maxRecords}`, 'too_many_records');
   const h = header as { device?: unknown; first?: unknown };
   if (typeof h.device !== 'string' || !Number.isSafeInteger(h.first)) throw new ColumnarError('columnar body has a header without device and first');
@@ -242,5 +278,5 @@ export function decodeColumnar(buf: Buffer, maxRecords: number): ColumnarBatch {
   for (const [name, c] of [['series', cSeries], ['timestamp', cTs], ['value code', cCode], ['value', cValue], ['score', cScore], ['flags', cFlags], ['meta', cMeta]] as const) {
     if (!c.done()) throw new ColumnarError(`columnar ${name} column has trailing bytes`);
   }
-  return { header, lines, pruned: flags === 1, minTs, maxTs };
+  return { header, lines, pruned, minTs, maxTs };
 }
