@@ -1,6 +1,7 @@
-// The two record kinds of the journal. Field names and meaning are fixed by ARCHITECTURE.md;
-// records may carry more fields (driver metadata under `meta`), all covered by the hash.
+// The record kinds of the journal: readings, gaps and monitoring plans (plan.ts). Records may
+// carry more fields (driver metadata under `meta`), all covered by the hash.
 import type { JsonValue } from './canonical.ts';
+import type { PlanRecord } from './plan.ts';
 
 export interface Quality {
   score: number;
@@ -32,7 +33,7 @@ export interface GapRecord {
   reason: string;
 }
 
-export type JournalRecord = ReadingRecord | GapRecord;
+export type JournalRecord = ReadingRecord | GapRecord | PlanRecord;
 
 /** What a driver, the gateway or the simulator hands to the pipeline; the journal adds the rest. */
 export interface ReadingInput {
@@ -84,6 +85,13 @@ export function recordProblem(rec: unknown): string | null {
     if (!Number.isSafeInteger(r.dropped) || (r.dropped as number) < 0) return 'gap.dropped must be a non-negative integer';
     if (!Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.to)) return 'gap.from and gap.to must be integer milliseconds';
     if (typeof r.reason !== 'string') return 'gap.reason must be a string';
+    return null;
+  }
+  if (r.kind === 'plan') {
+    // Only what places the plan; whether it can be used for crediting is the report's question
+    // (plan.ts planProblem), never a reason to refuse a signed batch.
+    if (!isValidName(r.sensor)) return 'plan.sensor is not a valid name';
+    if (!Number.isSafeInteger(r.ts)) return 'plan.ts must be integer milliseconds';
     return null;
   }
   return `unknown record kind ${JSON.stringify(r.kind)}`;

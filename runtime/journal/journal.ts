@@ -12,6 +12,7 @@ import { canonicalize } from '../../protocol/canonical.ts';
 import { headerHash, signHeader, type BatchHeader } from '../../protocol/batch.ts';
 import { leafHash, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import { planRecord, type PlanInput } from '../../protocol/plan.ts';
 import { gapRecord, readingRecord, type JournalRecord, type Quality, type ReadingInput } from '../../protocol/records.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../log.ts';
@@ -76,7 +77,8 @@ export interface StoredBatch {
 }
 
 interface Pending {
-  input: ReadingInput;
+  /** a reading, or a meter's monitoring plan */
+  input: ReadingInput | PlanInput;
   resolve?: (seq: number) => void;
   reject?: (err: Error) => void;
 }
@@ -217,6 +219,14 @@ export class Journal {
   /** Queue a reading; it is accepted when its group commit is synced. Resolves with its seq. */
   append(input: ReadingInput): Promise<number> {
     return new Promise((resolve, reject) => this.enqueue({ input, resolve, reject }));
+  }
+
+  /**
+   * Queue a meter's monitoring plan (protocol/plan.ts): journaled, batched and signed like a
+   * reading, ahead of the readings queued after it. Resolves with its seq.
+   */
+  appendPlan(plan: PlanInput): Promise<number> {
+    return new Promise((resolve, reject) => this.enqueue({ input: plan, resolve, reject }, true));
   }
 
   /** Queue several readings; resolves with the last one's seq. */
@@ -369,10 +379,16 @@ export class Journal {
     try {
       for (const p of accepted) {
         const seq = this.state.lastSeq + 1;
-        const line = this.encoder.encode(seq, p.input, p.input.quality ?? DEFAULT_QUALITY);
-        addLine(line, p.input.ts);
+        const input = p.input;
+        if ('kind' in input) {
+          addLine(canonicalize(planRecord(this.opts.device, seq, input)), input.ts);
+          records.push({ seq, pending: p });
+          continue;
+        }
+        const line = this.encoder.encode(seq, input, input.quality ?? DEFAULT_QUALITY);
+        addLine(line, input.ts);
         records.push({ seq, pending: p });
-        if (this.remembered.size > 0) this.noteLast(p.input);
+        if (this.remembered.size > 0) this.noteLast(input);
       }
     } catch (err) {
       // An input the encoder cannot represent (a non-finite number): a bug upstream, never a reason
@@ -423,7 +439,8 @@ export class Journal {
   }
 
   /** The record object listeners get: built directly, since encoding and parsing again costs more. */
-  private toRecord(seq: number, input: ReadingInput): JournalRecord {
+  private toRecord(seq: number, input: ReadingInput | PlanInput): JournalRecord {
+    if ('kind' in input) return planRecord(this.opts.device, seq, input);
     return readingRecord(this.opts.device, seq, input, input.quality ?? DEFAULT_QUALITY);
   }
 
@@ -770,7 +787,15 @@ function copyState(s: JournalState): JournalState {
   return copy;
 }
 
-function encodable(r: ReadingInput): boolean {
+function encodable(r: ReadingInput | PlanInput): boolean {
+  if ('kind' in r) {
+    try {
+      canonicalize(r);
+      return Number.isSafeInteger(r.ts);
+    } catch {
+      return false;
+    }
+  }
   return Number.isFinite(r.ts) && (r.value === null || Number.isFinite(r.value)) && (r.quality === undefined || Number.isFinite(r.quality.score));
 }
 
