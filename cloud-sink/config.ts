@@ -6,6 +6,7 @@ import { isHex } from '../protocol/hash.ts';
 import { isValidName } from '../protocol/records.ts';
 import { loadYamlConfig } from '../runtime/config/load.ts';
 import { ConfigError } from '../runtime/config/errors.ts';
+import { mrvReportSchema } from './mrv/config.ts';
 
 const listen = z
   .string()
@@ -71,11 +72,6 @@ const limitsSchema = z.strictObject({
   chainWaitMs: z.number().int().min(0).default(3_000),
 });
 
-const reportSchema = z.strictObject({
-  /** grid emission factor for avoided emissions, tonnes CO2e per MWh */
-  emissionFactorTco2ePerMwh: z.number().nonnegative().default(0.4),
-});
-
 const tlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
 
 export const sinkConfigSchema = z.strictObject({
@@ -85,7 +81,8 @@ export const sinkConfigSchema = z.strictObject({
   anchor: anchorSchema.default({ mode: 'none', intervalMs: 60_000, retryMs: 5_000 }),
   store: storeSchema.default({ kind: 'level' }),
   limits: limitsSchema.default(limitsSchema.parse({})),
-  report: reportSchema.default(reportSchema.parse({})),
+  /** the MRV report: project, grid emission factor with its provenance, declared emissions, operators */
+  report: mrvReportSchema.default(mrvReportSchema.parse({})),
   /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   tls: tlsSchema.optional(),

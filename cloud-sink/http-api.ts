@@ -10,8 +10,8 @@ import { counter } from '../runtime/metrics.ts';
 import type { Anchorer } from './anchor/anchorer.ts';
 import type { Ingest } from './ingest.ts';
 import type { ProofService } from './proofs.ts';
+import type { MrvService, ReportFormat } from './mrv/service.ts';
 import type { DeviceRegistry } from './registry.ts';
-import { buildReport, reportCsv } from './reports.ts';
 import type { SinkStore } from './store/types.ts';
 import { decodeBatchBody, readBody, type BodyLimits } from './wire/body.ts';
 import { WireError } from './wire/errors.ts';
@@ -24,7 +24,7 @@ export interface HttpApiDeps {
   anchorer: Anchorer | null;
   limits: BodyLimits;
   adminToken: string | null;
-  emissionFactorTco2ePerMwh: number;
+  mrv: MrvService;
   log: Logger;
   metrics: Registry;
 }
@@ -118,9 +118,17 @@ export class HttpApi {
       const to = intParam(url.searchParams.get('to'), 'to', Date.now());
       const from = intParam(url.searchParams.get('from'), 'from', to - 24 * 3600_000);
       if (from >= to) throw new HttpError(400, 'from must be before to', 'bad_query');
-      const report = await buildReport(deps.store, device, { from, to, emissionFactorTco2ePerMwh: deps.emissionFactorTco2ePerMwh });
-      const wantsCsv = url.searchParams.get('format') === 'csv' || (req.headers.accept ?? '').includes('text/csv');
-      return wantsCsv ? send(res, 200, reportCsv(report), 'text/csv') : send(res, 200, report);
+      const format = url.searchParams.get('format') ?? ((req.headers.accept ?? '').includes('text/csv') ? 'csv' : (req.headers.accept ?? '').startsWith('text/html') ? 'html' : 'json');
+      if (!['json', 'csv', 'html'].includes(format)) throw new HttpError(400, 'format must be json, csv or html', 'bad_query');
+      const out = await deps.mrv.report(device, from, to, format as ReportFormat);
+      return send(res, out.status, out.body, out.type);
+    }
+    if (parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && parts[3] === 'notes' && (method === 'GET' || method === 'POST')) {
+      name('notes');
+      if (!isValidName(parts[2])) throw new HttpError(400, 'not a device name', 'bad_query');
+      if (method === 'GET') return this.sendReply(res, await deps.mrv.notes(parts[2]!));
+      this.requireAdmin(req);
+      return this.sendReply(res, await deps.mrv.addNote(parts[2]!, await this.jsonBody(req, 'body must be a signed note (fieldproof sink-devices note)')));
     }
     if (method === 'GET' && url.pathname === '/v1/anchors') {
       name('anchors');
@@ -152,6 +160,18 @@ export class HttpApi {
       return send(res, 200, { ok: true, store: deps.store.kind });
     }
     throw new HttpError(404, `no route ${method} ${url.pathname}`, 'no_route');
+  }
+
+  private sendReply(res: ServerResponse, out: { status: number; body: unknown; type?: string }): void {
+    send(res, out.status, out.body, out.type);
+  }
+
+  private async jsonBody(req: IncomingMessage, usage: string): Promise<unknown> {
+    try {
+      return JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+    } catch (err) {
+      throw new HttpError(400, err instanceof WireError ? err.message : usage, 'bad_body');
+    }
   }
 
   private async addDevice(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -14,6 +14,7 @@ import { AptosAnchorChain, readPrivateKey, type AnchorChain } from './anchor/apt
 import { invalidDeviceKeys, splitListen, type SinkConfig } from './config.ts';
 import { HttpApi } from './http-api.ts';
 import { Ingest } from './ingest.ts';
+import { MrvService } from './mrv/service.ts';
 import { ProofService } from './proofs.ts';
 import { DeviceRegistry } from './registry.ts';
 import { ChainSequencer } from './sequencer.ts';
@@ -32,6 +33,7 @@ export interface SinkDeps {
 export class Sink {
   private server: Server | null = null;
   private anchorer: Anchorer | null = null;
+  private mrvService: MrvService | null = null;
   private storeInUse: SinkStore | null = null;
   readonly metrics: Registry;
   private readonly log: Logger;
@@ -72,10 +74,12 @@ export class Sink {
         const chain = this.deps.chain ?? this.aptosChain();
         this.anchorer = new Anchorer({ store, chain, intervalMs: config.anchor.intervalMs, retryMs: config.anchor.retryMs, log: log.child({ part: 'anchor' }), metrics });
       }
+      this.mrvService = new MrvService({ store, config: config.report, log: log.child({ part: 'mrv' }), metrics });
+      await this.mrvService.start();
       const api = new HttpApi({
         store, ingest, registry, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics,
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
-        emissionFactorTco2ePerMwh: config.report.emissionFactorTco2ePerMwh,
+        mrv: this.mrvService,
       });
       const server = config.tls
         ? createHttpsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, api.handle)
@@ -111,8 +115,16 @@ export class Sink {
     return this.anchorer.runOnce(true);
   }
 
+  /** The MRV part (reports, notes, the register index). */
+  get mrv(): MrvService {
+    if (!this.mrvService) throw new Error('the sink is not started');
+    return this.mrvService;
+  }
+
   async stop(): Promise<void> {
     await this.anchorer?.stop();
+    await this.mrvService?.stop();
+    this.mrvService = null;
     const server = this.server;
     this.server = null;
     if (server) {
