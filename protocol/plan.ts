@@ -44,6 +44,11 @@ export interface PlanFields {
   ratedKw?: number;
   /** the polling interval the plan promises: completeness is counted against it */
   intervalMs: number;
+  /**
+   * how long before its timestamp a reading's value may have been sampled (the longest a read can
+   * take): two readings' samples are at most their timestamps' difference plus this apart
+   */
+  readWindowMs?: number;
 }
 
 export interface PlanInput extends PlanFields {
@@ -142,5 +147,6 @@ export function planProblem(rec: unknown): string | null {
   if (due < cal) return 'calibrationDue is before calibratedAt';
   if (r.ratedKw !== undefined && (typeof r.ratedKw !== 'number' || !(r.ratedKw > 0) || !Number.isFinite(r.ratedKw))) return 'ratedKw must be a positive number';
   if (!Number.isSafeInteger(r.intervalMs) || (r.intervalMs as number) <= 0) return 'intervalMs must be a positive integer';
+  if (r.readWindowMs !== undefined && (!Number.isSafeInteger(r.readWindowMs) || (r.readWindowMs as number) < 0)) return 'readWindowMs must be a non-negative integer';
   return null;
 }

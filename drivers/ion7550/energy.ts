@@ -32,11 +32,13 @@ export class EnergyCounter {
    * @param ratedKw the plant's rated power: increases beyond it are jumps, and decreases are
    *   rollovers only when the increase across the wrap is within it
    * @param mpePercent the meter's maximum permissible error, allowed on top of ratedKw
+   * @param readWindowMs how long before its timestamp a value may have been sampled
    */
   constructor(
     readonly spec: CounterSpec,
     private readonly ratedKw?: number,
     private readonly mpePercent = 0,
+    private readonly readWindowMs = 0,
   ) {}
 
   /**
@@ -56,7 +58,7 @@ export class EnergyCounter {
     this.last = counts;
     this.lastTs = ts;
     if (prev === undefined) return { kind: 'first' };
-    const step = classifyStep(prev, counts, this.spec, plausibleCounts(this.spec, this.ratedKw, ts - since, this.mpePercent));
+    const step = classifyStep(prev, counts, this.spec, plausibleCounts(this.spec, this.ratedKw, ts - since + this.readWindowMs, this.mpePercent));
     return { kind: step.kind, kwh: round(step.counts * kwhPerCount(this.spec)), since };
   }
 }

@@ -97,7 +97,7 @@ test('the plan is declared before the first reading; its registers carry their w
   assert.equal(plans.length, 1);
   const register = { register: { bits: 32, scale: 0.001, signed: true, type: 'int32' } };
   assert.deepEqual({ ...plans[0]!, ts: 0 }, {
-    kind: 'plan', sensor: 'meter-1', ts: 0, serial: 'ION-T-1', accuracyClass: '0.2S', calibratedAt: '2025-01-01', calibrationDue: '2030-01-01', ratedKw: 50, intervalMs: 100,
+    kind: 'plan', sensor: 'meter-1', ts: 0, serial: 'ION-T-1', accuracyClass: '0.2S', calibratedAt: '2025-01-01', calibrationDue: '2030-01-01', ratedKw: 50, intervalMs: 100, readWindowMs: 150,
     export: { metric: 'energy_delivered_kwh', type: 'int32', bits: 32, signed: true, scale: 0.001, unit: 'kWh' },
     import: { metric: 'energy_received_kwh', type: 'int32', bits: 32, signed: true, scale: 0.001, unit: 'kWh' },
     power: { metric: 'power_kw', unit: 'kW' },

@@ -19,7 +19,7 @@ import type { Driver, DriverContext, DriverStatus } from '../types.ts';
 import type { Ion7550DriverConfig } from './config.ts';
 import { counterSpec, EnergyCounter, STEP_FLAGS, type EnergyStep } from './energy.ts';
 import { acquireLink, releaseLink, type ModbusLink, type ModbusTarget } from './modbus-link.ts';
-import { meterPlan } from './plan-config.ts';
+import { meterPlan, readWindowMs } from './plan-config.ts';
 import { decodeRaw, planBlocks, scaled, type RegisterBlock, type RegisterEntry } from './register-map.ts';
 
 /** A counter register followed poll by poll: the plan's export and import, and the energy counter. */
@@ -67,7 +67,7 @@ export class Ion7550Decoder {
       if (e !== this.counterEntry && !planned.includes(e.metric)) continue;
       const spec = counterSpec(e, e === this.counterEntry ? config.energy.rolloverKwh : undefined);
       const meta = planned.includes(e.metric) ? { register: { bits: spec.bits, scale: spec.scale, signed: spec.signed, type: spec.type } } : undefined;
-      this.tracked.set(e, { counter: new EnergyCounter(spec, plan?.ratedKw, mpe), meta });
+      this.tracked.set(e, { counter: new EnergyCounter(spec, plan?.ratedKw, mpe, readWindowMs(config)), meta });
     }
   }
 
@@ -216,7 +216,9 @@ export class Ion7550Driver implements Driver {
         await link.reconnect();
       },
       onOutcome: (outcome: PollOutcome<BlockResults>, health: PollHealth) => {
-        const ts = outcome.startedAt;
+        // a read is stamped when the answer arrived: the meter sampled the registers just before,
+        // which places energy at the period's edges better than the poll's start would
+        const ts = outcome.ok ? outcome.startedAt + outcome.durationMs : outcome.startedAt;
         pollMetrics.record(outcome);
         if (!outcome.ok) {
           this.tracker.failed(decoder.failed(outcome.error.flag, ts, emit), outcome.error.message, health);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ACCURACY_CLASS_MPE_PERCENT, energyUnitKwh, parsePlanDate, powerUnitKw, type PlanInput } from '../../protocol/plan.ts';
 import type { Ion7550DriverConfig } from './config.ts';
 import { counterSpec } from './energy.ts';
-import type { RegisterEntry } from './register-map.ts';
+import { planBlocks, type RegisterEntry } from './register-map.ts';
 
 const metric = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'letters, digits, dot, dash, colon or underscore');
 const date = z.string().refine((s) => parsePlanDate(s) !== null, 'must be a date YYYY-MM-DD');
@@ -65,5 +65,14 @@ export function meterPlan(config: Ion7550DriverConfig, ts: number): PlanInput | 
     calibrationDue: plan.calibrationDue,
     ...(plan.ratedKw !== undefined ? { ratedKw: plan.ratedKw } : {}),
     intervalMs: config.intervalMs,
+    readWindowMs: readWindowMs(config),
   };
+}
+
+/**
+ * A reading is stamped when the meter's answer arrives; the meter sampled it during the attempt
+ * that succeeded, which takes at most a timeout per request of the map.
+ */
+export function readWindowMs(config: Ion7550DriverConfig): number {
+  return config.timeoutMs * planBlocks(config.registers, config.maxGapRegisters).length;
 }

@@ -142,7 +142,7 @@ export function meterEnergy(polls: Polls, views: readonly PlanView[], opts: Ener
     const planBreak = polls.plan[k]! - polls.plan[a]! > 1 || va.identity !== vb.identity;
     if (planBreak) {
       const kind: EventKind = va.record.serial !== vb.record.serial ? 'replacement' : 'reconfigured';
-      const bound = plausibleCounts(vb.record.import, rated, dt, vb.mpePercent);
+      const bound = plausibleCounts(vb.record.import, rated, dt + (vb.record.readWindowMs ?? 0), vb.mpePercent);
       const ic = bound !== null ? mwh(Math.floor(bound) * kwhPerCount(vb.record.import)) : 0;
       const notes = opts.notes.get(`${tb}:${kind}`) ?? [];
       t.eventImportCharge += sh(ic);
@@ -153,8 +153,10 @@ export function meterEnergy(polls: Polls, views: readonly PlanView[], opts: Ener
     const specE = va.record.export;
     const specI = va.record.import;
     const mpe = Math.max(va.mpePercent, vb.mpePercent);
-    const boundE = plausibleCounts(specE, rated, dt, mpe);
-    const boundI = plausibleCounts(specI, rated, dt, mpe);
+    // the samples may lie up to the read window further apart than the timestamps
+    const sampleDt = dt + (va.record.readWindowMs ?? 0);
+    const boundE = plausibleCounts(specE, rated, sampleDt, mpe);
+    const boundI = plausibleCounts(specI, rated, sampleDt, mpe);
     const stepE = classifyStep(polls.e[a]!, polls.e[k]!, specE, boundE);
     const stepI = classifyStep(polls.i[a]!, polls.i[k]!, specI, boundI);
     const kpcE = kwhPerCount(specE);

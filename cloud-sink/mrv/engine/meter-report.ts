@@ -55,7 +55,7 @@ export async function meterResult(mrv: MrvStore, device: string, sensor: string,
   };
 }
 
-/** Expected polls are the plan's interval slots in the period; a slot is present when a good poll falls in it. */
+/** Expected polls are the plan's interval slots in the period; present ones are the good polls in it. */
 function completeness(polls: Polls, views: readonly PlanView[], series: Map<string, SeriesPoints>, from: number, to: number): MeterResult['completeness'] {
   let expected = 0;
   let present = 0;
@@ -81,16 +81,12 @@ function completeness(polls: Polls, views: readonly PlanView[], series: Map<stri
       }
     }
   }
-  // a good poll is present in the period that holds the start of its slot (on the grid of its
-  // plan's interval), so that consecutive periods count each poll once
-  let lastSlot = NaN;
-  for (let k = lowerBound(polls.ts, polls.n, from); k < polls.n; k++) {
+  // Each good poll in the period is present, unless it follows the one before by less than half
+  // the plan's interval (a meter read faster than planned counts no more than planned). A rule
+  // of the poll and its predecessor only, so that consecutive periods count each poll once.
+  for (let k = lowerBound(polls.ts, polls.n, from); k < polls.n && polls.ts[k]! < to; k++) {
     const interval = views[polls.plan[k]!]!.record.intervalMs;
-    const slot = Math.floor(polls.ts[k]! / interval) * interval;
-    if (slot >= to) break;
-    if (slot < from || slot === lastSlot) continue;
-    lastSlot = slot;
-    present++;
+    if (k === 0 || polls.ts[k]! - polls.ts[k - 1]! >= interval / 2) present++;
   }
   return { expected, present, reads, failedReads, flaggedReads };
 }
