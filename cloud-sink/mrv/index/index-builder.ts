@@ -34,6 +34,12 @@ export interface BatchInput {
 
 type RegisterMeta = { bits: unknown; scale: unknown; signed: unknown; type: unknown };
 
+/** The flags that keep a register value from being credited, or undefined when there are none. */
+function disqualifying(flags: readonly string[]): string[] | undefined {
+  const bad = flags.filter((f) => EVENT_FLAGS[f] === undefined && !BENIGN_FLAGS.has(f));
+  return bad.length > 0 ? bad : undefined;
+}
+
 export function emptyIndexerState(): IndexerState {
   return { series: {}, lastReadingTs: null, openPruned: [], clockBackwards: {} };
 }
@@ -119,14 +125,10 @@ export class IndexBuilder {
       return;
     }
     s.lastTs = r.ts;
-    let flags = r.value === null ? F.NULL : 0;
-    let bad: string[] | undefined;
-    for (const f of r.quality.flags) {
-      const ev = EVENT_FLAGS[f];
-      if (ev !== undefined) flags |= ev;
-      else if (!BENIGN_FLAGS.has(f)) (bad ??= []).push(f);
-    }
-    if (bad) flags |= F.BAD;
+    // a failed read's flag says why it failed: it is a failed read, not a flagged value
+    const bad = r.value === null ? undefined : disqualifying(r.quality.flags);
+    let flags = r.value === null ? F.NULL : bad ? F.BAD : 0;
+    for (const f of r.quality.flags) flags |= EVENT_FLAGS[f] ?? 0;
     const expected = regs[r.metric];
     const meta = (r.meta as { register?: RegisterMeta } | undefined)?.register;
     if (expected && meta && (meta.bits !== expected.bits || meta.scale !== expected.scale || meta.signed !== expected.signed || meta.type !== expected.type)) {
