@@ -91,8 +91,9 @@ uplink: { url: ${JSON.stringify(sink.url)} }
   const reset = across.energy.events.find((e) => e.kind === 'reset' && e.register === 'export');
   assert.ok(reset, `the reset is an event: ${JSON.stringify(across.energy.events)}`);
   assert.equal(reset.detectedBy, 'device+sink');
-  assert.ok(reset.uncreditedKwh > 0);
+  assert.ok(reset.uncreditedKwh >= 0, 'what the register counted since the reset, which may be next to nothing');
+  // the reset's step (a poll interval or more at 3600 kW: 0.1 kWh or more) is not credited
   const acrossTruth = (NET_KW * 2000) / 3_600_000;
-  assert.ok(across.energy.creditedKwh < acrossTruth * 1.01, `credited ${across.energy.creditedKwh} of a truth of ${acrossTruth}`);
+  assert.ok(across.energy.creditedKwh < acrossTruth - 0.05, `credited ${across.energy.creditedKwh} of a truth of ${acrossTruth}`);
   assert.ok(across.energy.creditedKwh > acrossTruth * 0.8, 'only the reset\'s interval is withheld');
 });

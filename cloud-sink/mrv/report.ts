@@ -7,7 +7,7 @@ import type { MrvReportConfig } from './config.ts';
 import { creditingWindow, emissionsSection } from './emissions.ts';
 import { kwh } from './engine/apportion.ts';
 import { dataLoss } from './engine/data-loss.ts';
-import { credited, meterEnergy, type NoteRef } from './engine/meter-energy.ts';
+import type { NoteRef } from './engine/meter-energy.ts';
 import { meterJson, meterResult, type MeterJson } from './engine/meter-report.ts';
 import { planTimelines, plansOver } from './engine/plan-timeline.ts';
 import type { RegisterIndex } from './index/register-index.ts';
@@ -20,6 +20,8 @@ export interface ReportDeps {
   index: RegisterIndex;
   config: MrvReportConfig;
   now?: () => number;
+  /** how a meter's period is worked through (tests compare the ways): see meterResult */
+  tuning?: { sliceMs?: number; summaries?: boolean };
 }
 
 export async function buildMrvReport(deps: ReportDeps, device: string, from: number, to: number) {
@@ -44,12 +46,9 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
   for (const [sensor, views] of [...timelines].sort((a, b) => a[0].localeCompare(b[0]))) {
     if (plansOver(views, from, to).length === 0) continue;
     const opts = { from, to, calibration: config.calibrationOverdue, notes: notesBySensor.get(sensor) ?? new Map() };
-    const m = await meterResult(mrv, device, sensor, views, opts);
+    const m = await meterResult(mrv, device, sensor, views, opts, clipped, deps.tuning);
     meters.push(meterJson(m, from, to, config.calibrationOverdue));
-    if (clipped.to > clipped.from) {
-      const inCp = clipped.from === from && clipped.to === to ? m.energy : meterEnergy(m.polls, views, { ...opts, ...clipped });
-      egInCreditingPeriod += credited(inCp.totals);
-    }
+    egInCreditingPeriod += m.creditedInClip;
   }
 
   const unplannedMeters = [...groupBy(unplanned, (u) => u.sensor)].map(([sensor, days]) => ({

@@ -42,60 +42,68 @@ export function goodPolls(views: readonly PlanView[], series: ReadonlyMap<string
     n: 0, ts: new Float64Array(cap), e: new Float64Array(cap), i: new Float64Array(cap), evE: new Uint8Array(cap), evI: new Uint8Array(cap),
     seqE: new Float64Array(cap), seqI: new Float64Array(cap), plan: new Int32Array(cap),
   };
-  views.forEach((v, vi) => {
-    if (v.problem) return;
+  for (let vi = 0; vi < views.length; vi++) {
+    const v = views[vi]!;
+    if (v.problem) continue;
     const E = series.get(v.record.export.metric);
     const I = series.get(v.record.import.metric);
-    if (!E || !I) return;
-    let a = lowerBound(E.ts, E.n, v.from);
-    let b = lowerBound(I.ts, I.n, v.from);
-    // The device flags an event on the reading that ends its step from the last value it read. That
-    // is this step only when no reading the sink left out (flagged, not failed) lies between.
-    let lastReadE = -1;
-    let lastReadI = -1;
-    let goodE = -1;
-    let goodI = -1;
-    const nextE = () => {
-      if (!(E.flags[a]! & F.NULL)) lastReadE = a;
-      a++;
-    };
-    const nextI = () => {
-      if (!(I.flags[b]! & F.NULL)) lastReadI = b;
-      b++;
-    };
-    while (a < E.n && b < I.n) {
-      const ta = E.ts[a]!;
-      const tb = I.ts[b]!;
-      if (ta >= v.to || tb >= v.to) break;
-      if (ta < tb) {
-        nextE();
-        continue;
-      }
-      if (tb < ta) {
-        nextI();
-        continue;
-      }
-      const fe = E.flags[a]!;
-      const fi = I.flags[b]!;
-      if (((fe | fi) & UNUSABLE) === 0) {
-        const k = out.n++;
-        if (k === out.ts.length) grow(out);
-        out.ts[k] = ta;
-        out.e[k] = toCounts(E.value[a]!, v.record.export);
-        out.i[k] = toCounts(I.value[b]!, v.record.import);
-        out.evE[k] = lastReadE === goodE ? fe & EVENT_BITS : 0;
-        out.evI[k] = lastReadI === goodI ? fi & EVENT_BITS : 0;
-        out.seqE[k] = E.seq[a]!;
-        out.seqI[k] = I.seq[b]!;
-        out.plan[k] = vi;
-        goodE = a;
-        goodI = b;
-      }
-      nextE();
-      nextI();
-    }
-  });
+    if (E && I) mergeEpoch(out, v, vi, E, I);
+  }
   return out;
+}
+
+/**
+ * The good polls of one plan's time: the export and import readings at the same instant, both
+ * usable. The device flags an event on the reading that ends its step from the last value it
+ * read; that is this step only when no reading the sink left out (flagged, not failed) lies
+ * between, so a device flag is kept only then.
+ */
+function mergeEpoch(out: Polls, v: PlanView, vi: number, E: SeriesPoints, I: SeriesPoints): void {
+  const specE = v.record.export;
+  const specI = v.record.import;
+  const eTs = E.ts;
+  const iTs = I.ts;
+  let a = lowerBound(eTs, E.n, v.from);
+  let b = lowerBound(iTs, I.n, v.from);
+  let lastReadE = -1;
+  let lastReadI = -1;
+  let goodE = -1;
+  let goodI = -1;
+  while (a < E.n && b < I.n) {
+    const ta = eTs[a]!;
+    const tb = iTs[b]!;
+    if (ta >= v.to || tb >= v.to) break;
+    if (ta !== tb) {
+      if (ta < tb) {
+        if (!(E.flags[a]! & F.NULL)) lastReadE = a;
+        a++;
+      } else {
+        if (!(I.flags[b]! & F.NULL)) lastReadI = b;
+        b++;
+      }
+      continue;
+    }
+    const fe = E.flags[a]!;
+    const fi = I.flags[b]!;
+    if (((fe | fi) & UNUSABLE) === 0) {
+      const k = out.n++;
+      if (k === out.ts.length) grow(out);
+      out.ts[k] = ta;
+      out.e[k] = toCounts(E.value[a]!, specE);
+      out.i[k] = toCounts(I.value[b]!, specI);
+      out.evE[k] = lastReadE === goodE ? fe & EVENT_BITS : 0;
+      out.evI[k] = lastReadI === goodI ? fi & EVENT_BITS : 0;
+      out.seqE[k] = E.seq[a]!;
+      out.seqI[k] = I.seq[b]!;
+      out.plan[k] = vi;
+      goodE = a;
+      goodI = b;
+    }
+    if (!(fe & F.NULL)) lastReadE = a;
+    if (!(fi & F.NULL)) lastReadI = b;
+    a++;
+    b++;
+  }
 }
 
 function grow(p: Polls): void {

@@ -6,7 +6,7 @@
 import type { PlanRecord } from '../../../protocol/plan.ts';
 import type { JournalRecord } from '../../../protocol/records.ts';
 import type { BatchHeader } from '../../../protocol/batch.ts';
-import { decodeChunk, emptyPoints, encodeChunk, F, pushPoint, type SeriesPoints } from './chunk-codec.ts';
+import { decodeChunk, emptyPoints, encodeChunk, F, pushPoint, summarize, type SeriesPoints } from './chunk-codec.ts';
 import { seriesKey, type IndexerState, type IndexSession, type IndexWrite, type PrunedEntry, type UnplannedTally } from '../store/types.ts';
 
 /** points per chunk: a year of 1-minute polls is 65 chunks a register */
@@ -176,7 +176,7 @@ export class IndexBuilder {
       cur = emptyPoints(Math.min(CHUNK_POINTS, fresh.n));
     }
     const emit = (pts: SeriesPoints, chunk: number) => {
-      this.write.chunks.push({ sensor, metric, chunk, minTs: pts.ts[0]!, maxTs: pts.ts[pts.n - 1]!, count: pts.n, data: encodeChunk(pts) });
+      this.write.chunks.push({ sensor, metric, chunk, minTs: pts.ts[0]!, maxTs: pts.ts[pts.n - 1]!, count: pts.n, summary: summarize(pts), data: encodeChunk(pts) });
     };
     for (let i = 0; i < fresh.n; i++) {
       if (cur.n === CHUNK_POINTS) {

@@ -4,7 +4,7 @@ import type { Level } from 'level';
 import { pad } from '../../store/types.ts';
 import { noteId, type OperatorNote } from '../notes.ts';
 import type {
-  ChunkEntry, GapEntry, IndexProgress, IndexSession, IndexWrite, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
+  ChunkEntry, GapEntry, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
 } from './types.ts';
 
 const K = {
@@ -50,7 +50,7 @@ export class LevelMrvStore implements MrvStore {
       commit: async (progress, write) => {
         const ops: { type: 'put'; key: string; value: string }[] = [];
         for (const c of write.chunks) {
-          ops.push({ type: 'put', key: K.dir(device, c.sensor, c.metric, c.chunk), value: JSON.stringify({ chunk: c.chunk, minTs: c.minTs, maxTs: c.maxTs, count: c.count }) });
+          ops.push({ type: 'put', key: K.dir(device, c.sensor, c.metric, c.chunk), value: JSON.stringify({ chunk: c.chunk, minTs: c.minTs, maxTs: c.maxTs, count: c.count, summary: c.summary }) });
           ops.push({ type: 'put', key: K.chunk(device, c.sensor, c.metric, c.chunk), value: c.data.toString('base64') });
         }
         for (const p of write.plans) ops.push({ type: 'put', key: K.plan(device, p.seq), value: JSON.stringify(p) });

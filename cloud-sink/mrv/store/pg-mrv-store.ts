@@ -41,9 +41,9 @@ export class PgMrvStore implements MrvStore {
         try {
           for (const k of write.chunks) {
             await c.query(
-              `INSERT INTO sink_mrv_chunks (device, sensor, metric, chunk, min_ts, max_ts, count, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (device, sensor, metric, chunk) DO UPDATE SET min_ts = EXCLUDED.min_ts, max_ts = EXCLUDED.max_ts, count = EXCLUDED.count, data = EXCLUDED.data`,
-              [device, k.sensor, k.metric, k.chunk, k.minTs, k.maxTs, k.count, k.data]);
+              `INSERT INTO sink_mrv_chunks (device, sensor, metric, chunk, min_ts, max_ts, count, summary, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (device, sensor, metric, chunk) DO UPDATE SET min_ts = EXCLUDED.min_ts, max_ts = EXCLUDED.max_ts, count = EXCLUDED.count, summary = EXCLUDED.summary, data = EXCLUDED.data`,
+              [device, k.sensor, k.metric, k.chunk, k.minTs, k.maxTs, k.count, JSON.stringify(k.summary), k.data]);
           }
           for (const p of write.plans) {
             await c.query('INSERT INTO sink_mrv_plans (device, seq, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [device, p.seq, JSON.stringify(p.record)]);
@@ -81,9 +81,9 @@ export class PgMrvStore implements MrvStore {
   }
 
   async directory(device: string, sensor: string, metric: string): Promise<ChunkEntry[]> {
-    const { rows } = await this.pool().query<{ chunk: number; min_ts: string; max_ts: string; count: number }>(
-      'SELECT chunk, min_ts, max_ts, count FROM sink_mrv_chunks WHERE device = $1 AND sensor = $2 AND metric = $3 ORDER BY chunk', [device, sensor, metric]);
-    return rows.map((r) => ({ chunk: r.chunk, minTs: Number(r.min_ts), maxTs: Number(r.max_ts), count: r.count }));
+    const { rows } = await this.pool().query<{ chunk: number; min_ts: string; max_ts: string; count: number; summary: string }>(
+      'SELECT chunk, min_ts, max_ts, count, summary FROM sink_mrv_chunks WHERE device = $1 AND sensor = $2 AND metric = $3 ORDER BY chunk', [device, sensor, metric]);
+    return rows.map((r) => ({ chunk: r.chunk, minTs: Number(r.min_ts), maxTs: Number(r.max_ts), count: r.count, summary: JSON.parse(r.summary) }));
   }
 
   async chunks(device: string, sensor: string, metric: string, chunkNos: number[]): Promise<Map<number, Buffer>> {

@@ -4,6 +4,7 @@
 // the operators' notes on meter events. Everything but the notes is derived from the stored
 // batches and can be rebuilt from them.
 import type { PlanRecord } from '../../../protocol/plan.ts';
+import type { ChunkSummary } from '../index/chunk-codec.ts';
 import type { OperatorNote } from '../notes.ts';
 
 /** One chunk of a series (sensor, metric): consecutive readings, ts-ordered, encoded by chunk-codec.ts. */
@@ -12,6 +13,7 @@ export interface ChunkEntry {
   minTs: number;
   maxTs: number;
   count: number;
+  summary: ChunkSummary;
 }
 
 export interface ChunkWrite extends ChunkEntry {

@@ -14,6 +14,7 @@ CREATE TABLE sink_mrv_chunks (
   min_ts  bigint NOT NULL,
   max_ts  bigint NOT NULL,
   count   integer NOT NULL,
+  summary text NOT NULL,
   data    bytea NOT NULL,
   PRIMARY KEY (device, sensor, metric, chunk)
 );

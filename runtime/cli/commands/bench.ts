@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   validate: () => import('../../../models/bench-validate.ts'),
   drivers: () => import('../../../drivers/bench-drivers.ts'),
   daemon: () => import('../../http/bench-daemon.ts'),
+  report: () => import('../../../cloud-sink/mrv/bench-report.ts'),
 };
 
 export const command: Command = {
