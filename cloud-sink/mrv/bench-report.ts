@@ -4,7 +4,7 @@
 // one monitoring plan. Indexing it is timed apart from the report, which is what a verifier waits
 // for: the index is kept up to date as batches arrive.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { headerHash, signHeader, type BatchHeader } from '../../protocol/batch.ts';
@@ -24,7 +24,7 @@ import { RegisterIndex, type BatchSource } from './index/register-index.ts';
 import { buildMrvReport } from './report.ts';
 
 export const help = `usage: fieldproof bench report [--datasets year-1min,month-1s] [--stores level,postgres] [--pg URL]
-                              [--batches] [--batch-records N] [--runs N] [--json]
+                              [--batches] [--batch-records N] [--polls N] [--runs N] [--json]
 
 For each dataset (a year of 1-minute polls, a month of 1-second polls, one meter: export, import
 and power registers) and each store: builds the MRV register index from the meter's records, then
@@ -32,8 +32,10 @@ times the report over the whole dataset and over its last 30 days, --runs times 
 PostgreSQL needs --pg URL (or FIELDPROOF_TEST_PG); the bench works in a schema of its own and drops it.
 By default the records go straight to the index; --batches stores them first as signed batches
 (what the sink holds) and indexes from the store, which takes far longer and far more disk.
+--polls N cuts each dataset to its first N polls.
 
-Prints per dataset and store: polls, records, index_ms, index_records_per_s, report_ms (median),
+Prints per dataset and store: polls, records, index_ms (with --batches: storing, then indexing),
+index_records_per_s, report_ms (median),
 report_first_ms, report_30d_ms, credited_kwh, and the figures' conditions.`;
 
 const DEVICE = 'bench-site';
@@ -177,7 +179,8 @@ async function benchOne(ds: Dataset, kind: string, opts: { pg?: string; batches:
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
-    datasets: { type: 'string' }, stores: { type: 'string' }, pg: { type: 'string' }, batches: { type: 'boolean' }, 'batch-records': { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' },
+    datasets: { type: 'string' }, stores: { type: 'string' }, pg: { type: 'string' }, batches: { type: 'boolean' }, 'batch-records': { type: 'string' }, runs: { type: 'string' },
+    polls: { type: 'string' }, json: { type: 'boolean' },
   });
   const names = (values.datasets ?? 'year-1min,month-1s').split(',');
   for (const n of names) if (!DATASETS[n]) throw new UsageError(`unknown dataset ${JSON.stringify(n)}; year-1min or month-1s`);
@@ -187,8 +190,12 @@ export async function run(argv: string[]): Promise<number> {
   if (stores.includes('postgres') && !pgUrl) throw new UsageError('--stores postgres needs --pg URL (or FIELDPROOF_TEST_PG)');
   const opts = { pg: pgUrl, batches: values.batches ?? false, perBatch: positiveInt(values['batch-records'], 'batch-records', 500), runs: positiveInt(values.runs, 'runs', 3) };
   const results = [];
-  for (const n of names) for (const s of stores) results.push(await benchOne(DATASETS[n]!, s, opts));
-  const out = { bench: 'report', target_ms: 1000, results };
+  const maxPolls = positiveInt(values.polls, 'polls', Number.MAX_SAFE_INTEGER);
+  for (const n of names) {
+    const ds = DATASETS[n]!;
+    for (const s of stores) results.push(await benchOne({ ...ds, polls: Math.min(ds.polls, maxPolls) }, s, opts));
+  }
+  const out = { bench: 'report', target_ms: 1000, conditions: { cpus: cpus().length, loadavg1: Math.round(loadavg()[0]! * 100) / 100, node: process.version }, results };
   if (values.json) printJson(out);
   else for (const r of results) process.stdout.write(`${r.dataset} ${r.store}: report ${r.report_ms} ms (first ${r.report_first_ms}, 30 days ${r.report_30d_ms}), index ${r.index_ms} ms for ${r.records} records\n`);
   return 0;
