@@ -4,8 +4,10 @@
 // imported (1 Wh a millisecond net: the 1 Wh registers resolve it well in seconds), then its
 // export register cleared.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
 import { parse } from 'yaml';
 import { Ion7550Simulator } from '../../drivers/ion7550/simulator.ts';
 import { resolveDeviceConfig, deviceConfigSchema } from '../../runtime/config/device-config.ts';
@@ -18,6 +20,7 @@ import { getJson, tempDir } from '../testing.ts';
 import type { MrvReport } from './report.ts';
 
 const NET_KW = 3600 - 360;
+const CHROMIUM = process.env.FIELDPROOF_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const mwhOf = (kwh: number) => Math.round(kwh * 1e6);
 
 test('a real daemon and sink: the report\'s net energy is the meter\'s, splits add up, and the reset is an uncredited event', { timeout: 120_000 }, async (t) => {
@@ -96,4 +99,25 @@ uplink: { url: ${JSON.stringify(sink.url)} }
   const acrossTruth = (NET_KW * 2000) / 3_600_000;
   assert.ok(across.energy.creditedKwh < acrossTruth - 0.05, `credited ${across.energy.creditedKwh} of a truth of ${acrossTruth}`);
   assert.ok(across.energy.creditedKwh > acrossTruth * 0.8, 'only the reset\'s interval is withheld');
+
+  if (!CHROMIUM) return t.diagnostic('no chromium binary: the HTML report was not printed');
+  // the printable page, printed: self-contained (nothing fetched), no script errors, A4 pages
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    const problems: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('pageerror', (err) => problems.push(err.message));
+    const htmlUrl = `${sink.url}/v1/reports/site-e2e?from=${resetAt - 1000}&to=${resetAt + 1000}&format=html`;
+    await page.goto(htmlUrl);
+    assert.deepEqual(requests, [htmlUrl], 'the page fetches nothing else');
+    assert.deepEqual(problems, []);
+    assert.equal(await page.locator('h2').count(), 10);
+    assert.match(await page.locator('body').innerText(), /reset/);
+    const pdf = await page.pdf({ format: 'A4' });
+    assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+  } finally {
+    await browser.close();
+  }
 });
