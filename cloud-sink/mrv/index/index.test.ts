@@ -7,7 +7,10 @@ import { planRecord, type PlanInput } from '../../../protocol/plan.ts';
 import { gapRecord, readingRecord, type JournalRecord } from '../../../protocol/records.ts';
 import { generateKey } from '../../../protocol/signature.ts';
 import { prng } from '../../../runtime/prng.ts';
+import pg from 'pg';
 import { LevelSinkStore } from '../../store/level-store.ts';
+import { PostgresSinkStore } from '../../store/postgres-store.ts';
+import type { SinkStore } from '../../store/types.ts';
 import { tempDir } from '../../testing.ts';
 import { share } from '../engine/apportion.ts';
 import { SeriesWindow } from '../engine/series-window.ts';
@@ -44,9 +47,9 @@ function chain(polls: number, perBatch: number): { batches: Batch[]; pruned: Set
   return { batches, pruned: new Set([Math.ceil(batches.length / 2)]) };
 }
 
-async function storeWith(dir: string, c: ReturnType<typeof chain>, upTo = Infinity): Promise<LevelSinkStore> {
-  const store = new LevelSinkStore(dir);
-  await store.open();
+async function storeWith(dir: string, c: ReturnType<typeof chain>, upTo = Infinity, open?: SinkStore): Promise<SinkStore> {
+  const store = open ?? new LevelSinkStore(dir);
+  if (!open) await store.open();
   for (const b of c.batches.slice(0, upTo)) {
     const pruned = c.pruned.has(b.header.batch);
     const ts = b.records.filter((r) => r.kind === 'reading').map((r) => (r as { ts: number }).ts);
@@ -59,7 +62,7 @@ async function storeWith(dir: string, c: ReturnType<typeof chain>, upTo = Infini
   return store;
 }
 
-async function seriesOf(store: LevelSinkStore, metric: string) {
+async function seriesOf(store: SinkStore, metric: string) {
   const w = await SeriesWindow.open(store.mrvStore(), 'd', 'm1', metric);
   await w.cover(0, Number.MAX_SAFE_INTEGER);
   const p = w.points();
@@ -156,6 +159,39 @@ describe('MRV register index', () => {
       await b.close();
       once.cleanup();
       steps.cleanup();
+    }
+  });
+
+  const PG = process.env.FIELDPROOF_TEST_PG;
+  it('two sink processes catching up one device on PostgreSQL index each batch once', { skip: PG ? false : 'FIELDPROOF_TEST_PG is not set' }, async () => {
+    const schema = `fp_mrv_idx_${process.pid}_${Date.now().toString(36)}`;
+    const [a, b] = [new PostgresSinkStore({ url: PG!, schema, poolSize: 3 }), new PostgresSinkStore({ url: PG!, schema, poolSize: 3 })];
+    await a.open();
+    await b.open();
+    const ref = tempDir();
+    try {
+      const c = chain(3000, 97);
+      await storeWith('', c, Infinity, a);
+      const one = await storeWith(ref.dir, c);
+      await new RegisterIndex({ store: one, mrv: one.mrvStore() }).catchUp('d');
+      const [x, y] = await Promise.all([
+        new RegisterIndex({ store: a, mrv: a.mrvStore(), commitEvery: 3 }).catchUp('d'),
+        new RegisterIndex({ store: b, mrv: b.mrvStore(), commitEvery: 5 }).catchUp('d'),
+      ]);
+      assert.equal(Math.max(x.indexedThrough, y.indexedThrough), c.batches.length);
+      for (const metric of ['e', 'i']) assert.deepEqual(await seriesOf(b, metric), await seriesOf(one, metric), metric);
+      assert.deepEqual(await a.mrvStore().plans('d'), await one.mrvStore().plans('d'));
+      assert.deepEqual(await a.mrvStore().gaps('d'), await one.mrvStore().gaps('d'));
+      assert.deepEqual(await a.mrvStore().unplanned('d', 0, Number.MAX_SAFE_INTEGER), await one.mrvStore().unplanned('d', 0, Number.MAX_SAFE_INTEGER));
+      await one.close();
+    } finally {
+      await a.close();
+      await b.close();
+      ref.cleanup();
+      const cl = new pg.Client({ connectionString: PG });
+      await cl.connect();
+      await cl.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await cl.end();
     }
   });
 });
