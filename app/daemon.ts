@@ -100,6 +100,9 @@ export class Daemon {
           emit: ctx.emit,
           statusChanged: ctx.statusChanged,
           lastDurable: (sensor, metric) => journal.rememberLast(sensor, metric),
+          declarePlan: (plan) => {
+            journal.appendPlan(plan).catch((err) => log.error({ driver: dc.id, err: (err as Error).message }, 'monitoring plan not journaled'));
+          },
           log: log.child({ driver: dc.id }),
           metrics: this.metrics,
         });

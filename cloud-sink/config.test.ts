@@ -18,6 +18,19 @@ describe('sink config', () => {
     assert.deepEqual(invalidDeviceKeys(c), ['site-a-gw1'], 'the placeholder key is flagged, not fatal');
   });
 
+  it('takes the MRV report section with the grid factor\'s provenance and the project as YAML writes them', () => {
+    const c = parseYamlConfig('sink.yaml', `dataDir: x
+report:
+  project: { id: VCS 1, methodology: ACM0002, methodologyVersion: "22.0", creditingPeriod: { from: 2025-01-01, to: 2031-12-31 } }
+  gridEmissionFactor: { tco2PerMwh: 0.62, method: combined margin, tool: TOOL07, toolVersion: "07.0", grid: G, vintage: 2021-2023, source: S }
+  projectEmissions: { tco2ePerMwh: 0, basis: none }
+`, sinkConfigSchema);
+    assert.equal(c.report.project?.creditingPeriod.from, '2025-01-01');
+    assert.equal(c.report.gridEmissionFactor?.vintage, '2021-2023');
+    assert.equal(c.report.gridEmissionFactor?.determination, 'ex-ante');
+    assert.equal(c.report.calibrationOverdue, 'reduce');
+  });
+
   it('accepts the sample config', () => {
     const c = loadSinkConfig(here('./sink.sample.yaml'));
     assert.deepEqual(invalidDeviceKeys(c), []);
@@ -47,6 +60,9 @@ describe('sink config', () => {
     ['aptos mode without its section', 'dataDir: x\nanchor:\n  mode: aptos\n', /anchor.aptos: mode aptos needs/],
     ['a module that is not <address>::anchor', 'dataDir: x\nanchor:\n  mode: aptos\n  aptos:\n    node: http://n/v1\n    module: cafe::anchor\n', /module: must be/],
     ['postgres with a bad schema name', 'dataDir: x\nstore:\n  kind: postgres\n  schema: Bad-Name\n', /schema/],
+    ['the report\'s old unsourced emission factor', 'dataDir: x\nreport:\n  emissionFactorTco2ePerMwh: 0.4\n', /report.*emissionFactorTco2ePerMwh/],
+    ['a grid emission factor without its provenance', 'dataDir: x\nreport:\n  gridEmissionFactor: { tco2PerMwh: 0.6 }\n', /report.gridEmissionFactor/],
+    ['an operator key that is not a key', 'dataDir: x\nreport:\n  operators: [{ id: alice, key: abc }]\n', /report.operators.0.key/],
   ] as const) {
     it(`refuses ${name} with one line naming the key`, () => {
       assert.throws(() => parseYamlConfig('sink.yaml', yaml, sinkConfigSchema), (e: unknown) => e instanceof ConfigError && message.test(e.message) && !e.message.includes('\n'));

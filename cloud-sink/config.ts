@@ -8,6 +8,7 @@ import { isValidName } from '../protocol/records.ts';
 import { loadYamlConfig } from '../kernel/config/load.ts';
 import { ConfigError } from '../kernel/config/errors.ts';
 import { isLoopback } from '../kernel/net.ts';
+import { mrvReportSchema } from './mrv/config.ts';
 
 const listen = z
   .string()
@@ -98,11 +99,6 @@ const limitsSchema = z.strictObject({
   blockMs: z.number().int().positive().default(30_000),
 }).refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, { message: 'headersTimeoutMs must not be over requestTimeoutMs', path: ['headersTimeoutMs'] });
 
-const reportSchema = z.strictObject({
-  /** grid emission factor for avoided emissions, tonnes CO2e per MWh */
-  emissionFactorTco2ePerMwh: z.number().nonnegative().default(0.4),
-});
-
 const tlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
 
 export const sinkConfigSchema = z.strictObject({
@@ -112,7 +108,8 @@ export const sinkConfigSchema = z.strictObject({
   anchor: anchorSchema.default({ mode: 'none', intervalMs: 60_000, retryMs: 5_000 }),
   store: storeSchema.default({ kind: 'level' }),
   limits: limitsSchema.default(limitsSchema.parse({})),
-  report: reportSchema.default(reportSchema.parse({})),
+  /** the MRV report: project, grid emission factor with its provenance, declared emissions, operators */
+  report: mrvReportSchema.default(mrvReportSchema.parse({})),
   /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   /** serve HTTPS with this certificate and key (PEM files), reloaded on SIGHUP */

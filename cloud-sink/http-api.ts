@@ -16,8 +16,8 @@ import { clientAddress, type ClientLimits } from './http/client-limits.ts';
 import { HttpError, send, type Refusals } from './http/replies.ts';
 import type { Ingest, IngestReply } from './ingest.ts';
 import type { ProofService } from './proofs.ts';
+import type { MrvService, ReportFormat } from './mrv/service.ts';
 import type { DeviceRegistry } from './registry.ts';
-import { buildReport, reportCsv } from './reports.ts';
 import { redactUrl } from '../kernel/redact.ts';
 import type { Head, SinkStore } from './store/types.ts';
 import { BodyBudget, readBatchBody, readSmallBody, type BodyLimits } from './wire/body.ts';
@@ -33,7 +33,7 @@ export interface HttpApiDeps {
   clients: ClientLimits;
   refusals: Refusals;
   adminToken: string | null;
-  emissionFactorTco2ePerMwh: number;
+  mrv: MrvService;
   log: Logger;
   metrics: Registry;
 }
@@ -160,6 +160,13 @@ export class HttpApi {
       name('reports');
       return this.report(req, res, deviceParam(parts[2]!), url);
     }
+    if (parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && parts[3] === 'notes' && (method === 'GET' || method === 'POST')) {
+      name('notes');
+      const device = deviceParam(parts[2]!);
+      if (method === 'GET') return this.sendReply(res, await deps.mrv.notes(device));
+      this.requireAdmin(req);
+      return this.sendReply(res, await deps.mrv.addNote(device, await this.jsonBody(req, 'body must be a signed note (fieldproof sink-devices note)')));
+    }
     if (method === 'GET' && url.pathname === '/v1/anchors') {
       name('anchors');
       const limit = intParam(url.searchParams.get('limit'), 'limit', 20);
@@ -251,11 +258,26 @@ export class HttpApi {
     await this.knownHead(device);
     this.reportsBuilding++;
     try {
-      const report = await buildReport(deps.store, device, { from, to, emissionFactorTco2ePerMwh: deps.emissionFactorTco2ePerMwh });
-      const wantsCsv = url.searchParams.get('format') === 'csv' || (req.headers.accept ?? '').includes('text/csv');
-      return wantsCsv ? send(res, 200, reportCsv(report), 'text/csv') : send(res, 200, report);
+      const accept = req.headers.accept ?? '';
+      const format = url.searchParams.get('format') ?? (accept.includes('text/csv') ? 'csv' : accept.startsWith('text/html') ? 'html' : 'json');
+      if (format !== 'json' && format !== 'csv' && format !== 'html') throw new HttpError(400, 'format must be json, csv or html', 'bad_query');
+      const out = await deps.mrv.report(device, from, to, format);
+      return send(res, out.status, out.body, out.type);
     } finally {
       this.reportsBuilding--;
+    }
+  }
+
+  private sendReply(res: ServerResponse, out: { status: number; body: unknown; type?: string }): void {
+    send(res, out.status, out.body, out.type);
+  }
+
+  private async jsonBody(req: IncomingMessage, usage: string): Promise<unknown> {
+    try {
+      return JSON.parse((await readSmallBody(req, 64 * 1024)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof WireError) throw new HttpError(err.status, err.message, err.status === 413 ? 'too_large' : 'bad_body');
+      throw new HttpError(400, usage, 'bad_body');
     }
   }
 

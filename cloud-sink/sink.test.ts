@@ -184,29 +184,28 @@ describe('sink: verification, idempotency, refusals', () => {
     assert.match(String(r.body.error), /holds seq 1\.\.240/);
   });
 
-  it('builds an MRV report as JSON and CSV', async () => {
+  it('serves the MRV report as JSON, CSV and HTML; power readings without a monitoring plan earn nothing', async () => {
     const from = 1763884800000;
     const to = from + 60_000;
     const r = await getJson(`${url}/v1/reports/site-a?from=${from}&to=${to}`);
     assert.equal(r.status, 200);
-    const rep = r.body as { energy: { kwh: number; method: string[] }; completeness: { expected: number; present: number; droppedOnDevice: number }; sensors: { sensor: string }[]; quality: { buckets: Record<string, number> }; avoided: { tco2e: number } };
-    assert.equal(rep.sensors.length, 4);
-    assert.deepEqual(rep.energy.method, ['power-integral']);
-    // four sensors near 10 kW for a minute: about 4 * 10 / 60 kWh
-    assert.ok(rep.energy.kwh > 0.4 && rep.energy.kwh < 0.9, String(rep.energy.kwh));
-    assert.ok(Math.abs(rep.avoided.tco2e - (rep.energy.kwh / 1000) * 0.4) < 1e-6);
-    assert.equal(rep.completeness.expected, 240);
-    assert.equal(rep.completeness.present, 239); // one slot holds the gap record
-    assert.equal(rep.completeness.droppedOnDevice, 120);
-    assert.ok(rep.quality.buckets['0.5-0.9']! > 0);
+    const rep = r.body as { energy: { creditedKwh: number; netKwh: number; events: unknown[] }; completeness: { ratio: number }; dataLoss: { droppedOnDevice: number }; warnings: string[] };
+    // four power sensors and no meter plan: the power integral is no longer taken for energy
+    assert.equal(rep.energy.creditedKwh, 0);
+    assert.equal(rep.energy.netKwh, 0);
+    assert.equal(rep.completeness.ratio, 0);
+    assert.ok(rep.warnings.some((w) => /has a monitoring plan in force/.test(w)), rep.warnings.join('; '));
+    assert.equal(rep.dataLoss.droppedOnDevice, 120, 'the device\'s gap record counts for the time it describes');
     const csv = await request(`${url}/v1/reports/site-a?from=${from}&to=${to}&format=csv`).then(async (x) => ({ type: x.headers['content-type'], text: await x.body.text() }));
     assert.match(String(csv.type), /text\/csv/);
     const rows = csv.text.trim().split('\n');
-    assert.equal(rows[0]!.split(',')[0], 'row');
-    assert.equal(rows.filter((l) => l.startsWith('sensor,')).length, 4);
-    assert.ok(rows.some((l) => l.startsWith('total,site-a,')));
-    const bad = await getJson(`${url}/v1/reports/site-a?from=x`);
-    assert.equal(bad.status, 400);
+    assert.equal(rows[0], 'section,name,sensor,ts,time_utc,value,unit,detail');
+    assert.ok(rows.some((l) => l.startsWith('data_loss,dropped_on_device,,,,120,records,')));
+    const html = await request(`${url}/v1/reports/site-a?from=${from}&to=${to}&format=html`).then(async (x) => ({ type: x.headers['content-type'], text: await x.body.text() }));
+    assert.match(String(html.type), /text\/html/);
+    assert.match(html.text, /Monitoring report/);
+    assert.equal((await getJson(`${url}/v1/reports/site-a?from=x`)).status, 400);
+    assert.equal((await getJson(`${url}/v1/reports/site-a?from=${from}&to=${to}&format=pdf`)).status, 400);
   });
 
   it('registers devices through the admin API only with the token', async () => {

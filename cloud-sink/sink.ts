@@ -13,6 +13,7 @@ import { ClientLimits } from './http/client-limits.ts';
 import { Refusals } from './http/replies.ts';
 import { SinkServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
+import { MrvService } from './mrv/service.ts';
 import { ProofService } from './proofs.ts';
 import { DeviceRegistry } from './registry.ts';
 import { ChainSequencer } from './sequencer.ts';
@@ -32,6 +33,7 @@ export class Sink {
   private server: SinkServer | null = null;
   private anchorer: Anchorer | null = null;
   private keySync: DeviceKeySync | null = null;
+  private mrvService: MrvService | null = null;
   private storeInUse: SinkStore | null = null;
   readonly metrics: Registry;
   private readonly log: Logger;
@@ -93,12 +95,14 @@ export class Sink {
         const admission = keySync && keyChain ? new OnChainKeyAdmission(keySync, keyChain.operator) : undefined;
         this.anchorer = new Anchorer({ store, chain, intervalMs: config.anchor.intervalMs, retryMs: config.anchor.retryMs, log: log.child({ part: 'anchor' }), metrics, admission });
       }
+      this.mrvService = new MrvService({ store, config: config.report, log: log.child({ part: 'mrv' }), metrics });
+      await this.mrvService.start();
       const clients = new ClientLimits(config.limits);
       const refusals = new Refusals(metrics, log);
       const api = new HttpApi({
         store, ingest, registry, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
-        emissionFactorTco2ePerMwh: config.report.emissionFactorTco2ePerMwh,
+        mrv: this.mrvService,
       });
       const { host, port } = splitListen(config.listen);
       const server = new SinkServer({ host, port, tls: config.tls ?? null, timeouts: config.limits, clients, refusals, handler: api.handle, log, metrics });
@@ -134,8 +138,16 @@ export class Sink {
     await this.keySync?.settled();
   }
 
+  /** The MRV part (reports, notes, the register index). */
+  get mrv(): MrvService {
+    if (!this.mrvService) throw new Error('the sink is not started');
+    return this.mrvService;
+  }
+
   async stop(): Promise<void> {
     await this.anchorer?.stop();
+    await this.mrvService?.stop();
+    this.mrvService = null;
     await this.keySync?.stop();
     this.keySync = null;
     await this.server?.stop();

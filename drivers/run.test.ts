@@ -61,6 +61,7 @@ drivers:
     tcp: { host: 127.0.0.1, port: ${meter.tcpPort} }
     intervalMs: 500
     energy: { emissionFactorKgPerKwh: 0.4 }
+    mrv: { export: energy_delivered_kwh, import: energy_received_kwh, serial: ION-R-1, accuracyClass: 0.2S, calibratedAt: 2025-03-01, calibrationDue: 2027-03-01, ratedKw: 200 }
 batch:
   maxRecords: 500
   maxAgeMs: 500
@@ -80,4 +81,10 @@ batch:
   assert.ok(of('meter-1', 'power_kw').length >= 2, 'meter readings journaled');
   assert.ok(of('meter-1', 'power_kw').every((r) => r.value === 90));
   assert.ok(of('meter-1', 'avoided_co2e_kg').length >= 1, 'derived CO2e journaled');
+  // the meter's monitoring plan is a signed record journaled ahead of the meter's readings
+  const kinds = exported.stdout.trim().split('\n').flatMap((l) => JSON.parse(l).records as { kind: string; sensor: string; serial?: string; calibratedAt?: string }[]);
+  const plan = kinds.findIndex((r) => r.kind === 'plan');
+  assert.ok(plan >= 0, 'plan journaled');
+  assert.deepEqual([kinds[plan]!.sensor, kinds[plan]!.serial, kinds[plan]!.calibratedAt], ['meter-1', 'ION-R-1', '2025-03-01'], 'YAML dates stay the dates written');
+  assert.ok(kinds.findIndex((r) => r.kind === 'reading' && r.sensor === 'meter-1') > plan, 'before the meter\'s first reading');
 });

@@ -3,6 +3,7 @@
 // validates, journals and publishes them.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { PlanInput } from '../protocol/plan.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 
 export type DriverState = 'starting' | 'ok' | 'degraded' | 'down' | 'stopped';
@@ -21,6 +22,11 @@ export interface DriverStatus {
 export interface DriverContext {
   /** Hand one reading to the pipeline. Never throws; the pipeline applies backpressure itself. */
   emit(reading: ReadingInput): void;
+  /**
+   * Hand the runtime a meter's monitoring plan, before the first reading it covers: the runtime
+   * journals it as a signed plan record. Absent outside a daemon.
+   */
+  declarePlan?(plan: PlanInput): void;
   /** Tell the runtime the driver's state changed (shown on the dashboard, published as status). */
   statusChanged?(status: DriverStatus): void;
   log: Logger;

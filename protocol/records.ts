@@ -1,6 +1,11 @@
-// The two record kinds of the journal. Field names and meaning are fixed by docs/spec/records.md;
-// records may carry more fields (driver metadata under `meta`), all covered by the hash.
+// The record kinds of the journal: readings, gaps and monitoring plans (plan.ts). Field names and
+// meaning are fixed by docs/spec/records.md; records may carry more fields (driver metadata under
+// `meta`), all covered by the hash.
 import type { JsonValue } from './canonical.ts';
+import type { PlanRecord } from './plan.ts';
+import { isValidName } from './names.ts';
+
+export { isValidName };
 
 export interface Quality {
   score: number;
@@ -34,7 +39,7 @@ export interface GapRecord {
   reason: string;
 }
 
-export type JournalRecord = ReadingRecord | GapRecord;
+export type JournalRecord = ReadingRecord | GapRecord | PlanRecord;
 
 /** What a driver, the gateway or the simulator hands to the pipeline; the journal adds the rest. */
 export interface ReadingInput {
@@ -71,12 +76,8 @@ export function gapRecord(device: string, seq: number, dropped: number, from: nu
 /** Longest `state` text of a reading, in UTF-16 code units. */
 export const MAX_STATE_CHARS = 256;
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** Device, sensor and metric identifiers: short, printable, safe in keys, topics and URLs. */
-export function isValidName(s: unknown): s is string {
-  return typeof s === 'string' && NAME.test(s);
-}
 
 /** Structural check of a record received from elsewhere (the sink, the verifier). Returns a reason or null. */
 export function recordProblem(rec: unknown): string | null {
@@ -98,6 +99,13 @@ export function recordProblem(rec: unknown): string | null {
     if (!Number.isSafeInteger(r.dropped) || (r.dropped as number) < 0) return 'gap.dropped must be a non-negative integer';
     if (!Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.to)) return 'gap.from and gap.to must be integer milliseconds';
     if (typeof r.reason !== 'string') return 'gap.reason must be a string';
+    return null;
+  }
+  if (r.kind === 'plan') {
+    // Only what places the plan; whether it can be used for crediting is the report's question
+    // (plan.ts planProblem), never a reason to refuse a signed batch.
+    if (!isValidName(r.sensor)) return 'plan.sensor is not a valid name';
+    if (!Number.isSafeInteger(r.ts)) return 'plan.ts must be integer milliseconds';
     return null;
   }
   return `unknown record kind ${JSON.stringify(r.kind)}`;

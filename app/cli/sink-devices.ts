@@ -4,14 +4,26 @@ import { isValidName } from '../../protocol/records.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { loadSinkConfig } from '../../cloud-sink/config.ts';
 import { CommandFailure, parseFlags, printJson, UsageError, type Command } from '../../kernel/command.ts';
+import { loadOperatorKey } from '../../cloud-sink/mrv/note-key.ts';
+import { NOTE_EVENT_KINDS, signNote, type NoteEventKind } from '../../cloud-sink/mrv/notes.ts';
 
 const HELP = `usage: fieldproof sink-devices add --id ID --key HEX [--url URL] [--token T] [--config FILE]
        fieldproof sink-devices list [--url URL] [--token T] [--config FILE]
+       fieldproof sink-devices note --device ID --sensor METER --event-ts MS --event-kind KIND --text TEXT
+                                    --operator NAME --operator-key DIR|FILE [--no-credit] [--url URL] [--token T] [--config FILE]
+       fieldproof sink-devices notes --device ID [--url URL] [--config FILE]
 
 Registers a device's Ed25519 public key with a running sink, or lists the registered devices, as
 JSON. The sink's URL and admin token come from --url and --token, or from the sink's --config
 (its listen address and adminToken); FIELDPROOF_SINK_ADMIN_TOKEN also gives the token.
-A device's key comes from: fieldproof keys show --data-dir DIR --json`;
+A device's key comes from: fieldproof keys show --data-dir DIR --json
+
+note   explains a meter event of the MRV report (the event's reading time and kind as the report
+       lists them; KIND: ${NOTE_EVENT_KINDS.join(', ')}), signed here with the operator's key
+       (made with fieldproof keys init --data-dir DIR; its public key goes in the sink config's
+       report.operators). The sink keeps every note with the data; it lets the event's interval
+       be credited only when its signer is listed there. --no-credit records the explanation only.
+notes  lists a device's notes and whether each counts.`;
 
 export const command: Command = {
   summary: 'register or list device keys on a running sink',
@@ -23,9 +35,11 @@ export const command: Command = {
       process.stdout.write(HELP + '\n');
       return verb === undefined ? 2 : 0;
     }
-    if (verb !== 'add' && verb !== 'list') throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add or list`);
+    if (!['add', 'list', 'note', 'notes'].includes(verb)) throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add, list, note or notes`);
     const { values } = parseFlags(rest, {
       id: { type: 'string' }, key: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, config: { type: 'string', short: 'c' },
+      device: { type: 'string' }, sensor: { type: 'string' }, 'event-ts': { type: 'string' }, 'event-kind': { type: 'string' }, text: { type: 'string' },
+      operator: { type: 'string' }, 'operator-key': { type: 'string' }, 'no-credit': { type: 'boolean' },
     });
     let url = values.url;
     let token = values.token ?? process.env.FIELDPROOF_SINK_ADMIN_TOKEN;
@@ -35,12 +49,19 @@ export const command: Command = {
       token ??= c.adminToken;
     }
     if (!url) throw new UsageError('missing --url (or --config)');
-    if (!token) throw new UsageError('missing --token (or FIELDPROOF_SINK_ADMIN_TOKEN, or adminToken in --config)');
+    if (verb === 'notes' || verb === 'note') {
+      if (!isValidName(values.device)) throw new UsageError('--device must be a device id');
+    }
+    if (!token && verb !== 'notes') throw new UsageError('missing --token (or FIELDPROOF_SINK_ADMIN_TOKEN, or adminToken in --config)');
     const base = url.replace(/\/+$/, '');
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     let res;
     try {
-      if (verb === 'add') {
+      if (verb === 'note') {
+        res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'POST', headers, body: JSON.stringify(noteFrom(values)) });
+      } else if (verb === 'notes') {
+        res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'GET' });
+      } else if (verb === 'add') {
         if (!isValidName(values.id)) throw new UsageError('--id must be 1-128 letters, digits, dot, dash, colon or underscore');
         if (!isHex(values.key, 32)) throw new UsageError('--key must be a 64-digit lowercase hex Ed25519 public key');
         res = await request(`${base}/v1/devices`, { method: 'POST', headers, body: JSON.stringify({ id: values.id, key: values.key }) });
@@ -63,3 +84,20 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** The signed note the flags describe; every mistake is a one-line usage error. */
+function noteFrom(v: Record<string, string | boolean | undefined>) {
+  const eventTs = Number(v['event-ts']);
+  if (!Number.isSafeInteger(eventTs) || eventTs <= 0) throw new UsageError('--event-ts must be the event\'s reading time, integer ms since the epoch, as the report lists it');
+  const kind = v['event-kind'] as NoteEventKind;
+  if (!NOTE_EVENT_KINDS.includes(kind)) throw new UsageError(`--event-kind must be one of ${NOTE_EVENT_KINDS.join(', ')}`);
+  if (!isValidName(v.sensor)) throw new UsageError('--sensor must name the meter (its sensor id)');
+  if (typeof v.text !== 'string' || v.text.trim() === '') throw new UsageError('--text must say what happened and what shows it');
+  if (!isValidName(v.operator)) throw new UsageError('--operator must be the operator id the sink config lists');
+  if (typeof v['operator-key'] !== 'string') throw new UsageError('missing --operator-key (a folder made by fieldproof keys init, or its device.key)');
+  const key = loadOperatorKey(v['operator-key']);
+  if (typeof key === 'string') throw new UsageError(`--operator-key: ${key}`);
+  return signNote({
+    device: v.device as string, sensor: v.sensor, eventTs, eventKind: kind, credit: !v['no-credit'], text: v.text, operator: v.operator, at: Date.now(),
+  }, key);
+}

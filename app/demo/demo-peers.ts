@@ -87,8 +87,10 @@ export class Ion7550Peer implements DemoPeer {
       tcp: { host: '127.0.0.1', port: this.sim!.tcpPort },
       unit: 100,
       intervalMs: 2000,
-      // a grid emission factor, so that the meter's energy also yields avoided emissions
+      // a device-side estimate of avoided emissions for the dashboard
       energy: { emissionFactorKgPerKwh: 0.4 },
+      // the monitoring plan the sink's MRV report (/v1/reports/DEVICE) credits the meter by
+      mrv: { export: 'energy_delivered_kwh', import: 'energy_received_kwh', power: 'power_kw', serial: 'DEMO-ION-1', accuracyClass: '0.2S', calibratedAt: '2025-06-01', calibrationDue: '2027-06-01', ratedKw: 150 },
     });
   }
 

@@ -7,6 +7,8 @@ import type { Level } from 'level';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
+import { LevelMrvStore } from '../mrv/store/level-mrv-store.ts';
+import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import {
   pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,
@@ -352,5 +354,9 @@ export class LevelSinkStore implements SinkStore {
     let n = 0;
     for await (const _ of this.level.keys({ gte: 'u!', lt: 'u!~' })) n++;
     return n;
+  }
+
+  mrvStore(): MrvStore {
+    return new LevelMrvStore(() => this.level);
   }
 }

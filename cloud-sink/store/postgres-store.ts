@@ -6,6 +6,8 @@ import pg from 'pg';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
+import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
+import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import { migrate } from './migrate.ts';
 import type {
@@ -307,5 +309,9 @@ export class PostgresSinkStore implements SinkStore {
   async unanchoredCount(): Promise<number> {
     const { rows } = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM sink_batches WHERE anchor_id IS NULL');
     return Number(rows[0]!.n);
+  }
+
+  mrvStore(): MrvStore {
+    return new PgMrvStore(() => this.db);
   }
 }

@@ -2,6 +2,7 @@
 // process) and PostgreSQL (several sink processes over one database). Both keep a batch as one
 // row: its signed header, its records' canonical lines, and where it sits in an anchor tree.
 import type { BatchHeader } from '../../protocol/batch.ts';
+import type { MrvStore } from '../mrv/store/types.ts';
 
 export interface BatchToStore {
   header: BatchHeader;
@@ -143,6 +144,9 @@ export interface SinkStore {
   /** the header hashes of an anchor's tree, in index order */
   anchorLeaves(id: number): Promise<string[]>;
   unanchoredCount(): Promise<number>;
+
+  /** the MRV report engine's index and the operators' notes, kept in the same store (cloud-sink/mrv/) */
+  mrvStore(): MrvStore;
 }
 
 /** Batch numbers and seqs as fixed-width decimal, so that LevelDB's byte order is numeric order. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pollTimingShape } from '../poll/timing-config.ts';
 import { FACTORY_MAP, mapProblem, registerSchema } from './register-map.ts';
+import { meterPlanSchema, meterPlanProblem } from './plan-config.ts';
 
 const tcp = z.strictObject({
   host: z.string().min(1),
@@ -20,7 +21,10 @@ const energy = z.strictObject({
   counter: z.string().min(1).default('energy_delivered_kwh'),
   /** the counter value (kWh) at which the meter wraps to zero; default: the largest its register type holds */
   rolloverKwh: z.number().positive().optional(),
-  /** grid emission factor in kg CO2e per kWh: each interval's energy times it is the avoided emissions */
+  /**
+   * a device-side estimate for the live dashboard only: avoided_co2e_kg = energy_interval_kwh x
+   * this. MRV reports never use it; they take the grid factor, with its provenance, from the sink.
+   */
   emissionFactorKgPerKwh: z.number().min(0).max(5).optional(),
 });
 
@@ -40,6 +44,8 @@ export const ion7550DriverSchema = z
     /** unmapped registers a single request may read across to join two runs (0: contiguous only) */
     maxGapRegisters: z.number().int().min(0).max(123).default(64),
     energy: energy.default(() => energy.parse({})),
+    /** the meter's monitoring plan: which registers the MRV report credits, and the meter's identity */
+    mrv: meterPlanSchema.optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.tcp === !c.rtu) ctx.addIssue({ code: 'custom', message: 'set exactly one of tcp or rtu', path: [] });
@@ -48,6 +54,8 @@ export const ion7550DriverSchema = z
     if (!c.registers.some((e) => e.metric === c.energy.counter) && c.energy.counter !== 'energy_delivered_kwh') {
       ctx.addIssue({ code: 'custom', message: `no register entry has metric ${c.energy.counter}`, path: ['energy', 'counter'] });
     }
+    const plan = c.mrv ? meterPlanProblem(c.mrv, c.registers) : null;
+    if (plan) ctx.addIssue({ code: 'custom', message: plan.message, path: ['mrv', ...plan.path] });
   });
 
 export type Ion7550DriverConfig = z.output<typeof ion7550DriverSchema>;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { PlanInput } from '../../protocol/plan.ts';
 import type { ReadingInput, ReadingRecord } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
@@ -64,36 +65,89 @@ test('reads the factory map over Modbus TCP in one request per poll, with energy
   const co2 = of(readings, 'avoided_co2e_kg');
   assert.equal(co2.length, intervals.length);
   assert.ok(Math.abs(co2[0]!.value! - intervals[0]!.value! * 0.5) < 1e-9);
-  assert.deepEqual(co2[0]!.meta, { since: counter[0]!.ts, emissionFactorKgPerKwh: 0.5 });
+  assert.deepEqual(co2[0]!.meta, { since: counter[0]!.ts, emissionFactorKgPerKwh: 0.5, estimate: 'device' });
   assert.ok(readings.every((r) => r.sensor === 'meter-1' && r.quality!.score === 1));
   assert.deepEqual(statuses.map((s) => s.state), ['starting', 'ok', 'stopped']);
 });
 
-test('counter rollover and reset are detected, not turned into huge or negative energy', async (t) => {
-  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 }, powerKw: 0, energyKwh: 2_147_483.5 });
+const PLAN = { export: 'energy_delivered_kwh', import: 'energy_received_kwh', serial: 'ION-T-1', accuracyClass: '0.2S', calibratedAt: '2025-01-01', calibrationDue: '2030-01-01' };
+
+test('the plan is declared before the first reading; its registers carry their width and scale', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 }, powerKw: 36, importKw: 3.6 });
   await sim.start();
   t.after(() => sim.stop());
-  const { driver, readings } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort } });
+  const order: string[] = [];
+  const plans: PlanInput[] = [];
+  const driver = new Ion7550Driver(ion7550DriverSchema.parse({ kind: 'ion7550', id: 'meter-1', unit: 100, ...FAST, tcp: { host: '127.0.0.1', port: sim.tcpPort }, mrv: { ...PLAN, ratedKw: 50, power: 'power_kw' } }), {
+    emit: (r) => order.push(`${r.metric}:${JSON.stringify(r.meta ?? null)}`),
+    declarePlan: (p) => {
+      order.push('plan');
+      plans.push(p);
+    },
+    log: silentLogger(),
+    metrics: new Registry(),
+  });
+  running.push(driver);
   await driver.start();
-  // each counter value is held for more than two intervals so that polls surely see it
-  await sleep(250);
-  sim.setEnergyKwh(0.25); // int32 Wh wraps at 2^31 Wh = 2147483.648 kWh
-  await sleep(250);
-  sim.setEnergyKwh(10);
-  await sleep(250);
-  sim.setEnergyKwh(2); // cleared on the meter
   await sleep(250);
   await driver.stop();
+  assert.equal(order[0], 'plan');
+  assert.equal(plans.length, 1);
+  const register = { register: { bits: 32, scale: 0.001, signed: true, type: 'int32' } };
+  assert.deepEqual({ ...plans[0]!, ts: 0 }, {
+    kind: 'plan', sensor: 'meter-1', ts: 0, serial: 'ION-T-1', accuracyClass: '0.2S', calibratedAt: '2025-01-01', calibrationDue: '2030-01-01', ratedKw: 50, intervalMs: 100, readWindowMs: 150,
+    export: { metric: 'energy_delivered_kwh', type: 'int32', bits: 32, signed: true, scale: 0.001, unit: 'kWh' },
+    import: { metric: 'energy_received_kwh', type: 'int32', bits: 32, signed: true, scale: 0.001, unit: 'kWh' },
+    power: { metric: 'power_kw', unit: 'kW' },
+  });
+  assert.ok(order.includes(`energy_delivered_kwh:${JSON.stringify(register)}`));
+  assert.ok(order.includes(`energy_received_kwh:${JSON.stringify(register)}`));
+  assert.ok(order.includes('power_kw:null'), 'other registers carry no meta');
+});
+
+test('a signed register past 2^31 Wh wraps to negative values, a cleared one is a reset: neither becomes huge or negative energy', async (t) => {
+  // 360 kW is 100 Wh a second: the register passes 2^31 Wh (2147483.648 kWh) about half a second in
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 }, powerKw: 360, energyKwh: 2_147_483.6 });
+  await sim.start();
+  t.after(() => sim.stop());
+  const { driver, readings } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort }, mrv: { ...PLAN, ratedKw: 1000 } });
+  await driver.start();
+  await sleep(900);
+  sim.setEnergyKwh(2); // from far below zero up to 2: an increase no plant makes
+  await sleep(300);
+  sim.setEnergyKwh(1); // cleared on the meter
+  await sleep(300);
+  await driver.stop();
   await sim.stop();
+  const counter = of(readings, 'energy_delivered_kwh');
+  const wrap = counter.find((r) => r.quality!.flags.includes('counter_negative_wrap'));
+  assert.ok(wrap, 'wrap flagged on the register reading');
+  assert.ok(wrap.value! < -2_147_483, String(wrap.value));
+  assert.ok(counter.some((r) => r.quality!.flags.includes('counter_jump')), 'jump flagged on the register reading');
+  assert.ok(counter.some((r) => r.quality!.flags.includes('counter_reset')), 'reset flagged on the register reading');
   const deltas = of(readings, 'energy_interval_kwh');
-  const rollover = deltas.find((r) => r.quality!.flags.includes('counter_rollover'));
-  assert.ok(rollover, 'rollover flagged');
-  assert.equal(rollover.value, 0.398);
+  const wrapped = deltas.find((r) => r.quality!.flags.includes('counter_negative_wrap'))!;
+  assert.ok(wrapped.value! > 0 && wrapped.value! < 0.2, `the wrap's interval: ${wrapped.value}`);
   const reset = deltas.find((r) => r.quality!.flags.includes('counter_reset'));
   assert.ok(reset, 'reset flagged');
-  assert.equal(reset.value, 2);
+  assert.ok(reset.value! <= 1 && reset.value! > 0, 'the energy since the reset, at most what 1000 kW makes in one interval');
   assert.equal(reset.quality!.score, 0.7);
-  assert.ok(deltas.every((r) => r.value! >= 0 && r.value! < 20));
+  assert.ok(deltas.every((r) => r.value! >= 0 && r.value! < 1));
+});
+
+test('the meter\'s own rollover setting: the register rolls over to zero there, and the interval counts across it', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 }, powerKw: 360, energyKwh: 999.95, rolloverKwh: 1000 });
+  await sim.start();
+  t.after(() => sim.stop());
+  const { driver, readings } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort }, energy: { rolloverKwh: 1000 }, mrv: { ...PLAN, ratedKw: 1000 } });
+  await driver.start();
+  await sleep(900);
+  await driver.stop();
+  const deltas = of(readings, 'energy_interval_kwh');
+  const over = deltas.find((r) => r.quality!.flags.includes('counter_rollover'));
+  assert.ok(over, 'rollover flagged');
+  assert.ok(over.value! > 0 && over.value! < 0.2, String(over.value));
+  assert.ok(deltas.every((r) => r.value! >= 0 && r.value! < 0.2));
 });
 
 test('timeouts and a dropped connection: flagged nulls, down, then back by itself', async (t) => {

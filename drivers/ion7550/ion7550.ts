@@ -1,8 +1,13 @@
 // The ION7550 driver: reads the configured register map over Modbus TCP or RTU, as few requests as
-// the map allows, and emits one reading per mapped register per poll. From the kWh-delivered counter
-// it derives the energy of each interval (counter delta, with rollover and reset detected) and, given
-// a grid emission factor, the avoided CO2e. A failed poll emits every mapped metric with value null
-// and the failure's flag; a block the meter refuses with a Modbus exception fails alone.
+// the map allows, and emits one reading per mapped register per poll. With a monitoring plan
+// (`mrv:`) it journals the plan at start, and follows the plan's export and import registers where
+// the raw register is known: each reading of them carries the register's width and scale as meta,
+// and a step that is a rollover, a wrap, a reset or an implausible jump is flagged on the reading
+// that shows it. From the kWh-delivered counter it derives the energy of each interval. A failed
+// poll emits every mapped metric with value null and the failure's flag; a block the meter refuses
+// with a Modbus exception fails alone.
+import type { JsonValue } from '../../protocol/canonical.ts';
+import { ACCURACY_CLASS_MPE_PERCENT } from '../../protocol/plan.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { counter } from '../../kernel/metrics.ts';
 import { PollMetrics } from '../poll/poll-metrics.ts';
@@ -12,19 +17,17 @@ import { StatusTracker } from '../poll/status-tracker.ts';
 import { assessQuality, failedQuality, type QualityInputs } from '../quality.ts';
 import type { Driver, DriverContext, DriverStatus } from '../../kernel/source.ts';
 import type { Ion7550DriverConfig } from './config.ts';
-import { EnergyCounter } from './energy.ts';
+import { counterSpec, EnergyCounter, STEP_FLAGS, type EnergyStep } from './energy.ts';
 import { acquireLink, releaseLink, type ModbusLink, type ModbusTarget } from './modbus-link.ts';
+import { meterPlan, readWindowMs } from './meter-plan.ts';
 import { decodeRaw, planBlocks, scaled, type RegisterBlock, type RegisterEntry } from './register-map.ts';
 
-/** The largest counter value each register type holds, in raw units: where a meter wraps. */
-const RAW_ROLLOVER: Record<RegisterEntry['type'], number> = {
-  uint16: 2 ** 16,
-  int16: 2 ** 15,
-  uint32: 2 ** 32,
-  int32: 2 ** 31,
-  m10k: 1e8,
-  float32: Number.MAX_VALUE,
-};
+/** A counter register followed poll by poll: the plan's export and import, and the energy counter. */
+interface TrackedCounter {
+  counter: EnergyCounter;
+  /** the register's width and scale, carried on plan registers' readings for the sink to check */
+  meta: { [key: string]: JsonValue } | undefined;
+}
 
 export const ENERGY_INTERVAL_METRIC = 'energy_interval_kwh';
 export const AVOIDED_CO2E_METRIC = 'avoided_co2e_kg';
@@ -44,8 +47,8 @@ export type BlockResults = (Buffer | ReadError)[];
  */
 export class Ion7550Decoder {
   readonly blocks: RegisterBlock[];
-  private readonly energy: EnergyCounter | undefined;
   private readonly counterEntry: RegisterEntry | undefined;
+  private readonly tracked = new Map<RegisterEntry, TrackedCounter>();
   /** per entry, its range for the quality check, worked out once */
   private readonly ranges = new Map<RegisterEntry, { min: number; max: number } | undefined>();
   /** the quality inputs, reused for every value (assessQuality only reads them) */
@@ -60,19 +63,25 @@ export class Ion7550Decoder {
       this.ranges.set(e, e.min !== undefined || e.max !== undefined ? { min: e.min ?? -Infinity, max: e.max ?? Infinity } : undefined);
     }
     this.counterEntry = config.registers.find((e) => e.metric === config.energy.counter);
-    if (this.counterEntry) {
-      this.energy = new EnergyCounter(config.energy.rolloverKwh ?? RAW_ROLLOVER[this.counterEntry.type] * this.counterEntry.scale);
+    const plan = config.mrv;
+    const mpe = plan ? ACCURACY_CLASS_MPE_PERCENT[plan.accuracyClass] : 0;
+    const planned = plan ? [plan.export, plan.import] : [];
+    for (const e of config.registers) {
+      if (e !== this.counterEntry && !planned.includes(e.metric)) continue;
+      const spec = counterSpec(e, e === this.counterEntry ? config.energy.rolloverKwh : undefined);
+      const meta = planned.includes(e.metric) ? { register: { bits: spec.bits, scale: spec.scale, signed: spec.signed, type: spec.type } } : undefined;
+      this.tracked.set(e, { counter: new EnergyCounter(spec, plan?.ratedKw, mpe, readWindowMs(config)), meta });
     }
   }
 
-  /** the metric whose values feed the energy intervals, if the map has it */
-  get energyCounterMetric(): string | undefined {
-    return this.counterEntry?.metric;
+  /** the counter registers followed across polls (and across restarts, from the journal) */
+  get trackedMetrics(): string[] {
+    return [...this.tracked.keys()].map((e) => e.metric);
   }
 
   /** See EnergyCounter.resumeFrom. */
-  resumeEnergy(counterKwh: number, ts: number): void {
-    this.energy?.resumeFrom(counterKwh, ts);
+  resume(metric: string, value: number, ts: number): void {
+    for (const [e, t] of this.tracked) if (e.metric === metric) t.counter.resumeFrom(value, ts);
   }
 
   get metricCount(): number {
@@ -97,8 +106,16 @@ export class Ion7550Decoder {
         qi.value = value;
         qi.retries = retries;
         qi.range = this.ranges.get(entry);
-        emit({ sensor, metric: entry.metric, ts, value, unit: entry.unit, quality: assessQuality(qi) });
-        if (entry === this.counterEntry) n += this.energyReadings(value, ts, retries, emit);
+        const tracked = this.tracked.get(entry);
+        if (!tracked) {
+          emit({ sensor, metric: entry.metric, ts, value, unit: entry.unit, quality: assessQuality(qi) });
+          continue;
+        }
+        const step = tracked.counter.next(value, ts);
+        const extra = step.kind === 'first' || step.kind === 'normal' ? undefined : [STEP_FLAGS[step.kind]];
+        const quality = assessQuality(extra ? { ...qi, extra } : qi);
+        emit({ sensor, metric: entry.metric, ts, value, unit: entry.unit, quality, ...(tracked.meta ? { meta: tracked.meta } : {}) });
+        if (entry === this.counterEntry && step.kind !== 'first') n += this.energyReadings(step, ts, retries, emit);
       }
     }
     return n;
@@ -111,10 +128,8 @@ export class Ion7550Decoder {
     return this.config.registers.length;
   }
 
-  private energyReadings(counterKwh: number, ts: number, retries: number, emit: (r: ReadingInput) => void): number {
-    const step = this.energy!.next(counterKwh, ts);
-    if (step.kind === 'first') return 0;
-    const extra = step.kind === 'reset' ? [{ flag: 'counter_reset', deduction: 0.3 }] : step.kind === 'rollover' ? [{ flag: 'counter_rollover', deduction: 0 }] : undefined;
+  private energyReadings(step: Exclude<EnergyStep, { kind: 'first' }>, ts: number, retries: number, emit: (r: ReadingInput) => void): number {
+    const extra = step.kind === 'normal' ? undefined : [STEP_FLAGS[step.kind]];
     const quality = assessQuality({ now: ts, value: step.kwh, retries, ...(extra ? { extra } : {}) });
     const meta = { since: step.since };
     const sensor = this.config.id;
@@ -122,7 +137,8 @@ export class Ion7550Decoder {
     const factor = this.config.energy.emissionFactorKgPerKwh;
     if (factor === undefined) return 1;
     const kg = Math.round(step.kwh * factor * 1e6) / 1e6;
-    emit({ sensor, metric: AVOIDED_CO2E_METRIC, ts, value: kg, unit: 'kg', quality: { score: quality.score, flags: quality.flags.slice() }, meta: { since: step.since, emissionFactorKgPerKwh: factor } });
+    // a live estimate for the dashboard, labelled as such: MRV reports never read it
+    emit({ sensor, metric: AVOIDED_CO2E_METRIC, ts, value: kg, unit: 'kg', quality: { score: quality.score, flags: quality.flags.slice() }, meta: { since: step.since, emissionFactorKgPerKwh: factor, estimate: 'device' } });
     return 2;
   }
 }
@@ -183,12 +199,15 @@ export class Ion7550Driver implements Driver {
     const pollMetrics = new PollMetrics(ctx.metrics, config.id);
     const exceptions = counter(ctx.metrics, 'fieldproof_modbus_exceptions_total', 'Modbus exception answers', ['driver']);
     const decoder = new Ion7550Decoder(config);
-    const counterMetric = decoder.energyCounterMetric;
-    const resumed = counterMetric ? ctx.lastDurable?.(config.id, counterMetric) : undefined;
-    if (resumed) {
-      decoder.resumeEnergy(resumed.value, resumed.ts);
-      ctx.log.info({ counterKwh: resumed.value, ts: resumed.ts }, 'energy counter resumed from the journal');
+    for (const metric of decoder.trackedMetrics) {
+      const resumed = ctx.lastDurable?.(config.id, metric);
+      if (!resumed) continue;
+      decoder.resume(metric, resumed.value, resumed.ts);
+      ctx.log.info({ metric, value: resumed.value, ts: resumed.ts }, 'energy register resumed from the journal');
     }
+    // The plan goes into the journal before the first reading it covers.
+    const plan = meterPlan(config, Date.now());
+    if (plan) ctx.declarePlan?.(plan);
     const link = acquireLink(modbusTarget(config), config.timeoutMs);
     this.link = link;
     const results: BlockResults = new Array(decoder.blocks.length);
@@ -205,7 +224,9 @@ export class Ion7550Driver implements Driver {
         await link.reconnect();
       },
       onOutcome: (outcome: PollOutcome<BlockResults>, health: PollHealth) => {
-        const ts = outcome.startedAt;
+        // a read is stamped when the answer arrived: the meter sampled the registers just before,
+        // which places energy at the period's edges better than the poll's start would
+        const ts = outcome.ok ? outcome.startedAt + outcome.durationMs : outcome.startedAt;
         pollMetrics.record(outcome);
         if (!outcome.ok) {
           this.tracker.failed(decoder.failed(outcome.error.flag, ts, emit), outcome.error.message, health);

@@ -54,8 +54,9 @@ export const FACTORY_MAP: readonly RegisterEntry[] = [
   r('power_kw', 40204, 'int32', 0.001, 'kW'),
   r('reactive_power_kvar', 40214, 'int32', 0.001, 'kvar'),
   r('apparent_power_kva', 40224, 'int32', 0.001, 'kVA', 0),
-  r('energy_delivered_kwh', 40230, 'int32', 0.001, 'kWh', 0),
-  r('energy_received_kwh', 40232, 'int32', 0.001, 'kWh', 0),
+  // no minimum: a signed counter reads negative once it wraps, an event the driver flags, not a bad value
+  r('energy_delivered_kwh', 40230, 'int32', 0.001, 'kWh'),
+  r('energy_received_kwh', 40232, 'int32', 0.001, 'kWh'),
   r('power_factor', 40265, 'int16', 0.01, 'PF', -1, 1),
 ];
 

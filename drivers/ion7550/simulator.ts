@@ -1,12 +1,15 @@
 // A simulated Schneider ION7550 power meter: a Modbus TCP server and/or a Modbus RTU slave on one end
 // of a serial line (a socat pty pair). It holds the factory register map, with voltages, currents and
-// power following a PV-like curve and an energy counter that advances with the power. On demand it
-// answers with exceptions, stays silent, drops the connection, garbles the CRC or resets its counter.
+// power following the export and import powers it is given, and exported and imported energy
+// registers that advance with them exactly (simulated-energy.ts), on the wall clock or a clock the
+// test drives. On demand it answers with exceptions, stays silent, drops the connection, garbles the
+// CRC, resets or replaces its registers, or shows a glitched value.
 // It is a simulator for tests, the demo and the benchmarks, not a model of the meter's firmware.
 import { createServer, type Server, type Socket } from 'node:net';
 import { SerialPort } from 'serialport';
 import { crc16, exceptionPdu, FC_READ_HOLDING, rtuFrame, rtuRequestLength, tcpFrame } from './modbus-frames.ts';
 import { FACTORY_MAP, type RegisterEntry } from './register-map.ts';
+import { MeterEnergy, type PowerSource } from './simulated-energy.ts';
 
 export type Ion7550Fault =
   | { kind: 'none' }
@@ -28,10 +31,18 @@ export interface Ion7550SimulatorOptions {
   tcp?: { host?: string; port?: number };
   /** attach an RTU slave to this serial path */
   rtu?: { path: string; baudRate?: number };
-  /** active power in kW; a function of time for a changing load */
-  powerKw?: number | ((now: number) => number);
-  /** initial value of the kWh-delivered counter */
+  /** exported active power in kW; a function of time for a changing load */
+  powerKw?: PowerSource;
+  /** imported active power in kW (energy_received_kwh advances with it) */
+  importKw?: PowerSource;
+  /** initial value of the kWh-delivered (exported) counter */
   energyKwh?: number;
+  /** initial value of the kWh-received (imported) counter */
+  importEnergyKwh?: number;
+  /** the meter's own rollover setting for both energy registers, kWh */
+  rolloverKwh?: number;
+  /** the meter's clock (default Date.now): a test that drives it gets exact energies */
+  clock?: () => number;
   /** the register map the meter serves (what its Modbus Slave modules are set to) */
   map?: readonly RegisterEntry[];
   /** registers that exist (PDU addresses, inclusive); reads outside get exception 2 */
@@ -49,8 +60,8 @@ export class Ion7550Simulator {
   private rtuBuffer: Buffer = Buffer.alloc(0);
   private fault: Ion7550Fault = { kind: 'none' };
   private faultCount = Infinity;
-  private energyWh: number;
-  private lastUpdate = 0;
+  private readonly energy: MeterEnergy;
+  private readonly clock: () => number;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** requests served, for tests and benchmarks */
   requests = 0;
@@ -60,7 +71,11 @@ export class Ion7550Simulator {
   constructor(opts: Ion7550SimulatorOptions) {
     this.opts = opts;
     this.unitId = opts.unitId ?? 1;
-    this.energyWh = Math.round((opts.energyKwh ?? 12_345.678) * 1000);
+    this.clock = opts.clock ?? Date.now;
+    this.energy = new MeterEnergy({
+      exportKw: opts.powerKw ?? 42.5, importKw: opts.importKw ?? 0, exportKwh: opts.energyKwh ?? 12_345.678, importKwh: opts.importEnergyKwh ?? 0,
+      ...(opts.rolloverKwh !== undefined ? { rolloverKwh: opts.rolloverKwh } : {}),
+    });
   }
 
   /** The TCP port the server listens on (after start). */
@@ -71,8 +86,7 @@ export class Ion7550Simulator {
   }
 
   async start(): Promise<void> {
-    this.lastUpdate = Date.now();
-    this.update(this.lastUpdate);
+    this.update(this.clock());
     if (this.opts.tcp) {
       const server = createServer((socket) => this.onTcpConnection(socket));
       await new Promise<void>((resolve, reject) => {
@@ -109,14 +123,37 @@ export class Ion7550Simulator {
     this.faultCount = count;
   }
 
-  /** Set the kWh-delivered counter (a meter reset, or a value near its rollover). */
+  /** Set the kWh-delivered (exported) counter (a meter reset, or a value near its rollover). */
   setEnergyKwh(kwh: number): void {
-    this.energyWh = Math.round(kwh * 1000);
-    this.update(Date.now());
+    this.energy.set('export', kwh, this.clock());
+    this.update(this.clock());
   }
 
+  /** Set the kWh-received (imported) counter. */
+  setImportKwh(kwh: number): void {
+    this.energy.set('import', kwh, this.clock());
+    this.update(this.clock());
+  }
+
+  /** A new meter in place of this one: both registers start again from the new meter's values. */
+  replaceMeter(exportKwh: number, importKwh: number): void {
+    this.energy.set('export', exportKwh, this.clock());
+    this.energy.set('import', importKwh, this.clock());
+    this.update(this.clock());
+  }
+
+  /** The next `reads` reads of a register show `kwh` (a glitch the driver may flag). */
+  glitch(which: 'export' | 'import', kwh: number, reads = 1): void {
+    this.energy.glitch(which, kwh, reads);
+  }
+
+  /** The meter's internal exported counter, kWh (fractional: the register shows whole counts). */
   get energyKwh(): number {
-    return this.energyWh / 1000;
+    return this.energy.kwh('export');
+  }
+
+  get importKwh(): number {
+    return this.energy.kwh('import');
   }
 
   /** Write a raw value into the registers of an entry (tests of custom maps). */
@@ -146,16 +183,10 @@ export class Ion7550Simulator {
     }
   }
 
-  private powerKw(now: number): number {
-    const p = this.opts.powerKw ?? 42.5;
-    return typeof p === 'function' ? p(now) : p;
-  }
-
-  /** Advance the energy counter and refresh the measurements. */
+  /** Advance the energy counters and refresh the measurements. */
   private update(now: number): void {
-    const kw = this.powerKw(now);
-    this.energyWh += Math.round((kw * 1000 * (now - this.lastUpdate)) / 3_600_000);
-    this.lastUpdate = now;
+    this.energy.advance(now);
+    const kw = this.energy.exportKw(now) - this.energy.importKw(now);
     const vln = 230.1;
     const amps = (kw * 1000) / (3 * vln * 0.98);
     const values: Record<string, number> = {
@@ -172,15 +203,17 @@ export class Ion7550Simulator {
       power_kw: kw,
       reactive_power_kvar: kw * 0.2,
       apparent_power_kva: kw / 0.98,
-      energy_delivered_kwh: this.energyWh / 1000,
+      energy_delivered_kwh: 0,
       energy_received_kwh: 0,
       power_factor: 0.98,
     };
     for (const e of this.opts.map ?? FACTORY_MAP) {
       const v = values[e.metric];
       if (v === undefined) continue;
-      const raw = e.metric === 'energy_delivered_kwh' ? this.energyWh * (0.001 / e.scale) : v / e.scale;
-      this.setRaw(e.register, e.type, Math.round(raw) | 0);
+      const which = e.metric === 'energy_delivered_kwh' ? 'export' : e.metric === 'energy_received_kwh' ? 'import' : null;
+      const raw = which ? this.energy.registerRaw(which, e.scale * (e.unit === 'Wh' ? 0.001 : 1)) : Math.round(v / e.scale);
+      // | 0: a 32-bit register holds the low 32 bits, so a signed counter past its top reads negative
+      this.setRaw(e.register, e.type, raw | 0);
     }
   }
 
@@ -201,7 +234,7 @@ export class Ion7550Simulator {
     if (count < 1 || count > 125) return exceptionPdu(fc, 3);
     const range = this.opts.implemented ?? FACTORY_RANGE;
     if (address < range.from || address + count - 1 > range.to) return exceptionPdu(fc, 2);
-    this.update(Date.now());
+    this.update(this.clock());
     const out = Buffer.alloc(2 + count * 2);
     out[0] = fc;
     out[1] = count * 2;

@@ -82,6 +82,7 @@ export class AlertEngine {
         this.external('device', 'journal', 'disk_full', true, r.to, null, out, `${r.dropped} readings dropped (${r.reason})`);
         continue;
       }
+      if (r.kind !== 'reading') continue; // a monitoring plan raises nothing
       const streamKey = `${r.sensor}/${r.metric}`;
       let byKind = this.tracks.get(streamKey);
       if (!byKind) this.tracks.set(streamKey, (byKind = new Map()));

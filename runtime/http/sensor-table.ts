@@ -62,6 +62,7 @@ export class SensorTable {
         this.lastGapView = { seq: r.seq, dropped: r.dropped, from: r.from, to: r.to, reason: r.reason };
         continue;
       }
+      if (r.kind !== 'reading') continue; // a monitoring plan is no series
       const key = seriesKey(r.sensor, r.metric);
       let entry = this.sensors.get(key);
       if (!entry) {

@@ -2,11 +2,13 @@
 // commitMaxRecords are queued, after commitMaxWaitMs of waiting for company, or at the next turn
 // of the event loop for an urgent (flagged) reading. While one commit runs, the queue fills for
 // the next: under load every commit takes all that arrived during the one before it.
+import type { PlanInput } from '../../protocol/plan.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
 
 /** A reading waiting for its commit, and who to tell of the outcome (nobody, on the pipeline's path). */
 export interface Pending {
-  input: ReadingInput;
+  /** a reading, or a meter's monitoring plan */
+  input: ReadingInput | PlanInput;
   resolve?: (seq: number) => void;
   reject?: (err: Error) => void;
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
 import type { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import { planRecord, type PlanInput } from '../../protocol/plan.ts';
 import { gapRecord, readingRecord, type JournalRecord, type Quality, type ReadingInput } from '../../protocol/records.ts';
 import type { ChunkDraft, ChunkIndexMark, ChunkStore } from './chunk-store.ts';
 import type { Pending } from './commit-queue.ts';
@@ -118,9 +119,14 @@ export class GroupCommit {
     retention.addGap(refused.map((p) => p.input.ts), 'disk_full');
     try {
       for (const p of accepted) {
-        const line = this.d.encoder.encode(cell.current.lastSeq + 1, p.input, p.input.quality ?? DEFAULT_QUALITY);
-        written.push({ seq: lines.add(line, p.input.ts), pending: p });
-        this.d.lastValues.note(p.input);
+        const input = p.input;
+        if ('kind' in input) {
+          written.push({ seq: lines.add(canonicalize(planRecord(this.d.device, cell.current.lastSeq + 1, input)), input.ts), pending: p });
+          continue;
+        }
+        const line = this.d.encoder.encode(cell.current.lastSeq + 1, input, input.quality ?? DEFAULT_QUALITY);
+        written.push({ seq: lines.add(line, input.ts), pending: p });
+        this.d.lastValues.note(input);
       }
     } catch (err) {
       return this.withoutUnencodable(group, forceSeal, before, err as Error);
@@ -141,7 +147,7 @@ export class GroupCommit {
   private withoutUnencodable(group: Pending[], forceSeal: boolean, before: CommitMark, err: Error): Promise<void> {
     this.rollback(before);
     const bad = group.filter((p) => !encodable(p.input));
-    for (const p of bad) p.reject?.(new Error(`reading of ${p.input.sensor} cannot be encoded: ${err.message}`));
+    for (const p of bad) p.reject?.(new Error(`${'kind' in p.input ? 'plan' : 'reading'} of ${p.input.sensor} cannot be encoded: ${err.message}`));
     this.d.metrics.dropped.inc({ reason: 'unencodable' }, bad.length);
     this.d.log.error({ sensor: bad[0]?.input.sensor, err: err.message }, 'unencodable reading refused');
     return this.run(group.filter((p) => encodable(p.input)), forceSeal);
@@ -179,7 +185,7 @@ export class GroupCommit {
     for (const w of written) w.pending?.resolve?.(w.seq);
     if (listeners.wantsCommitted && written.length > 0) {
       // Built directly from the inputs, since encoding and parsing again costs more.
-      listeners.committedRecords(written.map((w) => w.gap ?? readingRecord(this.d.device, w.seq, w.pending!.input, w.pending!.input.quality ?? DEFAULT_QUALITY)));
+      listeners.committedRecords(written.map((w) => w.gap ?? toRecord(this.d.device, w.seq, w.pending!.input)));
     }
     for (const h of sealed) listeners.sealedBatch(h);
     this.d.sealer.armAgeTimer();
@@ -205,6 +211,18 @@ interface CommitMark {
   pruned: number;
 }
 
-function encodable(r: ReadingInput): boolean {
+function toRecord(device: string, seq: number, input: ReadingInput | PlanInput): JournalRecord {
+  return 'kind' in input ? planRecord(device, seq, input) : readingRecord(device, seq, input, input.quality ?? DEFAULT_QUALITY);
+}
+
+function encodable(r: ReadingInput | PlanInput): boolean {
+  if ('kind' in r) {
+    try {
+      canonicalize(r);
+      return Number.isSafeInteger(r.ts);
+    } catch {
+      return false;
+    }
+  }
   return Number.isFinite(r.ts) && (r.value === null || Number.isFinite(r.value)) && (r.quality === undefined || Number.isFinite(r.quality.score));
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import type { PlanInput } from '../../protocol/plan.ts';
 import type { JournalRecord, ReadingInput } from '../../protocol/records.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
@@ -183,6 +184,14 @@ export class Journal {
    * for company: its commit starts at the next turn of the event loop, together with whatever was
    * queued in this one.
    */
+  /**
+   * Queue a meter's monitoring plan (protocol/plan.ts): journaled, batched and signed like a
+   * reading, ahead of the readings queued after it. Resolves with its seq.
+   */
+  appendPlan(plan: PlanInput): Promise<number> {
+    return new Promise((resolve, reject) => this.enqueue({ input: plan, resolve, reject }, true));
+  }
+
   write(input: ReadingInput): void {
     this.enqueue({ input }, input.quality !== undefined && input.quality.flags.length > 0);
   }
