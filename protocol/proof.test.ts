@@ -39,7 +39,7 @@ test('a proof verifies through record, batch signature and anchor', () => {
   const check = verifyRecordProof(makeProof());
   assert.equal(check.ok, true, JSON.stringify(check.steps));
   assert.equal(check.anchored, true);
-  assert.deepEqual(check.steps.map((s) => s.step), ['record in batch', 'batch signature', 'batch in anchor']);
+  assert.deepEqual(check.steps.map((s) => s.step), ['batch signature', 'record in batch', 'batch in anchor']);
 });
 
 test('a proof without an anchor verifies as not yet anchored', () => {
