@@ -201,18 +201,25 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       refused(await byDevice(forged, keyB.public), 'given key', `the batch was signed by ${own.public}, not by the device key given (${keyB.public})`);
     });
 
-    it('a record of a revoked key, created from the revocation time on', async () => {
-      const keyR = generateKey();
-      await registry.register('site-r', keyR.public, 0);
-      const batches = makeChain('site-r', keyR, 3, 2);
-      const sent = await fx.anchor(op.account, op.module, batches);
-      const revokedFrom = batches[1]!.header.created;
-      await registry.revoke('site-r', keyR.public, revokedFrom);
-      const anchored = { tx: sent.tx, version: sent.version, module: op.module };
-      assert.equal((await byOperator(recordProof(batches, 0, 1, anchored))).code, 0, 'created before the revocation time, anchored before the revocation');
-      refused(await byOperator(recordProof(batches, 2, 0, anchored)), 'device key',
-        `key ${keyR.public} of device site-r is revoked from ${whenMs(BigInt(revokedFrom))}; the batch was created after, at ${whenMs(BigInt(batches[2]!.header.created))}`);
-      assert.equal((await byDevice(recordProof(batches, 2, 0, anchored), keyR.public)).code, 0, 'the device key alone cannot tell a revoked key: the docs say so');
+    it('a record of a revoked key: created from the revocation time on, or anchored only after the revocation', async () => {
+      // A stolen key, revoked from the third batch on; the thief's batches are the later ones.
+      const stolen = generateKey();
+      const chain = makeChain('site-r', stolen, 4, 3);
+      await registry.register('site-r', stolen.public, 0);
+      const early = await fx.anchor(op.account, op.module, chain.slice(0, 2));
+      const cutoff = chain[2]!.header.created;
+      await registry.revoke('site-r', stolen.public, cutoff);
+      const late = await fx.anchor(op.account, op.module, chain);
+      const proofOf = (batch: number, sent: { tx: string; version: number }, batches = chain) =>
+        recordProof(batches, batch, 2, { tx: sent.tx, version: sent.version, module: op.module });
+
+      assert.equal((await byOperator(proofOf(1, early, chain.slice(0, 2)))).code, 0, 'created before the cutoff, anchored before the revocation');
+      refused(await byOperator(proofOf(3, late)), 'device key',
+        `key ${stolen.public} of device site-r is revoked from ${whenMs(BigInt(cutoff))}; the batch was created after, at ${whenMs(BigInt(chain[3]!.header.created))}`);
+      const v = await byOperator(proofOf(1, late));
+      assert.equal(v.code, 1, 'dated before the cutoff, but first anchored after the revocation: what a thief could make');
+      assert.match(v.steps.at(-1)!.detail!, new RegExp(`^key ${stolen.public} of device site-r was revoked on chain at .+, before the batch was anchored`));
+      assert.equal((await byDevice(proofOf(3, late), stolen.public)).code, 0, 'the device key alone cannot tell a revoked key: the docs say so');
     });
 
     describe('tampering with an honest proof', () => {
