@@ -1,8 +1,6 @@
 import { open } from 'node:fs/promises';
 import { MAX_PROOF_BYTES, parseProof } from '../../protocol/proof-input.ts';
 import { verifyRecordProof, type ProofStep, type RecordProof } from '../../protocol/proof.ts';
-import { checkAnchorOnChain } from '../../cloud-sink/anchor/on-chain-check.ts';
-import { checkProofAgainstOperator } from '../../cloud-sink/anchor/operator-check.ts';
 import { parseFlags, printJson, UsageError, type Command } from '../../kernel/command.ts';
 
 /** What the caller trusts, given on the command line; never taken from the proof. */
@@ -48,12 +46,17 @@ or a file that cannot be read, is over ${MAX_PROOF_BYTES} bytes, is not JSON or 
 
     const offline = verifyRecordProof(proof, { deviceKey: roots.deviceKey });
     const steps: ProofStep[] = offline.steps;
+    // The Aptos client is loaded only when the chain is asked: an offline check stays light.
     if (offline.ok && roots.anchorAccount) {
+      const { checkProofAgainstOperator } = await import('../../cloud-sink/anchor/operator-check.ts');
       steps.push(...(await checkProofAgainstOperator(proof as RecordProof, { anchorAccount: roots.anchorAccount, aptosNode: roots.aptosNode! })));
     } else if (offline.ok && roots.aptosNode) {
       const anchor = (proof as RecordProof).anchor;
       if (!anchor) steps.push({ step: 'on chain', ok: false, detail: 'the proof has no anchor yet (the batch is not anchored); ask the sink again later' });
-      else steps.push(...(await checkAnchorOnChain(roots.aptosNode, anchor)));
+      else {
+        const { checkAnchorOnChain } = await import('../../cloud-sink/anchor/on-chain-check.ts');
+        steps.push(...(await checkAnchorOnChain(roots.aptosNode, anchor)));
+      }
     }
     const ok = steps.every((s) => s.ok);
     const trusted = ok && (roots.deviceKey !== undefined || roots.anchorAccount !== undefined);
