@@ -45,6 +45,8 @@ export class ProofService {
           root: a.root, index: row.anchorIndex, size: a.size, path: anchorPath(await this.leaves(a.id), row.anchorIndex),
           chain: a.chain, tx: a.tx, version: a.version, module: a.module,
         };
+        // A hint for the verifier (whose account to check against), which it checks, never believes.
+        if (a.sender) anchor.sender = a.sender;
         proof.anchor = anchor;
       }
     }

@@ -39,7 +39,7 @@ test('a proof verifies through record, batch signature and anchor', () => {
   const check = verifyRecordProof(makeProof());
   assert.equal(check.ok, true, JSON.stringify(check.steps));
   assert.equal(check.anchored, true);
-  assert.deepEqual(check.steps.map((s) => s.step), ['record in batch', 'batch signature', 'batch in anchor']);
+  assert.deepEqual(check.steps.map((s) => s.step), ['batch signature', 'record in batch', 'batch in anchor']);
 });
 
 test('a proof without an anchor verifies as not yet anchored', () => {
@@ -73,4 +73,37 @@ test('changing any single character of the proof JSON makes it fail', () => {
     tried++;
   }
   assert.ok(tried > 500, `only ${tried} mutations tried`);
+});
+
+test('a device key given must be the header\'s, checked right after the signature and before the record', () => {
+  const proof = makeProof();
+  const held = verifyRecordProof(proof, { deviceKey: proof.header.key.toUpperCase() });
+  assert.deepEqual(held.steps.map((s) => `${s.step}:${s.ok}`), ['batch signature:true', 'given key:true', 'record in batch:true', 'batch in anchor:true']);
+  const other = generateKey().public;
+  const bad = structuredClone(proof);
+  (bad.record as { value: number }).value += 1;
+  const refused = verifyRecordProof(bad, { deviceKey: other });
+  assert.deepEqual(refused.steps.at(-1), { step: 'given key', ok: false, detail: `the batch was signed by ${proof.header.key}, not by the device key given (${other})` });
+  assert.equal(refused.steps.length, 2, 'nothing about the record is reported for a key nobody vouched for');
+});
+
+test('the anchor\'s every field is checked for its form, its sender optional', () => {
+  const withSender = makeProof();
+  withSender.anchor!.sender = '0x' + '12'.repeat(32);
+  assert.equal(verifyRecordProof(withSender).ok, true);
+  const cases: [Record<string, unknown>, string][] = [
+    [{ sender: 'operator' }, 'anchor.sender must be an account address'],
+    [{ module: '0x12::other' }, 'anchor.module must be <account address>::anchor'],
+    [{ tx: '0xAB' }, 'anchor.tx must be 0x and 64 lowercase hex digits'],
+    [{ version: -1 }, 'anchor.version must be a ledger version'],
+    [{ chain: '' }, 'anchor.chain must be a chain name'],
+    [{ index: 5 }, 'anchor.index must be an integer below anchor.size'],
+    [{ size: 0 }, 'anchor.size must be a positive integer'],
+    [{ pruned: true }, 'unknown field anchor.pruned'],
+  ];
+  for (const [patch, detail] of cases) {
+    const p = makeProof();
+    Object.assign(p.anchor!, patch);
+    assert.deepEqual(verifyRecordProof(p).steps.at(-1), { step: 'anchor', ok: false, detail }, JSON.stringify(patch));
+  }
 });

@@ -1,6 +1,8 @@
 // A proof that one record was in a signed batch, and (once anchored) that the batch header was in
-// an anchor tree whose root went on chain. Checked entirely offline here; the on-chain lookup of
-// `anchor.root` is the caller's (the CLI does it with --aptos-node).
+// an anchor tree whose root went on chain. Checked entirely offline here, cheapest signed thing
+// first: the header and its signature before any work on data no key has vouched for; then, when
+// the caller gave the device's key, that the header's key is that one; then the record's path and
+// the anchor's. The on-chain checks are the caller's (docs/spec/proofs.md, "Verifying a proof").
 import { canonicalize } from './canonical.ts';
 import { headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
@@ -15,7 +17,10 @@ export interface AnchorProof {
   chain: string;
   tx: string;
   version: number;
+  /** `0x<64 hex>::anchor`: a hint, checked against the transaction, never believed */
   module: string;
+  /** the account that sent `tx` (long form): a hint like `module`; absent from older proofs */
+  sender?: string;
 }
 
 export interface RecordProof {
@@ -26,63 +31,103 @@ export interface RecordProof {
   anchor?: AnchorProof;
 }
 
+export interface ProofStep {
+  step: string;
+  ok: boolean;
+  detail?: string;
+}
+
 export interface ProofCheck {
   ok: boolean;
-  /** Each step checked, in order, with its outcome: what `fieldproof verify` prints. */
-  steps: { step: string; ok: boolean; detail?: string }[];
+  /** Each step checked, in order, up to the first that failed: what `fieldproof verify` prints. */
+  steps: ProofStep[];
   anchored: boolean;
 }
 
+export interface ProofCheckOptions {
+  /** the device's public key as the caller obtained it, not from the proof: header.key must be it */
+  deviceKey?: string;
+}
+
+/** No tree this side of 2^64 leaves has a longer path. */
+export const MAX_PATH = 64;
+
 const PROOF_FIELDS = new Set(['record', 'index', 'path', 'header', 'anchor']);
-const ANCHOR_FIELDS = new Set(['root', 'index', 'size', 'path', 'chain', 'tx', 'version', 'module']);
+const ANCHOR_FIELDS = new Set(['root', 'index', 'size', 'path', 'chain', 'tx', 'version', 'module', 'sender']);
+const TX_HASH = /^0x[0-9a-f]{64}$/;
+const ADDRESS = /^0x[0-9a-fA-F]{1,64}$/;
+const MODULE = /^0x[0-9a-fA-F]{1,64}::anchor$/;
 
 function hexPath(path: unknown): Buffer[] | null {
-  if (!Array.isArray(path) || !path.every((p) => isHex(p, 32))) return null;
+  if (!Array.isArray(path) || path.length > MAX_PATH || !path.every((p) => isHex(p, 32))) return null;
   return path.map((p) => Buffer.from(p as string, 'hex'));
 }
 
-export function verifyRecordProof(proof: unknown): ProofCheck {
-  const steps: ProofCheck['steps'] = [];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}): ProofCheck {
+  const steps: ProofStep[] = [];
   const fail = (step: string, detail: string): ProofCheck => {
     steps.push({ step, ok: false, detail });
     return { ok: false, steps, anchored: false };
   };
-  if (typeof proof !== 'object' || proof === null) return fail('shape', 'proof is not a JSON object');
-  const p = proof as Record<string, unknown>;
+  if (!isObject(proof)) return fail('shape', 'proof is not a JSON object');
   // Unknown fields are refused: a misspelt "anchor" must not pass as a proof that was never anchored.
-  const unknown = Object.keys(p).find((k) => !PROOF_FIELDS.has(k));
+  const unknown = Object.keys(proof).find((k) => !PROOF_FIELDS.has(k));
   if (unknown) return fail('shape', `unknown field ${unknown}`);
-  const rp = recordProblem(p.record);
-  if (rp) return fail('record', rp);
-  const hp = headerProblem(p.header);
+
+  const hp = headerProblem(proof.header);
   if (hp) return fail('header', hp);
-  const record = p.record as JournalRecord;
-  const header = p.header as BatchHeader;
+  const header = proof.header as BatchHeader;
+  if (!verifyHeaderSignature(header)) return fail('batch signature', `the header signature does not verify with header.key ${header.key}`);
+  steps.push({ step: 'batch signature', ok: true, detail: `batch ${header.batch} signed by ${header.key}` });
+
+  if (opts.deviceKey !== undefined) {
+    const given = opts.deviceKey.toLowerCase();
+    if (header.key !== given) return fail('given key', `the batch was signed by ${header.key}, not by the device key given (${given})`);
+    steps.push({ step: 'given key', ok: true, detail: `header.key is the device key given, for device ${header.device}` });
+  }
+
+  const rp = recordProblem(proof.record);
+  if (rp) return fail('record', rp);
+  const record = proof.record as JournalRecord;
   if (record.device !== header.device) return fail('record', `record device ${record.device} is not the header's ${header.device}`);
   if (record.seq < header.first || record.seq > header.last) return fail('record', `seq ${record.seq} is outside batch ${header.first}..${header.last}`);
-  if (p.index !== record.seq - header.first) return fail('record', `index ${String(p.index)} does not match seq ${record.seq}`);
-  const path = hexPath(p.path);
-  if (!path) return fail('record', 'path must be a list of 64-digit hex hashes');
-  const leaf = leafHash(canonicalize(record));
-  if (!verifyInclusion(leaf, p.index as number, header.count, path, Buffer.from(header.root, 'hex'))) {
+  const index = record.seq - header.first;
+  if (proof.index !== index) return fail('record', `index ${JSON.stringify(proof.index)} does not match seq ${record.seq}`);
+  const path = hexPath(proof.path);
+  if (!path) return fail('record', `path must be a list of at most ${MAX_PATH} 64-digit hex hashes`);
+  if (!verifyInclusion(leafHash(canonicalize(record)), index, header.count, path, Buffer.from(header.root, 'hex'))) {
     return fail('record in batch', 'the record and path do not lead to header.root');
   }
-  steps.push({ step: 'record in batch', ok: true, detail: `seq ${record.seq} is leaf ${String(p.index)} of ${header.count} under root ${header.root}` });
-  if (!verifyHeaderSignature(header)) return fail('batch signature', 'the header signature does not verify');
-  steps.push({ step: 'batch signature', ok: true, detail: `batch ${header.batch} signed by ${header.key}` });
-  if (p.anchor === undefined) return { ok: true, steps, anchored: false };
-  const a = p.anchor as Record<string, unknown>;
-  if (typeof a !== 'object' || a === null || !isHex(a.root, 32) || !Number.isSafeInteger(a.index) || !Number.isSafeInteger(a.size)) {
-    return fail('anchor', 'anchor needs root, index and size');
-  }
-  const unknownAnchor = Object.keys(a).find((k) => !ANCHOR_FIELDS.has(k));
-  if (unknownAnchor) return fail('anchor', `unknown field anchor.${unknownAnchor}`);
-  const apath = hexPath(a.path);
-  if (!apath) return fail('anchor', 'anchor.path must be a list of 64-digit hex hashes');
+  steps.push({ step: 'record in batch', ok: true, detail: `seq ${record.seq} is leaf ${index} of ${header.count} under root ${header.root}` });
+
+  if (proof.anchor === undefined) return { ok: true, steps, anchored: false };
+  const a = proof.anchor;
+  const ap = anchorProblem(a);
+  if (ap) return fail('anchor', ap);
+  const anchor = a as unknown as AnchorProof;
   const hleaf = leafHash(Buffer.from(headerHash(header), 'hex'));
-  if (!verifyInclusion(hleaf, a.index as number, a.size as number, apath, Buffer.from(a.root as string, 'hex'))) {
+  if (!verifyInclusion(hleaf, anchor.index, anchor.size, hexPath(anchor.path)!, Buffer.from(anchor.root, 'hex'))) {
     return fail('batch in anchor', 'the header hash and anchor path do not lead to anchor.root');
   }
-  steps.push({ step: 'batch in anchor', ok: true, detail: `header is leaf ${String(a.index)} of ${String(a.size)} under anchor root ${String(a.root)}` });
+  steps.push({ step: 'batch in anchor', ok: true, detail: `header is leaf ${anchor.index} of ${anchor.size} under anchor root ${anchor.root}` });
   return { ok: true, steps, anchored: true };
+}
+
+/** Why `a` is not an anchor of the proof format, or null. Its form only: what it says, the chain checks. */
+function anchorProblem(a: unknown): string | null {
+  if (!isObject(a)) return 'anchor is not an object';
+  const unknown = Object.keys(a).find((k) => !ANCHOR_FIELDS.has(k));
+  if (unknown) return `unknown field anchor.${unknown}`;
+  if (!isHex(a.root, 32)) return 'anchor.root must be 64 lowercase hex digits';
+  if (!Number.isSafeInteger(a.size) || (a.size as number) < 1) return 'anchor.size must be a positive integer';
+  if (!Number.isSafeInteger(a.index) || (a.index as number) < 0 || (a.index as number) >= (a.size as number)) return 'anchor.index must be an integer below anchor.size';
+  if (!hexPath(a.path)) return `anchor.path must be a list of at most ${MAX_PATH} 64-digit hex hashes`;
+  if (typeof a.chain !== 'string' || a.chain.length === 0 || a.chain.length > 64) return 'anchor.chain must be a chain name';
+  if (typeof a.tx !== 'string' || !TX_HASH.test(a.tx)) return 'anchor.tx must be 0x and 64 lowercase hex digits';
+  if (!Number.isSafeInteger(a.version) || (a.version as number) < 0) return 'anchor.version must be a ledger version';
+  if (typeof a.module !== 'string' || !MODULE.test(a.module)) return 'anchor.module must be <account address>::anchor';
+  if (a.sender !== undefined && (typeof a.sender !== 'string' || !ADDRESS.test(a.sender))) return 'anchor.sender must be an account address';
+  return null;
 }

@@ -63,14 +63,17 @@ describe('sink verbs', () => {
     assert.match(down.stderr, /cannot reach the sink/);
   });
 
-  it('verify: exit 0 for a good proof, 1 for a changed one, 2 for a file that is not a proof', async () => {
+  it('verify: exit 0 for a good proof of the key given, 3 without a key, 1 for a changed one, 2 for a file that is not a proof', async () => {
     for (const b of makeChain('site-a', key, 2, 10)) assert.equal((await postJson(sink.url, b)).status, 200);
     const proof = (await getJson(`${sink.url}/v1/proofs/site-a/14`)).body;
     const good = join(tmp.dir, 'good.json');
     writeFileSync(good, JSON.stringify(proof));
-    const ok = await cli(['verify', good]);
+    const ok = await cli(['verify', good, '--device-key', key.public]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /proof holds \(not anchored yet\)/);
+    assert.match(ok.stdout, /^proof holds, and ends at the device key given \(not anchored yet\)$/m);
+    const rootless = await cli(['verify', good]);
+    assert.equal(rootless.code, 3, rootless.stdout + rootless.stderr);
+    assert.match(rootless.stdout, /^consistent, but no trust root given: /m);
     const changed = structuredClone(proof) as { record: { ts: number } };
     changed.record.ts += 1;
     const badFile = join(tmp.dir, 'bad.json');

@@ -1,47 +1,121 @@
-import { readFileSync } from 'node:fs';
-import { verifyRecordProof } from '../../protocol/proof.ts';
-import { checkAnchorOnChain } from '../../cloud-sink/anchor/on-chain-check.ts';
+import { open } from 'node:fs/promises';
+import { MAX_PROOF_BYTES, parseProof } from '../../protocol/proof-input.ts';
+import { verifyRecordProof, type ProofStep, type RecordProof } from '../../protocol/proof.ts';
 import { parseFlags, printJson, UsageError, type Command } from '../../kernel/command.ts';
 
-export const command: Command = {
-  summary: 'check a record proof offline, and on chain with --aptos-node',
-  help: `usage: fieldproof verify PROOF.json [--aptos-node URL] [--json]
+/** What the caller trusts, given on the command line; never taken from the proof. */
+interface TrustRoots {
+  deviceKey?: string;
+  anchorAccount?: string;
+  aptosNode?: string;
+}
 
-Checks a record proof (GET /v1/proofs/DEVICE/SEQ of a sink) offline: the record leads to the
-batch root through its path, the batch header's Ed25519 signature verifies, and the header leads
-to the anchor root. With --aptos-node (a full node's REST URL, e.g.
-https://fullnode.testnet.aptoslabs.com/v1) it also checks that the proof's transaction committed,
-called the anchor module's record_root with this root, and that the module's anchored_at view
-knows the root. Prints each step; --json prints {"ok", "anchored", "steps"}. Exit 0 when every
-step holds, 1 when one fails.`,
+export const command: Command = {
+  summary: 'check a record proof up to a trust root: the device key or the operator\'s account on chain',
+  help: `usage: fieldproof verify PROOF.json [--device-key HEX] [--anchor-account ADDR --aptos-node URL] [--json]
+
+Checks a record proof (GET /v1/proofs/DEVICE/SEQ of a sink; - reads it from stdin), cheapest
+signed thing first: the header's Ed25519 signature, the key against --device-key, the record's
+path to the batch root, the header's path to the anchor root, then the chain. Nothing inside the
+proof is trusted because it is there: the proof holds only when it ends at a root you give.
+
+  --device-key HEX        the device's public key, obtained from its owner (not from the proof):
+                          the batch must be signed by it. Shows the device signed the record; not when.
+  --anchor-account ADDR   the operator's Aptos account (needs --aptos-node): the anchor must have
+                          been sent by it to its own module, and it must have registered the
+                          batch's key for the device, valid when the batch was created. Shows the
+                          operator anchored the record by the time the chain gives.
+  --aptos-node URL        a full node's REST URL, e.g. https://fullnode.testnet.aptoslabs.com/v1;
+                          alone, it checks that the proof's transaction recorded the anchor root
+                          (by whichever account sent it: not a trust root)
+  --json                  print {"ok", "trusted", "anchored", "steps"}
+
+Prints one line per step, then the verdict. Exit 0 when every step holds and the proof ends at a
+root you gave; 3 when it is consistent but you gave no root; 1 when a step fails; 2 on bad usage,
+or a file that cannot be read, is over ${MAX_PROOF_BYTES} bytes, is not JSON or nests too deep.`,
   async run(argv) {
-    const { values, positionals } = parseFlags(argv, { 'aptos-node': { type: 'string' }, json: { type: 'boolean' } }, true);
+    const { values, positionals } = parseFlags(argv, {
+      'device-key': { type: 'string' }, 'anchor-account': { type: 'string' }, 'aptos-node': { type: 'string' }, json: { type: 'boolean' },
+    }, true);
     if (positionals.length !== 1) throw new UsageError('give exactly one PROOF.json (- for stdin)');
+    const roots = trustRoots(values['device-key'], values['anchor-account'], values['aptos-node']);
     const file = positionals[0]!;
-    let text: string;
-    try {
-      text = readFileSync(file === '-' ? 0 : file, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const input = parseProof(await readBounded(file));
+    if (!input.ok) throw new UsageError(`${file === '-' ? 'stdin' : file} ${input.problem}`);
+    const proof = input.proof;
+
+    const offline = verifyRecordProof(proof, { deviceKey: roots.deviceKey });
+    const steps: ProofStep[] = offline.steps;
+    // The Aptos client is loaded only when the chain is asked: an offline check stays light.
+    if (offline.ok && roots.anchorAccount) {
+      const { checkProofAgainstOperator } = await import('../../cloud-sink/anchor/operator-check.ts');
+      steps.push(...(await checkProofAgainstOperator(proof as RecordProof, { anchorAccount: roots.anchorAccount, aptosNode: roots.aptosNode! })));
+    } else if (offline.ok && roots.aptosNode) {
+      const anchor = (proof as RecordProof).anchor;
+      if (!anchor) steps.push({ step: 'on chain', ok: false, detail: 'the proof has no anchor yet (the batch is not anchored); ask the sink again later' });
+      else {
+        const { checkAnchorOnChain } = await import('../../cloud-sink/anchor/on-chain-check.ts');
+        steps.push(...(await checkAnchorOnChain(roots.aptosNode, anchor)));
+      }
     }
-    let proof: unknown;
-    try {
-      proof = JSON.parse(text);
-    } catch {
-      throw new UsageError(`${file} is not JSON`);
-    }
-    const result = verifyRecordProof(proof);
-    if (result.ok && values['aptos-node']) {
-      const anchor = (proof as { anchor?: { root: string; tx: string; module: string; version: number } }).anchor;
-      if (!anchor) result.steps.push({ step: 'on chain', ok: false, detail: 'the proof has no anchor yet (the batch is not anchored); ask the sink again later' });
-      else result.steps.push(...(await checkAnchorOnChain(values['aptos-node'], anchor)));
-      result.ok = result.steps.every((s) => s.ok);
-    }
-    if (values.json) printJson({ ok: result.ok, anchored: result.anchored, steps: result.steps });
+    const ok = steps.every((s) => s.ok);
+    const trusted = ok && (roots.deviceKey !== undefined || roots.anchorAccount !== undefined);
+    if (values.json) printJson({ ok, trusted, anchored: ok && offline.anchored, steps });
     else {
-      for (const s of result.steps) process.stdout.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step}${s.detail ? ': ' + s.detail : ''}\n`);
-      process.stdout.write(result.ok ? (result.anchored ? 'proof holds\n' : 'proof holds (not anchored yet)\n') : 'proof does NOT hold\n');
+      for (const s of steps) process.stdout.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step}${s.detail ? ': ' + s.detail : ''}\n`);
+      process.stdout.write(verdict(ok, trusted, offline.anchored, roots, proof as RecordProof, steps) + '\n');
     }
-    return result.ok ? 0 : 1;
+    return !ok ? 1 : trusted ? 0 : 3;
   },
 };
+
+function trustRoots(deviceKey: string | undefined, anchorAccount: string | undefined, aptosNode: string | undefined): TrustRoots {
+  if (deviceKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(deviceKey)) throw new UsageError(`--device-key must be an Ed25519 public key in 64 hex digits, got ${JSON.stringify(deviceKey)}`);
+  if (anchorAccount !== undefined && !/^0x[0-9a-fA-F]{1,64}$/.test(anchorAccount)) throw new UsageError(`--anchor-account must be an Aptos account address (0x and up to 64 hex digits), got ${JSON.stringify(anchorAccount)}`);
+  if (anchorAccount !== undefined && aptosNode === undefined) throw new UsageError('--anchor-account needs --aptos-node URL: the account is checked on chain');
+  if (aptosNode !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(aptosNode);
+    } catch {
+      // refused below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--aptos-node must be an http(s) URL, got ${JSON.stringify(aptosNode)}`);
+  }
+  return { deviceKey: deviceKey?.toLowerCase(), anchorAccount, aptosNode };
+}
+
+/** The file (or stdin), read no further than one byte past the bound: a huge file costs nothing. */
+async function readBounded(file: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    const handle = file === '-' ? null : await open(file, 'r');
+    const source = handle ? handle.createReadStream({ end: MAX_PROOF_BYTES }) : process.stdin;
+    for await (const chunk of source) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size > MAX_PROOF_BYTES) {
+        if (!handle) process.stdin.destroy();
+        break;
+      }
+    }
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return Buffer.concat(chunks);
+}
+
+function verdict(ok: boolean, trusted: boolean, anchored: boolean, roots: TrustRoots, proof: RecordProof, steps: ProofStep[]): string {
+  if (!ok) {
+    const failed = steps.find((s) => !s.ok)!;
+    return `proof does NOT hold: ${failed.step}: ${failed.detail ?? 'failed'}`;
+  }
+  const unanchored = anchored ? '' : ' (not anchored yet)';
+  if (trusted) {
+    const ends = [roots.deviceKey ? 'the device key given' : null, roots.anchorAccount ? `the operator account ${roots.anchorAccount}` : null].filter(Boolean);
+    return `proof holds, and ends at ${ends.join(' and ')}${unanchored}`;
+  }
+  const claimed = proof.anchor ? `; the proof names the anchoring account ${proof.anchor.module.replace(/::anchor$/, '')}, which only you can tell is the operator's` : '';
+  return `consistent, but no trust root given: it is signed by the key it carries (${proof.header.key})${anchored ? ' and anchored by an account it names' : ''}, which anyone can make; give --device-key HEX or --anchor-account ADDR --aptos-node URL${claimed}${unanchored}`;
+}

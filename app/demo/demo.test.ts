@@ -117,7 +117,7 @@ describe('fieldproof demo', () => {
       assert.ok(Number(stopped[3]) >= 1, 'batches reached the sink');
 
       // The proof: written, named with the exact command, accepted by `fieldproof verify`.
-      const cmd = /^check it with: npx fieldproof verify (\S+)$/m.exec(out);
+      const cmd = /^check it with: npx fieldproof verify (\S+) --device-key ([0-9a-f]{64})$/m.exec(out);
       assert.ok(cmd, `no verify command: ${out}`);
       const proofFile = cmd[1]!;
       proofDir = resolve(proofFile, '..');
@@ -126,10 +126,12 @@ describe('fieldproof demo', () => {
       assert.equal(proof.record.device, 'demo-gw1');
       assert.equal(`${proof.record.sensor}/${proof.record.metric}`, 'meter-main/power_kw', 'the meter reading is the one proved');
       assert.match(out, new RegExp(`proof of record ${proof.record.seq} \\(meter-main power_kw = `));
-      const verified = await runCli(['verify', proofFile]);
+      const verified = await runCli(['verify', proofFile, '--device-key', cmd[2]!]);
       assert.equal(verified.code, 0, verified.out);
       assert.match(verified.out, /^ok +batch signature/m);
-      assert.match(verified.out, /proof holds/);
+      assert.match(verified.out, /^ok +given key/m);
+      assert.match(verified.out, /^proof holds, and ends at the device key given/m);
+      assert.equal((await runCli(['verify', proofFile])).code, 3, 'without the key it is only consistent');
     } finally {
       if (demo.child.exitCode === null) demo.child.kill('SIGKILL');
       if (proofDir?.includes('fieldproof-demo-')) rmSync(proofDir, { recursive: true, force: true });
@@ -147,7 +149,7 @@ describe('fieldproof demo', () => {
       // Short as the run was, the stop sealed and synced the readings before asking for the proof.
       const check = verifyRecordProof(JSON.parse(readFileSync(join(site, 'proof.json'), 'utf8')));
       assert.ok(check.ok, JSON.stringify(check.steps));
-      assert.match(demo.out(), new RegExp(`^check it with: npx fieldproof verify ${join(site, 'proof.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+      assert.match(demo.out(), new RegExp(`^check it with: npx fieldproof verify ${join(site, 'proof.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --device-key [0-9a-f]{64}$`, 'm'));
       assert.ok(readdirSync(join(site, 'device')).length > 0, 'the device folder is kept');
       assert.ok(existsSync(join(site, 'sink')));
     } finally {

@@ -137,6 +137,8 @@ checks it), then the sources stop, queued readings are committed and the last ba
     let running = false;
     let progress: NodeJS.Timeout | null = null;
     let stopping: Promise<void> | null = null;
+    /** the device's public key: the trust root the printed verify command names */
+    let deviceKey = '';
     const log = fileLogger(logFile);
     const recent = new Map<string, number[]>(peers.map((p) => [`${p.sensor}/${p.metric}`, []]));
 
@@ -166,12 +168,14 @@ checks it), then the sources stop, queued readings are committed and the last ba
       }
       if (proved) {
         out(`proof of ${proved} written to ${proofFile}`);
-        out(`check it with: npx fieldproof verify ${proofFile}`);
+        // The key comes from the device's own data dir here; an auditor gets it from the device's owner.
+        out(`check it with: npx fieldproof verify ${proofFile} --device-key ${deviceKey}`);
       }
     };
 
     try {
       const { key } = loadOrCreateKey(dataDir);
+      deviceKey = key.public;
       // The sink the device syncs to, on this machine, with the device's key registered; no anchoring.
       sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: join(work, 'sink'), devices: [{ id: DEVICE, key: key.public }], anchor: { mode: 'none' } }), { log: log.child({ part: 'sink' }) });
       await sink.start();

@@ -165,7 +165,7 @@ describe('anchoring in the sink (mode: aptos, against the simulator)', () => {
     // The CLI, as a verifier would run it.
     const file = join(tmp.dir, 'proof.json');
     writeFileSync(file, JSON.stringify(proof));
-    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'verify', file, '--aptos-node', sim.url, '--json']);
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'verify', file, '--aptos-node', sim.url, '--device-key', keyB.public, '--json']);
     const out = JSON.parse(stdout) as { ok: boolean; anchored: boolean; steps: { step: string }[] };
     assert.equal(out.ok, true);
     assert.equal(out.anchored, true);

@@ -94,6 +94,8 @@ async function checkAnchor(aptos: Aptos, views: AnchorModuleViews, operator: str
 
   const sender = sameAddress(tx.sender);
   if (sender !== operator) return fail('anchor sender', `the anchor transaction was sent by ${tx.sender}, not by the operator ${operator}`);
+  // The proof's own word on the sender is a hint; one that contradicts the chain marks a made-up proof.
+  if (anchor.sender !== undefined && sameAddress(anchor.sender) !== operator) return fail('anchor sender', `the proof names the sender ${String(anchor.sender)}, but the operator ${operator} sent the transaction`);
   steps.push({ step: 'anchor sender', ok: true, detail: `sent by the operator ${operator}` });
 
   const expected = `${operator}::${MODULE_NAME}::${RECORD_ROOT}`;

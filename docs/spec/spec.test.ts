@@ -236,7 +236,7 @@ describe('proofs.md', () => {
   it('prints a proof of record 4 that verifies offline, anchored', () => {
     const proof = exampleJson<{ anchor: Record<string, unknown> }>('proof');
     checkProofAgainstChain(proof, proof.anchor);
-    assert.deepEqual(Object.keys(proof.anchor), ['root', 'index', 'size', 'path', 'chain', 'tx', 'version', 'module']);
+    assert.deepEqual(Object.keys(proof.anchor), ['root', 'index', 'size', 'path', 'chain', 'tx', 'version', 'module', 'sender']);
     const check = verifyRecordProof(proof);
     assert.equal(check.ok, true);
     assert.equal(check.anchored, true);
@@ -358,12 +358,13 @@ describe('the example batches through a real sink, anchored through the Aptos si
 
     const file = join(dir, 'served-proof.json');
     writeFileSync(file, JSON.stringify(served));
-    const out = await runCli(['verify', file, '--aptos-node', sim.url, '--json']);
-    assert.equal(out.code, 0, out.stderr);
-    const steps = (JSON.parse(out.stdout) as { steps: { step: string; ok: boolean }[] }).steps.map((s) => `${s.step}:${s.ok}`);
-    const offline = exampleJson<{ steps: { step: string; ok: boolean }[] }>('verify-output').steps.map((s) => `${s.step}:${s.ok}`);
+    const out = await runCli(['verify', file, '--anchor-account', '0xcafe', '--aptos-node', sim.url, '--json']);
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    const verdict = JSON.parse(out.stdout) as { trusted: boolean; steps: { step: string; ok: boolean }[] };
+    assert.equal(verdict.trusted, true);
+    const offline = exampleJson<{ steps: { step: string; ok: boolean }[] }>('verify-output').steps.map((s) => `${s.step}:${s.ok}`).filter((s) => s !== 'given key:true');
     const online = example('verify-online-steps').split('\n').map((l) => l.replace(/\s{2,}ok$/, ':true'));
-    assert.deepEqual(steps, [...offline, ...online]);
+    assert.deepEqual(verdict.steps.map((s) => `${s.step}:${s.ok}`), [...offline, ...online]);
   });
 });
 
@@ -399,20 +400,25 @@ describe('cli.md', () => {
 
   /** verify's JSON without `detail`, which is for people. */
   const shape = (text: string) => {
-    const v = JSON.parse(text) as { ok: boolean; anchored: boolean; steps: { step: string; ok: boolean }[] };
-    return { ok: v.ok, anchored: v.anchored, steps: v.steps.map((s) => ({ step: s.step, ok: s.ok })) };
+    const v = JSON.parse(text) as { ok: boolean; trusted: boolean; anchored: boolean; steps: { step: string; ok: boolean }[] };
+    assert.deepEqual(Object.keys(v), ['ok', 'trusted', 'anchored', 'steps']);
+    return { ok: v.ok, trusted: v.trusted, anchored: v.anchored, steps: v.steps.map((s) => ({ step: s.step, ok: s.ok })) };
   };
 
-  it('verify checks the proof of proofs.md (exit 0), and refuses it with the record altered (exit 1)', async () => {
+  it('verify trusts the proof of proofs.md with the device key (exit 0), finds it only consistent without (exit 3), and refuses it altered (exit 1)', async () => {
     const proof = exampleJson<{ record: { value: number } }>('proof');
+    const deviceKey = keyFromSeed(SEED).public;
     writeFileSync(join(dir, 'proof.json'), JSON.stringify(proof));
-    const good = await runCli(['verify', join(dir, 'proof.json'), '--json']);
+    const good = await runCli(['verify', join(dir, 'proof.json'), '--device-key', deviceKey, '--json']);
     assert.equal(good.code, 0, good.stderr);
     assert.deepEqual(shape(good.stdout), shape(example('verify-output')));
+    const rootless = await runCli(['verify', join(dir, 'proof.json'), '--json']);
+    assert.equal(rootless.code, 3, rootless.stderr);
+    assert.deepEqual(shape(rootless.stdout), shape(example('verify-output-rootless')));
     assert.equal(proof.record.value, 27.2);
     proof.record.value = 27.3;
     writeFileSync(join(dir, 'altered.json'), JSON.stringify(proof));
-    const bad = await runCli(['verify', join(dir, 'altered.json'), '--json']);
+    const bad = await runCli(['verify', join(dir, 'altered.json'), '--device-key', deviceKey, '--json']);
     assert.equal(bad.code, 1, bad.stderr);
     assert.deepEqual(shape(bad.stdout), shape(example('verify-output-altered')));
   });

@@ -1,0 +1,291 @@
+// `fieldproof verify` against forged proofs, run as a verifier runs it (the real command, a child
+// process) against the Aptos SIMULATOR over HTTP. Every forgery a proof can carry is refused with
+// its exact reason and exit code: a key of the forger's own, another device's key, a made-up
+// anchor, an anchor another account sent, another account's copy of the module, a revoked key,
+// a tampered record, path or header, a record claimed for a pruned batch, and files no proof is.
+// And the honest proof a sink serves holds at either trust root, and without one is only consistent.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Hex } from '@aptos-labs/ts-sdk';
+import type { Batch } from '../../protocol/batch.ts';
+import type { RecordProof } from '../../protocol/proof.ts';
+import { generateKey } from '../../protocol/signature.ts';
+import { ChainFixture, chainOf, recordProof, type Operator } from '../../cloud-sink/anchor/chain-testing.ts';
+import type { DeviceKeyChain } from '../../cloud-sink/anchor/device-key-chain.ts';
+import { whenMs } from '../../cloud-sink/anchor/device-keys.ts';
+import { sinkConfig } from '../../cloud-sink/config.ts';
+import { Sink } from '../../cloud-sink/sink.ts';
+import { runCli } from '../../test/support/cli.ts';
+import { getJson, makeChain, postJson, tempDir } from '../../test/support/sink.ts';
+
+interface Step {
+  step: string;
+  ok: boolean;
+  detail?: string;
+}
+
+interface Verdict {
+  code: number | null;
+  ok: boolean;
+  trusted: boolean;
+  anchored: boolean;
+  steps: Step[];
+  stderr: string;
+}
+
+describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', () => {
+  const tmp = tempDir('fieldproof-forgeries-');
+  const fx = new ChainFixture();
+  const op = fx.operator();
+  let attacker: Operator;
+  let registry: DeviceKeyChain;
+  let sink: Sink;
+  const keyA = generateKey();
+  const keyB = generateKey();
+  let files = 0;
+
+  /** Writes `proof` (an object, or raw text) to a file and runs `fieldproof verify FILE ...flags --json`. */
+  async function verify(proof: unknown, ...flags: string[]): Promise<Verdict> {
+    const file = join(tmp.dir, `proof-${++files}.json`);
+    writeFileSync(file, typeof proof === 'string' ? proof : JSON.stringify(proof));
+    const out = await runCli(['verify', file, ...flags, '--json']);
+    if (out.stdout === '') return { code: out.code, ok: false, trusted: false, anchored: false, steps: [], stderr: out.stderr };
+    const v = JSON.parse(out.stdout) as Omit<Verdict, 'code' | 'stderr'>;
+    return { ...v, code: out.code, stderr: out.stderr };
+  }
+  const byDevice = (proof: unknown, key = keyA.public) => verify(proof, '--device-key', key);
+  const byOperator = (proof: unknown, account = op.address) => verify(proof, '--anchor-account', account, '--aptos-node', fx.url);
+
+  /** Refused, with exit 1, at `step`, for exactly `detail`, and no step after it. */
+  function refused(v: Verdict, step: string, detail: string): void {
+    assert.equal(v.code, 1, JSON.stringify(v));
+    assert.deepEqual({ ok: v.ok, trusted: v.trusted }, { ok: false, trusted: false });
+    assert.deepEqual(v.steps.at(-1), { step, ok: false, detail });
+    assert.ok(v.steps.slice(0, -1).every((s) => s.ok), JSON.stringify(v.steps));
+  }
+
+  before(async () => {
+    await fx.start();
+    attacker = fx.operator(true);
+    registry = chainOf(fx, op).deviceKeys;
+    await registry.register('site-b', keyB.public, 0);
+    // The operator's sink, anchoring through the simulator as the operator's account.
+    sink = new Sink(sinkConfig({
+      listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), devices: [{ id: 'site-a', key: keyA.public }], limits: { chainWaitMs: 0 },
+      anchor: { mode: 'aptos', intervalMs: 3_600_000, aptos: { node: fx.url, module: op.module, waitSecs: 5 } },
+    }), { chain: chainOf(fx, op) });
+    await sink.start();
+  });
+  after(async () => {
+    await sink?.stop();
+    await fx.stop();
+    tmp.cleanup();
+  });
+
+  describe('the honest proof a sink serves', () => {
+    let served: RecordProof;
+    let unanchored: RecordProof;
+
+    before(async () => {
+      for (const b of makeChain('site-a', keyA, 3, 6)) assert.equal((await postJson(sink.url, b)).status, 200);
+      assert.equal(await sink.anchorNow(), 1);
+      const res = await getJson(`${sink.url}/v1/proofs/site-a/9`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      served = res.body as unknown as RecordProof;
+      assert.equal(served.anchor?.sender, op.address, 'the proof names its sender, as a hint');
+      unanchored = { ...served };
+      delete unanchored.anchor;
+    });
+
+    it('holds at the device key given (exit 0), offline', async () => {
+      const v = await byDevice(served);
+      assert.equal(v.code, 0, v.stderr);
+      assert.deepEqual({ ok: v.ok, trusted: v.trusted, anchored: v.anchored }, { ok: true, trusted: true, anchored: true });
+      assert.deepEqual(v.steps.map((s) => s.step), ['batch signature', 'given key', 'record in batch', 'batch in anchor']);
+      assert.equal((await byDevice(unanchored, keyA.public.toUpperCase())).code, 0, 'the key in any case; unanchored holds too');
+    });
+
+    it('holds at the operator\'s account alone (exit 0), the anchor and the key registration checked on chain', async () => {
+      const v = await byOperator(served);
+      assert.equal(v.code, 0, JSON.stringify(v));
+      assert.deepEqual({ ok: v.ok, trusted: v.trusted, anchored: v.anchored }, { ok: true, trusted: true, anchored: true });
+      assert.deepEqual(v.steps.map((s) => s.step), ['batch signature', 'record in batch', 'batch in anchor', 'anchor transaction', 'anchor sender', 'anchor call', 'anchor view', 'device key']);
+      const both = await verify(served, '--device-key', keyA.public, '--anchor-account', op.address.replace(/^0x0+/, '0x'), '--aptos-node', fx.url);
+      assert.equal(both.code, 0, JSON.stringify(both));
+      assert.equal(both.steps.length, 9);
+    });
+
+    it('without a trust root is only consistent (exit 3), and says so in one line', async () => {
+      const v = await verify(served);
+      assert.equal(v.code, 3, v.stderr);
+      assert.deepEqual({ ok: v.ok, trusted: v.trusted, anchored: v.anchored }, { ok: true, trusted: false, anchored: true });
+      const human = await runCli(['verify', join(tmp.dir, `proof-${files}.json`)]);
+      assert.equal(human.code, 3);
+      const verdict = human.stdout.trim().split('\n').at(-1)!;
+      assert.match(verdict, /^consistent, but no trust root given: it is signed by the key it carries \([0-9a-f]{64}\) and anchored by an account it names, which anyone can make; give --device-key HEX or --anchor-account ADDR --aptos-node URL/);
+      // The chain's own word on the proof's transaction is not a root either.
+      const online = await verify(served, '--aptos-node', fx.url);
+      assert.equal(online.code, 3, JSON.stringify(online));
+      assert.deepEqual(online.steps.map((s) => s.step).slice(3), ['anchor transaction', 'anchor call', 'anchor view']);
+    });
+
+    it('an old proof, served before the sender was carried, still holds', async () => {
+      const old = structuredClone(served);
+      delete old.anchor!.sender;
+      assert.equal((await byOperator(old)).code, 0);
+    });
+  });
+
+  describe('forgeries', () => {
+    it('a reading made up from nothing, signed with a fresh key, under a made-up anchor: consistent, and refused at every root', async () => {
+      const forger = generateKey();
+      const forged = recordProof(makeChain('site-z', forger, 2, 3), 1, 2, { tx: '0x' + '5a'.repeat(32), version: 77, module: op.module });
+      const noRoot = await verify(forged);
+      assert.equal(noRoot.code, 3, 'nothing in a proof alone tells a forgery: exit 3, never 0');
+      refused(await byDevice(forged), 'given key', `the batch was signed by ${forger.public}, not by the device key given (${keyA.public})`);
+      refused(await byOperator(forged), 'anchor transaction', `transaction 0x${'5a'.repeat(32)} is not on the chain of ${fx.url}`);
+      // Not anchored at all, the made-up device has no key at the operator's.
+      const { anchor: _, ...bare } = forged;
+      refused(await byOperator(bare), 'device key', `${op.address} registered no key for device site-z`);
+    });
+
+    it('a record under the name of one device, signed with another device\'s key', async () => {
+      const forged = recordProof(makeChain('site-a', keyB, 1, 4), 0, 1);
+      refused(await byDevice(forged), 'given key', `the batch was signed by ${keyB.public}, not by the device key given (${keyA.public})`);
+      refused(await byOperator(forged), 'device key', `key ${keyB.public} is not a key ${op.address} registered for device site-a`);
+    });
+
+    it('an honest batch under a made-up anchor, or under a real transaction of another root', async () => {
+      const batches = makeChain('site-b', keyB, 2, 7);
+      const made = recordProof(batches, 0, 3, { tx: '0x' + '12'.repeat(32), version: 5, module: op.module });
+      refused(await byOperator(made), 'anchor transaction', `transaction 0x${'12'.repeat(32)} is not on the chain of ${fx.url}`);
+      const other = await fx.anchor(op.account, op.module, makeChain('site-b', keyB, 2, 8));
+      const borrowed = recordProof(batches, 0, 3, { tx: other.tx, version: other.version, module: op.module });
+      const v = await byOperator(borrowed);
+      assert.equal(v.steps.at(-1)!.step, 'anchor call');
+      assert.match(v.steps.at(-1)!.detail!, new RegExp(`^the transaction recorded root 0x[0-9a-f]{64}, not the proof's ${borrowed.anchor!.root}$`));
+      assert.equal(v.code, 1);
+    });
+
+    it('an anchor sent by another account, into the operator\'s module, whatever sender the proof names', async () => {
+      const batches = makeChain('site-b', keyB, 2, 9);
+      const sent = await fx.anchor(attacker.account, op.module, batches);
+      assert.equal(sent.success, true, 'anyone may call record_root, into their own table');
+      const forged = recordProof(batches, 1, 0, { tx: sent.tx, version: sent.version, module: op.module });
+      const reason = `the anchor transaction was sent by ${attacker.address}, not by the operator ${op.address}`;
+      refused(await byOperator(forged), 'anchor sender', reason);
+      refused(await byOperator({ ...forged, anchor: { ...forged.anchor, sender: op.address } }), 'anchor sender', reason);
+      // The operator's own transaction, with a sender hint that lies, marks the proof as made up.
+      const honest = await fx.anchor(op.account, op.module, makeChain('site-b', keyB, 2, 10));
+      const hinted = recordProof(makeChain('site-b', keyB, 2, 10), 0, 0, { tx: honest.tx, version: honest.version, module: op.module });
+      refused(await byOperator({ ...hinted, anchor: { ...hinted.anchor, sender: attacker.address } }), 'anchor sender', `the proof names the sender ${attacker.address}, but the operator ${op.address} sent the transaction`);
+    });
+
+    it('an anchor into another account\'s copy of the module, which holds at that account and at no other', async () => {
+      const batches = makeChain('site-b', keyB, 2, 11);
+      const sent = await fx.anchor(op.account, attacker.module, batches);
+      const reason = `the transaction called ${attacker.module}::record_root, not the operator's ${op.module}::record_root`;
+      refused(await byOperator(recordProof(batches, 0, 0, { tx: sent.tx, version: sent.version, module: attacker.module })), 'anchor call', reason);
+      refused(await byOperator(recordProof(batches, 0, 0, { tx: sent.tx, version: sent.version, module: op.module })), 'anchor call', reason);
+
+      // Everything the attacker's own: key registered in its registry, anchored in its module.
+      const own = generateKey();
+      await fx.send(attacker.account, attacker.module, 'register_device_key', ['site-b', Hex.fromHexInput(own.public).toUint8Array(), 0]);
+      const forgedBatches = makeChain('site-b', own, 1, 5);
+      const theirs = await fx.anchor(attacker.account, attacker.module, forgedBatches);
+      const forged = recordProof(forgedBatches, 0, 4, { tx: theirs.tx, version: theirs.version, module: attacker.module });
+      assert.equal((await byOperator(forged, attacker.address)).code, 0, 'it ends at the attacker\'s account: the root is the caller\'s choice');
+      refused(await byOperator(forged), 'anchor sender', `the anchor transaction was sent by ${attacker.address}, not by the operator ${op.address}`);
+      refused(await byDevice(forged, keyB.public), 'given key', `the batch was signed by ${own.public}, not by the device key given (${keyB.public})`);
+    });
+
+    it('a record of a revoked key: created from the revocation time on, or anchored only after the revocation', async () => {
+      // A stolen key, revoked from the third batch on; the thief's batches are the later ones.
+      const stolen = generateKey();
+      const chain = makeChain('site-r', stolen, 4, 3);
+      await registry.register('site-r', stolen.public, 0);
+      const early = await fx.anchor(op.account, op.module, chain.slice(0, 2));
+      const cutoff = chain[2]!.header.created;
+      await registry.revoke('site-r', stolen.public, cutoff);
+      const late = await fx.anchor(op.account, op.module, chain);
+      const proofOf = (batch: number, sent: { tx: string; version: number }, batches = chain) =>
+        recordProof(batches, batch, 2, { tx: sent.tx, version: sent.version, module: op.module });
+
+      assert.equal((await byOperator(proofOf(1, early, chain.slice(0, 2)))).code, 0, 'created before the cutoff, anchored before the revocation');
+      refused(await byOperator(proofOf(3, late)), 'device key',
+        `key ${stolen.public} of device site-r is revoked from ${whenMs(BigInt(cutoff))}; the batch was created after, at ${whenMs(BigInt(chain[3]!.header.created))}`);
+      const v = await byOperator(proofOf(1, late));
+      assert.equal(v.code, 1, 'dated before the cutoff, but first anchored after the revocation: what a thief could make');
+      assert.match(v.steps.at(-1)!.detail!, new RegExp(`^key ${stolen.public} of device site-r was revoked on chain at .+, before the batch was anchored`));
+      assert.equal((await byDevice(proofOf(3, late), stolen.public)).code, 0, 'the device key alone cannot tell a revoked key: the docs say so');
+    });
+
+    describe('tampering with an honest proof', () => {
+      let batches: Batch[];
+      let honest: RecordProof;
+
+      before(async () => {
+        batches = makeChain('site-b', keyB, 3, 5);
+        const sent = await fx.anchor(op.account, op.module, batches);
+        honest = recordProof(batches, 1, 2, { tx: sent.tx, version: sent.version, module: op.module });
+        assert.equal((await byOperator(honest)).code, 0);
+      });
+      const changed = (f: (p: RecordProof) => void) => {
+        const p = structuredClone(honest);
+        f(p);
+        return p;
+      };
+
+      it('the record\'s value, its time, or its sequence number', async () => {
+        refused(await byDevice(changed((p) => ((p.record as { value: number }).value += 0.01)), keyB.public), 'record in batch', 'the record and path do not lead to header.root');
+        refused(await byDevice(changed((p) => (p.record.ts += 1)), keyB.public), 'record in batch', 'the record and path do not lead to header.root');
+        refused(await byDevice(changed((p) => (p.record.seq += 1)), keyB.public), 'record', `index 2 does not match seq ${honest.record.seq + 1}`);
+        refused(await byDevice(changed((p) => ((p.record as { device: string }).device = 'site-a')), keyB.public), 'record', 'record device site-a is not the header\'s site-b');
+      });
+
+      it('the record\'s path, or the header\'s path to the anchor', async () => {
+        refused(await byDevice(changed((p) => (p.path[0] = 'ab'.repeat(32))), keyB.public), 'record in batch', 'the record and path do not lead to header.root');
+        refused(await byDevice(changed((p) => p.path.pop()), keyB.public), 'record in batch', 'the record and path do not lead to header.root');
+        refused(await byDevice(changed((p) => (p.path = Array(65).fill('ab'.repeat(32)))), keyB.public), 'record', 'path must be a list of at most 64 64-digit hex hashes');
+        refused(await byDevice(changed((p) => (p.anchor!.path[0] = 'cd'.repeat(32))), keyB.public), 'batch in anchor', 'the header hash and anchor path do not lead to anchor.root');
+        refused(await byDevice(changed((p) => (p.anchor!.index = 0)), keyB.public), 'batch in anchor', 'the header hash and anchor path do not lead to anchor.root');
+        refused(await byDevice(changed((p) => (p.anchor!.tx = '../accounts/0x1')), keyB.public), 'anchor', 'anchor.tx must be 0x and 64 lowercase hex digits');
+      });
+
+      it('the signed header: any field, the signature, or the key', async () => {
+        refused(await byDevice(changed((p) => (p.header.created += 1)), keyB.public), 'batch signature', `the header signature does not verify with header.key ${keyB.public}`);
+        refused(await byDevice(changed((p) => (p.header.sig = p.header.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')))), keyB.public), 'batch signature', `the header signature does not verify with header.key ${keyB.public}`);
+        refused(await byDevice(changed((p) => (p.header.key = keyA.public)), keyB.public), 'batch signature', `the header signature does not verify with header.key ${keyA.public}`);
+        refused(await byDevice(changed((p) => ((p.header as unknown as Record<string, unknown>).extra = 1)), keyB.public), 'header', 'header has an unknown field extra');
+      });
+    });
+
+    it('a record claimed for a pruned batch, whose records the sink never held', async () => {
+      const chain = makeChain('site-b', keyB, 2, 4);
+      const pruned = chain[1]!.header;
+      const madeUp = { ...chain[1]!.records[1]!, value: 999 };
+      const forged = { record: madeUp, index: 1, path: ['00'.repeat(32), '11'.repeat(32)], header: pruned };
+      refused(await byDevice(forged, keyB.public), 'record in batch', 'the record and path do not lead to header.root');
+      refused(await byDevice({ ...forged, pruned: true }, keyB.public), 'shape', 'unknown field pruned');
+    });
+
+    it('files no proof is, and flags no verifier means: exit 2 in one line, before any check', async () => {
+      const two = async (v: Promise<Verdict>, message: RegExp) => {
+        const r = await v;
+        assert.equal(r.code, 2, JSON.stringify(r));
+        assert.deepEqual(r.steps, []);
+        assert.match(r.stderr.trim(), message);
+        assert.equal(r.stderr.trim().split('\n').length, 1);
+      };
+      await two(byDevice('{'.repeat(40) + '}'.repeat(40)), /^fieldproof verify: \S+ nests deeper than 32 levels, which no proof does$/);
+      await two(byDevice(JSON.stringify({ record: 'x'.repeat((1 << 20) + 1) })), /^fieldproof verify: \S+ is larger than 1048576 bytes, which no proof is$/);
+      await two(byDevice('{"record":'), /is not JSON$/);
+      await two(verify({}, '--device-key', 'zz'), /--device-key must be an Ed25519 public key in 64 hex digits/);
+      await two(verify({}, '--anchor-account', op.address), /--anchor-account needs --aptos-node URL/);
+      await two(verify({}, '--anchor-account', 'operator', '--aptos-node', fx.url), /--anchor-account must be an Aptos account address/);
+      await two(verify({}, '--aptos-node', 'file:///etc/passwd'), /--aptos-node must be an http\(s\) URL/);
+    });
+  });
+});
