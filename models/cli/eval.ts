@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { parseFlags, printJson, requireFlag, UsageError, type Command } from '../../runtime/cli/command.ts';
 import { UserError } from '../../runtime/user-error.ts';
 import { listNabFiles, readNabSeries, readNabWindows } from '../nab/corpus.ts';
-import { evaluateNab, NAB_PROFILES, scoreCorpus } from '../nab/evaluate.ts';
+import { crossValidated, evaluateNab, NAB_PROFILES, scoreCorpus } from '../nab/evaluate.ts';
+import type { HeldOutPart } from '../nab/crossval.ts';
 import type { CostMatrix } from '../nab/sweeper.ts';
 
-const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T]
+const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category]
                           [--no-model] [--profiles FILE] [--json]
-       fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T] [--json]
+       fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T | --cv category] [--json]
 
 Runs the device's anomaly detector (rules aside: NAB has no sensor specs) over every CSV under
 DIR (NAB layout: <category>/<file>.csv with timestamp,value) and scores it with the NAB rules:
@@ -17,8 +18,13 @@ anomaly windows, scaled sigmoid, probation period, normalisation against the nul
 Without --threshold the threshold is swept over the corpus (as NAB does); with it, that fixed
 threshold is applied. --no-model leaves out the TensorFlow.js forecaster, to measure what it adds.
 --results scores a published detector's results/<NAME>/ outputs instead of running ours.
+--cv category cross-validates: for each category, the threshold (and every other choice made
+from labelled data) is chosen on the other categories only, and the category is scored with it;
+"cv_score" is the normalised score over all the held-out categories, beside the in-sample
+"score", and "cv" lists each held-out part.
 Progress goes to stderr; --json prints
-{"profile","threshold","score","raw","files":{"<category>/<file>.csv":raw},...} on stdout.
+{"profile","threshold","score","raw","categories","files":{"<category>/<file>.csv":raw},...}
+on stdout, with "cv_score","cv_raw","cv" under --cv.
 Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).`;
 
 function loadProfiles(file: string | undefined): Record<string, CostMatrix> {
@@ -53,8 +59,12 @@ export const command: Command = {
       'no-model': { type: 'boolean' },
       results: { type: 'string' },
       detector: { type: 'string' },
+      cv: { type: 'string' },
       json: { type: 'boolean' },
     });
+    if (values.cv !== undefined && values.cv !== 'category') throw new UsageError(`--cv must be "category", got ${JSON.stringify(values.cv)}`);
+    if (values.cv !== undefined && values.threshold !== undefined) throw new UsageError('--cv chooses the threshold on the other categories; leave out --threshold');
+    const cv = values.cv === 'category' ? ('category' as const) : undefined;
     const profiles = loadProfiles(values.profiles);
     const profile = values.profile ?? 'standard';
     const cost = profiles[profile];
@@ -84,16 +94,20 @@ export const command: Command = {
         progress(i + 1, files.length, name);
       }
       if (series.length === 0) throw new UserError(`no ${detector}_*.csv result files under ${values.results}`);
-      result = { detector, ...scoreCorpus(series, windows, profile, cost, threshold) };
+      result = { detector, ...scoreCorpus(series, windows, profile, cost, threshold), ...(cv ? crossValidated([{ label: detector, series }], windows, cost) : {}) };
     } else {
       const data = requireFlag(values.data, 'data');
-      const r = await evaluateNab(data, windows, { profile, cost, ...(threshold !== undefined ? { threshold } : {}), model: !values['no-model'], progress });
+      const r = await evaluateNab(data, windows, { profile, cost, ...(threshold !== undefined ? { threshold } : {}), ...(cv ? { cv } : {}), model: !values['no-model'], progress });
       result = { ...r };
     }
     if (values.json) printJson(result);
     else {
       for (const [name, raw] of Object.entries(result.files as Record<string, number>)) process.stdout.write(`${raw.toFixed(4).padStart(9)}  ${name}\n`);
       process.stdout.write(`profile ${profile}  threshold ${result.threshold}  raw ${result.raw.toFixed(3)}  normalised score ${result.score.toFixed(2)}\n`);
+      if (typeof result.cv_score === 'number') {
+        for (const p of result.cv as HeldOutPart[]) process.stdout.write(`held out ${p.category}: threshold ${p.threshold}  raw ${p.raw.toFixed(3)}  score ${p.score === null ? '-' : p.score.toFixed(2)}\n`);
+        process.stdout.write(`cross-validated normalised score ${result.cv_score.toFixed(2)}\n`);
+      }
     }
     return 0;
   },

@@ -7,6 +7,7 @@ import { trainChallenger } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
 import type { ForecasterWeights } from '../model/weights.ts';
 import { listNabFiles, readNabSeries, type NabWindows } from './corpus.ts';
+import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
 
 /** The cost matrices of NAB's three application profiles. */
@@ -24,6 +25,8 @@ export interface EvalOptions {
   model: boolean;
   params?: DetectorParams;
   policy?: ModelPolicy;
+  /** cross-validate over the categories: choices made on the others, each category scored with them */
+  cv?: 'category';
   progress?: (done: number, total: number, file: string) => void;
 }
 
@@ -39,6 +42,12 @@ export interface EvalResult {
   seconds: number;
   files: Record<string, number>;
   counts: Record<string, Omit<FileScore, 'score'>>;
+  /** per category at the corpus-wide threshold: raw, and normalised when it has windows */
+  categories: Record<string, { raw: number; score: number | null }>;
+  /** with `cv`: the normalised score over the held-out categories, and each held-out part */
+  cv_score?: number;
+  cv_raw?: number;
+  cv?: HeldOutPart[];
 }
 
 /** Training as the device's worker does it (train-worker.ts), in this thread. */
@@ -61,7 +70,7 @@ export async function scoreSeries(values: readonly number[], timestamps: readonl
 }
 
 /** Score already computed anomaly scores (a detector's NAB results, or ours) against the labels. */
-export function scoreCorpus(series: { name: string; timestamps: readonly number[]; scores: ArrayLike<number> }[], windows: NabWindows, profile: string, cost: CostMatrix, threshold?: number) {
+export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows, profile: string, cost: CostMatrix, threshold?: number) {
   const swept: SweptFile[] = [];
   let labelled = 0;
   for (const s of series) {
@@ -73,6 +82,7 @@ export function scoreCorpus(series: { name: string; timestamps: readonly number[
   const chosen = threshold ?? sweepThresholds(swept, cost).best.threshold;
   const files: Record<string, number> = {};
   const counts: Record<string, Omit<FileScore, 'score'>> = {};
+  const perCategory = new Map<string, { raw: number; scorable: number; labelled: number }>();
   let raw = 0;
   let scorable = 0;
   for (const f of swept) {
@@ -81,8 +91,21 @@ export function scoreCorpus(series: { name: string; timestamps: readonly number[
     counts[f.name] = { tp: r.tp, tn: r.tn, fp: r.fp, fn: r.fn, total: r.total };
     raw += r.score;
     scorable += f.windows;
+    const c = perCategory.get(categoryOf(f.name)) ?? { raw: 0, scorable: 0, labelled: 0 };
+    c.raw += r.score;
+    c.scorable += f.windows;
+    c.labelled += windows[f.name]!.length;
+    perCategory.set(categoryOf(f.name), c);
   }
-  return { profile, threshold: chosen, swept: threshold === undefined, raw, score: normalizedScore(raw, scorable, labelled, cost), windows: labelled, files, counts };
+  const categories: Record<string, { raw: number; score: number | null }> = {};
+  for (const [name, c] of [...perCategory].sort(([a], [b]) => (a < b ? -1 : 1))) categories[name] = { raw: c.raw, score: c.labelled > 0 ? normalizedScore(c.raw, c.scorable, c.labelled, cost) : null };
+  return { profile, threshold: chosen, swept: threshold === undefined, raw, score: normalizedScore(raw, scorable, labelled, cost), windows: labelled, files, counts, categories };
+}
+
+/** The cross-validation's figures as `eval nab --cv category --json` reports them. */
+export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix): { cv_score: number; cv_raw: number; cv: HeldOutPart[] } {
+  const cv = crossValidate(candidates, windows, cost);
+  return { cv_score: cv.cvScore, cv_raw: cv.cvRaw, cv: cv.parts };
 }
 
 export async function evaluateNab(dataDir: string, windows: NabWindows, opts: EvalOptions): Promise<EvalResult> {
@@ -103,5 +126,8 @@ export async function evaluateNab(dataDir: string, windows: NabWindows, opts: Ev
     opts.progress?.(i + 1, list.length, f.name);
   }
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
-  return { ...r, model: opts.model, readings, seconds: (Date.now() - started) / 1000 };
+  const out: EvalResult = { ...r, model: opts.model, readings, seconds: 0 };
+  if (opts.cv) Object.assign(out, crossValidated([{ label: 'default', series }], windows, opts.cost));
+  out.seconds = (Date.now() - started) / 1000;
+  return out;
 }
