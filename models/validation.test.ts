@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import type { ReadingInput } from '../protocol/records.ts';
 import type { Assessor } from '../runtime/component.ts';
 import { silentLogger } from '../runtime/log.ts';
@@ -78,4 +79,23 @@ test('the next run loads the saved model; a damaged one is reported and retraine
   await second.c.idle();
   assert.ok(second.c.streamModel('co2-1', 'co2_ppm'), 'retrained after the damaged model');
   await second.c.stop();
+});
+
+test('a stream that goes quiet is reported silent on the board until it speaks again', async () => {
+  const board = new Map<string, unknown>();
+  let assessor: Assessor | null = null;
+  const config = validationSchema.parse({ model: { enabled: false } });
+  const metrics = new Registry();
+  const c = new ValidationComponent({ config, dataDir: dir, log: silentLogger(), metrics, board: { set: (k, v) => board.set(k, v), get: (k) => board.get(k), snapshot: () => Object.fromEntries(board), onChange: () => {} }, addAssessor: (a) => (assessor = a) });
+  await c.start();
+  for (let i = 0; i < 50; i++) assessor!.assess(co2(i));
+  c.checkSilence(performance.now() + 500);
+  assert.deepEqual(c.silentStreams(), []);
+  c.checkSilence(performance.now() + 60_000);
+  assert.deepEqual(c.silentStreams(), [{ sensor: 'co2-1', metric: 'co2_ppm' }]);
+  assert.deepEqual(board.get('silentStreams'), [{ sensor: 'co2-1', metric: 'co2_ppm' }]);
+  assert.match(await metrics.metrics(), /fieldproof_validation_flags_total\{flag="stream_silent"\} 1/);
+  assessor!.assess(co2(50));
+  assert.deepEqual(board.get('silentStreams'), []);
+  await c.stop();
 });

@@ -1,4 +1,5 @@
 // `fieldproof eval nab ...`: the anomaly detector on NAB-format data, NAB-scored.
+// `fieldproof eval faults ...`: the device's validation on generated streams with injected faults.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags, printJson, requireFlag, UsageError, type Command } from '../../runtime/cli/command.ts';
@@ -6,6 +7,10 @@ import { UserError } from '../../runtime/user-error.ts';
 import { listNabFiles, readNabSeries, readNabWindows } from '../nab/corpus.ts';
 import { crossValidated, evaluateNab, NAB_PROFILES, scoreCorpus } from '../nab/evaluate.ts';
 import type { HeldOutPart } from '../nab/crossval.ts';
+import { FAULT_TYPES, type FaultType } from '../faults/catalogue.ts';
+import { evaluateFaults } from '../faults/evaluate.ts';
+import { STREAM_KINDS } from '../faults/scenario.ts';
+import type { StreamKind } from '../faults/streams.ts';
 import type { CostMatrix } from '../nab/sweeper.ts';
 
 const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category]
@@ -25,7 +30,15 @@ from labelled data) is chosen on the other categories only, and the category is 
 Progress goes to stderr; --json prints
 {"profile","threshold","score","raw","categories","files":{"<category>/<file>.csv":raw},...}
 on stdout, with "cv_score","cv_raw","cv" under --cv.
-Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).`;
+Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).
+
+usage: fieldproof eval faults [--no-model] [--kinds K,...] [--types T,...] [--json]
+
+Runs the device's validation (rules, then the anomaly detector) over generated sensor streams
+(${STREAM_KINDS.join(', ')}), each with one injected fault of known type and start
+(${FAULT_TYPES.join(', ')}; models/faults/README.md). --json prints, per fault type, the share
+found, the share found within 5 minutes and within 24 hours, the median delay and the flags that
+found them, and the false alarms per sensor-day of healthy data.`;
 
 function loadProfiles(file: string | undefined): Record<string, CostMatrix> {
   if (!file) return NAB_PROFILES;
@@ -45,11 +58,12 @@ function loadProfiles(file: string | undefined): Record<string, CostMatrix> {
 }
 
 export const command: Command = {
-  summary: 'score the anomaly detector on NAB-format data',
+  summary: 'score the anomaly detector on NAB-format data or generated sensor faults',
   help: HELP,
   async run(argv) {
     const [what, ...rest] = argv;
-    if (what !== 'nab') throw new UsageError(what === undefined ? 'missing what to evaluate: fieldproof eval nab ...' : `unknown evaluation ${JSON.stringify(what)}; only "nab"`);
+    if (what === 'faults') return runFaults(rest);
+    if (what !== 'nab') throw new UsageError(what === undefined ? 'missing what to evaluate: fieldproof eval nab|faults ...' : `unknown evaluation ${JSON.stringify(what)}; one of: nab, faults`);
     const { values } = parseFlags(rest, {
       data: { type: 'string' },
       labels: { type: 'string' },
@@ -112,3 +126,28 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** a comma-separated subset of `all`, or all of it */
+function subset<T extends string>(value: string | undefined, all: readonly T[], flag: string): readonly T[] {
+  if (value === undefined) return all;
+  const picked = value.split(',').map((x) => x.trim());
+  for (const p of picked) if (!all.includes(p as T)) throw new UsageError(`--${flag}: unknown ${JSON.stringify(p)}; one of: ${all.join(', ')}`);
+  return picked as T[];
+}
+
+async function runFaults(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { 'no-model': { type: 'boolean' }, kinds: { type: 'string' }, types: { type: 'string' }, json: { type: 'boolean' } });
+  const kinds = subset<StreamKind>(values.kinds, STREAM_KINDS, 'kinds');
+  const types = subset<FaultType>(values.types, FAULT_TYPES, 'types');
+  const r = await evaluateFaults({ model: !values['no-model'], kinds, types, progress: (done, total, id) => process.stderr.write(`[${done}/${total}] ${id}\n`) });
+  if (values.json) printJson(r);
+  else {
+    for (const [type, f] of Object.entries(r.faults)) {
+      const delay = f.median_delay_s === null ? '-' : `${f.median_delay_s} s`;
+      process.stdout.write(`${type.padEnd(8)} found ${(100 * f.found).toFixed(0)}%  within 5 min ${(100 * f.within_5_min).toFixed(0)}%  within 24 h ${(100 * f.within_24_h).toFixed(0)}%  median delay ${delay}\n`);
+    }
+    process.stdout.write(`false alarms ${r.false_alarms} in ${r.healthy_sensor_days} healthy sensor-days: ${r.false_alarms_per_sensor_day} per sensor-day\n`);
+    process.stdout.write(`targets ${r.targets.met ? 'met' : 'not met'}\n`);
+  }
+  return 0;
+}

@@ -141,6 +141,15 @@ export async function trainChallenger(history: ArrayLike<number>, current: Forec
   return 'kept';
 }
 
+/**
+ * Training as the device's worker does it (train-worker.ts), in the calling thread: for the
+ * evaluations, which wait for each training so that their results do not depend on the machine.
+ */
+export async function trainInThread(history: Float64Array, current: ForecasterWeights | null): Promise<ForecasterWeights | null> {
+  const r = await trainChallenger(history, current);
+  return r && r !== 'kept' ? r.weights : null;
+}
+
 type Meta = Omit<ForecasterWeights, 'w1' | 'b1' | 'w2' | 'b2'>;
 
 function weightsOf(model: tfl.LayersModel, meta: Meta): ForecasterWeights {

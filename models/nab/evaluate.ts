@@ -3,9 +3,8 @@
 // evaluation waits for each training to finish where the device carries on with the old weights,
 // so that results do not depend on the machine's speed), then score it with the NAB rules.
 import { defaultDetectorParams, type DetectorParams } from '../detector/detector.ts';
-import { trainChallenger } from '../model/train.ts';
+import { trainInThread } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
-import type { ForecasterWeights } from '../model/weights.ts';
 import { listNabFiles, readNabSeries, type NabWindows } from './corpus.ts';
 import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
@@ -50,16 +49,10 @@ export interface EvalResult {
   cv?: HeldOutPart[];
 }
 
-/** Training as the device's worker does it (train-worker.ts), in this thread. */
-async function trainFn(history: Float64Array, current: ForecasterWeights | null): Promise<ForecasterWeights | null> {
-  const r = await trainChallenger(history, current);
-  return r && r !== 'kept' ? r.weights : null;
-}
-
 /** Anomaly scores of one series, scored reading by reading as the device would. */
 export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy }): Promise<Float64Array> {
   const policy = { ...(opts.policy ?? defaultModelPolicy), enabled: opts.model };
-  const scorer = new StreamScorer(opts.params ?? defaultDetectorParams, policy, opts.model ? trainFn : null);
+  const scorer = new StreamScorer(opts.params ?? defaultDetectorParams, policy, opts.model ? trainInThread : null);
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     out[i] = scorer.score(values[i]!, timestamps[i]!).score;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { validationSchema } from '../config.ts';
+import { prng } from '../../runtime/prng.ts';
 import { rulesFor, StreamRuleChecker } from './rules.ts';
 
 const T0 = 1_763_884_800_000;
@@ -74,4 +75,53 @@ test('a null value (sensor did not answer) is checked for clock only', () => {
   const config = validationSchema.parse({});
   const c = new StreamRuleChecker(rulesFor(config, 'co2-1', 'co2_ppm'), config.clock);
   assert.deepEqual(run(c, [null, null, 20_000]), [[], [], ['out_of_range']]);
+});
+
+test('a stuck value is judged by how often this stream repeats: soon for a fine-grained meter, never for a floor it rests at', () => {
+  const config = validationSchema.parse({});
+  const rand = prng(5);
+  // a meter read every 15 s at 0.001 kW whose readings never repeat: three equal ones are news
+  const meter = new StreamRuleChecker(rulesFor(config, 'm', 'power_kw'), config.clock);
+  const values: number[] = [];
+  for (let i = 0; i < 3000; i++) values.push(Math.round((50 + 5 * Math.sin(i / 200) + rand()) * 1000) / 1000);
+  for (let i = 0; i < 12; i++) values.push(values.at(-1)!);
+  const flags = run(meter, values, 15_000);
+  assert.ok(flags.slice(0, 3000).every((f) => !f.includes('stuck')));
+  const first = flags.findIndex((f) => f.includes('stuck'));
+  assert.ok(first > 3000 && first <= 3000 + 6, `stuck flagged at ${first - 3000} repeats`);
+  // a PV string: 0 all night, a noisy current by day. The first night is news; later ones are not
+  const pv = new StreamRuleChecker(rulesFor(config, 'pv', 'current_a'), config.clock);
+  const days: number[] = [];
+  for (let d = 0; d < 4; d++) for (let m = 0; m < 1440; m++) days.push(m > 360 && m < 1170 ? Math.round((5 * Math.sin((Math.PI * (m - 360)) / 810) + rand() * 0.2) * 100) / 100 : 0);
+  const pvFlags = run(pv, days, 60_000);
+  const stuckIn = (from: number, to: number) => pvFlags.slice(from, to).some((f) => f.includes('stuck'));
+  assert.equal(stuckIn(0, 360), true, 'the first night');
+  for (let d = 0; d < 3; d++) assert.equal(stuckIn(d * 1440 + 1170, (d + 1) * 1440 + 360), false, `night ${d + 1}`);
+  assert.equal(stuckIn(1440 + 360, 1440 + 1170), false, 'the second day');
+});
+
+test('missing data is judged by how often this stream loses readings, and a silence is reported before the next one comes', () => {
+  const config = validationSchema.parse({});
+  const rand = prng(9);
+  // a LoRa node every 60 s losing about 5% of its uplinks: one or two lost in a row are ordinary
+  const node = new StreamRuleChecker(rulesFor(config, 'n', 'temperature_c'), config.clock);
+  let ts = 0;
+  let gaps = 0;
+  for (let i = 0; i < 5000; i++) {
+    ts += 60_000;
+    if (rand() < 0.05) continue;
+    const f: string[] = [];
+    node.check(reading(T0 + ts, 20 + rand()), T0 + ts, ts, f);
+    if (f.includes('data_gap')) gaps++;
+  }
+  assert.ok(gaps <= 1, `${gaps} gaps flagged in ordinary losses`);
+  // silence: not after two intervals, but after five
+  assert.equal(node.silent(ts + 2 * 60_000), false);
+  assert.equal(node.silent(ts + 5 * 60_000 + 1000), true);
+  // a wired meter that never missed a poll in a day: two missing polls are a silence
+  const meter = new StreamRuleChecker(rulesFor(config, 'm', 'power_kw'), config.clock);
+  run(meter, Array.from({ length: 5760 }, (_, i) => 50 + (i % 7)), 15_000);
+  const last = 5759 * 15_000;
+  assert.equal(meter.silent(last + 31_000), false);
+  assert.equal(meter.silent(last + 46_000), true);
 });
