@@ -58,7 +58,7 @@ export const validationSchema = z.strictObject({
    * false alarms a day each self-calibrated rule (stuck, missing data) may cost a healthy stream:
    * a run of repeats or a silence is flagged when the stream's own habits make it rarer than that
    */
-  falseAlarmsPerDay: z.number().positive().max(100).default(0.02),
+  falseAlarmsPerDay: z.number().positive().max(100).default(0.01),
   model: modelSchema.default(modelSchema.parse({})),
   clock: clockSchema.default(clockSchema.parse({})),
 });

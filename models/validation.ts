@@ -131,7 +131,7 @@ export class ValidationComponent implements Component, Assessor {
     const useModel = this.trainer !== null && this.modelled < cfg.model.maxStreams;
     const dir = useModel ? join(this.deps.dataDir, 'models', sensor, metric) : null;
     const policy: ModelPolicy = { enabled: useModel, minTrainReadings: cfg.model.minTrainReadings, retrainReadings: cfg.model.retrainReadings, retrainIntervalMs: cfg.model.retrainIntervalMs, historySize: cfg.model.historySize };
-    const scorer = new StreamScorer(defaultDetectorParams, policy, useModel ? (h, current) => this.train(sensor, metric, h, current, dir!) : null);
+    const scorer = new StreamScorer(defaultDetectorParams, policy, useModel ? (h, current, stepMs) => this.train(sensor, metric, h, current, stepMs, dir!) : null);
     const s: Stream = { sensor, metric, validator: new StreamValidator(rules, scorer, cfg.model.threshold), dir, silentSince: null };
     this.streams.set(key, s);
     this.m.streams.set(this.streams.size);
@@ -161,7 +161,7 @@ export class ValidationComponent implements Component, Assessor {
     );
   }
 
-  private async train(sensor: string, metric: string, history: Float64Array, current: ForecasterWeights | null, dir: string): Promise<ForecasterWeights | null> {
+  private async train(sensor: string, metric: string, history: Float64Array, current: ForecasterWeights | null, stepMs: number, dir: string): Promise<ForecasterWeights | null> {
     const trainer = this.trainer;
     if (!trainer || !this.running) return null;
     if (trainer.trainingsQueued >= this.deps.config.model.maxQueuedTrainings) {
@@ -169,7 +169,7 @@ export class ValidationComponent implements Component, Assessor {
       return null;
     }
     try {
-      const { weights: w, kept } = await trainer.train(history, dir, current);
+      const { weights: w, kept } = await trainer.train(history, dir, current, { stepMs });
       this.m.trainings.inc({ result: w ? 'trained' : kept ? 'kept_current' : 'too_short' });
       if (w) {
         this.deps.log.info({ sensor, metric, readings: history.length, loss: w.loss, ms: trainer.lastJobMs, backend: trainer.backend }, 'anomaly model trained');

@@ -2,7 +2,8 @@
 // device scores a stream (same StreamScorer, same model policy; the one difference is that the
 // evaluation waits for each training to finish where the device carries on with the old weights,
 // so that results do not depend on the machine's speed), then score it with the NAB rules.
-import { defaultDetectorParams, type DetectorParams } from '../detector/detector.ts';
+import { defaultDetectorParams, type DetectorParams, type JudgeParams } from '../detector/detector.ts';
+import { SurpriseJudge } from '../detector/judge.ts';
 import { trainInThread } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
 import { listNabFiles, readNabSeries, type NabWindows } from './corpus.ts';
@@ -47,20 +48,61 @@ export interface EvalResult {
   cv_score?: number;
   cv_raw?: number;
   cv?: HeldOutPart[];
+  /** with `cv`: each candidate setting's in-sample score (threshold swept on all files) */
+  cv_candidates?: Record<string, number>;
 }
 
-/** Anomaly scores of one series, scored reading by reading as the device would. */
-export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy }): Promise<Float64Array> {
+/** The detector's first-stage figures at every reading of a series (NaN where no step completed). */
+export interface SeriesSurprises {
+  value: Float64Array;
+  novelty: Float64Array;
+  forecast: Float64Array;
+  stepped: Uint8Array;
+}
+
+/**
+ * Anomaly scores of one series, scored reading by reading as the device would, and the first
+ * stage's figures at each step, from which judge() scores it again with other settings.
+ */
+export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy }): Promise<{ scores: Float64Array; surprises: SeriesSurprises }> {
   const policy = { ...(opts.policy ?? defaultModelPolicy), enabled: opts.model };
   const scorer = new StreamScorer(opts.params ?? defaultDetectorParams, policy, opts.model ? trainInThread : null);
-  const out = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    out[i] = scorer.score(values[i]!, timestamps[i]!).score;
+  const n = values.length;
+  const scores = new Float64Array(n);
+  const surprises: SeriesSurprises = { value: new Float64Array(n).fill(Number.NaN), novelty: new Float64Array(n).fill(Number.NaN), forecast: new Float64Array(n).fill(Number.NaN), stepped: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    scores[i] = scorer.score(values[i]!, timestamps[i]!).score;
+    const s = scorer.lastSurprises;
+    if (s) {
+      surprises.value[i] = s.value;
+      surprises.novelty[i] = s.novelty;
+      surprises.forecast[i] = s.forecast;
+      surprises.stepped[i] = 1;
+    }
     const pending = scorer.pendingTraining;
     if (pending) await pending;
   }
+  return { scores, surprises };
+}
+
+/** Scores from kept first-stage figures, judged with `params`: what the detector with them would have said. */
+export function judge(s: SeriesSurprises, params: JudgeParams): Float64Array {
+  const j = new SurpriseJudge(params);
+  const out = new Float64Array(s.stepped.length);
+  for (let i = 0; i < out.length; i++) if (s.stepped[i]) out[i] = j.update({ value: s.value[i]!, novelty: s.novelty[i]!, forecast: s.forecast[i]! }).score;
   return out;
 }
+
+/**
+ * The judging settings cross-validation chooses among, the detector's defaults first. These are
+ * the settings no reason fixes: each is chosen from labelled data, so under --cv it is chosen on
+ * the other categories only.
+ */
+export const JUDGE_CANDIDATES: readonly { label: string; params: Partial<JudgeParams> }[] = [
+  { label: 'default', params: {} },
+  { label: 'contextTailShare=0.005', params: { contextTailShare: 0.005 } },
+  { label: 'contextTailShare=0.02', params: { contextTailShare: 0.02 } },
+];
 
 /** Score already computed anomaly scores (a detector's NAB results, or ours) against the labels. */
 export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows, profile: string, cost: CostMatrix, threshold?: number) {
@@ -109,18 +151,29 @@ export async function evaluateNab(dataDir: string, windows: NabWindows, opts: Ev
     return false;
   });
   if (list.length === 0) throw new Error(`no file under ${dataDir} is named in the labels file`);
-  const series = [];
+  const series: ScoredSeries[] = [];
+  const kept: SeriesSurprises[] = [];
   let readings = 0;
   for (const [i, f] of list.entries()) {
     const s = readNabSeries(f.path, f.name);
-    const scores = await scoreSeries(s.values, s.timestamps, opts);
+    const { scores, surprises } = await scoreSeries(s.values, s.timestamps, opts);
     readings += s.values.length;
     series.push({ name: s.name, timestamps: s.timestamps, scores });
+    kept.push(surprises);
     opts.progress?.(i + 1, list.length, f.name);
   }
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
   const out: EvalResult = { ...r, model: opts.model, readings, seconds: 0 };
-  if (opts.cv) Object.assign(out, crossValidated([{ label: 'default', series }], windows, opts.cost));
+  if (opts.cv) {
+    const base = opts.params ?? defaultDetectorParams;
+    const candidates = JUDGE_CANDIDATES.map((c, k) => ({
+      label: c.label,
+      series: k === 0 && Object.keys(c.params).length === 0 ? series : series.map((s, i) => ({ ...s, scores: judge(kept[i]!, { ...base, ...c.params }) })),
+    }));
+    Object.assign(out, crossValidated(candidates, windows, opts.cost));
+    // what each setting scores in-sample, for comparison with what the folds chose
+    out.cv_candidates = Object.fromEntries(candidates.map((c) => [c.label, scoreCorpus(c.series, windows, opts.profile, opts.cost).score]));
+  }
   out.seconds = (Date.now() - started) / 1000;
   return out;
 }

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { validationSchema } from '../config.ts';
 import { prng } from '../../runtime/prng.ts';
+import { spikeSize } from './excursions.ts';
 import { rulesFor, StreamRuleChecker } from './rules.ts';
 
 const T0 = 1_763_884_800_000;
@@ -124,4 +125,31 @@ test('missing data is judged by how often this stream loses readings, and a sile
   const last = 5759 * 15_000;
   assert.equal(meter.silent(last + 31_000), false);
   assert.equal(meter.silent(last + 46_000), true);
+});
+
+test("spikes and a noisier signal are judged against the stream's own: a glitch is flagged, its ordinary wiggles are not", () => {
+  const config = validationSchema.parse({});
+  const rand = prng(21);
+  const meter = new StreamRuleChecker(rulesFor(config, 'm', 'power_kw'), config.clock);
+  const values: number[] = [];
+  for (let i = 0; i < 4000; i++) values.push(Math.round((60 + 20 * Math.sin(i / 300) + rand() - 0.5) * 1000) / 1000);
+  // a two-reading glitch of 15 kW; more than a history later, an hour of noise ten times the usual
+  values[1000] = values[1000]! + 15;
+  values[1001] = values[1001]! + 15;
+  for (let i = 3300; i < 3540; i++) values[i] = values[i]! + (rand() - 0.5) * 10;
+  // read every minute: a day's false alarm budget spread over 1440 readings
+  const flags = run(meter, values, 60_000);
+  const spikes = flags.flatMap((f, i) => (i < 3300 && f.includes('spike') ? [i] : []));
+  assert.deepEqual(spikes, [1002]);
+  assert.ok(flags.slice(1010, 3300).every((f) => !f.includes('spike') && !f.includes('noisy')), 'a healthy stretch flagged');
+  const noisy = flags.findIndex((f, i) => i >= 3300 && f.includes('noisy'));
+  assert.ok(noisy >= 3300 && noisy < 3310, `noise flagged first at ${noisy}`);
+});
+
+test('a spike is a run that leaves the line between its neighbours and comes back; a step that stays is not', () => {
+  assert.equal(spikeSize([10, 10, 10, 20, 10]), 10);
+  assert.equal(spikeSize([10, 10, 20, 20, 10]), 10);
+  assert.equal(spikeSize([10, 10, 10, 20, 20]), 0);
+  assert.equal(spikeSize([10, 11, 12, 13, 14]), 0);
+  assert.equal(spikeSize([10, 10, 10, 0, 10]), 10);
 });

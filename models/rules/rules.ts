@@ -8,6 +8,7 @@
 import type { ReadingInput } from '../../protocol/records.ts';
 import type { RuleConfig, ValidationConfig } from '../config.ts';
 import { ArrivalModel } from './arrivals.ts';
+import { ExcursionChecks } from './excursions.ts';
 import { RepeatModel } from './repeats.ts';
 import { SENSOR_SPECS } from './specs.ts';
 
@@ -29,6 +30,8 @@ export const FLAG_FACTORS: Record<string, number> = {
   out_of_range: 0.2,
   rate_of_change: 0.5,
   stuck: 0.5,
+  spike: 0.5,
+  noisy: 0.8,
   data_gap: 0.9,
   clock_future: 0.5,
   clock_backwards: 0.5,
@@ -74,6 +77,7 @@ export class StreamRuleChecker {
   private prevArrival: number | null = null;
   private readonly arrivals = new ArrivalModel();
   private readonly repeats = new RepeatModel();
+  private readonly excursions = new ExcursionChecks();
 
   constructor(
     private readonly rules: StreamRules,
@@ -133,6 +137,7 @@ export class StreamRuleChecker {
     this.repeats.observe(v);
     const run = this.repeats.runLength;
     if (run > 0 && ((rules.stuckAfter > 0 && run + 1 >= rules.stuckAfter) || this.repeats.chanceOfRun() < this.risk())) flags.push('stuck');
+    this.excursions.check(v, this.risk(), flags);
     this.prevValue = v;
     this.prevValueTs = r.ts;
   }
