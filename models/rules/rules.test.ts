@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { parse } from 'yaml';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { validationSchema } from '../config.ts';
 import { prng } from '../../runtime/prng.ts';
@@ -152,4 +155,11 @@ test('a spike is a run that leaves the line between its neighbours and comes bac
   assert.equal(spikeSize([10, 10, 10, 20, 20]), 0);
   assert.equal(spikeSize([10, 11, 12, 13, 14]), 0);
   assert.equal(spikeSize([10, 10, 10, 0, 10]), 10);
+});
+
+test('the sample validation config is accepted as written', () => {
+  const text = readFileSync(join(import.meta.dirname, '..', 'validation.sample.yaml'), 'utf8');
+  const config = validationSchema.parse((parse(text) as { validation: unknown }).validation);
+  assert.equal(config.falseAlarmsPerDay, 0.01);
+  assert.equal(rulesFor(config, 'co2-lab-1', 'co2_ppm').expectedIntervalMs, 2000);
 });
