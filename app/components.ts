@@ -26,6 +26,7 @@ export const componentFactories: ComponentFactory[] = [
       dataDir: ctx.config.dataDir,
       log: ctx.log.child({ part: 'validation' }),
       metrics: ctx.metrics,
+      board: ctx.board,
       addAssessor: (a) => ctx.addAssessor(a),
     });
   }),

@@ -12,8 +12,10 @@ const ruleSchema = z.strictObject({
   max: z.number().optional(),
   /** largest believable change per second */
   maxRatePerS: z.number().positive().optional(),
-  /** this many identical readings in a row means a stuck sensor (0 = off) */
+  /** this many identical readings in a row means a stuck sensor (0 = only the learned check) */
   stuckAfter: z.number().int().min(0).optional(),
+  /** false alarms a day each self-calibrated rule may cost this stream */
+  falseAlarmsPerDay: z.number().positive().max(100).optional(),
   /** the interval readings are expected at; learned from the stream when absent */
   expectedIntervalMs: z.number().int().positive().optional(),
   /** a gap longer than this many expected intervals is flagged as missing data */
@@ -48,8 +50,15 @@ const clockSchema = z.strictObject({
 export const validationSchema = z.strictObject({
   rules: z.array(ruleSchema).default([]),
   /** a reading's rules: the defaults below, then each matching rule in order overriding them */
-  stuckAfter: z.number().int().min(0).default(60),
+  /** a fixed limit: this many identical readings in a row mean a stuck sensor (0 = only the learned check) */
+  stuckAfter: z.number().int().min(0).default(0),
+  /** a fixed limit: a gap longer than this many intervals is missing data, whatever the stream's habits */
   gapFactor: z.number().min(1).default(5),
+  /**
+   * false alarms a day each self-calibrated rule (stuck, missing data) may cost a healthy stream:
+   * a run of repeats or a silence is flagged when the stream's own habits make it rarer than that
+   */
+  falseAlarmsPerDay: z.number().positive().max(100).default(0.01),
   model: modelSchema.default(modelSchema.parse({})),
   clock: clockSchema.default(clockSchema.parse({})),
 });

@@ -2,7 +2,7 @@
 // forecaster once one is trained, and the policy that decides when to (re)train it from the
 // stream's own recent history. Training is asynchronous (a worker thread on the device): until new
 // weights arrive the old ones, or none, are used, so scoring never waits.
-import { StreamDetector, defaultDetectorParams, type DetectorParams, type DetectorVerdict } from './detector/detector.ts';
+import { StreamDetector, defaultDetectorParams, type DetectorParams, type DetectorVerdict, type Surprises } from './detector/detector.ts';
 import { MlpForecaster } from './model/forecaster.ts';
 import type { ForecasterWeights } from './model/weights.ts';
 
@@ -26,10 +26,29 @@ export const defaultModelPolicy: ModelPolicy = { enabled: true, minTrainReadings
  * weights, or null to keep what is in use (history too short, no period, or the current model
  * forecasts the history at least as well: see `improves`).
  */
-export type TrainFn = (history: Float64Array, current: ForecasterWeights | null) => Promise<ForecasterWeights | null>;
+export type TrainFn = (history: Float64Array, current: ForecasterWeights | null, stepMs: number) => Promise<ForecasterWeights | null>;
+
+/**
+ * The finest time step the detector looks at. A stream read faster is seen as the means of its
+ * readings over about this long: at a reading every few seconds, windows of a few hundred readings
+ * would cover minutes, and the detector's memory (a day of shapes, weeks of levels at this step)
+ * and the forecaster's period (a day is 288 steps) would be out of reach. The readings themselves
+ * are still checked one by one by the rules (spikes, stuck values, gaps).
+ */
+export const DETECTOR_STEP_MS = 300_000;
+/** gaps between readings the stream's interval is the median of */
+const GAPS_KEPT = 15;
+
+const QUIET: DetectorVerdict = { score: 0, kind: 'none' };
 
 export class StreamScorer {
   private readonly detector: StreamDetector;
+  private readonly gaps: number[] = [];
+  private lastTs = Number.NaN;
+  private blockSum = 0;
+  private blockCount = 0;
+  /** the detector's first-stage figures for the latest reading, null when it did not complete a step */
+  lastSurprises: Surprises | null = null;
   private readonly forecaster: MlpForecaster | null;
   private readonly history: Float32Array | null;
   private head = 0;
@@ -63,9 +82,43 @@ export class StreamScorer {
     }
   }
 
-  /** Score one reading (causal: uses this reading and earlier ones only). */
+  /** the stream's usual interval between readings (the median of the last gaps), 0 while unknown */
+  get interval(): number {
+    if (this.gaps.length < 5) return 0;
+    const sorted = this.gaps.slice().sort((a, b) => a - b);
+    return sorted[sorted.length >> 1]!;
+  }
+
+  /** readings the detector sees as one: about DETECTOR_STEP_MS of them at the stream's interval */
+  get blockSize(): number {
+    const interval = this.interval;
+    return interval > 0 ? Math.max(1, Math.round(DETECTOR_STEP_MS / interval)) : 1;
+  }
+
+  /**
+   * Score one reading (causal: uses this reading and earlier ones only). A reading that completes
+   * a block is scored (the block's mean); the others score 0.
+   */
   score(value: number, ts: number): DetectorVerdict {
+    const gap = ts - this.lastTs;
+    if (gap > 0) {
+      this.gaps.push(gap);
+      if (this.gaps.length > GAPS_KEPT) this.gaps.shift();
+    }
+    this.lastTs = ts;
+    this.blockSum += value;
+    this.blockCount++;
+    this.lastSurprises = null;
+    if (this.blockCount < this.blockSize) return QUIET;
+    const mean = this.blockCount === 1 ? value : this.blockSum / this.blockCount;
+    this.blockSum = 0;
+    this.blockCount = 0;
+    return this.scoreStep(mean, ts);
+  }
+
+  private scoreStep(value: number, ts: number): DetectorVerdict {
     const verdict = this.detector.update(value);
+    this.lastSurprises = this.detector.last;
     this.readings++;
     if (this.history) {
       this.history[this.head] = value;
@@ -107,7 +160,7 @@ export class StreamScorer {
     this.lastTrainAt = this.readings;
     this.lastTrainTs = ts;
     const snapshot = this.snapshot();
-    this.training = this.train(snapshot, this.forecaster!.model).then(
+    this.training = this.train(snapshot, this.forecaster!.model, this.interval * this.blockSize).then(
       (w) => {
         this.trainings++;
         if (w) this.forecaster!.setWeights(w);

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import type { ReadingInput } from '../protocol/records.ts';
 import type { Assessor } from '../kernel/component.ts';
 import { silentLogger } from '../kernel/log.ts';
@@ -16,9 +17,11 @@ import { ValidationComponent } from './validation.ts';
 const dir = mkdtempSync(join(tmpdir(), 'fp-validation-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const T0 = Date.now() - 10_000_000;
+// a reading every 5 minutes: each one a step of the detector (a faster stream is seen as means)
+const STEP = 300_000;
+const T0 = Date.now() - 2000 * STEP;
 function co2(i: number, value?: number): ReadingInput {
-  return { sensor: 'co2-1', metric: 'co2_ppm', ts: T0 + i * 1000, value: value ?? 600 + 150 * Math.sin(i / 20) + ((i * 7919) % 13) - 6, unit: 'ppm' };
+  return { sensor: 'co2-1', metric: 'co2_ppm', ts: T0 + i * STEP, value: value ?? 600 + 150 * Math.sin(i / 20) + ((i * 7919) % 13) - 6, unit: 'ppm' };
 }
 
 function make(metrics = new Registry()) {
@@ -78,4 +81,24 @@ test('the next run loads the saved model; a damaged one is reported and retraine
   await second.c.idle();
   assert.ok(second.c.streamModel('co2-1', 'co2_ppm'), 'retrained after the damaged model');
   await second.c.stop();
+});
+
+test('a stream that goes quiet is reported silent on the board until it speaks again', async () => {
+  const board = new Map<string, unknown>();
+  let assessor: Assessor | null = null;
+  // history replayed faster than it happened: the device clock "jumps" against elapsed time by design
+  const config = validationSchema.parse({ model: { enabled: false }, clock: { maxJumpMs: Number.MAX_SAFE_INTEGER } });
+  const metrics = new Registry();
+  const c = new ValidationComponent({ config, dataDir: dir, log: silentLogger(), metrics, board: { set: (k, v) => board.set(k, v), get: (k) => board.get(k), snapshot: () => Object.fromEntries(board), onChange: () => {} }, addAssessor: (a) => (assessor = a) });
+  await c.start();
+  for (let i = 0; i < 50; i++) assessor!.assess(co2(i));
+  c.checkSilence(performance.now() + STEP / 2);
+  assert.deepEqual(c.silentStreams(), []);
+  c.checkSilence(performance.now() + 10 * STEP);
+  assert.deepEqual(c.silentStreams(), [{ sensor: 'co2-1', metric: 'co2_ppm' }]);
+  assert.deepEqual(board.get('silentStreams'), [{ sensor: 'co2-1', metric: 'co2_ppm' }]);
+  assert.match(await metrics.metrics(), /fieldproof_validation_flags_total\{flag="stream_silent"\} 1/);
+  assessor!.assess(co2(50));
+  assert.deepEqual(board.get('silentStreams'), []);
+  await c.stop();
 });

@@ -8,20 +8,27 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ReadingInput } from '../protocol/records.ts';
-import type { Assessor, Component } from '../kernel/component.ts';
+import type { Assessor, Component, StatusBoard } from '../kernel/component.ts';
 import { counter, gauge } from '../kernel/metrics.ts';
 import type { ValidationConfig } from './config.ts';
 import { defaultDetectorParams } from './detector/detector.ts';
 import { ModelTrainer } from './model/trainer.ts';
 import type { ForecasterWeights } from './model/weights.ts';
-import { FLAG_FACTORS, rulesFor, StreamRuleChecker } from './rules/rules.ts';
+import { rulesFor, StreamRuleChecker } from './rules/rules.ts';
+import { StreamValidator } from './stream-validator.ts';
 import { StreamScorer, type ModelPolicy } from './stream-scorer.ts';
 
 interface Stream {
-  rules: StreamRuleChecker;
-  scorer: StreamScorer | null;
+  sensor: string;
+  metric: string;
+  validator: StreamValidator;
   dir: string | null;
+  /** monotonic ms since which the stream has been silent, or null */
+  silentSince: number | null;
 }
+
+/** how often streams are looked at for silence */
+const SILENCE_CHECK_MS = 1000;
 
 export interface ValidationDeps {
   config: ValidationConfig;
@@ -29,6 +36,8 @@ export interface ValidationDeps {
   log: Logger;
   metrics: Registry;
   addAssessor(a: Assessor): void;
+  /** where the silent streams are published (`silentStreams`), for the alerts and the dashboard */
+  board?: StatusBoard;
   /** for tests: a trainer shared or prepared elsewhere */
   trainer?: ModelTrainer;
 }
@@ -40,6 +49,7 @@ export class ValidationComponent implements Component, Assessor {
   private modelled = 0;
   private readonly withModel = new Set<string>();
   private running = false;
+  private silenceTimer: NodeJS.Timeout | null = null;
   private m!: ReturnType<ValidationComponent['makeMetrics']>;
 
   private readonly deps: ValidationDeps;
@@ -56,10 +66,14 @@ export class ValidationComponent implements Component, Assessor {
     }
     this.running = true;
     this.deps.addAssessor(this);
+    this.silenceTimer = setInterval(() => this.checkSilence(performance.now()), SILENCE_CHECK_MS);
+    this.silenceTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.silenceTimer) clearInterval(this.silenceTimer);
+    this.silenceTimer = null;
     if (this.trainer && !this.deps.trainer) await this.trainer.stop();
     this.trainer = null;
   }
@@ -69,6 +83,7 @@ export class ValidationComponent implements Component, Assessor {
       flags: counter(r, 'fieldproof_validation_flags_total', 'Readings flagged by validation, by flag', ['flag']),
       trainings: counter(r, 'fieldproof_validation_model_trainings_total', 'Forecaster trainings and loads, by result', ['result']),
       streams: gauge(r, 'fieldproof_validation_streams', 'Streams (sensor and metric) seen by validation'),
+      silent: gauge(r, 'fieldproof_validation_silent_streams', 'Streams silent for longer than their own arrivals make believable'),
       modelled: gauge(r, 'fieldproof_validation_modelled_streams', 'Streams with a learned forecaster'),
     };
   }
@@ -77,20 +92,41 @@ export class ValidationComponent implements Component, Assessor {
     const key = `${input.sensor}\u0000${input.metric}`;
     let s = this.streams.get(key);
     if (!s) s = this.addStream(key, input.sensor, input.metric);
-    const flags: string[] = [];
-    s.rules.check(input, Date.now(), performance.now(), flags);
-    let factor = 1;
-    for (const f of flags) factor *= FLAG_FACTORS[f] ?? 1;
-    // values the rules already reject would only teach the detector that nonsense is normal
-    if (s.scorer && input.value !== null && !flags.includes('out_of_range')) {
-      const v = s.scorer.score(input.value, input.ts);
-      if (v.score >= this.deps.config.model.threshold) {
-        flags.push('anomaly');
-        factor *= 1 - 0.5 * v.score;
-      }
+    const out = s.validator.check(input, Date.now(), performance.now());
+    for (const f of out.flags) this.m.flags.inc({ flag: f });
+    if (s.silentSince !== null) {
+      s.silentSince = null;
+      this.publishSilent();
     }
-    for (const f of flags) this.m.flags.inc({ flag: f });
-    return { flags, factor };
+    return out;
+  }
+
+  /**
+   * Streams that have gone quiet for longer than their own habits make believable (a LoRa node that
+   * loses an uplink now and then, a meter that never misses a poll): counted as a `stream_silent`
+   * flag, logged, and published on the status board until the stream speaks again.
+   */
+  checkSilence(monoNow: number): void {
+    let changed = false;
+    for (const s of this.streams.values()) {
+      if (s.silentSince !== null || !s.validator.silent(monoNow)) continue;
+      s.silentSince = monoNow;
+      changed = true;
+      this.m.flags.inc({ flag: 'stream_silent' });
+      this.deps.log.warn({ sensor: s.sensor, metric: s.metric }, 'stream silent');
+    }
+    if (changed) this.publishSilent();
+  }
+
+  /** the streams silent now */
+  silentStreams(): { sensor: string; metric: string }[] {
+    return [...this.streams.values()].filter((s) => s.silentSince !== null).map((s) => ({ sensor: s.sensor, metric: s.metric }));
+  }
+
+  private publishSilent(): void {
+    const silent = this.silentStreams();
+    this.m.silent.set(silent.length);
+    this.deps.board?.set('silentStreams', silent);
   }
 
   private addStream(key: string, sensor: string, metric: string): Stream {
@@ -99,8 +135,8 @@ export class ValidationComponent implements Component, Assessor {
     const useModel = this.trainer !== null && this.modelled < cfg.model.maxStreams;
     const dir = useModel ? join(this.deps.dataDir, 'models', sensor, metric) : null;
     const policy: ModelPolicy = { enabled: useModel, minTrainReadings: cfg.model.minTrainReadings, retrainReadings: cfg.model.retrainReadings, retrainIntervalMs: cfg.model.retrainIntervalMs, historySize: cfg.model.historySize };
-    const scorer = new StreamScorer(defaultDetectorParams, policy, useModel ? (h, current) => this.train(sensor, metric, h, current, dir!) : null);
-    const s: Stream = { rules, scorer, dir };
+    const scorer = new StreamScorer(defaultDetectorParams, policy, useModel ? (h, current, stepMs) => this.train(sensor, metric, h, current, stepMs, dir!) : null);
+    const s: Stream = { sensor, metric, validator: new StreamValidator(rules, scorer, cfg.model.threshold), dir, silentSince: null };
     this.streams.set(key, s);
     this.m.streams.set(this.streams.size);
     if (useModel) {
@@ -129,7 +165,7 @@ export class ValidationComponent implements Component, Assessor {
     );
   }
 
-  private async train(sensor: string, metric: string, history: Float64Array, current: ForecasterWeights | null, dir: string): Promise<ForecasterWeights | null> {
+  private async train(sensor: string, metric: string, history: Float64Array, current: ForecasterWeights | null, stepMs: number, dir: string): Promise<ForecasterWeights | null> {
     const trainer = this.trainer;
     if (!trainer || !this.running) return null;
     if (trainer.trainingsQueued >= this.deps.config.model.maxQueuedTrainings) {
@@ -137,7 +173,7 @@ export class ValidationComponent implements Component, Assessor {
       return null;
     }
     try {
-      const { weights: w, kept } = await trainer.train(history, dir, current);
+      const { weights: w, kept } = await trainer.train(history, dir, current, { stepMs });
       this.m.trainings.inc({ result: w ? 'trained' : kept ? 'kept_current' : 'too_short' });
       if (w) {
         this.deps.log.info({ sensor, metric, readings: history.length, loss: w.loss, ms: trainer.lastJobMs, backend: trainer.backend }, 'anomaly model trained');
@@ -154,10 +190,10 @@ export class ValidationComponent implements Component, Assessor {
 
   /** for tests and the dashboard */
   streamModel(sensor: string, metric: string): ForecasterWeights | null {
-    return this.streams.get(`${sensor}\u0000${metric}`)?.scorer?.model ?? null;
+    return this.streams.get(`${sensor}\u0000${metric}`)?.validator.scorer?.model ?? null;
   }
 
   async idle(): Promise<void> {
-    for (const s of this.streams.values()) await s.scorer?.pendingTraining;
+    for (const s of this.streams.values()) await s.validator.pendingTraining;
   }
 }

@@ -1,15 +1,21 @@
 // `fieldproof eval nab ...`: the anomaly detector on NAB-format data, NAB-scored.
+// `fieldproof eval faults ...`: the device's validation on generated streams with injected faults.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags, printJson, requireFlag, UsageError, type Command } from '../../kernel/command.ts';
 import { UserError } from '../../kernel/user-error.ts';
 import { listNabFiles, readNabSeries, readNabWindows } from '../../models/nab/corpus.ts';
-import { evaluateNab, NAB_PROFILES, scoreCorpus } from '../../models/nab/evaluate.ts';
+import { crossValidated, evaluateNab, NAB_PROFILES, scoreCorpus } from '../../models/nab/evaluate.ts';
+import type { HeldOutPart } from '../../models/nab/crossval.ts';
+import { FAULT_TYPES, type FaultType } from '../../models/faults/catalogue.ts';
+import { evaluateFaults } from '../../models/faults/evaluate.ts';
+import { STREAM_KINDS } from '../../models/faults/scenario.ts';
+import type { StreamKind } from '../../models/faults/streams.ts';
 import type { CostMatrix } from '../../models/nab/sweeper.ts';
 
-const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T]
+const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category]
                           [--no-model] [--profiles FILE] [--json]
-       fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T] [--json]
+       fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T | --cv category] [--json]
 
 Runs the device's anomaly detector (rules aside: NAB has no sensor specs) over every CSV under
 DIR (NAB layout: <category>/<file>.csv with timestamp,value) and scores it with the NAB rules:
@@ -17,9 +23,22 @@ anomaly windows, scaled sigmoid, probation period, normalisation against the nul
 Without --threshold the threshold is swept over the corpus (as NAB does); with it, that fixed
 threshold is applied. --no-model leaves out the TensorFlow.js forecaster, to measure what it adds.
 --results scores a published detector's results/<NAME>/ outputs instead of running ours.
+--cv category cross-validates: for each category, the threshold (and every other choice made
+from labelled data) is chosen on the other categories only, and the category is scored with it;
+"cv_score" is the normalised score over all the held-out categories, beside the in-sample
+"score", and "cv" lists each held-out part.
 Progress goes to stderr; --json prints
-{"profile","threshold","score","raw","files":{"<category>/<file>.csv":raw},...} on stdout.
-Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).`;
+{"profile","threshold","score","raw","categories","files":{"<category>/<file>.csv":raw},...}
+on stdout, with "cv_score","cv_raw","cv" under --cv.
+Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).
+
+usage: fieldproof eval faults [--no-model] [--kinds K,...] [--types T,...] [--json]
+
+Runs the device's validation (rules, then the anomaly detector) over generated sensor streams
+(${STREAM_KINDS.join(', ')}), each with one injected fault of known type and start
+(${FAULT_TYPES.join(', ')}; models/faults/README.md). --json prints, per fault type, the share
+found, the share found within 5 minutes and within 24 hours, the median delay and the flags that
+found them, and the false alarms per sensor-day of healthy data.`;
 
 function loadProfiles(file: string | undefined): Record<string, CostMatrix> {
   if (!file) return NAB_PROFILES;
@@ -39,11 +58,12 @@ function loadProfiles(file: string | undefined): Record<string, CostMatrix> {
 }
 
 export const command: Command = {
-  summary: 'score the anomaly detector on NAB-format data',
+  summary: 'score the anomaly detector on NAB-format data or generated sensor faults',
   help: HELP,
   async run(argv) {
     const [what, ...rest] = argv;
-    if (what !== 'nab') throw new UsageError(what === undefined ? 'missing what to evaluate: fieldproof eval nab ...' : `unknown evaluation ${JSON.stringify(what)}; only "nab"`);
+    if (what === 'faults') return runFaults(rest);
+    if (what !== 'nab') throw new UsageError(what === undefined ? 'missing what to evaluate: fieldproof eval nab|faults ...' : `unknown evaluation ${JSON.stringify(what)}; one of: nab, faults`);
     const { values } = parseFlags(rest, {
       data: { type: 'string' },
       labels: { type: 'string' },
@@ -53,8 +73,12 @@ export const command: Command = {
       'no-model': { type: 'boolean' },
       results: { type: 'string' },
       detector: { type: 'string' },
+      cv: { type: 'string' },
       json: { type: 'boolean' },
     });
+    if (values.cv !== undefined && values.cv !== 'category') throw new UsageError(`--cv must be "category", got ${JSON.stringify(values.cv)}`);
+    if (values.cv !== undefined && values.threshold !== undefined) throw new UsageError('--cv chooses the threshold on the other categories; leave out --threshold');
+    const cv = values.cv === 'category' ? ('category' as const) : undefined;
     const profiles = loadProfiles(values.profiles);
     const profile = values.profile ?? 'standard';
     const cost = profiles[profile];
@@ -84,17 +108,46 @@ export const command: Command = {
         progress(i + 1, files.length, name);
       }
       if (series.length === 0) throw new UserError(`no ${detector}_*.csv result files under ${values.results}`);
-      result = { detector, ...scoreCorpus(series, windows, profile, cost, threshold) };
+      result = { detector, ...scoreCorpus(series, windows, profile, cost, threshold), ...(cv ? crossValidated([{ label: detector, series }], windows, cost) : {}) };
     } else {
       const data = requireFlag(values.data, 'data');
-      const r = await evaluateNab(data, windows, { profile, cost, ...(threshold !== undefined ? { threshold } : {}), model: !values['no-model'], progress });
+      const r = await evaluateNab(data, windows, { profile, cost, ...(threshold !== undefined ? { threshold } : {}), ...(cv ? { cv } : {}), model: !values['no-model'], progress });
       result = { ...r };
     }
     if (values.json) printJson(result);
     else {
       for (const [name, raw] of Object.entries(result.files as Record<string, number>)) process.stdout.write(`${raw.toFixed(4).padStart(9)}  ${name}\n`);
       process.stdout.write(`profile ${profile}  threshold ${result.threshold}  raw ${result.raw.toFixed(3)}  normalised score ${result.score.toFixed(2)}\n`);
+      if (typeof result.cv_score === 'number') {
+        for (const p of result.cv as HeldOutPart[]) process.stdout.write(`held out ${p.category}: threshold ${p.threshold}  raw ${p.raw.toFixed(3)}  score ${p.score === null ? '-' : p.score.toFixed(2)}\n`);
+        process.stdout.write(`cross-validated normalised score ${result.cv_score.toFixed(2)}\n`);
+      }
     }
     return 0;
   },
 };
+
+/** a comma-separated subset of `all`, or all of it */
+function subset<T extends string>(value: string | undefined, all: readonly T[], flag: string): readonly T[] {
+  if (value === undefined) return all;
+  const picked = value.split(',').map((x) => x.trim());
+  for (const p of picked) if (!all.includes(p as T)) throw new UsageError(`--${flag}: unknown ${JSON.stringify(p)}; one of: ${all.join(', ')}`);
+  return picked as T[];
+}
+
+async function runFaults(argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, { 'no-model': { type: 'boolean' }, kinds: { type: 'string' }, types: { type: 'string' }, json: { type: 'boolean' } });
+  const kinds = subset<StreamKind>(values.kinds, STREAM_KINDS, 'kinds');
+  const types = subset<FaultType>(values.types, FAULT_TYPES, 'types');
+  const r = await evaluateFaults({ model: !values['no-model'], kinds, types, progress: (done, total, id) => process.stderr.write(`[${done}/${total}] ${id}\n`) });
+  if (values.json) printJson(r);
+  else {
+    for (const [type, f] of Object.entries(r.faults)) {
+      const delay = f.median_delay_s === null ? '-' : `${f.median_delay_s} s`;
+      process.stdout.write(`${type.padEnd(8)} found ${(100 * f.found).toFixed(0)}%  within 5 min ${(100 * f.within_5_min).toFixed(0)}%  within 24 h ${(100 * f.within_24_h).toFixed(0)}%  median delay ${delay}\n`);
+    }
+    process.stdout.write(`false alarms ${r.false_alarms} in ${r.healthy_sensor_days} healthy sensor-days: ${r.false_alarms_per_sensor_day} per sensor-day\n`);
+    process.stdout.write(`targets ${r.targets.met ? 'met' : 'not met'}\n`);
+  }
+  return 0;
+}

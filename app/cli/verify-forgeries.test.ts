@@ -240,7 +240,7 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
 
       it('the record\'s value, its time, or its sequence number', async () => {
         refused(await byDevice(changed((p) => ((p.record as { value: number }).value += 0.01)), keyB.public), 'record in batch', 'the record and path do not lead to header.root');
-        refused(await byDevice(changed((p) => (p.record.ts += 1)), keyB.public), 'record in batch', 'the record and path do not lead to header.root');
+        refused(await byDevice(changed((p) => ((p.record as { ts: number }).ts += 1)), keyB.public), 'record in batch', 'the record and path do not lead to header.root');
         refused(await byDevice(changed((p) => (p.record.seq += 1)), keyB.public), 'record', `index 2 does not match seq ${honest.record.seq + 1}`);
         refused(await byDevice(changed((p) => ((p.record as { device: string }).device = 'site-a')), keyB.public), 'record', 'record device site-a is not the header\'s site-b');
       });

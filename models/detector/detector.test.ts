@@ -92,17 +92,26 @@ class KnownWave implements Forecaster {
 }
 
 test('a forecaster that knows the period finds a missing peak the other detectors cannot', () => {
-  const clean = wave(3000);
+  const clean = wave(4000);
   const values = clean.slice();
   // one peak does not come: the values stay where the previous trough left them, inside the range
-  for (let i = 2025; i < 2075; i++) values[i] = 10 + 3 * Math.sin((2 * Math.PI * 2025) / 100);
+  for (let i = 3025; i < 3075; i++) values[i] = 10 + 3 * Math.sin((2 * Math.PI * 3025) / 100);
   const params = { ...defaultDetectorParams, contextLength: 8 };
   const without = run(values, null, params);
-  assert.ok(without.slice(2025, 2075).every((v) => v.score < params.fireLevel), 'found without the forecaster');
+  assert.ok(without.slice(3025, 3075).every((v) => v.score < params.fireLevel), 'found without the forecaster');
   const withModel = run(values, new KnownWave(clean), params);
-  const hit = withModel.findIndex((v, i) => i >= 2025 && v.score >= params.fireLevel);
-  assert.ok(hit >= 2025 && hit < 2075, `first detection with the forecaster at ${hit}`);
+  const hit = withModel.findIndex((v, i) => i >= 3025 && v.score >= params.fireLevel);
+  assert.ok(hit >= 3025 && hit < 3075, `first detection with the forecaster at ${hit}`);
   assert.equal(withModel[hit]!.kind, 'forecast');
+});
+
+test('the errors of a model are judged only once a week of them has been seen', () => {
+  const clean = wave(3000);
+  const values = clean.slice();
+  // the missing peak of the test above, but while the model's error history is younger than a week
+  for (let i = 1525; i < 1575; i++) values[i] = 10 + 3 * Math.sin((2 * Math.PI * 1525) / 100);
+  const out = run(values, new KnownWave(clean));
+  assert.ok(out.slice(1525, 1600).every((v) => v.kind !== 'forecast'));
 });
 
 test('a retrained forecaster is given time before its errors count', () => {
@@ -119,12 +128,12 @@ test('a retrained forecaster is given time before its errors count', () => {
 });
 
 test('a model whose errors are very steady does not alarm when they change by a fraction of their size', () => {
-  const clean = wave(3000);
+  const clean = wave(4000);
   // a forecaster off by a constant 0.2, then by 0.3 for a while: half its usual error more
   class Biased extends KnownWave {
     at = 0;
     override forecast(): number {
-      return super.forecast() + (this.at >= 2000 && this.at < 2100 ? 0.3 : 0.2);
+      return super.forecast() + (this.at >= 3000 && this.at < 3100 ? 0.3 : 0.2);
     }
     override observe(): void {
       this.at++;
@@ -132,7 +141,7 @@ test('a model whose errors are very steady does not alarm when they change by a 
     }
   }
   const detections = (params: typeof defaultDetectorParams) =>
-    run(clean, new Biased(clean), params).filter((v, i) => i >= 2000 && v.kind === 'forecast' && v.score >= params.fireLevel).length;
+    run(clean, new Biased(clean), params).filter((v, i) => i >= 3000 && v.kind === 'forecast' && v.score >= params.fireLevel).length;
   assert.equal(detections(defaultDetectorParams), 0);
   // without the floor on the history's deviation the same change is a many-sigma event
   assert.ok(detections({ ...defaultDetectorParams, forecastDeviation: 1e-3 }) > 0);

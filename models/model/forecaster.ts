@@ -34,6 +34,10 @@ export class MlpForecaster implements Forecaster {
     return this.weights;
   }
 
+  get trainedError(): number {
+    return this.weights?.error ?? Number.NaN;
+  }
+
   forecast(shift = 0): number {
     const w = this.weights;
     if (!w || this.filled < lookBack(w) + Math.abs(shift)) return Number.NaN;

@@ -118,7 +118,8 @@ test('a retrained model replaces the current one only if it forecasts the histor
     return w && improves(w, current, h) ? w : null;
   });
   for (let i = 0; i < 1000; i++) {
-    scorer.score(wave(i), i * 60_000);
+    // a reading every 5 minutes: each one a step of the detector
+    scorer.score(wave(i), i * 300_000);
     if (scorer.pendingTraining) await scorer.pendingTraining;
   }
   assert.deepEqual(seen.slice(0, 4), [null, 22, 24, 24]);

@@ -7,9 +7,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { fileLoadHandler, fileSaveHandler } from './file-io.ts';
-import { dominantPeriod } from './season.ts';
+import { calendarPeriod, dominantPeriod } from './season.ts';
 import { checkWeights, type ForecasterWeights } from './weights.ts';
-import { improves } from './forecaster.ts';
+import { forecastError, improves } from './forecaster.ts';
 import { prng } from '../../kernel/prng.ts';
 
 export interface TrainOptions {
@@ -29,9 +29,11 @@ export interface TrainOptions {
   maxExamples: number;
   learningRate: number;
   seed: number;
+  /** the stream's time step in ms, for the calendar's periods (0 = unknown) */
+  stepMs: number;
 }
 
-export const defaultTrainOptions: TrainOptions = { lags: 0, seasonalOnly: true, taps: 5, minPeriod: 8, maxPeriod: 1000, hidden: 16, epochs: 12, maxExamples: 3000, learningRate: 0.01, seed: 1 };
+export const defaultTrainOptions: TrainOptions = { lags: 0, seasonalOnly: true, taps: 5, minPeriod: 8, maxPeriod: 1000, hidden: 16, epochs: 12, maxExamples: 3000, learningRate: 0.01, seed: 1, stepMs: 0 };
 
 let backend: Promise<string> | null = null;
 
@@ -80,7 +82,10 @@ export async function trainForecaster(history: ArrayLike<number>, opts: Partial<
   const o = { ...defaultTrainOptions, ...opts };
   const n = history.length;
   const half = Math.floor(o.taps / 2);
-  const period = o.taps > 0 ? dominantPeriod(history, Math.max(o.lags + half + 1, o.minPeriod), o.maxPeriod) : 0;
+  const minLag = Math.max(o.lags + half + 1, o.minPeriod);
+  // a period the history shows twice, else a calendar one it shows once (with 50 windows to learn from)
+  let period = o.taps > 0 ? dominantPeriod(history, minLag, o.maxPeriod) : 0;
+  if (o.taps > 0 && period === 0) period = calendarPeriod(history, o.stepMs, minLag, o.maxPeriod, half + 50);
   const taps = period > 0 ? o.taps : 0;
   // a forecaster that sees nothing but the latest values learns to repeat the last one, which
   // says no more than the jump between readings does: only a stream that repeats gets a model
@@ -124,9 +129,11 @@ export async function trainForecaster(history: ArrayLike<number>, opts: Partial<
     x.dispose();
     y.dispose();
   }
-  const meta = { lags: o.lags, period, taps, hidden: o.hidden, mean, std, trainedOn: n, trainedAt: Date.now(), loss };
+  const meta = { lags: o.lags, period, taps, hidden: o.hidden, mean, std, trainedOn: n, trainedAt: Date.now(), loss, error: Number.NaN };
+  const weights = weightsOf(model, meta);
+  weights.error = meta.error = Math.sqrt(forecastError(weights, history));
   model.setUserDefinedMetadata({ fieldproof: meta });
-  return { model, weights: weightsOf(model, meta) };
+  return { model, weights };
 }
 
 /**
@@ -139,6 +146,15 @@ export async function trainChallenger(history: ArrayLike<number>, current: Forec
   if (!trained || improves(trained.weights, current, history)) return trained;
   trained.model.dispose();
   return 'kept';
+}
+
+/**
+ * Training as the device's worker does it (train-worker.ts), in the calling thread: for the
+ * evaluations, which wait for each training so that their results do not depend on the machine.
+ */
+export async function trainInThread(history: Float64Array, current: ForecasterWeights | null, stepMs = 0): Promise<ForecasterWeights | null> {
+  const r = await trainChallenger(history, current, { stepMs });
+  return r && r !== 'kept' ? r.weights : null;
 }
 
 type Meta = Omit<ForecasterWeights, 'w1' | 'b1' | 'w2' | 'b2'>;
@@ -164,7 +180,7 @@ export async function loadForecaster(dir: string): Promise<ForecasterWeights> {
     const meta = (model.getUserDefinedMetadata() as { fieldproof?: Meta } | undefined)?.fieldproof;
     if (!meta || typeof meta.lags !== 'number' || typeof meta.mean !== 'number' || typeof meta.std !== 'number') throw new Error(`${dir}/model.json: no forecaster metadata`);
     // models saved before seasonal inputs existed have neither field: no period, no taps
-    return weightsOf(model, { lags: meta.lags, period: meta.period ?? 0, taps: meta.taps ?? 0, hidden: meta.hidden, mean: meta.mean, std: meta.std, trainedOn: meta.trainedOn, trainedAt: meta.trainedAt, loss: meta.loss });
+    return weightsOf(model, { lags: meta.lags, period: meta.period ?? 0, taps: meta.taps ?? 0, hidden: meta.hidden, mean: meta.mean, std: meta.std, trainedOn: meta.trainedOn, trainedAt: meta.trainedAt, loss: meta.loss, error: meta.error ?? Number.NaN });
   } finally {
     model.dispose();
   }

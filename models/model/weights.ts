@@ -24,6 +24,11 @@ export interface ForecasterWeights {
   trainedAt: number;
   /** mean squared error on the training windows, normalised units */
   loss: number;
+  /**
+   * root-mean-square one-step error over the history it was trained on, in the stream's units:
+   * what its errors are taken to be until the detector has measured them (NaN: unknown)
+   */
+  error?: number;
 }
 
 /** The network's inputs: the last `lags` values (oldest first), then `taps` values around one period ago. */

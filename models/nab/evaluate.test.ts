@@ -27,6 +27,17 @@ test('eval nab scores every file, reports progress on stderr, and the sweep beat
   assert.equal(fixed.out.score, out.score);
 });
 
+test('eval nab --cv category scores each category with the threshold chosen on the others', { timeout: 120_000 }, async () => {
+  const { out } = await evalNab('--no-model', '--cv', 'category');
+  const cv = (out as unknown as { cv: { category: string; threshold: number; raw: number; score: number | null }[]; cv_score: number; cv_raw: number; categories: Record<string, { raw: number }> });
+  assert.deepEqual(cv.cv.map((p) => p.category), ['artificialWithAnomaly', 'realAdExchange', 'realKnownCause']);
+  assert.ok(Number.isFinite(cv.cv_score));
+  assert.ok(Math.abs(cv.cv.reduce((a, p) => a + p.raw, 0) - cv.cv_raw) < 1e-9);
+  // in-sample, the threshold is swept on everything: out of sample can only do as well or worse
+  assert.ok(cv.cv_score <= out.score + 1e-9);
+  assert.deepEqual(Object.keys(cv.categories), cv.cv.map((p) => p.category));
+});
+
 test('eval nab with the TensorFlow.js forecaster runs and reports it', { timeout: 240_000 }, async () => {
   const { out } = await evalNab('--threshold', '0.7');
   assert.equal(out.model, true);
@@ -42,6 +53,11 @@ test('eval nab refuses bad input with one line', async () => {
   });
   await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--labels', join(dir, 'windows.json'), '--data', dir, '--threshold', 'x']), (err: { stderr: string; code: number }) => {
     assert.match(err.stderr, /--threshold must be a number/);
+    assert.equal(err.code, 2);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--labels', join(dir, 'windows.json'), '--data', dir, '--cv', 'category', '--threshold', '0.5']), (err: { stderr: string; code: number }) => {
+    assert.match(err.stderr, /--cv chooses the threshold/);
     assert.equal(err.code, 2);
     return true;
   });

@@ -2,11 +2,12 @@
 // device scores a stream (same StreamScorer, same model policy; the one difference is that the
 // evaluation waits for each training to finish where the device carries on with the old weights,
 // so that results do not depend on the machine's speed), then score it with the NAB rules.
-import { defaultDetectorParams, type DetectorParams } from '../detector/detector.ts';
-import { trainChallenger } from '../model/train.ts';
+import { defaultDetectorParams, type DetectorParams, type JudgeParams } from '../detector/detector.ts';
+import { SurpriseJudge } from '../detector/judge.ts';
+import { trainInThread } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
-import type { ForecasterWeights } from '../model/weights.ts';
 import { listNabFiles, readNabSeries, type NabWindows } from './corpus.ts';
+import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
 
 /** The cost matrices of NAB's three application profiles. */
@@ -24,6 +25,8 @@ export interface EvalOptions {
   model: boolean;
   params?: DetectorParams;
   policy?: ModelPolicy;
+  /** cross-validate over the categories: choices made on the others, each category scored with them */
+  cv?: 'category';
   progress?: (done: number, total: number, file: string) => void;
 }
 
@@ -39,29 +42,70 @@ export interface EvalResult {
   seconds: number;
   files: Record<string, number>;
   counts: Record<string, Omit<FileScore, 'score'>>;
+  /** per category at the corpus-wide threshold: raw, and normalised when it has windows */
+  categories: Record<string, { raw: number; score: number | null }>;
+  /** with `cv`: the normalised score over the held-out categories, and each held-out part */
+  cv_score?: number;
+  cv_raw?: number;
+  cv?: HeldOutPart[];
+  /** with `cv`: each candidate setting's in-sample score (threshold swept on all files) */
+  cv_candidates?: Record<string, number>;
 }
 
-/** Training as the device's worker does it (train-worker.ts), in this thread. */
-async function trainFn(history: Float64Array, current: ForecasterWeights | null): Promise<ForecasterWeights | null> {
-  const r = await trainChallenger(history, current);
-  return r && r !== 'kept' ? r.weights : null;
+/** The detector's first-stage figures at every reading of a series (NaN where no step completed). */
+export interface SeriesSurprises {
+  value: Float64Array;
+  novelty: Float64Array;
+  forecast: Float64Array;
+  stepped: Uint8Array;
 }
 
-/** Anomaly scores of one series, scored reading by reading as the device would. */
-export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy }): Promise<Float64Array> {
+/**
+ * Anomaly scores of one series, scored reading by reading as the device would, and the first
+ * stage's figures at each step, from which judge() scores it again with other settings.
+ */
+export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy }): Promise<{ scores: Float64Array; surprises: SeriesSurprises }> {
   const policy = { ...(opts.policy ?? defaultModelPolicy), enabled: opts.model };
-  const scorer = new StreamScorer(opts.params ?? defaultDetectorParams, policy, opts.model ? trainFn : null);
-  const out = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    out[i] = scorer.score(values[i]!, timestamps[i]!).score;
+  const scorer = new StreamScorer(opts.params ?? defaultDetectorParams, policy, opts.model ? trainInThread : null);
+  const n = values.length;
+  const scores = new Float64Array(n);
+  const surprises: SeriesSurprises = { value: new Float64Array(n).fill(Number.NaN), novelty: new Float64Array(n).fill(Number.NaN), forecast: new Float64Array(n).fill(Number.NaN), stepped: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    scores[i] = scorer.score(values[i]!, timestamps[i]!).score;
+    const s = scorer.lastSurprises;
+    if (s) {
+      surprises.value[i] = s.value;
+      surprises.novelty[i] = s.novelty;
+      surprises.forecast[i] = s.forecast;
+      surprises.stepped[i] = 1;
+    }
     const pending = scorer.pendingTraining;
     if (pending) await pending;
   }
+  return { scores, surprises };
+}
+
+/** Scores from kept first-stage figures, judged with `params`: what the detector with them would have said. */
+export function judge(s: SeriesSurprises, params: JudgeParams): Float64Array {
+  const j = new SurpriseJudge(params);
+  const out = new Float64Array(s.stepped.length);
+  for (let i = 0; i < out.length; i++) if (s.stepped[i]) out[i] = j.update({ value: s.value[i]!, novelty: s.novelty[i]!, forecast: s.forecast[i]! }).score;
   return out;
 }
 
+/**
+ * The judging settings cross-validation chooses among, the detector's defaults first. These are
+ * the settings no reason fixes: each is chosen from labelled data, so under --cv it is chosen on
+ * the other categories only.
+ */
+export const JUDGE_CANDIDATES: readonly { label: string; params: Partial<JudgeParams> }[] = [
+  { label: 'default', params: {} },
+  { label: 'contextTailShare=0.005', params: { contextTailShare: 0.005 } },
+  { label: 'contextTailShare=0.02', params: { contextTailShare: 0.02 } },
+];
+
 /** Score already computed anomaly scores (a detector's NAB results, or ours) against the labels. */
-export function scoreCorpus(series: { name: string; timestamps: readonly number[]; scores: ArrayLike<number> }[], windows: NabWindows, profile: string, cost: CostMatrix, threshold?: number) {
+export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows, profile: string, cost: CostMatrix, threshold?: number) {
   const swept: SweptFile[] = [];
   let labelled = 0;
   for (const s of series) {
@@ -73,6 +117,7 @@ export function scoreCorpus(series: { name: string; timestamps: readonly number[
   const chosen = threshold ?? sweepThresholds(swept, cost).best.threshold;
   const files: Record<string, number> = {};
   const counts: Record<string, Omit<FileScore, 'score'>> = {};
+  const perCategory = new Map<string, { raw: number; scorable: number; labelled: number }>();
   let raw = 0;
   let scorable = 0;
   for (const f of swept) {
@@ -81,8 +126,21 @@ export function scoreCorpus(series: { name: string; timestamps: readonly number[
     counts[f.name] = { tp: r.tp, tn: r.tn, fp: r.fp, fn: r.fn, total: r.total };
     raw += r.score;
     scorable += f.windows;
+    const c = perCategory.get(categoryOf(f.name)) ?? { raw: 0, scorable: 0, labelled: 0 };
+    c.raw += r.score;
+    c.scorable += f.windows;
+    c.labelled += windows[f.name]!.length;
+    perCategory.set(categoryOf(f.name), c);
   }
-  return { profile, threshold: chosen, swept: threshold === undefined, raw, score: normalizedScore(raw, scorable, labelled, cost), windows: labelled, files, counts };
+  const categories: Record<string, { raw: number; score: number | null }> = {};
+  for (const [name, c] of [...perCategory].sort(([a], [b]) => (a < b ? -1 : 1))) categories[name] = { raw: c.raw, score: c.labelled > 0 ? normalizedScore(c.raw, c.scorable, c.labelled, cost) : null };
+  return { profile, threshold: chosen, swept: threshold === undefined, raw, score: normalizedScore(raw, scorable, labelled, cost), windows: labelled, files, counts, categories };
+}
+
+/** The cross-validation's figures as `eval nab --cv category --json` reports them. */
+export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix): { cv_score: number; cv_raw: number; cv: HeldOutPart[] } {
+  const cv = crossValidate(candidates, windows, cost);
+  return { cv_score: cv.cvScore, cv_raw: cv.cvRaw, cv: cv.parts };
 }
 
 export async function evaluateNab(dataDir: string, windows: NabWindows, opts: EvalOptions): Promise<EvalResult> {
@@ -93,15 +151,29 @@ export async function evaluateNab(dataDir: string, windows: NabWindows, opts: Ev
     return false;
   });
   if (list.length === 0) throw new Error(`no file under ${dataDir} is named in the labels file`);
-  const series = [];
+  const series: ScoredSeries[] = [];
+  const kept: SeriesSurprises[] = [];
   let readings = 0;
   for (const [i, f] of list.entries()) {
     const s = readNabSeries(f.path, f.name);
-    const scores = await scoreSeries(s.values, s.timestamps, opts);
+    const { scores, surprises } = await scoreSeries(s.values, s.timestamps, opts);
     readings += s.values.length;
     series.push({ name: s.name, timestamps: s.timestamps, scores });
+    kept.push(surprises);
     opts.progress?.(i + 1, list.length, f.name);
   }
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
-  return { ...r, model: opts.model, readings, seconds: (Date.now() - started) / 1000 };
+  const out: EvalResult = { ...r, model: opts.model, readings, seconds: 0 };
+  if (opts.cv) {
+    const base = opts.params ?? defaultDetectorParams;
+    const candidates = JUDGE_CANDIDATES.map((c, k) => ({
+      label: c.label,
+      series: k === 0 && Object.keys(c.params).length === 0 ? series : series.map((s, i) => ({ ...s, scores: judge(kept[i]!, { ...base, ...c.params }) })),
+    }));
+    Object.assign(out, crossValidated(candidates, windows, opts.cost));
+    // what each setting scores in-sample, for comparison with what the folds chose
+    out.cv_candidates = Object.fromEntries(candidates.map((c) => [c.label, scoreCorpus(c.series, windows, opts.profile, opts.cost).score]));
+  }
+  out.seconds = (Date.now() - started) / 1000;
+  return out;
 }

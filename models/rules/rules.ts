@@ -1,9 +1,18 @@
 // The rules every reading is checked against, per stream (sensor + metric): physical range, rate
-// of change, a stuck (flat-lined) value, missing data against the expected interval, and a sane
-// device clock. Each broken rule adds a flag and lowers the quality score; nothing is dropped.
+// of change, a stuck (flat-lined) value, missing data, and a sane device clock. Each broken rule
+// adds a flag and lowers the quality score; nothing is dropped.
+// Stuck values and missing data are judged against the stream's own habits (repeats.ts,
+// arrivals.ts): a run of repeats or a silence is flagged when an ordinary stream like this one
+// would produce it less often than `falseAlarmsPerDay` a day. An operator's fixed limits
+// (`stuckAfter`, `expectedIntervalMs` with `gapFactor`) apply as well when configured.
 import type { ReadingInput } from '../../protocol/records.ts';
 import type { RuleConfig, ValidationConfig } from '../config.ts';
+import { ArrivalModel } from './arrivals.ts';
+import { ExcursionChecks } from './excursions.ts';
+import { RepeatModel } from './repeats.ts';
 import { SENSOR_SPECS } from './specs.ts';
+
+const DAY_MS = 86_400_000;
 
 export interface StreamRules {
   min: number;
@@ -12,6 +21,8 @@ export interface StreamRules {
   stuckAfter: number;
   expectedIntervalMs: number | null;
   gapFactor: number;
+  /** false alarms a day each self-calibrated check (stuck, missing data) may cost a healthy stream */
+  falseAlarmsPerDay: number;
 }
 
 /** What a broken rule does to the quality score. */
@@ -19,6 +30,8 @@ export const FLAG_FACTORS: Record<string, number> = {
   out_of_range: 0.2,
   rate_of_change: 0.5,
   stuck: 0.5,
+  spike: 0.5,
+  noisy: 0.8,
   data_gap: 0.9,
   clock_future: 0.5,
   clock_backwards: 0.5,
@@ -41,6 +54,7 @@ export function rulesFor(config: ValidationConfig, sensor: string, metric: strin
     stuckAfter: config.stuckAfter,
     expectedIntervalMs: null,
     gapFactor: config.gapFactor,
+    falseAlarmsPerDay: config.falseAlarmsPerDay,
   };
   for (const rule of config.rules) {
     if (!matches(rule, sensor, metric)) continue;
@@ -50,6 +64,7 @@ export function rulesFor(config: ValidationConfig, sensor: string, metric: strin
     if (rule.stuckAfter !== undefined) r.stuckAfter = rule.stuckAfter;
     if (rule.expectedIntervalMs !== undefined) r.expectedIntervalMs = rule.expectedIntervalMs;
     if (rule.gapFactor !== undefined) r.gapFactor = rule.gapFactor;
+    if (rule.falseAlarmsPerDay !== undefined) r.falseAlarmsPerDay = rule.falseAlarmsPerDay;
   }
   return r;
 }
@@ -59,10 +74,10 @@ export class StreamRuleChecker {
   private prevValue: number | null = null;
   private prevValueTs = 0;
   private prevTs: number | null = null;
-  private prevArrival = 0;
-  private same = 0;
-  private learnedInterval = 0;
-  private intervals = 0;
+  private prevArrival: number | null = null;
+  private readonly arrivals = new ArrivalModel();
+  private readonly repeats = new RepeatModel();
+  private readonly excursions = new ExcursionChecks();
 
   private readonly rules: StreamRules;
   private readonly clock: ValidationConfig['clock'];
@@ -75,6 +90,33 @@ export class StreamRuleChecker {
     this.clock = clock;
   }
 
+  /** the stream's interval: the configured one, else the learned one (0 while unknown) */
+  private interval(): number {
+    return this.rules.expectedIntervalMs ?? this.arrivals.interval();
+  }
+
+  /**
+   * The chance per reading below which a self-calibrated check flags: the daily false alarm
+   * budget spread over the readings of a day. 0 while the interval is unknown.
+   */
+  private risk(): number {
+    return (this.rules.falseAlarmsPerDay * this.interval()) / DAY_MS;
+  }
+
+  /** Whether `elapsedMs` without a reading is a gap this stream would not ordinarily have. */
+  private isGap(elapsedMs: number): boolean {
+    const interval = this.interval();
+    if (interval <= 0) return false;
+    if (elapsedMs > interval * this.rules.gapFactor) return true;
+    const missing = this.arrivals.missingIn(elapsedMs);
+    return missing > 0 && this.arrivals.chanceOfMissing(missing) < this.risk();
+  }
+
+  /** Whether the stream has gone quiet for longer than its own arrivals make believable, at `monoNow`. */
+  silent(monoNow: number): boolean {
+    return this.prevArrival !== null && this.isGap(monoNow - this.prevArrival);
+  }
+
   check(r: ReadingInput, wallNow: number, monoNow: number, flags: string[]): void {
     const rules = this.rules;
     // clock: in the future, going backwards, or moving unlike the elapsed time
@@ -82,16 +124,10 @@ export class StreamRuleChecker {
     if (this.prevTs !== null) {
       const dts = r.ts - this.prevTs;
       if (dts < 0) flags.push('clock_backwards');
-      else if (Math.abs(dts - (monoNow - this.prevArrival)) > this.clock.maxJumpMs) flags.push('clock_jump');
+      else if (Math.abs(dts - (monoNow - (this.prevArrival ?? monoNow))) > this.clock.maxJumpMs) flags.push('clock_jump');
       else {
-        const interval = rules.expectedIntervalMs ?? (this.intervals >= 5 ? this.learnedInterval : 0);
-        if (interval > 0 && dts > interval * rules.gapFactor) flags.push('data_gap');
-        if (dts > 0) {
-          // a slow moving average of the interval, robust to the occasional gap
-          const clipped = this.intervals >= 5 ? Math.min(dts, this.learnedInterval * 3) : dts;
-          this.learnedInterval = this.intervals === 0 ? dts : this.learnedInterval + (clipped - this.learnedInterval) * 0.05;
-          this.intervals++;
-        }
+        if (this.isGap(dts)) flags.push('data_gap');
+        this.arrivals.observe(dts);
       }
     }
     if (r.ts >= (this.prevTs ?? Number.NEGATIVE_INFINITY)) this.prevTs = r.ts;
@@ -103,9 +139,11 @@ export class StreamRuleChecker {
     if (this.prevValue !== null) {
       const dt = (r.ts - this.prevValueTs) / 1000;
       if (dt > 0 && Math.abs(v - this.prevValue) / dt > rules.maxRatePerS) flags.push('rate_of_change');
-      this.same = v === this.prevValue ? this.same + 1 : 0;
-      if (rules.stuckAfter > 0 && this.same + 1 >= rules.stuckAfter) flags.push('stuck');
     }
+    this.repeats.observe(v);
+    const run = this.repeats.runLength;
+    if (run > 0 && ((rules.stuckAfter > 0 && run + 1 >= rules.stuckAfter) || this.repeats.chanceOfRun() < this.risk())) flags.push('stuck');
+    this.excursions.check(v, this.risk(), flags);
     this.prevValue = v;
     this.prevValueTs = r.ts;
   }

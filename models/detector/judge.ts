@@ -1,0 +1,159 @@
+// The second stage of the stream detector: how surprising is too surprising, for this stream.
+// Each surprise of surprises.ts is judged against the stream's own recent history of it (an
+// anomaly likelihood, as Numenta's: the mean of the last few surprises against the mean and
+// deviation of their history, as the tail probability of a Student t, which is what a new value
+// of a normal quantity looks like when its mean and deviation are only estimated from n values:
+// a young history cannot make a surprise look like a one-in-a-billion event). The score is the
+// stronger of the two on a log scale (-log10 of the tail probability / fullScale, capped at 1), or
+// 1 for a new extreme. A new shape counts only at a value in the tails of the stream's recent
+// past: a stream's ordinary wiggles produce shapes never seen before all the time, and at
+// ordinary levels they are not what anyone calls an anomaly. The first `warmup` steps only
+// learn; after a detection the next `suppress` steps are quiet: one event, one alert.
+import { log10StudentTail, RollingRanks, RollingStats } from './stats.ts';
+import type { Surprises } from './surprises.ts';
+
+export interface JudgeParams {
+  /** surprises averaged before the likelihood */
+  smooth: number;
+  /** steps of surprise history each likelihood compares against */
+  historyWindow: number;
+  /** steps before any score is given */
+  warmup: number;
+  /** steps after a detection during which nothing is reported */
+  suppress: number;
+  /** the score at or above which a step counts as a detection (the default alert threshold) */
+  fireLevel: number;
+  /** -log10 of the tail probability that maps to a score of 1 */
+  fullScale: number;
+  /** a new extreme must exceed the seen range by this fraction of it */
+  rangeMargin: number;
+  /** steps the context's tail check looks back on */
+  contextTailWindow: number;
+  /**
+   * the context's surprise counts only for a value that at most this share of those steps lie
+   * beyond, on its own side (above a high value, below a low one)
+   */
+  contextTailShare: number;
+  /** weight of the forecaster's surprise (0 = off) */
+  forecastWeight: number;
+  /**
+   * the least deviation the forecast surprise's history is taken to have, in units of the usual
+   * error: a model whose errors are steadier than that does not make a change of a fraction of
+   * its usual error an alarm
+   */
+  forecastDeviation: number;
+}
+
+export type SurpriseKind = 'context' | 'forecast' | 'range';
+
+export interface DetectorVerdict {
+  /** 0..1, higher = more anomalous */
+  score: number;
+  /** which detector gave the score */
+  kind: SurpriseKind | 'none';
+}
+
+/** the deepest tail the likelihood reports, in decades */
+const MAX_DECADES = 30;
+
+/** The anomaly likelihood of one raw surprise, in decades of tail probability. */
+export class Likelihood {
+  private readonly recent: RollingStats;
+  private readonly history: RollingStats;
+
+  /**
+   * `minDeviation`: the least deviation the history is taken to have; `minHistory`: surprises
+   * seen before any is judged
+   */
+  private readonly smooth: number;
+  private readonly minDeviation;
+  private readonly minHistory;
+
+  constructor(
+    smooth: number,
+    history: number,
+    minDeviation = 1e-3,
+    minHistory = 20,
+  ) {
+    this.smooth = smooth;
+    this.minDeviation = minDeviation;
+    this.minHistory = minHistory;
+    this.recent = new RollingStats(smooth);
+    this.history = new RollingStats(history);
+  }
+
+  update(raw: number): number {
+    this.recent.push(raw);
+    const s = this.recent.mean();
+    let out = 0;
+    const n = this.history.count;
+    if (n >= this.minHistory) {
+      // the predictive distribution of a new value from n past ones: Student t, its scale widened
+      // by the uncertainty of the estimated mean; the history holds means of `smooth` overlapping
+      // surprises, so only about n / smooth of its values are independent: its degrees of freedom
+      const sd = Math.max(this.history.std() * Math.sqrt(n / (n - 1)), this.minDeviation) * Math.sqrt(1 + 1 / n);
+      out = Math.min(MAX_DECADES, -log10StudentTail((s - this.history.mean()) / sd, Math.max(1, n / this.smooth - 1)));
+    }
+    this.history.push(s);
+    return out;
+  }
+}
+
+export class SurpriseJudge {
+  private readonly contextLikelihood: Likelihood;
+  private readonly forecastLikelihood: Likelihood;
+  private readonly recentValues: RollingRanks;
+  private seen = 0;
+  private min = Number.POSITIVE_INFINITY;
+  private max = Number.NEGATIVE_INFINITY;
+  private sinceFire = Number.POSITIVE_INFINITY;
+
+  private readonly p: JudgeParams;
+
+  constructor(p: JudgeParams) {
+    this.p = p;
+    this.contextLikelihood = new Likelihood(p.smooth, p.historyWindow);
+    this.recentValues = new RollingRanks(p.contextTailWindow);
+    // the forecast surprise is already in units of the usual error. A model's errors are judged
+    // only once a whole history of them has been seen (a week of steps): its errors through a
+    // weekend or a weekly cycle are part of what is ordinary for it, and a model that has only
+    // seen weekdays would take the first weekend for an anomaly
+    this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation, p.historyWindow);
+  }
+
+  update(s: Surprises): DetectorVerdict {
+    const p = this.p;
+    const x = s.value;
+    this.seen++;
+    let kind: DetectorVerdict['kind'] = 'none';
+    let best = 0;
+    if (Number.isFinite(s.novelty)) {
+      const u = this.contextLikelihood.update(s.novelty);
+      if (u > best && this.recentValues.shareBeyond(x) <= p.contextTailShare) (best = u), (kind = 'context');
+    }
+    if (Number.isFinite(s.forecast) && p.forecastWeight > 0) {
+      const u = this.forecastLikelihood.update(s.forecast) * p.forecastWeight;
+      if (u > best) (best = u), (kind = 'forecast');
+    }
+    let score = Math.min(1, best / p.fullScale);
+
+    // a value beyond the range seen so far
+    if (this.seen > p.warmup && Number.isFinite(this.min)) {
+      const span = Math.max(this.max - this.min, Math.abs(this.max) * 1e-6, 1e-9);
+      const margin = p.rangeMargin > 0 ? p.rangeMargin : Math.LN2 / (4 * Math.log(this.seen));
+      if (x > this.max + margin * span || x < this.min - margin * span) {
+        score = 1;
+        kind = 'range';
+      }
+    }
+    this.recentValues.push(x);
+    if (x < this.min) this.min = x;
+    if (x > this.max) this.max = x;
+
+    if (this.seen <= p.warmup) return { score: 0, kind: 'none' };
+    this.sinceFire++;
+    if (this.sinceFire <= p.suppress) return { score: 0, kind: 'none' };
+    if (score >= p.fireLevel) this.sinceFire = 0;
+    return { score, kind };
+  }
+}

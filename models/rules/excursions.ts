@@ -1,0 +1,76 @@
+// Two of the oceanographers' real-time quality tests (the QARTOD spike test and a test of the
+// noise level), with thresholds learned from the stream instead of set per site: each statistic is
+// judged by how rare it is among the stream's own recent values of it (TailProbability), and a
+// reading is flagged when an ordinary stream like this one would show it less often than the
+// daily false alarm budget allows.
+//   spike: a reading, or a run of up to three, that leaves the line between its neighbours and
+//   comes back: how far the run stands off that line, less half the step between the neighbours
+//   (so a step that stays is not a spike). Judged when the reading after the run arrives.
+//   noisy: the mean size of the last eight second differences (a trend or a slow cycle has none):
+//   a loose connection, a failing reference, a new source of interference. Every value is learned
+//   from, rare ones too: a lasting change is flagged at its onset, then becomes the stream's own.
+import { TailProbability } from '../detector/stats.ts';
+
+/** the longest run of readings that counts as one spike */
+const MAX_SPIKE = 3;
+/** second differences averaged for the noise level */
+const NOISE_WINDOW = 8;
+/** recent values of each statistic the stream's own distribution is taken from */
+const HISTORY = 2000;
+/** values of a statistic seen before it is judged at all */
+const MIN_HISTORY = 100;
+
+/** How far the last run of at most MAX_SPIKE readings before `recent`'s last stands off the line between its neighbours. */
+export function spikeSize(recent: readonly number[]): number {
+  const n = recent.length;
+  const after = recent[n - 1]!;
+  let best = 0;
+  for (let k = 1; k <= MAX_SPIKE && k + 2 <= n; k++) {
+    const before = recent[n - k - 2]!;
+    const mid = (before + after) / 2;
+    const dir = Math.sign(recent[n - 2]! - mid);
+    if (dir === 0) continue;
+    let off = Number.POSITIVE_INFINITY;
+    for (let i = n - k - 1; i <= n - 2; i++) off = Math.min(off, dir * (recent[i]! - mid));
+    const size = off - Math.abs(after - before) / 2;
+    if (size > best) best = size;
+  }
+  return best;
+}
+
+/** One statistic's own history, and how rare a value of it is there. Every value is learned from. */
+class SelfCalibrated {
+  private readonly history = new TailProbability(HISTORY);
+
+  /** whether x is rarer than `risk` for this stream */
+  rare(x: number, risk: number): boolean {
+    const rare = this.history.count >= MIN_HISTORY && x > 0 && this.history.upper(x) < risk;
+    this.history.push(x);
+    return rare;
+  }
+}
+
+export class ExcursionChecks {
+  private readonly recent: number[] = [];
+  private readonly secondDiffs: number[] = [];
+  private readonly spikes = new SelfCalibrated();
+  private readonly noise = new SelfCalibrated();
+
+  /** Learn from a value and add `spike` and `noisy` to flags when the stream's own habits make them rarer than `risk`. */
+  check(x: number, risk: number, flags: string[]): void {
+    const r = this.recent;
+    r.push(x);
+    if (r.length > MAX_SPIKE + 2) r.shift();
+    if (r.length < 3) return;
+    if (this.spikes.rare(spikeSize(r), risk)) flags.push('spike');
+
+    const n = r.length;
+    this.secondDiffs.push(Math.abs(r[n - 1]! - 2 * r[n - 2]! + r[n - 3]!));
+    if (this.secondDiffs.length > NOISE_WINDOW) this.secondDiffs.shift();
+    if (this.secondDiffs.length < NOISE_WINDOW) return;
+    let level = 0;
+    for (const d of this.secondDiffs) level += d;
+    level /= NOISE_WINDOW;
+    if (this.noise.rare(level, risk)) flags.push('noisy');
+  }
+}
