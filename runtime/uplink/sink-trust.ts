@@ -2,7 +2,7 @@
 // without it, trust on first use as ssh does: the key of the first valid receipt is pinned in
 // <dataDir>/sink-key.json (written atomically, logged once), and from then on a receipt under any
 // other key is refused as a swapped sink. Nothing is deleted on a receipt this does not accept.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { checkReceipt, type ReceiptCheck, type ReceiptClaim } from '../../protocol/receipt.ts';
@@ -79,6 +79,7 @@ export class SinkTrust {
   }
 
   private pin(key: string): void {
+    mkdirSync(this.deps.dataDir, { recursive: true });
     writeFileAtomic(this.pinFile, JSON.stringify({ v: 1, key, url: this.deps.url, pinnedAt: new Date().toISOString() }) + '\n');
     this.key = key;
     this.deps.log.warn({ sinkKey: key, file: this.pinFile, url: this.deps.url }, 'pinned the sink key on first use: receipts under any other key will be refused (set uplink.sinkKey to choose the key yourself)');
