@@ -197,6 +197,7 @@ export class Uplink {
       const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/head`);
       if (res.status !== 200) throw new Error(`sink answered ${res.status} to the head query: ${String(res.body.error ?? '')}`);
       const have = Number(res.body.batch);
+      if (!Number.isSafeInteger(have) || have < 0) throw new Error('the head answer names no batch number');
       const journal = this.deps.journal;
       // The head moves the device forward only under a receipt for it from the trusted sink.
       if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
