@@ -50,6 +50,7 @@ export const componentFactories: ComponentFactory[] = [
       journal: ctx.journal,
       config,
       device: ctx.config.device,
+      dataDir: ctx.config.dataDir,
       log: ctx.log.child({ part: 'uplink' }),
       metrics: ctx.metrics,
       board: ctx.board,

@@ -94,7 +94,7 @@ export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: { 
   const journal = await Journal.open({ dir: backlog.dir, device: backlog.device, key: backlog.key, batch: batchLimits(backlog.batchRecords) });
   const metrics = new Registry();
   const uplink = new Uplink({
-    journal, device: backlog.device, log: silentLogger(), metrics,
+    journal, device: backlog.device, dataDir: `${backlog.dir}-uplink`, log: silentLogger(), metrics,
     config: uplinkSchema.parse({ url: sink.url, encoding: opts.encoding, inFlight: opts.inFlight }),
   });
   try {

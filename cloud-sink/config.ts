@@ -1,7 +1,7 @@
 // The sink config (`fieldproof sink --config sink.yaml`). The minimal sink.yaml of docs/spec/configs.md must
 // be accepted as written; everything else here is optional with a default. Beyond loopback the
 // sink serves TLS, or plain HTTP only where the operator says a TLS proxy is in front.
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { isHex } from '../protocol/hash.ts';
 import { isValidName } from '../protocol/records.ts';
@@ -104,6 +104,8 @@ const tlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(
 export const sinkConfigSchema = z.strictObject({
   listen: listen.default('127.0.0.1:8787'),
   dataDir: z.string().min(1),
+  /** the sink's own Ed25519 key file, which signs receipts; made on first start (default <dataDir>/sink.key) */
+  key: z.string().min(1).optional(),
   devices: z.array(deviceSchema).default([]),
   anchor: anchorSchema.default({ mode: 'none', intervalMs: 60_000, retryMs: 5_000 }),
   store: storeSchema.default({ kind: 'level' }),
@@ -139,6 +141,7 @@ export function resolveSinkConfig(raw: SinkConfig, baseDir: string, file = 'conf
   }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   const out: SinkConfig = { ...raw, dataDir: abs(raw.dataDir) };
+  if (raw.key) out.key = abs(raw.key);
   if (raw.tls) out.tls = { cert: abs(raw.tls.cert), key: abs(raw.tls.key) };
   if (raw.anchor.aptos?.privateKeyFile) out.anchor = { ...raw.anchor, aptos: { ...raw.anchor.aptos, privateKeyFile: abs(raw.anchor.aptos.privateKeyFile) } };
   return out;
@@ -158,4 +161,9 @@ export function sinkConfig(input: SinkConfigInput): SinkConfig {
 export function splitListen(listenAt: string): { host: string; port: number } {
   const i = listenAt.lastIndexOf(':');
   return { host: listenAt.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listenAt.slice(i + 1)) };
+}
+
+/** The file of the sink's receipt key. */
+export function sinkKeyFile(config: SinkConfig): string {
+  return config.key ?? join(config.dataDir, 'sink.key');
 }

@@ -17,6 +17,7 @@ import { HttpError, send, type Refusals } from './http/replies.ts';
 import type { Ingest, IngestReply } from './ingest.ts';
 import type { ProofService } from './proofs.ts';
 import type { MrvService, ReportFormat } from './mrv/service.ts';
+import type { ReceiptSigner } from './receipts.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { redactUrl } from '../kernel/redact.ts';
 import type { Head, SinkStore } from './store/types.ts';
@@ -28,6 +29,7 @@ export interface HttpApiDeps {
   ingest: Ingest;
   proofs: ProofService;
   registry: DeviceRegistry;
+  receipts: ReceiptSigner;
   anchorer: Anchorer | null;
   limits: BodyLimits & { maxReportSpanMs: number; maxBufferedBytes: number };
   clients: ClientLimits;
@@ -146,7 +148,9 @@ export class HttpApi {
       name('head');
       const device = deviceParam(parts[2]!);
       const head = await this.knownHead(device);
-      return send(res, 200, { device, batch: head.batch, hash: head.hash, last: head.last });
+      // The head is signed as a receipt for its batch: a device deletes what it names through it.
+      const receipt = head.batch > 0 ? deps.receipts.sign({ device, batch: head.batch, header: head.hash }) : undefined;
+      return send(res, 200, { device, batch: head.batch, hash: head.hash, last: head.last, ...(receipt ? { receipt } : {}) });
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'proofs' && parts.length === 4) {
       name('proofs');

@@ -11,6 +11,7 @@ import { rootOfJoined } from './leaves.ts';
 import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { counter, histogram } from '../kernel/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
+import type { ReceiptSigner } from './receipts.ts';
 import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore } from './store/types.ts';
 import type { HeaderVerdict } from './wire/body.ts';
@@ -25,6 +26,8 @@ export interface IngestDeps {
   store: SinkStore;
   registry: DeviceRegistry;
   sequencer: ChainSequencer;
+  /** signs the receipt every acceptance (stored or duplicate) carries */
+  receipts: ReceiptSigner;
   log: Logger;
   metrics: Registry;
   chainWaitMs: number;
@@ -61,6 +64,12 @@ export class Ingest {
     return { status, body: { error, code: reason, ...extra } };
   }
 
+  /** A 200: the batch is held, and the receipt says so under the sink's key. */
+  private accepted(status: 'stored' | 'duplicate', header: BatchHeader, hash: string): IngestReply {
+    const ids = { device: header.device, batch: header.batch };
+    return { status: 200, body: { status, ...ids, hash, receipt: this.deps.receipts.sign({ ...ids, header: hash }) } };
+  }
+
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
   refusedBody(status: number, error: string): IngestReply {
     const reason = ({ 413: 'too_large', 415: 'unsupported_type', 422: 'bad_records', 429: 'busy' } as Record<number, string>)[status] ?? 'bad_body';
@@ -88,7 +97,7 @@ export class Ingest {
       const held = await this.deps.store.batch(header.device, header.batch);
       if (held?.hash === hash) {
         this.m.batches.inc({ outcome: 'duplicate' });
-        return stop({ status: 200, body: { status: 'duplicate', ...ids, hash } });
+        return stop(this.accepted('duplicate', header, hash));
       }
     }
     return { proceed: true, records: header.count };
@@ -146,10 +155,10 @@ export class Ingest {
       case 'stored':
         this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });
         this.m.records.inc(count);
-        return { status: 200, body: { status: 'stored', ...ids, hash } };
+        return this.accepted('stored', header, hash);
       case 'duplicate':
         this.m.batches.inc({ outcome: 'duplicate' });
-        return { status: 200, body: { status: 'duplicate', ...ids, hash } };
+        return this.accepted('duplicate', header, hash);
       case 'equivocation': {
         this.m.equivocations.inc();
         await this.deps.store.reportEquivocation({ ...ids, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt });

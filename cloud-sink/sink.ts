@@ -7,7 +7,7 @@ import { processMetrics, Registry } from '../kernel/metrics.ts';
 import { Anchorer } from './anchor/anchorer.ts';
 import type { AnchorChain } from './anchor/aptos-chain.ts';
 import type { DeviceKeySync } from './anchor/device-key-sync.ts';
-import { invalidDeviceKeys, splitListen, type SinkConfig } from './config.ts';
+import { invalidDeviceKeys, sinkKeyFile, splitListen, type SinkConfig } from './config.ts';
 import { HttpApi } from './http-api.ts';
 import { ClientLimits } from './http/client-limits.ts';
 import { Refusals } from './http/replies.ts';
@@ -15,6 +15,7 @@ import { SinkServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { MrvService } from './mrv/service.ts';
 import { ProofService } from './proofs.ts';
+import { ReceiptSigner } from './receipts.ts';
 import { DeviceRegistry } from './registry.ts';
 import { ChainSequencer } from './sequencer.ts';
 import { createStore } from './store/index.ts';
@@ -27,6 +28,8 @@ export interface SinkDeps {
   store?: SinkStore;
   /** an anchor chain other than the config's Aptos node (tests) */
   chain?: AnchorChain;
+  /** the clock receipts are stamped with (the spec's reproducible examples) */
+  now?: () => number;
 }
 
 export class Sink {
@@ -35,6 +38,8 @@ export class Sink {
   private keySync: DeviceKeySync | null = null;
   private mrvService: MrvService | null = null;
   private storeInUse: SinkStore | null = null;
+  /** the public key that signs this sink's receipts, once started */
+  receiptKey: string | null = null;
   readonly metrics: Registry;
   private readonly log: Logger;
 
@@ -72,6 +77,9 @@ export class Sink {
       log.warn({ listen: config.listen }, 'insecure: true: serving plain HTTP; batches, proofs and the admin token cross the network unencrypted unless a TLS proxy is in front of the sink');
     }
     processMetrics(metrics);
+    const receipts = new ReceiptSigner(sinkKeyFile(config), this.deps.now);
+    if (receipts.start()) log.info({ key: receipts.publicKey, file: sinkKeyFile(config) }, 'made the sink\'s receipt key');
+    this.receiptKey = receipts.publicKey;
     const store = this.deps.store ?? (await createStore(config));
     await store.open();
     this.storeInUse = store;
@@ -87,7 +95,7 @@ export class Sink {
       await registry.load();
       this.keySync = keySync;
       const ingest = new Ingest({
-        store, registry, log, metrics, chainWaitMs: config.limits.chainWaitMs,
+        store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs,
         sequencer: new ChainSequencer(store, store.kind === 'level'),
       });
       if (chain) {
@@ -100,7 +108,7 @@ export class Sink {
       const clients = new ClientLimits(config.limits);
       const refusals = new Refusals(metrics, log);
       const api = new HttpApi({
-        store, ingest, registry, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
+        store, ingest, registry, receipts, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
         mrv: this.mrvService,
       });
@@ -110,7 +118,7 @@ export class Sink {
       this.server = server;
       await this.keySync?.start();
       await this.anchorer?.start();
-      log.info({ url: this.url, store: store.kind, anchor: config.anchor.mode, devices: registry.list().length }, 'sink listening');
+      log.info({ url: this.url, receiptKey: receipts.publicKey, store: store.kind, anchor: config.anchor.mode, devices: registry.list().length }, 'sink listening');
     } catch (err) {
       await this.stop();
       throw err;

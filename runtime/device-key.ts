@@ -1,45 +1,21 @@
 // The device's Ed25519 key: made on first start, kept in <dataDir>/device.key with mode 0600.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { writeFileAtomic } from '../kernel/atomic-file.ts';
-import { dirname, join } from 'node:path';
-import { generateKey, keyFromSeed, type DeviceKey } from '../protocol/signature.ts';
-import { isHex } from '../protocol/hash.ts';
-import { UserError } from '../kernel/user-error.ts';
+import { join } from 'node:path';
+import type { DeviceKey } from '../protocol/signature.ts';
+import { loadKeyFile, loadOrCreateKeyFile } from '../kernel/key-file.ts';
+
+export { KeyFileError } from '../kernel/key-file.ts';
 
 export const KEY_FILE = 'device.key';
-
-export class KeyFileError extends UserError {
-  override name = 'KeyFileError';
-}
 
 export function keyPath(dataDir: string): string {
   return join(dataDir, KEY_FILE);
 }
 
 export function loadKey(dataDir: string): DeviceKey | null {
-  const file = keyPath(dataDir);
-  if (!existsSync(file)) return null;
-  let parsed: { v?: number; seed?: unknown; public?: unknown };
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    throw new KeyFileError(`${file} is not a fieldproof key file (not JSON)`);
-  }
-  if (parsed.v !== 1 || !isHex(parsed.seed, 32)) throw new KeyFileError(`${file} is not a fieldproof key file (no 32-byte seed)`);
-  const key = keyFromSeed(parsed.seed);
-  if (parsed.public !== undefined && parsed.public !== key.public) throw new KeyFileError(`${file} is damaged: its public key does not match its seed`);
-  const mode = statSync(file).mode & 0o777;
-  if (mode & 0o077) chmodSync(file, 0o600); // tighten a key file someone copied in with loose permissions
-  return key;
+  return loadKeyFile(keyPath(dataDir));
 }
 
 /** Load the key, or make one: written to a temp file, synced, renamed, so a crash never leaves half a key. */
 export function loadOrCreateKey(dataDir: string): { key: DeviceKey; created: boolean } {
-  const existing = loadKey(dataDir);
-  if (existing) return { key: existing, created: false };
-  const key = generateKey();
-  const file = keyPath(dataDir);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileAtomic(file, JSON.stringify({ v: 1, seed: key.secret, public: key.public }) + '\n', { mode: 0o600 });
-  return { key, created: true };
+  return loadOrCreateKeyFile(keyPath(dataDir));
 }

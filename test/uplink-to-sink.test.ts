@@ -42,9 +42,15 @@ async function startSink(dir: string, key: DeviceKey, extra: Partial<SinkConfigI
   return s;
 }
 
+function tempDataDir(): string {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
 /** Whatever a failed assertion leaves running is stopped at the end, so that the file still ends. */
 function uplink(journal: Journal, url: string, config: Partial<UplinkConfig> = {}, metrics = new Registry()): Uplink {
-  const u = new Uplink({ journal, device: 'dev-1', log: silentLogger(), metrics, config: uplinkSchema.parse({ url, backoffInitialMs: 50, backoffMaxMs: 400, ...config }) });
+  const u = new Uplink({ journal, device: 'dev-1', dataDir: tempDataDir(), log: silentLogger(), metrics, config: uplinkSchema.parse({ url, backoffInitialMs: 50, backoffMaxMs: 400, ...config }) });
   cleanups.push(() => u.stop());
   return u;
 }

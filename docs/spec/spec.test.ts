@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ import { verifyRecordProof } from '../../protocol/proof.ts';
 import { endorsementHolds, endorseRotation, rotationMessage } from '../../protocol/key-rotation.ts';
 import { recordProblem } from '../../protocol/records.ts';
 import { keyFromSeed, signBytes, verifyBytes } from '../../protocol/signature.ts';
+import { checkReceipt, receiptSigningBytes, signReceipt, type Receipt } from '../../protocol/receipt.ts';
 import { loadAnchorAbi } from '../../cloud-sink/anchor/abi.ts';
 import { AptosAnchorChain } from '../../cloud-sink/anchor/aptos-chain.ts';
 import { AptosSimulator } from '../../cloud-sink/aptos-simulator/simulator.ts';
@@ -305,6 +306,27 @@ function assertReply(actual: Reply, name: string): void {
   if (typeof actualError === 'string') assert.doesNotMatch(actualError, /\n/);
 }
 
+/** The example sink's receipt key and clock (wire.md, "Acknowledgements"). */
+const SINK_SEED = '22'.repeat(32);
+const SINK_NOW = 1763884805000;
+
+describe('wire.md: receipts', () => {
+  const sinkKey = keyFromSeed(SINK_SEED);
+  it('derives the example sink key from its seed', () => {
+    assert.equal(example('sink-key'), `seed:       ${SINK_SEED}\npublic key: ${sinkKey.public}`);
+  });
+  it('signs the receipt of batch 1 as printed, over the domain prefix and the canonical receipt without sig', () => {
+    const receipt = JSON.parse(example('receipt')) as Receipt;
+    assert.deepEqual(receipt, signReceipt(sinkKey, { device: 'site-a-gw1', batch: 1, header: headerHashes[0]! }, SINK_NOW));
+    const { sig, ...unsigned } = receipt;
+    assert.equal(example('receipt-signing-input'), receiptSigningBytes(unsigned).toString('utf8').replace('\n', '\\n'));
+    assert.ok(verifyBytes(sinkKey.public, receiptSigningBytes(unsigned), sig));
+    assert.equal(checkReceipt(receipt, { device: 'site-a-gw1', batch: 1, header: headerHashes[0]! }).ok, true);
+    // The same signature over the bare canonical bytes (what a batch header signature covers) does not hold.
+    assert.equal(verifyBytes(sinkKey.public, Buffer.from(canonicalize(unsigned)), sig), false);
+  });
+});
+
 describe('the example batches through a real sink, anchored through the Aptos simulator', () => {
   const abi = loadAnchorAbi();
   const sim = new AptosSimulator({ abi, moduleAddress: '0xcafe', chainId: 2 });
@@ -323,7 +345,9 @@ describe('the example batches through a real sink, anchored through the Aptos si
       anchor: { mode: 'aptos', intervalMs: 3_600_000, aptos: { node: sim.url, module: '0xcafe::anchor', waitSecs: 5 } },
     });
     const anchorChain = new AptosAnchorChain({ node: sim.url, module: '0xcafe::anchor', privateKey: account.privateKey.toString(), maxGasAmount: 20_000, waitSecs: 5, abi, log: silentLogger() });
-    sink = new Sink(config, { chain: anchorChain });
+    mkdirSync(join(dir, 'sink'), { recursive: true });
+    writeFileSync(join(dir, 'sink', 'sink.key'), JSON.stringify({ v: 1, seed: SINK_SEED }), { mode: 0o600 });
+    sink = new Sink(config, { chain: anchorChain, now: () => SINK_NOW });
     await sink.start();
   });
   after(async () => {
@@ -342,7 +366,9 @@ describe('the example batches through a real sink, anchored through the Aptos si
     const resigned = signBatch('site-a-gw1', key, 2, chain[1]!.records, chain[1]!.header.prev, chain[1]!.header.created + 1);
     assertReply(await json(resigned), 'reply-equivocation');
     assertReply(await json({ header: { ...chain[2]!.header, created: chain[2]!.header.created + 1 }, records: chain[2]!.records }), 'reply-bad-signature');
-    assert.deepEqual((await json(chain[2]!)).body, { status: 'stored', device: 'site-a-gw1', batch: 3, hash: headerHashes[2] });
+    const { receipt, ...stored } = (await json(chain[2]!)).body;
+    assert.deepEqual(stored, { status: 'stored', device: 'site-a-gw1', batch: 3, hash: headerHashes[2] });
+    assert.equal(checkReceipt(receipt, { device: 'site-a-gw1', batch: 3, header: headerHashes[2]! }).ok, true);
   });
 
   it('anchors the three headers in one tree and serves the proof of proofs.md', async () => {

@@ -1,6 +1,8 @@
 // The device config's `uplink:` section. Only `url` is needed (docs/spec/configs.md);
 // the rest tunes the link for slow, metered or TLS-terminated paths.
 import { z } from 'zod';
+import { isHex } from '../../protocol/hash.ts';
+import { isLoopback } from '../../kernel/net.ts';
 
 export const uplinkSchema = z.strictObject({
   /** the sink's base URL, e.g. http://127.0.0.1:8787 */
@@ -19,6 +21,22 @@ export const uplinkSchema = z.strictObject({
   /** a PEM file of the CA that signed the sink's certificate, for a private PKI */
   ca: z.string().min(1).optional(),
   gzipLevel: z.number().int().min(1).max(9).default(6),
+  /** the sink's receipt key (`fieldproof sink-key show`); absent: the first key seen is pinned */
+  sinkKey: z.string().refine((k) => isHex(k, 32), 'must be the sink\'s 64-digit lowercase hex Ed25519 public key').optional(),
+  /** allow http:// beyond loopback (a link already private, e.g. a VPN); warned about at every start */
+  insecure: z.boolean().default(false),
+}).superRefine((c, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(c.url);
+  } catch {
+    return; // the url check above says so
+  }
+  if (url.protocol === 'https:' || c.insecure) return;
+  if (url.protocol !== 'http:') ctx.addIssue({ code: 'custom', path: ['url'], message: `must be https:// (or http:// on loopback), not ${url.protocol}` });
+  else if (!isLoopback(url.hostname.replace(/^\[|\]$/g, ''))) {
+    ctx.addIssue({ code: 'custom', path: ['url'], message: `${url.host} is beyond this machine: use https://, or insecure: true where the link is private by other means` });
+  }
 });
 
 export type UplinkConfig = z.output<typeof uplinkSchema>;

@@ -1,7 +1,9 @@
 // The uplink: sealed batches from the journal to the sink, oldest first, a few in flight. A batch
 // is deleted from the journal only once the sink has acknowledged it and every batch before it
 // (journal.acknowledge), so a crash at any point loses nothing; the sink's idempotency makes the
-// resends after a restart harmless. Failures back off exponentially with full jitter.
+// resends after a restart harmless. An acknowledgement is a receipt signed by the sink key the
+// device trusts (sink-trust.ts), for exactly the batch's header hash; a 200 without one is not.
+// Failures back off exponentially with full jitter.
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -13,6 +15,7 @@ import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
 import { BatchBodies } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
+import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface UplinkDeps {
@@ -20,6 +23,8 @@ export interface UplinkDeps {
   /** the `uplink:` section; missing optional keys take their defaults */
   config: UplinkConfigInput;
   device: string;
+  /** the device's data folder: a sink key pinned on first use is kept there */
+  dataDir: string;
   log: Logger;
   metrics: Registry;
   board?: StatusBoard;
@@ -63,6 +68,7 @@ export class Uplink {
   private readonly bodies: BatchBodies;
   private readonly base: string;
   private readonly config: UplinkConfig;
+  private readonly trust: SinkTrust;
   private readonly m;
 
   private readonly deps: UplinkDeps;
@@ -71,6 +77,7 @@ export class Uplink {
     this.deps = deps;
     this.config = uplinkSchema.parse(deps.config);
     this.base = this.config.url.replace(/\/+$/, '');
+    this.trust = new SinkTrust({ configuredKey: this.config.sinkKey, dataDir: deps.dataDir, url: this.base, log: deps.log });
     this.bodies = new BatchBodies(deps.journal, { encoding: this.config.encoding, gzipLevel: this.config.gzipLevel });
     const reg = deps.metrics;
     this.m = {
@@ -78,6 +85,7 @@ export class Uplink {
       bytes: counter(reg, 'fieldproof_uplink_wire_bytes_total', 'Request body bytes sent'),
       records: counter(reg, 'fieldproof_uplink_records_acked_total', 'Records the sink acknowledged'),
       errors: counter(reg, 'fieldproof_uplink_errors_total', 'Failed sends, by reason', ['reason']),
+      unacknowledged: counter(reg, 'fieldproof_uplink_receipts_refused_total', 'Sink answers not taken as acknowledgements (no, bad or foreign receipt), by reason', ['reason']),
       backlogBatches: gauge(reg, 'fieldproof_uplink_backlog_batches', 'Sealed batches not yet acknowledged by the sink'),
       backlogRecords: gauge(reg, 'fieldproof_uplink_backlog_records', 'Records not yet acknowledged by the sink'),
       inFlight: gauge(reg, 'fieldproof_uplink_in_flight', 'Batches on the wire now'),
@@ -88,6 +96,8 @@ export class Uplink {
 
   async start(): Promise<void> {
     const { config } = this;
+    if (config.insecure) this.deps.log.warn({ url: this.base }, 'uplink.insecure: true: batches and receipts may cross the network unencrypted');
+    this.trust.start();
     if (this.deps.dispatcher) this.dispatcher = this.deps.dispatcher;
     else {
       let ca: Buffer | undefined;
@@ -187,7 +197,10 @@ export class Uplink {
       const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/head`);
       if (res.status !== 200) throw new Error(`sink answered ${res.status} to the head query: ${String(res.body.error ?? '')}`);
       const have = Number(res.body.batch);
+      if (!Number.isSafeInteger(have) || have < 0) throw new Error('the head answer names no batch number');
       const journal = this.deps.journal;
+      // The head moves the device forward only under a receipt for it from the trusted sink.
+      if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
       if (have > journal.ackedBatch && have <= journal.stats().lastBatch) {
         const h = journal.header(have);
         if (h && headerHash(h) === res.body.hash) await this.ackThrough(have);
@@ -238,6 +251,11 @@ export class Uplink {
     this.m.bytes.inc(payload.body.length);
     const code = String(res.body.code ?? res.body.status ?? res.status);
     if (res.status === 200) {
+      const header = this.deps.journal.header(batch);
+      if (header && !this.receiptHolds(res.body.receipt, batch, headerHash(header), 'batch')) {
+        this.m.sent.inc({ outcome: 'unacknowledged' });
+        return 'retry';
+      }
       this.m.sent.inc({ outcome: String(res.body.status ?? 'stored') });
       this.m.records.inc(payload.records);
       return 'acked';
@@ -252,6 +270,31 @@ export class Uplink {
     log({ batch, status: res.status, code, err: res.body.error }, res.status >= 500 ? 'the sink failed; will retry' : 'the sink refused a batch; will retry after backing off');
     this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: res.status, error: res.body.error ?? null });
     return 'retry';
+  }
+
+  /** A receipt the device may delete on; otherwise counted, logged and false. */
+  private receiptHolds(receipt: unknown, batch: number, header: string, answer: 'batch' | 'head'): boolean {
+    let verdict;
+    try {
+      verdict = this.trust.accept(receipt, { device: this.deps.device, batch, header });
+    } catch (err) {
+      this.deps.log.error({ batch, err: (err as Error).message }, 'cannot pin the sink key; nothing is deleted until it can be');
+      this.m.unacknowledged.inc({ reason: 'pin_failed' });
+      return false;
+    }
+    if (verdict.ok) return true;
+    this.m.unacknowledged.inc({ reason: verdict.reason });
+    this.m.errors.inc({ reason: verdict.reason });
+    const what = answer === 'head' ? 'the sink\'s head answer' : 'the sink\'s 200';
+    if (verdict.reason === 'sink_key_changed') {
+      this.deps.log.error({ batch, reason: verdict.reason, err: verdict.detail }, `${what} is signed by another sink key than the one trusted: a swapped or impersonated sink; nothing is deleted and sending goes on backing off`);
+    } else if (verdict.reason === 'no_receipt') {
+      this.deps.log.warn({ batch, reason: verdict.reason }, `${what} carries no receipt (an older sink, or something answering for it): not an acknowledgement; the batch stays and is sent again`);
+    } else {
+      this.deps.log.error({ batch, reason: verdict.reason, err: verdict.detail }, `${what} carries a receipt that does not hold: not an acknowledgement; the batch stays and is sent again`);
+    }
+    this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: 200, error: verdict.detail });
+    return false;
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
