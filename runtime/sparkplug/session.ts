@@ -1,0 +1,228 @@
+// The edge node's MQTT sessions with the broker, as Sparkplug B 3.0 asks:
+// - each CONNECT registers NDEATH (carrying that session's bdSeq, 0-255, one more than the last
+//   session's, kept in the data dir) as the will, QoS 1, not retained;
+// - on connect: NBIRTH (seq 0, the same bdSeq), then a DBIRTH per device, then data; every message
+//   after the NBIRTH takes the next seq, 255 wrapping to 0; NDEATH has no seq;
+// - an NCMD with `Node Control/Rebirth` = true is answered with NBIRTH and every DBIRTH again;
+// - a clean stop publishes NDEATH itself before disconnecting.
+// The session reconnects by itself (a new client each time, since each CONNECT carries a new will).
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { redactUrl } from '../../kernel/redact.ts';
+import { UserError } from '../../kernel/user-error.ts';
+import type { SparkplugConfig } from './config.ts';
+import type { PublishedCursor } from './cursor.ts';
+import { asksRebirth, decodePayload, encodePayload, nodeBirth, nodeDeath, type UPayload } from './payloads.ts';
+import type { SparkplugMetrics } from './metrics.ts';
+
+export type MessageType = 'DBIRTH' | 'DDEATH' | 'NDATA' | 'DDATA';
+
+export interface SessionDeps {
+  config: SparkplugConfig;
+  /** the edge node id */
+  node: string;
+  cursor: PublishedCursor;
+  log: Logger;
+  metrics: SparkplugMetrics;
+  /** Connected and NBIRTH sent: the owner sends its DBIRTHs and starts data. Also on a rebirth request. */
+  onBirth(rebirth: boolean): void;
+  onOffline(): void;
+  now?: () => number;
+}
+
+function readOption(file: string | undefined, what: string): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UserError(`sparkplug.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+export class SparkplugSession {
+  private client: MqttClient | null = null;
+  private stopping = false;
+  private retry: NodeJS.Timeout | null = null;
+  private seq = 0;
+  private bdSeq = 0;
+  /** publishes not yet acknowledged (QoS 1) or written (QoS 0) */
+  inFlight = 0;
+  /** which client a publish went out on: acknowledgements of a closed one no longer count */
+  private generation = 0;
+  private drained: (() => void)[] = [];
+  private lastError = '';
+  private readonly topicBase: string;
+  private readonly d: SessionDeps;
+  private readonly now: () => number;
+
+  constructor(deps: SessionDeps) {
+    this.d = deps;
+    this.now = deps.now ?? Date.now;
+    this.topicBase = `spBv1.0/${deps.config.group}`;
+  }
+
+  get online(): boolean {
+    return this.client?.connected === true;
+  }
+
+  topic(type: string, device?: string): string {
+    return `${this.topicBase}/${type}/${this.d.node}${device === undefined ? '' : `/${device}`}`;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.connect();
+  }
+
+  private options(will: Buffer): IClientOptions {
+    const c = this.d.config;
+    const password = c.passwordFile !== undefined ? readOption(c.passwordFile, 'passwordFile')!.toString('utf8').trim() : c.password;
+    const ca = readOption(c.ca, 'ca');
+    const cert = readOption(c.cert, 'cert');
+    const key = readOption(c.key, 'key');
+    return {
+      protocolVersion: 4,
+      clientId: c.clientId ?? `fieldproof-sparkplug-${this.d.node}`,
+      clean: true,
+      keepalive: c.keepaliveS,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      ...(c.username !== undefined ? { username: c.username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      rejectUnauthorized: c.rejectUnauthorized,
+      will: { topic: this.topic('NDEATH'), payload: will, qos: 1, retain: false },
+    };
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    this.bdSeq = this.d.cursor.nextBdSeq();
+    this.generation++;
+    const client = mqtt.connect(this.d.config.url, this.options(Buffer.from(encodePayload(nodeDeath(this.bdSeq, this.now())))));
+    this.client = client;
+    client.on('connect', () => {
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      this.lastError = '';
+      this.d.metrics.connected.set(1);
+      this.d.log.info({ url: redactUrl(this.d.config.url), bdSeq: this.bdSeq }, 'sparkplug connected');
+      client.subscribe(this.topic('NCMD'), { qos: 1 });
+      this.birth(false);
+    });
+    client.on('message', (_topic, body) => this.command(body));
+    client.on('error', (err) => {
+      // say why once per distinct failure; the close that follows schedules the retry
+      if (err.message !== this.lastError) this.d.log.warn({ url: redactUrl(this.d.config.url), err: err.message }, 'sparkplug connection problem');
+      this.lastError = err.message;
+    });
+    client.once('close', () => this.closed(client));
+  }
+
+  private closed(client: MqttClient): void {
+    if (this.client !== client) return;
+    this.d.metrics.connected.set(0);
+    client.removeAllListeners('message');
+    client.end(true);
+    this.client = null;
+    this.releaseInFlight();
+    this.d.onOffline();
+    if (!this.stopping) this.retry = setTimeout(() => this.connect(), this.d.config.reconnectMs);
+  }
+
+  /** Publishes NBIRTH (seq 0) and asks the owner for the DBIRTHs. */
+  private birth(rebirth: boolean): void {
+    this.seq = 0;
+    this.send(this.topic('NBIRTH'), nodeBirth(this.bdSeq, this.now()), 'NBIRTH', () => undefined);
+    this.d.onBirth(rebirth);
+  }
+
+  /** NCMD comes from whoever may write the topic: decode defensively, act only on a rebirth request. */
+  private command(body: Buffer): void {
+    let payload: UPayload;
+    try {
+      payload = decodePayload(body);
+    } catch (err) {
+      this.d.metrics.badCommands.inc();
+      this.d.log.warn({ err: (err as Error).message, bytes: body.length }, 'sparkplug NCMD that does not decode, ignored');
+      return;
+    }
+    if (!asksRebirth(payload)) return;
+    this.d.log.info('sparkplug rebirth requested');
+    this.d.metrics.rebirths.inc();
+    this.birth(true);
+  }
+
+  /**
+   * Sends a message with the next seq. `done` runs when the broker has it (QoS 1: acknowledged;
+   * QoS 0: written), with an error when the connection broke first. False when offline.
+   */
+  publish(type: MessageType, device: string | undefined, payload: UPayload, done: (err?: Error) => void): boolean {
+    if (!this.online) return false;
+    this.seq = (this.seq + 1) % 256;
+    this.send(this.topic(type, device), { ...payload, seq: this.seq }, type, done);
+    return true;
+  }
+
+  private send(topic: string, payload: UPayload, type: string, done: (err?: Error) => void): void {
+    const client = this.client!;
+    const bytes = Buffer.from(encodePayload(payload));
+    const generation = this.generation;
+    this.inFlight++;
+    client.publish(topic, bytes, { qos: this.d.config.qos, retain: false }, (err) => {
+      if (generation === this.generation && --this.inFlight <= this.d.config.maxInFlight / 2) this.releaseDrained();
+      if (err) this.d.metrics.failed.inc();
+      else this.d.metrics.published.inc({ type });
+      done(err ?? undefined);
+    });
+  }
+
+  /** Resolves when no more than `max` publishes are waiting for the broker, or the connection is gone. */
+  room(max: number): Promise<void> {
+    if (this.inFlight < max || !this.online) return Promise.resolve();
+    return new Promise((resolve) => this.drained.push(resolve));
+  }
+
+  private releaseDrained(): void {
+    const waiting = this.drained;
+    this.drained = [];
+    for (const r of waiting) r();
+  }
+
+  private releaseInFlight(): void {
+    this.generation++;
+    this.inFlight = 0;
+    this.releaseDrained();
+  }
+
+  /** A clean end: NDEATH published by the node itself, then a disconnect (the broker then drops the will). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.retry) clearTimeout(this.retry);
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        client.publish(this.topic('NDEATH'), Buffer.from(encodePayload(nodeDeath(this.bdSeq, this.now()))), { qos: 1, retain: false }, () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        client.stream?.destroy();
+        resolve();
+      }, 2000);
+      client.end(!client.connected, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.client = null;
+    this.d.metrics.connected.set(0);
+  }
+}
