@@ -81,6 +81,8 @@ export class SparkplugSubscriber {
     const topic = `spBv1.0/${this.group}/#`;
     let first = true;
     client.on('connect', () => {
+      // acknowledgements back to the broker go at once, not when Nagle's algorithm lets them
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       if (!first) client.subscribe(topic, { qos: 1 });
     });
     await new Promise<void>((resolve, reject) => {

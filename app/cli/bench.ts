@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   drivers: () => import('../../bench/drivers.ts'),
   daemon: () => import('../../bench/daemon.ts'),
   attack: () => import('../../bench/attack.ts'),
+  sparkplug: () => import('../../bench/sparkplug.ts'),
 };
 
 export const command: Command = {
