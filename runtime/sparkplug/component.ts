@@ -72,7 +72,7 @@ export class SparkplugComponent implements Component {
     });
     this.running = true;
     this.d.onCommitted((records) => this.live(records));
-    this.saver = setInterval(() => this.save(), SAVE_MS);
+    this.saver = setInterval(() => void this.save(true), SAVE_MS);
     this.saver.unref();
     this.session.start();
     log.info({ group: config.group, node: device, publishedThrough: this.cursor.through }, 'sparkplug started');
@@ -148,10 +148,11 @@ export class SparkplugComponent implements Component {
     });
   }
 
-  private save(): void {
+  private async save(background = false): Promise<void> {
     try {
-      this.cursor.save();
       this.m.behind.set(Math.max(0, this.d.journal.lastSeq() - this.cursor.through));
+      if (background) await this.cursor.saveInBackground();
+      else this.cursor.save();
     } catch (err) {
       this.d.log.error({ err: (err as Error).message }, 'sparkplug cursor not saved');
     }
@@ -164,6 +165,6 @@ export class SparkplugComponent implements Component {
     if (this.saver) clearInterval(this.saver);
     await this.session.stop();
     await this.backlog.stop();
-    this.save();
+    await this.save();
   }
 }

@@ -3,6 +3,7 @@
 // order (live data flows while an outage is replayed), so beyond the contiguous `through` the
 // cursor keeps acknowledged seqs as a few ranges: live data is one growing range, not a set.
 import { readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../kernel/atomic-file.ts';
 
@@ -25,6 +26,8 @@ export class PublishedCursor {
   /** the bdSeq of the last MQTT session; -1 before any */
   bdSeq = -1;
   private dirty = false;
+  private saving = false;
+  private blockingSaves = 0;
   private readonly file: string;
 
   constructor(dataDir: string) {
@@ -49,11 +52,50 @@ export class PublishedCursor {
     this.ranges = s.ranges.filter((r) => Array.isArray(r) && r[0] > s.through + 1 && r[1] >= r[0]);
   }
 
+  private text(): string {
+    const saved: Saved = { through: this.through, ranges: this.ranges, bdSeq: this.bdSeq };
+    return JSON.stringify(saved) + '\n';
+  }
+
+  /** Saves now, blocking: before a CONNECT (its will names the bdSeq) and on stop. */
   save(): void {
     if (!this.dirty) return;
-    const saved: Saved = { through: this.through, ranges: this.ranges, bdSeq: this.bdSeq };
-    writeFileAtomic(this.file, JSON.stringify(saved) + '\n');
+    writeFileAtomic(this.file, this.text());
     this.dirty = false;
+    this.blockingSaves++;
+  }
+
+  /**
+   * Saves in the background, off the event loop (the periodic save must not hold back live data).
+   * The folder is not synced: a rename lost to a power cut leaves the cursor a little behind, and
+   * what it says was not published is sent again as historical, never skipped.
+   */
+  async saveInBackground(): Promise<void> {
+    if (!this.dirty || this.saving) return;
+    this.saving = true;
+    this.dirty = false;
+    const tmp = `${this.file}.background-${process.pid}`;
+    const before = this.blockingSaves;
+    try {
+      const fh = await open(tmp, 'w', 0o644);
+      try {
+        await fh.writeFile(this.text());
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+      // a blocking save while this one ran wrote a newer state, which this rename just replaced
+      if (this.blockingSaves !== before) {
+        this.dirty = true;
+        this.save();
+      }
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    } finally {
+      this.saving = false;
+    }
   }
 
   /** Sets the bdSeq of a new session and saves at once: its NDEATH is the will of that session. */
