@@ -59,7 +59,12 @@ export class SparkplugComponent implements Component {
     const { config, device, dataDir, log } = this.d;
     this.m = sparkplugMetrics(this.d.metrics);
     this.cursor = new PublishedCursor(dataDir);
-    this.cursor.load();
+    try {
+      this.cursor.load();
+    } catch (err) {
+      // a damaged cursor costs repeats, not the daemon: everything the journal holds is sent again, historical
+      log.warn({ err: (err as Error).message }, 'sparkplug cursor unreadable; sending every record the journal holds again');
+    }
     this.catalog = new MetricCatalog(config.maxMetrics);
     this.session = new SparkplugSession({
       config, node: device, cursor: this.cursor, log, metrics: this.m,
