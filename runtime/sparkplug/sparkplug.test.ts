@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
+import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
+import type { Logger } from 'pino';
+import { createLogger } from '../../kernel/log.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry } from '../../kernel/metrics.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
@@ -29,24 +32,32 @@ after(async () => {
 
 let groupCount = 0;
 
-async function edgeNode(overrides: Partial<SparkplugConfig> = {}, dir = tempDir('sparkplug')) {
+async function edgeNode(overrides: Partial<SparkplugConfig> = {}, log: Logger = silentLogger()) {
+  const dir = tempDir('sparkplug');
   const group = `site-${++groupCount}`;
   const config = sparkplugSchema.parse({ url: broker.url, group, reconnectMs: 100, ...overrides });
   const journal = await Journal.open({ dir, device: 'gw1', key: generateKey(), commitMaxWaitMs: 1 });
   const metrics = new Registry();
-  const node = new SparkplugComponent({
-    config, device: 'gw1', dataDir: dir, metrics, log: silentLogger(),
-    journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq },
-    onCommitted: (l) => journal.onCommitted(l),
-  });
+  const nodes: SparkplugComponent[] = [];
+  // another publisher on the same data dir and journal is the daemon restarted (a stopped one ignores commits)
+  const newNode = () => {
+    const node = new SparkplugComponent({
+      config, device: 'gw1', dataDir: dir, metrics, log,
+      journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq },
+      onCommitted: (l) => journal.onCommitted(l),
+    });
+    nodes.push(node);
+    return node;
+  };
+  const node = newNode();
   const sub = new SparkplugSubscriber(broker.url, group);
   await sub.start();
   after(async () => {
-    await node.stop();
+    for (const n of nodes) await n.stop();
     await sub.stop();
     await journal.close().catch(() => undefined);
   });
-  return { node, journal, sub, group, metrics, dir };
+  return { node, journal, sub, group, metrics, dir, newNode };
 }
 
 let ts = 1_763_884_800_000;
@@ -198,4 +209,49 @@ test('a broker outage: the missed readings arrive afterwards in order, historica
   const firstHistorical = data.findIndex((x) => x.isHistorical);
   const lastHistorical = data.findLastIndex((x) => x.isHistorical);
   assert.ok(data.slice(firstHistorical, lastHistorical).some((x) => !x.isHistorical), 'live data held back by the backlog');
+});
+
+test('a restart resumes from the saved cursor: what was journaled meanwhile arrives historical, nothing before it again', async () => {
+  const { node, journal, sub, newNode } = await edgeNode();
+  await node.start();
+  await sub.next(ofType('NBIRTH'), 10_000, true);
+  const before = sub.next((m) => m.type === 'DDATA' && m.metrics.some((x) => x.properties.journalSeq === 50));
+  await journal.appendMany(Array.from({ length: 50 }, (_, i) => reading(`r-${i % 3}`, i)));
+  await before;
+  await node.stop();
+  const death = sub.messages.findLast(ofType('NDEATH'));
+  assert.ok(death, 'a clean stop publishes NDEATH');
+
+  await journal.appendMany(Array.from({ length: 30 }, (_, i) => reading(`r-${i % 3}`, 100 + i)));
+  const restarted = newNode();
+  const last = sub.next((m) => m.type === 'DDATA' && m.metrics.some((x) => x.properties.journalSeq === 80));
+  await restarted.start();
+  await last;
+  await sleep(200);
+  const seqs = sub.dataSeqs();
+  assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: 80 }, (_, i) => i + 1));
+  const after = sub.messages.slice(sub.messages.indexOf(death)).filter(ofType('DDATA')).flatMap((m) => m.metrics);
+  assert.ok(after.length === 30 && after.every((x) => x.isHistorical));
+});
+
+test('credentials stay out of the log', async () => {
+  const password = 'sp-secret-93ad1f';
+  const secured = await startMosquitto({ users: { gw1: password } });
+  after(() => secured.stop());
+  let text = '';
+  const log = createLogger('fieldproof', 'debug', new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }));
+  const { node: wrong } = await edgeNode({ url: `mqtt://gw1:${password}-wrong@127.0.0.1:${secured.port}` }, log);
+  await wrong.start();
+  await sleep(500);
+  await wrong.stop();
+  const sub = new SparkplugSubscriber(`mqtt://gw1:${password}@127.0.0.1:${secured.port}`, 'creds');
+  await sub.start();
+  after(() => sub.stop());
+  const { node: right } = await edgeNode({ url: secured.url, username: 'gw1', password, group: 'creds' }, log);
+  await right.start();
+  await sub.next(ofType('NBIRTH'), 10_000, true);
+  await right.stop();
+  assert.match(text, /sparkplug connection problem/);
+  assert.match(text, /sparkplug connected/);
+  assert.doesNotMatch(text, new RegExp(password));
 });
