@@ -6,13 +6,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { JournalRecord } from '../../protocol/records.ts';
-import type { SparkplugJournal } from './component.ts';
 import type { SparkplugConfig } from './config.ts';
 import type { PublishedCursor } from './cursor.ts';
 import type { SparkplugMetrics } from './metrics.ts';
 import type { SparkplugSession } from './session.ts';
 
 type Range = { first: number; last: number };
+
+/** What the publisher reads of the journal. */
+export interface SparkplugJournal {
+  /** committed records from seq `from` on, in seq order */
+  records(from: number): AsyncIterable<{ seq: number; line: string }>;
+  /** the last committed seq */
+  lastSeq(): number;
+}
 
 /** Records read before they are handed on, at most. */
 const READ_CHUNK = 100;

@@ -12,20 +12,13 @@ import type { SparkplugConfig } from './config.ts';
 import { PublishedCursor } from './cursor.ts';
 import { sparkplugMetrics, type SparkplugMetrics } from './metrics.ts';
 import { gapMetric, readingMetrics, type UMetric } from './payloads.ts';
-import { Backlog } from './backlog.ts';
+import { Backlog, type SparkplugJournal } from './backlog.ts';
 import { SparkplugSession } from './session.ts';
 
 /** Records of one sensor in one DDATA, at most. */
 const MAX_RECORDS_PER_MESSAGE = 200;
 /** How often the cursor is written to disk. */
 const SAVE_MS = 1000;
-
-export interface SparkplugJournal {
-  /** committed records from seq `from` on, in seq order */
-  records(from: number): AsyncIterable<{ seq: number; line: string }>;
-  /** the last committed seq */
-  lastSeq(): number;
-}
 
 export interface SparkplugDeps {
   config: SparkplugConfig;
