@@ -123,7 +123,9 @@ export class SparkplugComponent implements Component {
         this.cursor.mark(r.seq, r.seq);
         continue;
       }
-      if (seen !== 'known') rebirth.set(r.sensor, rebirth.get(r.sensor) === true || seen === 'new-metric');
+      // a device born before this call dies and is born again with its new metric; a new one is just born
+      if (seen === 'new-device') rebirth.set(r.sensor, false);
+      else if (seen === 'new-metric' && !rebirth.has(r.sensor)) rebirth.set(r.sensor, true);
       let list = bySensor.get(r.sensor);
       if (!list) bySensor.set(r.sensor, (list = []));
       list.push(r);

@@ -98,6 +98,16 @@ test('NBIRTH, then a DBIRTH with each metric, its datatype and unit, then DDATA 
   assert.equal(state!.name, 'co2_ppm_state');
   assert.equal(state!.value, 'WARMING');
 
+  // a new metric of a known device: DDEATH, then a DBIRTH declaring both; a new device with two metrics at once: no DDEATH
+  const death = sub.next(ofType('DDEATH', 'co2-1'));
+  const reborn = sub.next(ofType('DBIRTH', 'co2-1'));
+  await journal.appendMany([reading('co2-1', 21.5, { metric: 'temp_c', unit: '°C' }), reading('meter', 1, { metric: 'kw' }), reading('meter', 2, { metric: 'kwh' })]);
+  assert.ok((await death).seq! < (await reborn).seq!);
+  assert.deepEqual((await reborn).metrics.map((m) => m.name).sort(), ['co2_ppm', 'co2_ppm_state', 'temp_c']);
+  const meterBirth = await sub.next(ofType('DBIRTH', 'meter'), 10_000, true);
+  assert.deepEqual(meterBirth.metrics.map((m) => m.name).sort(), ['kw', 'kwh']);
+  assert.equal(sub.messages.filter(ofType('DDEATH', 'meter')).length, 0);
+
   // a sensor that answered with an error: a null value, bad quality
   const nullData = sub.next(ofType('DDATA', 'co2-1'));
   await journal.append(reading('co2-1', null, { quality: { score: 0, flags: ['sensor_error'] } }));
