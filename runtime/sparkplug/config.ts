@@ -1,27 +1,16 @@
 // The `sparkplug:` section of the device config: the site's MQTT broker that SCADA systems and
 // historians read Sparkplug B from. Connection options follow the alerts' MQTT section.
 import { z } from 'zod';
+import { mqttConnectionShape } from '../mqtt/connection.ts';
 
 /** Sparkplug group and edge node ids are MQTT topic levels: no '/', '+', '#' and no spaces. */
 const topicLevel = z.string().regex(/^[^/#+\s]{1,128}$/, "must be 1-128 characters without '/', '+', '#' or spaces");
 
 export const sparkplugSchema = z
   .strictObject({
-    /** mqtt://, mqtts:// (TLS), ws:// or wss:// */
-    url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
+    ...mqttConnectionShape,
     /** the Sparkplug group id; the edge node id is the device name */
     group: topicLevel,
-    clientId: z.string().min(1).max(128).optional(),
-    username: z.string().optional(),
-    password: z.string().optional(),
-    passwordFile: z.string().optional(),
-    /** TLS: CA bundle to trust, and a client certificate and key */
-    ca: z.string().optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
-    rejectUnauthorized: z.boolean().default(true),
-    keepaliveS: z.number().int().min(1).max(65_535).default(30),
-    reconnectMs: z.number().int().positive().default(2000),
     /**
      * QoS of births and data. 1 (default) lets the "published through" cursor advance only on the
      * broker's acknowledgement, so a broker outage loses nothing; 0 is what the Sparkplug 3.0

@@ -6,11 +6,10 @@
 // - an NCMD with `Node Control/Rebirth` = true is answered with NBIRTH and every DBIRTH again;
 // - a clean stop publishes NDEATH itself before disconnecting.
 // The session reconnects by itself (a new client each time, since each CONNECT carries a new will).
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { redactUrl } from '../../kernel/redact.ts';
-import { UserError } from '../../kernel/user-error.ts';
+import { endClient, loginAndTls } from '../mqtt/connection.ts';
 import type { SparkplugConfig } from './config.ts';
 import type { PublishedCursor } from './cursor.ts';
 import { asksRebirth, decodePayload, encodePayload, nodeBirth, nodeDeath, type UPayload } from './payloads.ts';
@@ -29,15 +28,6 @@ export interface SessionDeps {
   onBirth(rebirth: boolean): void;
   onOffline(): void;
   now?: () => number;
-}
-
-function readOption(file: string | undefined, what: string): Buffer | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UserError(`sparkplug.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
 }
 
 export class SparkplugSession {
@@ -76,24 +66,13 @@ export class SparkplugSession {
   }
 
   private options(will: Buffer): IClientOptions {
-    const c = this.d.config;
-    const password = c.passwordFile !== undefined ? readOption(c.passwordFile, 'passwordFile')!.toString('utf8').trim() : c.password;
-    const ca = readOption(c.ca, 'ca');
-    const cert = readOption(c.cert, 'cert');
-    const key = readOption(c.key, 'key');
     return {
+      ...loginAndTls(this.d.config, 'sparkplug'),
       protocolVersion: 4,
-      clientId: c.clientId ?? `fieldproof-sparkplug-${this.d.node}`,
+      clientId: this.d.config.clientId ?? `fieldproof-sparkplug-${this.d.node}`,
       clean: true,
-      keepalive: c.keepaliveS,
+      // each CONNECT carries a new will: this session reconnects itself, with a new client
       reconnectPeriod: 0,
-      connectTimeout: 10_000,
-      ...(c.username !== undefined ? { username: c.username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(ca ? { ca } : {}),
-      ...(cert ? { cert } : {}),
-      ...(key ? { key } : {}),
-      rejectUnauthorized: c.rejectUnauthorized,
       will: { topic: this.topic('NDEATH'), payload: will, qos: 1, retain: false },
     };
   }
@@ -212,16 +191,7 @@ export class SparkplugSession {
         });
       });
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        client.stream?.destroy();
-        resolve();
-      }, 2000);
-      client.end(!client.connected, {}, () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await endClient(client);
     this.client = null;
     this.d.metrics.connected.set(0);
   }
