@@ -15,6 +15,10 @@ import type { PublishedCursor } from './cursor.ts';
 import { asksRebirth, decodePayload, encodePayload, nodeBirth, nodeDeath, type UPayload } from './payloads.ts';
 import type { SparkplugMetrics } from './metrics.ts';
 
+/** An NCMD larger than this is not a rebirth request. */
+const MAX_COMMAND_BYTES = 64 * 1024;
+const MIN_REBIRTH_MS = 1000;
+
 export type MessageType = 'DBIRTH' | 'DDEATH' | 'NDATA' | 'DDATA';
 
 export interface SessionDeps {
@@ -42,6 +46,7 @@ export class SparkplugSession {
   private generation = 0;
   private drained: (() => void)[] = [];
   private lastError = '';
+  private lastRebirth = Number.NEGATIVE_INFINITY;
   private readonly topicBase: string;
   private readonly d: SessionDeps;
   private readonly now: () => number;
@@ -108,7 +113,20 @@ export class SparkplugSession {
     this.client = null;
     this.releaseInFlight();
     this.d.onOffline();
-    if (!this.stopping) this.retry = setTimeout(() => this.connect(), this.d.config.reconnectMs);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopping) return;
+    this.retry = setTimeout(() => {
+      try {
+        this.connect();
+      } catch (err) {
+        // a password or certificate file gone since the start: say so, keep trying
+        this.d.log.error({ err: (err as Error).message }, 'sparkplug cannot connect');
+        this.scheduleReconnect();
+      }
+    }, this.d.config.reconnectMs);
   }
 
   /** Publishes NBIRTH (seq 0) and asks the owner for the DBIRTHs. */
@@ -118,8 +136,16 @@ export class SparkplugSession {
     this.d.onBirth(rebirth);
   }
 
-  /** NCMD comes from whoever may write the topic: decode defensively, act only on a rebirth request. */
+  /**
+   * NCMD comes from whoever may write the topic: bounded, decoded defensively, acted on only when
+   * it asks for a rebirth, and then at most once a second (a rebirth sends every DBIRTH).
+   */
   private command(body: Buffer): void {
+    if (body.length > MAX_COMMAND_BYTES) {
+      this.d.metrics.badCommands.inc();
+      this.d.log.warn({ bytes: body.length }, 'sparkplug NCMD too large, ignored');
+      return;
+    }
     let payload: UPayload;
     try {
       payload = decodePayload(body);
@@ -129,6 +155,12 @@ export class SparkplugSession {
       return;
     }
     if (!asksRebirth(payload)) return;
+    const now = this.now();
+    if (now - this.lastRebirth < MIN_REBIRTH_MS) {
+      this.d.log.warn('sparkplug rebirth requested again within a second, ignored');
+      return;
+    }
+    this.lastRebirth = now;
     this.d.log.info('sparkplug rebirth requested');
     this.d.metrics.rebirths.inc();
     this.birth(true);

@@ -145,13 +145,22 @@ test('NCMD Node Control/Rebirth = true: NBIRTH and every DBIRTH again; an undeco
   await cmd.publishAsync(`spBv1.0/${group}/NCMD/gw1`, Buffer.from('not protobuf \xff\xff'), { qos: 1 });
   const nbirth = sub.next(ofType('NBIRTH'));
   const births = Promise.all([sub.next(ofType('DBIRTH', 'a')), sub.next(ofType('DBIRTH', 'b'))]);
-  await cmd.publishAsync(`spBv1.0/${group}/NCMD/gw1`, Buffer.from(encodePayload({ timestamp: Date.now(), metrics: [{ name: REBIRTH, type: 'Boolean', value: true }] })), { qos: 1 });
-  await cmd.endAsync();
+  const rebirth = Buffer.from(encodePayload({ timestamp: Date.now(), metrics: [{ name: REBIRTH, type: 'Boolean', value: true }] }));
+  await cmd.publishAsync(`spBv1.0/${group}/NCMD/gw1`, rebirth, { qos: 1 });
   assert.equal((await nbirth).seq, 0);
   const [a, b] = await births;
   assert.equal(a.metrics[0]!.value, 1);
   assert.equal(b.metrics[0]!.value, 2);
-  assert.match(await metrics.getSingleMetricAsString('fieldproof_sparkplug_bad_commands_total'), / 1$/m);
+
+  // a flood of rebirth requests (and an oversized NCMD) gets no more than one rebirth a second
+  const nbirths = () => sub.messages.filter(ofType('NBIRTH')).length;
+  const count = nbirths();
+  await cmd.publishAsync(`spBv1.0/${group}/NCMD/gw1`, Buffer.alloc(100_000), { qos: 1 });
+  for (let i = 0; i < 20; i++) await cmd.publishAsync(`spBv1.0/${group}/NCMD/gw1`, rebirth, { qos: 1 });
+  await cmd.endAsync();
+  await sleep(300);
+  assert.ok(nbirths() - count <= 1, `${nbirths() - count} rebirths`);
+  assert.match(await metrics.getSingleMetricAsString('fieldproof_sparkplug_bad_commands_total'), / 2$/m);
 });
 
 test('seq counts every message after NBIRTH and wraps from 255 to 0', async () => {
