@@ -4,6 +4,8 @@
 // outage whose missed readings come afterwards from the journal, flagged historical, while live
 // readings keep flowing, none lost or duplicated.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { Writable } from 'node:stream';
@@ -273,4 +275,16 @@ test('credentials stay out of the log', async () => {
   assert.match(text, /sparkplug connection problem/);
   assert.match(text, /sparkplug connected/);
   assert.doesNotMatch(text, new RegExp(password));
+});
+
+test('qos: 0, as the specification asks: births and data flow, and the cursor advances as messages are written', async () => {
+  const { node, journal, sub, dir } = await edgeNode({ qos: 0 });
+  await node.start();
+  await sub.next(ofType('NBIRTH'), 10_000, true);
+  const data = sub.next(ofType('DDATA', 'q0'));
+  await journal.appendMany([reading('q0', 7), reading('q0', 8)]);
+  assert.deepEqual((await data).metrics.map((m) => m.value), [7, 8]);
+  await node.stop();
+  const saved = JSON.parse(readFileSync(join(dir, 'sparkplug.json'), 'utf8')) as { through: number };
+  assert.equal(saved.through, 2);
 });
