@@ -19,6 +19,8 @@ export interface SparkplugJournal {
   records(from: number): AsyncIterable<{ seq: number; line: string }>;
   /** the last committed seq */
   lastSeq(): number;
+  /** commits what is queued now */
+  flush(): Promise<void>;
 }
 
 /** Records read before they are handed on, at most. */

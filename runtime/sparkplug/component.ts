@@ -3,6 +3,7 @@
 // missed (an outage, a restart, a connection too slow to keep up) is sent afterwards from the
 // journal, in seq order and flagged historical, beside the live data rather than ahead of it.
 // A durable cursor in the data dir says which records the broker has.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Component } from '../../kernel/component.ts';
@@ -19,6 +20,8 @@ import { SparkplugSession } from './session.ts';
 const MAX_RECORDS_PER_MESSAGE = 200;
 /** How often the cursor is written to disk. */
 const SAVE_MS = 1000;
+/** How long a stop waits for the broker to take what is in flight. */
+const STOP_DRAIN_MS = 2000;
 
 export interface SparkplugDeps {
   config: SparkplugConfig;
@@ -158,11 +161,17 @@ export class SparkplugComponent implements Component {
     }
   }
 
-  /** NDEATH, disconnect, the backlog stopped, the cursor saved. */
+  /**
+   * What the sources left queued is committed and sent (the broker given up to 2 s to take it);
+   * then NDEATH, disconnect, the backlog stopped, the cursor saved. Whatever is left goes next start.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
-    this.running = false;
     if (this.saver) clearInterval(this.saver);
+    await this.d.journal.flush().catch(() => undefined);
+    this.running = false;
+    const until = Date.now() + STOP_DRAIN_MS;
+    while (this.session.online && this.session.inFlight > 0 && Date.now() < until) await sleep(10);
     await this.session.stop();
     await this.backlog.stop();
     await this.save();

@@ -18,6 +18,7 @@ import type { SparkplugMetrics } from './metrics.ts';
 /** An NCMD larger than this is not a rebirth request. */
 const MAX_COMMAND_BYTES = 64 * 1024;
 const MIN_REBIRTH_MS = 1000;
+const MAX_RECONNECT_MS = 60_000;
 
 export type MessageType = 'DBIRTH' | 'DDEATH' | 'NDATA' | 'DDATA';
 
@@ -47,6 +48,8 @@ export class SparkplugSession {
   private drained: (() => void)[] = [];
   private lastError = '';
   private lastRebirth = Number.NEGATIVE_INFINITY;
+  /** connection attempts in a row that did not connect */
+  private failures = 0;
   private readonly topicBase: string;
   private readonly d: SessionDeps;
   private readonly now: () => number;
@@ -91,6 +94,7 @@ export class SparkplugSession {
     client.on('connect', () => {
       (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       this.lastError = '';
+      this.failures = 0;
       this.d.metrics.connected.set(1);
       this.d.log.info({ url: redactUrl(this.d.config.url), bdSeq: this.bdSeq }, 'sparkplug connected');
       client.subscribe(this.topic('NCMD'), { qos: 1 });
@@ -116,8 +120,13 @@ export class SparkplugSession {
     this.scheduleReconnect();
   }
 
+  /**
+   * Retries back off from reconnectMs to a minute: each attempt is a new bdSeq written to disk
+   * (flash storage on a long outage), and a broker coming back is not met by every client at once.
+   */
   private scheduleReconnect(): void {
     if (this.stopping) return;
+    const delay = Math.min(MAX_RECONNECT_MS, this.d.config.reconnectMs * 2 ** Math.min(this.failures++, 16));
     this.retry = setTimeout(() => {
       try {
         this.connect();
@@ -126,7 +135,7 @@ export class SparkplugSession {
         this.d.log.error({ err: (err as Error).message }, 'sparkplug cannot connect');
         this.scheduleReconnect();
       }
-    }, this.d.config.reconnectMs);
+    }, Math.max(delay, this.d.config.reconnectMs));
   }
 
   /** Publishes NBIRTH (seq 0) and asks the owner for the DBIRTHs. */

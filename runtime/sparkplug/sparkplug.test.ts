@@ -45,7 +45,7 @@ async function edgeNode(overrides: Partial<SparkplugConfig> = {}, log: Logger = 
   const newNode = () => {
     const node = new SparkplugComponent({
       config, device: 'gw1', dataDir: dir, metrics, log,
-      journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq },
+      journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush() },
       onCommitted: (l) => journal.onCommitted(l),
     });
     nodes.push(node);
