@@ -2,7 +2,7 @@
 // from the daemon's context what its part needs; the parts themselves know nothing of the daemon,
 // and this file is the only place they meet it. Each part's module is imported only when the config
 // has its section: a device without a gateway does not load the LoRaWAN code, one without an
-// uplink not the HTTP client, one without alerts not MQTT, one without validation not TensorFlow.js.
+// uplink not the HTTP client, one without alerts or sparkplug not MQTT, one without validation not TensorFlow.js.
 import type { DeviceConfig } from './config/device-config.ts';
 import type { ComponentFactory, DaemonContext } from './daemon-context.ts';
 
@@ -66,6 +66,18 @@ export const componentFactories: ComponentFactory[] = [
       board: ctx.board,
       onCommitted: (l) => ctx.onCommitted(l),
       sourceStatuses: () => ctx.sourceStatuses(),
+    });
+  }),
+  when('sparkplug', async (config, ctx) => {
+    const { SparkplugComponent } = await import('../runtime/sparkplug/component.ts');
+    return new SparkplugComponent({
+      config,
+      device: ctx.config.device,
+      dataDir: ctx.config.dataDir,
+      journal: { records: (from) => ctx.journal.records(from), lastSeq: () => ctx.journal.stats().lastSeq, flush: () => ctx.journal.flush() },
+      onCommitted: (l) => ctx.onCommitted(l),
+      log: ctx.log.child({ part: 'sparkplug' }),
+      metrics: ctx.metrics,
     });
   }),
   // last: its page shows what the others publish

@@ -53,9 +53,10 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   throw new Error(`mosquitto did not listen on ${port}: ${log()}`);
 }
 
-export async function startMosquitto(opts: { tls?: boolean; users?: Record<string, string> } = {}): Promise<Broker> {
+/** `port`: listen there (a broker restarted where its clients expect it) rather than on a free port. */
+export async function startMosquitto(opts: { tls?: boolean; users?: Record<string, string>; port?: number } = {}): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), 'fp-mosquitto-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const lines = [`listener ${port} 127.0.0.1`, 'set_tcp_nodelay true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
   let certs: TestCerts | undefined;
   if (opts.tls) {

@@ -6,6 +6,7 @@ import { driverSchema } from '../../drivers/config.ts';
 import { validationSchema } from '../../models/config.ts';
 import { alertsSchema } from '../../runtime/alerts/config.ts';
 import { httpSchema } from '../../runtime/http/config.ts';
+import { sparkplugSchema } from '../../runtime/sparkplug/config.ts';
 import { gatewaySchema } from '../../gateway/config.ts';
 import { isValidName } from '../../protocol/records.ts';
 import { uplinkSchema } from '../../runtime/uplink/config.ts';
@@ -28,6 +29,8 @@ export const deviceConfigSchema = z.strictObject({
   validation: validationSchema.default(validationSchema.parse({})),
   /** alerts from flagged readings, over MQTT and a webhook; absent: no alerts */
   alerts: alertsSchema.optional(),
+  /** readings as Sparkplug B on the site's MQTT broker, for SCADA systems and historians; absent: none */
+  sparkplug: sparkplugSchema.optional(),
 });
 
 export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;

@@ -95,7 +95,7 @@ async function saveProof(sinkUrl: string, preferred: number[][], file: string): 
 
 export const command: Command = {
   summary: 'everything on one machine with simulated devices',
-  help: `usage: fieldproof demo [--port N] [--dir DIR] [--seconds N]
+  help: `usage: fieldproof demo [--port N] [--dir DIR] [--seconds N] [--sparkplug MQTT-URL]
 
 Runs a device with simulated devices on real wires and opens its status page:
   - an MH-Z19 CO2 sensor answering on a socat pty pair (needs socat)
@@ -111,9 +111,12 @@ checks it), then the sources stop, queued readings are committed and the last ba
   --port N      dashboard port (default: a free one)
   --dir DIR     keep the device's and the sink's data here (default: a temp folder, removed on
                 exit except for proof.json)
-  --seconds N   stop by itself after N seconds`,
+  --seconds N   stop by itself after N seconds
+  --sparkplug MQTT-URL
+                also publish the readings as Sparkplug B to this broker (group fieldproof-demo,
+                edge node ${DEVICE}), for a SCADA system or historian to read`,
   async run(argv) {
-    const { values } = parseFlags(argv, { port: { type: 'string' }, dir: { type: 'string' }, seconds: { type: 'string' } });
+    const { values } = parseFlags(argv, { port: { type: 'string' }, dir: { type: 'string' }, seconds: { type: 'string' }, sparkplug: { type: 'string' } });
     const port = values.port === undefined ? await freePort() : Number(values.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be a port number (1-65535), got ${JSON.stringify(values.port)}`);
     const seconds = values.seconds === undefined ? null : positiveInt(values.seconds, 'seconds', 1);
@@ -191,6 +194,7 @@ checks it), then the sources stop, queued readings are committed and the last ba
         http: { listen: `127.0.0.1:${port}`, liveIntervalMs: 500 },
       };
       config.uplink = { url: sink.url };
+      if (values.sparkplug !== undefined) config.sparkplug = { url: values.sparkplug, group: 'fieldproof-demo' };
       for (const p of peers) p.configure(config);
       const parsed = deviceConfigSchema.safeParse(config);
       if (!parsed.success) throw new CommandFailure(`demo config refused: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);

@@ -1,26 +1,14 @@
 // The `alerts:` section of the device config: where alerts go (MQTT, a webhook) and how they
 // behave (severity per flag, hysteresis, repeat).
 import { z } from 'zod';
+import { mqttConnectionShape } from '../mqtt/connection.ts';
 
 const severity = z.enum(['info', 'warning', 'critical']);
 
 const mqttSchema = z.strictObject({
-  /** mqtt://, mqtts:// (TLS), ws:// or wss:// */
-  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
-  clientId: z.string().min(1).max(128).optional(),
+  ...mqttConnectionShape,
   /** topics are <topicPrefix>/<device>/... */
   topicPrefix: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or spaces').default('fieldproof'),
-  username: z.string().optional(),
-  /** a password, or for Azure IoT Hub a SAS token; passwordFile reads it from a file instead */
-  password: z.string().optional(),
-  passwordFile: z.string().optional(),
-  /** TLS: CA bundle to trust, and a client certificate and key (what AWS IoT Core asks for) */
-  ca: z.string().optional(),
-  cert: z.string().optional(),
-  key: z.string().optional(),
-  rejectUnauthorized: z.boolean().default(true),
-  keepaliveS: z.number().int().min(0).max(65_535).default(30),
-  reconnectMs: z.number().int().positive().default(2000),
 });
 
 const webhookSchema = z.strictObject({

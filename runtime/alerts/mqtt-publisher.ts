@@ -5,24 +5,14 @@
 //   <prefix>/<device>/status          retained  {"state":"online"|"offline",...}
 //   <prefix>/<device>/alerts          events    {"type":"raised"|"cleared","alert":{...}}
 //   <prefix>/<device>/alerts/active   retained  [alert, ...]
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../kernel/metrics.ts';
-import { UserError } from '../../kernel/user-error.ts';
 import { redactUrl } from '../../kernel/redact.ts';
+import { endClient, loginAndTls } from '../mqtt/connection.ts';
 import type { MqttConfig } from './config.ts';
 import type { Alert, AlertEvent } from './engine.ts';
-
-function readFileOption(file: string | undefined, what: string): Buffer | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UserError(`alerts.mqtt.${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-}
 
 export class MqttAlertPublisher {
   private client: MqttClient | null = null;
@@ -52,24 +42,12 @@ export class MqttAlertPublisher {
   }
 
   private options(): IClientOptions {
-    const c = this.config;
-    const password = c.passwordFile !== undefined ? readFileOption(c.passwordFile, 'passwordFile')!.toString('utf8').trim() : c.password;
-    const ca = readFileOption(c.ca, 'ca');
-    const cert = readFileOption(c.cert, 'cert');
-    const key = readFileOption(c.key, 'key');
     return {
+      ...loginAndTls(this.config, 'alerts.mqtt'),
       protocolVersion: 5,
-      clientId: c.clientId ?? `fieldproof-${this.device}`,
+      clientId: this.config.clientId ?? `fieldproof-${this.device}`,
       clean: true,
-      keepalive: c.keepaliveS,
-      reconnectPeriod: c.reconnectMs,
-      connectTimeout: 10_000,
-      ...(c.username !== undefined ? { username: c.username } : {}),
-      ...(password !== undefined ? { password } : {}),
-      ...(ca ? { ca } : {}),
-      ...(cert ? { cert } : {}),
-      ...(key ? { key } : {}),
-      rejectUnauthorized: c.rejectUnauthorized,
+      reconnectPeriod: this.config.reconnectMs,
       will: { topic: this.topics.status, payload: Buffer.from(JSON.stringify({ state: 'offline', device: this.device })), qos: 1, retain: true },
     };
   }
@@ -133,19 +111,7 @@ export class MqttAlertPublisher {
         });
       });
     }
-    // A graceful end waits until every unacknowledged message is acknowledged, which over a dead
-    // connection (the broker gone, or the link cut a moment ago and not yet noticed) is never:
-    // force it when not connected, and give up on it after a while.
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        client.stream?.destroy();
-        resolve();
-      }, 2000);
-      client.end(!client.connected, {}, () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await endClient(client);
     this.m.connected.set(0);
   }
 }

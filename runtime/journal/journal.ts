@@ -306,9 +306,9 @@ export class Journal {
     return this.reader.batches();
   }
 
-  /** Every durable record still held, in seq order, sealed or not: for `journal verify` and export. */
-  records(): AsyncGenerator<{ seq: number; line: string }> {
-    return this.reader.records();
+  /** Every durable record still held from seq `from` on, in seq order, sealed or not: for `journal verify`, export and replays. */
+  records(from = 1): AsyncGenerator<{ seq: number; line: string }> {
+    return this.reader.records(from);
   }
 
   // ---------------------------------------------------------------- listeners, closing

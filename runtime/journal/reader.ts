@@ -81,11 +81,12 @@ export class JournalReader {
   /**
    * Every durable record still held, in seq order, sealed or not. The walk keeps a seq, not a
    * place in the chunk index, and finds the chunk holding it afresh after every wait: records
-   * acknowledged or dropped while it waits are passed over.
+   * acknowledged or dropped while it waits are passed over. `from` skips the records before it
+   * without reading their chunks (a consumer resuming from its own cursor).
    */
-  async *records(): AsyncGenerator<{ seq: number; line: string }> {
+  async *records(from = 1): AsyncGenerator<{ seq: number; line: string }> {
     const { cell, chunks } = this.deps;
-    let next = 1;
+    let next = Math.max(1, from);
     for (;;) {
       const c = chunks.at(next);
       if (!c || c.first > cell.durable.lastSeq) return;

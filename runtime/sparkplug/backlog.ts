@@ -1,0 +1,139 @@
+// What the broker missed, sent from the journal: the records between the durable cursor and the
+// first record sent live in this session, and any the live path left behind because the broker
+// was not keeping up. Read by seq straight from the journal's committed records, a chunk at a
+// time, with at most `maxInFlight` messages waiting for the broker and at most `replayPerSecond`
+// records a second, so that memory stays bounded and live data keeps its share of the link.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { JournalRecord } from '../../protocol/records.ts';
+import type { SparkplugConfig } from './config.ts';
+import type { PublishedCursor } from './cursor.ts';
+import type { SparkplugMetrics } from './metrics.ts';
+import type { SparkplugSession } from './session.ts';
+
+type Range = { first: number; last: number };
+
+/** What the publisher reads of the journal. */
+export interface SparkplugJournal {
+  /** committed records from seq `from` on, in seq order */
+  records(from: number): AsyncIterable<{ seq: number; line: string }>;
+  /** the last committed seq */
+  lastSeq(): number;
+  /** commits what is queued now */
+  flush(): Promise<void>;
+}
+
+/** Records read before they are handed on, at most. */
+const READ_CHUNK = 100;
+
+export interface BacklogDeps {
+  config: SparkplugConfig;
+  journal: SparkplugJournal;
+  cursor: PublishedCursor;
+  session: SparkplugSession;
+  metrics: SparkplugMetrics;
+  log: Logger;
+  /** Publishes records flagged historical; false when the connection is gone. */
+  send(records: readonly JournalRecord[]): boolean;
+}
+
+export class Backlog {
+  private ranges: Range[] = [];
+  private loop: Promise<void> | null = null;
+  private stopped = false;
+  /** bumped by each new session: a walk begun in an earlier one gives way */
+  private epoch = 0;
+  private readonly d: BacklogDeps;
+
+  constructor(deps: BacklogDeps) {
+    this.d = deps;
+  }
+
+  /** A new session: everything the cursor lacks up to `through` is owed again. */
+  resume(through: number): void {
+    this.epoch++;
+    this.ranges = [];
+    if (this.d.cursor.through < through) this.add(this.d.cursor.through + 1, through);
+  }
+
+  add(first: number, last: number): void {
+    const tail = this.ranges[this.ranges.length - 1];
+    if (tail && first <= tail.last + 1) tail.last = Math.max(tail.last, last);
+    else this.ranges.push({ first, last });
+    this.kick();
+  }
+
+  private kick(): void {
+    this.loop ??= this.run().finally(() => {
+      this.loop = null;
+      // a walk that gave way to a new session leaves that session's ranges to a new walk
+      if (this.ranges.length > 0 && !this.stopped && this.d.session.online) this.kick();
+    });
+  }
+
+  private live(epoch: number): boolean {
+    return epoch === this.epoch && !this.stopped && this.d.session.online;
+  }
+
+  private async run(): Promise<void> {
+    const epoch = this.epoch;
+    const started = Date.now();
+    let sent = 0;
+    const pace = async () => {
+      // no faster than replayPerSecond on average, and no more than maxInFlight unacknowledged
+      const ahead = (sent / this.d.config.replayPerSecond) * 1000 - (Date.now() - started);
+      if (ahead > 0) await sleep(ahead);
+      await this.d.session.room(this.d.config.maxInFlight);
+    };
+    while (this.live(epoch) && this.ranges.length > 0) {
+      const range = this.ranges[0]!;
+      const done = await this.sendRange(range, epoch, async (n) => {
+        sent += n;
+        await pace();
+      });
+      if (!done || !this.live(epoch)) return;
+      this.ranges.shift();
+      this.d.log.info({ first: range.first, last: range.last }, 'sparkplug backlog sent');
+    }
+  }
+
+  /** Sends the records of `range` the cursor lacks; false when interrupted (offline, stopped). */
+  private async sendRange(range: Range, epoch: number, paced: (n: number) => Promise<void>): Promise<boolean> {
+    const { journal, cursor, metrics } = this.d;
+    let expected = range.first;
+    let chunk: JournalRecord[] = [];
+    const flush = async (): Promise<boolean> => {
+      if (chunk.length === 0) return true;
+      const records = chunk;
+      chunk = [];
+      if (!this.live(epoch) || !this.d.send(records)) return false;
+      metrics.replayed.inc(records.length);
+      await paced(records.length);
+      return this.live(epoch);
+    };
+    for await (const { seq, line } of journal.records(range.first)) {
+      if (seq > range.last) break;
+      if (seq > expected) this.gone(expected, seq - 1);
+      expected = seq + 1;
+      if (cursor.has(seq)) continue;
+      chunk.push(JSON.parse(line) as JournalRecord);
+      if (chunk.length >= READ_CHUNK && !(await flush())) return false;
+      if (!this.live(epoch)) return false;
+    }
+    if (!(await flush())) return false;
+    if (expected <= range.last) this.gone(expected, range.last);
+    return true;
+  }
+
+  /** Records the journal no longer holds (acknowledged by the sink and deleted, or dropped): counted, passed over. */
+  private gone(first: number, last: number): void {
+    this.d.metrics.missed.inc({ reason: 'not_in_journal' }, last - first + 1);
+    this.d.log.warn({ first, last }, 'sparkplug: records gone from the journal before they were published');
+    this.d.cursor.mark(first, last);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}

@@ -1,0 +1,184 @@
+// Readings on the site's MQTT broker as Sparkplug B: the device is an edge node, each sensor a
+// Sparkplug device (see README.md). Live records go out as they are committed; what the broker
+// missed (an outage, a restart, a connection too slow to keep up) is sent afterwards from the
+// journal, in seq order and flagged historical, beside the live data rather than ahead of it.
+// A durable cursor in the data dir says which records the broker has.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Component } from '../../kernel/component.ts';
+import type { GapRecord, JournalRecord, ReadingRecord } from '../../protocol/records.ts';
+import { MetricCatalog } from './catalog.ts';
+import type { SparkplugConfig } from './config.ts';
+import { PublishedCursor } from './cursor.ts';
+import { sparkplugMetrics, type SparkplugMetrics } from './metrics.ts';
+import { gapMetric, readingMetrics, type UMetric } from './payloads.ts';
+import { Backlog, type SparkplugJournal } from './backlog.ts';
+import { SparkplugSession } from './session.ts';
+
+/** Records of one sensor in one DDATA, at most. */
+const MAX_RECORDS_PER_MESSAGE = 200;
+/** How often the cursor is written to disk. */
+const SAVE_MS = 1000;
+/** How long a stop waits for the broker to take what is in flight. */
+const STOP_DRAIN_MS = 2000;
+
+export interface SparkplugDeps {
+  config: SparkplugConfig;
+  /** the edge node id: the device name */
+  device: string;
+  dataDir: string;
+  journal: SparkplugJournal;
+  onCommitted(listener: (records: readonly JournalRecord[]) => void): void;
+  log: Logger;
+  metrics: Registry;
+}
+
+export class SparkplugComponent implements Component {
+  readonly name = 'sparkplug';
+  private readonly d: SparkplugDeps;
+  private m!: SparkplugMetrics;
+  private cursor!: PublishedCursor;
+  private catalog!: MetricCatalog;
+  private session!: SparkplugSession;
+  private backlog!: Backlog;
+  /** records from here on are sent live in this session; those before are the backlog's */
+  private liveFrom = Number.POSITIVE_INFINITY;
+  private running = false;
+  private saver: NodeJS.Timeout | null = null;
+
+  constructor(deps: SparkplugDeps) {
+    this.d = deps;
+  }
+
+  async start(): Promise<void> {
+    const { config, device, dataDir, log } = this.d;
+    this.m = sparkplugMetrics(this.d.metrics);
+    this.cursor = new PublishedCursor(dataDir);
+    try {
+      this.cursor.load();
+    } catch (err) {
+      // a damaged cursor costs repeats, not the daemon: everything the journal holds is sent again, historical
+      log.warn({ err: (err as Error).message }, 'sparkplug cursor unreadable; sending every record the journal holds again');
+    }
+    this.catalog = new MetricCatalog(config.maxMetrics);
+    this.session = new SparkplugSession({
+      config, node: device, cursor: this.cursor, log, metrics: this.m,
+      onBirth: (rebirth) => this.born(rebirth),
+      onOffline: () => (this.liveFrom = Number.POSITIVE_INFINITY),
+    });
+    this.backlog = new Backlog({
+      config, journal: this.d.journal, cursor: this.cursor, session: this.session, metrics: this.m, log,
+      send: (records) => this.send(records, true),
+    });
+    this.running = true;
+    this.d.onCommitted((records) => this.live(records));
+    this.saver = setInterval(() => void this.save(true), SAVE_MS);
+    this.saver.unref();
+    this.session.start();
+    log.info({ group: config.group, node: device, publishedThrough: this.cursor.through }, 'sparkplug started');
+  }
+
+  /** NBIRTH is out: a DBIRTH for every device known, then (on a new connection) the backlog. */
+  private born(rebirth: boolean): void {
+    for (const sensor of this.catalog.sensors()) this.birthDevice(sensor, false);
+    if (rebirth) return;
+    this.liveFrom = this.d.journal.lastSeq() + 1;
+    this.backlog.resume(this.liveFrom - 1);
+  }
+
+  private birthDevice(sensor: string, again: boolean): void {
+    const now = Date.now();
+    if (again) this.session.publish('DDEATH', sensor, { timestamp: now, metrics: [] }, () => undefined);
+    const metrics = this.catalog.metricsOf(sensor).flatMap((r) => readingMetrics(r, { historical: false, birth: true }));
+    this.session.publish('DBIRTH', sensor, { timestamp: now, metrics }, () => undefined);
+  }
+
+  /** Committed records: sent at once when connected and not too far behind; else left to the backlog. */
+  private live(records: readonly JournalRecord[]): void {
+    if (!this.running || !this.session.online) return;
+    const fresh = records[0]!.seq >= this.liveFrom ? records : records.filter((r) => r.seq >= this.liveFrom);
+    if (fresh.length === 0) return;
+    if (this.session.inFlight >= this.d.config.maxInFlight) {
+      // the broker is not keeping up: the journal holds these, the backlog sends them when it can
+      this.backlog.add(fresh[0]!.seq, fresh[fresh.length - 1]!.seq);
+      return;
+    }
+    this.send(fresh, false);
+  }
+
+  /**
+   * Publishes records (in seq order): a DDATA per sensor, NDATA for gap records, each preceded by
+   * a DBIRTH when it brings a device or metric not yet announced. False when offline.
+   */
+  private send(records: readonly JournalRecord[], historical: boolean): boolean {
+    const bySensor = new Map<string, ReadingRecord[]>();
+    const gaps: GapRecord[] = [];
+    const rebirth = new Map<string, boolean>();
+    for (const r of records) {
+      if (r.kind === 'gap') {
+        gaps.push(r);
+        continue;
+      }
+      if (r.kind === 'plan') {
+        // a meter's monitoring plan is for the MRV report, not a value a SCADA system shows
+        this.cursor.mark(r.seq, r.seq);
+        continue;
+      }
+      const seen = this.catalog.observe(r);
+      if (seen === 'refused') {
+        this.m.missed.inc({ reason: 'too_many_metrics' });
+        this.cursor.mark(r.seq, r.seq);
+        continue;
+      }
+      // a device born before this call dies and is born again with its new metric; a new one is just born
+      if (seen === 'new-device') rebirth.set(r.sensor, false);
+      else if (seen === 'new-metric' && !rebirth.has(r.sensor)) rebirth.set(r.sensor, true);
+      let list = bySensor.get(r.sensor);
+      if (!list) bySensor.set(r.sensor, (list = []));
+      list.push(r);
+    }
+    for (const [sensor, again] of rebirth) this.birthDevice(sensor, again);
+    if (gaps.length > 0 && !this.publish('NDATA', undefined, gaps.map((g) => gapMetric(g, historical)), gaps)) return false;
+    for (const [sensor, list] of bySensor) {
+      for (let i = 0; i < list.length; i += MAX_RECORDS_PER_MESSAGE) {
+        const part = list.slice(i, i + MAX_RECORDS_PER_MESSAGE);
+        if (!this.publish('DDATA', sensor, part.flatMap((r) => readingMetrics(r, { historical })), part)) return false;
+      }
+    }
+    return true;
+  }
+
+  private publish(type: 'NDATA' | 'DDATA', sensor: string | undefined, metrics: UMetric[], records: readonly JournalRecord[]): boolean {
+    return this.session.publish(type, sensor, { timestamp: Date.now(), metrics }, (err) => {
+      if (err) return;
+      for (const r of records) this.cursor.mark(r.seq, r.seq);
+    });
+  }
+
+  private async save(background = false): Promise<void> {
+    try {
+      this.m.behind.set(Math.max(0, this.d.journal.lastSeq() - this.cursor.through));
+      if (background) await this.cursor.saveInBackground();
+      else this.cursor.save();
+    } catch (err) {
+      this.d.log.error({ err: (err as Error).message }, 'sparkplug cursor not saved');
+    }
+  }
+
+  /**
+   * What the sources left queued is committed and sent (the broker given up to 2 s to take it);
+   * then NDEATH, disconnect, the backlog stopped, the cursor saved. Whatever is left goes next start.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    if (this.saver) clearInterval(this.saver);
+    await this.d.journal.flush().catch(() => undefined);
+    this.running = false;
+    const until = Date.now() + STOP_DRAIN_MS;
+    while (this.session.online && this.session.inFlight > 0 && Date.now() < until) await sleep(10);
+    await this.session.stop();
+    await this.backlog.stop();
+    await this.save();
+  }
+}
