@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { percentile } from '../kernel/percentile.ts';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
 import { copyBacklog, drainBacklog, fillBacklog, writeSinkConfig, type Backlog, type DrainResult } from './drain.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
@@ -33,14 +34,10 @@ const PROBE = fileURLToPath(new URL('./health-probe.ts', import.meta.url));
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** Ask /healthz every 20 ms from a process of its own, until stopped; the times it took, sorted (Infinity: failed). */
 async function probeHealth(url: string): Promise<{ stop: () => Promise<number[]> }> {
-  const child = fork(PROBE, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(PROBE, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const times = new Promise<number[]>((resolve, reject) => {
     child.on('message', (m: ProbeMessage) => m.type === 'times' && resolve(m.ms.map((t) => (t < 0 ? Infinity : t)).sort((a, b) => a - b)));
     child.once('exit', (code) => reject(new Error(`the /healthz probe exited (${code})`)));
@@ -86,7 +83,7 @@ async function drainOnce(dir: string, backlog: Backlog, opts: { encoding: 'colum
 /** Start the attacker against the sink; resolves once its bombs are built and it fires, with a function that stops it and returns its tally. */
 async function startAttacker(sink: SinkProcess, order: Omit<AttackOrder, 'host' | 'port'>, onTally: (m: Extract<AttackerMessage, { type: 'tally' }>) => void): Promise<() => Promise<void>> {
   const { port } = new URL(sink.url);
-  const child = fork(ATTACKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(ATTACKER, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.on('message', (m: AttackerMessage) => {
     if (m.type === 'tally') onTally(m);
