@@ -155,7 +155,7 @@ describe('sink TLS', () => {
     }
   });
 
-  it('keeps ARCHITECTURE.md\'s minimal config on loopback, plain HTTP, as before', async () => {
+  it('keeps the minimal config of docs/spec/configs.md on loopback, plain HTTP, as before', async () => {
     const file = join(dir, 'minimal.yaml');
     writeFileSync(file, `listen: 127.0.0.1:0\ndataDir: ${join(dir, 'minimal')}\ndevices:\n  - id: site-a-gw1\n    key: 5f2c...\nanchor:\n  mode: none\n  intervalMs: 60000\n`);
     const s = await startSinkProcess(file);
