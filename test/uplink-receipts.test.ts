@@ -59,27 +59,47 @@ async function refusals(metrics: Registry): Promise<Record<string, number>> {
   return Object.fromEntries(values.map((v) => [String(v.labels.reason), v.value]));
 }
 
-/** A real HTTP proxy to `target` that passes every request on and rewrites the receipt of every answer that has one. */
-async function forgingProxy(target: string, forge: (r: Receipt) => Receipt | undefined): Promise<string> {
+interface ProxyOptions {
+  /** answers a request itself instead of passing it on (undefined: pass it on) */
+  answer?: (method: string, url: string) => { status: number; headers: Record<string, string>; body: unknown } | undefined;
+  /** changes the sink's answer before the device sees it */
+  rewrite?: (body: Record<string, unknown>) => void;
+}
+
+/** A real HTTP proxy to `target` that passes requests on, unless told to answer or rewrite. */
+async function proxy(target: string, opts: ProxyOptions): Promise<string> {
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
+      const own = opts.answer?.(req.method ?? 'GET', req.url ?? '/');
+      if (own) {
+        res.writeHead(own.status, { 'content-type': 'application/json', ...own.headers }).end(JSON.stringify(own.body));
+        return;
+      }
       const headers: Record<string, string> = {};
       for (const h of ['content-type', 'content-encoding']) if (req.headers[h]) headers[h] = String(req.headers[h]);
       const up = await request(target + req.url, { method: req.method as 'GET' | 'POST', headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
       const body = (await up.body.json()) as Record<string, unknown>;
-      if (body.receipt) {
-        const forged = forge(body.receipt as Receipt);
-        if (forged) body.receipt = forged;
-        else delete body.receipt;
-      }
+      opts.rewrite?.(body);
       res.writeHead(up.statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** The proxy that rewrites the receipt of every answer that has one. */
+function forgingProxy(target: string, forge: (r: Receipt) => Receipt | undefined): Promise<string> {
+  return proxy(target, {
+    rewrite: (body) => {
+      if (!body.receipt) return;
+      const forged = forge(body.receipt as Receipt);
+      if (forged) body.receipt = forged;
+      else delete body.receipt;
+    },
+  });
 }
 
 describe('receipts', () => {
@@ -219,5 +239,31 @@ describe('receipts', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /uplink\.url.*https:\/\//);
+  });
+});
+
+describe('a busy sink', () => {
+  it('is left alone for as long as its Retry-After says, then the backlog drains', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const key = generateKey();
+    const j = await journalWith(join(tmp.dir, 'dev'), key, 100);
+    const sink = await startSink(join(tmp.dir, 'sink'), key);
+    const posts: number[] = [];
+    const url = await proxy(sink.url, {
+      answer: (method, path) => {
+        if (method !== 'POST' || !path.startsWith('/v1/batches')) return undefined;
+        posts.push(Date.now());
+        return posts.length === 1 ? { status: 429, headers: { 'retry-after': '2' }, body: { error: 'too many requests', code: 'too_many_requests' } } : undefined;
+      },
+    });
+    // backoffMaxMs 200: without the Retry-After the next try would come within 0.2 s
+    const up = uplink(j, join(tmp.dir, 'dev'), { url, sinkKey: sink.receiptKey!, inFlight: 1 });
+    await up.start();
+    assert.ok(await up.drained(20_000));
+    await up.stop();
+    assert.equal(j.stats().ackedBatch, 2);
+    assert.ok(posts.length >= 2);
+    assert.ok(posts[1]! - posts[0]! >= 1900, `the second try came ${posts[1]! - posts[0]!} ms after the 429 with Retry-After: 2`);
   });
 });

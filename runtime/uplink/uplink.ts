@@ -37,11 +37,22 @@ type SendOutcome = 'acked' | 'retry' | 'rewind';
 class SinkReply {
   readonly status: number;
   readonly body: Record<string, unknown>;
+  /** how long the sink asked to be left alone (a 429 or 503 with Retry-After in seconds), ms */
+  readonly retryAfterMs: number;
 
-  constructor(status: number, body: Record<string, unknown>) {
+  constructor(status: number, body: Record<string, unknown>, retryAfter?: string | string[]) {
     this.status = status;
     this.body = body;
+    this.retryAfterMs = retryAfterMs(status, retryAfter);
   }
+}
+
+/** The longest a sink's Retry-After may hold the uplink back: a wrong or hostile value must not park it for days. */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+function retryAfterMs(status: number, header: string | string[] | undefined): number {
+  if ((status !== 429 && status !== 503) || typeof header !== 'string' || !/^\d{1,9}$/.test(header.trim())) return 0;
+  return Math.min(Number(header.trim()) * 1000, MAX_RETRY_AFTER_MS);
 }
 
 export class Uplink {
@@ -266,6 +277,8 @@ export class Uplink {
       return 'rewind';
     }
     this.m.errors.inc({ reason: code });
+    // The sink said when to come back (too busy, or this address over its limits): not before then.
+    if (res.retryAfterMs > 0) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + res.retryAfterMs);
     const log = res.status >= 500 ? this.deps.log.warn.bind(this.deps.log) : this.deps.log.error.bind(this.deps.log);
     log({ batch, status: res.status, code, err: res.body.error }, res.status >= 500 ? 'the sink failed; will retry' : 'the sink refused a batch; will retry after backing off');
     this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: res.status, error: res.body.error ?? null });
@@ -309,7 +322,7 @@ export class Uplink {
     } catch {
       parsed = { error: text.slice(0, 200) };
     }
-    return new SinkReply(res.statusCode, parsed);
+    return new SinkReply(res.statusCode, parsed, res.headers['retry-after']);
   }
 
   private settle(batch: number, outcome: SendOutcome): void {
