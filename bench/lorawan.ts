@@ -22,7 +22,7 @@ import { buildDataFrame } from '../gateway/lorawan/frame.ts';
 import { encodeGatewayDatagram, PUSH_DATA } from '../gateway/semtech/packets.ts';
 import { rxpkFor } from '../gateway/simulator.ts';
 
-export const help = `usage: fieldproof bench lorawan [--uplinks N] [--devices D] [--window W] [--ack-rate R] [--ack-seconds S] [--socket-nice N] [--emit-only] [--json]
+export const help = `usage: fieldproof bench lorawan [--uplinks N] [--devices D] [--window W] [--ack-rate R] [--ack-seconds S] [--socket-nice=N] [--emit-only] [--json]
 
 Sends LoRaWAN uplinks from D ABP devices (default 1000), one per PUSH_DATA datagram, from a packet
 forwarder on a worker thread to the gateway listener on 127.0.0.1. Each frame is a real LoRaWAN 1.0
@@ -38,7 +38,8 @@ is the gateway thread's busy time, the figure that bounds throughput on a machin
 The gateway refuses (leaves unacknowledged) PUSH_DATA while its decode queue is full: under the
 flood on a busy machine some are, and refused_overload counts them; lost_datagrams counts the
 others that got no ack within a second. socket_thread_nice is the priority the socket thread got:
-null by default (the daemon's priority, as under the snap), or --socket-nice N where it was allowed.
+null by default (the daemon's priority, as under the snap), or --socket-nice=N (with the =, for a
+negative N) where it was allowed.
 --emit-only measures to the pipeline boundary instead of the journal.`;
 
 /**
