@@ -33,6 +33,8 @@ const ATTACKER = fileURLToPath(new URL('./attack-client.ts', import.meta.url));
 const PROBE = fileURLToPath(new URL('./health-probe.ts', import.meta.url));
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+/** A percentile of the /healthz times, NaN (null in the JSON) when no probe ran. */
+const healthPercentile = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : percentile(sorted, p));
 
 
 /** Ask /healthz every 20 ms from a process of its own, until stopped; the times it took, sorted (Infinity: failed). */
@@ -144,12 +146,12 @@ export async function run(argv: string[]): Promise<number> {
       sink_peak_rss_mb: hit.peakRssMb,
       sink_peak_rss_mb_baseline: base.peakRssMb,
       rss_ratio: round(hit.peakRssMb / base.peakRssMb, 3),
-      healthz_p50_ms: round(percentile(hit.healthMs, 50), 2),
-      healthz_p99_ms: round(percentile(hit.healthMs, 99), 2),
+      healthz_p50_ms: round(healthPercentile(hit.healthMs, 50), 2),
+      healthz_p99_ms: round(healthPercentile(hit.healthMs, 99), 2),
       healthz_max_ms: round(Math.max(...finite(hit.healthMs)), 2),
       healthz_failed: hit.healthMs.length - finite(hit.healthMs).length,
       healthz_probes: hit.healthMs.length,
-      healthz_p99_ms_baseline: round(percentile(base.healthMs, 99), 2),
+      healthz_p99_ms_baseline: round(healthPercentile(base.healthMs, 99), 2),
       sink_cpu_s: round(hit.drain.sinkCpuS, 2),
       sink_cpu_s_baseline: round(base.drain.sinkCpuS, 2),
       seconds: round(hit.drain.seconds, 3),

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { parseYamlConfig } from '../../kernel/config/load.ts';
 import { deviceConfigSchema } from './device-config.ts';
 import { ConfigError } from '../../kernel/config/errors.ts';
-import { httpSchema, isLoopback, parseListen } from '../../runtime/http/config.ts';
+import { isLoopback } from '../../kernel/net.ts';
+import { httpSchema, parseListen } from '../../runtime/http/config.ts';
 
 describe('http config', () => {
   it('defaults to 127.0.0.1:8080 without a token', () => {

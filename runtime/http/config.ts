@@ -5,8 +5,6 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopback } from '../../kernel/net.ts';
 
-export { isLoopback };
-
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 
 export interface ListenAddress {

@@ -18,7 +18,8 @@ import type { Registry } from 'prom-client';
 import type { DownlinkService } from '../../kernel/component.ts';
 import { UserError } from '../../kernel/user-error.ts';
 import { counter, gauge, processMetrics } from '../../kernel/metrics.ts';
-import { isLoopback, parseListen, type HttpConfig } from './config.ts';
+import { isLoopback } from '../../kernel/net.ts';
+import { parseListen, type HttpConfig } from './config.ts';
 import type { DashboardFeed, LiveMessage } from './dashboard-feed.ts';
 import { DownlinkApi } from './downlink-api.ts';
 
