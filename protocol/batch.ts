@@ -17,6 +17,8 @@ export interface BatchHeader {
   created: number;
   key: string;
   sig: string;
+  /** the device's recovery epoch, 2 or more; absent means 1 (docs/spec/batches.md#epochs) */
+  epoch?: number;
 }
 
 export type UnsignedHeader = Omit<BatchHeader, 'sig'>;
@@ -28,6 +30,7 @@ export interface Batch {
 
 export function signHeader(fields: Omit<UnsignedHeader, 'v' | 'key'>, key: DeviceKey): BatchHeader {
   const unsigned: UnsignedHeader = { v: 1, ...fields, key: key.public };
+  if (unsigned.epoch === undefined || unsigned.epoch === 1) delete unsigned.epoch;
   const sig = signBytes(key, Buffer.from(canonicalize(unsigned), 'utf8'));
   return { ...unsigned, sig };
 }
@@ -40,6 +43,11 @@ export function signBatch(device: string, key: DeviceKey, batch: number, records
     root: rootFromLeafHashes(leaves).toString('hex'), prev, created,
   }, key);
   return { header, records };
+}
+
+/** The recovery epoch a header belongs to: its `epoch` field, 1 when absent. */
+export function epochOf(header: Pick<BatchHeader, 'epoch'>): number {
+  return header.epoch ?? 1;
 }
 
 /** SHA-256 of the header's canonical bytes, signature included: what the next header's `prev` holds. */
@@ -60,7 +68,9 @@ export function headerProblem(h: unknown): string | null {
   if (!isHex(x.prev, 32)) return 'header.prev must be 64 lowercase hex digits';
   if (!isHex(x.key, 32)) return 'header.key must be 64 lowercase hex digits';
   if (!isHex(x.sig, 64)) return 'header.sig must be 128 lowercase hex digits';
-  const known = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'key', 'sig']);
+  // Epoch 1 is written by leaving the field out, so that a header has one form only.
+  if (x.epoch !== undefined && (!Number.isSafeInteger(x.epoch) || (x.epoch as number) < 2)) return 'header.epoch must be an integer >= 2 (absent means 1)';
+  const known = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'key', 'sig', 'epoch']);
   for (const k of Object.keys(x)) if (!known.has(k)) return `header has an unknown field ${k}`;
   return null;
 }
@@ -106,14 +116,19 @@ export function expectedPrev(previous: BatchHeader | null): string {
   return previous ? headerHash(previous) : ZERO_HASH;
 }
 
-/** Verify a whole chain of headers of one device, in order, starting at batch 1 or after `before`. */
-export function chainProblem(headers: readonly BatchHeader[], before: BatchHeader | null = null): string | null {
+/**
+ * Verify a whole chain of headers of one device and epoch, in order, starting at batch 1 or after
+ * `before`. Batch 1 of epoch 1 chains to 64 zeros; batch 1 of a later epoch to the last batch its
+ * restart record names (`startHash`).
+ */
+export function chainProblem(headers: readonly BatchHeader[], before: BatchHeader | null = null, startHash = ZERO_HASH): string | null {
   let prev = before;
   for (const h of headers) {
     const expectedNumber = prev ? prev.batch + 1 : 1;
     if (h.batch !== expectedNumber) return `batch ${h.batch} follows batch ${prev?.batch ?? 0}`;
+    if (prev && epochOf(h) !== epochOf(prev)) return `batch ${h.batch} is of epoch ${epochOf(h)}, batch ${prev.batch} of epoch ${epochOf(prev)}`;
     if (prev && h.first !== prev.last + 1) return `batch ${h.batch} starts at seq ${h.first}, expected ${prev.last + 1}`;
-    if (h.prev !== expectedPrev(prev)) return `batch ${h.batch} does not chain to batch ${prev?.batch ?? 0}`;
+    if (h.prev !== (prev ? headerHash(prev) : startHash)) return `batch ${h.batch} does not chain to batch ${prev?.batch ?? 0}`;
     if (!verifyHeaderSignature(h)) return `batch ${h.batch} signature does not verify`;
     prev = h;
   }

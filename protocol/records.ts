@@ -3,6 +3,7 @@
 // `meta`), all covered by the hash.
 import type { JsonValue } from './canonical.ts';
 import type { PlanRecord } from './plan.ts';
+import { restartFieldsProblem, type RestartRecord } from './restart.ts';
 import { isValidName } from './names.ts';
 
 export { isValidName };
@@ -39,7 +40,7 @@ export interface GapRecord {
   reason: string;
 }
 
-export type JournalRecord = ReadingRecord | GapRecord | PlanRecord;
+export type JournalRecord = ReadingRecord | GapRecord | PlanRecord | RestartRecord;
 
 /** What a driver, the gateway or the simulator hands to the pipeline; the journal adds the rest. */
 export interface ReadingInput {
@@ -108,5 +109,6 @@ export function recordProblem(rec: unknown): string | null {
     if (!Number.isSafeInteger(r.ts)) return 'plan.ts must be integer milliseconds';
     return null;
   }
+  if (r.kind === 'restart') return restartFieldsProblem(r);
   return `unknown record kind ${JSON.stringify(r.kind)}`;
 }
