@@ -5,13 +5,14 @@
 // refusal has its own status and a one-line reason, and is counted.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { checkRecords, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
+import { checkRecords, epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
 import { rootOfJoined } from './leaves.ts';
 import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { counter, histogram } from '../kernel/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ReceiptSigner } from './receipts.ts';
+import { RestartGate, type EpochVerdict } from './restart-gate.ts';
 import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore } from './store/types.ts';
 import type { HeaderVerdict } from './wire/body.ts';
@@ -41,12 +42,14 @@ function stop(answer: IngestReply): HeaderVerdict<IngestReply> {
 export class Ingest {
   private readonly m;
   private readonly logThrottle: ThrottledWarn;
+  private readonly gate: RestartGate;
 
   private readonly deps: IngestDeps;
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
     this.logThrottle = new ThrottledWarn(deps.log, 1000);
+    this.gate = new RestartGate({ store: deps.store, log: deps.log, now: deps.now ?? Date.now });
     const reg = deps.metrics;
     this.m = {
       batches: counter(reg, 'fieldproof_sink_batches_total', 'Batches offered to the sink, by outcome', ['outcome']),
@@ -62,6 +65,10 @@ export class Ingest {
     this.m.batches.inc({ outcome: 'refused' });
     this.logThrottle.warn(reason, { error, ...extra }, 'batch refused');
     return { status, body: { error, code: reason, ...extra } };
+  }
+
+  private refuseEpoch(v: Extract<EpochVerdict, { kind: 'refuse' }>, header: BatchHeader): IngestReply {
+    return this.refuse(v.status, v.code, v.error, { device: header.device, epoch: epochOf(header), batch: header.batch });
   }
 
   /** A 200: the batch is held, and the receipt says so under the sink's key. */
@@ -92,14 +99,17 @@ export class Ingest {
     const ids = { device: header.device, batch: header.batch };
     if (!verifyHeaderSignature(header)) return stop(this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids));
     const head = await this.deps.store.head(header.device);
-    if (header.batch <= head.batch) {
+    const epoch = epochOf(header);
+    if (header.batch <= head.batch || epoch !== head.epoch) {
       const hash = headerHash(header);
-      const held = await this.deps.store.batch(header.device, header.batch);
+      const held = await this.deps.store.batch(header.device, header.batch, epoch);
       if (held?.hash === hash) {
         this.m.batches.inc({ outcome: 'duplicate' });
         return stop(this.accepted('duplicate', header, hash));
       }
     }
+    const verdict = await this.gate.beforeRecords(header, head);
+    if (verdict.kind === 'refuse') return stop(this.refuseEpoch(verdict, header));
     return { proceed: true, records: header.count };
   }
 
@@ -146,10 +156,17 @@ export class Ingest {
       count = lines.length;
     }
     this.m.verifySeconds.observe((performance.now() - started) / 1000);
+    const epoch = epochOf(header);
+    if (epoch > 1) {
+      // The epoch may have been accepted, or the restart noted, since checkHeader looked.
+      const head = await this.deps.store.head(header.device);
+      const verdict = epoch > head.epoch ? await this.gate.noteRestart(header, decoded) : await this.gate.beforeRecords(header, head);
+      if (verdict.kind === 'refuse') return this.refuseEpoch(verdict, header);
+    }
 
     const hash = headerHash(header);
     const receivedAt = (this.deps.now ?? Date.now)();
-    const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, () =>
+    const outcome = await this.deps.sequencer.commit(header.device, epoch, header.batch, this.deps.chainWaitMs, () =>
       this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, minTs, maxTs, receivedAt }));
     switch (outcome.status) {
       case 'stored':
@@ -161,12 +178,18 @@ export class Ingest {
         return this.accepted('duplicate', header, hash);
       case 'equivocation': {
         this.m.equivocations.inc();
-        await this.deps.store.reportEquivocation({ ...ids, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt });
-        this.deps.log.error({ ...ids, storedHash: outcome.storedHash, offeredHash: hash }, 'device equivocates: a different batch under a number already held');
+        // One report per conflicting pair: a device that offers the same batch again adds nothing.
+        const isNew = await this.deps.store.reportEquivocation({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt });
+        if (isNew) this.deps.log.error({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash }, 'device equivocates: a different batch under a number already held');
         return this.refuse(409, 'equivocation', `batch ${header.batch} of ${header.device} differs from the batch already held under that number; reported`, { ...ids, storedHash: outcome.storedHash });
       }
       case 'out_of_order':
         return this.refuse(409, 'out_of_order', outcome.reason, { ...ids, have: outcome.have });
+      case 'other_epoch': {
+        const verdict = await this.gate.beforeRecords(header, await this.deps.store.head(header.device));
+        if (verdict.kind === 'refuse') return this.refuseEpoch(verdict, header);
+        return this.refuse(409, 'out_of_order', `the device's epoch changed while batch ${header.batch} was checked`, { ...ids, have: 0 });
+      }
     }
   }
 }

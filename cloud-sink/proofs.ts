@@ -19,17 +19,19 @@ export class ProofService {
     this.store = store;
   }
 
-  async proof(device: string, seq: number): Promise<ProofLookup> {
-    const row = await this.store.batchForSeq(device, seq);
+  /** A record is (device, epoch, seq): seqs count from 1 again in each recovery epoch. */
+  async proof(device: string, seq: number, epoch = 1): Promise<ProofLookup> {
+    const row = await this.store.batchForSeq(device, seq, epoch);
     if (!row) {
       const head = await this.store.head(device);
-      return { ok: false, status: 404, code: 'not_found', error: head.batch === 0 ? `the sink holds nothing of device ${device}` : `the sink holds seq 1..${head.last} of ${device}, not ${seq}` };
+      const held = head.epoch === epoch && head.batch > 0 ? `the sink holds seq 1..${head.last} of epoch ${epoch} of ${device}, not ${seq}` : `the sink holds no seq ${seq} of epoch ${epoch} of ${device}`;
+      return { ok: false, status: 404, code: 'not_found', error: head.batch === 0 && head.epoch === 1 ? `the sink holds nothing of device ${device}` : held };
     }
     const h = row.header;
     if (row.pruned) {
       return { ok: false, status: 404, code: 'dropped', error: `seq ${seq} of ${device} was dropped on the device before it was sent (batch ${h.batch}, seq ${h.first}..${h.last}, is pruned)` };
     }
-    const lines = await this.store.records(device, h.batch);
+    const lines = await this.store.records(device, h.batch, epoch);
     const index = seq - h.first;
     const leaves = lines.map((l) => leafHash(l));
     const proof: RecordProof = {

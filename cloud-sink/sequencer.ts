@@ -25,11 +25,13 @@ export class ChainSequencer {
     this.pipelined = pipelined;
   }
 
-  async commit(device: string, batch: number, waitMs: number, fn: () => Promise<CommitOutcome>): Promise<CommitOutcome> {
-    let st = await this.state(device);
+  /** Batch numbers count within an epoch: each epoch of a device is a line of its own. */
+  async commit(deviceName: string, epoch: number, batch: number, waitMs: number, fn: () => Promise<CommitOutcome>): Promise<CommitOutcome> {
+    const device = epoch === 1 ? deviceName : `${deviceName}@${epoch}`;
+    let st = await this.state(device, deviceName, epoch);
     if (batch > st.batch + 1 && waitMs > 0) {
       await this.waitFor(device, batch - 1, waitMs);
-      st = await this.state(device);
+      st = await this.state(device, deviceName, epoch);
     }
     const inLine = batch === st.batch + 1;
     if (inLine && !this.pipelined) await st.done.catch(() => undefined);
@@ -50,11 +52,11 @@ export class ChainSequencer {
     return outcome;
   }
 
-  private async state(device: string): Promise<Handed> {
+  private async state(device: string, deviceName: string, epoch: number): Promise<Handed> {
     const known = this.handed.get(device);
     if (known) return known;
-    const head = await this.store.head(device);
-    const st = this.handed.get(device) ?? { batch: head.batch, done: Promise.resolve() };
+    const head = await this.store.head(deviceName);
+    const st = this.handed.get(device) ?? { batch: head.epoch === epoch ? head.batch : 0, done: Promise.resolve() };
     this.handed.set(device, st);
     return st;
   }

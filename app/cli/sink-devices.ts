@@ -12,6 +12,8 @@ const HELP = `usage: fieldproof sink-devices add --id ID --key HEX [--url URL] [
        fieldproof sink-devices note --device ID --sensor METER --event-ts MS --event-kind KIND --text TEXT
                                     --operator NAME --operator-key DIR|FILE [--no-credit] [--url URL] [--token T] [--config FILE]
        fieldproof sink-devices notes --device ID [--url URL] [--config FILE]
+       fieldproof sink-devices pending-restarts [--device ID] [--all] [--url URL] [--token T] [--config FILE]
+       fieldproof sink-devices accept-restart --device ID [--epoch N] [--url URL] [--token T] [--config FILE]
 
 Registers a device's Ed25519 public key with a running sink, or lists the registered devices, as
 JSON. The sink's URL and admin token come from --url and --token, or from the sink's --config
@@ -23,7 +25,15 @@ note   explains a meter event of the MRV report (the event's reading time and ki
        (made with fieldproof keys init --data-dir DIR; its public key goes in the sink config's
        report.operators). The sink keeps every note with the data; it lets the event's interval
        be credited only when its signer is listed there. --no-credit records the explanation only.
-notes  lists a device's notes and whether each counts.`;
+notes  lists a device's notes and whether each counts.
+
+pending-restarts  lists the new epochs devices asked for (a device that lost its journal, or found it
+       behind the sink, starts a new chain with a signed restart record) that no admin accepted yet;
+       --all lists the accepted ones too. Until its restart is accepted the device's new batches
+       are refused (restart_pending) and it keeps journaling.
+accept-restart  makes the device's pending epoch (--epoch N when it asked for several) its current
+       one: the sink then stores the new chain, joined to the batch the restart record names, and
+       keeps the old chain as it is. Check first that the device was restored on purpose.`;
 
 export const command: Command = {
   summary: 'register or list device keys on a running sink',
@@ -35,11 +45,13 @@ export const command: Command = {
       process.stdout.write(HELP + '\n');
       return verb === undefined ? 2 : 0;
     }
-    if (!['add', 'list', 'note', 'notes'].includes(verb)) throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add, list, note or notes`);
+    if (!['add', 'list', 'note', 'notes', 'pending-restarts', 'accept-restart'].includes(verb)) {
+      throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add, list, note, notes, pending-restarts or accept-restart`);
+    }
     const { values } = parseFlags(rest, {
       id: { type: 'string' }, key: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, config: { type: 'string', short: 'c' },
       device: { type: 'string' }, sensor: { type: 'string' }, 'event-ts': { type: 'string' }, 'event-kind': { type: 'string' }, text: { type: 'string' },
-      operator: { type: 'string' }, 'operator-key': { type: 'string' }, 'no-credit': { type: 'boolean' },
+      operator: { type: 'string' }, 'operator-key': { type: 'string' }, 'no-credit': { type: 'boolean' }, epoch: { type: 'string' }, all: { type: 'boolean' },
     });
     let url = values.url;
     let token = values.token ?? process.env.FIELDPROOF_SINK_ADMIN_TOKEN;
@@ -49,7 +61,7 @@ export const command: Command = {
       token ??= c.adminToken;
     }
     if (!url) throw new UsageError('missing --url (or --config)');
-    if (verb === 'notes' || verb === 'note') {
+    if (verb === 'notes' || verb === 'note' || verb === 'accept-restart' || (verb === 'pending-restarts' && values.device !== undefined)) {
       if (!isValidName(values.device)) throw new UsageError('--device must be a device id');
     }
     if (!token && verb !== 'notes') throw new UsageError('missing --token (or FIELDPROOF_SINK_ADMIN_TOKEN, or adminToken in --config)');
@@ -57,7 +69,9 @@ export const command: Command = {
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     let res;
     try {
-      if (verb === 'note') {
+      if (verb === 'pending-restarts' || verb === 'accept-restart') {
+        res = await restartRequest(verb, base, headers, values);
+      } else if (verb === 'note') {
         res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'POST', headers, body: JSON.stringify(noteFrom(values)) });
       } else if (verb === 'notes') {
         res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'GET' });
@@ -80,6 +94,7 @@ export const command: Command = {
       throw new CommandFailure(`the sink answered ${res.statusCode} with something that is not JSON`);
     }
     if (res.statusCode >= 400) throw new CommandFailure(`the sink refused: ${String(body.error ?? res.statusCode)}`);
+    if (verb === 'pending-restarts' && !values.all) body = { restarts: (body.restarts as { acceptedAt: number | null }[]).filter((r) => r.acceptedAt === null) };
     printJson(body);
     return 0;
   },
@@ -100,4 +115,26 @@ function noteFrom(v: Record<string, string | boolean | undefined>) {
   return signNote({
     device: v.device as string, sensor: v.sensor, eventTs, eventKind: kind, credit: !v['no-credit'], text: v.text, operator: v.operator, at: Date.now(),
   }, key);
+}
+
+type Headers = Record<string, string>;
+
+/**
+ * The restart sub-verbs. `accept-restart` without --epoch accepts the device's one pending epoch;
+ * with none pending, or several, it says so rather than guess.
+ */
+async function restartRequest(verb: string, base: string, headers: Headers, v: Record<string, string | boolean | undefined>) {
+  const query = v.device ? `?device=${v.device as string}` : '';
+  if (verb === 'pending-restarts') return request(`${base}/v1/restarts${query}`, { method: 'GET', headers });
+  let epoch = v.epoch === undefined ? null : Number(v.epoch);
+  if (epoch !== null && (!Number.isSafeInteger(epoch) || epoch < 2)) throw new UsageError('--epoch must be an integer >= 2');
+  if (epoch === null) {
+    const res = await request(`${base}/v1/restarts${query}`, { method: 'GET', headers });
+    if (res.statusCode !== 200) return res;
+    const pending = ((await res.body.json()) as { restarts: { epoch: number; acceptedAt: number | null }[] }).restarts.filter((r) => r.acceptedAt === null);
+    if (pending.length === 0) throw new CommandFailure(`device ${v.device as string} has no pending restart`);
+    if (pending.length > 1) throw new UsageError(`device ${v.device as string} asked for epochs ${pending.map((r) => r.epoch).join(', ')}: say which with --epoch`);
+    epoch = pending[0]!.epoch;
+  }
+  return request(`${base}/v1/devices/${v.device as string}/restarts/${epoch}/accept`, { method: 'POST', headers });
 }
