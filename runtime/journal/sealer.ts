@@ -119,6 +119,7 @@ export class Sealer {
         root: rootFromLeafHashes(lines.map((l) => leafHash(l))).toString('hex'),
         prev: state.lastHeaderHash,
         created: now(),
+        epoch: state.epoch ?? 1,
       },
       key,
     );
