@@ -3,6 +3,7 @@
 // first: the header and its signature before any work on data no key has vouched for; then, when
 // the caller gave the device's key, that the header's key is that one; then the record's path and
 // the anchor's. The on-chain checks are the caller's (docs/spec/proofs.md, "Verifying a proof").
+import { restartPlacementProblem, type RestartRecord } from './restart.ts';
 import { canonicalize } from './canonical.ts';
 import { headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
@@ -97,6 +98,9 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
   if (proof.index !== index) return fail('record', `index ${JSON.stringify(proof.index)} does not match seq ${record.seq}`);
   const path = hexPath(proof.path);
   if (!path) return fail('record', `path must be a list of at most ${MAX_PATH} 64-digit hex hashes`);
+  // A restart record proves where a recovery epoch joins the earlier chain only where it sits right.
+  const placement = record.kind === 'restart' ? restartPlacementProblem(record as unknown as RestartRecord, header) : null;
+  if (placement) return fail('record', placement);
   if (!verifyInclusion(leafHash(canonicalize(record)), index, header.count, path, Buffer.from(header.root, 'hex'))) {
     return fail('record in batch', 'the record and path do not lead to header.root');
   }

@@ -264,6 +264,11 @@ export class Journal {
 
   // ---------------------------------------------------------------- recovery epochs
 
+  /** The device's public key, which signs every header of this journal. */
+  get publicKey(): string {
+    return this.opts.key.public;
+  }
+
   /** The recovery epoch of the chain the journal holds (1 until it first starts a new one). */
   get epoch(): number {
     return this.cell.current.epoch ?? 1;

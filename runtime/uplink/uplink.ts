@@ -15,6 +15,8 @@ import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
 import { BatchBodies } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
+import { readHalt, writeHalt, type Halt } from './halt.ts';
+import { chainRelation, EpochRecovery, type HeadAnswer } from './recovery.ts';
 import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -76,6 +78,9 @@ export class Uplink {
   /** aborts the requests on the wire when the uplink stops */
   private aborter = new AbortController();
   private lastPublished = '';
+  /** sending stopped until an operator acts (halt.ts) */
+  private halted: Halt | null = null;
+  private readonly recovery: EpochRecovery;
   private readonly bodies: BatchBodies;
   private readonly base: string;
   private readonly config: UplinkConfig;
@@ -90,6 +95,11 @@ export class Uplink {
     this.base = this.config.url.replace(/\/+$/, '');
     this.trust = new SinkTrust({ configuredKey: this.config.sinkKey, dataDir: deps.dataDir, url: this.base, log: deps.log });
     this.bodies = new BatchBodies(deps.journal, { encoding: this.config.encoding, gzipLevel: this.config.gzipLevel });
+    this.recovery = new EpochRecovery({
+      journal: deps.journal, device: deps.device, deviceKey: deps.journal.publicKey, log: deps.log,
+      heldBatch: (batch, epoch) => this.heldBatch(batch, epoch),
+      receiptHolds: (receipt, batch, hash) => this.receiptHolds(receipt, batch, hash, 'head'),
+    });
     const reg = deps.metrics;
     this.m = {
       sent: counter(reg, 'fieldproof_uplink_batches_total', 'Batch sends, by outcome', ['outcome']),
@@ -131,6 +141,8 @@ export class Uplink {
     setMaxListeners(4 * config.inFlight + 8, this.aborter.signal);
     this.needResync = true;
     this.running = true;
+    this.halted = readHalt(this.deps.dataDir);
+    if (this.halted) this.announceHalt();
     this.unsubscribe = this.deps.journal.onSealed(() => this.pump());
     this.pollTimer = setInterval(() => this.pump(), 1000);
     this.pollTimer.unref();
@@ -165,7 +177,7 @@ export class Uplink {
   }
 
   private pump(): void {
-    if (!this.running) return;
+    if (!this.running || this.halted) return;
     const wait = this.pausedUntil - Date.now();
     if (wait > 0) {
       if (!this.wakeTimer) {
@@ -212,18 +224,24 @@ export class Uplink {
       const journal = this.deps.journal;
       // The head moves the device forward only under a receipt for it from the trusted sink.
       if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
-      if (have > journal.ackedBatch && have <= journal.stats().lastBatch) {
-        const h = journal.header(have);
-        if (h && headerHash(h) === res.body.hash) await this.ackThrough(have);
-        else if (h) {
-          this.deps.log.error({ batch: have }, 'the sink holds a different batch under this number than the journal: sending stopped until resolved');
-          this.m.errors.inc({ reason: 'sink_chain_differs' });
-          return this.fail('sink_chain_differs');
-        }
-      } else if (have < journal.ackedBatch) {
+      const head: HeadAnswer = { epoch: Number(res.body.epoch ?? 1), batch: have, hash: String(res.body.hash), header: res.body.header, receipt: res.body.receipt };
+      const relation = chainRelation(journal, head);
+      if (relation === 'diverged') {
+        // The journal was lost or restored from an older copy: a new epoch, then ask again.
+        const why = await this.recovery.restartFrom(head);
+        if (why) return this.fail(why);
+        this.acked.clear();
+        this.bodies.clear();
+        this.ackCursor = journal.ackedBatch;
+        this.next = this.ackCursor + 1;
+        return;
+      }
+      if (relation === 'same' && have > journal.ackedBatch) await this.ackThrough(have);
+      else if (relation === 'same' && have < journal.ackedBatch) {
         this.deps.log.error({ sinkHas: have, ackedBatch: journal.ackedBatch }, 'the sink holds fewer batches than it acknowledged before (restored from an old backup?); the acknowledged batches are gone from this device');
       }
-      this.next = Math.max(this.ackCursor, have) + 1;
+      // A journal ahead (a new epoch the sink has not accepted yet) sends from its own cursor.
+      this.next = relation === 'same' ? Math.max(this.ackCursor, have) + 1 : this.ackCursor + 1;
       this.needResync = false;
       this.failures = 0;
     } catch (err) {
@@ -276,6 +294,15 @@ export class Uplink {
       this.deps.log.warn({ batch, have: res.body.have, reason: res.body.error }, 'the sink wants another batch first');
       return 'rewind';
     }
+    if (code === 'equivocation' || code === 'wrong_key') {
+      this.halt({ code, epoch: this.deps.journal.epoch, batch, error: String(res.body.error ?? code), at: Date.now() });
+      return 'retry';
+    }
+    if (code === 'restart_pending') {
+      // Only an admin changes this: ask again after the longest backoff, not sooner.
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.config.backoffMaxMs);
+      this.deps.board?.set('uplink.restartPending', { epoch: this.deps.journal.epoch, retryInMs: this.config.backoffMaxMs, at: Date.now() });
+    }
     this.m.errors.inc({ reason: code });
     // The sink said when to come back (too busy, or this address over its limits): not before then.
     if (res.retryAfterMs > 0) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + res.retryAfterMs);
@@ -283,6 +310,33 @@ export class Uplink {
     log({ batch, status: res.status, code, err: res.body.error }, res.status >= 500 ? 'the sink failed; will retry' : 'the sink refused a batch; will retry after backing off');
     this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: res.status, error: res.body.error ?? null });
     return 'retry';
+  }
+
+  /** Stop sending until an operator acts; remembered across restarts. */
+  private halt(h: Halt): void {
+    if (this.halted) return;
+    this.halted = h;
+    try {
+      writeHalt(this.deps.dataDir, h);
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'cannot remember that the uplink stopped; it stops until the daemon restarts');
+    }
+    this.announceHalt();
+  }
+
+  private announceHalt(): void {
+    const h = this.halted!;
+    this.deps.log.error({ ...h }, `uplink stopped: the sink refused batch ${h.batch} (${h.code}); the journal keeps everything. Resolve it, then: fieldproof uplink resume --data-dir DIR`);
+    this.deps.board?.set('uplink.halted', h);
+    this.deps.board?.set('uplink.state', { state: 'halted', ...h });
+  }
+
+  /** One held batch's answer from the sink (recovery.ts), or null when it does not hold it. */
+  private async heldBatch(batch: number, epoch: number): Promise<{ hash: string; receipt: unknown } | null> {
+    const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/batches/${batch}?epoch=${epoch}`);
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw new Error(`sink answered ${res.status} to a held batch query: ${String(res.body.error ?? '')}`);
+    return { hash: String(res.body.hash), receipt: res.body.receipt };
   }
 
   /** A receipt the device may delete on; otherwise counted, logged and false. */
@@ -328,6 +382,7 @@ export class Uplink {
   private settle(batch: number, outcome: SendOutcome): void {
     if (outcome === 'acked') {
       this.failures = 0;
+      if (this.deps.board?.get('uplink.restartPending')) this.deps.board.set('uplink.restartPending', null);
       void this.enqueueAck(batch);
       return;
     }

@@ -1,0 +1,43 @@
+// Stopping the uplink for good, until an operator acts. An equivocation (the sink holds another
+// batch under a number this device signed) or a wrong_key refusal will not change by sending again:
+// retrying would only hammer the sink. The uplink stops sending, says so once (an error log, the
+// status board's `uplink.halted`, which the alerts raise as `uplink_halted`), and remembers it in
+// <dataDir>/uplink-halted.json across restarts. The journal keeps everything meanwhile.
+// `fieldproof uplink resume --data-dir DIR` removes the file (docs/durability.md).
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../kernel/atomic-file.ts';
+
+export const HALT_FILE = 'uplink-halted.json';
+
+/** Why sending stopped: the sink's refusal and what it was about. */
+export interface Halt {
+  code: 'equivocation' | 'wrong_key';
+  epoch: number;
+  batch: number;
+  error: string;
+  at: number;
+}
+
+export function readHalt(dataDir: string): Halt | null {
+  const file = join(dataDir, HALT_FILE);
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Halt;
+  } catch {
+    // A damaged marker still means "stopped": what it said is lost, not that it was said.
+    return { code: 'equivocation', epoch: 0, batch: 0, error: `${file} is damaged`, at: 0 };
+  }
+}
+
+export function writeHalt(dataDir: string, halt: Halt): void {
+  writeFileAtomic(join(dataDir, HALT_FILE), JSON.stringify(halt) + '\n');
+}
+
+/** Remove the marker; true when there was one. */
+export function clearHalt(dataDir: string): boolean {
+  const file = join(dataDir, HALT_FILE);
+  if (!existsSync(file)) return false;
+  rmSync(file);
+  return true;
+}
