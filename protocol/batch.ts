@@ -36,11 +36,11 @@ export function signHeader(fields: Omit<UnsignedHeader, 'v' | 'key'>, key: Devic
 }
 
 /** Records (consecutive seqs of one device) and the signed header over them. */
-export function signBatch(device: string, key: DeviceKey, batch: number, records: JournalRecord[], prev: string, created: number): Batch {
+export function signBatch(device: string, key: DeviceKey, batch: number, records: JournalRecord[], prev: string, created: number, epoch = 1): Batch {
   const leaves = records.map((r) => leafHash(canonicalize(r)));
   const header = signHeader({
     device, batch, first: records[0]!.seq, last: records[records.length - 1]!.seq, count: records.length,
-    root: rootFromLeafHashes(leaves).toString('hex'), prev, created,
+    root: rootFromLeafHashes(leaves).toString('hex'), prev, created, epoch,
   }, key);
   return { header, records };
 }

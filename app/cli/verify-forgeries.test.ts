@@ -2,14 +2,17 @@
 // process) against the Aptos SIMULATOR over HTTP. Every forgery a proof can carry is refused with
 // its exact reason and exit code: a key of the forger's own, another device's key, a made-up
 // anchor, an anchor another account sent, another account's copy of the module, a revoked key,
-// a tampered record, path or header, a record claimed for a pruned batch, and files no proof is.
+// a tampered record, path or header, a record claimed for a pruned batch, a forged restart record
+// of a restored journal, and files no proof is.
 // And the honest proof a sink serves holds at either trust root, and without one is only consistent.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Hex } from '@aptos-labs/ts-sdk';
-import type { Batch } from '../../protocol/batch.ts';
+import { signBatch, type Batch } from '../../protocol/batch.ts';
+import { readingRecord } from '../../protocol/records.ts';
+import { restartRecord } from '../../protocol/restart.ts';
 import type { RecordProof } from '../../protocol/proof.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { ChainFixture, chainOf, recordProof, type Operator } from '../../cloud-sink/anchor/chain-testing.ts';
@@ -220,6 +223,45 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       assert.equal(v.code, 1, 'dated before the cutoff, but first anchored after the revocation: what a thief could make');
       assert.match(v.steps.at(-1)!.detail!, new RegExp(`^key ${stolen.public} of device site-r was revoked on chain at .+, before the batch was anchored`));
       assert.equal((await byDevice(proofOf(3, late), stolen.public)).code, 0, 'the device key alone cannot tell a revoked key: the docs say so');
+    });
+
+    describe('a restored journal: a new epoch joined to the old chain', () => {
+      let head: { batch: number; hash: string };
+      let epoch2: Batch;
+      const reading = (seq: number) => readingRecord('site-a', seq, { sensor: 's-1', metric: 'co2_ppm', ts: 1763890000000 + seq, value: 400 + seq, unit: 'ppm' }, { score: 1, flags: [] });
+
+      before(async () => {
+        head = (await getJson(`${sink.url}/v1/devices/site-a/head`)).body as unknown as { batch: number; hash: string };
+        const restart = restartRecord('site-a', 2, 'journal_behind_sink', { epoch: 1, batch: head.batch, hash: head.hash }, 1, 1763890000000);
+        epoch2 = signBatch('site-a', keyA, 1, [restart, reading(2)], head.hash, 1763890000001, 2);
+        assert.equal((await postJson(sink.url, epoch2)).body.code, 'restart_pending', 'the sink waits for the admin');
+        assert.equal((await sink.store.acceptRestart('site-a', 2, Date.now())).status, 'accepted');
+        assert.equal((await postJson(sink.url, epoch2)).status, 200);
+        assert.equal(await sink.anchorNow(), 2);
+      });
+
+      it('a proof of the old epoch still holds, and so does the restart record\'s, at either root', async () => {
+        const old = (await getJson(`${sink.url}/v1/proofs/site-a/9`)).body;
+        assert.equal((await byDevice(old)).code, 0);
+        const res = await getJson(`${sink.url}/v1/proofs/site-a/1?epoch=2`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const proof = res.body as unknown as RecordProof;
+        assert.equal(proof.record.kind, 'restart');
+        assert.equal((await byDevice(proof)).code, 0);
+        assert.equal((await byOperator(proof)).code, 0, JSON.stringify(await byOperator(proof)));
+        assert.equal((await byDevice((await getJson(`${sink.url}/v1/proofs/site-a/2?epoch=2`)).body)).code, 0);
+      });
+
+      it('a restart record that names another batch than its batch chains to, or sits in another epoch, is refused with its reason', async () => {
+        const lie = restartRecord('site-a', 2, 'journal_lost', { epoch: 1, batch: 1, hash: 'ab'.repeat(32) }, 0, 1763890000000);
+        const forged = signBatch('site-a', keyA, 1, [lie], head.hash, 1763890000002, 2);
+        refused(await byDevice(recordProof([forged], 0, 0)), 'record', "the restart record names a batch other than the one its batch's prev chains to");
+        const misplaced = signBatch('site-a', keyA, 4, [{ ...restartRecord('site-a', 2, 'journal_lost', { epoch: 1, batch: 3, hash: head.hash }, 0, 1), seq: 1 }], head.hash, 1763890000003);
+        refused(await byDevice(recordProof([misplaced], 0, 0)), 'record', 'the restart record opens epoch 2 but its batch is of epoch 1');
+        const third = signBatch('site-a', keyA, 1, [restartRecord('site-a', 3, 'journal_lost', { epoch: 1, batch: 1, hash: 'ab'.repeat(32) }, 0, 1)], 'ab'.repeat(32), 1763890000004, 3);
+        const answer = await postJson(sink.url, third);
+        assert.deepEqual([answer.status, answer.body.code], [422, 'bad_restart'], 'nor does the sink take it as a restart');
+      });
     });
 
     describe('tampering with an honest proof', () => {
