@@ -52,7 +52,10 @@ export class EpochRoutes {
       await this.deps.knownHead(device);
       const row = await store.batch(device, batch, epoch);
       if (!row) throw new HttpError(404, `the sink holds no batch ${batch} of epoch ${epoch} of ${device}`, 'not_held');
-      send(res, 200, { device, epoch, batch, hash: row.hash, header: row.header, receipt: receipts.sign({ device, batch, header: row.hash }) });
+      // With ?records=true its records too (as a proof would give them, one by one): a restored
+      // device compares them with its own to carry over only what the sink does not hold.
+      const records = url.searchParams.get('records') === 'true' ? { lines: await store.records(device, batch, epoch) } : {};
+      send(res, 200, { device, epoch, batch, hash: row.hash, header: row.header, ...records, receipt: receipts.sign({ device, batch, header: row.hash }) });
       return true;
     }
     if (method === 'GET' && url.pathname === '/v1/restarts') {

@@ -20,6 +20,11 @@ export interface EpochRequest {
   from: ProvableBatch;
   /** the journal's batches through this one are held by the sink as they are: not carried over */
   heldThrough: number;
+  /**
+   * records after those batches that the sink holds all the same, by seq (their canonical line):
+   * a copy's unsealed tail, which the device it was copied from sealed and sent. Not carried over.
+   */
+  heldRecords?: ReadonlyMap<number, string>;
 }
 
 export interface EpochSwitchInput {
@@ -47,7 +52,8 @@ export async function epochSwitch(input: EpochSwitchInput, req: EpochRequest): P
   const { db, device, key, state, maxRecords, now } = input;
   const epoch = (state.epoch ?? 1) >= req.from.epoch ? (state.epoch ?? 1) + 1 : req.from.epoch + 1;
   const carried: { line: string; ts: number }[] = [];
-  for await (const { line } of input.records) {
+  for await (const { seq, line } of input.records) {
+    if (req.heldRecords?.get(seq) === line) continue;
     const rec = JSON.parse(line) as Record<string, unknown>;
     // An earlier restart that no sink accepted is superseded by this one.
     if (rec.kind === 'restart') continue;

@@ -8,6 +8,7 @@
 // batch over. Nothing is sent that would conflict with what the sink holds.
 import type { Logger } from 'pino';
 import { epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../../protocol/batch.ts';
+import { leafHash, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import type { RestartReason } from '../../protocol/restart.ts';
 import type { Journal } from '../journal/journal.ts';
 
@@ -27,8 +28,8 @@ export interface RecoveryDeps {
   device: string;
   /** the device's public key: the head's header must be signed by it */
   deviceKey: string;
-  /** a held batch's answer from the sink, or null when it does not hold it */
-  heldBatch: (batch: number, epoch: number) => Promise<{ hash: string; receipt: unknown } | null>;
+  /** a held batch's answer from the sink (with its records' lines when asked), or null when it does not hold it */
+  heldBatch: (batch: number, epoch: number, records?: boolean) => Promise<{ hash: string; receipt: unknown; header?: unknown; lines?: unknown } | null>;
   /** a receipt from the trusted sink for this batch and hash */
   receiptHolds: (receipt: unknown, batch: number, hash: string) => boolean;
   log: Logger;
@@ -63,10 +64,36 @@ export class EpochRecovery {
       return 'head_unprovable';
     }
     const heldThrough = await this.lastHeldAsIs(head);
+    const heldRecords = journal.epoch === head.epoch ? await this.recordsHeldAfter(heldThrough, head.batch) : new Map<number, string>();
     const reason: RestartReason = journal.epoch === 1 && journal.ackedBatch === 0 && heldThrough === 0 ? 'journal_lost' : 'journal_behind_sink';
-    log.warn({ reason, sinkHead: { epoch: head.epoch, batch: head.batch }, heldThrough, epoch: journal.epoch }, 'the journal is behind the chain the sink holds: starting a new epoch');
-    await journal.startEpoch({ reason, from: { epoch: head.epoch, batch: head.batch, hash: head.hash }, heldThrough });
+    log.warn({ reason, sinkHead: { epoch: head.epoch, batch: head.batch }, heldThrough, heldRecords: heldRecords.size, epoch: journal.epoch }, 'the journal is behind the chain the sink holds: starting a new epoch');
+    await journal.startEpoch({ reason, from: { epoch: head.epoch, batch: head.batch, hash: head.hash }, heldThrough, heldRecords });
     return null;
+  }
+
+  /**
+   * The sink's records after the last batch held as is, by seq, as far as the journal's records
+   * go: each batch's header signed by this device's key, its lines hashing to its root, and a
+   * receipt from the trusted sink for it. A record the journal holds byte for byte under the same
+   * seq is at the sink, and is not carried into the new epoch.
+   */
+  private async recordsHeldAfter(heldThrough: number, sinkHead: number): Promise<Map<number, string>> {
+    const { journal } = this.deps;
+    const out = new Map<number, string>();
+    const lastSeq = journal.stats().lastSeq;
+    for (let b = heldThrough + 1; b <= sinkHead; b++) {
+      const theirs = await this.deps.heldBatch(b, journal.epoch, true);
+      if (!theirs) break;
+      const h = theirs.header as BatchHeader;
+      const lines = theirs.lines;
+      if (headerProblem(h) || h.key !== this.deps.deviceKey || h.batch !== b || epochOf(h) !== journal.epoch || !verifyHeaderSignature(h) || headerHash(h) !== theirs.hash) break;
+      if (!Array.isArray(lines) || lines.length !== h.count || !lines.every((l) => typeof l === 'string')) break;
+      if (rootFromLeafHashes((lines as string[]).map((l) => leafHash(l))).toString('hex') !== h.root) break;
+      if (!this.deps.receiptHolds(theirs.receipt, b, theirs.hash)) break;
+      (lines as string[]).forEach((l, i) => out.set(h.first + i, l));
+      if (h.last >= lastSeq) break;
+    }
+    return out;
   }
 
   /** The head header must be this device's own, signed, and be what the trusted sink's receipt names. */

@@ -97,7 +97,7 @@ export class Uplink {
     this.bodies = new BatchBodies(deps.journal, { encoding: this.config.encoding, gzipLevel: this.config.gzipLevel });
     this.recovery = new EpochRecovery({
       journal: deps.journal, device: deps.device, deviceKey: deps.journal.publicKey, log: deps.log,
-      heldBatch: (batch, epoch) => this.heldBatch(batch, epoch),
+      heldBatch: (batch, epoch, records) => this.heldBatch(batch, epoch, records),
       receiptHolds: (receipt, batch, hash) => this.receiptHolds(receipt, batch, hash, 'head'),
     });
     const reg = deps.metrics;
@@ -332,11 +332,11 @@ export class Uplink {
   }
 
   /** One held batch's answer from the sink (recovery.ts), or null when it does not hold it. */
-  private async heldBatch(batch: number, epoch: number): Promise<{ hash: string; receipt: unknown } | null> {
-    const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/batches/${batch}?epoch=${epoch}`);
+  private async heldBatch(batch: number, epoch: number, records = false): Promise<{ hash: string; receipt: unknown; header?: unknown; lines?: unknown } | null> {
+    const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/batches/${batch}?epoch=${epoch}${records ? '&records=true' : ''}`);
     if (res.status === 404) return null;
     if (res.status !== 200) throw new Error(`sink answered ${res.status} to a held batch query: ${String(res.body.error ?? '')}`);
-    return { hash: String(res.body.hash), receipt: res.body.receipt };
+    return { hash: String(res.body.hash), receipt: res.body.receipt, header: res.body.header, lines: res.body.lines };
   }
 
   /** A receipt the device may delete on; otherwise counted, logged and false. */
