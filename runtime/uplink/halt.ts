@@ -6,7 +6,9 @@
 // `fieldproof uplink resume --data-dir DIR` removes the file (docs/durability.md).
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../kernel/atomic-file.ts';
+import type { StatusBoard } from '../../kernel/component.ts';
 
 export const HALT_FILE = 'uplink-halted.json';
 
@@ -40,4 +42,48 @@ export function clearHalt(dataDir: string): boolean {
   if (!existsSync(file)) return false;
   rmSync(file);
   return true;
+}
+
+export interface HaltSwitchDeps {
+  dataDir: string;
+  log: Logger;
+  board?: StatusBoard | undefined;
+}
+
+/** The uplink's stop: loaded at start, set on a refusal that sending again cannot change. */
+export class HaltSwitch {
+  private current: Halt | null = null;
+  private readonly deps: HaltSwitchDeps;
+
+  constructor(deps: HaltSwitchDeps) {
+    this.deps = deps;
+  }
+
+  get halted(): Halt | null {
+    return this.current;
+  }
+
+  /** A stop from before the restart still holds. */
+  load(): void {
+    this.current = readHalt(this.deps.dataDir);
+    if (this.current) this.announce();
+  }
+
+  stop(h: Halt): void {
+    if (this.current) return;
+    this.current = h;
+    try {
+      writeHalt(this.deps.dataDir, h);
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'cannot remember that the uplink stopped; it stops until the daemon restarts');
+    }
+    this.announce();
+  }
+
+  private announce(): void {
+    const h = this.current!;
+    this.deps.log.error({ ...h }, `uplink stopped: the sink refused batch ${h.batch} (${h.code}); the journal keeps everything. Resolve it, then: fieldproof uplink resume --data-dir DIR`);
+    this.deps.board?.set('uplink.halted', h);
+    this.deps.board?.set('uplink.state', { state: 'halted', ...h });
+  }
 }

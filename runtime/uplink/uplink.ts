@@ -15,7 +15,8 @@ import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
 import { BatchBodies } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
-import { readHalt, writeHalt, type Halt } from './halt.ts';
+import { HaltSwitch } from './halt.ts';
+import { ReceiptGate } from './receipt-gate.ts';
 import { chainRelation, EpochRecovery, type HeadAnswer } from './recovery.ts';
 import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -78,8 +79,9 @@ export class Uplink {
   /** aborts the requests on the wire when the uplink stops */
   private aborter = new AbortController();
   private lastPublished = '';
-  /** sending stopped until an operator acts (halt.ts) */
-  private halted: Halt | null = null;
+  /** sending stopped until an operator acts */
+  private readonly halt: HaltSwitch;
+  private readonly receipts: ReceiptGate;
   private readonly recovery: EpochRecovery;
   private readonly bodies: BatchBodies;
   private readonly base: string;
@@ -98,7 +100,7 @@ export class Uplink {
     this.recovery = new EpochRecovery({
       journal: deps.journal, device: deps.device, deviceKey: deps.journal.publicKey, log: deps.log,
       heldBatch: (batch, epoch, records) => this.heldBatch(batch, epoch, records),
-      receiptHolds: (receipt, batch, hash) => this.receiptHolds(receipt, batch, hash, 'head'),
+      receiptHolds: (receipt, batch, hash) => this.receipts.holds(receipt, batch, hash, 'head'),
     });
     const reg = deps.metrics;
     this.m = {
@@ -113,6 +115,8 @@ export class Uplink {
       lastAck: gauge(reg, 'fieldproof_uplink_last_ack_timestamp_seconds', 'When the sink last acknowledged a batch'),
       seconds: histogram(reg, 'fieldproof_uplink_request_seconds', 'Time from sending a batch to its answer', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     };
+    this.receipts = new ReceiptGate({ trust: this.trust, device: deps.device, log: deps.log, board: deps.board, refused: this.m.unacknowledged, errors: this.m.errors });
+    this.halt = new HaltSwitch({ dataDir: deps.dataDir, log: deps.log, board: deps.board });
   }
 
   async start(): Promise<void> {
@@ -141,8 +145,7 @@ export class Uplink {
     setMaxListeners(4 * config.inFlight + 8, this.aborter.signal);
     this.needResync = true;
     this.running = true;
-    this.halted = readHalt(this.deps.dataDir);
-    if (this.halted) this.announceHalt();
+    this.halt.load();
     this.unsubscribe = this.deps.journal.onSealed(() => this.pump());
     this.pollTimer = setInterval(() => this.pump(), 1000);
     this.pollTimer.unref();
@@ -177,7 +180,7 @@ export class Uplink {
   }
 
   private pump(): void {
-    if (!this.running || this.halted) return;
+    if (!this.running || this.halt.halted) return;
     const wait = this.pausedUntil - Date.now();
     if (wait > 0) {
       if (!this.wakeTimer) {
@@ -223,7 +226,7 @@ export class Uplink {
       if (!Number.isSafeInteger(have) || have < 0) throw new Error('the head answer names no batch number');
       const journal = this.deps.journal;
       // The head moves the device forward only under a receipt for it from the trusted sink.
-      if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
+      if (have > this.ackCursor && !this.receipts.holds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
       const head: HeadAnswer = { epoch: Number(res.body.epoch ?? 1), batch: have, hash: String(res.body.hash), header: res.body.header, receipt: res.body.receipt };
       const relation = chainRelation(journal, head);
       if (relation === 'diverged') {
@@ -281,7 +284,7 @@ export class Uplink {
     const code = String(res.body.code ?? res.body.status ?? res.status);
     if (res.status === 200) {
       const header = this.deps.journal.header(batch);
-      if (header && !this.receiptHolds(res.body.receipt, batch, headerHash(header), 'batch')) {
+      if (header && !this.receipts.holds(res.body.receipt, batch, headerHash(header), 'batch')) {
         this.m.sent.inc({ outcome: 'unacknowledged' });
         return 'retry';
       }
@@ -295,7 +298,7 @@ export class Uplink {
       return 'rewind';
     }
     if (code === 'equivocation' || code === 'wrong_key') {
-      this.halt({ code, epoch: this.deps.journal.epoch, batch, error: String(res.body.error ?? code), at: Date.now() });
+      this.halt.stop({ code, epoch: this.deps.journal.epoch, batch, error: String(res.body.error ?? code), at: Date.now() });
       return 'retry';
     }
     if (code === 'restart_pending') {
@@ -312,56 +315,12 @@ export class Uplink {
     return 'retry';
   }
 
-  /** Stop sending until an operator acts; remembered across restarts. */
-  private halt(h: Halt): void {
-    if (this.halted) return;
-    this.halted = h;
-    try {
-      writeHalt(this.deps.dataDir, h);
-    } catch (err) {
-      this.deps.log.error({ err: (err as Error).message }, 'cannot remember that the uplink stopped; it stops until the daemon restarts');
-    }
-    this.announceHalt();
-  }
-
-  private announceHalt(): void {
-    const h = this.halted!;
-    this.deps.log.error({ ...h }, `uplink stopped: the sink refused batch ${h.batch} (${h.code}); the journal keeps everything. Resolve it, then: fieldproof uplink resume --data-dir DIR`);
-    this.deps.board?.set('uplink.halted', h);
-    this.deps.board?.set('uplink.state', { state: 'halted', ...h });
-  }
-
   /** One held batch's answer from the sink (recovery.ts), or null when it does not hold it. */
   private async heldBatch(batch: number, epoch: number, records = false): Promise<{ hash: string; receipt: unknown; header?: unknown; lines?: unknown } | null> {
     const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/batches/${batch}?epoch=${epoch}${records ? '&records=true' : ''}`);
     if (res.status === 404) return null;
     if (res.status !== 200) throw new Error(`sink answered ${res.status} to a held batch query: ${String(res.body.error ?? '')}`);
     return { hash: String(res.body.hash), receipt: res.body.receipt, header: res.body.header, lines: res.body.lines };
-  }
-
-  /** A receipt the device may delete on; otherwise counted, logged and false. */
-  private receiptHolds(receipt: unknown, batch: number, header: string, answer: 'batch' | 'head'): boolean {
-    let verdict;
-    try {
-      verdict = this.trust.accept(receipt, { device: this.deps.device, batch, header });
-    } catch (err) {
-      this.deps.log.error({ batch, err: (err as Error).message }, 'cannot pin the sink key; nothing is deleted until it can be');
-      this.m.unacknowledged.inc({ reason: 'pin_failed' });
-      return false;
-    }
-    if (verdict.ok) return true;
-    this.m.unacknowledged.inc({ reason: verdict.reason });
-    this.m.errors.inc({ reason: verdict.reason });
-    const what = answer === 'head' ? 'the sink\'s head answer' : 'the sink\'s 200';
-    if (verdict.reason === 'sink_key_changed') {
-      this.deps.log.error({ batch, reason: verdict.reason, err: verdict.detail }, `${what} is signed by another sink key than the one trusted: a swapped or impersonated sink; nothing is deleted and sending goes on backing off`);
-    } else if (verdict.reason === 'no_receipt') {
-      this.deps.log.warn({ batch, reason: verdict.reason }, `${what} carries no receipt (an older sink, or something answering for it): not an acknowledgement; the batch stays and is sent again`);
-    } else {
-      this.deps.log.error({ batch, reason: verdict.reason, err: verdict.detail }, `${what} carries a receipt that does not hold: not an acknowledgement; the batch stays and is sent again`);
-    }
-    this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: 200, error: verdict.detail });
-    return false;
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
