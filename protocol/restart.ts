@@ -2,8 +2,15 @@
 // device that lost its journal, or found it behind the chain the sink holds, starts its numbers
 // afresh in a new epoch; this record, signed like any other, says why and names the last batch of
 // the earlier chain that the device could prove, so that the two chains join at one known point.
-import { epochOf, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
+
+/** What of its batch's header a restart record's place depends on (batch.ts BatchHeader has it). */
+export interface RestartPlace {
+  batch: number;
+  first: number;
+  prev: string;
+  epoch?: number;
+}
 
 /** Why a device started a new epoch. */
 export const RESTART_REASONS = ['journal_lost', 'journal_behind_sink', 'operator'] as const;
@@ -54,8 +61,9 @@ export function restartFieldsProblem(r: Record<string, unknown>): string | null 
  * Where a restart record must sit: seq 1 of batch 1 of its own epoch, whose `prev` is the hash
  * of the batch the record names. Anything else would let a restart claim a join it did not sign.
  */
-export function restartPlacementProblem(record: RestartRecord, header: BatchHeader): string | null {
-  if (record.epoch !== epochOf(header)) return `the restart record opens epoch ${record.epoch} but its batch is of epoch ${epochOf(header)}`;
+export function restartPlacementProblem(record: RestartRecord, header: RestartPlace): string | null {
+  const epoch = header.epoch ?? 1;
+  if (record.epoch !== epoch) return `the restart record opens epoch ${record.epoch} but its batch is of epoch ${epoch}`;
   if (header.batch !== 1 || header.first !== 1) return 'a restart record must be the first record of batch 1 of its epoch';
   if (header.prev !== record.from.hash) return "the restart record names a batch other than the one its batch's prev chains to";
   return null;
