@@ -4,10 +4,10 @@
 // until `sink-devices accept-restart`; then every reading taken is at the sink exactly once
 // across both epochs, and both chains verify.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { chainProblem, checkBatch, epochOf, type BatchHeader } from '../protocol/batch.ts';
 import type { JournalRecord } from '../protocol/records.ts';
@@ -16,37 +16,12 @@ import { freeTcpPort } from '../kernel/net.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
 import { BIN } from './support/cli.ts';
 import { getJson, tempDir } from './support/sink.ts';
+import { killVerbs, signalVerb, startVerb } from './support/verb-process.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function start(args: string[], ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      if (buf.includes(`"msg":"${ready}"`)) resolve(child);
-      if (buf.length > 1e6) buf = buf.slice(-1000);
-    });
-    child.once('exit', (code) => reject(new Error(`fieldproof ${args[0]} exited with ${code}: ${stderr.trim().split('\n').pop()}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-  children.delete(child);
-}
+const start = startVerb;
+const stop = (child: ChildProcess) => signalVerb(child, 'SIGTERM');
 
 async function cli(...args: string[]): Promise<Record<string, unknown>> {
   return JSON.parse((await run(process.execPath, [BIN, ...args], { maxBuffer: 256 * 1024 * 1024 })).stdout) as Record<string, unknown>;
@@ -138,7 +113,7 @@ describe('a journal restored from a copy, with real processes', { timeout: 180_0
       const held = new Set(atSink);
       for (const r of copied) if (readingKey(r)) assert.ok(held.has(readingKey(r)!), `reading ${readingKey(r)} of the copy is at the sink`);
     } finally {
-      for (const c of [...children]) c.kill('SIGKILL');
+      await killVerbs();
       tmp.cleanup();
     }
   });
