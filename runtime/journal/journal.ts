@@ -64,6 +64,8 @@ export interface JournalOptions {
 
 export interface JournalStats {
   device: string;
+  /** the recovery epoch of the chain held (docs/spec/batches.md#epochs) */
+  epoch: number;
   lastSeq: number;
   sealedSeq: number;
   lastBatch: number;
@@ -310,6 +312,7 @@ export class Journal {
     const pruned = this.held.prunedUpTo(d.lastBatch);
     return {
       device: this.opts.device,
+      epoch: d.epoch ?? 1,
       lastSeq: d.lastSeq,
       sealedSeq: d.sealedSeq,
       lastBatch: d.lastBatch,

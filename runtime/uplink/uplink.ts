@@ -230,7 +230,10 @@ export class Uplink {
       const head: HeadAnswer = { epoch: Number(res.body.epoch ?? 1), batch: have, hash: String(res.body.hash), header: res.body.header, receipt: res.body.receipt };
       const relation = chainRelation(journal, head);
       if (relation === 'diverged') {
-        // The journal was lost or restored from an older copy: a new epoch, then ask again.
+        // The journal was lost or restored from an older copy: a new epoch, then ask again. The
+        // answers still on their way are about the old chain: they settle first.
+        await Promise.allSettled([...this.inFlight.values()]);
+        await this.ackChain;
         const why = await this.recovery.restartFrom(head);
         if (why) return this.fail(why);
         this.acked.clear();
