@@ -40,6 +40,9 @@ async function exercise(store: SinkStore, device: string): Promise<void> {
   const restart = { device, epoch: 2, reason: 'journal_lost', from, ts: 1, rejournaled: 1, header: epoch2.header, seenAt: 5, acceptedAt: null };
   assert.equal(await store.noteRestart(restart), true);
   assert.equal(await store.noteRestart(restart), false, 'noted once');
+  const again = { ...restart, header: { ...restart.header, created: 1 } };
+  assert.equal(await store.noteRestart(again), true, 'a pending restart is replaced by another batch 1 of its epoch');
+  assert.equal(await store.noteRestart(restart), true);
   assert.equal((await store.acceptRestart(device, 3, 9)).status, 'not_pending');
   assert.equal((await store.acceptRestart(device, 2, 9)).status, 'accepted');
   assert.equal((await store.acceptRestart(device, 2, 9)).status, 'not_pending', 'accepted once');
@@ -55,6 +58,7 @@ async function exercise(store: SinkStore, device: string): Promise<void> {
   assert.equal((await store.batchForSeq(device, 2, 1))!.header.batch, 1, 'seq 2 of epoch 1 is another record');
   assert.equal((await store.records(device, 1, 2)).length, 2);
   assert.equal((await store.restarts(device))[0]!.acceptedAt, 9);
+  assert.equal(await store.noteRestart(again), false, 'an accepted restart is never replaced');
   assert.ok((await store.devices()).includes(device));
 
   const offered = makeChain(device, key, 1, 7)[0]!;

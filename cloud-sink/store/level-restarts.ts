@@ -5,6 +5,7 @@
 //   rs!<device>!<epoch>                    a RestartRow
 //   ep!<chain>!<batch>!<offered hash>      present once the pair is reported (its report: e!...)
 import type { Level } from 'level';
+import { headerHash } from '../../protocol/batch.ts';
 import type { AcceptRestartOutcome, EquivocationReport, Head, RestartRow, StoredBatchRow } from './types.ts';
 import { pad } from './types.ts';
 
@@ -43,7 +44,8 @@ export class LevelRestarts {
 
   async note(r: RestartRow): Promise<boolean> {
     const db = this.level();
-    if ((await db.get(restartKey(r.device, r.epoch))) !== undefined) return false;
+    const text = await db.get(restartKey(r.device, r.epoch));
+    if (text !== undefined && !supersedes(r, JSON.parse(text) as RestartRow)) return false;
     await db.put(restartKey(r.device, r.epoch), JSON.stringify(r), { sync: true });
     return true;
   }
@@ -76,6 +78,15 @@ export class LevelRestarts {
     ], { sync: true });
     return { status: 'accepted', head: next };
   }
+}
+
+/**
+ * A restart replaces the one noted for the same epoch only while that one is pending and is
+ * another batch: the device lost its journal again before the admin looked, and its latest word
+ * is the one it will send. An accepted restart is never replaced.
+ */
+export function supersedes(offered: RestartRow, noted: RestartRow): boolean {
+  return noted.acceptedAt === null && headerHash(noted.header) !== headerHash(offered.header);
 }
 
 /** Why a noted restart cannot become the device's epoch now (both stores ask the same). */

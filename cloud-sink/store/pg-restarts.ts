@@ -28,7 +28,10 @@ export class PgRestarts {
   async note(r: RestartRow): Promise<boolean> {
     const ins = await this.db().query(
       `INSERT INTO sink_restarts (device, epoch, reason, from_epoch, from_batch, from_hash, ts, rejournaled, header, seen_at, accepted_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL) ON CONFLICT (device, epoch) DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)
+       ON CONFLICT (device, epoch) DO UPDATE SET reason = EXCLUDED.reason, from_epoch = EXCLUDED.from_epoch, from_batch = EXCLUDED.from_batch,
+         from_hash = EXCLUDED.from_hash, ts = EXCLUDED.ts, rejournaled = EXCLUDED.rejournaled, header = EXCLUDED.header, seen_at = EXCLUDED.seen_at
+       WHERE sink_restarts.accepted_at IS NULL AND sink_restarts.header <> EXCLUDED.header`,
       [r.device, r.epoch, r.reason, r.from.epoch, r.from.batch, r.from.hash, r.ts, r.rejournaled, JSON.stringify(r.header), r.seenAt]);
     return ins.rowCount === 1;
   }

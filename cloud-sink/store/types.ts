@@ -155,7 +155,10 @@ export interface SinkStore {
   reportEquivocation(report: EquivocationReport): Promise<boolean>;
   equivocations(): Promise<EquivocationReport[]>;
 
-  /** note a device's request for a new epoch, once; false when it was noted already */
+  /**
+   * note a device's request for a new epoch, once; a pending one of the same epoch is replaced by
+   * another batch (level-restarts.ts supersedes). False when nothing changed.
+   */
   noteRestart(restart: RestartRow): Promise<boolean>;
   /** restarts noted, pending and accepted, by device and epoch */
   restarts(device?: string): Promise<RestartRow[]>;

@@ -1,5 +1,6 @@
 // Stopping the uplink for good, until an operator acts. An equivocation (the sink holds another
-// batch under a number this device signed) or a wrong_key refusal will not change by sending again:
+// batch under a number this device signed), a wrong_key refusal, or a bad_restart (the sink will
+// not take this epoch's first batch as the restart it knows) will not change by sending again:
 // retrying would only hammer the sink. The uplink stops sending, says so once (an error log, the
 // status board's `uplink.halted`, which the alerts raise as `uplink_halted`), and remembers it in
 // <dataDir>/uplink-halted.json across restarts. The journal keeps everything meanwhile.
@@ -14,7 +15,7 @@ export const HALT_FILE = 'uplink-halted.json';
 
 /** Why sending stopped: the sink's refusal and what it was about. */
 export interface Halt {
-  code: 'equivocation' | 'wrong_key';
+  code: 'equivocation' | 'wrong_key' | 'bad_restart';
   epoch: number;
   batch: number;
   error: string;

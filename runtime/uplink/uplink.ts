@@ -300,7 +300,7 @@ export class Uplink {
       this.deps.log.warn({ batch, have: res.body.have, reason: res.body.error }, 'the sink wants another batch first');
       return 'rewind';
     }
-    if (code === 'equivocation' || code === 'wrong_key') {
+    if (code === 'equivocation' || code === 'wrong_key' || code === 'bad_restart') {
       this.halt.stop({ code, epoch: this.deps.journal.epoch, batch, error: String(res.body.error ?? code), at: Date.now() });
       return 'retry';
     }
