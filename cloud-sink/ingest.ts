@@ -49,7 +49,7 @@ export class Ingest {
   constructor(deps: IngestDeps) {
     this.deps = deps;
     this.logThrottle = new ThrottledWarn(deps.log, 1000);
-    this.gate = new RestartGate({ store: deps.store, log: deps.log, now: deps.now ?? Date.now });
+    this.gate = new RestartGate({ store: deps.store, log: deps.log, metrics: deps.metrics, now: deps.now ?? Date.now });
     const reg = deps.metrics;
     this.m = {
       batches: counter(reg, 'fieldproof_sink_batches_total', 'Batches offered to the sink, by outcome', ['outcome']),

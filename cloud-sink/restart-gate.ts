@@ -5,6 +5,8 @@
 // `fieldproof sink-devices accept-restart`. A batch of an earlier, closed epoch that the sink does not
 // hold is refused (epoch_closed): that chain ended where the next epoch joined it.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { counter } from '../kernel/metrics.ts';
 import { epochOf, headerHash, type BatchHeader } from '../protocol/batch.ts';
 import { recordProblem } from '../protocol/records.ts';
 import { restartPlacementProblem, type RestartRecord } from '../protocol/restart.ts';
@@ -18,14 +20,17 @@ export type EpochVerdict =
 export interface RestartGateDeps {
   store: SinkStore;
   log: Logger;
+  metrics: Registry;
   now: () => number;
 }
 
 export class RestartGate {
+  private readonly restarts;
   private readonly deps: RestartGateDeps;
 
   constructor(deps: RestartGateDeps) {
     this.deps = deps;
+    this.restarts = counter(deps.metrics, 'fieldproof_sink_restarts_total', 'Restart records of new epochs offered, by outcome: noted for the admin, or refused', ['outcome']);
   }
 
   /** Before the records are read: is this batch's epoch the device's current one? */
@@ -43,6 +48,7 @@ export class RestartGate {
     const first = firstRecord(decoded);
     const problem = first === null ? 'batch 1 of a new epoch must open with a restart record' : await this.restartProblem(first, header);
     if (problem) {
+      this.restarts.inc({ outcome: 'refused' });
       this.deps.log.warn({ device: header.device, epoch: epochOf(header), problem }, 'restart refused');
       return { kind: 'refuse', status: 422, code: 'bad_restart', error: `epoch ${epochOf(header)} of ${header.device}: ${problem}` };
     }
@@ -51,6 +57,7 @@ export class RestartGate {
       device: header.device, epoch: r.epoch, reason: r.reason, from: r.from, ts: r.ts, rejournaled: r.rejournaled, header,
       seenAt: this.deps.now(), acceptedAt: null,
     });
+    if (noted) this.restarts.inc({ outcome: 'noted' });
     if (noted) this.deps.log.warn({ device: header.device, epoch: r.epoch, reason: r.reason, from: r.from }, 'device asks for a new epoch; it waits for an admin (sink-devices accept-restart)');
     return pending(header);
   }

@@ -34,7 +34,7 @@ after(async () => {
 
 let tsBase = 1763884800000;
 function readings(n: number): ReadingInput[] {
-  return Array.from({ length: n }, (_, i) => ({ sensor: `s-${i % 3}`, metric: 'temperature_c', unit: 'degC', ts: tsBase++ * 1 + i * 0, value: 20 + (i % 7) }));
+  return Array.from({ length: n }, (_, i) => ({ sensor: `s-${i % 3}`, metric: 'temperature_c', unit: 'degC', ts: tsBase++, value: 20 + (i % 7) }));
 }
 
 async function openJournal(dir: string, key: DeviceKey): Promise<Journal> {
