@@ -90,8 +90,20 @@ export class EpochRecovery {
       if (!Array.isArray(lines) || lines.length !== h.count || !lines.every((l) => typeof l === 'string')) break;
       if (rootFromLeafHashes((lines as string[]).map((l) => leafHash(l))).toString('hex') !== h.root) break;
       if (!this.deps.receiptHolds(theirs.receipt, b, theirs.hash)) break;
-      (lines as string[]).forEach((l, i) => out.set(h.first + i, l));
-      if (h.last >= lastSeq) break;
+      // Only a copy's tail matches, and it is a prefix of what followed: a batch with no record
+      // the journal holds as is ends the walk (a lost journal's first batch already does).
+      const mine = new Map<number, string>();
+      for await (const { seq, line } of journal.records(h.first)) {
+        if (seq > h.last) break;
+        mine.set(seq, line);
+      }
+      let matched = 0;
+      for (const [i, l] of (lines as string[]).entries()) {
+        if (mine.get(h.first + i) !== l) continue;
+        out.set(h.first + i, l);
+        matched++;
+      }
+      if (matched === 0 || h.last >= lastSeq) break;
     }
     return out;
   }
