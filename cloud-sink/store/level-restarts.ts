@@ -6,7 +6,7 @@
 //   ep!<chain>!<batch>!<offered hash>      present once the pair is reported (its report: e!...)
 import type { Level } from 'level';
 import { headerHash } from '../../protocol/batch.ts';
-import type { AcceptRestartOutcome, EquivocationReport, Head, RestartRow, StoredBatchRow } from './types.ts';
+import type { AcceptRestartOutcome, EquivocationReport, Head, RestartRow } from './types.ts';
 import { pad } from './types.ts';
 
 /**
@@ -21,6 +21,9 @@ export function deviceOfChain(chain: string): string {
   const at = chain.indexOf('@');
   return at < 0 ? chain : chain.slice(0, at);
 }
+
+/** The header hash of a batch the store holds, or null. */
+export type HashOf = (device: string, batch: number, epoch: number) => Promise<string | null>;
 
 const restartKey = (device: string, epoch: number) => `rs!${device}!${pad(epoch, 6)}`;
 const pairKey = (r: EquivocationReport) => `ep!${chainKey(r.device, r.epoch)}!${pad(r.batch)}!${r.offeredHash}`;
@@ -61,15 +64,12 @@ export class LevelRestarts {
     return (await this.list(device)).filter((r) => r.acceptedAt !== null).map((r) => r.epoch);
   }
 
-  async accept(
-    device: string, epoch: number, now: number, head: Head,
-    batchOf: (device: string, batch: number, epoch: number) => Promise<StoredBatchRow | null>, headKey: string,
-  ): Promise<AcceptRestartOutcome> {
+  async accept(device: string, epoch: number, now: number, head: Head, hashOf: HashOf, headKey: string): Promise<AcceptRestartOutcome> {
     const db = this.level();
     const text = await db.get(restartKey(device, epoch));
     if (text === undefined) return { status: 'not_pending', reason: `device ${device} has asked for no epoch ${epoch}` };
     const r = JSON.parse(text) as RestartRow;
-    const problem = await acceptanceProblem(r, head, batchOf);
+    const problem = await acceptanceProblem(r, head, hashOf);
     if (problem) return { status: 'not_pending', reason: problem };
     const next: Head = { epoch, batch: 0, hash: r.from.hash, last: 0 };
     await db.batch([
@@ -90,12 +90,9 @@ export function supersedes(offered: RestartRow, noted: RestartRow): boolean {
 }
 
 /** Why a noted restart cannot become the device's epoch now (both stores ask the same). */
-export async function acceptanceProblem(
-  r: RestartRow, head: Head, batchOf: (device: string, batch: number, epoch: number) => Promise<StoredBatchRow | null>,
-): Promise<string | null> {
+export async function acceptanceProblem(r: RestartRow, head: Head, hashOf: HashOf): Promise<string | null> {
   if (r.acceptedAt !== null) return `epoch ${r.epoch} of ${r.device} was accepted already`;
   if (r.epoch <= head.epoch) return `device ${r.device} is in epoch ${head.epoch} already; epoch ${r.epoch} cannot follow it`;
-  const joined = await batchOf(r.device, r.from.batch, r.from.epoch);
-  if (joined?.hash !== r.from.hash) return `the sink does not hold batch ${r.from.batch} of epoch ${r.from.epoch} with the hash the restart names`;
+  if ((await hashOf(r.device, r.from.batch, r.from.epoch)) !== r.from.hash) return `the sink does not hold batch ${r.from.batch} of epoch ${r.from.epoch} with the hash the restart names`;
   return null;
 }

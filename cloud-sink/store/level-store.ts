@@ -288,7 +288,7 @@ export class LevelSinkStore implements SinkStore {
   /** In the write chain, after any flush queued before it: no batch is checked against a head that is being replaced. */
   acceptRestart(device: string, epoch: number, now: number): Promise<AcceptRestartOutcome> {
     return this.serialized(async () => {
-      const outcome = await this.restartsPart.accept(device, epoch, now, await this.head(device), (d, b, e) => this.batch(d, b, e), K.head(device));
+      const outcome = await this.restartsPart.accept(device, epoch, now, await this.head(device), async (d, b, e) => (await this.batch(d, b, e))?.hash ?? null, K.head(device));
       if (outcome.status === 'accepted') this.heads.set(device, outcome.head);
       return outcome;
     });

@@ -3,7 +3,7 @@
 // same row lock a batch commit takes.
 import type pg from 'pg';
 import { acceptanceProblem } from './level-restarts.ts';
-import type { AcceptRestartOutcome, Head, RestartRow, StoredBatchRow } from './types.ts';
+import type { AcceptRestartOutcome, Head, RestartRow } from './types.ts';
 
 interface RestartDbRow {
   device: string; epoch: number; reason: string; from_epoch: number; from_batch: string; from_hash: string; ts: string;
@@ -43,17 +43,17 @@ export class PgRestarts {
     return rows.map(toRestart);
   }
 
-  async accept(
-    c: pg.PoolClient, device: string, epoch: number, now: number,
-    batchOf: (device: string, batch: number, epoch: number) => Promise<StoredBatchRow | null>,
-  ): Promise<AcceptRestartOutcome> {
+  /** In the caller's transaction `c`, which every read here uses: a pool of one connection suffices. */
+  async accept(c: pg.PoolClient, device: string, epoch: number, now: number): Promise<AcceptRestartOutcome> {
     const { rows } = await c.query<RestartDbRow>('SELECT * FROM sink_restarts WHERE device = $1 AND epoch = $2 FOR UPDATE', [device, epoch]);
     if (!rows[0]) return { status: 'not_pending', reason: `device ${device} has asked for no epoch ${epoch}` };
     const r = toRestart(rows[0]);
     await c.query(`INSERT INTO sink_heads (device, batch, hash, last_seq) VALUES ($1, 0, $2, 0) ON CONFLICT (device) DO NOTHING`, [device, '0'.repeat(64)]);
     const h = await c.query<{ epoch: number; batch: string; hash: string; last_seq: string }>('SELECT epoch, batch, hash, last_seq FROM sink_heads WHERE device = $1 FOR UPDATE', [device]);
     const head: Head = { epoch: h.rows[0]!.epoch, batch: Number(h.rows[0]!.batch), hash: h.rows[0]!.hash, last: Number(h.rows[0]!.last_seq) };
-    const problem = await acceptanceProblem(r, head, batchOf);
+    const hashOf = async (d: string, b: number, e: number) =>
+      (await c.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch = $3', [d, e, b])).rows[0]?.hash ?? null;
+    const problem = await acceptanceProblem(r, head, hashOf);
     if (problem) return { status: 'not_pending', reason: problem };
     const next: Head = { epoch, batch: 0, hash: r.from.hash, last: 0 };
     await c.query('UPDATE sink_heads SET epoch = $2, batch = 0, hash = $3, last_seq = 0 WHERE device = $1', [device, epoch, r.from.hash]);

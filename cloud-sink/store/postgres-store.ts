@@ -244,7 +244,7 @@ export class PostgresSinkStore implements SinkStore {
 
   /** Under the device's head row lock, as a batch commit: no batch is checked against a head being replaced. */
   acceptRestart(device: string, epoch: number, now: number): Promise<AcceptRestartOutcome> {
-    return this.tx((c) => this.restartsPart.accept(c, device, epoch, now, (d, b, e) => this.batch(d, b, e)));
+    return this.tx((c) => this.restartsPart.accept(c, device, epoch, now));
   }
 
   // ------------------------------------------------------------------ anchors

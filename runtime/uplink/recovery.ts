@@ -64,7 +64,8 @@ export class EpochRecovery {
       return 'head_unprovable';
     }
     const heldThrough = await this.lastHeldAsIs(head);
-    const heldRecords = journal.epoch === head.epoch ? await this.recordsHeldAfter(heldThrough, head.batch) : new Map<number, string>();
+    // In another epoch than the sink's head, the sink's copy of the journal's chain ends where it ends.
+    const heldRecords = await this.recordsHeldAfter(heldThrough, journal.epoch === head.epoch ? head.batch : Infinity);
     const reason: RestartReason = journal.epoch === 1 && journal.ackedBatch === 0 && heldThrough === 0 ? 'journal_lost' : 'journal_behind_sink';
     log.warn({ reason, sinkHead: { epoch: head.epoch, batch: head.batch }, heldThrough, heldRecords: heldRecords.size, epoch: journal.epoch }, 'the journal is behind the chain the sink holds: starting a new epoch');
     await journal.startEpoch({ reason, from: { epoch: head.epoch, batch: head.batch, hash: head.hash }, heldThrough, heldRecords });
