@@ -184,6 +184,66 @@ describe('recovery epochs', () => {
     }
   });
 
+  it('a copy older than an accepted epoch starts the next one, joined to the sink\'s current chain', async () => {
+    const key = generateKey();
+    const root = tempDir('fieldproof-epochs-twice-').dir;
+    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+    const dataDir = join(root, 'device');
+    const sink = await startSink(join(root, 'sink'), key);
+    const taken: ReadingInput[] = [];
+    const take = async (j: Journal, n: number) => {
+      const batch = readings(n);
+      taken.push(...batch);
+      await j.appendMany(batch);
+    };
+    let j = await openJournal(dataDir, key);
+    let u = startUplink(j, dataDir, sink.url);
+    await u.start();
+    await take(j, 20);
+    await drainAndClose(j, u);
+    j = await openJournal(dataDir, key);
+    await take(j, 5); // sealed at close, in the copy, and sent by this journal before it is lost
+    await j.close();
+    cpSync(dataDir, join(root, 'copy'), { recursive: true });
+    j = await openJournal(dataDir, key);
+    u = startUplink(j, dataDir, sink.url);
+    await u.start();
+    await drainAndClose(j, u);
+
+    // The journal is lost; epoch 2 is accepted and carries on.
+    rmSync(join(dataDir, 'journal'), { recursive: true, force: true });
+    j = await openJournal(dataDir, key);
+    u = startUplink(j, dataDir, sink.url);
+    await u.start();
+    await take(j, 4);
+    await until('epoch 2 asked for', async () => (await request(`${sink.url}/v1/devices/dev-1/restarts/2/accept`, { method: 'POST', headers: admin }).then(async (r) => (await r.body.dump(), r.statusCode))) === 200);
+    await drainAndClose(j, u);
+
+    // The old copy comes back: epoch 3, joined to epoch 2's head, carrying only what the sink lacks.
+    rmSync(dataDir, { recursive: true, force: true });
+    cpSync(join(root, 'copy'), dataDir, { recursive: true });
+    j = await openJournal(dataDir, key);
+    cleanups.push(() => j.close());
+    await take(j, 3);
+    u = startUplink(j, dataDir, sink.url);
+    await u.start();
+    await until('epoch 3', () => j.epoch === 3);
+    const head2 = (await getJson(`${sink.url}/v1/devices/dev-1/head`)).body;
+    assert.equal(head2.epoch, 2);
+    await until('epoch 3 accepted', async () => (await request(`${sink.url}/v1/devices/dev-1/restarts/3/accept`, { method: 'POST', headers: admin }).then(async (r) => (await r.body.dump(), r.statusCode))) === 200);
+    await j.sealNow();
+    assert.equal(await u.drained(20_000), true);
+
+    const chains = await stored(sink);
+    assert.deepEqual([...chains.keys()], [1, 2, 3]);
+    const restart3 = chains.get(3)![0]!.records[0] as RestartRecord;
+    assert.deepEqual(restart3.from, { epoch: 2, batch: head2.batch, hash: head2.hash });
+    assert.equal(restart3.rejournaled, 3, 'only the readings taken since the restore: the copy\'s batch 3 is at the sink');
+    const atSink = [...chains.values()].flat().flatMap((b) => b.records).filter((r): r is ReadingRecord => r.kind === 'reading').map((r) => `${r.sensor}@${r.ts}`);
+    assert.equal(new Set(atSink).size, atSink.length, 'no reading twice');
+    assert.deepEqual(new Set(atSink), new Set(taken.map((r) => `${r.sensor}@${r.ts}`)));
+  });
+
   it('a journal deleted with the key kept starts epoch 2 as journal_lost', async () => {
     const key = generateKey();
     const root = tempDir('fieldproof-epochs-lost-').dir;
