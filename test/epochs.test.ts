@@ -48,6 +48,14 @@ async function startSink(dataDir: string, key: DeviceKey): Promise<Sink> {
   return s;
 }
 
+/** A device key, a data dir for it, and a sink that has `registered` for the device (its key by default). */
+async function scene(registered?: DeviceKey): Promise<{ key: DeviceKey; root: string; dataDir: string; sink: Sink }> {
+  const key = generateKey();
+  const root = tempDir('fieldproof-epochs-').dir;
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  return { key, root, dataDir: join(root, 'device'), sink: await startSink(join(root, 'sink'), registered ?? key) };
+}
+
 function startUplink(journal: Journal, dataDir: string, url: string, board = new MapStatusBoard(), metrics = new Registry()): Uplink {
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const u = new Uplink({ journal, device: 'dev-1', dataDir, log, metrics, board, config: uplinkSchema.parse({ url, backoffInitialMs: 30, backoffMaxMs: 150 }) });
@@ -87,11 +95,7 @@ async function drainAndClose(journal: Journal, uplink: Uplink): Promise<void> {
 
 describe('recovery epochs', () => {
   it('a journal restored from an older copy starts epoch 2, waits for the admin, then every reading is at the sink once', async () => {
-    const key = generateKey();
-    const root = tempDir('fieldproof-epochs-').dir;
-    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
-    const dataDir = join(root, 'device');
-    const sink = await startSink(join(root, 'sink'), key);
+    const { key, root, dataDir, sink } = await scene();
     const taken: ReadingInput[] = [];
 
     // Run 1: 30 readings, all at the sink. Then the operator copies the data dir.
@@ -185,11 +189,7 @@ describe('recovery epochs', () => {
   });
 
   it('a copy older than an accepted epoch starts the next one, joined to the sink\'s current chain', async () => {
-    const key = generateKey();
-    const root = tempDir('fieldproof-epochs-twice-').dir;
-    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
-    const dataDir = join(root, 'device');
-    const sink = await startSink(join(root, 'sink'), key);
+    const { key, root, dataDir, sink } = await scene();
     const taken: ReadingInput[] = [];
     const take = async (j: Journal, n: number) => {
       const batch = readings(n);
@@ -245,11 +245,7 @@ describe('recovery epochs', () => {
   });
 
   it('a journal deleted with the key kept starts epoch 2 as journal_lost', async () => {
-    const key = generateKey();
-    const root = tempDir('fieldproof-epochs-lost-').dir;
-    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
-    const dataDir = join(root, 'device');
-    const sink = await startSink(join(root, 'sink'), key);
+    const { key, dataDir, sink } = await scene();
     let j = await openJournal(dataDir, key);
     let u = startUplink(j, dataDir, sink.url);
     await u.start();
@@ -269,11 +265,7 @@ describe('recovery epochs', () => {
   });
 
   it('an equivocation stops the uplink with one alert, and the sink keeps one report however often it is offered', async () => {
-    const key = generateKey();
-    const root = tempDir('fieldproof-epochs-equivocation-').dir;
-    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
-    const dataDir = join(root, 'device');
-    const sink = await startSink(join(root, 'sink'), key);
+    const { key, dataDir, sink } = await scene();
     const j = await openJournal(dataDir, key);
     cleanups.push(() => j.close());
     const board = new MapStatusBoard();
@@ -312,11 +304,7 @@ describe('recovery epochs', () => {
   });
 
   it('a wrong_key refusal stops the uplink and is remembered across a restart', async () => {
-    const key = generateKey();
-    const root = tempDir('fieldproof-epochs-wrong-key-').dir;
-    cleanups.push(() => rmSync(root, { recursive: true, force: true }));
-    const dataDir = join(root, 'device');
-    const sink = await startSink(join(root, 'sink'), generateKey());
+    const { key, dataDir, sink } = await scene(generateKey());
     const j = await openJournal(dataDir, key);
     cleanups.push(() => j.close());
     await j.appendMany(readings(10));
