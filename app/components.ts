@@ -74,7 +74,7 @@ export const componentFactories: ComponentFactory[] = [
       config,
       device: ctx.config.device,
       dataDir: ctx.config.dataDir,
-      journal: { records: (from) => ctx.journal.records(from), lastSeq: () => ctx.journal.stats().lastSeq, flush: () => ctx.journal.flush() },
+      journal: { records: (from) => ctx.journal.records(from), lastSeq: () => ctx.journal.stats().lastSeq, flush: () => ctx.journal.flush(), epoch: () => ctx.journal.epoch },
       onCommitted: (l) => ctx.onCommitted(l),
       log: ctx.log.child({ part: 'sparkplug' }),
       metrics: ctx.metrics,

@@ -21,6 +21,8 @@ export interface SparkplugJournal {
   lastSeq(): number;
   /** commits what is queued now */
   flush(): Promise<void>;
+  /** the journal's recovery epoch (seqs count within it); 1 when not given */
+  epoch?(): number;
 }
 
 /** Records read before they are handed on, at most. */

@@ -61,6 +61,7 @@ export class SparkplugComponent implements Component {
       // a damaged cursor costs repeats, not the daemon: everything the journal holds is sent again, historical
       log.warn({ err: (err as Error).message }, 'sparkplug cursor unreadable; sending every record the journal holds again');
     }
+    this.sameEpoch();
     this.catalog = new MetricCatalog(config.maxMetrics);
     this.session = new SparkplugSession({
       config, node: device, cursor: this.cursor, log, metrics: this.m,
@@ -82,9 +83,22 @@ export class SparkplugComponent implements Component {
   /** NBIRTH is out: a DBIRTH for every device known, then (on a new connection) the backlog. */
   private born(rebirth: boolean): void {
     for (const sensor of this.catalog.sensors()) this.birthDevice(sensor, false);
-    if (rebirth) return;
+    if (rebirth && this.sameEpoch()) return;
     this.liveFrom = this.d.journal.lastSeq() + 1;
     this.backlog.resume(this.liveFrom - 1);
+  }
+
+  /**
+   * Whether the cursor counts in the journal's epoch. A new epoch (the journal was lost or
+   * restored, docs/spec/batches.md#epochs) numbers its records from 1 again: the cursor starts
+   * over, and the caller takes up live and backlog from the new seqs. False when it started over.
+   */
+  private sameEpoch(): boolean {
+    const epoch = this.d.journal.epoch?.() ?? 1;
+    if (epoch === this.cursor.epoch) return true;
+    this.d.log.warn({ from: this.cursor.epoch, to: epoch }, 'the journal started a new epoch: Sparkplug publishes its records from seq 1, what it carried over again as historical');
+    this.cursor.startEpoch(epoch);
+    return false;
   }
 
   private birthDevice(sensor: string, again: boolean): void {
@@ -97,6 +111,7 @@ export class SparkplugComponent implements Component {
   /** Committed records: sent at once when connected and not too far behind; else left to the backlog. */
   private live(records: readonly JournalRecord[]): void {
     if (!this.running || !this.session.online) return;
+    if (!this.sameEpoch()) this.born(false);
     const fresh = records[0]!.seq >= this.liveFrom ? records : records.filter((r) => r.seq >= this.liveFrom);
     if (fresh.length === 0) return;
     if (this.session.inFlight >= this.d.config.maxInFlight) {

@@ -13,6 +13,8 @@ interface Saved {
   through: number;
   ranges: Range[];
   bdSeq: number;
+  /** the journal's recovery epoch the seqs count in; absent (older files) means 1 */
+  epoch?: number;
 }
 
 /** Ranges kept beyond `through`; more means something is wrong, and the oldest are forgotten (resent later). */
@@ -25,6 +27,8 @@ export class PublishedCursor {
   private ranges: Range[] = [];
   /** the bdSeq of the last MQTT session; -1 before any */
   bdSeq = -1;
+  /** the journal's recovery epoch these seqs belong to: seqs start at 1 again in a new one */
+  epoch = 1;
   private dirty = false;
   private saving = false;
   private blockingSaves = 0;
@@ -49,12 +53,24 @@ export class PublishedCursor {
     }
     this.through = s.through;
     this.bdSeq = s.bdSeq;
+    this.epoch = Number.isSafeInteger(s.epoch) ? s.epoch! : 1;
     this.ranges = s.ranges.filter((r) => Array.isArray(r) && r[0] > s.through + 1 && r[1] >= r[0]);
   }
 
   private text(): string {
-    const saved: Saved = { through: this.through, ranges: this.ranges, bdSeq: this.bdSeq };
+    const saved: Saved = { through: this.through, ranges: this.ranges, bdSeq: this.bdSeq, epoch: this.epoch };
     return JSON.stringify(saved) + '\n';
+  }
+
+  /**
+   * The journal started a new recovery epoch: nothing of its seqs is published yet. What it
+   * carried over from the old one goes again, historical: repeats, never a loss.
+   */
+  startEpoch(epoch: number): void {
+    this.epoch = epoch;
+    this.through = 0;
+    this.ranges = [];
+    this.dirty = true;
   }
 
   /** Saves now, blocking: before a CONNECT (its will names the bdSeq) and on stop. */
