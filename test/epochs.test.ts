@@ -3,15 +3,15 @@
 // since the copy re-journaled, never sent under the old numbers), the admin's acceptance, and an
 // equivocation or a wrong key stopping the uplink with one alert and one report.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pino from 'pino';
 import { request } from 'undici';
-import { chainProblem, epochOf, headerHash, type BatchHeader } from '../protocol/batch.ts';
+import { chainProblem, epochOf, headerHash, signBatch as signProtocolBatch, type BatchHeader } from '../protocol/batch.ts';
 import { verifyRecordProof } from '../protocol/proof.ts';
 import type { JournalRecord, ReadingInput, ReadingRecord } from '../protocol/records.ts';
-import type { RestartRecord } from '../protocol/restart.ts';
+import { restartRecord, type RestartRecord } from '../protocol/restart.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
 import { sinkConfig } from '../cloud-sink/config.ts';
 import { Sink } from '../cloud-sink/sink.ts';
@@ -301,6 +301,31 @@ describe('recovery epochs', () => {
     const reports = (await getJson(`${sink.url}/v1/equivocations`, admin)).body.equivocations as { offeredHash: string }[];
     assert.equal(reports.length, 1);
     assert.equal(reports[0]!.offeredHash, headerHash(mine.header));
+  });
+
+  it('a first batch other than the restart the admin accepted stops the uplink (bad_restart)', async () => {
+    const { key, dataDir, sink } = await scene();
+    const j = await openJournal(dataDir, key);
+    cleanups.push(() => j.close());
+    let u = startUplink(j, dataDir, sink.url);
+    await u.start();
+    await j.appendMany(readings(12));
+    await j.sealNow();
+    assert.equal(await u.drained(10_000), true);
+    await u.stop();
+    const head = (await getJson(`${sink.url}/v1/devices/dev-1/head`)).body as { batch: number; hash: string };
+    const from = { epoch: 1, batch: head.batch, hash: head.hash };
+    // Another holder of the key asks for epoch 2 first, and the admin accepts that one.
+    const other = signProtocolBatch('dev-1', key, 1, [restartRecord('dev-1', 2, 'operator', from, 0, 1)], head.hash, 2, 2);
+    assert.equal((await postJson(sink.url, other)).body.code, 'restart_pending');
+    const ok = await request(`${sink.url}/v1/devices/dev-1/restarts/2/accept`, { method: 'POST', headers: admin });
+    assert.equal(ok.statusCode, 200);
+    await ok.body.dump();
+    await j.startEpoch({ reason: 'journal_lost', from, heldThrough: j.stats().lastBatch });
+    u = startUplink(j, dataDir, sink.url);
+    await u.start();
+    await until('the uplink stops', () => existsSync(join(dataDir, HALT_FILE)));
+    assert.equal(JSON.parse(readFileSync(join(dataDir, HALT_FILE), 'utf8')).code, 'bad_restart');
   });
 
   it('a wrong_key refusal stops the uplink and is remembered across a restart', async () => {
