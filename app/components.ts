@@ -97,6 +97,14 @@ export const componentFactories: ComponentFactory[] = [
         sourceStatuses: () => ctx.sourceStatuses(),
         journalStats: () => ctx.journal.stats(),
         downlinks: () => ctx.services.downlinks,
+        alertHistory: () => ctx.services.alertHistory,
+        dataDir: ctx.config.dataDir,
+        journal: {
+          records: (from) => ctx.journal.records(from),
+          lastSeq: () => ctx.journal.stats().lastSeq,
+          firstSeqSince: (ts) => ctx.journal.firstSeqSince(ts),
+          flush: () => ctx.journal.flush(),
+        },
       },
       config,
     );

@@ -168,6 +168,35 @@ describe('local HTTP on loopback without a token', () => {
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
   });
+
+  it('answers the history of a series in buckets, and bad history parameters with a one-line 400', async () => {
+    const series = JSON.parse((await get(ctx.port, '/api/history/series')).body) as { bucketMs: number; hours: number; series: { sensor: string; metric: string }[] };
+    assert.equal(series.bucketMs, 60_000);
+    assert.equal(series.hours, 24);
+    const s = series.series.find((x) => x.sensor === 'sim-1')!;
+    assert.ok(s, 'sim-1 has history');
+    const to = Date.now() + 60_000;
+    const r = await get(ctx.port, `/api/history?sensor=${s.sensor}&metric=${s.metric}&from=${to - 3_600_000}&to=${to}&step=60000`);
+    assert.equal(r.status, 200);
+    const body = JSON.parse(r.body) as { step: number; points: { t: number; min: number; avg: number; max: number; n: number }[]; gaps: unknown[] };
+    assert.equal(body.step, 60_000);
+    assert.ok(body.points.length >= 1 && body.points.every((p) => p.min <= p.avg && p.avg <= p.max && p.n > 0 && p.t % 60_000 === 0));
+    const bad = async (query: string, msg: RegExp) => {
+      const reply = await get(ctx.port, `/api/history?${query}`);
+      assert.equal(reply.status, 400, query);
+      assert.ok(!reply.body.includes('\n'), 'one line');
+      assert.match((JSON.parse(reply.body) as { error: string }).error, msg);
+    };
+    await bad('metric=x', /sensor: required/);
+    await bad(`sensor=sim-1&metric=${s.metric}&step=1000`, /multiple of the history's 60000 ms buckets/);
+    await bad(`sensor=sim-1&metric=${s.metric}&from=${to}&to=${to - 1}`, /must be before/);
+    await bad(`sensor=sim-1&metric=${s.metric}&from=1e3`, /integer/);
+    await bad(`sensor=sim-1&metric=${s.metric}&from=${to - 400 * 86_400_000}&to=${to}&step=60000`, /at most 5000/);
+    await bad(`sensor=sim-1&metric=${s.metric}&limit=3`, /unknown parameter "limit"/);
+    assert.equal((await get(ctx.port, `/api/history?sensor=nobody&metric=${s.metric}`)).status, 404);
+    // without an alerts section there is no history of alerts, and the answer says so
+    assert.deepEqual(JSON.parse((await get(ctx.port, '/api/alerts/history')).body), { enabled: false, alerts: [] });
+  });
 });
 
 describe('local HTTP with a token', () => {
