@@ -46,6 +46,7 @@ interface Asset {
 const PAGE_FILES = new Map<string, Asset>([
   ['/', { file: () => new URL('./page/index.html', import.meta.url), type: 'text/html; charset=utf-8' }],
   ['/dashboard.js', { file: () => new URL('./page/dashboard.js', import.meta.url), type: 'text/javascript; charset=utf-8' }],
+  ['/charts.js', { file: () => new URL('./page/charts.js', import.meta.url), type: 'text/javascript; charset=utf-8' }],
   ['/dashboard.css', { file: () => new URL('./page/dashboard.css', import.meta.url), type: 'text/css; charset=utf-8' }],
   ['/vendor/uPlot.iife.min.js', { file: () => createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' }],
   ['/vendor/uPlot.min.css', { file: () => createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' }],
