@@ -35,7 +35,7 @@ export class LocalHttpComponent implements Component {
     this.deps = deps;
     this.feed = new DashboardFeed(
       deps,
-      { liveIntervalMs: config.liveIntervalMs, maxSensors: config.maxSensors, historyPoints: config.historyPoints },
+      { liveIntervalMs: config.liveIntervalMs, maxSensors: config.maxSensors },
     );
     this.history = new HistoryComponent({
       config: config.history, dataDir: deps.dataDir, journal: deps.journal, log: deps.log, metrics: deps.metrics,
