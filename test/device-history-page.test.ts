@@ -4,15 +4,15 @@
 // history without a reload, the alert the silence raised appears in the alert history with the
 // time it cleared, and all of it is still there after the daemon restarts.
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { deviceConfigSchema, resolveDeviceConfig } from '../app/config/device-config.ts';
 import { Daemon } from '../app/daemon.ts';
 import { silentLogger } from '../kernel/log.ts';
+import { launchChromium, NO_CHROMIUM, watchedPage } from './support/chromium.ts';
 
 // The functions handed to the page run in the browser, where these exist.
 declare const document: { body: { dataset: Record<string, string | undefined> }; querySelector(s: string): { textContent: string | null } | null };
@@ -25,7 +25,6 @@ interface ChartData {
   gaps: { seq: number; dropped: number; reason: string }[];
 }
 
-const CHROMIUM = process.env.FIELDPROOF_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ARTIFACTS = resolve(import.meta.dirname, '../test-artifacts');
 const PROBE = 'probe-1';
 const CHART = 'level_pct (%)';
@@ -46,7 +45,7 @@ function longestHole(values: (number | null)[]): number {
   return best;
 }
 
-describe('device page history in headless Chromium', { skip: CHROMIUM ? false : 'no chromium binary (apt-get install chromium, or set FIELDPROOF_CHROMIUM)' }, () => {
+describe('device page history in headless Chromium', { skip: NO_CHROMIUM }, () => {
   let daemon: Daemon | null = null;
   let browser: Browser;
   let dir: string;
@@ -82,12 +81,7 @@ describe('device page history in headless Chromium', { skip: CHROMIUM ? false : 
   };
 
   const openPage = async (url: string): Promise<{ page: Page; problems: string[] }> => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-    });
+    const { page, problems } = await watchedPage(browser, { width: 1280, height: 1400 });
     await page.goto(url);
     await page.waitForFunction(() => document.body.dataset.historyLoaded !== undefined, null, { timeout: 10_000 });
     return { page, problems };
@@ -104,10 +98,7 @@ describe('device page history in headless Chromium', { skip: CHROMIUM ? false : 
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fieldproof-history-page-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM!,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
