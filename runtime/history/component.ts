@@ -136,7 +136,10 @@ export class HistoryComponent implements Component {
     const now = (this.d.now ?? Date.now)();
     const from = Math.max(idx.lastSeq + 1, this.d.journal.firstSeqSince(now - idx.windowMs));
     const through = this.replayThrough;
-    if (from > through) return void (this.replaying = false);
+    if (from > through) {
+      this.replaying = false;
+      return void this.d.log.info({ read: 0, series: idx.seriesCount }, 'history: ready');
+    }
     const t0 = Date.now();
     let lastLog = t0;
     let read = 0;
@@ -173,7 +176,7 @@ export class HistoryComponent implements Component {
       this.replaying = false;
     }
     this.m.series.set(idx.seriesCount);
-    this.d.log.info({ read, ms: Date.now() - t0, series: idx.seriesCount }, 'history: rebuilt from the journal');
+    this.d.log.info({ read, ms: Date.now() - t0, series: idx.seriesCount }, 'history: ready');
   }
 
   /** Saves run one after another; a failed save is logged and counted, the next one tries again. */
