@@ -210,7 +210,7 @@ describe('local HTTP with a token', () => {
   });
 
   it('asks for the token everywhere but /healthz', async () => {
-    for (const path of ['/', '/api/status', '/metrics', '/dashboard.js']) {
+    for (const path of ['/', '/api/status', '/metrics', '/dashboard.js', '/charts.js', '/api/history/series', '/api/history?sensor=sim-1&metric=co2_ppm', '/api/alerts/history']) {
       const r = await get(ctx.port, path);
       assert.equal(r.status, 401, path);
       assert.match(r.body, /token is required/);
@@ -223,6 +223,7 @@ describe('local HTTP with a token', () => {
   it('accepts a Bearer header, and turns /?token= into a cookie for the browser', async () => {
     const metrics = await get(ctx.port, '/metrics', { Authorization: `Bearer ${token}` });
     assert.equal(metrics.status, 200);
+    assert.equal((await get(ctx.port, '/api/history/series', { Authorization: `Bearer ${token}` })).status, 200);
     assert.match(metrics.body, /fieldproof_http_rejected_total\{reason="unauthorized"\} \d+/);
     const login = await get(ctx.port, `/?token=${token}`);
     assert.equal(login.status, 303);

@@ -150,6 +150,16 @@ describe('device page history in headless Chromium', { skip: NO_CHROMIUM }, () =
     );
     await page.waitForTimeout(1200); // one redraw
     await shot(page, 'device-history.png');
+
+    // The range buttons: 6 h of 1 s buckets is drawn in 15 s steps, still with the silence in it
+    // unless one step swallows it whole.
+    await page.click('#range button[data-range="21600000"]');
+    await page.waitForFunction((key) => window.fieldproofCharts.data()[key]?.step === 15_000, CHART, { timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.body.dataset.historyLoaded) >= 2, null, { timeout: 10_000 });
+    const wide = (await chart(page))!;
+    assert.equal(wide.times.length, 6 * 3600 / 15);
+    assert.ok(wide.series[PROBE]!.some((v) => v !== null), 'the probe has values at 15 s steps');
+    assert.equal(await page.getAttribute('#range button[data-range="21600000"]', 'aria-pressed'), 'true');
     assert.deepEqual(problems, []);
     await page.close();
   });
