@@ -15,6 +15,8 @@ import type { AlertEvent } from './engine.ts';
 export const ALERT_HISTORY_FILE = 'alerts-history.json';
 const SAVE_DELAY_MS = 500;
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
+/** longest detail kept (a driver's error text); what the file holds is checked against it on load */
+const MAX_DETAIL_CHARS = 1024;
 
 export interface AlertHistoryOptions {
   dataDir: string;
@@ -63,7 +65,7 @@ export class AlertHistory implements AlertHistoryService {
   record(e: AlertEvent): void {
     const a = e.alert;
     if (e.type === 'raised') {
-      this.entries.push({ id: a.id, sensor: a.sensor, metric: a.metric, kind: a.kind, severity: a.severity, raisedAt: a.since, clearedAt: null, count: a.count, ...(a.detail ? { detail: a.detail } : {}) });
+      this.entries.push({ id: a.id, sensor: a.sensor, metric: a.metric, kind: a.kind, severity: a.severity, raisedAt: a.since, clearedAt: null, count: a.count, ...(a.detail ? { detail: a.detail.slice(0, MAX_DETAIL_CHARS) } : {}) });
       if (this.entries.length > this.opts.max) this.entries.splice(0, this.entries.length - this.opts.max);
     } else {
       const open = this.findActive(a.id);
@@ -117,5 +119,5 @@ function isEntry(e: unknown): e is AlertHistoryEntry {
   if (typeof e !== 'object' || e === null) return false;
   const x = e as Record<string, unknown>;
   return str(x.id, 400) && str(x.sensor) && str(x.metric) && str(x.kind) && str(x.severity, 16) && time(x.raisedAt) && (x.clearedAt === null || time(x.clearedAt)) &&
-    (x.clearedBy === undefined || x.clearedBy === 'condition' || x.clearedBy === 'restart') && time(x.count) && (x.detail === undefined || str(x.detail, 1024));
+    (x.clearedBy === undefined || x.clearedBy === 'condition' || x.clearedBy === 'restart') && time(x.count) && (x.detail === undefined || str(x.detail, MAX_DETAIL_CHARS));
 }

@@ -8,6 +8,8 @@ import { SeriesBuckets } from './series-buckets.ts';
 
 /** gap records kept (the newest), whatever the window */
 export const MAX_GAPS = 200;
+/** longest unit kept (the snapshot holds no more); units are short, this bounds a freak one */
+export const MAX_UNIT_CHARS = 64;
 /** a reading this far ahead of the device clock is not kept: it would push the ring past now */
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
 
@@ -158,7 +160,8 @@ export class HistoryIndex {
     return this.count;
   }
 
-  private seriesFor(sensor: string, metric: string, unit: string): Series | null {
+  private seriesFor(sensor: string, metric: string, fullUnit: string): Series | null {
+    const unit = fullUnit.length > MAX_UNIT_CHARS ? fullUnit.slice(0, MAX_UNIT_CHARS) : fullUnit;
     let byMetric = this.series.get(sensor);
     let s = byMetric?.get(metric);
     if (!s) {

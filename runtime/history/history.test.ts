@@ -60,6 +60,13 @@ test('a snapshot round-trips, and a damaged or foreign one is refused whole', ()
   assert.deepEqual(back.query('a', 'co2_ppm', NOW - 60 * MIN, NOW, MIN), idx.query('a', 'co2_ppm', NOW - 60 * MIN, NOW, MIN));
   assert.deepEqual(back.allGaps(), idx.allGaps());
 
+  // a freak unit is cut to what a snapshot holds, rather than making the snapshot unreadable
+  const odd = new HistoryIndex({ config, now: () => NOW });
+  odd.note([readingRecord('d', ++seq, { sensor: 'x', metric: 'm', ts: NOW, value: 1, unit: 'u'.repeat(500) }, { score: 1, flags: [] })]);
+  const oddBack = new HistoryIndex({ config, now: () => NOW });
+  decodeSnapshot(encodeSnapshot(odd, NOW), oddBack);
+  assert.equal(oddBack.list()[0]!.unit.length, 64);
+
   const refuse = (b: Buffer, why: RegExp) => assert.throws(() => decodeSnapshot(b, new HistoryIndex({ config, now: () => NOW })), why);
   refuse(buf.subarray(0, buf.length - 1), /size/);
   refuse(Buffer.from('hello'), /not a history snapshot/);

@@ -8,7 +8,7 @@
 // whole (the caller then rebuilds from the journal alone).
 import { isValidName } from '../../protocol/records.ts';
 import { MAX_BUCKETS_PER_SERIES } from './config.ts';
-import { MAX_GAPS, type GapSpan, type HistoryIndex, type SeriesInfo } from './history-index.ts';
+import { MAX_GAPS, MAX_UNIT_CHARS, type GapSpan, type HistoryIndex, type SeriesInfo } from './history-index.ts';
 
 const MAGIC = Buffer.from('FPHIST1\n');
 const MAX_HEADER_BYTES = 4 * 1024 * 1024;
@@ -81,7 +81,7 @@ function headerProblem(h: Header, bucketMs: number): string | null {
   if (h.bucketMs !== bucketMs) return `saved with ${h.bucketMs} ms buckets, configured ${bucketMs} ms`;
   if (!Array.isArray(h.series) || !Array.isArray(h.gaps) || h.gaps.length > MAX_GAPS) return 'series or gaps malformed';
   for (const s of h.series) {
-    if (typeof s !== 'object' || s === null || !isValidName(s.sensor) || !isValidName(s.metric) || typeof s.unit !== 'string' || s.unit.length > 64) return 'a series is malformed';
+    if (typeof s !== 'object' || s === null || !isValidName(s.sensor) || !isValidName(s.metric) || typeof s.unit !== 'string' || s.unit.length > MAX_UNIT_CHARS) return 'a series is malformed';
     if (!Number.isSafeInteger(s.n) || s.n < 0 || s.n > MAX_BUCKETS_PER_SERIES) return `series ${s.sensor}/${s.metric} has ${s.n} buckets`;
   }
   for (const g of h.gaps) {
