@@ -2,6 +2,7 @@
 // snap's generated config): written to a temporary name, synced, renamed over the old one, and the
 // folder synced so that the rename itself is durable.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -47,4 +48,26 @@ export function syncFolder(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * writeFileAtomic without blocking the event loop: for files of megabytes written while the
+ * device takes readings (the page's history), where a synchronous fsync would stall ingestion.
+ */
+export async function writeFileAtomicAsync(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const handle = await open(tmp, 'w', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  syncFolder(dirname(file));
 }

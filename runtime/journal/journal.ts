@@ -311,6 +311,11 @@ export class Journal {
     return this.reader.records(from);
   }
 
+  /** Where the records of the last hours begin: the first held seq in a chunk with a record at or after `ts`. */
+  firstSeqSince(ts: number): number {
+    return this.chunks.firstSeqSince(ts);
+  }
+
   // ---------------------------------------------------------------- listeners, closing
 
   onCommitted(listener: (records: readonly JournalRecord[]) => void): () => void {
