@@ -2,6 +2,11 @@
 // in flight and they may arrive out of order. A batch whose predecessor is still on its way waits
 // here (up to chainWaitMs) instead of being refused, so a healthy pipelined uplink never sees a
 // spurious 409; a predecessor that never comes leaves the store to answer "out of order".
+//
+// The head kept here is a hint, never the authority: the store decides, atomically, whether a
+// batch is next. Over a shared store (PostgreSQL with several sink processes) the predecessor
+// may have reached another process, so a batch that looks ahead of the hint re-reads the head
+// from the store, and while it waits it asks the store again every few milliseconds.
 import type { CommitOutcome, SinkStore } from './store/types.ts';
 
 interface Handed {
@@ -9,30 +14,39 @@ interface Handed {
   done: Promise<unknown>;
 }
 
+export interface SequencerOptions {
+  /**
+   * the store applies commits in call order (LevelDB's group commit), so the next batch may be
+   * handed over before the previous one is synced
+   */
+  pipelined: boolean;
+  /** other processes write to the store too: the head kept here may be behind */
+  shared: boolean;
+  /** how often a waiting batch re-reads a shared store's head (default 20 ms) */
+  pollMs?: number;
+}
+
 export class ChainSequencer {
   private readonly handed = new Map<string, Handed>();
   private readonly waiters = new Map<string, { batch: number; wake: () => void }[]>();
 
   private readonly store: SinkStore;
-  private readonly pipelined: boolean;
+  private readonly opts: SequencerOptions;
 
-  /**
-   * @param pipelined the store applies commits in call order (LevelDB's group commit), so the
-   *   next batch may be handed over before the previous one is synced
-   */
-  constructor(store: SinkStore, pipelined: boolean) {
+  constructor(store: SinkStore, opts: SequencerOptions) {
     this.store = store;
-    this.pipelined = pipelined;
+    this.opts = opts;
   }
 
   async commit(device: string, batch: number, waitMs: number, fn: () => Promise<CommitOutcome>): Promise<CommitOutcome> {
     let st = await this.state(device);
+    if (batch > st.batch + 1 && this.opts.shared) st = await this.refresh(device);
     if (batch > st.batch + 1 && waitMs > 0) {
       await this.waitFor(device, batch - 1, waitMs);
       st = await this.state(device);
     }
     const inLine = batch === st.batch + 1;
-    if (inLine && !this.pipelined) await st.done.catch(() => undefined);
+    if (inLine && !this.opts.pipelined) await st.done.catch(() => undefined);
     const run = fn();
     if (inLine) {
       this.handed.set(device, { batch, done: run });
@@ -45,8 +59,9 @@ export class ChainSequencer {
       this.forget(device);
       throw err;
     }
+    if (outcome.status === 'stored') this.advance(device, batch);
     // A batch the store did not take leaves our picture of the head unreliable: re-read it.
-    if (inLine && outcome.status !== 'stored') this.forget(device);
+    else if (inLine) this.forget(device);
     return outcome;
   }
 
@@ -59,6 +74,25 @@ export class ChainSequencer {
     return st;
   }
 
+  /** The store's head, where it is ahead of what this process has seen (another process stored batches). */
+  private async refresh(device: string): Promise<Handed> {
+    const head = await this.store.head(device);
+    const known = this.handed.get(device);
+    if (known && known.batch >= head.batch) return known;
+    const st = { batch: head.batch, done: Promise.resolve() };
+    this.handed.set(device, st);
+    this.wake(device);
+    return st;
+  }
+
+  /** A batch stored that the hint did not expect next (it was behind a shared store's head). */
+  private advance(device: string, batch: number): void {
+    const known = this.handed.get(device);
+    if (known && known.batch >= batch) return;
+    this.handed.set(device, { batch, done: Promise.resolve() });
+    this.wake(device);
+  }
+
   private forget(device: string): void {
     this.handed.delete(device);
     const list = this.waiters.get(device) ?? [];
@@ -66,20 +100,36 @@ export class ChainSequencer {
     for (const w of list) w.wake();
   }
 
-  private waitFor(device: string, batch: number, ms: number): Promise<void> {
+  /** Until batch `batch` is stored (as far as this process can tell) or `ms` have passed. */
+  private async waitFor(device: string, batch: number, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      const woken = await this.sleepOrWake(device, batch, this.opts.shared ? Math.min(left, this.opts.pollMs ?? 20) : left);
+      if (woken || !this.opts.shared) return;
+      if ((await this.refresh(device)).batch >= batch) return;
+    }
+  }
+
+  private sleepOrWake(device: string, batch: number, ms: number): Promise<boolean> {
     return new Promise((resolve) => {
       const list = this.waiters.get(device) ?? [];
       const entry = {
         batch,
         wake: () => {
           clearTimeout(timer);
-          resolve();
+          resolve(true);
         },
       };
       const timer = setTimeout(() => {
         const l = this.waiters.get(device);
-        if (l) l.splice(l.indexOf(entry), 1);
-        resolve();
+        const at = l ? l.indexOf(entry) : -1;
+        if (l && at >= 0) {
+          l.splice(at, 1);
+          if (l.length === 0) this.waiters.delete(device);
+        }
+        resolve(false);
       }, ms);
       list.push(entry);
       this.waiters.set(device, list);
@@ -92,7 +142,9 @@ export class ChainSequencer {
     if (!st || !list) return;
     const ready = list.filter((w) => w.batch <= st.batch);
     if (ready.length === 0) return;
-    this.waiters.set(device, list.filter((w) => w.batch > st.batch));
+    const rest = list.filter((w) => w.batch > st.batch);
+    if (rest.length > 0) this.waiters.set(device, rest);
+    else this.waiters.delete(device);
     for (const w of ready) w.wake();
   }
 }

@@ -268,6 +268,11 @@ export class LevelSinkStore implements SinkStore {
     return run;
   }
 
+  /** One process holds a LevelDB store: the chain account's own queue in that process is enough. */
+  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
   async openAnchor(): Promise<AnchorRow | null> {
     for await (const value of this.level.values({ gte: 'a!', lt: 'a!~', reverse: true, limit: 1 })) {
       const a = JSON.parse(value) as AnchorRow;

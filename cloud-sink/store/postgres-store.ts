@@ -16,6 +16,8 @@ import type {
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
 const ANCHOR_LOCK = 0x6670616e;
+/** pg_advisory_lock key for a transaction of the operator's chain account: "fpop" */
+const CHAIN_ACCOUNT_LOCK = 0x66706f70;
 
 interface BatchDbRow {
   header: string;
@@ -225,6 +227,20 @@ export class PostgresSinkStore implements SinkStore {
         return await fn();
       } finally {
         await c.query('SELECT pg_advisory_unlock($1)', [ANCHOR_LOCK]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+
+  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
+    const c = await this.db.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock($1)', [CHAIN_ACCOUNT_LOCK]);
+      try {
+        return await fn();
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [CHAIN_ACCOUNT_LOCK]);
       }
     } finally {
       c.release();

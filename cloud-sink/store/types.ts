@@ -127,6 +127,11 @@ export interface SinkStore {
    * it: one anchor per interval however many sink processes share the store.
    */
   withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null>;
+  /**
+   * Run `fn` once no other process sharing the store runs one: the operator's chain account sends
+   * one transaction at a time (anchors and device key registrations from any process).
+   */
+  withChainAccountLock<T>(fn: () => Promise<T>): Promise<T>;
   /** the anchor that is not committed yet, if any (there is at most one) */
   openAnchor(): Promise<AnchorRow | null>;
   latestAnchor(): Promise<AnchorRow | null>;
