@@ -194,6 +194,12 @@ export class LevelSinkStore implements SinkStore {
     return this.rowFrom(device, batchNo, await this.level.get(K.row(device, batchNo)));
   }
 
+  async heldHash(device: string, batchNo: number): Promise<string | null> {
+    // the head is cached: a batch beyond it (the usual case) costs no read
+    if (batchNo > (await this.head(device)).batch) return null;
+    return (await this.batch(device, batchNo))?.hash ?? null;
+  }
+
   async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
     for await (const [, value] of this.level.iterator({ gte: K.seqPrefix(device), lte: K.seq(device, seq), reverse: true, limit: 1 })) {
       const row = await this.batch(device, Number(value));

@@ -121,24 +121,45 @@ export class PostgresSinkStore implements SinkStore {
   async commitBatch(b: BatchToStore): Promise<CommitOutcome> {
     const { header, hash } = b;
     return this.tx(async (c) => {
-      await c.query(`INSERT INTO sink_heads (device, batch, hash, last_seq) VALUES ($1, 0, $2, 0) ON CONFLICT (device) DO NOTHING`, [header.device, ZERO_HASH]);
-      const { rows } = await c.query<{ batch: string; hash: string; last_seq: string }>('SELECT batch, hash, last_seq FROM sink_heads WHERE device = $1 FOR UPDATE', [header.device]);
-      const head: Head = { batch: Number(rows[0]!.batch), hash: rows[0]!.hash, last: Number(rows[0]!.last_seq) };
+      const head = await this.lockHead(c, header.device);
       let stored: string | null = null;
       if (header.batch <= head.batch) {
+        // a statement of its own, after the lock: it sees what the transaction we waited for stored
         const r = await c.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND batch = $2', [header.device, header.batch]);
         stored = r.rows[0]?.hash ?? null;
       }
       const decision = chainDecision(head, header, hash, stored);
       if (decision !== 'append') return decision;
-      await c.query(
-        `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
-      );
-      await c.query('UPDATE sink_heads SET batch = $2, hash = $3, last_seq = $4 WHERE device = $1', [header.device, header.batch, hash, header.last]);
+      await this.append(c, b);
       return { status: 'stored' } as const;
     });
+  }
+
+  /**
+   * The device's head, its row locked until the transaction ends: whoever checks and stores a
+   * batch of this device, in this process or another, waits here. The row is made by the
+   * device's first batch.
+   */
+  private async lockHead(c: pg.PoolClient, device: string): Promise<Head> {
+    const lock = () => c.query<{ batch: string; hash: string; last_seq: string }>('SELECT batch, hash, last_seq FROM sink_heads WHERE device = $1 FOR UPDATE', [device]);
+    let { rows } = await lock();
+    if (rows.length === 0) {
+      await c.query('INSERT INTO sink_heads (device, batch, hash, last_seq) VALUES ($1, 0, $2, 0) ON CONFLICT (device) DO NOTHING', [device, ZERO_HASH]);
+      ({ rows } = await lock());
+    }
+    return { batch: Number(rows[0]!.batch), hash: rows[0]!.hash, last: Number(rows[0]!.last_seq) };
+  }
+
+  /** Store the batch and move the head to it, in one statement (one round trip); more writes of an accepted batch go beside it. */
+  private async append(c: pg.PoolClient, b: BatchToStore): Promise<void> {
+    const { header, hash } = b;
+    await c.query(
+      `WITH stored AS (
+         INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))
+       UPDATE sink_heads SET batch = $2, hash = $5, last_seq = $4 WHERE device = $1`,
+      [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
+    );
   }
 
   async head(device: string): Promise<Head> {
@@ -150,6 +171,11 @@ export class PostgresSinkStore implements SinkStore {
   async batch(device: string, batchNo: number): Promise<StoredBatchRow | null> {
     const { rows } = await this.db.query<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND batch = $2`, [device, batchNo]);
     return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async heldHash(device: string, batchNo: number): Promise<string | null> {
+    const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND batch = $2', [device, batchNo]);
+    return rows[0]?.hash ?? null;
   }
 
   async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {

@@ -105,6 +105,8 @@ export interface SinkStore {
   commitBatch(batch: BatchToStore): Promise<CommitOutcome>;
   head(device: string): Promise<Head>;
   batch(device: string, batch: number): Promise<StoredBatchRow | null>;
+  /** the header hash stored under this batch number, null when none: the duplicate check, one lookup */
+  heldHash(device: string, batch: number): Promise<string | null>;
   /** the batch whose first..last holds seq */
   batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null>;
   /** canonical lines of a stored batch (empty when pruned) */
