@@ -1,15 +1,16 @@
 // The PostgreSQL store, for fleets that outgrow one machine: any number of sink processes can
-// share one database. A batch is checked against its device's chain and stored in one transaction
-// that holds the device's head row FOR UPDATE, so two processes offered the same batch store it
-// once; the (device, batch) primary key is the second guard.
+// share one database. A batch is checked against its device's chain and stored in a transaction
+// that holds the device's head row FOR UPDATE (pg-batch-commit.ts, which groups the batches that
+// arrive together), so two processes offered the same batch store it once; the (device, batch)
+// primary key is the second guard.
 import pg from 'pg';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
-import { chainDecision } from './chain.ts';
 import { migrate } from './migrate.ts';
+import { PgBatchCommitter } from './pg-batch-commit.ts';
 import type {
   AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow,
 } from './types.ts';
@@ -62,6 +63,7 @@ export interface PostgresStoreOptions {
 export class PostgresSinkStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
+  private committer: PgBatchCommitter | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
@@ -94,6 +96,8 @@ export class PostgresSinkStore implements SinkStore {
       client.release();
     }
     this.pool = pool;
+    // half the connections store batches (in groups); the rest answer lookups, proofs and reports
+    this.committer = new PgBatchCommitter(() => this.db, { parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64 });
   }
 
   async close(): Promise<void> {
@@ -118,48 +122,9 @@ export class PostgresSinkStore implements SinkStore {
 
   // ------------------------------------------------------------------ batches
 
-  async commitBatch(b: BatchToStore): Promise<CommitOutcome> {
-    const { header, hash } = b;
-    return this.tx(async (c) => {
-      const head = await this.lockHead(c, header.device);
-      let stored: string | null = null;
-      if (header.batch <= head.batch) {
-        // a statement of its own, after the lock: it sees what the transaction we waited for stored
-        const r = await c.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND batch = $2', [header.device, header.batch]);
-        stored = r.rows[0]?.hash ?? null;
-      }
-      const decision = chainDecision(head, header, hash, stored);
-      if (decision !== 'append') return decision;
-      await this.append(c, b);
-      return { status: 'stored' } as const;
-    });
-  }
-
-  /**
-   * The device's head, its row locked until the transaction ends: whoever checks and stores a
-   * batch of this device, in this process or another, waits here. The row is made by the
-   * device's first batch.
-   */
-  private async lockHead(c: pg.PoolClient, device: string): Promise<Head> {
-    const lock = () => c.query<{ batch: string; hash: string; last_seq: string }>('SELECT batch, hash, last_seq FROM sink_heads WHERE device = $1 FOR UPDATE', [device]);
-    let { rows } = await lock();
-    if (rows.length === 0) {
-      await c.query('INSERT INTO sink_heads (device, batch, hash, last_seq) VALUES ($1, 0, $2, 0) ON CONFLICT (device) DO NOTHING', [device, ZERO_HASH]);
-      ({ rows } = await lock());
-    }
-    return { batch: Number(rows[0]!.batch), hash: rows[0]!.hash, last: Number(rows[0]!.last_seq) };
-  }
-
-  /** Store the batch and move the head to it, in one statement (one round trip); more writes of an accepted batch go beside it. */
-  private async append(c: pg.PoolClient, b: BatchToStore): Promise<void> {
-    const { header, hash } = b;
-    await c.query(
-      `WITH stored AS (
-         INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))
-       UPDATE sink_heads SET batch = $2, hash = $5, last_seq = $4 WHERE device = $1`,
-      [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
-    );
+  commitBatch(b: BatchToStore): Promise<CommitOutcome> {
+    if (!this.committer) throw new Error('the sink store is not open');
+    return this.committer.commit(b);
   }
 
   async head(device: string): Promise<Head> {
