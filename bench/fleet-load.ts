@@ -90,7 +90,7 @@ async function run(order: Extract<LoadOrder, { type: 'run' }>): Promise<LoadResu
   const cpu0 = process.cpuUsage();
   const perAddress = Math.ceil(order.concurrency / order.addresses.length);
   // one pool per sink and source address: a sink limits each client address on its own
-  const pools = order.targets.map((url) => order.addresses.map((localAddress) => new Pool(url, { connections: perAddress, pipelining: 1, connect: { localAddress } })));
+  const pools = order.targets.map((url) => order.addresses.map((localAddress) => new Pool(url, { connections: perAddress, pipelining: 1, localAddress })));
   const next = new Int32Array(devices.length); // the next batch index of each device
   const ready: number[] = devices.map((_, i) => i);
   let readyAt = 0;

@@ -71,21 +71,27 @@ class Generator {
   }
 }
 
-/** CPU seconds used so far by the PostgreSQL backends serving this database (the sinks' connections). */
-async function backendCpu(url: string): Promise<Map<number, number>> {
+/**
+ * CPU seconds used so far by the PostgreSQL backends serving this database (the sinks'
+ * connections), and the transactions committed in it.
+ */
+async function databaseUse(url: string): Promise<{ cpu: Map<number, number>; commits: number }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     const { rows } = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-    const out = new Map<number, number>();
+    const cpu = new Map<number, number>();
     for (const { pid } of rows) {
       try {
-        out.set(pid, cpuSeconds(pid));
+        cpu.set(pid, cpuSeconds(pid));
       } catch {
         // gone, or on another machine: not counted
       }
     }
-    return out;
+    // the statistics are sent to the collector now and then: ask for a fresh snapshot
+    await c.query('SELECT pg_stat_clear_snapshot()');
+    const { rows: db } = await c.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+    return { cpu, commits: Number(db[0]?.n ?? 0) };
   } finally {
     await c.end();
   }
@@ -114,6 +120,7 @@ interface Phase {
   storeS: number;
   sinkCpuS: number;
   pgCpuS: number;
+  commits: number;
 }
 
 async function runPhase(opts: {
@@ -140,18 +147,22 @@ async function runPhase(opts: {
     const sinkKey = String(sinks[0]!.logs.find((l) => l.msg === 'sink listening')!.receiptKey);
     progress(`${processes} sink process${processes > 1 ? 'es' : ''} (${sinks.map((s) => s.url).join(', ')}), schema ${schema}: posting`);
     const cpu0 = sinks.map((s) => cpuSeconds(s.child.pid!));
-    const pg0 = await backendCpu(url);
+    const pg0 = await databaseUse(url);
     const store0 = await storeSeconds(sinks);
     const concurrency = opts.concurrency * processes;
     // a sink lets one client address keep 16 requests in flight: 8 from each address here
     const addresses = Array.from({ length: Math.max(1, Math.ceil(concurrency / 8)) }, (_, i) => `127.0.0.${i + 2}`);
     const { result } = await opts.generator.ask({ type: 'run', targets: sinks.map((s) => s.url), route: opts.route, concurrency, addresses, sinkKey, seconds: opts.seconds }, 'result');
     const storeS = (await storeSeconds(sinks)) - store0;
-    const pg1 = await backendCpu(url);
+    const pg1 = await databaseUse(url);
     const sinkCpuS = sinks.reduce((n, s, i) => n + cpuSeconds(s.child.pid!) - cpu0[i]!, 0);
     let pgCpuS = 0;
-    for (const [pid, cpu] of pg1) pgCpuS += cpu - (pg0.get(pid) ?? 0);
-    return { processes, result, storeS, sinkCpuS, pgCpuS };
+    for (const [pid, cpu] of pg1.cpu) pgCpuS += cpu - (pg0.cpu.get(pid) ?? 0);
+    return { processes, result, storeS, sinkCpuS, pgCpuS, commits: pg1.commits - pg0.commits };
+  } catch (err) {
+    // what the sinks said last, so that a failed run can be understood
+    for (const s of sinks) for (const l of s.logs.filter((l) => Number(l.level) >= 40).slice(-5)) progress(`  sink ${s.url}: ${JSON.stringify(l)}`);
+    throw err;
   } finally {
     await Promise.all(sinks.map((s) => s.stop()));
     await dropSchema(url, schema).catch(() => undefined);
@@ -174,6 +185,10 @@ function phaseFigures(p: Phase) {
     db_share_of_acceptance: r.latencySumS ? round(p.storeS / r.latencySumS, 3) : null,
     cpu_s: { sinks: round(p.sinkCpuS, 1), postgres: round(p.pgCpuS, 1), generator: round(r.cpuS, 1) },
     db_share_of_cpu: round(p.pgCpuS / (p.sinkCpuS + p.pgCpuS + r.cpuS), 3),
+    // CPU per reading does not depend on how busy the machine is, as wall time does: what a
+    // core could take (1e6 / us) when the sink has one to itself
+    cpu_us_per_reading: r.readings ? { sinks: round((p.sinkCpuS / r.readings) * 1e6, 2), postgres: round((p.pgCpuS / r.readings) * 1e6, 2) } : null,
+    db_transactions_per_batch: r.batches ? round(p.commits / r.batches, 3) : null,
     refused: r.refused,
     failed_devices: r.failedDevices,
   };
