@@ -65,6 +65,11 @@ export class ChainSequencer {
     return outcome;
   }
 
+  /** The last batch of the device this process knows to be stored or on its way; null when it knows nothing. */
+  knownHead(device: string): number | null {
+    return this.handed.get(device)?.batch ?? null;
+  }
+
   private async state(device: string): Promise<Handed> {
     const known = this.handed.get(device);
     if (known) return known;
