@@ -154,6 +154,8 @@ async function runPhase(opts: {
     const addresses = Array.from({ length: Math.max(1, Math.ceil(concurrency / 8)) }, (_, i) => `127.0.0.${i + 2}`);
     const { result } = await opts.generator.ask({ type: 'run', targets: sinks.map((s) => s.url), route: opts.route, concurrency, addresses, sinkKey, seconds: opts.seconds }, 'result');
     const storeS = (await storeSeconds(sinks)) - store0;
+    // a backend reports its transaction counts at most once a second, when idle
+    await new Promise((r) => setTimeout(r, 1500));
     const pg1 = await databaseUse(url);
     const sinkCpuS = sinks.reduce((n, s, i) => n + cpuSeconds(s.child.pid!) - cpu0[i]!, 0);
     let pgCpuS = 0;
