@@ -33,8 +33,9 @@ signed receipt verifies. Stops taking new batches after S seconds (default 120).
 
 Prints per run readings_per_s, p50/p99 ms from a batch's first post to its receipt, the store's
 share of that time (the sinks' fieldproof_sink_store_seconds over the summed times to
-acceptance), the CPU seconds of the sinks, of PostgreSQL's backends and of the generator, and
-with several runs the ratio of each to the first. Progress goes to stderr.`;
+acceptance), the CPU seconds of the sinks, of PostgreSQL's backends and of the generator, CPU
+per reading and what the cores would allow from it, and with several runs the ratio of each to
+the first. Progress goes to stderr.`;
 
 const LOAD = fileURLToPath(new URL('./fleet-load.ts', import.meta.url));
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -190,6 +191,11 @@ function phaseFigures(p: Phase) {
     // CPU per reading does not depend on how busy the machine is, as wall time does: what a
     // core could take (1e6 / us) when the sink has one to itself
     cpu_us_per_reading: r.readings ? { sinks: round((p.sinkCpuS / r.readings) * 1e6, 2), postgres: round((p.pgCpuS / r.readings) * 1e6, 2) } : null,
+    // what the cores would allow with the machine to itself: each sink process is one event loop
+    // (at most a core), and the sinks, PostgreSQL and the generator share the machine's cores
+    cpu_bound_readings_per_s: r.readings && p.sinkCpuS > 0
+      ? Math.round(Math.min(p.processes / (p.sinkCpuS / r.readings), availableParallelism() / ((p.sinkCpuS + p.pgCpuS + r.cpuS) / r.readings)))
+      : null,
     db_transactions_per_batch: r.batches ? round(p.commits / r.batches, 3) : null,
     refused: r.refused,
     failed_devices: r.failedDevices,
