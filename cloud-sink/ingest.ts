@@ -88,7 +88,7 @@ export class Ingest {
     const hp = headerProblem(raw);
     if (hp) return stop(this.refuse(400, 'bad_header', hp));
     const header = raw as BatchHeader;
-    const key = await this.deps.registry.keyOf(header.device);
+    const key = await this.deps.registry.keyOf(header.device, header.key);
     if (key === null) return stop(this.refuse(403, 'unknown_device', `device ${header.device} is not registered with this sink`, { device: header.device }));
     if (key !== header.key) return stop(this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device }));
     const ids = { device: header.device, batch: header.batch };

@@ -43,14 +43,19 @@ export class DeviceRegistry {
     this.lastReload = Date.now();
   }
 
-  async keyOf(device: string): Promise<string | null> {
+  /**
+   * The device's registered key. A miss, or a key other than the `offered` one, re-reads the
+   * store (at most once a second): another sink process over the same database may have
+   * registered the device since this one last looked.
+   */
+  async keyOf(device: string, offered?: string): Promise<string | null> {
     const known = this.keys.get(device);
-    if (known) return known.key;
+    if (known && (offered === undefined || known.key === offered)) return known.key;
     if (Date.now() - this.lastReload > 1000) {
       await this.load();
       return this.keys.get(device)?.key ?? null;
     }
-    return null;
+    return known?.key ?? null;
   }
 
   async add(id: string, key: string): Promise<'added' | 'exists' | 'conflict'> {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Account } from '@aptos-labs/ts-sdk';
 import pg from 'pg';
+import { request } from 'undici';
 import { headerHash, type Batch } from '../protocol/batch.ts';
 import { verifyReceiptSignature, type Receipt } from '../protocol/receipt.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
@@ -62,6 +63,7 @@ describe('two sink processes over one PostgreSQL database', { skip, timeout: 120
       'store:', '  kind: postgres', `  url: ${JSON.stringify(PG)}`, `  schema: ${schema}`, '  poolSize: 4',
       // the races below send more at once from one address than a device would
       'limits:', '  maxRequestsPerClient: 64',
+      'adminToken: fleet-admin-token-for-the-test',
       'anchor:', '  mode: aptos', '  intervalMs: 300', '  retryMs: 100',
       '  aptos:', `    node: ${sim.url}`, `    module: ${account.accountAddress.toString()}::anchor`, `    privateKeyFile: ${JSON.stringify(aptosKey)}`, '    waitSecs: 5',
       '',
@@ -126,10 +128,23 @@ describe('two sink processes over one PostgreSQL database', { skip, timeout: 120
     assert.deepEqual(reports.map((r) => ({ device: r.device, won: r.stored_hash, lost: r.offered_hash })), outcomes);
   });
 
+  it('accepts at one process a device registered through the other', async () => {
+    const key = generateKey();
+    const added = await request(`${sinks[0]!.url}/v1/devices`, {
+      method: 'POST', body: JSON.stringify({ id: 'late', key: key.public }),
+      headers: { 'content-type': 'application/json', authorization: 'Bearer fleet-admin-token-for-the-test' },
+    });
+    await added.body.text();
+    assert.ok(added.statusCode === 200 || added.statusCode === 201, String(added.statusCode));
+    const [batch] = makeChain('late', key, 1, 10);
+    const r = await postJson(sinks[1]!.url, batch!);
+    assertAccepted(r, batch!);
+  });
+
   it('has stored every batch once and anchored each in exactly one anchor, each anchor on chain once', async () => {
     const counts = await query<{ device: string; n: number; batches: number }>(
       'SELECT device, count(*)::int AS n, count(DISTINCT batch)::int AS batches FROM sink_batches GROUP BY device ORDER BY device');
-    assert.deepEqual(counts.map((r) => [r.device, r.n, r.batches]), [['alt', 10, 10], ['burst', 16, 16], ['twin-1', 3, 3], ['twin-2', 3, 3], ['twin-3', 3, 3]]);
+    assert.deepEqual(counts.map((r) => [r.device, r.n, r.batches]), [['alt', 10, 10], ['burst', 16, 16], ['late', 1, 1], ['twin-1', 3, 3], ['twin-2', 3, 3], ['twin-3', 3, 3]]);
     // The anchorer of either process picks them up within a few intervals.
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -141,7 +156,7 @@ describe('two sink processes over one PostgreSQL database', { skip, timeout: 120
     const anchors = await query<{ id: string; root: string; size: number; tx: string; leaves: number }>(
       'SELECT a.id, a.root, a.size, a.tx, (SELECT count(*)::int FROM sink_batches b WHERE b.anchor_id = a.id) AS leaves FROM sink_anchors a ORDER BY a.id');
     for (const a of anchors) assert.equal(a.leaves, a.size, `anchor ${a.id} covers as many batches as its tree has leaves`);
-    assert.equal(anchors.reduce((n, a) => n + a.size, 0), 35);
+    assert.equal(anchors.reduce((n, a) => n + a.size, 0), 36);
     const onChain = sim.transactions().filter((t) => t.functionId.endsWith('::record_root') && t.success === true);
     assert.equal(onChain.length, anchors.length, 'one record_root transaction per anchor');
     assert.equal(new Set(anchors.map((a) => a.tx)).size, anchors.length);
