@@ -13,15 +13,21 @@ export interface AtomicWriteOptions {
   syncFolder?: boolean;
 }
 
-export function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+/** The data in a temporary file beside `file`, synced; its name. */
+function writeSyncedTemp(file: string, data: string | Uint8Array, mode: number): string {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', opts.mode ?? 0o644);
+  const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+  return tmp;
+}
+
+export function writeFileAtomic(file: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  const tmp = writeSyncedTemp(file, data, opts.mode ?? 0o644);
   try {
     opts.check?.(tmp);
     renameSync(tmp, file);
@@ -38,14 +44,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: A
  * caller reads what the other process wrote (two sink processes making the receipt key at once).
  */
 export function createFileAtomic(file: string, data: string | Uint8Array, opts: { mode?: number } = {}): boolean {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', opts.mode ?? 0o644);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const tmp = writeSyncedTemp(file, data, opts.mode ?? 0o644);
   try {
     linkSync(tmp, file);
   } catch (err) {

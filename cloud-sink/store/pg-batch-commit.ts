@@ -24,17 +24,20 @@ export interface GroupCommitOptions {
   maxGroup: number;
 }
 
+export type InTransaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
+
 const key = (device: string, batch: number) => `${device}\n${batch}`;
 
 export class PgBatchCommitter {
   private readonly waiting: Offer[] = [];
   private running = 0;
 
-  private readonly pool: () => pg.Pool;
+  private readonly inTransaction: InTransaction;
   private readonly opts: GroupCommitOptions;
 
-  constructor(pool: () => pg.Pool, opts: GroupCommitOptions) {
-    this.pool = pool;
+  /** @param inTransaction runs its function in a transaction on a pooled connection, committed when it returns */
+  constructor(inTransaction: InTransaction, opts: GroupCommitOptions) {
+    this.inTransaction = inTransaction;
     this.opts = opts;
   }
 
@@ -72,19 +75,8 @@ export class PgBatchCommitter {
     }
   }
 
-  private async transaction(batches: BatchToStore[]): Promise<CommitOutcome[]> {
-    const c = await this.pool().connect();
-    try {
-      await c.query('BEGIN');
-      const outcomes = await this.checkAndStore(c, batches);
-      await c.query('COMMIT');
-      return outcomes;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+  private transaction(batches: BatchToStore[]): Promise<CommitOutcome[]> {
+    return this.inTransaction((c) => this.checkAndStore(c, batches));
   }
 
   private async checkAndStore(c: pg.PoolClient, batches: BatchToStore[]): Promise<CommitOutcome[]> {

@@ -97,7 +97,7 @@ export class PostgresSinkStore implements SinkStore {
     }
     this.pool = pool;
     // half the connections store batches (in groups); the rest answer lookups, proofs and reports
-    this.committer = new PgBatchCommitter(() => this.db, { parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64 });
+    this.committer = new PgBatchCommitter((fn) => this.tx(fn), { parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64 });
   }
 
   async close(): Promise<void> {
