@@ -250,6 +250,11 @@ export class LevelSinkStore implements SinkStore {
     });
   }
 
+  async registeredDevice(id: string): Promise<RegisteredDevice | null> {
+    const text = await this.level.get(K.device(id));
+    return text ? (JSON.parse(text) as RegisteredDevice) : null;
+  }
+
   async registeredDevices(): Promise<RegisteredDevice[]> {
     const out: RegisteredDevice[] = [];
     for await (const value of this.level.values({ gte: 'd!', lt: 'd!~' })) out.push(JSON.parse(value) as RegisteredDevice);

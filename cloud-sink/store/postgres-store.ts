@@ -187,6 +187,11 @@ export class PostgresSinkStore implements SinkStore {
     return rows[0]?.key === d.key ? 'exists' : 'conflict';
   }
 
+  async registeredDevice(id: string): Promise<RegisteredDevice | null> {
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices WHERE id = $1', [id]);
+    return rows[0] ? { id: rows[0].id, key: rows[0].key, addedAt: Number(rows[0].added_at) } : null;
+  }
+
   async registeredDevices(): Promise<RegisteredDevice[]> {
     const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices ORDER BY id');
     return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at) }));

@@ -120,6 +120,8 @@ export interface SinkStore {
 
   addDevice(device: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'>;
   registeredDevices(): Promise<RegisteredDevice[]>;
+  /** one device's registration (another sink process over the same store may have made it) */
+  registeredDevice(id: string): Promise<RegisteredDevice | null>;
 
   reportEquivocation(report: EquivocationReport): Promise<void>;
   equivocations(): Promise<EquivocationReport[]>;
