@@ -161,6 +161,9 @@ describe('two sink processes over one PostgreSQL database', { skip, timeout: 120
     assert.equal(onChain.length, anchors.length, 'one record_root transaction per anchor');
     assert.equal(new Set(anchors.map((a) => a.tx)).size, anchors.length);
     assert.equal(new Set(anchors.map((a) => a.root)).size, anchors.length);
+    // anchors and the device key registrations of both processes went out as one account, in turn
+    assert.deepEqual(sim.rejected.filter((m) => /SEQUENCE_NUMBER/.test(m)), [], 'no transaction raced another for a sequence number');
+    assert.equal(sim.transactions().filter((t) => t.success === false && !/E_DEVICE_EXISTS/.test(t.vmStatus)).length, 0);
     const anchoring = sinks.map((s) => s.logs.filter((l) => l.msg === 'anchor committed').length);
     assert.equal(anchoring[0]! + anchoring[1]!, anchors.length, 'each anchor committed by one process');
   });
