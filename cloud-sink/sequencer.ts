@@ -12,7 +12,11 @@ import type { CommitOutcome, SinkStore } from './store/types.ts';
 interface Handed {
   batch: number;
   done: Promise<unknown>;
+  /** its commit has finished: nothing of the device is on its way to the store from here */
+  settled: boolean;
 }
+
+const settledAt = (batch: number): Handed => ({ batch, done: Promise.resolve(), settled: true });
 
 export interface SequencerOptions {
   /**
@@ -40,7 +44,9 @@ export class ChainSequencer {
 
   async commit(device: string, batch: number, waitMs: number, fn: () => Promise<CommitOutcome>): Promise<CommitOutcome> {
     let st = await this.state(device);
-    if (batch > st.batch + 1 && this.opts.shared) st = await this.refresh(device);
+    // Another process may hold the predecessor; while this one is storing a batch of the device
+    // itself (a pipelining uplink), the gap is most likely closing here, and the store is not asked.
+    if (batch > st.batch + 1 && this.opts.shared && st.settled) st = await this.refresh(device);
     if (batch > st.batch + 1 && waitMs > 0) {
       await this.waitFor(device, batch - 1, waitMs);
       st = await this.state(device);
@@ -49,7 +55,12 @@ export class ChainSequencer {
     if (inLine && !this.opts.pipelined) await st.done.catch(() => undefined);
     const run = fn();
     if (inLine) {
-      this.handed.set(device, { batch, done: run });
+      const entry: Handed = { batch, done: run, settled: false };
+      const settle = () => {
+        entry.settled = true;
+      };
+      run.then(settle, settle);
+      this.handed.set(device, entry);
       this.wake(device);
     }
     let outcome: CommitOutcome;
@@ -74,7 +85,7 @@ export class ChainSequencer {
     const known = this.handed.get(device);
     if (known) return known;
     const head = await this.store.head(device);
-    const st = this.handed.get(device) ?? { batch: head.batch, done: Promise.resolve() };
+    const st = this.handed.get(device) ?? settledAt(head.batch);
     this.handed.set(device, st);
     return st;
   }
@@ -84,7 +95,7 @@ export class ChainSequencer {
     const head = await this.store.head(device);
     const known = this.handed.get(device);
     if (known && known.batch >= head.batch) return known;
-    const st = { batch: head.batch, done: Promise.resolve() };
+    const st = settledAt(head.batch);
     this.handed.set(device, st);
     this.wake(device);
     return st;
@@ -94,7 +105,7 @@ export class ChainSequencer {
   private advance(device: string, batch: number): void {
     const known = this.handed.get(device);
     if (known && known.batch >= batch) return;
-    this.handed.set(device, { batch, done: Promise.resolve() });
+    this.handed.set(device, settledAt(batch));
     this.wake(device);
   }
 
@@ -113,6 +124,8 @@ export class ChainSequencer {
       if (left <= 0) return;
       const woken = await this.sleepOrWake(device, batch, this.opts.shared ? Math.min(left, this.opts.pollMs ?? 20) : left);
       if (woken || !this.opts.shared) return;
+      // stalled here: ask the store whether another process stored the predecessor
+      if (this.handed.get(device)?.settled === false) continue;
       if ((await this.refresh(device)).batch >= batch) return;
     }
   }
