@@ -2,7 +2,8 @@
 // at the same moment on one data folder, anchoring to the Aptos SIMULATOR: a device posting to
 // them alternately and all at once, conflicting batches raced at both, every batch sent to both.
 // In the end every batch is stored exactly once, in exactly one anchor, each anchor on chain once,
-// and every receipt is signed by the one key both processes share.
+// and every receipt is signed by the one key both processes share. Last, one process is SIGKILLed
+// under load and the devices carry on with the other: nothing lost, nothing stored twice.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -166,5 +167,44 @@ describe('two sink processes over one PostgreSQL database', { skip, timeout: 120
     assert.equal(sim.transactions().filter((t) => t.success === false && !/E_DEVICE_EXISTS/.test(t.vmStatus)).length, 0);
     const anchoring = sinks.map((s) => s.logs.filter((l) => l.msg === 'anchor committed').length);
     assert.equal(anchoring[0]! + anchoring[1]!, anchors.length, 'each anchor committed by one process');
+  });
+
+  it('loses nothing and stores nothing twice when one process is SIGKILLed in the middle of the load', async () => {
+    const fleet = Array.from({ length: 8 }, (_, d) => ({ id: `kill-${d}`, key: generateKey() }));
+    for (const d of fleet) {
+      const r = await request(`${sinks[1]!.url}/v1/devices`, {
+        method: 'POST', body: JSON.stringify({ id: d.id, key: d.key.public }),
+        headers: { 'content-type': 'application/json', authorization: 'Bearer fleet-admin-token-for-the-test' },
+      });
+      await r.body.text();
+    }
+    let accepted = 0;
+    let killed = false;
+    // each device posts its chain one batch at a time, to the two processes in turn; when the
+    // first is gone, to the second, and a batch whose answer was lost with it is sent again
+    await Promise.all(fleet.map(async ({ id, key }) => {
+      for (const [i, batch] of makeChain(id, key, 15, 30).entries()) {
+        for (let attempt = 0; ; attempt++) {
+          assert.ok(attempt < 100, `batch ${i + 1} of ${id} never accepted`);
+          const url = sinks[killed ? 1 : i % 2]!.url;
+          let r: Reply;
+          try {
+            r = await postColumnar(url, batch);
+          } catch {
+            continue; // the killed process: its connection is gone
+          }
+          if (r.status === 409 && r.body.code === 'out_of_order') continue;
+          assertAccepted(r, batch);
+          break;
+        }
+        if (++accepted === 40) {
+          killed = true;
+          sinks[0]!.child.kill('SIGKILL');
+        }
+      }
+    }));
+    const rows = await query<{ device: string; n: number; batches: number; lo: string; hi: string }>(
+      `SELECT device, count(*)::int AS n, count(DISTINCT batch)::int AS batches, min(batch) AS lo, max(batch) AS hi FROM sink_batches WHERE device LIKE 'kill-%' GROUP BY device ORDER BY device`);
+    assert.deepEqual(rows.map((r) => [r.device, r.n, r.batches, Number(r.lo), Number(r.hi)]), fleet.map((d) => [d.id, 15, 15, 1, 15]));
   });
 });
