@@ -54,6 +54,8 @@ export class Ingest {
       refused: counter(reg, 'fieldproof_sink_refused_total', 'Batches refused, by reason', ['reason']),
       equivocations: counter(reg, 'fieldproof_sink_equivocations_total', 'Different batches offered under a number already held'),
       verifySeconds: histogram(reg, 'fieldproof_sink_verify_seconds', 'Time to verify one batch', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5]),
+      // the database's (or LevelDB's) part of accepting a batch: bench fleet divides its sum by the time to acceptance
+      storeSeconds: histogram(reg, 'fieldproof_sink_store_seconds', 'Time spent in the store while accepting batches: the duplicate lookup, and the chain check with the insert', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5], ['op']),
     };
   }
 
@@ -86,16 +88,23 @@ export class Ingest {
     const hp = headerProblem(raw);
     if (hp) return stop(this.refuse(400, 'bad_header', hp));
     const header = raw as BatchHeader;
-    const key = await this.deps.registry.keyOf(header.device);
+    const key = await this.deps.registry.keyOf(header.device, header.key);
     if (key === null) return stop(this.refuse(403, 'unknown_device', `device ${header.device} is not registered with this sink`, { device: header.device }));
     if (key !== header.key) return stop(this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device }));
     const ids = { device: header.device, batch: header.batch };
     if (!verifyHeaderSignature(header)) return stop(this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids));
-    const head = await this.deps.store.head(header.device);
-    if (header.batch <= head.batch) {
+    // A batch beyond the head this process knows is new here (the usual case) and needs no lookup;
+    // if another process stored it meanwhile, the commit answers duplicate all the same.
+    const known = this.deps.sequencer.knownHead(header.device);
+    let held: string | null = null;
+    if (known === null || header.batch <= known) {
+      const looked = performance.now();
+      held = await this.deps.store.heldHash(header.device, header.batch);
+      this.m.storeSeconds.observe({ op: 'lookup' }, (performance.now() - looked) / 1000);
+    }
+    if (held !== null) {
       const hash = headerHash(header);
-      const held = await this.deps.store.batch(header.device, header.batch);
-      if (held?.hash === hash) {
+      if (held === hash) {
         this.m.batches.inc({ outcome: 'duplicate' });
         return stop(this.accepted('duplicate', header, hash));
       }
@@ -149,8 +158,14 @@ export class Ingest {
 
     const hash = headerHash(header);
     const receivedAt = (this.deps.now ?? Date.now)();
-    const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, () =>
-      this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, minTs, maxTs, receivedAt }));
+    const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, async () => {
+      const committing = performance.now();
+      try {
+        return await this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, minTs, maxTs, receivedAt });
+      } finally {
+        this.m.storeSeconds.observe({ op: 'commit' }, (performance.now() - committing) / 1000);
+      }
+    });
     switch (outcome.status) {
       case 'stored':
         this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });

@@ -1,6 +1,6 @@
 // The device registry: the keys listed in the config plus those added through the admin API,
-// which the store keeps. A lookup miss re-reads the store (at most once a second), so a device
-// registered through another sink process over the same database is found.
+// which the store keeps. A lookup miss reads the store, so a device registered through another
+// sink process over the same database is found.
 import type { Logger } from 'pino';
 import type { RegisteredDevice, SinkStore } from './store/types.ts';
 
@@ -11,7 +11,6 @@ export interface DeviceKeyPublisher {
 
 export class DeviceRegistry {
   private keys = new Map<string, RegisteredDevice>();
-  private lastReload = 0;
 
   private readonly store: SinkStore;
   private readonly configured: readonly { id: string; key: string }[];
@@ -40,17 +39,23 @@ export class DeviceRegistry {
       next.set(d.id, { id: d.id, key: d.key, addedAt: had?.addedAt ?? 0 });
     }
     this.keys = next;
-    this.lastReload = Date.now();
   }
 
-  async keyOf(device: string): Promise<string | null> {
+  /**
+   * The device's registered key. A device this process does not know, or knows with a key other
+   * than the `offered` one, is looked up in the store: another sink process over the same
+   * database may have registered it since. One indexed read, and a header that gets this far
+   * and is still refused counts toward its client's refusal limit.
+   */
+  async keyOf(device: string, offered?: string): Promise<string | null> {
     const known = this.keys.get(device);
-    if (known) return known.key;
-    if (Date.now() - this.lastReload > 1000) {
-      await this.load();
-      return this.keys.get(device)?.key ?? null;
-    }
-    return null;
+    if (known && (offered === undefined || known.key === offered)) return known.key;
+    // the config wins over the store (load): nothing to look up for a configured device
+    if (this.configured.some((d) => d.id === device)) return known?.key ?? null;
+    const stored = await this.store.registeredDevice(device);
+    if (!stored) return known?.key ?? null;
+    this.keys.set(device, stored);
+    return stored.key;
   }
 
   async add(id: string, key: string): Promise<'added' | 'exists' | 'conflict'> {

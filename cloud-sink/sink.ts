@@ -84,7 +84,7 @@ export class Sink {
     await store.open();
     this.storeInUse = store;
     try {
-      const chain = config.anchor.mode === 'aptos' ? (this.deps.chain ?? (await this.aptosChain())) : null;
+      const chain = config.anchor.mode === 'aptos' ? (this.deps.chain ?? (await this.aptosChain(store))) : null;
       // With anchoring on Aptos, the device keys the sink accepts are registered on chain too, and
       // only batches whose key counts there are anchored.
       const keyChain = chain?.deviceKeys;
@@ -96,7 +96,7 @@ export class Sink {
       this.keySync = keySync;
       const ingest = new Ingest({
         store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs,
-        sequencer: new ChainSequencer(store, store.kind === 'level'),
+        sequencer: new ChainSequencer(store, { pipelined: store.kind === 'level', shared: store.kind === 'postgres' }),
       });
       if (chain) {
         const { OnChainKeyAdmission } = await import('./anchor/key-admission.ts');
@@ -126,12 +126,13 @@ export class Sink {
   }
 
   /** The Aptos SDK is imported here, by a sink that anchors: it is most of a sink's start-up otherwise. */
-  private async aptosChain(): Promise<AnchorChain> {
+  private async aptosChain(store: SinkStore): Promise<AnchorChain> {
     const [{ AptosAnchorChain, readPrivateKey }, { loadAnchorAbi }] = await Promise.all([import('./anchor/aptos-chain.ts'), import('./anchor/abi.ts')]);
     const a = this.config.anchor.aptos!;
     return new AptosAnchorChain({
       node: a.node, module: a.module, privateKey: readPrivateKey(a.privateKeyFile), chain: a.chain, maxGasAmount: a.maxGasAmount,
       waitSecs: a.waitSecs, abi: loadAnchorAbi(), log: this.log.child({ part: 'aptos' }),
+      acrossProcesses: (fn) => store.withChainAccountLock(fn),
     });
   }
 

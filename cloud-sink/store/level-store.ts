@@ -194,6 +194,12 @@ export class LevelSinkStore implements SinkStore {
     return this.rowFrom(device, batchNo, await this.level.get(K.row(device, batchNo)));
   }
 
+  async heldHash(device: string, batchNo: number): Promise<string | null> {
+    // the head is cached: a batch beyond it (the usual case) costs no read
+    if (batchNo > (await this.head(device)).batch) return null;
+    return (await this.batch(device, batchNo))?.hash ?? null;
+  }
+
   async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
     for await (const [, value] of this.level.iterator({ gte: K.seqPrefix(device), lte: K.seq(device, seq), reverse: true, limit: 1 })) {
       const row = await this.batch(device, Number(value));
@@ -244,6 +250,11 @@ export class LevelSinkStore implements SinkStore {
     });
   }
 
+  async registeredDevice(id: string): Promise<RegisteredDevice | null> {
+    const text = await this.level.get(K.device(id));
+    return text ? (JSON.parse(text) as RegisteredDevice) : null;
+  }
+
   async registeredDevices(): Promise<RegisteredDevice[]> {
     const out: RegisteredDevice[] = [];
     for await (const value of this.level.values({ gte: 'd!', lt: 'd!~' })) out.push(JSON.parse(value) as RegisteredDevice);
@@ -266,6 +277,11 @@ export class LevelSinkStore implements SinkStore {
     const run = this.anchorLock.then(fn);
     this.anchorLock = run.catch(() => undefined);
     return run;
+  }
+
+  /** One process holds a LevelDB store: the chain account's own queue in that process is enough. */
+  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
   }
 
   async openAnchor(): Promise<AnchorRow | null> {

@@ -1,21 +1,24 @@
 // The PostgreSQL store, for fleets that outgrow one machine: any number of sink processes can
-// share one database. A batch is checked against its device's chain and stored in one transaction
-// that holds the device's head row FOR UPDATE, so two processes offered the same batch store it
-// once; the (device, batch) primary key is the second guard.
+// share one database. A batch is checked against its device's chain and stored in a transaction
+// that holds the device's head row FOR UPDATE (pg-batch-commit.ts, which groups the batches that
+// arrive together), so two processes offered the same batch store it once; the (device, batch)
+// primary key is the second guard.
 import pg from 'pg';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
-import { chainDecision } from './chain.ts';
 import { migrate } from './migrate.ts';
+import { PgBatchCommitter } from './pg-batch-commit.ts';
 import type {
   AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow,
 } from './types.ts';
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
 const ANCHOR_LOCK = 0x6670616e;
+/** pg_advisory_lock key for a transaction of the operator's chain account: "fpop" */
+const CHAIN_ACCOUNT_LOCK = 0x66706f70;
 
 interface BatchDbRow {
   header: string;
@@ -60,6 +63,7 @@ export interface PostgresStoreOptions {
 export class PostgresSinkStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
+  private committer: PgBatchCommitter | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
@@ -92,6 +96,8 @@ export class PostgresSinkStore implements SinkStore {
       client.release();
     }
     this.pool = pool;
+    // half the connections store batches (in groups); the rest answer lookups, proofs and reports
+    this.committer = new PgBatchCommitter((fn) => this.tx(fn), { parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64 });
   }
 
   async close(): Promise<void> {
@@ -116,27 +122,9 @@ export class PostgresSinkStore implements SinkStore {
 
   // ------------------------------------------------------------------ batches
 
-  async commitBatch(b: BatchToStore): Promise<CommitOutcome> {
-    const { header, hash } = b;
-    return this.tx(async (c) => {
-      await c.query(`INSERT INTO sink_heads (device, batch, hash, last_seq) VALUES ($1, 0, $2, 0) ON CONFLICT (device) DO NOTHING`, [header.device, ZERO_HASH]);
-      const { rows } = await c.query<{ batch: string; hash: string; last_seq: string }>('SELECT batch, hash, last_seq FROM sink_heads WHERE device = $1 FOR UPDATE', [header.device]);
-      const head: Head = { batch: Number(rows[0]!.batch), hash: rows[0]!.hash, last: Number(rows[0]!.last_seq) };
-      let stored: string | null = null;
-      if (header.batch <= head.batch) {
-        const r = await c.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND batch = $2', [header.device, header.batch]);
-        stored = r.rows[0]?.hash ?? null;
-      }
-      const decision = chainDecision(head, header, hash, stored);
-      if (decision !== 'append') return decision;
-      await c.query(
-        `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
-      );
-      await c.query('UPDATE sink_heads SET batch = $2, hash = $3, last_seq = $4 WHERE device = $1', [header.device, header.batch, hash, header.last]);
-      return { status: 'stored' } as const;
-    });
+  commitBatch(b: BatchToStore): Promise<CommitOutcome> {
+    if (!this.committer) throw new Error('the sink store is not open');
+    return this.committer.commit(b);
   }
 
   async head(device: string): Promise<Head> {
@@ -148,6 +136,11 @@ export class PostgresSinkStore implements SinkStore {
   async batch(device: string, batchNo: number): Promise<StoredBatchRow | null> {
     const { rows } = await this.db.query<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND batch = $2`, [device, batchNo]);
     return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async heldHash(device: string, batchNo: number): Promise<string | null> {
+    const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND batch = $2', [device, batchNo]);
+    return rows[0]?.hash ?? null;
   }
 
   async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
@@ -194,6 +187,11 @@ export class PostgresSinkStore implements SinkStore {
     return rows[0]?.key === d.key ? 'exists' : 'conflict';
   }
 
+  async registeredDevice(id: string): Promise<RegisteredDevice | null> {
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices WHERE id = $1', [id]);
+    return rows[0] ? { id: rows[0].id, key: rows[0].key, addedAt: Number(rows[0].added_at) } : null;
+  }
+
   async registeredDevices(): Promise<RegisteredDevice[]> {
     const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices ORDER BY id');
     return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at) }));
@@ -225,6 +223,20 @@ export class PostgresSinkStore implements SinkStore {
         return await fn();
       } finally {
         await c.query('SELECT pg_advisory_unlock($1)', [ANCHOR_LOCK]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+
+  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
+    const c = await this.db.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock($1)', [CHAIN_ACCOUNT_LOCK]);
+      try {
+        return await fn();
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [CHAIN_ACCOUNT_LOCK]);
       }
     } finally {
       c.release();

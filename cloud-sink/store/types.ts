@@ -105,6 +105,8 @@ export interface SinkStore {
   commitBatch(batch: BatchToStore): Promise<CommitOutcome>;
   head(device: string): Promise<Head>;
   batch(device: string, batch: number): Promise<StoredBatchRow | null>;
+  /** the header hash stored under this batch number, null when none: the duplicate check, one lookup */
+  heldHash(device: string, batch: number): Promise<string | null>;
   /** the batch whose first..last holds seq */
   batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null>;
   /** canonical lines of a stored batch (empty when pruned) */
@@ -118,6 +120,8 @@ export interface SinkStore {
 
   addDevice(device: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'>;
   registeredDevices(): Promise<RegisteredDevice[]>;
+  /** one device's registration (another sink process over the same store may have made it) */
+  registeredDevice(id: string): Promise<RegisteredDevice | null>;
 
   reportEquivocation(report: EquivocationReport): Promise<void>;
   equivocations(): Promise<EquivocationReport[]>;
@@ -127,6 +131,11 @@ export interface SinkStore {
    * it: one anchor per interval however many sink processes share the store.
    */
   withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null>;
+  /**
+   * Run `fn` once no other process sharing the store runs one: the operator's chain account sends
+   * one transaction at a time (anchors and device key registrations from any process).
+   */
+  withChainAccountLock<T>(fn: () => Promise<T>): Promise<T>;
   /** the anchor that is not committed yet, if any (there is at most one) */
   openAnchor(): Promise<AnchorRow | null>;
   latestAnchor(): Promise<AnchorRow | null>;
