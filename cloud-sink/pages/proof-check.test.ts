@@ -1,0 +1,110 @@
+// The proof page's verifier (www/proof-check.js, plain JavaScript on WebCrypto) against the
+// project's own (protocol/proof.ts on node:crypto): the specification's examples, JCS numbers and
+// strings, and every tampering of an honest proof give the same steps, word for word. Node has
+// the same WebCrypto as the browser; the Chromium test runs the same module in the page.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { canonicalize } from '../../protocol/canonical.ts';
+import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
+import { generateKey, keyFromSeed } from '../../protocol/signature.ts';
+import { recordProof } from '../anchor/chain-testing.ts';
+import { makeChain } from '../../test/support/sink.ts';
+// @ts-expect-error: a browser module in plain JavaScript, without type declarations
+import * as jcs from './www/jcs.js';
+// @ts-expect-error: as above
+import * as browser from './www/proof-check.js';
+
+interface Verdict { ok: boolean; trusted: boolean; anchored: boolean; steps: { step: string; ok: boolean; detail?: string }[] }
+const check = browser.checkProof as (proof: unknown, opts?: { deviceKey?: string }) => Promise<Verdict>;
+const canonicalizeInBrowser = jcs.canonicalize as (v: unknown) => string;
+
+/** The fenced block after `<!-- example: NAME -->` in a file of docs/spec. */
+function example(file: string, name: string): string {
+  const text = readFileSync(new URL(`../../docs/spec/${file}`, import.meta.url), 'utf8');
+  const m = new RegExp(`<!-- example: ${name} -->\\n\`\`\`[a-z]*\\n([\\s\\S]*?)\\n\`\`\``).exec(text);
+  assert.ok(m, `docs/spec/${file} has no example ${name}`);
+  return m[1]!;
+}
+
+/** The browser's verdict is the project's, step for step. */
+async function sameVerdict(proof: unknown, deviceKey?: string): Promise<Verdict> {
+  const mine = await check(proof, deviceKey === undefined ? {} : { deviceKey });
+  const theirs = verifyRecordProof(proof, deviceKey === undefined ? {} : { deviceKey });
+  assert.deepEqual(mine.steps, theirs.steps);
+  assert.deepEqual({ ok: mine.ok, anchored: mine.anchored }, { ok: theirs.ok, anchored: theirs.anchored });
+  return mine;
+}
+
+describe('the proof page\'s verifier', () => {
+  it('canonicalizes as protocol/canonical.ts does: the spec\'s example, RFC 8785 numbers, strings and order', () => {
+    assert.equal(canonicalizeInBrowser(JSON.parse(example('records.md', 'jcs-input'))), example('records.md', 'jcs-output'));
+    const numbers = ['0000000000000001', '7fefffffffffffff', '4340000000000000', '4430000000000000', '44b52d02c7e14af6', '444b1ae4d6e2ef50',
+      '3eb0c6f7a0b5ed8c', '3eb0c6f7a0b5ed8d', '41b3de4355555553', 'becbf647612f3696', '43143ff3c1cb0959', '8000000000000000']
+      .map((bits) => Buffer.from(bits, 'hex').readDoubleBE(0));
+    const samples: unknown[] = [
+      numbers, { b: [1, { z: null, a: 'x' }], a: { '': -0, é: 'ü\u2028', '\u0000': true, '\ud83d\ude00': '\u20ac', '\r': 1, '1': [] } },
+      [undefined, 1e21, 1e-7, 0.1 + 0.2, -1e-324], { undef: undefined, keep: '\u000f"\\/' },
+    ];
+    for (const s of samples) assert.equal(canonicalizeInBrowser(s), canonicalize(s));
+    assert.throws(() => canonicalizeInBrowser(Number.NaN), /non-finite/);
+  });
+
+  it('holds for the spec\'s example proof at the example device\'s key, as `fieldproof verify` does', async () => {
+    const proof = JSON.parse(example('proofs.md', 'proof')) as RecordProof;
+    const key = keyFromSeed('11'.repeat(32)).public;
+    const v = await sameVerdict(proof, key);
+    assert.deepEqual({ ok: v.ok, trusted: v.trusted, anchored: v.anchored }, { ok: true, trusted: true, anchored: true });
+    assert.deepEqual(v.steps.map((s) => s.step), ['batch signature', 'given key', 'record in batch', 'batch in anchor']);
+    const noRoot = await sameVerdict(proof);
+    assert.deepEqual({ ok: noRoot.ok, trusted: noRoot.trusted }, { ok: true, trusted: false });
+  });
+
+  it('refuses every tampering at the same step, for the same reason', async () => {
+    const keyA = generateKey();
+    const keyB = generateKey();
+    const honest = recordProof(makeChain('site-b', keyB, 3, 5), 1, 2, { tx: '0x' + '12'.repeat(32), version: 5, module: '0x' + 'ca'.repeat(32) + '::anchor' });
+    const changed = (f: (p: RecordProof & Record<string, unknown>) => void) => {
+      const p = structuredClone(honest) as RecordProof & Record<string, unknown>;
+      f(p);
+      return p;
+    };
+    const forgeries: [string, unknown][] = [
+      ['honest', honest],
+      ['value', changed((p) => ((p.record as { value: number }).value += 0.01))],
+      ['ts', changed((p) => ((p.record as { ts: number }).ts += 1))],
+      ['seq', changed((p) => (p.record.seq += 1))],
+      ['device', changed((p) => ((p.record as { device: string }).device = 'site-a'))],
+      ['path', changed((p) => (p.path[0] = 'ab'.repeat(32)))],
+      ['short path', changed((p) => p.path.pop())],
+      ['long path', changed((p) => (p.path = Array(65).fill('ab'.repeat(32))))],
+      ['anchor path', changed((p) => (p.anchor!.path[0] = 'cd'.repeat(32)))],
+      ['anchor index', changed((p) => (p.anchor!.index = 0))],
+      ['anchor tx', changed((p) => (p.anchor!.tx = '../accounts/0x1'))],
+      ['created', changed((p) => (p.header.created += 1))],
+      ['sig', changed((p) => (p.header.sig = p.header.sig.replace(/^./, (c) => (c === '0' ? '1' : '0'))))],
+      ['key', changed((p) => (p.header.key = keyA.public))],
+      ['header field', changed((p) => ((p.header as unknown as Record<string, unknown>).extra = 1))],
+      ['proof field', changed((p) => (p.pruned = true))],
+      ['not a key', changed((p) => (p.header.key = 'ff'.repeat(32)))],
+      ['no object', 'proof'],
+      ['gap', changed((p) => (p.record = { v: 1, kind: 'gap', device: 'site-b', seq: p.record.seq, dropped: 3, from: 1, to: 2, reason: 'disk_full' }))],
+    ];
+    for (const [name, proof] of forgeries) {
+      for (const key of [keyB.public, keyA.public, undefined]) {
+        await sameVerdict(proof, key).catch((err: Error) => assert.fail(`${name}, key ${key ?? 'none'}: ${err.message}`));
+      }
+    }
+    const forgedKey = await check(recordProof(makeChain('site-a', keyB, 1, 4), 0, 1), { deviceKey: keyA.public });
+    assert.deepEqual(forgedKey.steps.at(-1), { step: 'given key', ok: false, detail: `the batch was signed by ${keyB.public}, not by the device key given (${keyA.public})` });
+  });
+
+  it('reads a proof file within the bounds the CLI keeps', () => {
+    const parse = browser.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string };
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    assert.equal(parse(bytes('{'.repeat(40) + '}'.repeat(40))).problem, 'nests deeper than 32 levels, which no proof does');
+    assert.equal(parse(new Uint8Array((1 << 20) + 1)).problem, 'is larger than 1048576 bytes, which no proof is');
+    assert.equal(parse(bytes('{"record":')).problem, 'is not JSON');
+    assert.equal(parse(bytes('{"a":[1]}')).ok, true);
+  });
+});
