@@ -33,6 +33,7 @@ const FILES = new Map<string, { file: () => string | URL; type: string }>([
   ['/pages/proof-check.js', { file: www('proof-check.js'), type: JS }],
   ['/pages/jcs.js', { file: www('jcs.js'), type: JS }],
   ['/pages/merkle.js', { file: www('merkle.js'), type: JS }],
+  ['/pages/series.js', { file: www('series.js'), type: JS }],
   ['/pages/vendor/uPlot.iife.min.js', { file: uplot('uPlot.iife.min.js'), type: JS }],
   ['/pages/vendor/uPlot.min.css', { file: uplot('uPlot.min.css'), type: CSS }],
 ]);

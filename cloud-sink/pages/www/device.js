@@ -3,12 +3,10 @@
 // GET /v1/readings), and its MRV report for a chosen period with the CSV. A step the readings API
 // has no bucket for is drawn as a gap, never bridged by a line.
 import { $, ago, deviceFromPath, el, getJson, isoTime, number } from './dom.js';
+import { chooseStep, columns } from './series.js';
 
 const device = deviceFromPath();
 const MAX_CHARTS = 24;
-/** Steps a chart is drawn with: the smallest that keeps a range within this many buckets. */
-const TARGET_BUCKETS = 600;
-const STEPS = [1000, 5000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000, 6 * 3_600_000, 86_400_000];
 const charts = [];
 let sensors = [];
 
@@ -64,30 +62,6 @@ async function loadSensors() {
     note.textContent = 'the sink holds no reading of this device yet';
   }
   await drawCharts();
-}
-
-function chooseStep(span) {
-  return STEPS.find((s) => span / s <= TARGET_BUCKETS) ?? STEPS[STEPS.length - 1];
-}
-
-/**
- * uPlot columns from the API's buckets: x in seconds, min, avg, max; where the next bucket is
- * more than one step later, a null point in between breaks the lines (a gap, drawn as one).
- */
-export function columns(points, step) {
-  const xs = [], mins = [], avgs = [], maxs = [];
-  let gaps = 0;
-  for (let i = 0; i < points.length; i++) {
-    const p = points[i];
-    if (i > 0 && p.t - points[i - 1].t > step) {
-      xs.push((points[i - 1].t + step) / 1000);
-      mins.push(null); avgs.push(null); maxs.push(null);
-      gaps++;
-    }
-    xs.push(p.t / 1000);
-    mins.push(p.min); avgs.push(p.avg); maxs.push(p.max);
-  }
-  return { data: [xs, mins, avgs, maxs], gaps };
 }
 
 function rangeEnd() {

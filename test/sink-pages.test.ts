@@ -1,0 +1,206 @@
+// The sink's pages in a real browser (headless Chromium) against a real sink that anchors through
+// the Aptos simulator over HTTP: the fleet page loads and follows a new batch live; the device page
+// shows what the sink holds, a chart with a gap and the MRV report with its CSV; the proof page
+// checks a real proof in the browser and holds it at the right device key, refuses it at a wrong
+// one, and refuses each forged proof with the exact reason `fieldproof verify` gives, without a
+// request to the sink. Screenshots are left in test-artifacts/.
+import { strict as assert } from 'node:assert';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { signBatch, headerHash, type Batch } from '../protocol/batch.ts';
+import { ZERO_HASH } from '../protocol/hash.ts';
+import { readingRecord, type ReadingRecord } from '../protocol/records.ts';
+import { generateKey, type DeviceKey } from '../protocol/signature.ts';
+import { ChainFixture, chainOf } from '../cloud-sink/anchor/chain-testing.ts';
+import { sinkConfig } from '../cloud-sink/config.ts';
+import { Sink } from '../cloud-sink/sink.ts';
+import { CHROMIUM, launchChromium, NO_CHROMIUM, screenshot, watchedPage } from './support/chromium.ts';
+import { offlineForgeries } from './support/forgeries.ts';
+import { getJson, makeChain, postRaw, tempDir } from './support/sink.ts';
+
+// The functions handed to the page run in the browser, where `document` exists.
+declare const document: { querySelector(s: string): { textContent: string | null; getAttribute(a: string): string | null } | null; querySelectorAll(s: string): { length: number } };
+
+const post = (url: string, batch: Batch, backlog?: number) =>
+  postRaw(url, JSON.stringify(batch), { 'content-type': 'application/json', ...(backlog === undefined ? {} : { 'x-fieldproof-backlog': String(backlog) }) });
+
+/** Readings of one sensor a minute apart over [from, to), as batches of `perBatch` continuing `chain`. */
+function minuteReadings(device: string, key: DeviceKey, chain: Batch[], from: number, to: number, perBatch = 20): Batch[] {
+  let seq = chain.at(-1)?.header.last ?? 0;
+  let prev = chain.length ? headerHash(chain.at(-1)!.header) : ZERO_HASH;
+  let records: ReadingRecord[] = [];
+  const out: Batch[] = [];
+  const seal = () => {
+    const b = signBatch(device, key, chain.length + out.length + 1, records, prev, records.at(-1)!.ts);
+    prev = headerHash(b.header);
+    out.push(b);
+    records = [];
+  };
+  for (let ts = from; ts < to; ts += 60_000) {
+    records.push(readingRecord(device, ++seq, { sensor: 'g-1', metric: 'temp_c', unit: 'degC', ts, value: 20 + Math.sin(ts / 3.6e6) * 3 }, { score: 1, flags: [] }));
+    if (records.length === perBatch) seal();
+  }
+  if (records.length) seal();
+  return out;
+}
+
+describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO_CHROMIUM }, () => {
+  const tmp = tempDir('fieldproof-sink-pages-');
+  const fx = new ChainFixture();
+  const keys = { a: generateKey(), b: generateKey(), g: generateKey(), quiet: generateKey() };
+  let sink: Sink;
+  let browser: Browser;
+  let chainA: Batch[];
+
+  before(async () => {
+    await fx.start();
+    const op = fx.operator();
+    sink = new Sink(sinkConfig({
+      listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), limits: { chainWaitMs: 0 },
+      devices: [{ id: 'site-a', key: keys.a.public }, { id: 'site-b', key: keys.b.public }, { id: 'site-g', key: keys.g.public }, { id: 'site-quiet', key: keys.quiet.public }],
+      anchor: { mode: 'aptos', intervalMs: 3_600_000, aptos: { node: fx.url, module: op.module, waitSecs: 5 } },
+    }), { chain: chainOf(fx, op) });
+    await sink.start();
+    chainA = makeChain('site-a', keys.a, 4, 6);
+    for (const b of chainA.slice(0, 3)) assert.equal((await post(sink.url, b, 40)).status, 200);
+    // site-b: a batch signed by another key under its name, refused.
+    assert.equal((await post(sink.url, makeChain('site-b', keys.a, 1, 3)[0]!)).status, 403);
+    // site-g: a sensor read every minute for the last two hours, but for a silence of 50 minutes.
+    const now = Date.now();
+    const start = Math.floor((now - 2 * 3_600_000) / 60_000) * 60_000;
+    const early = minuteReadings('site-g', keys.g, [], start, start + 40 * 60_000);
+    const late = minuteReadings('site-g', keys.g, early, start + 90 * 60_000, now);
+    for (const b of [...early, ...late]) assert.equal((await post(sink.url, b, 0)).status, 200);
+    assert.equal(await sink.anchorNow(), 1);
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await sink?.stop();
+    await fx.stop();
+    tmp.cleanup();
+  });
+
+  it('fleet: loads with the devices that need a look first, and shows a new batch without a reload', async () => {
+    const problems: string[] = [];
+    const page = await watchedPage(browser, problems);
+    await page.goto(`${sink.url}/`);
+    await page.waitForFunction(() => document.querySelector('#live')?.textContent === 'live', null, { timeout: 10_000 });
+    await page.waitForSelector('#fleet tr[data-device="site-a"]', { timeout: 10_000 });
+    const order = await page.$$eval('#fleet tbody tr', (rows) => rows.map((r) => r.getAttribute('data-device')));
+    assert.deepEqual(order, ['site-b', 'site-quiet', 'site-a', 'site-g'], 'refused first, then silent, then the rest');
+    assert.match((await page.textContent('#fleet tr[data-device="site-b"] .refusals')) ?? '', /wrong_key 1/);
+    assert.equal(await page.textContent('#fleet tr[data-device="site-a"] .batch'), '3');
+    assert.equal(await page.textContent('#fleet tr[data-device="site-a"] .backlog'), '40');
+
+    assert.equal((await post(sink.url, chainA[3]!, 12)).status, 200);
+    await page.waitForFunction(() => document.querySelector('#fleet tr[data-device="site-a"] .batch')?.textContent === '4', null, { timeout: 10_000 });
+    assert.equal(await page.textContent('#fleet tr[data-device="site-a"] .backlog'), '12');
+    assert.ok((await stat(await screenshot(page, 'sink-fleet.png'))).size > 10_000);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  it('device: what the sink holds of it, and the MRV report for a period with its CSV', async () => {
+    const problems: string[] = [];
+    const page = await watchedPage(browser, problems);
+    await page.goto(`${sink.url}/devices/site-g`);
+    assert.equal(await page.textContent('#device'), 'site-g');
+    await page.waitForFunction(() => (document.querySelector('#facts')?.textContent ?? '').includes('last batch'), null, { timeout: 10_000 });
+    assert.match((await page.textContent('#facts')) ?? '', /last anchor#1 committed/);
+    await page.click('#report-go');
+    await page.waitForSelector('#report dt', { timeout: 15_000 });
+    assert.match((await page.textContent('#report')) ?? '', /credited/);
+    const csv = await page.getAttribute('#report-csv', 'href');
+    assert.match(csv ?? '', /^\/v1\/reports\/site-g\?from=\d+&to=\d+&format=csv$/);
+    const res = await page.evaluate(async (href) => {
+      const r = await fetch(href!);
+      return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+    }, csv);
+    assert.equal(res.status, 200);
+    assert.match(res.type ?? '', /^text\/csv/);
+    await page.waitForSelector('#sensors[data-state]', { timeout: 10_000 });
+    assert.ok((await stat(await screenshot(page, 'sink-device.png'))).size > 10_000);
+    const readingsAbsent = (await page.getAttribute('#sensors', 'data-state')) === 'no-api';
+    assert.deepEqual(problems.filter((p) => !(readingsAbsent && /status of 404/.test(p))), []);
+    await page.close();
+  });
+
+  it('device: a chart over the chosen range draws a missing stretch as a gap', async (t) => {
+    const probe = await getJson(`${sink.url}/v1/readings/latest?device=site-g`);
+    if (probe.status === 404) {
+      t.skip('this sink has no readings API yet (GET /v1/readings answers 404): the chart cannot be drawn');
+      return;
+    }
+    const page = await watchedPage(browser, []);
+    await page.goto(`${sink.url}/devices/site-g`);
+    await page.selectOption('#range', String(6 * 3_600_000));
+    await page.waitForSelector('#charts .chart[data-sensor="g-1"][data-gaps] canvas', { timeout: 15_000 });
+    assert.ok(Number(await page.getAttribute('#charts .chart[data-sensor="g-1"]', 'data-gaps')) >= 1, 'the 50 silent minutes are a gap');
+    await screenshot(page, 'sink-device-chart.png');
+    await page.close();
+  });
+
+  /** Check what the page has in its form; the verdict's class and text, and the steps shown. */
+  async function verdictOf(page: Page, act: () => Promise<void>): Promise<{ kind: string; text: string; steps: { step: string; ok: boolean; detail: string }[] }> {
+    const before = await page.getAttribute('#steps', 'data-done');
+    await act();
+    await page.waitForFunction((b) => document.querySelector('#steps')?.getAttribute('data-done') !== b, before, { timeout: 10_000 });
+    return {
+      kind: (await page.getAttribute('#verdict', 'class')) ?? '',
+      text: (await page.textContent('#verdict')) ?? '',
+      steps: await page.$$eval('#steps li', (lis) => lis.map((li) => ({
+        step: li.getAttribute('data-step') ?? '', ok: li.className === 'pass', detail: li.querySelector('.detail')?.textContent ?? '',
+      }))),
+    };
+  }
+
+  it('proof: a real proof from the sink holds in the browser at the right device key, and not at a wrong one', async () => {
+    const problems: string[] = [];
+    const page = await watchedPage(browser, problems);
+    await page.goto(`${sink.url}/proof`);
+    await page.fill('#device', 'site-a');
+    await page.fill('#seq', '9');
+    await page.fill('#device-key', keys.a.public.toUpperCase());
+    const holds = await verdictOf(page, () => page.click('#fetch-form button'));
+    assert.equal(holds.kind, 'trusted', holds.text);
+    assert.deepEqual(holds.steps.map((s) => [s.step, s.ok]), [['batch signature', true], ['given key', true], ['record in batch', true], ['batch in anchor', true]]);
+    assert.match(holds.text, /^holds: it ends at the device key you gave, and its batch is in an anchor/);
+    assert.ok((await stat(await screenshot(page, 'sink-proof-holds.png'))).size > 10_000);
+
+    await page.fill('#device-key', keys.b.public);
+    const wrong = await verdictOf(page, () => page.click('#fetch-form button'));
+    assert.equal(wrong.kind, 'refused');
+    assert.equal(wrong.text, `refused at "given key": the batch was signed by ${keys.a.public}, not by the device key given (${keys.b.public})`);
+
+    await page.fill('#device-key', '');
+    const noRoot = await verdictOf(page, () => page.click('#fetch-form button'));
+    assert.equal(noRoot.kind, 'consistent');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  it('proof: each forged proof, dropped in as a file, is refused in the browser with the exact reason, and nothing is asked of the sink', async () => {
+    const problems: string[] = [];
+    const page = await watchedPage(browser, problems);
+    await page.goto(`${sink.url}/proof`);
+    await page.waitForLoadState('networkidle');
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const forgeries = offlineForgeries(keys.a, keys.b);
+    for (const [i, f] of forgeries.entries()) {
+      await page.fill('#device-key', f.key);
+      const v = await verdictOf(page, () => page.setInputFiles('#file', { name: `forged-${i}.json`, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(f.proof)) }));
+      assert.equal(v.kind, 'refused', `${f.name}: ${v.text}`);
+      assert.deepEqual(v.steps.at(-1), { step: f.step, ok: false, detail: f.detail }, f.name);
+      assert.equal(v.text, `refused at "${f.step}": ${f.detail}`);
+      if (i === 0) await screenshot(page, 'sink-proof-forged.png');
+    }
+    assert.deepEqual(requests, [], 'the check ran in the browser: no request left the page');
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
