@@ -105,9 +105,10 @@ Runs a device with simulated devices on real wires and opens its status page:
   - an embedded sink the device syncs to (LevelDB, anchoring off), with its pages: the fleet,
     the device, and a proof page that checks a proof in the browser
 The first line printed is the dashboard URL (http://127.0.0.1:PORT/); the sink's pages follow.
-Progress lines follow every few seconds. Ctrl-C (or SIGTERM) stops everything cleanly: the last readings are sealed
-and synced, the sink's proof of one of them is written to DIR/proof.json (with the command that
-checks it), then the sources stop, queued readings are committed and the last batch is sealed.
+Progress lines follow every few seconds. Ctrl-C (or SIGTERM) stops everything cleanly: the last
+readings are sealed and synced, the sink's proof of one of them is written to DIR/proof.json
+(with the command that checks it), then the sources stop, queued readings are committed and the
+last batch is sealed.
 
   --port N      dashboard port (default: a free one)
   --dir DIR     keep the device's and the sink's data here (default: a temp folder, removed on
