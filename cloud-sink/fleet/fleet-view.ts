@@ -53,7 +53,8 @@ export interface FleetViewDeps {
 }
 
 interface DeviceState {
-  loaded: boolean;
+  /** when the last batch was last read from the store (0: never) */
+  loadedAt: number;
   lastBatch: number;
   lastBatchAt: number | null;
   lastCreated: number | null;
@@ -61,13 +62,20 @@ interface DeviceState {
   backlog: number | null;
   backlogAt: number | null;
   refusals: Map<string, number>;
-  /** the last batch known to be anchored, and the head it was searched up to */
+  /** the last batch known to be anchored, its anchor, and the head it was searched up to */
   anchoredBatch: number;
+  anchorId: number | null;
   anchorSearchedTo: number;
   anchorSearchEpoch: string;
 }
 
 const RANK: Record<Attention, number> = { equivocation: 0, refused: 1, silent: 2, behind: 3, clock: 4 };
+
+/**
+ * How often the last batch is read from the store again: this process notes what it stores as it
+ * happens, but another sink process over the same database stores batches too.
+ */
+const RELOAD_MS = 10_000;
 
 export class FleetView {
   private readonly states = new Map<string, DeviceState>();
@@ -118,7 +126,7 @@ export class FleetView {
     const devices: FleetDevice[] = [];
     for (const { id } of registry.list()) {
       const st = this.state(id)!;
-      if (!st.loaded) await this.load(id, st);
+      if (now - st.loadedAt > RELOAD_MS) await this.load(id, st, now);
       const lastAnchor = await this.lastAnchor(id, st, epoch);
       const refusals = Object.fromEntries([...st.refusals].sort(([a], [b]) => (a < b ? -1 : 1)));
       const d: FleetDevice = {
@@ -143,21 +151,21 @@ export class FleetView {
     // Only registered devices get an entry: a name anyone may put in a request costs nothing here.
     if (!this.deps.registry.has(device)) return null;
     st = {
-      loaded: false, lastBatch: 0, lastBatchAt: null, lastCreated: null, clock: { state: 'unknown' }, backlog: null, backlogAt: null,
-      refusals: new Map(), anchoredBatch: 0, anchorSearchedTo: 0, anchorSearchEpoch: '',
+      loadedAt: 0, lastBatch: 0, lastBatchAt: null, lastCreated: null, clock: { state: 'unknown' }, backlog: null, backlogAt: null,
+      refusals: new Map(), anchoredBatch: 0, anchorId: null, anchorSearchedTo: 0, anchorSearchEpoch: '',
     };
     this.states.set(device, st);
     return st;
   }
 
-  /** The last stored batch, from the store, once per device (later ones arrive through noteStored). */
-  private async load(device: string, st: DeviceState): Promise<void> {
+  /** The last stored batch, from the store (this process's own arrive through noteStored as well). */
+  private async load(device: string, st: DeviceState, now: number): Promise<void> {
     const head = await this.deps.store.head(device);
     if (head.batch > st.lastBatch) {
       const row = await this.deps.store.batch(device, head.batch);
       if (row) Object.assign(st, { lastBatch: head.batch, lastBatchAt: row.receivedAt, lastCreated: row.header.created, clock: clockOf(row.header) });
     }
-    st.loaded = true;
+    st.loadedAt = now;
   }
 
   /**
@@ -177,13 +185,12 @@ export class FleetView {
         else hi = mid;
       }
       st.anchoredBatch = lo;
+      st.anchorId = lo === 0 ? null : ((await store.batch(device, lo))?.anchorId ?? null);
       st.anchorSearchedTo = st.lastBatch;
       st.anchorSearchEpoch = epoch;
     }
-    if (st.anchoredBatch === 0) return null;
-    const row = await store.batch(device, st.anchoredBatch);
-    if (row?.anchorId == null) return null;
-    const a = await this.anchor(row.anchorId);
+    if (st.anchorId === null) return null;
+    const a = await this.anchor(st.anchorId);
     if (!a) return null;
     return { id: a.id, state: a.state, createdAt: a.createdAt, committedAt: a.detail.committedAt ?? null, batch: st.anchoredBatch };
   }

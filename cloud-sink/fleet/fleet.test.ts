@@ -105,6 +105,17 @@ describe('the fleet view', () => {
     await reading;
   });
 
+  it('after a restart, shows what the store holds, and forgets what only passed by', async () => {
+    const config = sink.config;
+    await sink.stop();
+    sink = new Sink(config);
+    await sink.start();
+    const by = Object.fromEntries((await fleet()).devices.map((d) => [d.device, d]));
+    assert.deepEqual({ batch: by.quiet!.lastBatch, backlog: by.quiet!.backlog }, { batch: 2, backlog: null });
+    assert.deepEqual({ equivocations: by.liar!.equivocations, refusals: by.liar!.refusals }, { equivocations: 1, refusals: {} });
+    assert.equal(by.busy!.lastBatch, 2);
+  });
+
   it('serves the pages and their files with a strict CSP, and nothing beside them', async () => {
     for (const path of ['/', '/devices/quiet', '/proof']) {
       const res = await request(`${sink.url}${path}`);

@@ -63,7 +63,7 @@ export class PagesRoutes {
     if (path === '/') page = 'fleet.html';
     else if (path === '/proof') page = 'proof.html';
     else if (parts.length === 2 && parts[0] === 'devices' && isValidName(parts[1])) page = 'device.html';
-    const route = page ?? (FILES.has(path) ? 'page_file' : path === '/v1/fleet' ? 'fleet' : path === '/v1/fleet/events' ? 'fleet_events' : null);
+    const route = page ?? (FILES.has(path) ? 'page_file' : path === '/v1/fleet' ? 'fleet' : path === '/v1/fleet/events' && method === 'GET' ? 'fleet_events' : null);
     if (route === null) return false;
     name(page ? `page_${page.slice(0, -5)}` : route);
 
