@@ -15,6 +15,7 @@ import type { Anchorer } from './anchor/anchorer.ts';
 import { reportedBacklog } from './fleet/device-reports.ts';
 import type { FleetView } from './fleet/fleet-view.ts';
 import { clientAddress, type ClientLimits } from './http/client-limits.ts';
+import type { PageAccess } from './http/page-access.ts';
 import { HttpError, send, type Refusals } from './http/replies.ts';
 import type { Ingest, IngestReply } from './ingest.ts';
 import type { PagesRoutes } from './pages/pages-routes.ts';
@@ -42,6 +43,8 @@ export interface HttpApiDeps {
   /** the fleet view batches are noted in, and the pages (null: neither) */
   fleet: FleetView | null;
   pages: PagesRoutes | null;
+  /** who may read the pages' data (the fleet, the readings): requirePageAccess(pageAccess, req) */
+  pageAccess: PageAccess;
   log: Logger;
   metrics: Registry;
 }

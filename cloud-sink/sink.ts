@@ -122,7 +122,7 @@ export class Sink {
       const api = new HttpApi({
         store, ingest, registry, receipts, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
-        mrv: this.mrvService, fleet, pages,
+        mrv: this.mrvService, fleet, pages, pageAccess: access,
       });
       const { host, port } = splitListen(config.listen);
       const server = new SinkServer({ host, port, tls: config.tls ?? null, timeouts: config.limits, clients, refusals, handler: api.handle, log, metrics });

@@ -132,6 +132,55 @@ describe('the fleet view', () => {
   });
 });
 
+describe('the pages over HTTP, asked for under a name beyond loopback', () => {
+  const tmp = tempDir('fieldproof-pages-token-');
+  const token = 'pages-token-for-the-test-0123';
+  let open: Sink;
+  let guarded: Sink;
+  // A Host that names no loopback host: what a browser elsewhere (or a rebinding page) sends.
+  const get = (sink: Sink, path: string, headers: Record<string, string> = {}) => request(`${sink.url}${path}`, { headers: { host: 'sink.example.org', ...headers } });
+
+  before(async () => {
+    open = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'open') }));
+    guarded = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'guarded'), pages: { token } }));
+    await open.start();
+    await guarded.start();
+  });
+  after(async () => {
+    await open?.stop();
+    await guarded?.stop();
+    tmp.cleanup();
+  });
+
+  it('without pages.token: refused, saying how to open them', async () => {
+    const res = await get(open, '/v1/fleet');
+    assert.equal(res.statusCode, 403);
+    assert.equal(((await res.body.json()) as { code: string }).code, 'pages_disabled');
+  });
+
+  it('with pages.token: the token once in the address, then the cookie; nothing without it', async () => {
+    const none = await get(guarded, '/');
+    assert.equal(none.statusCode, 401);
+    await none.body.dump();
+    const wrong = await get(guarded, '/?token=wrong-token-of-the-same-len');
+    assert.equal(wrong.statusCode, 401);
+    await wrong.body.dump();
+    const login = await get(guarded, `/?token=${token}`);
+    assert.equal(login.statusCode, 303);
+    assert.equal(login.headers.location, '/');
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    await login.body.dump();
+    for (const headers of [{ cookie }, { authorization: `Bearer ${token}` }] as Record<string, string>[]) {
+      const res = await get(guarded, '/v1/fleet', headers);
+      assert.equal(res.statusCode, 200);
+      await res.body.dump();
+    }
+    const local = await request(`${guarded.url}/v1/fleet`);
+    assert.equal(local.statusCode, 200, 'this machine needs no token');
+    await local.body.dump();
+  });
+});
+
 describe('the pages\' access rule', () => {
   const req = (remoteAddress: string, host: string, headers: Record<string, string> = {}) =>
     ({ socket: { remoteAddress }, headers: { host, ...headers } }) as unknown as IncomingMessage;
