@@ -152,7 +152,7 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     return {
       kind: (await page.getAttribute('#verdict', 'class')) ?? '',
       text: (await page.textContent('#verdict')) ?? '',
-      steps: await page.$$eval('#steps li', (lis) => lis.map((li) => ({
+      steps: await page.$$eval('#steps li.pass, #steps li.fail', (lis) => lis.map((li) => ({
         step: li.getAttribute('data-step') ?? '', ok: li.className === 'pass', detail: li.querySelector('.detail')?.textContent ?? '',
       }))),
     };
@@ -169,6 +169,7 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     assert.equal(holds.kind, 'trusted', holds.text);
     assert.deepEqual(holds.steps.map((s) => [s.step, s.ok]), [['batch signature', true], ['given key', true], ['record in batch', true], ['batch in anchor', true]]);
     assert.match(holds.text, /^holds: it ends at the device key you gave, and its batch is in an anchor/);
+    assert.match((await page.textContent('#steps li.unchecked[data-step="on chain"]')) ?? '', /^not checked here: on chainthat transaction 0x[0-9a-f]{64} on aptos:\S+ recorded root [0-9a-f]{64}, sent by the operator's account/);
     assert.ok((await stat(await screenshot(page, 'sink-proof-holds.png'))).size > 10_000);
 
     await page.fill('#device-key', keys.b.public);

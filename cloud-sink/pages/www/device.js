@@ -7,6 +7,7 @@ import { chooseStep, columns } from './series.js';
 
 const device = deviceFromPath();
 const MAX_CHARTS = 24;
+const REFRESH_MS = 15_000;
 const charts = [];
 let sensors = [];
 
@@ -40,6 +41,21 @@ function readingsProblem(status, body) {
   return `the sink answered ${status}: ${body.error ?? ''}`;
 }
 
+/** The latest readings again, into the table, where the sink has given them before. */
+async function refreshLatest() {
+  if ($('sensors').dataset.state !== 'loaded') return;
+  const { status, body } = await getJson(`/v1/readings/latest?${q({})}`);
+  if (status === 200) showLatest(body.sensors);
+}
+
+function showLatest(list) {
+  sensors = list;
+  $('sensors').tBodies[0].replaceChildren(...sensors.map((s) => el('tr', { 'data-sensor': s.sensor, 'data-metric': s.metric },
+    el('td', { text: s.sensor }), el('td', { text: s.metric }), el('td', { class: 'num', text: s.value === null ? 'no value' : number(s.value, 3) }),
+    el('td', { text: s.unit }), el('td', { title: isoTime(s.ts), text: ago(s.ts) }), el('td', { class: 'num', text: number(s.quality?.score, 2) }),
+    el('td', { class: 'wrap', text: (s.quality?.flags ?? []).join(', ') }))));
+}
+
 async function loadSensors() {
   const { status, body } = await getJson(`/v1/readings/latest?${q({})}`);
   const note = $('sensors-note');
@@ -51,12 +67,8 @@ async function loadSensors() {
     $('sensors').dataset.state = status === 404 ? 'no-api' : 'error';
     return;
   }
-  sensors = body.sensors;
+  showLatest(body.sensors);
   $('sensors').dataset.state = 'loaded';
-  $('sensors').tBodies[0].replaceChildren(...sensors.map((s) => el('tr', { 'data-sensor': s.sensor, 'data-metric': s.metric },
-    el('td', { text: s.sensor }), el('td', { text: s.metric }), el('td', { class: 'num', text: s.value === null ? 'no value' : number(s.value, 3) }),
-    el('td', { text: s.unit }), el('td', { title: isoTime(s.ts), text: ago(s.ts) }), el('td', { class: 'num', text: number(s.quality?.score, 2) }),
-    el('td', { class: 'wrap', text: (s.quality?.flags ?? []).join(', ') }))));
   if (sensors.length === 0) {
     note.hidden = false;
     note.textContent = 'the sink holds no reading of this device yet';
@@ -160,6 +172,11 @@ function start() {
   $('report-go').addEventListener('click', () => void loadReport());
   void loadFacts();
   void loadSensors();
+  // What the sink holds and the latest readings move on; the charts stay as drawn until asked.
+  setInterval(() => {
+    void loadFacts();
+    void refreshLatest();
+  }, REFRESH_MS);
 }
 
 start();

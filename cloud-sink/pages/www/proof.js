@@ -34,6 +34,11 @@ async function check(proof, source) {
     items.push(el('li', { class: 'unchecked', 'data-step': 'batch in anchor' }, el('span', { class: 'name', text: 'not yet: batch in anchor' }),
       el('span', { class: 'detail', text: 'the batch is not anchored yet; ask the sink again after its next anchor' })));
   }
+  if (result.ok && result.anchored) {
+    const a = proof.anchor;
+    items.push(el('li', { class: 'unchecked', 'data-step': 'on chain' }, el('span', { class: 'name', text: 'not checked here: on chain' }),
+      el('span', { class: 'detail', text: `that transaction ${a.tx} on ${a.chain} recorded root ${a.root}, sent by the operator's account: fieldproof verify PROOF.json --anchor-account ADDR --aptos-node URL checks it` })));
+  }
   $('steps').replaceChildren(...items);
   $('steps').dataset.done = String(Date.now());
   if (!result.ok) {
