@@ -3,9 +3,9 @@
 // token is set. "On this machine" means both that the connection comes from a loopback address
 // and that the Host header names a loopback host: a web page elsewhere that rebinds its own name
 // to 127.0.0.1 sends its own name as Host, and is refused.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isLoopback } from '../../kernel/net.ts';
+import { hostName, presentedToken, tokenDigest, tokenMatches } from '../../kernel/request-token.ts';
 import { clientAddress } from './client-limits.ts';
 import { HttpError } from './replies.ts';
 
@@ -15,23 +15,12 @@ export type AccessVerdict =
   | { ok: true }
   | { ok: false; status: 401 | 403; code: 'unauthorized' | 'pages_disabled'; error: string };
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-/** The host of a Host header (`name`, `name:port`, `[v6]:port`), or null when it is none. */
-function hostName(header: string | undefined): string | null {
-  if (!header) return null;
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(header.trim());
-  return m ? (m[1] ?? m[2]!) : null;
-}
-
 export class PageAccess {
   /** compared by digest, so that the comparison takes the same time whatever length was sent */
   private readonly tokenDigest: Buffer | null;
 
   constructor(token: string | null) {
-    this.tokenDigest = token ? digest(token) : null;
+    this.tokenDigest = token ? tokenDigest(token) : null;
   }
 
   get tokenSet(): boolean {
@@ -49,7 +38,7 @@ export class PageAccess {
     if (!this.tokenDigest) {
       return { ok: false, status: 403, code: 'pages_disabled', error: 'the sink\'s pages and read APIs answer only on this machine: set pages.token in the sink config to open them beyond it' };
     }
-    if (this.matches(presentedToken(req))) return { ok: true };
+    if (this.matches(presentedToken(req, PAGES_COOKIE))) return { ok: true };
     return { ok: false, status: 401, code: 'unauthorized', error: 'a pages token is required: Authorization: Bearer TOKEN, or open /?token=TOKEN once' };
   }
 
@@ -61,25 +50,8 @@ export class PageAccess {
   }
 
   matches(presented: string | null): boolean {
-    if (!this.tokenDigest || presented === null) return false;
-    return timingSafeEqual(digest(presented), this.tokenDigest);
+    return tokenMatches(presented, this.tokenDigest);
   }
-}
-
-function presentedToken(req: IncomingMessage): string | null {
-  const auth = req.headers.authorization;
-  if (auth) return /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1] ?? null;
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === PAGES_COOKIE) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return null;
-      }
-    }
-  }
-  return null;
 }
 
 /** The sink's one-line refusal for a request `access` does not let through; nothing when it does. */
