@@ -113,7 +113,9 @@ export class Sink {
       this.mrvService = new MrvService({ store, config: config.report, log: log.child({ part: 'mrv' }), metrics });
       await this.mrvService.start();
       const fleet = new FleetView({ store, registry, silentAfterMs: config.pages.silentAfterMs, backlogWarnRecords: config.pages.backlogWarnRecords });
-      this.fleetFeed = new FleetFeed({ view: fleet, log: log.child({ part: 'fleet' }), metrics });
+      // A heartbeat well within the time after which the server closes a connection that writes nothing.
+      const heartbeatMs = Math.min(10_000, Math.max(100, Math.floor(config.limits.requestTimeoutMs / 2)));
+      this.fleetFeed = new FleetFeed({ view: fleet, log: log.child({ part: 'fleet' }), metrics, config: { heartbeatMs } });
       this.fleetFeed.start();
       const access = (this.pageAccess = new PageAccess(process.env.FIELDPROOF_SINK_PAGES_TOKEN ?? config.pages.token ?? null));
       const pages = new PagesRoutes({ access, fleet, feed: this.fleetFeed });
