@@ -22,6 +22,9 @@ import { getJson, makeChain, postRaw, tempDir } from './support/sink.ts';
 
 // The functions handed to the page run in the browser, where `document` exists.
 declare const document: { querySelector(s: string): { textContent: string | null; getAttribute(a: string): string | null } | null; querySelectorAll(s: string): { length: number } };
+declare class DataTransfer {
+  items: { add(file: File): void };
+}
 
 const post = (url: string, batch: Batch, backlog?: number) =>
   postRaw(url, JSON.stringify(batch), { 'content-type': 'application/json', ...(backlog === undefined ? {} : { 'x-fieldproof-backlog': String(backlog) }) });
@@ -200,6 +203,19 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
       assert.equal(v.text, `refused at "${f.step}": ${f.detail}`);
       if (i === 0) await screenshot(page, 'sink-proof-forged.png');
     }
+    // Dropped rather than chosen: the real proof, saved from the sink, holds at the right key.
+    const saved = JSON.stringify((await getJson(`${sink.url}/v1/proofs/site-a/3`)).body);
+    await page.fill('#device-key', keys.a.public);
+    const dropped = await verdictOf(page, async () => {
+      const transfer = await page.evaluateHandle((text) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([text], 'proof.json', { type: 'application/json' }));
+        return dt;
+      }, saved);
+      await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
+    });
+    assert.equal(dropped.kind, 'trusted', dropped.text);
+    assert.equal(await page.textContent('#source'), 'proof from the file proof.json');
     assert.deepEqual(requests, [], 'the check ran in the browser: no request left the page');
     assert.deepEqual(problems, []);
     await page.close();

@@ -6,13 +6,13 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { signBatch } from '../../protocol/batch.ts';
+import { signBatch, type BatchHeader } from '../../protocol/batch.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { makeChain, getJson, postRaw, tempDir } from '../../test/support/sink.ts';
 import { sinkConfig } from '../config.ts';
 import { PageAccess } from '../http/page-access.ts';
 import { Sink } from '../sink.ts';
-import { reportedBacklog } from './device-reports.ts';
+import { clockOf, reportedBacklog } from './device-reports.ts';
 import type { FleetSnapshot } from './fleet-view.ts';
 
 const post = (url: string, batch: unknown, backlog?: string) =>
@@ -204,6 +204,13 @@ describe('the pages\' access rule', () => {
     assert.deepEqual(access.check(req('10.1.2.3', 'sink.example', { cookie: `a=b; fieldproof_sink_pages=${token}` })), { ok: true });
     assert.equal(access.loginCookie(new URL('http://x/?token=nope')), null);
     assert.match(access.loginCookie(new URL(`http://x/?token=${token}`))!, /^fieldproof_sink_pages=.+; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+  });
+
+  it('reads the clock from a header\'s optional clock field, and "unknown" from anything else', () => {
+    const h = (clock: unknown) => ({ clock }) as unknown as BatchHeader;
+    assert.deepEqual(clockOf(h({ synced: true, source: 'chrony', offsetMs: -3 })), { state: 'synced', source: 'chrony', offsetMs: -3 });
+    assert.deepEqual(clockOf(h({ synced: false, source: 'timesyncd' })), { state: 'unsynced', source: 'timesyncd' });
+    for (const bad of [undefined, null, 'synced', { synced: 1, source: 'chrony' }, { synced: true, source: 'ntpd' }]) assert.deepEqual(clockOf(h(bad)), { state: 'unknown' });
   });
 
   it('reads a reported backlog only as a bounded non-negative integer', () => {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { canonicalize } from '../../protocol/canonical.ts';
 import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
-import { generateKey, keyFromSeed } from '../../protocol/signature.ts';
+import { generateKey, keyFromSeed, signBytes } from '../../protocol/signature.ts';
 import { recordProof } from '../anchor/chain-testing.ts';
 import { offlineForgeries } from '../../test/support/forgeries.ts';
 import { makeChain } from '../../test/support/sink.ts';
@@ -75,6 +75,24 @@ describe('the proof page\'s verifier', () => {
     const notAPoint = recordProof(makeChain('site-b', keyB, 1, 3), 0, 1);
     notAPoint.header.key = 'ff'.repeat(32);
     await sameVerdict(notAPoint, keyB.public);
+  });
+
+  it('takes the two optional header fields only in their exact shape, signed like the rest', async () => {
+    const key = generateKey();
+    const proofWith = (extra: Record<string, unknown>) => {
+      const p = recordProof(makeChain('site-c', key, 1, 3), 0, 1);
+      const { sig: _, ...unsigned } = { ...p.header, ...extra } as Record<string, unknown>;
+      p.header = { ...unsigned, sig: signBytes(key, Buffer.from(canonicalize(unsigned))) } as unknown as RecordProof['header'];
+      return p;
+    };
+    const ok = async (extra: Record<string, unknown>) => (await check(proofWith(extra), { deviceKey: key.public })).ok;
+    const refusal = async (extra: Record<string, unknown>) => (await check(proofWith(extra), { deviceKey: key.public })).steps.at(-1);
+    assert.equal(await ok({ clock: { synced: true, source: 'chrony', offsetMs: 1.5 } }), true);
+    assert.equal(await ok({ clock: { synced: false, source: 'unknown' }, epoch: 2 }), true);
+    assert.deepEqual(await refusal({ clock: { synced: 'yes', source: 'chrony' } }), { step: 'header', ok: false, detail: 'header.clock must be {synced, source, offsetMs?}' });
+    assert.deepEqual(await refusal({ clock: { synced: true, source: 'ntpd' } }), { step: 'header', ok: false, detail: 'header.clock must be {synced, source, offsetMs?}' });
+    assert.deepEqual(await refusal({ clock: { synced: true, source: 'chrony', drift: 1 } }), { step: 'header', ok: false, detail: 'header.clock must be {synced, source, offsetMs?}' });
+    assert.deepEqual(await refusal({ epoch: 1 }), { step: 'header', ok: false, detail: 'header.epoch must be an integer of at least 2' });
   });
 
   it('reads a proof file within the bounds the CLI keeps', () => {
