@@ -81,7 +81,11 @@ function rangeEnd() {
   return v ? Date.parse(v + 'Z') : Date.now();
 }
 
+/** Bumped by every drawing: one that a newer one overtook stops adding charts. */
+let drawing = 0;
+
 async function drawCharts() {
+  const mine = ++drawing;
   for (const c of charts.splice(0)) c.destroy();
   const box = $('charts');
   box.replaceChildren();
@@ -96,6 +100,7 @@ async function drawCharts() {
   }
   for (const s of shown) {
     const { status, body } = await getJson(`/v1/readings?${q({ sensor: s.sensor, metric: s.metric, from, to, step })}`);
+    if (mine !== drawing) return;
     const chart = el('div', { class: 'chart', 'data-sensor': s.sensor, 'data-metric': s.metric });
     chart.append(el('h3', { text: `${s.sensor} ${s.metric} (${s.unit})` }));
     box.append(chart);
