@@ -125,7 +125,7 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     }, csv);
     assert.equal(res.status, 200);
     assert.match(res.type ?? '', /^text\/csv/);
-    await page.waitForSelector('#sensors[data-state]', { timeout: 10_000 });
+    await page.waitForSelector('#sensors[data-state]', { state: 'attached', timeout: 10_000 });
     assert.ok((await stat(await screenshot(page, 'sink-device.png'))).size > 10_000);
     const readingsAbsent = (await page.getAttribute('#sensors', 'data-state')) === 'no-api';
     assert.deepEqual(problems.filter((p) => !(readingsAbsent && /status of 404/.test(p))), []);

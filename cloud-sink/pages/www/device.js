@@ -65,6 +65,7 @@ async function loadSensors() {
     $('charts-note').hidden = false;
     $('charts-note').textContent = note.textContent;
     $('sensors').dataset.state = status === 404 ? 'no-api' : 'error';
+    $('sensors').hidden = true;
     return;
   }
   showLatest(body.sensors);
