@@ -1,10 +1,12 @@
 // GET /v1/fleet and its live feed against a real sink over real HTTP: the reported backlog,
 // refusals by reason, equivocations, the last anchor, the order that puts trouble first, and the
-// Server-Sent Events that follow a new batch. And the pages' access rule.
+// Server-Sent Events that follow a new batch; on LevelDB, and on PostgreSQL with FIELDPROOF_TEST_PG.
+// And the pages' access rule.
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { request } from 'undici';
 import { signBatch, type BatchHeader } from '../../protocol/batch.ts';
 import { generateKey } from '../../protocol/signature.ts';
@@ -18,8 +20,11 @@ import type { FleetSnapshot } from './fleet-view.ts';
 const post = (url: string, batch: unknown, backlog?: string) =>
   postRaw(url, JSON.stringify(batch), { 'content-type': 'application/json', ...(backlog === undefined ? {} : { 'x-fieldproof-backlog': backlog }) });
 
-describe('the fleet view', () => {
+const PG = process.env.FIELDPROOF_TEST_PG;
+
+for (const kind of ['level', 'postgres'] as const) describe(`the fleet view (${kind})`, { skip: kind === 'postgres' && !PG ? 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against' : false }, () => {
   const tmp = tempDir('fieldproof-fleet-');
+  const schema = `fp_fleet_${process.pid}_${Date.now().toString(36)}`;
   const keys = { quiet: generateKey(), busy: generateKey(), liar: generateKey(), never: generateKey() };
   let sink: Sink;
 
@@ -28,12 +33,18 @@ describe('the fleet view', () => {
       listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), limits: { chainWaitMs: 0 },
       devices: Object.entries(keys).map(([id, k]) => ({ id, key: k.public })),
       pages: { backlogWarnRecords: 1000 },
+      ...(kind === 'postgres' ? { store: { kind: 'postgres' as const, url: PG!, schema, poolSize: 4 } } : {}),
     }));
     await sink.start();
   });
   after(async () => {
     await sink?.stop();
     tmp.cleanup();
+    if (kind !== 'postgres') return;
+    const c = new pg.Client({ connectionString: PG });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
   });
 
   const fleet = async () => {
