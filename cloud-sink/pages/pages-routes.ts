@@ -2,7 +2,8 @@
 // static files under /pages/ (plain ES modules, no build step; uPlot from the installed package,
 // never a CDN), and the fleet's JSON and live feed. Every one of them passes the pages' access
 // rule first (http/page-access.ts). The pages hold no data of their own: they read the sink's
-// JSON APIs, and the proof page checks a proof in the browser, not here.
+// JSON APIs, and the proof page checks a proof in the browser, not here (asking the Aptos node the
+// auditor chose directly, never through the sink).
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -13,6 +14,37 @@ import { requirePageAccess, type PageAccess } from '../http/page-access.ts';
 import { HttpError, send } from '../http/replies.ts';
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/**
+ * An origin as the URL parser writes it, and nothing more: a host parsed from a URL may still hold
+ * `;`, `,` or `'`, which would end the directive and start another in the policy.
+ */
+const NODE_ORIGIN = /^https?:\/\/(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$/;
+
+/**
+ * The proof page asks the Aptos node the auditor chose, from the browser. Its policy names exactly
+ * that node's origin, given as `?node=URL` (the page reloads itself with it when the auditor picks
+ * a node), rather than `https:` and loopback: those would let the page, and anything ever injected
+ * into it, send what it shows to any server on the internet or any service on this machine, when
+ * it needs one node; and they would refuse a node on a LAN over http. A policy cannot be widened
+ * from inside the page, hence the reload. A `node` that is no http(s) URL, carries credentials or
+ * an origin of any other shape adds nothing.
+ */
+export function proofPagePolicy(url: URL): string {
+  const origin = nodeOrigin(url.searchParams.get('node'));
+  return origin ? CSP.replace("connect-src 'self'", `connect-src 'self' ${origin}`) : CSP;
+}
+
+function nodeOrigin(given: string | null): string | null {
+  if (given === null || given.length > 2048) return null;
+  let node: URL;
+  try {
+    node = new URL(given);
+  } catch {
+    return null;
+  }
+  if ((node.protocol !== 'http:' && node.protocol !== 'https:') || node.username || node.password) return null;
+  return NODE_ORIGIN.test(node.origin) ? node.origin : null;
+}
 const HTML = 'text/html';
 const JS = 'text/javascript';
 const CSS = 'text/css';
@@ -33,6 +65,9 @@ const FILES = new Map<string, { file: () => string | URL; type: string }>([
   ['/pages/proof-check.js', { file: www('proof-check.js'), type: JS }],
   ['/pages/jcs.js', { file: www('jcs.js'), type: JS }],
   ['/pages/merkle.js', { file: www('merkle.js'), type: JS }],
+  ['/pages/operator-check.js', { file: www('operator-check.js'), type: JS }],
+  ['/pages/aptos-node.js', { file: www('aptos-node.js'), type: JS }],
+  ['/pages/device-keys.js', { file: www('device-keys.js'), type: JS }],
   ['/pages/series.js', { file: www('series.js'), type: JS }],
   ['/pages/vendor/uPlot.iife.min.js', { file: uplot('uPlot.iife.min.js'), type: JS }],
   ['/pages/vendor/uPlot.min.css', { file: uplot('uPlot.min.css'), type: CSS }],
@@ -81,7 +116,7 @@ export class PagesRoutes {
     } else if (route === 'fleet_events') {
       if (!this.deps.feed.subscribe(res)) throw new HttpError(503, 'the fleet live feed has as many subscribers as it serves; retry later', 'feed_full', { 'retry-after': '10' });
     } else {
-      await this.file(res, page ?? path, method === 'HEAD');
+      await this.file(res, page ?? path, method === 'HEAD', page === 'proof.html' ? proofPagePolicy(url) : CSP);
     }
     return true;
   }
@@ -97,7 +132,7 @@ export class PagesRoutes {
     return snapshot;
   }
 
-  private async file(res: ServerResponse, key: string, headOnly: boolean): Promise<void> {
+  private async file(res: ServerResponse, key: string, headOnly: boolean, policy: string): Promise<void> {
     const asset = FILES.get(key)!;
     let body = this.bodies.get(key);
     if (!body) this.bodies.set(key, (body = readFile(asset.file())));
@@ -112,7 +147,7 @@ export class PagesRoutes {
       'content-type': `${asset.type}; charset=utf-8`, 'content-length': String(bytes.length), 'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer', 'cache-control': asset.type === HTML ? 'no-store' : 'max-age=300',
     };
-    if (asset.type === HTML) headers['content-security-policy'] = CSP;
+    if (asset.type === HTML) headers['content-security-policy'] = policy;
     res.writeHead(200, headers);
     res.end(headOnly ? undefined : bytes);
   }
