@@ -3,21 +3,24 @@
 // shows what the sink holds, a chart with a gap and the MRV report with its CSV; the proof page
 // checks a real proof in the browser and holds it at the right device key, refuses it at a wrong
 // one, and refuses each forged proof with the exact reason `fieldproof verify` gives, without a
-// request to the sink. Screenshots are left in test-artifacts/.
+// request to the sink; and holds it at the operator's account alone, asking the Aptos node (the
+// simulator, through its CORS) directly, refusing another account and every forgery only the
+// chain can tell, with the CLI's reasons. Screenshots are left in test-artifacts/.
 import { strict as assert } from 'node:assert';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import type { RecordProof } from '../protocol/proof.ts';
 import { signBatch, headerHash, type Batch } from '../protocol/batch.ts';
 import { ZERO_HASH } from '../protocol/hash.ts';
 import { readingRecord, type ReadingRecord } from '../protocol/records.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
-import { ChainFixture, chainOf } from '../cloud-sink/anchor/chain-testing.ts';
+import { ChainFixture, chainOf, type Operator } from '../cloud-sink/anchor/chain-testing.ts';
 import { sinkConfig } from '../cloud-sink/config.ts';
 import { Sink } from '../cloud-sink/sink.ts';
 import { CHROMIUM, launchChromium, NO_CHROMIUM, screenshot, watchedPage } from './support/chromium.ts';
-import { offlineForgeries } from './support/forgeries.ts';
+import { chainForgeries, offlineForgeries } from './support/forgeries.ts';
 import { getJson, makeChain, postRaw, tempDir } from './support/sink.ts';
 
 // The functions handed to the page run in the browser, where `document` exists.
@@ -56,10 +59,12 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
   let sink: Sink;
   let browser: Browser;
   let chainA: Batch[];
+  const op = fx.operator();
+  let attacker: Operator;
 
   before(async () => {
     await fx.start();
-    const op = fx.operator();
+    attacker = fx.operator(true);
     sink = new Sink(sinkConfig({
       listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), limits: { chainWaitMs: 0 },
       devices: [{ id: 'site-a', key: keys.a.public }, { id: 'site-b', key: keys.b.public }, { id: 'site-g', key: keys.g.public }, { id: 'site-quiet', key: keys.quiet.public }],
@@ -172,7 +177,7 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     assert.equal(holds.kind, 'trusted', holds.text);
     assert.deepEqual(holds.steps.map((s) => [s.step, s.ok]), [['batch signature', true], ['given key', true], ['record in batch', true], ['batch in anchor', true]]);
     assert.match(holds.text, /^holds: it ends at the device key you gave, and its batch is in an anchor/);
-    assert.match((await page.textContent('#steps li.unchecked[data-step="on chain"]')) ?? '', /^not checked here: on chainthat transaction 0x[0-9a-f]{64} on aptos:\S+ recorded root [0-9a-f]{64}, sent by the operator's account/);
+    assert.match((await page.textContent('#steps li.unchecked[data-step="on chain"]')) ?? '', /^not checked: on chainthat transaction 0x[0-9a-f]{64} on aptos:\S+ recorded root [0-9a-f]{64}, sent by the operator's account: type the operator's account/);
     assert.ok((await stat(await screenshot(page, 'sink-proof-holds.png'))).size > 10_000);
 
     await page.fill('#device-key', keys.b.public);
@@ -218,6 +223,77 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     assert.equal(await page.textContent('#source'), 'proof from the file proof.json');
     assert.deepEqual(requests, [], 'the check ran in the browser: no request left the page');
     assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  /** The proof page opened for the simulator as its node, the way an auditor does it: typed, then "use this node". */
+  async function pageForNode(problems: string[], account: string): Promise<Page> {
+    const page = await watchedPage(browser, problems);
+    await page.goto(`${sink.url}/proof`);
+    await page.fill('#aptos-node', fx.url);
+    await page.fill('#anchor-account', account);
+    await page.fill('#device', 'site-a');
+    await page.fill('#seq', '9');
+    await Promise.all([page.waitForURL(/\/proof\?node=/), page.click('#use-node')]);
+    assert.equal(await page.inputValue('#aptos-node'), fx.url, 'what the auditor typed survives the reload');
+    assert.equal(await page.inputValue('#anchor-account'), account);
+    assert.equal(await page.textContent('#node-state'), `this page may ask the node at ${new URL(fx.url).origin}, and no other`);
+    return page;
+  }
+
+  /** Page problems but the 404 a node answers for a transaction it does not hold, which Chromium logs. */
+  const realProblems = (problems: string[]) => problems.filter((p) => !/status of 404/.test(p));
+
+  it('proof: a real proof holds at the operator\'s account alone, asked of the node from the browser; another account is refused', async () => {
+    const problems: string[] = [];
+    const page = await pageForNode(problems, op.address);
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const holds = await verdictOf(page, () => page.click('#fetch-form button'));
+    assert.equal(holds.kind, 'trusted', holds.text);
+    assert.deepEqual(holds.steps.map((s) => [s.step, s.ok]), [
+      ['batch signature', true], ['record in batch', true], ['batch in anchor', true],
+      ['anchor transaction', true], ['anchor sender', true], ['anchor call', true], ['anchor view', true], ['device key', true],
+    ]);
+    assert.equal(holds.text, `holds: it ends at the operator's account ${op.address}, anchored on chain by that account`);
+    assert.match(holds.steps.at(-1)!.detail, new RegExp(`^key ${keys.a.public} of device site-a, registered by ${op.address} `));
+    assert.ok(requests.some((u) => u.startsWith(`${fx.url}/transactions/by_hash/0x`)), 'the transaction was asked of the node itself');
+    assert.ok(requests.some((u) => u === `${fx.url}/view`), 'and the views');
+    assert.deepEqual(requests.filter((u) => !u.startsWith(fx.url)), [`${sink.url}/v1/proofs/site-a/9`], 'the sink handed over the proof, nothing else');
+    assert.ok((await stat(await screenshot(page, 'sink-proof-operator-holds.png'))).size > 10_000);
+
+    await page.fill('#anchor-account', attacker.address);
+    const other = await verdictOf(page, () => page.click('#fetch-form button'));
+    assert.equal(other.kind, 'refused');
+    assert.equal(other.text, `refused at "anchor sender": the anchor transaction was sent by ${op.address}, not by the operator ${attacker.address}`);
+    await screenshot(page, 'sink-proof-operator-other-account.png');
+
+    // A node typed but not opened for: the page cannot reach it, and says how.
+    await page.fill('#anchor-account', op.address);
+    await page.fill('#aptos-node', 'http://127.0.0.1:9/v1');
+    const closed = await verdictOf(page, () => page.click('#fetch-form button'));
+    assert.equal(closed.text, 'this page may ask no node but the one it was opened for: press "use this node" to open it for http://127.0.0.1:9');
+    assert.deepEqual(realProblems(problems), []);
+    await page.close();
+  });
+
+  it('proof: each forgery only the chain can tell, dropped in as a file, is refused in the browser with the CLI\'s reason', async () => {
+    const problems: string[] = [];
+    const page = await pageForNode(problems, op.address);
+    const honest = (await getJson(`${sink.url}/v1/proofs/site-a/9`)).body as unknown as RecordProof;
+    const forgeries = await chainForgeries(fx, op, attacker, honest, keys.a, fx.url);
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    for (const [i, f] of forgeries.entries()) {
+      await page.fill('#anchor-account', f.account);
+      const v = await verdictOf(page, () => page.setInputFiles('#file', { name: `chain-forged-${i}.json`, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(f.proof)) }));
+      assert.equal(v.kind, 'refused', `${f.name}: ${v.text}`);
+      assert.deepEqual(v.steps.at(-1), { step: f.step, ok: false, detail: f.detail }, f.name);
+      assert.equal(v.text, `refused at "${f.step}": ${f.detail}`);
+      if (f.step === 'anchor call' && i < 5) await screenshot(page, 'sink-proof-operator-module-swapped.png');
+    }
+    assert.deepEqual(requests.filter((u) => !u.startsWith(fx.url)), [], 'only the node was asked');
+    assert.deepEqual(realProblems(problems), []);
     await page.close();
   });
 });
