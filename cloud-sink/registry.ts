@@ -67,6 +67,11 @@ export class DeviceRegistry {
     return outcome;
   }
 
+  /** Registered as far as this process knows now (no store lookup). */
+  has(id: string): boolean {
+    return this.keys.has(id);
+  }
+
   list(): RegisteredDevice[] {
     return [...this.keys.values()].sort((a, b) => a.id.localeCompare(b.id));
   }

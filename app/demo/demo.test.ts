@@ -89,6 +89,12 @@ describe('fieldproof demo', () => {
         if (sinkUrl && /\[\s*\d+ s\] journaled/.test(demo.out())) {
           status = (await getJson(`${url}api/status`)) as Status;
           sinkHead = (await getJson(`${sinkUrl}/v1/devices/demo-gw1/head`)) as { batch: number; last: number };
+          if (sinkHead.batch >= 1) {
+            assert.ok(demo.out().includes(`sink pages at ${sinkUrl}/: the fleet`), 'the sink\'s pages are printed beside the dashboard');
+            const fleet = (await getJson(`${sinkUrl}/v1/fleet`)) as { devices: { device: string; backlog: number | null }[] };
+            assert.deepEqual(fleet.devices.map((d) => d.device), ['demo-gw1']);
+            assert.equal(typeof fleet.devices[0]!.backlog, 'number', 'the device reports its backlog with its batches');
+          }
           if (missing(status).length === 0 && sinkHead.batch >= 1) break;
         }
         assert.equal(demo.child.exitCode, null, `the demo exited: ${demo.out()} ${demo.err()}`);

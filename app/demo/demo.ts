@@ -103,11 +103,13 @@ Runs a device with simulated devices on real wires and opens its status page:
   - an ION7550 power meter answering Modbus TCP on a local port
   - a LoRaWAN node (OTAA, Cayenne LPP) heard through the Semtech UDP gateway on a local port
   - simulated PV power sensors
-  - an embedded sink the device syncs to (LevelDB, anchoring off)
-The first line printed is the dashboard URL (http://127.0.0.1:PORT/). Progress lines follow
-every few seconds. Ctrl-C (or SIGTERM) stops everything cleanly: the last readings are sealed
-and synced, the sink's proof of one of them is written to DIR/proof.json (with the command that
-checks it), then the sources stop, queued readings are committed and the last batch is sealed.
+  - an embedded sink the device syncs to (LevelDB, anchoring off), with its pages: the fleet,
+    the device, and a proof page that checks a proof in the browser
+The first line printed is the dashboard URL (http://127.0.0.1:PORT/); the sink's pages follow.
+Progress lines follow every few seconds. Ctrl-C (or SIGTERM) stops everything cleanly: the last
+readings are sealed and synced, the sink's proof of one of them is written to DIR/proof.json
+(with the command that checks it), then the sources stop, queued readings are committed and the
+last batch is sealed.
 
   --port N      dashboard port (default: a free one)
   --dir DIR     keep the device's and the sink's data here (default: a temp folder, removed on
@@ -187,6 +189,7 @@ checks it), then the sources stop, queued readings are committed and the last ba
       // The sink the device syncs to, on this machine, with the device's key registered; no anchoring.
       sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: join(work, 'sink'), devices: [{ id: DEVICE, key: key.public }], anchor: { mode: 'none' } }), { log: log.child({ part: 'sink' }) });
       await sink.start();
+      out(`sink pages at ${sink.pagesUrl}: the fleet, ${DEVICE} at ${sink.url}/devices/${DEVICE}, a proof checked in the browser at ${sink.url}/proof`);
       for (const p of peers) {
         await p.start();
         started.push(p);

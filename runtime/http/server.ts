@@ -8,7 +8,6 @@
 // on loopback only (config.ts enforces it) and also refuses requests whose Host header is not a
 // loopback name, so that a web page elsewhere cannot reach it through DNS rebinding. WebSocket
 // upgrades must come from the page's own origin.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,6 +19,7 @@ import type { AlertHistoryService, DownlinkService } from '../../kernel/componen
 import { UserError } from '../../kernel/user-error.ts';
 import { counter, gauge, processMetrics } from '../../kernel/metrics.ts';
 import { isLoopback } from '../../kernel/net.ts';
+import { hostName, presentedToken, tokenDigest, tokenMatches } from '../../kernel/request-token.ts';
 import { parseListen, type HttpConfig } from './config.ts';
 import type { DashboardFeed, LiveMessage } from './dashboard-feed.ts';
 import { DownlinkApi } from './downlink-api.ts';
@@ -85,7 +85,7 @@ export class LocalHttpServer {
     this.deps = deps;
     this.downlinkApi = new DownlinkApi(() => deps.downlinks?.(), deps.log, sameOrigin);
     this.historyApi = new HistoryApi(deps.history, () => deps.alertHistory?.());
-    this.tokenDigest = deps.config.token === undefined ? null : digest(deps.config.token);
+    this.tokenDigest = deps.config.token === undefined ? null : tokenDigest(deps.config.token);
     const reg = deps.metrics;
     this.m = {
       requests: counter(reg, 'fieldproof_http_requests_total', 'Requests to the local HTTP server', ['route', 'code']),
@@ -242,32 +242,12 @@ export class LocalHttpServer {
 
   /** Why a request is refused, or null when it may proceed. */
   private refusal(req: IncomingMessage): 'unauthorized' | 'bad_host' | null {
-    if (this.tokenDigest) return this.tokenMatches(this.presentedToken(req)) ? null : 'unauthorized';
+    if (this.tokenDigest) return this.tokenMatches(presentedToken(req, TOKEN_COOKIE)) ? null : 'unauthorized';
     return hostIsLoopback(req.headers.host) ? null : 'bad_host';
   }
 
-  private presentedToken(req: IncomingMessage): string | null {
-    const auth = req.headers.authorization;
-    if (auth) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      return m ? m[1]! : null;
-    }
-    for (const part of (req.headers.cookie ?? '').split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) {
-        try {
-          return decodeURIComponent(part.slice(eq + 1).trim());
-        } catch {
-          return null;
-        }
-      }
-    }
-    return null;
-  }
-
   private tokenMatches(presented: string | null): boolean {
-    if (!this.tokenDigest || presented === null) return false;
-    return timingSafeEqual(digest(presented), this.tokenDigest);
+    return tokenMatches(presented, this.tokenDigest);
   }
 
   private warnSometimes(reason: string, fields: Record<string, unknown>, msg: string): void {
@@ -328,16 +308,6 @@ export class LocalHttpServer {
       this.m.clients.dec();
     });
   }
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-function hostName(hostHeader: string | undefined): string | null {
-  if (!hostHeader) return null;
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(hostHeader.trim());
-  return m ? (m[1] ?? m[2]!) : null;
 }
 
 function hostIsLoopback(hostHeader: string | undefined): boolean {

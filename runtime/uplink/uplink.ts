@@ -251,7 +251,9 @@ export class Uplink {
     const started = performance.now();
     let res: SinkReply;
     try {
-      res = await this.call('POST', '/v1/batches', payload.body, { 'content-type': payload.type, 'content-encoding': 'gzip' });
+      // The backlog rides along, unsigned and informational, for the sink's fleet view.
+      const backlog = String(this.deps.journal.stats().unsentRecords);
+      res = await this.call('POST', '/v1/batches', payload.body, { 'content-type': payload.type, 'content-encoding': 'gzip', 'x-fieldproof-backlog': backlog });
     } catch (err) {
       if (!this.running) return 'retry';
       this.m.errors.inc({ reason: 'unreachable' });
