@@ -149,7 +149,8 @@ export class HttpApi {
       const device = deviceParam(parts[2]!);
       const head = await this.knownHead(device);
       // The head is signed as a receipt for its batch: a device deletes what it names through it.
-      const receipt = head.batch > 0 ? deps.receipts.sign({ device, batch: head.batch, header: head.hash }) : undefined;
+      const pruned = head.batch > 0 && (await deps.store.batch(device, head.batch))?.pruned === true;
+      const receipt = head.batch > 0 ? deps.receipts.sign({ device, batch: head.batch, header: head.hash, pruned }) : undefined;
       return send(res, 200, { device, batch: head.batch, hash: head.hash, last: head.last, ...(receipt ? { receipt } : {}) });
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'proofs' && parts.length === 4) {

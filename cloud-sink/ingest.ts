@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { checkRecords, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
+import { coverProblem, type PruneCover } from '../protocol/prune-cover.ts';
 import { rootOfJoined } from './leaves.ts';
 import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { counter, histogram } from '../kernel/metrics.ts';
@@ -64,10 +65,10 @@ export class Ingest {
     return { status, body: { error, code: reason, ...extra } };
   }
 
-  /** A 200: the batch is held, and the receipt says so under the sink's key. */
-  private accepted(status: 'stored' | 'duplicate', header: BatchHeader, hash: string): IngestReply {
+  /** A 200: the batch is held, and the receipt says so under the sink's key (and whether as pruned). */
+  private accepted(status: 'stored' | 'duplicate', header: BatchHeader, hash: string, pruned: boolean): IngestReply {
     const ids = { device: header.device, batch: header.batch };
-    return { status: 200, body: { status, ...ids, hash, receipt: this.deps.receipts.sign({ ...ids, header: hash }) } };
+    return { status: 200, body: { status, ...ids, hash, receipt: this.deps.receipts.sign({ ...ids, header: hash, pruned }) } };
   }
 
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
@@ -97,7 +98,7 @@ export class Ingest {
       const held = await this.deps.store.batch(header.device, header.batch);
       if (held?.hash === hash) {
         this.m.batches.inc({ outcome: 'duplicate' });
-        return stop(this.accepted('duplicate', header, hash));
+        return stop(this.accepted('duplicate', header, hash, held.pruned));
       }
     }
     return { proceed: true, records: header.count };
@@ -111,9 +112,17 @@ export class Ingest {
     let minTs: number | null = null;
     let maxTs: number | null = null;
     const ids = { device: header.device, batch: header.batch };
+    let cover: PruneCover | null = null;
     if (decoded.pruned) {
       const n = decoded.lines ? decoded.lines.length : Array.isArray(decoded.records) ? decoded.records.length : -1;
       if (n !== 0) return this.refuse(400, 'bad_body', 'a pruned batch carries no records');
+      // Only the device's own signed gap record naming this header makes it a prune; anyone can
+      // replay a public header with the flag set.
+      const problem = coverProblem(header, decoded.cover);
+      if (problem) return this.refuse(422, 'uncovered_prune', `batch ${header.batch} of ${header.device} sent as pruned is refused: ${problem}`, ids);
+      cover = decoded.cover as PruneCover;
+    } else if (decoded.cover !== undefined) {
+      return this.refuse(400, 'bad_body', 'only a pruned batch carries a cover');
     } else if (decoded.lines) {
       // Columnar: the decoder rebuilt the canonical lines and checked each field; what is left is
       // the count and the root over exactly these bytes.
@@ -150,15 +159,17 @@ export class Ingest {
     const hash = headerHash(header);
     const receivedAt = (this.deps.now ?? Date.now)();
     const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, () =>
-      this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, minTs, maxTs, receivedAt }));
+      this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, ...(cover ? { cover } : {}), minTs, maxTs, receivedAt }));
     switch (outcome.status) {
       case 'stored':
         this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });
         this.m.records.inc(count);
-        return this.accepted('stored', header, hash);
-      case 'duplicate':
+        return this.accepted('stored', header, hash, decoded.pruned);
+      case 'duplicate': {
         this.m.batches.inc({ outcome: 'duplicate' });
-        return this.accepted('duplicate', header, hash);
+        const held = await this.deps.store.batch(header.device, header.batch);
+        return this.accepted('duplicate', header, hash, held?.pruned === true);
+      }
       case 'equivocation': {
         this.m.equivocations.inc();
         await this.deps.store.reportEquivocation({ ...ids, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt });

@@ -21,6 +21,8 @@ interface RowValue {
   header: StoredBatchRow['header'];
   hash: string;
   pruned: boolean;
+  cover?: StoredBatchRow['cover'];
+  timeFlags?: StoredBatchRow['timeFlags'];
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;
@@ -141,6 +143,8 @@ export class LevelSinkStore implements SinkStore {
           continue;
         }
         const row: RowValue = { header, hash, pruned: batch.pruned, minTs: batch.minTs, maxTs: batch.maxTs, receivedAt: batch.receivedAt };
+        if (batch.cover) row.cover = batch.cover;
+        if (batch.timeFlags && batch.timeFlags.length > 0) row.timeFlags = batch.timeFlags;
         const next: Head = { batch: header.batch, hash, last: header.last };
         const accept = ++this.acceptSeq;
         ops.push(

@@ -26,6 +26,8 @@ interface BatchDbRow {
   received_at: string;
   anchor_id: string | null;
   anchor_index: number | null;
+  prune_cover: string | null;
+  time_flags: string | null;
 }
 
 interface AnchorDbRow {
@@ -33,14 +35,17 @@ interface AnchorDbRow {
   chain: string | null; module: string | null; sender: string | null; tx: string | null; version: string | null; detail: AnchorRow['detail'];
 }
 
-const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index';
+const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index, prune_cover, time_flags';
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
 
 function toRow(r: BatchDbRow): StoredBatchRow {
-  return {
+  const row: StoredBatchRow = {
     header: JSON.parse(r.header), hash: r.hash, pruned: r.pruned, minTs: num(r.min_ts), maxTs: num(r.max_ts),
     receivedAt: Number(r.received_at), anchorId: num(r.anchor_id), anchorIndex: r.anchor_index,
   };
+  if (r.prune_cover) row.cover = JSON.parse(r.prune_cover);
+  if (r.time_flags) row.timeFlags = JSON.parse(r.time_flags);
+  return row;
 }
 
 function toAnchor(r: AnchorDbRow): AnchorRow {
@@ -130,9 +135,10 @@ export class PostgresSinkStore implements SinkStore {
       const decision = chainDecision(head, header, hash, stored);
       if (decision !== 'append') return decision;
       await c.query(
-        `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
+        `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at, prune_cover, time_flags)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+        [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt,
+          b.cover ? JSON.stringify(b.cover) : null, b.timeFlags && b.timeFlags.length > 0 ? JSON.stringify(b.timeFlags) : null],
       );
       await c.query('UPDATE sink_heads SET batch = $2, hash = $3, last_seq = $4 WHERE device = $1', [header.device, header.batch, hash, header.last]);
       return { status: 'stored' } as const;

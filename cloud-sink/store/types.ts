@@ -2,6 +2,7 @@
 // process) and PostgreSQL (several sink processes over one database). Both keep a batch as one
 // row: its signed header, its records' canonical lines, and where it sits in an anchor tree.
 import type { BatchHeader } from '../../protocol/batch.ts';
+import type { PruneCover } from '../../protocol/prune-cover.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 
 export interface BatchToStore {
@@ -12,11 +13,21 @@ export interface BatchToStore {
   text: string;
   /** the device dropped the records before sending (disk bound); only the header is kept */
   pruned: boolean;
+  /** for a pruned batch, the device's signed gap record naming it, as checked on arrival */
+  cover?: PruneCover;
+  /** what the sink saw wrong with the device's clock on arrival (accepted all the same) */
+  timeFlags?: TimeFlag[];
   /** earliest and latest reading timestamp in the batch, for reports; null without readings */
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;
 }
+
+/**
+ * A batch created in the future by the sink's clock (beyond its tolerance), or earlier than the
+ * batch before it in the device's chain.
+ */
+export type TimeFlag = 'future' | 'backwards';
 
 export type CommitOutcome =
   | { status: 'stored' }
@@ -39,6 +50,9 @@ export interface StoredBatchRow {
   header: BatchHeader;
   hash: string;
   pruned: boolean;
+  /** a pruned batch's cover (absent for batches stored as pruned before covers existed) */
+  cover?: PruneCover;
+  timeFlags?: TimeFlag[];
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;

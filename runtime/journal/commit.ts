@@ -112,8 +112,10 @@ export class GroupCommit {
     // A gap record goes first: it tells of readings older than anything in this commit.
     if (cell.current.pendingGap && (accepted.length > 0 || forceSeal)) {
       const gap = retention.takeGap()!;
-      const rec = gapRecord(this.d.device, cell.current.lastSeq + 1, gap.dropped, gap.from, gap.to, gap.reason);
-      written.push({ seq: lines.add(canonicalize(rec), gap.to), gap: rec });
+      const rec = gapRecord(this.d.device, cell.current.lastSeq + 1, gap.dropped, gap.from, gap.to, gap.reason, gap.batches);
+      const seq = lines.add(canonicalize(rec), gap.to);
+      written.push({ seq, gap: rec });
+      for (const ref of gap.batches ?? []) this.d.held.setCover(ref.batch, seq, lines.ops);
     }
     // Readings refused now are newer than everything accepted: their gap record waits for room.
     retention.addGap(refused.map((p) => p.input.ts), 'disk_full');

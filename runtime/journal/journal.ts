@@ -14,6 +14,7 @@ import type { BatchHeader } from '../../protocol/batch.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import type { PlanInput } from '../../protocol/plan.ts';
 import type { JournalRecord, ReadingInput } from '../../protocol/records.ts';
+import type { PruneCover } from '../../protocol/prune-cover.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry as MetricsRegistry } from '../../kernel/metrics.ts';
@@ -28,6 +29,7 @@ import { LastValues } from './last-values.ts';
 import type { JournalState, LastValue, PendingGap } from './layout.ts';
 import { JournalListeners } from './listeners.ts';
 import { openJournalDatabase } from './open.ts';
+import { PruneCovers } from './prune-covers.ts';
 import { JournalReader, type BatchLines, type StoredBatch } from './reader.ts';
 import { Retention, type RetentionPolicy } from './retention.ts';
 import { Sealer, type BatchPolicy } from './sealer.ts';
@@ -88,6 +90,7 @@ export class Journal {
   private readonly retention: Retention;
   private readonly ack: Acknowledgement;
   private readonly reader: JournalReader;
+  private readonly covers: PruneCovers;
   private readonly lastValues: LastValues;
   private readonly listeners: JournalListeners;
   private readonly commit: GroupCommit;
@@ -120,6 +123,7 @@ export class Journal {
     this.retention = new Retention({ ...shared, maxBytes: this.maxBytes, policy: opts.policy ?? 'drop-oldest', log });
     this.ack = new Acknowledgement({ ...shared, db, onDurable });
     this.reader = new JournalReader({ ...shared, ack: this.ack });
+    this.covers = new PruneCovers({ cell: this.cell, held: this.held, reader: this.reader });
     this.lastValues = new LastValues(this.cell);
     this.listeners = new JournalListeners(log);
     this.commit = new GroupCommit({
@@ -278,6 +282,11 @@ export class Journal {
     return this.held.header(batch) ?? null;
   }
 
+  /** Whether the disk bound dropped the records of held batch `batch`. */
+  isPruned(batch: number): boolean {
+    return this.held.isPruned(batch);
+  }
+
   get ackedBatch(): number {
     return this.cell.current.ackedBatch;
   }
@@ -295,6 +304,11 @@ export class Journal {
   /** See JournalReader.readBatchLines: null when not held, also when acknowledged while being read. */
   readBatchLines(batch: number): Promise<BatchLines | null> {
     return this.reader.readBatchLines(batch);
+  }
+
+  /** The signed gap record announcing pruned batch `batch`, with its path; null while none is sealed. */
+  pruneCover(batch: number): Promise<PruneCover | null> {
+    return this.covers.of(batch);
   }
 
   readBatch(batch: number): Promise<StoredBatch | null> {

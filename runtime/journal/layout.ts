@@ -1,3 +1,5 @@
+import type { PrunedBatchRef } from '../../protocol/records.ts';
+
 // Key layout of the journal's LevelDB. Keys sort as strings, so numbers are fixed-width hex.
 //
 //   meta           {"format":1,"device":...,"key":...,"created":...}  identity, written once
@@ -5,7 +7,8 @@
 //   c!<first>      a chunk: the canonical JSON of consecutive records, one per line
 //   i!<first>      the chunk's index entry: last seq, min and max ts, byte size
 //   b!<batch>      a sealed batch header, canonical JSON
-//   p!<batch>      present when the batch's records were dropped under the disk bound
+//   p!<batch>      present when the batch's records were dropped under the disk bound:
+//                  {"cover": seq of the gap record naming it, 0 until written} ("1" before covers)
 //
 // One group commit writes its chunk(s), any headers it sealed and the new state in one atomic,
 // synced LevelDB batch: after a crash the journal is exactly as of some completed commit.
@@ -49,6 +52,8 @@ export interface PendingGap {
   from: number;
   to: number;
   reason: string;
+  /** pruned batches the gap record will name (replaced, never changed in place: states are copied shallowly) */
+  batches?: PrunedBatchRef[];
 }
 
 export interface JournalState {

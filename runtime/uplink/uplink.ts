@@ -13,7 +13,7 @@ import { headerHash } from '../../protocol/batch.ts';
 import type { StatusBoard } from '../../kernel/component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
-import { BatchBodies } from './batch-bodies.ts';
+import { BatchBodies, NOT_READY } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
 import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -32,7 +32,10 @@ export interface UplinkDeps {
   dispatcher?: Dispatcher;
 }
 
-type SendOutcome = 'acked' | 'retry' | 'rewind';
+type SendOutcome = 'acked' | 'retry' | 'rewind' | 'wait';
+
+/** How long a pruned batch waits for the gap record that covers it to be sealed. */
+const COVER_WAIT_MS = 500;
 
 class SinkReply {
   readonly status: number;
@@ -211,7 +214,9 @@ export class Uplink {
       if (!Number.isSafeInteger(have) || have < 0) throw new Error('the head answer names no batch number');
       const journal = this.deps.journal;
       // The head moves the device forward only under a receipt for it from the trusted sink.
-      if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
+      // A head held as pruned moves it forward only when the device dropped that batch too.
+      const holdsRecords = have > journal.ackedBatch && journal.header(have) !== null && !journal.isPruned(have);
+      if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head', holdsRecords ? false : undefined)) return this.fail('head_unacknowledged');
       if (have > journal.ackedBatch && have <= journal.stats().lastBatch) {
         const h = journal.header(have);
         if (h && headerHash(h) === res.body.hash) await this.ackThrough(have);
@@ -244,6 +249,7 @@ export class Uplink {
       return 'retry';
     }
     if (!payload) return 'acked'; // the journal no longer holds it: acknowledged (or being so) meanwhile
+    if (payload === NOT_READY) return 'wait';
     if (this.bucket) {
       const wait = this.bucket.take(payload.body.length);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -263,7 +269,8 @@ export class Uplink {
     const code = String(res.body.code ?? res.body.status ?? res.status);
     if (res.status === 200) {
       const header = this.deps.journal.header(batch);
-      if (header && !this.receiptHolds(res.body.receipt, batch, headerHash(header), 'batch')) {
+      // A receipt that the sink holds this batch as pruned acknowledges only a batch sent as pruned.
+      if (header && !this.receiptHolds(res.body.receipt, batch, headerHash(header), 'batch', payload.records > 0 ? false : undefined)) {
         this.m.sent.inc({ outcome: 'unacknowledged' });
         return 'retry';
       }
@@ -286,10 +293,10 @@ export class Uplink {
   }
 
   /** A receipt the device may delete on; otherwise counted, logged and false. */
-  private receiptHolds(receipt: unknown, batch: number, header: string, answer: 'batch' | 'head'): boolean {
+  private receiptHolds(receipt: unknown, batch: number, header: string, answer: 'batch' | 'head', pruned?: false): boolean {
     let verdict;
     try {
-      verdict = this.trust.accept(receipt, { device: this.deps.device, batch, header });
+      verdict = this.trust.accept(receipt, { device: this.deps.device, batch, header, ...(pruned === false ? { pruned } : {}) });
     } catch (err) {
       this.deps.log.error({ batch, err: (err as Error).message }, 'cannot pin the sink key; nothing is deleted until it can be');
       this.m.unacknowledged.inc({ reason: 'pin_failed' });
@@ -333,6 +340,11 @@ export class Uplink {
     }
     this.next = Math.min(this.next, batch);
     if (!this.running) return;
+    if (outcome === 'wait') {
+      this.bodies.clear();
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + COVER_WAIT_MS);
+      return;
+    }
     if (outcome === 'rewind') this.needResync = true;
     this.fail(outcome === 'rewind' ? 'rewind' : 'send_failed');
   }

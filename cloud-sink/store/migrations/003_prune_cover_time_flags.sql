@@ -1,0 +1,4 @@
+-- A pruned batch keeps the device's signed gap record that names it (its cover, JSON), and a
+-- batch whose device clock looked wrong on arrival keeps what was seen (JSON list of flags).
+ALTER TABLE sink_batches ADD COLUMN prune_cover text;
+ALTER TABLE sink_batches ADD COLUMN time_flags text;
