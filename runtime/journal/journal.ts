@@ -10,7 +10,7 @@
 import type { Level } from 'level';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { BatchHeader } from '../../protocol/batch.ts';
+import type { BatchHeader, ClockState } from '../../protocol/batch.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import type { PlanInput } from '../../protocol/plan.ts';
 import type { JournalRecord, ReadingInput } from '../../protocol/records.ts';
@@ -59,6 +59,8 @@ export interface JournalOptions {
   commitMaxRecords?: number;
   /** a clock for tests */
   now?: () => number;
+  /** the device clock's sync state, stated in every header sealed (runtime/clock/) */
+  clockState?: () => ClockState;
   /** told of every completed group commit: for benchmarks */
   onCommit?: (info: { records: number; ms: number }) => void;
 }
@@ -117,7 +119,7 @@ export class Journal {
     const shared = { cell: this.cell, held: this.held, chunks: this.chunks, metrics: this.metrics };
     const onDurable = () => this.publishGauges();
     this.sealer = new Sealer({
-      ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, sealByAge: () => this.sealByAge(),
+      ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, clock: opts.clockState, sealByAge: () => this.sealByAge(),
       policy: { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...opts.batch },
     });
     this.retention = new Retention({ ...shared, maxBytes: this.maxBytes, policy: opts.policy ?? 'drop-oldest', log });
