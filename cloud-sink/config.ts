@@ -101,6 +101,12 @@ const limitsSchema = z.strictObject({
 
 const tlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
 
+/** What the sink flags about a device's clock (accepted all the same, stored, counted). */
+const timeSchema = z.strictObject({
+  /** a batch created more than this after the sink received it (by the sink's clock) is flagged `future` */
+  futureToleranceMs: z.number().int().min(0).default(5 * 60_000),
+});
+
 export const sinkConfigSchema = z.strictObject({
   listen: listen.default('127.0.0.1:8787'),
   dataDir: z.string().min(1),
@@ -110,6 +116,7 @@ export const sinkConfigSchema = z.strictObject({
   anchor: anchorSchema.default({ mode: 'none', intervalMs: 60_000, retryMs: 5_000 }),
   store: storeSchema.default({ kind: 'level' }),
   limits: limitsSchema.default(limitsSchema.parse({})),
+  time: timeSchema.default(timeSchema.parse({})),
   /** the MRV report: project, grid emission factor with its provenance, declared emissions, operators */
   report: mrvReportSchema.default(mrvReportSchema.parse({})),
   /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */

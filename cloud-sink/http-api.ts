@@ -187,7 +187,12 @@ export class HttpApi {
     if (url.pathname === '/v1/devices') {
       name('devices');
       this.requireAdmin(req);
-      if (method === 'GET') return send(res, 200, { devices: deps.registry.list() });
+      if (method === 'GET') {
+        // Each device with what the sink flagged of its clock: batches from the future, going backwards, unsynced.
+        const flags = await deps.store.timeFlagCounts();
+        const none = { future: 0, backwards: 0, unsynced: 0 };
+        return send(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, time: flags.get(d.id) ?? none })) });
+      }
       if (method === 'POST') return this.addDevice(req, res);
     }
     if (method === 'GET' && url.pathname === '/v1/equivocations') {

@@ -14,7 +14,7 @@ import { counter, histogram } from '../kernel/metrics.ts';
 import type { DeviceRegistry } from './registry.ts';
 import type { ReceiptSigner } from './receipts.ts';
 import type { ChainSequencer } from './sequencer.ts';
-import type { SinkStore } from './store/types.ts';
+import type { SinkStore, TimeFlag } from './store/types.ts';
 import type { HeaderVerdict } from './wire/body.ts';
 import type { DecodedBatch } from './wire/errors.ts';
 
@@ -32,6 +32,8 @@ export interface IngestDeps {
   log: Logger;
   metrics: Registry;
   chainWaitMs: number;
+  /** a batch created more than this after its arrival is flagged `future` (sink config time.futureToleranceMs) */
+  futureToleranceMs?: number;
   now?: () => number;
 }
 
@@ -54,6 +56,7 @@ export class Ingest {
       records: counter(reg, 'fieldproof_sink_records_stored_total', 'Records stored'),
       refused: counter(reg, 'fieldproof_sink_refused_total', 'Batches refused, by reason', ['reason']),
       equivocations: counter(reg, 'fieldproof_sink_equivocations_total', 'Different batches offered under a number already held'),
+      timeFlags: counter(reg, 'fieldproof_sink_time_flags_total', 'Batches stored with a flag on their time: future, backwards, unsynced (device clock not synchronised)', ['flag']),
       verifySeconds: histogram(reg, 'fieldproof_sink_verify_seconds', 'Time to verify one batch', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5]),
     };
   }
@@ -69,6 +72,23 @@ export class Ingest {
   private accepted(status: 'stored' | 'duplicate', header: BatchHeader, hash: string, pruned: boolean): IngestReply {
     const ids = { device: header.device, batch: header.batch };
     return { status: 200, body: { status, ...ids, hash, receipt: this.deps.receipts.sign({ ...ids, header: hash, pruned }) } };
+  }
+
+  /**
+   * What is off about a batch's time, judged by the sink's clock and the chain: accepted all the
+   * same (a device with a wrong clock still has real data), but stored with the flags and counted.
+   * `backwards` compares with the batch the sink holds under the number before, the one this batch
+   * must chain to.
+   */
+  private async timeFlagsOf(header: BatchHeader, receivedAt: number): Promise<TimeFlag[]> {
+    const flags: TimeFlag[] = [];
+    if (header.created > receivedAt + (this.deps.futureToleranceMs ?? 5 * 60_000)) flags.push('future');
+    if (header.batch > 1) {
+      const previous = await this.deps.store.batch(header.device, header.batch - 1);
+      if (previous && previous.header.created > header.created) flags.push('backwards');
+    }
+    if (header.clock?.synced === false) flags.push('unsynced');
+    return flags;
   }
 
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
@@ -158,10 +178,13 @@ export class Ingest {
 
     const hash = headerHash(header);
     const receivedAt = (this.deps.now ?? Date.now)();
+    const timeFlags = await this.timeFlagsOf(header, receivedAt);
     const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, () =>
-      this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, ...(cover ? { cover } : {}), minTs, maxTs, receivedAt }));
+      this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt }));
     switch (outcome.status) {
       case 'stored':
+        for (const flag of timeFlags) this.m.timeFlags.inc({ flag });
+        if (timeFlags.length > 0) this.logThrottle.warn('time_flags', { ...ids, timeFlags, created: header.created, receivedAt, clock: header.clock }, 'batch stored with its time flagged');
         this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });
         this.m.records.inc(count);
         return this.accepted('stored', header, hash, decoded.pruned);

@@ -95,7 +95,7 @@ export class Sink {
       await registry.load();
       this.keySync = keySync;
       const ingest = new Ingest({
-        store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs,
+        store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs, futureToleranceMs: config.time.futureToleranceMs,
         sequencer: new ChainSequencer(store, store.kind === 'level'),
       });
       if (chain) {

@@ -12,7 +12,7 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import {
   pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,
-  type SinkStore, type StoredBatchRow,
+  type SinkStore, type StoredBatchRow, type TimeFlagCounts,
 } from './types.ts';
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
@@ -40,6 +40,7 @@ const K = {
   leaf: (id: number, i: number) => `al!${pad(id)}!${pad(i, 10)}`,
   membership: (d: string, b: number) => `ab!${d}!${pad(b)}`,
   device: (id: string) => `d!${id}`,
+  timeFlags: (d: string) => `tf!${d}`,
   equivocation: (at: number, d: string, b: number) => `e!${pad(at)}!${d}!${pad(b)}`,
   acceptCounter: 'm!accept',
   anchorCounter: 'm!anchor',
@@ -123,6 +124,7 @@ export class LevelSinkStore implements SinkStore {
     const outcomes: CommitOutcome[] = [];
     const tentative = new Map<string, Head>();
     const addedHashes = new Map<string, string>();
+    const flagCounts = new Map<string, TimeFlagCounts>();
     const acceptBefore = this.acceptSeq;
     try {
       for (const { batch } of items) {
@@ -154,6 +156,12 @@ export class LevelSinkStore implements SinkStore {
           { type: 'put', key: K.unanchored(accept), value: `${d}!${header.batch}` },
         );
         if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.text });
+        if (batch.timeFlags && batch.timeFlags.length > 0) {
+          const counts = flagCounts.get(d) ?? (await this.flagCountsOf(d));
+          for (const f of batch.timeFlags) counts[f]++;
+          flagCounts.set(d, counts);
+          ops.push({ type: 'put', key: K.timeFlags(d), value: JSON.stringify(counts) });
+        }
         tentative.set(d, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
@@ -228,6 +236,17 @@ export class LevelSinkStore implements SinkStore {
       if (!overlaps) continue;
       out.push((await this.rowFrom(device, Number(key.slice(key.lastIndexOf('!') + 1)), value))!);
     }
+    return out;
+  }
+
+  private async flagCountsOf(device: string): Promise<TimeFlagCounts> {
+    const text = await this.level.get(K.timeFlags(device));
+    return text ? (JSON.parse(text) as TimeFlagCounts) : { future: 0, backwards: 0, unsynced: 0 };
+  }
+
+  async timeFlagCounts(): Promise<Map<string, TimeFlagCounts>> {
+    const out = new Map<string, TimeFlagCounts>();
+    for await (const [key, value] of this.level.iterator({ gte: 'tf!', lt: 'tf!~' })) out.set(key.slice(3), JSON.parse(value) as TimeFlagCounts);
     return out;
   }
 

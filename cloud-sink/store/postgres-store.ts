@@ -11,7 +11,7 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import { migrate } from './migrate.ts';
 import type {
-  AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow,
+  AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow, TimeFlagCounts,
 } from './types.ts';
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
@@ -184,6 +184,16 @@ export class PostgresSinkStore implements SinkStore {
     const { rows } = await this.db.query<BatchDbRow>(
       `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND (pruned OR (min_ts < $3 AND max_ts >= $2)) ORDER BY batch`, [device, fromTs, toTs]);
     return rows.map(toRow);
+  }
+
+  async timeFlagCounts(): Promise<Map<string, TimeFlagCounts>> {
+    const { rows } = await this.db.query<{ device: string; future: string; backwards: string; unsynced: string }>(
+      `SELECT device,
+              count(*) FILTER (WHERE time_flags LIKE '%"future"%') AS future,
+              count(*) FILTER (WHERE time_flags LIKE '%"backwards"%') AS backwards,
+              count(*) FILTER (WHERE time_flags LIKE '%"unsynced"%') AS unsynced
+         FROM sink_batches WHERE time_flags IS NOT NULL GROUP BY device`);
+    return new Map(rows.map((r) => [r.device, { future: Number(r.future), backwards: Number(r.backwards), unsynced: Number(r.unsynced) }]));
   }
 
   async devices(): Promise<string[]> {

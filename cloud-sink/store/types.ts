@@ -24,10 +24,15 @@ export interface BatchToStore {
 }
 
 /**
- * A batch created in the future by the sink's clock (beyond its tolerance), or earlier than the
- * batch before it in the device's chain.
+ * What the sink saw of a batch's time: created in the future by the sink's clock (beyond its
+ * tolerance), created earlier than the batch before it in the device's chain, or sealed while the
+ * device's clock was not synchronised (its header's `clock.synced` false).
  */
-export type TimeFlag = 'future' | 'backwards';
+export type TimeFlag = 'future' | 'backwards' | 'unsynced';
+export const TIME_FLAGS: readonly TimeFlag[] = ['future', 'backwards', 'unsynced'];
+
+/** Per device, how many of its stored batches carry each time flag. */
+export type TimeFlagCounts = Record<TimeFlag, number>;
 
 export type CommitOutcome =
   | { status: 'stored' }
@@ -129,6 +134,8 @@ export interface SinkStore {
   batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]>;
   /** every device that has stored batches */
   devices(): Promise<string[]>;
+  /** per device with any flagged batch, how many of its batches carry each time flag */
+  timeFlagCounts(): Promise<Map<string, TimeFlagCounts>>;
 
   addDevice(device: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'>;
   registeredDevices(): Promise<RegisteredDevice[]>;

@@ -2,3 +2,4 @@
 -- batch whose device clock looked wrong on arrival keeps what was seen (JSON list of flags).
 ALTER TABLE sink_batches ADD COLUMN prune_cover text;
 ALTER TABLE sink_batches ADD COLUMN time_flags text;
+CREATE INDEX sink_batches_time_flags ON sink_batches (device) WHERE time_flags IS NOT NULL;
