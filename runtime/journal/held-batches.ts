@@ -5,7 +5,8 @@
 import type { Level } from 'level';
 import type { BatchHeader } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
-import { headerKey, parseNumberKey, prunedKey, RANGE, type WriteOp } from './layout.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
+import { headerKey, parseNumberKey, prunedKey, RANGE, receiptKey, type WriteOp } from './layout.ts';
 import { parseJson } from './open.ts';
 
 export class HeldBatches {
@@ -14,6 +15,8 @@ export class HeldBatches {
   private readonly pruned = new Map<number, number>();
   /** what the commit under way changed in `pruned`, to undo it if its write fails */
   private undo: { batch: number; before: number | undefined }[] = [];
+  /** the sink's receipts for held batches: bounded by the headers held, gone with them */
+  private readonly receipts = new Map<number, Receipt>();
 
   async load(db: Level<string, string>): Promise<void> {
     for await (const [key, value] of db.iterator(RANGE.header)) {
@@ -22,6 +25,10 @@ export class HeldBatches {
     }
     // An older journal wrote "1" for every mark: its batches have no cover yet.
     for await (const [key, value] of db.iterator(RANGE.pruned)) this.pruned.set(parseNumberKey(key), value.startsWith('{') ? coverOf(value) : 0);
+    for await (const [key, value] of db.iterator(RANGE.receipt)) {
+      const batch = parseNumberKey(key);
+      if (this.headers.has(batch)) this.receipts.set(batch, parseJson<Receipt>(value, `journal receipt ${key} is corrupt`));
+    }
   }
 
   header(batch: number): BatchHeader | undefined {
@@ -30,6 +37,18 @@ export class HeldBatches {
 
   add(header: BatchHeader): void {
     this.headers.set(header.batch, header);
+  }
+
+  receipt(batch: number): Receipt | undefined {
+    return this.receipts.get(batch);
+  }
+
+  /** Keep the sink's receipt for held batch `batch` (in `ops`, and in memory now). */
+  keepReceipt(receipt: Receipt, ops: WriteOp[]): boolean {
+    if (!this.headers.has(receipt.batch) || this.receipts.has(receipt.batch)) return false;
+    ops.push({ type: 'put', key: receiptKey(receipt.batch), value: JSON.stringify(receipt) });
+    this.receipts.set(receipt.batch, receipt);
+    return true;
   }
 
   isPruned(batch: number): boolean {
@@ -68,6 +87,7 @@ export class HeldBatches {
       if (h) bytes += canonicalize(h).length;
       ops.push({ type: 'del', key: headerKey(b) });
       if (this.pruned.has(b)) ops.push({ type: 'del', key: prunedKey(b) });
+      if (this.receipts.has(b)) ops.push({ type: 'del', key: receiptKey(b) });
     }
     return bytes;
   }
@@ -77,6 +97,7 @@ export class HeldBatches {
     for (let b = from; b <= through; b++) {
       this.headers.delete(b);
       this.pruned.delete(b);
+      this.receipts.delete(b);
     }
   }
 

@@ -15,6 +15,7 @@ import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import type { PlanInput } from '../../protocol/plan.ts';
 import type { JournalRecord, ReadingInput } from '../../protocol/records.ts';
 import type { PruneCover } from '../../protocol/prune-cover.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry as MetricsRegistry } from '../../kernel/metrics.ts';
@@ -26,7 +27,7 @@ import { JournalClosedError, JournalOpenError } from './errors.ts';
 import { HeldBatches } from './held-batches.ts';
 import { journalMetrics, type JournalMetrics } from './journal-metrics.ts';
 import { LastValues } from './last-values.ts';
-import type { JournalState, LastValue, PendingGap } from './layout.ts';
+import { LAST_RECEIPT_KEY, type JournalState, type LastValue, type PendingGap, type WriteOp } from './layout.ts';
 import { JournalListeners } from './listeners.ts';
 import { openJournalDatabase } from './open.ts';
 import { PruneCovers } from './prune-covers.ts';
@@ -257,6 +258,30 @@ export class Journal {
   /** A sink holds batches 1..n: delete their records and headers. Idempotent; n never goes back. */
   acknowledge(throughBatch: number): Promise<void> {
     return this.writes.run(() => this.ack.acknowledge(throughBatch));
+  }
+
+  /**
+   * Keep a receipt the sink gave for a held batch (checked by the caller: for this batch's hash,
+   * under the trusted key), so that the operator can show the sink's signed acceptance later. It
+   * goes with the batch's header. Not synced: a receipt lost to a power cut is asked for again.
+   */
+  keepReceipt(receipt: Receipt): Promise<void> {
+    return this.writes.run(async () => {
+      if (this.closed || this.opts.readOnly || this.ack.releasedBatch(receipt.batch)) return;
+      const ops: WriteOp[] = [];
+      if (this.held.keepReceipt(receipt, ops)) await this.db.batch(ops as never);
+    });
+  }
+
+  /** The sink's receipt for held batch `batch`, if one was kept. */
+  receipt(batch: number): Receipt | null {
+    return this.held.receipt(batch) ?? null;
+  }
+
+  /** The receipt of the last acknowledged batch, if the sink gave one. */
+  async lastReceipt(): Promise<Receipt | null> {
+    const text = await this.db.get(LAST_RECEIPT_KEY);
+    return text ? (JSON.parse(text) as Receipt) : null;
   }
 
   // ---------------------------------------------------------------- reading

@@ -9,6 +9,9 @@ import type { PrunedBatchRef } from '../../protocol/records.ts';
 //   b!<batch>      a sealed batch header, canonical JSON
 //   p!<batch>      present when the batch's records were dropped under the disk bound:
 //                  {"cover": seq of the gap record naming it, 0 until written} ("1" before covers)
+//   r!<batch>      the sink's receipt for a held batch (kept until the header goes)
+//   receipt        the receipt of the last acknowledged batch: the sink's signed word for the
+//                  whole chain through it
 //
 // One group commit writes its chunk(s), any headers it sealed and the new state in one atomic,
 // synced LevelDB batch: after a crash the journal is exactly as of some completed commit.
@@ -24,6 +27,8 @@ export const chunkKey = (first: number) => `c!${hex16(first)}`;
 export const indexKey = (first: number) => `i!${hex16(first)}`;
 export const headerKey = (batch: number) => `b!${hex16(batch)}`;
 export const prunedKey = (batch: number) => `p!${hex16(batch)}`;
+export const receiptKey = (batch: number) => `r!${hex16(batch)}`;
+export const LAST_RECEIPT_KEY = 'receipt';
 export const parseNumberKey = (key: string) => parseInt(key.slice(2), 16);
 
 export const RANGE = {
@@ -31,6 +36,7 @@ export const RANGE = {
   index: { gte: 'i!', lt: 'i"' },
   header: { gte: 'b!', lt: 'b"' },
   pruned: { gte: 'p!', lt: 'p"' },
+  receipt: { gte: 'r!', lt: 'r"' },
 };
 
 /** One operation of the atomic LevelDB write a commit or an acknowledgement builds. */

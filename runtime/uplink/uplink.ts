@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent, request, type Dispatcher } from 'undici';
 import { headerHash } from '../../protocol/batch.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
 import type { StatusBoard } from '../../kernel/component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
@@ -219,7 +220,10 @@ export class Uplink {
       if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head', holdsRecords ? false : undefined)) return this.fail('head_unacknowledged');
       if (have > journal.ackedBatch && have <= journal.stats().lastBatch) {
         const h = journal.header(have);
-        if (h && headerHash(h) === res.body.hash) await this.ackThrough(have);
+        if (h && headerHash(h) === res.body.hash) {
+          await this.keep(res.body.receipt as Receipt);
+          await this.ackThrough(have);
+        }
         else if (h) {
           this.deps.log.error({ batch: have }, 'the sink holds a different batch under this number than the journal: sending stopped until resolved');
           this.m.errors.inc({ reason: 'sink_chain_differs' });
@@ -276,6 +280,7 @@ export class Uplink {
       }
       this.m.sent.inc({ outcome: String(res.body.status ?? 'stored') });
       this.m.records.inc(payload.records);
+      if (header) await this.keep(res.body.receipt as Receipt);
       return 'acked';
     }
     this.m.sent.inc({ outcome: code });
@@ -290,6 +295,15 @@ export class Uplink {
     log({ batch, status: res.status, code, err: res.body.error }, res.status >= 500 ? 'the sink failed; will retry' : 'the sink refused a batch; will retry after backing off');
     this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: res.status, error: res.body.error ?? null });
     return 'retry';
+  }
+
+  /** Keep a receipt that held, beside its batch: the operator's proof of the sink's acceptance. */
+  private async keep(receipt: Receipt): Promise<void> {
+    try {
+      await this.deps.journal.keepReceipt(receipt);
+    } catch (err) {
+      this.deps.log.warn({ batch: receipt.batch, err: (err as Error).message }, 'cannot keep the sink\'s receipt in the journal');
+    }
   }
 
   /** A receipt the device may delete on; otherwise counted, logged and false. */
