@@ -18,6 +18,7 @@ import type { Ingest, IngestReply } from './ingest.ts';
 import type { ProofService } from './proofs.ts';
 import type { MrvService, ReportFormat } from './mrv/service.ts';
 import type { ReceiptSigner } from './receipts.ts';
+import type { DeviceKeyChanges } from './key-changes.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { redactUrl } from '../kernel/redact.ts';
 import type { Head, SinkStore } from './store/types.ts';
@@ -29,6 +30,8 @@ export interface HttpApiDeps {
   ingest: Ingest;
   proofs: ProofService;
   registry: DeviceRegistry;
+  /** rotations and revocations of device keys (admin) */
+  keyChanges: DeviceKeyChanges;
   receipts: ReceiptSigner;
   anchorer: Anchorer | null;
   limits: BodyLimits & { maxReportSpanMs: number; maxBufferedBytes: number };
@@ -164,6 +167,15 @@ export class HttpApi {
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'reports' && parts.length === 3) {
       name('reports');
       return this.report(req, res, deviceParam(parts[2]!), url);
+    }
+    if (method === 'POST' && parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && (parts[3] === 'rotate' || parts[3] === 'revoke')) {
+      name(parts[3]);
+      this.requireAdmin(req);
+      const device = deviceParam(parts[2]!);
+      const body = await this.jsonBody(req, `body must be JSON: ${parts[3] === 'rotate' ? '{"key", "validFrom", "endorsement" | "operatorAlone": true}' : '{"key"?, "from"}'}`);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object', 'bad_body');
+      const fields = body as Record<string, unknown>;
+      return this.sendReply(res, parts[3] === 'rotate' ? await deps.keyChanges.rotate(device, fields) : await deps.keyChanges.revoke(device, fields));
     }
     if (parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && parts[3] === 'notes' && (method === 'GET' || method === 'POST')) {
       name('notes');

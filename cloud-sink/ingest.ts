@@ -11,7 +11,7 @@ import { coverProblem, type PruneCover } from '../protocol/prune-cover.ts';
 import { rootOfJoined } from './leaves.ts';
 import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { counter, histogram } from '../kernel/metrics.ts';
-import type { DeviceRegistry } from './registry.ts';
+import { keyVerdict, type DeviceRegistry } from './registry.ts';
 import type { ReceiptSigner } from './receipts.ts';
 import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore, TimeFlag } from './store/types.ts';
@@ -107,9 +107,10 @@ export class Ingest {
     const hp = headerProblem(raw);
     if (hp) return stop(this.refuse(400, 'bad_header', hp));
     const header = raw as BatchHeader;
-    const key = await this.deps.registry.keyOf(header.device);
-    if (key === null) return stop(this.refuse(403, 'unknown_device', `device ${header.device} is not registered with this sink`, { device: header.device }));
-    if (key !== header.key) return stop(this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device }));
+    const entry = await this.deps.registry.entry(header.device);
+    if (entry === null) return stop(this.refuse(403, 'unknown_device', `device ${header.device} is not registered with this sink`, { device: header.device }));
+    const verdict = keyVerdict(entry, header.key, header.created);
+    if (verdict === 'wrong_key') return stop(this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device }));
     const ids = { device: header.device, batch: header.batch };
     if (!verifyHeaderSignature(header)) return stop(this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids));
     const head = await this.deps.store.head(header.device);
@@ -121,6 +122,8 @@ export class Ingest {
         return stop(this.accepted('duplicate', header, hash, held.pruned));
       }
     }
+    // A batch the sink holds already is acknowledged above; nothing new of a revoked key is taken or anchored.
+    if (verdict === 'revoked_key') return stop(this.refuse(403, 'revoked_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, which is revoked`, ids));
     return { proceed: true, records: header.count };
   }
 

@@ -34,8 +34,13 @@ export class DeviceRegistry {
     const next = new Map<string, RegisteredDevice>();
     for (const d of await this.store.registeredDevices()) next.set(d.id, d);
     // The config wins over an earlier API registration: it is what the operator wrote last.
+    // A key rotated or revoked through the sink wins over the config: it is the later decision.
     for (const d of this.configured) {
       const had = next.get(d.id);
+      if (had?.changedAt !== undefined) {
+        if (had.key !== d.key) this.log.warn({ device: d.id }, 'the device\'s key was rotated through the sink; the config still gives the old one (update the config)');
+        continue;
+      }
       if (had && had.key !== d.key) this.log.warn({ device: d.id }, 'the config gives a device another key than the one registered through the API; using the config');
       next.set(d.id, { id: d.id, key: d.key, addedAt: had?.addedAt ?? 0 });
     }
@@ -44,13 +49,24 @@ export class DeviceRegistry {
   }
 
   async keyOf(device: string): Promise<string | null> {
+    return (await this.entry(device))?.key ?? null;
+  }
+
+  /** The device's entry: its key, the keys it had, the keys revoked. */
+  async entry(device: string): Promise<RegisteredDevice | null> {
     const known = this.keys.get(device);
-    if (known) return known.key;
+    if (known) return known;
     if (Date.now() - this.lastReload > 1000) {
       await this.load();
-      return this.keys.get(device)?.key ?? null;
+      return this.keys.get(device) ?? null;
     }
     return null;
+  }
+
+  /** Write a changed entry (a rotation, a revocation) and read the registry again. */
+  async change(device: RegisteredDevice): Promise<void> {
+    await this.store.putDevice(device);
+    await this.load();
   }
 
   async add(id: string, key: string): Promise<'added' | 'exists' | 'conflict'> {
@@ -65,4 +81,17 @@ export class DeviceRegistry {
   list(): RegisteredDevice[] {
     return [...this.keys.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
+}
+
+export type KeyVerdict = 'ok' | 'wrong_key' | 'revoked_key';
+
+/**
+ * Whether a batch signed with `key` and created at `createdMs` is the device's to send: its
+ * current key, or a key it had before that rotation's validFrom; never a key revoked through the
+ * sink (the thief of a key can write any `created`, so a revoked key sends nothing new).
+ */
+export function keyVerdict(entry: RegisteredDevice, key: string, createdMs: number): KeyVerdict {
+  if (entry.revoked?.some((r) => r.key === key)) return 'revoked_key';
+  if (entry.key === key) return 'ok';
+  return entry.previous?.some((p) => p.key === key && createdMs < p.until) ? 'ok' : 'wrong_key';
 }

@@ -15,6 +15,7 @@ import { SinkServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { MrvService } from './mrv/service.ts';
 import { ProofService } from './proofs.ts';
+import { DeviceKeyChanges } from './key-changes.ts';
 import { ReceiptSigner } from './receipts.ts';
 import { DeviceRegistry } from './registry.ts';
 import { ChainSequencer } from './sequencer.ts';
@@ -109,6 +110,7 @@ export class Sink {
       const refusals = new Refusals(metrics, log);
       const api = new HttpApi({
         store, ingest, registry, receipts, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
+        keyChanges: new DeviceKeyChanges({ registry, chain: keyChain ?? null, log: log.child({ part: 'device-keys' }) }),
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
         mrv: this.mrvService,
       });

@@ -36,6 +36,8 @@ interface Verdict {
   stderr: string;
 }
 
+const ADMIN_TOKEN = 'forgeries-admin-token-0123';
+
 describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', () => {
   const tmp = tempDir('fieldproof-forgeries-');
   const fx = new ChainFixture();
@@ -74,7 +76,7 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
     await registry.register('site-b', keyB.public, 0);
     // The operator's sink, anchoring through the simulator as the operator's account.
     sink = new Sink(sinkConfig({
-      listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), devices: [{ id: 'site-a', key: keyA.public }], limits: { chainWaitMs: 0 },
+      listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), devices: [{ id: 'site-a', key: keyA.public }], limits: { chainWaitMs: 0 }, adminToken: ADMIN_TOKEN,
       anchor: { mode: 'aptos', intervalMs: 3_600_000, aptos: { node: fx.url, module: op.module, waitSecs: 5 } },
     }), { chain: chainOf(fx, op) });
     await sink.start();
@@ -221,6 +223,25 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       assert.equal(v.code, 1, 'dated before the cutoff, but first anchored after the revocation: what a thief could make');
       assert.match(v.steps.at(-1)!.detail!, new RegExp(`^key ${stolen.public} of device site-r was revoked on chain at .+, before the batch was anchored`));
       assert.equal((await byDevice(proofOf(3, late), stolen.public)).code, 0, 'the device key alone cannot tell a revoked key: the docs say so');
+    });
+
+    it('record from a revoked key: revoked through the sink, the sink refuses its new batches, and verify refuses a proof of one', async () => {
+      const stolen = generateKey();
+      const add = await runCli(['sink-devices', 'add', '--url', sink.url, '--token', ADMIN_TOKEN, '--id', 'site-s', '--key', stolen.public]);
+      assert.equal(add.code, 0, add.stderr);
+      await sink.deviceKeysSettled();
+      const chain = makeChain('site-s', stolen, 3, 3);
+      assert.equal((await postJson(sink.url, chain[0]!)).status, 200);
+      const cutoff = chain[1]!.header.created;
+      const revoke = await runCli(['sink-devices', 'revoke', '--url', sink.url, '--token', ADMIN_TOKEN, '--id', 'site-s', '--from', String(cutoff)]);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      const refusedBatch = await postJson(sink.url, chain[1]!);
+      assert.equal(refusedBatch.body.code, 'revoked_key', 'the sink takes nothing new of the revoked key');
+      // The thief anchors nothing through the sink; a proof of its batch, anchored by the operator's account all the same, still fails.
+      const sent = await fx.anchor(op.account, op.module, chain);
+      const proof = recordProof(chain, 2, 1, { tx: sent.tx, version: sent.version, module: op.module });
+      refused(await byOperator(proof), 'device key',
+        `key ${stolen.public} of device site-s is revoked from ${whenMs(BigInt(cutoff))}; the batch was created after, at ${whenMs(BigInt(chain[2]!.header.created))}`);
     });
 
     describe('tampering with an honest proof', () => {

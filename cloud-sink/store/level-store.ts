@@ -267,6 +267,10 @@ export class LevelSinkStore implements SinkStore {
     });
   }
 
+  putDevice(device: RegisteredDevice): Promise<void> {
+    return this.serialized(() => this.level.put(K.device(device.id), JSON.stringify(device), { sync: true }));
+  }
+
   async registeredDevices(): Promise<RegisteredDevice[]> {
     const out: RegisteredDevice[] = [];
     for await (const value of this.level.values({ gte: 'd!', lt: 'd!~' })) out.push(JSON.parse(value) as RegisteredDevice);

@@ -210,9 +210,16 @@ export class PostgresSinkStore implements SinkStore {
     return rows[0]?.key === d.key ? 'exists' : 'conflict';
   }
 
+  async putDevice(d: RegisteredDevice): Promise<void> {
+    const { id, key, addedAt, ...changes } = d;
+    await this.db.query(
+      'INSERT INTO sink_devices (id, key, added_at, changes) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET key = $2, changes = $4',
+      [id, key, addedAt, JSON.stringify(changes)]);
+  }
+
   async registeredDevices(): Promise<RegisteredDevice[]> {
-    const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices ORDER BY id');
-    return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at) }));
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string; changes: string | null }>('SELECT id, key, added_at, changes FROM sink_devices ORDER BY id');
+    return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at), ...(r.changes ? (JSON.parse(r.changes) as Partial<RegisteredDevice>) : {}) }));
   }
 
   async reportEquivocation(r: EquivocationReport): Promise<void> {

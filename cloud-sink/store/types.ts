@@ -101,6 +101,12 @@ export interface RegisteredDevice {
   id: string;
   key: string;
   addedAt: number;
+  /** keys the device had before, each valid for batches created before `until` (a rotation's validFrom) */
+  previous?: { key: string; until: number }[];
+  /** keys revoked through the sink: no new batch of them is accepted */
+  revoked?: { key: string; fromMs: number; at: number }[];
+  /** when the key last changed through the sink (it then wins over the config's key) */
+  changedAt?: number;
 }
 
 export interface EquivocationReport {
@@ -138,6 +144,8 @@ export interface SinkStore {
   timeFlagCounts(): Promise<Map<string, TimeFlagCounts>>;
 
   addDevice(device: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'>;
+  /** write a device's entry whole (a rotation or revocation through the sink) */
+  putDevice(device: RegisteredDevice): Promise<void>;
   registeredDevices(): Promise<RegisteredDevice[]>;
 
   reportEquivocation(report: EquivocationReport): Promise<void>;

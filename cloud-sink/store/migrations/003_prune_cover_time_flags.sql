@@ -3,3 +3,5 @@
 ALTER TABLE sink_batches ADD COLUMN prune_cover text;
 ALTER TABLE sink_batches ADD COLUMN time_flags text;
 CREATE INDEX sink_batches_time_flags ON sink_batches (device) WHERE time_flags IS NOT NULL;
+-- A device's key changes made through the sink (rotations, revocations), JSON.
+ALTER TABLE sink_devices ADD COLUMN changes text;
