@@ -3,6 +3,7 @@
 // uplink and a real sink over HTTP, on LevelDB and on PostgreSQL (FIELDPROOF_TEST_PG); a third
 // party's "pruned": true refused; a sink's pruned receipt never deletes records the device holds.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -82,7 +83,7 @@ for (const [name, storeOf] of stores) {
       after(async () => {
         const c = new pg.Client({ connectionString: store.url });
         await c.connect();
-        for (const suffix of ['a', 'b']) await c.query(`DROP SCHEMA IF EXISTS ${store.schema}_${suffix} CASCADE`);
+        for (const suffix of ['a', 'b', 'c']) await c.query(`DROP SCHEMA IF EXISTS ${store.schema}_${suffix} CASCADE`);
         await c.end();
       });
     }
@@ -124,7 +125,6 @@ for (const [name, storeOf] of stores) {
       assert.equal(check.dropped?.batch, pruned[0]!.row.header.batch);
 
       const file = join(dir, 'drop-proof.json');
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(file, JSON.stringify(proof));
       const cli = await runCli(['verify', file, '--device-key', key.public]);
       assert.equal(cli.code, 0, cli.stdout + cli.stderr);
@@ -134,6 +134,17 @@ for (const [name, storeOf] of stores) {
       // The head's receipt says its batch is held with records (the last batch is whole).
       const head = await getJson(`${sink.url}/v1/devices/dev-1/head`);
       assert.equal((head.body.receipt as { pruned?: boolean }).pruned, undefined);
+
+      // sink-export keeps each pruned batch's cover: its lines replay into another sink as they are.
+      await sink.stop();
+      const sinkYaml = join(dir, 'sink.yaml');
+      writeFileSync(sinkYaml, JSON.stringify({ listen: '127.0.0.1:0', dataDir: join(dir, 'sink'), devices: [{ id: 'dev-1', key: key.public }], store: own('a') }));
+      const exported = await runCli(['sink-export', '--config', sinkYaml]);
+      assert.equal(exported.code, 0, exported.stderr);
+      const lines = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { pruned?: boolean; cover?: unknown });
+      assert.equal(lines.filter((l) => l.pruned && l.cover).length, prunedBatches);
+      const replica = await startSink(join(dir, 'replica'), key, own('c'));
+      for (const l of lines) assert.equal((await postJson(replica.url, l as never)).body.status, 'stored');
     });
 
     it('refuses a third party\'s "pruned": true on a public header, counts it, and the device\'s real batch is then stored whole', async () => {
