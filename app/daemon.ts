@@ -63,7 +63,7 @@ export class Daemon {
     this.key = key;
     if (created) log.info({ key: key.public }, 'device key created');
     // Every header states the clock's sync state as the OS reports it, read ahead of sealing.
-    const clock = new ClockSync({ read: () => readOsClock({ timeoutMs: CLOCK_READ_TIMEOUT_MS }), log: log.child({ part: 'clock' }) });
+    const clock = new ClockSync({ read: () => readOsClock({ timeoutMs: CLOCK_READ_TIMEOUT_MS }), log: log.child({ part: 'clock' }), metrics: this.metrics });
     await clock.start();
     this.clock = clock;
     const journal = await Journal.open({

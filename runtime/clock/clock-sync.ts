@@ -3,13 +3,17 @@
 // reads a cached value and never waits for a subprocess. The source is injected (tests drive it;
 // the daemon gives os-clock.ts).
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ClockState } from '../../protocol/batch.ts';
+import { gauge } from '../../kernel/metrics.ts';
 
 export interface ClockSyncDeps {
   /** asks the OS (or a test) once; must not throw, and should bound its own time */
   read: () => Promise<ClockState>;
   refreshMs?: number;
   log: Logger;
+  /** where the state is published: fieldproof_clock_synced{source}, fieldproof_clock_offset_seconds */
+  metrics?: Registry;
 }
 
 const UNKNOWN: ClockState = { synced: false, source: 'unknown' };
@@ -65,5 +69,16 @@ export class ClockSync {
       log({ clock: next }, next.synced ? 'the device clock is synchronised' : 'the device clock is not synchronised; batch headers say so');
     }
     this.state = next;
+    this.publish(next);
+  }
+
+  private publish(s: ClockState): void {
+    const reg = this.deps.metrics;
+    if (!reg) return;
+    const synced = gauge(reg, 'fieldproof_clock_synced', 'Whether the OS says the device clock is synchronised (1) or not (0), by the time daemon that answered', ['source']);
+    synced.reset();
+    synced.set({ source: s.source }, s.synced ? 1 : 0);
+    const offset = gauge(reg, 'fieldproof_clock_offset_seconds', 'The device clock\'s offset from its time daemon\'s reference, positive when ahead (NaN where not reported)');
+    offset.set(s.offsetMs === undefined ? Number.NaN : s.offsetMs / 1000);
   }
 }

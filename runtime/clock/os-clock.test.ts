@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { headerProblem, verifyHeaderSignature } from '../../protocol/batch.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
+import { Registry } from '../../kernel/metrics.ts';
 import { tempDir } from '../../test/support/sink.ts';
 import { Journal } from '../journal/journal.ts';
 import { ClockSync } from './clock-sync.ts';
@@ -65,7 +66,8 @@ describe('the clock state in batch headers', () => {
   it('is read off the hot path, refreshed on its interval, and stated in each header sealed, signed', async () => {
     let synced = false;
     let reads = 0;
-    const clock = new ClockSync({ read: async () => (reads++, { synced, source: 'chrony', offsetMs: synced ? 1.5 : 812 }), refreshMs: 50, log: silentLogger() });
+    const metrics = new Registry();
+    const clock = new ClockSync({ read: async () => (reads++, { synced, source: 'chrony', offsetMs: synced ? 1.5 : 812 }), refreshMs: 50, log: silentLogger(), metrics });
     await clock.start();
     const j = await Journal.open({ dir: join(tmp.dir, 'dev'), device: 'dev-1', key: generateKey(), commitMaxWaitMs: 1, clockState: () => clock.current() });
     await j.append({ sensor: 's', metric: 'm', unit: 'u', ts: 1, value: 1 });
@@ -77,6 +79,9 @@ describe('the clock state in batch headers', () => {
     const h2 = (await j.sealNow())!;
     assert.deepEqual(h2.clock, { synced: true, source: 'chrony', offsetMs: 1.5 });
     assert.ok(reads >= 2);
+    const gauges = await metrics.metrics();
+    assert.match(gauges, /^fieldproof_clock_synced\{source="chrony"\} 1$/m);
+    assert.match(gauges, /^fieldproof_clock_offset_seconds 0\.0015$/m);
     for (const h of [h1, h2]) {
       assert.equal(headerProblem(h), null);
       assert.ok(verifyHeaderSignature(h));
