@@ -92,6 +92,8 @@ for (const [name, store] of stores) {
       assert.equal((part.body.time as { unsyncedReadings: number }).unsyncedReadings, 7, 'only the readings inside the period: 3 of batch 3, 4 of batch 5');
       const csv = await getJson(`${sink.url}/v1/reports/dev-c?from=${T0}&to=${T0 + 60_000}&format=csv`);
       assert.match(String(csv.body.text), /^time,unsynced_readings,,,,8,readings,/m);
+      const html = await getJson(`${sink.url}/v1/reports/dev-c?from=${T0}&to=${T0 + 60_000}&format=html`);
+      assert.match(String(html.body.text), /Device clock: 8 reading\(s\) in 2 batch\(es\) sealed while the device clock was not synchronised/);
     });
   });
 }
