@@ -111,6 +111,12 @@ const pagesSchema = z.strictObject({
   backlogWarnRecords: z.number().int().positive().default(10_000),
 });
 
+/** What the sink flags about a device's clock (accepted all the same, stored, counted). */
+const timeSchema = z.strictObject({
+  /** a batch created more than this after the sink received it (by the sink's clock) is flagged `future` */
+  futureToleranceMs: z.number().int().min(0).default(5 * 60_000),
+});
+
 export const sinkConfigSchema = z.strictObject({
   listen: listen.default('127.0.0.1:8787'),
   dataDir: z.string().min(1),
@@ -120,6 +126,7 @@ export const sinkConfigSchema = z.strictObject({
   anchor: anchorSchema.default({ mode: 'none', intervalMs: 60_000, retryMs: 5_000 }),
   store: storeSchema.default({ kind: 'level' }),
   limits: limitsSchema.default(limitsSchema.parse({})),
+  time: timeSchema.default(timeSchema.parse({})),
   /** the MRV report: project, grid emission factor with its provenance, declared emissions, operators */
   report: mrvReportSchema.default(mrvReportSchema.parse({})),
   /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */

@@ -22,6 +22,7 @@ import type { PagesRoutes } from './pages/pages-routes.ts';
 import type { ProofService } from './proofs.ts';
 import type { MrvService, ReportFormat } from './mrv/service.ts';
 import type { ReceiptSigner } from './receipts.ts';
+import type { DeviceKeyChanges } from './key-changes.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { redactUrl } from '../kernel/redact.ts';
 import type { Head, SinkStore } from './store/types.ts';
@@ -33,6 +34,8 @@ export interface HttpApiDeps {
   ingest: Ingest;
   proofs: ProofService;
   registry: DeviceRegistry;
+  /** rotations and revocations of device keys (admin) */
+  keyChanges: DeviceKeyChanges;
   receipts: ReceiptSigner;
   anchorer: Anchorer | null;
   limits: BodyLimits & { maxReportSpanMs: number; maxBufferedBytes: number };
@@ -158,7 +161,8 @@ export class HttpApi {
       const device = deviceParam(parts[2]!);
       const head = await this.knownHead(device);
       // The head is signed as a receipt for its batch: a device deletes what it names through it.
-      const receipt = head.batch > 0 ? deps.receipts.sign({ device, batch: head.batch, header: head.hash }) : undefined;
+      const pruned = head.batch > 0 && (await deps.store.batch(device, head.batch))?.pruned === true;
+      const receipt = head.batch > 0 ? deps.receipts.sign({ device, batch: head.batch, header: head.hash, pruned }) : undefined;
       return send(res, 200, { device, batch: head.batch, hash: head.hash, last: head.last, ...(receipt ? { receipt } : {}) });
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'proofs' && parts.length === 4) {
@@ -172,6 +176,15 @@ export class HttpApi {
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'reports' && parts.length === 3) {
       name('reports');
       return this.report(req, res, deviceParam(parts[2]!), url);
+    }
+    if (method === 'POST' && parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && (parts[3] === 'rotate' || parts[3] === 'revoke')) {
+      name(parts[3]);
+      this.requireAdmin(req);
+      const device = deviceParam(parts[2]!);
+      const body = await this.jsonBody(req, `body must be JSON: ${parts[3] === 'rotate' ? '{"key", "validFrom", "endorsement" | "operatorAlone": true}' : '{"key"?, "from"}'}`);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object', 'bad_body');
+      const fields = body as Record<string, unknown>;
+      return this.sendReply(res, parts[3] === 'rotate' ? await deps.keyChanges.rotate(device, fields) : await deps.keyChanges.revoke(device, fields));
     }
     if (parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && parts[3] === 'notes' && (method === 'GET' || method === 'POST')) {
       name('notes');
@@ -195,7 +208,12 @@ export class HttpApi {
     if (url.pathname === '/v1/devices') {
       name('devices');
       this.requireAdmin(req);
-      if (method === 'GET') return send(res, 200, { devices: deps.registry.list() });
+      if (method === 'GET') {
+        // Each device with what the sink flagged of its clock: batches from the future, going backwards, unsynced.
+        const flags = await deps.store.timeFlagCounts();
+        const none = { future: 0, backwards: 0, unsynced: 0 };
+        return send(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, time: flags.get(d.id) ?? none })) });
+      }
       if (method === 'POST') return this.addDevice(req, res);
     }
     if (method === 'GET' && url.pathname === '/v1/equivocations') {

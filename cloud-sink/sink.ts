@@ -20,6 +20,7 @@ import { Ingest } from './ingest.ts';
 import { MrvService } from './mrv/service.ts';
 import { PagesRoutes } from './pages/pages-routes.ts';
 import { ProofService } from './proofs.ts';
+import { DeviceKeyChanges } from './key-changes.ts';
 import { ReceiptSigner } from './receipts.ts';
 import { DeviceRegistry } from './registry.ts';
 import { ChainSequencer } from './sequencer.ts';
@@ -102,7 +103,7 @@ export class Sink {
       await registry.load();
       this.keySync = keySync;
       const ingest = new Ingest({
-        store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs,
+        store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs, futureToleranceMs: config.time.futureToleranceMs,
         sequencer: new ChainSequencer(store, { pipelined: store.kind === 'level', shared: store.kind === 'postgres' }),
       });
       if (chain) {
@@ -123,6 +124,7 @@ export class Sink {
       const refusals = new Refusals(metrics, log);
       const api = new HttpApi({
         store, ingest, registry, receipts, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
+        keyChanges: new DeviceKeyChanges({ registry, chain: keyChain ?? null, log: log.child({ part: 'device-keys' }) }),
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
         mrv: this.mrvService, fleet, pages, pageAccess: access,
       });

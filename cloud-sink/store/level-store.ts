@@ -12,7 +12,7 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import {
   pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,
-  type SinkStore, type StoredBatchRow,
+  type SinkStore, type StoredBatchRow, type TimeFlagCounts,
 } from './types.ts';
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
@@ -21,6 +21,8 @@ interface RowValue {
   header: StoredBatchRow['header'];
   hash: string;
   pruned: boolean;
+  cover?: StoredBatchRow['cover'];
+  timeFlags?: StoredBatchRow['timeFlags'];
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;
@@ -38,6 +40,7 @@ const K = {
   leaf: (id: number, i: number) => `al!${pad(id)}!${pad(i, 10)}`,
   membership: (d: string, b: number) => `ab!${d}!${pad(b)}`,
   device: (id: string) => `d!${id}`,
+  timeFlags: (d: string) => `tf!${d}`,
   equivocation: (at: number, d: string, b: number) => `e!${pad(at)}!${d}!${pad(b)}`,
   acceptCounter: 'm!accept',
   anchorCounter: 'm!anchor',
@@ -121,6 +124,7 @@ export class LevelSinkStore implements SinkStore {
     const outcomes: CommitOutcome[] = [];
     const tentative = new Map<string, Head>();
     const addedHashes = new Map<string, string>();
+    const flagCounts = new Map<string, TimeFlagCounts>();
     const acceptBefore = this.acceptSeq;
     try {
       for (const { batch } of items) {
@@ -141,6 +145,8 @@ export class LevelSinkStore implements SinkStore {
           continue;
         }
         const row: RowValue = { header, hash, pruned: batch.pruned, minTs: batch.minTs, maxTs: batch.maxTs, receivedAt: batch.receivedAt };
+        if (batch.cover) row.cover = batch.cover;
+        if (batch.timeFlags && batch.timeFlags.length > 0) row.timeFlags = batch.timeFlags;
         const next: Head = { batch: header.batch, hash, last: header.last };
         const accept = ++this.acceptSeq;
         ops.push(
@@ -150,6 +156,12 @@ export class LevelSinkStore implements SinkStore {
           { type: 'put', key: K.unanchored(accept), value: `${d}!${header.batch}` },
         );
         if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.text });
+        if (batch.timeFlags && batch.timeFlags.length > 0) {
+          const counts = flagCounts.get(d) ?? (await this.flagCountsOf(d));
+          for (const f of batch.timeFlags) counts[f]++;
+          flagCounts.set(d, counts);
+          ops.push({ type: 'put', key: K.timeFlags(d), value: JSON.stringify(counts) });
+        }
         tentative.set(d, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
@@ -194,10 +206,11 @@ export class LevelSinkStore implements SinkStore {
     return this.rowFrom(device, batchNo, await this.level.get(K.row(device, batchNo)));
   }
 
-  async heldHash(device: string, batchNo: number): Promise<string | null> {
+  async heldBatch(device: string, batchNo: number): Promise<{ hash: string; pruned: boolean } | null> {
     // the head is cached: a batch beyond it (the usual case) costs no read
     if (batchNo > (await this.head(device)).batch) return null;
-    return (await this.batch(device, batchNo))?.hash ?? null;
+    const row = await this.batch(device, batchNo);
+    return row ? { hash: row.hash, pruned: row.pruned } : null;
   }
 
   async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
@@ -233,6 +246,17 @@ export class LevelSinkStore implements SinkStore {
     return out;
   }
 
+  private async flagCountsOf(device: string): Promise<TimeFlagCounts> {
+    const text = await this.level.get(K.timeFlags(device));
+    return text ? (JSON.parse(text) as TimeFlagCounts) : { future: 0, backwards: 0, unsynced: 0 };
+  }
+
+  async timeFlagCounts(): Promise<Map<string, TimeFlagCounts>> {
+    const out = new Map<string, TimeFlagCounts>();
+    for await (const [key, value] of this.level.iterator({ gte: 'tf!', lt: 'tf!~' })) out.set(key.slice(3), JSON.parse(value) as TimeFlagCounts);
+    return out;
+  }
+
   async devices(): Promise<string[]> {
     const out: string[] = [];
     for await (const key of this.level.keys({ gte: 'hd!', lt: 'hd!~' })) out.push(key.slice(3));
@@ -253,6 +277,10 @@ export class LevelSinkStore implements SinkStore {
   async registeredDevice(id: string): Promise<RegisteredDevice | null> {
     const text = await this.level.get(K.device(id));
     return text ? (JSON.parse(text) as RegisteredDevice) : null;
+  }
+
+  putDevice(device: RegisteredDevice): Promise<void> {
+    return this.serialized(() => this.level.put(K.device(device.id), JSON.stringify(device), { sync: true }));
   }
 
   async registeredDevices(): Promise<RegisteredDevice[]> {

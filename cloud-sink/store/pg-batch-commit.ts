@@ -133,7 +133,7 @@ async function lockHeads(c: pg.PoolClient, devices: string[]): Promise<Map<strin
   return new Map(rows.map((r) => [r.device, { batch: Number(r.batch), hash: r.hash, last: Number(r.last_seq) }]));
 }
 
-const BATCH_FIELDS = 11;
+const BATCH_FIELDS = 13;
 
 /**
  * The accepted batches, in one statement: a VALUES row of parameters each (parameters, not
@@ -146,11 +146,12 @@ async function insertBatches(c: pg.PoolClient, batches: BatchToStore[]): Promise
   for (const b of batches) {
     const h = b.header;
     const at = values.length;
-    values.push(h.device, h.batch, h.first, h.last, b.hash, JSON.stringify(h), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt);
+    values.push(h.device, h.batch, h.first, h.last, b.hash, JSON.stringify(h), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt,
+      b.cover ? JSON.stringify(b.cover) : null, b.timeFlags && b.timeFlags.length > 0 ? JSON.stringify(b.timeFlags) : null);
     rows.push(`(${Array.from({ length: BATCH_FIELDS }, (_, k) => `$${at + k + 1}`).join(', ')})`);
   }
   await c.query(
-    `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at) VALUES ${rows.join(', ')}`,
+    `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at, prune_cover, time_flags) VALUES ${rows.join(', ')}`,
     values);
 }
 

@@ -12,7 +12,7 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { migrate } from './migrate.ts';
 import { PgBatchCommitter } from './pg-batch-commit.ts';
 import type {
-  AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow,
+  AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow, TimeFlagCounts,
 } from './types.ts';
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
@@ -29,6 +29,8 @@ interface BatchDbRow {
   received_at: string;
   anchor_id: string | null;
   anchor_index: number | null;
+  prune_cover: string | null;
+  time_flags: string | null;
 }
 
 interface AnchorDbRow {
@@ -36,14 +38,17 @@ interface AnchorDbRow {
   chain: string | null; module: string | null; sender: string | null; tx: string | null; version: string | null; detail: AnchorRow['detail'];
 }
 
-const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index';
+const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index, prune_cover, time_flags';
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
 
 function toRow(r: BatchDbRow): StoredBatchRow {
-  return {
+  const row: StoredBatchRow = {
     header: JSON.parse(r.header), hash: r.hash, pruned: r.pruned, minTs: num(r.min_ts), maxTs: num(r.max_ts),
     receivedAt: Number(r.received_at), anchorId: num(r.anchor_id), anchorIndex: r.anchor_index,
   };
+  if (r.prune_cover) row.cover = JSON.parse(r.prune_cover);
+  if (r.time_flags) row.timeFlags = JSON.parse(r.time_flags);
+  return row;
 }
 
 function toAnchor(r: AnchorDbRow): AnchorRow {
@@ -138,9 +143,9 @@ export class PostgresSinkStore implements SinkStore {
     return rows[0] ? toRow(rows[0]) : null;
   }
 
-  async heldHash(device: string, batchNo: number): Promise<string | null> {
-    const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND batch = $2', [device, batchNo]);
-    return rows[0]?.hash ?? null;
+  async heldBatch(device: string, batchNo: number): Promise<{ hash: string; pruned: boolean } | null> {
+    const { rows } = await this.db.query<{ hash: string; pruned: boolean }>('SELECT hash, pruned FROM sink_batches WHERE device = $1 AND batch = $2', [device, batchNo]);
+    return rows[0] ? { hash: rows[0].hash, pruned: rows[0].pruned } : null;
   }
 
   async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
@@ -173,6 +178,16 @@ export class PostgresSinkStore implements SinkStore {
     return rows.map(toRow);
   }
 
+  async timeFlagCounts(): Promise<Map<string, TimeFlagCounts>> {
+    const { rows } = await this.db.query<{ device: string; future: string; backwards: string; unsynced: string }>(
+      `SELECT device,
+              count(*) FILTER (WHERE time_flags LIKE '%"future"%') AS future,
+              count(*) FILTER (WHERE time_flags LIKE '%"backwards"%') AS backwards,
+              count(*) FILTER (WHERE time_flags LIKE '%"unsynced"%') AS unsynced
+         FROM sink_batches WHERE time_flags IS NOT NULL GROUP BY device`);
+    return new Map(rows.map((r) => [r.device, { future: Number(r.future), backwards: Number(r.backwards), unsynced: Number(r.unsynced) }]));
+  }
+
   async devices(): Promise<string[]> {
     const { rows } = await this.db.query<{ device: string }>('SELECT device FROM sink_heads WHERE batch > 0 ORDER BY device');
     return rows.map((r) => r.device);
@@ -188,13 +203,21 @@ export class PostgresSinkStore implements SinkStore {
   }
 
   async registeredDevice(id: string): Promise<RegisteredDevice | null> {
-    const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices WHERE id = $1', [id]);
-    return rows[0] ? { id: rows[0].id, key: rows[0].key, addedAt: Number(rows[0].added_at) } : null;
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string; changes: string | null }>('SELECT id, key, added_at, changes FROM sink_devices WHERE id = $1', [id]);
+    const r = rows[0];
+    return r ? { id: r.id, key: r.key, addedAt: Number(r.added_at), ...(r.changes ? (JSON.parse(r.changes) as Partial<RegisteredDevice>) : {}) } : null;
+  }
+
+  async putDevice(d: RegisteredDevice): Promise<void> {
+    const { id, key, addedAt, ...changes } = d;
+    await this.db.query(
+      'INSERT INTO sink_devices (id, key, added_at, changes) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET key = $2, changes = $4',
+      [id, key, addedAt, JSON.stringify(changes)]);
   }
 
   async registeredDevices(): Promise<RegisteredDevice[]> {
-    const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices ORDER BY id');
-    return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at) }));
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string; changes: string | null }>('SELECT id, key, added_at, changes FROM sink_devices ORDER BY id');
+    return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at), ...(r.changes ? (JSON.parse(r.changes) as Partial<RegisteredDevice>) : {}) }));
   }
 
   async reportEquivocation(r: EquivocationReport): Promise<void> {

@@ -10,10 +10,12 @@
 import type { Level } from 'level';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { BatchHeader } from '../../protocol/batch.ts';
+import type { BatchHeader, ClockState } from '../../protocol/batch.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import type { PlanInput } from '../../protocol/plan.ts';
 import type { JournalRecord, ReadingInput } from '../../protocol/records.ts';
+import type { PruneCover } from '../../protocol/prune-cover.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry as MetricsRegistry } from '../../kernel/metrics.ts';
@@ -25,9 +27,10 @@ import { JournalClosedError, JournalOpenError } from './errors.ts';
 import { HeldBatches } from './held-batches.ts';
 import { journalMetrics, type JournalMetrics } from './journal-metrics.ts';
 import { LastValues } from './last-values.ts';
-import type { JournalState, LastValue, PendingGap } from './layout.ts';
+import { LAST_RECEIPT_KEY, type JournalState, type LastValue, type PendingGap, type WriteOp } from './layout.ts';
 import { JournalListeners } from './listeners.ts';
 import { openJournalDatabase } from './open.ts';
+import { PruneCovers } from './prune-covers.ts';
 import { JournalReader, type BatchLines, type StoredBatch } from './reader.ts';
 import { Retention, type RetentionPolicy } from './retention.ts';
 import { Sealer, type BatchPolicy } from './sealer.ts';
@@ -57,6 +60,8 @@ export interface JournalOptions {
   commitMaxRecords?: number;
   /** a clock for tests */
   now?: () => number;
+  /** the device clock's sync state, stated in every header sealed (runtime/clock/) */
+  clockState?: () => ClockState;
   /** told of every completed group commit: for benchmarks */
   onCommit?: (info: { records: number; ms: number }) => void;
 }
@@ -88,6 +93,7 @@ export class Journal {
   private readonly retention: Retention;
   private readonly ack: Acknowledgement;
   private readonly reader: JournalReader;
+  private readonly covers: PruneCovers;
   private readonly lastValues: LastValues;
   private readonly listeners: JournalListeners;
   private readonly commit: GroupCommit;
@@ -114,12 +120,13 @@ export class Journal {
     const shared = { cell: this.cell, held: this.held, chunks: this.chunks, metrics: this.metrics };
     const onDurable = () => this.publishGauges();
     this.sealer = new Sealer({
-      ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, sealByAge: () => this.sealByAge(),
+      ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, clock: opts.clockState, sealByAge: () => this.sealByAge(),
       policy: { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...opts.batch },
     });
     this.retention = new Retention({ ...shared, maxBytes: this.maxBytes, policy: opts.policy ?? 'drop-oldest', log });
     this.ack = new Acknowledgement({ ...shared, db, onDurable });
     this.reader = new JournalReader({ ...shared, ack: this.ack });
+    this.covers = new PruneCovers({ cell: this.cell, held: this.held, reader: this.reader });
     this.lastValues = new LastValues(this.cell);
     this.listeners = new JournalListeners(log);
     this.commit = new GroupCommit({
@@ -253,6 +260,30 @@ export class Journal {
     return this.writes.run(() => this.ack.acknowledge(throughBatch));
   }
 
+  /**
+   * Keep a receipt the sink gave for a held batch (checked by the caller: for this batch's hash,
+   * under the trusted key), so that the operator can show the sink's signed acceptance later. It
+   * goes with the batch's header. Not synced: a receipt lost to a power cut is asked for again.
+   */
+  keepReceipt(receipt: Receipt): Promise<void> {
+    return this.writes.run(async () => {
+      if (this.closed || this.opts.readOnly || this.ack.releasedBatch(receipt.batch)) return;
+      const ops: WriteOp[] = [];
+      if (this.held.keepReceipt(receipt, ops)) await this.db.batch(ops as never);
+    });
+  }
+
+  /** The sink's receipt for held batch `batch`, if one was kept. */
+  receipt(batch: number): Receipt | null {
+    return this.held.receipt(batch) ?? null;
+  }
+
+  /** The receipt of the last acknowledged batch, if the sink gave one. */
+  async lastReceipt(): Promise<Receipt | null> {
+    const text = await this.db.get(LAST_RECEIPT_KEY);
+    return text ? (JSON.parse(text) as Receipt) : null;
+  }
+
   // ---------------------------------------------------------------- reading
 
   stats(): JournalStats {
@@ -278,6 +309,11 @@ export class Journal {
     return this.held.header(batch) ?? null;
   }
 
+  /** Whether the disk bound dropped the records of held batch `batch`. */
+  isPruned(batch: number): boolean {
+    return this.held.isPruned(batch);
+  }
+
   get ackedBatch(): number {
     return this.cell.current.ackedBatch;
   }
@@ -295,6 +331,11 @@ export class Journal {
   /** See JournalReader.readBatchLines: null when not held, also when acknowledged while being read. */
   readBatchLines(batch: number): Promise<BatchLines | null> {
     return this.reader.readBatchLines(batch);
+  }
+
+  /** The signed gap record announcing pruned batch `batch`, with its path; null while none is sealed. */
+  pruneCover(batch: number): Promise<PruneCover | null> {
+    return this.covers.of(batch);
   }
 
   readBatch(batch: number): Promise<StoredBatch | null> {

@@ -10,11 +10,13 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent, request, type Dispatcher } from 'undici';
 import { headerHash } from '../../protocol/batch.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
 import type { StatusBoard } from '../../kernel/component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
-import { BatchBodies } from './batch-bodies.ts';
+import { BatchBodies, NOT_READY } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
+import { ReceiptGate } from './receipt-gate.ts';
 import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -32,7 +34,10 @@ export interface UplinkDeps {
   dispatcher?: Dispatcher;
 }
 
-type SendOutcome = 'acked' | 'retry' | 'rewind';
+type SendOutcome = 'acked' | 'retry' | 'rewind' | 'wait';
+
+/** How long a pruned batch waits for the gap record that covers it to be sealed. */
+const COVER_WAIT_MS = 500;
 
 class SinkReply {
   readonly status: number;
@@ -80,6 +85,7 @@ export class Uplink {
   private readonly base: string;
   private readonly config: UplinkConfig;
   private readonly trust: SinkTrust;
+  private readonly gate: ReceiptGate;
   private readonly m;
 
   private readonly deps: UplinkDeps;
@@ -103,6 +109,7 @@ export class Uplink {
       lastAck: gauge(reg, 'fieldproof_uplink_last_ack_timestamp_seconds', 'When the sink last acknowledged a batch'),
       seconds: histogram(reg, 'fieldproof_uplink_request_seconds', 'Time from sending a batch to its answer', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     };
+    this.gate = new ReceiptGate({ device: deps.device, trust: this.trust, journal: deps.journal, log: deps.log, refused: this.m.unacknowledged, errors: this.m.errors, board: deps.board });
   }
 
   async start(): Promise<void> {
@@ -211,10 +218,15 @@ export class Uplink {
       if (!Number.isSafeInteger(have) || have < 0) throw new Error('the head answer names no batch number');
       const journal = this.deps.journal;
       // The head moves the device forward only under a receipt for it from the trusted sink.
-      if (have > this.ackCursor && !this.receiptHolds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
+      // A head held as pruned moves it forward only when the device dropped that batch too.
+      const holdsRecords = have > journal.ackedBatch && journal.header(have) !== null && !journal.isPruned(have);
+      if (have > this.ackCursor && !this.gate.holds(res.body.receipt, have, String(res.body.hash), 'head', holdsRecords)) return this.fail('head_unacknowledged');
       if (have > journal.ackedBatch && have <= journal.stats().lastBatch) {
         const h = journal.header(have);
-        if (h && headerHash(h) === res.body.hash) await this.ackThrough(have);
+        if (h && headerHash(h) === res.body.hash) {
+          await this.gate.keep(res.body.receipt as Receipt);
+          await this.ackThrough(have);
+        }
         else if (h) {
           this.deps.log.error({ batch: have }, 'the sink holds a different batch under this number than the journal: sending stopped until resolved');
           this.m.errors.inc({ reason: 'sink_chain_differs' });
@@ -244,6 +256,7 @@ export class Uplink {
       return 'retry';
     }
     if (!payload) return 'acked'; // the journal no longer holds it: acknowledged (or being so) meanwhile
+    if (payload === NOT_READY) return 'wait';
     if (this.bucket) {
       const wait = this.bucket.take(payload.body.length);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -265,12 +278,14 @@ export class Uplink {
     const code = String(res.body.code ?? res.body.status ?? res.status);
     if (res.status === 200) {
       const header = this.deps.journal.header(batch);
-      if (header && !this.receiptHolds(res.body.receipt, batch, headerHash(header), 'batch')) {
+      // A receipt that the sink holds this batch as pruned acknowledges only a batch sent as pruned.
+      if (header && !this.gate.holds(res.body.receipt, batch, headerHash(header), 'batch', payload.records > 0)) {
         this.m.sent.inc({ outcome: 'unacknowledged' });
         return 'retry';
       }
       this.m.sent.inc({ outcome: String(res.body.status ?? 'stored') });
       this.m.records.inc(payload.records);
+      if (header) await this.gate.keep(res.body.receipt as Receipt);
       return 'acked';
     }
     this.m.sent.inc({ outcome: code });
@@ -285,31 +300,6 @@ export class Uplink {
     log({ batch, status: res.status, code, err: res.body.error }, res.status >= 500 ? 'the sink failed; will retry' : 'the sink refused a batch; will retry after backing off');
     this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: res.status, error: res.body.error ?? null });
     return 'retry';
-  }
-
-  /** A receipt the device may delete on; otherwise counted, logged and false. */
-  private receiptHolds(receipt: unknown, batch: number, header: string, answer: 'batch' | 'head'): boolean {
-    let verdict;
-    try {
-      verdict = this.trust.accept(receipt, { device: this.deps.device, batch, header });
-    } catch (err) {
-      this.deps.log.error({ batch, err: (err as Error).message }, 'cannot pin the sink key; nothing is deleted until it can be');
-      this.m.unacknowledged.inc({ reason: 'pin_failed' });
-      return false;
-    }
-    if (verdict.ok) return true;
-    this.m.unacknowledged.inc({ reason: verdict.reason });
-    this.m.errors.inc({ reason: verdict.reason });
-    const what = answer === 'head' ? 'the sink\'s head answer' : 'the sink\'s 200';
-    if (verdict.reason === 'sink_key_changed') {
-      this.deps.log.error({ batch, reason: verdict.reason, err: verdict.detail }, `${what} is signed by another sink key than the one trusted: a swapped or impersonated sink; nothing is deleted and sending goes on backing off`);
-    } else if (verdict.reason === 'no_receipt') {
-      this.deps.log.warn({ batch, reason: verdict.reason }, `${what} carries no receipt (an older sink, or something answering for it): not an acknowledgement; the batch stays and is sent again`);
-    } else {
-      this.deps.log.error({ batch, reason: verdict.reason, err: verdict.detail }, `${what} carries a receipt that does not hold: not an acknowledgement; the batch stays and is sent again`);
-    }
-    this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: 200, error: verdict.detail });
-    return false;
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
@@ -335,6 +325,11 @@ export class Uplink {
     }
     this.next = Math.min(this.next, batch);
     if (!this.running) return;
+    if (outcome === 'wait') {
+      this.bodies.clear();
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + COVER_WAIT_MS);
+      return;
+    }
     if (outcome === 'rewind') this.needResync = true;
     this.fail(outcome === 'rewind' ? 'rewind' : 'send_failed');
   }

@@ -14,7 +14,9 @@ export const MAX_PATH = 64;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_STATE_CHARS = 256;
-const PROOF_FIELDS = new Set(['record', 'index', 'path', 'header', 'anchor']);
+const PROOF_FIELDS = new Set(['record', 'index', 'path', 'header', 'anchor', 'pruned']);
+/** Most batches one gap record may name (protocol/records.ts). */
+const MAX_GAP_BATCHES = 4096;
 const ANCHOR_FIELDS = new Set(['root', 'index', 'size', 'path', 'chain', 'tx', 'version', 'module', 'sender']);
 const HEADER_FIELDS = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'key', 'sig', 'clock', 'epoch']);
 const CLOCK_FIELDS = new Set(['synced', 'source', 'offsetMs']);
@@ -65,10 +67,13 @@ export function parseProofBytes(bytes) {
   }
 }
 
+/** `clock` exactly as docs/spec/batches.md has it: {"synced", "source", "offsetMs"?}, nothing else. */
 function clockProblem(c) {
-  if (!isObject(c) || Object.keys(c).some((k) => !CLOCK_FIELDS.has(k))) return 'header.clock must be {synced, source, offsetMs?}';
-  if (typeof c.synced !== 'boolean' || !CLOCK_SOURCES.has(c.source)) return 'header.clock must be {synced, source, offsetMs?}';
-  if (c.offsetMs !== undefined && (typeof c.offsetMs !== 'number' || !Number.isFinite(c.offsetMs))) return 'header.clock.offsetMs must be a number';
+  const shape = 'header.clock must be {"synced": boolean, "source": "chrony"|"timesyncd"|"unknown", "offsetMs"?: number}';
+  if (!isObject(c)) return shape;
+  for (const k of Object.keys(c)) if (!CLOCK_FIELDS.has(k)) return `header.clock has an unknown field ${k}`;
+  if (typeof c.synced !== 'boolean' || typeof c.source !== 'string' || !CLOCK_SOURCES.has(c.source)) return shape;
+  if (c.offsetMs !== undefined && (typeof c.offsetMs !== 'number' || !Number.isFinite(c.offsetMs))) return 'header.clock.offsetMs must be a finite number';
   return null;
 }
 
@@ -85,12 +90,12 @@ export function headerProblem(h) {
   if (!isHex(h.prev, 32)) return 'header.prev must be 64 lowercase hex digits';
   if (!isHex(h.key, 32)) return 'header.key must be 64 lowercase hex digits';
   if (!isHex(h.sig, 64)) return 'header.sig must be 128 lowercase hex digits';
-  for (const k of Object.keys(h)) if (!HEADER_FIELDS.has(k)) return `header has an unknown field ${k}`;
   // The two optional fields, each only in its exact shape.
   if (h.clock !== undefined) {
     const cp = clockProblem(h.clock);
     if (cp) return cp;
   }
+  for (const k of Object.keys(h)) if (!HEADER_FIELDS.has(k)) return `header has an unknown field ${k}`;
   if (h.epoch !== undefined && (!Number.isSafeInteger(h.epoch) || h.epoch < 2)) return 'header.epoch must be an integer of at least 2';
   return null;
 }
@@ -114,7 +119,7 @@ export function recordProblem(r) {
     if (!Number.isSafeInteger(r.dropped) || r.dropped < 0) return 'gap.dropped must be a non-negative integer';
     if (!Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.to)) return 'gap.from and gap.to must be integer milliseconds';
     if (typeof r.reason !== 'string') return 'gap.reason must be a string';
-    return null;
+    return gapBatchesProblem(r.batches);
   }
   if (r.kind === 'plan') {
     if (!isName(r.sensor)) return 'plan.sensor is not a valid name';
@@ -122,6 +127,40 @@ export function recordProblem(r) {
     return null;
   }
   return `unknown record kind ${JSON.stringify(r.kind)}`;
+}
+
+/** What is wrong with a gap record's `batches`, or null (absent is fine). */
+function gapBatchesProblem(batches) {
+  if (batches === undefined) return null;
+  if (!Array.isArray(batches) || batches.length === 0 || batches.length > MAX_GAP_BATCHES) return `gap.batches must be a list of 1 to ${MAX_GAP_BATCHES} batches`;
+  for (const b of batches) {
+    if (!isObject(b)) return 'gap.batches holds {"batch","hash"} objects';
+    if (Object.keys(b).length !== 2 || !Number.isSafeInteger(b.batch) || b.batch < 1 || !isHex(b.hash, 32)) {
+      return 'each of gap.batches is exactly {"batch": integer >= 1, "hash": 64 lowercase hex}';
+    }
+  }
+  return null;
+}
+
+/**
+ * A drop proof's `pruned`: the dropped batch's header, signed by the same key as the gap record's
+ * batch, earlier in the chain, named with its header hash by that gap record (reason disk_full).
+ * Returns the header, or why it does not hold.
+ */
+async function droppedProblem(pruned, proof) {
+  if (!isObject(pruned) || Object.keys(pruned).length !== 1 || !('header' in pruned)) return 'pruned must be exactly {"header": {...}}';
+  const hp = headerProblem(pruned.header);
+  if (hp) return `pruned.${hp}`;
+  const p = pruned.header;
+  const cover = proof.header;
+  const rec = proof.record;
+  if (p.key !== cover.key || p.device !== cover.device) return 'the dropped batch is not of the same device and key as the gap record';
+  if (!(await headerSignatureHolds(p))) return 'the dropped batch header signature does not verify';
+  if (p.batch >= cover.batch) return `the gap record is in batch ${cover.batch}, not after the dropped batch ${p.batch}`;
+  if (rec.kind !== 'gap' || rec.reason !== 'disk_full') return 'the record is not a gap record with reason disk_full';
+  const hash = await headerHash(p);
+  if (!rec.batches?.some((b) => b.batch === p.batch && b.hash === hash)) return `the gap record does not name batch ${p.batch} with this header hash: a forged prune`;
+  return p;
 }
 
 function anchorProblem(a) {
@@ -168,7 +207,8 @@ export async function headerHash(header) {
  */
 export async function checkProof(proof, opts = {}) {
   const steps = [];
-  const done = (ok, anchored) => ({ ok, trusted: ok && opts.deviceKey !== undefined, anchored, steps });
+  let dropped;
+  const done = (ok, anchored) => ({ ok, trusted: ok && opts.deviceKey !== undefined, anchored, steps, ...(ok && dropped ? { dropped } : {}) });
   const fail = (step, detail) => {
     steps.push({ step, ok: false, detail });
     return done(false, false);
@@ -202,6 +242,13 @@ export async function checkProof(proof, opts = {}) {
     return fail('record in batch', 'the record and path do not lead to header.root');
   }
   steps.push({ step: 'record in batch', ok: true, detail: `seq ${record.seq} is leaf ${index} of ${header.count} under root ${header.root}` });
+
+  if (proof.pruned !== undefined) {
+    const dp = await droppedProblem(proof.pruned, proof);
+    if (typeof dp === 'string') return fail('dropped', dp);
+    dropped = dp;
+    steps.push({ step: 'dropped', ok: true, detail: `batch ${dropped.batch} (seq ${dropped.first}..${dropped.last}) was dropped by the device at its disk bound, as its signed gap record seq ${record.seq} says` });
+  }
 
   if (proof.anchor === undefined) return done(true, false);
   const anchor = proof.anchor;
