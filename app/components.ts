@@ -58,15 +58,18 @@ export const componentFactories: ComponentFactory[] = [
   }),
   when('alerts', async (config, ctx) => {
     const { AlertsComponent } = await import('../runtime/alerts/alerts.ts');
-    return new AlertsComponent({
+    const alerts = new AlertsComponent({
       config,
       device: ctx.config.device,
+      dataDir: ctx.config.dataDir,
       log: ctx.log.child({ part: 'alerts' }),
       metrics: ctx.metrics,
       board: ctx.board,
       onCommitted: (l) => ctx.onCommitted(l),
       sourceStatuses: () => ctx.sourceStatuses(),
     });
+    ctx.services.alertHistory = alerts.history;
+    return alerts;
   }),
   when('sparkplug', async (config, ctx) => {
     const { SparkplugComponent } = await import('../runtime/sparkplug/component.ts');
@@ -94,6 +97,14 @@ export const componentFactories: ComponentFactory[] = [
         sourceStatuses: () => ctx.sourceStatuses(),
         journalStats: () => ctx.journal.stats(),
         downlinks: () => ctx.services.downlinks,
+        alertHistory: () => ctx.services.alertHistory,
+        dataDir: ctx.config.dataDir,
+        journal: {
+          records: (from) => ctx.journal.records(from),
+          lastSeq: () => ctx.journal.stats().lastSeq,
+          firstSeqSince: (ts) => ctx.journal.firstSeqSince(ts),
+          flush: () => ctx.journal.flush(),
+        },
       },
       config,
     );

@@ -10,6 +10,8 @@ import type { DaemonContext } from './daemon-context.ts';
 import { componentFactories } from './components.ts';
 import type { DeviceConfig } from './config/device-config.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
+import { ClockSync } from '../runtime/clock/clock-sync.ts';
+import { readOsClock } from '../runtime/clock/os-clock.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { Pipeline } from '../runtime/pipeline.ts';
@@ -20,8 +22,12 @@ export interface DaemonOptions {
   progressMs?: number;
 }
 
+/** How long one ask of chronyc or timedatectl may take before it counts as no answer. */
+const CLOCK_READ_TIMEOUT_MS = 1500;
+
 export class Daemon {
   private journal: Journal | null = null;
+  private clock: ClockSync | null = null;
   private drivers: Driver[] = [];
   private components: Component[] = [];
   private progressTimer: NodeJS.Timeout | null = null;
@@ -56,6 +62,10 @@ export class Daemon {
     const { key, created } = loadOrCreateKey(config.dataDir);
     this.key = key;
     if (created) log.info({ key: key.public }, 'device key created');
+    // Every header states the clock's sync state as the OS reports it, read ahead of sealing.
+    const clock = new ClockSync({ read: () => readOsClock({ timeoutMs: CLOCK_READ_TIMEOUT_MS }), log: log.child({ part: 'clock' }), metrics: this.metrics });
+    await clock.start();
+    this.clock = clock;
     const journal = await Journal.open({
       dir: config.dataDir,
       device: config.device,
@@ -67,6 +77,7 @@ export class Daemon {
       policy: config.journal.policy,
       commitMaxWaitMs: config.journal.commitMaxWaitMs,
       commitMaxRecords: config.journal.commitMaxRecords,
+      clockState: () => clock.current(),
     });
     this.journal = journal;
     const pipeline = new Pipeline(journal, log.child({ part: 'pipeline' }), this.metrics);
@@ -170,5 +181,6 @@ export class Daemon {
       const s = this.journal.stats();
       this.log.info({ lastSeq: s.lastSeq, lastBatch: s.lastBatch, unsentRecords: s.unsentRecords }, 'fieldproof stopped');
     }
+    await this.clock?.stop();
   }
 }

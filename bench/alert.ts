@@ -58,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   const alerts = new AlertsComponent({
     config: alertsSchema.parse({ mqtt: { url, clientId: `fieldproof-bench-${process.pid}` }, clearAfter: 1, silentFactor: 0 }),
     device: 'bench',
+    dataDir: dir,
     log,
     metrics,
     board,

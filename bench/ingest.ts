@@ -14,8 +14,10 @@ import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { Pipeline } from '../runtime/pipeline.ts';
 import { Journal } from '../runtime/journal/journal.ts';
+import { DEFAULT_HISTORY } from '../runtime/history/config.ts';
+import { HistoryIndex } from '../runtime/history/history-index.ts';
 
-export const help = `usage: fieldproof bench ingest [--readings N] [--sensors S] [--batch R] [--rounds K] [--rate P] [--json]
+export const help = `usage: fieldproof bench ingest [--readings N] [--sensors S] [--batch R] [--rounds K] [--rate P] [--history] [--json]
 
 Feeds N simulated readings (default 200000, from S sensors, default 20) as fast as they come
 through the pipeline into a fresh journal, with batches of R records (default 500), and the same
@@ -24,7 +26,11 @@ group commits, no hashing). Each is run K times (default 2), alternating; the be
 Then readings arrive at a steady P per second (default 20000) for 3 s, to time the wait of a
 reading from emit to durable when the journal is not flooded.
 
-Prints readings_per_s, p99_commit_ms (one group commit: encode, hash, seal, synced write),
+--history also keeps the device page's history (24 h of 1-minute buckets per series) from every
+commit, as a daemon with a status page does; the journal then builds record objects for its
+commit listener, which the bare run does not.
+
+Prints readings_per_s, (with --history) history_us_per_reading, p99_commit_ms (one group commit: encode, hash, seal, synced write),
 p99_wait_ms_flood and p50/p99_wait_ms_paced (a reading's wait until durable), bytes_per_reading_disk,
 rss_mb, raw_level_records_per_s and ratio_to_raw.`;
 
@@ -59,7 +65,7 @@ async function feed(readings: ReadingInput[], push: (r: ReadingInput, i: number)
   }
 }
 
-async function runJournal(readings: ReadingInput[], batchRecords: number) {
+async function runJournal(readings: ReadingInput[], batchRecords: number, withHistory: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'fieldproof-bench-'));
   try {
     const metrics = new Registry();
@@ -69,6 +75,17 @@ async function runJournal(readings: ReadingInput[], batchRecords: number) {
       onCommit: ({ ms }) => commitMs.push(ms),
     });
     const pipeline = new Pipeline(journal, silentLogger(), metrics, { maxQueued: Number.MAX_SAFE_INTEGER });
+    // The history's clock is the newest reading's, so that every reading falls in its window.
+    const lastTs = readings[readings.length - 1]!.ts;
+    const history = withHistory ? new HistoryIndex({ config: DEFAULT_HISTORY, now: () => lastTs }) : null;
+    let historyMs = 0;
+    if (history) {
+      journal.onCommitted((records) => {
+        const at = performance.now();
+        history.note(records);
+        historyMs += performance.now() - at;
+      });
+    }
     // Every 50th reading goes in with a promise, to time its wait from emit to durable; the rest
     // take the pipeline's path. No commit listener: building record objects is the listeners' cost.
     const latencies: number[] = [];
@@ -99,6 +116,8 @@ async function runJournal(readings: ReadingInput[], batchRecords: number) {
       p99Commit: percentile(commitMs.sort((a, b) => a - b), 99),
       batches: stats.lastBatch,
       bytesOnDisk: dirBytes(dir),
+      historySeries: history?.seriesCount ?? 0,
+      historyUsPerReading: (historyMs * 1000) / readings.length,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -155,7 +174,7 @@ async function runRawLevel(readings: ReadingInput[], groupSize: number) {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseFlags(argv, { readings: { type: 'string' }, sensors: { type: 'string' }, batch: { type: 'string' }, rounds: { type: 'string' }, rate: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseFlags(argv, { readings: { type: 'string' }, sensors: { type: 'string' }, batch: { type: 'string' }, rounds: { type: 'string' }, rate: { type: 'string' }, history: { type: 'boolean' }, json: { type: 'boolean' } });
   const n = positiveInt(values.readings, 'readings', 200_000);
   const sensors = positiveInt(values.sensors, 'sensors', 20);
   const batchRecords = positiveInt(values.batch, 'batch', 500);
@@ -167,7 +186,7 @@ export async function run(argv: string[]): Promise<number> {
   let best: Awaited<ReturnType<typeof runJournal>> | null = null;
   let bestRaw = 0;
   for (let round = 1; round <= rounds; round++) {
-    const ours = await runJournal(readings, batchRecords);
+    const ours = await runJournal(readings, batchRecords, values.history === true);
     if (!best || ours.readingsPerS > best.readingsPerS) best = ours;
     const raw = await runRawLevel(readings, Math.max(1, Math.round(ours.meanGroup)));
     bestRaw = Math.max(bestRaw, raw);
@@ -181,6 +200,9 @@ export async function run(argv: string[]): Promise<number> {
     readings: n,
     sensors,
     batch_records: batchRecords,
+    history: values.history === true,
+    // the index's own share, apart from building the records a commit listener gets
+    ...(values.history ? { history_series: best!.historySeries, history_us_per_reading: round2(best!.historyUsPerReading) } : {}),
     readings_per_s: Math.round(best!.readingsPerS),
     cpu_us_per_reading: round2(best!.cpuUsPerReading),
     p99_commit_ms: round2(best!.p99Commit),

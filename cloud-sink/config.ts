@@ -101,6 +101,22 @@ const limitsSchema = z.strictObject({
 
 const tlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
 
+/** The sink's pages (fleet, device, proof) and the read APIs they use; cloud-sink/README.md, "Pages". */
+const pagesSchema = z.strictObject({
+  /** opens the pages and read APIs beyond loopback (Bearer header, or a cookie from /?token= once); FIELDPROOF_SINK_PAGES_TOKEN overrides it */
+  token: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** a device with no batch for this long is shown as silent */
+  silentAfterMs: z.number().int().positive().default(15 * 60_000),
+  /** a device reporting more unsent records than this is shown as behind */
+  backlogWarnRecords: z.number().int().positive().default(10_000),
+});
+
+/** What the sink flags about a device's clock (accepted all the same, stored, counted). */
+const timeSchema = z.strictObject({
+  /** a batch created more than this after the sink received it (by the sink's clock) is flagged `future` */
+  futureToleranceMs: z.number().int().min(0).default(5 * 60_000),
+});
+
 export const sinkConfigSchema = z.strictObject({
   listen: listen.default('127.0.0.1:8787'),
   dataDir: z.string().min(1),
@@ -110,12 +126,14 @@ export const sinkConfigSchema = z.strictObject({
   anchor: anchorSchema.default({ mode: 'none', intervalMs: 60_000, retryMs: 5_000 }),
   store: storeSchema.default({ kind: 'level' }),
   limits: limitsSchema.default(limitsSchema.parse({})),
+  time: timeSchema.default(timeSchema.parse({})),
   /** the MRV report: project, grid emission factor with its provenance, declared emissions, operators */
   report: mrvReportSchema.default(mrvReportSchema.parse({})),
   /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   /** serve HTTPS with this certificate and key (PEM files), reloaded on SIGHUP */
   tls: tlsSchema.optional(),
+  pages: pagesSchema.default(pagesSchema.parse({})),
   /** serve plain HTTP beyond loopback: only behind a TLS-terminating proxy; warned about at every start */
   insecure: z.boolean().default(false),
 }).superRefine((c, ctx) => {

@@ -14,12 +14,17 @@ import { counter } from '../kernel/metrics.ts';
 import type { Anchorer } from './anchor/anchorer.ts';
 import { EpochRoutes } from './http/epoch-routes.ts';
 import { deviceParam, epochParam, NAME_RULE } from './http/params.ts';
+import { reportedBacklog } from './fleet/device-reports.ts';
+import type { FleetView } from './fleet/fleet-view.ts';
 import { clientAddress, type ClientLimits } from './http/client-limits.ts';
+import type { PageAccess } from './http/page-access.ts';
 import { HttpError, send, type Refusals } from './http/replies.ts';
 import type { Ingest, IngestReply } from './ingest.ts';
+import type { PagesRoutes } from './pages/pages-routes.ts';
 import type { ProofService } from './proofs.ts';
 import type { MrvService, ReportFormat } from './mrv/service.ts';
 import type { ReceiptSigner } from './receipts.ts';
+import type { DeviceKeyChanges } from './key-changes.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { redactUrl } from '../kernel/redact.ts';
 import type { Head, SinkStore } from './store/types.ts';
@@ -31,6 +36,8 @@ export interface HttpApiDeps {
   ingest: Ingest;
   proofs: ProofService;
   registry: DeviceRegistry;
+  /** rotations and revocations of device keys (admin) */
+  keyChanges: DeviceKeyChanges;
   receipts: ReceiptSigner;
   anchorer: Anchorer | null;
   limits: BodyLimits & { maxReportSpanMs: number; maxBufferedBytes: number };
@@ -38,6 +45,11 @@ export interface HttpApiDeps {
   refusals: Refusals;
   adminToken: string | null;
   mrv: MrvService;
+  /** the fleet view batches are noted in, and the pages (null: neither) */
+  fleet: FleetView | null;
+  pages: PagesRoutes | null;
+  /** who may read the pages' data (the fleet, the readings): requirePageAccess(pageAccess, req) */
+  pageAccess: PageAccess;
   log: Logger;
   metrics: Registry;
 }
@@ -161,6 +173,15 @@ export class HttpApi {
       name('reports');
       return this.report(req, res, deviceParam(parts[2]!), url);
     }
+    if (method === 'POST' && parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && (parts[3] === 'rotate' || parts[3] === 'revoke')) {
+      name(parts[3]);
+      this.requireAdmin(req);
+      const device = deviceParam(parts[2]!);
+      const body = await this.jsonBody(req, `body must be JSON: ${parts[3] === 'rotate' ? '{"key", "validFrom", "endorsement" | "operatorAlone": true}' : '{"key"?, "from"}'}`);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'body must be a JSON object', 'bad_body');
+      const fields = body as Record<string, unknown>;
+      return this.sendReply(res, parts[3] === 'rotate' ? await deps.keyChanges.rotate(device, fields) : await deps.keyChanges.revoke(device, fields));
+    }
     if (parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 4 && parts[3] === 'notes' && (method === 'GET' || method === 'POST')) {
       name('notes');
       const device = deviceParam(parts[2]!);
@@ -183,7 +204,12 @@ export class HttpApi {
     if (url.pathname === '/v1/devices') {
       name('devices');
       this.requireAdmin(req);
-      if (method === 'GET') return send(res, 200, { devices: deps.registry.list() });
+      if (method === 'GET') {
+        // Each device with what the sink flagged of its clock: batches from the future, going backwards, unsynced.
+        const flags = await deps.store.timeFlagCounts();
+        const none = { future: 0, backwards: 0, unsynced: 0 };
+        return send(res, 200, { devices: deps.registry.list().map((d) => ({ ...d, time: flags.get(d.id) ?? none })) });
+      }
       if (method === 'POST') return this.addDevice(req, res);
     }
     if (method === 'GET' && url.pathname === '/v1/equivocations') {
@@ -199,6 +225,7 @@ export class HttpApi {
       name('healthz');
       return send(res, 200, { ok: true, store: deps.store.kind });
     }
+    if (await deps.pages?.handle(req, res, url, parts, name)) return;
     throw new HttpError(404, `no route ${method.slice(0, 16)} ${url.pathname.slice(0, 200)}`, 'no_route');
   }
 
@@ -207,6 +234,26 @@ export class HttpApi {
    * answered without reading the rest; the connection is then closed rather than drained.
    */
   private async postBatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = await this.batchReply(req, res);
+    if (reply) {
+      this.noteInFleet(reply, reportedBacklog(req.headers['x-fieldproof-backlog']));
+      send(res, reply.status, reply.body);
+    }
+  }
+
+  /** What the fleet view shows of a batch: stored, held already, or refused under a device's name. */
+  private noteInFleet(reply: IngestReply & { header?: BatchHeader }, backlog: number | null): void {
+    const { fleet } = this.deps;
+    const device = reply.body.device;
+    if (!fleet || typeof device !== 'string') return;
+    const now = Date.now();
+    if (reply.status !== 200) fleet.noteRefused(device, String(reply.body.code));
+    else if (reply.body.status === 'stored' && reply.header) fleet.noteStored(reply.header, now, backlog);
+    else fleet.noteBacklog(device, backlog, now);
+  }
+
+  /** The answer to a batch, or null when the request was answered (or dropped) on the way. */
+  private async batchReply(req: IncomingMessage, res: ServerResponse): Promise<(IngestReply & { header?: BatchHeader }) | null> {
     const { ingest, limits } = this.deps;
     let header: BatchHeader | null = null;
     let read;
@@ -218,11 +265,10 @@ export class HttpApi {
       });
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
-      if (req.socket.destroyed) return;
-      const reply = ingest.refusedBody(err.status, err.message);
+      if (req.socket.destroyed) return null;
       res.setHeader('connection', 'close');
       if (err.status === 429) res.setHeader('retry-after', '1');
-      return send(res, reply.status, reply.body);
+      return ingest.refusedBody(err.status, err.message);
     }
     if ('answered' in read) {
       // A duplicate is answered before its body is read; the rest of a small one is read and
@@ -230,10 +276,9 @@ export class HttpApi {
       const declared = Number(req.headers['content-length']);
       if (read.answered.status === 200 && declared <= DRAIN_AFTER_ANSWER_BYTES) req.resume();
       else if (!req.complete) res.setHeader('connection', 'close');
-      return send(res, read.answered.status, read.answered.body);
+      return read.answered;
     }
-    const reply = await ingest.accept(header!, read.decoded);
-    return send(res, reply.status, reply.body);
+    return { ...(await ingest.accept(header!, read.decoded)), header: header! };
   }
 
   /** The head of a device the sink knows: registered, or holding its batches (a device since removed from the config). */

@@ -1,11 +1,13 @@
 // Record proofs (the format of docs/spec/proofs.md): the record, its path to the batch root, the
 // signed header, and once the batch is anchored, the header's path to the anchor root and the
-// transaction that recorded it.
+// transaction that recorded it. For a record the device dropped at its disk bound, no such proof
+// can exist: the answer is the proof of the signed gap record that names its batch (a drop proof).
+import { epochOf, headerHash } from '../protocol/batch.ts';
 import type { AnchorProof, RecordProof } from '../protocol/proof.ts';
 import { inclusionPath, leafHash } from '../protocol/merkle.ts';
 import type { JournalRecord } from '../protocol/records.ts';
 import { anchorLeaves, anchorPath } from './anchor/tree.ts';
-import type { SinkStore } from './store/types.ts';
+import type { SinkStore, StoredBatchRow } from './store/types.ts';
 
 export type ProofLookup = { ok: true; proof: RecordProof } | { ok: false; status: number; error: string; code: string };
 
@@ -28,9 +30,7 @@ export class ProofService {
       return { ok: false, status: 404, code: 'not_found', error: head.batch === 0 && head.epoch === 1 ? `the sink holds nothing of device ${device}` : held };
     }
     const h = row.header;
-    if (row.pruned) {
-      return { ok: false, status: 404, code: 'dropped', error: `seq ${seq} of ${device} was dropped on the device before it was sent (batch ${h.batch}, seq ${h.first}..${h.last}, is pruned)` };
-    }
+    if (row.pruned) return this.dropProof(row, seq);
     const lines = await this.store.records(device, h.batch, epoch);
     const index = seq - h.first;
     const leaves = lines.map((l) => leafHash(l));
@@ -40,19 +40,42 @@ export class ProofService {
       path: inclusionPath(leaves, index).map((b) => b.toString('hex')),
       header: h,
     };
-    if (row.anchorId !== null && row.anchorIndex !== null) {
-      const a = await this.store.anchor(row.anchorId);
-      if (a && a.state === 'committed' && a.tx && a.chain && a.module && a.version !== null) {
-        const anchor: AnchorProof = {
-          root: a.root, index: row.anchorIndex, size: a.size, path: anchorPath(await this.leaves(a.id), row.anchorIndex),
-          chain: a.chain, tx: a.tx, version: a.version, module: a.module,
-        };
-        // A hint for the verifier (whose account to check against), which it checks, never believes.
-        if (a.sender) anchor.sender = a.sender;
-        proof.anchor = anchor;
-      }
+    const anchor = await this.anchorOf(row);
+    if (anchor) proof.anchor = anchor;
+    return { ok: true, proof };
+  }
+
+  /**
+   * Seq `seq` of a pruned batch: the proof of the gap record that names the batch (from the cover
+   * the sink checked on arrival), anchored as the batch holding that record is, and the pruned
+   * header itself. A batch stored as pruned before covers existed has no signed word to show.
+   */
+  private async dropProof(row: StoredBatchRow, seq: number): Promise<ProofLookup> {
+    const h = row.header;
+    if (!row.cover) {
+      return { ok: false, status: 404, code: 'dropped', error: `seq ${seq} of ${h.device} was dropped on the device before it was sent (batch ${h.batch}, seq ${h.first}..${h.last}, is pruned; no signed gap record is held for it)` };
+    }
+    const c = row.cover;
+    const proof: RecordProof = { record: c.record, index: c.index, path: c.path, header: c.header, pruned: { header: h } };
+    const coverRow = await this.store.batch(h.device, c.header.batch, epochOf(c.header));
+    if (coverRow && coverRow.hash === headerHash(c.header)) {
+      const anchor = await this.anchorOf(coverRow);
+      if (anchor) proof.anchor = anchor;
     }
     return { ok: true, proof };
+  }
+
+  private async anchorOf(row: StoredBatchRow): Promise<AnchorProof | null> {
+    if (row.anchorId === null || row.anchorIndex === null) return null;
+    const a = await this.store.anchor(row.anchorId);
+    if (!a || a.state !== 'committed' || !a.tx || !a.chain || !a.module || a.version === null) return null;
+    const anchor: AnchorProof = {
+      root: a.root, index: row.anchorIndex, size: a.size, path: anchorPath(await this.leaves(a.id), row.anchorIndex),
+      chain: a.chain, tx: a.tx, version: a.version, module: a.module,
+    };
+    // A hint for the verifier (whose account to check against), which it checks, never believes.
+    if (a.sender) anchor.sender = a.sender;
+    return anchor;
   }
 
   private async leaves(id: number): Promise<Buffer[]> {

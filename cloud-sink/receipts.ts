@@ -28,6 +28,6 @@ export class ReceiptSigner {
 
   sign(claim: ReceiptClaim): Receipt {
     if (!this.key) throw new Error('the receipt key is not loaded');
-    return signReceipt(this.key, { device: claim.device, batch: claim.batch, header: claim.header }, this.now());
+    return signReceipt(this.key, { device: claim.device, batch: claim.batch, header: claim.header, ...(claim.pruned ? { pruned: true } : {}) }, this.now());
   }
 }

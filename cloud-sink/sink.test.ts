@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { headerHash, signHeader } from '../protocol/batch.ts';
 import { verifyRecordProof } from '../protocol/proof.ts';
+import { gapRecord } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { sinkConfig } from './config.ts';
 import { Sink } from './sink.ts';
@@ -225,22 +226,41 @@ describe('sink: verification, idempotency, refusals', () => {
 });
 
 describe('sink: pruned batches', () => {
-  it('stores the header of a batch the device dropped, and answers its proofs with 404 "dropped on the device"', async () => {
+  it('stores a pruned header only beside the signed gap record naming it, and answers its proofs with that record', async () => {
     const key = generateKey();
     const tmp = tempDir();
     const sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: tmp.dir, devices: [{ id: 'site-p', key: key.public }] }));
     await sink.start();
     try {
-      const chain = makeChain('site-p', key, 3, 10);
+      const chain = makeChain('site-p', key, 2, 10);
       assert.equal((await postJson(sink.url, chain[0]!)).body.status, 'stored');
-      const pruned = await postJson(sink.url, { header: chain[1]!.header, records: [], pruned: true });
+      const b2 = chain[1]!;
+      const hash2 = headerHash(b2.header);
+      // Batch 3 carries the device's gap record naming batch 2 (seq 21..30 dropped).
+      const gap = gapRecord('site-p', 21, 10, 1, 2, 'disk_full', [{ batch: 2, hash: hash2 }]);
+      const b3 = signBatch('site-p', key, 3, [gap], hash2);
+      const alone = await postJson(sink.url, { header: b2.header, records: [], pruned: true });
+      assert.equal(alone.status, 422);
+      assert.equal(alone.body.code, 'uncovered_prune');
+      const cover = { header: b3.header, record: gap, index: 0, path: [] };
+      const pruned = await postJson(sink.url, { header: b2.header, records: [], pruned: true, cover } as never);
       assert.equal(pruned.status, 200, JSON.stringify(pruned.body));
-      assert.equal((await postColumnar(sink.url, chain[2]!)).body.status, 'stored');
+      assert.equal((pruned.body.receipt as { pruned?: boolean }).pruned, true, 'the receipt says the batch is held as pruned');
+      const again = await postJson(sink.url, b2);
+      assert.equal(again.body.status, 'duplicate');
+      assert.equal((again.body.receipt as { pruned?: boolean }).pruned, true, 'and says so to whoever sends its records after');
+      // a cover naming another hash is a forged prune
+      const other = gapRecord('site-p', 21, 10, 1, 2, 'disk_full', [{ batch: 2, hash: '00'.repeat(32) }]);
+      const b3x = signBatch('site-p', key, 3, [other], hash2);
+      const wrong = await postJson(sink.url, { header: makeChain('site-p', key, 2, 10, { start: 5 })[1]!.header, records: [], pruned: true, cover: { header: b3x.header, record: other, index: 0, path: [] } } as never);
+      assert.equal(wrong.status, 422, JSON.stringify(wrong.body));
+      assert.equal((await postColumnar(sink.url, b3)).body.status, 'stored');
       const p = await getJson(`${sink.url}/v1/proofs/site-p/15`);
-      assert.equal(p.status, 404);
-      assert.equal(p.body.code, 'dropped');
-      assert.match(String(p.body.error), /dropped on the device/);
-      assert.equal((await getJson(`${sink.url}/v1/proofs/site-p/25`)).status, 200);
+      assert.equal(p.status, 200, JSON.stringify(p.body));
+      const check = verifyRecordProof(p.body, { deviceKey: key.public });
+      assert.ok(check.ok, JSON.stringify(check.steps));
+      assert.equal(check.dropped?.batch, 2);
+      assert.equal((await getJson(`${sink.url}/v1/proofs/site-p/5`)).status, 200);
       // a pruned body that still carries records, or a forged header, is refused
       const forged = signHeader({ ...chain[1]!.header, created: 5 }, generateKey());
       const bad = await postJson(sink.url, { header: { ...forged, key: key.public }, records: [], pruned: true });

@@ -7,14 +7,20 @@ import { processMetrics, Registry } from '../kernel/metrics.ts';
 import { Anchorer } from './anchor/anchorer.ts';
 import type { AnchorChain } from './anchor/aptos-chain.ts';
 import type { DeviceKeySync } from './anchor/device-key-sync.ts';
+import { isLoopback } from '../kernel/net.ts';
 import { invalidDeviceKeys, sinkKeyFile, splitListen, type SinkConfig } from './config.ts';
+import { FleetFeed } from './fleet/fleet-feed.ts';
+import { FleetView } from './fleet/fleet-view.ts';
 import { HttpApi } from './http-api.ts';
+import { PageAccess } from './http/page-access.ts';
 import { ClientLimits } from './http/client-limits.ts';
 import { Refusals } from './http/replies.ts';
 import { SinkServer } from './http/server.ts';
 import { Ingest } from './ingest.ts';
 import { MrvService } from './mrv/service.ts';
+import { PagesRoutes } from './pages/pages-routes.ts';
 import { ProofService } from './proofs.ts';
+import { DeviceKeyChanges } from './key-changes.ts';
 import { ReceiptSigner } from './receipts.ts';
 import { DeviceRegistry } from './registry.ts';
 import { ChainSequencer } from './sequencer.ts';
@@ -38,6 +44,8 @@ export class Sink {
   private keySync: DeviceKeySync | null = null;
   private mrvService: MrvService | null = null;
   private storeInUse: SinkStore | null = null;
+  private fleetFeed: FleetFeed | null = null;
+  private pageAccess: PageAccess | null = null;
   /** the public key that signs this sink's receipts, once started */
   receiptKey: string | null = null;
   readonly metrics: Registry;
@@ -84,7 +92,7 @@ export class Sink {
     await store.open();
     this.storeInUse = store;
     try {
-      const chain = config.anchor.mode === 'aptos' ? (this.deps.chain ?? (await this.aptosChain())) : null;
+      const chain = config.anchor.mode === 'aptos' ? (this.deps.chain ?? (await this.aptosChain(store))) : null;
       // With anchoring on Aptos, the device keys the sink accepts are registered on chain too, and
       // only batches whose key counts there are anchored.
       const keyChain = chain?.deviceKeys;
@@ -95,8 +103,8 @@ export class Sink {
       await registry.load();
       this.keySync = keySync;
       const ingest = new Ingest({
-        store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs,
-        sequencer: new ChainSequencer(store, store.kind === 'level'),
+        store, registry, receipts, log, metrics, chainWaitMs: config.limits.chainWaitMs, futureToleranceMs: config.time.futureToleranceMs,
+        sequencer: new ChainSequencer(store, { pipelined: store.kind === 'level', shared: store.kind === 'postgres' }),
       });
       if (chain) {
         const { OnChainKeyAdmission } = await import('./anchor/key-admission.ts');
@@ -105,12 +113,20 @@ export class Sink {
       }
       this.mrvService = new MrvService({ store, config: config.report, log: log.child({ part: 'mrv' }), metrics });
       await this.mrvService.start();
+      const fleet = new FleetView({ store, registry, silentAfterMs: config.pages.silentAfterMs, backlogWarnRecords: config.pages.backlogWarnRecords });
+      // A heartbeat well within the time after which the server closes a connection that writes nothing.
+      const heartbeatMs = Math.min(10_000, Math.max(100, Math.floor(config.limits.requestTimeoutMs / 2)));
+      this.fleetFeed = new FleetFeed({ view: fleet, log: log.child({ part: 'fleet' }), metrics, config: { heartbeatMs } });
+      this.fleetFeed.start();
+      const access = (this.pageAccess = new PageAccess(process.env.FIELDPROOF_SINK_PAGES_TOKEN ?? config.pages.token ?? null));
+      const pages = new PagesRoutes({ access, fleet, feed: this.fleetFeed });
       const clients = new ClientLimits(config.limits);
       const refusals = new Refusals(metrics, log);
       const api = new HttpApi({
         store, ingest, registry, receipts, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
+        keyChanges: new DeviceKeyChanges({ registry, chain: keyChain ?? null, log: log.child({ part: 'device-keys' }) }),
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
-        mrv: this.mrvService,
+        mrv: this.mrvService, fleet, pages, pageAccess: access,
       });
       const { host, port } = splitListen(config.listen);
       const server = new SinkServer({ host, port, tls: config.tls ?? null, timeouts: config.limits, clients, refusals, handler: api.handle, log, metrics });
@@ -118,6 +134,7 @@ export class Sink {
       this.server = server;
       await this.keySync?.start();
       await this.anchorer?.start();
+      this.logPagesAccess(host);
       log.info({ url: this.url, receiptKey: receipts.publicKey, store: store.kind, anchor: config.anchor.mode, devices: registry.list().length }, 'sink listening');
     } catch (err) {
       await this.stop();
@@ -125,13 +142,27 @@ export class Sink {
     }
   }
 
+  /** The pages' URL, and who may open them: said once at start, so that nobody wonders why a browser elsewhere is refused. */
+  private logPagesAccess(host: string): void {
+    const beyond = !isLoopback(host);
+    if (!beyond) this.log.info({ pages: this.pagesUrl }, 'pages on this machine only (the sink listens on loopback)');
+    else if (this.pageAccess?.tokenSet) this.log.info({ pages: this.pagesUrl }, 'pages open beyond loopback with pages.token (Bearer header, or /?token= once)');
+    else this.log.warn({ pages: this.pagesUrl }, 'pages disabled beyond loopback: no pages.token is set; they answer on this machine only');
+  }
+
+  /** The fleet page's URL (the device and proof pages are linked from it). */
+  get pagesUrl(): string {
+    return `${this.url}/`;
+  }
+
   /** The Aptos SDK is imported here, by a sink that anchors: it is most of a sink's start-up otherwise. */
-  private async aptosChain(): Promise<AnchorChain> {
+  private async aptosChain(store: SinkStore): Promise<AnchorChain> {
     const [{ AptosAnchorChain, readPrivateKey }, { loadAnchorAbi }] = await Promise.all([import('./anchor/aptos-chain.ts'), import('./anchor/abi.ts')]);
     const a = this.config.anchor.aptos!;
     return new AptosAnchorChain({
       node: a.node, module: a.module, privateKey: readPrivateKey(a.privateKeyFile), chain: a.chain, maxGasAmount: a.maxGasAmount,
       waitSecs: a.waitSecs, abi: loadAnchorAbi(), log: this.log.child({ part: 'aptos' }),
+      acrossProcesses: (fn) => store.withChainAccountLock(fn),
     });
   }
 
@@ -158,6 +189,8 @@ export class Sink {
     this.mrvService = null;
     await this.keySync?.stop();
     this.keySync = null;
+    this.fleetFeed?.stop();
+    this.fleetFeed = null;
     await this.server?.stop();
     this.server = null;
     await this.storeInUse?.close();

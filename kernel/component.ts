@@ -36,6 +36,31 @@ export function combineQuality(base: Quality | undefined, extra: { flags: string
 /** Services parts offer each other, set by the part that provides them (the gateway: downlinks). */
 export interface DaemonServices {
   downlinks?: DownlinkService;
+  /** the alerts raised and when each cleared, kept across restarts; offered by the alerts part */
+  alertHistory?: AlertHistoryService;
+}
+
+/** One alert as it happened: raised, and cleared (by its condition going away, or by the daemon stopping). */
+export interface AlertHistoryEntry {
+  /** `<sensor>/<metric>/<kind>`, the alert's id; the same id raised again is a new entry */
+  id: string;
+  sensor: string;
+  metric: string;
+  /** the rule: the quality flag or condition that raised it */
+  kind: string;
+  severity: string;
+  raisedAt: number;
+  /** null while active */
+  clearedAt: number | null;
+  /** `condition`: it went away; `restart`: the daemon stopped while it was active */
+  clearedBy?: 'condition' | 'restart';
+  count: number;
+  detail?: string;
+}
+
+export interface AlertHistoryService {
+  /** newest first */
+  list(): AlertHistoryEntry[];
 }
 
 /** A downlink to a LoRaWAN device as asked for: `data` goes through the device codec's encoder, `bytes` (hex) as they are. */

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:f
 import { dirname } from 'node:path';
 import { generateKey, keyFromSeed, type DeviceKey } from '../protocol/signature.ts';
 import { isHex } from '../protocol/hash.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { createFileAtomic } from './atomic-file.ts';
 import { UserError } from './user-error.ts';
 
 export class KeyFileError extends UserError {
@@ -27,12 +27,15 @@ export function loadKeyFile(file: string): DeviceKey | null {
   return key;
 }
 
-/** Load the key, or make one: written to a temp file, synced, renamed. */
+/**
+ * Load the key, or make one: written to a temp file, synced, linked to its name. Of two processes
+ * making it at once (two sink processes sharing a data folder) one wins and both use its key.
+ */
 export function loadOrCreateKeyFile(file: string): { key: DeviceKey; created: boolean } {
   const existing = loadKeyFile(file);
   if (existing) return { key: existing, created: false };
   const key = generateKey();
   mkdirSync(dirname(file), { recursive: true });
-  writeFileAtomic(file, JSON.stringify({ v: 1, seed: key.secret, public: key.public }) + '\n', { mode: 0o600 });
-  return { key, created: true };
+  if (createFileAtomic(file, JSON.stringify({ v: 1, seed: key.secret, public: key.public }) + '\n', { mode: 0o600 })) return { key, created: true };
+  return { key: loadKeyFile(file)!, created: false };
 }

@@ -15,11 +15,24 @@ export interface BatchHeader {
   root: string;
   prev: string;
   created: number;
+  /** the device clock's sync state as its OS reported it when the batch was sealed (optional) */
+  clock?: ClockState;
   key: string;
   sig: string;
   /** the device's recovery epoch, 2 or more; absent means 1 (docs/spec/batches.md#epochs) */
   epoch?: number;
 }
+
+/** What the device's OS said of its clock: synchronised or not, by which daemon, and its offset where known. */
+export interface ClockState {
+  synced: boolean;
+  source: ClockSource;
+  /** the clock's offset from the daemon's reference, ms (positive: the device clock is ahead) */
+  offsetMs?: number;
+}
+
+export type ClockSource = 'chrony' | 'timesyncd' | 'unknown';
+const CLOCK_SOURCES: readonly string[] = ['chrony', 'timesyncd', 'unknown'];
 
 export type UnsignedHeader = Omit<BatchHeader, 'sig'>;
 
@@ -68,10 +81,25 @@ export function headerProblem(h: unknown): string | null {
   if (!isHex(x.prev, 32)) return 'header.prev must be 64 lowercase hex digits';
   if (!isHex(x.key, 32)) return 'header.key must be 64 lowercase hex digits';
   if (!isHex(x.sig, 64)) return 'header.sig must be 128 lowercase hex digits';
+  if (x.clock !== undefined) {
+    const cp = clockProblem(x.clock);
+    if (cp) return cp;
+  }
   // Epoch 1 is written by leaving the field out, so that a header has one form only.
   if (x.epoch !== undefined && (!Number.isSafeInteger(x.epoch) || (x.epoch as number) < 2)) return 'header.epoch must be an integer >= 2 (absent means 1)';
-  const known = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'key', 'sig', 'epoch']);
+  const known = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'clock', 'key', 'sig', 'epoch']);
   for (const k of Object.keys(x)) if (!known.has(k)) return `header has an unknown field ${k}`;
+  return null;
+}
+
+/** `clock` exactly as docs/spec/batches.md has it: {"synced", "source", "offsetMs"?}, nothing else. */
+function clockProblem(c: unknown): string | null {
+  const shape = 'header.clock must be {"synced": boolean, "source": "chrony"|"timesyncd"|"unknown", "offsetMs"?: number}';
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return shape;
+  const x = c as Record<string, unknown>;
+  for (const k of Object.keys(x)) if (k !== 'synced' && k !== 'source' && k !== 'offsetMs') return `header.clock has an unknown field ${k}`;
+  if (typeof x.synced !== 'boolean' || typeof x.source !== 'string' || !CLOCK_SOURCES.includes(x.source)) return shape;
+  if (x.offsetMs !== undefined && (typeof x.offsetMs !== 'number' || !Number.isFinite(x.offsetMs))) return 'header.clock.offsetMs must be a finite number';
   return null;
 }
 

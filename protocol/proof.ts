@@ -30,6 +30,11 @@ export interface RecordProof {
   path: string[];
   header: BatchHeader;
   anchor?: AnchorProof;
+  /**
+   * A drop proof: the records of this batch were dropped by the device at its disk bound, and
+   * `record` is the signed gap record that names it (docs/spec/proofs.md, "Drop proofs").
+   */
+  pruned?: { header: BatchHeader };
 }
 
 export interface ProofStep {
@@ -43,6 +48,8 @@ export interface ProofCheck {
   /** Each step checked, in order, up to the first that failed: what `fieldproof verify` prints. */
   steps: ProofStep[];
   anchored: boolean;
+  /** a drop proof that holds: the pruned batch (its header) the device said it dropped */
+  dropped?: BatchHeader;
 }
 
 export interface ProofCheckOptions {
@@ -53,7 +60,7 @@ export interface ProofCheckOptions {
 /** No tree this side of 2^64 leaves has a longer path. */
 export const MAX_PATH = 64;
 
-const PROOF_FIELDS = new Set(['record', 'index', 'path', 'header', 'anchor']);
+const PROOF_FIELDS = new Set(['record', 'index', 'path', 'header', 'anchor', 'pruned']);
 const ANCHOR_FIELDS = new Set(['root', 'index', 'size', 'path', 'chain', 'tx', 'version', 'module', 'sender']);
 const TX_HASH = /^0x[0-9a-f]{64}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{1,64}$/;
@@ -106,7 +113,16 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
   }
   steps.push({ step: 'record in batch', ok: true, detail: `seq ${record.seq} is leaf ${index} of ${header.count} under root ${header.root}` });
 
-  if (proof.anchor === undefined) return { ok: true, steps, anchored: false };
+  let dropped: BatchHeader | undefined;
+  if (proof.pruned !== undefined) {
+    const dp = droppedProblem(proof.pruned, proof);
+    if (typeof dp === 'string') return fail('dropped', dp);
+    dropped = dp;
+    steps.push({ step: 'dropped', ok: true, detail: `batch ${dropped.batch} (seq ${dropped.first}..${dropped.last}) was dropped by the device at its disk bound, as its signed gap record seq ${record.seq} says` });
+  }
+  const done = (anchored: boolean): ProofCheck => ({ ok: true, steps, anchored, ...(dropped ? { dropped } : {}) });
+
+  if (proof.anchor === undefined) return done(false);
   const a = proof.anchor;
   const ap = anchorProblem(a);
   if (ap) return fail('anchor', ap);
@@ -116,7 +132,28 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
     return fail('batch in anchor', 'the header hash and anchor path do not lead to anchor.root');
   }
   steps.push({ step: 'batch in anchor', ok: true, detail: `header is leaf ${anchor.index} of ${anchor.size} under anchor root ${anchor.root}` });
-  return { ok: true, steps, anchored: true };
+  return done(true);
+}
+
+/**
+ * A drop proof's `pruned`: the dropped batch's header, signed by the same key as the gap record's
+ * batch, earlier in the chain, named with its header hash by that gap record (reason disk_full).
+ * The gap record's own path was checked before. Returns the header, or why it does not hold.
+ */
+function droppedProblem(pruned: unknown, proof: Record<string, unknown>): BatchHeader | string {
+  if (!isObject(pruned) || Object.keys(pruned).length !== 1 || !('header' in pruned)) return 'pruned must be exactly {"header": {...}}';
+  const hp = headerProblem(pruned.header);
+  if (hp) return `pruned.${hp}`;
+  const p = pruned.header as BatchHeader;
+  const cover = proof.header as BatchHeader;
+  const rec = proof.record as JournalRecord;
+  if (p.key !== cover.key || p.device !== cover.device) return 'the dropped batch is not of the same device and key as the gap record';
+  if (!verifyHeaderSignature(p)) return 'the dropped batch header signature does not verify';
+  if (p.batch >= cover.batch) return `the gap record is in batch ${cover.batch}, not after the dropped batch ${p.batch}`;
+  if (rec.kind !== 'gap' || rec.reason !== 'disk_full') return 'the record is not a gap record with reason disk_full';
+  const hash = headerHash(p);
+  if (!rec.batches?.some((b) => b.batch === p.batch && b.hash === hash)) return `the gap record does not name batch ${p.batch} with this header hash: a forged prune`;
+  return p;
 }
 
 /** Why `a` is not an anchor of the proof format, or null. Its form only: what it says, the chain checks. */

@@ -12,6 +12,8 @@ import { signBytes, verifyBytes, type DeviceKey } from './signature.ts';
 export const RECEIPT_DOMAIN = 'fieldproof receipt v1\n';
 
 const FIELDS = ['accepted', 'batch', 'device', 'header', 'sig', 'sink', 'v'];
+/** A receipt for a batch the sink holds as pruned (its header alone) says so, under the signature. */
+const PRUNED_FIELDS = ['accepted', 'batch', 'device', 'header', 'pruned', 'sig', 'sink', 'v'];
 
 export interface Receipt {
   v: 1;
@@ -23,17 +25,24 @@ export interface Receipt {
   header: string;
   /** when the sink signed, ms since the epoch by the sink's clock */
   accepted: number;
+  /** present (true) when the sink holds the batch as pruned: its header without records */
+  pruned?: true;
   sig: string;
 }
 
-export type ReceiptClaim = Pick<Receipt, 'device' | 'batch' | 'header'>;
+/**
+ * What a receipt must say. `pruned: false` demands a receipt for the batch with its records (a
+ * device that still holds them must not delete them on the sink's word that it holds a prune).
+ */
+export type ReceiptClaim = Pick<Receipt, 'device' | 'batch' | 'header'> & { pruned?: boolean };
 
 export function receiptSigningBytes(unsigned: Omit<Receipt, 'sig'>): Buffer {
   return Buffer.from(RECEIPT_DOMAIN + canonicalize(unsigned), 'utf8');
 }
 
 export function signReceipt(key: DeviceKey, claim: ReceiptClaim, accepted: number): Receipt {
-  const unsigned = { v: 1 as const, sink: key.public, device: claim.device, batch: claim.batch, header: claim.header, accepted };
+  const unsigned: Omit<Receipt, 'sig'> = { v: 1 as const, sink: key.public, device: claim.device, batch: claim.batch, header: claim.header, accepted };
+  if (claim.pruned) unsigned.pruned = true;
   return { ...unsigned, sig: signBytes(key, receiptSigningBytes(unsigned)) };
 }
 
@@ -42,7 +51,9 @@ export function receiptProblem(r: unknown): string | null {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'the receipt is not an object';
   const x = r as Record<string, unknown>;
   const keys = Object.keys(x).sort();
-  if (keys.length !== FIELDS.length || keys.some((k, i) => k !== FIELDS[i])) return `a receipt has exactly the members ${FIELDS.join(', ')}`;
+  const fields = 'pruned' in x ? PRUNED_FIELDS : FIELDS;
+  if (keys.length !== fields.length || keys.some((k, i) => k !== fields[i])) return `a receipt has exactly the members ${FIELDS.join(', ')} (and pruned: true for a pruned batch)`;
+  if ('pruned' in x && x.pruned !== true) return 'receipt.pruned is true or absent';
   if (x.v !== 1) return 'receipt.v must be 1';
   if (!isHex(x.sink, 32)) return 'receipt.sink must be 64 lowercase hex';
   if (!isValidName(x.device)) return 'receipt.device is not a valid name';
@@ -60,7 +71,7 @@ export function verifyReceiptSignature(r: Receipt): boolean {
 
 export type ReceiptCheck =
   | { ok: true; receipt: Receipt }
-  | { ok: false; reason: 'no_receipt' | 'bad_receipt' | 'receipt_mismatch' | 'bad_receipt_signature'; detail: string };
+  | { ok: false; reason: 'no_receipt' | 'bad_receipt' | 'receipt_mismatch' | 'receipt_pruned' | 'bad_receipt_signature'; detail: string };
 
 /**
  * A receipt for exactly `claim`, signed by the key it names. Which key that must be is the
@@ -73,6 +84,9 @@ export function checkReceipt(raw: unknown, claim: ReceiptClaim): ReceiptCheck {
   const r = raw as Receipt;
   for (const k of ['device', 'batch', 'header'] as const) {
     if (r[k] !== claim[k]) return { ok: false, reason: 'receipt_mismatch', detail: `the receipt is for ${k} ${String(r[k])}, not ${String(claim[k])}` };
+  }
+  if (claim.pruned === false && r.pruned === true) {
+    return { ok: false, reason: 'receipt_pruned', detail: `the receipt says the sink holds batch ${r.batch} as pruned, but the device holds its records` };
   }
   if (!verifyReceiptSignature(r)) return { ok: false, reason: 'bad_receipt_signature', detail: 'the receipt signature does not verify' };
   return { ok: true, receipt: r };

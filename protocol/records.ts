@@ -3,6 +3,7 @@
 // `meta`), all covered by the hash.
 import type { JsonValue } from './canonical.ts';
 import type { PlanRecord } from './plan.ts';
+import { isHex } from './hash.ts';
 import { restartFieldsProblem, type RestartRecord } from './restart.ts';
 import { isValidName } from './names.ts';
 
@@ -38,7 +39,21 @@ export interface GapRecord {
   from: number;
   to: number;
   reason: string;
+  /**
+   * The batches the device dropped at its disk bound that this record announces, each with its
+   * header hash: what lets a sink hold such a batch as pruned (docs/spec/batches.md).
+   */
+  batches?: PrunedBatchRef[];
 }
+
+/** One batch named by a gap record: its number and its header hash. */
+export interface PrunedBatchRef {
+  batch: number;
+  hash: string;
+}
+
+/** Most batches one gap record may name: a bound for whoever reads one. */
+export const MAX_GAP_BATCHES = 4096;
 
 export type JournalRecord = ReadingRecord | GapRecord | PlanRecord | RestartRecord;
 
@@ -70,8 +85,26 @@ export function readingRecord(device: string, seq: number, r: ReadingInput, qual
   return { device, kind: 'reading', meta: r.meta, metric: r.metric, quality: q, sensor: r.sensor, seq, ts: r.ts, unit: r.unit, v: 1, value: r.value } as ReadingRecord;
 }
 
-export function gapRecord(device: string, seq: number, dropped: number, from: number, to: number, reason: string): GapRecord {
+export function gapRecord(device: string, seq: number, dropped: number, from: number, to: number, reason: string, batches?: readonly PrunedBatchRef[]): GapRecord {
+  if (batches && batches.length > 0) {
+    const refs = batches.map((b) => ({ batch: b.batch, hash: b.hash }));
+    return { batches: refs, device, dropped, from, kind: 'gap', reason, seq, to, v: 1 } as GapRecord;
+  }
   return { device, dropped, from, kind: 'gap', reason, seq, to, v: 1 } as GapRecord;
+}
+
+/** What is wrong with a gap record's `batches`, or null (absent is fine). */
+function gapBatchesProblem(batches: unknown): string | null {
+  if (batches === undefined) return null;
+  if (!Array.isArray(batches) || batches.length === 0 || batches.length > MAX_GAP_BATCHES) return `gap.batches must be a list of 1 to ${MAX_GAP_BATCHES} batches`;
+  for (const b of batches) {
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) return 'gap.batches holds {"batch","hash"} objects';
+    const x = b as Record<string, unknown>;
+    if (Object.keys(x).length !== 2 || !Number.isSafeInteger(x.batch) || (x.batch as number) < 1 || !isHex(x.hash, 32)) {
+      return 'each of gap.batches is exactly {"batch": integer >= 1, "hash": 64 lowercase hex}';
+    }
+  }
+  return null;
 }
 
 /** Longest `state` text of a reading, in UTF-16 code units. */
@@ -100,7 +133,7 @@ export function recordProblem(rec: unknown): string | null {
     if (!Number.isSafeInteger(r.dropped) || (r.dropped as number) < 0) return 'gap.dropped must be a non-negative integer';
     if (!Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.to)) return 'gap.from and gap.to must be integer milliseconds';
     if (typeof r.reason !== 'string') return 'gap.reason must be a string';
-    return null;
+    return gapBatchesProblem(r.batches);
   }
   if (r.kind === 'plan') {
     // Only what places the plan; whether it can be used for crediting is the report's question

@@ -1,23 +1,22 @@
 // The status page in a real browser (headless Chromium) against a real daemon: it loads, fills in
 // from the live feed, keeps updating without a reload, and leaves a screenshot in test-artifacts/.
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { deviceConfigSchema, resolveDeviceConfig } from '../app/config/device-config.ts';
 import { Daemon } from '../app/daemon.ts';
 import { silentLogger } from '../kernel/log.ts';
+import { launchChromium, NO_CHROMIUM, watchedPage } from './support/chromium.ts';
 
 // The functions handed to the page run in the browser, where `document` exists.
 declare const document: { getElementById(id: string): { textContent: string | null } | null; querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
 
-const CHROMIUM = process.env.FIELDPROOF_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const ARTIFACTS = resolve(import.meta.dirname, '../test-artifacts');
 
-describe('status page in headless Chromium', { skip: CHROMIUM ? false : 'no chromium binary (apt-get install chromium, or set FIELDPROOF_CHROMIUM)' }, () => {
+describe('status page in headless Chromium', { skip: NO_CHROMIUM }, () => {
   let daemon: Daemon;
   let browser: Browser;
   let dir: string;
@@ -39,10 +38,7 @@ describe('status page in headless Chromium', { skip: CHROMIUM ? false : 'no chro
     daemon = new Daemon(resolveDeviceConfig(raw, dir), silentLogger(), { progressMs: 60_000 });
     await daemon.start();
     url = (daemon.board.get('http') as { url: string }).url;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM!,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -52,12 +48,7 @@ describe('status page in headless Chromium', { skip: CHROMIUM ? false : 'no chro
   });
 
   it('loads, updates live, shows board facts and draws charts', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
-    });
+    const { page, problems } = await watchedPage(browser, { width: 1280, height: 1100 });
     await page.goto(url);
 
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live', null, { timeout: 10_000 });

@@ -109,7 +109,6 @@ describe('local HTTP on loopback without a token', () => {
       assert.equal(s.metric, 'co2_ppm');
       assert.equal(typeof s.quality.score, 'number');
       assert.ok(s.seq >= 1);
-      assert.ok(status.history[`${s.sensor}/${s.metric}`]!.t.length >= 1);
     }
     assert.equal(status.sources[0]!.id, 'sim');
     assert.ok(status.journal.lastSeq >= 3);
@@ -168,6 +167,35 @@ describe('local HTTP on loopback without a token', () => {
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
   });
+
+  it('answers the history of a series in buckets, and bad history parameters with a one-line 400', async () => {
+    const series = JSON.parse((await get(ctx.port, '/api/history/series')).body) as { bucketMs: number; hours: number; series: { sensor: string; metric: string }[] };
+    assert.equal(series.bucketMs, 60_000);
+    assert.equal(series.hours, 24);
+    const s = series.series.find((x) => x.sensor === 'sim-1')!;
+    assert.ok(s, 'sim-1 has history');
+    const to = Date.now() + 60_000;
+    const r = await get(ctx.port, `/api/history?sensor=${s.sensor}&metric=${s.metric}&from=${to - 3_600_000}&to=${to}&step=60000`);
+    assert.equal(r.status, 200);
+    const body = JSON.parse(r.body) as { step: number; points: { t: number; min: number; avg: number; max: number; n: number }[]; gaps: unknown[] };
+    assert.equal(body.step, 60_000);
+    assert.ok(body.points.length >= 1 && body.points.every((p) => p.min <= p.avg && p.avg <= p.max && p.n > 0 && p.t % 60_000 === 0));
+    const bad = async (query: string, msg: RegExp) => {
+      const reply = await get(ctx.port, `/api/history?${query}`);
+      assert.equal(reply.status, 400, query);
+      assert.ok(!reply.body.includes('\n'), 'one line');
+      assert.match((JSON.parse(reply.body) as { error: string }).error, msg);
+    };
+    await bad('metric=x', /sensor: required/);
+    await bad(`sensor=sim-1&metric=${s.metric}&step=1000`, /multiple of the history's 60000 ms buckets/);
+    await bad(`sensor=sim-1&metric=${s.metric}&from=${to}&to=${to - 1}`, /must be before/);
+    await bad(`sensor=sim-1&metric=${s.metric}&from=1e3`, /integer/);
+    await bad(`sensor=sim-1&metric=${s.metric}&from=${to - 400 * 86_400_000}&to=${to}&step=60000`, /at most 5000/);
+    await bad(`sensor=sim-1&metric=${s.metric}&limit=3`, /unknown parameter "limit"/);
+    assert.equal((await get(ctx.port, `/api/history?sensor=nobody&metric=${s.metric}`)).status, 404);
+    // without an alerts section there is no history of alerts, and the answer says so
+    assert.deepEqual(JSON.parse((await get(ctx.port, '/api/alerts/history')).body), { enabled: false, alerts: [] });
+  });
 });
 
 describe('local HTTP with a token', () => {
@@ -182,7 +210,7 @@ describe('local HTTP with a token', () => {
   });
 
   it('asks for the token everywhere but /healthz', async () => {
-    for (const path of ['/', '/api/status', '/metrics', '/dashboard.js']) {
+    for (const path of ['/', '/api/status', '/metrics', '/dashboard.js', '/charts.js', '/api/history/series', '/api/history?sensor=sim-1&metric=co2_ppm', '/api/alerts/history']) {
       const r = await get(ctx.port, path);
       assert.equal(r.status, 401, path);
       assert.match(r.body, /token is required/);
@@ -195,6 +223,7 @@ describe('local HTTP with a token', () => {
   it('accepts a Bearer header, and turns /?token= into a cookie for the browser', async () => {
     const metrics = await get(ctx.port, '/metrics', { Authorization: `Bearer ${token}` });
     assert.equal(metrics.status, 200);
+    assert.equal((await get(ctx.port, '/api/history/series', { Authorization: `Bearer ${token}` })).status, 200);
     assert.match(metrics.body, /fieldproof_http_rejected_total\{reason="unauthorized"\} \d+/);
     const login = await get(ctx.port, `/?token=${token}`);
     assert.equal(login.status, 303);

@@ -271,7 +271,7 @@ describe('recovery epochs', () => {
     const board = new MapStatusBoard();
     const alerts: AlertEvent[] = [];
     const alertsPart = new AlertsComponent({
-      config: alertsSchema.parse({}), device: 'dev-1', log: pino({ level: 'silent' }), metrics: new Registry(), board,
+      config: alertsSchema.parse({}), device: 'dev-1', dataDir, log: pino({ level: 'silent' }), metrics: new Registry(), board,
       onCommitted: () => undefined, sourceStatuses: () => [],
     });
     alertsPart.events.on('alert', (e) => alerts.push(e));

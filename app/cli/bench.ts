@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   attack: () => import('../../bench/attack.ts'),
   report: () => import('../../bench/report.ts'),
   sparkplug: () => import('../../bench/sparkplug.ts'),
+  fleet: () => import('../../bench/fleet.ts'),
 };
 
 export const command: Command = {

@@ -9,11 +9,13 @@ export const command: Command = {
        fieldproof journal verify --data-dir DIR [--json]
        fieldproof journal export --data-dir DIR [--batches]
 
-stats   lastSeq, lastBatch, unsentRecords, bytes and more; --json prints them as one object.
+stats   lastSeq, lastBatch, unsentRecords, bytes, lastReceipt (the sink's receipt of the last
+        batch it acknowledged) and more; --json prints them as one object.
 verify  checks that the seqs held have no hole, and every held batch's root, signature and chain;
         exits 1 when something is wrong.
 export  NDJSON of the records held; with --batches, one {"header":...,"records":[...]} per sealed
-        batch still held (a batch dropped under the disk bound has "records":[] and "pruned":true).
+        batch still held (a batch dropped under the disk bound has "records":[] and "pruned":true;
+        a batch the sink already acknowledged with a receipt carries it as "receipt").
 
 The journal is read, never changed. A running daemon holds the data dir: stop it first.`,
   async run(argv) {
@@ -25,7 +27,8 @@ The journal is read, never changed. A running daemon holds the data dir: stop it
     const journal = await Journal.inspect(dir);
     try {
       if (sub === 'stats') {
-        const s = journal.stats();
+        // With the sink's receipt of the last acknowledged batch: its signed word for the chain through it.
+        const s = { ...journal.stats(), lastReceipt: await journal.lastReceipt() };
         if (values.json) printJson(s);
         else for (const [k, v] of Object.entries(s)) process.stdout.write(`${k.padEnd(16)}${JSON.stringify(v)}\n`);
         return 0;
@@ -57,6 +60,7 @@ async function exportJournal(journal: Journal, batches: boolean): Promise<void> 
   }
   for await (const stored of journal.batches()) {
     const pruned = stored.pruned ? ',"pruned":true' : '';
-    await write(`{"header":${JSON.stringify(stored.header)},"records":[${stored.lines.join(',')}]${pruned}}\n`);
+    const receipt = journal.receipt(stored.header.batch);
+    await write(`{"header":${JSON.stringify(stored.header)},"records":[${stored.lines.join(',')}]${pruned}${receipt ? `,"receipt":${JSON.stringify(receipt)}` : ''}}\n`);
   }
 }

@@ -12,6 +12,9 @@ const HELP = `usage: fieldproof sink-devices add --id ID --key HEX [--url URL] [
        fieldproof sink-devices note --device ID --sensor METER --event-ts MS --event-kind KIND --text TEXT
                                     --operator NAME --operator-key DIR|FILE [--no-credit] [--url URL] [--token T] [--config FILE]
        fieldproof sink-devices notes --device ID [--url URL] [--config FILE]
+       fieldproof sink-devices rotate --id ID --key NEWHEX --valid-from MS (--endorsement HEX | --operator-alone)
+                                      [--url URL] [--token T] [--config FILE]
+       fieldproof sink-devices revoke --id ID [--key HEX] --from MS [--url URL] [--token T] [--config FILE]
        fieldproof sink-devices pending-restarts [--device ID] [--all] [--url URL] [--token T] [--config FILE]
        fieldproof sink-devices accept-restart --device ID [--epoch N] [--url URL] [--token T] [--config FILE]
 
@@ -26,6 +29,14 @@ note   explains a meter event of the MRV report (the event's reading time and ki
        report.operators). The sink keeps every note with the data; it lets the event's interval
        be credited only when its signer is listed there. --no-credit records the explanation only.
 notes  lists a device's notes and whether each counts.
+rotate gives the device a new key, valid for batches created from --valid-from on; the old key
+       stays valid for the batches created before. --endorsement is the old key's signature over
+       the rotation (fieldproof keys endorse, run where the old key is); --operator-alone replaces
+       a key that is lost, on the operator's word alone. A sink that anchors on Aptos records it in
+       the operator's registry on chain first (rotate_device_key or replace_device_key).
+revoke revokes a key of the device (its current key unless --key) from --from: the sink accepts no
+       new batch of it (refused revoked_key) and anchors none; on chain, revoke_device_key, after
+       which a verifier refuses a batch of that key created from --from on, or anchored after.
 
 pending-restarts  lists the new epochs devices asked for (a device that lost its journal, or found it
        behind the sink, starts a new chain with a signed restart record) that no admin accepted yet;
@@ -36,7 +47,7 @@ accept-restart  makes the device's pending epoch (--epoch N when it asked for se
        keeps the old chain as it is. Check first that the device was restored on purpose.`;
 
 export const command: Command = {
-  summary: 'register or list device keys on a running sink',
+  summary: 'register, list, rotate or revoke device keys on a running sink, and accept their restarts',
   help: HELP,
   handlesHelp: true,
   async run(argv) {
@@ -45,10 +56,10 @@ export const command: Command = {
       process.stdout.write(HELP + '\n');
       return verb === undefined ? 2 : 0;
     }
-    if (!['add', 'list', 'note', 'notes', 'pending-restarts', 'accept-restart'].includes(verb)) {
-      throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add, list, note, notes, pending-restarts or accept-restart`);
-    }
+    const verbs = ['add', 'list', 'note', 'notes', 'rotate', 'revoke', 'pending-restarts', 'accept-restart'];
+    if (!verbs.includes(verb)) throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add, list, note, notes, rotate, revoke, pending-restarts or accept-restart`);
     const { values } = parseFlags(rest, {
+      'valid-from': { type: 'string' }, endorsement: { type: 'string' }, 'operator-alone': { type: 'boolean' }, from: { type: 'string' },
       id: { type: 'string' }, key: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, config: { type: 'string', short: 'c' },
       device: { type: 'string' }, sensor: { type: 'string' }, 'event-ts': { type: 'string' }, 'event-kind': { type: 'string' }, text: { type: 'string' },
       operator: { type: 'string' }, 'operator-key': { type: 'string' }, 'no-credit': { type: 'boolean' }, epoch: { type: 'string' }, all: { type: 'boolean' },
@@ -75,6 +86,9 @@ export const command: Command = {
         res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'POST', headers, body: JSON.stringify(noteFrom(values)) });
       } else if (verb === 'notes') {
         res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'GET' });
+      } else if (verb === 'rotate' || verb === 'revoke') {
+        const [path, body] = keyChange(verb, values);
+        res = await request(`${base}/v1/devices/${encodeURIComponent(values.id as string)}/${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
       } else if (verb === 'add') {
         if (!isValidName(values.id)) throw new UsageError('--id must be 1-128 letters, digits, dot, dash, colon or underscore');
         if (!isHex(values.key, 32)) throw new UsageError('--key must be a 64-digit lowercase hex Ed25519 public key');
@@ -115,6 +129,25 @@ function noteFrom(v: Record<string, string | boolean | undefined>) {
   return signNote({
     device: v.device as string, sensor: v.sensor, eventTs, eventKind: kind, credit: !v['no-credit'], text: v.text, operator: v.operator, at: Date.now(),
   }, key);
+}
+
+/** A rotation or revocation as the flags give it; every mistake is a one-line usage error. */
+function keyChange(verb: 'rotate' | 'revoke', v: Record<string, string | boolean | undefined>): [string, Record<string, unknown>] {
+  if (!isValidName(v.id)) throw new UsageError('--id must name the device');
+  const time = (flag: string) => {
+    const t = Number(v[flag]);
+    if (typeof v[flag] !== 'string' || !Number.isSafeInteger(t) || t < 0) throw new UsageError(`--${flag} must be a time in integer ms since the epoch`);
+    return t;
+  };
+  if (verb === 'revoke') {
+    if (v.key !== undefined && !isHex(v.key, 32)) throw new UsageError('--key must be a 64-digit lowercase hex Ed25519 public key');
+    return ['revoke', { ...(v.key !== undefined ? { key: v.key } : {}), from: time('from') }];
+  }
+  if (!isHex(v.key, 32)) throw new UsageError('--key must be the new 64-digit lowercase hex Ed25519 public key');
+  const validFrom = time('valid-from');
+  if ((v.endorsement === undefined) === (v['operator-alone'] !== true)) throw new UsageError('give --endorsement HEX (the old key\'s signature) or --operator-alone (the old key is lost), one of the two');
+  if (v.endorsement !== undefined && !isHex(v.endorsement, 64)) throw new UsageError('--endorsement must be 128 lowercase hex digits');
+  return ['rotate', { key: v.key, validFrom, ...(v.endorsement !== undefined ? { endorsement: v.endorsement } : { operatorAlone: true }) }];
 }
 
 type Headers = Record<string, string>;

@@ -11,7 +11,7 @@ export const command: Command = {
 
 Prints one JSON line per stored batch, {"header": ..., "records": [...]}, in batch order per device
 (devices in name order); a batch the device dropped before sending is {"header": ..., "records": [],
-"pruned": true}. Reads the store named in the config. A LevelDB store is locked by a running sink:
+"pruned": true, "cover": ...}, with the device's signed gap record that names it. Reads the store named in the config. A LevelDB store is locked by a running sink:
 stop it first, or use a PostgreSQL store, which any number of readers share.`,
   async run(argv) {
     const { values } = parseFlags(argv, { config: { type: 'string', short: 'c' }, device: { type: 'string' } });
@@ -31,7 +31,9 @@ stop it first, or use a PostgreSQL store, which any number of readers share.`,
         // Each recovery epoch is a chain of its own, batches numbered from 1: epoch by epoch, in order.
         for (const epoch of await store.epochs(device)) {
           for await (const { row, lines } of store.batches(device, 1, epoch)) {
-            const line = `{"header":${JSON.stringify(row.header)},"records":[${lines.join(',')}]${row.pruned ? ',"pruned":true' : ''}}\n`;
+            // A pruned batch keeps its cover, so that the line replays through POST /v1/batches as it is.
+            const pruned = row.pruned ? `,"pruned":true${row.cover ? `,"cover":${JSON.stringify(row.cover)}` : ''}` : '';
+            const line = `{"header":${JSON.stringify(row.header)},"records":[${lines.join(',')}]${pruned}}\n`;
             if (!process.stdout.write(line)) await once(process.stdout, 'drain');
           }
         }

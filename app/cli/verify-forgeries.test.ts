@@ -2,16 +2,16 @@
 // process) against the Aptos SIMULATOR over HTTP. Every forgery a proof can carry is refused with
 // its exact reason and exit code: a key of the forger's own, another device's key, a made-up
 // anchor, an anchor another account sent, another account's copy of the module, a revoked key,
-// a tampered record, path or header, a record claimed for a pruned batch, a forged restart record
-// of a restored journal, and files no proof is.
+// a tampered record, path or header, a record claimed for a pruned batch, a forged prune, a forged
+// restart record of a restored journal, and files no proof is.
 // And the honest proof a sink serves holds at either trust root, and without one is only consistent.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Hex } from '@aptos-labs/ts-sdk';
-import { signBatch, type Batch } from '../../protocol/batch.ts';
-import { readingRecord } from '../../protocol/records.ts';
+import { headerHash, signBatch, type Batch } from '../../protocol/batch.ts';
+import { gapRecord, readingRecord } from '../../protocol/records.ts';
 import { restartRecord } from '../../protocol/restart.ts';
 import type { RecordProof } from '../../protocol/proof.ts';
 import { generateKey } from '../../protocol/signature.ts';
@@ -37,6 +37,8 @@ interface Verdict {
   steps: Step[];
   stderr: string;
 }
+
+const ADMIN_TOKEN = 'forgeries-admin-token-0123';
 
 describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', () => {
   const tmp = tempDir('fieldproof-forgeries-');
@@ -76,7 +78,7 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
     await registry.register('site-b', keyB.public, 0);
     // The operator's sink, anchoring through the simulator as the operator's account.
     sink = new Sink(sinkConfig({
-      listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), devices: [{ id: 'site-a', key: keyA.public }], limits: { chainWaitMs: 0 },
+      listen: '127.0.0.1:0', dataDir: join(tmp.dir, 'sink'), devices: [{ id: 'site-a', key: keyA.public }], limits: { chainWaitMs: 0 }, adminToken: ADMIN_TOKEN,
       anchor: { mode: 'aptos', intervalMs: 3_600_000, aptos: { node: fx.url, module: op.module, waitSecs: 5 } },
     }), { chain: chainOf(fx, op) });
     await sink.start();
@@ -264,6 +266,25 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       });
     });
 
+    it('record from a revoked key: revoked through the sink, the sink refuses its new batches, and verify refuses a proof of one', async () => {
+      const stolen = generateKey();
+      const add = await runCli(['sink-devices', 'add', '--url', sink.url, '--token', ADMIN_TOKEN, '--id', 'site-s', '--key', stolen.public]);
+      assert.equal(add.code, 0, add.stderr);
+      await sink.deviceKeysSettled();
+      const chain = makeChain('site-s', stolen, 3, 3);
+      assert.equal((await postJson(sink.url, chain[0]!)).status, 200);
+      const cutoff = chain[1]!.header.created;
+      const revoke = await runCli(['sink-devices', 'revoke', '--url', sink.url, '--token', ADMIN_TOKEN, '--id', 'site-s', '--from', String(cutoff)]);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      const refusedBatch = await postJson(sink.url, chain[1]!);
+      assert.equal(refusedBatch.body.code, 'revoked_key', 'the sink takes nothing new of the revoked key');
+      // The thief anchors nothing through the sink; a proof of its batch, anchored by the operator's account all the same, still fails.
+      const sent = await fx.anchor(op.account, op.module, chain);
+      const proof = recordProof(chain, 2, 1, { tx: sent.tx, version: sent.version, module: op.module });
+      refused(await byOperator(proof), 'device key',
+        `key ${stolen.public} of device site-s is revoked from ${whenMs(BigInt(cutoff))}; the batch was created after, at ${whenMs(BigInt(chain[2]!.header.created))}`);
+    });
+
     describe('tampering with an honest proof', () => {
       let batches: Batch[];
       let honest: RecordProof;
@@ -310,7 +331,24 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       const madeUp = { ...chain[1]!.records[1]!, value: 999 };
       const forged = { record: madeUp, index: 1, path: ['00'.repeat(32), '11'.repeat(32)], header: pruned };
       refused(await byDevice(forged, keyB.public), 'record in batch', 'the record and path do not lead to header.root');
-      refused(await byDevice({ ...forged, pruned: true }, keyB.public), 'shape', 'unknown field pruned');
+      refused(await byDevice({ ...forged, pruned: true }, keyB.public), 'record in batch', 'the record and path do not lead to header.root');
+    });
+
+    it('forged prune: a drop proof whose gap record does not name the batch, or names it under another hash', async () => {
+      const b1 = makeChain('site-b', keyB, 1, 4)[0]!;
+      const prev = headerHash(b1.header);
+      const dropProof = (refs: { batch: number; hash: string }[] | undefined, pruned = b1.header) => {
+        const gap = gapRecord('site-b', 5, 4, 1, 2, 'disk_full', refs);
+        const b2 = signBatch('site-b', keyB, 2, [gap], prev, 1763884900000);
+        return { record: gap, index: 0, path: [], header: b2.header, pruned: { header: pruned } };
+      };
+      const honest = await byDevice(dropProof([{ batch: 1, hash: prev }]), keyB.public);
+      assert.equal(honest.code, 0, JSON.stringify(honest));
+      assert.equal(honest.steps.at(-1)!.step, 'dropped');
+      refused(await byDevice(dropProof(undefined), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
+      refused(await byDevice(dropProof([{ batch: 1, hash: '00'.repeat(32) }]), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
+      const other = makeChain('site-b', keyA, 1, 4)[0]!.header;
+      refused(await byDevice(dropProof([{ batch: 1, hash: headerHash(other) }], other), keyB.public), 'dropped', 'the dropped batch is not of the same device and key as the gap record');
     });
 
     it('files no proof is, and flags no verifier means: exit 2 in one line, before any check', async () => {

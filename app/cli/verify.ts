@@ -28,7 +28,12 @@ proof is trusted because it is there: the proof holds only when it ends at a roo
   --aptos-node URL        a full node's REST URL, e.g. https://fullnode.testnet.aptoslabs.com/v1;
                           alone, it checks that the proof's transaction recorded the anchor root
                           (by whichever account sent it: not a trust root)
-  --json                  print {"ok", "trusted", "anchored", "steps"}
+  --json                  print {"ok", "trusted", "anchored", "steps"} (and "dropped": {"batch",
+                          "first", "last"} for a drop proof)
+
+A drop proof (the sink's answer for a record the device dropped at its disk bound) is checked
+the same way: the signed gap record that names the dropped batch by its header hash, up to the
+roots you give; it then says "dropped by the device at its disk bound".
 
 Prints one line per step, then the verdict. Exit 0 when every step holds and the proof ends at a
 root you gave; 3 when it is consistent but you gave no root; 1 when a step fails; 2 on bad usage,
@@ -60,9 +65,11 @@ or a file that cannot be read, is over ${MAX_PROOF_BYTES} bytes, is not JSON or 
     }
     const ok = steps.every((s) => s.ok);
     const trusted = ok && (roots.deviceKey !== undefined || roots.anchorAccount !== undefined);
-    if (values.json) printJson({ ok, trusted, anchored: ok && offline.anchored, steps });
+    const dropped = ok && offline.dropped ? { batch: offline.dropped.batch, first: offline.dropped.first, last: offline.dropped.last } : undefined;
+    if (values.json) printJson({ ok, trusted, anchored: ok && offline.anchored, steps, ...(dropped ? { dropped } : {}) });
     else {
       for (const s of steps) process.stdout.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step}${s.detail ? ': ' + s.detail : ''}\n`);
+      if (dropped) process.stdout.write(`seq ${dropped.first}..${dropped.last} (batch ${dropped.batch}) dropped by the device at its disk bound: no proof of those records can exist; this is the device's signed statement of the drop\n`);
       process.stdout.write(verdict(ok, trusted, offline.anchored, roots, proof as RecordProof, steps) + '\n');
     }
     return !ok ? 1 : trusted ? 0 : 3;

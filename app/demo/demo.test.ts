@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { verifyRecordProof } from '../../protocol/proof.ts';
+import { SparkplugSubscriber } from '../../test/support/sparkplug-subscriber.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/fieldproof.js');
 
@@ -88,6 +89,12 @@ describe('fieldproof demo', () => {
         if (sinkUrl && /\[\s*\d+ s\] journaled/.test(demo.out())) {
           status = (await getJson(`${url}api/status`)) as Status;
           sinkHead = (await getJson(`${sinkUrl}/v1/devices/demo-gw1/head`)) as { batch: number; last: number };
+          if (sinkHead.batch >= 1) {
+            assert.ok(demo.out().includes(`sink pages at ${sinkUrl}/: the fleet`), 'the sink\'s pages are printed beside the dashboard');
+            const fleet = (await getJson(`${sinkUrl}/v1/fleet`)) as { devices: { device: string; backlog: number | null }[] };
+            assert.deepEqual(fleet.devices.map((d) => d.device), ['demo-gw1']);
+            assert.equal(typeof fleet.devices[0]!.backlog, 'number', 'the device reports its backlog with its batches');
+          }
           if (missing(status).length === 0 && sinkHead.batch >= 1) break;
         }
         assert.equal(demo.child.exitCode, null, `the demo exited: ${demo.out()} ${demo.err()}`);
@@ -106,6 +113,24 @@ describe('fieldproof demo', () => {
         assert.ok(s && s.state === 'ok' && s.readings > 0, `source of kind ${kind}: ${JSON.stringify(s)}`);
       }
       assert.ok(sinkHead && sinkHead.batch >= 1 && sinkHead.last >= 1, `sink head: ${JSON.stringify(sinkHead)}`);
+      // The page's history and alert history are on.
+      const series = (await getJson(`${url}api/history/series`)) as { series: { sensor: string; metric: string }[] };
+      assert.ok(series.series.some((x) => x.sensor === 'meter-main' && x.metric === 'power_kw'), JSON.stringify(series));
+      assert.equal(((await getJson(`${url}api/alerts/history`)) as { enabled: boolean }).enabled, true);
+      // It says where Sparkplug goes; with mosquitto installed (as in CI) to a broker of its own, where the readings are.
+      const sparkplugLine = demo.out().split('\n').find((l) => l.startsWith('Sparkplug B'));
+      assert.ok(sparkplugLine, `no Sparkplug line: ${demo.out()}`);
+      const broker = /^Sparkplug B to (mqtt:\/\/127\.0\.0\.1:\d+) \(group fieldproof-demo, edge node demo-gw1\)/.exec(sparkplugLine);
+      if (broker) {
+        const sub = new SparkplugSubscriber(broker[1]!, 'fieldproof-demo');
+        await sub.start();
+        try {
+          const data = await sub.next((m) => m.type === 'DDATA' && m.node === 'demo-gw1' && m.device === 'meter-main');
+          assert.ok(data.metrics.some((x) => x.name === 'power_kw'));
+        } finally {
+          await sub.stop();
+        }
+      }
       const progress = demo.out().split('\n').filter((l) => /^\[\s*\d+ s\] journaled/.test(l)).at(-1)!;
       for (const series of ['meter-main', 'field-node-1', 'co2-room', 'pv-1']) assert.match(progress, new RegExp(`${series} -?\\d+(\\.\\d)? \\S+`), `progress line: ${progress}`);
 

@@ -17,6 +17,7 @@ import { loadOrCreateKey } from '../../runtime/device-key.ts';
 import { CommandFailure, parseFlags, positiveInt, UsageError, type Command } from '../../kernel/command.ts';
 import { createLogger, type Logger } from '../../kernel/log.ts';
 import { Ion7550Peer, LoraPeer, Mhz19Peer, SimulatedPeer, type DemoPeer } from './demo-peers.ts';
+import { SPARKPLUG_ENV, sparkplugTarget, type SparkplugTarget } from './demo-broker.ts';
 import { freeTcpPort as freePort } from '../../kernel/net.ts';
 
 const DEVICE = 'demo-gw1';
@@ -95,26 +96,30 @@ async function saveProof(sinkUrl: string, preferred: number[][], file: string): 
 
 export const command: Command = {
   summary: 'everything on one machine with simulated devices',
-  help: `usage: fieldproof demo [--port N] [--dir DIR] [--seconds N] [--sparkplug MQTT-URL]
+  help: `usage: fieldproof demo [--port N] [--dir DIR] [--seconds N] [--sparkplug MQTT-URL|off]
 
 Runs a device with simulated devices on real wires and opens its status page:
   - an MH-Z19 CO2 sensor answering on a socat pty pair (needs socat)
   - an ION7550 power meter answering Modbus TCP on a local port
   - a LoRaWAN node (OTAA, Cayenne LPP) heard through the Semtech UDP gateway on a local port
   - simulated PV power sensors
-  - an embedded sink the device syncs to (LevelDB, anchoring off)
-The first line printed is the dashboard URL (http://127.0.0.1:PORT/). Progress lines follow
-every few seconds. Ctrl-C (or SIGTERM) stops everything cleanly: the last readings are sealed
-and synced, the sink's proof of one of them is written to DIR/proof.json (with the command that
-checks it), then the sources stop, queued readings are committed and the last batch is sealed.
+  - an embedded sink the device syncs to (LevelDB, anchoring off), with its pages: the fleet,
+    the device, and a proof page that checks a proof in the browser
+The first line printed is the dashboard URL (http://127.0.0.1:PORT/); the sink's pages follow.
+Progress lines follow every few seconds. Ctrl-C (or SIGTERM) stops everything cleanly: the last
+readings are sealed and synced, the sink's proof of one of them is written to DIR/proof.json
+(with the command that checks it), then the sources stop, queued readings are committed and the
+last batch is sealed.
 
   --port N      dashboard port (default: a free one)
   --dir DIR     keep the device's and the sink's data here (default: a temp folder, removed on
                 exit except for proof.json)
   --seconds N   stop by itself after N seconds
-  --sparkplug MQTT-URL
-                also publish the readings as Sparkplug B to this broker (group fieldproof-demo,
-                edge node ${DEVICE}), for a SCADA system or historian to read`,
+  --sparkplug MQTT-URL | off
+                publish the readings as Sparkplug B to this broker (group fieldproof-demo, edge
+                node ${DEVICE}), for a SCADA system or historian to read (also ${SPARKPLUG_ENV}).
+                Without one, the demo starts its own mosquitto on a free loopback port when
+                mosquitto is installed, and says where on start; \`off\`: no Sparkplug`,
   async run(argv) {
     const { values } = parseFlags(argv, { port: { type: 'string' }, dir: { type: 'string' }, seconds: { type: 'string' }, sparkplug: { type: 'string' } });
     const port = values.port === undefined ? await freePort() : Number(values.port);
@@ -136,6 +141,7 @@ checks it), then the sources stop, queued readings are committed and the last ba
     const peers: DemoPeer[] = [new Ion7550Peer(), new LoraPeer(), new Mhz19Peer(), new SimulatedPeer()];
     const started: DemoPeer[] = [];
     let sink: Sink | null = null;
+    let sparkplug: SparkplugTarget | null = null;
     let daemon: Daemon | null = null;
     let running = false;
     let progress: NodeJS.Timeout | null = null;
@@ -159,6 +165,7 @@ checks it), then the sources stop, queued readings are committed and the last ba
       }
       out('stopping: sources, then the journal (queued readings are committed, the last batch sealed) ...');
       if (daemon) await daemon.stop();
+      await sparkplug?.stop().catch((err) => out(`  the demo's mosquitto: stop failed: ${(err as Error).message}`));
       if (sink) await sink.stop();
       for (const p of started.reverse()) await p.stop().catch((err) => out(`  ${p.label}: stop failed: ${(err as Error).message}`));
       const s = daemon?.stats();
@@ -182,6 +189,7 @@ checks it), then the sources stop, queued readings are committed and the last ba
       // The sink the device syncs to, on this machine, with the device's key registered; no anchoring.
       sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: join(work, 'sink'), devices: [{ id: DEVICE, key: key.public }], anchor: { mode: 'none' } }), { log: log.child({ part: 'sink' }) });
       await sink.start();
+      out(`sink pages at ${sink.pagesUrl}: the fleet, ${DEVICE} at ${sink.url}/devices/${DEVICE}, a proof checked in the browser at ${sink.url}/proof`);
       for (const p of peers) {
         await p.start();
         started.push(p);
@@ -192,9 +200,12 @@ checks it), then the sources stop, queued readings are committed and the last ba
         drivers: [],
         batch: { maxRecords: 200, maxAgeMs: 5000 },
         http: { listen: `127.0.0.1:${port}`, liveIntervalMs: 500 },
+        // the page's alert history; alerts go nowhere else in the demo
+        alerts: {},
       };
       config.uplink = { url: sink.url };
-      if (values.sparkplug !== undefined) config.sparkplug = { url: values.sparkplug, group: 'fieldproof-demo' };
+      sparkplug = await sparkplugTarget(values.sparkplug, 'fieldproof-demo', DEVICE);
+      if (sparkplug.url) config.sparkplug = { url: sparkplug.url, group: 'fieldproof-demo' };
       for (const p of peers) p.configure(config);
       const parsed = deviceConfigSchema.safeParse(config);
       if (!parsed.success) throw new CommandFailure(`demo config refused: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
@@ -220,6 +231,7 @@ checks it), then the sources stop, queued readings are committed and the last ba
       const gateway = daemon.board.get('gateway') as { address: string; port: number };
       out(`device ${DEVICE}, key ${key.public}`);
       out(`sink at ${sink.url} (LevelDB in ${join(work, 'sink')}, anchoring off); LoRaWAN gateway on udp://${gateway.address}:${gateway.port}`);
+      out(sparkplug.note);
       out(`running: ${peers.map((p) => p.label).join(', ')}; Ctrl-C stops`);
 
       const t0 = Date.now();

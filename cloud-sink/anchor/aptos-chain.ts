@@ -37,6 +37,8 @@ export interface AptosChainOptions {
   waitSecs: number;
   abi: MoveModule;
   log: Logger;
+  /** see AptosOperatorOptions: the account's transactions one at a time across sink processes */
+  acrossProcesses?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export function readPrivateKey(file: string | undefined): string {

@@ -19,6 +19,11 @@ export interface AptosOperatorOptions {
   maxGasAmount: number;
   waitSecs: number;
   abi: MoveModule;
+  /**
+   * holds a lock shared with the other sink processes over the same store, around each
+   * transaction from signing to commit: one account has one sequence of transaction numbers
+   */
+  acrossProcesses?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface SignedCall {
@@ -71,11 +76,12 @@ export class AptosOperatorAccount {
     return this.account.accountAddress.toString();
   }
 
-  /** Run `fn` when no other transaction of this account is in flight. */
+  /** Run `fn` when no other transaction of this account is in flight, in this process or another. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const across = this.opts.acrossProcesses;
     const run = this.turn.then(async () => {
       await this.checkAccount();
-      return fn();
+      return across ? across(fn) : fn();
     });
     this.turn = run.catch(() => undefined);
     return run;

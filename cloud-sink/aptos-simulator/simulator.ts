@@ -16,6 +16,7 @@ import { argumentTypes } from '../anchor/abi.ts';
 import { normalizeAddress } from './address.ts';
 import { SimulatedAnchorModule, type MoveArgument } from './anchor-module.ts';
 import { ApiError } from './api-error.ts';
+import { answerCors } from './cors.ts';
 import { BcsError, decodeMoveArgument, decodeSignedTransaction, type DecodedSignedTransaction } from './bcs-reader.ts';
 import { MoveAbort, type KeyEntry, type ModuleEvent } from './device-key-registry.ts';
 import { parseViewRequest } from './view-request.ts';
@@ -150,6 +151,7 @@ export class AptosSimulator {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      if (answerCors(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://simulator');
       const path = url.pathname.replace(/\/+$/, '');
       const method = req.method ?? 'GET';

@@ -26,14 +26,15 @@ export class EpochRoutes {
   }
 
   /**
-   * `GET /v1/devices/D/head`. The head is signed as a receipt for its batch: a device deletes what
-   * it names through it. Its header, signed by the device's own key, lets the device check the
+   * `GET /v1/devices/D/head`. The head is signed as a receipt for its batch (saying whether it is
+   * held as pruned): a device deletes what it names through it. Its header, signed by the device's own key, lets the device check the
    * head without trusting the sink about what it signed.
    */
   async head(res: ServerResponse, device: string, head: Head): Promise<void> {
     const { store, receipts } = this.deps;
     const row = head.batch > 0 ? await store.batch(device, head.batch, head.epoch) : null;
-    const receipt = head.batch > 0 ? receipts.sign({ device, batch: head.batch, header: head.hash }) : undefined;
+    // and says whether the sink holds that batch as pruned (its header alone)
+    const receipt = row ? receipts.sign({ device, batch: head.batch, header: head.hash, pruned: row.pruned }) : undefined;
     send(res, 200, {
       device, epoch: head.epoch, batch: head.batch, hash: head.hash, last: head.last,
       ...(row ? { header: row.header } : {}), ...(receipt ? { receipt } : {}),
@@ -55,7 +56,7 @@ export class EpochRoutes {
       // With ?records=true its records too (as a proof would give them, one by one): a restored
       // device compares them with its own to carry over only what the sink does not hold.
       const records = url.searchParams.get('records') === 'true' ? { lines: await store.records(device, batch, epoch) } : {};
-      send(res, 200, { device, epoch, batch, hash: row.hash, header: row.header, ...records, receipt: receipts.sign({ device, batch, header: row.hash }) });
+      send(res, 200, { device, epoch, batch, hash: row.hash, header: row.header, ...records, receipt: receipts.sign({ device, batch, header: row.hash, pruned: row.pruned }) });
       return true;
     }
     if (method === 'GET' && url.pathname === '/v1/restarts') {

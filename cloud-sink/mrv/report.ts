@@ -2,10 +2,11 @@
 // (engine/), the meter events and gaps with what they leave uncredited, the calibration, the
 // completeness against the plan, what the device lost, the emission reductions, and the anchors
 // that cover the data. README.md beside this file explains the method and its rules.
-import type { SinkStore } from '../store/types.ts';
+import type { SinkStore, StoredBatchRow } from '../store/types.ts';
 import type { MrvReportConfig } from './config.ts';
 import { creditingWindow, emissionsSection } from './emissions.ts';
 import { kwh } from './engine/apportion.ts';
+import { timeQuality } from './engine/clock-quality.ts';
 import { dataLoss } from './engine/data-loss.ts';
 import type { NoteRef } from './engine/meter-energy.ts';
 import { meterJson, meterResult, type MeterJson } from './engine/meter-report.ts';
@@ -65,9 +66,13 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
   const expected = meters.reduce((s, m) => s + m.completeness.expected, 0);
   const present = meters.reduce((s, m) => s + m.completeness.present, 0);
   const loss = dataLoss(gaps, pruned, from, to);
-  const anchors = await anchorsOf(deps.store, device, from, to);
+  const rows = await deps.store.batchesOverlapping(device, from, to);
+  const anchors = await anchorsOf(deps.store, rows);
+  const time = await timeQuality(deps.store, device, rows, from, to);
   const emissions = emissionsSection(config, kwh(egInCreditingPeriod), from, to);
   const warnings = reportWarnings(meters, unplannedMeters.length, emissions.missing, loss.droppedOnDevice + loss.prunedRecords);
+  if (time.unsyncedReadings > 0) warnings.push(`${time.unsyncedReadings} reading(s) of the period were taken while the device clock was not synchronised (${time.unsyncedBatches} batch(es)): their timestamps rest on a free-running clock`);
+  if (time.futureBatches + time.backwardsBatches > 0) warnings.push(`the sink flagged ${time.futureBatches} batch(es) created in the future and ${time.backwardsBatches} created before the batch preceding them`);
   return {
     v: 1 as const,
     device,
@@ -90,6 +95,7 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
     meters,
     unplannedMeters,
     dataLoss: loss,
+    time,
     notes: notes.map((n) => ({ ...n, counts: noteStanding(n, config.operators) === null, standing: noteStanding(n, config.operators) })),
     anchors: anchors.list,
     unanchoredBatches: anchors.unanchored,
@@ -109,8 +115,7 @@ function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
   return out;
 }
 
-async function anchorsOf(store: SinkStore, device: string, from: number, to: number) {
-  const rows = await store.batchesOverlapping(device, from, to);
+async function anchorsOf(store: SinkStore, rows: readonly StoredBatchRow[]) {
   const counts = new Map<number, number>();
   let unanchored = 0;
   for (const r of rows) {

@@ -13,7 +13,7 @@ import { chainDecision } from './chain.ts';
 import { chainKey, deviceOfChain, LevelRestarts } from './level-restarts.ts';
 import {
   pad, type AcceptRestartOutcome, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head,
-  type RegisteredDevice, type RestartRow, type SinkStore, type StoredBatchRow,
+  type RegisteredDevice, type RestartRow, type SinkStore, type StoredBatchRow, type TimeFlagCounts,
 } from './types.ts';
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
@@ -22,6 +22,8 @@ interface RowValue {
   header: StoredBatchRow['header'];
   hash: string;
   pruned: boolean;
+  cover?: StoredBatchRow['cover'];
+  timeFlags?: StoredBatchRow['timeFlags'];
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;
@@ -41,6 +43,7 @@ const K = {
   leaf: (id: number, i: number) => `al!${pad(id)}!${pad(i, 10)}`,
   membership: (d: string, b: number) => `ab!${d}!${pad(b)}`,
   device: (id: string) => `d!${id}`,
+  timeFlags: (d: string) => `tf!${d}`,
   equivocation: (at: number, d: string, b: number) => `e!${pad(at)}!${d}!${pad(b)}`,
   acceptCounter: 'm!accept',
   anchorCounter: 'm!anchor',
@@ -125,6 +128,7 @@ export class LevelSinkStore implements SinkStore {
     const outcomes: CommitOutcome[] = [];
     const tentative = new Map<string, Head>();
     const addedHashes = new Map<string, string>();
+    const flagCounts = new Map<string, TimeFlagCounts>();
     const acceptBefore = this.acceptSeq;
     try {
       for (const { batch } of items) {
@@ -146,6 +150,8 @@ export class LevelSinkStore implements SinkStore {
           continue;
         }
         const row: RowValue = { header, hash, pruned: batch.pruned, minTs: batch.minTs, maxTs: batch.maxTs, receivedAt: batch.receivedAt };
+        if (batch.cover) row.cover = batch.cover;
+        if (batch.timeFlags && batch.timeFlags.length > 0) row.timeFlags = batch.timeFlags;
         const next: Head = { epoch: head.epoch, batch: header.batch, hash, last: header.last };
         const accept = ++this.acceptSeq;
         ops.push(
@@ -155,6 +161,13 @@ export class LevelSinkStore implements SinkStore {
           { type: 'put', key: K.unanchored(accept), value: `${d}!${header.batch}` },
         );
         if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.text });
+        if (batch.timeFlags && batch.timeFlags.length > 0) {
+          // counted per device across its epochs, as the fleet and the report show them
+          const counts = flagCounts.get(device) ?? (await this.flagCountsOf(device));
+          for (const f of batch.timeFlags) counts[f]++;
+          flagCounts.set(device, counts);
+          ops.push({ type: 'put', key: K.timeFlags(device), value: JSON.stringify(counts) });
+        }
         tentative.set(device, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
@@ -201,6 +214,14 @@ export class LevelSinkStore implements SinkStore {
     return this.rowFrom(d, batchNo, await this.level.get(K.row(d, batchNo)));
   }
 
+  async heldBatch(device: string, batchNo: number, epoch = 1): Promise<{ hash: string; pruned: boolean } | null> {
+    // the head is cached: a batch beyond it in the current epoch (the usual case) costs no read
+    const head = await this.head(device);
+    if (head.epoch === epoch && batchNo > head.batch) return null;
+    const row = await this.batch(device, batchNo, epoch);
+    return row ? { hash: row.hash, pruned: row.pruned } : null;
+  }
+
   async batchForSeq(device: string, seq: number, epoch = 1): Promise<StoredBatchRow | null> {
     const d = chainKey(device, epoch);
     for await (const [, value] of this.level.iterator({ gte: K.seqPrefix(d), lte: K.seq(d, seq), reverse: true, limit: 1 })) {
@@ -244,6 +265,17 @@ export class LevelSinkStore implements SinkStore {
     return out;
   }
 
+  private async flagCountsOf(device: string): Promise<TimeFlagCounts> {
+    const text = await this.level.get(K.timeFlags(device));
+    return text ? (JSON.parse(text) as TimeFlagCounts) : { future: 0, backwards: 0, unsynced: 0 };
+  }
+
+  async timeFlagCounts(): Promise<Map<string, TimeFlagCounts>> {
+    const out = new Map<string, TimeFlagCounts>();
+    for await (const [key, value] of this.level.iterator({ gte: 'tf!', lt: 'tf!~' })) out.set(key.slice(3), JSON.parse(value) as TimeFlagCounts);
+    return out;
+  }
+
   async devices(): Promise<string[]> {
     const out: string[] = [];
     for await (const key of this.level.keys({ gte: 'hd!', lt: 'hd!~' })) out.push(key.slice(3));
@@ -259,6 +291,15 @@ export class LevelSinkStore implements SinkStore {
       await this.level.put(K.device(device.id), JSON.stringify(device), { sync: true });
       return 'added';
     });
+  }
+
+  async registeredDevice(id: string): Promise<RegisteredDevice | null> {
+    const text = await this.level.get(K.device(id));
+    return text ? (JSON.parse(text) as RegisteredDevice) : null;
+  }
+
+  putDevice(device: RegisteredDevice): Promise<void> {
+    return this.serialized(() => this.level.put(K.device(device.id), JSON.stringify(device), { sync: true }));
   }
 
   async registeredDevices(): Promise<RegisteredDevice[]> {
@@ -300,6 +341,11 @@ export class LevelSinkStore implements SinkStore {
     const run = this.anchorLock.then(fn);
     this.anchorLock = run.catch(() => undefined);
     return run;
+  }
+
+  /** One process holds a LevelDB store: the chain account's own queue in that process is enough. */
+  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
   }
 
   async openAnchor(): Promise<AnchorRow | null> {

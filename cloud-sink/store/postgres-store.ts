@@ -1,23 +1,26 @@
 // The PostgreSQL store, for fleets that outgrow one machine: any number of sink processes can
-// share one database. A batch is checked against its device's chain and stored in one transaction
-// that holds the device's head row FOR UPDATE, so two processes offered the same batch store it
-// once; the (device, batch) primary key is the second guard.
+// share one database. A batch is checked against its device's chain and stored in a transaction
+// that holds the device's head row FOR UPDATE (pg-batch-commit.ts, which groups the batches that
+// arrive together), so two processes offered the same batch store it once; the (device, batch)
+// primary key is the second guard.
 import pg from 'pg';
-import { epochOf, type BatchHeader } from '../../protocol/batch.ts';
+import type { BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
-import { chainDecision } from './chain.ts';
 import { migrate } from './migrate.ts';
+import { PgBatchCommitter } from './pg-batch-commit.ts';
 import { PgRestarts } from './pg-restarts.ts';
 import type {
   AcceptRestartOutcome, AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, RestartRow, SinkStore,
-  StoredBatchRow,
+  StoredBatchRow, TimeFlagCounts,
 } from './types.ts';
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
 const ANCHOR_LOCK = 0x6670616e;
+/** pg_advisory_lock key for a transaction of the operator's chain account: "fpop" */
+const CHAIN_ACCOUNT_LOCK = 0x66706f70;
 
 interface BatchDbRow {
   header: string;
@@ -28,6 +31,8 @@ interface BatchDbRow {
   received_at: string;
   anchor_id: string | null;
   anchor_index: number | null;
+  prune_cover: string | null;
+  time_flags: string | null;
 }
 
 interface AnchorDbRow {
@@ -44,14 +49,17 @@ interface HeadDbRow {
 
 const toHead = (r: HeadDbRow): Head => ({ epoch: r.epoch, batch: Number(r.batch), hash: r.hash, last: Number(r.last_seq) });
 
-const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index';
+const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index, prune_cover, time_flags';
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
 
 function toRow(r: BatchDbRow): StoredBatchRow {
-  return {
+  const row: StoredBatchRow = {
     header: JSON.parse(r.header), hash: r.hash, pruned: r.pruned, minTs: num(r.min_ts), maxTs: num(r.max_ts),
     receivedAt: Number(r.received_at), anchorId: num(r.anchor_id), anchorIndex: r.anchor_index,
   };
+  if (r.prune_cover) row.cover = JSON.parse(r.prune_cover);
+  if (r.time_flags) row.timeFlags = JSON.parse(r.time_flags);
+  return row;
 }
 
 function toAnchor(r: AnchorDbRow): AnchorRow {
@@ -72,6 +80,7 @@ export class PostgresSinkStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
   private readonly restartsPart = new PgRestarts(() => this.db);
+  private committer: PgBatchCommitter | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
@@ -104,6 +113,8 @@ export class PostgresSinkStore implements SinkStore {
       client.release();
     }
     this.pool = pool;
+    // half the connections store batches (in groups); the rest answer lookups, proofs and reports
+    this.committer = new PgBatchCommitter((fn) => this.tx(fn), { parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64 });
   }
 
   async close(): Promise<void> {
@@ -128,28 +139,9 @@ export class PostgresSinkStore implements SinkStore {
 
   // ------------------------------------------------------------------ batches
 
-  async commitBatch(b: BatchToStore): Promise<CommitOutcome> {
-    const { header, hash } = b;
-    const epoch = epochOf(header);
-    return this.tx(async (c) => {
-      await c.query(`INSERT INTO sink_heads (device, batch, hash, last_seq) VALUES ($1, 0, $2, 0) ON CONFLICT (device) DO NOTHING`, [header.device, ZERO_HASH]);
-      const { rows } = await c.query<HeadDbRow>('SELECT epoch, batch, hash, last_seq FROM sink_heads WHERE device = $1 FOR UPDATE', [header.device]);
-      const head = toHead(rows[0]!);
-      let stored: string | null = null;
-      if (header.batch <= head.batch || epoch !== head.epoch) {
-        const r = await c.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch = $3', [header.device, epoch, header.batch]);
-        stored = r.rows[0]?.hash ?? null;
-      }
-      const decision = chainDecision(head, header, hash, stored);
-      if (decision !== 'append') return decision;
-      await c.query(
-        `INSERT INTO sink_batches (device, epoch, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [header.device, epoch, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
-      );
-      await c.query('UPDATE sink_heads SET batch = $2, hash = $3, last_seq = $4 WHERE device = $1', [header.device, header.batch, hash, header.last]);
-      return { status: 'stored' } as const;
-    });
+  commitBatch(b: BatchToStore): Promise<CommitOutcome> {
+    if (!this.committer) throw new Error('the sink store is not open');
+    return this.committer.commit(b);
   }
 
   async head(device: string): Promise<Head> {
@@ -160,6 +152,12 @@ export class PostgresSinkStore implements SinkStore {
   async batch(device: string, batchNo: number, epoch = 1): Promise<StoredBatchRow | null> {
     const { rows } = await this.db.query<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch = $3`, [device, epoch, batchNo]);
     return rows[0] ? toRow(rows[0]) : null;
+  }
+
+  async heldBatch(device: string, batchNo: number, epoch = 1): Promise<{ hash: string; pruned: boolean } | null> {
+    const { rows } = await this.db.query<{ hash: string; pruned: boolean }>(
+      'SELECT hash, pruned FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch = $3', [device, epoch, batchNo]);
+    return rows[0] ? { hash: rows[0].hash, pruned: rows[0].pruned } : null;
   }
 
   async batchForSeq(device: string, seq: number, epoch = 1): Promise<StoredBatchRow | null> {
@@ -198,6 +196,16 @@ export class PostgresSinkStore implements SinkStore {
     return rows.map(toRow);
   }
 
+  async timeFlagCounts(): Promise<Map<string, TimeFlagCounts>> {
+    const { rows } = await this.db.query<{ device: string; future: string; backwards: string; unsynced: string }>(
+      `SELECT device,
+              count(*) FILTER (WHERE time_flags LIKE '%"future"%') AS future,
+              count(*) FILTER (WHERE time_flags LIKE '%"backwards"%') AS backwards,
+              count(*) FILTER (WHERE time_flags LIKE '%"unsynced"%') AS unsynced
+         FROM sink_batches WHERE time_flags IS NOT NULL GROUP BY device`);
+    return new Map(rows.map((r) => [r.device, { future: Number(r.future), backwards: Number(r.backwards), unsynced: Number(r.unsynced) }]));
+  }
+
   async devices(): Promise<string[]> {
     const { rows } = await this.db.query<{ device: string }>('SELECT device FROM sink_heads WHERE batch > 0 OR epoch > 1 ORDER BY device');
     return rows.map((r) => r.device);
@@ -212,9 +220,22 @@ export class PostgresSinkStore implements SinkStore {
     return rows[0]?.key === d.key ? 'exists' : 'conflict';
   }
 
+  async registeredDevice(id: string): Promise<RegisteredDevice | null> {
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string; changes: string | null }>('SELECT id, key, added_at, changes FROM sink_devices WHERE id = $1', [id]);
+    const r = rows[0];
+    return r ? { id: r.id, key: r.key, addedAt: Number(r.added_at), ...(r.changes ? (JSON.parse(r.changes) as Partial<RegisteredDevice>) : {}) } : null;
+  }
+
+  async putDevice(d: RegisteredDevice): Promise<void> {
+    const { id, key, addedAt, ...changes } = d;
+    await this.db.query(
+      'INSERT INTO sink_devices (id, key, added_at, changes) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET key = $2, changes = $4',
+      [id, key, addedAt, JSON.stringify(changes)]);
+  }
+
   async registeredDevices(): Promise<RegisteredDevice[]> {
-    const { rows } = await this.db.query<{ id: string; key: string; added_at: string }>('SELECT id, key, added_at FROM sink_devices ORDER BY id');
-    return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at) }));
+    const { rows } = await this.db.query<{ id: string; key: string; added_at: string; changes: string | null }>('SELECT id, key, added_at, changes FROM sink_devices ORDER BY id');
+    return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at), ...(r.changes ? (JSON.parse(r.changes) as Partial<RegisteredDevice>) : {}) }));
   }
 
   async reportEquivocation(r: EquivocationReport): Promise<boolean> {
@@ -258,6 +279,20 @@ export class PostgresSinkStore implements SinkStore {
         return await fn();
       } finally {
         await c.query('SELECT pg_advisory_unlock($1)', [ANCHOR_LOCK]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+
+  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
+    const c = await this.db.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock($1)', [CHAIN_ACCOUNT_LOCK]);
+      try {
+        return await fn();
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [CHAIN_ACCOUNT_LOCK]);
       }
     } finally {
       c.release();

@@ -2,6 +2,7 @@
 // process) and PostgreSQL (several sink processes over one database). Both keep a batch as one
 // row: its signed header, its records' canonical lines, and where it sits in an anchor tree.
 import type { BatchHeader } from '../../protocol/batch.ts';
+import type { PruneCover } from '../../protocol/prune-cover.ts';
 import type { ProvableBatch } from '../../protocol/restart.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 
@@ -13,11 +14,26 @@ export interface BatchToStore {
   text: string;
   /** the device dropped the records before sending (disk bound); only the header is kept */
   pruned: boolean;
+  /** for a pruned batch, the device's signed gap record naming it, as checked on arrival */
+  cover?: PruneCover;
+  /** what the sink saw wrong with the device's clock on arrival (accepted all the same) */
+  timeFlags?: TimeFlag[];
   /** earliest and latest reading timestamp in the batch, for reports; null without readings */
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;
 }
+
+/**
+ * What the sink saw of a batch's time: created in the future by the sink's clock (beyond its
+ * tolerance), created earlier than the batch before it in the device's chain, or sealed while the
+ * device's clock was not synchronised (its header's `clock.synced` false).
+ */
+export type TimeFlag = 'future' | 'backwards' | 'unsynced';
+export const TIME_FLAGS: readonly TimeFlag[] = ['future', 'backwards', 'unsynced'];
+
+/** Per device, how many of its stored batches carry each time flag. */
+export type TimeFlagCounts = Record<TimeFlag, number>;
 
 export type CommitOutcome =
   | { status: 'stored' }
@@ -44,6 +60,9 @@ export interface StoredBatchRow {
   header: BatchHeader;
   hash: string;
   pruned: boolean;
+  /** a pruned batch's cover (absent for batches stored as pruned before covers existed) */
+  cover?: PruneCover;
+  timeFlags?: TimeFlag[];
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;
@@ -87,6 +106,12 @@ export interface RegisteredDevice {
   id: string;
   key: string;
   addedAt: number;
+  /** keys the device had before, each valid for batches created before `until` (a rotation's validFrom) */
+  previous?: { key: string; until: number }[];
+  /** keys revoked through the sink: no new batch of them is accepted */
+  revoked?: { key: string; fromMs: number; at: number }[];
+  /** when the key last changed through the sink (it then wins over the config's key) */
+  changedAt?: number;
 }
 
 export interface EquivocationReport {
@@ -135,6 +160,8 @@ export interface SinkStore {
   head(device: string): Promise<Head>;
   /** batch numbers and seqs count within an epoch; `epoch` defaults to 1 */
   batch(device: string, batch: number, epoch?: number): Promise<StoredBatchRow | null>;
+  /** the header hash stored under this batch number of the epoch, null when none: the duplicate check, one lookup */
+  heldBatch(device: string, batch: number, epoch?: number): Promise<{ hash: string; pruned: boolean } | null>;
   /** the batch whose first..last holds seq */
   batchForSeq(device: string, seq: number, epoch?: number): Promise<StoredBatchRow | null>;
   /** canonical lines of a stored batch (empty when pruned) */
@@ -147,9 +174,15 @@ export interface SinkStore {
   batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]>;
   /** every device that has stored batches */
   devices(): Promise<string[]>;
+  /** per device with any flagged batch, how many of its batches carry each time flag */
+  timeFlagCounts(): Promise<Map<string, TimeFlagCounts>>;
 
   addDevice(device: RegisteredDevice): Promise<'added' | 'exists' | 'conflict'>;
+  /** write a device's entry whole (a rotation or revocation through the sink) */
+  putDevice(device: RegisteredDevice): Promise<void>;
   registeredDevices(): Promise<RegisteredDevice[]>;
+  /** one device's registration (another sink process over the same store may have made it) */
+  registeredDevice(id: string): Promise<RegisteredDevice | null>;
 
   /** keep the report unless one for the same pair (device, epoch, batch, offered hash) is kept; true when new */
   reportEquivocation(report: EquivocationReport): Promise<boolean>;
@@ -173,6 +206,11 @@ export interface SinkStore {
    * it: one anchor per interval however many sink processes share the store.
    */
   withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null>;
+  /**
+   * Run `fn` once no other process sharing the store runs one: the operator's chain account sends
+   * one transaction at a time (anchors and device key registrations from any process).
+   */
+  withChainAccountLock<T>(fn: () => Promise<T>): Promise<T>;
   /** the anchor that is not committed yet, if any (there is at most one) */
   openAnchor(): Promise<AnchorRow | null>;
   latestAnchor(): Promise<AnchorRow | null>;

@@ -236,15 +236,15 @@ function decodeColumnarBody(bytes: Buffer, maxRecords: number): DecodedBatch {
   }
 }
 
-/** The scanner has bounded depth and record count and found exactly header, records, pruned. */
+/** The scanner has bounded depth and record count and found exactly header, records, pruned, cover. */
 function decodeJson(bytes: Buffer, header: unknown): DecodedBatch {
-  let body: { records: unknown; pruned?: boolean };
+  let body: { records: unknown; pruned?: boolean; cover?: unknown };
   try {
     body = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new WireError(`body is not valid JSON: ${(err as Error).message.split('\n')[0]}`);
   }
-  return { header, records: body.records, pruned: body.pruned === true };
+  return { header, records: body.records, pruned: body.pruned === true, ...(body.cover !== undefined ? { cover: body.cover } : {}) };
 }
 
 /** A small request body (the admin API's), refused with 413 beyond `maxBytes`. */

@@ -15,5 +15,5 @@ export class WireError extends Error {
  * the decoder, with the readings' time span.
  */
 export type DecodedBatch =
-  | { header: unknown; pruned: boolean; records: unknown; lines?: undefined }
-  | { header: unknown; pruned: boolean; lines: string[]; minTs: number | null; maxTs: number | null; records?: undefined };
+  | { header: unknown; pruned: boolean; records: unknown; lines?: undefined; cover?: unknown }
+  | { header: unknown; pruned: boolean; lines: string[]; minTs: number | null; maxTs: number | null; records?: undefined; cover?: undefined };

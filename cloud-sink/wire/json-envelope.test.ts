@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { prng } from '../../kernel/prng.ts';
 import { WireError } from './errors.ts';
-import { JsonEnvelopeScanner } from './json-envelope.ts';
+import { JsonEnvelopeScanner, MAX_COVER_BYTES } from './json-envelope.ts';
 
 const HEADER = { v: 1, device: 'site-a', batch: 3, note: 'a "quoted" \\ [bracket] {brace}' };
 
@@ -91,6 +91,21 @@ describe('JSON envelope scanner', () => {
     t.limitRecords(2);
     t.push(Buffer.from('2'));
     assert.throws(() => t.push(Buffer.from(',3]}')), /more than 2 records/);
+  });
+
+  it('reads a pruned batch\'s cover, whatever its place, keeps the header exact, and bounds its size', () => {
+    const r = prng(11);
+    const cover = { header: HEADER, record: { kind: 'gap', batches: [{ batch: 1, hash: 'ab' }] }, index: 0, path: ['x', 'y'] };
+    for (let round = 0; round < 100; round++) {
+      const text = r() < 0.5
+        ? JSON.stringify({ header: HEADER, records: [], pruned: true, cover })
+        : JSON.stringify({ cover, header: HEADER, pruned: true, records: [] });
+      const s = scan(text, r);
+      assert.deepEqual(JSON.parse(s.headerBytes!.toString('utf8')), HEADER, 'the cover\'s own header is not taken for the batch\'s');
+      assert.equal(s.records, 0);
+    }
+    refuses(`{"header":${JSON.stringify(HEADER)},"records":[],"pruned":true,"cover":[1]}`, /body.cover must be an object/);
+    refuses(`{"header":${JSON.stringify(HEADER)},"records":[],"pruned":true,"cover":{"x":"${'a'.repeat(MAX_COVER_BYTES)}"}}`, /body.cover is over/, { status: 413 });
   });
 
   it('hands out the header before any record is read', () => {

@@ -1,4 +1,5 @@
-// A byte scanner for the JSON batch envelope `{"header": {...}, "records": [...], "pruned": true}`,
+// A byte scanner for the JSON batch envelope `{"header": {...}, "records": [...], "pruned": true,
+// "cover": {...}}` (cover: the signed gap record a pruned batch travels with),
 // fed the body chunk by chunk as it arrives (after gunzip). It builds nothing: it follows strings
 // and nesting, refuses a body at the first byte that takes it over the depth or record limit, and
 // hands out the header's bytes as soon as the header has closed, so that the signed header is
@@ -19,9 +20,11 @@ const COLON = 0x3a;
 
 /** The most bytes a header may take in a body; a real one is about 500. */
 export const MAX_HEADER_BYTES = 16 * 1024;
+/** The most bytes a pruned batch's cover may take: a header, a gap record naming many batches, a path. */
+export const MAX_COVER_BYTES = 512 * 1024;
 const MAX_KEY_BYTES = 32;
 
-const MEMBERS = ['header', 'records', 'pruned'] as const;
+const MEMBERS = ['header', 'records', 'pruned', 'cover'] as const;
 type Member = (typeof MEMBERS)[number];
 
 function isSpace(b: number): boolean {
@@ -46,6 +49,7 @@ export class JsonEnvelopeScanner {
   private headerSize = 0;
   private header: Buffer | null = null;
   private prunedText = '';
+  private coverSize = 0;
   /** inside the records array, a value may start at the next non-space byte */
   private recordExpected = false;
   private recordCount = 0;
@@ -108,7 +112,7 @@ export class JsonEnvelopeScanner {
       if (this.prunedText.length > 5) throw new WireError('body.pruned must be true or absent');
       return i + 1;
     }
-    this.headerByte(chunk, i, i + 1);
+    this.valueBytes(chunk, i, i + 1);
     if (b === QUOTE) {
       this.inString = true;
       return i + 1;
@@ -209,8 +213,17 @@ export class JsonEnvelopeScanner {
         this.key.push(b);
         if (this.key.length > MAX_KEY_BYTES) throw new WireError('body has an unknown field');
       }
-    } else if (this.member === 'header') {
-      this.headerByte(chunk, from, to);
+    } else {
+      this.valueBytes(chunk, from, to);
+    }
+  }
+
+  /** Bytes of the header (kept) or of the cover (counted against its bound). */
+  private valueBytes(chunk: Buffer, from: number, to: number): void {
+    if (this.member === 'header') this.headerByte(chunk, from, to);
+    else if (this.member === 'cover') {
+      this.coverSize += to - from;
+      if (this.coverSize > MAX_COVER_BYTES) throw new WireError(`body.cover is over ${MAX_COVER_BYTES} bytes`, 413);
     }
   }
 
@@ -285,6 +298,9 @@ export class JsonEnvelopeScanner {
     } else if (this.member === 'records') {
       if (b !== OPEN_ARRAY) throw new WireError('body.records must be an array');
       this.recordExpected = true;
+    } else if (this.member === 'cover') {
+      if (b !== OPEN_OBJECT) throw new WireError('body.cover must be an object');
+      this.valueBytes(chunk, i, i + 1);
     } else {
       this.prunedText = String.fromCharCode(b);
       this.top = 'in_value';

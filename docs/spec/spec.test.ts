@@ -19,7 +19,8 @@ import { sha256, ZERO_HASH } from '../../protocol/hash.ts';
 import { inclusionPath, leafHash, nodeHash, rootFromInclusionPath, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import { verifyRecordProof } from '../../protocol/proof.ts';
 import { endorsementHolds, endorseRotation, rotationMessage } from '../../protocol/key-rotation.ts';
-import { recordProblem } from '../../protocol/records.ts';
+import { gapRecord, readingRecord, recordProblem } from '../../protocol/records.ts';
+import { coverProblem } from '../../protocol/prune-cover.ts';
 import { keyFromSeed, signBytes, verifyBytes } from '../../protocol/signature.ts';
 import { checkReceipt, receiptSigningBytes, signReceipt, type Receipt } from '../../protocol/receipt.ts';
 import { loadAnchorAbi } from '../../cloud-sink/anchor/abi.ts';
@@ -262,14 +263,23 @@ describe('wire.md and columnar.md', () => {
     assert.deepEqual(decoded, { header: b2.header, records: b2.records, pruned: false });
   });
 
-  it('writes a pruned batch as its header alone', async () => {
-    const body = example('pruned-body');
+  it('writes a pruned batch as its header with the signed gap record naming it, which the sink checks', async () => {
+    // Batch 4 as the device seals it after dropping batch 3: the gap record names batch 3 by its hash.
     const b3 = chain[2]!;
-    assert.equal(body, `{"header":${canonicalize(b3.header)},"records":[],"pruned":true}`);
+    const gap = gapRecord('site-a-gw1', 9, 1, 1763884803250, 1763884803250, 'disk_full', [{ batch: 3, hash: headerHash(b3.header) }]);
+    const reading = readingRecord('site-a-gw1', 10, { sensor: 'meter-1', metric: 'voltage_an_v', unit: 'V', ts: 1763884804250, value: 230 }, { score: 1, flags: [] });
+    const b4 = signBatch('site-a-gw1', keyFromSeed(SEED), 4, [gap, reading], headerHash(b3.header), 1763884804900);
+    assert.deepEqual(exampleJson('pruned-cover-batch'), b4);
+    const cover = { header: b4.header, record: gap, index: 0, path: inclusionPath([gap, reading].map((r) => leafHash(canonicalize(r))), 0).map(hex) };
+    const body = example('pruned-body');
+    assert.equal(body, `{"header":${canonicalize(b3.header)},"records":[],"pruned":true,"cover":${canonicalize(cover)}}`);
     const decoded = await sinkReads(Buffer.from(body), {});
     assert.equal(decoded.pruned, true);
     assert.equal(headerProblem(decoded.header), null);
     assert.equal(verifyHeaderSignature(decoded.header as BatchHeader), true);
+    assert.equal(coverProblem(decoded.header as BatchHeader, decoded.cover), null);
+    assert.match(coverProblem(b3.header, undefined)!, /no signed gap record/);
+    assert.match(coverProblem(chain[1]!.header, cover)!, /does not name batch 2/);
   });
 
   it('lists batch 1\'s columnar body byte for byte as the encoder writes it, and the decoder reads it back', () => {

@@ -2,7 +2,8 @@
 // TLS client certificates) and a real HTTP webhook endpoint.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -14,6 +15,7 @@ import { AlertsComponent } from './alerts.ts';
 import { alertsSchema, type AlertsConfig } from './config.ts';
 import type { Alert, AlertEvent } from './engine.ts';
 import { startMosquitto, type Broker } from '../../test/support/mosquitto.ts';
+import { tempDir } from '../../test/support/tmp.ts';
 
 let plain: Broker;
 let secured: Broker;
@@ -35,11 +37,11 @@ function reading(flags: string[], sensor = 'co2-1'): ReadingRecord {
   return { v: 1, kind: 'reading', device: 'site-a', seq, sensor, metric: 'co2_ppm', ts: 1_763_884_800_000 + seq, value: flags.length ? 99_999 : 500, unit: 'ppm', quality: { score: flags.length ? 0.2 : 1, flags } };
 }
 
-function component(config: AlertsConfig) {
+function component(config: AlertsConfig, dataDir = tempDir('alerts')) {
   let listener: ((r: readonly JournalRecord[]) => void) | null = null;
   const board = new MapStatusBoard();
   const metrics = new Registry();
-  const c = new AlertsComponent({ config, device: 'site-a', log: silentLogger(), metrics, board, onCommitted: (l) => (listener = l), sourceStatuses: () => [] });
+  const c = new AlertsComponent({ config, device: 'site-a', dataDir, log: silentLogger(), metrics, board, onCommitted: (l) => (listener = l), sourceStatuses: () => [] });
   return { c, board, metrics, commit: (records: JournalRecord[]) => listener!(records) };
 }
 
@@ -200,4 +202,37 @@ test('config: cert without key, and password with passwordFile, are one-line err
   assert.throws(() => alertsSchema.parse({ mqtt: { url: 'mqtts://x:8883', cert: 'a' } }), /cert and key go together/);
   assert.throws(() => alertsSchema.parse({ mqtt: { url: 'mqtt://x', password: 'a', passwordFile: 'b' } }), /not both/);
   assert.throws(() => alertsSchema.parse({ mqtt: { url: 'http://x' } }), /mqtt:\/\//);
+});
+
+test('the alert history keeps raise and clear times across a restart; one active at the stop is closed by it', async () => {
+  const dir = tempDir('alert-history');
+  const config = alertsSchema.parse({ clearAfter: 1, silentFactor: 0 });
+  const first = component(config, dir);
+  await first.c.start();
+  first.commit([reading(['out_of_range'], 'co2-1')]);
+  first.commit([reading([], 'co2-1')]);
+  first.commit([reading(['stuck'], 'co2-2')]);
+  const [active, cleared] = first.c.history.list();
+  assert.equal(active!.id, 'co2-2/co2_ppm/stuck');
+  assert.equal(active!.clearedAt, null);
+  assert.equal(cleared!.id, 'co2-1/co2_ppm/out_of_range');
+  assert.equal(cleared!.severity, 'critical');
+  assert.ok(cleared!.clearedAt! > cleared!.raisedAt);
+  assert.equal(cleared!.clearedBy, 'condition');
+  await first.c.stop();
+
+  const second = component(config, dir);
+  await second.c.start();
+  const after = second.c.history.list();
+  assert.deepEqual(after[1], cleared);
+  assert.equal(after[0]!.clearedBy, 'restart');
+  assert.ok(after[0]!.clearedAt! >= after[0]!.raisedAt);
+  await second.c.stop();
+
+  // a damaged file is refused in one line and a new history starts
+  writeFileSync(join(dir, 'alerts-history.json'), '{"v":1,"savedAt":1,"entries":[{"id":5}]}');
+  const third = component(config, dir);
+  await third.c.start();
+  assert.deepEqual(third.c.history.list(), []);
+  await third.c.stop();
 });

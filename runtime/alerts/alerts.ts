@@ -11,6 +11,7 @@ import type { Component, StatusBoard } from '../../kernel/component.ts';
 import { counter, gauge } from '../../kernel/metrics.ts';
 import type { AlertsConfig } from './config.ts';
 import { AlertEngine, type AlertEvent } from './engine.ts';
+import { AlertHistory } from './history.ts';
 import type { MqttAlertPublisher } from './mqtt-publisher.ts';
 import type { WebhookNotifier } from './webhook.ts';
 
@@ -25,6 +26,8 @@ interface StreamSeen {
 export interface AlertsDeps {
   config: AlertsConfig;
   device: string;
+  /** where the alert history is kept */
+  dataDir: string;
   log: Logger;
   metrics: Registry;
   board: StatusBoard;
@@ -37,6 +40,8 @@ export class AlertsComponent implements Component {
   /** 'alert' events: AlertEvent, in the order they happened */
   readonly events = new EventEmitter<{ alert: [AlertEvent] }>();
   readonly engine: AlertEngine;
+  /** every alert raised and when it cleared, across restarts: what the page's history shows */
+  readonly history: AlertHistory;
   private mqtt: MqttAlertPublisher | null = null;
   private webhook: WebhookNotifier | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -50,6 +55,7 @@ export class AlertsComponent implements Component {
   constructor(deps: AlertsDeps) {
     this.deps = deps;
     this.engine = new AlertEngine(deps.config);
+    this.history = new AlertHistory({ dataDir: deps.dataDir, max: deps.config.historySize, log: deps.log });
     this.m = {
       events: counter(deps.metrics, 'fieldproof_alerts_events_total', 'Alerts raised and cleared', ['type', 'severity']),
       active: gauge(deps.metrics, 'fieldproof_alerts_active', 'Active alerts'),
@@ -58,6 +64,7 @@ export class AlertsComponent implements Component {
 
   async start(): Promise<void> {
     const { config, device, log, metrics } = this.deps;
+    await this.history.load();
     // Each channel's client (mqtt, undici) is imported only when the config uses that channel.
     if (config.mqtt) {
       const { MqttAlertPublisher } = await import('./mqtt-publisher.ts');
@@ -89,6 +96,7 @@ export class AlertsComponent implements Component {
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.webhook?.stop();
     await this.mqtt?.stop();
+    await this.history.flush();
   }
 
   private statusBody(): Record<string, unknown> {
@@ -154,6 +162,7 @@ export class AlertsComponent implements Component {
     this.m.active.set(active.length);
     for (const e of events) {
       this.m.events.inc({ type: e.type, severity: e.alert.severity });
+      this.history.record(e);
       this.mqtt?.publishEvent(e);
       this.webhook?.notify(e);
       this.deps.board.set('alertEvent', e);

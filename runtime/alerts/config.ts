@@ -35,6 +35,8 @@ export const alertsSchema = z
     silentFactor: z.number().min(0).default(10),
     /** how often silence and source states are checked */
     checkMs: z.number().int().positive().default(1000),
+    /** alerts kept in the history (the device page's table, alerts-history.json in the data dir), the newest */
+    historySize: z.number().int().positive().max(10_000).default(500),
   })
   .refine((a) => !(a.mqtt?.password !== undefined && a.mqtt?.passwordFile !== undefined), { message: 'mqtt: give password or passwordFile, not both', path: ['mqtt'] })
   .refine((a) => (a.mqtt?.cert === undefined) === (a.mqtt?.key === undefined), { message: 'mqtt: cert and key go together', path: ['mqtt'] });

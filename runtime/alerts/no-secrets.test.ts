@@ -12,6 +12,7 @@ import { MapStatusBoard } from '../../kernel/status-board.ts';
 import { AlertsComponent } from './alerts.ts';
 import { alertsSchema } from './config.ts';
 import { startMosquitto, type Broker } from '../../test/support/mosquitto.ts';
+import { tempDir } from '../../test/support/tmp.ts';
 
 const MQTT_PASSWORD = 'sas-token-7f3a9c';
 const HOOK_PATH_SECRET = 'B07XYZ/Kq9vR2sT8uW4yZ1aB3cD5eF7g';
@@ -51,12 +52,12 @@ test('broker URLs, passwords, webhook paths and headers stay out of the log', { 
     webhook: { url: `http://127.0.0.1:${hookPort}/services/T0001/${HOOK_PATH_SECRET}?token=${HOOK_HEADER_SECRET}`, headers: { Authorization: `Bearer ${HOOK_HEADER_SECRET}` } },
   });
   let listener: ((r: readonly JournalRecord[]) => void) | null = null;
-  const c = new AlertsComponent({ config, device: 'site-a', log, metrics: new Registry(), board: new MapStatusBoard(), onCommitted: (l) => (listener = l), sourceStatuses: () => [] });
+  const c = new AlertsComponent({ config, device: 'site-a', dataDir: tempDir('alerts-no-secrets'), log, metrics: new Registry(), board: new MapStatusBoard(), onCommitted: (l) => (listener = l), sourceStatuses: () => [] });
   // and a second publisher with the wrong password, so that the broker refuses it and the refusal is logged
   const refusedLog = capturedLogger();
   const refused = new AlertsComponent({
     config: alertsSchema.parse({ mqtt: { url: `mqtt://device:wrong-${MQTT_PASSWORD}@127.0.0.1:${broker.port}`, clientId: 'refused', reconnectMs: 60_000 } }),
-    device: 'site-a', log: refusedLog.log, metrics: new Registry(), board: new MapStatusBoard(), onCommitted: () => undefined, sourceStatuses: () => [],
+    device: 'site-a', dataDir: tempDir('alerts-no-secrets'), log: refusedLog.log, metrics: new Registry(), board: new MapStatusBoard(), onCommitted: () => undefined, sourceStatuses: () => [],
   });
   try {
     await c.start();

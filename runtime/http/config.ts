@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isLoopback } from '../../kernel/net.ts';
+import { DEFAULT_HISTORY, historySchema } from '../history/config.ts';
 
 export const DEFAULT_HTTP_LISTEN = '127.0.0.1:8080';
 
@@ -34,8 +35,10 @@ export const httpSchema = z
     liveIntervalMs: z.number().int().min(50).max(60_000).default(500),
     /** sensors shown with last value and chart history; more are counted, not listed */
     maxSensors: z.number().int().positive().max(100_000).default(1000),
-    /** chart history per sensor, one point per second */
+    /** no longer used (the charts come from `history`); accepted so that older configs still load */
     historyPoints: z.number().int().min(10).max(3600).default(300),
+    /** the charts' history: `hours` back (24) in buckets of `bucketSeconds` (60) for at most `maxSeries` series (250) */
+    history: historySchema.default(DEFAULT_HISTORY),
   })
   .superRefine((v, ctx) => {
     const addr = parseListen(v.listen);

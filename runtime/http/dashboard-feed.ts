@@ -5,7 +5,7 @@ import type { DriverStatus } from '../../kernel/source.ts';
 import type { JournalRecord } from '../../protocol/records.ts';
 import type { StatusBoard } from '../../kernel/component.ts';
 import type { JournalStats } from '../journal/journal.ts';
-import { SensorTable, type GapView, type SensorHistory, type SensorView } from './sensor-table.ts';
+import { SensorTable, type GapView, type SensorView } from './sensor-table.ts';
 
 export interface DashboardSources {
   device: string;
@@ -28,7 +28,6 @@ export interface StatusSnapshot {
   board: Record<string, unknown>;
   sensors: SensorView[];
   hiddenSensors: number;
-  history: Record<string, SensorHistory>;
   lastGap: GapView | null;
 }
 
@@ -41,7 +40,6 @@ export type LiveMessage =
 export interface DashboardFeedOptions {
   liveIntervalMs: number;
   maxSensors: number;
-  historyPoints: number;
   /** how often source states and journal figures are sent */
   statusIntervalMs?: number;
 }
@@ -64,7 +62,7 @@ export class DashboardFeed {
   ) {
     this.sources = sources;
     this.opts = opts;
-    this.table = new SensorTable({ maxSensors: opts.maxSensors, historyPoints: opts.historyPoints });
+    this.table = new SensorTable({ maxSensors: opts.maxSensors });
   }
 
   async start(): Promise<void> {
@@ -106,7 +104,6 @@ export class DashboardFeed {
       board: this.sources.board.snapshot(),
       sensors: this.table.list(),
       hiddenSensors: this.table.hidden,
-      history: this.table.histories(),
       lastGap: this.table.lastGap,
     };
   }

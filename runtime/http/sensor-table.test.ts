@@ -8,7 +8,7 @@ const reading = (seq: number, sensor: string, ts: number, value: number | null, 
 
 describe('SensorTable', () => {
   it('keeps each sensor\'s newest reading and hands out only the changed ones', () => {
-    const t = new SensorTable({ maxSensors: 10, historyPoints: 5 });
+    const t = new SensorTable({ maxSensors: 10 });
     t.note([reading(1, 'b', 1000, 400), reading(2, 'a', 1000, 410), reading(3, 'b', 1100, 420, 0.4)]);
     assert.deepEqual(t.list().map((s) => [s.sensor, s.value, s.seq]), [['a', 410, 2], ['b', 420, 3]]);
     assert.deepEqual(t.list()[1]!.quality, { score: 0.4, flags: ['spike'] });
@@ -19,36 +19,26 @@ describe('SensorTable', () => {
   });
 
   it('shows a state reading\'s text (a leak sensor\'s LEAK) beside its value', () => {
-    const t = new SensorTable({ maxSensors: 10, historyPoints: 5 });
+    const t = new SensorTable({ maxSensors: 10 });
     t.note([readingRecord('gw', 1, { sensor: 'leak-1', metric: 'leak', ts: 1000, value: null, unit: '', state: 'LEAK' }, { score: 1, flags: [] })]);
     assert.deepEqual(t.list().map((s) => [s.sensor, s.value, s.state]), [['leak-1', null, 'LEAK']]);
   });
 
-  it('keeps one history point per second, bounded', () => {
-    const t = new SensorTable({ maxSensors: 10, historyPoints: 3 });
-    let seq = 0;
-    for (let ms = 0; ms < 5000; ms += 500) t.note([reading(++seq, 's', 1_700_000_000_000 + ms, ms)]);
-    const h = t.histories()['s/co2_ppm']!;
-    assert.deepEqual(h.t, [1_700_000_002, 1_700_000_003, 1_700_000_004]);
-    assert.deepEqual(h.v, [2500, 3500, 4500]); // the newest value of each second
-  });
-
   it('keeps one series per sensor and metric', () => {
-    const t = new SensorTable({ maxSensors: 10, historyPoints: 5 });
+    const t = new SensorTable({ maxSensors: 10 });
     t.note([reading(1, 'room', 1000, 700), readingRecord('gw', 2, { sensor: 'room', metric: 'temperature_c', ts: 1000, value: 23, unit: 'degC' }, { score: 1, flags: [] })]);
     assert.deepEqual(t.list().map((s) => [s.sensor, s.metric, s.value]), [['room', 'co2_ppm', 700], ['room', 'temperature_c', 23]]);
-    assert.deepEqual(Object.keys(t.histories()).sort(), ['room/co2_ppm', 'room/temperature_c']);
   });
 
   it('counts sensors beyond maxSensors instead of keeping them', () => {
-    const t = new SensorTable({ maxSensors: 2, historyPoints: 10 });
+    const t = new SensorTable({ maxSensors: 2 });
     t.note([reading(1, 's1', 1, 1), reading(2, 's2', 1, 1), reading(3, 's3', 1, 1), reading(4, 's4', 1, 1), reading(5, 's3', 2, 1)]);
     assert.equal(t.list().length, 2);
     assert.equal(t.hidden, 2);
   });
 
   it('remembers the last data gap', () => {
-    const t = new SensorTable({ maxSensors: 2, historyPoints: 10 });
+    const t = new SensorTable({ maxSensors: 2 });
     assert.equal(t.lastGap, null);
     t.note([gapRecord('gw', 9, 1200, 100, 200, 'disk_full')]);
     assert.deepEqual(t.lastGap, { seq: 9, dropped: 1200, from: 100, to: 200, reason: 'disk_full' });

@@ -1,6 +1,6 @@
-// What the status page knows about each sensor and metric: its newest reading and a short history for the
-// charts, one point per second. Bounded: beyond maxSensors, sensors are counted, not kept, so a
-// gateway with thousands of nodes cannot grow the daemon's memory through its dashboard.
+// What the status page knows about each sensor and metric: its newest reading (the charts' history
+// is runtime/history's). Bounded: beyond maxSensors, sensors are counted, not kept, so a gateway
+// with thousands of nodes cannot grow the daemon's memory through its dashboard.
 import type { JournalRecord, Quality } from '../../protocol/records.ts';
 
 export interface SensorView {
@@ -15,23 +15,12 @@ export interface SensorView {
   seq: number;
 }
 
-export interface SensorHistory {
-  /** seconds since the epoch, ascending */
-  t: number[];
-  v: (number | null)[];
-}
-
 export interface GapView {
   seq: number;
   dropped: number;
   from: number;
   to: number;
   reason: string;
-}
-
-interface Entry {
-  last: SensorView;
-  history: SensorHistory;
 }
 
 /**
@@ -43,15 +32,15 @@ export function seriesKey(sensor: string, metric: string): string {
 }
 
 export class SensorTable {
-  private readonly sensors = new Map<string, Entry>();
+  private readonly sensors = new Map<string, SensorView>();
   private readonly pending = new Set<string>();
   private overflow = new Set<string>();
   private overflowCapped = false;
   private lastGapView: GapView | null = null;
 
-  private readonly opts: { maxSensors: number; historyPoints: number };
+  private readonly opts: { maxSensors: number };
 
-  constructor(opts: { maxSensors: number; historyPoints: number }) {
+  constructor(opts: { maxSensors: number }) {
     this.opts = opts;
   }
 
@@ -64,17 +53,11 @@ export class SensorTable {
       }
       if (r.kind !== 'reading') continue; // a monitoring plan is no series
       const key = seriesKey(r.sensor, r.metric);
-      let entry = this.sensors.get(key);
-      if (!entry) {
-        if (this.sensors.size >= this.opts.maxSensors) {
-          this.countOverflow(key);
-          continue;
-        }
-        entry = { last: undefined as unknown as SensorView, history: { t: [], v: [] } };
-        this.sensors.set(key, entry);
+      if (!this.sensors.has(key) && this.sensors.size >= this.opts.maxSensors) {
+        this.countOverflow(key);
+        continue;
       }
-      entry.last = { sensor: r.sensor, metric: r.metric, unit: r.unit, ts: r.ts, value: r.value, quality: r.quality, seq: r.seq, ...(r.state !== undefined ? { state: r.state } : {}) };
-      this.addPoint(entry.history, Math.floor(r.ts / 1000), r.value);
+      this.sensors.set(key, { sensor: r.sensor, metric: r.metric, unit: r.unit, ts: r.ts, value: r.value, quality: r.quality, seq: r.seq, ...(r.state !== undefined ? { state: r.state } : {}) });
       this.pending.add(key);
     }
   }
@@ -86,27 +69,12 @@ export class SensorTable {
     if (this.overflow.size >= 100_000) this.overflowCapped = true;
   }
 
-  private addPoint(h: SensorHistory, sec: number, value: number | null): void {
-    const n = h.t.length;
-    if (n > 0 && h.t[n - 1]! >= sec) {
-      // Same second (or a late reading from a clock step): the newest value stands for the second.
-      if (h.t[n - 1] === sec) h.v[n - 1] = value;
-      return;
-    }
-    h.t.push(sec);
-    h.v.push(value);
-    if (h.t.length > this.opts.historyPoints) {
-      h.t.splice(0, h.t.length - this.opts.historyPoints);
-      h.v.splice(0, h.v.length - this.opts.historyPoints);
-    }
-  }
-
   /** The sensors whose newest reading changed since the last call, and forget them. */
   takeChanged(): SensorView[] {
     const out: SensorView[] = [];
     for (const s of this.pending) {
       const e = this.sensors.get(s);
-      if (e) out.push(e.last);
+      if (e) out.push(e);
     }
     this.pending.clear();
     return out;
@@ -115,14 +83,7 @@ export class SensorTable {
   list(): SensorView[] {
     return [...this.sensors.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, e]) => e.last);
-  }
-
-  /** Chart history by series key (`sensor/metric`). */
-  histories(): Record<string, SensorHistory> {
-    const out: Record<string, SensorHistory> = {};
-    for (const [name, e] of this.sensors) out[name] = { t: e.history.t.slice(), v: e.history.v.slice() };
-    return out;
+      .map(([, e]) => e);
   }
 
   /** sensors seen but not kept because of maxSensors (a lower bound once it passes 100,000) */

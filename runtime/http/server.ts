@@ -1,5 +1,6 @@
 // The device's local HTTP server: the status page (/ with its script, styles and uPlot), its live
-// feed over WebSocket (/live), a JSON snapshot (/api/status), Prometheus figures (/metrics) and a
+// feed over WebSocket (/live), a JSON snapshot (/api/status), the history of readings and alerts
+// (/api/history, /api/alerts/history: history-api.ts), Prometheus figures (/metrics) and a
 // liveness check (/healthz).
 //
 // Who may ask: with a token configured, every request but /healthz must carry it (a Bearer header,
@@ -7,7 +8,6 @@
 // on loopback only (config.ts enforces it) and also refuses requests whose Host header is not a
 // loopback name, so that a web page elsewhere cannot reach it through DNS rebinding. WebSocket
 // upgrades must come from the page's own origin.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -15,13 +15,15 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DownlinkService } from '../../kernel/component.ts';
+import type { AlertHistoryService, DownlinkService } from '../../kernel/component.ts';
 import { UserError } from '../../kernel/user-error.ts';
 import { counter, gauge, processMetrics } from '../../kernel/metrics.ts';
 import { isLoopback } from '../../kernel/net.ts';
+import { hostName, presentedToken, tokenDigest, tokenMatches } from '../../kernel/request-token.ts';
 import { parseListen, type HttpConfig } from './config.ts';
 import type { DashboardFeed, LiveMessage } from './dashboard-feed.ts';
 import { DownlinkApi } from './downlink-api.ts';
+import { HistoryApi, type HistorySource } from './history-api.ts';
 
 // Through require: an ES import of node:http runs its lazy getters, which load Node's bundled
 // undici (for http.WebSocket), some 40 ms of a daemon's start for nothing (nodejs/node#59686).
@@ -44,6 +46,7 @@ interface Asset {
 const PAGE_FILES = new Map<string, Asset>([
   ['/', { file: () => new URL('./page/index.html', import.meta.url), type: 'text/html; charset=utf-8' }],
   ['/dashboard.js', { file: () => new URL('./page/dashboard.js', import.meta.url), type: 'text/javascript; charset=utf-8' }],
+  ['/charts.js', { file: () => new URL('./page/charts.js', import.meta.url), type: 'text/javascript; charset=utf-8' }],
   ['/dashboard.css', { file: () => new URL('./page/dashboard.css', import.meta.url), type: 'text/css; charset=utf-8' }],
   ['/vendor/uPlot.iife.min.js', { file: () => createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' }],
   ['/vendor/uPlot.min.css', { file: () => createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' }],
@@ -56,6 +59,10 @@ export interface LocalHttpServerDeps {
   log: Logger;
   /** the gateway's downlink queue, when there is a gateway */
   downlinks?: () => DownlinkService | undefined;
+  /** the page's history of readings */
+  history: HistorySource;
+  /** the alert history, when the device has alerts */
+  alertHistory?: () => AlertHistoryService | undefined;
 }
 
 
@@ -70,13 +77,15 @@ export class LocalHttpServer {
   private readonly lastWarn = new Map<string, number>();
   private readonly m;
   private readonly downlinkApi: DownlinkApi;
+  private readonly historyApi: HistoryApi;
 
   private readonly deps: LocalHttpServerDeps;
 
   constructor(deps: LocalHttpServerDeps) {
     this.deps = deps;
     this.downlinkApi = new DownlinkApi(() => deps.downlinks?.(), deps.log, sameOrigin);
-    this.tokenDigest = deps.config.token === undefined ? null : digest(deps.config.token);
+    this.historyApi = new HistoryApi(deps.history, () => deps.alertHistory?.());
+    this.tokenDigest = deps.config.token === undefined ? null : tokenDigest(deps.config.token);
     const reg = deps.metrics;
     this.m = {
       requests: counter(reg, 'fieldproof_http_requests_total', 'Requests to the local HTTP server', ['route', 'code']),
@@ -170,6 +179,8 @@ export class LocalHttpServer {
     }
     if (path === '/api/status') return this.reply(res, path, 200, 'application/json', safeJson(this.deps.feed.snapshot()), { 'Cache-Control': 'no-store' });
     if (path === '/metrics') return void this.metrics(req, res);
+    const api = this.historyApi.handle(path, url);
+    if (api) return this.reply(res, path, api.code, 'application/json', safeJson(api.body), { 'Cache-Control': 'no-store' }, req.method === 'HEAD');
     if (path === '/index.html') return this.reply(res, 'redirect', 301, 'text/plain; charset=utf-8', 'moved to /\n', { Location: '/' });
     const asset = PAGE_FILES.get(path);
     if (asset) return void this.pageFile(req, res, path, asset);
@@ -231,32 +242,12 @@ export class LocalHttpServer {
 
   /** Why a request is refused, or null when it may proceed. */
   private refusal(req: IncomingMessage): 'unauthorized' | 'bad_host' | null {
-    if (this.tokenDigest) return this.tokenMatches(this.presentedToken(req)) ? null : 'unauthorized';
+    if (this.tokenDigest) return this.tokenMatches(presentedToken(req, TOKEN_COOKIE)) ? null : 'unauthorized';
     return hostIsLoopback(req.headers.host) ? null : 'bad_host';
   }
 
-  private presentedToken(req: IncomingMessage): string | null {
-    const auth = req.headers.authorization;
-    if (auth) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-      return m ? m[1]! : null;
-    }
-    for (const part of (req.headers.cookie ?? '').split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0 && part.slice(0, eq).trim() === TOKEN_COOKIE) {
-        try {
-          return decodeURIComponent(part.slice(eq + 1).trim());
-        } catch {
-          return null;
-        }
-      }
-    }
-    return null;
-  }
-
   private tokenMatches(presented: string | null): boolean {
-    if (!this.tokenDigest || presented === null) return false;
-    return timingSafeEqual(digest(presented), this.tokenDigest);
+    return tokenMatches(presented, this.tokenDigest);
   }
 
   private warnSometimes(reason: string, fields: Record<string, unknown>, msg: string): void {
@@ -317,16 +308,6 @@ export class LocalHttpServer {
       this.m.clients.dec();
     });
   }
-}
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-function hostName(hostHeader: string | undefined): string | null {
-  if (!hostHeader) return null;
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(hostHeader.trim());
-  return m ? (m[1] ?? m[2]!) : null;
 }
 
 function hostIsLoopback(hostHeader: string | undefined): boolean {

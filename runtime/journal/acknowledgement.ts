@@ -6,7 +6,7 @@ import { headerHash } from '../../protocol/batch.ts';
 import { deleteChunks, type ChunkStore } from './chunk-store.ts';
 import type { HeldBatches } from './held-batches.ts';
 import type { JournalMetrics } from './journal-metrics.ts';
-import { STATE_KEY, type WriteOp } from './layout.ts';
+import { LAST_RECEIPT_KEY, STATE_KEY, type WriteOp } from './layout.ts';
 import { copyState, type JournalStateCell } from './state.ts';
 
 export interface AcknowledgementDeps {
@@ -62,6 +62,9 @@ export class Acknowledgement {
     const state = copyState(cell.current);
     const ops: WriteOp[] = [];
     const gone = chunks.endingBy(header.last); // chunks wholly acknowledged: a prefix
+    // The receipt of the last batch acknowledged outlives its header: the sink's word for the chain through it.
+    const receipt = held.receipt(throughBatch);
+    if (receipt) ops.push({ type: 'put', key: LAST_RECEIPT_KEY, value: JSON.stringify(receipt) });
     deleteChunks(gone, ops);
     state.bytes -= gone.reduce((s, c) => s + c.bytes, 0);
     state.bytes -= held.deleteInto(state.ackedBatch + 1, throughBatch, ops);

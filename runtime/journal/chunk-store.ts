@@ -61,6 +61,17 @@ export class ChunkStore {
     return this.index[this.firstEndingAtOrAfter(seq)];
   }
 
+  /**
+   * The first seq of the first held chunk with a record at or after `ts` (by its newest record's
+   * time), or the seq after the last held chunk when none has: where a reader of "the last hours"
+   * starts, without reading the chunks before it.
+   */
+  firstSeqSince(ts: number): number {
+    for (const c of this.index) if (c.maxTs >= ts) return c.first;
+    const last = this.index[this.index.length - 1];
+    return last ? last.last + 1 : 1;
+  }
+
   /** Whether the index still holds chunk `c`. */
   holds(c: ChunkIndex): boolean {
     return this.at(c.first)?.first === c.first;

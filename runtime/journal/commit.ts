@@ -10,7 +10,7 @@ import type { BatchHeader } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
 import type { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import { planRecord, type PlanInput } from '../../protocol/plan.ts';
-import { gapRecord, readingRecord, type JournalRecord, type Quality, type ReadingInput } from '../../protocol/records.ts';
+import { gapRecord, MAX_GAP_BATCHES, readingRecord, type JournalRecord, type Quality, type ReadingInput } from '../../protocol/records.ts';
 import type { ChunkDraft, ChunkIndexMark, ChunkStore } from './chunk-store.ts';
 import type { Pending } from './commit-queue.ts';
 import { JournalFullError } from './errors.ts';
@@ -112,8 +112,16 @@ export class GroupCommit {
     // A gap record goes first: it tells of readings older than anything in this commit.
     if (cell.current.pendingGap && (accepted.length > 0 || forceSeal)) {
       const gap = retention.takeGap()!;
-      const rec = gapRecord(this.d.device, cell.current.lastSeq + 1, gap.dropped, gap.from, gap.to, gap.reason);
-      written.push({ seq: lines.add(canonicalize(rec), gap.to), gap: rec });
+      // A record names at most MAX_GAP_BATCHES dropped batches (a bound for its readers); more go
+      // into further records of the same gap, which count no readings again.
+      const refs = gap.batches ?? [];
+      for (let i = 0; i === 0 || i < refs.length; i += MAX_GAP_BATCHES) {
+        const named = refs.slice(i, i + MAX_GAP_BATCHES);
+        const rec = gapRecord(this.d.device, cell.current.lastSeq + 1, i === 0 ? gap.dropped : 0, gap.from, gap.to, gap.reason, named);
+        const seq = lines.add(canonicalize(rec), gap.to);
+        written.push({ seq, gap: rec });
+        for (const ref of named) this.d.held.setCover(ref.batch, seq, lines.ops);
+      }
     }
     // Readings refused now are newer than everything accepted: their gap record waits for room.
     retention.addGap(refused.map((p) => p.input.ts), 'disk_full');

@@ -7,7 +7,7 @@
 // the old chain's conflicting batches are never sent. One synced write replaces the one journal
 // with the other, so a crash leaves either.
 import type { Level } from 'level';
-import { headerHash, signHeader, type BatchHeader } from '../../protocol/batch.ts';
+import { headerHash, signHeader, type BatchHeader, type ClockState } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
 import { leafHash, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import { restartRecord, type ProvableBatch, type RestartReason } from '../../protocol/restart.ts';
@@ -38,6 +38,8 @@ export interface EpochSwitchInput {
   records: AsyncIterable<{ seq: number; line: string }>;
   maxRecords: number;
   now: number;
+  /** the device clock's sync state, stated in the new epoch's headers as in every other */
+  clock?: ClockState;
 }
 
 export interface EpochSwitch {
@@ -49,7 +51,7 @@ export interface EpochSwitch {
 
 /** The write that replaces the journal's chain with a new epoch's, and the state after it. */
 export async function epochSwitch(input: EpochSwitchInput, req: EpochRequest): Promise<EpochSwitch> {
-  const { db, device, key, state, maxRecords, now } = input;
+  const { db, device, key, state, maxRecords, now, clock } = input;
   const epoch = (state.epoch ?? 1) >= req.from.epoch ? (state.epoch ?? 1) + 1 : req.from.epoch + 1;
   const carried: { line: string; ts: number }[] = [];
   for await (const { seq, line } of input.records) {
@@ -64,7 +66,8 @@ export async function epochSwitch(input: EpochSwitchInput, req: EpochRequest): P
   const lines = [{ line: restart, ts: now }, ...carried];
 
   const ops: WriteOp[] = [];
-  for (const range of [RANGE.chunk, RANGE.index, RANGE.header, RANGE.pruned]) {
+  // The receipts kept beside held batches go with them: the new epoch's numbers start again.
+  for (const range of [RANGE.chunk, RANGE.index, RANGE.header, RANGE.pruned, RANGE.receipt]) {
     for await (const k of db.keys(range)) ops.push({ type: 'del', key: k });
   }
   const headers: BatchHeader[] = [];
@@ -76,7 +79,8 @@ export async function epochSwitch(input: EpochSwitchInput, req: EpochRequest): P
     const text = group.map((l) => l.line);
     const header = signHeader({
       device, batch: headers.length + 1, first, last: first + group.length - 1, count: group.length,
-      root: rootFromLeafHashes(text.map((l) => leafHash(l))).toString('hex'), prev, created: now, epoch,
+      root: rootFromLeafHashes(text.map((l) => leafHash(l))).toString('hex'), prev, created: now,
+      ...(clock ? { clock } : {}), epoch,
     }, key);
     const chunkBytes = text.reduce((s, l) => s + l.length + 1, 0);
     let minTs = Infinity;

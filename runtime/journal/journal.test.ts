@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { Level } from 'level';
 import { checkBatch, chainProblem, type BatchHeader } from '../../protocol/batch.ts';
 import type { GapRecord, JournalRecord, ReadingInput } from '../../protocol/records.ts';
+import { coverProblem } from '../../protocol/prune-cover.ts';
 import { generateKey, type DeviceKey } from '../../protocol/signature.ts';
 import { JournalFullError, JournalOpenError } from './errors.ts';
 import { Journal, type JournalOptions } from './journal.ts';
@@ -149,6 +150,34 @@ test('drop-oldest: the oldest unsent batches are dropped, their headers kept, an
   assert.equal(chainProblem(batches.map((b) => b.header)), null, 'the chain stays whole');
   const v = await verifyJournal(j);
   assert.equal(v.ok, true, v.problems.join('; '));
+  await j.close();
+});
+
+test('drop-oldest: every pruned batch is named, with its hash, by a sealed gap record, also when that record\'s batch is dropped in turn, and after a reopen', async () => {
+  const dir = freshDir();
+  let j = await open(dir, { maxBytes: 30_000, policy: 'drop-oldest' });
+  // Long enough that batches holding gap records are dropped too: their batches are named again.
+  for (let i = 0; i < 300; i += 10) await fill(j, i, 10);
+  await j.sealNow();
+  const check = async (jj: Journal) => {
+    const s = jj.stats();
+    assert.ok(s.prunedBatches > 5, `many batches dropped (${s.prunedBatches})`);
+    let covered = 0;
+    for (let b = s.ackedBatch + 1; b <= s.lastBatch; b++) {
+      if (!jj.isPruned(b)) continue;
+      const cover = await jj.pruneCover(b);
+      assert.ok(cover, `pruned batch ${b} has a sealed gap record naming it`);
+      assert.equal(coverProblem(jj.header(b)!, cover), null);
+      covered++;
+    }
+    assert.equal(covered, s.prunedBatches);
+  };
+  await check(j);
+  const gaps = (await allBatches(j)).flatMap((b) => b.records).filter((r): r is GapRecord => r.kind === 'gap');
+  assert.ok(gaps.some((g) => (g.batches?.length ?? 0) > 1), 'a gap record names batches again whose first record was dropped with its batch');
+  await j.close();
+  j = await open(dir, { maxBytes: 30_000, policy: 'drop-oldest' });
+  await check(j);
   await j.close();
 });
 

@@ -10,10 +10,12 @@
 import type { Level } from 'level';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { BatchHeader } from '../../protocol/batch.ts';
+import type { BatchHeader, ClockState } from '../../protocol/batch.ts';
 import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
 import type { PlanInput } from '../../protocol/plan.ts';
 import type { JournalRecord, ReadingInput } from '../../protocol/records.ts';
+import type { PruneCover } from '../../protocol/prune-cover.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry as MetricsRegistry } from '../../kernel/metrics.ts';
@@ -26,9 +28,10 @@ import { JournalClosedError, JournalOpenError } from './errors.ts';
 import { HeldBatches } from './held-batches.ts';
 import { journalMetrics, type JournalMetrics } from './journal-metrics.ts';
 import { LastValues } from './last-values.ts';
-import type { JournalState, LastValue, PendingGap } from './layout.ts';
+import { LAST_RECEIPT_KEY, type JournalState, type LastValue, type PendingGap, type WriteOp } from './layout.ts';
 import { JournalListeners } from './listeners.ts';
 import { openJournalDatabase } from './open.ts';
+import { PruneCovers } from './prune-covers.ts';
 import { JournalReader, type BatchLines, type StoredBatch } from './reader.ts';
 import { Retention, type RetentionPolicy } from './retention.ts';
 import { Sealer, type BatchPolicy } from './sealer.ts';
@@ -58,6 +61,8 @@ export interface JournalOptions {
   commitMaxRecords?: number;
   /** a clock for tests */
   now?: () => number;
+  /** the device clock's sync state, stated in every header sealed (runtime/clock/) */
+  clockState?: () => ClockState;
   /** told of every completed group commit: for benchmarks */
   onCommit?: (info: { records: number; ms: number }) => void;
 }
@@ -96,6 +101,7 @@ export class Journal {
   private ack!: Acknowledgement;
   private reader!: JournalReader;
   private lastValues!: LastValues;
+  private covers!: PruneCovers;
   private commit!: GroupCommit;
 
   private readonly db: Level<string, string>;
@@ -130,12 +136,13 @@ export class Journal {
     const shared = { cell: this.cell, held: this.held, chunks: this.chunks, metrics: this.metrics };
     const onDurable = () => this.publishGauges();
     this.sealer = new Sealer({
-      ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, sealByAge: () => this.sealByAge(),
+      ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, clock: opts.clockState, sealByAge: () => this.sealByAge(),
       policy: this.sealerPolicy,
     });
     this.retention = new Retention({ ...shared, maxBytes: this.maxBytes, policy: opts.policy ?? 'drop-oldest', log });
     this.ack = new Acknowledgement({ ...shared, db, onDurable });
     this.reader = new JournalReader({ ...shared, ack: this.ack });
+    this.covers = new PruneCovers({ cell: this.cell, held: this.held, reader: this.reader });
     this.lastValues = new LastValues(this.cell);
     this.commit = new GroupCommit({
       ...shared, db, device: opts.device, encoder: new ReadingEncoder(opts.device), sealer: this.sealer, retention: this.retention,
@@ -264,6 +271,30 @@ export class Journal {
     return this.writes.run(() => this.ack.acknowledge(throughBatch));
   }
 
+  /**
+   * Keep a receipt the sink gave for a held batch (checked by the caller: for this batch's hash,
+   * under the trusted key), so that the operator can show the sink's signed acceptance later. It
+   * goes with the batch's header. Not synced: a receipt lost to a power cut is asked for again.
+   */
+  keepReceipt(receipt: Receipt): Promise<void> {
+    return this.writes.run(async () => {
+      if (this.closed || this.opts.readOnly || this.ack.releasedBatch(receipt.batch)) return;
+      const ops: WriteOp[] = [];
+      if (this.held.keepReceipt(receipt, ops)) await this.db.batch(ops as never);
+    });
+  }
+
+  /** The sink's receipt for held batch `batch`, if one was kept. */
+  receipt(batch: number): Receipt | null {
+    return this.held.receipt(batch) ?? null;
+  }
+
+  /** The receipt of the last acknowledged batch, if the sink gave one. */
+  async lastReceipt(): Promise<Receipt | null> {
+    const text = await this.db.get(LAST_RECEIPT_KEY);
+    return text ? (JSON.parse(text) as Receipt) : null;
+  }
+
   // ---------------------------------------------------------------- recovery epochs
 
   /** The device's public key, which signs every header of this journal. */
@@ -291,6 +322,7 @@ export class Journal {
       const out = await epochSwitch({
         db: this.db, device: this.opts.device, key: this.opts.key, state: { ...s, pendingGap: s.pendingGap },
         keepFrom, records: this.reader.records(keepFrom), maxRecords: this.sealerPolicy.maxRecords, now: (this.opts.now ?? Date.now)(),
+        ...(this.opts.clockState ? { clock: this.opts.clockState() } : {}),
       }, req);
       await this.db.batch(out.ops as never, { sync: true });
       this.wire(out.state);
@@ -331,6 +363,11 @@ export class Journal {
     return this.held.header(batch) ?? null;
   }
 
+  /** Whether the disk bound dropped the records of held batch `batch`. */
+  isPruned(batch: number): boolean {
+    return this.held.isPruned(batch);
+  }
+
   get ackedBatch(): number {
     return this.cell.current.ackedBatch;
   }
@@ -350,6 +387,11 @@ export class Journal {
     return this.reader.readBatchLines(batch);
   }
 
+  /** The signed gap record announcing pruned batch `batch`, with its path; null while none is sealed. */
+  pruneCover(batch: number): Promise<PruneCover | null> {
+    return this.covers.of(batch);
+  }
+
   readBatch(batch: number): Promise<StoredBatch | null> {
     return this.reader.readBatch(batch);
   }
@@ -362,6 +404,11 @@ export class Journal {
   /** Every durable record still held from seq `from` on, in seq order, sealed or not: for `journal verify`, export and replays. */
   records(from = 1): AsyncGenerator<{ seq: number; line: string }> {
     return this.reader.records(from);
+  }
+
+  /** Where the records of the last hours begin: the first held seq in a chunk with a record at or after `ts`. */
+  firstSeqSince(ts: number): number {
+    return this.chunks.firstSeqSince(ts);
   }
 
   // ---------------------------------------------------------------- listeners, closing

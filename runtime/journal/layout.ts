@@ -1,3 +1,5 @@
+import type { PrunedBatchRef } from '../../protocol/records.ts';
+
 // Key layout of the journal's LevelDB. Keys sort as strings, so numbers are fixed-width hex.
 //
 //   meta           {"format":1,"device":...,"key":...,"created":...}  identity, written once
@@ -5,7 +7,11 @@
 //   c!<first>      a chunk: the canonical JSON of consecutive records, one per line
 //   i!<first>      the chunk's index entry: last seq, min and max ts, byte size
 //   b!<batch>      a sealed batch header, canonical JSON
-//   p!<batch>      present when the batch's records were dropped under the disk bound
+//   p!<batch>      present when the batch's records were dropped under the disk bound:
+//                  {"cover": seq of the gap record naming it, 0 until written} ("1" before covers)
+//   r!<batch>      the sink's receipt for a held batch (kept until the header goes)
+//   receipt        the receipt of the last acknowledged batch: the sink's signed word for the
+//                  whole chain through it
 //
 // One group commit writes its chunk(s), any headers it sealed and the new state in one atomic,
 // synced LevelDB batch: after a crash the journal is exactly as of some completed commit.
@@ -21,6 +27,8 @@ export const chunkKey = (first: number) => `c!${hex16(first)}`;
 export const indexKey = (first: number) => `i!${hex16(first)}`;
 export const headerKey = (batch: number) => `b!${hex16(batch)}`;
 export const prunedKey = (batch: number) => `p!${hex16(batch)}`;
+export const receiptKey = (batch: number) => `r!${hex16(batch)}`;
+export const LAST_RECEIPT_KEY = 'receipt';
 export const parseNumberKey = (key: string) => parseInt(key.slice(2), 16);
 
 export const RANGE = {
@@ -28,6 +36,7 @@ export const RANGE = {
   index: { gte: 'i!', lt: 'i"' },
   header: { gte: 'b!', lt: 'b"' },
   pruned: { gte: 'p!', lt: 'p"' },
+  receipt: { gte: 'r!', lt: 'r"' },
 };
 
 /** One operation of the atomic LevelDB write a commit or an acknowledgement builds. */
@@ -49,6 +58,8 @@ export interface PendingGap {
   from: number;
   to: number;
   reason: string;
+  /** pruned batches the gap record will name (replaced, never changed in place: states are copied shallowly) */
+  batches?: PrunedBatchRef[];
 }
 
 export interface JournalState {

@@ -2,8 +2,10 @@
 // journal.maxBytes, by dropping the oldest unsent batches (drop-oldest) or refusing new readings
 // (reject-new). Every reading lost either way, or lost before it reached the journal (an
 // overloaded pipeline, a failed write), is counted into a pending gap, which the next commit
-// writes as a signed gap record: nothing is dropped silently.
+// writes as a signed gap record: nothing is dropped silently. A pruned batch is named, with its
+// header hash, in that record's `batches`: the device's signature on the prune.
 import type { Logger } from 'pino';
+import { headerHash } from '../../protocol/batch.ts';
 import type { ChunkStore } from './chunk-store.ts';
 import { JournalFullError } from './errors.ts';
 import type { HeldBatches } from './held-batches.ts';
@@ -86,8 +88,13 @@ export class Retention {
       const bytes = dropped.reduce((s, c) => s + c.bytes, 0);
       freed += bytes;
       state.bytes -= bytes;
+      // The gap records inside this batch go with it: the batches they named are named again.
+      const uncovered = held.coveredWithin(h.first, h.last);
+      for (const p of uncovered) held.setCover(p, 0, ops);
       held.markPruned(b, ops);
       const gap = state.pendingGap ?? { dropped: 0, from: Infinity, to: -Infinity, reason: 'disk_full' };
+      const named = [...uncovered, b].map((n) => ({ batch: n, hash: headerHash(held.header(n)!) }));
+      gap.batches = [...(gap.batches ?? []).filter((r) => !uncovered.includes(r.batch)), ...named];
       gap.dropped += h.count;
       gap.from = Math.min(gap.from, ...dropped.map((c) => c.minTs));
       gap.to = Math.max(gap.to, ...dropped.map((c) => c.maxTs));

@@ -3,7 +3,7 @@
 // root, the link to the previous header, the device's signature. The header goes into the same
 // write as the commit that sealed it, so a batch is durable exactly when its last records are.
 import { canonicalize } from '../../protocol/canonical.ts';
-import { headerHash, signHeader, type BatchHeader } from '../../protocol/batch.ts';
+import { headerHash, signHeader, type BatchHeader, type ClockState } from '../../protocol/batch.ts';
 import { leafHash, rootFromLeafHashes } from '../../protocol/merkle.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import type { ChunkStore } from './chunk-store.ts';
@@ -42,6 +42,8 @@ export interface SealerDeps {
   held: HeldBatches;
   metrics: JournalMetrics;
   now: () => number;
+  /** the device clock's sync state, stated in each header sealed (absent: headers carry no `clock`) */
+  clock?: (() => ClockState) | undefined;
   /** the tail has reached batch.maxAgeMs: commit a seal (the journal runs it in its write chain) */
   sealByAge: () => Promise<void>;
 }
@@ -105,7 +107,7 @@ export class Sealer {
 
   /** Seal the whole tail into the next batch; the caller has closed the chunk at the boundary. */
   seal(ops: WriteOp[]): BatchHeader {
-    const { cell, held, key, device, now, metrics } = this.deps;
+    const { cell, held, key, device, now, metrics, clock } = this.deps;
     const state = cell.current;
     const lines = this.tail.lines;
     const first = state.sealedSeq + 1;
@@ -119,6 +121,7 @@ export class Sealer {
         root: rootFromLeafHashes(lines.map((l) => leafHash(l))).toString('hex'),
         prev: state.lastHeaderHash,
         created: now(),
+        ...(clock ? { clock: clock() } : {}),
         epoch: state.epoch ?? 1,
       },
       key,

@@ -1,5 +1,6 @@
 // `fieldproof journal verify`: re-derive everything the journal claims from what it holds.
 import { checkBatch, expectedPrev, headerHash, type BatchHeader } from '../../protocol/batch.ts';
+import { coverProblem } from '../../protocol/prune-cover.ts';
 import { recordProblem, type JournalRecord } from '../../protocol/records.ts';
 import type { Journal } from './journal.ts';
 
@@ -65,7 +66,13 @@ export async function verifyJournal(journal: Journal): Promise<JournalVerificati
     if (h.prev !== (prev ? expectedPrev(prev) : prevHash)) note(`batch ${b} does not chain to batch ${b - 1}`);
     if (prev && h.first !== prev.last + 1) note(`batch ${b} starts at seq ${h.first}, batch ${b - 1} ended at ${prev.last}`);
     if (stored.pruned) {
-      // Dropped under the disk bound: the header stays, its records are gone by design.
+      // Dropped under the disk bound: the header stays, its records are gone by design, and once
+      // its gap record is sealed that record must name it: the cover the uplink sends.
+      const cover = await journal.pruneCover(b).catch(() => null);
+      if (cover) {
+        const problem = coverProblem(h, cover);
+        if (problem) note(`batch ${b} is pruned, but its gap record does not cover it: ${problem}`);
+      }
     } else {
       const check = checkBatch(h, stored.records);
       if (!check.ok) note(`batch ${b}: ${check.reason}`);

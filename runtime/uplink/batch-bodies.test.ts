@@ -8,7 +8,7 @@ import { generateKey } from '../../protocol/signature.ts';
 import { tempDir } from '../../test/support/sink.ts';
 import { decodeColumnar } from '../../protocol/columnar/decoder.ts';
 import { Journal } from '../journal/journal.ts';
-import { BatchBodies } from './batch-bodies.ts';
+import { BatchBodies, type BatchBody } from './batch-bodies.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -33,7 +33,7 @@ describe('batch bodies', () => {
     bodies.prepare(1, 3);
     assert.equal(bodies.size, 3);
     for (let b = 1; b <= 5; b++) {
-      const made = await bodies.take(b);
+      const made = (await bodies.take(b)) as BatchBody | null;
       assert.ok(made);
       const decoded = decodeColumnar(gunzipSync(made.body), 1000);
       const held = (await j.readBatchLines(b))!;
@@ -54,12 +54,13 @@ describe('batch bodies', () => {
         order.push(`read ${b} done`);
         return r;
       },
+      pruneCover: (b: number) => j.pruneCover(b),
     };
     const bodies = new BatchBodies(source, { encoding: 'json', gzipLevel: 1 });
     bodies.prepare(1, 4);
     const made = await Promise.all([4, 3, 2, 1].map((b) => bodies.take(b)));
     assert.deepEqual(order, [1, 2, 3, 4].flatMap((b) => [`read ${b}`, `read ${b} done`]));
-    const seqs = made.map((m) => (JSON.parse(gunzipSync(m!.body).toString('utf8')) as { header: { batch: number } }).header.batch);
+    const seqs = made.map((m) => (JSON.parse(gunzipSync((m as BatchBody).body).toString('utf8')) as { header: { batch: number } }).header.batch);
     assert.deepEqual(seqs, [4, 3, 2, 1]);
   });
 

@@ -27,15 +27,18 @@ export interface BatchBody {
   records: number;
 }
 
+/** A pruned batch whose cover (the signed gap record naming it) is not sealed yet: nothing to send for now. */
+export const NOT_READY = 'not_ready';
+
 export interface BatchBodiesOptions {
   encoding: 'columnar' | 'json';
   gzipLevel: number;
 }
 
-type Source = Pick<Journal, 'readBatchLines'>;
+type Source = Pick<Journal, 'readBatchLines' | 'pruneCover'>;
 
 export class BatchBodies {
-  private readonly made = new Map<number, Promise<BatchBody | null>>();
+  private readonly made = new Map<number, Promise<BatchBody | typeof NOT_READY | null>>();
   /** reading and encoding, one batch at a time */
   private encoding: Promise<unknown> = Promise.resolve();
 
@@ -54,7 +57,7 @@ export class BatchBodies {
   }
 
   /** The body of a batch (null when the journal no longer holds it), made now if not made ahead. */
-  take(batch: number): Promise<BatchBody | null> {
+  take(batch: number): Promise<BatchBody | typeof NOT_READY | null> {
     const p = this.made.get(batch) ?? this.make(batch);
     this.made.delete(batch);
     return p;
@@ -69,10 +72,10 @@ export class BatchBodies {
     return this.made.size;
   }
 
-  private make(batch: number): Promise<BatchBody | null> {
+  private make(batch: number): Promise<BatchBody | typeof NOT_READY | null> {
     const encoded = this.encoding.then(() => this.encode(batch));
     this.encoding = encoded.catch(() => undefined);
-    const body = encoded.then(async (e) => (e ? { body: await this.compress(e.raw), type: e.type, records: e.records } : null));
+    const body = encoded.then(async (e) => (e && e !== NOT_READY ? { body: await this.compress(e.raw), type: e.type, records: e.records } : e));
     // A body made ahead and then dropped must not surface as an unhandled rejection.
     body.catch(() => undefined);
     return body;
@@ -83,9 +86,16 @@ export class BatchBodies {
     return raw.length <= INLINE_GZIP_BYTES ? gzipSync(raw, options) : gzipAsync(raw, options);
   }
 
-  private async encode(batch: number): Promise<{ raw: Buffer; type: string; records: number } | null> {
+  private async encode(batch: number): Promise<{ raw: Buffer; type: string; records: number } | typeof NOT_READY | null> {
     const b = await this.journal.readBatchLines(batch);
     if (!b) return null;
+    if (b.pruned) {
+      // A header without records goes with the device's signed word for the drop, always as JSON
+      // (the columnar encoding has no room for it, and the body is a few hundred bytes).
+      const cover = await this.journal.pruneCover(batch);
+      if (!cover) return NOT_READY;
+      return { raw: Buffer.from(`{"header":${canonicalize(b.header)},"records":[],"pruned":true,"cover":${canonicalize(cover)}}`, 'utf8'), type: 'application/json', records: 0 };
+    }
     if (this.options.encoding === 'columnar') return { raw: encodeColumnarLines(b.header, b.lines, b.pruned), type: COLUMNAR_CONTENT_TYPE, records: b.lines.length };
     return { raw: jsonBody(b.header, b.lines, b.pruned), type: 'application/json', records: b.lines.length };
   }

@@ -1,18 +1,24 @@
-// Whether a sink's answer is an acknowledgement the device may delete on: a receipt the trusted
-// sink key signed for exactly this batch and header hash (sink-trust.ts). Anything else is
-// counted by reason, logged, and shown on the status board; nothing is deleted on it.
+// Whether a sink's answer acknowledges a batch, and keeping the receipts that do. A receipt counts
+// only for exactly the batch's header hash, under the key the device trusts (sink-trust.ts), and,
+// while the device holds the batch's records, only when it does not say the sink holds a prune:
+// otherwise nothing is deleted, and the refusal is counted and logged. A receipt that holds is
+// kept in the journal beside its batch: the operator's evidence of the sink's acceptance.
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
+import type { Receipt } from '../../protocol/receipt.ts';
 import type { StatusBoard } from '../../kernel/component.ts';
+import type { Journal } from '../journal/journal.ts';
 import type { SinkTrust } from './sink-trust.ts';
 
 export interface ReceiptGateDeps {
-  trust: SinkTrust;
   device: string;
+  trust: SinkTrust;
+  journal: Pick<Journal, 'keepReceipt'>;
   log: Logger;
-  board?: StatusBoard | undefined;
+  /** answers not taken as acknowledgements, and uplink errors, by reason */
   refused: Counter<'reason'>;
   errors: Counter<'reason'>;
+  board?: StatusBoard | undefined;
 }
 
 export class ReceiptGate {
@@ -22,12 +28,15 @@ export class ReceiptGate {
     this.deps = deps;
   }
 
-  /** A receipt the device may delete on; otherwise counted, logged and false. */
-  holds(receipt: unknown, batch: number, header: string, answer: 'batch' | 'head'): boolean {
-    const { trust, device, log, refused, errors } = this.deps;
+  /**
+   * A receipt the device may delete on; otherwise counted, logged and false. `holdsRecords`: the
+   * device still has the batch's records, so a receipt for a pruned batch does not do.
+   */
+  holds(receipt: unknown, batch: number, header: string, answer: 'batch' | 'head', holdsRecords: boolean): boolean {
+    const { log, refused, errors, board } = this.deps;
     let verdict;
     try {
-      verdict = trust.accept(receipt, { device, batch, header });
+      verdict = this.deps.trust.accept(receipt, { device: this.deps.device, batch, header, ...(holdsRecords ? { pruned: false } : {}) });
     } catch (err) {
       log.error({ batch, err: (err as Error).message }, 'cannot pin the sink key; nothing is deleted until it can be');
       refused.inc({ reason: 'pin_failed' });
@@ -44,7 +53,16 @@ export class ReceiptGate {
     } else {
       log.error({ batch, reason: verdict.reason, err: verdict.detail }, `${what} carries a receipt that does not hold: not an acknowledgement; the batch stays and is sent again`);
     }
-    this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: 200, error: verdict.detail });
+    board?.set('uplink.lastError', { at: Date.now(), batch, status: 200, error: verdict.detail });
     return false;
+  }
+
+  /** Keep a receipt that held, beside its batch; a failure to keep it is logged, never a reason to resend. */
+  async keep(receipt: Receipt): Promise<void> {
+    try {
+      await this.deps.journal.keepReceipt(receipt);
+    } catch (err) {
+      this.deps.log.warn({ batch: receipt.batch, err: (err as Error).message }, 'cannot keep the sink\'s receipt in the journal');
+    }
   }
 }

@@ -10,10 +10,11 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent, request, type Dispatcher } from 'undici';
 import { headerHash } from '../../protocol/batch.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
 import type { StatusBoard } from '../../kernel/component.ts';
 import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
-import { BatchBodies } from './batch-bodies.ts';
+import { BatchBodies, NOT_READY } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
 import { HaltSwitch } from './halt.ts';
 import { ReceiptGate } from './receipt-gate.ts';
@@ -35,7 +36,10 @@ export interface UplinkDeps {
   dispatcher?: Dispatcher;
 }
 
-type SendOutcome = 'acked' | 'retry' | 'rewind';
+type SendOutcome = 'acked' | 'retry' | 'rewind' | 'wait';
+
+/** How long a pruned batch waits for the gap record that covers it to be sealed. */
+const COVER_WAIT_MS = 500;
 
 class SinkReply {
   readonly status: number;
@@ -81,7 +85,7 @@ export class Uplink {
   private lastPublished = '';
   /** sending stopped until an operator acts */
   private readonly halt: HaltSwitch;
-  private readonly receipts: ReceiptGate;
+  private readonly gate: ReceiptGate;
   private readonly recovery: EpochRecovery;
   private readonly bodies: BatchBodies;
   private readonly base: string;
@@ -100,7 +104,8 @@ export class Uplink {
     this.recovery = new EpochRecovery({
       journal: deps.journal, device: deps.device, deviceKey: deps.journal.publicKey, log: deps.log,
       heldBatch: (batch, epoch, records) => this.heldBatch(batch, epoch, records),
-      receiptHolds: (receipt, batch, hash) => this.receipts.holds(receipt, batch, hash, 'head'),
+      // the sink's word that it holds the batch, as it holds it (pruned or not): recovery reads its records
+      receiptHolds: (receipt, batch, hash) => this.gate.holds(receipt, batch, hash, 'head', false),
     });
     const reg = deps.metrics;
     this.m = {
@@ -115,7 +120,7 @@ export class Uplink {
       lastAck: gauge(reg, 'fieldproof_uplink_last_ack_timestamp_seconds', 'When the sink last acknowledged a batch'),
       seconds: histogram(reg, 'fieldproof_uplink_request_seconds', 'Time from sending a batch to its answer', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     };
-    this.receipts = new ReceiptGate({ trust: this.trust, device: deps.device, log: deps.log, board: deps.board, refused: this.m.unacknowledged, errors: this.m.errors });
+    this.gate = new ReceiptGate({ device: deps.device, trust: this.trust, journal: deps.journal, log: deps.log, refused: this.m.unacknowledged, errors: this.m.errors, board: deps.board });
     this.halt = new HaltSwitch({ dataDir: deps.dataDir, log: deps.log, board: deps.board });
   }
 
@@ -226,8 +231,11 @@ export class Uplink {
       if (!Number.isSafeInteger(have) || have < 0) throw new Error('the head answer names no batch number');
       const journal = this.deps.journal;
       // The head moves the device forward only under a receipt for it from the trusted sink.
-      if (have > this.ackCursor && !this.receipts.holds(res.body.receipt, have, String(res.body.hash), 'head')) return this.fail('head_unacknowledged');
       const head: HeadAnswer = { epoch: Number(res.body.epoch ?? 1), batch: have, hash: String(res.body.hash), header: res.body.header, receipt: res.body.receipt };
+      // A head held as pruned moves it forward only when the device dropped that batch too (a
+      // batch of the journal's own epoch: another epoch's numbers name other batches).
+      const holdsRecords = head.epoch === journal.epoch && have > journal.ackedBatch && journal.header(have) !== null && !journal.isPruned(have);
+      if (have > this.ackCursor && !this.gate.holds(res.body.receipt, have, head.hash, 'head', holdsRecords)) return this.fail('head_unacknowledged');
       const relation = chainRelation(journal, head);
       if (relation === 'diverged') {
         // The journal was lost or restored from an older copy: a new epoch, then ask again. The
@@ -242,8 +250,10 @@ export class Uplink {
         this.next = this.ackCursor + 1;
         return;
       }
-      if (relation === 'same' && have > journal.ackedBatch) await this.ackThrough(have);
-      else if (relation === 'same' && have < journal.ackedBatch) {
+      if (relation === 'same' && have > journal.ackedBatch) {
+        await this.gate.keep(res.body.receipt as Receipt);
+        await this.ackThrough(have);
+      } else if (relation === 'same' && have < journal.ackedBatch) {
         this.deps.log.error({ sinkHas: have, ackedBatch: journal.ackedBatch }, 'the sink holds fewer batches than it acknowledged before (restored from an old backup?); the acknowledged batches are gone from this device');
       }
       // A journal ahead (a new epoch the sink has not accepted yet) sends from its own cursor.
@@ -268,6 +278,7 @@ export class Uplink {
       return 'retry';
     }
     if (!payload) return 'acked'; // the journal no longer holds it: acknowledged (or being so) meanwhile
+    if (payload === NOT_READY) return 'wait';
     if (this.bucket) {
       const wait = this.bucket.take(payload.body.length);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -275,7 +286,9 @@ export class Uplink {
     const started = performance.now();
     let res: SinkReply;
     try {
-      res = await this.call('POST', '/v1/batches', payload.body, { 'content-type': payload.type, 'content-encoding': 'gzip' });
+      // The backlog rides along, unsigned and informational, for the sink's fleet view.
+      const backlog = String(this.deps.journal.stats().unsentRecords);
+      res = await this.call('POST', '/v1/batches', payload.body, { 'content-type': payload.type, 'content-encoding': 'gzip', 'x-fieldproof-backlog': backlog });
     } catch (err) {
       if (!this.running) return 'retry';
       this.m.errors.inc({ reason: 'unreachable' });
@@ -287,12 +300,14 @@ export class Uplink {
     const code = String(res.body.code ?? res.body.status ?? res.status);
     if (res.status === 200) {
       const header = this.deps.journal.header(batch);
-      if (header && !this.receipts.holds(res.body.receipt, batch, headerHash(header), 'batch')) {
+      // A receipt that the sink holds this batch as pruned acknowledges only a batch sent as pruned.
+      if (header && !this.gate.holds(res.body.receipt, batch, headerHash(header), 'batch', payload.records > 0)) {
         this.m.sent.inc({ outcome: 'unacknowledged' });
         return 'retry';
       }
       this.m.sent.inc({ outcome: String(res.body.status ?? 'stored') });
       this.m.records.inc(payload.records);
+      if (header) await this.gate.keep(res.body.receipt as Receipt);
       return 'acked';
     }
     this.m.sent.inc({ outcome: code });
@@ -350,6 +365,11 @@ export class Uplink {
     }
     this.next = Math.min(this.next, batch);
     if (!this.running) return;
+    if (outcome === 'wait') {
+      this.bodies.clear();
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + COVER_WAIT_MS);
+      return;
+    }
     if (outcome === 'rewind') this.needResync = true;
     this.fail(outcome === 'rewind' ? 'rewind' : 'send_failed');
   }

@@ -49,6 +49,10 @@ export function reportCsv(r: MrvReport): string {
   for (const g of r.energy.gaps) row('gap', g.bridged ? 'bridged' : 'not_bridged', g.sensor, g.to, g.uncreditedKwh, 'kWh uncredited', `from ${iso(g.from)}; ${g.reason}`);
   row('data_loss', 'dropped_on_device', null, null, r.dataLoss.droppedOnDevice, 'records', 'from the device\'s signed gap records');
   row('data_loss', 'pruned_records', null, null, r.dataLoss.prunedRecords, 'records', `${r.dataLoss.prunedBatches.length} batch(es) dropped before sending`);
+  row('time', 'unsynced_readings', null, null, r.time.unsyncedReadings, 'readings', `in ${r.time.unsyncedBatches} batch(es) sealed while the device clock was not synchronised`);
+  row('time', 'unstated_batches', null, null, r.time.unstatedBatches, 'batches', 'headers that do not state the clock\'s sync state');
+  row('time', 'future_batches', null, null, r.time.futureBatches, 'batches', 'created after the sink received them, beyond its tolerance');
+  row('time', 'backwards_batches', null, null, r.time.backwardsBatches, 'batches', 'created before the batch preceding them');
   row('completeness', 'device', null, null, `${r.completeness.present}/${r.completeness.expected}`, 'readings', `ratio ${r.completeness.ratio}`);
   row('emissions', 'electricity_credited', null, null, e.electricityCreditedMwh, 'MWh', 'EG: inside the crediting period');
   row('emissions', 'baseline', null, null, e.baselineTco2e, 't CO2e', 'BE = EG x EF_grid');

@@ -79,6 +79,7 @@ ${table(['Meter', 'Serial', 'Due', 'Overdue hours in period', 'Treatment'], calR
 <h2>8. Data completeness and loss</h2>
 <p>${r.completeness.present} of ${r.completeness.expected} readings the plans call for are present and usable (${num(r.completeness.ratio * 100, 2)} %). The device reports ${r.dataLoss.droppedOnDevice} record(s) dropped and ${r.dataLoss.prunedRecords} record(s) in batches dropped before sending.</p>
 ${table(['Kind', 'Record', 'From', 'To', 'Reason', 'Records in period'], lossRows)}
+<p>Device clock: ${r.time.unsyncedReadings} reading(s) in ${r.time.unsyncedBatches} batch(es) sealed while the device clock was not synchronised; ${r.time.unstatedBatches} batch(es) do not state the clock's state; the sink flagged ${r.time.futureBatches} batch(es) created in the future and ${r.time.backwardsBatches} created before the batch preceding them.</p>
 <h2>9. Cross-check: active power integrated</h2>
 ${table(['Meter', 'Power register', 'Power integral kWh', 'Register net kWh', 'Difference %', 'Coverage'], crossRows)}
 <h2>10. Anchors</h2>

@@ -4,18 +4,12 @@
 (function () {
   'use strict';
 
-  const MAX_CHARTS = 6;
-  const SERIES_PER_CHART = 8;
-  const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2'];
-
   const $ = (id) => document.getElementById(id);
   const state = {
     snapshot: null,
     sensors: new Map(), // sensor -> SensorView
     rows: new Map(), // sensor -> <tr>
     board: {},
-    charts: new Map(), // "metric unit" -> chart
-    historyPoints: 300,
     clockSkew: 0, // device clock minus browser clock, ms
   };
 
@@ -209,7 +203,7 @@
   function noteSensor(view) {
     state.sensors.set(seriesKey(view), view);
     sensorRow(view);
-    chartPoint(view);
+    window.fieldproofCharts.live(view);
   }
 
   function renderSensorCount(hidden) {
@@ -223,110 +217,60 @@
     $('gap').textContent = gap ? 'Data gap: ' + num(gap.dropped) + ' readings dropped (' + gap.reason + ') between ' + new Date(gap.from).toISOString() + ' and ' + new Date(gap.to).toISOString() + '.' : '';
   }
 
-  // ---------------------------------------------------------------- charts
+  // ---------------------------------------------------------------- alert history
 
-  function chartKey(view) {
-    return view.metric + ' (' + view.unit + ')';
+  function duration(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
   }
 
-  function makeChart(key) {
-    const box = document.createElement('div');
-    box.className = 'chart';
-    const h = document.createElement('h3');
-    h.textContent = key;
-    const plot = document.createElement('div');
-    box.append(h, plot);
-    $('charts').append(box);
-    $('charts-empty').hidden = true;
-    return { key, box, plot, sensors: [], times: [], values: [], uplot: null, dirty: true };
-  }
+  const stamp = (ts) => new Date(ts).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 
-  function chartFor(view) {
-    const key = chartKey(view);
-    let ch = state.charts.get(key);
-    if (!ch) {
-      if (state.charts.size >= MAX_CHARTS) return null;
-      ch = makeChart(key);
-      state.charts.set(key, ch);
-    }
-    let i = ch.sensors.indexOf(view.sensor);
-    if (i < 0) {
-      if (ch.sensors.length >= SERIES_PER_CHART) return null;
-      ch.sensors.push(view.sensor);
-      ch.values.push(ch.times.map(() => null));
-      i = ch.sensors.length - 1;
-      if (ch.uplot) { ch.uplot.destroy(); ch.uplot = null; }
-    }
-    return { ch, i };
-  }
-
-  /** Put a value at second `sec`, keeping the chart's columns aligned and bounded. */
-  function putPoint(ch, i, sec, value) {
-    const n = ch.times.length;
-    let at = n - 1;
-    if (n === 0 || sec > ch.times[n - 1]) {
-      ch.times.push(sec);
-      for (const v of ch.values) v.push(null);
-      at = n;
-    } else if (sec !== ch.times[n - 1]) {
-      at = ch.times.indexOf(sec);
-      if (at < 0) {
-        // An older second: insert it in order (rare, from history merging).
-        at = ch.times.findIndex((t) => t > sec);
-        ch.times.splice(at, 0, sec);
-        for (const v of ch.values) v.splice(at, 0, null);
-      }
-    }
-    ch.values[i][at] = value;
-    if (ch.times.length > state.historyPoints) {
-      const cut = ch.times.length - state.historyPoints;
-      ch.times.splice(0, cut);
-      for (const v of ch.values) v.splice(0, cut);
-    }
-    ch.dirty = true;
-  }
-
-  function chartPoint(view) {
-    const slot = chartFor(view);
-    if (!slot) return;
-    putPoint(slot.ch, slot.i, Math.floor(view.ts / 1000), view.value);
-  }
-
-  function loadHistory(history) {
-    for (const [key, h] of Object.entries(history || {})) {
-      const view = state.sensors.get(key);
-      if (!view) continue;
-      const slot = chartFor(view);
-      if (!slot) continue;
-      for (let k = 0; k < h.t.length; k++) putPoint(slot.ch, slot.i, h.t[k], h.v[k]);
+  function renderAlertHistory(body) {
+    const list = body.alerts || [];
+    $('alert-history').hidden = list.length === 0;
+    $('alert-history-empty').hidden = list.length > 0;
+    $('alert-history-empty').textContent = body.enabled ? 'No alert raised yet.' : 'Alerts are off on this device (no alerts: section in its config).';
+    const tbody = $('alert-history').tBodies[0];
+    tbody.replaceChildren();
+    for (const a of list) {
+      const tr = document.createElement('tr');
+      tr.dataset.alert = a.id;
+      tr.dataset.state = a.clearedAt === null ? 'active' : 'cleared';
+      const cleared = a.clearedAt === null ? 'active' : stamp(a.clearedAt) + (a.clearedBy === 'restart' ? ' (daemon stopped)' : '');
+      tr.append(
+        cell(stamp(a.raisedAt), 'raised'),
+        cell(cleared, 'cleared' + (a.clearedAt === null ? ' sev-critical' : '')),
+        cell(duration((a.clearedAt === null ? now() : a.clearedAt) - a.raisedAt), 'duration'),
+        cell(a.severity, 'sev-' + String(a.severity).toLowerCase()),
+        cell(a.sensor + ' ' + a.metric),
+        cell(a.kind, 'rule'),
+        cell(a.detail || '', 'detail'),
+      );
+      tbody.append(tr);
     }
   }
 
-  function drawCharts() {
-    if (typeof uPlot !== 'function') return;
-    for (const ch of state.charts.values()) {
-      if (!ch.dirty) continue;
-      ch.dirty = false;
-      const data = [ch.times.slice()].concat(ch.values.map((v) => v.slice()));
-      if (!ch.uplot) {
-        const width = Math.max(280, ch.box.clientWidth - 16);
-        ch.uplot = new uPlot({
-          width,
-          height: 220,
-          scales: { x: { time: true } },
-          series: [{}].concat(ch.sensors.map((s, k) => ({ label: s, stroke: COLORS[k % COLORS.length], width: 1.5, spanGaps: true }))),
-          axes: [{}, { size: 60 }],
-          legend: { live: true },
-        }, data, ch.plot);
-      } else {
-        ch.uplot.setData(data);
-      }
+  async function loadAlertHistory() {
+    try {
+      const res = await fetch('/api/alerts/history', { cache: 'no-store' });
+      if (res.ok) renderAlertHistory(await res.json());
+    } catch (err) {
+      console.warn('alert history not loaded', err);
     }
   }
 
-  window.addEventListener('resize', () => {
-    for (const ch of state.charts.values()) if (ch.uplot) ch.uplot.setSize({ width: Math.max(280, ch.box.clientWidth - 16), height: 220 });
-  });
+  let alertHistoryTimer = null;
+  /** raises and clears come in bursts: one reload for a burst */
+  function scheduleAlertHistory() {
+    if (alertHistoryTimer) return;
+    alertHistoryTimer = setTimeout(() => {
+      alertHistoryTimer = null;
+      void loadAlertHistory();
+    }, 300);
+  }
 
   // ---------------------------------------------------------------- feed
 
@@ -348,10 +292,10 @@
       state.sensors.set(seriesKey(v), v);
       sensorRow(v);
     }
-    loadHistory(s.history);
     renderSensorCount(s.hiddenSensors);
     renderGap(s.lastGap);
-    drawCharts();
+    void window.fieldproofCharts.start(now).then(() => window.fieldproofCharts.draw());
+    void loadAlertHistory();
   }
 
   function onMessage(msg) {
@@ -371,6 +315,7 @@
         break;
       case 'board':
         renderBoard(msg.key, msg.value);
+        if (msg.key === 'alertEvent') scheduleAlertHistory();
         break;
     }
   }
@@ -406,7 +351,7 @@
       const c = tr.cells[6];
       if (c.dataset.ts) c.textContent = ago(Number(c.dataset.ts));
     }
-    drawCharts();
+    window.fieldproofCharts.draw();
   }, 1000);
 
   connect();

@@ -1,0 +1,75 @@
+// Group commit in the PostgreSQL store, against a real server (FIELDPROOF_TEST_PG): many batches of
+// many devices offered at once, with a device's consecutive batches, a batch offered twice and two
+// different batches under one number in the same groups, and one batch the database refuses.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { headerHash, type Batch } from '../../protocol/batch.ts';
+import { canonicalize } from '../../protocol/canonical.ts';
+import { generateKey } from '../../protocol/signature.ts';
+import { makeChain, signBatch } from '../../test/support/sink.ts';
+import { PostgresSinkStore } from './postgres-store.ts';
+import type { BatchToStore } from './types.ts';
+
+const PG = process.env.FIELDPROOF_TEST_PG;
+const skip = PG ? false : 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against (.ci/run sets it)';
+
+function toStore(b: Batch, text = b.records.map((r) => canonicalize(r)).join('\n')): BatchToStore {
+  return { header: b.header, hash: headerHash(b.header), text, pruned: false, minTs: null, maxTs: null, receivedAt: Date.now() };
+}
+
+describe('PostgreSQL store: batches committed in groups', { skip }, () => {
+  const schema = `fp_group_${process.pid}_${Date.now().toString(36)}`;
+  // a pool of 2: one committer, so that batches offered together queue and go in groups
+  const store = new PostgresSinkStore({ url: PG!, schema, poolSize: 2 });
+
+  before(() => store.open());
+  after(async () => {
+    await store.close();
+    const c = new pg.Client({ connectionString: PG });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await c.end();
+  });
+
+  it('stores every chain in order, a batch offered twice once, and refuses the twin of a stored batch', async () => {
+    const key = generateKey();
+    const chains = Array.from({ length: 12 }, (_, d) => makeChain(`group-${d}`, key, 5, 10));
+    // each device's batches in order, the devices interleaved: consecutive batches of one device share groups
+    const offers = chains[0]!.flatMap((_, b) => chains.map((c) => c[b]!));
+    const twin = signBatch('group-3', key, 2, structuredClone(chains[3]![1]!.records).map((r, i) => (i === 0 ? { ...r, value: -1 } : r)), headerHash(chains[3]![0]!.header));
+    const outcomes = await Promise.all([
+      ...offers.map((b) => store.commitBatch(toStore(b))),
+      store.commitBatch(toStore(chains[5]![0]!)),
+      store.commitBatch(toStore(twin)),
+    ]);
+    const stored = outcomes.slice(0, offers.length);
+    assert.ok(stored.every((o) => o.status === 'stored' || o.status === 'duplicate'), JSON.stringify(stored.filter((o) => o.status !== 'stored')));
+    assert.equal(stored.filter((o) => o.status === 'stored').length + (outcomes[offers.length]!.status === 'stored' ? 1 : 0), 60, 'each batch stored once');
+    assert.equal(outcomes.at(-1)!.status, 'equivocation', JSON.stringify(outcomes.at(-1)));
+    for (const [d, chain] of chains.entries()) {
+      assert.deepEqual(await store.head(`group-${d}`), { batch: 5, hash: headerHash(chain[4]!.header), last: 50 });
+      const held: number[] = [];
+      for await (const { row, lines } of store.batches(`group-${d}`)) {
+        held.push(row.header.batch);
+        assert.deepEqual(lines.map((l) => JSON.parse(l)), chain[row.header.batch - 1]!.records);
+      }
+      assert.deepEqual(held, [1, 2, 3, 4, 5]);
+    }
+  });
+
+  it('fails only the batch the database refuses when it shares a group with others', async () => {
+    const key = generateKey();
+    const chains = Array.from({ length: 6 }, (_, d) => makeChain(`alone-${d}`, key, 1, 5));
+    // PostgreSQL text cannot hold a NUL character: this insert fails, and its group with it
+    const poisoned = toStore(chains[2]![0]!, 'a\u0000b');
+    const results = await Promise.allSettled(chains.map((c, d) => store.commitBatch(d === 2 ? poisoned : toStore(c[0]!))));
+    assert.equal(results[2]!.status, 'rejected');
+    for (const [d, r] of results.entries()) {
+      if (d === 2) continue;
+      assert.deepEqual(r, { status: 'fulfilled', value: { status: 'stored' } }, `device ${d}`);
+    }
+    assert.equal((await store.head('alone-2')).batch, 0, 'nothing of the refused batch is left, not even its head');
+    assert.deepEqual(await store.commitBatch(toStore(chains[2]![0]!)), { status: 'stored' }, 'the same batch, sound, goes in afterwards');
+  });
+});
