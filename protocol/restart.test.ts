@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { canonicalize } from './canonical.ts';
-import { epochOf, headerProblem, signHeader, verifyHeaderSignature } from './batch.ts';
+import { epochOf, headerHash, headerProblem, signHeader, verifyHeaderSignature } from './batch.ts';
 import { leafHash, rootFromLeafHashes } from './merkle.ts';
-import { recordProblem } from './records.ts';
+import { coverProblem } from './prune-cover.ts';
+import { gapRecord, recordProblem } from './records.ts';
 import { restartPlacementProblem, restartRecord } from './restart.ts';
 import { keyFromSeed } from './signature.ts';
 
@@ -41,4 +42,23 @@ test('a restart record is valid only in its exact shape and only at seq 1 of bat
   assert.match(restartPlacementProblem(r, { ...header, prev: '00'.repeat(32) })!, /names a batch other/);
   assert.match(restartPlacementProblem(r, { ...header, batch: 2 })!, /first record of batch 1/);
   assert.match(restartPlacementProblem({ ...r, epoch: 3 }, header)!, /opens epoch 3/);
+});
+
+test('a header takes clock and epoch together, each only in its shape; a prune cover must be of the pruned batch\'s epoch', () => {
+  const root = rootFromLeafHashes([leafHash('x')]).toString('hex');
+  const fields = { device: 'site-a-gw1', batch: 1, first: 1, last: 1, count: 1, root, prev: from.hash, created: 1 };
+  const both = signHeader({ ...fields, clock: { synced: true, source: 'chrony', offsetMs: 0.5 }, epoch: 2 }, key);
+  assert.equal(headerProblem(both), null);
+  assert.equal(verifyHeaderSignature(both), true);
+  assert.match(headerProblem({ ...both, clock: { synced: 'yes', source: 'chrony' } })!, /header\.clock/);
+  assert.match(headerProblem({ ...both, epoch: 1 })!, /header\.epoch/);
+
+  const dropped = signHeader({ ...fields, prev: '00'.repeat(32) }, key);
+  const gap = gapRecord('site-a-gw1', 5, 1, 1, 2, 'disk_full', [{ batch: 1, hash: headerHash(dropped) }]);
+  const coverOf = (epoch: number) => ({
+    header: signHeader({ ...fields, batch: 2, first: 5, last: 5, root: rootFromLeafHashes([leafHash(canonicalize(gap))]).toString('hex'), prev: headerHash(dropped), epoch }, key),
+    record: gap, index: 0, path: [],
+  });
+  assert.equal(coverProblem(dropped, coverOf(1)), null);
+  assert.equal(coverProblem(dropped, coverOf(2)), "the cover is of epoch 2, not of the pruned batch's epoch 1");
 });

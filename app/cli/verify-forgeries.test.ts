@@ -346,6 +346,10 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       assert.equal(honest.code, 0, JSON.stringify(honest));
       assert.equal(honest.steps.at(-1)!.step, 'dropped');
       refused(await byDevice(dropProof(undefined), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
+      // batch 2 of a later epoch is not after batch 1 of epoch 1: numbers start again in each epoch
+      const gap2 = gapRecord('site-b', 5, 4, 1, 2, 'disk_full', [{ batch: 1, hash: prev }]);
+      const inEpoch2 = { record: gap2, index: 0, path: [], header: signBatch('site-b', keyB, 2, [gap2], prev, 1763884900000, 2).header, pruned: { header: b1.header } };
+      refused(await byDevice(inEpoch2, keyB.public), 'dropped', "the gap record is in epoch 2, not in the dropped batch's epoch 1");
       refused(await byDevice(dropProof([{ batch: 1, hash: '00'.repeat(32) }]), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
       const other = makeChain('site-b', keyA, 1, 4)[0]!.header;
       refused(await byDevice(dropProof([{ batch: 1, hash: headerHash(other) }], other), keyB.public), 'dropped', 'the dropped batch is not of the same device and key as the gap record');

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { canonicalize } from '../../protocol/canonical.ts';
-import { signBatch } from '../../protocol/batch.ts';
+import { headerHash, signBatch } from '../../protocol/batch.ts';
 import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
-import { readingRecord, type JournalRecord } from '../../protocol/records.ts';
+import { gapRecord, readingRecord, type JournalRecord } from '../../protocol/records.ts';
 import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey, keyFromSeed, signBytes } from '../../protocol/signature.ts';
 import { recordProof } from '../anchor/chain-testing.ts';
@@ -119,6 +119,12 @@ describe('the proof page\'s verifier', () => {
       const v = await sameVerdict(recordProof([signBatch('site-d', key, 1, records, prev, 1763890000001, epoch)], 0, 0), key.public);
       assert.deepEqual(v.steps.at(-1), { step: 'record', ok: false, detail });
     }
+    // a drop proof whose gap record sits in another epoch than the batch it names
+    const dropped = signBatch('site-d', key, 1, [reading], joined, 1763890000001).header;
+    const gap = gapRecord('site-d', 3, 1, 1, 2, 'disk_full', [{ batch: 1, hash: headerHash(dropped) }]);
+    const cover = signBatch('site-d', key, 2, [gap], joined, 1763890000003, 2).header;
+    const drop = await sameVerdict({ record: gap, index: 0, path: [], header: cover, pruned: { header: dropped } }, key.public);
+    assert.deepEqual(drop.steps.at(-1), { step: 'dropped', ok: false, detail: "the gap record is in epoch 2, not in the dropped batch's epoch 1" });
     const second = signBatch('site-d', key, 2, [{ ...restart, seq: 3 } as JournalRecord], joined, 1763890000001, 2);
     assert.deepEqual((await sameVerdict(recordProof([second], 0, 0), key.public)).steps.at(-1), { step: 'record', ok: false, detail: 'restart.seq must be 1: a restart record opens its epoch' });
   });

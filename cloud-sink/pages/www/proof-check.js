@@ -188,6 +188,8 @@ async function droppedProblem(pruned, proof) {
   const rec = proof.record;
   if (p.key !== cover.key || p.device !== cover.device) return 'the dropped batch is not of the same device and key as the gap record';
   if (!(await headerSignatureHolds(p))) return 'the dropped batch header signature does not verify';
+  // batch numbers start again in each recovery epoch: "after" means later in the same chain
+  if ((p.epoch ?? 1) !== (cover.epoch ?? 1)) return `the gap record is in epoch ${cover.epoch ?? 1}, not in the dropped batch's epoch ${p.epoch ?? 1}`;
   if (p.batch >= cover.batch) return `the gap record is in batch ${cover.batch}, not after the dropped batch ${p.batch}`;
   if (rec.kind !== 'gap' || rec.reason !== 'disk_full') return 'the record is not a gap record with reason disk_full';
   const hash = await headerHash(p);
