@@ -8,7 +8,7 @@
 import type { ReadingInput } from '../../protocol/records.ts';
 import type { RuleConfig, ValidationConfig } from '../config.ts';
 import { ArrivalModel } from './arrivals.ts';
-import { ExcursionChecks } from './excursions.ts';
+import { EXCURSION_BLOCK_MS, ExcursionChecks } from './excursions.ts';
 import { RepeatModel } from './repeats.ts';
 import { SENSOR_SPECS } from './specs.ts';
 
@@ -143,7 +143,7 @@ export class StreamRuleChecker {
     this.repeats.observe(v);
     const run = this.repeats.runLength;
     if (run > 0 && ((rules.stuckAfter > 0 && run + 1 >= rules.stuckAfter) || this.repeats.chanceOfRun() < this.risk())) flags.push('stuck');
-    this.excursions.check(v, this.risk(), flags);
+    this.excursions.check(v, r.ts, (rules.falseAlarmsPerDay * Math.max(EXCURSION_BLOCK_MS, this.interval())) / DAY_MS, flags);
     this.prevValue = v;
     this.prevValueTs = r.ts;
   }
