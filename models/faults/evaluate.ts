@@ -5,7 +5,7 @@
 // the figures do not depend on the machine's speed.
 import type { ReadingInput } from '../../protocol/records.ts';
 import { validationSchema, type ValidationConfig } from '../config.ts';
-import { defaultDetectorParams } from '../detector/detector.ts';
+import { deviceDetectorParams } from '../detector/detector.ts';
 import { trainInThread } from '../model/train.ts';
 import { rulesFor, StreamRuleChecker } from '../rules/rules.ts';
 import { StreamScorer } from '../stream-scorer.ts';
@@ -71,18 +71,26 @@ export interface FaultsOptions {
   progress?: (done: number, total: number, id: string) => void;
 }
 
+/**
+ * The configuration an operator would give these sensors: the defaults, and the PV strings marked
+ * as bounded by the clear sky (what they are is known at installation, not learned).
+ */
+export function scenarioConfig(): ValidationConfig {
+  return validationSchema.parse({ rules: [{ sensor: 'pv-*', clearSky: true }] });
+}
+
 function validatorFor(s: GeneratedSensor, config: ValidationConfig, model: boolean): StreamValidator {
   const rules = new StreamRuleChecker(rulesFor(config, s.id, s.spec.metric), config.clock);
   const m = config.model;
   const useModel = model && m.enabled;
   const policy = { enabled: useModel, minTrainReadings: m.minTrainReadings, retrainReadings: m.retrainReadings, retrainIntervalMs: m.retrainIntervalMs, historySize: m.historySize };
-  const scorer = m.enabled ? new StreamScorer(defaultDetectorParams, policy, useModel ? trainInThread : null) : null;
+  const scorer = m.enabled ? new StreamScorer(deviceDetectorParams, policy, useModel ? trainInThread : null) : null;
   return new StreamValidator(rules, scorer, m.threshold);
 }
 
 /** Run one sensor through the validation, reading by reading, with the device's silence checks between. */
 export async function runSensor(s: GeneratedSensor, opts: { model: boolean; config?: ValidationConfig }): Promise<SensorOutcome> {
-  const config = opts.config ?? validationSchema.parse({});
+  const config = opts.config ?? scenarioConfig();
   const v = validatorFor(s, config, opts.model);
   const alarms = new AlarmTracker();
   const { start, end } = s.fault;

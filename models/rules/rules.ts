@@ -9,10 +9,13 @@ import type { ReadingInput } from '../../protocol/records.ts';
 import type { RuleConfig, ValidationConfig } from '../config.ts';
 import { ArrivalModel } from './arrivals.ts';
 import { EXCURSION_BLOCK_MS, ExcursionChecks } from './excursions.ts';
+import { LevelCheck } from './levels.ts';
 import { RepeatModel } from './repeats.ts';
 import { SENSOR_SPECS } from './specs.ts';
 
 const DAY_MS = 86_400_000;
+/** the level check judges 5-minute means: its budget is spread over those */
+const LEVEL_STEP_MS = 300_000;
 
 export interface StreamRules {
   min: number;
@@ -23,6 +26,8 @@ export interface StreamRules {
   gapFactor: number;
   /** false alarms a day each self-calibrated check (stuck, missing data) may cost a healthy stream */
   falseAlarmsPerDay: number;
+  /** bounded by the clear sky: an hour's best short of earlier days' is flagged (levels.ts) */
+  clearSky: boolean;
 }
 
 /** What a broken rule does to the quality score. */
@@ -32,6 +37,7 @@ export const FLAG_FACTORS: Record<string, number> = {
   stuck: 0.5,
   spike: 0.5,
   noisy: 0.8,
+  level: 0.7,
   data_gap: 0.9,
   clock_future: 0.5,
   clock_backwards: 0.5,
@@ -55,6 +61,7 @@ export function rulesFor(config: ValidationConfig, sensor: string, metric: strin
     expectedIntervalMs: null,
     gapFactor: config.gapFactor,
     falseAlarmsPerDay: config.falseAlarmsPerDay,
+    clearSky: false,
   };
   for (const rule of config.rules) {
     if (!matches(rule, sensor, metric)) continue;
@@ -65,6 +72,7 @@ export function rulesFor(config: ValidationConfig, sensor: string, metric: strin
     if (rule.expectedIntervalMs !== undefined) r.expectedIntervalMs = rule.expectedIntervalMs;
     if (rule.gapFactor !== undefined) r.gapFactor = rule.gapFactor;
     if (rule.falseAlarmsPerDay !== undefined) r.falseAlarmsPerDay = rule.falseAlarmsPerDay;
+    if (rule.clearSky !== undefined) r.clearSky = rule.clearSky;
   }
   return r;
 }
@@ -78,6 +86,7 @@ export class StreamRuleChecker {
   private readonly arrivals = new ArrivalModel();
   private readonly repeats = new RepeatModel();
   private readonly excursions = new ExcursionChecks();
+  private readonly levels: LevelCheck;
 
   private readonly rules: StreamRules;
   private readonly clock: ValidationConfig['clock'];
@@ -88,6 +97,7 @@ export class StreamRuleChecker {
   ) {
     this.rules = rules;
     this.clock = clock;
+    this.levels = new LevelCheck(rules.clearSky);
   }
 
   /** the stream's interval: the configured one, else the learned one (0 while unknown) */
@@ -144,6 +154,7 @@ export class StreamRuleChecker {
     const run = this.repeats.runLength;
     if (run > 0 && ((rules.stuckAfter > 0 && run + 1 >= rules.stuckAfter) || this.repeats.chanceOfRun() < this.risk())) flags.push('stuck');
     this.excursions.check(v, r.ts, (rules.falseAlarmsPerDay * Math.max(EXCURSION_BLOCK_MS, this.interval())) / DAY_MS, flags);
+    this.levels.check(v, r.ts, (rules.falseAlarmsPerDay * LEVEL_STEP_MS) / DAY_MS, flags);
     this.prevValue = v;
     this.prevValueTs = r.ts;
   }
