@@ -13,7 +13,8 @@
 // call a level a one-in-a-thousand-days event. A mean is flagged when that chance is below the
 // budget per 5 minutes.
 //   above: higher than that hour's highs allow;
-//   below: lower than that hour's lows allow, and below every mean of the week as well: the
+//   below: lower than that hour's lows allow, and below every mean of the week by more than the
+//   least spread assumed between days (below, SPREAD_FLOOR_SHARE) as well: the
 //   product's streams rest at a floor when idle (an empty room at outdoor CO2, a building at its
 //   base load), so a day quieter than the working days (a weekend, a holiday) is ordinary, one
 //   under the floor is not;
@@ -87,7 +88,7 @@ export class LevelCheck {
     const log10Risk = Math.log10(risk);
     const floor = SPREAD_FLOOR_SHARE * this.span(day);
     let flagged = this.beyond(this.highs, day, hour, x, 1, floor) < log10Risk;
-    if (!flagged && x < this.weekFloor(day)) flagged = this.beyond(this.lows, day, hour, x, -1, floor) < log10Risk;
+    if (!flagged && x < this.weekFloor(day) - floor) flagged = this.beyond(this.lows, day, hour, x, -1, floor) < log10Risk;
     const i = this.slotFor(day) * 24 + hour;
     // the hour's highest reading, judged as the hour ends
     if (!flagged && this.clearSky && t + STEP_MS >= (day * 24 + hour + 1) * HOUR_MS && this.isDaylight(day, hour)) {
