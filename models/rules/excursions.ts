@@ -26,6 +26,12 @@ const NOISE_WINDOW = 8;
 const HISTORY = 2000;
 /** values of a statistic seen before it is judged at all */
 const MIN_HISTORY = 100;
+/**
+ * and the time they must span: the budget is per day, and a tail extrapolated to a chance of one
+ * in 30,000 blocks from fewer than two days of them is the tail of one day's weather or one day's
+ * work (a first cloudy morning, a first busy afternoon), some 300 times beyond what was seen
+ */
+const MIN_SPAN_MS = 2 * 86_400_000;
 /** the time block whose largest value the history keeps */
 export const EXCURSION_BLOCK_MS = 300_000;
 
@@ -52,6 +58,7 @@ class SelfCalibrated {
   private readonly history = new TailProbability(HISTORY);
   private blockMax = 0;
   private blockEnd = Number.NEGATIVE_INFINITY;
+  private firstTs = Number.NaN;
 
   /** whether x at `ts` is rarer than `risk` (per block) for this stream */
   rare(x: number, ts: number, risk: number): boolean {
@@ -60,7 +67,8 @@ class SelfCalibrated {
       this.blockMax = 0;
       this.blockEnd = ts - (ts % EXCURSION_BLOCK_MS) + EXCURSION_BLOCK_MS;
     }
-    const rare = this.history.count >= MIN_HISTORY && x > 0 && this.history.upper(x) < risk;
+    if (Number.isNaN(this.firstTs)) this.firstTs = ts;
+    const rare = this.history.count >= MIN_HISTORY && ts - this.firstTs >= MIN_SPAN_MS && x > 0 && this.history.upper(x) < risk;
     if (x > this.blockMax) this.blockMax = x;
     return rare;
   }
