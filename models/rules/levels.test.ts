@@ -16,7 +16,7 @@ function flaggedDays(check: LevelCheck, days: number, value: (ts: number, rand: 
   const out: number[] = [];
   for (let ts = T0; ts < T0 + days * DAY_MS; ts += 60_000) {
     const flags: string[] = [];
-    check.check(value(ts, rand), ts, RISK, flags);
+    check.check(value(ts, rand), ts, RISK, RISK / 5, flags);
     if (flags.includes('level')) out.push((ts - T0) / DAY_MS);
   }
   return out;
@@ -57,6 +57,13 @@ test('a clear-sky stream: passing clouds are not flagged, a string that loses a 
   const start = 5.4 * DAY_MS;
   const days = flaggedDays(new LevelCheck(true), 8, pv(0.33, start));
   assert.ok(days.length > 0 && days[0]! >= 5.4 && days[0]! < 6.4, `gain loss first flagged on day ${days[0]}`);
+  // a reading far above the clear sky (a spike on the line, during a cloud or not) is flagged at once
+  const spikeAt = T0 + 6 * DAY_MS + 13 * HOUR_MS;
+  const healthy = pv(0, 0);
+  const spiked = flaggedDays(new LevelCheck(true), 7, (ts, rand) => healthy(ts, rand) + (ts === spikeAt ? 4 : 0));
+  assert.equal(spiked[0], (spikeAt - T0) / DAY_MS);
+  // (and the 5 minutes after it, whose mean it lifts)
+  assert.ok(spiked.every((d) => d * DAY_MS + T0 - spikeAt <= 10 * 60_000), `flagged at ${spiked.join(', ')}`);
   // without the clear-sky knowledge, a lower output is a day with clouds
   assert.deepEqual(flaggedDays(new LevelCheck(false), 8, pv(0.33, start)), []);
 });

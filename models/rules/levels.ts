@@ -58,6 +58,10 @@ export class LevelCheck {
   private stepCount = 0;
   /** whether the latest judged mean was flagged: every reading of the next 5 minutes carries it */
   private flagged = false;
+  /** the least spread assumed between days, as of the latest judged mean */
+  private spreadFloor = 0;
+  /** clear-sky streams: the lowest of the hour's peaks on earlier days, as of the latest judged mean (a reading under it is not judged) */
+  private peakFloor = Number.POSITIVE_INFINITY;
 
   private readonly clearSky: boolean;
 
@@ -65,8 +69,12 @@ export class LevelCheck {
     this.clearSky = clearSky;
   }
 
-  /** Learn from a value read at `ts`; add `level` to flags while the latest 5 minutes are beyond the stream's levels by more than `risk` (per 5 minutes) allows. */
-  check(x: number, ts: number, risk: number, flags: string[]): void {
+  /**
+   * Learn from a value read at `ts`; add `level` to flags while the latest 5 minutes are beyond
+   * the stream's levels by more than `risk` (per 5 minutes) allows, or, for a clear-sky stream,
+   * when this reading is above the clear sky by more than `readingRisk` (per reading) allows.
+   */
+  check(x: number, ts: number, risk: number, readingRisk: number, flags: string[]): void {
     if (ts >= this.stepEnd) {
       if (this.stepCount > 0) this.flagged = this.judge(this.stepSum / this.stepCount, this.stepEnd - STEP_MS, risk);
       this.stepSum = 0;
@@ -76,9 +84,12 @@ export class LevelCheck {
     this.stepSum += x;
     this.stepCount++;
     const day = Math.floor(ts / DAY_MS);
-    const i = this.slotFor(day) * 24 + Math.floor((ts - day * DAY_MS) / HOUR_MS);
+    const hour = Math.floor((ts - day * DAY_MS) / HOUR_MS);
+    const i = this.slotFor(day) * 24 + hour;
+    // a clear-sky stream's reading above the hour's best of earlier days: above the clear sky
+    const aboveSky = this.clearSky && x > this.peakFloor && this.beyond(this.peaks, day, hour, x, 1, this.spreadFloor) < Math.log10(readingRisk);
     if (!(this.peaks[i]! >= x)) this.peaks[i] = x;
-    if (this.flagged) flags.push('level');
+    if (this.flagged || aboveSky) flags.push('level');
   }
 
   /** Judge the 5-minute mean `x` of the step starting at `t`, then learn it. */
@@ -87,6 +98,8 @@ export class LevelCheck {
     const hour = Math.floor((t - day * DAY_MS) / HOUR_MS);
     const log10Risk = Math.log10(risk);
     const floor = SPREAD_FLOOR_SHARE * this.span(day);
+    this.spreadFloor = floor;
+    if (this.clearSky) this.peakFloor = this.lowestPeak(day, (hour + (t % HOUR_MS >= HOUR_MS - STEP_MS ? 1 : 0)) % 24);
     let flagged = this.beyond(this.highs, day, hour, x, 1, floor) < log10Risk;
     if (!flagged && x < this.weekFloor(day) - floor) flagged = this.beyond(this.lows, day, hour, x, -1, floor) < log10Risk;
     const i = this.slotFor(day) * 24 + hour;
@@ -97,6 +110,18 @@ export class LevelCheck {
     this.highs[i] = Number.isNaN(this.highs[i]!) ? x : Math.max(this.highs[i]!, x);
     this.lows[i] = Number.isNaN(this.lows[i]!) ? x : Math.min(this.lows[i]!, x);
     return flagged;
+  }
+
+  /** the lowest of earlier days' highest readings at `hour` (Infinity when none): nothing under it is above the clear sky */
+  private lowestPeak(day: number, hour: number): number {
+    let low = Number.POSITIVE_INFINITY;
+    for (let s = 0; s < DAYS_KEPT; s++) {
+      const d = this.slotDay[s]!;
+      if (!(d < day && d >= day - DAYS_KEPT)) continue;
+      const v = this.peaks[s * 24 + hour]!;
+      if (v < low) low = v;
+    }
+    return low;
   }
 
   /** the highest high less the lowest low of the kept days before `day`; 0 when none */

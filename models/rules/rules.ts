@@ -154,7 +154,7 @@ export class StreamRuleChecker {
     const run = this.repeats.runLength;
     if (run > 0 && ((rules.stuckAfter > 0 && run + 1 >= rules.stuckAfter) || this.repeats.chanceOfRun() < this.risk())) flags.push('stuck');
     this.excursions.check(v, r.ts, (rules.falseAlarmsPerDay * Math.max(EXCURSION_BLOCK_MS, this.interval())) / DAY_MS, flags);
-    this.levels.check(v, r.ts, (rules.falseAlarmsPerDay * LEVEL_STEP_MS) / DAY_MS, flags);
+    this.levels.check(v, r.ts, (rules.falseAlarmsPerDay * LEVEL_STEP_MS) / DAY_MS, this.risk(), flags);
     this.prevValue = v;
     this.prevValueTs = r.ts;
   }
