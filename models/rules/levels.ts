@@ -116,8 +116,7 @@ export class LevelCheck {
   private lowestPeak(day: number, hour: number): number {
     let low = Number.POSITIVE_INFINITY;
     for (let s = 0; s < DAYS_KEPT; s++) {
-      const d = this.slotDay[s]!;
-      if (!(d < day && d >= day - DAYS_KEPT)) continue;
+      if (!this.isEarlier(s, day)) continue;
       const v = this.peaks[s * 24 + hour]!;
       if (v < low) low = v;
     }
@@ -129,8 +128,7 @@ export class LevelCheck {
     let hi = Number.NEGATIVE_INFINITY;
     let lo = Number.POSITIVE_INFINITY;
     for (let s = 0; s < DAYS_KEPT; s++) {
-      const d = this.slotDay[s]!;
-      if (!(d < day && d >= day - DAYS_KEPT)) continue;
+      if (!this.isEarlier(s, day)) continue;
       for (let h = 0; h < 24; h++) {
         const a = this.highs[s * 24 + h]!;
         const b = this.lows[s * 24 + h]!;
@@ -156,8 +154,7 @@ export class LevelCheck {
       let sumSq = 0;
       let n = 0;
       for (let s = 0; s < DAYS_KEPT; s++) {
-        const d = this.slotDay[s]!;
-        if (!(d < day && d >= day - DAYS_KEPT)) continue;
+        if (!this.isEarlier(s, day)) continue;
         const v = table[s * 24 + h]!;
         if (Number.isNaN(v)) continue;
         sum += v;
@@ -180,8 +177,7 @@ export class LevelCheck {
     let floor = Number.POSITIVE_INFINITY;
     let days = 0;
     for (let s = 0; s < DAYS_KEPT; s++) {
-      const d = this.slotDay[s]!;
-      if (!(d < day && d >= day - DAYS_KEPT)) continue;
+      if (!this.isEarlier(s, day)) continue;
       let hours = 0;
       let low = Number.POSITIVE_INFINITY;
       for (let h = 0; h < 24; h++) {
@@ -203,8 +199,7 @@ export class LevelCheck {
     let atCount = 0;
     let top = 0;
     for (let s = 0; s < DAYS_KEPT; s++) {
-      const d = this.slotDay[s]!;
-      if (!(d < day && d >= day - DAYS_KEPT)) continue;
+      if (!this.isEarlier(s, day)) continue;
       for (let h = 0; h < 24; h++) {
         const v = this.highs[s * 24 + h]!;
         if (Number.isNaN(v)) continue;
@@ -213,6 +208,12 @@ export class LevelCheck {
       }
     }
     return atCount > 0 && at / atCount >= DAYLIGHT_SHARE * top;
+  }
+
+  /** whether slot `s` holds one of the kept days before `day` */
+  private isEarlier(s: number, day: number): boolean {
+    const d = this.slotDay[s]!;
+    return d < day && d >= day - DAYS_KEPT;
   }
 
   /** the slot of `day`, cleared when it last held an older day */
