@@ -30,6 +30,13 @@ test('eval faults reports, per fault type, the share found, the delay and the fa
   assert.ok(out.healthy_sensor_days > 40 && Number.isFinite(out.false_alarms_per_sensor_day));
 });
 
+test("eval faults holds PV strings to their clear sky: a loss of gain clouds would hide is found within a day", { timeout: 180_000 }, async () => {
+  const { stdout } = await run(process.execPath, [bin, 'eval', 'faults', '--kinds', 'pv', '--types', 'drift', '--no-model', '--json'], { maxBuffer: 1 << 24 });
+  const out = JSON.parse(stdout) as { faults: Record<string, { within_24_h: number; found_by: Record<string, number> }> };
+  assert.equal(out.faults.drift!.within_24_h, 1);
+  assert.deepEqual(out.faults.drift!.found_by, { level: 5 });
+});
+
 test('eval faults refuses an unknown kind or type with one line', async () => {
   await assert.rejects(run(process.execPath, [bin, 'eval', 'faults', '--kinds', 'wind']), (err: { stderr: string; code: number }) => {
     assert.match(err.stderr, /^fieldproof eval: --kinds: unknown "wind"; one of: co2, power, pv, lora_temperature\n$/);
