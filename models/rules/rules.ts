@@ -145,7 +145,8 @@ export class StreamRuleChecker {
 
     const v = r.value;
     if (v === null) return;
-    if (v < rules.min || v > rules.max) flags.push('out_of_range');
+    const outOfRange = v < rules.min || v > rules.max;
+    if (outOfRange) flags.push('out_of_range');
     if (this.prevValue !== null) {
       const dt = (r.ts - this.prevValueTs) / 1000;
       if (dt > 0 && Math.abs(v - this.prevValue) / dt > rules.maxRatePerS) flags.push('rate_of_change');
@@ -154,7 +155,8 @@ export class StreamRuleChecker {
     const run = this.repeats.runLength;
     if (run > 0 && ((rules.stuckAfter > 0 && run + 1 >= rules.stuckAfter) || this.repeats.chanceOfRun() < this.risk())) flags.push('stuck');
     this.excursions.check(v, r.ts, (rules.falseAlarmsPerDay * Math.max(EXCURSION_BLOCK_MS, this.interval())) / DAY_MS, flags);
-    this.levels.check(v, r.ts, (rules.falseAlarmsPerDay * LEVEL_STEP_MS) / DAY_MS, this.risk(), flags);
+    // a value the sensor cannot report would widen a week of the stream's levels
+    if (!outOfRange) this.levels.check(v, r.ts, (rules.falseAlarmsPerDay * LEVEL_STEP_MS) / DAY_MS, this.risk(), flags);
     this.prevValue = v;
     this.prevValueTs = r.ts;
   }
