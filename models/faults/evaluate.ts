@@ -68,6 +68,8 @@ export interface FaultsOptions {
   config?: ValidationConfig;
   kinds?: readonly StreamKind[];
   types?: readonly FaultType[];
+  /** another seed for the plan (the plan's own when absent): a check on streams the validation was not developed on */
+  seed?: number;
   progress?: (done: number, total: number, id: string) => void;
 }
 
@@ -210,9 +212,9 @@ export async function evaluateFaults(opts: FaultsOptions) {
   const started = Date.now();
   const outcomes: SensorOutcome[] = [];
   const total = (opts.kinds?.length ?? 4) * (opts.types?.length ?? FAULT_TYPES.length) * FAULT_PLAN.sensorsPerCell;
-  for (const s of generateScenario(opts.kinds, opts.types)) {
+  for (const s of generateScenario(opts.kinds, opts.types, opts.seed)) {
     outcomes.push(await runSensor(s, { model: opts.model, ...(opts.config ? { config: opts.config } : {}) }));
     opts.progress?.(outcomes.length, total, s.id);
   }
-  return { model: opts.model, ...summarise(outcomes, (Date.now() - started) / 1000) };
+  return { model: opts.model, seed: opts.seed ?? FAULT_PLAN.seed, ...summarise(outcomes, (Date.now() - started) / 1000) };
 }
