@@ -58,6 +58,8 @@ export class LevelCheck {
   private stepCount = 0;
   /** whether the latest judged mean was flagged: every reading of the next 5 minutes carries it */
   private flagged = false;
+  /** a clear-sky stream's latest daylight hour fell short of earlier days' best */
+  private shortOfSky = false;
   /** the least spread assumed between days, as of the latest judged mean */
   private spreadFloor = 0;
   /** clear-sky streams: the lowest of the hour's peaks on earlier days, as of the latest judged mean (a reading under it is not judged) */
@@ -96,17 +98,21 @@ export class LevelCheck {
   private judge(x: number, t: number, risk: number): boolean {
     const day = Math.floor(t / DAY_MS);
     const hour = Math.floor((t - day * DAY_MS) / HOUR_MS);
-    const log10Risk = Math.log10(risk);
+    // an excursion already flagged stays flagged until its chance is back above the square root of
+    // the budget's: a level hovering about the limit is one event, not an alert every 5 minutes
+    const log10Risk = Math.log10(risk) / (this.flagged ? 2 : 1);
     const floor = SPREAD_FLOOR_SHARE * this.span(day);
     this.spreadFloor = floor;
     if (this.clearSky) this.peakFloor = this.lowestPeak(day, (hour + (t % HOUR_MS >= HOUR_MS - STEP_MS ? 1 : 0)) % 24);
     let flagged = this.beyond(this.highs, day, hour, x, 1, floor) < log10Risk;
     if (!flagged && x < this.weekFloor(day) - floor) flagged = this.beyond(this.lows, day, hour, x, -1, floor) < log10Risk;
     const i = this.slotFor(day) * 24 + hour;
-    // the hour's highest reading, judged as the hour ends
-    if (!flagged && this.clearSky && t + STEP_MS >= (day * 24 + hour + 1) * HOUR_MS && this.isDaylight(day, hour)) {
-      flagged = this.beyond(this.peaks, day, hour, this.peaks[i]!, -1, floor) < Math.log10((risk * STEP_MS) / HOUR_MS);
-    }
+    // the hour's highest reading, judged as the hour ends; a shortfall holds until the next hour's
+    if (this.clearSky && t + STEP_MS >= (day * 24 + hour + 1) * HOUR_MS && this.isDaylight(day, hour)) {
+      const limit = Math.log10((risk * STEP_MS) / HOUR_MS) / (this.shortOfSky ? 2 : 1);
+      this.shortOfSky = this.beyond(this.peaks, day, hour, this.peaks[i]!, -1, floor) < limit;
+    } else if (this.clearSky && !this.isDaylight(day, hour)) this.shortOfSky = false;
+    flagged ||= this.shortOfSky;
     this.highs[i] = Number.isNaN(this.highs[i]!) ? x : Math.max(this.highs[i]!, x);
     this.lows[i] = Number.isNaN(this.lows[i]!) ? x : Math.min(this.lows[i]!, x);
     return flagged;
