@@ -19,11 +19,16 @@
 //   base load), so a day quieter than the working days (a weekend, a holiday) is ordinary, one
 //   under the floor is not;
 //   short of the clear sky (streams configured `clearSky`, a PV string's current or irradiance):
-//   an hour's highest mean below that hour's highs on earlier days. Clouds only lower a string's
+//   an hour's highest reading below that hour's best on earlier days. Clouds only lower a string's
 //   output and pass within minutes, so its hourly best is the clear sky's on almost any day; a
 //   string that falls short of it has lost gain (soiling, a failing connector). Judged at the end
-//   of each daylight hour (one where earlier days' highs reach a fifth of the day's highest).
-// What is flagged is learned from once its day is over: a lasting change becomes the stream's own.
+//   of each daylight hour (one where earlier days' highs reach a fifth of the day's highest), and
+//   held until the next hour is judged;
+//   above the clear sky (the same streams): a reading above that hour's best on earlier days, at
+//   the budget per reading: a spike, even one on a cloud's edge that its 5-minute mean hides.
+// An excursion, once flagged, holds until its chance is back above the square root of the
+// budget's: a level hovering about the limit is one event, not an alert every 5 minutes.
+// A day's levels become the reference from the next day: a lasting change becomes the stream's own.
 import { log10StudentTail } from '../detector/stats.ts';
 
 const STEP_MS = 300_000;
@@ -56,8 +61,8 @@ export class LevelCheck {
   private stepEnd = Number.NEGATIVE_INFINITY;
   private stepSum = 0;
   private stepCount = 0;
-  /** whether the latest judged mean was flagged: every reading of the next 5 minutes carries it */
-  private flagged = false;
+  /** whether the latest judged mean was beyond the hour's highs or lows: every reading of the next 5 minutes carries it */
+  private beyondLevels = false;
   /** a clear-sky stream's latest daylight hour fell short of earlier days' best */
   private shortOfSky = false;
   /** the least spread assumed between days, as of the latest judged mean */
@@ -78,7 +83,7 @@ export class LevelCheck {
    */
   check(x: number, ts: number, risk: number, readingRisk: number, flags: string[]): void {
     if (ts >= this.stepEnd) {
-      if (this.stepCount > 0) this.flagged = this.judge(this.stepSum / this.stepCount, this.stepEnd - STEP_MS, risk);
+      if (this.stepCount > 0) this.judge(this.stepSum / this.stepCount, this.stepEnd - STEP_MS, risk);
       this.stepSum = 0;
       this.stepCount = 0;
       this.stepEnd = ts - (ts % STEP_MS) + STEP_MS;
@@ -91,31 +96,27 @@ export class LevelCheck {
     // a clear-sky stream's reading above the hour's best of earlier days: above the clear sky
     const aboveSky = this.clearSky && x > this.peakFloor && this.beyond(this.peaks, day, hour, x, 1, this.spreadFloor) < Math.log10(readingRisk);
     if (!(this.peaks[i]! >= x)) this.peaks[i] = x;
-    if (this.flagged || aboveSky) flags.push('level');
+    if (this.beyondLevels || this.shortOfSky || aboveSky) flags.push('level');
   }
 
   /** Judge the 5-minute mean `x` of the step starting at `t`, then learn it. */
-  private judge(x: number, t: number, risk: number): boolean {
+  private judge(x: number, t: number, risk: number): void {
     const day = Math.floor(t / DAY_MS);
     const hour = Math.floor((t - day * DAY_MS) / HOUR_MS);
-    // an excursion already flagged stays flagged until its chance is back above the square root of
-    // the budget's: a level hovering about the limit is one event, not an alert every 5 minutes
-    const log10Risk = Math.log10(risk) / (this.flagged ? 2 : 1);
+    // an excursion already flagged holds until its chance is back above the square root of the budget's
+    const log10Risk = Math.log10(risk) / (this.beyondLevels ? 2 : 1);
     const floor = SPREAD_FLOOR_SHARE * this.span(day);
     this.spreadFloor = floor;
     if (this.clearSky) this.peakFloor = this.lowestPeak(day, (hour + (t % HOUR_MS >= HOUR_MS - STEP_MS ? 1 : 0)) % 24);
-    let flagged = this.beyond(this.highs, day, hour, x, 1, floor) < log10Risk;
-    if (!flagged && x < this.weekFloor(day) - floor) flagged = this.beyond(this.lows, day, hour, x, -1, floor) < log10Risk;
+    this.beyondLevels = this.beyond(this.highs, day, hour, x, 1, floor) < log10Risk || (x < this.weekFloor(day) - floor && this.beyond(this.lows, day, hour, x, -1, floor) < log10Risk);
     const i = this.slotFor(day) * 24 + hour;
     // the hour's highest reading, judged as the hour ends; a shortfall holds until the next hour's
     if (this.clearSky && t + STEP_MS >= (day * 24 + hour + 1) * HOUR_MS && this.isDaylight(day, hour)) {
       const limit = Math.log10((risk * STEP_MS) / HOUR_MS) / (this.shortOfSky ? 2 : 1);
       this.shortOfSky = this.beyond(this.peaks, day, hour, this.peaks[i]!, -1, floor) < limit;
     } else if (this.clearSky && !this.isDaylight(day, hour)) this.shortOfSky = false;
-    flagged ||= this.shortOfSky;
     this.highs[i] = Number.isNaN(this.highs[i]!) ? x : Math.max(this.highs[i]!, x);
     this.lows[i] = Number.isNaN(this.lows[i]!) ? x : Math.min(this.lows[i]!, x);
-    return flagged;
   }
 
   /** the lowest of earlier days' highest readings at `hour` (Infinity when none): nothing under it is above the clear sky */
