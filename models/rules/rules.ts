@@ -1,9 +1,10 @@
 // The rules every reading is checked against, per stream (sensor + metric): physical range, rate
-// of change, a stuck (flat-lined) value, missing data, and a sane device clock. Each broken rule
-// adds a flag and lowers the quality score; nothing is dropped.
-// Stuck values and missing data are judged against the stream's own habits (repeats.ts,
-// arrivals.ts): a run of repeats or a silence is flagged when an ordinary stream like this one
-// would produce it less often than `falseAlarmsPerDay` a day. An operator's fixed limits
+// of change, a stuck (flat-lined) value, missing data, spikes and noise, a level unlike the
+// stream's earlier days at that hour, and a sane device clock. Each broken rule adds a flag and
+// lowers the quality score; nothing is dropped.
+// Stuck values, missing data, spikes, noise and levels are judged against the stream's own habits
+// (repeats.ts, arrivals.ts, excursions.ts, levels.ts): each is flagged when an ordinary stream
+// like this one would produce it less often than `falseAlarmsPerDay` a day. An operator's fixed limits
 // (`stuckAfter`, `expectedIntervalMs` with `gapFactor`) apply as well when configured.
 import type { ReadingInput } from '../../protocol/records.ts';
 import type { RuleConfig, ValidationConfig } from '../config.ts';
