@@ -80,7 +80,7 @@ export class Sink {
     const receipts = new ReceiptSigner(sinkKeyFile(config), this.deps.now);
     if (receipts.start()) log.info({ key: receipts.publicKey, file: sinkKeyFile(config) }, 'made the sink\'s receipt key');
     this.receiptKey = receipts.publicKey;
-    const store = this.deps.store ?? (await createStore(config));
+    const store = this.deps.store ?? (await createStore(config, log.child({ part: 'store' })));
     await store.open();
     this.storeInUse = store;
     try {
@@ -110,6 +110,7 @@ export class Sink {
       const api = new HttpApi({
         store, ingest, registry, receipts, proofs: new ProofService(store), anchorer: this.anchorer, log, metrics, clients, refusals,
         limits: config.limits, adminToken: process.env.FIELDPROOF_SINK_ADMIN_TOKEN ?? config.adminToken ?? null,
+        readToken: process.env.FIELDPROOF_SINK_READ_TOKEN ?? config.readToken ?? null,
         mrv: this.mrvService,
       });
       const { host, port } = splitListen(config.listen);

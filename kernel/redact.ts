@@ -13,7 +13,7 @@
 /** Field names whose values never reach a log line, wherever they sit in the logged object. */
 export const SECRET_FIELDS = [
   'password', 'passwd', 'passphrase', 'secret', 'clientSecret', 'token', 'accessToken', 'refreshToken',
-  'adminToken', 'sasToken', 'apiKey', 'privateKey', 'secretKey', 'signingKey', 'seed', 'mnemonic',
+  'adminToken', 'readToken', 'sasToken', 'apiKey', 'privateKey', 'secretKey', 'signingKey', 'seed', 'mnemonic',
   'authorization', 'Authorization', 'cookie', 'Cookie',
   // LoRaWAN session and root keys
   'nwkSKey', 'appSKey', 'appKey', 'nwkKey',

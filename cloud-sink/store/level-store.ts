@@ -10,6 +10,8 @@ import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
 import { LevelMrvStore } from '../mrv/store/level-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
+import { LevelReadingsIndex, readingPuts } from '../readings/level-readings.ts';
+import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import {
   pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,
   type SinkStore, type StoredBatchRow,
@@ -61,9 +63,12 @@ export class LevelSinkStore implements SinkStore {
   private anchorLock: Promise<unknown> = Promise.resolve();
 
   private readonly dir: string;
+  private readonly readingsOn: boolean;
 
-  constructor(dir: string) {
+  /** `readings`: keep the readings index (cloud-sink/readings/) with every batch; on by default */
+  constructor(dir: string, opts: { readings?: boolean } = {}) {
     this.dir = dir;
+    this.readingsOn = opts.readings ?? true;
   }
 
   private get level(): Level<string, string> {
@@ -150,6 +155,8 @@ export class LevelSinkStore implements SinkStore {
           { type: 'put', key: K.unanchored(accept), value: `${d}!${header.batch}` },
         );
         if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.text });
+        // in the same write: an accepted batch is queryable, and a duplicate never gets this far
+        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(d, readingRows(batch.text)));
         tentative.set(d, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
@@ -358,5 +365,9 @@ export class LevelSinkStore implements SinkStore {
 
   mrvStore(): MrvStore {
     return new LevelMrvStore(() => this.level);
+  }
+
+  readings(): ReadingsIndex | null {
+    return this.readingsOn ? new LevelReadingsIndex(() => this.level) : null;
   }
 }

@@ -10,6 +10,10 @@ import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import { migrate } from './migrate.ts';
+import type { Logger } from 'pino';
+import { insertReadings, PgReadingsIndex } from '../readings/pg-readings.ts';
+import { ReadingPartitions } from '../readings/pg-partitions.ts';
+import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import type {
   AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow,
 } from './types.ts';
@@ -55,11 +59,15 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** a schema other than public, created when missing (several sinks or tests sharing a database) */
   schema?: string;
+  /** the readings index (cloud-sink/readings/); on unless off, with monthly partitions this far ahead */
+  readings?: { enabled: boolean; monthsAhead: number };
+  log?: Logger;
 }
 
 export class PostgresSinkStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
+  private partitions: ReadingPartitions | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
@@ -92,9 +100,19 @@ export class PostgresSinkStore implements SinkStore {
       client.release();
     }
     this.pool = pool;
+    if (this.readingsOn) {
+      this.partitions = new ReadingPartitions({ db: () => this.db, monthsAhead: this.opts.readings?.monthsAhead ?? 3, ...(this.opts.log ? { log: this.opts.log } : {}) });
+      await this.partitions.start();
+    }
+  }
+
+  private get readingsOn(): boolean {
+    return this.opts.readings?.enabled ?? true;
   }
 
   async close(): Promise<void> {
+    await this.partitions?.stop();
+    this.partitions = null;
     await this.pool?.end();
     this.pool = null;
   }
@@ -135,6 +153,8 @@ export class PostgresSinkStore implements SinkStore {
         [header.device, header.batch, header.first, header.last, hash, JSON.stringify(header), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt],
       );
       await c.query('UPDATE sink_heads SET batch = $2, hash = $3, last_seq = $4 WHERE device = $1', [header.device, header.batch, hash, header.last]);
+      // in the same transaction: an accepted batch is queryable, and a duplicate never gets this far
+      if (this.readingsOn && !b.pruned) await insertReadings(c, header.device, header.batch, readingRows(b.text));
       return { status: 'stored' } as const;
     });
   }
@@ -313,5 +333,9 @@ export class PostgresSinkStore implements SinkStore {
 
   mrvStore(): MrvStore {
     return new PgMrvStore(() => this.db);
+  }
+
+  readings(): ReadingsIndex | null {
+    return this.readingsOn ? new PgReadingsIndex(() => this.db) : null;
   }
 }

@@ -1,0 +1,90 @@
+// The readings index in PostgreSQL: the `readings` table (partitioned by month, see
+// pg-partitions.ts) and `readings_latest`, written inside the transaction that stores the batch,
+// and the two queries the API and Grafana ask. A series query is one range of the primary key
+// (device, sensor, metric, ts) with the value carried in the index: an index-only scan.
+import type pg from 'pg';
+import { latestOfRows, type LatestReading, type ReadingRow, type ReadingsIndex, type SeriesAnswer, type SeriesQuery } from './types.ts';
+
+/** ms since the epoch as timestamptz, exactly (a float division would round) */
+const MS = (p: string) => `(timestamptz 'epoch' + ${p}::bigint * interval '1 millisecond')`;
+
+/** A PostgreSQL array literal of text elements: quality flags are free strings. */
+function textArray(items: readonly string[]): string {
+  return items.length === 0 ? '{}' : `{${items.map((s) => `"${s.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
+
+function columns(rows: readonly ReadingRow[]) {
+  const n = rows.length;
+  const c = {
+    sensor: new Array<string>(n), metric: new Array<string>(n), ts: new Array<number>(n), value: new Array<number | null>(n),
+    unit: new Array<string>(n), score: new Array<number>(n), flags: new Array<string>(n), seq: new Array<number>(n),
+  };
+  rows.forEach((r, i) => {
+    c.sensor[i] = r.sensor; c.metric[i] = r.metric; c.ts[i] = r.ts; c.value[i] = r.value;
+    c.unit[i] = r.unit; c.score[i] = r.score; c.flags[i] = textArray(r.flags); c.seq[i] = r.seq;
+  });
+  return [c.sensor, c.metric, c.ts, c.value, c.unit, c.score, c.flags, c.seq];
+}
+
+/** The columns of columns() as rows, from parameter $first on. */
+function unnestFrom(first: number): string {
+  const types = ['text', 'text', 'bigint', 'float8', 'text', 'float8', 'text', 'bigint'];
+  return `unnest(${types.map((t, i) => `$${first + i}::${t}[]`).join(', ')}) AS x(s, m, t, v, u, q, f, n)`;
+}
+
+/**
+ * Insert a batch's readings, and move each series' latest reading forward, on the client of the
+ * transaction that stores the batch. Arrays, not one parameter per value: one statement however
+ * many readings, and no limit of 65,535 parameters to meet.
+ */
+export async function insertReadings(c: pg.PoolClient, device: string, batch: number, rows: readonly ReadingRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await c.query(
+    `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
+     SELECT $1, s, m, ${MS('t')}, v, u, q, f::text[], n, $2 FROM ${unnestFrom(3)}
+     ON CONFLICT DO NOTHING`,
+    [device, batch, ...columns(rows)]);
+  await c.query(
+    `INSERT INTO readings_latest AS l (device, sensor, metric, ts, value, unit, quality, flags, seq)
+     SELECT $1, s, m, ${MS('t')}, v, u, q, f::text[], n FROM ${unnestFrom(2)}
+     ON CONFLICT (device, sensor, metric) DO UPDATE
+       SET ts = excluded.ts, value = excluded.value, unit = excluded.unit, quality = excluded.quality, flags = excluded.flags, seq = excluded.seq
+       WHERE (l.ts, l.seq) < (excluded.ts, excluded.seq)`,
+    [device, ...columns([...latestOfRows(rows).values()])]);
+}
+
+/** The series query, as the API, the bench and (in its Grafana form) the README ask it. */
+export const SERIES_SQL = `
+SELECT (extract(epoch FROM date_bin($6::bigint * interval '1 millisecond', ts, ${MS('$4')})) * 1000)::bigint AS t,
+       min(value) AS min, avg(value) AS avg, max(value) AS max, count(*)::int AS n
+FROM readings
+WHERE device = $1 AND sensor = $2 AND metric = $3 AND ts >= ${MS('$4')} AND ts < ${MS('$5')} AND value IS NOT NULL
+GROUP BY 1 ORDER BY 1`;
+
+export const LATEST_SQL = `
+SELECT sensor, metric, unit, (extract(epoch FROM ts) * 1000)::bigint AS ts, value, quality, flags
+FROM readings_latest WHERE device = $1 ORDER BY sensor, metric LIMIT $2`;
+
+export class PgReadingsIndex implements ReadingsIndex {
+  private readonly db: () => pg.Pool;
+
+  constructor(db: () => pg.Pool) {
+    this.db = db;
+  }
+
+  async series(q: SeriesQuery): Promise<SeriesAnswer> {
+    const [points, unit] = await Promise.all([
+      this.db().query<{ t: string; min: number; avg: number; max: number; n: number }>(SERIES_SQL, [q.device, q.sensor, q.metric, q.from, q.to, q.step]),
+      this.db().query<{ unit: string }>('SELECT unit FROM readings_latest WHERE device = $1 AND sensor = $2 AND metric = $3', [q.device, q.sensor, q.metric]),
+    ]);
+    return {
+      unit: unit.rows[0]?.unit ?? null,
+      points: points.rows.map((r) => ({ t: Number(r.t), min: r.min, avg: r.avg, max: r.max, n: r.n })),
+    };
+  }
+
+  async latest(device: string, limit: number): Promise<LatestReading[]> {
+    const { rows } = await this.db().query<{ sensor: string; metric: string; unit: string; ts: string; value: number | null; quality: number; flags: string[] }>(LATEST_SQL, [device, limit]);
+    return rows.map((r) => ({ sensor: r.sensor, metric: r.metric, unit: r.unit, ts: Number(r.ts), value: r.value, quality: { score: r.quality, flags: r.flags } }));
+  }
+}
