@@ -53,13 +53,16 @@ export async function insertReadings(c: pg.PoolClient, device: string, batch: nu
     [device, ...columns([...latestOfRows(rows).values()])]);
 }
 
-/** The series query, as the API, the bench and (in its Grafana form) the README ask it. */
+/**
+ * The series query, as the API and the bench ask it (the README's Grafana panel asks its own form).
+ * The bucket is grouped as a timestamptz and turned into milliseconds only once per bucket: per
+ * reading, the numeric that extract(epoch) returns costs more than the rest of the row.
+ */
 export const SERIES_SQL = `
-SELECT (extract(epoch FROM date_bin($6::bigint * interval '1 millisecond', ts, ${MS('$4')})) * 1000)::bigint AS t,
-       min(value) AS min, avg(value) AS avg, max(value) AS max, count(*)::int AS n
-FROM readings
-WHERE device = $1 AND sensor = $2 AND metric = $3 AND ts >= ${MS('$4')} AND ts < ${MS('$5')} AND value IS NOT NULL
-GROUP BY 1 ORDER BY 1`;
+SELECT (extract(epoch FROM b) * 1000)::bigint AS t, min(value) AS min, avg(value) AS avg, max(value) AS max, count(*)::int AS n
+FROM (SELECT date_bin($6::bigint * interval '1 millisecond', ts, ${MS('$4')}) AS b, value FROM readings
+      WHERE device = $1 AND sensor = $2 AND metric = $3 AND ts >= ${MS('$4')} AND ts < ${MS('$5')} AND value IS NOT NULL) AS r
+GROUP BY b ORDER BY b`;
 
 export const LATEST_SQL = `
 SELECT sensor, metric, unit, (extract(epoch FROM ts) * 1000)::bigint AS ts, value, quality, flags
