@@ -42,6 +42,8 @@ const K = {
   device: (id: string) => `d!${id}`,
   equivocation: (at: number, d: string, b: number) => `e!${pad(at)}!${d}!${pad(b)}`,
   acceptCounter: 'm!accept',
+  /** present while the readings index holds every stored batch's readings */
+  readingsComplete: 'm!readings',
   anchorCounter: 'm!anchor',
 };
 
@@ -87,6 +89,27 @@ export class LevelSinkStore implements SinkStore {
     this.db = db;
     this.acceptSeq = Number((await db.get(K.acceptCounter)) ?? 0);
     this.anchorSeq = Number((await db.get(K.anchorCounter)) ?? 0);
+    if (!this.readingsOn) await db.del(K.readingsComplete, { sync: true });
+    else if ((await db.get(K.readingsComplete)) === undefined) await this.indexHeldReadings();
+  }
+
+  /**
+   * The readings of batches stored before the readings index existed, or while it was off: put
+   * again from the stored lines (a reading already indexed is put again as it was).
+   */
+  private async indexHeldReadings(): Promise<void> {
+    for (const device of await this.devices()) {
+      let ops: Op[] = [];
+      for await (const { lines } of this.batches(device)) {
+        ops.push(...readingPuts(device, readingRows(lines.join('\n'))));
+        if (ops.length >= 10_000) {
+          await this.level.batch(ops);
+          ops = [];
+        }
+      }
+      if (ops.length > 0) await this.level.batch(ops);
+    }
+    await this.level.put(K.readingsComplete, '1', { sync: true });
   }
 
   async close(): Promise<void> {

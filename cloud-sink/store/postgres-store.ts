@@ -13,6 +13,7 @@ import { migrate } from './migrate.ts';
 import type { Logger } from 'pino';
 import { insertReadings, PgReadingsIndex } from '../readings/pg-readings.ts';
 import { ReadingPartitions } from '../readings/pg-partitions.ts';
+import { backfillReadings, markBackfillNeeded } from '../readings/pg-backfill.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import type {
   AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow,
@@ -93,17 +94,29 @@ export class PostgresSinkStore implements SinkStore {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot connect to PostgreSQL at ${redactUrl(this.opts.url)}: ${(err as Error).message}`);
     }
+    this.pool = pool;
     try {
       if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await migrate(client);
-    } finally {
+      if (this.readingsOn) await this.startReadings(client);
+      else await markBackfillNeeded(client);
+    } catch (err) {
       client.release();
+      await this.close();
+      throw err;
     }
-    this.pool = pool;
-    if (this.readingsOn) {
-      this.partitions = new ReadingPartitions({ db: () => this.db, monthsAhead: this.opts.readings?.monthsAhead ?? 3, ...(this.opts.log ? { log: this.opts.log } : {}) });
-      await this.partitions.start();
-    }
+    client.release();
+  }
+
+  /** The readings index: partitions, the readings of batches stored without it, then the upkeep. */
+  private async startReadings(client: pg.PoolClient): Promise<void> {
+    const log = this.opts.log;
+    this.partitions = new ReadingPartitions({ db: () => this.db, monthsAhead: this.opts.readings?.monthsAhead ?? 3, ...(log ? { log } : {}) });
+    await this.partitions.ensure();
+    const added = await backfillReadings(client);
+    if (added > 0) log?.info({ readings: added }, 'readings of batches stored without the readings index filled in');
+    // start() runs the upkeep once more, which gives the filled-in months their partitions
+    await this.partitions.start();
   }
 
   private get readingsOn(): boolean {

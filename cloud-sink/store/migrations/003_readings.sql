@@ -39,18 +39,11 @@ CREATE TABLE readings_latest (
   PRIMARY KEY (device, sensor, metric)
 );
 
--- Batches stored before this table existed: their readings, parsed from the stored lines. They
--- land in readings_default; the partition upkeep moves each recent month into its own partition.
-INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
-SELECT b.device, r->>'sensor', r->>'metric', timestamptz 'epoch' + (r->>'ts')::bigint * interval '1 millisecond',
-       (r->>'value')::double precision, r->>'unit', coalesce((r->'quality'->>'score')::double precision, 0),
-       coalesce(ARRAY(SELECT jsonb_array_elements_text(r->'quality'->'flags')), '{}'), (r->>'seq')::bigint, b.batch
-FROM sink_batches b, LATERAL (SELECT line::jsonb AS r FROM regexp_split_to_table(b.records, E'\n') AS line) AS lines
-WHERE b.records IS NOT NULL AND b.records <> '' AND r->>'kind' = 'reading'
-  AND r->>'sensor' ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' AND r->>'metric' ~ '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'
-  AND (r->>'ts')::bigint >= 0
-ON CONFLICT DO NOTHING;
-
-INSERT INTO readings_latest (device, sensor, metric, ts, value, unit, quality, flags, seq)
-SELECT DISTINCT ON (device, sensor, metric) device, sensor, metric, ts, value, unit, quality, flags, seq
-FROM readings ORDER BY device, sensor, metric, ts DESC, seq DESC;
+-- Whether batches are held whose readings are not in the table yet: those stored before this table
+-- existed, or while the sink ran with the readings index off. The sink fills them in at start
+-- (cloud-sink/readings/pg-backfill.ts) and clears the flag.
+CREATE TABLE readings_backfill (
+  one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+  needed  boolean NOT NULL
+);
+INSERT INTO readings_backfill (needed) SELECT EXISTS (SELECT 1 FROM sink_batches WHERE records IS NOT NULL);
