@@ -38,17 +38,27 @@ export function minutesFor(l: Layout, rows: number): number {
 
 const MS = (p: string) => `(timestamptz 'epoch' + ${p} * interval '1 millisecond')`;
 
+/** An INSERT INTO readings that also adds its rows to the hourly sums, as accepting a batch does. */
+function withHourlySums(insert: string): string {
+  return `WITH ins AS (${insert} RETURNING device, sensor, metric, ts, value, batch)
+    INSERT INTO readings_hourly (device, sensor, metric, hour, batch, n, sum, min, max)
+    SELECT device, sensor, metric, date_bin('1 hour', ts, timestamptz 'epoch'), batch, count(*), sum(value), min(value), max(value)
+    FROM ins WHERE value IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (device, sensor, metric, hour, batch) DO UPDATE SET n = readings_hourly.n + excluded.n, sum = readings_hourly.sum + excluded.sum,
+      min = least(readings_hourly.min, excluded.min), max = greatest(readings_hourly.max, excluded.max)`;
+}
+
 /** The grid's minutes [fromMinute, toMinute) (0 is the oldest of maxMinutes), a few devices per statement. */
 export async function fillGridPg(db: pg.Pool, l: Layout, fromMinute: number, toMinute: number, progress: (done: number) => void): Promise<void> {
   const perStatement = Math.max(1, Math.floor(400_000 / (l.sensors * (toMinute - fromMinute))));
   const start = l.end - l.maxMinutes * MIN;
   for (let d = 1; d <= l.devices; d += perStatement) {
     const last = Math.min(l.devices, d + perStatement - 1);
-    await db.query(
+    await db.query(withHourlySums(
       `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
        SELECT 'bench-' || lpad(d::text, 4, '0'), 's-' || s, 'co2_ppm', ${MS('($3::bigint + m::bigint * 60000)')},
               400 + ((d * 31 + s * 7 + m) % 200), 'ppm', 1, '{}', m::bigint * $4 + s, m / 25 + 1
-       FROM generate_series($1::int, $2::int) AS d, generate_series(1, $4::int) AS s, generate_series($5::int, $6::int) AS m`,
+       FROM generate_series($1::int, $2::int) AS d, generate_series(1, $4::int) AS s, generate_series($5::int, $6::int) AS m`),
       [d, last, start, l.sensors, fromMinute, toMinute - 1]);
     progress(last);
   }
@@ -56,10 +66,10 @@ export async function fillGridPg(db: pg.Pool, l: Layout, fromMinute: number, toM
 
 /** The dense series and every series' latest reading. */
 export async function fillDenseAndLatestPg(db: pg.Pool, l: Layout): Promise<void> {
-  await db.query(
+  await db.query(withHourlySums(
     `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
      SELECT $1, $2, $3, ${MS('($4::bigint - k::bigint * 60000)')}, 400 + (k % 300), 'ppm', 1, '{}', $5::bigint - k, ($5::bigint - k) / 500 + 1
-     FROM generate_series(0, $5::int - 1) AS k`,
+     FROM generate_series(0, $5::int - 1) AS k`),
     [DENSE_DEVICE, SERIES.sensor, SERIES.metric, l.end - MIN, l.denseRows]);
   const newest = l.maxMinutes - 1;
   await db.query(
@@ -76,13 +86,13 @@ export async function fillLevel(db: Level<string, string>, l: Layout, minutes: n
   const row = (sensor: string, ts: number, value: number, seq: number): ReadingRow => ({ sensor, metric: 'co2_ppm', ts, value, unit: 'ppm', score: 1, flags: [], seq });
   const dense: ReadingRow[] = [];
   for (let k = l.denseRows - 1; k >= 0; k--) dense.push(row(SERIES.sensor, l.end - MIN - k * MIN, 400 + (k % 300), l.denseRows - k));
-  for (let i = 0; i < dense.length; i += 10_000) await db.batch(readingPuts(DENSE_DEVICE, dense.slice(i, i + 10_000)));
+  for (let i = 0; i < dense.length; i += 10_000) await db.batch(readingPuts(DENSE_DEVICE, 1 + i / 10_000, dense.slice(i, i + 10_000)));
   for (let d = 1; d <= l.devices; d++) {
     const rows: ReadingRow[] = [];
     for (let m = l.maxMinutes - minutes; m < l.maxMinutes; m++) {
       for (let s = 1; s <= l.sensors; s++) rows.push(row(`s-${s}`, start + m * MIN, 400 + ((d * 31 + s * 7 + m) % 200), m * l.sensors + s));
     }
-    await db.batch(readingPuts(gridDevice(d), rows));
+    await db.batch(readingPuts(gridDevice(d), 1, rows));
     if (d % 50 === 0 || d === l.devices) progress(d);
   }
 }

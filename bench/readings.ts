@@ -25,14 +25,17 @@ Fills a readings index with a grid of --devices x --sensors at one reading a min
 dense series of up to 30 days at 1/min), in PostgreSQL (--pg URL or FIELDPROOF_TEST_PG; a schema
 of its own, dropped at the end) at each --rows size, grown in place, and in LevelDB at
 --level-rows (0 skips it). At each size it times, --queries times each (default 200), through the
-API's query code: "series" (the dense sensor, 30 days, 1 h steps), "series_grid" (one grid sensor,
-30 days, 1 h steps), "latest" (each sensor's latest reading of one device) and, for comparison,
+API's query code: "series" (the dense sensor, 30 days from a whole hour, 1 h steps), "series_grid" (one grid sensor,
+30 days, 1 h steps), "series_unaligned" (the dense sensor from a minute past the hour, which the
+hourly sums cannot answer: every reading is read), "latest" (each sensor's latest reading of one device) and, for comparison,
 "latest_distinct_on" (the same answer from the readings table itself). Then --drain N readings
 (default 100000; 0 skips) are drained into a PostgreSQL sink process without and with the index.
 
-Prints per size: p50_ms and p99_ms of each query, table_bytes, fill_s; growth from one size to the
+Prints per size: p50_ms and p99_ms of each query, table_bytes (readings, readings_latest and
+readings_hourly, indexes included), fill_s; growth from one size to the
 next; the LevelDB figures; the drain figures (readings_per_s both ways, slowdown_pct); conditions.`;
 
+const HOUR = 3600_000;
 const DISTINCT_ON_SQL = `SELECT DISTINCT ON (sensor, metric) sensor, metric, ts, value FROM readings WHERE device = $1 ORDER BY sensor, metric, ts DESC, seq DESC`;
 
 interface Timing {
@@ -58,10 +61,13 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<Ti
 
 /** The queries every store answers, the same for each. */
 async function timeQueries(index: ReadingsIndex, l: Layout, n: number, extra: Record<string, (i: number) => Promise<unknown>> = {}) {
-  const thirtyDays = { from: l.end - 30 * DAY, to: l.end, step: 3600_000 };
+  // from a whole hour: whole-hour buckets, read from the hourly sums; a minute later: reading by reading
+  const thirtyDays = { from: Math.floor(l.end / HOUR) * HOUR - 30 * DAY, to: l.end, step: HOUR };
+  const unaligned = { ...thirtyDays, from: thirtyDays.from + MIN };
   const device = (i: number) => gridDevice(1 + ((i * 7919) % l.devices));
   const out: Record<string, Timing> = {
     series: await timed(n, () => index.series({ device: DENSE_DEVICE, ...SERIES, ...thirtyDays })),
+    series_unaligned: await timed(n, () => index.series({ device: DENSE_DEVICE, ...SERIES, ...unaligned })),
     series_grid: await timed(n, (i) => index.series({ device: device(i), ...SERIES, ...thirtyDays })),
     latest: await timed(n, (i) => index.latest(device(i), MAX_LATEST)),
   };
@@ -72,7 +78,7 @@ async function timeQueries(index: ReadingsIndex, l: Layout, n: number, extra: Re
 
 async function tableBytes(db: pg.Pool): Promise<number> {
   const { rows } = await db.query<{ bytes: string }>(
-    `SELECT (coalesce(sum(pg_total_relation_size(inhrelid)), 0) + pg_total_relation_size('readings_latest'))::bigint AS bytes FROM pg_inherits WHERE inhparent = 'readings'::regclass`);
+    `SELECT (coalesce(sum(pg_total_relation_size(inhrelid)), 0) + pg_total_relation_size('readings_latest') + pg_total_relation_size('readings_hourly'))::bigint AS bytes FROM pg_inherits WHERE inhparent = 'readings'::regclass`);
   return Number(rows[0]!.bytes);
 }
 

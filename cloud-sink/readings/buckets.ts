@@ -17,17 +17,22 @@ export class BucketFold {
 
   /** One reading; readings come in ts order. */
   add(ts: number, value: number): void {
+    this.addSums(ts, 1, value, value, value);
+  }
+
+  /** `n` readings at `ts` (an hour's partial sums), in ts order with the rest. */
+  addSums(ts: number, n: number, sum: number, min: number, max: number): void {
     const t = this.from + Math.floor((ts - this.from) / this.step) * this.step;
     let b = this.cur;
     if (!b || b.t !== t) {
       this.close();
-      b = this.cur = { t, min: value, avg: 0, max: value, n: 0 };
+      b = this.cur = { t, min, avg: 0, max, n: 0 };
       this.sum = 0;
     }
-    if (value < b.min) b.min = value;
-    if (value > b.max) b.max = value;
-    this.sum += value;
-    b.n++;
+    if (min < b.min) b.min = min;
+    if (max > b.max) b.max = max;
+    this.sum += sum;
+    b.n += n;
   }
 
   /** The buckets, the last one closed. */

@@ -1,7 +1,8 @@
 // The readings index in the sink's LevelDB, written in the same batch write that accepts the batch
 // (level-store.ts). One key per reading, ordered by series then time, so that a series over a
-// range is one key range read in pages and folded as it streams; and one key per series naming
-// its unit, which is the series catalogue "latest per sensor" walks (then one reverse seek each).
+// range is one key range read in pages and folded as it streams; one key per series naming its
+// unit, which is the series catalogue "latest per sensor" walks (then one reverse seek each); and
+// each batch's hourly sums per series, which a query in whole-hour steps reads instead.
 //
 // The MRV register index (cloud-sink/mrv/index/) packs a register's readings into chunks, built
 // after the batches are stored; that suits a report that reads whole years of a few registers.
@@ -10,7 +11,9 @@
 import type { Level } from 'level';
 import { pad } from '../store/types.ts';
 import { BucketFold } from './buckets.ts';
-import { latestOfRows, type LatestReading, type ReadingRow, type ReadingsIndex, type SeriesAnswer, type SeriesQuery } from './types.ts';
+import {
+  hourlyPartials, hourlyPlan, latestOfRows, type LatestReading, type ReadingRow, type ReadingsIndex, type SeriesAnswer, type SeriesQuery,
+} from './types.ts';
 
 const PAGE = 1000;
 
@@ -19,6 +22,7 @@ const K = {
   series: (d: string, s: string, m: string) => `q!${d}!${s}!${m}!`,
   reading: (d: string, r: ReadingRow) => `q!${d}!${r.sensor}!${r.metric}!${pad(r.ts)}!${pad(r.seq)}`,
   catalogue: (d: string, s: string, m: string) => `qs!${d}!${s}!${m}`,
+  hourly: (d: string, s: string, m: string) => `qh!${d}!${s}!${m}!`,
   catalogueRange: (d: string) => ({ gte: `qs!${d}!`, lt: `qs!${d}!~` }),
 };
 
@@ -28,11 +32,31 @@ function encodeValue(r: ReadingRow): string {
   return r.flags.length > 0 ? `${head}\t${JSON.stringify(r.flags)}` : head;
 }
 
-/** The puts that index a batch's readings. */
-export function readingPuts(device: string, rows: readonly ReadingRow[]): { type: 'put'; key: string; value: string }[] {
+/**
+ * The puts that index a batch's readings: each reading, its series' unit, and the batch's hourly
+ * sums per series (keyed by batch: putting a batch's readings again changes nothing).
+ */
+export function readingPuts(device: string, batch: number, rows: readonly ReadingRow[]): { type: 'put'; key: string; value: string }[] {
   const ops = rows.map((r) => ({ type: 'put' as const, key: K.reading(device, r), value: encodeValue(r) }));
   for (const r of latestOfRows(rows).values()) ops.push({ type: 'put', key: K.catalogue(device, r.sensor, r.metric), value: r.unit });
+  for (const h of hourlyPartials(rows)) {
+    ops.push({ type: 'put', key: `${K.hourly(device, h.sensor, h.metric)}${pad(h.hour)}!${pad(batch)}`, value: `${h.n}\t${h.sum}\t${h.min}\t${h.max}` });
+  }
   return ops;
+}
+
+/** Every entry of [gte, lt), a page at a time. */
+async function eachEntry(db: Level<string, string>, gte: string, lt: string, fn: (key: string, value: string) => void): Promise<void> {
+  const it = db.iterator({ gte, lt });
+  try {
+    for (;;) {
+      const page = await it.nextv(PAGE);
+      if (page.length === 0) return;
+      for (const [key, value] of page) fn(key, value);
+    }
+  } finally {
+    await it.close();
+  }
 }
 
 export class LevelReadingsIndex implements ReadingsIndex {
@@ -43,23 +67,26 @@ export class LevelReadingsIndex implements ReadingsIndex {
   }
 
   async series(q: SeriesQuery): Promise<SeriesAnswer> {
-    const prefix = K.series(q.device, q.sensor, q.metric);
-    const unit = (await this.level().get(K.catalogue(q.device, q.sensor, q.metric))) ?? null;
+    const db = this.level();
+    const unit = (await db.get(K.catalogue(q.device, q.sensor, q.metric))) ?? null;
     const fold = new BucketFold(q.from, q.step);
-    if (q.to <= 0) return { unit, points: [] };
-    const it = this.level().iterator({ gte: prefix + pad(Math.max(0, q.from)), lt: prefix + pad(q.to) });
-    try {
-      for (;;) {
-        const page = await it.nextv(PAGE);
-        if (page.length === 0) break;
-        for (const [key, value] of page) {
-          const tab = value.indexOf('\t');
-          if (tab === 0) continue; // a failed read: no value
-          fold.add(Number(key.slice(prefix.length, prefix.length + 16)), Number(value.slice(0, tab)));
-        }
-      }
-    } finally {
-      await it.close();
+    let rawFrom = q.from;
+    const plan = hourlyPlan(q);
+    if (plan && plan.hourlyUntil > q.from) {
+      const prefix = K.hourly(q.device, q.sensor, q.metric);
+      await eachEntry(db, prefix + pad(q.from), prefix + pad(plan.hourlyUntil), (key, value) => {
+        const [n, sum, min, max] = value.split('\t').map(Number) as [number, number, number, number];
+        fold.addSums(Number(key.slice(prefix.length, prefix.length + 16)), n, sum, min, max);
+      });
+      rawFrom = plan.hourlyUntil;
+    }
+    if (rawFrom < q.to) {
+      const prefix = K.series(q.device, q.sensor, q.metric);
+      await eachEntry(db, prefix + pad(rawFrom), prefix + pad(q.to), (key, value) => {
+        const tab = value.indexOf('\t');
+        if (tab === 0) return; // a failed read: no value
+        fold.add(Number(key.slice(prefix.length, prefix.length + 16)), Number(value.slice(0, tab)));
+      });
     }
     return { unit, points: fold.finish() };
   }

@@ -24,6 +24,12 @@ ON CONFLICT (device, sensor, metric) DO UPDATE
   SET ts = excluded.ts, value = excluded.value, unit = excluded.unit, quality = excluded.quality, flags = excluded.flags, seq = excluded.seq
   WHERE (l.ts, l.seq) < (excluded.ts, excluded.seq)`;
 
+const HOURLY_SQL = `
+INSERT INTO readings_hourly (device, sensor, metric, hour, batch, n, sum, min, max)
+SELECT device, sensor, metric, date_bin('1 hour', ts, timestamptz 'epoch'), batch, count(*), sum(value), min(value), max(value)
+FROM readings WHERE value IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+ON CONFLICT DO NOTHING`;
+
 /** With the index on: fill in what is missing, if anything is. Returns the readings added. */
 export async function backfillReadings(c: pg.PoolClient): Promise<number> {
   await c.query('BEGIN');
@@ -33,6 +39,7 @@ export async function backfillReadings(c: pg.PoolClient): Promise<number> {
     if (rows[0]?.needed) {
       added = (await c.query(FILL_SQL)).rowCount ?? 0;
       await c.query(LATEST_SQL);
+      await c.query(HOURLY_SQL);
       await c.query('UPDATE readings_backfill SET needed = false');
     }
     await c.query('COMMIT');

@@ -90,6 +90,16 @@ for (const kind of ['level', 'postgres'] as const) {
       ], 'buckets start at from; to is exclusive');
     });
 
+    it('answers whole-hour steps from the hourly sums exactly as reading by reading', async () => {
+      // T0 is a whole hour: hourly sums up to the hour before `to`, the readings after it one by one
+      const hourly = await get(series(`from=${T0}&to=${T0 + 3600_000 + 5 * MIN}&step=3600000`));
+      assert.deepEqual(hourly.body.points, [{ t: T0, min: 1, avg: 73 / 11, max: 12, n: 11 }]);
+      const tailOnly = await get(series(`from=${T0}&to=${T0 + 21 * MIN}&step=3600000`));
+      assert.deepEqual(tailOnly.body.points, [{ t: T0, min: 1, avg: 61 / 10, max: 11, n: 10 }], 'to inside the first hour: reading by reading');
+      const twoHours = await get(series(`from=${T0 - 3600_000}&to=${T0 + 3 * 3600_000}&step=7200000`));
+      assert.deepEqual(twoHours.body.points, [{ t: T0 - 3600_000, min: 1, avg: 73 / 11, max: 12, n: 11 }]);
+    });
+
     it('counts a batch sent twice once', async () => {
       const [b1] = chain(key);
       assert.equal((await postJson(sink.url, b1!)).body.status, 'duplicate');

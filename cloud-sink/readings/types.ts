@@ -102,3 +102,44 @@ export function latestOfRows(rows: readonly ReadingRow[]): Map<string, ReadingRo
   }
   return latest;
 }
+
+export const HOUR_MS = 3600_000;
+
+/** The non-null readings of one batch summed per series and UTC hour. */
+export interface HourlyPartial {
+  sensor: string;
+  metric: string;
+  hour: number;
+  n: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** A batch's readings as hourly partial sums, in the order first met. */
+export function hourlyPartials(rows: readonly ReadingRow[]): HourlyPartial[] {
+  const out = new Map<string, HourlyPartial>();
+  for (const r of rows) {
+    if (r.value === null) continue;
+    const hour = Math.floor(r.ts / HOUR_MS) * HOUR_MS;
+    const key = `${r.sensor}!${r.metric}!${hour}`;
+    const p = out.get(key);
+    if (!p) out.set(key, { sensor: r.sensor, metric: r.metric, hour, n: 1, sum: r.value, min: r.value, max: r.value });
+    else {
+      p.n++;
+      p.sum += r.value;
+      if (r.value < p.min) p.min = r.value;
+      if (r.value > p.max) p.max = r.value;
+    }
+  }
+  return [...out.values()];
+}
+
+/**
+ * Whether a series query can read hourly sums: its buckets are made of whole UTC hours. Up to
+ * `hourlyUntil` it does; the part of the last hour before `to` is read reading by reading.
+ */
+export function hourlyPlan(q: SeriesQuery): { hourlyUntil: number } | null {
+  if (q.from % HOUR_MS !== 0 || q.step % HOUR_MS !== 0) return null;
+  return { hourlyUntil: Math.floor(q.to / HOUR_MS) * HOUR_MS };
+}

@@ -100,8 +100,8 @@ export class LevelSinkStore implements SinkStore {
   private async indexHeldReadings(): Promise<void> {
     for (const device of await this.devices()) {
       let ops: Op[] = [];
-      for await (const { lines } of this.batches(device)) {
-        ops.push(...readingPuts(device, readingRows(lines.join('\n'))));
+      for await (const { row, lines } of this.batches(device)) {
+        ops.push(...readingPuts(device, row.header.batch, readingRows(lines.join('\n'))));
         if (ops.length >= 10_000) {
           await this.level.batch(ops);
           ops = [];
@@ -179,7 +179,7 @@ export class LevelSinkStore implements SinkStore {
         );
         if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.text });
         // in the same write: an accepted batch is queryable, and a duplicate never gets this far
-        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(d, readingRows(batch.text)));
+        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(d, header.batch, readingRows(batch.text)));
         tentative.set(d, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });

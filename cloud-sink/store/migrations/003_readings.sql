@@ -47,3 +47,19 @@ CREATE TABLE readings_backfill (
   needed  boolean NOT NULL
 );
 INSERT INTO readings_backfill (needed) SELECT EXISTS (SELECT 1 FROM sink_batches WHERE records IS NOT NULL);
+
+-- Each batch's readings summed per series and UTC hour (non-null values only): a series over a
+-- long range in whole-hour steps reads these, one row per hour and batch, instead of every reading.
+-- Keyed by batch, so that writing a batch's sums again (a fill-in) changes nothing.
+CREATE TABLE readings_hourly (
+  device  text NOT NULL,
+  sensor  text NOT NULL,
+  metric  text NOT NULL,
+  hour    timestamptz NOT NULL,
+  batch   bigint NOT NULL,
+  n       integer NOT NULL,
+  sum     double precision NOT NULL,
+  min     double precision NOT NULL,
+  max     double precision NOT NULL,
+  PRIMARY KEY (device, sensor, metric, hour, batch)
+);
