@@ -3,10 +3,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import pg from 'pg';
 import { headerHash, type Batch } from '../../protocol/batch.ts';
 import { generateKey } from '../../protocol/signature.ts';
-import { makeChain, tempDir } from '../../test/support/sink.ts';
+import { dropPgSchema, makeChain, tempDir } from '../../test/support/sink.ts';
 import { LevelSinkStore } from '../store/level-store.ts';
 import { PostgresSinkStore } from '../store/postgres-store.ts';
 import type { BatchToStore, SinkStore } from '../store/types.ts';
@@ -30,12 +29,7 @@ for (const kind of ['level', 'postgres'] as const) {
       return store;
     };
     after(async () => {
-      if (kind === 'postgres') {
-        const c = new pg.Client({ connectionString: PG });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await c.end();
-      }
+      if (kind === 'postgres') await dropPgSchema(PG!, schema);
       tmp.cleanup();
     });
 

@@ -3,12 +3,11 @@
 // reads leave no points; a batch sent twice counts once; bad parameters get a counted 400.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { headerHash, type Batch } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { gapRecord, readingRecord, type JournalRecord } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
-import { getJson, postColumnar, postJson, signBatch, tempDir } from '../../test/support/sink.ts';
+import { dropPgSchema, getJson, postColumnar, postJson, signBatch, tempDir } from '../../test/support/sink.ts';
 import { sinkConfig } from '../config.ts';
 import { Sink } from '../sink.ts';
 
@@ -62,12 +61,7 @@ for (const kind of ['level', 'postgres'] as const) {
     });
     after(async () => {
       await sink.stop();
-      if (kind === 'postgres') {
-        const c = new pg.Client({ connectionString: PG });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await c.end();
-      }
+      if (kind === 'postgres') await dropPgSchema(PG!, schema);
       tmp.cleanup();
     });
 
