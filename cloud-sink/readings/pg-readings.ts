@@ -38,14 +38,16 @@ function unnestFrom(first: number): string {
 /**
  * Insert a batch's readings, and move each series' latest reading forward, on the client of the
  * transaction that stores the batch. Arrays, not one parameter per value: one statement however
- * many readings, and no limit of 65,535 parameters to meet.
+ * many readings, and no limit of 65,535 parameters to meet. No ON CONFLICT on the readings: the
+ * transaction holds the device's head row and stores only the next batch, so a reading cannot be
+ * there already, and a plain insert is cheaper than a speculative one; were it there, the primary
+ * key would refuse it and the batch with it rather than store anything twice.
  */
 export async function insertReadings(c: pg.PoolClient, device: string, batch: number, rows: readonly ReadingRow[]): Promise<void> {
   if (rows.length === 0) return;
   await c.query(
     `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
-     SELECT $1, s, m, ${MS('t')}, v, u, q, f::text[], n, $2 FROM ${unnestFrom(3)}
-     ON CONFLICT DO NOTHING`,
+     SELECT $1, s, m, ${MS('t')}, v, u, q, f::text[], n, $2 FROM ${unnestFrom(3)}`,
     [device, batch, ...columns(rows)]);
   await c.query(
     `INSERT INTO readings_latest AS l (device, sensor, metric, ts, value, unit, quality, flags, seq)
