@@ -101,7 +101,7 @@ const limitsSchema = z.strictObject({
 
 /** The readings index (cloud-sink/readings/): every accepted reading queryable as a time series. */
 const readingsSchema = z.strictObject({
-  /** off only to save its cost; readings accepted while it is off are not added when it is turned on again */
+  /** off only to save its cost; the readings of batches accepted meanwhile are filled in at the next start with it on */
   enabled: z.boolean().default(true),
   /** PostgreSQL: monthly partitions kept this many months ahead of the current one */
   monthsAhead: z.number().int().min(1).max(24).default(3),
