@@ -22,6 +22,8 @@ export interface GroupCommitOptions {
   parallel: number;
   /** most batches in one transaction */
   maxGroup: number;
+  /** what else an accepted batch writes, in the same transaction (the readings index) */
+  alsoStore?: (c: pg.PoolClient, stored: readonly BatchToStore[]) => Promise<void>;
 }
 
 export type InTransaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
@@ -120,6 +122,7 @@ export class PgBatchCommitter {
     }
     if (appended.length > 0) {
       await insertBatches(c, appended);
+      await this.opts.alsoStore?.(c, appended);
       await moveHeads(c, devices.filter((d) => appended.some((b) => b.header.device === d)).map((d) => [d, heads.get(d)!] as const));
     }
     return outcomes;
