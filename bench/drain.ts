@@ -18,12 +18,14 @@ import { uplinkSchema } from '../runtime/uplink/config.ts';
 import { Uplink } from '../runtime/uplink/uplink.ts';
 
 export const help = `usage: fieldproof bench drain [--readings N] [--sensors S] [--batch R] [--encoding columnar|json]
-                             [--in-flight K] [--store level|postgres --pg URL] [--json]
+                             [--in-flight K] [--store level|postgres --pg URL] [--no-readings] [--json]
 
 Fills a journal with N readings (default 200000) of S sensors (default 20) at 1 Hz, sealed in
 batches of R records (default 1000), starts a sink process on a free port with a fresh store, and
 times draining the backlog through the uplink. Prints readings_per_s, wire_bytes_per_reading,
-sink_rss_mb (the sink process's peak resident memory), and the CPU seconds each side used.`;
+sink_rss_mb (the sink process's peak resident memory), and the CPU seconds each side used.
+--no-readings runs the sink without its readings index (readings.enabled: false), to see what
+keeping it costs; bench readings reports the drain both ways.`;
 
 function readings(n: number, sensors: number, start: number): ReadingInput[] {
   const out: ReadingInput[] = new Array(n);
@@ -74,10 +76,19 @@ export function copyBacklog(backlog: Backlog, dir: string): Backlog {
 }
 
 /** A sink config registering the backlog's device, on a free port of 127.0.0.1, with a fresh store. */
-export function writeSinkConfig(dir: string, backlog: Backlog, store: { kind: 'level' } | { kind: 'postgres'; url: string }): string {
-  const storeYaml = store.kind === 'postgres' ? `store:\n  kind: postgres\n  url: ${JSON.stringify(store.url)}\n` : '';
+export type SinkStoreChoice = { kind: 'level' } | { kind: 'postgres'; url: string; schema?: string };
+
+/**
+ * A sink config registering the backlog's device, on a free port of 127.0.0.1, with a fresh store
+ * (PostgreSQL: in `schema` when given); `readings: false` turns the readings index off.
+ */
+export function writeSinkConfig(dir: string, backlog: Backlog, store: SinkStoreChoice, opts: { readings?: boolean } = {}): string {
+  const storeYaml = store.kind === 'postgres'
+    ? `store:\n  kind: postgres\n  url: ${JSON.stringify(store.url)}\n${store.schema ? `  schema: ${store.schema}\n` : ''}`
+    : '';
+  const readingsYaml = opts.readings === false ? 'readings:\n  enabled: false\n' : '';
   const configFile = join(dir, 'sink.yaml');
-  writeFileSync(configFile, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\ndevices:\n  - id: ${backlog.device}\n    key: ${backlog.key.public}\n${storeYaml}`);
+  writeFileSync(configFile, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\ndevices:\n  - id: ${backlog.device}\n    key: ${backlog.key.public}\n${storeYaml}${readingsYaml}`);
   return configFile;
 }
 
@@ -118,7 +129,7 @@ export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: { 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     readings: { type: 'string' }, sensors: { type: 'string' }, batch: { type: 'string' }, encoding: { type: 'string' },
-    'in-flight': { type: 'string' }, store: { type: 'string' }, pg: { type: 'string' }, json: { type: 'boolean' },
+    'in-flight': { type: 'string' }, store: { type: 'string' }, pg: { type: 'string' }, 'no-readings': { type: 'boolean' }, json: { type: 'boolean' },
   });
   const n = positiveInt(values.readings, 'readings', 200_000);
   const sensors = positiveInt(values.sensors, 'sensors', 20);
@@ -136,11 +147,12 @@ export async function run(argv: string[]): Promise<number> {
   const progress = (msg: string) => values.json || process.stderr.write(msg + '\n');
   try {
     const backlog = await fillBacklog(join(dir, 'device'), { readings: n, sensors, batchRecords: batch, progress });
-    sink = await startSinkProcess(writeSinkConfig(dir, backlog, store === 'postgres' ? { kind: 'postgres', url: pg! } : { kind: 'level' }));
+    const readingsIndex = !values['no-readings'];
+    sink = await startSinkProcess(writeSinkConfig(dir, backlog, store === 'postgres' ? { kind: 'postgres', url: pg! } : { kind: 'level' }, { readings: readingsIndex }));
     progress(`sink ${sink.url} (${store}); draining ${backlog.batches} batches`);
     const d = await drainBacklog(backlog, sink, { encoding, inFlight });
     const result = {
-      bench: 'drain', readings: n, batches: backlog.batches, batch_records: batch, sensors, encoding, in_flight: inFlight, store,
+      bench: 'drain', readings: n, batches: backlog.batches, batch_records: batch, sensors, encoding, in_flight: inFlight, store, readings_index: readingsIndex,
       seconds: Math.round(d.seconds * 1000) / 1000,
       readings_per_s: d.readingsPerS,
       wire_bytes_per_reading: Math.round((d.wireBytes / n) * 100) / 100,

@@ -99,6 +99,14 @@ const limitsSchema = z.strictObject({
   blockMs: z.number().int().positive().default(30_000),
 }).refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, { message: 'headersTimeoutMs must not be over requestTimeoutMs', path: ['headersTimeoutMs'] });
 
+/** The readings index (cloud-sink/readings/): every accepted reading queryable as a time series. */
+const readingsSchema = z.strictObject({
+  /** off only to save its cost; the readings of batches accepted meanwhile are filled in at the next start with it on */
+  enabled: z.boolean().default(true),
+  /** PostgreSQL: monthly partitions kept this many months ahead of the current one */
+  monthsAhead: z.number().int().min(1).max(24).default(3),
+});
+
 const tlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
 
 /** The sink's pages (fleet, device, proof) and the read APIs they use; cloud-sink/README.md, "Pages". */
@@ -129,6 +137,7 @@ export const sinkConfigSchema = z.strictObject({
   time: timeSchema.default(timeSchema.parse({})),
   /** the MRV report: project, grid emission factor with its provenance, declared emissions, operators */
   report: mrvReportSchema.default(mrvReportSchema.parse({})),
+  readings: readingsSchema.default({ enabled: true, monthsAhead: 3 }),
   /** bearer token for the device registry API; FIELDPROOF_SINK_ADMIN_TOKEN overrides it */
   adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   /** serve HTTPS with this certificate and key (PEM files), reloaded on SIGHUP */

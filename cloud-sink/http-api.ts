@@ -4,7 +4,6 @@
 // client limits (429 with Retry-After when over them), and an address whose requests keep being
 // refused is blocked for a while.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { BatchHeader } from '../protocol/batch.ts';
@@ -28,6 +27,8 @@ import type { DeviceKeyChanges } from './key-changes.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { redactUrl } from '../kernel/redact.ts';
 import type { Head, SinkStore } from './store/types.ts';
+import { bearerMatches } from './http/bearer.ts';
+import { ReadingsApi } from './readings/readings-api.ts';
 import { BodyBudget, readBatchBody, readSmallBody, type BodyLimits } from './wire/body.ts';
 import { WireError } from './wire/errors.ts';
 
@@ -93,6 +94,7 @@ export class HttpApi {
   private reportsBuilding = 0;
   private readonly bodies: BodyBudget;
   private readonly epochRoutes: EpochRoutes;
+  private readonly readings: ReadingsApi;
 
   private readonly deps: HttpApiDeps;
 
@@ -100,6 +102,10 @@ export class HttpApi {
     this.deps = deps;
     this.bodies = new BodyBudget(deps.limits.maxBufferedBytes);
     this.epochRoutes = new EpochRoutes({ ...deps, knownHead: (d) => this.knownHead(d), requireAdmin: (r) => this.requireAdmin(r) });
+    this.readings = new ReadingsApi({
+      index: deps.store.readings(), access: deps.pageAccess, metrics: deps.metrics,
+      knows: async (device) => (await deps.store.head(device)).batch > 0 || (await deps.registry.keyOf(device)) !== null,
+    });
     this.requests = counter(deps.metrics, 'fieldproof_sink_http_requests_total', 'HTTP requests, by route and status', ['route', 'status']);
   }
 
@@ -138,10 +144,7 @@ export class HttpApi {
   private requireAdmin(req: IncomingMessage): void {
     const token = this.deps.adminToken;
     if (!token) throw new HttpError(403, 'the admin API is off: set adminToken in the sink config (or FIELDPROOF_SINK_ADMIN_TOKEN)', 'admin_disabled');
-    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(token);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'missing or wrong admin token', 'unauthorized');
+    if (!bearerMatches(req, token)) throw new HttpError(401, 'missing or wrong admin token', 'unauthorized');
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, name: (r: string) => void): Promise<void> {
@@ -188,6 +191,10 @@ export class HttpApi {
       if (method === 'GET') return this.sendReply(res, await deps.mrv.notes(device));
       this.requireAdmin(req);
       return this.sendReply(res, await deps.mrv.addNote(device, await this.jsonBody(req, 'body must be a signed note (fieldproof sink-devices note)')));
+    }
+    if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'readings' && (parts.length === 2 || (parts.length === 3 && parts[2] === 'latest'))) {
+      name(parts.length === 2 ? 'readings' : 'readings_latest');
+      return this.readings.answer(req, res, url, parts.length === 3);
     }
     if (method === 'GET' && url.pathname === '/v1/anchors') {
       name('anchors');

@@ -88,7 +88,7 @@ export class Sink {
     const receipts = new ReceiptSigner(sinkKeyFile(config), this.deps.now);
     if (receipts.start()) log.info({ key: receipts.publicKey, file: sinkKeyFile(config) }, 'made the sink\'s receipt key');
     this.receiptKey = receipts.publicKey;
-    const store = this.deps.store ?? (await createStore(config));
+    const store = this.deps.store ?? (await createStore(config, log.child({ part: 'store' })));
     await store.open();
     this.storeInUse = store;
     try {

@@ -20,6 +20,11 @@ const ruleSchema = z.strictObject({
   expectedIntervalMs: z.number().int().positive().optional(),
   /** a gap longer than this many expected intervals is flagged as missing data */
   gapFactor: z.number().min(1).optional(),
+  /**
+   * the stream is bounded by the clear sky (a PV string's current, irradiance): an hour's best
+   * below that hour's best on earlier days is a loss of gain, not clouds
+   */
+  clearSky: z.boolean().optional(),
 });
 
 const modelSchema = z.strictObject({

@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   daemon: () => import('../../bench/daemon.ts'),
   attack: () => import('../../bench/attack.ts'),
   report: () => import('../../bench/report.ts'),
+  readings: () => import('../../bench/readings.ts'),
   sparkplug: () => import('../../bench/sparkplug.ts'),
   fleet: () => import('../../bench/fleet.ts'),
 };

@@ -10,6 +10,8 @@ import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
 import { LevelMrvStore } from '../mrv/store/level-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
+import { LevelReadingsIndex, readingPuts } from '../readings/level-readings.ts';
+import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import { chainKey, deviceOfChain, LevelRestarts } from './level-restarts.ts';
 import {
   pad, type AcceptRestartOutcome, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head,
@@ -46,6 +48,8 @@ const K = {
   timeFlags: (d: string) => `tf!${d}`,
   equivocation: (at: number, d: string, b: number) => `e!${pad(at)}!${d}!${pad(b)}`,
   acceptCounter: 'm!accept',
+  /** present while the readings index holds every stored batch's readings */
+  readingsComplete: 'm!readings',
   anchorCounter: 'm!anchor',
 };
 
@@ -68,9 +72,12 @@ export class LevelSinkStore implements SinkStore {
   private readonly restartsPart = new LevelRestarts(() => this.level);
 
   private readonly dir: string;
+  private readonly readingsOn: boolean;
 
-  constructor(dir: string) {
+  /** `readings`: keep the readings index (cloud-sink/readings/) with every batch; on by default */
+  constructor(dir: string, opts: { readings?: boolean } = {}) {
     this.dir = dir;
+    this.readingsOn = opts.readings ?? true;
   }
 
   private get level(): Level<string, string> {
@@ -89,6 +96,29 @@ export class LevelSinkStore implements SinkStore {
     this.db = db;
     this.acceptSeq = Number((await db.get(K.acceptCounter)) ?? 0);
     this.anchorSeq = Number((await db.get(K.anchorCounter)) ?? 0);
+    if (!this.readingsOn) await db.del(K.readingsComplete, { sync: true });
+    else if ((await db.get(K.readingsComplete)) === undefined) await this.indexHeldReadings();
+  }
+
+  /**
+   * The readings of batches stored before the readings index existed, or while it was off: put
+   * again from the stored lines (a reading already indexed is put again as it was).
+   */
+  private async indexHeldReadings(): Promise<void> {
+    for (const device of await this.devices()) {
+      let ops: Op[] = [];
+      for (const epoch of await this.epochs(device)) {
+        for await (const { row, lines } of this.batches(device, 1, epoch)) {
+          ops.push(...readingPuts(device, row.header.batch, readingRows(lines.join('\n')), epoch));
+          if (ops.length >= 10_000) {
+            await this.level.batch(ops);
+            ops = [];
+          }
+        }
+      }
+      if (ops.length > 0) await this.level.batch(ops);
+    }
+    await this.level.put(K.readingsComplete, '1', { sync: true });
   }
 
   async close(): Promise<void> {
@@ -168,6 +198,8 @@ export class LevelSinkStore implements SinkStore {
           flagCounts.set(device, counts);
           ops.push({ type: 'put', key: K.timeFlags(device), value: JSON.stringify(counts) });
         }
+        // in the same write: an accepted batch is queryable, and a duplicate never gets this far
+        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(device, header.batch, readingRows(batch.text), epochOf(header)));
         tentative.set(device, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
@@ -438,5 +470,9 @@ export class LevelSinkStore implements SinkStore {
 
   mrvStore(): MrvStore {
     return new LevelMrvStore(() => this.level);
+  }
+
+  readings(): ReadingsIndex | null {
+    return this.readingsOn ? new LevelReadingsIndex(() => this.level) : null;
   }
 }

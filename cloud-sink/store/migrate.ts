@@ -16,10 +16,14 @@ export interface Migration {
 }
 
 export function migrations(): Migration[] {
-  return readdirSync(DIR)
+  const all = readdirSync(DIR)
     .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
     .map((f) => ({ version: Number(f.slice(0, 3)), name: f.slice(4, -4), sql: readFileSync(DIR + f, 'utf8') }));
+  // two files under one number: only the first would ever run, the other silently never
+  const twice = all.find((m, i) => i > 0 && all[i - 1]!.version === m.version);
+  if (twice) throw new Error(`two schema migrations are numbered ${twice.version}`);
+  return all;
 }
 
 /** Apply the migrations not yet applied; returns the versions applied now. */

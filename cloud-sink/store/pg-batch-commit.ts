@@ -5,8 +5,9 @@
 // device order, so that two groups, in this process or another, never wait for each other in a
 // circle), each batch checked against its head in chain order, the ones that chain inserted with
 // one statement, the heads moved with another. A device has one head row, that of its current
-// recovery epoch; a batch is (device, epoch, batch), and one of another epoch is only looked up. A group that fails is taken apart and each batch
-// tried alone, so that one bad batch fails only itself.
+// recovery epoch; a batch is (device, epoch, batch), and one of another epoch is only looked up.
+// A group that fails is taken apart and each batch tried alone, so that one bad batch fails only
+// itself.
 import type pg from 'pg';
 import { epochOf } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
@@ -24,6 +25,8 @@ export interface GroupCommitOptions {
   parallel: number;
   /** most batches in one transaction */
   maxGroup: number;
+  /** what else an accepted batch writes, in the same transaction (the readings index) */
+  alsoStore?: (c: pg.PoolClient, stored: readonly BatchToStore[]) => Promise<void>;
 }
 
 export type InTransaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
@@ -128,6 +131,7 @@ export class PgBatchCommitter {
     }
     if (appended.length > 0) {
       await insertBatches(c, appended);
+      await this.opts.alsoStore?.(c, appended);
       await moveHeads(c, devices.filter((d) => appended.some((b) => b.header.device === d)).map((d) => [d, heads.get(d)!] as const));
     }
     return outcomes;

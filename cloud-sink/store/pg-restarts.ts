@@ -1,4 +1,4 @@
-// The PostgreSQL store's table of recovery epochs (migrations/004_epochs.sql): the restarts devices
+// The PostgreSQL store's table of recovery epochs (migrations/005_epochs.sql): the restarts devices
 // asked for, and their acceptance, which moves the device's head row to the new chain under the
 // same row lock a batch commit takes.
 import type pg from 'pg';

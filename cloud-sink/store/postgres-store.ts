@@ -4,7 +4,7 @@
 // arrive together), so two processes offered the same batch store it once; the (device, batch)
 // primary key is the second guard.
 import pg from 'pg';
-import type { BatchHeader } from '../../protocol/batch.ts';
+import { epochOf, type BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
@@ -12,10 +12,20 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { migrate } from './migrate.ts';
 import { PgBatchCommitter } from './pg-batch-commit.ts';
 import { PgRestarts } from './pg-restarts.ts';
+import type { Logger } from 'pino';
+import { insertReadings, PgReadingsIndex } from '../readings/pg-readings.ts';
+import { ReadingPartitions } from '../readings/pg-partitions.ts';
+import { backfillReadings, markBackfillNeeded } from '../readings/pg-backfill.ts';
+import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import type {
   AcceptRestartOutcome, AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, RestartRow, SinkStore,
   StoredBatchRow, TimeFlagCounts,
 } from './types.ts';
+
+/** The readings of the batches a group stored (pruned ones have none), in the group's transaction. */
+async function storeReadings(c: pg.PoolClient, stored: readonly BatchToStore[]): Promise<void> {
+  for (const b of stored) if (!b.pruned) await insertReadings(c, b.header.device, b.header.batch, readingRows(b.text), epochOf(b.header));
+}
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
 const ANCHOR_LOCK = 0x6670616e;
@@ -74,6 +84,9 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** a schema other than public, created when missing (several sinks or tests sharing a database) */
   schema?: string;
+  /** the readings index (cloud-sink/readings/); on unless off, with monthly partitions this far ahead */
+  readings?: { enabled: boolean; monthsAhead: number };
+  log?: Logger;
 }
 
 export class PostgresSinkStore implements SinkStore {
@@ -81,6 +94,7 @@ export class PostgresSinkStore implements SinkStore {
   private pool: pg.Pool | null = null;
   private readonly restartsPart = new PgRestarts(() => this.db);
   private committer: PgBatchCommitter | null = null;
+  private partitions: ReadingPartitions | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
@@ -106,18 +120,45 @@ export class PostgresSinkStore implements SinkStore {
       await pool.end().catch(() => undefined);
       throw new Error(`cannot connect to PostgreSQL at ${redactUrl(this.opts.url)}: ${(err as Error).message}`);
     }
+    this.pool = pool;
     try {
       if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await migrate(client);
-    } finally {
+      if (this.readingsOn) await this.startReadings(client);
+      else await markBackfillNeeded(client);
+    } catch (err) {
       client.release();
+      await this.close();
+      throw err;
     }
+    client.release();
     this.pool = pool;
     // half the connections store batches (in groups); the rest answer lookups, proofs and reports
-    this.committer = new PgBatchCommitter((fn) => this.tx(fn), { parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64 });
+    this.committer = new PgBatchCommitter((fn) => this.tx(fn), {
+      parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64,
+      // in the same transaction: an accepted batch is queryable, and a duplicate never gets this far
+      ...(this.readingsOn ? { alsoStore: storeReadings } : {}),
+    });
+  }
+
+  /** The readings index: partitions, the readings of batches stored without it, then the upkeep. */
+  private async startReadings(client: pg.PoolClient): Promise<void> {
+    const log = this.opts.log;
+    this.partitions = new ReadingPartitions({ db: () => this.db, monthsAhead: this.opts.readings?.monthsAhead ?? 3, ...(log ? { log } : {}) });
+    await this.partitions.ensure();
+    const added = await backfillReadings(client);
+    if (added > 0) log?.info({ readings: added }, 'readings of batches stored without the readings index filled in');
+    // start() runs the upkeep once more, which gives the filled-in months their partitions
+    await this.partitions.start();
+  }
+
+  private get readingsOn(): boolean {
+    return this.opts.readings?.enabled ?? true;
   }
 
   async close(): Promise<void> {
+    await this.partitions?.stop();
+    this.partitions = null;
     await this.pool?.end();
     this.pool = null;
   }
@@ -381,5 +422,9 @@ export class PostgresSinkStore implements SinkStore {
 
   mrvStore(): MrvStore {
     return new PgMrvStore(() => this.db);
+  }
+
+  readings(): ReadingsIndex | null {
+    return this.readingsOn ? new PgReadingsIndex(() => this.db) : null;
   }
 }

@@ -5,6 +5,7 @@ import type { BatchHeader } from '../../protocol/batch.ts';
 import type { PruneCover } from '../../protocol/prune-cover.ts';
 import type { ProvableBatch } from '../../protocol/restart.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
+import type { ReadingsIndex } from '../readings/types.ts';
 
 export interface BatchToStore {
   header: BatchHeader;
@@ -231,6 +232,8 @@ export interface SinkStore {
 
   /** the MRV report engine's index and the operators' notes, kept in the same store (cloud-sink/mrv/) */
   mrvStore(): MrvStore;
+  /** the readings as time series (cloud-sink/readings/), kept with each accepted batch; null when the config turns it off */
+  readings(): ReadingsIndex | null;
 }
 
 /** Batch numbers and seqs as fixed-width decimal, so that LevelDB's byte order is numeric order. */

@@ -3,7 +3,7 @@
 // shapes at ordinary levels left alone, flat lines handled.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultDetectorParams, StreamDetector, type Forecaster } from './detector.ts';
+import { defaultDetectorParams, deviceDetectorParams, StreamDetector, type Forecaster } from './detector.ts';
 import { NeighbourNovelty } from './neighbours.ts';
 
 /** a daily-like wave with deterministic noise */
@@ -42,6 +42,13 @@ test('a spike is detected once, then the detector holds its fire', () => {
   assert.ok(hits.includes(1500), `detections at ${hits.join(',')}`);
   assert.equal(out[1500]!.kind, 'range');
   for (let i = 1501; i <= 1500 + defaultDetectorParams.suppress; i++) assert.equal(out[i]!.score, 0, `reading ${i} during the hold-off`);
+});
+
+test('as the device runs it, a new extreme is not a detection by itself (the rules judge levels there)', () => {
+  const values = wave(2000);
+  for (let i = 1500; i < 1510; i++) values[i] = 30;
+  assert.ok(run(values, null, deviceDetectorParams).every((v) => v.kind !== 'range'));
+  assert.equal(run(values)[1500]!.kind, 'range');
 });
 
 test('a new shape reaching the edge of the usual range is found by the context detector', () => {

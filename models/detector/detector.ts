@@ -25,6 +25,7 @@ export const defaultDetectorParams: DetectorParams = {
   fireLevel: 0.7,
   fullScale: 12,
   rangeMargin: 0,
+  newExtremes: true,
   contextLength: 8,
   contextMemory: 288,
   contextTailWindow: 4032,
@@ -35,6 +36,12 @@ export const defaultDetectorParams: DetectorParams = {
   forecastJitter: 3,
   forecastDeviation: 1,
 };
+
+/**
+ * The detector as the device runs it: new extremes are left to the rules' level check, which is
+ * held to the false alarm budget (see `newExtremes`); everything else as on NAB.
+ */
+export const deviceDetectorParams: DetectorParams = { ...defaultDetectorParams, newExtremes: false };
 
 export class StreamDetector {
   private readonly source: SurpriseSource;

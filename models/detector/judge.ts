@@ -27,6 +27,14 @@ export interface JudgeParams {
   fullScale: number;
   /** a new extreme must exceed the seen range by this fraction of it */
   rangeMargin: number;
+  /**
+   * whether a value beyond the range seen so far scores 1 by itself. On NAB it does (its labels
+   * mark new extremes); on the device a new extreme is judged by the level check of the rules
+   * instead (rules/levels.ts), which holds it to the stream's spread between days and the false
+   * alarm budget: a young stream sets a new record on its k-th day with a chance of about 2 / k
+   * (a new high or a new low), a fifth of its days in its first ten
+   */
+  newExtremes: boolean;
   /** steps the context's tail check looks back on */
   contextTailWindow: number;
   /**
@@ -138,7 +146,7 @@ export class SurpriseJudge {
     let score = Math.min(1, best / p.fullScale);
 
     // a value beyond the range seen so far
-    if (this.seen > p.warmup && Number.isFinite(this.min)) {
+    if (p.newExtremes && this.seen > p.warmup && Number.isFinite(this.min)) {
       const span = Math.max(this.max - this.min, Math.abs(this.max) * 1e-6, 1e-9);
       const margin = p.rangeMargin > 0 ? p.rangeMargin : Math.LN2 / (4 * Math.log(this.seen));
       if (x > this.max + margin * span || x < this.min - margin * span) {

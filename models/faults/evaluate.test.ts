@@ -30,6 +30,28 @@ test('eval faults reports, per fault type, the share found, the delay and the fa
   assert.ok(out.healthy_sensor_days > 40 && Number.isFinite(out.false_alarms_per_sensor_day));
 });
 
+test("eval faults holds PV strings to their clear sky: a loss of gain clouds would hide is found within a day", { timeout: 180_000 }, async () => {
+  const { stdout } = await run(process.execPath, [bin, 'eval', 'faults', '--kinds', 'pv', '--types', 'drift', '--no-model', '--json'], { maxBuffer: 1 << 24 });
+  const out = JSON.parse(stdout) as { faults: Record<string, { within_24_h: number; found_by: Record<string, number> }> };
+  assert.equal(out.faults.drift!.within_24_h, 1);
+  assert.deepEqual(out.faults.drift!.found_by, { level: 5 });
+});
+
+test('eval faults --seed runs the same plan on other streams, and says which', { timeout: 180_000 }, async () => {
+  const args = ['eval', 'faults', '--kinds', 'pv', '--types', 'drift', '--no-model', '--json'];
+  const [own, other] = await Promise.all([run(process.execPath, [bin, ...args]), run(process.execPath, [bin, ...args, '--seed', '7'])]);
+  const a = JSON.parse(own.stdout) as { seed: number; readings: number; faults: { drift: { median_delay_s: number } } };
+  const b = JSON.parse(other.stdout) as typeof a;
+  assert.equal(a.seed, 20_240_401);
+  assert.equal(b.seed, 7);
+  assert.notEqual(a.faults.drift.median_delay_s, b.faults.drift.median_delay_s);
+  await assert.rejects(run(process.execPath, [bin, 'eval', 'faults', '--seed=-1']), (err: { stderr: string; code: number }) => {
+    assert.match(err.stderr, /^fieldproof eval: --seed: "-1" is not an integer from 0 to 2\^32 - 1\n$/);
+    assert.equal(err.code, 2);
+    return true;
+  });
+});
+
 test('eval faults refuses an unknown kind or type with one line', async () => {
   await assert.rejects(run(process.execPath, [bin, 'eval', 'faults', '--kinds', 'wind']), (err: { stderr: string; code: number }) => {
     assert.match(err.stderr, /^fieldproof eval: --kinds: unknown "wind"; one of: co2, power, pv, lora_temperature\n$/);

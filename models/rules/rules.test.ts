@@ -135,18 +135,18 @@ test("spikes and a noisier signal are judged against the stream's own: a glitch 
   const rand = prng(21);
   const meter = new StreamRuleChecker(rulesFor(config, 'm', 'power_kw'), config.clock);
   const values: number[] = [];
-  for (let i = 0; i < 4000; i++) values.push(Math.round((60 + 20 * Math.sin(i / 300) + rand() - 0.5) * 1000) / 1000);
-  // a two-reading glitch of 15 kW; more than a history later, an hour of noise ten times the usual
-  values[1000] = values[1000]! + 15;
-  values[1001] = values[1001]! + 15;
-  for (let i = 3300; i < 3540; i++) values[i] = values[i]! + (rand() - 0.5) * 10;
+  for (let i = 0; i < 15000; i++) values.push(Math.round((60 + 20 * Math.sin(i / 300) + rand() - 0.5) * 1000) / 1000);
+  // a two-reading glitch of 15 kW once the checks judge (two days in); more than a history (2000 blocks of 5 minutes) later, an hour of noise ten times the usual
+  values[3000] = values[3000]! + 15;
+  values[3001] = values[3001]! + 15;
+  for (let i = 14300; i < 14540; i++) values[i] = values[i]! + (rand() - 0.5) * 10;
   // read every minute: a day's false alarm budget spread over 1440 readings
   const flags = run(meter, values, 60_000);
-  const spikes = flags.flatMap((f, i) => (i < 3300 && f.includes('spike') ? [i] : []));
-  assert.deepEqual(spikes, [1002]);
-  assert.ok(flags.slice(1010, 3300).every((f) => !f.includes('spike') && !f.includes('noisy')), 'a healthy stretch flagged');
-  const noisy = flags.findIndex((f, i) => i >= 3300 && f.includes('noisy'));
-  assert.ok(noisy >= 3300 && noisy < 3310, `noise flagged first at ${noisy}`);
+  const spikes = flags.flatMap((f, i) => (i < 14300 && f.includes('spike') ? [i] : []));
+  assert.deepEqual(spikes, [3002]);
+  assert.ok(flags.slice(3010, 14300).every((f) => !f.includes('spike') && !f.includes('noisy')), 'a healthy stretch flagged');
+  const noisy = flags.findIndex((f, i) => i >= 14300 && f.includes('noisy'));
+  assert.ok(noisy >= 14300 && noisy < 14310, `noise flagged first at ${noisy}`);
 });
 
 test('a spike is a run that leaves the line between its neighbours and comes back; a step that stays is not', () => {

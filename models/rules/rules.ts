@@ -1,18 +1,22 @@
 // The rules every reading is checked against, per stream (sensor + metric): physical range, rate
-// of change, a stuck (flat-lined) value, missing data, and a sane device clock. Each broken rule
-// adds a flag and lowers the quality score; nothing is dropped.
-// Stuck values and missing data are judged against the stream's own habits (repeats.ts,
-// arrivals.ts): a run of repeats or a silence is flagged when an ordinary stream like this one
-// would produce it less often than `falseAlarmsPerDay` a day. An operator's fixed limits
+// of change, a stuck (flat-lined) value, missing data, spikes and noise, a level unlike the
+// stream's earlier days at that hour, and a sane device clock. Each broken rule adds a flag and
+// lowers the quality score; nothing is dropped.
+// Stuck values, missing data, spikes, noise and levels are judged against the stream's own habits
+// (repeats.ts, arrivals.ts, excursions.ts, levels.ts): each is flagged when an ordinary stream
+// like this one would produce it less often than `falseAlarmsPerDay` a day. An operator's fixed limits
 // (`stuckAfter`, `expectedIntervalMs` with `gapFactor`) apply as well when configured.
 import type { ReadingInput } from '../../protocol/records.ts';
 import type { RuleConfig, ValidationConfig } from '../config.ts';
 import { ArrivalModel } from './arrivals.ts';
-import { ExcursionChecks } from './excursions.ts';
+import { EXCURSION_BLOCK_MS, ExcursionChecks } from './excursions.ts';
+import { LevelCheck } from './levels.ts';
 import { RepeatModel } from './repeats.ts';
 import { SENSOR_SPECS } from './specs.ts';
 
 const DAY_MS = 86_400_000;
+/** the level check judges 5-minute means: its budget is spread over those */
+const LEVEL_STEP_MS = 300_000;
 
 export interface StreamRules {
   min: number;
@@ -23,6 +27,8 @@ export interface StreamRules {
   gapFactor: number;
   /** false alarms a day each self-calibrated check (stuck, missing data) may cost a healthy stream */
   falseAlarmsPerDay: number;
+  /** bounded by the clear sky: an hour's best short of earlier days' is flagged (levels.ts) */
+  clearSky: boolean;
 }
 
 /** What a broken rule does to the quality score. */
@@ -32,6 +38,7 @@ export const FLAG_FACTORS: Record<string, number> = {
   stuck: 0.5,
   spike: 0.5,
   noisy: 0.8,
+  level: 0.7,
   data_gap: 0.9,
   clock_future: 0.5,
   clock_backwards: 0.5,
@@ -55,6 +62,7 @@ export function rulesFor(config: ValidationConfig, sensor: string, metric: strin
     expectedIntervalMs: null,
     gapFactor: config.gapFactor,
     falseAlarmsPerDay: config.falseAlarmsPerDay,
+    clearSky: false,
   };
   for (const rule of config.rules) {
     if (!matches(rule, sensor, metric)) continue;
@@ -65,6 +73,7 @@ export function rulesFor(config: ValidationConfig, sensor: string, metric: strin
     if (rule.expectedIntervalMs !== undefined) r.expectedIntervalMs = rule.expectedIntervalMs;
     if (rule.gapFactor !== undefined) r.gapFactor = rule.gapFactor;
     if (rule.falseAlarmsPerDay !== undefined) r.falseAlarmsPerDay = rule.falseAlarmsPerDay;
+    if (rule.clearSky !== undefined) r.clearSky = rule.clearSky;
   }
   return r;
 }
@@ -78,6 +87,7 @@ export class StreamRuleChecker {
   private readonly arrivals = new ArrivalModel();
   private readonly repeats = new RepeatModel();
   private readonly excursions = new ExcursionChecks();
+  private readonly levels: LevelCheck;
 
   private readonly rules: StreamRules;
   private readonly clock: ValidationConfig['clock'];
@@ -88,6 +98,7 @@ export class StreamRuleChecker {
   ) {
     this.rules = rules;
     this.clock = clock;
+    this.levels = new LevelCheck(rules.clearSky);
   }
 
   /** the stream's interval: the configured one, else the learned one (0 while unknown) */
@@ -135,7 +146,8 @@ export class StreamRuleChecker {
 
     const v = r.value;
     if (v === null) return;
-    if (v < rules.min || v > rules.max) flags.push('out_of_range');
+    const outOfRange = v < rules.min || v > rules.max;
+    if (outOfRange) flags.push('out_of_range');
     if (this.prevValue !== null) {
       const dt = (r.ts - this.prevValueTs) / 1000;
       if (dt > 0 && Math.abs(v - this.prevValue) / dt > rules.maxRatePerS) flags.push('rate_of_change');
@@ -143,7 +155,9 @@ export class StreamRuleChecker {
     this.repeats.observe(v);
     const run = this.repeats.runLength;
     if (run > 0 && ((rules.stuckAfter > 0 && run + 1 >= rules.stuckAfter) || this.repeats.chanceOfRun() < this.risk())) flags.push('stuck');
-    this.excursions.check(v, this.risk(), flags);
+    this.excursions.check(v, r.ts, (rules.falseAlarmsPerDay * Math.max(EXCURSION_BLOCK_MS, this.interval())) / DAY_MS, flags);
+    // a value the sensor cannot report would widen a week of the stream's levels
+    if (!outOfRange) this.levels.check(v, r.ts, (rules.falseAlarmsPerDay * LEVEL_STEP_MS) / DAY_MS, this.risk(), flags);
     this.prevValue = v;
     this.prevValueTs = r.ts;
   }

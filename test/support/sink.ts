@@ -50,3 +50,15 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   const text = await res.body.text();
   return { status: res.statusCode, body: text.startsWith('{') ? JSON.parse(text) : { text } };
 }
+
+/** Drop a PostgreSQL schema a test worked in, and all it holds. */
+export async function dropPgSchema(url: string, schema: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await c.end();
+  }
+}

@@ -29,3 +29,12 @@ CREATE TABLE sink_restarts (
   accepted_at  bigint,
   PRIMARY KEY (device, epoch)
 );
+
+-- The readings table (004) keys a reading by its seq and a batch's hourly sums by its number; both
+-- start again in each epoch, so each carries its epoch too and it joins their keys.
+ALTER TABLE readings ADD COLUMN epoch integer NOT NULL DEFAULT 1;
+ALTER TABLE readings DROP CONSTRAINT readings_pkey;
+ALTER TABLE readings ADD PRIMARY KEY (device, sensor, metric, ts, seq, epoch) INCLUDE (value);
+ALTER TABLE readings_hourly ADD COLUMN epoch integer NOT NULL DEFAULT 1;
+ALTER TABLE readings_hourly DROP CONSTRAINT readings_hourly_pkey;
+ALTER TABLE readings_hourly ADD PRIMARY KEY (device, sensor, metric, hour, batch, epoch);

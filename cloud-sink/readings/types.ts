@@ -1,0 +1,145 @@
+// The readings the sink serves as time series: every accepted `reading` record, by device, sensor,
+// metric and time, kept beside the batches in the same store and written in the same write that
+// accepts the batch (so an accepted batch is queryable at once, and a duplicate adds nothing).
+// Gap records are not readings: a client draws a gap where buckets are missing.
+import { isValidName } from '../../protocol/records.ts';
+
+/** One reading as the readings index holds it. */
+export interface ReadingRow {
+  sensor: string;
+  metric: string;
+  ts: number;
+  value: number | null;
+  unit: string;
+  score: number;
+  flags: string[];
+  seq: number;
+}
+
+export interface SeriesQuery {
+  device: string;
+  sensor: string;
+  metric: string;
+  /** [from, to) in ms; buckets start at from + k * step */
+  from: number;
+  to: number;
+  step: number;
+}
+
+export interface Bucket {
+  /** the bucket's start, ms */
+  t: number;
+  min: number;
+  avg: number;
+  max: number;
+  n: number;
+}
+
+export interface SeriesAnswer {
+  /** the unit of the series' latest reading; null when the series is unknown */
+  unit: string | null;
+  points: Bucket[];
+}
+
+export interface LatestReading {
+  sensor: string;
+  metric: string;
+  unit: string;
+  ts: number;
+  value: number | null;
+  quality: { score: number; flags: string[] };
+}
+
+export interface ReadingsIndex {
+  /** min/avg/max/n per step over the non-null readings of one series; empty buckets left out */
+  series(q: SeriesQuery): Promise<SeriesAnswer>;
+  /** the latest reading of each sensor and metric of a device, by sensor then metric, at most `limit` */
+  latest(device: string, limit: number): Promise<LatestReading[]>;
+}
+
+/**
+ * Timestamps the index holds: 1970 on (a device with an unset clock says 1970; before that is no
+ * clock at all) and below 2^53 ms, which PostgreSQL's timestamptz and the LevelDB keys both hold.
+ * A reading outside stays in its batch, provable, but is not a point of any series.
+ */
+export function indexableTs(ts: number): boolean {
+  return Number.isSafeInteger(ts) && ts >= 0;
+}
+
+/**
+ * The readings of a batch's canonical lines that the index holds: readings whose sensor and metric
+ * are names the API can ask for (protocol/names.ts), with a timestamp it can hold.
+ */
+export function readingRows(text: string): ReadingRow[] {
+  const out: ReadingRow[] = [];
+  if (text === '') return out;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    // the canonical line of a reading has "kind":"reading" among its first fields; others are skipped unparsed
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (!line.includes('"kind":"reading"')) continue;
+    const r = JSON.parse(line) as Record<string, unknown>;
+    if (r.kind !== 'reading' || !isValidName(r.sensor) || !isValidName(r.metric) || !indexableTs(r.ts as number)) continue;
+    const q = r.quality as { score?: unknown; flags?: unknown } | undefined;
+    out.push({
+      sensor: r.sensor, metric: r.metric, ts: r.ts as number, value: typeof r.value === 'number' ? r.value : null, unit: String(r.unit),
+      score: typeof q?.score === 'number' ? q.score : 0, flags: Array.isArray(q?.flags) ? q.flags.map(String) : [], seq: r.seq as number,
+    });
+  }
+  return out;
+}
+
+/** The last reading (by ts, then seq) of each series among `rows`, keyed by sensor and metric. */
+export function latestOfRows(rows: readonly ReadingRow[]): Map<string, ReadingRow> {
+  const latest = new Map<string, ReadingRow>();
+  for (const r of rows) {
+    const key = `${r.sensor}!${r.metric}`;
+    const held = latest.get(key);
+    if (!held || r.ts > held.ts || (r.ts === held.ts && r.seq > held.seq)) latest.set(key, r);
+  }
+  return latest;
+}
+
+export const HOUR_MS = 3600_000;
+
+/** The non-null readings of one batch summed per series and UTC hour. */
+export interface HourlyPartial {
+  sensor: string;
+  metric: string;
+  hour: number;
+  n: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** A batch's readings as hourly partial sums, in the order first met. */
+export function hourlyPartials(rows: readonly ReadingRow[]): HourlyPartial[] {
+  const out = new Map<string, HourlyPartial>();
+  for (const r of rows) {
+    if (r.value === null) continue;
+    const hour = Math.floor(r.ts / HOUR_MS) * HOUR_MS;
+    const key = `${r.sensor}!${r.metric}!${hour}`;
+    const p = out.get(key);
+    if (!p) out.set(key, { sensor: r.sensor, metric: r.metric, hour, n: 1, sum: r.value, min: r.value, max: r.value });
+    else {
+      p.n++;
+      p.sum += r.value;
+      if (r.value < p.min) p.min = r.value;
+      if (r.value > p.max) p.max = r.value;
+    }
+  }
+  return [...out.values()];
+}
+
+/**
+ * Whether a series query can read hourly sums: its buckets are made of whole UTC hours. Up to
+ * `hourlyUntil` it does; the part of the last hour before `to` is read reading by reading.
+ */
+export function hourlyPlan(q: SeriesQuery): { hourlyUntil: number } | null {
+  if (q.from % HOUR_MS !== 0 || q.step % HOUR_MS !== 0) return null;
+  return { hourlyUntil: Math.floor(q.to / HOUR_MS) * HOUR_MS };
+}
