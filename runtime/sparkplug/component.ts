@@ -10,10 +10,10 @@ import type { Component } from '../../kernel/component.ts';
 import type { GapRecord, JournalRecord, ReadingRecord } from '../../protocol/records.ts';
 import { MetricCatalog } from './catalog.ts';
 import type { SparkplugConfig } from './config.ts';
-import { PublishedCursor } from './cursor.ts';
+import { SparkplugCursor } from './cursor.ts';
 import { sparkplugMetrics, type SparkplugMetrics } from './metrics.ts';
 import { gapMetric, readingMetrics, type UMetric } from './payloads.ts';
-import { Backlog, type SparkplugJournal } from './backlog.ts';
+import { Backlog, type PublishedJournal } from '../mqtt/journal-backlog.ts';
 import { SparkplugSession } from './session.ts';
 
 /** Records of one sensor in one DDATA, at most. */
@@ -28,7 +28,7 @@ export interface SparkplugDeps {
   /** the edge node id: the device name */
   device: string;
   dataDir: string;
-  journal: SparkplugJournal;
+  journal: PublishedJournal;
   onCommitted(listener: (records: readonly JournalRecord[]) => void): void;
   log: Logger;
   metrics: Registry;
@@ -38,7 +38,7 @@ export class SparkplugComponent implements Component {
   readonly name = 'sparkplug';
   private readonly d: SparkplugDeps;
   private m!: SparkplugMetrics;
-  private cursor!: PublishedCursor;
+  private cursor!: SparkplugCursor;
   private catalog!: MetricCatalog;
   private session!: SparkplugSession;
   private backlog!: Backlog;
@@ -54,7 +54,7 @@ export class SparkplugComponent implements Component {
   async start(): Promise<void> {
     const { config, device, dataDir, log } = this.d;
     this.m = sparkplugMetrics(this.d.metrics);
-    this.cursor = new PublishedCursor(dataDir);
+    this.cursor = new SparkplugCursor(dataDir);
     try {
       this.cursor.load();
     } catch (err) {
@@ -68,8 +68,10 @@ export class SparkplugComponent implements Component {
       onOffline: () => (this.liveFrom = Number.POSITIVE_INFINITY),
     });
     this.backlog = new Backlog({
-      config, journal: this.d.journal, cursor: this.cursor, session: this.session, metrics: this.m, log,
+      name: 'sparkplug', limits: config, journal: this.d.journal, cursor: this.cursor, link: this.session, log,
       send: (records) => this.send(records, true),
+      replayed: (n) => this.m.replayed.inc(n),
+      missed: (n) => this.m.missed.inc({ reason: 'not_in_journal' }, n),
     });
     this.running = true;
     this.d.onCommitted((records) => this.live(records));

@@ -126,7 +126,7 @@ test('a connection that breaks leaves NDEATH with the session bdSeq; the next se
   const death = sub.next(ofType('NDEATH'));
   const rebirth = sub.next(ofType('NBIRTH'));
   // cut the TCP connection under the client, as a dropped link would: the broker sends the will
-  (node as unknown as { session: { client: { stream: { destroy(): void } } } }).session.client.stream.destroy();
+  (node as unknown as { session: { link: { client: { stream: { destroy(): void } } } } }).session.link.client.stream.destroy();
   const d = await death;
   assert.equal(d.seq, undefined);
   assert.equal(d.metrics.find((m) => m.name === 'bdSeq')?.value, bd);

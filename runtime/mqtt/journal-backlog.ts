@@ -1,20 +1,17 @@
-// What the broker missed, sent from the journal: the records between the durable cursor and the
-// first record sent live in this session, and any the live path left behind because the broker
-// was not keeping up. Read by seq straight from the journal's committed records, a chunk at a
+// What a broker missed, sent from the journal (Sparkplug, the cloud IoT platforms): the records
+// between the durable cursor and the first record sent live in this session, and any the live
+// path left behind because the broker was not keeping up. Read by seq straight from the journal's committed records, a chunk at a
 // time, with at most `maxInFlight` messages waiting for the broker and at most `replayPerSecond`
 // records a second, so that memory stays bounded and live data keeps its share of the link.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { JournalRecord } from '../../protocol/records.ts';
-import type { SparkplugConfig } from './config.ts';
-import type { PublishedCursor } from './cursor.ts';
-import type { SparkplugMetrics } from './metrics.ts';
-import type { SparkplugSession } from './session.ts';
+import type { PublishedCursor } from './published-cursor.ts';
 
 type Range = { first: number; last: number };
 
-/** What the publisher reads of the journal. */
-export interface SparkplugJournal {
+/** What a publisher reads of the journal. */
+export interface PublishedJournal {
   /** committed records from seq `from` on, in seq order */
   records(from: number): AsyncIterable<{ seq: number; line: string }>;
   /** the last committed seq */
@@ -26,15 +23,27 @@ export interface SparkplugJournal {
 /** Records read before they are handed on, at most. */
 const READ_CHUNK = 100;
 
+/** The connection the backlog is sent over. */
+export interface BacklogLink {
+  readonly online: boolean;
+  /** resolves when no more than `max` publishes wait for the broker, or the connection is gone */
+  room(max: number): Promise<void>;
+}
+
 export interface BacklogDeps {
-  config: SparkplugConfig;
-  journal: SparkplugJournal;
+  /** names the publisher in the log ('sparkplug') */
+  name: string;
+  limits: { replayPerSecond: number; maxInFlight: number };
+  journal: PublishedJournal;
   cursor: PublishedCursor;
-  session: SparkplugSession;
-  metrics: SparkplugMetrics;
+  link: BacklogLink;
   log: Logger;
   /** Publishes records flagged historical; false when the connection is gone. */
   send(records: readonly JournalRecord[]): boolean;
+  /** records sent from the journal */
+  replayed(count: number): void;
+  /** records the journal no longer held when the backlog reached them */
+  missed(count: number): void;
 }
 
 export class Backlog {
@@ -67,12 +76,12 @@ export class Backlog {
     this.loop ??= this.run().finally(() => {
       this.loop = null;
       // a walk that gave way to a new session leaves that session's ranges to a new walk
-      if (this.ranges.length > 0 && !this.stopped && this.d.session.online) this.kick();
+      if (this.ranges.length > 0 && !this.stopped && this.d.link.online) this.kick();
     });
   }
 
   private live(epoch: number): boolean {
-    return epoch === this.epoch && !this.stopped && this.d.session.online;
+    return epoch === this.epoch && !this.stopped && this.d.link.online;
   }
 
   private async run(): Promise<void> {
@@ -81,9 +90,9 @@ export class Backlog {
     let sent = 0;
     const pace = async () => {
       // no faster than replayPerSecond on average, and no more than maxInFlight unacknowledged
-      const ahead = (sent / this.d.config.replayPerSecond) * 1000 - (Date.now() - started);
+      const ahead = (sent / this.d.limits.replayPerSecond) * 1000 - (Date.now() - started);
       if (ahead > 0) await sleep(ahead);
-      await this.d.session.room(this.d.config.maxInFlight);
+      await this.d.link.room(this.d.limits.maxInFlight);
     };
     while (this.live(epoch) && this.ranges.length > 0) {
       const range = this.ranges[0]!;
@@ -93,13 +102,13 @@ export class Backlog {
       });
       if (!done || !this.live(epoch)) return;
       this.ranges.shift();
-      this.d.log.info({ first: range.first, last: range.last }, 'sparkplug backlog sent');
+      this.d.log.info({ first: range.first, last: range.last }, `${this.d.name} backlog sent`);
     }
   }
 
   /** Sends the records of `range` the cursor lacks; false when interrupted (offline, stopped). */
   private async sendRange(range: Range, epoch: number, paced: (n: number) => Promise<void>): Promise<boolean> {
-    const { journal, cursor, metrics } = this.d;
+    const { journal, cursor } = this.d;
     let expected = range.first;
     let chunk: JournalRecord[] = [];
     const flush = async (): Promise<boolean> => {
@@ -107,7 +116,7 @@ export class Backlog {
       const records = chunk;
       chunk = [];
       if (!this.live(epoch) || !this.d.send(records)) return false;
-      metrics.replayed.inc(records.length);
+      this.d.replayed(records.length);
       await paced(records.length);
       return this.live(epoch);
     };
@@ -127,8 +136,8 @@ export class Backlog {
 
   /** Records the journal no longer holds (acknowledged by the sink and deleted, or dropped): counted, passed over. */
   private gone(first: number, last: number): void {
-    this.d.metrics.missed.inc({ reason: 'not_in_journal' }, last - first + 1);
-    this.d.log.warn({ first, last }, 'sparkplug: records gone from the journal before they were published');
+    this.d.missed(last - first + 1);
+    this.d.log.warn({ first, last }, `${this.d.name}: records gone from the journal before they were published`);
     this.d.cursor.mark(first, last);
   }
 
