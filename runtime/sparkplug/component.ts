@@ -2,8 +2,7 @@
 // Sparkplug device (see README.md). Live records go out as they are committed; what the broker
 // missed (an outage, a restart, a connection too slow to keep up) is sent afterwards from the
 // journal, in seq order and flagged historical, beside the live data rather than ahead of it.
-// A durable cursor in the data dir says which records the broker has.
-import { setTimeout as sleep } from 'node:timers/promises';
+// A durable cursor in the data dir says which records the broker has (../mqtt/journal-forwarder.ts).
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Component } from '../../kernel/component.ts';
@@ -13,15 +12,12 @@ import type { SparkplugConfig } from './config.ts';
 import { SparkplugCursor } from './cursor.ts';
 import { sparkplugMetrics, type SparkplugMetrics } from './metrics.ts';
 import { gapMetric, readingMetrics, type UMetric } from './payloads.ts';
-import { Backlog, type PublishedJournal } from '../mqtt/journal-backlog.ts';
+import type { PublishedJournal } from '../mqtt/journal-backlog.ts';
+import { JournalForwarder } from '../mqtt/journal-forwarder.ts';
 import { SparkplugSession } from './session.ts';
 
 /** Records of one sensor in one DDATA, at most. */
 const MAX_RECORDS_PER_MESSAGE = 200;
-/** How often the cursor is written to disk. */
-const SAVE_MS = 1000;
-/** How long a stop waits for the broker to take what is in flight. */
-const STOP_DRAIN_MS = 2000;
 
 export interface SparkplugDeps {
   config: SparkplugConfig;
@@ -41,11 +37,8 @@ export class SparkplugComponent implements Component {
   private cursor!: SparkplugCursor;
   private catalog!: MetricCatalog;
   private session!: SparkplugSession;
-  private backlog!: Backlog;
-  /** records from here on are sent live in this session; those before are the backlog's */
-  private liveFrom = Number.POSITIVE_INFINITY;
+  private forwarder!: JournalForwarder;
   private running = false;
-  private saver: NodeJS.Timeout | null = null;
 
   constructor(deps: SparkplugDeps) {
     this.d = deps;
@@ -65,18 +58,18 @@ export class SparkplugComponent implements Component {
     this.session = new SparkplugSession({
       config, node: device, cursor: this.cursor, log, metrics: this.m,
       onBirth: (rebirth) => this.born(rebirth),
-      onOffline: () => (this.liveFrom = Number.POSITIVE_INFINITY),
+      onOffline: () => this.forwarder.offline(),
     });
-    this.backlog = new Backlog({
+    this.forwarder = new JournalForwarder({
       name: 'sparkplug', limits: config, journal: this.d.journal, cursor: this.cursor, link: this.session, log,
-      send: (records) => this.send(records, true),
+      send: (records, historical) => this.send(records, historical),
       replayed: (n) => this.m.replayed.inc(n),
       missed: (n) => this.m.missed.inc({ reason: 'not_in_journal' }, n),
+      behind: (n) => this.m.behind.set(n),
     });
     this.running = true;
-    this.d.onCommitted((records) => this.live(records));
-    this.saver = setInterval(() => void this.save(true), SAVE_MS);
-    this.saver.unref();
+    this.forwarder.start();
+    this.d.onCommitted((records) => this.forwarder.live(records));
     this.session.start();
     log.info({ group: config.group, node: device, publishedThrough: this.cursor.through }, 'sparkplug started');
   }
@@ -84,9 +77,7 @@ export class SparkplugComponent implements Component {
   /** NBIRTH is out: a DBIRTH for every device known, then (on a new connection) the backlog. */
   private born(rebirth: boolean): void {
     for (const sensor of this.catalog.sensors()) this.birthDevice(sensor, false);
-    if (rebirth) return;
-    this.liveFrom = this.d.journal.lastSeq() + 1;
-    this.backlog.resume(this.liveFrom - 1);
+    if (!rebirth) this.forwarder.connected();
   }
 
   private birthDevice(sensor: string, again: boolean): void {
@@ -94,19 +85,6 @@ export class SparkplugComponent implements Component {
     if (again) this.session.publish('DDEATH', sensor, { timestamp: now, metrics: [] }, () => undefined);
     const metrics = this.catalog.metricsOf(sensor).flatMap((r) => readingMetrics(r, { historical: false, birth: true }));
     this.session.publish('DBIRTH', sensor, { timestamp: now, metrics }, () => undefined);
-  }
-
-  /** Committed records: sent at once when connected and not too far behind; else left to the backlog. */
-  private live(records: readonly JournalRecord[]): void {
-    if (!this.running || !this.session.online) return;
-    const fresh = records[0]!.seq >= this.liveFrom ? records : records.filter((r) => r.seq >= this.liveFrom);
-    if (fresh.length === 0) return;
-    if (this.session.inFlight >= this.d.config.maxInFlight) {
-      // the broker is not keeping up: the journal holds these, the backlog sends them when it can
-      this.backlog.add(fresh[0]!.seq, fresh[fresh.length - 1]!.seq);
-      return;
-    }
-    this.send(fresh, false);
   }
 
   /**
@@ -158,29 +136,10 @@ export class SparkplugComponent implements Component {
     });
   }
 
-  private async save(background = false): Promise<void> {
-    try {
-      this.m.behind.set(Math.max(0, this.d.journal.lastSeq() - this.cursor.through));
-      if (background) await this.cursor.saveInBackground();
-      else this.cursor.save();
-    } catch (err) {
-      this.d.log.error({ err: (err as Error).message }, 'sparkplug cursor not saved');
-    }
-  }
-
-  /**
-   * What the sources left queued is committed and sent (the broker given up to 2 s to take it);
-   * then NDEATH, disconnect, the backlog stopped, the cursor saved. Whatever is left goes next start.
-   */
+  /** What is queued is sent (see JournalForwarder.stop), then NDEATH and a disconnect. */
   async stop(): Promise<void> {
     if (!this.running) return;
-    if (this.saver) clearInterval(this.saver);
-    await this.d.journal.flush().catch(() => undefined);
     this.running = false;
-    const until = Date.now() + STOP_DRAIN_MS;
-    while (this.session.online && this.session.inFlight > 0 && Date.now() < until) await sleep(10);
-    await this.session.stop();
-    await this.backlog.stop();
-    await this.save();
+    await this.forwarder.stop(() => this.session.stop());
   }
 }
