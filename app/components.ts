@@ -2,7 +2,7 @@
 // from the daemon's context what its part needs; the parts themselves know nothing of the daemon,
 // and this file is the only place they meet it. Each part's module is imported only when the config
 // has its section: a device without a gateway does not load the LoRaWAN code, one without an
-// uplink not the HTTP client, one without alerts or sparkplug not MQTT, one without validation not TensorFlow.js.
+// uplink not the HTTP client, one without alerts, sparkplug or cloudTelemetry not MQTT, one without validation not TensorFlow.js.
 import type { DeviceConfig } from './config/device-config.ts';
 import type { ComponentFactory, DaemonContext } from './daemon-context.ts';
 
@@ -15,6 +15,11 @@ function when<S extends Section>(section: S, build: (config: NonNullable<DeviceC
     const config = ctx.config[section];
     return config === undefined || config === null ? null : build(config as NonNullable<DeviceConfig[S]>, ctx);
   };
+}
+
+/** What a publisher forwarding the journal to a broker reads of it (Sparkplug, cloud telemetry). */
+function publishedJournal(ctx: DaemonContext) {
+  return { records: (from: number) => ctx.journal.records(from), lastSeq: () => ctx.journal.stats().lastSeq, flush: () => ctx.journal.flush() };
 }
 
 export const componentFactories: ComponentFactory[] = [
@@ -74,9 +79,21 @@ export const componentFactories: ComponentFactory[] = [
       config,
       device: ctx.config.device,
       dataDir: ctx.config.dataDir,
-      journal: { records: (from) => ctx.journal.records(from), lastSeq: () => ctx.journal.stats().lastSeq, flush: () => ctx.journal.flush() },
+      journal: publishedJournal(ctx),
       onCommitted: (l) => ctx.onCommitted(l),
       log: ctx.log.child({ part: 'sparkplug' }),
+      metrics: ctx.metrics,
+    });
+  }),
+  when('cloudTelemetry', async (config, ctx) => {
+    const { CloudTelemetryComponent } = await import('../runtime/cloud-telemetry/component.ts');
+    return new CloudTelemetryComponent({
+      config,
+      device: ctx.config.device,
+      dataDir: ctx.config.dataDir,
+      journal: publishedJournal(ctx),
+      onCommitted: (l) => ctx.onCommitted(l),
+      log: ctx.log.child({ part: 'cloudTelemetry' }),
       metrics: ctx.metrics,
     });
   }),

@@ -7,6 +7,7 @@ import { validationSchema } from '../../models/config.ts';
 import { alertsSchema } from '../../runtime/alerts/config.ts';
 import { httpSchema } from '../../runtime/http/config.ts';
 import { sparkplugSchema } from '../../runtime/sparkplug/config.ts';
+import { cloudTelemetrySchema } from '../../runtime/cloud-telemetry/config.ts';
 import { gatewaySchema } from '../../gateway/config.ts';
 import { isValidName } from '../../protocol/records.ts';
 import { uplinkSchema } from '../../runtime/uplink/config.ts';
@@ -31,6 +32,8 @@ export const deviceConfigSchema = z.strictObject({
   alerts: alertsSchema.optional(),
   /** readings as Sparkplug B on the site's MQTT broker, for SCADA systems and historians; absent: none */
   sparkplug: sparkplugSchema.optional(),
+  /** readings as JSON telemetry to AWS IoT Core and/or Azure IoT Hub; absent: none */
+  cloudTelemetry: cloudTelemetrySchema.optional(),
 });
 
 export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;

@@ -1,0 +1,51 @@
+// Readings as JSON telemetry to the cloud IoT platforms in the `cloudTelemetry:` section (AWS IoT
+// Core, Azure IoT Hub), each target fed from the journal with its own durable cursor (README.md).
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Component } from '../../kernel/component.ts';
+import type { JournalRecord } from '../../protocol/records.ts';
+import type { PublishedJournal } from '../mqtt/journal-backlog.ts';
+import type { CloudTelemetryConfig } from './config.ts';
+import { cloudTelemetryMetrics } from './metrics.ts';
+import { awsIotPlatform, azureIotHubPlatform } from './platforms.ts';
+import { TelemetryTarget } from './target.ts';
+
+export interface CloudTelemetryDeps {
+  config: CloudTelemetryConfig;
+  device: string;
+  dataDir: string;
+  journal: PublishedJournal;
+  onCommitted(listener: (records: readonly JournalRecord[]) => void): void;
+  log: Logger;
+  metrics: Registry;
+  /** the clock SAS tokens are made with */
+  now?: () => number;
+}
+
+export class CloudTelemetryComponent implements Component {
+  readonly name = 'cloudTelemetry';
+  private readonly d: CloudTelemetryDeps;
+  private targets: TelemetryTarget[] = [];
+
+  constructor(deps: CloudTelemetryDeps) {
+    this.d = deps;
+  }
+
+  async start(): Promise<void> {
+    const { config, device, dataDir, journal, log } = this.d;
+    const metrics = cloudTelemetryMetrics(this.d.metrics);
+    const platforms = [
+      ...(config.aws ? [awsIotPlatform(config.aws, device)] : []),
+      ...(config.azure ? [azureIotHubPlatform(config.azure, device, this.d.now)] : []),
+    ];
+    this.targets = platforms.map((platform) => new TelemetryTarget({ platform, dataDir, journal, metrics, log: log.child({ target: platform.name }) }));
+    for (const t of this.targets) t.start();
+    this.d.onCommitted((records) => {
+      for (const t of this.targets) t.live(records);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.stop()));
+  }
+}
