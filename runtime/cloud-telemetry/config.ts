@@ -41,7 +41,7 @@ function checkTopicTemplate(t: string, ctx: z.RefinementCtx): void {
   if (Buffer.byteLength(t.replace(/\{[a-z]+\}/g, '')) > AWS_MAX_TOPIC_BYTES) ctx.addIssue({ code: 'custom', message: `AWS IoT allows at most ${AWS_MAX_TOPIC_BYTES} bytes in a topic` });
 }
 
-const awsSchema = z.strictObject({
+export const awsIotSchema = z.strictObject({
   /** the account's device data endpoint: mqtts://xxxxxxxx-ats.iot.REGION.amazonaws.com:8883 */
   url: mqttsUrl,
   /** the MQTT client id (an IoT policy usually allows only the thing name); the device name when absent */
@@ -57,7 +57,7 @@ const awsSchema = z.strictObject({
   ...forwarding,
 });
 
-const azureSchema = z
+export const azureIotHubSchema = z
   .strictObject({
     /** the IoT hub's name: HUB in HUB.azure-devices.net */
     hub: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{1,48}[A-Za-z0-9]$/, 'must be the hub name (3-50 letters, digits, dashes), not its host name'),
@@ -82,11 +82,11 @@ const azureSchema = z
 
 export const cloudTelemetrySchema = z
   .strictObject({
-    aws: awsSchema.optional(),
-    azure: azureSchema.optional(),
+    aws: awsIotSchema.optional(),
+    azure: azureIotHubSchema.optional(),
   })
   .refine((c) => c.aws !== undefined || c.azure !== undefined, { message: 'give aws:, azure: or both' });
 
 export type CloudTelemetryConfig = z.output<typeof cloudTelemetrySchema>;
-export type AwsIotConfig = z.output<typeof awsSchema>;
-export type AzureIotHubConfig = z.output<typeof azureSchema>;
+export type AwsIotConfig = z.output<typeof awsIotSchema>;
+export type AzureIotHubConfig = z.output<typeof azureIotHubSchema>;
