@@ -127,7 +127,7 @@ test('stopping never waits for a broker that is gone, alerts still unacknowledge
   assert.equal(connected.values[0]?.value ?? 0, 0);
 });
 
-test('username and password (an Azure SAS token) are used, and a wrong one is refused', async () => {
+test('username and password are used, and a wrong one is refused', async () => {
   const good = component(alertsSchema.parse({ mqtt: { url: secured.url, username: 'device', password: 'sas-token-123' } }));
   const sub = await subscriber(secured.url, ['fieldproof/site-a/alerts'], { username: 'device', password: 'sas-token-123', clientId: 'sub-pw' });
   await good.c.start();
@@ -200,4 +200,14 @@ test('config: cert without key, and password with passwordFile, are one-line err
   assert.throws(() => alertsSchema.parse({ mqtt: { url: 'mqtts://x:8883', cert: 'a' } }), /cert and key go together/);
   assert.throws(() => alertsSchema.parse({ mqtt: { url: 'mqtt://x', password: 'a', passwordFile: 'b' } }), /not both/);
   assert.throws(() => alertsSchema.parse({ mqtt: { url: 'http://x' } }), /mqtt:\/\//);
+});
+
+test('an Azure IoT Hub URL is refused: IoT Hub takes neither MQTT 5 nor the alert topics', () => {
+  for (const url of ['mqtts://my-hub.azure-devices.net:8883', 'mqtts://MY-HUB.Azure-Devices.NET', 'wss://dev:pw@my-hub.azure-devices.net/$iothub/websocket']) {
+    const r = alertsSchema.safeParse({ mqtt: { url } });
+    assert.equal(r.success, false, url);
+    assert.match(r.error!.issues[0]!.message, /Azure IoT Hub takes only MQTT 3\.1\.1.*cloudTelemetry\.azure/);
+  }
+  assert.equal(alertsSchema.safeParse({ mqtt: { url: 'mqtts://a1b2c3-ats.iot.eu-west-1.amazonaws.com:8883' } }).success, true);
+  assert.equal(alertsSchema.safeParse({ mqtt: { url: 'mqtts://azure-devices.net.example.org:8883' } }).success, true);
 });
