@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../../kernel/log.ts';
-import { makeTestCerts, startMosquitto, type Broker } from '../../test/support/mosquitto.ts';
+import { makeClientCert, makeTestCerts, startMosquitto, type Broker } from '../../test/support/mosquitto.ts';
 import { reading, telemetryDevice } from '../../test/support/telemetry-device.ts';
 import { TelemetrySubscriber } from '../../test/support/telemetry-subscriber.ts';
 import { tempDir } from '../../test/support/tmp.ts';
@@ -108,4 +108,30 @@ test('a wrong key is refused with one clear line; neither key nor token is logge
   assert.match(problems[0]!.err!, /Not authorized|Bad User Name or Password/);
   const wrongToken = sasToken(deviceResource(HUB, DEVICE), wrongKey, NOW, 3600).token;
   for (const secret of [wrongKey, wrongToken, decodeURIComponent(wrongToken.split('sig=')[1]!.split('&')[0]!)]) assert.ok(!text.includes(secret), `a secret in the log:\n${text}`);
+});
+
+test('X.509 instead of a SAS token: the device certificate, the hub user name, no password', async () => {
+  // a broker that demands a client certificate and takes its CN as the identity, as IoT Hub does for X.509 devices
+  const device = makeClientCert(certs, DEVICE);
+  const reader = makeClientCert(certs, 'x509-reader');
+  const x509 = await startMosquitto({
+    tls: true, certs, logConnections: true,
+    acl: `user ${DEVICE}\ntopic write devices/${DEVICE}/messages/events/#\n\nuser x509-reader\ntopic read devices/#\n`,
+  });
+  after(() => x509.stop());
+  const sub = new TelemetrySubscriber(x509.url, 'devices/#', { ca: readFileSync(certs.ca), cert: readFileSync(reader.cert), key: readFileSync(reader.key) });
+  await sub.start();
+  after(() => sub.stop());
+  const { part, journal, connected } = await telemetryDevice({ section: { azure: { hub: HUB, url: x509.url, ca: certs.ca, cert: device.cert, key: device.key, reconnectMs: 200 } } });
+  await part.start();
+  await connected('azure-iot-hub');
+  await journal.append(reading('co2-1', 600));
+  await sub.until(1);
+  assert.equal(sub.messages[0]!.topic, TOPIC);
+  assert.equal(sub.items()[0]!.value, 600);
+  assert.match(x509.log(), new RegExp(`as ${DEVICE} \\(p2, c1`));
+  const options = azureIotHubPlatform(azureIotHubSchema.parse({ hub: HUB, cert: device.cert, key: device.key }), DEVICE).options();
+  assert.equal(options.username, USERNAME);
+  assert.equal(options.password, undefined);
+  assert.ok(options.cert && options.key);
 });
