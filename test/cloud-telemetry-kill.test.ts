@@ -3,12 +3,12 @@
 // acknowledgement the cursor on disk held at the kill is never sent again, and any repeat is
 // flagged historical with the same id (delivery is at least once; see runtime/cloud-telemetry).
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
-import { Journal } from '../runtime/journal/journal.ts';
 import { CliProcess } from './support/cli.ts';
+import { cleanRun, journaledReadings, publishingDevice } from './support/publisher-kills.ts';
 import { makeClientCert, makeTestCerts, startMosquitto } from './support/mosquitto.ts';
 import { TelemetrySubscriber } from './support/telemetry-subscriber.ts';
 import { tempDir } from './support/tmp.ts';
@@ -23,12 +23,7 @@ test('SIGKILL while sending telemetry, 3 times: every journaled reading arrives,
   await sub.start();
   after(() => sub.stop());
 
-  const dataDir = join(dir, 'data');
-  const config = join(dir, 'device.yaml');
-  const text = readFileSync(new URL('../app/config/testdata/device.yaml', import.meta.url), 'utf8')
-    .replace('/var/lib/fieldproof', dataDir)
-    .replace(/^uplink:.*\n.*\n/m, '');
-  writeFileSync(config, `${text}cloudTelemetry:\n  aws:\n    url: ${broker.url}\n    ca: ${certs.ca}\n    cert: ${certs.clientCert}\n    key: ${certs.clientKey}\n    reconnectMs: 200\n`);
+  const { config, dataDir } = publishingDevice(dir, `cloudTelemetry:\n  aws:\n    url: ${broker.url}\n    ca: ${certs.ca}\n    cert: ${certs.clientCert}\n    key: ${certs.clientKey}\n    reconnectMs: 200\n`);
 
   /** per kill: how many items had arrived, and what the cursor on disk said the platform had */
   const kills: { arrived: number; through: number }[] = [];
@@ -41,19 +36,9 @@ test('SIGKILL while sending telemetry, 3 times: every journaled reading arrives,
     const saved = JSON.parse(readFileSync(join(dataDir, 'cloud-telemetry-aws-iot.json'), 'utf8')) as { through: number };
     kills.push({ arrived: sub.items().length, through: saved.through });
   }
-  const p = new CliProcess(['run', '--config', config]);
-  await p.waitFor((l) => l.msg === 'aws-iot connected');
-  await sleep(1500);
-  p.child.kill('SIGTERM');
-  await p.exited;
+  await cleanRun(config, 'aws-iot connected');
 
-  const journal = await Journal.inspect(dataDir);
-  const held: number[] = [];
-  try {
-    for await (const { seq, line } of journal.records()) if (JSON.parse(line).kind === 'reading') held.push(seq);
-  } finally {
-    await journal.close();
-  }
+  const held = await journaledReadings(dataDir);
   const items = sub.items();
   const got = new Set(items.map((i) => i.seq));
   const lost = held.filter((s) => !got.has(s));

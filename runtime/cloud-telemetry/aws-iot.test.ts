@@ -10,6 +10,7 @@ import mqtt from 'mqtt';
 import { makeClientCert, makeTestCerts, startMosquitto, type Broker, type TestCerts } from '../../test/support/mosquitto.ts';
 import { reading, telemetryDevice } from '../../test/support/telemetry-device.ts';
 import { TelemetrySubscriber } from '../../test/support/telemetry-subscriber.ts';
+import { keepAppending } from '../../test/support/live-writer.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 
 const DEVICE = 'site-a-gw1';
@@ -77,13 +78,7 @@ test('a broker outage: the readings it missed arrive afterwards in order, flagge
   const sub = await consumer();
   const { part, journal, metric } = await telemetryDevice({ section: aws({ reconnectMs: 1000, replayPerSecond: 300, maxReadingsPerMessage: 20 }) });
   await part.start();
-  let live = true;
-  const writer = (async () => {
-    while (live) {
-      await journal.append(reading('live-1', 1));
-      await sleep(10);
-    }
-  })();
+  const writer = keepAppending(() => journal.append(reading('live-1', 1)));
   await sleep(300);
   const port = broker.port;
   await broker.stop();
@@ -94,8 +89,7 @@ test('a broker outage: the readings it missed arrive afterwards in order, flagge
   const deadline = Date.now() + 20_000;
   while (sub.items().filter((i) => i.sensor?.startsWith('missed-')).length < 400 && Date.now() < deadline) await sleep(50);
   await sleep(200);
-  live = false;
-  await writer;
+  await writer.stop();
   const lastSeq = journal.stats().lastSeq;
   await sub.until(lastSeq, 20_000);
 
