@@ -1,23 +1,14 @@
 // Readings as JSON telemetry to the cloud IoT platforms in the `cloudTelemetry:` section (AWS IoT
 // Core, Azure IoT Hub), each target fed from the journal with its own durable cursor (README.md).
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { Component } from '../../kernel/component.ts';
-import type { JournalRecord } from '../../protocol/records.ts';
-import type { PublishedJournal } from '../mqtt/journal-backlog.ts';
+import type { JournalPublisherDeps } from '../mqtt/journal-forwarder.ts';
 import type { CloudTelemetryConfig } from './config.ts';
 import { cloudTelemetryMetrics } from './metrics.ts';
 import { awsIotPlatform, azureIotHubPlatform } from './platforms.ts';
 import { TelemetryTarget } from './target.ts';
 
-export interface CloudTelemetryDeps {
+export interface CloudTelemetryDeps extends JournalPublisherDeps {
   config: CloudTelemetryConfig;
-  device: string;
-  dataDir: string;
-  journal: PublishedJournal;
-  onCommitted(listener: (records: readonly JournalRecord[]) => void): void;
-  log: Logger;
-  metrics: Registry;
   /** the clock SAS tokens are made with */
   now?: () => number;
 }

@@ -5,6 +5,7 @@
 // the broker has; it is saved every second and on stop.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { JournalRecord } from '../../protocol/records.ts';
 import { Backlog, type BacklogLink, type PublishedJournal } from './journal-backlog.ts';
 import type { PublishedCursor } from './published-cursor.ts';
@@ -13,6 +14,17 @@ import type { PublishedCursor } from './published-cursor.ts';
 const SAVE_MS = 1000;
 /** How long a stop waits for the broker to take what is in flight. */
 const STOP_DRAIN_MS = 2000;
+
+/** What the daemon gives a part that forwards the journal to a broker (Sparkplug, cloud telemetry). */
+export interface JournalPublisherDeps {
+  /** the device name */
+  device: string;
+  dataDir: string;
+  journal: PublishedJournal;
+  onCommitted(listener: (records: readonly JournalRecord[]) => void): void;
+  log: Logger;
+  metrics: Registry;
+}
 
 export interface ForwarderDeps {
   /** names the publisher in the log ('sparkplug') */

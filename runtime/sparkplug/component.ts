@@ -3,8 +3,6 @@
 // missed (an outage, a restart, a connection too slow to keep up) is sent afterwards from the
 // journal, in seq order and flagged historical, beside the live data rather than ahead of it.
 // A durable cursor in the data dir says which records the broker has (../mqtt/journal-forwarder.ts).
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { Component } from '../../kernel/component.ts';
 import type { GapRecord, JournalRecord, ReadingRecord } from '../../protocol/records.ts';
 import { MetricCatalog } from './catalog.ts';
@@ -12,22 +10,15 @@ import type { SparkplugConfig } from './config.ts';
 import { SparkplugCursor } from './cursor.ts';
 import { sparkplugMetrics, type SparkplugMetrics } from './metrics.ts';
 import { gapMetric, readingMetrics, type UMetric } from './payloads.ts';
-import type { PublishedJournal } from '../mqtt/journal-backlog.ts';
-import { JournalForwarder } from '../mqtt/journal-forwarder.ts';
+import { JournalForwarder, type JournalPublisherDeps } from '../mqtt/journal-forwarder.ts';
 import { SparkplugSession } from './session.ts';
 
 /** Records of one sensor in one DDATA, at most. */
 const MAX_RECORDS_PER_MESSAGE = 200;
 
-export interface SparkplugDeps {
+/** The device name is the edge node id. */
+export interface SparkplugDeps extends JournalPublisherDeps {
   config: SparkplugConfig;
-  /** the edge node id: the device name */
-  device: string;
-  dataDir: string;
-  journal: PublishedJournal;
-  onCommitted(listener: (records: readonly JournalRecord[]) => void): void;
-  log: Logger;
-  metrics: Registry;
 }
 
 export class SparkplugComponent implements Component {
