@@ -7,10 +7,9 @@
 //     properties in the topic.
 // Files (certificates, keys) are read at each connection attempt: a renewed certificate is used
 // without a restart, and a file gone is one clear line and another attempt later.
-import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import type { JournalRecord } from '../../protocol/records.ts';
-import { UserError } from '../../kernel/user-error.ts';
+import { readConfigFile as readFile } from '../mqtt/connection.ts';
 import { AWS_MAX_TOPIC_BYTES, type AwsIotConfig, type AzureIotHubConfig } from './config.ts';
 import { deviceResource, parseSharedAccessKey, sasToken } from './sas-token.ts';
 
@@ -24,14 +23,6 @@ export interface Platform {
   topicOf(record: JournalRecord): string | Error;
   /** when the credential of the connection just opened must be renewed (ms since the epoch), if ever */
   renewAt?(): number;
-}
-
-function readFile(file: string, key: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new UserError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
 }
 
 function tls(c: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined; rejectUnauthorized: boolean }, section: string): IClientOptions {

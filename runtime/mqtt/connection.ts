@@ -26,13 +26,17 @@ export const mqttConnectionShape = {
 
 export type MqttConnectionConfig = z.output<z.ZodObject<typeof mqttConnectionShape>>;
 
-function readOption(file: string | undefined, key: string): Buffer | undefined {
-  if (file === undefined) return undefined;
+/** A file the config names (a CA, a certificate, a key), or a one-line error naming the key. */
+export function readConfigFile(file: string, key: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
     throw new UserError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+function readOption(file: string | undefined, key: string): Buffer | undefined {
+  return file === undefined ? undefined : readConfigFile(file, key);
 }
 
 /** Login, TLS and keepalive options; files are read now. `section` names the config section in errors ('alerts.mqtt'). */
