@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   attack: () => import('../../bench/attack.ts'),
   report: () => import('../../bench/report.ts'),
   sparkplug: () => import('../../bench/sparkplug.ts'),
+  'cloud-telemetry': () => import('../../bench/cloud-telemetry.ts'),
 };
 
 export const command: Command = {

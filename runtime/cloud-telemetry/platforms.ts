@@ -17,7 +17,7 @@ export interface Platform {
   /** 'aws-iot' | 'azure-iot-hub': names the target in the log, metrics and its cursor file */
   name: string;
   url: string;
-  limits: { maxInFlight: number; replayPerSecond: number; reconnectMs: number; maxBytes: number; maxRecords: number };
+  limits: { maxInFlight: number; replayPerSecond: number; reconnectMs: number; maxBytes: number; maxRecords: number; readChunk: number };
   /** the options of the next connection attempt */
   options(): IClientOptions;
   topicOf(record: JournalRecord): string | Error;
@@ -39,8 +39,16 @@ function session(clientId: string, keepaliveS: number): IClientOptions {
   return { protocolVersion: 4, clientId, clean: true, keepalive: keepaliveS, connectTimeout: 10_000 };
 }
 
+/**
+ * Records the backlog reads from the journal at once, at most: enough that a message per topic (per
+ * sensor on AWS) fills up rather than carrying a few readings, bounded (records are a few hundred
+ * bytes), and no more than half a second of `replayPerSecond`, so that the replay stays smooth.
+ */
+const REPLAY_CHUNK = 2000;
+
 function limitsOf(c: AwsIotConfig | AzureIotHubConfig) {
-  return { maxInFlight: c.maxInFlight, replayPerSecond: c.replayPerSecond, reconnectMs: c.reconnectMs, maxBytes: c.maxMessageBytes, maxRecords: c.maxReadingsPerMessage };
+  const readChunk = Math.max(1, Math.min(REPLAY_CHUNK, Math.floor(c.replayPerSecond / 2)));
+  return { maxInFlight: c.maxInFlight, replayPerSecond: c.replayPerSecond, reconnectMs: c.reconnectMs, maxBytes: c.maxMessageBytes, maxRecords: c.maxReadingsPerMessage, readChunk };
 }
 
 /** Gap records have no sensor or metric; their topic names the journal instead. */

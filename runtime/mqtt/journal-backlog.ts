@@ -20,7 +20,7 @@ export interface PublishedJournal {
   flush(): Promise<void>;
 }
 
-/** Records read before they are handed on, at most. */
+/** Records read before they are handed on, at most, unless the publisher asks for another chunk size. */
 const READ_CHUNK = 100;
 
 /** The connection the backlog is sent over. */
@@ -33,7 +33,11 @@ export interface BacklogLink {
 export interface BacklogDeps {
   /** names the publisher in the log ('sparkplug') */
   name: string;
-  limits: { replayPerSecond: number; maxInFlight: number };
+  /**
+   * `readChunk`: records handed to `send` at once (default 100); a publisher that batches by topic
+   * (cloud telemetry: a topic per sensor) asks for more, so that its messages fill up
+   */
+  limits: { replayPerSecond: number; maxInFlight: number; readChunk?: number };
   journal: PublishedJournal;
   cursor: PublishedCursor;
   link: BacklogLink;
@@ -126,7 +130,7 @@ export class Backlog {
       expected = seq + 1;
       if (cursor.has(seq)) continue;
       chunk.push(JSON.parse(line) as JournalRecord);
-      if (chunk.length >= READ_CHUNK && !(await flush())) return false;
+      if (chunk.length >= (this.d.limits.readChunk ?? READ_CHUNK) && !(await flush())) return false;
       if (!this.live(epoch)) return false;
     }
     if (!(await flush())) return false;

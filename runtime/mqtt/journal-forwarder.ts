@@ -29,7 +29,7 @@ export interface JournalPublisherDeps {
 export interface ForwarderDeps {
   /** names the publisher in the log ('sparkplug') */
   name: string;
-  limits: { replayPerSecond: number; maxInFlight: number };
+  limits: { replayPerSecond: number; maxInFlight: number; readChunk?: number };
   journal: PublishedJournal;
   cursor: PublishedCursor;
   link: BacklogLink & { readonly inFlight: number };
