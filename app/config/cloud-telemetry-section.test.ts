@@ -38,7 +38,9 @@ describe('cloudTelemetry config', () => {
     bad({ azure: { ...azure, maxMessageBytes: 256 * 1024 } });
     bad({ azure: { ...azure, deviceId: 'a/b' } });
     bad({ gcp: {} });
+    bad({ azure: { ...azure, url: 'ws://site-a-hub.azure-devices.net/$iothub/websocket' } }); // no TLS
     assert.equal(cloudTelemetrySchema.safeParse({ azure: { hub: 'site-a-hub', cert: '/c', key: '/k' } }).success, true);
+    assert.equal(cloudTelemetrySchema.safeParse({ azure: { ...azure, url: 'wss://edge.local:443/$iothub/websocket' } }).success, true);
   });
 
   it('takes relative certificate and key paths from the folder of the config file', () => {

@@ -12,6 +12,8 @@ import { reading, telemetryDevice } from '../../test/support/telemetry-device.ts
 import { TelemetrySubscriber } from '../../test/support/telemetry-subscriber.ts';
 import { keepAppending } from '../../test/support/live-writer.ts';
 import { tempDir } from '../../test/support/tmp.ts';
+import { awsIotSchema } from './config.ts';
+import { awsIotPlatform } from './platforms.ts';
 
 const DEVICE = 'site-a-gw1';
 const ACL = `user ${DEVICE}\ntopic write fieldproof/${DEVICE}/#\n\nuser operator\ntopic read fieldproof/#\n`;
@@ -115,4 +117,11 @@ test('a broker outage: the readings it missed arrive afterwards in order, flagge
   assert.ok((await metric('fieldproof_cloud_telemetry_reconnects_total', { target: 'aws-iot' })) >= 1);
   assert.ok((await metric('fieldproof_cloud_telemetry_replayed_total', { target: 'aws-iot' })) >= 400);
   assert.ok((await metric('fieldproof_cloud_telemetry_errors_total', { target: 'aws-iot', reason: 'connection_lost' })) >= 1);
+});
+
+test('port 443, for sites that open only HTTPS: the TLS handshake asks for MQTT by ALPN, as AWS IoT Core requires there', () => {
+  const at = (url: string) => awsIotPlatform(awsIotSchema.parse({ url, cert: certs.clientCert, key: certs.clientKey }), DEVICE).options();
+  assert.deepEqual(at('mqtts://abc-ats.iot.eu-west-1.amazonaws.com:443').ALPNProtocols, ['x-amzn-mqtt-ca']);
+  assert.equal(at('mqtts://abc-ats.iot.eu-west-1.amazonaws.com:8883').ALPNProtocols, undefined);
+  assert.equal(at('mqtts://abc-ats.iot.eu-west-1.amazonaws.com:8883').clientId, DEVICE);
 });

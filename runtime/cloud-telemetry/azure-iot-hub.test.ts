@@ -6,10 +6,16 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import { createLogger } from '../../kernel/log.ts';
 import { makeClientCert, makeTestCerts, startMosquitto, type Broker } from '../../test/support/mosquitto.ts';
 import { reading, telemetryDevice } from '../../test/support/telemetry-device.ts';
@@ -134,4 +140,53 @@ test('X.509 instead of a SAS token: the device certificate, the hub user name, n
   assert.equal(options.username, USERNAME);
   assert.equal(options.password, undefined);
   assert.ok(options.cert && options.key);
+});
+
+/**
+ * IoT Hub's WebSocket endpoint in front of the broker: HTTPS with the test certificate, the path
+ * `/$iothub/websocket` and the `mqtt` subprotocol demanded, each WebSocket piped to the broker's
+ * MQTT port over TLS (this mosquitto has no WebSocket listener of its own). Records the paths and subprotocols asked for.
+ */
+async function webSocketFront(brokerPort: number) {
+  const asked: { path: string; protocol: string }[] = [];
+  const server = createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) });
+  const wss = new WebSocketServer({
+    server,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
+    verifyClient: (info: { req: IncomingMessage }) => info.req.url === '/$iothub/websocket',
+  });
+  wss.on('connection', (socket, req) => {
+    asked.push({ path: req.url!, protocol: socket.protocol });
+    const stream = createWebSocketStream(socket);
+    const tcp = connect({ port: brokerPort, host: '127.0.0.1', ca: readFileSync(certs.ca) });
+    stream.pipe(tcp).pipe(stream);
+    const close = () => (stream.destroy(), tcp.destroy());
+    stream.on('error', close);
+    tcp.on('error', close);
+    tcp.on('close', close);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  after(() => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    server.close();
+  });
+  return { url: `wss://127.0.0.1:${(server.address() as AddressInfo).port}/$iothub/websocket`, asked };
+}
+
+test('MQTT over WebSockets on 443 for sites that open only HTTPS: the same login, topic and protocol level over wss://', async () => {
+  const front = await webSocketFront(broker.port);
+  const sub = new TelemetrySubscriber(broker.url, 'devices/#', { ca: readFileSync(certs.ca), username: 'operator', password: 'operator-pass' });
+  await sub.start();
+  after(() => sub.stop());
+  const { part, journal, connected } = await telemetryDevice({ section: azure({ url: front.url }), now: () => NOW });
+  await part.start();
+  await connected('azure-iot-hub');
+  await journal.append(reading('co2-1', 700));
+  await sub.until(1);
+  assert.equal(sub.messages[0]!.topic, TOPIC);
+  assert.deepEqual(front.asked, [{ path: '/$iothub/websocket', protocol: 'mqtt' }]);
+  const hub = azureIotHubPlatform(azureIotHubSchema.parse({ hub: HUB, sharedAccessKeyFile: keyFile, websockets: true }), DEVICE);
+  assert.equal(hub.url, `wss://${HUB}.azure-devices.net:443/$iothub/websocket`);
 });

@@ -30,6 +30,8 @@ const forwarding = {
 };
 
 const mqttsUrl = z.string().regex(/^mqtts:\/\/[^\s/]+(:\d+)?\/?$/, 'must be mqtts://host[:port] (both platforms demand TLS)');
+/** IoT Hub also takes MQTT over WebSockets on port 443, for sites whose firewall opens only HTTPS */
+const azureUrl = z.string().regex(/^(mqtts:\/\/[^\s/]+(:\d+)?\/?|wss:\/\/[^\s/]+(:\d+)?\/\S*)$/, 'must be mqtts://host[:port] or wss://host[:port]/path (IoT Hub demands TLS)');
 
 function checkTopicTemplate(t: string, ctx: z.RefinementCtx): void {
   const unknown = [...t.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!).filter((f) => !(TOPIC_FIELDS as readonly string[]).includes(f));
@@ -42,7 +44,10 @@ function checkTopicTemplate(t: string, ctx: z.RefinementCtx): void {
 }
 
 export const awsIotSchema = z.strictObject({
-  /** the account's device data endpoint: mqtts://xxxxxxxx-ats.iot.REGION.amazonaws.com:8883 */
+  /**
+   * the account's device data endpoint: mqtts://xxxxxxxx-ats.iot.REGION.amazonaws.com:8883, or
+   * port 443 (ALPN x-amzn-mqtt-ca) for sites whose firewall opens only HTTPS
+   */
   url: mqttsUrl,
   /** the MQTT client id (an IoT policy usually allows only the thing name); the device name when absent */
   clientId: z.string().min(1).max(128).optional(),
@@ -63,8 +68,10 @@ export const azureIotHubSchema = z
     hub: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{1,48}[A-Za-z0-9]$/, 'must be the hub name (3-50 letters, digits, dashes), not its host name'),
     /** the device's id in the hub; the device name when absent */
     deviceId: z.string().regex(/^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/, "must be an IoT Hub device id (1-128 letters, digits, - . % _ * ? ! ( ) , : = @ $ ')").optional(),
-    /** mqtts://HUB.azure-devices.net:8883 when absent (another host: an IoT Edge gateway, a test broker) */
-    url: mqttsUrl.optional(),
+    /** MQTT over WebSockets on port 443 (wss://HUB.azure-devices.net:443/$iothub/websocket) rather than 8883 */
+    websockets: z.boolean().default(false),
+    /** mqtts://HUB.azure-devices.net:8883 when absent (another host: an IoT Edge gateway, a test broker); wss:// for WebSockets */
+    url: azureUrl.optional(),
     /** a file holding the device's shared access key (base64, as the portal shows it): SAS tokens are made from it */
     sharedAccessKeyFile: z.string().optional(),
     /** or X.509: the device's certificate and private key (PEM files) registered with the hub */

@@ -54,7 +54,14 @@ function limitsOf(c: AwsIotConfig | AzureIotHubConfig) {
 /** Gap records have no sensor or metric; their topic names the journal instead. */
 const GAP_LEVEL = '_journal';
 
+/**
+ * AWS IoT Core takes MQTT with a client certificate on port 443 too, when the TLS handshake names
+ * the protocol with ALPN: for sites whose firewall opens only HTTPS.
+ */
+const AWS_ALPN_443 = ['x-amzn-mqtt-ca'];
+
 export function awsIotPlatform(c: AwsIotConfig, device: string): Platform {
+  const alpn = new URL(c.url).port === '443' ? { ALPNProtocols: AWS_ALPN_443 } : {};
   const fill = (r: JournalRecord) =>
     c.topic.replace(/\{(device|sensor|metric)\}/g, (_m, f: string) => {
       if (f === 'device') return r.device;
@@ -64,7 +71,7 @@ export function awsIotPlatform(c: AwsIotConfig, device: string): Platform {
     name: 'aws-iot',
     url: c.url,
     limits: limitsOf(c),
-    options: () => ({ ...session(c.clientId ?? device, c.keepaliveS), ...tls(c, 'cloudTelemetry.aws') }),
+    options: () => ({ ...session(c.clientId ?? device, c.keepaliveS), ...tls(c, 'cloudTelemetry.aws'), ...alpn }),
     topicOf(r) {
       const topic = fill(r);
       return Buffer.byteLength(topic) > AWS_MAX_TOPIC_BYTES ? new Error(`topic over ${AWS_MAX_TOPIC_BYTES} bytes`) : topic;
@@ -93,7 +100,7 @@ export function azureIotHubPlatform(c: AzureIotHubConfig, device: string, now: (
   const topic = `devices/${deviceId}/messages/events/${AZURE_PROPERTIES}`;
   return {
     name: 'azure-iot-hub',
-    url: c.url ?? `mqtts://${host}:8883`,
+    url: c.url ?? (c.websockets ? `wss://${host}:443/$iothub/websocket` : `mqtts://${host}:8883`),
     limits: limitsOf(c),
     options() {
       const pw = password();
