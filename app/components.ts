@@ -95,6 +95,7 @@ export const componentFactories: ComponentFactory[] = [
       onCommitted: (l) => ctx.onCommitted(l),
       log: ctx.log.child({ part: 'cloudTelemetry' }),
       metrics: ctx.metrics,
+      board: ctx.board,
     });
   }),
   // last: its page shows what the others publish

@@ -42,7 +42,7 @@ test('a client without a certificate is refused', async () => {
 
 test('readings arrive as JSON arrays on the operator topic, one per sensor, with an id to drop repeats', async () => {
   const sub = await consumer();
-  const { part, journal, metric, connected } = await telemetryDevice({ section: aws({ topic: 'fieldproof/{device}/{sensor}/{metric}' }) });
+  const { part, journal, metric, connected, board } = await telemetryDevice({ section: aws({ topic: 'fieldproof/{device}/{sensor}/{metric}' }) });
   await part.start();
   await connected('aws-iot');
   await journal.appendMany([reading('co2-1', 512.5, { quality: { score: 0.4, flags: ['calibration_stale'] } }), reading('co2-2', 430), reading('co2-1', null, { quality: { score: 0, flags: ['sensor_error'] } })]);
@@ -60,6 +60,11 @@ test('readings arrive as JSON arrays on the operator topic, one per sensor, with
   assert.match(broker.log(), new RegExp(`as ${DEVICE} \\(p2, c1`));
   assert.equal(await metric('fieldproof_cloud_telemetry_acknowledged_total', { target: 'aws-iot' }), 3);
   assert.equal(await metric('fieldproof_cloud_telemetry_connected', { target: 'aws-iot' }), 1);
+  // the status page's view, as of the cursor's next save (every second)
+  const shown = () => (board.get('cloudTelemetry') as Record<string, { connected: boolean; acknowledgedThrough: number; backlog: number }>)['aws-iot'];
+  const deadline = Date.now() + 5000;
+  while (shown()?.acknowledgedThrough !== 3 && Date.now() < deadline) await sleep(50);
+  assert.deepEqual(shown(), { connected: true, acknowledgedThrough: 3, backlog: 0 });
 });
 
 test('many readings: messages hold at most maxReadingsPerMessage and maxMessageBytes, the readings of each topic in seq order', async () => {

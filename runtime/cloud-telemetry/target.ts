@@ -15,12 +15,23 @@ import { toMessages } from './messages.ts';
 import type { CloudTelemetryMetrics } from './metrics.ts';
 import type { Platform } from './platforms.ts';
 
+/** What a target reports for the status page. */
+export interface TargetState {
+  connected: boolean;
+  /** every journal seq up to here is acknowledged */
+  acknowledgedThrough: number;
+  /** journal records the platform does not have yet */
+  backlog: number;
+}
+
 export interface TargetDeps {
   platform: Platform;
   dataDir: string;
   journal: PublishedJournal;
   log: Logger;
   metrics: CloudTelemetryMetrics;
+  /** the target's state changed (connected, or its backlog as of the last cursor save) */
+  report(state: TargetState): void;
 }
 
 export class TelemetryTarget {
@@ -33,6 +44,7 @@ export class TelemetryTarget {
   private renewal: NodeJS.Timeout | null = null;
   private connections = 0;
   private online = false;
+  private backlog = 0;
 
   constructor(deps: TargetDeps) {
     this.d = deps;
@@ -69,11 +81,19 @@ export class TelemetryTarget {
       send: (records, historical) => this.send(records, historical),
       replayed: (n) => metrics.replayed.inc(this.label, n),
       missed: (n) => metrics.errors.inc({ ...this.label, reason: 'not_in_journal' }, n),
-      behind: (n) => metrics.backlog.set(this.label, n),
+      behind: (n) => {
+        metrics.backlog.set(this.label, n);
+        this.backlog = n;
+        this.report();
+      },
     });
     this.forwarder.start();
     this.link.start();
     log.info({ url: redactUrl(platform.url), publishedThrough: this.cursor.through }, `${platform.name} telemetry started`);
+  }
+
+  private report(): void {
+    this.d.report({ connected: this.online, acknowledgedThrough: this.cursor.through, backlog: this.backlog });
   }
 
   live(records: readonly JournalRecord[]): void {
@@ -85,6 +105,7 @@ export class TelemetryTarget {
     if (this.connections++ > 0) metrics.reconnects.inc(this.label);
     metrics.connected.set(this.label, 1);
     this.online = true;
+    this.report();
     log.info({ url: redactUrl(platform.url) }, `${platform.name} connected`);
     const renewAt = platform.renewAt?.();
     if (renewAt !== undefined && Number.isFinite(renewAt)) {
@@ -103,6 +124,7 @@ export class TelemetryTarget {
     this.renewal = null;
     if (this.online) this.d.metrics.errors.inc({ ...this.label, reason: 'connection_lost' });
     this.online = false;
+    this.report();
     this.d.metrics.connected.set(this.label, 0);
     this.forwarder.offline();
   }

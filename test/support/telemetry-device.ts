@@ -4,6 +4,7 @@ import { after } from 'node:test';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry } from '../../kernel/metrics.ts';
+import { MapStatusBoard } from '../../kernel/status-board.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { CloudTelemetryComponent } from '../../runtime/cloud-telemetry/component.ts';
@@ -17,11 +18,12 @@ export async function telemetryDevice(opts: { section: unknown; device?: string;
   const config = cloudTelemetrySchema.parse(opts.section);
   const journal = await Journal.open({ dir, device, key: generateKey(), commitMaxWaitMs: 1 });
   const metrics = new Registry();
+  const board = new MapStatusBoard();
   const parts: CloudTelemetryComponent[] = [];
   /** another part on the same data dir and journal is the daemon restarted */
   const newPart = () => {
     const part = new CloudTelemetryComponent({
-      config, device, dataDir: dir, metrics, log: opts.log ?? silentLogger(),
+      config, device, dataDir: dir, metrics, board, log: opts.log ?? silentLogger(),
       journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush() },
       onCommitted: (l) => journal.onCommitted(l),
       ...(opts.now ? { now: opts.now } : {}),
@@ -47,7 +49,7 @@ export async function telemetryDevice(opts: { section: unknown; device?: string;
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  return { part, journal, dir, metrics, metric, connected, newPart };
+  return { part, journal, dir, metrics, board, metric, connected, newPart };
 }
 
 let ts = 1_763_884_800_000;
