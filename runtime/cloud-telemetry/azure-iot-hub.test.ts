@@ -23,6 +23,7 @@ import { TelemetrySubscriber } from '../../test/support/telemetry-subscriber.ts'
 import { tempDir } from '../../test/support/tmp.ts';
 import { azureIotHubSchema } from './config.ts';
 import { azureIotHubPlatform } from './platforms.ts';
+import type { TelemetryTarget } from './target.ts';
 import { deviceResource, sasToken } from './sas-token.ts';
 
 const HUB = 'fp-test-hub';
@@ -74,12 +75,13 @@ test('telemetry reaches the device-to-cloud topic over MQTT 3.1.1 with the hub u
   assert.match(broker.log(), new RegExp(`as ${DEVICE} \\(p2, c1, k60, u'${USERNAME.replaceAll('?', '\\?').replaceAll('.', '\\.')}'\\)`));
 
   // the renewal a token's expiry calls for: a disconnect, a new token, a reconnect, nothing lost
-  const target = (part as unknown as { targets: { link: { renew(): Promise<void> } }[] }).targets[0]!;
-  await target.link.renew();
+  const target = (part as unknown as { targets: TelemetryTarget[] }).targets[0]!;
+  await target.renewCredential();
   await connected('azure-iot-hub');
   await journal.append(reading('co2-1', 503));
   await sub.until(4);
   assert.equal(await metric('fieldproof_cloud_telemetry_reconnects_total', { target: 'azure-iot-hub' }), 1);
+  assert.equal(await metric('fieldproof_cloud_telemetry_errors_total', { target: 'azure-iot-hub', reason: 'connection_lost' }), 0, 'a renewal is not a lost connection');
 });
 
 test('a token is renewed at four fifths of its lifetime', () => {

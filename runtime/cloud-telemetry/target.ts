@@ -44,6 +44,8 @@ export class TelemetryTarget {
   private renewal: NodeJS.Timeout | null = null;
   private connections = 0;
   private online = false;
+  /** the connection is being closed on purpose (a token renewal, a stop): not a lost connection */
+  private closing = false;
   private backlog = 0;
 
   constructor(deps: TargetDeps) {
@@ -105,24 +107,29 @@ export class TelemetryTarget {
     if (this.connections++ > 0) metrics.reconnects.inc(this.label);
     metrics.connected.set(this.label, 1);
     this.online = true;
+    this.closing = false;
     this.report();
     log.info({ url: redactUrl(platform.url) }, `${platform.name} connected`);
     const renewAt = platform.renewAt?.();
     if (renewAt !== undefined && Number.isFinite(renewAt)) {
       // a new credential before this one expires: the platform would close the connection at expiry
-      this.renewal = setTimeout(() => {
-        log.info(`${platform.name} renewing its SAS token`);
-        void this.link.renew();
-      }, Math.max(0, renewAt - Date.now()));
+      this.renewal = setTimeout(() => void this.renewCredential(), Math.max(0, renewAt - Date.now()));
       this.renewal.unref();
     }
     this.forwarder.connected();
   }
 
+  /** Disconnects on purpose and connects again at once with a new SAS token. */
+  async renewCredential(): Promise<void> {
+    this.d.log.info(`${this.d.platform.name} renewing its SAS token`);
+    this.closing = true;
+    await this.link.renew();
+  }
+
   private offline(): void {
     if (this.renewal) clearTimeout(this.renewal);
     this.renewal = null;
-    if (this.online) this.d.metrics.errors.inc({ ...this.label, reason: 'connection_lost' });
+    if (this.online && !this.closing) this.d.metrics.errors.inc({ ...this.label, reason: 'connection_lost' });
     this.online = false;
     this.report();
     this.d.metrics.connected.set(this.label, 0);
@@ -162,7 +169,10 @@ export class TelemetryTarget {
   async stop(): Promise<void> {
     if (!this.forwarder) return;
     if (this.renewal) clearTimeout(this.renewal);
-    await this.forwarder.stop(() => this.link.stop());
+    await this.forwarder.stop(() => {
+      this.closing = true;
+      return this.link.stop();
+    });
     this.d.metrics.connected.set(this.label, 0);
   }
 }
