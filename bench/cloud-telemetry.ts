@@ -10,13 +10,10 @@ import { performance } from 'node:perf_hooks';
 import { parseFlags, positiveInt, printJson } from '../kernel/command.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
-import { percentile } from '../kernel/percentile.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import { generateKey } from '../protocol/signature.ts';
 import { CloudTelemetryComponent } from '../runtime/cloud-telemetry/component.ts';
 import { cloudTelemetrySchema } from '../runtime/cloud-telemetry/config.ts';
-import { journalSchema } from '../runtime/journal/config.ts';
-import { Journal } from '../runtime/journal/journal.ts';
+import { delayFigures, timedJournal } from './publish-delays.ts';
 import { startMosquitto } from './local-mosquitto.ts';
 import { TelemetrySubscriber } from './telemetry-subscriber.ts';
 
@@ -38,12 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const certs = broker.certs!;
   const dir = mkdtempSync(join(tmpdir(), 'fp-bench-telemetry-'));
   const log = silentLogger();
-  const journal = await Journal.open({ dir, device: 'bench', key: generateKey(), log, commitMaxWaitMs: journalSchema.parse({}).commitMaxWaitMs });
-  const acceptedAt = new Map<number, number>();
-  journal.onCommitted((records) => {
-    const t = performance.now();
-    for (const r of records) if (acceptedAt.size < samples * 2) acceptedAt.set(r.seq, t);
-  });
+  const { journal, acceptedAt } = await timedJournal(dir, log, samples * 2);
   const part = new CloudTelemetryComponent({
     // the replay is paced only by the broker's acknowledgements here: what the link and broker take
     config: cloudTelemetrySchema.parse({ aws: { url: broker.url, ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, replayPerSecond: 1_000_000 } }),
@@ -115,8 +107,6 @@ export async function run(argv: string[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
     await broker.stop();
   }
-  delays.sort((x, y) => x - y);
-  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const out = {
     broker: 'local mosquitto, TLS with a client certificate',
     readings: n,
@@ -124,10 +114,7 @@ export async function run(argv: string[]): Promise<number> {
     replay_readings_per_s: Math.round((n / replayMs) * 1000),
     replay_readings_per_message: Math.round((n / Math.max(1, replayMessages)) * 10) / 10,
     live_readings_per_s: Math.round((n / liveMs) * 1000),
-    samples: delays.length,
-    p50_ms: r3(percentile(delays, 50)),
-    p99_ms: r3(percentile(delays, 99)),
-    max_ms: r3(delays.at(-1) ?? 0),
+    ...delayFigures(delays),
   };
   if (values.json) printJson(out);
   else process.stdout.write(Object.entries(out).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
