@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { deviceConfigSchema, resolveDeviceConfig } from './device-config.ts';
 import { cloudTelemetrySchema } from '../../runtime/cloud-telemetry/config.ts';
+import { runCli } from '../../test/support/cli.ts';
+import { tempDir } from '../../test/support/tmp.ts';
 
 const aws = { url: 'mqtts://abc-ats.iot.eu-west-1.amazonaws.com:8883', cert: '/c.pem', key: '/k.pem' };
 const azure = { hub: 'site-a-hub', sharedAccessKeyFile: '/key' };
@@ -47,5 +50,15 @@ describe('cloudTelemetry config', () => {
     const raw = deviceConfigSchema.parse({ device: 'gw', dataDir: 'data', cloudTelemetry: { aws: { ...aws, cert: 'certs/c.pem', ca: '/etc/ca.pem' }, azure: { hub: 'h-1', sharedAccessKeyFile: 'azure-key' } } });
     const c = resolveDeviceConfig(raw, '/etc/fieldproof').cloudTelemetry!;
     assert.deepEqual([c.aws!.cert, c.aws!.key, c.aws!.ca, c.azure!.sharedAccessKeyFile], ['/etc/fieldproof/certs/c.pem', '/k.pem', '/etc/ca.pem', '/etc/fieldproof/azure-key']);
+  });
+
+  it('fieldproof run refuses a section a platform would refuse: one line naming the key, exit 2', async () => {
+    const dir = tempDir('telemetry-config');
+    const config = join(dir, 'device.yaml');
+    writeFileSync(config, `device: gw\ndataDir: ${join(dir, 'data')}\ncloudTelemetry:\n  aws:\n    url: ${aws.url}\n    cert: /c.pem\n    key: /k.pem\n    topic: fieldproof/#\n`);
+    const r = await runCli(['run', '--config', config]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /cloudTelemetry\.aws\.topic/);
   });
 });

@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import mqtt from 'mqtt';
+import { createLogger } from '../../kernel/log.ts';
 import { makeClientCert, makeTestCerts, startMosquitto, type Broker, type TestCerts } from '../../test/support/mosquitto.ts';
 import { reading, telemetryDevice } from '../../test/support/telemetry-device.ts';
 import { TelemetrySubscriber } from '../../test/support/telemetry-subscriber.ts';
@@ -129,4 +131,17 @@ test('port 443, for sites that open only HTTPS: the TLS handshake asks for MQTT 
   assert.deepEqual(at('mqtts://abc-ats.iot.eu-west-1.amazonaws.com:443').ALPNProtocols, ['x-amzn-mqtt-ca']);
   assert.equal(at('mqtts://abc-ats.iot.eu-west-1.amazonaws.com:8883').ALPNProtocols, undefined);
   assert.equal(at('mqtts://abc-ats.iot.eu-west-1.amazonaws.com:8883').clientId, DEVICE);
+});
+
+test('a certificate file missing at run time: one line naming the key and file, retried, the daemon keeps running', async () => {
+  let text = '';
+  const log = createLogger('fieldproof', 'debug', new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }));
+  const { part, journal, metric } = await telemetryDevice({ section: aws({ cert: '/nonexistent/site-a-gw1.cert.pem' }), log });
+  await part.start();
+  await journal.append(reading('co2-1', 1));
+  const deadline = Date.now() + 5000;
+  while ((await metric('fieldproof_cloud_telemetry_errors_total', { target: 'aws-iot', reason: 'connection' })) < 2 && Date.now() < deadline) await sleep(50);
+  const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; err?: string }).filter((l) => l.msg === 'aws-iot cannot connect');
+  assert.ok(lines.length >= 2, 'retried');
+  assert.equal(lines[0]!.err, 'cloudTelemetry.aws.cert: cannot read /nonexistent/site-a-gw1.cert.pem: ENOENT');
 });
