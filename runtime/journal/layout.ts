@@ -70,6 +70,15 @@ export interface JournalState {
   pendingGap: PendingGap | null;
   /** last durable value of each stream a source asked to be remembered, by `sensor/metric` */
   lastValues?: Record<string, LastValue>;
+  /** the publishers' holds on acknowledged records, by publisher (holds.ts) */
+  holds?: Record<string, HoldState>;
+}
+
+export interface HoldState {
+  /** the publisher's broker has every record through this seq (its saved cursor) */
+  through: number;
+  /** records the disk bound dropped before the publisher had them, since the hold was made */
+  lost: number;
 }
 
 export interface LastValue {

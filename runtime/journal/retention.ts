@@ -1,12 +1,16 @@
 // The disk bound and the gaps: the journal keeps its logical size (records and headers held) under
-// journal.maxBytes, by dropping the oldest unsent batches (drop-oldest) or refusing new readings
-// (reject-new). Every reading lost either way, or lost before it reached the journal (an
+// journal.maxBytes, by dropping the oldest records (drop-oldest) or refusing new readings
+// (reject-new). Drop-oldest drops records the sink has and only a publisher's hold keeps
+// (holds.ts) first, oldest first, and only then the oldest unsent batches: the sink's signed chain
+// matters most. Every reading lost either way, or lost before it reached the journal (an
 // overloaded pipeline, a failed write), is counted into a pending gap, which the next commit
 // writes as a signed gap record: nothing is dropped silently.
 import type { Logger } from 'pino';
+import { ThrottledWarn } from '../../kernel/log-throttle.ts';
 import type { ChunkStore } from './chunk-store.ts';
 import { JournalFullError } from './errors.ts';
 import type { HeldBatches } from './held-batches.ts';
+import type { Holds } from './holds.ts';
 import type { JournalMetrics } from './journal-metrics.ts';
 import type { PendingGap, WriteOp } from './layout.ts';
 import type { JournalStateCell } from './state.ts';
@@ -19,15 +23,18 @@ export interface RetentionDeps {
   cell: JournalStateCell;
   held: HeldBatches;
   chunks: ChunkStore;
+  holds: Holds;
   metrics: JournalMetrics;
   log: Logger;
 }
 
 export class Retention {
   private readonly deps: RetentionDeps;
+  private readonly heldLog: ThrottledWarn;
 
   constructor(deps: RetentionDeps) {
     this.deps = deps;
+    this.heldLog = new ThrottledWarn(deps.log);
   }
 
   /**
@@ -39,7 +46,11 @@ export class Retention {
     const { maxBytes, policy, cell } = this.deps;
     const wanted = incoming * lineBytes;
     if (incoming === 0 || cell.current.bytes + wanted <= maxBytes) return incoming;
-    if (policy === 'drop-oldest') this.pruneOldest(cell.current.bytes + wanted - maxBytes, ops);
+    if (policy === 'drop-oldest') {
+      const need = cell.current.bytes + wanted - maxBytes;
+      const freed = this.dropHeld(need, ops);
+      if (freed < need) this.pruneOldest(need - freed, ops);
+    }
     return Math.min(incoming, Math.max(0, Math.floor((maxBytes - cell.current.bytes) / lineBytes)));
   }
 
@@ -68,6 +79,27 @@ export class Retention {
     const gap = state.pendingGap;
     state.pendingGap = null;
     return gap;
+  }
+
+  /**
+   * Free up to `need` bytes by dropping the oldest records the sink has acknowledged but a
+   * publisher's hold still keeps. No gap record: the sink holds them, signed. Each hold behind
+   * them counts what it lost (holds.ts). Returns the bytes freed.
+   */
+  private dropHeld(need: number, ops: WriteOp[]): number {
+    const { cell, chunks, holds } = this.deps;
+    const state = cell.current;
+    const acknowledged = chunks.endingBy(state.ackedSeq);
+    if (acknowledged.length === 0) return 0;
+    let freed = 0;
+    let count = 0;
+    while (count < acknowledged.length && freed < need) freed += acknowledged[count++]!.bytes;
+    const dropped = chunks.dropThrough(acknowledged[count - 1]!.last, ops);
+    state.bytes -= freed;
+    holds.dropped(dropped);
+    // a full journal drops at every commit: one line per interval, the holds count every record
+    this.heldLog.warn('disk_full_held', { first: dropped[0]!.first, last: dropped[dropped.length - 1]!.last }, 'journal full: dropped the oldest records the sink has but a publisher had not yet');
+    return freed;
   }
 
   /**
