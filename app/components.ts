@@ -4,6 +4,8 @@
 // has its section: a device without a gateway does not load the LoRaWAN code, one without an
 // uplink not the HTTP client, one without alerts, sparkplug or cloudTelemetry not MQTT, one without validation not TensorFlow.js.
 import type { DeviceConfig } from './config/device-config.ts';
+import { targetNames } from '../runtime/cloud-telemetry/config.ts';
+import { SPARKPLUG } from '../runtime/sparkplug/config.ts';
 import type { ComponentFactory, DaemonContext } from './daemon-context.ts';
 
 type Section = Exclude<keyof DeviceConfig, 'configFile'>;
@@ -17,9 +19,12 @@ function when<S extends Section>(section: S, build: (config: NonNullable<DeviceC
   };
 }
 
-/** What a publisher forwarding the journal to a broker reads of it (Sparkplug, cloud telemetry). */
-function publishedJournal(ctx: DaemonContext) {
-  return { records: (from: number) => ctx.journal.records(from), lastSeq: () => ctx.journal.stats().lastSeq, flush: () => ctx.journal.flush() };
+/**
+ * The publishers the config has that forward the journal to a broker: each holds the records its
+ * broker lacks in the journal; a hold of any other (one removed from the config) is dropped.
+ */
+export function journalHolds(config: DeviceConfig): string[] {
+  return [...(config.sparkplug ? [SPARKPLUG] : []), ...(config.cloudTelemetry ? targetNames(config.cloudTelemetry) : [])];
 }
 
 export const componentFactories: ComponentFactory[] = [
@@ -79,10 +84,11 @@ export const componentFactories: ComponentFactory[] = [
       config,
       device: ctx.config.device,
       dataDir: ctx.config.dataDir,
-      journal: publishedJournal(ctx),
+      journal: ctx.journal,
       onCommitted: (l) => ctx.onCommitted(l),
       log: ctx.log.child({ part: 'sparkplug' }),
       metrics: ctx.metrics,
+      board: ctx.board,
     });
   }),
   when('cloudTelemetry', async (config, ctx) => {
@@ -91,7 +97,7 @@ export const componentFactories: ComponentFactory[] = [
       config,
       device: ctx.config.device,
       dataDir: ctx.config.dataDir,
-      journal: publishedJournal(ctx),
+      journal: ctx.journal,
       onCommitted: (l) => ctx.onCommitted(l),
       log: ctx.log.child({ part: 'cloudTelemetry' }),
       metrics: ctx.metrics,

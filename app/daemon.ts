@@ -7,7 +7,7 @@ import type { JournalRecord, ReadingInput } from '../protocol/records.ts';
 import type { DeviceKey } from '../protocol/signature.ts';
 import type { Component } from '../kernel/component.ts';
 import type { DaemonContext } from './daemon-context.ts';
-import { componentFactories } from './components.ts';
+import { componentFactories, journalHolds } from './components.ts';
 import type { DeviceConfig } from './config/device-config.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
 import { Journal } from '../runtime/journal/journal.ts';
@@ -69,6 +69,8 @@ export class Daemon {
       commitMaxRecords: config.journal.commitMaxRecords,
     });
     this.journal = journal;
+    // before the uplink acknowledges anything: the publishers start after it
+    await journal.keepHolds(journalHolds(config));
     const pipeline = new Pipeline(journal, log.child({ part: 'pipeline' }), this.metrics);
 
     const ctx: DaemonContext = {

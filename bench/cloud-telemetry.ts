@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     // the replay is paced only by the broker's acknowledgements here: what the link and broker take
     config: cloudTelemetrySchema.parse({ aws: { url: broker.url, ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, replayPerSecond: 1_000_000 } }),
     device: 'bench', dataDir: dir, log, metrics: new Registry(),
-    journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush() },
+    journal,
     onCommitted: (l) => journal.onCommitted(l),
   });
   const sub = new TelemetrySubscriber(broker.url, 'fieldproof/#', { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey), clientId: 'bench-consumer' });

@@ -40,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   const node = new SparkplugComponent({
     config: sparkplugSchema.parse({ url, group }),
     device: 'bench', dataDir: dir, log, metrics: new Registry(),
-    journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush() },
+    journal,
     onCommitted: (l) => journal.onCommitted(l),
   });
   const sub = new SparkplugSubscriber(url, group);

@@ -9,7 +9,7 @@ import { TelemetryTarget, type TargetState } from './target.ts';
 
 export interface CloudTelemetryDeps extends JournalPublisherDeps {
   config: CloudTelemetryConfig;
-  /** where the targets' state goes for the status page (`cloudTelemetry`: per target connected, acknowledgedThrough, backlog) */
+  /** where the targets' state goes for the status page (`cloudTelemetry`: per target connected, acknowledgedThrough, backlog, lostToDiskBound) */
   board?: StatusBoard;
   /** the clock SAS tokens are made with */
   now?: () => number;

@@ -95,5 +95,14 @@ export const cloudTelemetrySchema = z
   .refine((c) => c.aws !== undefined || c.azure !== undefined, { message: 'give aws:, azure: or both' });
 
 export type CloudTelemetryConfig = z.output<typeof cloudTelemetrySchema>;
+
+/** The targets' names: in the log, the metrics, their cursor files and their holds on the journal. */
+export const AWS_IOT = 'aws-iot';
+export const AZURE_IOT_HUB = 'azure-iot-hub';
+
+/** The targets the section configures, by name. */
+export function targetNames(c: CloudTelemetryConfig): string[] {
+  return [...(c.aws ? [AWS_IOT] : []), ...(c.azure ? [AZURE_IOT_HUB] : [])];
+}
 export type AwsIotConfig = z.output<typeof awsIotSchema>;
 export type AzureIotHubConfig = z.output<typeof azureIotHubSchema>;

@@ -10,7 +10,7 @@ export function cloudTelemetryMetrics(registry: Registry) {
     backlog: gauge(registry, 'fieldproof_cloud_telemetry_backlog_records', 'journal records the platform does not have yet', ['target']),
     connected: gauge(registry, 'fieldproof_cloud_telemetry_connected', '1 while connected to the platform', ['target']),
     reconnects: counter(registry, 'fieldproof_cloud_telemetry_reconnects_total', 'connections made after the first (outages, credential renewals)', ['target']),
-    errors: counter(registry, 'fieldproof_cloud_telemetry_errors_total', 'connection failures, lost publishes and records that cannot be sent', ['target', 'reason']),
+    errors: counter(registry, 'fieldproof_cloud_telemetry_errors_total', 'connection failures, lost publishes, records that cannot be sent and records the journal lost before the platform had them', ['target', 'reason']),
   };
 }
 

@@ -10,7 +10,7 @@
 import type { IClientOptions } from 'mqtt';
 import type { JournalRecord } from '../../protocol/records.ts';
 import { readConfigFile as readFile } from '../mqtt/connection.ts';
-import { AWS_MAX_TOPIC_BYTES, type AwsIotConfig, type AzureIotHubConfig } from './config.ts';
+import { AWS_IOT, AWS_MAX_TOPIC_BYTES, AZURE_IOT_HUB, type AwsIotConfig, type AzureIotHubConfig } from './config.ts';
 import { deviceResource, parseSharedAccessKey, sasToken } from './sas-token.ts';
 
 export interface Platform {
@@ -68,7 +68,7 @@ export function awsIotPlatform(c: AwsIotConfig, device: string): Platform {
       return r.kind === 'reading' ? (f === 'sensor' ? r.sensor : r.metric) : GAP_LEVEL;
     });
   return {
-    name: 'aws-iot',
+    name: AWS_IOT,
     url: c.url,
     limits: limitsOf(c),
     options: () => ({ ...session(c.clientId ?? device, c.keepaliveS), ...tls(c, 'cloudTelemetry.aws'), ...alpn }),
@@ -99,7 +99,7 @@ export function azureIotHubPlatform(c: AzureIotHubConfig, device: string, now: (
   };
   const topic = `devices/${deviceId}/messages/events/${AZURE_PROPERTIES}`;
   return {
-    name: 'azure-iot-hub',
+    name: AZURE_IOT_HUB,
     url: c.url ?? (c.websockets ? `wss://${host}:443/$iothub/websocket` : `mqtts://${host}:8883`),
     limits: limitsOf(c),
     options() {

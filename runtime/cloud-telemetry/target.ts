@@ -22,6 +22,8 @@ export interface TargetState {
   acknowledgedThrough: number;
   /** journal records the platform does not have yet */
   backlog: number;
+  /** records the journal's disk bound dropped before the platform had them, since start (the sink has them) */
+  lostToDiskBound: number;
 }
 
 export interface TargetDeps {
@@ -83,6 +85,10 @@ export class TelemetryTarget {
       send: (records, historical) => this.send(records, historical),
       replayed: (n) => metrics.replayed.inc(this.label, n),
       missed: (n) => metrics.errors.inc({ ...this.label, reason: 'not_in_journal' }, n),
+      lost: (n) => {
+        metrics.errors.inc({ ...this.label, reason: 'disk_full' }, n);
+        this.report();
+      },
       behind: (n) => {
         metrics.backlog.set(this.label, n);
         this.backlog = n;
@@ -95,7 +101,7 @@ export class TelemetryTarget {
   }
 
   private report(): void {
-    this.d.report({ connected: this.online, acknowledgedThrough: this.cursor.through, backlog: this.backlog });
+    this.d.report({ connected: this.online, acknowledgedThrough: this.cursor.through, backlog: this.backlog, lostToDiskBound: this.forwarder?.lost ?? 0 });
   }
 
   live(records: readonly JournalRecord[]): void {

@@ -317,6 +317,11 @@ export class Journal {
     return this.held.header(batch) ?? null;
   }
 
+  /** The last durable seq. */
+  lastSeq(): number {
+    return this.cell.durable.lastSeq;
+  }
+
   get ackedBatch(): number {
     return this.cell.current.ackedBatch;
   }

@@ -18,6 +18,13 @@ export interface PublishedJournal {
   lastSeq(): number;
   /** commits what is queued now */
   flush(): Promise<void>;
+  /**
+   * The publisher `name`'s broker has every record through `through` and its cursor saying so is
+   * saved: the journal keeps the records after it for this publisher (and may delete those before).
+   */
+  hold(name: string, through: number): Promise<void>;
+  /** Told when the disk bound dropped records the publisher `name` did not have yet, through seq `through`. */
+  onHoldLost(name: string, listener: (count: number, through: number) => void): void;
 }
 
 /** Records read before they are handed on, at most, unless the publisher asks for another chunk size. */
@@ -138,10 +145,17 @@ export class Backlog {
     return true;
   }
 
-  /** Records the journal no longer holds (acknowledged by the sink and deleted, or dropped): counted, passed over. */
+  /**
+   * Records the journal no longer holds: those the cursor lacks were deleted without this
+   * publisher's hold (it was not configured, or its cursor was lost) and are counted, passed over.
+   * Those the disk bound dropped under the hold are in the cursor already (JournalForwarder).
+   */
   private gone(first: number, last: number): void {
-    this.d.missed(last - first + 1);
-    this.d.log.warn({ first, last }, `${this.d.name}: records gone from the journal before they were published`);
+    const lacking = this.d.cursor.lacking(first, last);
+    if (lacking > 0) {
+      this.d.missed(lacking);
+      this.d.log.warn({ first, last, records: lacking }, `${this.d.name}: records gone from the journal before they were published`);
+    }
     this.d.cursor.mark(first, last);
   }
 

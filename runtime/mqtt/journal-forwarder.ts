@@ -2,7 +2,10 @@
 // as they are committed; what the broker missed (an outage, a restart, a connection too slow to
 // keep up) is sent afterwards from the journal by the backlog, in seq order and flagged
 // historical, beside the live data rather than ahead of it. A durable cursor says which records
-// the broker has; it is saved every second and on stop.
+// the broker has; it is saved every second and on stop, and each save moves the publisher's hold
+// on the journal (runtime/journal/holds.ts), which keeps the records after it even once the sink
+// has them. Records the disk bound drops under the hold are counted, logged once per episode (until
+// the broker has caught up) and passed over.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -38,6 +41,8 @@ export interface ForwarderDeps {
   send(records: readonly JournalRecord[], historical: boolean): boolean;
   replayed(count: number): void;
   missed(count: number): void;
+  /** records the disk bound dropped from the journal before the broker had them */
+  lost(count: number): void;
   /** journal records the broker does not have yet, as of the last save */
   behind(count: number): void;
 }
@@ -49,14 +54,29 @@ export class JournalForwarder {
   private liveFrom = Number.POSITIVE_INFINITY;
   private running = false;
   private saver: NodeJS.Timeout | null = null;
+  /** records lost to the disk bound since start */
+  private lostToDiskBound = 0;
+  /** an episode of loss is logged once: from the first record lost until the broker has caught up */
+  private losing = false;
 
   constructor(deps: ForwarderDeps) {
     this.d = deps;
     this.backlog = new Backlog({ ...deps, send: (records) => deps.send(records, true) });
   }
 
-  /** Begins saving the cursor; records reach `live` from the journal's commit listener. */
+  /** Records lost to the disk bound since start: for the publisher's status. */
+  get lost(): number {
+    return this.lostToDiskBound;
+  }
+
+  /**
+   * Holds the journal from the saved cursor on and begins saving it; records reach `live` from
+   * the journal's commit listener.
+   */
   start(): void {
+    const { journal, name, cursor } = this.d;
+    journal.onHoldLost(name, (count, through) => this.droppedUnderHold(count, through));
+    this.holdJournal(cursor.savedThrough);
     this.running = true;
     this.saver = setInterval(() => void this.save(true), SAVE_MS);
     this.saver.unref();
@@ -86,13 +106,35 @@ export class JournalForwarder {
   }
 
   private async save(background = false): Promise<void> {
+    const { cursor, journal, log, name } = this.d;
     try {
-      this.d.behind(Math.max(0, this.d.journal.lastSeq() - this.d.cursor.through));
-      if (background) await this.d.cursor.saveInBackground();
-      else this.d.cursor.save();
+      const behind = Math.max(0, journal.lastSeq() - cursor.through);
+      this.d.behind(behind);
+      if (this.losing && behind === 0) {
+        this.losing = false;
+        log.info({ lost: this.lostToDiskBound }, `${name} caught up with the journal`);
+      }
+      if (background) await cursor.saveInBackground();
+      else cursor.save();
     } catch (err) {
-      this.d.log.error({ err: (err as Error).message }, `${this.d.name} cursor not saved`);
+      log.error({ err: (err as Error).message }, `${name} cursor not saved`);
     }
+    this.holdJournal(cursor.savedThrough);
+  }
+
+  /** Only a saved cursor moves the hold: after a SIGKILL the journal still holds what the file lacks. */
+  private holdJournal(through: number): void {
+    this.d.journal.hold(this.d.name, through).catch((err) => this.d.log.error({ err: (err as Error).message }, `${this.d.name} journal hold not moved`));
+  }
+
+  /** The disk bound dropped records the broker did not have: counted, passed over, logged once per episode. */
+  private droppedUnderHold(count: number, through: number): void {
+    this.d.cursor.mark(1, through);
+    this.lostToDiskBound += count;
+    this.d.lost(count);
+    if (this.losing) return;
+    this.losing = true;
+    this.d.log.warn({ records: count, through }, `${this.d.name}: the journal's disk bound dropped records before the broker had them (the sink has them); further losses are counted until the broker catches up`);
   }
 
   /**

@@ -22,6 +22,8 @@ const MAX_RANGES = 256;
 export class PublishedCursor {
   /** every seq up to here is published */
   through = 0;
+  /** `through` as last written to disk (or loaded): what the publisher's journal hold may say */
+  savedThrough = 0;
   /** published seqs beyond through+1, as disjoint ranges sorted ascending */
   private ranges: Range[] = [];
   protected dirty = false;
@@ -60,18 +62,21 @@ export class PublishedCursor {
       throw new Error(`${this.file}: not a ${this.what} cursor`);
     }
     this.through = s.through;
+    this.savedThrough = s.through;
     this.ranges = s.ranges.filter((r) => Array.isArray(r) && r[0] > s.through + 1 && r[1] >= r[0]);
   }
 
-  private text(): string {
+  private text(): { text: string; through: number } {
     const saved: Saved = { through: this.through, ranges: this.ranges, ...this.extra() };
-    return JSON.stringify(saved) + '\n';
+    return { text: JSON.stringify(saved) + '\n', through: this.through };
   }
 
   /** Saves now, blocking: on stop, and whenever an extra field must be on disk before it is used. */
   save(): void {
     if (!this.dirty) return;
-    writeFileAtomic(this.file, this.text());
+    const { text, through } = this.text();
+    writeFileAtomic(this.file, text);
+    this.savedThrough = through;
     this.dirty = false;
     this.blockingSaves++;
   }
@@ -87,15 +92,17 @@ export class PublishedCursor {
     this.dirty = false;
     const tmp = `${this.file}.background-${process.pid}`;
     const before = this.blockingSaves;
+    const { text, through } = this.text();
     try {
       const fh = await open(tmp, 'w', 0o644);
       try {
-        await fh.writeFile(this.text());
+        await fh.writeFile(text);
         await fh.sync();
       } finally {
         await fh.close();
       }
       await rename(tmp, this.file);
+      if (this.blockingSaves === before) this.savedThrough = through;
       // a blocking save while this one ran wrote a newer state, which this rename just replaced
       if (this.blockingSaves !== before) {
         this.dirty = true;
@@ -112,6 +119,15 @@ export class PublishedCursor {
   has(seq: number): boolean {
     if (seq <= this.through) return true;
     return this.ranges.some(([a, b]) => seq >= a && seq <= b);
+  }
+
+  /** How many of seqs first..last are not published. */
+  lacking(first: number, last: number): number {
+    const from = Math.max(first, this.through + 1);
+    if (from > last) return 0;
+    let count = last - from + 1;
+    for (const [a, b] of this.ranges) count -= Math.max(0, Math.min(b, last) - Math.max(a, from) + 1);
+    return count;
   }
 
   /** The broker has records first..last (or they need no publishing). */

@@ -3,10 +3,10 @@
 // missed (an outage, a restart, a connection too slow to keep up) is sent afterwards from the
 // journal, in seq order and flagged historical, beside the live data rather than ahead of it.
 // A durable cursor in the data dir says which records the broker has (../mqtt/journal-forwarder.ts).
-import type { Component } from '../../kernel/component.ts';
+import type { Component, StatusBoard } from '../../kernel/component.ts';
 import type { GapRecord, JournalRecord, ReadingRecord } from '../../protocol/records.ts';
 import { MetricCatalog } from './catalog.ts';
-import type { SparkplugConfig } from './config.ts';
+import { SPARKPLUG, type SparkplugConfig } from './config.ts';
 import { SparkplugCursor } from './cursor.ts';
 import { sparkplugMetrics, type SparkplugMetrics } from './metrics.ts';
 import { gapMetric, readingMetrics, type UMetric } from './payloads.ts';
@@ -19,6 +19,8 @@ const MAX_RECORDS_PER_MESSAGE = 200;
 /** The device name is the edge node id. */
 export interface SparkplugDeps extends JournalPublisherDeps {
   config: SparkplugConfig;
+  /** where the publisher's state goes for the status page (`sparkplug`: acknowledgedThrough, backlog, lostToDiskBound) */
+  board?: StatusBoard;
 }
 
 export class SparkplugComponent implements Component {
@@ -30,6 +32,8 @@ export class SparkplugComponent implements Component {
   private session!: SparkplugSession;
   private forwarder!: JournalForwarder;
   private running = false;
+  private behind = 0;
+  private shown = '';
 
   constructor(deps: SparkplugDeps) {
     this.d = deps;
@@ -52,17 +56,34 @@ export class SparkplugComponent implements Component {
       onOffline: () => this.forwarder.offline(),
     });
     this.forwarder = new JournalForwarder({
-      name: 'sparkplug', limits: config, journal: this.d.journal, cursor: this.cursor, link: this.session, log,
+      name: SPARKPLUG, limits: config, journal: this.d.journal, cursor: this.cursor, link: this.session, log,
       send: (records, historical) => this.send(records, historical),
       replayed: (n) => this.m.replayed.inc(n),
       missed: (n) => this.m.missed.inc({ reason: 'not_in_journal' }, n),
-      behind: (n) => this.m.behind.set(n),
+      lost: (n) => {
+        this.m.missed.inc({ reason: 'disk_full' }, n);
+        this.show();
+      },
+      behind: (n) => {
+        this.m.behind.set(n);
+        this.behind = n;
+        this.show();
+      },
     });
     this.running = true;
     this.forwarder.start();
     this.d.onCommitted((records) => this.forwarder.live(records));
     this.session.start();
     log.info({ group: config.group, node: device, publishedThrough: this.cursor.through }, 'sparkplug started');
+  }
+
+  /** On the board only when something changed: the backlog is reported every second. */
+  private show(): void {
+    const state = { acknowledgedThrough: this.cursor.through, backlog: this.behind, lostToDiskBound: this.forwarder?.lost ?? 0 };
+    const text = JSON.stringify(state);
+    if (text === this.shown) return;
+    this.shown = text;
+    this.d.board?.set('sparkplug', state);
   }
 
   /** NBIRTH is out: a DBIRTH for every device known, then (on a new connection) the backlog. */

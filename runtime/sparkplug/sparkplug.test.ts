@@ -46,7 +46,7 @@ async function edgeNode(overrides: Partial<SparkplugConfig> = {}, log: Logger = 
   const newNode = () => {
     const node = new SparkplugComponent({
       config, device: 'gw1', dataDir: dir, metrics, log,
-      journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush() },
+      journal,
       onCommitted: (l) => journal.onCommitted(l),
     });
     nodes.push(node);

@@ -24,7 +24,7 @@ export async function telemetryDevice(opts: { section: unknown; device?: string;
   const newPart = () => {
     const part = new CloudTelemetryComponent({
       config, device, dataDir: dir, metrics, board, log: opts.log ?? silentLogger(),
-      journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush() },
+      journal,
       onCommitted: (l) => journal.onCommitted(l),
       ...(opts.now ? { now: opts.now } : {}),
     });
