@@ -106,9 +106,12 @@ test('the disk bound drops held records first, counts them per hold, and prunes 
   const after = j.stats();
   assert.equal(after.heldRecords, 0);
   assert.ok(after.prunedBatches > 0);
-  assert.equal(after.holds.sparkplug!.through, 100);
-  assert.equal(after.holds.sparkplug!.lost, 100);
-  assert.equal(after.holds['aws-iot']!.lost, 70);
+  // the pruned batches are lost to the publishers too: each hold moved past them
+  const through = after.holds.sparkplug!.through;
+  assert.ok(through > 100);
+  assert.equal(after.holds.sparkplug!.lost, through);
+  assert.deepEqual(after.holds['aws-iot'], { through, lost: through - 30 });
+  assert.equal((await heldSeqs(j))[0]! > through, true);
   assert.equal((await verifyJournal(j)).ok, true);
   await j.close();
 });

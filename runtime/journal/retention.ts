@@ -108,7 +108,7 @@ export class Retention {
    * gap tells how many and from when.
    */
   private pruneOldest(need: number, ops: WriteOp[]): void {
-    const { cell, held, chunks, metrics, log } = this.deps;
+    const { cell, held, chunks, holds, metrics, log } = this.deps;
     const state = cell.current;
     let freed = 0;
     for (let b = state.ackedBatch + 1; b <= state.lastBatch && freed < need; b++) {
@@ -119,6 +119,7 @@ export class Retention {
       freed += bytes;
       state.bytes -= bytes;
       held.markPruned(b, ops);
+      if (dropped.length > 0) holds.dropped(dropped); // the publishers lose them too
       const gap = state.pendingGap ?? { dropped: 0, from: Infinity, to: -Infinity, reason: 'disk_full' };
       gap.dropped += h.count;
       gap.from = Math.min(gap.from, ...dropped.map((c) => c.minTs));

@@ -75,7 +75,7 @@ export class JournalForwarder {
    */
   start(): void {
     const { journal, name, cursor } = this.d;
-    journal.onHoldLost(name, (count, through) => this.droppedUnderHold(count, through));
+    journal.onHoldLost(name, (_count, through) => this.droppedUnderHold(through));
     this.holdJournal(cursor.savedThrough);
     this.running = true;
     this.saver = setInterval(() => void this.save(true), SAVE_MS);
@@ -127,9 +127,15 @@ export class JournalForwarder {
     this.d.journal.hold(this.d.name, through).catch((err) => this.d.log.error({ err: (err as Error).message }, `${this.d.name} journal hold not moved`));
   }
 
-  /** The disk bound dropped records the broker did not have: counted, passed over, logged once per episode. */
-  private droppedUnderHold(count: number, through: number): void {
+  /**
+   * The disk bound dropped records under the hold, through seq `through`. The hold lags the
+   * cursor by up to a save, so only those the broker did not have count: counted, passed over,
+   * logged once per episode.
+   */
+  private droppedUnderHold(through: number): void {
+    const count = this.d.cursor.lacking(1, through);
     this.d.cursor.mark(1, through);
+    if (count === 0) return;
     this.lostToDiskBound += count;
     this.d.lost(count);
     if (this.losing) return;
