@@ -27,6 +27,19 @@ export function journalHolds(config: DeviceConfig): string[] {
   return [...(config.sparkplug ? [SPARKPLUG] : []), ...(config.cloudTelemetry ? targetNames(config.cloudTelemetry) : [])];
 }
 
+/** What a part forwarding the journal to a broker takes from the daemon (Sparkplug, cloud telemetry). */
+function journalPublisher(ctx: DaemonContext, part: string) {
+  return {
+    device: ctx.config.device,
+    dataDir: ctx.config.dataDir,
+    journal: ctx.journal,
+    onCommitted: (l: Parameters<DaemonContext['onCommitted']>[0]) => ctx.onCommitted(l),
+    log: ctx.log.child({ part }),
+    metrics: ctx.metrics,
+    board: ctx.board,
+  };
+}
+
 export const componentFactories: ComponentFactory[] = [
   // first: its assessor must be in place before any source emits
   when('validation', async (config, ctx) => {
@@ -80,29 +93,11 @@ export const componentFactories: ComponentFactory[] = [
   }),
   when('sparkplug', async (config, ctx) => {
     const { SparkplugComponent } = await import('../runtime/sparkplug/component.ts');
-    return new SparkplugComponent({
-      config,
-      device: ctx.config.device,
-      dataDir: ctx.config.dataDir,
-      journal: ctx.journal,
-      onCommitted: (l) => ctx.onCommitted(l),
-      log: ctx.log.child({ part: 'sparkplug' }),
-      metrics: ctx.metrics,
-      board: ctx.board,
-    });
+    return new SparkplugComponent({ config, ...journalPublisher(ctx, 'sparkplug') });
   }),
   when('cloudTelemetry', async (config, ctx) => {
     const { CloudTelemetryComponent } = await import('../runtime/cloud-telemetry/component.ts');
-    return new CloudTelemetryComponent({
-      config,
-      device: ctx.config.device,
-      dataDir: ctx.config.dataDir,
-      journal: ctx.journal,
-      onCommitted: (l) => ctx.onCommitted(l),
-      log: ctx.log.child({ part: 'cloudTelemetry' }),
-      metrics: ctx.metrics,
-      board: ctx.board,
-    });
+    return new CloudTelemetryComponent({ config, ...journalPublisher(ctx, 'cloudTelemetry') });
   }),
   // last: its page shows what the others publish
   when('http', async (config, ctx) => {

@@ -6,24 +6,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { CliProcess } from './support/cli.ts';
 import { cleanRun, journaledReadings, publishingDevice } from './support/publisher-kills.ts';
-import { makeClientCert, makeTestCerts, startMosquitto } from './support/mosquitto.ts';
-import { TelemetrySubscriber } from './support/telemetry-subscriber.ts';
+import { awsLikeBroker } from './support/aws-like-broker.ts';
 import { tempDir } from './support/tmp.ts';
 
 test('SIGKILL while sending telemetry, 3 times: every journaled reading arrives, nothing acknowledged on disk is sent again', { timeout: 120_000 }, async (t) => {
   const dir = tempDir('telemetry-kill');
-  const certs = makeTestCerts(tempDir('telemetry-kill-certs'), 'site-a-gw1');
-  const operator = makeClientCert(certs, 'operator');
-  const broker = await startMosquitto({ tls: true, certs, acl: 'user site-a-gw1\ntopic write fieldproof/#\nuser operator\ntopic read fieldproof/#\n' });
-  after(() => broker.stop());
-  const sub = new TelemetrySubscriber(broker.url, 'fieldproof/#', { ca: readFileSync(certs.ca), cert: readFileSync(operator.cert), key: readFileSync(operator.key) });
-  await sub.start();
-  after(() => sub.stop());
-
-  const { config, dataDir } = publishingDevice(dir, `cloudTelemetry:\n  aws:\n    url: ${broker.url}\n    ca: ${certs.ca}\n    cert: ${certs.clientCert}\n    key: ${certs.clientKey}\n    reconnectMs: 200\n`);
+  const { sub, section } = await awsLikeBroker('telemetry-kill');
+  const { config, dataDir } = publishingDevice(dir, section);
 
   /** per kill: how many items had arrived, and what the cursor on disk said the platform had */
   const kills: { arrived: number; through: number }[] = [];

@@ -11,11 +11,11 @@ import { freeTcpPort } from '../kernel/net.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
 import { Journal, type JournalStats } from '../runtime/journal/journal.ts';
 import { CliProcess } from './support/cli.ts';
-import { makeClientCert, makeTestCerts, startMosquitto } from './support/mosquitto.ts';
+import { awsLikeBroker } from './support/aws-like-broker.ts';
+import { startMosquitto } from './support/mosquitto.ts';
 import { publishingDevice } from './support/publisher-kills.ts';
 import { getJson } from './support/sink.ts';
 import { SparkplugSubscriber } from './support/sparkplug-subscriber.ts';
-import { TelemetrySubscriber } from './support/telemetry-subscriber.ts';
 import { tempDir } from './support/tmp.ts';
 
 const processes: CliProcess[] = [];
@@ -49,13 +49,7 @@ const passedOver = (p: CliProcess) => p.lines.filter((l) => String(l.msg).includ
 
 test('a broker down while the sink acknowledges everything, across a SIGKILL: every reading arrives afterwards, then the journal lets go', { timeout: 120_000 }, async () => {
   const dir = tempDir('publisher-holds');
-  const certs = makeTestCerts(tempDir('publisher-holds-certs'), 'site-a-gw1');
-  const operator = makeClientCert(certs, 'operator');
-  const aws = await startMosquitto({ tls: true, certs, acl: 'user site-a-gw1\ntopic write fieldproof/#\nuser operator\ntopic read fieldproof/#\n' });
-  after(() => aws.stop());
-  const awsSub = new TelemetrySubscriber(aws.url, 'fieldproof/#', { ca: readFileSync(certs.ca), cert: readFileSync(operator.cert), key: readFileSync(operator.key) });
-  await awsSub.start();
-  after(() => awsSub.stop());
+  const { sub: awsSub, section: awsSection } = await awsLikeBroker('publisher-holds');
   const sparkplugPort = await freeTcpPort(); // nobody listens there yet: the site broker is down
 
   const sinkPort = await freeTcpPort();
@@ -68,8 +62,7 @@ test('a broker down while the sink acknowledges everything, across a SIGKILL: ev
   const { config } = publishingDevice(dir, [
     `uplink:\n  url: http://127.0.0.1:${sinkPort}\n  backoffInitialMs: 100\n  backoffMaxMs: 400`,
     `sparkplug:\n  url: mqtt://127.0.0.1:${sparkplugPort}\n  group: holds\n  reconnectMs: 200`,
-    `cloudTelemetry:\n  aws:\n    url: ${aws.url}\n    ca: ${certs.ca}\n    cert: ${certs.clientCert}\n    key: ${certs.clientKey}\n    reconnectMs: 200`,
-  ].join('\n') + '\n');
+  ].join('\n') + '\n' + awsSection);
 
   // the sink acknowledges batch after batch while the site broker is down; then a SIGKILL
   let device = start(['run', '--config', config]);
