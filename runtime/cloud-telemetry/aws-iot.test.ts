@@ -66,7 +66,7 @@ test('readings arrive as JSON arrays on the operator topic, one per sensor, with
   const shown = () => (board.get('cloudTelemetry') as Record<string, { connected: boolean; acknowledgedThrough: number; backlog: number }>)['aws-iot'];
   const deadline = Date.now() + 5000;
   while (shown()?.acknowledgedThrough !== 3 && Date.now() < deadline) await sleep(50);
-  assert.deepEqual(shown(), { connected: true, acknowledgedThrough: 3, backlog: 0 });
+  assert.deepEqual(shown(), { connected: true, acknowledgedThrough: 3, backlog: 0, lostToDiskBound: 0 });
 });
 
 test('many readings: messages hold at most maxReadingsPerMessage and maxMessageBytes, the readings of each topic in seq order', async () => {
