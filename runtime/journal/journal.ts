@@ -284,6 +284,11 @@ export class Journal {
     return this.writes.run(() => this.ack.hold(name, through));
   }
 
+  /** Through which seq the hold `name` is, as of the latest write (durable or being written). */
+  heldThrough(name: string): number | undefined {
+    return this.cell.current.holds?.[name]?.through;
+  }
+
   /** Told when the disk bound dropped records under the hold `name` before its publisher had them. */
   onHoldLost(name: string, listener: HoldLostListener): void {
     this.holds.onLost(name, listener);

@@ -25,6 +25,8 @@ export interface PublishedJournal {
   hold(name: string, through: number): Promise<void>;
   /** Told when the disk bound dropped records the publisher `name` did not have yet, through seq `through`. */
   onHoldLost(name: string, listener: (count: number, through: number) => void): void;
+  /** Through which seq the hold of `name` is, as of the journal's latest write (a drop moves it at once). */
+  heldThrough(name: string): number | undefined;
 }
 
 /** Records read before they are handed on, at most, unless the publisher asks for another chunk size. */
@@ -55,6 +57,11 @@ export interface BacklogDeps {
   replayed(count: number): void;
   /** records the journal no longer held when the backlog reached them */
   missed(count: number): void;
+  /**
+   * Records through `last` are gone: true when the disk bound dropped them under the publisher's
+   * hold, which then accounts them itself (the backlog may find them gone before it is told).
+   */
+  lostUnderHold?(last: number): boolean;
 }
 
 export class Backlog {
@@ -148,9 +155,10 @@ export class Backlog {
   /**
    * Records the journal no longer holds: those the cursor lacks were deleted without this
    * publisher's hold (it was not configured, or its cursor was lost) and are counted, passed over.
-   * Those the disk bound dropped under the hold are in the cursor already (JournalForwarder).
+   * Those the disk bound dropped under the hold are the publisher's to count (JournalForwarder).
    */
   private gone(first: number, last: number): void {
+    if (this.d.lostUnderHold?.(last)) return;
     const lacking = this.d.cursor.lacking(first, last);
     if (lacking > 0) {
       this.d.missed(lacking);

@@ -61,7 +61,15 @@ export class JournalForwarder {
 
   constructor(deps: ForwarderDeps) {
     this.d = deps;
-    this.backlog = new Backlog({ ...deps, send: (records) => deps.send(records, true) });
+    this.backlog = new Backlog({
+      ...deps,
+      send: (records) => deps.send(records, true),
+      lostUnderHold: (last) => {
+        if ((deps.journal.heldThrough(deps.name) ?? -1) < last) return false;
+        this.droppedUnderHold(last);
+        return true;
+      },
+    });
   }
 
   /** Records lost to the disk bound since start: for the publisher's status. */
