@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
+import { createLogger } from '../../kernel/log.ts';
 import type { ReadingInput } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { Journal, type JournalOptions } from './journal.ts';
@@ -53,13 +55,16 @@ test('acknowledged records stay until every hold has them; unsent counts only wh
 
   await fill(j, 40, 5);
   await j.close();
-  j = await open(dir);
+  let logText = '';
+  const log = createLogger('fieldproof', 'info', new Writable({ write(chunk, _enc, done) { logText += String(chunk); done(); } }));
+  j = await open(dir, { log });
   s = j.stats();
   assert.equal(s.holds['aws-iot']!.through, 12);
   // the publisher configured now has no hold yet: it holds everything until it says how far it is
   await j.keepHolds(['aws-iot', 'azure-iot-hub']);
   s = j.stats();
   assert.equal(s.holds.sparkplug, undefined, 'a publisher no longer configured holds nothing');
+  assert.match(logText, /"hold":"sparkplug","through":25,"msg":"journal hold of a publisher no longer configured dropped"/);
   await j.hold('aws-iot', 40);
   assert.equal((await heldSeqs(j))[0], 11, 'azure-iot-hub holds from its start');
   await j.hold('azure-iot-hub', 40);

@@ -1,7 +1,7 @@
 // Key layout of the journal's LevelDB. Keys sort as strings, so numbers are fixed-width hex.
 //
 //   meta           {"format":1,"device":...,"key":...,"created":...}  identity, written once
-//   state          JournalState (below), rewritten by every write
+//   state          JournalState (below), rewritten by every write; it carries the publishers' holds
 //   c!<first>      a chunk: the canonical JSON of consecutive records, one per line
 //   i!<first>      the chunk's index entry: last seq, min and max ts, byte size
 //   b!<batch>      a sealed batch header, canonical JSON
