@@ -143,7 +143,7 @@ export class Daemon {
       const rate = Math.round(((s.lastSeq - lastSeq) * 1000) / Math.max(1, now - lastAt));
       lastSeq = s.lastSeq;
       lastAt = now;
-      this.log.info({ lastSeq: s.lastSeq, lastBatch: s.lastBatch, ackedBatch: s.ackedBatch, unsentRecords: s.unsentRecords, bytes: s.bytes, perSecond: rate }, 'progress');
+      this.log.info({ lastSeq: s.lastSeq, lastBatch: s.lastBatch, ackedBatch: s.ackedBatch, unsentRecords: s.unsentRecords, heldRecords: s.heldRecords, bytes: s.bytes, perSecond: rate }, 'progress');
     }, every);
     this.progressTimer.unref();
   }
