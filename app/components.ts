@@ -2,8 +2,10 @@
 // from the daemon's context what its part needs; the parts themselves know nothing of the daemon,
 // and this file is the only place they meet it. Each part's module is imported only when the config
 // has its section: a device without a gateway does not load the LoRaWAN code, one without an
-// uplink not the HTTP client, one without alerts or sparkplug not MQTT, one without validation not TensorFlow.js.
+// uplink not the HTTP client, one without alerts, sparkplug or cloudTelemetry not MQTT, one without validation not TensorFlow.js.
 import type { DeviceConfig } from './config/device-config.ts';
+import { targetNames } from '../runtime/cloud-telemetry/config.ts';
+import { SPARKPLUG } from '../runtime/sparkplug/config.ts';
 import type { ComponentFactory, DaemonContext } from './daemon-context.ts';
 
 type Section = Exclude<keyof DeviceConfig, 'configFile'>;
@@ -14,6 +16,27 @@ function when<S extends Section>(section: S, build: (config: NonNullable<DeviceC
   return async (ctx) => {
     const config = ctx.config[section];
     return config === undefined || config === null ? null : build(config as NonNullable<DeviceConfig[S]>, ctx);
+  };
+}
+
+/**
+ * The publishers the config has that forward the journal to a broker: each holds the records its
+ * broker lacks in the journal; a hold of any other (one removed from the config) is dropped.
+ */
+export function journalHolds(config: DeviceConfig): string[] {
+  return [...(config.sparkplug ? [SPARKPLUG] : []), ...(config.cloudTelemetry ? targetNames(config.cloudTelemetry) : [])];
+}
+
+/** What a part forwarding the journal to a broker takes from the daemon (Sparkplug, cloud telemetry). */
+function journalPublisher(ctx: DaemonContext, part: string) {
+  return {
+    device: ctx.config.device,
+    dataDir: ctx.config.dataDir,
+    journal: ctx.journal,
+    onCommitted: (l: Parameters<DaemonContext['onCommitted']>[0]) => ctx.onCommitted(l),
+    log: ctx.log.child({ part }),
+    metrics: ctx.metrics,
+    board: ctx.board,
   };
 }
 
@@ -73,15 +96,11 @@ export const componentFactories: ComponentFactory[] = [
   }),
   when('sparkplug', async (config, ctx) => {
     const { SparkplugComponent } = await import('../runtime/sparkplug/component.ts');
-    return new SparkplugComponent({
-      config,
-      device: ctx.config.device,
-      dataDir: ctx.config.dataDir,
-      journal: { records: (from) => ctx.journal.records(from), lastSeq: () => ctx.journal.stats().lastSeq, flush: () => ctx.journal.flush(), epoch: () => ctx.journal.epoch },
-      onCommitted: (l) => ctx.onCommitted(l),
-      log: ctx.log.child({ part: 'sparkplug' }),
-      metrics: ctx.metrics,
-    });
+    return new SparkplugComponent({ config, ...journalPublisher(ctx, 'sparkplug') });
+  }),
+  when('cloudTelemetry', async (config, ctx) => {
+    const { CloudTelemetryComponent } = await import('../runtime/cloud-telemetry/component.ts');
+    return new CloudTelemetryComponent({ config, ...journalPublisher(ctx, 'cloudTelemetry') });
   }),
   // last: its page shows what the others publish
   when('http', async (config, ctx) => {

@@ -7,7 +7,7 @@ import type { JournalRecord, ReadingInput } from '../protocol/records.ts';
 import type { DeviceKey } from '../protocol/signature.ts';
 import type { Component } from '../kernel/component.ts';
 import type { DaemonContext } from './daemon-context.ts';
-import { componentFactories } from './components.ts';
+import { componentFactories, journalHolds } from './components.ts';
 import type { DeviceConfig } from './config/device-config.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
 import { ClockSync } from '../runtime/clock/clock-sync.ts';
@@ -80,6 +80,8 @@ export class Daemon {
       clockState: () => clock.current(),
     });
     this.journal = journal;
+    // before the uplink acknowledges anything: the publishers start after it
+    await journal.keepHolds(journalHolds(config));
     const pipeline = new Pipeline(journal, log.child({ part: 'pipeline' }), this.metrics);
 
     const ctx: DaemonContext = {
@@ -152,7 +154,7 @@ export class Daemon {
       const rate = Math.round(((s.lastSeq - lastSeq) * 1000) / Math.max(1, now - lastAt));
       lastSeq = s.lastSeq;
       lastAt = now;
-      this.log.info({ lastSeq: s.lastSeq, lastBatch: s.lastBatch, ackedBatch: s.ackedBatch, unsentRecords: s.unsentRecords, bytes: s.bytes, perSecond: rate }, 'progress');
+      this.log.info({ lastSeq: s.lastSeq, lastBatch: s.lastBatch, ackedBatch: s.ackedBatch, unsentRecords: s.unsentRecords, heldRecords: s.heldRecords, bytes: s.bytes, perSecond: rate }, 'progress');
     }, every);
     this.progressTimer.unref();
   }

@@ -10,13 +10,10 @@ import { performance } from 'node:perf_hooks';
 import { parseFlags, positiveInt, printJson } from '../kernel/command.ts';
 import { silentLogger } from '../kernel/log.ts';
 import { Registry } from '../kernel/metrics.ts';
-import { percentile } from '../kernel/percentile.ts';
 import type { ReadingInput } from '../protocol/records.ts';
-import { generateKey } from '../protocol/signature.ts';
-import { Journal } from '../runtime/journal/journal.ts';
-import { journalSchema } from '../runtime/journal/config.ts';
 import { SparkplugComponent } from '../runtime/sparkplug/component.ts';
 import { sparkplugSchema } from '../runtime/sparkplug/config.ts';
+import { delayFigures, timedJournal } from './publish-delays.ts';
 import { startMosquitto, type Broker } from './local-mosquitto.ts';
 import { SparkplugSubscriber } from './sparkplug-subscriber.ts';
 
@@ -39,17 +36,11 @@ export async function run(argv: string[]): Promise<number> {
   const group = `bench-${process.pid}`;
   const dir = mkdtempSync(join(tmpdir(), 'fp-bench-sparkplug-'));
   const log = silentLogger();
-  const journal = await Journal.open({ dir, device: 'bench', key: generateKey(), log, commitMaxWaitMs: journalSchema.parse({}).commitMaxWaitMs });
-  // registered before the publisher's listener: the moment a reading is accepted
-  const acceptedAt = new Map<number, number>();
-  journal.onCommitted((records) => {
-    const t = performance.now();
-    for (const r of records) if (acceptedAt.size < samples * 2) acceptedAt.set(r.seq, t);
-  });
+  const { journal, acceptedAt } = await timedJournal(dir, log, samples * 2);
   const node = new SparkplugComponent({
     config: sparkplugSchema.parse({ url, group }),
     device: 'bench', dataDir: dir, log, metrics: new Registry(),
-    journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush() },
+    journal,
     onCommitted: (l) => journal.onCommitted(l),
   });
   const sub = new SparkplugSubscriber(url, group);
@@ -102,17 +93,12 @@ export async function run(argv: string[]): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
     await broker?.stop();
   }
-  delays.sort((x, y) => x - y);
-  const r3 = (x: number) => Math.round(x * 1000) / 1000;
   const out = {
     broker: values.mqtt ? url : 'local mosquitto',
     readings: n,
     sensors: SENSORS,
     readings_per_s: Math.round((n / burstMs) * 1000),
-    samples: delays.length,
-    p50_ms: r3(percentile(delays, 50)),
-    p99_ms: r3(percentile(delays, 99)),
-    max_ms: r3(delays.at(-1) ?? 0),
+    ...delayFigures(delays),
   };
   if (values.json) printJson(out);
   else process.stdout.write(Object.entries(out).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');

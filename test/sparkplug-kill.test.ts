@@ -2,12 +2,10 @@
 // reading the journal holds reaches the subscriber (repeats allowed: delivery is at least once),
 // those sent after a restart flagged historical when they were journaled before it.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
-import { Journal } from '../runtime/journal/journal.ts';
 import { CliProcess } from './support/cli.ts';
+import { cleanRun, journaledReadings, publishingDevice } from './support/publisher-kills.ts';
 import { startMosquitto } from './support/mosquitto.ts';
 import { SparkplugSubscriber } from './support/sparkplug-subscriber.ts';
 import { tempDir } from './support/tmp.ts';
@@ -19,12 +17,7 @@ test('SIGKILL while publishing, 4 times: every journaled reading reaches the sub
   await sub.start();
   after(() => sub.stop());
   const dir = tempDir('sparkplug-kill');
-  const dataDir = join(dir, 'data');
-  const config = join(dir, 'device.yaml');
-  const text = readFileSync(new URL('../app/config/testdata/device.yaml', import.meta.url), 'utf8')
-    .replace('/var/lib/fieldproof', dataDir)
-    .replace(/^uplink:.*\n.*\n/m, '');
-  writeFileSync(config, `${text}sparkplug:\n  url: ${broker.url}\n  group: kill\n  reconnectMs: 200\n`);
+  const { config, dataDir } = publishingDevice(dir, `sparkplug:\n  url: ${broker.url}\n  group: kill\n  reconnectMs: 200\n`);
 
   for (let i = 0; i < 4; i++) {
     const p = new CliProcess(['run', '--config', config]);
@@ -33,19 +26,9 @@ test('SIGKILL while publishing, 4 times: every journaled reading reaches the sub
     await p.kill('SIGKILL');
   }
   // a last run, stopped cleanly, sends what the kills left behind
-  const p = new CliProcess(['run', '--config', config]);
-  await p.waitFor((l) => l.msg === 'sparkplug connected');
-  await sleep(1500);
-  p.child.kill('SIGTERM');
-  await p.exited;
+  await cleanRun(config, 'sparkplug connected');
 
-  const journal = await Journal.inspect(dataDir);
-  const held: number[] = [];
-  try {
-    for await (const { seq, line } of journal.records()) if (JSON.parse(line).kind === 'reading') held.push(seq);
-  } finally {
-    await journal.close();
-  }
+  const held = await journaledReadings(dataDir);
   const got = new Set(sub.dataSeqs());
   const lost = held.filter((s) => !got.has(s));
   assert.ok(held.length > 100, `only ${held.length} readings journaled`);

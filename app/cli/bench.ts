@@ -18,6 +18,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   readings: () => import('../../bench/readings.ts'),
   sparkplug: () => import('../../bench/sparkplug.ts'),
   fleet: () => import('../../bench/fleet.ts'),
+  'cloud-telemetry': () => import('../../bench/cloud-telemetry.ts'),
 };
 
 export const command: Command = {

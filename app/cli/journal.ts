@@ -9,8 +9,8 @@ export const command: Command = {
        fieldproof journal verify --data-dir DIR [--json]
        fieldproof journal export --data-dir DIR [--batches]
 
-stats   lastSeq, lastBatch, unsentRecords, bytes, lastReceipt (the sink's receipt of the last
-        batch it acknowledged) and more; --json prints them as one object.
+stats   lastSeq, lastBatch, unsentRecords, heldRecords, holds, bytes, lastReceipt (the sink's
+        receipt of the last batch it acknowledged) and more; --json prints them as one object.
 verify  checks that the seqs held have no hole, and every held batch's root, signature and chain;
         exits 1 when something is wrong.
 export  NDJSON of the records held; with --batches, one {"header":...,"records":[...]} per sealed

@@ -7,6 +7,7 @@ import { validationSchema } from '../../models/config.ts';
 import { alertsSchema } from '../../runtime/alerts/config.ts';
 import { httpSchema } from '../../runtime/http/config.ts';
 import { sparkplugSchema } from '../../runtime/sparkplug/config.ts';
+import { cloudTelemetrySchema, type CloudTelemetryConfig } from '../../runtime/cloud-telemetry/config.ts';
 import { gatewaySchema } from '../../gateway/config.ts';
 import { isValidName } from '../../protocol/records.ts';
 import { uplinkSchema } from '../../runtime/uplink/config.ts';
@@ -31,6 +32,8 @@ export const deviceConfigSchema = z.strictObject({
   alerts: alertsSchema.optional(),
   /** readings as Sparkplug B on the site's MQTT broker, for SCADA systems and historians; absent: none */
   sparkplug: sparkplugSchema.optional(),
+  /** readings as JSON telemetry to AWS IoT Core and/or Azure IoT Hub; absent: none */
+  cloudTelemetry: cloudTelemetrySchema.optional(),
 });
 
 export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;
@@ -43,7 +46,27 @@ export type DeviceConfig = Omit<z.output<typeof deviceConfigSchema>, 'dataDir'> 
 export function resolveDeviceConfig(raw: z.output<typeof deviceConfigSchema>, baseDir: string, file?: string): DeviceConfig {
   const dataDir = raw.dataDir ?? process.env.SNAP_DATA;
   if (!dataDir) throw new ConfigError(`${file ?? 'config'}: dataDir: required (or run under a snap, where it defaults to $SNAP_DATA)`);
-  return { ...raw, dataDir: isAbsolute(dataDir) ? dataDir : resolve(baseDir, dataDir), ...(file ? { configFile: file } : {}) };
+  const cloudTelemetry = raw.cloudTelemetry && resolveFiles(raw.cloudTelemetry, baseDir);
+  return {
+    ...raw,
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(baseDir, dataDir),
+    ...(cloudTelemetry ? { cloudTelemetry } : {}),
+    ...(file ? { configFile: file } : {}),
+  };
+}
+
+/** The certificate and key files of the cloud telemetry targets, relative to the config file's folder. */
+function resolveFiles(c: CloudTelemetryConfig, baseDir: string): CloudTelemetryConfig {
+  const at = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(baseDir, p));
+  const files = <T extends Record<string, unknown>>(t: T, keys: string[]): T => {
+    const out: Record<string, unknown> = { ...t };
+    for (const k of keys) if (typeof out[k] === 'string') out[k] = at(out[k] as string);
+    return out as T;
+  };
+  return {
+    ...(c.aws ? { aws: files(c.aws, ['ca', 'cert', 'key']) } : {}),
+    ...(c.azure ? { azure: files(c.azure, ['ca', 'cert', 'key', 'sharedAccessKeyFile']) } : {}),
+  };
 }
 
 export function loadDeviceConfig(file: string): DeviceConfig {

@@ -129,7 +129,7 @@ test('stopping never waits for a broker that is gone, alerts still unacknowledge
   assert.equal(connected.values[0]?.value ?? 0, 0);
 });
 
-test('username and password (an Azure SAS token) are used, and a wrong one is refused', async () => {
+test('username and password are used, and a wrong one is refused', async () => {
   const good = component(alertsSchema.parse({ mqtt: { url: secured.url, username: 'device', password: 'sas-token-123' } }));
   const sub = await subscriber(secured.url, ['fieldproof/site-a/alerts'], { username: 'device', password: 'sas-token-123', clientId: 'sub-pw' });
   await good.c.start();
@@ -235,4 +235,14 @@ test('the alert history keeps raise and clear times across a restart; one active
   await third.c.start();
   assert.deepEqual(third.c.history.list(), []);
   await third.c.stop();
+});
+
+test('an Azure IoT Hub URL is refused: IoT Hub takes neither MQTT 5 nor the alert topics', () => {
+  for (const url of ['mqtts://my-hub.azure-devices.net:8883', 'mqtts://MY-HUB.Azure-Devices.NET', 'wss://dev:pw@my-hub.azure-devices.net/$iothub/websocket']) {
+    const r = alertsSchema.safeParse({ mqtt: { url } });
+    assert.equal(r.success, false, url);
+    assert.match(r.error!.issues[0]!.message, /Azure IoT Hub takes only MQTT 3\.1\.1.*cloudTelemetry\.azure/);
+  }
+  assert.equal(alertsSchema.safeParse({ mqtt: { url: 'mqtts://a1b2c3-ats.iot.eu-west-1.amazonaws.com:8883' } }).success, true);
+  assert.equal(alertsSchema.safeParse({ mqtt: { url: 'mqtts://azure-devices.net.example.org:8883' } }).success, true);
 });

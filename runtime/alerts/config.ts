@@ -5,11 +5,22 @@ import { mqttConnectionShape } from '../mqtt/connection.ts';
 
 const severity = z.enum(['info', 'warning', 'critical']);
 
-const mqttSchema = z.strictObject({
-  ...mqttConnectionShape,
-  /** topics are <topicPrefix>/<device>/... */
-  topicPrefix: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or spaces').default('fieldproof'),
-});
+/**
+ * Azure IoT Hub takes MQTT 3.1.1 only and no topics but its own (device-to-cloud messages on
+ * `devices/{id}/messages/events/`): alerts, MQTT 5 with topics of their own, cannot go there.
+ */
+const IOT_HUB_HOST = /^(mqtts?|wss?):\/\/([^/@]*@)?[^/:]+\.azure-devices\.net([:/]|$)/i;
+
+const mqttSchema = z
+  .strictObject({
+    ...mqttConnectionShape,
+    /** topics are <topicPrefix>/<device>/... */
+    topicPrefix: z.string().regex(/^[^#+\s]+$/, 'must not contain #, + or spaces').default('fieldproof'),
+  })
+  .refine((m) => !IOT_HUB_HOST.test(m.url), {
+    message: 'Azure IoT Hub takes only MQTT 3.1.1 and its own device-to-cloud topic, not the MQTT 5 topics alerts use; send readings there with cloudTelemetry.azure',
+    path: ['url'],
+  });
 
 const webhookSchema = z.strictObject({
   url: z.url(),

@@ -1,7 +1,8 @@
 // Alerts and device status over MQTT 5: QoS 1 for everything, topics under
 // <prefix>/<device>/, a retained status with a last will (so a subscriber knows the device is
-// offline when its connection drops), TLS with client certificates (AWS IoT Core) and
-// username/password (Azure IoT Hub takes a SAS token as the password).
+// offline when its connection drops), TLS with client certificates (AWS IoT Core, which takes
+// MQTT 5, retained messages and wills) and username/password. Not Azure IoT Hub: it takes MQTT
+// 3.1.1 and its own topics only, and the config refuses its host (config.ts).
 //   <prefix>/<device>/status          retained  {"state":"online"|"offline",...}
 //   <prefix>/<device>/alerts          events    {"type":"raised"|"cleared","alert":{...}}
 //   <prefix>/<device>/alerts/active   retained  [alert, ...]

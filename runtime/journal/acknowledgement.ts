@@ -1,12 +1,15 @@
-// Acknowledgement: a sink holds batches 1..n, so their records and headers leave the journal in
-// one synced write that also moves the cursor. The new state is worked out aside and nothing in
-// memory changes until that write is durable, except the release mark that readers consult.
+// Acknowledgement: a sink holds batches 1..n, so their headers leave the journal in one synced
+// write that also moves the cursor, and so do their records as far as every publisher's hold
+// (holds.ts) is past them too; the rest go when the last hold moves past them. The new state is
+// worked out aside and nothing in memory changes until that write is durable, except the release
+// mark that readers consult.
 import type { Level } from 'level';
 import { headerHash } from '../../protocol/batch.ts';
 import { deleteChunks, type ChunkStore } from './chunk-store.ts';
 import type { HeldBatches } from './held-batches.ts';
+import type { Holds } from './holds.ts';
 import type { JournalMetrics } from './journal-metrics.ts';
-import { LAST_RECEIPT_KEY, STATE_KEY, type WriteOp } from './layout.ts';
+import { LAST_RECEIPT_KEY, STATE_KEY, type JournalState, type WriteOp } from './layout.ts';
 import { copyState, type JournalStateCell } from './state.ts';
 
 export interface AcknowledgementDeps {
@@ -14,6 +17,7 @@ export interface AcknowledgementDeps {
   cell: JournalStateCell;
   held: HeldBatches;
   chunks: ChunkStore;
+  holds: Holds;
   metrics: JournalMetrics;
   /** the acknowledgement is durable (the journal publishes its gauges) */
   onDurable: () => void;
@@ -55,13 +59,15 @@ export class Acknowledgement {
    * never goes back. The caller runs it in the journal's write chain.
    */
   async acknowledge(throughBatch: number): Promise<void> {
-    const { db, cell, held, chunks, metrics } = this.deps;
+    const { cell, held, chunks, holds } = this.deps;
     if (throughBatch <= cell.current.ackedBatch) return;
     if (throughBatch > cell.current.lastBatch) throw new RangeError(`cannot acknowledge batch ${throughBatch}: the last sealed batch is ${cell.current.lastBatch}`);
     const header = held.header(throughBatch)!;
     const state = copyState(cell.current);
     const ops: WriteOp[] = [];
-    const gone = chunks.endingBy(header.last); // chunks wholly acknowledged: a prefix
+    // chunks acknowledged and behind every hold: a prefix
+    const floor = Math.min(header.last, holds.floor());
+    const gone = chunks.endingBy(floor);
     // The receipt of the last batch acknowledged outlives its header: the sink's word for the chain through it.
     const receipt = held.receipt(throughBatch);
     if (receipt) ops.push({ type: 'put', key: LAST_RECEIPT_KEY, value: JSON.stringify(receipt) });
@@ -71,17 +77,60 @@ export class Acknowledgement {
     state.ackedBatch = throughBatch;
     state.ackedSeq = header.last;
     state.ackedHeaderHash = headerHash(header);
-    ops.push({ type: 'put', key: STATE_KEY, value: JSON.stringify(state) });
     this.released = { batch: throughBatch, seq: header.last };
     try {
-      await db.batch(ops as never, { sync: true });
+      await this.write(ops, state);
     } catch (err) {
       this.released = { batch: cell.current.ackedBatch, seq: cell.current.ackedSeq };
-      metrics.writeErrors.inc();
       throw err;
     }
     held.forget(cell.current.ackedBatch + 1, throughBatch);
-    chunks.forgetThrough(header.last);
+    this.forget(floor, state);
+  }
+
+  /**
+   * The publisher holding `name` has every record through `through`: records acknowledged by the
+   * sink and now behind every hold are deleted. Without any to delete, the hold goes with the
+   * next write. The caller runs it in the journal's write chain.
+   */
+  async hold(name: string, through: number): Promise<void> {
+    if (this.deps.holds.set(name, through)) await this.release(false);
+  }
+
+  /** Only the holds of the publishers named stay (holds.ts); written at once, with what that frees. */
+  async keepHolds(names: readonly string[]): Promise<void> {
+    this.deps.holds.keepOnly(names);
+    await this.release(true);
+  }
+
+  /** Deletes what the sink has and every hold is past; writes the state even without, when `always`. */
+  private async release(always: boolean): Promise<void> {
+    const { cell, chunks, holds } = this.deps;
+    const floor = Math.min(cell.current.ackedSeq, holds.floor());
+    const gone = chunks.endingBy(floor);
+    if (gone.length === 0 && !always) return;
+    const state = copyState(cell.current);
+    const ops: WriteOp[] = [];
+    deleteChunks(gone, ops);
+    state.bytes -= gone.reduce((s, c) => s + c.bytes, 0);
+    await this.write(ops, state);
+    this.forget(floor, state);
+  }
+
+  private async write(ops: WriteOp[], state: JournalState): Promise<void> {
+    ops.push({ type: 'put', key: STATE_KEY, value: JSON.stringify(state) });
+    try {
+      await this.deps.db.batch(ops as never, { sync: true });
+    } catch (err) {
+      this.deps.metrics.writeErrors.inc();
+      throw err;
+    }
+  }
+
+  /** The write is durable: the chunks through `floor` are gone and `state` is the journal's. */
+  private forget(floor: number, state: JournalState): void {
+    const { cell, chunks } = this.deps;
+    chunks.forgetThrough(floor);
     cell.current = state;
     cell.markDurable();
     this.deps.onDurable();

@@ -23,11 +23,14 @@ export interface ChunkDraft {
 export interface ChunkIndexMark {
   index: ChunkIndex[];
   length: number;
+  records: number;
 }
 
 export class ChunkStore {
   /** the chunks held, by first seq, in order */
   private index: ChunkIndex[] = [];
+  /** the records in the chunks held, kept as chunks come and go */
+  private held = 0;
   private cache: { first: number; lines: string[] } | null = null;
 
   private readonly db: Level<string, string>;
@@ -38,6 +41,12 @@ export class ChunkStore {
 
   async load(): Promise<void> {
     for await (const [key, value] of this.db.iterator(RANGE.index)) this.index.push(decodeIndex(parseNumberKey(key), value));
+    this.held = countRecords(this.index);
+  }
+
+  /** How many records the chunks held hold. */
+  get records(): number {
+    return this.held;
   }
 
   /** Write a commit's chunk into `ops` and index it now; the commit rolls the index back if its write fails. */
@@ -45,6 +54,7 @@ export class ChunkStore {
     const c: ChunkIndex = { first: d.first, last: d.first + d.lines.length - 1, minTs: d.minTs, maxTs: d.maxTs, bytes: d.bytes };
     ops.push({ type: 'put', key: chunkKey(c.first), value: d.lines.join('\n') }, { type: 'put', key: indexKey(c.first), value: encodeIndex(c) });
     this.index.push(c);
+    this.held += d.lines.length;
     return c;
   }
 
@@ -84,8 +94,18 @@ export class ChunkStore {
 
   /** An acknowledgement through `seq` is durable: forget its chunks. */
   forgetThrough(seq: number): void {
-    this.index = this.index.slice(this.firstEndingAtOrAfter(seq + 1));
+    const from = this.firstEndingAtOrAfter(seq + 1);
+    this.held -= countRecords(this.index.slice(0, from));
+    this.index = this.index.slice(from);
     this.cache = null;
+  }
+
+  /** Drop the chunks that end at or before `seq` (the disk bound): deleted in `ops`, gone from the index now. */
+  dropThrough(seq: number, ops: WriteOp[]): ChunkIndex[] {
+    const dropped = this.endingBy(seq);
+    deleteChunks(dropped, ops);
+    this.forgetThrough(seq);
+    return dropped;
   }
 
   /** Drop the chunks wholly inside first..last (a pruned batch): deleted in `ops`, gone from the index now. */
@@ -94,6 +114,7 @@ export class ChunkStore {
     const kept: ChunkIndex[] = [];
     for (const c of this.index) (c.first >= first && c.last <= last ? dropped : kept).push(c);
     deleteChunks(dropped, ops);
+    this.held -= countRecords(dropped);
     this.index = kept;
     this.cache = null;
     return dropped;
@@ -114,12 +135,13 @@ export class ChunkStore {
    * and its length are enough to undo it, however long the backlog.
    */
   mark(): ChunkIndexMark {
-    return { index: this.index, length: this.index.length };
+    return { index: this.index, length: this.index.length, records: this.held };
   }
 
   rollback(m: ChunkIndexMark): void {
     m.index.length = m.length;
     this.index = m.index;
+    this.held = m.records;
     this.cache = null;
   }
 
@@ -134,6 +156,12 @@ export class ChunkStore {
     }
     return lo;
   }
+}
+
+function countRecords(chunks: readonly ChunkIndex[]): number {
+  let n = 0;
+  for (const c of chunks) n += c.last - c.first + 1;
+  return n;
 }
 
 export function deleteChunks(chunks: readonly ChunkIndex[], ops: WriteOp[]): void {

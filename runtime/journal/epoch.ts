@@ -99,8 +99,10 @@ export async function epochSwitch(input: EpochSwitchInput, req: EpochRequest): P
     headers.push(header);
     prev = headerHash(header);
   }
+  // The publishers' holds count seqs too: their brokers have none of the new epoch's records yet.
+  const holds = state.holds ? Object.fromEntries(Object.keys(state.holds).map((name) => [name, { through: 0, lost: 0 }])) : undefined;
   const next: JournalState = {
-    ...state, epoch, lastSeq: lines.length, sealedSeq: lines.length, lastBatch: headers.length, lastHeaderHash: prev,
+    ...state, ...(holds ? { holds } : {}), epoch, lastSeq: lines.length, sealedSeq: lines.length, lastBatch: headers.length, lastHeaderHash: prev,
     ackedBatch: 0, ackedSeq: 0, ackedHeaderHash: req.from.hash, bytes, tailOpenedAt: null,
   };
   ops.push({ type: 'put', key: STATE_KEY, value: JSON.stringify(next) });

@@ -10,6 +10,8 @@ export function journalMetrics(reg: Registry) {
       [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1]),
     sealed: counter(reg, 'fieldproof_journal_batches_sealed_total', 'Batches sealed and signed'),
     dropped: counter(reg, 'fieldproof_journal_dropped_readings_total', 'Readings dropped under the disk bound or by a failed write', ['reason']),
+    holdLost: counter(reg, 'fieldproof_journal_hold_lost_records_total', 'Records the disk bound dropped before the publisher holding them had them (the sink has them)', ['hold']),
+    held: gauge(reg, 'fieldproof_journal_held_records', 'Records the sink has that the journal keeps for a publisher'),
     writeErrors: counter(reg, 'fieldproof_journal_write_errors_total', 'LevelDB writes that failed'),
     bytes: gauge(reg, 'fieldproof_journal_bytes', 'Logical bytes held by the journal'),
     unsent: gauge(reg, 'fieldproof_journal_unsent_records', 'Records not yet acknowledged by a sink'),

@@ -5,7 +5,7 @@
 // This class is the journal's one face to the rest of the device and wires its parts together:
 // the commit queue and the group commit (commit-queue.ts, commit.ts), sealing (sealer.ts), the
 // disk bound and gap records (retention.ts), the chunks on disk (chunk-store.ts) and the headers
-// held (held-batches.ts), acknowledgement (acknowledgement.ts), reads (reader.ts) and the drivers'
+// held (held-batches.ts), the publishers' holds (holds.ts), acknowledgement (acknowledgement.ts), reads (reader.ts) and the drivers'
 // remembered last values (last-values.ts). Every write runs in one chain (write-chain.ts).
 import type { Level } from 'level';
 import type { Logger } from 'pino';
@@ -26,9 +26,10 @@ import { GroupCommit } from './commit.ts';
 import { CommitQueue, type Pending } from './commit-queue.ts';
 import { JournalClosedError, JournalOpenError } from './errors.ts';
 import { HeldBatches } from './held-batches.ts';
+import { Holds, type HoldLostListener } from './holds.ts';
 import { journalMetrics, type JournalMetrics } from './journal-metrics.ts';
 import { LastValues } from './last-values.ts';
-import { LAST_RECEIPT_KEY, type JournalState, type LastValue, type PendingGap, type WriteOp } from './layout.ts';
+import { LAST_RECEIPT_KEY, type HoldState, type JournalState, type LastValue, type PendingGap, type WriteOp } from './layout.ts';
 import { JournalListeners } from './listeners.ts';
 import { openJournalDatabase } from './open.ts';
 import { PruneCovers } from './prune-covers.ts';
@@ -76,7 +77,12 @@ export interface JournalStats {
   lastBatch: number;
   ackedBatch: number;
   ackedSeq: number;
+  /** records the sink has not acknowledged (whatever the publishers' holds keep) */
   unsentRecords: number;
+  /** records the sink has acknowledged that the journal still keeps for a publisher's hold */
+  heldRecords: number;
+  /** per publisher: through which seq its broker has the records, and how many it lost to the disk bound */
+  holds: Record<string, HoldState>;
   unsentBatches: number;
   prunedBatches: number;
   pendingGap: PendingGap | null;
@@ -102,6 +108,8 @@ export class Journal {
   private reader!: JournalReader;
   private lastValues!: LastValues;
   private covers!: PruneCovers;
+  private holds!: Holds;
+  private readonly holdListeners = new Map<string, HoldLostListener>();
   private commit!: GroupCommit;
 
   private readonly db: Level<string, string>;
@@ -133,8 +141,12 @@ export class Journal {
     this.chunks = new ChunkStore(db);
     this.held = new HeldBatches();
     // What most parts share: the state, what is held, and the figures.
-    const shared = { cell: this.cell, held: this.held, chunks: this.chunks, metrics: this.metrics };
-    const onDurable = () => this.publishGauges();
+    this.holds = new Holds({ cell: this.cell, log, lost: (hold, n) => this.metrics.holdLost.inc({ hold }, n), listeners: this.holdListeners });
+    const shared = { cell: this.cell, held: this.held, chunks: this.chunks, holds: this.holds, metrics: this.metrics };
+    const onDurable = () => {
+      this.publishGauges();
+      this.holds.announce();
+    };
     this.sealer = new Sealer({
       ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, clock: opts.clockState, sealByAge: () => this.sealByAge(),
       policy: this.sealerPolicy,
@@ -295,6 +307,36 @@ export class Journal {
     return text ? (JSON.parse(text) as Receipt) : null;
   }
 
+  // ---------------------------------------------------------------- holds
+
+  /**
+   * The publishers configured now (holds.ts): their holds stay (a new one holds everything until
+   * its publisher starts), any other is dropped and logged. Call once at start, before the uplink.
+   */
+  keepHolds(names: readonly string[]): Promise<void> {
+    if (this.opts.readOnly) return Promise.resolve();
+    return this.writes.run(() => this.ack.keepHolds(names));
+  }
+
+  /**
+   * The publisher `name` has every record through `through` from its broker, and its cursor saying
+   * so is saved: records the sink has too and no other hold keeps are deleted.
+   */
+  hold(name: string, through: number): Promise<void> {
+    if (this.closed || this.opts.readOnly) return Promise.resolve();
+    return this.writes.run(() => this.ack.hold(name, through));
+  }
+
+  /** Through which seq the hold `name` is, as of the latest write (durable or being written). */
+  heldThrough(name: string): number | undefined {
+    return this.cell.current.holds?.[name]?.through;
+  }
+
+  /** Told when the disk bound dropped records under the hold `name` before its publisher had them. */
+  onHoldLost(name: string, listener: HoldLostListener): void {
+    this.holds.onLost(name, listener);
+  }
+
   // ---------------------------------------------------------------- recovery epochs
 
   /** The device's public key, which signs every header of this journal. */
@@ -342,6 +384,7 @@ export class Journal {
   stats(): JournalStats {
     const d = this.cell.durable;
     const pruned = this.held.prunedUpTo(d.lastBatch);
+    const unsentRecords = d.lastSeq - d.ackedSeq - pruned.records;
     return {
       device: this.opts.device,
       epoch: d.epoch ?? 1,
@@ -350,7 +393,9 @@ export class Journal {
       lastBatch: d.lastBatch,
       ackedBatch: d.ackedBatch,
       ackedSeq: d.ackedSeq,
-      unsentRecords: d.lastSeq - d.ackedSeq - pruned.records,
+      unsentRecords,
+      heldRecords: Math.max(0, this.chunks.records - unsentRecords),
+      holds: this.holds.view(),
       unsentBatches: d.lastBatch - d.ackedBatch,
       prunedBatches: pruned.batches,
       pendingGap: d.pendingGap,
@@ -366,6 +411,11 @@ export class Journal {
   /** Whether the disk bound dropped the records of held batch `batch`. */
   isPruned(batch: number): boolean {
     return this.held.isPruned(batch);
+  }
+
+  /** The last durable seq. */
+  lastSeq(): number {
+    return this.cell.durable.lastSeq;
   }
 
   get ackedBatch(): number {
@@ -425,6 +475,7 @@ export class Journal {
     const s = this.stats();
     this.metrics.bytes.set(s.bytes);
     this.metrics.unsent.set(s.unsentRecords);
+    this.metrics.held.set(s.heldRecords);
     this.metrics.lastSeq.set(s.lastSeq);
   }
 

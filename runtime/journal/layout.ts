@@ -3,7 +3,7 @@ import type { PrunedBatchRef } from '../../protocol/records.ts';
 // Key layout of the journal's LevelDB. Keys sort as strings, so numbers are fixed-width hex.
 //
 //   meta           {"format":1,"device":...,"key":...,"created":...}  identity, written once
-//   state          JournalState (below), rewritten by every write
+//   state          JournalState (below), rewritten by every write; it carries the publishers' holds
 //   c!<first>      a chunk: the canonical JSON of consecutive records, one per line
 //   i!<first>      the chunk's index entry: last seq, min and max ts, byte size
 //   b!<batch>      a sealed batch header, canonical JSON
@@ -83,6 +83,15 @@ export interface JournalState {
   pendingGap: PendingGap | null;
   /** last durable value of each stream a source asked to be remembered, by `sensor/metric` */
   lastValues?: Record<string, LastValue>;
+  /** the publishers' holds on acknowledged records, by publisher (holds.ts) */
+  holds?: Record<string, HoldState>;
+}
+
+export interface HoldState {
+  /** the publisher's broker has every record through this seq (its saved cursor) */
+  through: number;
+  /** records the disk bound dropped before the publisher had them, since the hold was made */
+  lost: number;
 }
 
 export interface LastValue {

@@ -6,6 +6,7 @@ import type { JournalState } from './layout.ts';
 export function copyState(s: JournalState): JournalState {
   const copy = { ...s, pendingGap: s.pendingGap ? { ...s.pendingGap } : null };
   if (s.lastValues) copy.lastValues = { ...s.lastValues }; // entries are replaced, never changed
+  if (s.holds) copy.holds = { ...s.holds }; // likewise
   return copy;
 }
 

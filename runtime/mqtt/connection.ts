@@ -1,6 +1,6 @@
-// What every MQTT client of the device shares (alerts, Sparkplug): the connection keys of its
-// config section, the login and TLS options read from them, and an end that does not hang on a
-// dead connection.
+// What the device's MQTT clients configured by URL share (alerts, Sparkplug): the connection keys
+// of their config section, the login and TLS options read from them, and an end that does not
+// hang on a dead connection.
 import { readFileSync } from 'node:fs';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { z } from 'zod';
@@ -12,7 +12,7 @@ export const mqttConnectionShape = {
   url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL'),
   clientId: z.string().min(1).max(128).optional(),
   username: z.string().optional(),
-  /** a password, or for Azure IoT Hub a SAS token; passwordFile reads it from a file instead */
+  /** a password; passwordFile reads it from a file instead */
   password: z.string().optional(),
   passwordFile: z.string().optional(),
   /** TLS: CA bundle to trust, and a client certificate and key (what AWS IoT Core asks for) */
@@ -26,13 +26,17 @@ export const mqttConnectionShape = {
 
 export type MqttConnectionConfig = z.output<z.ZodObject<typeof mqttConnectionShape>>;
 
-function readOption(file: string | undefined, key: string): Buffer | undefined {
-  if (file === undefined) return undefined;
+/** A file the config names (a CA, a certificate, a key), or a one-line error naming the key. */
+export function readConfigFile(file: string, key: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
     throw new UserError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+function readOption(file: string | undefined, key: string): Buffer | undefined {
+  return file === undefined ? undefined : readConfigFile(file, key);
 }
 
 /** Login, TLS and keepalive options; files are read now. `section` names the config section in errors ('alerts.mqtt'). */

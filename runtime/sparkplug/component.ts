@@ -2,50 +2,38 @@
 // Sparkplug device (see README.md). Live records go out as they are committed; what the broker
 // missed (an outage, a restart, a connection too slow to keep up) is sent afterwards from the
 // journal, in seq order and flagged historical, beside the live data rather than ahead of it.
-// A durable cursor in the data dir says which records the broker has.
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import type { Component } from '../../kernel/component.ts';
+// A durable cursor in the data dir says which records the broker has (../mqtt/journal-forwarder.ts).
+import type { Component, StatusBoard } from '../../kernel/component.ts';
 import type { GapRecord, JournalRecord, ReadingRecord } from '../../protocol/records.ts';
 import { MetricCatalog } from './catalog.ts';
-import type { SparkplugConfig } from './config.ts';
-import { PublishedCursor } from './cursor.ts';
+import { SPARKPLUG, type SparkplugConfig } from './config.ts';
+import { SparkplugCursor } from './cursor.ts';
 import { sparkplugMetrics, type SparkplugMetrics } from './metrics.ts';
 import { gapMetric, readingMetrics, type UMetric } from './payloads.ts';
-import { Backlog, type SparkplugJournal } from './backlog.ts';
+import { JournalForwarder, type JournalPublisherDeps } from '../mqtt/journal-forwarder.ts';
 import { SparkplugSession } from './session.ts';
 
 /** Records of one sensor in one DDATA, at most. */
 const MAX_RECORDS_PER_MESSAGE = 200;
-/** How often the cursor is written to disk. */
-const SAVE_MS = 1000;
-/** How long a stop waits for the broker to take what is in flight. */
-const STOP_DRAIN_MS = 2000;
 
-export interface SparkplugDeps {
+/** The device name is the edge node id. */
+export interface SparkplugDeps extends JournalPublisherDeps {
   config: SparkplugConfig;
-  /** the edge node id: the device name */
-  device: string;
-  dataDir: string;
-  journal: SparkplugJournal;
-  onCommitted(listener: (records: readonly JournalRecord[]) => void): void;
-  log: Logger;
-  metrics: Registry;
+  /** where the publisher's state goes for the status page (`sparkplug`: acknowledgedThrough, backlog, lostToDiskBound) */
+  board?: StatusBoard;
 }
 
 export class SparkplugComponent implements Component {
   readonly name = 'sparkplug';
   private readonly d: SparkplugDeps;
   private m!: SparkplugMetrics;
-  private cursor!: PublishedCursor;
+  private cursor!: SparkplugCursor;
   private catalog!: MetricCatalog;
   private session!: SparkplugSession;
-  private backlog!: Backlog;
-  /** records from here on are sent live in this session; those before are the backlog's */
-  private liveFrom = Number.POSITIVE_INFINITY;
+  private forwarder!: JournalForwarder;
   private running = false;
-  private saver: NodeJS.Timeout | null = null;
+  private behind = 0;
+  private shown = '';
 
   constructor(deps: SparkplugDeps) {
     this.d = deps;
@@ -54,51 +42,54 @@ export class SparkplugComponent implements Component {
   async start(): Promise<void> {
     const { config, device, dataDir, log } = this.d;
     this.m = sparkplugMetrics(this.d.metrics);
-    this.cursor = new PublishedCursor(dataDir);
+    this.cursor = new SparkplugCursor(dataDir);
     try {
       this.cursor.load();
     } catch (err) {
       // a damaged cursor costs repeats, not the daemon: everything the journal holds is sent again, historical
       log.warn({ err: (err as Error).message }, 'sparkplug cursor unreadable; sending every record the journal holds again');
     }
-    this.sameEpoch();
     this.catalog = new MetricCatalog(config.maxMetrics);
     this.session = new SparkplugSession({
       config, node: device, cursor: this.cursor, log, metrics: this.m,
       onBirth: (rebirth) => this.born(rebirth),
-      onOffline: () => (this.liveFrom = Number.POSITIVE_INFINITY),
+      onOffline: () => this.forwarder.offline(),
     });
-    this.backlog = new Backlog({
-      config, journal: this.d.journal, cursor: this.cursor, session: this.session, metrics: this.m, log,
-      send: (records) => this.send(records, true),
+    this.forwarder = new JournalForwarder({
+      name: SPARKPLUG, limits: config, journal: this.d.journal, cursor: this.cursor, link: this.session, log,
+      send: (records, historical) => this.send(records, historical),
+      replayed: (n) => this.m.replayed.inc(n),
+      missed: (n) => this.m.missed.inc({ reason: 'not_in_journal' }, n),
+      lost: (n) => {
+        this.m.missed.inc({ reason: 'disk_full' }, n);
+        this.show();
+      },
+      behind: (n) => {
+        this.m.behind.set(n);
+        this.behind = n;
+        this.show();
+      },
     });
     this.running = true;
-    this.d.onCommitted((records) => this.live(records));
-    this.saver = setInterval(() => void this.save(true), SAVE_MS);
-    this.saver.unref();
+    this.forwarder.start();
+    this.d.onCommitted((records) => this.forwarder.live(records));
     this.session.start();
     log.info({ group: config.group, node: device, publishedThrough: this.cursor.through }, 'sparkplug started');
+  }
+
+  /** On the board only when something changed: the backlog is reported every second. */
+  private show(): void {
+    const state = { acknowledgedThrough: this.cursor.through, backlog: this.behind, lostToDiskBound: this.forwarder?.lost ?? 0 };
+    const text = JSON.stringify(state);
+    if (text === this.shown) return;
+    this.shown = text;
+    this.d.board?.set('sparkplug', state);
   }
 
   /** NBIRTH is out: a DBIRTH for every device known, then (on a new connection) the backlog. */
   private born(rebirth: boolean): void {
     for (const sensor of this.catalog.sensors()) this.birthDevice(sensor, false);
-    if (rebirth && this.sameEpoch()) return;
-    this.liveFrom = this.d.journal.lastSeq() + 1;
-    this.backlog.resume(this.liveFrom - 1);
-  }
-
-  /**
-   * Whether the cursor counts in the journal's epoch. A new epoch (the journal was lost or
-   * restored, docs/spec/batches.md#epochs) numbers its records from 1 again: the cursor starts
-   * over, and the caller takes up live and backlog from the new seqs. False when it started over.
-   */
-  private sameEpoch(): boolean {
-    const epoch = this.d.journal.epoch?.() ?? 1;
-    if (epoch === this.cursor.epoch) return true;
-    this.d.log.warn({ from: this.cursor.epoch, to: epoch }, 'the journal started a new epoch: Sparkplug publishes its records from seq 1, what it carried over again as historical');
-    this.cursor.startEpoch(epoch);
-    return false;
+    if (!rebirth) this.forwarder.connected();
   }
 
   private birthDevice(sensor: string, again: boolean): void {
@@ -106,20 +97,6 @@ export class SparkplugComponent implements Component {
     if (again) this.session.publish('DDEATH', sensor, { timestamp: now, metrics: [] }, () => undefined);
     const metrics = this.catalog.metricsOf(sensor).flatMap((r) => readingMetrics(r, { historical: false, birth: true }));
     this.session.publish('DBIRTH', sensor, { timestamp: now, metrics }, () => undefined);
-  }
-
-  /** Committed records: sent at once when connected and not too far behind; else left to the backlog. */
-  private live(records: readonly JournalRecord[]): void {
-    if (!this.running || !this.session.online) return;
-    if (!this.sameEpoch()) this.born(false);
-    const fresh = records[0]!.seq >= this.liveFrom ? records : records.filter((r) => r.seq >= this.liveFrom);
-    if (fresh.length === 0) return;
-    if (this.session.inFlight >= this.d.config.maxInFlight) {
-      // the broker is not keeping up: the journal holds these, the backlog sends them when it can
-      this.backlog.add(fresh[0]!.seq, fresh[fresh.length - 1]!.seq);
-      return;
-    }
-    this.send(fresh, false);
   }
 
   /**
@@ -171,29 +148,10 @@ export class SparkplugComponent implements Component {
     });
   }
 
-  private async save(background = false): Promise<void> {
-    try {
-      this.m.behind.set(Math.max(0, this.d.journal.lastSeq() - this.cursor.through));
-      if (background) await this.cursor.saveInBackground();
-      else this.cursor.save();
-    } catch (err) {
-      this.d.log.error({ err: (err as Error).message }, 'sparkplug cursor not saved');
-    }
-  }
-
-  /**
-   * What the sources left queued is committed and sent (the broker given up to 2 s to take it);
-   * then NDEATH, disconnect, the backlog stopped, the cursor saved. Whatever is left goes next start.
-   */
+  /** What is queued is sent (see JournalForwarder.stop), then NDEATH and a disconnect. */
   async stop(): Promise<void> {
     if (!this.running) return;
-    if (this.saver) clearInterval(this.saver);
-    await this.d.journal.flush().catch(() => undefined);
     this.running = false;
-    const until = Date.now() + STOP_DRAIN_MS;
-    while (this.session.online && this.session.inFlight > 0 && Date.now() < until) await sleep(10);
-    await this.session.stop();
-    await this.backlog.stop();
-    await this.save();
+    await this.forwarder.stop(() => this.session.stop());
   }
 }

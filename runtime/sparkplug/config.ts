@@ -28,3 +28,6 @@ export const sparkplugSchema = z
   .refine((s) => (s.cert === undefined) === (s.key === undefined), { message: 'cert and key go together' });
 
 export type SparkplugConfig = z.output<typeof sparkplugSchema>;
+
+/** The publisher's name in the log and its hold on the journal. */
+export const SPARKPLUG = 'sparkplug';

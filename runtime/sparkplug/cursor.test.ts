@@ -3,10 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../test/support/tmp.ts';
-import { PublishedCursor } from './cursor.ts';
+import { SparkplugCursor } from './cursor.ts';
 
 test('acknowledgements out of order: through advances only over contiguous seqs, ranges merge', () => {
-  const c = new PublishedCursor(tempDir('cursor'));
+  const c = new SparkplugCursor(tempDir('cursor'));
   c.mark(5, 5);
   c.mark(7, 9);
   assert.equal(c.through, 0);
@@ -21,13 +21,13 @@ test('acknowledgements out of order: through advances only over contiguous seqs,
 
 test('the cursor and bdSeq survive a restart; bdSeq wraps at 256; a damaged file is an error', async () => {
   const dir = tempDir('cursor');
-  const c = new PublishedCursor(dir);
+  const c = new SparkplugCursor(dir);
   c.load();
   assert.equal(c.nextBdSeq(), 0);
   c.mark(1, 10);
   c.mark(20, 30);
   await c.saveInBackground();
-  const again = new PublishedCursor(dir);
+  const again = new SparkplugCursor(dir);
   again.load();
   assert.equal(again.through, 10);
   assert.ok(again.has(25) && !again.has(15));
@@ -36,5 +36,5 @@ test('the cursor and bdSeq survive a restart; bdSeq wraps at 256; a damaged file
   assert.equal(again.nextBdSeq(), 0);
   assert.match(readFileSync(join(dir, 'sparkplug.json'), 'utf8'), /"bdSeq":0/);
   writeFileSync(join(dir, 'sparkplug.json'), '{"through":"x"}');
-  assert.throws(() => new PublishedCursor(dir).load(), /not a Sparkplug cursor/);
+  assert.throws(() => new SparkplugCursor(dir).load(), /not a Sparkplug cursor/);
 });

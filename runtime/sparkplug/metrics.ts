@@ -10,7 +10,7 @@ export function sparkplugMetrics(registry: Registry) {
     rebirths: counter(registry, 'fieldproof_sparkplug_rebirths_total', 'rebirths requested by NCMD'),
     badCommands: counter(registry, 'fieldproof_sparkplug_bad_commands_total', 'NCMD messages that did not decode'),
     replayed: counter(registry, 'fieldproof_sparkplug_replayed_total', 'records sent from the journal as historical after an outage'),
-    missed: counter(registry, 'fieldproof_sparkplug_missed_total', 'records gone from the journal before they could be published', ['reason']),
+    missed: counter(registry, 'fieldproof_sparkplug_missed_total', 'records gone from the journal before they could be published (disk_full: dropped by its disk bound; not_in_journal: deleted before this publisher held them)', ['reason']),
     behind: gauge(registry, 'fieldproof_sparkplug_behind_records', 'journal records not yet published'),
   };
 }

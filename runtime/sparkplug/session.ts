@@ -6,19 +6,19 @@
 // - an NCMD with `Node Control/Rebirth` = true is answered with NBIRTH and every DBIRTH again;
 // - a clean stop publishes NDEATH itself before disconnecting.
 // The session reconnects by itself (a new client each time, since each CONNECT carries a new will).
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { redactUrl } from '../../kernel/redact.ts';
-import { endClient, loginAndTls } from '../mqtt/connection.ts';
+import { loginAndTls } from '../mqtt/connection.ts';
+import { MqttLink } from '../mqtt/link.ts';
 import type { SparkplugConfig } from './config.ts';
-import type { PublishedCursor } from './cursor.ts';
+import type { SparkplugCursor } from './cursor.ts';
 import { asksRebirth, decodePayload, encodePayload, nodeBirth, nodeDeath, type UPayload } from './payloads.ts';
 import type { SparkplugMetrics } from './metrics.ts';
 
 /** An NCMD larger than this is not a rebirth request. */
 const MAX_COMMAND_BYTES = 64 * 1024;
 const MIN_REBIRTH_MS = 1000;
-const MAX_RECONNECT_MS = 60_000;
 
 export type MessageType = 'DBIRTH' | 'DDEATH' | 'NDATA' | 'DDATA';
 
@@ -26,7 +26,7 @@ export interface SessionDeps {
   config: SparkplugConfig;
   /** the edge node id */
   node: string;
-  cursor: PublishedCursor;
+  cursor: SparkplugCursor;
   log: Logger;
   metrics: SparkplugMetrics;
   /** Connected and NBIRTH sent: the owner sends its DBIRTHs and starts data. Also on a rebirth request. */
@@ -36,20 +36,10 @@ export interface SessionDeps {
 }
 
 export class SparkplugSession {
-  private client: MqttClient | null = null;
-  private stopping = false;
-  private retry: NodeJS.Timeout | null = null;
   private seq = 0;
   private bdSeq = 0;
-  /** publishes not yet acknowledged (QoS 1) or written (QoS 0) */
-  inFlight = 0;
-  /** which client a publish went out on: acknowledgements of a closed one no longer count */
-  private generation = 0;
-  private drained: (() => void)[] = [];
-  private lastError = '';
   private lastRebirth = Number.NEGATIVE_INFINITY;
-  /** connection attempts in a row that did not connect */
-  private failures = 0;
+  private readonly link: MqttLink;
   private readonly topicBase: string;
   private readonly d: SessionDeps;
   private readonly now: () => number;
@@ -58,10 +48,28 @@ export class SparkplugSession {
     this.d = deps;
     this.now = deps.now ?? Date.now;
     this.topicBase = `spBv1.0/${deps.config.group}`;
+    this.link = new MqttLink({
+      name: 'sparkplug',
+      url: deps.config.url,
+      reconnectMs: deps.config.reconnectMs,
+      maxInFlight: deps.config.maxInFlight,
+      log: deps.log,
+      options: () => this.options(),
+      onConnect: (client) => this.connected(client),
+      onOffline: () => {
+        this.d.metrics.connected.set(0);
+        this.d.onOffline();
+      },
+    });
   }
 
   get online(): boolean {
-    return this.client?.connected === true;
+    return this.link.online;
+  }
+
+  /** publishes not yet acknowledged (QoS 1) or written (QoS 0) */
+  get inFlight(): number {
+    return this.link.inFlight;
   }
 
   topic(type: string, device?: string): string {
@@ -69,73 +77,28 @@ export class SparkplugSession {
   }
 
   start(): void {
-    this.stopping = false;
-    this.connect();
+    this.link.start();
   }
 
-  private options(will: Buffer): IClientOptions {
+  /** A new attempt: a new bdSeq, on disk before the CONNECT whose will names it. */
+  private options(): IClientOptions {
+    this.bdSeq = this.d.cursor.nextBdSeq();
+    const will = Buffer.from(encodePayload(nodeDeath(this.bdSeq, this.now())));
     return {
       ...loginAndTls(this.d.config, 'sparkplug'),
       protocolVersion: 4,
       clientId: this.d.config.clientId ?? `fieldproof-sparkplug-${this.d.node}`,
       clean: true,
-      // each CONNECT carries a new will: this session reconnects itself, with a new client
-      reconnectPeriod: 0,
       will: { topic: this.topic('NDEATH'), payload: will, qos: 1, retain: false },
     };
   }
 
-  private connect(): void {
-    if (this.stopping) return;
-    this.bdSeq = this.d.cursor.nextBdSeq();
-    this.generation++;
-    const client = mqtt.connect(this.d.config.url, this.options(Buffer.from(encodePayload(nodeDeath(this.bdSeq, this.now())))));
-    this.client = client;
-    client.on('connect', () => {
-      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-      this.lastError = '';
-      this.failures = 0;
-      this.d.metrics.connected.set(1);
-      this.d.log.info({ url: redactUrl(this.d.config.url), bdSeq: this.bdSeq }, 'sparkplug connected');
-      client.subscribe(this.topic('NCMD'), { qos: 1 });
-      this.birth(false);
-    });
+  private connected(client: MqttClient): void {
+    this.d.metrics.connected.set(1);
+    this.d.log.info({ url: redactUrl(this.d.config.url), bdSeq: this.bdSeq }, 'sparkplug connected');
     client.on('message', (_topic, body) => this.command(body));
-    client.on('error', (err) => {
-      // say why once per distinct failure; the close that follows schedules the retry
-      if (err.message !== this.lastError) this.d.log.warn({ url: redactUrl(this.d.config.url), err: err.message }, 'sparkplug connection problem');
-      this.lastError = err.message;
-    });
-    client.once('close', () => this.closed(client));
-  }
-
-  private closed(client: MqttClient): void {
-    if (this.client !== client) return;
-    this.d.metrics.connected.set(0);
-    client.removeAllListeners('message');
-    client.end(true);
-    this.client = null;
-    this.releaseInFlight();
-    this.d.onOffline();
-    this.scheduleReconnect();
-  }
-
-  /**
-   * Retries back off from reconnectMs to a minute: each attempt is a new bdSeq written to disk
-   * (flash storage on a long outage), and a broker coming back is not met by every client at once.
-   */
-  private scheduleReconnect(): void {
-    if (this.stopping) return;
-    const delay = Math.min(MAX_RECONNECT_MS, this.d.config.reconnectMs * 2 ** Math.min(this.failures++, 16));
-    this.retry = setTimeout(() => {
-      try {
-        this.connect();
-      } catch (err) {
-        // a password or certificate file gone since the start: say so, keep trying
-        this.d.log.error({ err: (err as Error).message }, 'sparkplug cannot connect');
-        this.scheduleReconnect();
-      }
-    }, Math.max(delay, this.d.config.reconnectMs));
+    client.subscribe(this.topic('NCMD'), { qos: 1 });
+    this.birth(false);
   }
 
   /** Publishes NBIRTH (seq 0) and asks the owner for the DBIRTHs. */
@@ -187,53 +150,30 @@ export class SparkplugSession {
   }
 
   private send(topic: string, payload: UPayload, type: string, done: (err?: Error) => void): void {
-    const client = this.client!;
-    const bytes = Buffer.from(encodePayload(payload));
-    const generation = this.generation;
-    this.inFlight++;
-    client.publish(topic, bytes, { qos: this.d.config.qos, retain: false }, (err) => {
-      if (generation === this.generation && --this.inFlight <= this.d.config.maxInFlight / 2) this.releaseDrained();
+    this.link.publish(topic, Buffer.from(encodePayload(payload)), this.d.config.qos, (err) => {
       if (err) this.d.metrics.failed.inc();
       else this.d.metrics.published.inc({ type });
-      done(err ?? undefined);
+      done(err);
     });
   }
 
   /** Resolves when no more than `max` publishes are waiting for the broker, or the connection is gone. */
   room(max: number): Promise<void> {
-    if (this.inFlight < max || !this.online) return Promise.resolve();
-    return new Promise((resolve) => this.drained.push(resolve));
-  }
-
-  private releaseDrained(): void {
-    const waiting = this.drained;
-    this.drained = [];
-    for (const r of waiting) r();
-  }
-
-  private releaseInFlight(): void {
-    this.generation++;
-    this.inFlight = 0;
-    this.releaseDrained();
+    return this.link.room(max);
   }
 
   /** A clean end: NDEATH published by the node itself, then a disconnect (the broker then drops the will). */
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.retry) clearTimeout(this.retry);
-    const client = this.client;
-    if (!client) return;
-    if (client.connected) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 2000);
-        client.publish(this.topic('NDEATH'), Buffer.from(encodePayload(nodeDeath(this.bdSeq, this.now()))), { qos: 1, retain: false }, () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    await endClient(client);
-    this.client = null;
+    await this.link.stop(
+      () =>
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 2000);
+          this.link.publish(this.topic('NDEATH'), Buffer.from(encodePayload(nodeDeath(this.bdSeq, this.now()))), 1, () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    );
     this.d.metrics.connected.set(0);
   }
 }

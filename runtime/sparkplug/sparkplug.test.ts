@@ -18,6 +18,7 @@ import type { ReadingInput } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { startMosquitto, type Broker } from '../../test/support/mosquitto.ts';
 import { SparkplugSubscriber, type SpMessage } from '../../test/support/sparkplug-subscriber.ts';
+import { keepAppending } from '../../test/support/live-writer.ts';
 import { tempDir } from '../../test/support/tmp.ts';
 import { Journal } from '../journal/journal.ts';
 import { SparkplugComponent } from './component.ts';
@@ -45,7 +46,7 @@ async function edgeNode(overrides: Partial<SparkplugConfig> = {}, log: Logger = 
   const newNode = () => {
     const node = new SparkplugComponent({
       config, device: 'gw1', dataDir: dir, metrics, log,
-      journal: { records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, flush: () => journal.flush(), epoch: () => journal.epoch },
+      journal,
       onCommitted: (l) => journal.onCommitted(l),
     });
     nodes.push(node);
@@ -126,7 +127,7 @@ test('a connection that breaks leaves NDEATH with the session bdSeq; the next se
   const death = sub.next(ofType('NDEATH'));
   const rebirth = sub.next(ofType('NBIRTH'));
   // cut the TCP connection under the client, as a dropped link would: the broker sends the will
-  (node as unknown as { session: { client: { stream: { destroy(): void } } } }).session.client.stream.destroy();
+  (node as unknown as { session: { link: { client: { stream: { destroy(): void } } } } }).session.link.client.stream.destroy();
   const d = await death;
   assert.equal(d.seq, undefined);
   assert.equal(d.metrics.find((m) => m.name === 'bdSeq')?.value, bd);
@@ -184,13 +185,7 @@ test('a broker outage: the missed readings arrive afterwards in order, historica
   const { node, journal, sub } = await edgeNode({ reconnectMs: 1500, replayPerSecond: 300 });
   await node.start();
   await sub.next(ofType('NBIRTH'), 10_000, true);
-  let live = true;
-  const writer = (async () => {
-    while (live) {
-      await journal.append(reading('live-1', 1));
-      await sleep(10);
-    }
-  })();
+  const writer = keepAppending(() => journal.append(reading('live-1', 1)));
   await sleep(300);
 
   const port = broker.port;
@@ -205,8 +200,7 @@ test('a broker outage: the missed readings arrive afterwards in order, historica
   const deadline = Date.now() + 20_000;
   while (sub.messages.filter(isMissed).reduce((n, m) => n + m.metrics.length, 0) < 400 && Date.now() < deadline) await sleep(50);
   await sleep(200);
-  live = false;
-  await writer;
+  await writer.stop();
   const lastSeq = journal.stats().lastSeq;
   while (new Set(sub.dataSeqs()).size < lastSeq && Date.now() < deadline) await sleep(50);
 
@@ -306,4 +300,8 @@ test('a new recovery epoch: its readings are published though their seqs start a
   assert.equal(count('new-1'), 3, 'the new epoch\'s readings reach the broker');
   const seqs = sub.messages.filter((m) => m.type === 'DDATA' && m.device === 'new-1').flatMap((m) => m.metrics.map((x) => x.properties.journalSeq));
   assert.deepEqual(seqs, [2, 3, 4]);
+  // the journal's hold for the broker starts over with the epoch, and moves with the cursor's saves
+  const held = Date.now() + 5000;
+  while ((journal.heldThrough('sparkplug') ?? 0) < 4 && Date.now() < held) await sleep(50);
+  assert.equal(journal.heldThrough('sparkplug'), 4);
 });

@@ -1,42 +1,69 @@
-// What the broker missed, sent from the journal: the records between the durable cursor and the
-// first record sent live in this session, and any the live path left behind because the broker
-// was not keeping up. Read by seq straight from the journal's committed records, a chunk at a
+// What a broker missed, sent from the journal (Sparkplug, the cloud IoT platforms): the records
+// between the durable cursor and the first record sent live in this session, and any the live
+// path left behind because the broker was not keeping up. Read by seq straight from the journal's committed records, a chunk at a
 // time, with at most `maxInFlight` messages waiting for the broker and at most `replayPerSecond`
 // records a second, so that memory stays bounded and live data keeps its share of the link.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { JournalRecord } from '../../protocol/records.ts';
-import type { SparkplugConfig } from './config.ts';
-import type { PublishedCursor } from './cursor.ts';
-import type { SparkplugMetrics } from './metrics.ts';
-import type { SparkplugSession } from './session.ts';
+import type { PublishedCursor } from './published-cursor.ts';
 
 type Range = { first: number; last: number };
 
-/** What the publisher reads of the journal. */
-export interface SparkplugJournal {
+/** What a publisher reads of the journal. */
+export interface PublishedJournal {
   /** committed records from seq `from` on, in seq order */
   records(from: number): AsyncIterable<{ seq: number; line: string }>;
   /** the last committed seq */
   lastSeq(): number;
   /** commits what is queued now */
   flush(): Promise<void>;
-  /** the journal's recovery epoch (seqs count within it); 1 when not given */
-  epoch?(): number;
+  /**
+   * The publisher `name`'s broker has every record through `through` and its cursor saying so is
+   * saved: the journal keeps the records after it for this publisher (and may delete those before).
+   */
+  hold(name: string, through: number): Promise<void>;
+  /** Told when the disk bound dropped records the publisher `name` did not have yet, through seq `through`. */
+  onHoldLost(name: string, listener: (count: number, through: number) => void): void;
+  /** Through which seq the hold of `name` is, as of the journal's latest write (a drop moves it at once). */
+  heldThrough(name: string): number | undefined;
+  /** the journal's recovery epoch (seqs count within it); absent means 1 */
+  readonly epoch?: number;
 }
 
-/** Records read before they are handed on, at most. */
+/** Records read before they are handed on, at most, unless the publisher asks for another chunk size. */
 const READ_CHUNK = 100;
 
+/** The connection the backlog is sent over. */
+export interface BacklogLink {
+  readonly online: boolean;
+  /** resolves when no more than `max` publishes wait for the broker, or the connection is gone */
+  room(max: number): Promise<void>;
+}
+
 export interface BacklogDeps {
-  config: SparkplugConfig;
-  journal: SparkplugJournal;
+  /** names the publisher in the log ('sparkplug') */
+  name: string;
+  /**
+   * `readChunk`: records handed to `send` at once (default 100); a publisher that batches by topic
+   * (cloud telemetry: a topic per sensor) asks for more, so that its messages fill up
+   */
+  limits: { replayPerSecond: number; maxInFlight: number; readChunk?: number };
+  journal: PublishedJournal;
   cursor: PublishedCursor;
-  session: SparkplugSession;
-  metrics: SparkplugMetrics;
+  link: BacklogLink;
   log: Logger;
   /** Publishes records flagged historical; false when the connection is gone. */
   send(records: readonly JournalRecord[]): boolean;
+  /** records sent from the journal */
+  replayed(count: number): void;
+  /** records the journal no longer held when the backlog reached them */
+  missed(count: number): void;
+  /**
+   * Records through `last` are gone: true when the disk bound dropped them under the publisher's
+   * hold, which then accounts them itself (the backlog may find them gone before it is told).
+   */
+  lostUnderHold?(last: number): boolean;
 }
 
 export class Backlog {
@@ -69,12 +96,12 @@ export class Backlog {
     this.loop ??= this.run().finally(() => {
       this.loop = null;
       // a walk that gave way to a new session leaves that session's ranges to a new walk
-      if (this.ranges.length > 0 && !this.stopped && this.d.session.online) this.kick();
+      if (this.ranges.length > 0 && !this.stopped && this.d.link.online) this.kick();
     });
   }
 
   private live(epoch: number): boolean {
-    return epoch === this.epoch && !this.stopped && this.d.session.online;
+    return epoch === this.epoch && !this.stopped && this.d.link.online;
   }
 
   private async run(): Promise<void> {
@@ -83,9 +110,9 @@ export class Backlog {
     let sent = 0;
     const pace = async () => {
       // no faster than replayPerSecond on average, and no more than maxInFlight unacknowledged
-      const ahead = (sent / this.d.config.replayPerSecond) * 1000 - (Date.now() - started);
+      const ahead = (sent / this.d.limits.replayPerSecond) * 1000 - (Date.now() - started);
       if (ahead > 0) await sleep(ahead);
-      await this.d.session.room(this.d.config.maxInFlight);
+      await this.d.link.room(this.d.limits.maxInFlight);
     };
     while (this.live(epoch) && this.ranges.length > 0) {
       const range = this.ranges[0]!;
@@ -95,13 +122,13 @@ export class Backlog {
       });
       if (!done || !this.live(epoch)) return;
       this.ranges.shift();
-      this.d.log.info({ first: range.first, last: range.last }, 'sparkplug backlog sent');
+      this.d.log.info({ first: range.first, last: range.last }, `${this.d.name} backlog sent`);
     }
   }
 
   /** Sends the records of `range` the cursor lacks; false when interrupted (offline, stopped). */
   private async sendRange(range: Range, epoch: number, paced: (n: number) => Promise<void>): Promise<boolean> {
-    const { journal, cursor, metrics } = this.d;
+    const { journal, cursor } = this.d;
     let expected = range.first;
     let chunk: JournalRecord[] = [];
     const flush = async (): Promise<boolean> => {
@@ -109,7 +136,7 @@ export class Backlog {
       const records = chunk;
       chunk = [];
       if (!this.live(epoch) || !this.d.send(records)) return false;
-      metrics.replayed.inc(records.length);
+      this.d.replayed(records.length);
       await paced(records.length);
       return this.live(epoch);
     };
@@ -119,7 +146,7 @@ export class Backlog {
       expected = seq + 1;
       if (cursor.has(seq)) continue;
       chunk.push(JSON.parse(line) as JournalRecord);
-      if (chunk.length >= READ_CHUNK && !(await flush())) return false;
+      if (chunk.length >= (this.d.limits.readChunk ?? READ_CHUNK) && !(await flush())) return false;
       if (!this.live(epoch)) return false;
     }
     if (!(await flush())) return false;
@@ -127,10 +154,18 @@ export class Backlog {
     return true;
   }
 
-  /** Records the journal no longer holds (acknowledged by the sink and deleted, or dropped): counted, passed over. */
+  /**
+   * Records the journal no longer holds: those the cursor lacks were deleted without this
+   * publisher's hold (it was not configured, or its cursor was lost) and are counted, passed over.
+   * Those the disk bound dropped under the hold are the publisher's to count (JournalForwarder).
+   */
   private gone(first: number, last: number): void {
-    this.d.metrics.missed.inc({ reason: 'not_in_journal' }, last - first + 1);
-    this.d.log.warn({ first, last }, 'sparkplug: records gone from the journal before they were published');
+    if (this.d.lostUnderHold?.(last)) return;
+    const lacking = this.d.cursor.lacking(first, last);
+    if (lacking > 0) {
+      this.d.missed(lacking);
+      this.d.log.warn({ first, last, records: lacking }, `${this.d.name}: records gone from the journal before they were published`);
+    }
     this.d.cursor.mark(first, last);
   }
 
