@@ -123,6 +123,7 @@ export const componentFactories: ComponentFactory[] = [
           lastSeq: () => ctx.journal.stats().lastSeq,
           firstSeqSince: (ts) => ctx.journal.firstSeqSince(ts),
           flush: () => ctx.journal.flush(),
+          epoch: () => ctx.journal.epoch,
         },
       },
       config,

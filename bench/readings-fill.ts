@@ -44,7 +44,7 @@ function withHourlySums(insert: string): string {
     INSERT INTO readings_hourly (device, sensor, metric, hour, batch, n, sum, min, max)
     SELECT device, sensor, metric, date_bin('1 hour', ts, timestamptz 'epoch'), batch, count(*), sum(value), min(value), max(value)
     FROM ins WHERE value IS NOT NULL GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (device, sensor, metric, hour, batch) DO UPDATE SET n = readings_hourly.n + excluded.n, sum = readings_hourly.sum + excluded.sum,
+    ON CONFLICT (device, sensor, metric, hour, batch, epoch) DO UPDATE SET n = readings_hourly.n + excluded.n, sum = readings_hourly.sum + excluded.sum,
       min = least(readings_hourly.min, excluded.min), max = greatest(readings_hourly.max, excluded.max)`;
 }
 

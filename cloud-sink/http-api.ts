@@ -11,6 +11,8 @@ import { isHex } from '../protocol/hash.ts';
 import { isValidName } from '../protocol/records.ts';
 import { counter } from '../kernel/metrics.ts';
 import type { Anchorer } from './anchor/anchorer.ts';
+import { EpochRoutes } from './http/epoch-routes.ts';
+import { deviceParam, epochParam, NAME_RULE } from './http/params.ts';
 import { reportedBacklog } from './fleet/device-reports.ts';
 import type { FleetView } from './fleet/fleet-view.ts';
 import { clientAddress, type ClientLimits } from './http/client-limits.ts';
@@ -62,12 +64,6 @@ const DRAIN_AFTER_ANSWER_BYTES = 1024 * 1024;
 /** Reports hold their window's readings in memory: only this many are built at once. */
 const REPORTS_AT_ONCE = 2;
 
-const NAME_RULE = 'device names are 1-128 letters, digits, dot, dash, colon or underscore, starting with a letter or digit';
-
-function deviceParam(v: string): string {
-  if (!isValidName(v)) throw new HttpError(400, `not a device name: ${NAME_RULE}`, 'bad_device_name');
-  return v;
-}
 
 /** The path's segments, percent-decoded; a malformed escape is the client's mistake (400), not ours. */
 function pathParts(pathname: string): string[] {
@@ -97,6 +93,7 @@ export class HttpApi {
   private readonly requests;
   private reportsBuilding = 0;
   private readonly bodies: BodyBudget;
+  private readonly epochRoutes: EpochRoutes;
   private readonly readings: ReadingsApi;
 
   private readonly deps: HttpApiDeps;
@@ -104,6 +101,7 @@ export class HttpApi {
   constructor(deps: HttpApiDeps) {
     this.deps = deps;
     this.bodies = new BodyBudget(deps.limits.maxBufferedBytes);
+    this.epochRoutes = new EpochRoutes({ ...deps, knownHead: (d) => this.knownHead(d), requireAdmin: (r) => this.requireAdmin(r) });
     this.readings = new ReadingsApi({
       index: deps.store.readings(), access: deps.pageAccess, metrics: deps.metrics,
       knows: async (device) => (await deps.store.head(device)).batch > 0 || (await deps.registry.keyOf(device)) !== null,
@@ -163,17 +161,15 @@ export class HttpApi {
       name('head');
       const device = deviceParam(parts[2]!);
       const head = await this.knownHead(device);
-      // The head is signed as a receipt for its batch: a device deletes what it names through it.
-      const pruned = head.batch > 0 && (await deps.store.batch(device, head.batch))?.pruned === true;
-      const receipt = head.batch > 0 ? deps.receipts.sign({ device, batch: head.batch, header: head.hash, pruned }) : undefined;
-      return send(res, 200, { device, batch: head.batch, hash: head.hash, last: head.last, ...(receipt ? { receipt } : {}) });
+      return this.epochRoutes.head(res, device, head);
     }
+    if (await this.epochRoutes.route(method, parts, url, req, res, name)) return;
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'proofs' && parts.length === 4) {
       name('proofs');
       const device = deviceParam(parts[2]!);
       const seq = Number(parts[3]);
-      if (!Number.isSafeInteger(seq) || seq < 1) throw new HttpError(400, 'usage: GET /v1/proofs/DEVICE/SEQ with SEQ a positive integer', 'bad_query');
-      const p = await deps.proofs.proof(device, seq);
+      if (!Number.isSafeInteger(seq) || seq < 1) throw new HttpError(400, 'usage: GET /v1/proofs/DEVICE/SEQ[?epoch=N] with SEQ a positive integer', 'bad_query');
+      const p = await deps.proofs.proof(device, seq, epochParam(url));
       return p.ok ? send(res, 200, p.proof) : send(res, p.status, { error: p.error, code: p.code });
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'reports' && parts.length === 3) {

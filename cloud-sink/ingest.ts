@@ -5,7 +5,7 @@
 // refusal has its own status and a one-line reason, and is counted.
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { checkRecords, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
+import { checkRecords, epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
 import { coverProblem, type PruneCover } from '../protocol/prune-cover.ts';
 import { rootOfJoined } from './leaves.ts';
@@ -13,6 +13,7 @@ import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { counter, histogram } from '../kernel/metrics.ts';
 import { keyVerdict, type DeviceRegistry } from './registry.ts';
 import type { ReceiptSigner } from './receipts.ts';
+import { RestartGate, type EpochVerdict } from './restart-gate.ts';
 import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore, TimeFlag } from './store/types.ts';
 import type { HeaderVerdict } from './wire/body.ts';
@@ -44,12 +45,14 @@ function stop(answer: IngestReply): HeaderVerdict<IngestReply> {
 export class Ingest {
   private readonly m;
   private readonly logThrottle: ThrottledWarn;
+  private readonly gate: RestartGate;
 
   private readonly deps: IngestDeps;
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
     this.logThrottle = new ThrottledWarn(deps.log, 1000);
+    this.gate = new RestartGate({ store: deps.store, log: deps.log, metrics: deps.metrics, now: deps.now ?? Date.now });
     const reg = deps.metrics;
     this.m = {
       batches: counter(reg, 'fieldproof_sink_batches_total', 'Batches offered to the sink, by outcome', ['outcome']),
@@ -70,6 +73,10 @@ export class Ingest {
     return { status, body: { error, code: reason, ...extra } };
   }
 
+  private refuseEpoch(v: Extract<EpochVerdict, { kind: 'refuse' }>, header: BatchHeader): IngestReply {
+    return this.refuse(v.status, v.code, v.error, { device: header.device, epoch: epochOf(header), batch: header.batch });
+  }
+
   /** A 200: the batch is held, and the receipt says so under the sink's key (and whether as pruned). */
   private accepted(status: 'stored' | 'duplicate', header: BatchHeader, hash: string, pruned: boolean): IngestReply {
     const ids = { device: header.device, batch: header.batch };
@@ -86,7 +93,7 @@ export class Ingest {
     const flags: TimeFlag[] = [];
     if (header.created > receivedAt + (this.deps.futureToleranceMs ?? 5 * 60_000)) flags.push('future');
     if (header.batch > 1) {
-      const previous = await this.deps.store.batch(header.device, header.batch - 1);
+      const previous = await this.deps.store.batch(header.device, header.batch - 1, epochOf(header));
       if (previous && previous.header.created > header.created) flags.push('backwards');
     }
     if (header.clock?.synced === false) flags.push('unsynced');
@@ -115,13 +122,14 @@ export class Ingest {
     if (verdict === 'wrong_key') return stop(this.refuse(403, 'wrong_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, not the device's registered key`, { device: header.device }));
     const ids = { device: header.device, batch: header.batch };
     if (!verifyHeaderSignature(header)) return stop(this.refuse(422, 'bad_signature', `batch ${header.batch} of ${header.device}: signature does not verify`, ids));
-    // A batch beyond the head this process knows is new here (the usual case) and needs no lookup;
-    // if another process stored it meanwhile, the commit answers duplicate all the same.
-    const known = this.deps.sequencer.knownHead(header.device);
+    // A batch beyond the head this process knows in its epoch is new here (the usual case) and
+    // needs no lookup; if another process stored it meanwhile, the commit answers duplicate all the same.
+    const epoch = epochOf(header);
+    const known = this.deps.sequencer.knownHead(header.device, epoch);
     let held: { hash: string; pruned: boolean } | null = null;
     if (known === null || header.batch <= known) {
       const looked = performance.now();
-      held = await this.deps.store.heldBatch(header.device, header.batch);
+      held = await this.deps.store.heldBatch(header.device, header.batch, epoch);
       this.m.storeSeconds.observe({ op: 'lookup' }, (performance.now() - looked) / 1000);
     }
     if (held !== null) {
@@ -133,6 +141,13 @@ export class Ingest {
     }
     // A batch the sink holds already is acknowledged above; nothing new of a revoked key is taken or anchored.
     if (verdict === 'revoked_key') return stop(this.refuse(403, 'revoked_key', `batch ${header.batch} of ${header.device} is signed with key ${header.key}, which is revoked`, ids));
+    // A later epoch waits for an admin, an earlier one is closed: answered before any record is
+    // read. A batch of epoch 1 that this process has seen the chain of is left to the store, which
+    // answers other_epoch should the device have moved on meanwhile.
+    if (epoch > 1 || known === null) {
+      const gate = await this.gate.beforeRecords(header, await this.deps.store.head(header.device));
+      if (gate.kind === 'refuse') return stop(this.refuseEpoch(gate, header));
+    }
     return { proceed: true, records: header.count };
   }
 
@@ -187,11 +202,18 @@ export class Ingest {
       count = lines.length;
     }
     this.m.verifySeconds.observe((performance.now() - started) / 1000);
+    const epoch = epochOf(header);
+    if (epoch > 1) {
+      // The epoch may have been accepted, or the restart noted, since checkHeader looked.
+      const head = await this.deps.store.head(header.device);
+      const verdict = epoch > head.epoch ? await this.gate.noteRestart(header, decoded) : await this.gate.beforeRecords(header, head);
+      if (verdict.kind === 'refuse') return this.refuseEpoch(verdict, header);
+    }
 
     const hash = headerHash(header);
     const receivedAt = (this.deps.now ?? Date.now)();
     const timeFlags = await this.timeFlagsOf(header, receivedAt);
-    const outcome = await this.deps.sequencer.commit(header.device, header.batch, this.deps.chainWaitMs, async () => {
+    const outcome = await this.deps.sequencer.commit(header.device, epoch, header.batch, this.deps.chainWaitMs, async () => {
       const committing = performance.now();
       try {
         return await this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt });
@@ -208,17 +230,23 @@ export class Ingest {
         return this.accepted('stored', header, hash, decoded.pruned);
       case 'duplicate': {
         this.m.batches.inc({ outcome: 'duplicate' });
-        const held = await this.deps.store.batch(header.device, header.batch);
+        const held = await this.deps.store.batch(header.device, header.batch, epoch);
         return this.accepted('duplicate', header, hash, held?.pruned === true);
       }
       case 'equivocation': {
         this.m.equivocations.inc();
-        await this.deps.store.reportEquivocation({ ...ids, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt });
-        this.deps.log.error({ ...ids, storedHash: outcome.storedHash, offeredHash: hash }, 'device equivocates: a different batch under a number already held');
+        // One report per conflicting pair: a device that offers the same batch again adds nothing.
+        const isNew = await this.deps.store.reportEquivocation({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt });
+        if (isNew) this.deps.log.error({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash }, 'device equivocates: a different batch under a number already held');
         return this.refuse(409, 'equivocation', `batch ${header.batch} of ${header.device} differs from the batch already held under that number; reported`, { ...ids, storedHash: outcome.storedHash });
       }
       case 'out_of_order':
         return this.refuse(409, 'out_of_order', outcome.reason, { ...ids, have: outcome.have });
+      case 'other_epoch': {
+        const verdict = await this.gate.beforeRecords(header, await this.deps.store.head(header.device));
+        if (verdict.kind === 'refuse') return this.refuseEpoch(verdict, header);
+        return this.refuse(409, 'out_of_order', `the device's epoch changed while batch ${header.batch} was checked`, { ...ids, have: 0 });
+      }
     }
   }
 }

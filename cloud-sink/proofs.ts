@@ -2,7 +2,7 @@
 // signed header, and once the batch is anchored, the header's path to the anchor root and the
 // transaction that recorded it. For a record the device dropped at its disk bound, no such proof
 // can exist: the answer is the proof of the signed gap record that names its batch (a drop proof).
-import { headerHash } from '../protocol/batch.ts';
+import { epochOf, headerHash } from '../protocol/batch.ts';
 import type { AnchorProof, RecordProof } from '../protocol/proof.ts';
 import { inclusionPath, leafHash } from '../protocol/merkle.ts';
 import type { JournalRecord } from '../protocol/records.ts';
@@ -21,15 +21,17 @@ export class ProofService {
     this.store = store;
   }
 
-  async proof(device: string, seq: number): Promise<ProofLookup> {
-    const row = await this.store.batchForSeq(device, seq);
+  /** A record is (device, epoch, seq): seqs count from 1 again in each recovery epoch. */
+  async proof(device: string, seq: number, epoch = 1): Promise<ProofLookup> {
+    const row = await this.store.batchForSeq(device, seq, epoch);
     if (!row) {
       const head = await this.store.head(device);
-      return { ok: false, status: 404, code: 'not_found', error: head.batch === 0 ? `the sink holds nothing of device ${device}` : `the sink holds seq 1..${head.last} of ${device}, not ${seq}` };
+      const held = head.epoch === epoch && head.batch > 0 ? `the sink holds seq 1..${head.last} of epoch ${epoch} of ${device}, not ${seq}` : `the sink holds no seq ${seq} of epoch ${epoch} of ${device}`;
+      return { ok: false, status: 404, code: 'not_found', error: head.batch === 0 && head.epoch === 1 ? `the sink holds nothing of device ${device}` : held };
     }
     const h = row.header;
     if (row.pruned) return this.dropProof(row, seq);
-    const lines = await this.store.records(device, h.batch);
+    const lines = await this.store.records(device, h.batch, epoch);
     const index = seq - h.first;
     const leaves = lines.map((l) => leafHash(l));
     const proof: RecordProof = {
@@ -55,7 +57,7 @@ export class ProofService {
     }
     const c = row.cover;
     const proof: RecordProof = { record: c.record, index: c.index, path: c.path, header: c.header, pruned: { header: h } };
-    const coverRow = await this.store.batch(h.device, c.header.batch);
+    const coverRow = await this.store.batch(h.device, c.header.batch, epochOf(c.header));
     if (coverRow && coverRow.hash === headerHash(c.header)) {
       const anchor = await this.anchorOf(coverRow);
       if (anchor) proof.anchor = anchor;

@@ -18,6 +18,16 @@ interface Handed {
 
 const settledAt = (batch: number): Handed => ({ batch, done: Promise.resolve(), settled: true });
 
+/** One chain: a device's epoch. */
+interface Line {
+  /** the key of the maps below: the device's name, with `@epoch` from epoch 2 on */
+  key: string;
+  device: string;
+  epoch: number;
+}
+
+const lineKey = (device: string, epoch: number): string => (epoch === 1 ? device : `${device}@${epoch}`);
+
 export interface SequencerOptions {
   /**
    * the store applies commits in call order (LevelDB's group commit), so the next batch may be
@@ -42,14 +52,17 @@ export class ChainSequencer {
     this.opts = opts;
   }
 
-  async commit(device: string, batch: number, waitMs: number, fn: () => Promise<CommitOutcome>): Promise<CommitOutcome> {
-    let st = await this.state(device);
+  /** Batch numbers count within an epoch: each epoch of a device is a line of its own. */
+  async commit(deviceName: string, epoch: number, batch: number, waitMs: number, fn: () => Promise<CommitOutcome>): Promise<CommitOutcome> {
+    const line: Line = { key: lineKey(deviceName, epoch), device: deviceName, epoch };
+    const key = line.key;
+    let st = await this.state(line);
     // Another process may hold the predecessor; while this one is storing a batch of the device
     // itself (a pipelining uplink), the gap is most likely closing here, and the store is not asked.
-    if (batch > st.batch + 1 && this.opts.shared && st.settled) st = await this.refresh(device);
+    if (batch > st.batch + 1 && this.opts.shared && st.settled) st = await this.refresh(line);
     if (batch > st.batch + 1 && waitMs > 0) {
-      await this.waitFor(device, batch - 1, waitMs);
-      st = await this.state(device);
+      await this.waitFor(line, batch - 1, waitMs);
+      st = await this.state(line);
     }
     const inLine = batch === st.batch + 1;
     if (inLine && !this.opts.pipelined) await st.done.catch(() => undefined);
@@ -60,44 +73,50 @@ export class ChainSequencer {
         entry.settled = true;
       };
       run.then(settle, settle);
-      this.handed.set(device, entry);
-      this.wake(device);
+      this.handed.set(key, entry);
+      this.wake(key);
     }
     let outcome: CommitOutcome;
     try {
       outcome = await run;
     } catch (err) {
-      this.forget(device);
+      this.forget(key);
       throw err;
     }
-    if (outcome.status === 'stored') this.advance(device, batch);
+    if (outcome.status === 'stored') this.advance(key, batch);
     // A batch the store did not take leaves our picture of the head unreliable: re-read it.
-    else if (inLine) this.forget(device);
+    else if (inLine) this.forget(key);
     return outcome;
   }
 
-  /** The last batch of the device this process knows to be stored or on its way; null when it knows nothing. */
-  knownHead(device: string): number | null {
-    return this.handed.get(device)?.batch ?? null;
+  /** The last batch of the device's epoch this process knows to be stored or on its way; null when it knows nothing. */
+  knownHead(device: string, epoch: number): number | null {
+    return this.handed.get(lineKey(device, epoch))?.batch ?? null;
   }
 
-  private async state(device: string): Promise<Handed> {
-    const known = this.handed.get(device);
+  private async state(line: Line): Promise<Handed> {
+    const known = this.handed.get(line.key);
     if (known) return known;
-    const head = await this.store.head(device);
-    const st = this.handed.get(device) ?? settledAt(head.batch);
-    this.handed.set(device, st);
+    const head = await this.storeHead(line);
+    const st = this.handed.get(line.key) ?? settledAt(head);
+    this.handed.set(line.key, st);
     return st;
   }
 
+  /** The last batch the store holds in the line's epoch: none while the device's current epoch is another. */
+  private async storeHead(line: Line): Promise<number> {
+    const head = await this.store.head(line.device);
+    return head.epoch === line.epoch ? head.batch : 0;
+  }
+
   /** The store's head, where it is ahead of what this process has seen (another process stored batches). */
-  private async refresh(device: string): Promise<Handed> {
-    const head = await this.store.head(device);
-    const known = this.handed.get(device);
-    if (known && known.batch >= head.batch) return known;
-    const st = settledAt(head.batch);
-    this.handed.set(device, st);
-    this.wake(device);
+  private async refresh(line: Line): Promise<Handed> {
+    const head = await this.storeHead(line);
+    const known = this.handed.get(line.key);
+    if (known && known.batch >= head) return known;
+    const st = settledAt(head);
+    this.handed.set(line.key, st);
+    this.wake(line.key);
     return st;
   }
 
@@ -117,7 +136,8 @@ export class ChainSequencer {
   }
 
   /** Until batch `batch` is stored (as far as this process can tell) or `ms` have passed. */
-  private async waitFor(device: string, batch: number, ms: number): Promise<void> {
+  private async waitFor(line: Line, batch: number, ms: number): Promise<void> {
+    const device = line.key;
     const deadline = Date.now() + ms;
     for (;;) {
       const left = deadline - Date.now();
@@ -126,7 +146,7 @@ export class ChainSequencer {
       if (woken || !this.opts.shared) return;
       // stalled here: ask the store whether another process stored the predecessor
       if (this.handed.get(device)?.settled === false) continue;
-      if ((await this.refresh(device)).batch >= batch) return;
+      if ((await this.refresh(line)).batch >= batch) return;
     }
   }
 

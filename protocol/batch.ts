@@ -19,6 +19,8 @@ export interface BatchHeader {
   clock?: ClockState;
   key: string;
   sig: string;
+  /** the device's recovery epoch, 2 or more; absent means 1 (docs/spec/batches.md#epochs) */
+  epoch?: number;
 }
 
 /** What the device's OS said of its clock: synchronised or not, by which daemon, and its offset where known. */
@@ -41,18 +43,24 @@ export interface Batch {
 
 export function signHeader(fields: Omit<UnsignedHeader, 'v' | 'key'>, key: DeviceKey): BatchHeader {
   const unsigned: UnsignedHeader = { v: 1, ...fields, key: key.public };
+  if (unsigned.epoch === undefined || unsigned.epoch === 1) delete unsigned.epoch;
   const sig = signBytes(key, Buffer.from(canonicalize(unsigned), 'utf8'));
   return { ...unsigned, sig };
 }
 
 /** Records (consecutive seqs of one device) and the signed header over them. */
-export function signBatch(device: string, key: DeviceKey, batch: number, records: JournalRecord[], prev: string, created: number): Batch {
+export function signBatch(device: string, key: DeviceKey, batch: number, records: JournalRecord[], prev: string, created: number, epoch = 1): Batch {
   const leaves = records.map((r) => leafHash(canonicalize(r)));
   const header = signHeader({
     device, batch, first: records[0]!.seq, last: records[records.length - 1]!.seq, count: records.length,
-    root: rootFromLeafHashes(leaves).toString('hex'), prev, created,
+    root: rootFromLeafHashes(leaves).toString('hex'), prev, created, epoch,
   }, key);
   return { header, records };
+}
+
+/** The recovery epoch a header belongs to: its `epoch` field, 1 when absent. */
+export function epochOf(header: Pick<BatchHeader, 'epoch'>): number {
+  return header.epoch ?? 1;
 }
 
 /** SHA-256 of the header's canonical bytes, signature included: what the next header's `prev` holds. */
@@ -77,7 +85,9 @@ export function headerProblem(h: unknown): string | null {
     const cp = clockProblem(x.clock);
     if (cp) return cp;
   }
-  const known = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'clock', 'key', 'sig']);
+  // Epoch 1 is written by leaving the field out, so that a header has one form only.
+  if (x.epoch !== undefined && (!Number.isSafeInteger(x.epoch) || (x.epoch as number) < 2)) return 'header.epoch must be an integer >= 2 (absent means 1)';
+  const known = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'clock', 'key', 'sig', 'epoch']);
   for (const k of Object.keys(x)) if (!known.has(k)) return `header has an unknown field ${k}`;
   return null;
 }
@@ -134,14 +144,19 @@ export function expectedPrev(previous: BatchHeader | null): string {
   return previous ? headerHash(previous) : ZERO_HASH;
 }
 
-/** Verify a whole chain of headers of one device, in order, starting at batch 1 or after `before`. */
-export function chainProblem(headers: readonly BatchHeader[], before: BatchHeader | null = null): string | null {
+/**
+ * Verify a whole chain of headers of one device and epoch, in order, starting at batch 1 or after
+ * `before`. Batch 1 of epoch 1 chains to 64 zeros; batch 1 of a later epoch to the last batch its
+ * restart record names (`startHash`).
+ */
+export function chainProblem(headers: readonly BatchHeader[], before: BatchHeader | null = null, startHash = ZERO_HASH): string | null {
   let prev = before;
   for (const h of headers) {
     const expectedNumber = prev ? prev.batch + 1 : 1;
     if (h.batch !== expectedNumber) return `batch ${h.batch} follows batch ${prev?.batch ?? 0}`;
+    if (prev && epochOf(h) !== epochOf(prev)) return `batch ${h.batch} is of epoch ${epochOf(h)}, batch ${prev.batch} of epoch ${epochOf(prev)}`;
     if (prev && h.first !== prev.last + 1) return `batch ${h.batch} starts at seq ${h.first}, expected ${prev.last + 1}`;
-    if (h.prev !== expectedPrev(prev)) return `batch ${h.batch} does not chain to batch ${prev?.batch ?? 0}`;
+    if (h.prev !== (prev ? headerHash(prev) : startHash)) return `batch ${h.batch} does not chain to batch ${prev?.batch ?? 0}`;
     if (!verifyHeaderSignature(h)) return `batch ${h.batch} signature does not verify`;
     prev = h;
   }

@@ -3,8 +3,9 @@
 // first: the header and its signature before any work on data no key has vouched for; then, when
 // the caller gave the device's key, that the header's key is that one; then the record's path and
 // the anchor's. The on-chain checks are the caller's (docs/spec/proofs.md, "Verifying a proof").
+import { restartPlacementProblem, type RestartRecord } from './restart.ts';
 import { canonicalize } from './canonical.ts';
-import { headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
+import { epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
 import { leafHash, verifyInclusion } from './merkle.ts';
 import { recordProblem, type JournalRecord } from './records.ts';
@@ -104,6 +105,9 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
   if (proof.index !== index) return fail('record', `index ${JSON.stringify(proof.index)} does not match seq ${record.seq}`);
   const path = hexPath(proof.path);
   if (!path) return fail('record', `path must be a list of at most ${MAX_PATH} 64-digit hex hashes`);
+  // A restart record proves where a recovery epoch joins the earlier chain only where it sits right.
+  const placement = record.kind === 'restart' ? restartPlacementProblem(record as unknown as RestartRecord, header) : null;
+  if (placement) return fail('record', placement);
   if (!verifyInclusion(leafHash(canonicalize(record)), index, header.count, path, Buffer.from(header.root, 'hex'))) {
     return fail('record in batch', 'the record and path do not lead to header.root');
   }
@@ -145,6 +149,8 @@ function droppedProblem(pruned: unknown, proof: Record<string, unknown>): BatchH
   const rec = proof.record as JournalRecord;
   if (p.key !== cover.key || p.device !== cover.device) return 'the dropped batch is not of the same device and key as the gap record';
   if (!verifyHeaderSignature(p)) return 'the dropped batch header signature does not verify';
+  // batch numbers start again in each recovery epoch: "after" means later in the same chain
+  if (epochOf(p) !== epochOf(cover)) return `the gap record is in epoch ${epochOf(cover)}, not in the dropped batch's epoch ${epochOf(p)}`;
   if (p.batch >= cover.batch) return `the gap record is in batch ${cover.batch}, not after the dropped batch ${p.batch}`;
   if (rec.kind !== 'gap' || rec.reason !== 'disk_full') return 'the record is not a gap record with reason disk_full';
   const hash = headerHash(p);

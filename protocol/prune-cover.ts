@@ -4,7 +4,7 @@
 // holds a batch as pruned only with such a cover, and a drop proof is one (docs/spec/batches.md,
 // "Pruned batches"): a `pruned` flag alone is signed by nobody.
 import { canonicalize } from './canonical.ts';
-import { headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
+import { epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
 import { leafHash, verifyInclusion } from './merkle.ts';
 import { recordProblem, type GapRecord } from './records.ts';
@@ -39,6 +39,8 @@ export function coverProblem(pruned: BatchHeader, cover: unknown): string | null
   if (hp) return `cover.${hp}`;
   const h = c.header as BatchHeader;
   if (h.device !== pruned.device || h.key !== pruned.key) return 'the cover is not signed by the same device and key as the pruned batch';
+  // batch numbers start again in each recovery epoch: "later" means later in the same chain
+  if (epochOf(h) !== epochOf(pruned)) return `the cover is of epoch ${epochOf(h)}, not of the pruned batch's epoch ${epochOf(pruned)}`;
   if (h.batch <= pruned.batch) return `the cover is batch ${h.batch}, not a batch after the pruned batch ${pruned.batch}`;
   if (!verifyHeaderSignature(h)) return 'the cover header signature does not verify';
   const rp = recordProblem(c.record);

@@ -4,6 +4,7 @@
 import type { JsonValue } from './canonical.ts';
 import type { PlanRecord } from './plan.ts';
 import { isHex } from './hash.ts';
+import { restartFieldsProblem, type RestartRecord } from './restart.ts';
 import { isValidName } from './names.ts';
 
 export { isValidName };
@@ -54,7 +55,7 @@ export interface PrunedBatchRef {
 /** Most batches one gap record may name: a bound for whoever reads one. */
 export const MAX_GAP_BATCHES = 4096;
 
-export type JournalRecord = ReadingRecord | GapRecord | PlanRecord;
+export type JournalRecord = ReadingRecord | GapRecord | PlanRecord | RestartRecord;
 
 /** What a driver, the gateway or the simulator hands to the pipeline; the journal adds the rest. */
 export interface ReadingInput {
@@ -141,5 +142,6 @@ export function recordProblem(rec: unknown): string | null {
     if (!Number.isSafeInteger(r.ts)) return 'plan.ts must be integer milliseconds';
     return null;
   }
+  if (r.kind === 'restart') return restartFieldsProblem(r);
   return `unknown record kind ${JSON.stringify(r.kind)}`;
 }

@@ -2,51 +2,25 @@
 // `fieldproof sink`, SIGKILL to the sink several times and to the device once. At the end the
 // sink holds exactly the device's records, each once, in a chain that verifies.
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chainProblem, checkBatch, type BatchHeader } from '../protocol/batch.ts';
 import { loadOrCreateKey } from '../runtime/device-key.ts';
 import { getJson, tempDir } from './support/sink.ts';
 import { freeTcpPort as freePort } from '../kernel/net.ts';
+import { killVerbs, signalVerb, startVerb } from './support/verb-process.ts';
 
 const BIN = fileURLToPath(new URL('../bin/fieldproof.js', import.meta.url));
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-/** Start a verb and resolve once its log says `ready`. */
-function start(args: string[], ready: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      if (buf.includes(`"msg":"${ready}"`)) resolve(child);
-      if (buf.length > 1e6) buf = buf.slice(-1000);
-    });
-    child.once('exit', (code) => reject(new Error(`fieldproof ${args[0]} exited with ${code}: ${stderr.trim().split('\n').pop()}`)));
-  });
-}
-
-async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-  children.delete(child);
-}
+const start = startVerb;
+const kill = signalVerb;
 
 describe('end to end through crashes', { timeout: 120_000 }, () => {
   it('ends with exactly the device\'s records at the sink, each once', async () => {
@@ -113,7 +87,7 @@ describe('end to end through crashes', { timeout: 120_000 }, () => {
       assert.equal(seqs.length, stats.lastSeq, 'each record once');
       assert.deepEqual(seqs, Array.from({ length: stats.lastSeq }, (_, i) => i + 1));
     } finally {
-      for (const c of [...children]) await kill(c, 'SIGKILL');
+      await killVerbs();
       tmp.cleanup();
     }
   });

@@ -20,6 +20,7 @@ const verbs: Record<string, { summary: string; load: Loader }> = {
   sink: { summary: 'run the cloud sink', load: () => import('./sink.ts') },
   'sink-export': { summary: 'print what the sink stored, as NDJSON batches', load: () => import('./sink-export.ts') },
   'sink-key': { summary: "show the sink's receipt key (devices pin it as uplink.sinkKey)", load: () => import('./sink-key.ts') },
+  uplink: { summary: 'show or lift a stop of the uplink after an equivocation or wrong_key refusal', load: () => import('./uplink.ts') },
   'sink-devices': { summary: 'register or list device keys on a running sink', load: () => import('./sink-devices.ts') },
   verify: { summary: 'check a record proof up to a trust root: the device key or the operator\'s account on chain', load: () => import('./verify.ts') },
   eval: { summary: 'score the anomaly detector on NAB-format data', load: () => import('./eval.ts') },

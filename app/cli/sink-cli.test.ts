@@ -63,6 +63,25 @@ describe('sink verbs', () => {
     assert.match(down.stderr, /cannot reach the sink/);
   });
 
+  it('sink-devices pending-restarts and accept-restart: nothing pending is exit 1, bad flags exit 2, the token required', async () => {
+    const none = await cli(['sink-devices', 'pending-restarts', '--url', sink.url, '--token', TOKEN]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.deepEqual(JSON.parse(none.stdout), { restarts: [] });
+    const nothing = await cli(['sink-devices', 'accept-restart', '--url', sink.url, '--token', TOKEN, '--device', 'site-a']);
+    assert.equal(nothing.code, 1);
+    assert.match(nothing.stderr, /site-a has no pending restart/);
+    const notAsked = await cli(['sink-devices', 'accept-restart', '--url', sink.url, '--token', TOKEN, '--device', 'site-a', '--epoch', '2']);
+    assert.equal(notAsked.code, 1);
+    assert.match(notAsked.stderr, /refused: device site-a has asked for no epoch 2/);
+    const badEpoch = await cli(['sink-devices', 'accept-restart', '--url', sink.url, '--token', TOKEN, '--device', 'site-a', '--epoch', '1']);
+    assert.equal(badEpoch.code, 2);
+    const noDevice = await cli(['sink-devices', 'accept-restart', '--url', sink.url, '--token', TOKEN]);
+    assert.equal(noDevice.code, 2);
+    const noToken = await cli(['sink-devices', 'pending-restarts', '--url', sink.url, '--token', 'not-the-token-at-all']);
+    assert.equal(noToken.code, 1);
+    for (const out of [nothing, notAsked, badEpoch, noDevice, noToken]) assert.equal(out.stderr.trim().split('\n').length, 1, out.stderr);
+  });
+
   it('verify: exit 0 for a good proof of the key given, 3 without a key, 1 for a changed one, 2 for a file that is not a proof', async () => {
     for (const b of makeChain('site-a', key, 2, 10)) assert.equal((await postJson(sink.url, b)).status, 200);
     const proof = (await getJson(`${sink.url}/v1/proofs/site-a/14`)).body;

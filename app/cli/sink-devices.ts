@@ -15,6 +15,8 @@ const HELP = `usage: fieldproof sink-devices add --id ID --key HEX [--url URL] [
        fieldproof sink-devices rotate --id ID --key NEWHEX --valid-from MS (--endorsement HEX | --operator-alone)
                                       [--url URL] [--token T] [--config FILE]
        fieldproof sink-devices revoke --id ID [--key HEX] --from MS [--url URL] [--token T] [--config FILE]
+       fieldproof sink-devices pending-restarts [--device ID] [--all] [--url URL] [--token T] [--config FILE]
+       fieldproof sink-devices accept-restart --device ID [--epoch N] [--url URL] [--token T] [--config FILE]
 
 Registers a device's Ed25519 public key with a running sink, or lists the registered devices, as
 JSON. The sink's URL and admin token come from --url and --token, or from the sink's --config
@@ -34,10 +36,18 @@ rotate gives the device a new key, valid for batches created from --valid-from o
        the operator's registry on chain first (rotate_device_key or replace_device_key).
 revoke revokes a key of the device (its current key unless --key) from --from: the sink accepts no
        new batch of it (refused revoked_key) and anchors none; on chain, revoke_device_key, after
-       which a verifier refuses a batch of that key created from --from on, or anchored after.`;
+       which a verifier refuses a batch of that key created from --from on, or anchored after.
+
+pending-restarts  lists the new epochs devices asked for (a device that lost its journal, or found it
+       behind the sink, starts a new chain with a signed restart record) that no admin accepted yet;
+       --all lists the accepted ones too. Until its restart is accepted the device's new batches
+       are refused (restart_pending) and it keeps journaling.
+accept-restart  makes the device's pending epoch (--epoch N when it asked for several) its current
+       one: the sink then stores the new chain, joined to the batch the restart record names, and
+       keeps the old chain as it is. Check first that the device was restored on purpose.`;
 
 export const command: Command = {
-  summary: 'register, list, rotate or revoke device keys on a running sink',
+  summary: 'register, list, rotate or revoke device keys on a running sink, and accept their restarts',
   help: HELP,
   handlesHelp: true,
   async run(argv) {
@@ -46,12 +56,13 @@ export const command: Command = {
       process.stdout.write(HELP + '\n');
       return verb === undefined ? 2 : 0;
     }
-    if (!['add', 'list', 'note', 'notes', 'rotate', 'revoke'].includes(verb)) throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add, list, note, notes, rotate or revoke`);
+    const verbs = ['add', 'list', 'note', 'notes', 'rotate', 'revoke', 'pending-restarts', 'accept-restart'];
+    if (!verbs.includes(verb)) throw new UsageError(`unknown sub-verb ${JSON.stringify(verb)}; add, list, note, notes, rotate, revoke, pending-restarts or accept-restart`);
     const { values } = parseFlags(rest, {
       'valid-from': { type: 'string' }, endorsement: { type: 'string' }, 'operator-alone': { type: 'boolean' }, from: { type: 'string' },
       id: { type: 'string' }, key: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, config: { type: 'string', short: 'c' },
       device: { type: 'string' }, sensor: { type: 'string' }, 'event-ts': { type: 'string' }, 'event-kind': { type: 'string' }, text: { type: 'string' },
-      operator: { type: 'string' }, 'operator-key': { type: 'string' }, 'no-credit': { type: 'boolean' },
+      operator: { type: 'string' }, 'operator-key': { type: 'string' }, 'no-credit': { type: 'boolean' }, epoch: { type: 'string' }, all: { type: 'boolean' },
     });
     let url = values.url;
     let token = values.token ?? process.env.FIELDPROOF_SINK_ADMIN_TOKEN;
@@ -61,7 +72,7 @@ export const command: Command = {
       token ??= c.adminToken;
     }
     if (!url) throw new UsageError('missing --url (or --config)');
-    if (verb === 'notes' || verb === 'note') {
+    if (verb === 'notes' || verb === 'note' || verb === 'accept-restart' || (verb === 'pending-restarts' && values.device !== undefined)) {
       if (!isValidName(values.device)) throw new UsageError('--device must be a device id');
     }
     if (!token && verb !== 'notes') throw new UsageError('missing --token (or FIELDPROOF_SINK_ADMIN_TOKEN, or adminToken in --config)');
@@ -69,7 +80,9 @@ export const command: Command = {
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     let res;
     try {
-      if (verb === 'note') {
+      if (verb === 'pending-restarts' || verb === 'accept-restart') {
+        res = await restartRequest(verb, base, headers, values);
+      } else if (verb === 'note') {
         res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'POST', headers, body: JSON.stringify(noteFrom(values)) });
       } else if (verb === 'notes') {
         res = await request(`${base}/v1/devices/${values.device}/notes`, { method: 'GET' });
@@ -95,6 +108,7 @@ export const command: Command = {
       throw new CommandFailure(`the sink answered ${res.statusCode} with something that is not JSON`);
     }
     if (res.statusCode >= 400) throw new CommandFailure(`the sink refused: ${String(body.error ?? res.statusCode)}`);
+    if (verb === 'pending-restarts' && !values.all) body = { restarts: (body.restarts as { acceptedAt: number | null }[]).filter((r) => r.acceptedAt === null) };
     printJson(body);
     return 0;
   },
@@ -134,4 +148,26 @@ function keyChange(verb: 'rotate' | 'revoke', v: Record<string, string | boolean
   if ((v.endorsement === undefined) === (v['operator-alone'] !== true)) throw new UsageError('give --endorsement HEX (the old key\'s signature) or --operator-alone (the old key is lost), one of the two');
   if (v.endorsement !== undefined && !isHex(v.endorsement, 64)) throw new UsageError('--endorsement must be 128 lowercase hex digits');
   return ['rotate', { key: v.key, validFrom, ...(v.endorsement !== undefined ? { endorsement: v.endorsement } : { operatorAlone: true }) }];
+}
+
+type Headers = Record<string, string>;
+
+/**
+ * The restart sub-verbs. `accept-restart` without --epoch accepts the device's one pending epoch;
+ * with none pending, or several, it says so rather than guess.
+ */
+async function restartRequest(verb: string, base: string, headers: Headers, v: Record<string, string | boolean | undefined>) {
+  const query = v.device ? `?device=${v.device as string}` : '';
+  if (verb === 'pending-restarts') return request(`${base}/v1/restarts${query}`, { method: 'GET', headers });
+  let epoch = v.epoch === undefined ? null : Number(v.epoch);
+  if (epoch !== null && (!Number.isSafeInteger(epoch) || epoch < 2)) throw new UsageError('--epoch must be an integer >= 2');
+  if (epoch === null) {
+    const res = await request(`${base}/v1/restarts${query}`, { method: 'GET', headers });
+    if (res.statusCode !== 200) return res;
+    const pending = ((await res.body.json()) as { restarts: { epoch: number; acceptedAt: number | null }[] }).restarts.filter((r) => r.acceptedAt === null);
+    if (pending.length === 0) throw new CommandFailure(`device ${v.device as string} has no pending restart`);
+    if (pending.length > 1) throw new UsageError(`device ${v.device as string} asked for epochs ${pending.map((r) => r.epoch).join(', ')}: say which with --epoch`);
+    epoch = pending[0]!.epoch;
+  }
+  return request(`${base}/v1/devices/${v.device as string}/restarts/${epoch}/accept`, { method: 'POST', headers });
 }

@@ -28,11 +28,14 @@ stop it first, or use a PostgreSQL store, which any number of readers share.`,
     try {
       const devices = values.device ? [values.device] : (await store.devices()).sort();
       for (const device of devices) {
-        for await (const { row, lines } of store.batches(device)) {
-          // A pruned batch keeps its cover, so that the line replays through POST /v1/batches as it is.
-          const pruned = row.pruned ? `,"pruned":true${row.cover ? `,"cover":${JSON.stringify(row.cover)}` : ''}` : '';
-          const line = `{"header":${JSON.stringify(row.header)},"records":[${lines.join(',')}]${pruned}}\n`;
-          if (!process.stdout.write(line)) await once(process.stdout, 'drain');
+        // Each recovery epoch is a chain of its own, batches numbered from 1: epoch by epoch, in order.
+        for (const epoch of await store.epochs(device)) {
+          for await (const { row, lines } of store.batches(device, 1, epoch)) {
+            // A pruned batch keeps its cover, so that the line replays through POST /v1/batches as it is.
+            const pruned = row.pruned ? `,"pruned":true${row.cover ? `,"cover":${JSON.stringify(row.cover)}` : ''}` : '';
+            const line = `{"header":${JSON.stringify(row.header)},"records":[${lines.join(',')}]${pruned}}\n`;
+            if (!process.stdout.write(line)) await once(process.stdout, 'drain');
+          }
         }
       }
     } finally {

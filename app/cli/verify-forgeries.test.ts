@@ -2,7 +2,8 @@
 // process) against the Aptos SIMULATOR over HTTP. Every forgery a proof can carry is refused with
 // its exact reason and exit code: a key of the forger's own, another device's key, a made-up
 // anchor, an anchor another account sent, another account's copy of the module, a revoked key,
-// a tampered record, path or header, a record claimed for a pruned batch, a forged prune, and files no proof is.
+// a tampered record, path or header, a record claimed for a pruned batch, a forged prune, a forged
+// restart record of a restored journal, and files no proof is.
 // And the honest proof a sink serves holds at either trust root, and without one is only consistent.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Hex } from '@aptos-labs/ts-sdk';
 import { headerHash, signBatch, type Batch } from '../../protocol/batch.ts';
-import { gapRecord } from '../../protocol/records.ts';
+import { gapRecord, readingRecord } from '../../protocol/records.ts';
+import { restartRecord } from '../../protocol/restart.ts';
 import type { RecordProof } from '../../protocol/proof.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { ChainFixture, chainOf, recordProof, type Operator } from '../../cloud-sink/anchor/chain-testing.ts';
@@ -225,6 +227,45 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       assert.equal((await byDevice(proofOf(3, late), stolen.public)).code, 0, 'the device key alone cannot tell a revoked key: the docs say so');
     });
 
+    describe('a restored journal: a new epoch joined to the old chain', () => {
+      let head: { batch: number; hash: string };
+      let epoch2: Batch;
+      const reading = (seq: number) => readingRecord('site-a', seq, { sensor: 's-1', metric: 'co2_ppm', ts: 1763890000000 + seq, value: 400 + seq, unit: 'ppm' }, { score: 1, flags: [] });
+
+      before(async () => {
+        head = (await getJson(`${sink.url}/v1/devices/site-a/head`)).body as unknown as { batch: number; hash: string };
+        const restart = restartRecord('site-a', 2, 'journal_behind_sink', { epoch: 1, batch: head.batch, hash: head.hash }, 1, 1763890000000);
+        epoch2 = signBatch('site-a', keyA, 1, [restart, reading(2)], head.hash, 1763890000001, 2);
+        assert.equal((await postJson(sink.url, epoch2)).body.code, 'restart_pending', 'the sink waits for the admin');
+        assert.equal((await sink.store.acceptRestart('site-a', 2, Date.now())).status, 'accepted');
+        assert.equal((await postJson(sink.url, epoch2)).status, 200);
+        assert.equal(await sink.anchorNow(), 2);
+      });
+
+      it('a proof of the old epoch still holds, and so does the restart record\'s, at either root', async () => {
+        const old = (await getJson(`${sink.url}/v1/proofs/site-a/9`)).body;
+        assert.equal((await byDevice(old)).code, 0);
+        const res = await getJson(`${sink.url}/v1/proofs/site-a/1?epoch=2`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const proof = res.body as unknown as RecordProof;
+        assert.equal(proof.record.kind, 'restart');
+        assert.equal((await byDevice(proof)).code, 0);
+        assert.equal((await byOperator(proof)).code, 0, JSON.stringify(await byOperator(proof)));
+        assert.equal((await byDevice((await getJson(`${sink.url}/v1/proofs/site-a/2?epoch=2`)).body)).code, 0);
+      });
+
+      it('a restart record that names another batch than its batch chains to, or sits in another epoch, is refused with its reason', async () => {
+        const lie = restartRecord('site-a', 2, 'journal_lost', { epoch: 1, batch: 1, hash: 'ab'.repeat(32) }, 0, 1763890000000);
+        const forged = signBatch('site-a', keyA, 1, [lie], head.hash, 1763890000002, 2);
+        refused(await byDevice(recordProof([forged], 0, 0)), 'record', "the restart record names a batch other than the one its batch's prev chains to");
+        const misplaced = signBatch('site-a', keyA, 4, [{ ...restartRecord('site-a', 2, 'journal_lost', { epoch: 1, batch: 3, hash: head.hash }, 0, 1), seq: 1 }], head.hash, 1763890000003);
+        refused(await byDevice(recordProof([misplaced], 0, 0)), 'record', 'the restart record opens epoch 2 but its batch is of epoch 1');
+        const third = signBatch('site-a', keyA, 1, [restartRecord('site-a', 3, 'journal_lost', { epoch: 1, batch: 1, hash: 'ab'.repeat(32) }, 0, 1)], 'ab'.repeat(32), 1763890000004, 3);
+        const answer = await postJson(sink.url, third);
+        assert.deepEqual([answer.status, answer.body.code], [422, 'bad_restart'], 'nor does the sink take it as a restart');
+      });
+    });
+
     it('record from a revoked key: revoked through the sink, the sink refuses its new batches, and verify refuses a proof of one', async () => {
       const stolen = generateKey();
       const add = await runCli(['sink-devices', 'add', '--url', sink.url, '--token', ADMIN_TOKEN, '--id', 'site-s', '--key', stolen.public]);
@@ -305,6 +346,10 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       assert.equal(honest.code, 0, JSON.stringify(honest));
       assert.equal(honest.steps.at(-1)!.step, 'dropped');
       refused(await byDevice(dropProof(undefined), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
+      // batch 2 of a later epoch is not after batch 1 of epoch 1: numbers start again in each epoch
+      const gap2 = gapRecord('site-b', 5, 4, 1, 2, 'disk_full', [{ batch: 1, hash: prev }]);
+      const inEpoch2 = { record: gap2, index: 0, path: [], header: signBatch('site-b', keyB, 2, [gap2], prev, 1763884900000, 2).header, pruned: { header: b1.header } };
+      refused(await byDevice(inEpoch2, keyB.public), 'dropped', "the gap record is in epoch 2, not in the dropped batch's epoch 1");
       refused(await byDevice(dropProof([{ batch: 1, hash: '00'.repeat(32) }]), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
       const other = makeChain('site-b', keyA, 1, 4)[0]!.header;
       refused(await byDevice(dropProof([{ batch: 1, hash: headerHash(other) }], other), keyB.public), 'dropped', 'the dropped batch is not of the same device and key as the gap record');

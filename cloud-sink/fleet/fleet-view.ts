@@ -5,7 +5,7 @@
 // What the store holds (the last batch, anchors, equivocations) is read from it, so that a
 // restarted sink shows the same; what only passes by (the reported backlog, refusals) is kept in
 // memory, one entry per registered device at most, and starts afresh with the sink.
-import type { BatchHeader } from '../../protocol/batch.ts';
+import { epochOf, type BatchHeader } from '../../protocol/batch.ts';
 import type { DeviceRegistry } from '../registry.ts';
 import type { AnchorRow, SinkStore } from '../store/types.ts';
 import { clockOf, type ClockState } from './device-reports.ts';
@@ -55,6 +55,8 @@ export interface FleetViewDeps {
 interface DeviceState {
   /** when the last batch was last read from the store (0: never) */
   loadedAt: number;
+  /** the recovery epoch of lastBatch: batch numbers count from 1 again in each */
+  lastEpoch: number;
   lastBatch: number;
   lastBatchAt: number | null;
   lastCreated: number | null;
@@ -62,10 +64,12 @@ interface DeviceState {
   backlog: number | null;
   backlogAt: number | null;
   refusals: Map<string, number>;
-  /** the last batch known to be anchored, its anchor, and the head it was searched up to */
+  /** the last batch known to be anchored (in anchoredEpoch), its anchor, and the head it was searched up to */
+  anchoredEpoch: number;
   anchoredBatch: number;
   anchorId: number | null;
-  anchorSearchedTo: number;
+  /** epoch:batch */
+  anchorSearchedTo: string;
   anchorSearchEpoch: string;
 }
 
@@ -93,8 +97,9 @@ export class FleetView {
   noteStored(header: BatchHeader, receivedAt: number, backlog: number | null): void {
     const st = this.state(header.device);
     if (!st) return;
-    if (header.batch >= st.lastBatch) {
-      Object.assign(st, { lastBatch: header.batch, lastBatchAt: receivedAt, lastCreated: header.created, clock: clockOf(header) });
+    const epoch = epochOf(header);
+    if (epoch > st.lastEpoch || (epoch === st.lastEpoch && header.batch >= st.lastBatch)) {
+      Object.assign(st, { lastEpoch: epoch, lastBatch: header.batch, lastBatchAt: receivedAt, lastCreated: header.created, clock: clockOf(header) });
     }
     this.noteBacklog(header.device, backlog, receivedAt);
   }
@@ -151,8 +156,8 @@ export class FleetView {
     // Only registered devices get an entry: a name anyone may put in a request costs nothing here.
     if (!this.deps.registry.has(device)) return null;
     st = {
-      loadedAt: 0, lastBatch: 0, lastBatchAt: null, lastCreated: null, clock: { state: 'unknown' }, backlog: null, backlogAt: null,
-      refusals: new Map(), anchoredBatch: 0, anchorId: null, anchorSearchedTo: 0, anchorSearchEpoch: '',
+      loadedAt: 0, lastEpoch: 1, lastBatch: 0, lastBatchAt: null, lastCreated: null, clock: { state: 'unknown' }, backlog: null, backlogAt: null,
+      refusals: new Map(), anchoredEpoch: 1, anchoredBatch: 0, anchorId: null, anchorSearchedTo: '', anchorSearchEpoch: '',
     };
     this.states.set(device, st);
     return st;
@@ -161,9 +166,10 @@ export class FleetView {
   /** The last stored batch, from the store (this process's own arrive through noteStored as well). */
   private async load(device: string, st: DeviceState, now: number): Promise<void> {
     const head = await this.deps.store.head(device);
-    if (head.batch > st.lastBatch) {
-      const row = await this.deps.store.batch(device, head.batch);
-      if (row) Object.assign(st, { lastBatch: head.batch, lastBatchAt: row.receivedAt, lastCreated: row.header.created, clock: clockOf(row.header) });
+    const ahead = head.epoch > st.lastEpoch || (head.epoch === st.lastEpoch && head.batch > st.lastBatch);
+    if (ahead && head.batch > 0) {
+      const row = await this.deps.store.batch(device, head.batch, head.epoch);
+      if (row) Object.assign(st, { lastEpoch: head.epoch, lastBatch: head.batch, lastBatchAt: row.receivedAt, lastCreated: row.header.created, clock: clockOf(row.header) });
     }
     st.loadedAt = now;
   }
@@ -175,18 +181,24 @@ export class FleetView {
    */
   private async lastAnchor(device: string, st: DeviceState, epoch: string): Promise<FleetAnchor | null> {
     const { store } = this.deps;
-    if (st.anchorSearchedTo !== st.lastBatch || st.anchorSearchEpoch !== epoch) {
-      let lo = st.anchoredBatch; // anchored (or 0)
+    const searchTo = `${st.lastEpoch}:${st.lastBatch}`;
+    if (st.anchorSearchedTo !== searchTo || st.anchorSearchEpoch !== epoch) {
+      // searched within the epoch of the last batch; until one of it is anchored, the earlier
+      // epoch's last anchored batch stays the answer
+      let lo = st.anchoredEpoch === st.lastEpoch ? st.anchoredBatch : 0; // anchored (or 0)
       let hi = st.lastBatch + 1; // not known to be anchored
       while (hi - lo > 1) {
         const mid = Math.floor((lo + hi) / 2);
-        const row = await store.batch(device, mid);
+        const row = await store.batch(device, mid, st.lastEpoch);
         if (row?.anchorId != null) lo = mid;
         else hi = mid;
       }
-      st.anchoredBatch = lo;
-      st.anchorId = lo === 0 ? null : ((await store.batch(device, lo))?.anchorId ?? null);
-      st.anchorSearchedTo = st.lastBatch;
+      if (lo > 0 || st.anchoredEpoch === st.lastEpoch) {
+        st.anchoredEpoch = st.lastEpoch;
+        st.anchoredBatch = lo;
+        st.anchorId = lo === 0 ? null : ((await store.batch(device, lo, st.lastEpoch))?.anchorId ?? null);
+      }
+      st.anchorSearchedTo = searchTo;
       st.anchorSearchEpoch = epoch;
     }
     if (st.anchorId === null) return null;

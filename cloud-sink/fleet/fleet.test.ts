@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { request } from 'undici';
 import { signBatch, type BatchHeader } from '../../protocol/batch.ts';
+import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { makeChain, getJson, postRaw, tempDir } from '../../test/support/sink.ts';
 import { sinkConfig } from '../config.ts';
@@ -125,6 +126,22 @@ for (const kind of ['level', 'postgres'] as const) describe(`the fleet view (${k
     assert.deepEqual({ batch: by.quiet!.lastBatch, backlog: by.quiet!.backlog }, { batch: 2, backlog: null });
     assert.deepEqual({ equivocations: by.liar!.equivocations, refusals: by.liar!.refusals }, { equivocations: 1, refusals: {} });
     assert.equal(by.busy!.lastBatch, 2);
+  });
+
+  it('follows a device into its new recovery epoch, whose batch numbers start again', async () => {
+    const head = (await getJson(`${sink.url}/v1/devices/quiet/head`)).body as { batch: number; hash: string };
+    const restart = restartRecord('quiet', 2, 'journal_lost', { epoch: 1, batch: head.batch, hash: head.hash }, 0, 1763890000000);
+    const first = signBatch('quiet', keys.quiet, 1, [restart], head.hash, 1763890000001, 2);
+    assert.equal((await post(sink.url, first, '0')).body.code, 'restart_pending');
+    assert.equal((await sink.store.acceptRestart('quiet', 2, Date.now())).status, 'accepted');
+    assert.equal((await post(sink.url, first, '0')).status, 200);
+    const shown = async () => (await fleet()).devices.find((d) => d.device === 'quiet')!;
+    assert.deepEqual({ batch: (await shown()).lastBatch, created: (await shown()).lastCreated }, { batch: 1, created: 1763890000001 });
+    const config = sink.config;
+    await sink.stop();
+    sink = new Sink(config);
+    await sink.start();
+    assert.deepEqual({ batch: (await shown()).lastBatch, created: (await shown()).lastCreated }, { batch: 1, created: 1763890000001 }, 'read from the store');
   });
 
   it('serves the pages and their files with a strict CSP, and nothing beside them', async () => {

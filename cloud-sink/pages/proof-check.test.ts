@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { canonicalize } from '../../protocol/canonical.ts';
+import { headerHash, signBatch } from '../../protocol/batch.ts';
 import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
+import { gapRecord, readingRecord, type JournalRecord } from '../../protocol/records.ts';
+import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey, keyFromSeed, signBytes } from '../../protocol/signature.ts';
 import { recordProof } from '../anchor/chain-testing.ts';
 import { offlineForgeries } from '../../test/support/forgeries.ts';
@@ -93,7 +96,37 @@ describe('the proof page\'s verifier', () => {
     assert.deepEqual(await refusal({ clock: { synced: 'yes', source: 'chrony' } }), { step: 'header', ok: false, detail: CLOCK_SHAPE });
     assert.deepEqual(await refusal({ clock: { synced: true, source: 'ntpd' } }), { step: 'header', ok: false, detail: CLOCK_SHAPE });
     assert.deepEqual(await refusal({ clock: { synced: true, source: 'chrony', drift: 1 } }), { step: 'header', ok: false, detail: 'header.clock has an unknown field drift' });
-    assert.deepEqual(await refusal({ epoch: 1 }), { step: 'header', ok: false, detail: 'header.epoch must be an integer of at least 2' });
+    assert.deepEqual(await refusal({ epoch: 1 }), { step: 'header', ok: false, detail: 'header.epoch must be an integer >= 2 (absent means 1)' });
+    for (const extra of [{ epoch: 1 }, { epoch: 2.5 }, { epoch: '2' }, { epoch: 3, extra: 1 }, { clock: { synced: true, source: 'chrony' }, epoch: 2 }]) {
+      await sameVerdict(proofWith(extra), key.public);
+    }
+  });
+
+  it('takes a restart record only as seq 1 of batch 1 of its epoch, joined where it says, as fieldproof verify does', async () => {
+    const key = generateKey();
+    const joined = 'ab'.repeat(32);
+    const reading = readingRecord('site-d', 2, { sensor: 's-1', metric: 'co2_ppm', ts: 1763890000002, value: 401, unit: 'ppm' }, { score: 1, flags: [] });
+    const restart = restartRecord('site-d', 2, 'journal_lost', { epoch: 1, batch: 3, hash: joined }, 1, 1763890000000);
+    const honest = await sameVerdict(recordProof([signBatch('site-d', key, 1, [restart, reading], joined, 1763890000001, 2)], 0, 0), key.public);
+    assert.equal(honest.ok, true);
+    const cases: [JournalRecord[], string, number, string][] = [
+      [[restart], 'cd'.repeat(32), 2, "the restart record names a batch other than the one its batch's prev chains to"],
+      [[restart], joined, 1, 'the restart record opens epoch 2 but its batch is of epoch 1'],
+      [[{ ...restart, epoch: 3, from: { ...restart.from, epoch: 3 } } as JournalRecord], joined, 3, 'restart.from.epoch must be an earlier epoch'],
+      [[{ ...restart, reason: 'bored' } as unknown as JournalRecord], joined, 2, 'restart.reason must be one of journal_lost, journal_behind_sink, operator'],
+    ];
+    for (const [records, prev, epoch, detail] of cases) {
+      const v = await sameVerdict(recordProof([signBatch('site-d', key, 1, records, prev, 1763890000001, epoch)], 0, 0), key.public);
+      assert.deepEqual(v.steps.at(-1), { step: 'record', ok: false, detail });
+    }
+    // a drop proof whose gap record sits in another epoch than the batch it names
+    const dropped = signBatch('site-d', key, 1, [reading], joined, 1763890000001).header;
+    const gap = gapRecord('site-d', 3, 1, 1, 2, 'disk_full', [{ batch: 1, hash: headerHash(dropped) }]);
+    const cover = signBatch('site-d', key, 2, [gap], joined, 1763890000003, 2).header;
+    const drop = await sameVerdict({ record: gap, index: 0, path: [], header: cover, pruned: { header: dropped } }, key.public);
+    assert.deepEqual(drop.steps.at(-1), { step: 'dropped', ok: false, detail: "the gap record is in epoch 2, not in the dropped batch's epoch 1" });
+    const second = signBatch('site-d', key, 2, [{ ...restart, seq: 3 } as JournalRecord], joined, 1763890000001, 2);
+    assert.deepEqual((await sameVerdict(recordProof([second], 0, 0), key.public)).steps.at(-1), { step: 'record', ok: false, detail: 'restart.seq must be 1: a restart record opens its epoch' });
   });
 
   it('reads a proof file within the bounds the CLI keeps', () => {

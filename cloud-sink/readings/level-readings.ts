@@ -20,11 +20,14 @@ const PAGE = 1000;
 /** Names hold no '!' (protocol/names.ts), so these prefixes never run into each other. */
 const K = {
   series: (d: string, s: string, m: string) => `q!${d}!${s}!${m}!`,
-  reading: (d: string, r: ReadingRow) => `q!${d}!${r.sensor}!${r.metric}!${pad(r.ts)}!${pad(r.seq)}`,
+  // seqs and batch numbers start again in each recovery epoch: a later epoch's keys say theirs
+  reading: (d: string, r: ReadingRow, epoch: number) => `q!${d}!${r.sensor}!${r.metric}!${pad(r.ts)}!${pad(r.seq)}${inEpoch(epoch)}`,
   catalogue: (d: string, s: string, m: string) => `qs!${d}!${s}!${m}`,
   hourly: (d: string, s: string, m: string) => `qh!${d}!${s}!${m}!`,
   catalogueRange: (d: string) => ({ gte: `qs!${d}!`, lt: `qs!${d}!~` }),
 };
+
+const inEpoch = (epoch: number) => (epoch === 1 ? '' : `!e${epoch}`);
 
 /** The value as text ('' for a failed read), then the quality score, then the flags when there are any. */
 function encodeValue(r: ReadingRow): string {
@@ -36,11 +39,11 @@ function encodeValue(r: ReadingRow): string {
  * The puts that index a batch's readings: each reading, its series' unit, and the batch's hourly
  * sums per series (keyed by batch: putting a batch's readings again changes nothing).
  */
-export function readingPuts(device: string, batch: number, rows: readonly ReadingRow[]): { type: 'put'; key: string; value: string }[] {
-  const ops = rows.map((r) => ({ type: 'put' as const, key: K.reading(device, r), value: encodeValue(r) }));
+export function readingPuts(device: string, batch: number, rows: readonly ReadingRow[], epoch = 1): { type: 'put'; key: string; value: string }[] {
+  const ops = rows.map((r) => ({ type: 'put' as const, key: K.reading(device, r, epoch), value: encodeValue(r) }));
   for (const r of latestOfRows(rows).values()) ops.push({ type: 'put', key: K.catalogue(device, r.sensor, r.metric), value: r.unit });
   for (const h of hourlyPartials(rows)) {
-    ops.push({ type: 'put', key: `${K.hourly(device, h.sensor, h.metric)}${pad(h.hour)}!${pad(batch)}`, value: `${h.n}\t${h.sum}\t${h.min}\t${h.max}` });
+    ops.push({ type: 'put', key: `${K.hourly(device, h.sensor, h.metric)}${pad(h.hour)}!${pad(batch)}${inEpoch(epoch)}`, value: `${h.n}\t${h.sum}\t${h.min}\t${h.max}` });
   }
   return ops;
 }

@@ -7,10 +7,10 @@ import type pg from 'pg';
 const NAME = `'^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$'`;
 
 const FILL_SQL = `
-INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
+INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch, epoch)
 SELECT b.device, r->>'sensor', r->>'metric', timestamptz 'epoch' + (r->>'ts')::bigint * interval '1 millisecond',
        (r->>'value')::double precision, r->>'unit', coalesce((r->'quality'->>'score')::double precision, 0),
-       coalesce(ARRAY(SELECT jsonb_array_elements_text(r->'quality'->'flags')), '{}'), (r->>'seq')::bigint, b.batch
+       coalesce(ARRAY(SELECT jsonb_array_elements_text(r->'quality'->'flags')), '{}'), (r->>'seq')::bigint, b.batch, b.epoch
 FROM sink_batches b, LATERAL (SELECT line::jsonb AS r FROM regexp_split_to_table(b.records, E'\\n') AS line) AS lines
 WHERE b.records IS NOT NULL AND b.records <> '' AND r->>'kind' = 'reading'
   AND r->>'sensor' ~ ${NAME} AND r->>'metric' ~ ${NAME} AND (r->>'ts')::bigint >= 0
@@ -25,9 +25,9 @@ ON CONFLICT (device, sensor, metric) DO UPDATE
   WHERE (l.ts, l.seq) < (excluded.ts, excluded.seq)`;
 
 const HOURLY_SQL = `
-INSERT INTO readings_hourly (device, sensor, metric, hour, batch, n, sum, min, max)
-SELECT device, sensor, metric, date_bin('1 hour', ts, timestamptz 'epoch'), batch, count(*), sum(value), min(value), max(value)
-FROM readings WHERE value IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+INSERT INTO readings_hourly (device, sensor, metric, hour, batch, epoch, n, sum, min, max)
+SELECT device, sensor, metric, date_bin('1 hour', ts, timestamptz 'epoch'), batch, epoch, count(*), sum(value), min(value), max(value)
+FROM readings WHERE value IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6
 ON CONFLICT DO NOTHING`;
 
 /** With the index on: fill in what is missing, if anything is. Returns the readings added. */

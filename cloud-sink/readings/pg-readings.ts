@@ -43,12 +43,12 @@ function unnestFrom(first: number): string {
  * there already, and a plain insert is cheaper than a speculative one; were it there, the primary
  * key would refuse it and the batch with it rather than store anything twice.
  */
-export async function insertReadings(c: pg.PoolClient, device: string, batch: number, rows: readonly ReadingRow[]): Promise<void> {
+export async function insertReadings(c: pg.PoolClient, device: string, batch: number, rows: readonly ReadingRow[], epoch = 1): Promise<void> {
   if (rows.length === 0) return;
   await c.query(
-    `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
-     SELECT $1, s, m, ${MS('t')}, v, u, q, f::text[], n, $2 FROM ${unnestFrom(3)}`,
-    [device, batch, ...columns(rows)]);
+    `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch, epoch)
+     SELECT $1, s, m, ${MS('t')}, v, u, q, f::text[], n, $2, $3 FROM ${unnestFrom(4)}`,
+    [device, batch, epoch, ...columns(rows)]);
   await c.query(
     `INSERT INTO readings_latest AS l (device, sensor, metric, ts, value, unit, quality, flags, seq)
      SELECT $1, s, m, ${MS('t')}, v, u, q, f::text[], n FROM ${unnestFrom(2)}
@@ -59,11 +59,11 @@ export async function insertReadings(c: pg.PoolClient, device: string, batch: nu
   const sums = hourlyPartials(rows);
   if (sums.length === 0) return;
   await c.query(
-    `INSERT INTO readings_hourly (device, sensor, metric, hour, batch, n, sum, min, max)
-     SELECT $1, s, m, ${MS('h')}, $2, n, su, mi, ma
-     FROM unnest($3::text[], $4::text[], $5::bigint[], $6::int[], $7::float8[], $8::float8[], $9::float8[]) AS x(s, m, h, n, su, mi, ma)
+    `INSERT INTO readings_hourly (device, sensor, metric, hour, batch, epoch, n, sum, min, max)
+     SELECT $1, s, m, ${MS('h')}, $2, $3, n, su, mi, ma
+     FROM unnest($4::text[], $5::text[], $6::bigint[], $7::int[], $8::float8[], $9::float8[], $10::float8[]) AS x(s, m, h, n, su, mi, ma)
      ON CONFLICT DO NOTHING`,
-    [device, batch, sums.map((h) => h.sensor), sums.map((h) => h.metric), sums.map((h) => h.hour), sums.map((h) => h.n),
+    [device, batch, epoch, sums.map((h) => h.sensor), sums.map((h) => h.metric), sums.map((h) => h.hour), sums.map((h) => h.n),
       sums.map((h) => h.sum), sums.map((h) => h.min), sums.map((h) => h.max)]);
 }
 

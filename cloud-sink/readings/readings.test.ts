@@ -1,11 +1,13 @@
 // The readings API on both stores, through real HTTP: a real LevelDB, and a real PostgreSQL
 // (FIELDPROOF_TEST_PG) in a schema of its own. Known readings give exact buckets; gaps and failed
-// reads leave no points; a batch sent twice counts once; bad parameters get a counted 400.
+// reads leave no points; a batch sent twice counts once; a new recovery epoch's readings join the
+// old ones; bad parameters get a counted 400.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { headerHash, type Batch } from '../../protocol/batch.ts';
+import { headerHash, signBatch as signEpochBatch, type Batch } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { gapRecord, readingRecord, type JournalRecord } from '../../protocol/records.ts';
+import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { dropPgSchema, getJson, postColumnar, postJson, signBatch, tempDir } from '../../test/support/sink.ts';
 import { sinkConfig } from '../config.ts';
@@ -117,6 +119,24 @@ for (const kind of ['level', 'postgres'] as const) {
       assert.equal(unknownSeries.status, 200);
       assert.equal(unknownSeries.body.unit, null);
       assert.deepEqual(unknownSeries.body.points, []);
+    });
+
+    it('keeps a new recovery epoch\'s readings beside the old ones, though its seqs and batch numbers start again', async () => {
+      const b2 = chain(key)[1]!;
+      const from = { epoch: 1, batch: 2, hash: headerHash(b2.header) };
+      // seq 2 of epoch 2 has the sensor, time and seq of seq 2 of epoch 1; its batch 1 sums the same hour as batch 1 did
+      const records: JournalRecord[] = [
+        restartRecord(DEVICE, 2, 'journal_lost', from, 0, T0 + 22 * MIN),
+        readingRecord(DEVICE, 2, { sensor: 'co2-1', metric: 'co2_ppm', unit: 'ppm', ts: T0 + MIN, value: 100 }, { score: 1, flags: [] }),
+        readingRecord(DEVICE, 3, { sensor: 'co2-1', metric: 'co2_ppm', unit: 'ppm', ts: T0 + 22 * MIN, value: 13 }, { score: 1, flags: [] }),
+      ];
+      const epoch2 = signEpochBatch(DEVICE, key, 1, records, from.hash, T0 + 23 * MIN, 2);
+      assert.equal((await postJson(sink.url, epoch2)).body.code, 'restart_pending');
+      assert.equal((await sink.store.acceptRestart(DEVICE, 2, Date.now())).status, 'accepted');
+      assert.equal((await postJson(sink.url, epoch2)).body.status, 'stored');
+      const all = { t: T0, min: 1, avg: 186 / 13, max: 100, n: 13 };
+      assert.deepEqual((await get(series(`from=${T0}&to=${T0 + 3600_000 + 5 * MIN}&step=3600000`))).body.points, [all], 'from the hourly sums');
+      assert.deepEqual((await get(series(`from=${T0}&to=${T0 + 23 * MIN}&step=3600000`))).body.points, [all], 'reading by reading');
     });
 
     it('refuses bad parameters with a one-line 400 and counts them', async () => {

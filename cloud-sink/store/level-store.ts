@@ -4,7 +4,7 @@
 // before it leave.
 
 import type { Level } from 'level';
-import type { BatchHeader } from '../../protocol/batch.ts';
+import { epochOf, type BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
 import { LevelMrvStore } from '../mrv/store/level-mrv-store.ts';
@@ -12,9 +12,10 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import { LevelReadingsIndex, readingPuts } from '../readings/level-readings.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
+import { chainKey, deviceOfChain, LevelRestarts } from './level-restarts.ts';
 import {
-  pad, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head, type RegisteredDevice,
-  type SinkStore, type StoredBatchRow, type TimeFlagCounts,
+  pad, type AcceptRestartOutcome, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head,
+  type RegisteredDevice, type RestartRow, type SinkStore, type StoredBatchRow, type TimeFlagCounts,
 } from './types.ts';
 
 type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
@@ -30,6 +31,8 @@ interface RowValue {
   receivedAt: number;
 }
 
+// Rows, records and the seq index are kept per chain: the device's name for epoch 1 (the keys of
+// a store from before epochs), `device@N` for epoch N (level-restarts.ts). The head is per device.
 const K = {
   row: (d: string, b: number) => `h!${d}!${pad(b)}`,
   rowRange: (d: string) => ({ gte: `h!${d}!`, lt: `h!${d}!~` }),
@@ -66,6 +69,7 @@ export class LevelSinkStore implements SinkStore {
   private acceptSeq = 0;
   private anchorSeq = 0;
   private anchorLock: Promise<unknown> = Promise.resolve();
+  private readonly restartsPart = new LevelRestarts(() => this.level);
 
   private readonly dir: string;
   private readonly readingsOn: boolean;
@@ -103,11 +107,13 @@ export class LevelSinkStore implements SinkStore {
   private async indexHeldReadings(): Promise<void> {
     for (const device of await this.devices()) {
       let ops: Op[] = [];
-      for await (const { row, lines } of this.batches(device)) {
-        ops.push(...readingPuts(device, row.header.batch, readingRows(lines.join('\n'))));
-        if (ops.length >= 10_000) {
-          await this.level.batch(ops);
-          ops = [];
+      for (const epoch of await this.epochs(device)) {
+        for await (const { row, lines } of this.batches(device, 1, epoch)) {
+          ops.push(...readingPuts(device, row.header.batch, readingRows(lines.join('\n')), epoch));
+          if (ops.length >= 10_000) {
+            await this.level.batch(ops);
+            ops = [];
+          }
         }
       }
       if (ops.length > 0) await this.level.batch(ops);
@@ -157,10 +163,11 @@ export class LevelSinkStore implements SinkStore {
     try {
       for (const { batch } of items) {
         const { header, hash } = batch;
-        const d = header.device;
-        const head = tentative.get(d) ?? (await this.head(d));
+        const device = header.device;
+        const d = chainKey(device, epochOf(header));
+        const head = tentative.get(device) ?? (await this.head(device));
         let stored: string | null = null;
-        if (header.batch <= head.batch) {
+        if (header.batch <= head.batch || epochOf(header) !== head.epoch) {
           stored = addedHashes.get(`${d}!${header.batch}`) ?? null;
           if (stored === null) {
             const row = await this.level.get(K.row(d, header.batch));
@@ -175,24 +182,25 @@ export class LevelSinkStore implements SinkStore {
         const row: RowValue = { header, hash, pruned: batch.pruned, minTs: batch.minTs, maxTs: batch.maxTs, receivedAt: batch.receivedAt };
         if (batch.cover) row.cover = batch.cover;
         if (batch.timeFlags && batch.timeFlags.length > 0) row.timeFlags = batch.timeFlags;
-        const next: Head = { batch: header.batch, hash, last: header.last };
+        const next: Head = { epoch: head.epoch, batch: header.batch, hash, last: header.last };
         const accept = ++this.acceptSeq;
         ops.push(
           { type: 'put', key: K.row(d, header.batch), value: JSON.stringify(row) },
           { type: 'put', key: K.seq(d, header.first), value: String(header.batch) },
-          { type: 'put', key: K.head(d), value: JSON.stringify(next) },
+          { type: 'put', key: K.head(device), value: JSON.stringify(next) },
           { type: 'put', key: K.unanchored(accept), value: `${d}!${header.batch}` },
         );
         if (!batch.pruned) ops.push({ type: 'put', key: K.lines(d, header.batch), value: batch.text });
         if (batch.timeFlags && batch.timeFlags.length > 0) {
-          const counts = flagCounts.get(d) ?? (await this.flagCountsOf(d));
+          // counted per device across its epochs, as the fleet and the report show them
+          const counts = flagCounts.get(device) ?? (await this.flagCountsOf(device));
           for (const f of batch.timeFlags) counts[f]++;
-          flagCounts.set(d, counts);
-          ops.push({ type: 'put', key: K.timeFlags(d), value: JSON.stringify(counts) });
+          flagCounts.set(device, counts);
+          ops.push({ type: 'put', key: K.timeFlags(device), value: JSON.stringify(counts) });
         }
         // in the same write: an accepted batch is queryable, and a duplicate never gets this far
-        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(d, header.batch, readingRows(batch.text)));
-        tentative.set(d, next);
+        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(device, header.batch, readingRows(batch.text), epochOf(header)));
+        tentative.set(device, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
       }
@@ -217,9 +225,10 @@ export class LevelSinkStore implements SinkStore {
     // one is newer than what was read, and must not be replaced by it.
     const committed = this.heads.get(device);
     if (committed) return committed;
-    if (!text) return { batch: 0, hash: ZERO_HASH, last: 0 };
+    if (!text) return { epoch: 1, batch: 0, hash: ZERO_HASH, last: 0 };
     // Cached only for devices that hold batches: a lookup of any other name leaves nothing behind.
-    const head = JSON.parse(text) as Head;
+    // A head written before epochs existed is of epoch 1.
+    const head = { epoch: 1, ...(JSON.parse(text) as Partial<Head>) } as Head;
     this.heads.set(device, head);
     return head;
   }
@@ -232,37 +241,49 @@ export class LevelSinkStore implements SinkStore {
     return { ...v, anchorId: anchorId ?? null, anchorIndex: anchorIndex ?? null };
   }
 
-  async batch(device: string, batchNo: number): Promise<StoredBatchRow | null> {
-    return this.rowFrom(device, batchNo, await this.level.get(K.row(device, batchNo)));
+  async batch(device: string, batchNo: number, epoch = 1): Promise<StoredBatchRow | null> {
+    const d = chainKey(device, epoch);
+    return this.rowFrom(d, batchNo, await this.level.get(K.row(d, batchNo)));
   }
 
-  async heldBatch(device: string, batchNo: number): Promise<{ hash: string; pruned: boolean } | null> {
-    // the head is cached: a batch beyond it (the usual case) costs no read
-    if (batchNo > (await this.head(device)).batch) return null;
-    const row = await this.batch(device, batchNo);
+  async heldBatch(device: string, batchNo: number, epoch = 1): Promise<{ hash: string; pruned: boolean } | null> {
+    // the head is cached: a batch beyond it in the current epoch (the usual case) costs no read
+    const head = await this.head(device);
+    if (head.epoch === epoch && batchNo > head.batch) return null;
+    const row = await this.batch(device, batchNo, epoch);
     return row ? { hash: row.hash, pruned: row.pruned } : null;
   }
 
-  async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
-    for await (const [, value] of this.level.iterator({ gte: K.seqPrefix(device), lte: K.seq(device, seq), reverse: true, limit: 1 })) {
-      const row = await this.batch(device, Number(value));
+  async batchForSeq(device: string, seq: number, epoch = 1): Promise<StoredBatchRow | null> {
+    const d = chainKey(device, epoch);
+    for await (const [, value] of this.level.iterator({ gte: K.seqPrefix(d), lte: K.seq(d, seq), reverse: true, limit: 1 })) {
+      const row = await this.batch(device, Number(value), epoch);
       if (row && row.header.first <= seq && seq <= row.header.last) return row;
     }
     return null;
   }
 
-  async records(device: string, batchNo: number): Promise<string[]> {
-    const text = await this.level.get(K.lines(device, batchNo));
+  async records(device: string, batchNo: number, epoch = 1): Promise<string[]> {
+    const text = await this.level.get(K.lines(chainKey(device, epoch), batchNo));
     return text === undefined || text === '' ? [] : text.split('\n');
   }
 
-  async *batches(device: string, from = 1): AsyncIterable<{ row: StoredBatchRow; lines: string[] }> {
-    const range = K.rowRange(device);
-    for await (const [key, value] of this.level.iterator({ gte: K.row(device, from), lt: range.lt })) {
+  async *batches(device: string, from = 1, epoch = 1): AsyncIterable<{ row: StoredBatchRow; lines: string[] }> {
+    const d = chainKey(device, epoch);
+    const range = K.rowRange(d);
+    for await (const [key, value] of this.level.iterator({ gte: K.row(d, from), lt: range.lt })) {
       const b = Number(key.slice(key.lastIndexOf('!') + 1));
-      const row = (await this.rowFrom(device, b, value))!;
-      yield { row, lines: row.pruned ? [] : await this.records(device, b) };
+      const row = (await this.rowFrom(d, b, value))!;
+      yield { row, lines: row.pruned ? [] : await this.records(device, b, epoch) };
     }
+  }
+
+  async epochs(device: string): Promise<number[]> {
+    const out: number[] = [];
+    for (const e of [1, ...(await this.restartsPart.acceptedEpochs(device))]) {
+      for await (const _ of this.level.keys({ ...K.rowRange(chainKey(device, e)), limit: 1 })) out.push(e);
+    }
+    return out;
   }
 
   async batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]> {
@@ -319,14 +340,31 @@ export class LevelSinkStore implements SinkStore {
     return out;
   }
 
-  reportEquivocation(r: EquivocationReport): Promise<void> {
-    return this.serialized(() => this.level.put(K.equivocation(r.reportedAt, r.device, r.batch), JSON.stringify(r), { sync: true }));
+  reportEquivocation(r: EquivocationReport): Promise<boolean> {
+    return this.serialized(() => this.restartsPart.reportEquivocation(K.equivocation(r.reportedAt, chainKey(r.device, r.epoch), r.batch), r));
   }
 
   async equivocations(): Promise<EquivocationReport[]> {
     const out: EquivocationReport[] = [];
-    for await (const value of this.level.values({ gte: 'e!', lt: 'e!~' })) out.push(JSON.parse(value) as EquivocationReport);
+    for await (const value of this.level.values({ gte: 'e!', lt: 'e!~' })) out.push({ epoch: 1, ...(JSON.parse(value) as Omit<EquivocationReport, 'epoch'>) });
     return out;
+  }
+
+  noteRestart(r: RestartRow): Promise<boolean> {
+    return this.serialized(() => this.restartsPart.note(r));
+  }
+
+  restarts(device?: string): Promise<RestartRow[]> {
+    return this.restartsPart.list(device);
+  }
+
+  /** In the write chain, after any flush queued before it: no batch is checked against a head that is being replaced. */
+  acceptRestart(device: string, epoch: number, now: number): Promise<AcceptRestartOutcome> {
+    return this.serialized(async () => {
+      const outcome = await this.restartsPart.accept(device, epoch, now, await this.head(device), async (d, b, e) => (await this.batch(d, b, e))?.hash ?? null, K.head(device));
+      if (outcome.status === 'accepted') this.heads.set(device, outcome.head);
+      return outcome;
+    });
   }
 
   // ------------------------------------------------------------------ anchors
@@ -420,7 +458,7 @@ export class LevelSinkStore implements SinkStore {
 
   async unanchoredDevices(max: number): Promise<string[]> {
     const devices = new Set<string>();
-    for await (const value of this.level.values({ gte: 'u!', lt: 'u!~', limit: max })) devices.add(value.slice(0, value.lastIndexOf('!')));
+    for await (const value of this.level.values({ gte: 'u!', lt: 'u!~', limit: max })) devices.add(deviceOfChain(value.slice(0, value.lastIndexOf('!'))));
     return [...devices];
   }
 

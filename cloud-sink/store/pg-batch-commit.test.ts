@@ -1,11 +1,14 @@
 // Group commit in the PostgreSQL store, against a real server (FIELDPROOF_TEST_PG): many batches of
 // many devices offered at once, with a device's consecutive batches, a batch offered twice and two
-// different batches under one number in the same groups, and one batch the database refuses.
+// different batches under one number in the same groups, one batch the database refuses, and a
+// device's new recovery epoch stored in groups beside its closed one.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { headerHash, type Batch } from '../../protocol/batch.ts';
+import { headerHash, signBatch as signEpochBatch, type Batch } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
+import { readingRecord } from '../../protocol/records.ts';
+import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { makeChain, signBatch } from '../../test/support/sink.ts';
 import { PostgresSinkStore } from './postgres-store.ts';
@@ -48,7 +51,7 @@ describe('PostgreSQL store: batches committed in groups', { skip }, () => {
     assert.equal(stored.filter((o) => o.status === 'stored').length + (outcomes[offers.length]!.status === 'stored' ? 1 : 0), 60, 'each batch stored once');
     assert.equal(outcomes.at(-1)!.status, 'equivocation', JSON.stringify(outcomes.at(-1)));
     for (const [d, chain] of chains.entries()) {
-      assert.deepEqual(await store.head(`group-${d}`), { batch: 5, hash: headerHash(chain[4]!.header), last: 50 });
+      assert.deepEqual(await store.head(`group-${d}`), { epoch: 1, batch: 5, hash: headerHash(chain[4]!.header), last: 50 });
       const held: number[] = [];
       for await (const { row, lines } of store.batches(`group-${d}`)) {
         held.push(row.header.batch);
@@ -56,6 +59,34 @@ describe('PostgreSQL store: batches committed in groups', { skip }, () => {
       }
       assert.deepEqual(held, [1, 2, 3, 4, 5]);
     }
+  });
+
+  it('stores a new epoch in groups as its own chain, and answers its closed epoch from what is held', async () => {
+    const key = generateKey();
+    const device = 'group-epoch';
+    const old = makeChain(device, key, 4, 3);
+    for (const b of old.slice(0, 3)) assert.deepEqual(await store.commitBatch(toStore(b)), { status: 'stored' });
+    const from = { epoch: 1, batch: 3, hash: headerHash(old[2]!.header) };
+    const reading = (seq: number) => readingRecord(device, seq, { sensor: 's', metric: 'm', ts: 1763884900000 + seq, value: seq, unit: 'u' }, { score: 1, flags: [] });
+    const epoch2: Batch[] = [];
+    let prev = from.hash;
+    for (let n = 1; n <= 3; n++) {
+      const records = n === 1 ? [restartRecord(device, 2, 'journal_lost', from, 1, 1763884900000), reading(2)] : [reading(2 * n - 1), reading(2 * n)];
+      epoch2.push(signEpochBatch(device, key, n, records, prev, 1763884900000 + n, 2));
+      prev = headerHash(epoch2.at(-1)!.header);
+    }
+    await store.noteRestart({ device, epoch: 2, reason: 'journal_lost', from, ts: 1, rejournaled: 1, header: epoch2[0]!.header, seenAt: 1, acceptedAt: null });
+    assert.equal((await store.acceptRestart(device, 2, 2)).status, 'accepted');
+    // the first offer goes alone while the rest queue into one group: the new chain out of order,
+    // and a batch of the old chain it does not hold
+    const outcomes = await Promise.all([old[1]!, epoch2[2]!, epoch2[0]!, old[3]!, epoch2[1]!].map((b) => store.commitBatch(toStore(b))));
+    assert.deepEqual(outcomes.map((o) => o.status), ['duplicate', 'stored', 'stored', 'other_epoch', 'stored']);
+    assert.deepEqual(await store.head(device), { epoch: 2, batch: 3, hash: prev, last: 6 });
+    const held: number[] = [];
+    for await (const { row } of store.batches(device, 1, 2)) held.push(row.header.epoch! * 10 + row.header.batch);
+    assert.deepEqual(held, [21, 22, 23]);
+    assert.equal((await store.heldBatch(device, 2, 2))?.hash, headerHash(epoch2[1]!.header));
+    assert.equal((await store.heldBatch(device, 2, 1))?.hash, headerHash(old[1]!.header), 'batch 2 of epoch 1 is another batch');
   });
 
   it('fails only the batch the database refuses when it shares a group with others', async () => {

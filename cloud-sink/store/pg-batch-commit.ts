@@ -4,9 +4,12 @@
 // checked and stored together, in one transaction: every device's head row locked FOR UPDATE (in
 // device order, so that two groups, in this process or another, never wait for each other in a
 // circle), each batch checked against its head in chain order, the ones that chain inserted with
-// one statement, the heads moved with another. A group that fails is taken apart and each batch
-// tried alone, so that one bad batch fails only itself.
+// one statement, the heads moved with another. A device has one head row, that of its current
+// recovery epoch; a batch is (device, epoch, batch), and one of another epoch is only looked up.
+// A group that fails is taken apart and each batch tried alone, so that one bad batch fails only
+// itself.
 import type pg from 'pg';
+import { epochOf } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { chainDecision } from './chain.ts';
 import type { BatchToStore, CommitOutcome, Head } from './types.ts';
@@ -28,7 +31,7 @@ export interface GroupCommitOptions {
 
 export type InTransaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
 
-const key = (device: string, batch: number) => `${device}\n${batch}`;
+const key = (device: string, epoch: number, batch: number) => `${device}\n${epoch}\n${batch}`;
 
 export class PgBatchCommitter {
   private readonly waiting: Offer[] = [];
@@ -90,35 +93,41 @@ export class PgBatchCommitter {
       await c.query('INSERT INTO sink_heads (device, batch, hash, last_seq) SELECT d, 0, $2, 0 FROM unnest($1::text[]) AS d ON CONFLICT (device) DO NOTHING', [missing, ZERO_HASH]);
       for (const [d, h] of await lockHeads(c, missing)) heads.set(d, h);
     }
-    // The hashes held under numbers at or below a head: duplicates and equivocations. A statement
-    // after the locks, so it sees what a transaction we waited for stored.
-    const low = batches.filter((b) => b.header.batch <= heads.get(b.header.device)!.batch);
+    // The hashes held under numbers at or below a head, or in an epoch other than the head's:
+    // duplicates and equivocations. A statement after the locks, so it sees what a transaction we
+    // waited for stored.
+    const low = batches.filter((b) => {
+      const head = heads.get(b.header.device)!;
+      return b.header.batch <= head.batch || epochOf(b.header) !== head.epoch;
+    });
     const held = new Map<string, string>();
     if (low.length > 0) {
-      const { rows } = await c.query<{ device: string; batch: string; hash: string }>(
-        'SELECT device, batch, hash FROM sink_batches WHERE (device, batch) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))',
-        [low.map((b) => b.header.device), low.map((b) => b.header.batch)]);
-      for (const r of rows) held.set(key(r.device, Number(r.batch)), r.hash);
+      const { rows } = await c.query<{ device: string; epoch: number; batch: string; hash: string }>(
+        'SELECT device, epoch, batch, hash FROM sink_batches WHERE (device, epoch, batch) IN (SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[]))',
+        [low.map((b) => b.header.device), low.map((b) => epochOf(b.header)), low.map((b) => b.header.batch)]);
+      for (const r of rows) held.set(key(r.device, r.epoch, Number(r.batch)), r.hash);
     }
     const outcomes: CommitOutcome[] = new Array(batches.length);
     const appended: BatchToStore[] = [];
     const inChainOrder = batches.map((_, i) => i).sort((x, y) => {
       const a = batches[x]!.header;
       const b = batches[y]!.header;
-      return a.device < b.device ? -1 : a.device > b.device ? 1 : a.batch - b.batch;
+      return a.device < b.device ? -1 : a.device > b.device ? 1 : epochOf(a) - epochOf(b) || a.batch - b.batch;
     });
     for (const i of inChainOrder) {
       const b = batches[i]!;
       const { device, batch } = b.header;
-      const decision = chainDecision(heads.get(device)!, b.header, b.hash, held.get(key(device, batch)) ?? null);
+      const epoch = epochOf(b.header);
+      const head = heads.get(device)!;
+      const decision = chainDecision(head, b.header, b.hash, held.get(key(device, epoch, batch)) ?? null);
       if (decision !== 'append') {
         outcomes[i] = decision;
         continue;
       }
       outcomes[i] = { status: 'stored' };
       appended.push(b);
-      heads.set(device, { batch, hash: b.hash, last: b.header.last });
-      held.set(key(device, batch), b.hash); // the same batch twice in one group: the second is a duplicate
+      heads.set(device, { epoch: head.epoch, batch, hash: b.hash, last: b.header.last });
+      held.set(key(device, epoch, batch), b.hash); // the same batch twice in one group: the second is a duplicate
     }
     if (appended.length > 0) {
       await insertBatches(c, appended);
@@ -131,12 +140,12 @@ export class PgBatchCommitter {
 
 /** The heads of these devices (sorted), locked until the transaction ends; devices without a row are absent. */
 async function lockHeads(c: pg.PoolClient, devices: string[]): Promise<Map<string, Head>> {
-  const { rows } = await c.query<{ device: string; batch: string; hash: string; last_seq: string }>(
-    'SELECT device, batch, hash, last_seq FROM sink_heads WHERE device = ANY($1::text[]) ORDER BY device FOR UPDATE', [devices]);
-  return new Map(rows.map((r) => [r.device, { batch: Number(r.batch), hash: r.hash, last: Number(r.last_seq) }]));
+  const { rows } = await c.query<{ device: string; epoch: number; batch: string; hash: string; last_seq: string }>(
+    'SELECT device, epoch, batch, hash, last_seq FROM sink_heads WHERE device = ANY($1::text[]) ORDER BY device FOR UPDATE', [devices]);
+  return new Map(rows.map((r) => [r.device, { epoch: r.epoch, batch: Number(r.batch), hash: r.hash, last: Number(r.last_seq) }]));
 }
 
-const BATCH_FIELDS = 13;
+const BATCH_FIELDS = 14;
 
 /**
  * The accepted batches, in one statement: a VALUES row of parameters each (parameters, not
@@ -149,17 +158,18 @@ async function insertBatches(c: pg.PoolClient, batches: BatchToStore[]): Promise
   for (const b of batches) {
     const h = b.header;
     const at = values.length;
-    values.push(h.device, h.batch, h.first, h.last, b.hash, JSON.stringify(h), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt,
+    values.push(h.device, epochOf(h), h.batch, h.first, h.last, b.hash, JSON.stringify(h), b.pruned ? null : b.text, b.pruned, b.minTs, b.maxTs, b.receivedAt,
       b.cover ? JSON.stringify(b.cover) : null, b.timeFlags && b.timeFlags.length > 0 ? JSON.stringify(b.timeFlags) : null);
     rows.push(`(${Array.from({ length: BATCH_FIELDS }, (_, k) => `$${at + k + 1}`).join(', ')})`);
   }
   await c.query(
-    `INSERT INTO sink_batches (device, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at, prune_cover, time_flags) VALUES ${rows.join(', ')}`,
+    `INSERT INTO sink_batches (device, epoch, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at, prune_cover, time_flags) VALUES ${rows.join(', ')}`,
     values);
 }
 
 async function moveHeads(c: pg.PoolClient, heads: (readonly [string, Head])[]): Promise<void> {
   const values: unknown[] = [];
+  // only batches of a head's own epoch are appended: the epoch column stays as it is
   const rows = heads.map(([device, h]) => {
     values.push(device, h.batch, h.hash, h.last);
     const at = values.length - 4;

@@ -4,25 +4,27 @@
 // arrive together), so two processes offered the same batch store it once; the (device, batch)
 // primary key is the second guard.
 import pg from 'pg';
-import type { BatchHeader } from '../../protocol/batch.ts';
+import { epochOf, type BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 import { migrate } from './migrate.ts';
 import { PgBatchCommitter } from './pg-batch-commit.ts';
+import { PgRestarts } from './pg-restarts.ts';
 import type { Logger } from 'pino';
 import { insertReadings, PgReadingsIndex } from '../readings/pg-readings.ts';
 import { ReadingPartitions } from '../readings/pg-partitions.ts';
 import { backfillReadings, markBackfillNeeded } from '../readings/pg-backfill.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import type {
-  AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, SinkStore, StoredBatchRow, TimeFlagCounts,
+  AcceptRestartOutcome, AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, RestartRow, SinkStore,
+  StoredBatchRow, TimeFlagCounts,
 } from './types.ts';
 
 /** The readings of the batches a group stored (pruned ones have none), in the group's transaction. */
 async function storeReadings(c: pg.PoolClient, stored: readonly BatchToStore[]): Promise<void> {
-  for (const b of stored) if (!b.pruned) await insertReadings(c, b.header.device, b.header.batch, readingRows(b.text));
+  for (const b of stored) if (!b.pruned) await insertReadings(c, b.header.device, b.header.batch, readingRows(b.text), epochOf(b.header));
 }
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
@@ -47,6 +49,15 @@ interface AnchorDbRow {
   id: string; root: string; size: number; first_ts: string; last_ts: string; created_at: string; state: AnchorRow['state'];
   chain: string | null; module: string | null; sender: string | null; tx: string | null; version: string | null; detail: AnchorRow['detail'];
 }
+
+interface HeadDbRow {
+  epoch: number;
+  batch: string;
+  hash: string;
+  last_seq: string;
+}
+
+const toHead = (r: HeadDbRow): Head => ({ epoch: r.epoch, batch: Number(r.batch), hash: r.hash, last: Number(r.last_seq) });
 
 const BATCH_COLUMNS = 'header, hash, pruned, min_ts, max_ts, received_at, anchor_id, anchor_index, prune_cover, time_flags';
 const num = (v: string | null): number | null => (v === null ? null : Number(v));
@@ -81,6 +92,7 @@ export interface PostgresStoreOptions {
 export class PostgresSinkStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
+  private readonly restartsPart = new PgRestarts(() => this.db);
   private committer: PgBatchCommitter | null = null;
   private partitions: ReadingPartitions | null = null;
 
@@ -174,48 +186,54 @@ export class PostgresSinkStore implements SinkStore {
   }
 
   async head(device: string): Promise<Head> {
-    const { rows } = await this.db.query<{ batch: string; hash: string; last_seq: string }>('SELECT batch, hash, last_seq FROM sink_heads WHERE device = $1', [device]);
-    const r = rows[0];
-    return r ? { batch: Number(r.batch), hash: r.hash, last: Number(r.last_seq) } : { batch: 0, hash: ZERO_HASH, last: 0 };
+    const { rows } = await this.db.query<HeadDbRow>('SELECT epoch, batch, hash, last_seq FROM sink_heads WHERE device = $1', [device]);
+    return rows[0] ? toHead(rows[0]) : { epoch: 1, batch: 0, hash: ZERO_HASH, last: 0 };
   }
 
-  async batch(device: string, batchNo: number): Promise<StoredBatchRow | null> {
-    const { rows } = await this.db.query<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND batch = $2`, [device, batchNo]);
+  async batch(device: string, batchNo: number, epoch = 1): Promise<StoredBatchRow | null> {
+    const { rows } = await this.db.query<BatchDbRow>(`SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch = $3`, [device, epoch, batchNo]);
     return rows[0] ? toRow(rows[0]) : null;
   }
 
-  async heldBatch(device: string, batchNo: number): Promise<{ hash: string; pruned: boolean } | null> {
-    const { rows } = await this.db.query<{ hash: string; pruned: boolean }>('SELECT hash, pruned FROM sink_batches WHERE device = $1 AND batch = $2', [device, batchNo]);
+  async heldBatch(device: string, batchNo: number, epoch = 1): Promise<{ hash: string; pruned: boolean } | null> {
+    const { rows } = await this.db.query<{ hash: string; pruned: boolean }>(
+      'SELECT hash, pruned FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch = $3', [device, epoch, batchNo]);
     return rows[0] ? { hash: rows[0].hash, pruned: rows[0].pruned } : null;
   }
 
-  async batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null> {
+  async batchForSeq(device: string, seq: number, epoch = 1): Promise<StoredBatchRow | null> {
     const { rows } = await this.db.query<BatchDbRow>(
-      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND first_seq <= $2 AND last_seq >= $2 ORDER BY first_seq DESC LIMIT 1`, [device, seq]);
+      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND epoch = $2 AND first_seq <= $3 AND last_seq >= $3 ORDER BY first_seq DESC LIMIT 1`, [device, epoch, seq]);
     return rows[0] ? toRow(rows[0]) : null;
   }
 
-  async records(device: string, batchNo: number): Promise<string[]> {
-    const { rows } = await this.db.query<{ records: string | null }>('SELECT records FROM sink_batches WHERE device = $1 AND batch = $2', [device, batchNo]);
+  async records(device: string, batchNo: number, epoch = 1): Promise<string[]> {
+    const { rows } = await this.db.query<{ records: string | null }>('SELECT records FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch = $3', [device, epoch, batchNo]);
     const text = rows[0]?.records;
     return text ? text.split('\n') : [];
   }
 
-  async *batches(device: string, from = 1): AsyncIterable<{ row: StoredBatchRow; lines: string[] }> {
+  async *batches(device: string, from = 1, epoch = 1): AsyncIterable<{ row: StoredBatchRow; lines: string[] }> {
     const page = 200;
     let next = from;
     for (;;) {
       const { rows } = await this.db.query<BatchDbRow & { batch: string; records: string | null }>(
-        `SELECT batch, records, ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND batch >= $2 ORDER BY batch LIMIT ${page}`, [device, next]);
+        `SELECT batch, records, ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND epoch = $2 AND batch >= $3 ORDER BY batch LIMIT ${page}`, [device, epoch, next]);
       for (const r of rows) yield { row: toRow(r), lines: r.records ? r.records.split('\n') : [] };
       if (rows.length < page) return;
       next = Number(rows[rows.length - 1]!.batch) + 1;
     }
   }
 
+  async epochs(device: string): Promise<number[]> {
+    const { rows } = await this.db.query<{ epoch: number }>('SELECT DISTINCT epoch FROM sink_batches WHERE device = $1 ORDER BY epoch', [device]);
+    return rows.map((r) => r.epoch);
+  }
+
+  /** Epoch 1 only, as before epochs: the report engine does not read later epochs yet. */
   async batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]> {
     const { rows } = await this.db.query<BatchDbRow>(
-      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND (pruned OR (min_ts < $3 AND max_ts >= $2)) ORDER BY batch`, [device, fromTs, toTs]);
+      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND epoch = 1 AND (pruned OR (min_ts < $3 AND max_ts >= $2)) ORDER BY batch`, [device, fromTs, toTs]);
     return rows.map(toRow);
   }
 
@@ -230,7 +248,7 @@ export class PostgresSinkStore implements SinkStore {
   }
 
   async devices(): Promise<string[]> {
-    const { rows } = await this.db.query<{ device: string }>('SELECT device FROM sink_heads WHERE batch > 0 ORDER BY device');
+    const { rows } = await this.db.query<{ device: string }>('SELECT device FROM sink_heads WHERE batch > 0 OR epoch > 1 ORDER BY device');
     return rows.map((r) => r.device);
   }
 
@@ -261,19 +279,34 @@ export class PostgresSinkStore implements SinkStore {
     return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at), ...(r.changes ? (JSON.parse(r.changes) as Partial<RegisteredDevice>) : {}) }));
   }
 
-  async reportEquivocation(r: EquivocationReport): Promise<void> {
-    await this.db.query(
-      'INSERT INTO sink_equivocations (device, batch, stored_hash, offered_hash, offered_header, reported_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [r.device, r.batch, r.storedHash, r.offeredHash, JSON.stringify(r.offeredHeader), r.reportedAt]);
+  async reportEquivocation(r: EquivocationReport): Promise<boolean> {
+    const ins = await this.db.query(
+      `INSERT INTO sink_equivocations (device, epoch, batch, stored_hash, offered_hash, offered_header, reported_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (device, epoch, batch, offered_hash) DO NOTHING`,
+      [r.device, r.epoch, r.batch, r.storedHash, r.offeredHash, JSON.stringify(r.offeredHeader), r.reportedAt]);
+    return ins.rowCount === 1;
   }
 
   async equivocations(): Promise<EquivocationReport[]> {
-    const { rows } = await this.db.query<{ device: string; batch: string; stored_hash: string; offered_hash: string; offered_header: string; reported_at: string }>(
-      'SELECT device, batch, stored_hash, offered_hash, offered_header, reported_at FROM sink_equivocations ORDER BY id');
+    const { rows } = await this.db.query<{ device: string; epoch: number; batch: string; stored_hash: string; offered_hash: string; offered_header: string; reported_at: string }>(
+      'SELECT device, epoch, batch, stored_hash, offered_hash, offered_header, reported_at FROM sink_equivocations ORDER BY id');
     return rows.map((r) => ({
-      device: r.device, batch: Number(r.batch), storedHash: r.stored_hash, offeredHash: r.offered_hash,
+      device: r.device, epoch: r.epoch, batch: Number(r.batch), storedHash: r.stored_hash, offeredHash: r.offered_hash,
       offeredHeader: JSON.parse(r.offered_header), reportedAt: Number(r.reported_at),
     }));
+  }
+
+  noteRestart(r: RestartRow): Promise<boolean> {
+    return this.restartsPart.note(r);
+  }
+
+  restarts(device?: string): Promise<RestartRow[]> {
+    return this.restartsPart.list(device);
+  }
+
+  /** Under the device's head row lock, as a batch commit: no batch is checked against a head being replaced. */
+  acceptRestart(device: string, epoch: number, now: number): Promise<AcceptRestartOutcome> {
+    return this.tx((c) => this.restartsPart.accept(c, device, epoch, now));
   }
 
   // ------------------------------------------------------------------ anchors
@@ -321,8 +354,8 @@ export class PostgresSinkStore implements SinkStore {
     return this.tx(async (c) => {
       // FOR UPDATE SKIP LOCKED: a batch whose storing transaction has not committed is not seen at
       // all, and goes into the next anchor.
-      const { rows: candidates } = await c.query<{ device: string; batch: string; hash: string; header: string }>(
-        `SELECT device, batch, hash, header FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1 FOR UPDATE SKIP LOCKED`, [max]);
+      const { rows: candidates } = await c.query<{ device: string; epoch: number; batch: string; hash: string; header: string }>(
+        `SELECT device, epoch, batch, hash, header FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1 FOR UPDATE SKIP LOCKED`, [max]);
       const rows: typeof candidates = [];
       let firstTs = Infinity;
       let lastTs = -Infinity;
@@ -341,9 +374,9 @@ export class PostgresSinkStore implements SinkStore {
       const anchor = toAnchor(ins.rows[0]!);
       await c.query(
         `UPDATE sink_batches b SET anchor_id = $1, anchor_index = m.idx
-         FROM unnest($2::text[], $3::bigint[], $4::int[]) AS m(device, batch, idx)
-         WHERE b.device = m.device AND b.batch = m.batch`,
-        [anchor.id, rows.map((r) => r.device), rows.map((r) => r.batch), rows.map((_, i) => i)]);
+         FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[]) AS m(device, epoch, batch, idx)
+         WHERE b.device = m.device AND b.epoch = m.epoch AND b.batch = m.batch`,
+        [anchor.id, rows.map((r) => r.device), rows.map((r) => r.epoch), rows.map((r) => r.batch), rows.map((_, i) => i)]);
       return anchor;
     });
   }

@@ -3,6 +3,7 @@
 // row: its signed header, its records' canonical lines, and where it sits in an anchor tree.
 import type { BatchHeader } from '../../protocol/batch.ts';
 import type { PruneCover } from '../../protocol/prune-cover.ts';
+import type { ProvableBatch } from '../../protocol/restart.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 import type { ReadingsIndex } from '../readings/types.ts';
 
@@ -41,9 +42,13 @@ export type CommitOutcome =
   /** a different batch under a number already held: the device equivocates */
   | { status: 'equivocation'; storedHash: string }
   /** not the next batch of the chain the sink holds */
-  | { status: 'out_of_order'; have: number; reason: string };
+  | { status: 'out_of_order'; have: number; reason: string }
+  /** a batch of an epoch other than the device's current one, not held: a closed or not yet accepted chain */
+  | { status: 'other_epoch'; epoch: number };
 
 export interface Head {
+  /** the device's current epoch: the one whose chain the sink extends (1 until a restart is accepted) */
+  epoch: number;
   /** the last batch held for the device, 0 before any */
   batch: number;
   /** its header hash (64 zeros before any): what the next batch's `prev` must be */
@@ -112,12 +117,35 @@ export interface RegisteredDevice {
 
 export interface EquivocationReport {
   device: string;
+  /** the epoch of the batch offered (1 for reports stored before epochs existed) */
+  epoch: number;
   batch: number;
   storedHash: string;
   offeredHash: string;
   offeredHeader: BatchHeader;
   reportedAt: number;
 }
+
+/** A new epoch a device asked for (its restart record, checked), and whether an admin accepted it. */
+export interface RestartRow {
+  device: string;
+  epoch: number;
+  reason: string;
+  /** the last batch of the earlier chain, as the restart record names it (held by the sink) */
+  from: ProvableBatch;
+  /** the restart record's own time, by the device's clock */
+  ts: number;
+  /** how many records of the earlier journal the device carried into the new epoch */
+  rejournaled: number;
+  /** batch 1 of the new epoch, whose first record is the restart record */
+  header: BatchHeader;
+  seenAt: number;
+  acceptedAt: number | null;
+}
+
+export type AcceptRestartOutcome =
+  | { status: 'accepted'; head: Head }
+  | { status: 'not_pending'; reason: string };
 
 export interface SinkStore {
   readonly kind: 'level' | 'postgres';
@@ -129,16 +157,20 @@ export interface SinkStore {
    * however many requests or sink processes race, a batch number is stored once.
    */
   commitBatch(batch: BatchToStore): Promise<CommitOutcome>;
+  /** the head of the device's current epoch (batch 0 and the joined hash right after a restart is accepted) */
   head(device: string): Promise<Head>;
-  batch(device: string, batch: number): Promise<StoredBatchRow | null>;
-  /** the header hash stored under this batch number, null when none: the duplicate check, one lookup */
-  heldBatch(device: string, batch: number): Promise<{ hash: string; pruned: boolean } | null>;
+  /** batch numbers and seqs count within an epoch; `epoch` defaults to 1 */
+  batch(device: string, batch: number, epoch?: number): Promise<StoredBatchRow | null>;
+  /** the header hash stored under this batch number of the epoch, null when none: the duplicate check, one lookup */
+  heldBatch(device: string, batch: number, epoch?: number): Promise<{ hash: string; pruned: boolean } | null>;
   /** the batch whose first..last holds seq */
-  batchForSeq(device: string, seq: number): Promise<StoredBatchRow | null>;
+  batchForSeq(device: string, seq: number, epoch?: number): Promise<StoredBatchRow | null>;
   /** canonical lines of a stored batch (empty when pruned) */
-  records(device: string, batch: number): Promise<string[]>;
-  /** batches in order, with their records, from batch `from` on */
-  batches(device: string, from?: number): AsyncIterable<{ row: StoredBatchRow; lines: string[] }>;
+  records(device: string, batch: number, epoch?: number): Promise<string[]>;
+  /** batches of one epoch in order, with their records, from batch `from` on */
+  batches(device: string, from?: number, epoch?: number): AsyncIterable<{ row: StoredBatchRow; lines: string[] }>;
+  /** the epochs of the device that hold batches, ascending */
+  epochs(device: string): Promise<number[]>;
   /** batches whose readings' time span meets [fromTs, toTs), in order */
   batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]>;
   /** every device that has stored batches */
@@ -153,8 +185,22 @@ export interface SinkStore {
   /** one device's registration (another sink process over the same store may have made it) */
   registeredDevice(id: string): Promise<RegisteredDevice | null>;
 
-  reportEquivocation(report: EquivocationReport): Promise<void>;
+  /** keep the report unless one for the same pair (device, epoch, batch, offered hash) is kept; true when new */
+  reportEquivocation(report: EquivocationReport): Promise<boolean>;
   equivocations(): Promise<EquivocationReport[]>;
+
+  /**
+   * note a device's request for a new epoch, once; a pending one of the same epoch is replaced by
+   * another batch (level-restarts.ts supersedes). False when nothing changed.
+   */
+  noteRestart(restart: RestartRow): Promise<boolean>;
+  /** restarts noted, pending and accepted, by device and epoch */
+  restarts(device?: string): Promise<RestartRow[]>;
+  /**
+   * Make the pending restart the device's current epoch, atomically with the chain commits: from
+   * now the sink extends the new chain from the batch the restart names, and the old one is closed.
+   */
+  acceptRestart(device: string, epoch: number, now: number): Promise<AcceptRestartOutcome>;
 
   /**
    * Run `fn` while holding the anchoring lock, or return null at once when another process holds

@@ -79,6 +79,11 @@ export class AlertsComponent implements Component {
     this.running = true;
     this.deps.board.set('alerts', []);
     this.deps.onCommitted((records) => this.onRecords(records));
+    // The uplink stopped for good (an equivocation, a wrong key): an alert until an operator acts.
+    this.onUplinkHalted(this.deps.board.get('uplink.halted'));
+    this.deps.board.onChange((key, value) => {
+      if (key === 'uplink.halted') this.onUplinkHalted(value);
+    });
     this.timer = setInterval(() => this.checkConditions(), config.checkMs);
     this.timer.unref();
     this.statusTimer = setInterval(() => this.mqtt?.publishStatus(this.statusBody()), 60_000);
@@ -118,6 +123,15 @@ export class AlertsComponent implements Component {
     for (const r of records) {
       if (r.kind === 'reading') this.engine.external(r.sensor, r.metric, 'stream_silent', false, r.ts, r.value, events);
     }
+    this.dispatch(events);
+  }
+
+  private onUplinkHalted(value: unknown): void {
+    if (!this.running) return;
+    const h = value as { code?: string; batch?: number; error?: string } | null | undefined;
+    const events: AlertEvent[] = [];
+    const detail = h ? `the sink refused batch ${h.batch} (${h.code}): ${h.error}; sending stopped until fieldproof uplink resume` : undefined;
+    this.engine.external('uplink', 'uplink', 'uplink_halted', Boolean(h), Date.now(), null, events, detail);
     this.dispatch(events);
   }
 

@@ -21,6 +21,7 @@ export const DEFAULT_SEVERITY: Record<string, Severity> = {
   source_degraded: 'warning',
   data_gap: 'info',
   disk_full: 'critical',
+  uplink_halted: 'critical',
 };
 
 export interface Alert {

@@ -31,6 +31,8 @@ export interface HistoryJournal {
   /** the first held seq in a chunk with a record at or after `ts` */
   firstSeqSince(ts: number): number;
   flush(): Promise<void>;
+  /** the journal's recovery epoch (its seqs start again in each); 1 when not given */
+  epoch?(): number;
 }
 
 export interface HistoryDeps {
@@ -77,6 +79,7 @@ export class HistoryComponent implements Component {
     this.m = historyMetrics(this.d.metrics);
     this.idx = await this.loadSnapshot();
     await this.d.journal.flush();
+    await this.followEpoch(this.idx);
     this.replayThrough = this.d.journal.lastSeq();
     this.running = true;
     if (!this.listening) {
@@ -97,16 +100,46 @@ export class HistoryComponent implements Component {
     await this.save();
   }
 
+  /**
+   * A snapshot of an earlier epoch counts seqs of another chain. The new epoch opens with the
+   * restart record and the records carried over from the old journal, which the history took in
+   * when they were first journaled: the rebuild starts after them.
+   */
+  private async followEpoch(idx: HistoryIndex): Promise<void> {
+    const epoch = this.d.journal.epoch?.() ?? 1;
+    if (idx.epoch === epoch) return;
+    let carriedThrough = 0;
+    for await (const { line } of this.d.journal.records(1)) {
+      const first = JSON.parse(line) as JournalRecord;
+      if (first.kind === 'restart') carriedThrough = first.seq + first.rejournaled;
+      break;
+    }
+    this.d.log.info({ savedEpoch: idx.epoch, epoch, carriedThrough }, 'history: the journal is in a later epoch than the saved history');
+    idx.epoch = epoch;
+    idx.lastSeq = carriedThrough;
+  }
+
   private onRecords(records: readonly JournalRecord[]): void {
     if (!this.running || records.length === 0) return;
     const idx = this.idx!;
+    const epoch = this.d.journal.epoch?.() ?? 1;
+    if (epoch !== idx.epoch) {
+      // The journal started a new epoch while running: what it carried over is in the history
+      // already, and every record committed from now on is new, whatever its seq.
+      idx.epoch = epoch;
+      idx.lastSeq = records[0]!.seq - 1;
+      this.replayThrough = 0;
+    }
     if (records[0]!.seq > this.replayThrough) idx.note(records);
     else idx.note(records.filter((r) => r.seq > this.replayThrough));
     this.m.series.set(idx.seriesCount);
   }
 
+  /** An empty index, of the journal's epoch: it has taken in nothing of another chain. */
   private newIndex(): HistoryIndex {
-    return new HistoryIndex({ config: this.d.config, ...(this.d.now ? { now: this.d.now } : {}), skipped: (reason) => this.m?.skipped.inc({ reason }) });
+    const idx = new HistoryIndex({ config: this.d.config, ...(this.d.now ? { now: this.d.now } : {}), skipped: (reason) => this.m?.skipped.inc({ reason }) });
+    idx.epoch = this.d.journal.epoch?.() ?? 1;
+    return idx;
   }
 
   private async loadSnapshot(): Promise<HistoryIndex> {

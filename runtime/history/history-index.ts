@@ -65,6 +65,8 @@ export class HistoryIndex {
   readonly windowMs: number;
   /** the highest seq taken in: a snapshot covers the journal up to here */
   lastSeq = 0;
+  /** the journal's recovery epoch that lastSeq counts in (seqs start again in each) */
+  epoch = 1;
   /** by sensor, then metric: two lookups are cheaper on the hot path than building a joined key */
   private readonly series = new Map<string, Map<string, Series>>();
   private count = 0;

@@ -139,3 +139,54 @@ test('the component rebuilds from the journal, saves on stop, and a restart pick
   await third.stop();
   await journal.close();
 });
+
+test('the history follows the journal into a new epoch: the records it carries over and the new ones, each once', async () => {
+  const dir = join(root, 'epochs');
+  const journal = await Journal.open({ dir, device: 'd', key: generateKey(), batch: { maxRecords: 50, maxAgeMs: 60_000 }, commitMaxWaitMs: 1 });
+  const now = Date.now();
+  const input = (i: number) => ({ sensor: 'a', metric: 'co2_ppm', ts: now - 30 * MIN + i * MIN, value: 400 + i, unit: 'ppm', quality: { score: 1, flags: [] } });
+  const listeners: ((r: readonly JournalRecord[]) => void)[] = [];
+  journal.onCommitted((records) => listeners.forEach((l) => l(records)));
+  const make = () =>
+    new HistoryComponent({
+      config, dataDir: dir, log: silentLogger(), metrics: new Registry(),
+      journal: {
+        records: (from) => journal.records(from), lastSeq: () => journal.stats().lastSeq, firstSeqSince: (ts) => journal.firstSeqSince(ts),
+        flush: () => journal.flush(), epoch: () => journal.epoch,
+      },
+      onCommitted: (l) => listeners.push(l),
+    });
+  const started = async () => {
+    listeners.length = 0;
+    const h = make();
+    await h.start();
+    while (h.rebuilding) await new Promise((r) => setTimeout(r, 10));
+    return h;
+  };
+  const count = (h: HistoryComponent) => h.index.query('a', 'co2_ppm', now - 2 * 60 * MIN, now + MIN, MIN)!.points.reduce((n, p) => n + p.n, 0);
+  const newEpoch = async (hash: string) => {
+    await journal.sealNow();
+    await journal.startEpoch({ reason: 'journal_lost', from: { epoch: journal.epoch, batch: 1, hash }, heldThrough: 0 });
+  };
+
+  for (let i = 0; i < 10; i++) await journal.append(input(i));
+  const first = await started();
+  assert.equal(count(first), 10);
+  await first.stop(); // its snapshot counts the seqs of epoch 1
+
+  await newEpoch('ab'.repeat(32)); // the ten carried over, behind the restart record
+  for (let i = 10; i < 13; i++) await journal.append(input(i));
+  const second = await started();
+  assert.equal(journal.epoch, 2);
+  assert.equal(count(second), 13, 'a snapshot of epoch 1, a journal of epoch 2: the new records read once, the carried ones not again');
+
+  await newEpoch('cd'.repeat(32)); // while the history runs
+  for (let i = 13; i < 15; i++) await journal.append(input(i));
+  assert.equal(count(second), 15, 'live records of the new epoch taken in, though their seqs are below the old ones');
+  await second.stop();
+
+  const third = await started();
+  assert.equal(count(third), 15, 'and the snapshot of epoch 3 is read after its own seqs');
+  await third.stop();
+  await journal.close();
+});

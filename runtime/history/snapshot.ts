@@ -18,6 +18,8 @@ interface Header {
   v: 1;
   savedAt: number;
   lastSeq: number;
+  /** the journal's recovery epoch of lastSeq; absent means 1 */
+  epoch?: number;
   bucketMs: number;
   series: (SeriesInfo & { n: number })[];
   gaps: GapSpan[];
@@ -33,7 +35,7 @@ export function encodeSnapshot(index: HistoryIndex, savedAt: number): Buffer {
     series.push({ ...s.info, n: at / QUINT });
     bodies.push(body.subarray(0, at));
   }
-  const header: Header = { v: 1, savedAt, lastSeq: index.lastSeq, bucketMs: index.bucketMs, series, gaps: index.allGaps() };
+  const header: Header = { v: 1, savedAt, lastSeq: index.lastSeq, ...(index.epoch > 1 ? { epoch: index.epoch } : {}), bucketMs: index.bucketMs, series, gaps: index.allGaps() };
   const json = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(json.length);
@@ -72,12 +74,14 @@ export function decodeSnapshot(buf: Buffer, index: HistoryIndex): { savedAt: num
   }
   for (const g of h.gaps) index.noteGap(g);
   index.lastSeq = h.lastSeq;
+  index.epoch = h.epoch ?? 1;
   return { savedAt: h.savedAt, lastSeq: h.lastSeq };
 }
 
 function headerProblem(h: Header, bucketMs: number): string | null {
   if (typeof h !== 'object' || h === null || h.v !== 1) return 'unknown snapshot version';
   if (!Number.isSafeInteger(h.savedAt) || !Number.isSafeInteger(h.lastSeq) || h.lastSeq < 0) return 'savedAt or lastSeq is not an integer';
+  if (h.epoch !== undefined && (!Number.isSafeInteger(h.epoch) || h.epoch < 2)) return 'epoch is not an integer >= 2';
   if (h.bucketMs !== bucketMs) return `saved with ${h.bucketMs} ms buckets, configured ${bucketMs} ms`;
   if (!Array.isArray(h.series) || !Array.isArray(h.gaps) || h.gaps.length > MAX_GAPS) return 'series or gaps malformed';
   for (const s of h.series) {

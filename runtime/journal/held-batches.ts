@@ -3,7 +3,7 @@
 // marked by pruning, emptied from the front by acknowledgement. A pruned batch also knows the seq
 // of the gap record that announces it (its cover, 0 while that record is not written yet).
 import type { Level } from 'level';
-import type { BatchHeader } from '../../protocol/batch.ts';
+import { headerHash, type BatchHeader } from '../../protocol/batch.ts';
 import { canonicalize } from '../../protocol/canonical.ts';
 import type { Receipt } from '../../protocol/receipt.ts';
 import { headerKey, parseNumberKey, prunedKey, RANGE, receiptKey, type WriteOp } from './layout.ts';
@@ -45,7 +45,9 @@ export class HeldBatches {
 
   /** Keep the sink's receipt for held batch `batch` (in `ops`, and in memory now). */
   keepReceipt(receipt: Receipt, ops: WriteOp[]): boolean {
-    if (!this.headers.has(receipt.batch) || this.receipts.has(receipt.batch)) return false;
+    const header = this.headers.get(receipt.batch);
+    // only the receipt for this very header: a batch number names another batch in another epoch
+    if (!header || this.receipts.has(receipt.batch) || headerHash(header) !== receipt.header) return false;
     ops.push({ type: 'put', key: receiptKey(receipt.batch), value: JSON.stringify(receipt) });
     this.receipts.set(receipt.batch, receipt);
     return true;

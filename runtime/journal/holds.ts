@@ -18,16 +18,19 @@ export interface HoldsDeps {
   log: Logger;
   /** records dropped under a hold, counted per hold once the drop is durable */
   lost: (hold: string, count: number) => void;
+  /** the publishers' listeners, kept by the journal: they outlive a new epoch's parts */
+  listeners?: Map<string, HoldLostListener>;
 }
 
 export class Holds {
-  private readonly listeners = new Map<string, HoldLostListener>();
+  private readonly listeners: Map<string, HoldLostListener>;
   /** the `lost` count of each hold its listener was last told of */
   private told = new Map<string, number>();
   private readonly d: HoldsDeps;
 
   constructor(deps: HoldsDeps) {
     this.d = deps;
+    this.listeners = deps.listeners ?? new Map();
   }
 
   private get state(): Record<string, HoldState> {

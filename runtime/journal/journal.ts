@@ -21,6 +21,7 @@ import { silentLogger } from '../../kernel/log.ts';
 import { Registry as MetricsRegistry } from '../../kernel/metrics.ts';
 import { Acknowledgement } from './acknowledgement.ts';
 import { ChunkStore } from './chunk-store.ts';
+import { epochSwitch, type EpochRequest } from './epoch.ts';
 import { GroupCommit } from './commit.ts';
 import { CommitQueue, type Pending } from './commit-queue.ts';
 import { JournalClosedError, JournalOpenError } from './errors.ts';
@@ -69,6 +70,8 @@ export interface JournalOptions {
 
 export interface JournalStats {
   device: string;
+  /** the recovery epoch of the chain held (docs/spec/batches.md#epochs) */
+  epoch: number;
   lastSeq: number;
   sealedSeq: number;
   lastBatch: number;
@@ -90,21 +93,24 @@ export interface JournalStats {
 export class Journal {
   private closed = false;
   private readonly writes = new WriteChain();
-  private readonly cell: JournalStateCell;
   private readonly metrics: JournalMetrics;
   private readonly maxBytes: number;
-  private readonly chunks: ChunkStore;
-  private readonly held = new HeldBatches();
-  private readonly holds: Holds;
-  private readonly sealer: Sealer;
-  private readonly retention: Retention;
-  private readonly ack: Acknowledgement;
-  private readonly reader: JournalReader;
-  private readonly covers: PruneCovers;
-  private readonly lastValues: LastValues;
   private readonly listeners: JournalListeners;
-  private readonly commit: GroupCommit;
   private readonly queue: CommitQueue;
+  // The parts that hold the chain in memory: built again from the database when a new epoch
+  // replaces the chain (startEpoch), set once by wire() before anything reads them.
+  private cell!: JournalStateCell;
+  private chunks!: ChunkStore;
+  private held!: HeldBatches;
+  private sealer!: Sealer;
+  private retention!: Retention;
+  private ack!: Acknowledgement;
+  private reader!: JournalReader;
+  private lastValues!: LastValues;
+  private covers!: PruneCovers;
+  private holds!: Holds;
+  private readonly holdListeners = new Map<string, HoldLostListener>();
+  private commit!: GroupCommit;
 
   private readonly db: Level<string, string>;
   private readonly opts: JournalOptions;
@@ -119,12 +125,23 @@ export class Journal {
     this.db = db;
     this.opts = opts;
     this.log = log;
-    this.cell = new JournalStateCell(state);
     this.metrics = journalMetrics(opts.metrics ?? new MetricsRegistry());
     this.maxBytes = opts.maxBytes ?? 8 * 1024 ** 3;
+    this.listeners = new JournalListeners(log);
+    this.queue = new CommitQueue({
+      maxWaitMs: opts.commitMaxWaitMs ?? 20, maxRecords: opts.commitMaxRecords ?? 4096,
+      commit: (group) => this.writes.run(() => this.commit.run(group, false)),
+    });
+    this.wire(state);
+  }
+
+  private wire(state: JournalState): void {
+    const { db, opts, log } = this;
+    this.cell = new JournalStateCell(state);
     this.chunks = new ChunkStore(db);
+    this.held = new HeldBatches();
     // What most parts share: the state, what is held, and the figures.
-    this.holds = new Holds({ cell: this.cell, log, lost: (hold, n) => this.metrics.holdLost.inc({ hold }, n) });
+    this.holds = new Holds({ cell: this.cell, log, lost: (hold, n) => this.metrics.holdLost.inc({ hold }, n), listeners: this.holdListeners });
     const shared = { cell: this.cell, held: this.held, chunks: this.chunks, holds: this.holds, metrics: this.metrics };
     const onDurable = () => {
       this.publishGauges();
@@ -132,21 +149,16 @@ export class Journal {
     };
     this.sealer = new Sealer({
       ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, clock: opts.clockState, sealByAge: () => this.sealByAge(),
-      policy: { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...opts.batch },
+      policy: this.sealerPolicy,
     });
     this.retention = new Retention({ ...shared, maxBytes: this.maxBytes, policy: opts.policy ?? 'drop-oldest', log });
     this.ack = new Acknowledgement({ ...shared, db, onDurable });
     this.reader = new JournalReader({ ...shared, ack: this.ack });
     this.covers = new PruneCovers({ cell: this.cell, held: this.held, reader: this.reader });
     this.lastValues = new LastValues(this.cell);
-    this.listeners = new JournalListeners(log);
     this.commit = new GroupCommit({
       ...shared, db, device: opts.device, encoder: new ReadingEncoder(opts.device), sealer: this.sealer, retention: this.retention,
       lastValues: this.lastValues, listeners: this.listeners, log, onDurable, onCommit: opts.onCommit,
-    });
-    this.queue = new CommitQueue({
-      maxWaitMs: opts.commitMaxWaitMs ?? 20, maxRecords: opts.commitMaxRecords ?? 4096,
-      commit: (group) => this.writes.run(() => this.commit.run(group, false)),
     });
   }
 
@@ -325,6 +337,48 @@ export class Journal {
     this.holds.onLost(name, listener);
   }
 
+  // ---------------------------------------------------------------- recovery epochs
+
+  /** The device's public key, which signs every header of this journal. */
+  get publicKey(): string {
+    return this.opts.key.public;
+  }
+
+  /** The recovery epoch of the chain the journal holds (1 until it first starts a new one). */
+  get epoch(): number {
+    return this.cell.current.epoch ?? 1;
+  }
+
+  /**
+   * Replace the chain with a new epoch's (epoch.ts): batches through `heldThrough` are the sink's
+   * and go; the records after them are carried over behind a signed restart record, sealed at once.
+   * Queued readings wait for it and are journaled in the new epoch. Returns the new epoch's headers.
+   */
+  startEpoch(req: EpochRequest): Promise<BatchHeader[]> {
+    return this.writes.run(async () => {
+      if (this.closed || this.opts.readOnly) throw new JournalClosedError();
+      const s = this.cell.current;
+      if (req.heldThrough < s.ackedBatch || req.heldThrough > s.lastBatch) throw new RangeError(`batch ${req.heldThrough} is not a held batch of this journal`);
+      const keepFrom = req.heldThrough < s.lastBatch ? this.held.header(req.heldThrough + 1)!.first : s.sealedSeq + 1;
+      this.sealer.stop();
+      const out = await epochSwitch({
+        db: this.db, device: this.opts.device, key: this.opts.key, state: { ...s, pendingGap: s.pendingGap },
+        keepFrom, records: this.reader.records(keepFrom), maxRecords: this.sealerPolicy.maxRecords, now: (this.opts.now ?? Date.now)(),
+        ...(this.opts.clockState ? { clock: this.opts.clockState() } : {}),
+      }, req);
+      await this.db.batch(out.ops as never, { sync: true });
+      this.wire(out.state);
+      await this.load();
+      this.log.warn({ epoch: out.state.epoch, reason: req.reason, from: req.from, rejournaled: out.rejournaled, batches: out.headers.length }, 'journal started a new epoch');
+      for (const h of out.headers) this.listeners.sealedBatch(h);
+      return out.headers;
+    });
+  }
+
+  private get sealerPolicy(): BatchPolicy {
+    return { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...this.opts.batch };
+  }
+
   // ---------------------------------------------------------------- reading
 
   stats(): JournalStats {
@@ -333,6 +387,7 @@ export class Journal {
     const unsentRecords = d.lastSeq - d.ackedSeq - pruned.records;
     return {
       device: this.opts.device,
+      epoch: d.epoch ?? 1,
       lastSeq: d.lastSeq,
       sealedSeq: d.sealedSeq,
       lastBatch: d.lastBatch,

@@ -63,6 +63,8 @@ export interface PendingGap {
 }
 
 export interface JournalState {
+  /** the recovery epoch the journal's chain belongs to (epoch.ts); absent means 1 */
+  epoch?: number;
   lastSeq: number;
   /** last seq inside a sealed batch; records after it are the unsealed tail */
   sealedSeq: number;

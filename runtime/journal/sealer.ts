@@ -122,6 +122,7 @@ export class Sealer {
         prev: state.lastHeaderHash,
         created: now(),
         ...(clock ? { clock: clock() } : {}),
+        epoch: state.epoch ?? 1,
       },
       key,
     );

@@ -27,6 +27,8 @@ export interface PublishedJournal {
   onHoldLost(name: string, listener: (count: number, through: number) => void): void;
   /** Through which seq the hold of `name` is, as of the journal's latest write (a drop moves it at once). */
   heldThrough(name: string): number | undefined;
+  /** the journal's recovery epoch (seqs count within it); absent means 1 */
+  readonly epoch?: number;
 }
 
 /** Records read before they are handed on, at most, unless the publisher asks for another chunk size. */

@@ -84,7 +84,8 @@ export class JournalForwarder {
   start(): void {
     const { journal, name, cursor } = this.d;
     journal.onHoldLost(name, (_count, through) => this.droppedUnderHold(through));
-    this.holdJournal(cursor.savedThrough);
+    // a cursor saved in an earlier epoch counts seqs of another chain
+    if (this.sameEpoch()) this.holdJournal(cursor.savedThrough);
     this.running = true;
     this.saver = setInterval(() => void this.save(true), SAVE_MS);
     this.saver.unref();
@@ -92,6 +93,7 @@ export class JournalForwarder {
 
   /** A session is up: what the cursor lacks so far is the backlog's, what is committed from now on goes live. */
   connected(): void {
+    this.sameEpoch();
     this.liveFrom = this.d.journal.lastSeq() + 1;
     this.backlog.resume(this.liveFrom - 1);
   }
@@ -103,6 +105,7 @@ export class JournalForwarder {
   /** Committed records: sent at once when connected and not too far behind; else left to the backlog. */
   live(records: readonly JournalRecord[]): void {
     if (!this.running || !this.d.link.online) return;
+    if (!this.sameEpoch()) this.connected();
     const fresh = records[0]!.seq >= this.liveFrom ? records : records.filter((r) => r.seq >= this.liveFrom);
     if (fresh.length === 0) return;
     if (this.d.link.inFlight >= this.d.limits.maxInFlight) {
@@ -113,8 +116,25 @@ export class JournalForwarder {
     this.d.send(fresh, false);
   }
 
+  /**
+   * Whether the cursor counts in the journal's epoch. A new epoch (the journal was lost or
+   * restored, docs/spec/batches.md#epochs) numbers its records from 1 again: the cursor and the
+   * hold start over, and what the journal carried over goes out again as historical. False when
+   * it started over.
+   */
+  private sameEpoch(): boolean {
+    const epoch = this.d.journal.epoch ?? 1;
+    if (epoch === this.d.cursor.epoch) return true;
+    this.d.log.warn({ from: this.d.cursor.epoch, to: epoch }, `the journal started a new epoch: ${this.d.name} publishes its records from seq 1, what it carried over again as historical`);
+    this.d.cursor.startEpoch(epoch);
+    this.holdJournal(0);
+    return false;
+  }
+
   private async save(background = false): Promise<void> {
     const { cursor, journal, log, name } = this.d;
+    // before the hold moves: a cursor of the old epoch must not hold the new one's seqs
+    if (!this.sameEpoch() && this.running && this.d.link.online) this.connected();
     try {
       const behind = Math.max(0, journal.lastSeq() - cursor.through);
       this.d.behind(behind);

@@ -13,6 +13,8 @@ type Range = [first: number, last: number];
 interface Saved {
   through: number;
   ranges: Range[];
+  /** the journal's recovery epoch the seqs count in; absent (older files) means 1 */
+  epoch?: number;
   [field: string]: unknown;
 }
 
@@ -26,6 +28,8 @@ export class PublishedCursor {
   savedThrough = 0;
   /** published seqs beyond through+1, as disjoint ranges sorted ascending */
   private ranges: Range[] = [];
+  /** the journal's recovery epoch these seqs belong to: seqs start at 1 again in a new one */
+  epoch = 1;
   protected dirty = false;
   private saving = false;
   private blockingSaves = 0;
@@ -58,17 +62,28 @@ export class PublishedCursor {
       throw err;
     }
     const s = JSON.parse(text) as Saved;
-    if (!Number.isSafeInteger(s.through) || s.through < 0 || !Array.isArray(s.ranges) || !this.restore(s)) {
+    const epochOk = s.epoch === undefined || (Number.isSafeInteger(s.epoch) && s.epoch >= 2);
+    if (!Number.isSafeInteger(s.through) || s.through < 0 || !Array.isArray(s.ranges) || !epochOk || !this.restore(s)) {
       throw new Error(`${this.file}: not a ${this.what} cursor`);
     }
     this.through = s.through;
     this.savedThrough = s.through;
+    this.epoch = s.epoch ?? 1;
     this.ranges = s.ranges.filter((r) => Array.isArray(r) && r[0] > s.through + 1 && r[1] >= r[0]);
   }
 
   private text(): { text: string; through: number } {
-    const saved: Saved = { through: this.through, ranges: this.ranges, ...this.extra() };
+    const saved: Saved = { through: this.through, ranges: this.ranges, ...(this.epoch > 1 ? { epoch: this.epoch } : {}), ...this.extra() };
     return { text: JSON.stringify(saved) + '\n', through: this.through };
+  }
+
+  /** The journal started epoch `epoch`: its seqs count from 1 again, and the broker has none of them yet. */
+  startEpoch(epoch: number): void {
+    this.epoch = epoch;
+    this.through = 0;
+    this.ranges = [];
+    this.dirty = true;
+    this.save();
   }
 
   /** Saves now, blocking: on stop, and whenever an extra field must be on disk before it is used. */

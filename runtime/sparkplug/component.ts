@@ -112,8 +112,8 @@ export class SparkplugComponent implements Component {
         gaps.push(r);
         continue;
       }
-      if (r.kind === 'plan') {
-        // a meter's monitoring plan is for the MRV report, not a value a SCADA system shows
+      if (r.kind === 'plan' || r.kind === 'restart') {
+        // a meter's monitoring plan is for the MRV report, a restart for the sink: not values a SCADA system shows
         this.cursor.mark(r.seq, r.seq);
         continue;
       }

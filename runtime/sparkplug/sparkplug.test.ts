@@ -39,7 +39,7 @@ async function edgeNode(overrides: Partial<SparkplugConfig> = {}, log: Logger = 
   const dir = tempDir('sparkplug');
   const group = `site-${++groupCount}`;
   const config = sparkplugSchema.parse({ url: broker.url, group, reconnectMs: 100, ...overrides });
-  const journal = await Journal.open({ dir, device: 'gw1', key: generateKey(), commitMaxWaitMs: 1 });
+  const journal = await Journal.open({ dir, device: 'gw1', key: generateKey(), commitMaxWaitMs: 1, batch: { maxRecords: 10 } });
   const metrics = new Registry();
   const nodes: SparkplugComponent[] = [];
   // another publisher on the same data dir and journal is the daemon restarted (a stopped one ignores commits)
@@ -281,4 +281,27 @@ test('qos: 0, as the specification asks: births and data flow, and the cursor ad
   await node.stop();
   const saved = JSON.parse(readFileSync(join(dir, 'sparkplug.json'), 'utf8')) as { through: number };
   assert.equal(saved.through, 2);
+});
+
+test('a new recovery epoch: its readings are published though their seqs start again below the cursor', async () => {
+  const { node, journal, sub } = await edgeNode();
+  await journal.appendMany(Array.from({ length: 30 }, (_, i) => reading('old-1', i)));
+  await node.start();
+  await sub.next(ofType('NBIRTH'), 10_000, true);
+  const deadline = Date.now() + 10_000;
+  const count = (device: string) => sub.messages.filter((m) => m.type === 'DDATA' && m.device === device).reduce((n, m) => n + m.metrics.length, 0);
+  while (count('old-1') < 30 && Date.now() < deadline) await sleep(50);
+  // The sink holds all three batches; the journal starts epoch 2 with only its restart record.
+  await journal.acknowledge(3);
+  await journal.startEpoch({ reason: 'journal_lost', from: { epoch: 1, batch: 3, hash: 'ab'.repeat(32) }, heldThrough: 3 });
+  assert.equal(journal.stats().lastSeq, 1);
+  await journal.appendMany([reading('new-1', 1), reading('new-1', 2), reading('new-1', 3)]);
+  while (count('new-1') < 3 && Date.now() < deadline) await sleep(50);
+  assert.equal(count('new-1'), 3, 'the new epoch\'s readings reach the broker');
+  const seqs = sub.messages.filter((m) => m.type === 'DDATA' && m.device === 'new-1').flatMap((m) => m.metrics.map((x) => x.properties.journalSeq));
+  assert.deepEqual(seqs, [2, 3, 4]);
+  // the journal's hold for the broker starts over with the epoch, and moves with the cursor's saves
+  const held = Date.now() + 5000;
+  while ((journal.heldThrough('sparkplug') ?? 0) < 4 && Date.now() < held) await sleep(50);
+  assert.equal(journal.heldThrough('sparkplug'), 4);
 });

@@ -16,7 +16,9 @@ import type { Journal } from '../journal/journal.ts';
 import { counter, gauge, histogram } from '../../kernel/metrics.ts';
 import { BatchBodies, NOT_READY } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
+import { HaltSwitch } from './halt.ts';
 import { ReceiptGate } from './receipt-gate.ts';
+import { chainRelation, EpochRecovery, type HeadAnswer } from './recovery.ts';
 import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -81,11 +83,14 @@ export class Uplink {
   /** aborts the requests on the wire when the uplink stops */
   private aborter = new AbortController();
   private lastPublished = '';
+  /** sending stopped until an operator acts */
+  private readonly halt: HaltSwitch;
+  private readonly gate: ReceiptGate;
+  private readonly recovery: EpochRecovery;
   private readonly bodies: BatchBodies;
   private readonly base: string;
   private readonly config: UplinkConfig;
   private readonly trust: SinkTrust;
-  private readonly gate: ReceiptGate;
   private readonly m;
 
   private readonly deps: UplinkDeps;
@@ -96,6 +101,12 @@ export class Uplink {
     this.base = this.config.url.replace(/\/+$/, '');
     this.trust = new SinkTrust({ configuredKey: this.config.sinkKey, dataDir: deps.dataDir, url: this.base, log: deps.log });
     this.bodies = new BatchBodies(deps.journal, { encoding: this.config.encoding, gzipLevel: this.config.gzipLevel });
+    this.recovery = new EpochRecovery({
+      journal: deps.journal, device: deps.device, deviceKey: deps.journal.publicKey, log: deps.log,
+      heldBatch: (batch, epoch, records) => this.heldBatch(batch, epoch, records),
+      // the sink's word that it holds the batch, as it holds it (pruned or not): recovery reads its records
+      receiptHolds: (receipt, batch, hash) => this.gate.holds(receipt, batch, hash, 'head', false),
+    });
     const reg = deps.metrics;
     this.m = {
       sent: counter(reg, 'fieldproof_uplink_batches_total', 'Batch sends, by outcome', ['outcome']),
@@ -110,6 +121,7 @@ export class Uplink {
       seconds: histogram(reg, 'fieldproof_uplink_request_seconds', 'Time from sending a batch to its answer', [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     };
     this.gate = new ReceiptGate({ device: deps.device, trust: this.trust, journal: deps.journal, log: deps.log, refused: this.m.unacknowledged, errors: this.m.errors, board: deps.board });
+    this.halt = new HaltSwitch({ dataDir: deps.dataDir, log: deps.log, board: deps.board });
   }
 
   async start(): Promise<void> {
@@ -138,6 +150,7 @@ export class Uplink {
     setMaxListeners(4 * config.inFlight + 8, this.aborter.signal);
     this.needResync = true;
     this.running = true;
+    this.halt.load();
     this.unsubscribe = this.deps.journal.onSealed(() => this.pump());
     this.pollTimer = setInterval(() => this.pump(), 1000);
     this.pollTimer.unref();
@@ -172,7 +185,7 @@ export class Uplink {
   }
 
   private pump(): void {
-    if (!this.running) return;
+    if (!this.running || this.halt.halted) return;
     const wait = this.pausedUntil - Date.now();
     if (wait > 0) {
       if (!this.wakeTimer) {
@@ -218,24 +231,33 @@ export class Uplink {
       if (!Number.isSafeInteger(have) || have < 0) throw new Error('the head answer names no batch number');
       const journal = this.deps.journal;
       // The head moves the device forward only under a receipt for it from the trusted sink.
-      // A head held as pruned moves it forward only when the device dropped that batch too.
-      const holdsRecords = have > journal.ackedBatch && journal.header(have) !== null && !journal.isPruned(have);
-      if (have > this.ackCursor && !this.gate.holds(res.body.receipt, have, String(res.body.hash), 'head', holdsRecords)) return this.fail('head_unacknowledged');
-      if (have > journal.ackedBatch && have <= journal.stats().lastBatch) {
-        const h = journal.header(have);
-        if (h && headerHash(h) === res.body.hash) {
-          await this.gate.keep(res.body.receipt as Receipt);
-          await this.ackThrough(have);
-        }
-        else if (h) {
-          this.deps.log.error({ batch: have }, 'the sink holds a different batch under this number than the journal: sending stopped until resolved');
-          this.m.errors.inc({ reason: 'sink_chain_differs' });
-          return this.fail('sink_chain_differs');
-        }
-      } else if (have < journal.ackedBatch) {
+      const head: HeadAnswer = { epoch: Number(res.body.epoch ?? 1), batch: have, hash: String(res.body.hash), header: res.body.header, receipt: res.body.receipt };
+      // A head held as pruned moves it forward only when the device dropped that batch too (a
+      // batch of the journal's own epoch: another epoch's numbers name other batches).
+      const holdsRecords = head.epoch === journal.epoch && have > journal.ackedBatch && journal.header(have) !== null && !journal.isPruned(have);
+      if (have > this.ackCursor && !this.gate.holds(res.body.receipt, have, head.hash, 'head', holdsRecords)) return this.fail('head_unacknowledged');
+      const relation = chainRelation(journal, head);
+      if (relation === 'diverged') {
+        // The journal was lost or restored from an older copy: a new epoch, then ask again. The
+        // answers still on their way are about the old chain: they settle first.
+        await Promise.allSettled([...this.inFlight.values()]);
+        await this.ackChain;
+        const why = await this.recovery.restartFrom(head);
+        if (why) return this.fail(why);
+        this.acked.clear();
+        this.bodies.clear();
+        this.ackCursor = journal.ackedBatch;
+        this.next = this.ackCursor + 1;
+        return;
+      }
+      if (relation === 'same' && have > journal.ackedBatch) {
+        await this.gate.keep(res.body.receipt as Receipt);
+        await this.ackThrough(have);
+      } else if (relation === 'same' && have < journal.ackedBatch) {
         this.deps.log.error({ sinkHas: have, ackedBatch: journal.ackedBatch }, 'the sink holds fewer batches than it acknowledged before (restored from an old backup?); the acknowledged batches are gone from this device');
       }
-      this.next = Math.max(this.ackCursor, have) + 1;
+      // A journal ahead (a new epoch the sink has not accepted yet) sends from its own cursor.
+      this.next = relation === 'same' ? Math.max(this.ackCursor, have) + 1 : this.ackCursor + 1;
       this.needResync = false;
       this.failures = 0;
     } catch (err) {
@@ -293,6 +315,15 @@ export class Uplink {
       this.deps.log.warn({ batch, have: res.body.have, reason: res.body.error }, 'the sink wants another batch first');
       return 'rewind';
     }
+    if (code === 'equivocation' || code === 'wrong_key' || code === 'bad_restart') {
+      this.halt.stop({ code, epoch: this.deps.journal.epoch, batch, error: String(res.body.error ?? code), at: Date.now() });
+      return 'retry';
+    }
+    if (code === 'restart_pending') {
+      // Only an admin changes this: ask again after the longest backoff, not sooner.
+      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + this.config.backoffMaxMs);
+      this.deps.board?.set('uplink.restartPending', { epoch: this.deps.journal.epoch, retryInMs: this.config.backoffMaxMs, at: Date.now() });
+    }
     this.m.errors.inc({ reason: code });
     // The sink said when to come back (too busy, or this address over its limits): not before then.
     if (res.retryAfterMs > 0) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + res.retryAfterMs);
@@ -300,6 +331,14 @@ export class Uplink {
     log({ batch, status: res.status, code, err: res.body.error }, res.status >= 500 ? 'the sink failed; will retry' : 'the sink refused a batch; will retry after backing off');
     this.deps.board?.set('uplink.lastError', { at: Date.now(), batch, status: res.status, error: res.body.error ?? null });
     return 'retry';
+  }
+
+  /** One held batch's answer from the sink (recovery.ts), or null when it does not hold it. */
+  private async heldBatch(batch: number, epoch: number, records = false): Promise<{ hash: string; receipt: unknown; header?: unknown; lines?: unknown } | null> {
+    const res = await this.call('GET', `/v1/devices/${encodeURIComponent(this.deps.device)}/batches/${batch}?epoch=${epoch}${records ? '&records=true' : ''}`);
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw new Error(`sink answered ${res.status} to a held batch query: ${String(res.body.error ?? '')}`);
+    return { hash: String(res.body.hash), receipt: res.body.receipt, header: res.body.header, lines: res.body.lines };
   }
 
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
@@ -320,6 +359,7 @@ export class Uplink {
   private settle(batch: number, outcome: SendOutcome): void {
     if (outcome === 'acked') {
       this.failures = 0;
+      if (this.deps.board?.get('uplink.restartPending')) this.deps.board.set('uplink.restartPending', null);
       void this.enqueueAck(batch);
       return;
     }

@@ -40,7 +40,8 @@ export class RegisterIndex {
   catchUp(device: string): Promise<CatchUpOutcome> {
     return this.serial(device, async () => {
       const [head, indexed] = await Promise.all([this.deps.store.head(device), this.deps.mrv.indexedBatch(device)]);
-      if (head.batch <= indexed) return { batches: 0, indexedThrough: indexed };
+      // The index reads epoch 1 (store.batches' default); a later epoch's head says nothing of it.
+      if (head.epoch === 1 && head.batch <= indexed) return { batches: 0, indexedThrough: indexed };
       return this.index(device, (from) => this.deps.store.batches(device, from));
     });
   }

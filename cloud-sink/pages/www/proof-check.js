@@ -21,6 +21,8 @@ const ANCHOR_FIELDS = new Set(['root', 'index', 'size', 'path', 'chain', 'tx', '
 const HEADER_FIELDS = new Set(['v', 'device', 'batch', 'first', 'last', 'count', 'root', 'prev', 'created', 'key', 'sig', 'clock', 'epoch']);
 const CLOCK_FIELDS = new Set(['synced', 'source', 'offsetMs']);
 const CLOCK_SOURCES = new Set(['chrony', 'timesyncd', 'unknown']);
+/** Why a device started a new epoch (protocol/restart.ts). */
+const RESTART_REASONS = ['journal_lost', 'journal_behind_sink', 'operator'];
 const TX_HASH = /^0x[0-9a-f]{64}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{1,64}$/;
 const MODULE = /^0x[0-9a-fA-F]{1,64}::anchor$/;
@@ -95,8 +97,9 @@ export function headerProblem(h) {
     const cp = clockProblem(h.clock);
     if (cp) return cp;
   }
+  // Epoch 1 is written by leaving the field out, so that a header has one form only.
+  if (h.epoch !== undefined && (!Number.isSafeInteger(h.epoch) || h.epoch < 2)) return 'header.epoch must be an integer >= 2 (absent means 1)';
   for (const k of Object.keys(h)) if (!HEADER_FIELDS.has(k)) return `header has an unknown field ${k}`;
-  if (h.epoch !== undefined && (!Number.isSafeInteger(h.epoch) || h.epoch < 2)) return 'header.epoch must be an integer of at least 2';
   return null;
 }
 
@@ -126,7 +129,36 @@ export function recordProblem(r) {
     if (!Number.isSafeInteger(r.ts)) return 'plan.ts must be integer milliseconds';
     return null;
   }
+  if (r.kind === 'restart') return restartFieldsProblem(r);
   return `unknown record kind ${JSON.stringify(r.kind)}`;
+}
+
+/** A restart record's own fields (docs/spec/records.md, "A restart"; protocol/restart.ts). */
+function restartFieldsProblem(r) {
+  if (!Number.isSafeInteger(r.epoch) || r.epoch < 2) return 'restart.epoch must be an integer >= 2';
+  if (r.seq !== 1) return 'restart.seq must be 1: a restart record opens its epoch';
+  if (typeof r.reason !== 'string' || !RESTART_REASONS.includes(r.reason)) return `restart.reason must be one of ${RESTART_REASONS.join(', ')}`;
+  if (!Number.isSafeInteger(r.ts)) return 'restart.ts must be integer milliseconds';
+  if (!Number.isSafeInteger(r.rejournaled) || r.rejournaled < 0) return 'restart.rejournaled must be a non-negative integer';
+  const f = r.from;
+  if (!isObject(f)) return 'restart.from must be an object';
+  if (Object.keys(f).some((k) => k !== 'epoch' && k !== 'batch' && k !== 'hash')) return 'restart.from has an unknown field';
+  if (!Number.isSafeInteger(f.epoch) || f.epoch < 1 || f.epoch >= r.epoch) return 'restart.from.epoch must be an earlier epoch';
+  if (!Number.isSafeInteger(f.batch) || f.batch < 1) return 'restart.from.batch must be a positive integer';
+  if (!isHex(f.hash, 32)) return 'restart.from.hash must be 64 lowercase hex digits';
+  return null;
+}
+
+/**
+ * Where a restart record must sit: seq 1 of batch 1 of its own epoch, whose `prev` is the hash of
+ * the batch the record names. Anything else would let a restart claim a join it did not sign.
+ */
+function restartPlacementProblem(record, header) {
+  const epoch = header.epoch ?? 1;
+  if (record.epoch !== epoch) return `the restart record opens epoch ${record.epoch} but its batch is of epoch ${epoch}`;
+  if (header.batch !== 1 || header.first !== 1) return 'a restart record must be the first record of batch 1 of its epoch';
+  if (header.prev !== record.from.hash) return "the restart record names a batch other than the one its batch's prev chains to";
+  return null;
 }
 
 /** What is wrong with a gap record's `batches`, or null (absent is fine). */
@@ -156,6 +188,8 @@ async function droppedProblem(pruned, proof) {
   const rec = proof.record;
   if (p.key !== cover.key || p.device !== cover.device) return 'the dropped batch is not of the same device and key as the gap record';
   if (!(await headerSignatureHolds(p))) return 'the dropped batch header signature does not verify';
+  // batch numbers start again in each recovery epoch: "after" means later in the same chain
+  if ((p.epoch ?? 1) !== (cover.epoch ?? 1)) return `the gap record is in epoch ${cover.epoch ?? 1}, not in the dropped batch's epoch ${p.epoch ?? 1}`;
   if (p.batch >= cover.batch) return `the gap record is in batch ${cover.batch}, not after the dropped batch ${p.batch}`;
   if (rec.kind !== 'gap' || rec.reason !== 'disk_full') return 'the record is not a gap record with reason disk_full';
   const hash = await headerHash(p);
@@ -238,6 +272,9 @@ export async function checkProof(proof, opts = {}) {
   if (proof.index !== index) return fail('record', `index ${JSON.stringify(proof.index)} does not match seq ${record.seq}`);
   const path = hexPath(proof.path);
   if (!path) return fail('record', `path must be a list of at most ${MAX_PATH} 64-digit hex hashes`);
+  // A restart record proves where a recovery epoch joins the earlier chain only where it sits right.
+  const placement = record.kind === 'restart' ? restartPlacementProblem(record, header) : null;
+  if (placement) return fail('record', placement);
   if (!(await verifyInclusion(await leafHash(canonicalBytes(record)), index, header.count, path, header.root))) {
     return fail('record in batch', 'the record and path do not lead to header.root');
   }
