@@ -122,7 +122,13 @@ export class PostgresSinkStore implements SinkStore {
     }
     this.pool = pool;
     try {
-      if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      if (schema) {
+        // IF NOT EXISTS is no lock: two processes starting together can both try, and one loses
+        // on the catalogue's unique index (23505), which means the schema is there
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((err: { code?: string }) => {
+          if (err.code !== '23505') throw err;
+        });
+      }
       await migrate(client);
       if (this.readingsOn) await this.startReadings(client);
       else await markBackfillNeeded(client);
