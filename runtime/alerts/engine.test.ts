@@ -41,6 +41,9 @@ test('gap records and external conditions raise and clear alerts', () => {
   const e = new AlertEngine(base);
   const ev = e.observe([{ v: 1, kind: 'gap', device: 'd', seq: 99, dropped: 10, from: 1, to: 2, reason: 'disk_full' }]);
   assert.equal(ev[0]!.alert.kind, 'disk_full');
+  const overload = e.observe([{ v: 1, kind: 'gap', device: 'd', seq: 100, dropped: 3, from: 1, to: 2, reason: 'overload' }]);
+  assert.equal(overload[0]!.alert.kind, 'readings_dropped');
+  assert.equal(overload[0]!.alert.severity, 'critical');
   const out: Parameters<AlertEngine['external']>[6] = [];
   e.external('co2-1', 'co2_ppm', 'stream_silent', true, 5, null, out);
   e.external('co2-1', 'co2_ppm', 'stream_silent', true, 6, null, out);

@@ -21,6 +21,7 @@ export const DEFAULT_SEVERITY: Record<string, Severity> = {
   source_degraded: 'warning',
   data_gap: 'info',
   disk_full: 'critical',
+  readings_dropped: 'critical',
   uplink_halted: 'critical',
 };
 
@@ -80,7 +81,9 @@ export class AlertEngine {
   observe(records: readonly JournalRecord[], out: AlertEvent[] = []): AlertEvent[] {
     for (const r of records) {
       if (r.kind === 'gap') {
-        this.external('device', 'journal', 'disk_full', true, r.to, null, out, `${r.dropped} readings dropped (${r.reason})`);
+        // the disk bound is its own alert; any other loss (an overloaded pipeline, a write that failed) is named as such
+        const kind = r.reason === 'disk_full' ? 'disk_full' : 'readings_dropped';
+        this.external('device', 'journal', kind, true, r.to, null, out, `${r.dropped} readings dropped (${r.reason})`);
         continue;
       }
       if (r.kind !== 'reading') continue; // a monitoring plan raises nothing
