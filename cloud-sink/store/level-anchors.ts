@@ -5,6 +5,7 @@
 // before them.
 import type { Level } from 'level';
 import type { BatchHeader } from '../../protocol/batch.ts';
+import type { AnchorsPart } from './anchored-store.ts';
 import { K, type Op, type RowValue } from './level-keys.ts';
 import { deviceOfChain } from './level-restarts.ts';
 import { pad, type AnchorRow } from './types.ts';
@@ -16,7 +17,7 @@ export interface LevelAnchorsDeps {
   serialized: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-export class LevelAnchors {
+export class LevelAnchors implements AnchorsPart {
   private anchorSeq = 0;
   private anchorLock: Promise<unknown> = Promise.resolve();
 

@@ -12,6 +12,7 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import { LevelReadingsIndex, readingPuts } from '../readings/level-readings.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
+import { AnchoredStore } from './anchored-store.ts';
 import { LevelAnchors } from './level-anchors.ts';
 import { K, type Op, type RowValue } from './level-keys.ts';
 import { chainKey, LevelRestarts } from './level-restarts.ts';
@@ -26,7 +27,8 @@ interface Queued {
   reject: (e: Error) => void;
 }
 
-export class LevelSinkStore implements SinkStore {
+/** The anchors' methods of SinkStore are AnchoredStore's, asking level-anchors.ts. */
+export class LevelSinkStore extends AnchoredStore implements SinkStore {
   readonly kind = 'level' as const;
   private db: Level<string, string> | null = null;
   private readonly heads = new Map<string, Head>();
@@ -35,13 +37,14 @@ export class LevelSinkStore implements SinkStore {
   private writeChain: Promise<unknown> = Promise.resolve();
   private acceptSeq = 0;
   private readonly restartsPart = new LevelRestarts(() => this.level);
-  private readonly anchorsPart = new LevelAnchors({ level: () => this.level, serialized: (fn) => this.serialized(fn) });
+  protected readonly anchorsPart = new LevelAnchors({ level: () => this.level, serialized: (fn) => this.serialized(fn) });
 
   private readonly dir: string;
   private readonly readingsOn: boolean;
 
   /** `readings`: keep the readings index (cloud-sink/readings/) with every batch; on by default */
   constructor(dir: string, opts: { readings?: boolean } = {}) {
+    super();
     this.dir = dir;
     this.readingsOn = opts.readings ?? true;
   }
@@ -332,53 +335,6 @@ export class LevelSinkStore implements SinkStore {
       return outcome;
     });
   }
-
-  // ------------------------------------------------------------------ anchors (level-anchors.ts)
-
-  withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null> {
-    return this.anchorsPart.withAnchorLock(fn);
-  }
-
-  withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
-    return this.anchorsPart.withChainAccountLock(fn);
-  }
-
-  openAnchor(): Promise<AnchorRow | null> {
-    return this.anchorsPart.open();
-  }
-
-  latestAnchor(): Promise<AnchorRow | null> {
-    return this.anchorsPart.latest();
-  }
-
-  createAnchor(max: number, now: number, build: (hashes: string[]) => string, admit?: (header: BatchHeader) => boolean): Promise<AnchorRow | null> {
-    return this.anchorsPart.create(max, now, build, admit);
-  }
-
-  updateAnchor(id: number, patch: Partial<AnchorRow>): Promise<void> {
-    return this.anchorsPart.update(id, patch);
-  }
-
-  anchor(id: number): Promise<AnchorRow | null> {
-    return this.anchorsPart.get(id);
-  }
-
-  anchors(limit: number): Promise<AnchorRow[]> {
-    return this.anchorsPart.list(limit);
-  }
-
-  anchorLeaves(id: number): Promise<string[]> {
-    return this.anchorsPart.leaves(id);
-  }
-
-  unanchoredDevices(max: number): Promise<string[]> {
-    return this.anchorsPart.unanchoredDevices(max);
-  }
-
-  unanchoredCount(): Promise<number> {
-    return this.anchorsPart.unanchoredCount();
-  }
-
 
   mrvStore(): MrvStore {
     return new LevelMrvStore(() => this.level);

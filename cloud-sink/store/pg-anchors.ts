@@ -4,6 +4,7 @@
 // account at a time. The batches themselves are postgres-store.ts's; an anchor only marks them.
 import type pg from 'pg';
 import type { BatchHeader } from '../../protocol/batch.ts';
+import type { AnchorsPart } from './anchored-store.ts';
 import type { AnchorRow } from './types.ts';
 
 /** pg_try_advisory_lock key for anchoring: "fpan" */
@@ -30,7 +31,7 @@ export interface PgAnchorsDeps {
   tx: <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
 }
 
-export class PgAnchors {
+export class PgAnchors implements AnchorsPart {
   private readonly deps: PgAnchorsDeps;
 
   constructor(deps: PgAnchorsDeps) {

@@ -9,6 +9,7 @@ import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
+import { AnchoredStore } from './anchored-store.ts';
 import { migrate } from './migrate.ts';
 import { PgAnchors } from './pg-anchors.ts';
 import { PgBatchCommitter } from './pg-batch-commit.ts';
@@ -73,17 +74,19 @@ export interface PostgresStoreOptions {
   log?: Logger;
 }
 
-export class PostgresSinkStore implements SinkStore {
+/** The anchors' methods of SinkStore are AnchoredStore's, asking pg-anchors.ts. */
+export class PostgresSinkStore extends AnchoredStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
   private readonly restartsPart = new PgRestarts(() => this.db);
-  private readonly anchorsPart = new PgAnchors({ db: () => this.db, tx: (fn) => this.tx(fn) });
+  protected readonly anchorsPart = new PgAnchors({ db: () => this.db, tx: (fn) => this.tx(fn) });
   private committer: PgBatchCommitter | null = null;
   private partitions: ReadingPartitions | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
   constructor(opts: PostgresStoreOptions) {
+    super();
     this.opts = opts;
   }
 
@@ -299,53 +302,6 @@ export class PostgresSinkStore implements SinkStore {
   acceptRestart(device: string, epoch: number, now: number): Promise<AcceptRestartOutcome> {
     return this.tx((c) => this.restartsPart.accept(c, device, epoch, now));
   }
-
-  // ------------------------------------------------------------------ anchors (pg-anchors.ts)
-
-  withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null> {
-    return this.anchorsPart.withAnchorLock(fn);
-  }
-
-  withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
-    return this.anchorsPart.withChainAccountLock(fn);
-  }
-
-  openAnchor(): Promise<AnchorRow | null> {
-    return this.anchorsPart.open();
-  }
-
-  latestAnchor(): Promise<AnchorRow | null> {
-    return this.anchorsPart.latest();
-  }
-
-  createAnchor(max: number, now: number, build: (hashes: string[]) => string, admit?: (header: BatchHeader) => boolean): Promise<AnchorRow | null> {
-    return this.anchorsPart.create(max, now, build, admit);
-  }
-
-  unanchoredDevices(max: number): Promise<string[]> {
-    return this.anchorsPart.unanchoredDevices(max);
-  }
-
-  updateAnchor(id: number, patch: Partial<AnchorRow>): Promise<void> {
-    return this.anchorsPart.update(id, patch);
-  }
-
-  anchor(id: number): Promise<AnchorRow | null> {
-    return this.anchorsPart.get(id);
-  }
-
-  anchors(limit: number): Promise<AnchorRow[]> {
-    return this.anchorsPart.list(limit);
-  }
-
-  anchorLeaves(id: number): Promise<string[]> {
-    return this.anchorsPart.leaves(id);
-  }
-
-  unanchoredCount(): Promise<number> {
-    return this.anchorsPart.unanchoredCount();
-  }
-
 
   mrvStore(): MrvStore {
     return new PgMrvStore(() => this.db);
