@@ -12,46 +12,14 @@ import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
 import { LevelReadingsIndex, readingPuts } from '../readings/level-readings.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
-import { chainKey, deviceOfChain, LevelRestarts } from './level-restarts.ts';
+import { AnchoredStore } from './anchored-store.ts';
+import { LevelAnchors } from './level-anchors.ts';
+import { K, type Op, type RowValue } from './level-keys.ts';
+import { chainKey, LevelRestarts } from './level-restarts.ts';
 import {
-  pad, type AcceptRestartOutcome, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head,
+  type AcceptRestartOutcome, type AnchorRow, type BatchToStore, type CommitOutcome, type EquivocationReport, type Head,
   type RegisteredDevice, type RestartRow, type SinkStore, type StoredBatchRow, type TimeFlagCounts,
 } from './types.ts';
-
-type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
-
-interface RowValue {
-  header: StoredBatchRow['header'];
-  hash: string;
-  pruned: boolean;
-  cover?: StoredBatchRow['cover'];
-  timeFlags?: StoredBatchRow['timeFlags'];
-  minTs: number | null;
-  maxTs: number | null;
-  receivedAt: number;
-}
-
-// Rows, records and the seq index are kept per chain: the device's name for epoch 1 (the keys of
-// a store from before epochs), `device@N` for epoch N (level-restarts.ts). The head is per device.
-const K = {
-  row: (d: string, b: number) => `h!${d}!${pad(b)}`,
-  rowRange: (d: string) => ({ gte: `h!${d}!`, lt: `h!${d}!~` }),
-  lines: (d: string, b: number) => `r!${d}!${pad(b)}`,
-  seq: (d: string, first: number) => `s!${d}!${pad(first)}`,
-  seqPrefix: (d: string) => `s!${d}!`,
-  head: (d: string) => `hd!${d}`,
-  unanchored: (acceptSeq: number) => `u!${pad(acceptSeq)}`,
-  anchor: (id: number) => `a!${pad(id)}`,
-  leaf: (id: number, i: number) => `al!${pad(id)}!${pad(i, 10)}`,
-  membership: (d: string, b: number) => `ab!${d}!${pad(b)}`,
-  device: (id: string) => `d!${id}`,
-  timeFlags: (d: string) => `tf!${d}`,
-  equivocation: (at: number, d: string, b: number) => `e!${pad(at)}!${d}!${pad(b)}`,
-  acceptCounter: 'm!accept',
-  /** present while the readings index holds every stored batch's readings */
-  readingsComplete: 'm!readings',
-  anchorCounter: 'm!anchor',
-};
 
 interface Queued {
   batch: BatchToStore;
@@ -59,7 +27,8 @@ interface Queued {
   reject: (e: Error) => void;
 }
 
-export class LevelSinkStore implements SinkStore {
+/** The anchors' methods of SinkStore are AnchoredStore's, asking level-anchors.ts. */
+export class LevelSinkStore extends AnchoredStore implements SinkStore {
   readonly kind = 'level' as const;
   private db: Level<string, string> | null = null;
   private readonly heads = new Map<string, Head>();
@@ -67,15 +36,15 @@ export class LevelSinkStore implements SinkStore {
   private flushing: Promise<void> | null = null;
   private writeChain: Promise<unknown> = Promise.resolve();
   private acceptSeq = 0;
-  private anchorSeq = 0;
-  private anchorLock: Promise<unknown> = Promise.resolve();
   private readonly restartsPart = new LevelRestarts(() => this.level);
+  protected readonly anchorsPart = new LevelAnchors({ level: () => this.level, serialized: (fn) => this.serialized(fn) });
 
   private readonly dir: string;
   private readonly readingsOn: boolean;
 
   /** `readings`: keep the readings index (cloud-sink/readings/) with every batch; on by default */
   constructor(dir: string, opts: { readings?: boolean } = {}) {
+    super();
     this.dir = dir;
     this.readingsOn = opts.readings ?? true;
   }
@@ -95,7 +64,7 @@ export class LevelSinkStore implements SinkStore {
     }
     this.db = db;
     this.acceptSeq = Number((await db.get(K.acceptCounter)) ?? 0);
-    this.anchorSeq = Number((await db.get(K.anchorCounter)) ?? 0);
+    await this.anchorsPart.load();
     if (!this.readingsOn) await db.del(K.readingsComplete, { sync: true });
     else if ((await db.get(K.readingsComplete)) === undefined) await this.indexHeldReadings();
   }
@@ -365,107 +334,6 @@ export class LevelSinkStore implements SinkStore {
       if (outcome.status === 'accepted') this.heads.set(device, outcome.head);
       return outcome;
     });
-  }
-
-  // ------------------------------------------------------------------ anchors
-
-  async withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null> {
-    const run = this.anchorLock.then(fn);
-    this.anchorLock = run.catch(() => undefined);
-    return run;
-  }
-
-  /** One process holds a LevelDB store: the chain account's own queue in that process is enough. */
-  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-
-  async openAnchor(): Promise<AnchorRow | null> {
-    for await (const value of this.level.values({ gte: 'a!', lt: 'a!~', reverse: true, limit: 1 })) {
-      const a = JSON.parse(value) as AnchorRow;
-      return a.state === 'committed' ? null : a;
-    }
-    return null;
-  }
-
-  async latestAnchor(): Promise<AnchorRow | null> {
-    for await (const value of this.level.values({ gte: 'a!', lt: 'a!~', reverse: true, limit: 1 })) return JSON.parse(value) as AnchorRow;
-    return null;
-  }
-
-  createAnchor(max: number, now: number, build: (hashes: string[]) => string, admit?: (header: BatchHeader) => boolean): Promise<AnchorRow | null> {
-    return this.serialized(async () => {
-      const members: { acceptKey: string; device: string; batch: number }[] = [];
-      for await (const [key, value] of this.level.iterator({ gte: 'u!', lt: 'u!~', limit: max })) {
-        const i = value.lastIndexOf('!');
-        members.push({ acceptKey: key, device: value.slice(0, i), batch: Number(value.slice(i + 1)) });
-      }
-      const id = this.anchorSeq + 1;
-      const hashes: string[] = [];
-      let firstTs = Infinity;
-      let lastTs = -Infinity;
-      const ops: Op[] = [];
-      for (const m of members) {
-        const row = JSON.parse((await this.level.get(K.row(m.device, m.batch)))!) as RowValue;
-        if (admit && !admit(row.header)) continue;
-        const i = hashes.length;
-        hashes.push(row.hash);
-        firstTs = Math.min(firstTs, row.header.created);
-        lastTs = Math.max(lastTs, row.header.created);
-        ops.push(
-          { type: 'put', key: K.leaf(id, i), value: row.hash },
-          { type: 'put', key: K.membership(m.device, m.batch), value: `${id}:${i}` },
-          { type: 'del', key: m.acceptKey },
-        );
-      }
-      if (hashes.length === 0) return null;
-      const anchor: AnchorRow = {
-        id, root: build(hashes), size: hashes.length, firstTs, lastTs, createdAt: now, state: 'pending',
-        chain: null, module: null, sender: null, tx: null, version: null, detail: {},
-      };
-      ops.push({ type: 'put', key: K.anchor(id), value: JSON.stringify(anchor) }, { type: 'put', key: K.anchorCounter, value: String(id) });
-      await this.level.batch(ops, { sync: true });
-      this.anchorSeq = id;
-      return anchor;
-    });
-  }
-
-  updateAnchor(id: number, patch: Partial<AnchorRow>): Promise<void> {
-    return this.serialized(async () => {
-      const text = await this.level.get(K.anchor(id));
-      if (!text) throw new Error(`anchor ${id} does not exist`);
-      const a = { ...(JSON.parse(text) as AnchorRow), ...patch };
-      await this.level.put(K.anchor(id), JSON.stringify(a), { sync: true });
-    });
-  }
-
-  async anchor(id: number): Promise<AnchorRow | null> {
-    const text = await this.level.get(K.anchor(id));
-    return text ? (JSON.parse(text) as AnchorRow) : null;
-  }
-
-  async anchors(limit: number): Promise<AnchorRow[]> {
-    const out: AnchorRow[] = [];
-    for await (const value of this.level.values({ gte: 'a!', lt: 'a!~', reverse: true, limit })) out.push(JSON.parse(value) as AnchorRow);
-    return out;
-  }
-
-  async anchorLeaves(id: number): Promise<string[]> {
-    const out: string[] = [];
-    for await (const value of this.level.values({ gte: `al!${pad(id)}!`, lt: `al!${pad(id)}!~` })) out.push(value);
-    return out;
-  }
-
-  async unanchoredDevices(max: number): Promise<string[]> {
-    const devices = new Set<string>();
-    for await (const value of this.level.values({ gte: 'u!', lt: 'u!~', limit: max })) devices.add(deviceOfChain(value.slice(0, value.lastIndexOf('!'))));
-    return [...devices];
-  }
-
-  async unanchoredCount(): Promise<number> {
-    let n = 0;
-    for await (const _ of this.level.keys({ gte: 'u!', lt: 'u!~' })) n++;
-    return n;
   }
 
   mrvStore(): MrvStore {

@@ -9,7 +9,9 @@ import { ZERO_HASH } from '../../protocol/hash.ts';
 import { redactUrl } from '../../kernel/redact.ts';
 import { PgMrvStore } from '../mrv/store/pg-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
+import { AnchoredStore } from './anchored-store.ts';
 import { migrate } from './migrate.ts';
+import { PgAnchors } from './pg-anchors.ts';
 import { PgBatchCommitter } from './pg-batch-commit.ts';
 import { PgRestarts } from './pg-restarts.ts';
 import type { Logger } from 'pino';
@@ -27,11 +29,6 @@ async function storeReadings(c: pg.PoolClient, stored: readonly BatchToStore[]):
   for (const b of stored) if (!b.pruned) await insertReadings(c, b.header.device, b.header.batch, readingRows(b.text), epochOf(b.header));
 }
 
-/** pg_try_advisory_lock key for anchoring: "fpan" */
-const ANCHOR_LOCK = 0x6670616e;
-/** pg_advisory_lock key for a transaction of the operator's chain account: "fpop" */
-const CHAIN_ACCOUNT_LOCK = 0x66706f70;
-
 interface BatchDbRow {
   header: string;
   hash: string;
@@ -43,11 +40,6 @@ interface BatchDbRow {
   anchor_index: number | null;
   prune_cover: string | null;
   time_flags: string | null;
-}
-
-interface AnchorDbRow {
-  id: string; root: string; size: number; first_ts: string; last_ts: string; created_at: string; state: AnchorRow['state'];
-  chain: string | null; module: string | null; sender: string | null; tx: string | null; version: string | null; detail: AnchorRow['detail'];
 }
 
 interface HeadDbRow {
@@ -72,13 +64,6 @@ function toRow(r: BatchDbRow): StoredBatchRow {
   return row;
 }
 
-function toAnchor(r: AnchorDbRow): AnchorRow {
-  return {
-    id: Number(r.id), root: r.root, size: r.size, firstTs: Number(r.first_ts), lastTs: Number(r.last_ts), createdAt: Number(r.created_at),
-    state: r.state, chain: r.chain, module: r.module, sender: r.sender, tx: r.tx, version: num(r.version), detail: r.detail ?? {},
-  };
-}
-
 export interface PostgresStoreOptions {
   url: string;
   poolSize?: number;
@@ -89,16 +74,19 @@ export interface PostgresStoreOptions {
   log?: Logger;
 }
 
-export class PostgresSinkStore implements SinkStore {
+/** The anchors' methods of SinkStore are AnchoredStore's, asking pg-anchors.ts. */
+export class PostgresSinkStore extends AnchoredStore implements SinkStore {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool | null = null;
   private readonly restartsPart = new PgRestarts(() => this.db);
+  protected readonly anchorsPart = new PgAnchors({ db: () => this.db, tx: (fn) => this.tx(fn) });
   private committer: PgBatchCommitter | null = null;
   private partitions: ReadingPartitions | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
   constructor(opts: PostgresStoreOptions) {
+    super();
     this.opts = opts;
   }
 
@@ -313,117 +301,6 @@ export class PostgresSinkStore implements SinkStore {
   /** Under the device's head row lock, as a batch commit: no batch is checked against a head being replaced. */
   acceptRestart(device: string, epoch: number, now: number): Promise<AcceptRestartOutcome> {
     return this.tx((c) => this.restartsPart.accept(c, device, epoch, now));
-  }
-
-  // ------------------------------------------------------------------ anchors
-
-  async withAnchorLock<T>(fn: () => Promise<T>): Promise<T | null> {
-    const c = await this.db.connect();
-    try {
-      const { rows } = await c.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [ANCHOR_LOCK]);
-      if (!rows[0]?.locked) return null;
-      try {
-        return await fn();
-      } finally {
-        await c.query('SELECT pg_advisory_unlock($1)', [ANCHOR_LOCK]);
-      }
-    } finally {
-      c.release();
-    }
-  }
-
-  async withChainAccountLock<T>(fn: () => Promise<T>): Promise<T> {
-    const c = await this.db.connect();
-    try {
-      await c.query('SELECT pg_advisory_lock($1)', [CHAIN_ACCOUNT_LOCK]);
-      try {
-        return await fn();
-      } finally {
-        await c.query('SELECT pg_advisory_unlock($1)', [CHAIN_ACCOUNT_LOCK]);
-      }
-    } finally {
-      c.release();
-    }
-  }
-
-  async openAnchor(): Promise<AnchorRow | null> {
-    const { rows } = await this.db.query<AnchorDbRow>(`SELECT * FROM sink_anchors WHERE state <> 'committed' ORDER BY id LIMIT 1`);
-    return rows[0] ? toAnchor(rows[0]) : null;
-  }
-
-  async latestAnchor(): Promise<AnchorRow | null> {
-    const { rows } = await this.db.query<AnchorDbRow>('SELECT * FROM sink_anchors ORDER BY id DESC LIMIT 1');
-    return rows[0] ? toAnchor(rows[0]) : null;
-  }
-
-  async createAnchor(max: number, now: number, build: (hashes: string[]) => string, admit?: (header: BatchHeader) => boolean): Promise<AnchorRow | null> {
-    return this.tx(async (c) => {
-      // FOR UPDATE SKIP LOCKED: a batch whose storing transaction has not committed is not seen at
-      // all, and goes into the next anchor.
-      const { rows: candidates } = await c.query<{ device: string; epoch: number; batch: string; hash: string; header: string }>(
-        `SELECT device, epoch, batch, hash, header FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1 FOR UPDATE SKIP LOCKED`, [max]);
-      const rows: typeof candidates = [];
-      let firstTs = Infinity;
-      let lastTs = -Infinity;
-      for (const r of candidates) {
-        const header = JSON.parse(r.header) as BatchHeader;
-        if (admit && !admit(header)) continue;
-        rows.push(r);
-        if (header.created < firstTs) firstTs = header.created;
-        if (header.created > lastTs) lastTs = header.created;
-      }
-      if (rows.length === 0) return null;
-      const hashes = rows.map((r) => r.hash);
-      const ins = await c.query<AnchorDbRow>(
-        `INSERT INTO sink_anchors (root, size, first_ts, last_ts, created_at, state) VALUES ($1, $2, $3, $4, $5, 'pending') RETURNING *`,
-        [build(hashes), hashes.length, firstTs, lastTs, now]);
-      const anchor = toAnchor(ins.rows[0]!);
-      await c.query(
-        `UPDATE sink_batches b SET anchor_id = $1, anchor_index = m.idx
-         FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[]) AS m(device, epoch, batch, idx)
-         WHERE b.device = m.device AND b.epoch = m.epoch AND b.batch = m.batch`,
-        [anchor.id, rows.map((r) => r.device), rows.map((r) => r.epoch), rows.map((r) => r.batch), rows.map((_, i) => i)]);
-      return anchor;
-    });
-  }
-
-  async unanchoredDevices(max: number): Promise<string[]> {
-    const { rows } = await this.db.query<{ device: string }>(
-      'SELECT DISTINCT device FROM (SELECT device FROM sink_batches WHERE anchor_id IS NULL ORDER BY accept_id LIMIT $1) AS next', [max]);
-    return rows.map((r) => r.device);
-  }
-
-  async updateAnchor(id: number, patch: Partial<AnchorRow>): Promise<void> {
-    const cols: string[] = [];
-    const vals: unknown[] = [id];
-    for (const [k, v] of Object.entries(patch)) {
-      if (!['state', 'chain', 'module', 'sender', 'tx', 'version', 'detail'].includes(k)) continue;
-      vals.push(k === 'detail' ? JSON.stringify(v) : v);
-      cols.push(`${k} = $${vals.length}`);
-    }
-    if (cols.length === 0) return;
-    const r = await this.db.query(`UPDATE sink_anchors SET ${cols.join(', ')} WHERE id = $1`, vals);
-    if (r.rowCount !== 1) throw new Error(`anchor ${id} does not exist`);
-  }
-
-  async anchor(id: number): Promise<AnchorRow | null> {
-    const { rows } = await this.db.query<AnchorDbRow>('SELECT * FROM sink_anchors WHERE id = $1', [id]);
-    return rows[0] ? toAnchor(rows[0]) : null;
-  }
-
-  async anchors(limit: number): Promise<AnchorRow[]> {
-    const { rows } = await this.db.query<AnchorDbRow>('SELECT * FROM sink_anchors ORDER BY id DESC LIMIT $1', [limit]);
-    return rows.map(toAnchor);
-  }
-
-  async anchorLeaves(id: number): Promise<string[]> {
-    const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM sink_batches WHERE anchor_id = $1 ORDER BY anchor_index', [id]);
-    return rows.map((r) => r.hash);
-  }
-
-  async unanchoredCount(): Promise<number> {
-    const { rows } = await this.db.query<{ n: string }>('SELECT count(*) AS n FROM sink_batches WHERE anchor_id IS NULL');
-    return Number(rows[0]!.n);
   }
 
   mrvStore(): MrvStore {

@@ -5,6 +5,7 @@
 // mark that readers consult.
 import type { Level } from 'level';
 import { headerHash } from '../../protocol/batch.ts';
+import type { Receipt } from '../../protocol/receipt.ts';
 import { deleteChunks, type ChunkStore } from './chunk-store.ts';
 import type { HeldBatches } from './held-batches.ts';
 import type { Holds } from './holds.ts';
@@ -86,6 +87,23 @@ export class Acknowledgement {
     }
     held.forget(cell.current.ackedBatch + 1, throughBatch);
     this.forget(floor, state);
+  }
+
+  /**
+   * Keep a receipt the sink gave for a held batch, with the batch's header, unless the batch is
+   * released meanwhile. Not synced: a receipt lost to a power cut is asked for again. The caller
+   * runs it in the journal's write chain.
+   */
+  async keepReceipt(receipt: Receipt): Promise<void> {
+    if (this.releasedBatch(receipt.batch)) return;
+    const ops: WriteOp[] = [];
+    if (this.deps.held.keepReceipt(receipt, ops)) await this.deps.db.batch(ops as never);
+  }
+
+  /** The receipt of the last acknowledged batch, if the sink gave one (kept by acknowledge). */
+  async lastReceipt(): Promise<Receipt | null> {
+    const text = await this.deps.db.get(LAST_RECEIPT_KEY);
+    return text ? (JSON.parse(text) as Receipt) : null;
   }
 
   /**

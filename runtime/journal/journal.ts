@@ -2,16 +2,16 @@
 // acknowledged it, cut into signed, chained Merkle batches. docs/durability.md states the
 // guarantees; layout.ts the key layout.
 //
-// This class is the journal's one face to the rest of the device and wires its parts together:
-// the commit queue and the group commit (commit-queue.ts, commit.ts), sealing (sealer.ts), the
-// disk bound and gap records (retention.ts), the chunks on disk (chunk-store.ts) and the headers
-// held (held-batches.ts), the publishers' holds (holds.ts), acknowledgement (acknowledgement.ts), reads (reader.ts) and the drivers'
-// remembered last values (last-values.ts). Every write runs in one chain (write-chain.ts).
+// This class is the journal's one face to the rest of the device. It holds the commit queue
+// (commit-queue.ts) and the write chain every write runs in (write-chain.ts); the parts that hold
+// one chain in memory are wired in journal-parts.ts: the group commit (commit.ts), sealing
+// (sealer.ts), the disk bound and gap records (retention.ts), the chunks on disk (chunk-store.ts)
+// and the headers held (held-batches.ts), the publishers' holds (holds.ts), acknowledgement and the
+// sink's receipts (acknowledgement.ts), reads (reader.ts) and the drivers' remembered last values
+// (last-values.ts). Recovery epochs: epoch.ts; the journal's figures: journal-stats.ts.
 import type { Level } from 'level';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import type { BatchHeader, ClockState } from '../../protocol/batch.ts';
-import { ReadingEncoder } from '../../protocol/reading-encoder.ts';
+import type { BatchHeader } from '../../protocol/batch.ts';
 import type { PlanInput } from '../../protocol/plan.ts';
 import type { JournalRecord, ReadingInput } from '../../protocol/records.ts';
 import type { PruneCover } from '../../protocol/prune-cover.ts';
@@ -19,76 +19,22 @@ import type { Receipt } from '../../protocol/receipt.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { silentLogger } from '../../kernel/log.ts';
 import { Registry as MetricsRegistry } from '../../kernel/metrics.ts';
-import { Acknowledgement } from './acknowledgement.ts';
-import { ChunkStore } from './chunk-store.ts';
 import { epochSwitch, type EpochRequest } from './epoch.ts';
-import { GroupCommit } from './commit.ts';
 import { CommitQueue, type Pending } from './commit-queue.ts';
 import { JournalClosedError, JournalOpenError } from './errors.ts';
-import { HeldBatches } from './held-batches.ts';
-import { Holds, type HoldLostListener } from './holds.ts';
+import type { HoldLostListener } from './holds.ts';
 import { journalMetrics, type JournalMetrics } from './journal-metrics.ts';
-import { LastValues } from './last-values.ts';
-import { LAST_RECEIPT_KEY, type HoldState, type JournalState, type LastValue, type PendingGap, type WriteOp } from './layout.ts';
+import { batchPolicy, type JournalOptions } from './journal-options.ts';
+import { wireJournalParts, type JournalParts } from './journal-parts.ts';
+import { journalStats, publishJournalGauges, type JournalStats } from './journal-stats.ts';
+import type { JournalState, LastValue } from './layout.ts';
 import { JournalListeners } from './listeners.ts';
 import { openJournalDatabase } from './open.ts';
-import { PruneCovers } from './prune-covers.ts';
-import { JournalReader, type BatchLines, type StoredBatch } from './reader.ts';
-import { Retention, type RetentionPolicy } from './retention.ts';
-import { Sealer, type BatchPolicy } from './sealer.ts';
-import { JournalStateCell } from './state.ts';
+import type { BatchLines, StoredBatch } from './reader.ts';
+import type { BatchPolicy } from './sealer.ts';
 import { WriteChain } from './write-chain.ts';
 
-export type { BatchPolicy, StoredBatch };
-
-export interface JournalOptions {
-  /** the device's data dir; the journal lives in its `journal/` folder */
-  dir: string;
-  device: string;
-  key: DeviceKey;
-  /**
-   * Inspect only (the CLI's stats, verify, export): nothing is written, close() seals nothing, and
-   * a journal that does not exist is an error rather than made.
-   */
-  readOnly?: boolean;
-  log?: Logger;
-  metrics?: Registry;
-  batch?: Partial<BatchPolicy>;
-  /** bound on the logical size held (records and headers), bytes */
-  maxBytes?: number;
-  policy?: RetentionPolicy;
-  /** how long the first reading after an idle spell waits for company before the commit starts */
-  commitMaxWaitMs?: number;
-  commitMaxRecords?: number;
-  /** a clock for tests */
-  now?: () => number;
-  /** the device clock's sync state, stated in every header sealed (runtime/clock/) */
-  clockState?: () => ClockState;
-  /** told of every completed group commit: for benchmarks */
-  onCommit?: (info: { records: number; ms: number }) => void;
-}
-
-export interface JournalStats {
-  device: string;
-  /** the recovery epoch of the chain held (docs/spec/batches.md#epochs) */
-  epoch: number;
-  lastSeq: number;
-  sealedSeq: number;
-  lastBatch: number;
-  ackedBatch: number;
-  ackedSeq: number;
-  /** records the sink has not acknowledged (whatever the publishers' holds keep) */
-  unsentRecords: number;
-  /** records the sink has acknowledged that the journal still keeps for a publisher's hold */
-  heldRecords: number;
-  /** per publisher: through which seq its broker has the records, and how many it lost to the disk bound */
-  holds: Record<string, HoldState>;
-  unsentBatches: number;
-  prunedBatches: number;
-  pendingGap: PendingGap | null;
-  bytes: number;
-  maxBytes: number;
-}
+export type { BatchPolicy, JournalOptions, JournalStats, StoredBatch };
 
 export class Journal {
   private closed = false;
@@ -97,20 +43,10 @@ export class Journal {
   private readonly maxBytes: number;
   private readonly listeners: JournalListeners;
   private readonly queue: CommitQueue;
-  // The parts that hold the chain in memory: built again from the database when a new epoch
-  // replaces the chain (startEpoch), set once by wire() before anything reads them.
-  private cell!: JournalStateCell;
-  private chunks!: ChunkStore;
-  private held!: HeldBatches;
-  private sealer!: Sealer;
-  private retention!: Retention;
-  private ack!: Acknowledgement;
-  private reader!: JournalReader;
-  private lastValues!: LastValues;
-  private covers!: PruneCovers;
-  private holds!: Holds;
+  // The parts that hold the chain in memory (journal-parts.ts): built again from the database when
+  // a new epoch replaces the chain (startEpoch), set by wire() before anything reads them.
+  private parts!: JournalParts;
   private readonly holdListeners = new Map<string, HoldLostListener>();
-  private commit!: GroupCommit;
 
   private readonly db: Level<string, string>;
   private readonly opts: JournalOptions;
@@ -130,35 +66,15 @@ export class Journal {
     this.listeners = new JournalListeners(log);
     this.queue = new CommitQueue({
       maxWaitMs: opts.commitMaxWaitMs ?? 20, maxRecords: opts.commitMaxRecords ?? 4096,
-      commit: (group) => this.writes.run(() => this.commit.run(group, false)),
+      commit: (group) => this.writes.run(() => this.parts.commit.run(group, false)),
     });
     this.wire(state);
   }
 
   private wire(state: JournalState): void {
-    const { db, opts, log } = this;
-    this.cell = new JournalStateCell(state);
-    this.chunks = new ChunkStore(db);
-    this.held = new HeldBatches();
-    // What most parts share: the state, what is held, and the figures.
-    this.holds = new Holds({ cell: this.cell, log, lost: (hold, n) => this.metrics.holdLost.inc({ hold }, n), listeners: this.holdListeners });
-    const shared = { cell: this.cell, held: this.held, chunks: this.chunks, holds: this.holds, metrics: this.metrics };
-    const onDurable = () => {
-      this.publishGauges();
-      this.holds.announce();
-    };
-    this.sealer = new Sealer({
-      ...shared, device: opts.device, key: opts.key, now: opts.now ?? Date.now, clock: opts.clockState, sealByAge: () => this.sealByAge(),
-      policy: this.sealerPolicy,
-    });
-    this.retention = new Retention({ ...shared, maxBytes: this.maxBytes, policy: opts.policy ?? 'drop-oldest', log });
-    this.ack = new Acknowledgement({ ...shared, db, onDurable });
-    this.reader = new JournalReader({ ...shared, ack: this.ack });
-    this.covers = new PruneCovers({ cell: this.cell, held: this.held, reader: this.reader });
-    this.lastValues = new LastValues(this.cell);
-    this.commit = new GroupCommit({
-      ...shared, db, device: opts.device, encoder: new ReadingEncoder(opts.device), sealer: this.sealer, retention: this.retention,
-      lastValues: this.lastValues, listeners: this.listeners, log, onDurable, onCommit: opts.onCommit,
+    const { db, opts, log, metrics, maxBytes, listeners, holdListeners } = this;
+    this.parts = wireJournalParts(state, {
+      db, opts, log, metrics, maxBytes, listeners, holdListeners, sealByAge: () => this.sealByAge(), publishGauges: () => this.publishGauges(),
     });
   }
 
@@ -173,7 +89,7 @@ export class Journal {
       const identity = opts.readOnly ? { ...opts, device: meta.device, key: { public: meta.key } as DeviceKey } : opts;
       const journal = new Journal(db, identity, state, log);
       await journal.load();
-      log.info({ lastSeq: state.lastSeq, lastBatch: state.lastBatch, ackedBatch: state.ackedBatch, tail: journal.sealer.length }, 'journal opened');
+      log.info({ lastSeq: state.lastSeq, lastBatch: state.lastBatch, ackedBatch: state.ackedBatch, tail: journal.parts.sealer.length }, 'journal opened');
       return journal;
     } catch (err) {
       await db.close().catch(() => undefined);
@@ -188,9 +104,9 @@ export class Journal {
   }
 
   private async load(): Promise<void> {
-    await this.chunks.load();
-    await this.held.load(this.db);
-    await this.sealer.rebuildTail(this.chunks, this.opts.readOnly === true);
+    await this.parts.chunks.load();
+    await this.parts.held.load(this.db);
+    await this.parts.sealer.rebuildTail(this.parts.chunks, this.opts.readOnly === true);
     this.publishGauges();
   }
 
@@ -209,12 +125,6 @@ export class Journal {
   }
 
   /**
-   * Queue a reading without waiting: the pipeline's path. Outcomes reach onCommitted listeners and
-   * metrics. A flagged reading may raise an alert, which waits for its commit, so it does not wait
-   * for company: its commit starts at the next turn of the event loop, together with whatever was
-   * queued in this one.
-   */
-  /**
    * Queue a meter's monitoring plan (protocol/plan.ts): journaled, batched and signed like a
    * reading, ahead of the readings queued after it. Resolves with its seq.
    */
@@ -222,6 +132,12 @@ export class Journal {
     return new Promise((resolve, reject) => this.enqueue({ input: plan, resolve, reject }, true));
   }
 
+  /**
+   * Queue a reading without waiting: the pipeline's path. Outcomes reach onCommitted listeners and
+   * metrics. A flagged reading may raise an alert, which waits for its commit, so it does not wait
+   * for company: its commit starts at the next turn of the event loop, together with whatever was
+   * queued in this one.
+   */
   write(input: ReadingInput): void {
     this.enqueue({ input }, input.quality !== undefined && input.quality.flags.length > 0);
   }
@@ -241,7 +157,7 @@ export class Journal {
    * last-values.ts). Returns the value held from before, if any.
    */
   rememberLast(sensor: string, metric: string): LastValue | undefined {
-    return this.lastValues.remember(sensor, metric);
+    return this.parts.lastValues.remember(sensor, metric);
   }
 
   /**
@@ -249,7 +165,7 @@ export class Journal {
    * record, so that the loss is signed like everything else rather than silent.
    */
   noteDropped(timestamps: number[], reason: string): void {
-    this.retention.addGap(timestamps, reason);
+    this.parts.retention.addGap(timestamps, reason);
   }
 
   /** Commit everything queued so far, without waiting for the commit timer. */
@@ -260,27 +176,27 @@ export class Journal {
   /** Seal whatever is in the tail now. Returns the new header, or null when the tail was empty. */
   async sealNow(): Promise<BatchHeader | null> {
     await this.flush();
-    const before = this.cell.current.lastBatch;
-    await this.writes.run(() => (this.hasUnsealed() ? this.commit.run([], true) : Promise.resolve()));
-    const last = this.cell.current.lastBatch;
-    return last > before ? this.held.header(last) ?? null : null;
+    const before = this.parts.cell.current.lastBatch;
+    await this.writes.run(() => (this.hasUnsealed() ? this.parts.commit.run([], true) : Promise.resolve()));
+    const last = this.parts.cell.current.lastBatch;
+    return last > before ? this.parts.held.header(last) ?? null : null;
   }
 
   private async sealByAge(): Promise<void> {
     if (this.closed) return;
-    await this.writes.run(() => this.commit.run([], true)).catch((err) => this.log.error({ err: (err as Error).message }, 'sealing by age failed'));
+    await this.writes.run(() => this.parts.commit.run([], true)).catch((err) => this.log.error({ err: (err as Error).message }, 'sealing by age failed'));
   }
 
   /** Records not in a sealed batch yet, or a gap not yet written as a record. */
   private hasUnsealed(): boolean {
-    return this.sealer.length > 0 || Boolean(this.cell.current.pendingGap);
+    return this.parts.sealer.length > 0 || Boolean(this.parts.cell.current.pendingGap);
   }
 
   // ---------------------------------------------------------------- acknowledging
 
   /** A sink holds batches 1..n: delete their records and headers. Idempotent; n never goes back. */
   acknowledge(throughBatch: number): Promise<void> {
-    return this.writes.run(() => this.ack.acknowledge(throughBatch));
+    return this.writes.run(() => this.parts.ack.acknowledge(throughBatch));
   }
 
   /**
@@ -290,21 +206,19 @@ export class Journal {
    */
   keepReceipt(receipt: Receipt): Promise<void> {
     return this.writes.run(async () => {
-      if (this.closed || this.opts.readOnly || this.ack.releasedBatch(receipt.batch)) return;
-      const ops: WriteOp[] = [];
-      if (this.held.keepReceipt(receipt, ops)) await this.db.batch(ops as never);
+      if (this.closed || this.opts.readOnly) return;
+      await this.parts.ack.keepReceipt(receipt);
     });
   }
 
   /** The sink's receipt for held batch `batch`, if one was kept. */
   receipt(batch: number): Receipt | null {
-    return this.held.receipt(batch) ?? null;
+    return this.parts.held.receipt(batch) ?? null;
   }
 
   /** The receipt of the last acknowledged batch, if the sink gave one. */
-  async lastReceipt(): Promise<Receipt | null> {
-    const text = await this.db.get(LAST_RECEIPT_KEY);
-    return text ? (JSON.parse(text) as Receipt) : null;
+  lastReceipt(): Promise<Receipt | null> {
+    return this.parts.ack.lastReceipt();
   }
 
   // ---------------------------------------------------------------- holds
@@ -315,7 +229,7 @@ export class Journal {
    */
   keepHolds(names: readonly string[]): Promise<void> {
     if (this.opts.readOnly) return Promise.resolve();
-    return this.writes.run(() => this.ack.keepHolds(names));
+    return this.writes.run(() => this.parts.ack.keepHolds(names));
   }
 
   /**
@@ -324,17 +238,17 @@ export class Journal {
    */
   hold(name: string, through: number): Promise<void> {
     if (this.closed || this.opts.readOnly) return Promise.resolve();
-    return this.writes.run(() => this.ack.hold(name, through));
+    return this.writes.run(() => this.parts.ack.hold(name, through));
   }
 
   /** Through which seq the hold `name` is, as of the latest write (durable or being written). */
   heldThrough(name: string): number | undefined {
-    return this.cell.current.holds?.[name]?.through;
+    return this.parts.cell.current.holds?.[name]?.through;
   }
 
   /** Told when the disk bound dropped records under the hold `name` before its publisher had them. */
   onHoldLost(name: string, listener: HoldLostListener): void {
-    this.holds.onLost(name, listener);
+    this.parts.holds.onLost(name, listener);
   }
 
   // ---------------------------------------------------------------- recovery epochs
@@ -346,7 +260,7 @@ export class Journal {
 
   /** The recovery epoch of the chain the journal holds (1 until it first starts a new one). */
   get epoch(): number {
-    return this.cell.current.epoch ?? 1;
+    return this.parts.cell.current.epoch ?? 1;
   }
 
   /**
@@ -357,13 +271,13 @@ export class Journal {
   startEpoch(req: EpochRequest): Promise<BatchHeader[]> {
     return this.writes.run(async () => {
       if (this.closed || this.opts.readOnly) throw new JournalClosedError();
-      const s = this.cell.current;
+      const s = this.parts.cell.current;
       if (req.heldThrough < s.ackedBatch || req.heldThrough > s.lastBatch) throw new RangeError(`batch ${req.heldThrough} is not a held batch of this journal`);
-      const keepFrom = req.heldThrough < s.lastBatch ? this.held.header(req.heldThrough + 1)!.first : s.sealedSeq + 1;
-      this.sealer.stop();
+      const keepFrom = req.heldThrough < s.lastBatch ? this.parts.held.header(req.heldThrough + 1)!.first : s.sealedSeq + 1;
+      this.parts.sealer.stop();
       const out = await epochSwitch({
         db: this.db, device: this.opts.device, key: this.opts.key, state: { ...s, pendingGap: s.pendingGap },
-        keepFrom, records: this.reader.records(keepFrom), maxRecords: this.sealerPolicy.maxRecords, now: (this.opts.now ?? Date.now)(),
+        keepFrom, records: this.parts.reader.records(keepFrom), maxRecords: batchPolicy(this.opts).maxRecords, now: (this.opts.now ?? Date.now)(),
         ...(this.opts.clockState ? { clock: this.opts.clockState() } : {}),
       }, req);
       await this.db.batch(out.ops as never, { sync: true });
@@ -375,90 +289,68 @@ export class Journal {
     });
   }
 
-  private get sealerPolicy(): BatchPolicy {
-    return { maxRecords: 500, maxBytes: 1_000_000, maxAgeMs: 5000, ...this.opts.batch };
-  }
-
   // ---------------------------------------------------------------- reading
 
   stats(): JournalStats {
-    const d = this.cell.durable;
-    const pruned = this.held.prunedUpTo(d.lastBatch);
-    const unsentRecords = d.lastSeq - d.ackedSeq - pruned.records;
-    return {
-      device: this.opts.device,
-      epoch: d.epoch ?? 1,
-      lastSeq: d.lastSeq,
-      sealedSeq: d.sealedSeq,
-      lastBatch: d.lastBatch,
-      ackedBatch: d.ackedBatch,
-      ackedSeq: d.ackedSeq,
-      unsentRecords,
-      heldRecords: Math.max(0, this.chunks.records - unsentRecords),
-      holds: this.holds.view(),
-      unsentBatches: d.lastBatch - d.ackedBatch,
-      prunedBatches: pruned.batches,
-      pendingGap: d.pendingGap,
-      bytes: d.bytes,
-      maxBytes: this.maxBytes,
-    };
+    const { cell, held, chunks, holds } = this.parts;
+    return journalStats({ device: this.opts.device, maxBytes: this.maxBytes, cell, held, chunks, holds });
   }
 
   header(batch: number): BatchHeader | null {
-    return this.held.header(batch) ?? null;
+    return this.parts.held.header(batch) ?? null;
   }
 
   /** Whether the disk bound dropped the records of held batch `batch`. */
   isPruned(batch: number): boolean {
-    return this.held.isPruned(batch);
+    return this.parts.held.isPruned(batch);
   }
 
   /** The last durable seq. */
   lastSeq(): number {
-    return this.cell.durable.lastSeq;
+    return this.parts.cell.durable.lastSeq;
   }
 
   get ackedBatch(): number {
-    return this.cell.current.ackedBatch;
+    return this.parts.cell.current.ackedBatch;
   }
 
   /** What batch ackedBatch+1 chains to: the hash of the last acknowledged header (zeros before any). */
   get ackedHeaderHash(): string {
-    return this.cell.current.ackedHeaderHash;
+    return this.parts.cell.current.ackedHeaderHash;
   }
 
   /** The seq after which records are not yet in a sealed batch. */
   get sealedSeq(): number {
-    return this.cell.current.sealedSeq;
+    return this.parts.cell.current.sealedSeq;
   }
 
   /** See JournalReader.readBatchLines: null when not held, also when acknowledged while being read. */
   readBatchLines(batch: number): Promise<BatchLines | null> {
-    return this.reader.readBatchLines(batch);
+    return this.parts.reader.readBatchLines(batch);
   }
 
   /** The signed gap record announcing pruned batch `batch`, with its path; null while none is sealed. */
   pruneCover(batch: number): Promise<PruneCover | null> {
-    return this.covers.of(batch);
+    return this.parts.covers.of(batch);
   }
 
   readBatch(batch: number): Promise<StoredBatch | null> {
-    return this.reader.readBatch(batch);
+    return this.parts.reader.readBatch(batch);
   }
 
   /** Every sealed batch still held, oldest first. */
   batches(): AsyncGenerator<BatchLines> {
-    return this.reader.batches();
+    return this.parts.reader.batches();
   }
 
   /** Every durable record still held from seq `from` on, in seq order, sealed or not: for `journal verify`, export and replays. */
   records(from = 1): AsyncGenerator<{ seq: number; line: string }> {
-    return this.reader.records(from);
+    return this.parts.reader.records(from);
   }
 
   /** Where the records of the last hours begin: the first held seq in a chunk with a record at or after `ts`. */
   firstSeqSince(ts: number): number {
-    return this.chunks.firstSeqSince(ts);
+    return this.parts.chunks.firstSeqSince(ts);
   }
 
   // ---------------------------------------------------------------- listeners, closing
@@ -472,25 +364,21 @@ export class Journal {
   }
 
   private publishGauges(): void {
-    const s = this.stats();
-    this.metrics.bytes.set(s.bytes);
-    this.metrics.unsent.set(s.unsentRecords);
-    this.metrics.held.set(s.heldRecords);
-    this.metrics.lastSeq.set(s.lastSeq);
+    publishJournalGauges(this.metrics, this.stats());
   }
 
   /** Commit what is queued, seal the tail (and any pending gap), and close the database. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.sealer.stop();
+    this.parts.sealer.stop();
     await this.flush();
     try {
-      if (!this.opts.readOnly && this.hasUnsealed()) await this.writes.run(() => this.commit.run([], true));
+      if (!this.opts.readOnly && this.hasUnsealed()) await this.writes.run(() => this.parts.commit.run([], true));
       await this.writes.idle();
     } finally {
       await this.db.close();
     }
-    this.log.info({ lastSeq: this.cell.current.lastSeq, lastBatch: this.cell.current.lastBatch }, 'journal closed');
+    this.log.info({ lastSeq: this.parts.cell.current.lastSeq, lastBatch: this.parts.cell.current.lastBatch }, 'journal closed');
   }
 }

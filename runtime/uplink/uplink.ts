@@ -4,11 +4,9 @@
 // resends after a restart harmless. An acknowledgement is a receipt signed by the sink key the
 // device trusts (sink-trust.ts), for exactly the batch's header hash; a 200 without one is not.
 // Failures back off exponentially with full jitter.
-import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { headerHash } from '../../protocol/batch.ts';
 import type { Receipt } from '../../protocol/receipt.ts';
 import type { StatusBoard } from '../../kernel/component.ts';
@@ -18,6 +16,7 @@ import { BatchBodies, NOT_READY } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
 import { HaltSwitch } from './halt.ts';
 import { ReceiptGate } from './receipt-gate.ts';
+import { SinkClient, type SinkReply } from './sink-client.ts';
 import { chainRelation, EpochRecovery, type HeadAnswer } from './recovery.ts';
 import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -41,31 +40,8 @@ type SendOutcome = 'acked' | 'retry' | 'rewind' | 'wait';
 /** How long a pruned batch waits for the gap record that covers it to be sealed. */
 const COVER_WAIT_MS = 500;
 
-class SinkReply {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-  /** how long the sink asked to be left alone (a 429 or 503 with Retry-After in seconds), ms */
-  readonly retryAfterMs: number;
-
-  constructor(status: number, body: Record<string, unknown>, retryAfter?: string | string[]) {
-    this.status = status;
-    this.body = body;
-    this.retryAfterMs = retryAfterMs(status, retryAfter);
-  }
-}
-
-/** The longest a sink's Retry-After may hold the uplink back: a wrong or hostile value must not park it for days. */
-const MAX_RETRY_AFTER_MS = 10 * 60_000;
-
-function retryAfterMs(status: number, header: string | string[] | undefined): number {
-  if ((status !== 429 && status !== 503) || typeof header !== 'string' || !/^\d{1,9}$/.test(header.trim())) return 0;
-  return Math.min(Number(header.trim()) * 1000, MAX_RETRY_AFTER_MS);
-}
-
 export class Uplink {
   readonly name = 'uplink';
-  private dispatcher: Dispatcher | null = null;
-  private ownsDispatcher = false;
   private running = false;
   private next = 1;
   private readonly inFlight = new Map<number, Promise<void>>();
@@ -80,8 +56,6 @@ export class Uplink {
   private needResync = true;
   private resyncing: Promise<void> | null = null;
   private bucket: TokenBucket | null = null;
-  /** aborts the requests on the wire when the uplink stops */
-  private aborter = new AbortController();
   private lastPublished = '';
   /** sending stopped until an operator acts */
   private readonly halt: HaltSwitch;
@@ -91,6 +65,7 @@ export class Uplink {
   private readonly base: string;
   private readonly config: UplinkConfig;
   private readonly trust: SinkTrust;
+  private readonly client: SinkClient;
   private readonly m;
 
   private readonly deps: UplinkDeps;
@@ -100,6 +75,7 @@ export class Uplink {
     this.config = uplinkSchema.parse(deps.config);
     this.base = this.config.url.replace(/\/+$/, '');
     this.trust = new SinkTrust({ configuredKey: this.config.sinkKey, dataDir: deps.dataDir, url: this.base, log: deps.log });
+    this.client = new SinkClient({ base: this.base, config: this.config, ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}) });
     this.bodies = new BatchBodies(deps.journal, { encoding: this.config.encoding, gzipLevel: this.config.gzipLevel });
     this.recovery = new EpochRecovery({
       journal: deps.journal, device: deps.device, deviceKey: deps.journal.publicKey, log: deps.log,
@@ -128,26 +104,10 @@ export class Uplink {
     const { config } = this;
     if (config.insecure) this.deps.log.warn({ url: this.base }, 'uplink.insecure: true: batches and receipts may cross the network unencrypted');
     this.trust.start();
-    if (this.deps.dispatcher) this.dispatcher = this.deps.dispatcher;
-    else {
-      let ca: Buffer | undefined;
-      if (config.ca) {
-        try {
-          ca = readFileSync(config.ca);
-        } catch (err) {
-          throw new Error(`uplink.ca: cannot read ${config.ca}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-        }
-      }
-      this.dispatcher = new Agent({ connections: config.inFlight + 1, keepAliveTimeout: 30_000, ...(ca ? { connect: { ca } } : {}) });
-      this.ownsDispatcher = true;
-    }
+    this.client.start();
     if (config.maxBytesPerSecond) this.bucket = new TokenBucket(config.maxBytesPerSecond);
     this.ackCursor = this.deps.journal.ackedBatch;
     this.next = this.ackCursor + 1;
-    this.aborter = new AbortController();
-    // Every request listens on this one signal, and a request's listener goes only once its
-    // response body has closed, a moment after the next request took its slot.
-    setMaxListeners(4 * config.inFlight + 8, this.aborter.signal);
     this.needResync = true;
     this.running = true;
     this.halt.load();
@@ -164,13 +124,12 @@ export class Uplink {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = null;
-    this.aborter.abort();
+    this.client.abort();
     this.bodies.clear();
     await Promise.allSettled([...this.inFlight.values()]);
     await this.resyncing;
     await this.ackChain;
-    if (this.ownsDispatcher) await this.dispatcher?.close().catch(() => undefined);
-    this.dispatcher = null;
+    await this.client.stop();
   }
 
   /** Resolves once every batch sealed so far is acknowledged (the bench, the demo, tests). */
@@ -341,19 +300,8 @@ export class Uplink {
     return { hash: String(res.body.hash), receipt: res.body.receipt, header: res.body.header, lines: res.body.lines };
   }
 
-  private async call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
-    const res = await request(this.base + path, {
-      method, body, headers, dispatcher: this.dispatcher!, signal: this.aborter.signal,
-      headersTimeout: this.config.timeoutMs, bodyTimeout: this.config.timeoutMs,
-    });
-    const text = await res.body.text();
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      parsed = { error: text.slice(0, 200) };
-    }
-    return new SinkReply(res.statusCode, parsed, res.headers['retry-after']);
+  private call(method: 'GET' | 'POST', path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<SinkReply> {
+    return this.client.call(method, path, body, headers);
   }
 
   private settle(batch: number, outcome: SendOutcome): void {
