@@ -27,7 +27,7 @@ import type { DeviceKeyChanges } from './key-changes.ts';
 import type { DeviceRegistry } from './registry.ts';
 import { redactUrl } from '../kernel/redact.ts';
 import type { Head, SinkStore } from './store/types.ts';
-import { bearerMatches } from './http/bearer.ts';
+import { bearerToken, tokenDigest, tokenMatches } from '../kernel/request-token.ts';
 import { ReadingsApi } from './readings/readings-api.ts';
 import { BodyBudget, readBatchBody, readSmallBody, type BodyLimits } from './wire/body.ts';
 import { WireError } from './wire/errors.ts';
@@ -97,9 +97,12 @@ export class HttpApi {
   private readonly readings: ReadingsApi;
 
   private readonly deps: HttpApiDeps;
+  /** the admin token's digest: compared in constant time whatever length is sent */
+  private readonly adminDigest: Buffer | null;
 
   constructor(deps: HttpApiDeps) {
     this.deps = deps;
+    this.adminDigest = deps.adminToken ? tokenDigest(deps.adminToken) : null;
     this.bodies = new BodyBudget(deps.limits.maxBufferedBytes);
     this.epochRoutes = new EpochRoutes({ ...deps, knownHead: (d) => this.knownHead(d), requireAdmin: (r) => this.requireAdmin(r) });
     this.readings = new ReadingsApi({
@@ -142,9 +145,9 @@ export class HttpApi {
   };
 
   private requireAdmin(req: IncomingMessage): void {
-    const token = this.deps.adminToken;
-    if (!token) throw new HttpError(403, 'the admin API is off: set adminToken in the sink config (or FIELDPROOF_SINK_ADMIN_TOKEN)', 'admin_disabled');
-    if (!bearerMatches(req, token)) throw new HttpError(401, 'missing or wrong admin token', 'unauthorized');
+    if (!this.adminDigest) throw new HttpError(403, 'the admin API is off: set adminToken in the sink config (or FIELDPROOF_SINK_ADMIN_TOKEN)', 'admin_disabled');
+    // a bearer token only: a page's cookie never opens the admin API
+    if (!tokenMatches(bearerToken(req), this.adminDigest)) throw new HttpError(401, 'missing or wrong admin token', 'unauthorized');
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, name: (r: string) => void): Promise<void> {

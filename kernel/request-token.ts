@@ -4,10 +4,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
+/** The `Authorization: Bearer` token; null when there is none (or it is malformed). */
+export function bearerToken(req: IncomingMessage): string | null {
+  const auth = req.headers.authorization;
+  return auth ? (/^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1] ?? null) : null;
+}
+
 /** The Bearer token, else the named cookie's value; null when neither is there (or it is malformed). */
 export function presentedToken(req: IncomingMessage, cookieName: string): string | null {
-  const auth = req.headers.authorization;
-  if (auth) return /^Bearer\s+(\S+)\s*$/i.exec(auth)?.[1] ?? null;
+  if (req.headers.authorization) return bearerToken(req);
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === cookieName) {
