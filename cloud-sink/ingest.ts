@@ -230,7 +230,7 @@ export class Ingest {
         return this.accepted('stored', header, hash, decoded.pruned);
       case 'duplicate': {
         this.m.batches.inc({ outcome: 'duplicate' });
-        const held = await this.deps.store.batch(header.device, header.batch, epoch);
+        const held = await this.deps.store.heldBatch(header.device, header.batch, epoch);
         return this.accepted('duplicate', header, hash, held?.pruned === true);
       }
       case 'equivocation': {
