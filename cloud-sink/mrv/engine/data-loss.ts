@@ -12,14 +12,14 @@ function inPeriod(count: number, t0: number, t1: number, from: number, to: numbe
 
 export function dataLoss(gaps: readonly GapEntry[], pruned: readonly PrunedEntry[], from: number, to: number) {
   const gapRecords = gaps
-    .map((g) => ({ seq: g.seq, from: g.from, to: g.to, reason: g.reason, dropped: g.dropped, droppedInPeriod: inPeriod(g.dropped, g.from, g.to, from, to) }))
+    .map((g) => ({ epoch: g.epoch ?? 1, seq: g.seq, from: g.from, to: g.to, reason: g.reason, dropped: g.dropped, droppedInPeriod: inPeriod(g.dropped, g.from, g.to, from, to) }))
     .filter((g) => g.droppedInPeriod > 0 || (g.from < to && g.to >= from));
   const prunedBatches = pruned
     .map((p) => {
       // the time it covered lies between the readings held on either side of it
       const t0 = p.afterTs ?? p.created;
       const t1 = p.untilTs ?? Math.max(t0, p.created);
-      return { batch: p.batch, first: p.first, last: p.last, records: p.count, from: t0, to: t1, recordsInPeriod: inPeriod(p.count, t0, t1, from, to) };
+      return { epoch: p.epoch ?? 1, batch: p.batch, first: p.first, last: p.last, records: p.count, from: t0, to: t1, recordsInPeriod: inPeriod(p.count, t0, t1, from, to) };
     })
     .filter((p) => p.recordsInPeriod > 0 || (p.from < to && p.to >= from));
   return {
