@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { headerHash, signBatch, type Batch, type BatchHeader } from '../../protocol/batch.ts';
 import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
-import type { JournalRecord, ReadingRecord } from '../../protocol/records.ts';
+import { gapRecord, type JournalRecord, type ReadingRecord } from '../../protocol/records.ts';
 import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { dropPgSchema, getJson, postJson, tempDir } from '../../test/support/sink.ts';
@@ -67,6 +67,7 @@ interface Scenario {
   epoch1: Batch[];
   epoch2: Batch[];
   carried: ReadingRecord[];
+  rejournaled: number;
 }
 
 /**
@@ -74,7 +75,11 @@ interface Scenario {
  * last polls of epoch 1 and its plan again (as a device restored from a copy that never learnt
  * they were sent would), one export reading among them with another value, then goes on.
  */
-function scenario(records: JournalRecord[]): Scenario {
+function scenario(journaled: JournalRecord[]): Scenario {
+  // the device dropped a few readings under load once: its gap record is carried into epoch 2 too
+  const loadAt = journaled.findIndex((r) => r.kind === 'reading' && r.ts >= at(300));
+  const overload = gapRecord('site-a', 0, 5, at(299) + 100, at(299) + 600, 'overload');
+  const records = [...journaled.slice(0, loadAt), overload, ...journaled.slice(loadAt)].map((r, i) => ({ ...r, seq: i + 1 }) as JournalRecord);
   // the plan the driver declared when it started again belongs to epoch 2 too
   const cut = records.findIndex((r) => (r.kind === 'reading' || r.kind === 'plan') && r.ts >= at(OFF.from));
   const old = records.slice(0, cut);
@@ -84,10 +89,11 @@ function scenario(records: JournalRecord[]): Scenario {
   const changed = tail.filter((r) => r.metric === PLAN.export)[2]!;
   const carried = tail.map((r) => (r === changed ? { ...r, value: r.value! + 0.5 } : r));
   const plan = old.find((r) => r.kind === 'plan')!;
-  const again = [plan, ...carried, ...records.slice(cut)];
+  const gap = old.find((r) => r.kind === 'gap')!;
+  const again = [plan, gap, ...carried, ...records.slice(cut)];
   const renumbered = again.map((r, i) => ({ ...r, seq: i + 2 }) as JournalRecord);
   const restart = restartRecord('site-a', 2, 'journal_behind_sink', { epoch: 1, batch: join.batch, hash: headerHash(join) }, again.length - (records.length - cut), at(OFF.to));
-  return { reference: chainOf(records, '0'.repeat(64), 1), epoch1, epoch2: chainOf([restart, ...renumbered], headerHash(join), 2), carried };
+  return { reference: chainOf(records, '0'.repeat(64), 1), epoch1, epoch2: chainOf([restart, ...renumbered], headerHash(join), 2), carried, rejournaled: restart.rejournaled };
 }
 
 function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
@@ -160,7 +166,10 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.deepEqual(across.epochs.map((e) => e.epoch), [1, 2]);
       assert.deepEqual(across.pendingEpochs, []);
       assert.equal(across.epochs[1]!.restart!.reason, 'journal_behind_sink');
-      assert.equal(across.epochs[1]!.restart!.rejournaled, 1 + s.carried.length);
+      assert.equal(across.epochs[1]!.restart!.rejournaled, s.rejournaled);
+      assert.equal(s.rejournaled, 2 + s.carried.length);
+      assert.equal(across.dataLoss.droppedOnDevice, 5, 'the carried gap record counts its loss once');
+      assert.deepEqual(across.dataLoss, (await report(reference, ...periods.across)).dataLoss);
       // the 30 s the device was off: one gap, bridged by the registers, across the two chains
       const gap = across.energy.gaps.find((g) => g.from === at(OFF.from - 1))!;
       assert.ok(gap.bridged && gap.to === at(OFF.to + 1), JSON.stringify(across.energy.gaps));
