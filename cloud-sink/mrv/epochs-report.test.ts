@@ -2,7 +2,8 @@
 // over Modbus TCP (36 kW out, 3.6 kW in: 9 mWh per millisecond), read by the driver's code and
 // journaled. The device is off for 30 s and comes back as epoch 2 (its journal restored): a signed
 // restart record joining the sink's last batch, the old chain's last 20 polls carried again under
-// new seqs (one of them with another value), the plan carried and declared again, then on. The
+// new seqs (one of them with another value), a gap record carried, a few readings stamped back in
+// the old chain's time, the plan carried and declared again, then on. The
 // same readings sent as one plain chain to a second sink are the reference: the report over any
 // period must be the same, whichever chain carried the readings, and a cited epoch-2 reading's
 // proof must verify. LevelDB, and PostgreSQL when FIELDPROOF_TEST_PG is set.
@@ -67,6 +68,8 @@ interface Scenario {
   epoch1: Batch[];
   epoch2: Batch[];
   carried: ReadingRecord[];
+  /** readings stamped half a second after old ones: instants no chain holds, before epoch 1's last */
+  stale: ReadingRecord[];
   rejournaled: number;
 }
 
@@ -90,10 +93,11 @@ function scenario(journaled: JournalRecord[]): Scenario {
   const carried = tail.map((r) => (r === changed ? { ...r, value: r.value! + 0.5 } : r));
   const plan = old.find((r) => r.kind === 'plan')!;
   const gap = old.find((r) => r.kind === 'gap')!;
-  const again = [plan, gap, ...carried, ...records.slice(cut)];
+  const stale = old.filter((r): r is ReadingRecord => r.kind === 'reading' && r.ts >= at(560) && r.ts <= at(562)).map((r) => ({ ...r, ts: r.ts + 500 }));
+  const again = [plan, gap, ...carried, ...stale, ...records.slice(cut)];
   const renumbered = again.map((r, i) => ({ ...r, seq: i + 2 }) as JournalRecord);
   const restart = restartRecord('site-a', 2, 'journal_behind_sink', { epoch: 1, batch: join.batch, hash: headerHash(join) }, again.length - (records.length - cut), at(OFF.to));
-  return { reference: chainOf(records, '0'.repeat(64), 1), epoch1, epoch2: chainOf([restart, ...renumbered], headerHash(join), 2), carried, rejournaled: restart.rejournaled };
+  return { reference: chainOf(records, '0'.repeat(64), 1), epoch1, epoch2: chainOf([restart, ...renumbered], headerHash(join), 2), carried, stale, rejournaled: restart.rejournaled };
 }
 
 function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
@@ -167,7 +171,7 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.deepEqual(across.pendingEpochs, []);
       assert.equal(across.epochs[1]!.restart!.reason, 'journal_behind_sink');
       assert.equal(across.epochs[1]!.restart!.rejournaled, s.rejournaled);
-      assert.equal(s.rejournaled, 2 + s.carried.length);
+      assert.equal(s.rejournaled, 2 + s.carried.length + s.stale.length);
       assert.equal(across.dataLoss.droppedOnDevice, 5, 'the carried gap record counts its loss once');
       assert.deepEqual(across.dataLoss, (await report(reference, ...periods.across)).dataLoss);
       // the 30 s the device was off: one gap, bridged by the registers, across the two chains
@@ -195,6 +199,10 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
         assert.deepEqual([c.from, c.to], [at(OFF.from - CARRIED_POLLS), at(OFF.from - 1)]);
       }
       assert.ok(r.warnings.some((w) => /recovery epoch 2 carried 19 reading\(s\) epoch 1 holds already: counted once/.test(w)), r.warnings.join('\n'));
+      const stale = r.meters[0]!.outOfOrderReadings;
+      assert.deepEqual(stale.map((o) => [o.metric, o.epoch, o.count, o.from, o.to]).sort(),
+        [PLAN.import, PLAN.export, PLAN.power].sort().map((metric) => [metric, 2, 3, at(560) + 500, at(562) + 500]), 'readings stamped before the register\'s last are left out, and said to be');
+      assert.ok(r.warnings.some((w) => /recovery epoch 2 holds 3 reading\(s\) stamped .* before the register's last reading/.test(w)));
       const csv = (await report(sink, at(550), at(650), 'csv')).text!.split('\n');
       assert.ok(csv.some((l) => l.startsWith('carried,duplicates,meter-1,') && l.includes('epoch 2 copies of epoch 1 readings')), 'CSV carried rows');
       assert.ok(csv.some((l) => /^reading,last,meter-1,.*seq \d+\/\d+; epoch 2\/2$/.test(l)), 'CSV cites the epoch with the seq');
@@ -215,6 +223,7 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
         await post(late, s.epoch2);
         const [a, b] = [await report(late, at(100), at(1150)), await report(sink, at(100), at(1150))];
         assert.deepEqual(a.meters[0]!.carriedReadings, b.meters[0]!.carriedReadings);
+        assert.deepEqual(a.meters[0]!.outOfOrderReadings, b.meters[0]!.outOfOrderReadings);
         assert.deepEqual(a.energy, b.energy);
         assert.deepEqual(a.meters[0]!.readings, b.meters[0]!.readings);
       } finally {

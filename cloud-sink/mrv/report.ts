@@ -10,7 +10,7 @@ import { creditingWindow, emissionsSection } from './emissions.ts';
 import { kwh } from './engine/apportion.ts';
 import { timeQuality } from './engine/clock-quality.ts';
 import { dataLoss } from './engine/data-loss.ts';
-import { carriedFor, epochsSection, type CarriedJson } from './engine/epochs.ts';
+import { epochsSection, epochTalliesFor, type CarriedJson } from './engine/epochs.ts';
 import type { NoteRef } from './engine/meter-energy.ts';
 import { meterJson, meterResult, type MeterJson } from './engine/meter-report.ts';
 import { planTimelines, plansOver } from './engine/plan-timeline.ts';
@@ -31,8 +31,8 @@ export interface ReportDeps {
 export async function buildMrvReport(deps: ReportDeps, device: string, from: number, to: number) {
   const { mrv, config } = deps;
   await deps.index.catchUp(device);
-  const [plans, notes, gaps, pruned, unplanned, carried] = await Promise.all([
-    mrv.plans(device), mrv.notes(device), mrv.gaps(device), mrv.pruned(device), mrv.unplanned(device, from, to), mrv.carried(device),
+  const [plans, notes, gaps, pruned, unplanned, tallies] = await Promise.all([
+    mrv.plans(device), mrv.notes(device), mrv.gaps(device), mrv.pruned(device), mrv.unplanned(device, from, to), mrv.epochTallies(device),
   ]);
   const timelines = planTimelines(plans);
   const notesBySensor = new Map<string, Map<string, NoteRef[]>>();
@@ -51,7 +51,7 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
     if (plansOver(views, from, to).length === 0) continue;
     const opts = { from, to, calibration: config.calibrationOverdue, notes: notesBySensor.get(sensor) ?? new Map() };
     const m = await meterResult(mrv, device, sensor, views, opts, clipped, deps.tuning);
-    meters.push(meterJson(m, from, to, config.calibrationOverdue, carriedFor(carried, sensor, from, to)));
+    meters.push(meterJson(m, from, to, config.calibrationOverdue, epochTalliesFor(tallies, sensor, from, to)));
     egInCreditingPeriod += m.creditedInClip;
   }
 
@@ -155,6 +155,9 @@ function reportWarnings(meters: readonly MeterJson[], unplanned: number, missing
     const unexplained = m.events.filter((e) => !e.notes.some((n) => n.counts)).length;
     if (unexplained > 0) w.push(`${m.sensor}: ${unexplained} meter event(s) without a counting operator note; their intervals are not credited`);
     for (const c of m.carriedReadings) w.push(carriedWarning(m.sensor, c));
+    for (const o of m.outOfOrderReadings) {
+      w.push(`${m.sensor}/${o.metric}: recovery epoch ${o.epoch} holds ${o.count} reading(s) stamped ${new Date(o.from).toISOString()} to ${new Date(o.to).toISOString()}, before the register's last reading, at instants no epoch holds (a device clock set back?): left out`);
+    }
   }
   if (lost > 0) w.push(`the device reports ${lost} record(s) lost in the period (gap records and dropped batches)`);
   for (const x of missing) w.push(`emission reductions not stated: missing ${x}`);

@@ -7,7 +7,7 @@
 // pending chain joins is provisional until the epoch is accepted and its readings indexed.
 import { epochOf } from '../../../protocol/batch.ts';
 import type { SinkStore, StoredBatchRow } from '../../store/types.ts';
-import type { CarriedTally } from '../store/types.ts';
+import type { EpochTallies } from '../store/types.ts';
 
 export interface EpochUsed {
   epoch: number;
@@ -69,15 +69,39 @@ export async function epochsSection(store: SinkStore, device: string, rows: read
   return { used: [...used.values()].sort((a, b) => a.epoch - b.epoch), pending, pendingInPeriod: pendingInPeriod.length > 0, warnings };
 }
 
-/** A meter's carried readings whose span meets [from, to), from the index's tallies by series. */
-export function carriedFor(carried: Record<string, CarriedTally[]>, sensor: string, from: number, to: number): CarriedJson[] {
-  const out: CarriedJson[] = [];
-  for (const [key, tallies] of Object.entries(carried)) {
-    const [s, metric] = key.split('\u0000');
-    if (s !== sensor) continue;
-    for (const t of tallies) {
-      if (t.minTs < to && t.maxTs >= from) out.push({ metric: metric!, epoch: t.epoch, keptEpoch: t.keptEpoch, duplicates: t.duplicates, conflicts: t.conflicts, from: t.minTs, to: t.maxTs });
-    }
+export interface OutOfOrderJson {
+  metric: string;
+  epoch: number;
+  count: number;
+  from: number;
+  to: number;
+}
+
+/**
+ * A meter's readings of later epochs that the index could not take, per register, whose span
+ * meets [from, to): carried copies of held readings, and readings stamped before the register's
+ * last (out of order). Tallied over the whole series: the counts are not shared into periods.
+ */
+export function epochTalliesFor(tallies: EpochTallies, sensor: string, from: number, to: number): { carried: CarriedJson[]; outOfOrder: OutOfOrderJson[] } {
+  const carried: CarriedJson[] = [];
+  const outOfOrder: OutOfOrderJson[] = [];
+  const meets = (t: { minTs: number; maxTs: number }) => t.minTs < to && t.maxTs >= from;
+  for (const [metric, list] of ofSensor(tallies.carried, sensor)) {
+    for (const t of list.filter(meets)) carried.push({ metric, epoch: t.epoch, keptEpoch: t.keptEpoch, duplicates: t.duplicates, conflicts: t.conflicts, from: t.minTs, to: t.maxTs });
   }
-  return out.sort((a, b) => a.metric.localeCompare(b.metric) || a.epoch - b.epoch);
+  for (const [metric, list] of ofSensor(tallies.outOfOrder, sensor)) {
+    for (const t of list.filter(meets)) outOfOrder.push({ metric, epoch: t.epoch, count: t.count, from: t.minTs, to: t.maxTs });
+  }
+  const order = (a: { metric: string; epoch: number }, b: { metric: string; epoch: number }) => a.metric.localeCompare(b.metric) || a.epoch - b.epoch;
+  return { carried: carried.sort(order), outOfOrder: outOfOrder.sort(order) };
+}
+
+/** The entries of a per-series-key record whose sensor is `sensor`, by metric. */
+function ofSensor<T>(bySeries: Record<string, T>, sensor: string): [string, T][] {
+  const out: [string, T][] = [];
+  for (const [key, v] of Object.entries(bySeries)) {
+    const [s, metric] = key.split('\u0000');
+    if (s === sensor) out.push([metric!, v]);
+  }
+  return out;
 }

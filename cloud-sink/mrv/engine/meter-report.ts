@@ -3,7 +3,7 @@
 // period's; the readings that open and close the period; the meter's JSON section.
 import type { MrvStore } from '../store/types.ts';
 import { kwh } from './apportion.ts';
-import type { CarriedJson } from './epochs.ts';
+import type { CarriedJson, OutOfOrderJson } from './epochs.ts';
 import { addSlice, credited, type EnergyOptions, type MeterEnergy } from './meter-energy.ts';
 import { fastSlice, fastSpans } from './fast-spans.ts';
 import { sliceResult, type Completeness, type SliceResult } from './meter-slice.ts';
@@ -98,7 +98,7 @@ function merge(result: MeterResult, part: SliceResult): void {
   }
 }
 /** The meter's JSON section. */
-export function meterJson(m: MeterResult, from: number, to: number, calibration: 'reduce' | 'exclude', carried: CarriedJson[]) {
+export function meterJson(m: MeterResult, from: number, to: number, calibration: 'reduce' | 'exclude', later: { carried: CarriedJson[]; outOfOrder: OutOfOrderJson[] }) {
   const t = m.energy.totals;
   const net = t.exported - t.imported;
   const inForce = plansOver(m.views, from, to);
@@ -131,7 +131,9 @@ export function meterJson(m: MeterResult, from: number, to: number, calibration:
     completeness: { ...m.completeness, ratio: m.completeness.expected > 0 ? Math.min(1, Math.round((m.completeness.present / m.completeness.expected) * 1e6) / 1e6) : 0 },
     readings: m.edges,
     /** readings a later recovery epoch carried that an earlier one holds: left out, the earlier copies used */
-    carriedReadings: carried,
+    carriedReadings: later.carried,
+    /** readings of a later epoch stamped before the register's last reading, at instants no epoch holds: left out */
+    outOfOrderReadings: later.outOfOrder,
     crossCheck: m.crossCheck && {
       ...m.crossCheck, registerNetKwh: kwh(net), coveredFraction: Math.round((m.crossCheck.coveredMs / (to - from)) * 1e6) / 1e6,
       differencePercent: net !== 0 ? Math.round(((m.crossCheck.powerIntegralKwh - kwh(net)) / Math.abs(kwh(net))) * 1e4) / 100 : null,

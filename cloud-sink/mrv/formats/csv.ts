@@ -46,6 +46,9 @@ export function reportCsv(r: MrvReport): string {
     for (const c of m.carriedReadings) {
       row('carried', 'duplicates', m.sensor, c.to, c.duplicates, 'readings', `${c.metric}; epoch ${c.epoch} copies of epoch ${c.keptEpoch} readings from ${iso(c.from)}: epoch ${c.keptEpoch}'s used; ${c.conflicts} conflicting`);
     }
+    for (const o of m.outOfOrderReadings) {
+      row('carried', 'out_of_order', m.sensor, o.to, o.count, 'readings', `${o.metric}; epoch ${o.epoch} readings from ${iso(o.from)}, stamped before the register's last reading: left out`);
+    }
   }
   for (const k of ['exportedKwh', 'importedKwh', 'netKwh', 'creditedKwh'] as const) row('energy', k.replace('Kwh', ''), 'all', null, r.energy[k], 'kWh', 'device total');
   for (const ev of r.energy.events) {

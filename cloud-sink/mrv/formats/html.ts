@@ -45,7 +45,10 @@ export function reportHtml(r: MrvReport): string {
       ep.restart ? `restart (${ep.restart.reason}) joining epoch ${ep.restart.from.epoch} batch ${ep.restart.from.batch}; ${ep.restart.rejournaled} record(s) carried; accepted ${iso(ep.restart.acceptedAt)}` : 'the first chain']),
     ...r.pendingEpochs.map((p) => [p.epoch, 'pending: not in this report', iso(p.mayCoverFrom), '', '', `restart (${p.reason}) waits for an admin's acceptance`]),
   ];
-  const carriedRows = r.meters.flatMap((m) => m.carriedReadings.map((c) => [m.sensor, c.metric, c.epoch, c.keptEpoch, c.duplicates, c.conflicts, iso(c.from), iso(c.to)]));
+  const carriedRows = [
+    ...r.meters.flatMap((m) => m.carriedReadings.map((c) => [m.sensor, c.metric, c.epoch, c.keptEpoch, c.duplicates, c.conflicts, iso(c.from), iso(c.to)])),
+    ...r.meters.flatMap((m) => m.outOfOrderReadings.map((o) => [m.sensor, o.metric, o.epoch, 'none: stamped before the register\'s last reading', o.count, 0, iso(o.from), iso(o.to)])),
+  ];
   const crossRows = r.meters.filter((m) => m.crossCheck).map((m) => [m.sensor, m.crossCheck!.metric, num(m.crossCheck!.powerIntegralKwh), num(m.crossCheck!.registerNetKwh), m.crossCheck!.differencePercent ?? '—', `${num(m.crossCheck!.coveredFraction * 100, 1)} %`]);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MRV report ${esc(r.device)} ${esc(r.period.fromIso)} – ${esc(r.period.toIso)}</title><style>${STYLE}</style></head>

@@ -5,9 +5,10 @@
 // epoch's copy and tallies the later one, so that a reading is counted once and the report can say
 // which copy it used; a reading at a held instant with another value is a conflict, tallied apart,
 // the earlier copy kept too. A later-epoch reading at an instant not held, yet not after the
-// series' last, is a clock that stepped back, as within one epoch.
+// series' last, is left out as within one epoch (a clock set back, most likely by the restore),
+// and tallied with its time so that the report can say so.
 import { decodeChunk, F, type SeriesPoints } from './chunk-codec.ts';
-import type { CarriedTally, IndexerState, IndexSession } from '../store/types.ts';
+import type { CarriedTally, IndexerState, IndexSession, OutOfOrderTally } from '../store/types.ts';
 
 export interface LateReading {
   key: string;
@@ -65,6 +66,12 @@ export class CarriedReadings {
       const held = await this.find(r, inMemory(r.key));
       if (!held || held.epoch >= r.epoch) {
         this.state.clockBackwards[r.key] = (this.state.clockBackwards[r.key] ?? 0) + 1;
+        const tallies = ((this.state.outOfOrder ??= {})[r.key] ??= []);
+        let t = tallies.find((x) => x.epoch === r.epoch);
+        if (!t) tallies.push((t = { epoch: r.epoch, count: 0, minTs: r.ts, maxTs: r.ts } satisfies OutOfOrderTally));
+        t.count++;
+        t.minTs = Math.min(t.minTs, r.ts);
+        t.maxTs = Math.max(t.maxTs, r.ts);
         continue;
       }
       const tallies = ((this.state.carried ??= {})[r.key] ??= []);

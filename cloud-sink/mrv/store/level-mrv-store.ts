@@ -4,7 +4,7 @@ import type { Level } from 'level';
 import { pad } from '../../store/types.ts';
 import { noteId, type OperatorNote } from '../notes.ts';
 import type {
-  CarriedTally, ChunkEntry, GapEntry, IndexedThrough, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
+  ChunkEntry, EpochTallies, GapEntry, IndexedThrough, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
 } from './types.ts';
 
 /** Epoch 1 keeps the keys of a store from before epochs; a later epoch's sort after them ('e' > digits). */
@@ -101,8 +101,9 @@ export class LevelMrvStore implements MrvStore {
     return { epoch: p?.epoch ?? 1, batch: p?.batch ?? 0 };
   }
 
-  async carried(device: string): Promise<Record<string, CarriedTally[]>> {
-    return (await this.progressOf(device))?.state.carried ?? {};
+  async epochTallies(device: string): Promise<EpochTallies> {
+    const state = (await this.progressOf(device))?.state;
+    return { carried: state?.carried ?? {}, outOfOrder: state?.outOfOrder ?? {} };
   }
 
   async directory(device: string, sensor: string, metric: string): Promise<ChunkEntry[]> {

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { noteId, type OperatorNote } from '../notes.ts';
 import type {
-  CarriedTally, ChunkEntry, GapEntry, IndexedThrough, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
+  ChunkEntry, EpochTallies, GapEntry, IndexedThrough, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
 } from './types.ts';
 
 /** advisory lock namespace for device indexing: "fpmr" */
@@ -92,9 +92,10 @@ export class PgMrvStore implements MrvStore {
     return rows[0] ? { epoch: rows[0].epoch, batch: Number(rows[0].batch) } : { epoch: 1, batch: 0 };
   }
 
-  async carried(device: string): Promise<Record<string, CarriedTally[]>> {
+  async epochTallies(device: string): Promise<EpochTallies> {
     const { rows } = await this.pool().query<{ state: string }>('SELECT state FROM sink_mrv_progress WHERE device = $1', [device]);
-    return rows[0] ? ((JSON.parse(rows[0].state) as IndexProgress['state']).carried ?? {}) : {};
+    const state = rows[0] ? (JSON.parse(rows[0].state) as IndexProgress['state']) : null;
+    return { carried: state?.carried ?? {}, outOfOrder: state?.outOfOrder ?? {} };
   }
 
   async directory(device: string, sensor: string, metric: string): Promise<ChunkEntry[]> {

@@ -102,6 +102,22 @@ export interface IndexerState {
   clockBackwards: Record<string, number>;
   /** per series key, readings of later epochs at instants an earlier epoch holds (absent before epochs) */
   carried?: Record<string, CarriedTally[]>;
+  /** per series key, readings of later epochs before the series' last reading at instants no epoch holds */
+  outOfOrder?: Record<string, OutOfOrderTally[]>;
+}
+
+/** Readings of a later epoch left out for a time not after their series' last: a clock set back after the restore. */
+export interface OutOfOrderTally {
+  epoch: number;
+  count: number;
+  minTs: number;
+  maxTs: number;
+}
+
+/** The indexer's tallies of what later epochs brought that the series could not take, per series key. */
+export interface EpochTallies {
+  carried: Record<string, CarriedTally[]>;
+  outOfOrder: Record<string, OutOfOrderTally[]>;
 }
 
 export interface IndexWrite {
@@ -136,8 +152,8 @@ export interface MrvStore {
   plans(device: string): Promise<PlanEntry[]>;
   gaps(device: string): Promise<GapEntry[]>;
   pruned(device: string): Promise<PrunedEntry[]>;
-  /** the indexer's tallies of carried readings, per series key */
-  carried(device: string): Promise<Record<string, CarriedTally[]>>;
+  /** the indexer's tallies of carried and out-of-order readings of later epochs */
+  epochTallies(device: string): Promise<EpochTallies>;
   unplanned(device: string, fromTs: number, toTs: number): Promise<UnplannedTally[]>;
   /** false when a note with the same id is held already */
   addNote(note: OperatorNote): Promise<boolean>;
