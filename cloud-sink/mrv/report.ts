@@ -71,7 +71,7 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
   const loss = dataLoss(gaps, pruned, from, to);
   const rows = await deps.store.batchesOverlapping(device, from, to);
   const anchors = await anchorsOf(deps.store, rows);
-  const epochs = await epochsSection(deps.store, device, rows, from, to);
+  const epochs = await epochsSection(deps.store, device, rows, to);
   const time = await timeQuality(deps.store, device, rows, from, to);
   const emissions = emissionsSection(config, kwh(egInCreditingPeriod), from, to);
   const warnings = reportWarnings(meters, unplannedMeters.length, emissions.missing, loss.droppedOnDevice + loss.prunedRecords);

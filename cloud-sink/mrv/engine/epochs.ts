@@ -41,7 +41,7 @@ export interface CarriedJson {
   to: number;
 }
 
-export async function epochsSection(store: SinkStore, device: string, rows: readonly StoredBatchRow[], from: number, to: number) {
+export async function epochsSection(store: SinkStore, device: string, rows: readonly StoredBatchRow[], to: number) {
   const restarts = await store.restarts(device);
   const used = new Map<number, EpochUsed>();
   for (const r of rows) {
