@@ -42,7 +42,7 @@ function heldAt(p: SeriesPoints, k: number): HeldReading {
 
 export class CarriedReadings {
   private late: LateReading[] = [];
-  /** the last committed chunk decoded per series while resolving: carried readings come in runs */
+  /** the last committed chunk decoded per series while resolving (they are resolved in time order) */
   private readonly decoded = new Map<string, SeriesPoints>();
 
   private readonly state: IndexerState;
@@ -62,6 +62,9 @@ export class CarriedReadings {
    * @param inMemory a series' points not committed yet, or held decoded: its pending points and its open chunk
    */
   async resolve(inMemory: (key: string) => (SeriesPoints | undefined)[]): Promise<void> {
+    // in series and time order, so that each committed chunk is decoded once however the late
+    // readings came (the tallies are sums and bounds: their order does not matter)
+    this.late.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.ts - b.ts));
     for (const r of this.late) {
       const held = await this.find(r, inMemory(r.key));
       if (!held || held.epoch >= r.epoch) {
