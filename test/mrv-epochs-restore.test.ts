@@ -21,6 +21,7 @@ import { Registry } from '../kernel/metrics.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { uplinkSchema } from '../runtime/uplink/config.ts';
 import { Uplink } from '../runtime/uplink/uplink.ts';
+import { drainAndClose, until } from './support/uplink-runs.ts';
 import { getJson, tempDir } from './support/sink.ts';
 
 const ADMIN = 'admin-token-for-mrv-restore';
@@ -62,22 +63,6 @@ function startUplink(journal: Journal, dataDir: string, url: string, board = new
   const u = new Uplink({ journal, device: 'dev-m', dataDir, log: pino({ level: 'silent' }), metrics: new Registry(), board, config: uplinkSchema.parse({ url, backoffInitialMs: 30, backoffMaxMs: 150 }) });
   cleanups.push(() => u.stop());
   return u;
-}
-
-async function drainAndClose(journal: Journal, uplink: Uplink): Promise<void> {
-  await journal.sealNow();
-  assert.equal(await uplink.drained(15_000), true, 'the uplink drains');
-  await uplink.stop();
-  await journal.close();
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 describe('MRV report after a journal restored from a copy', () => {
