@@ -24,6 +24,7 @@ import { Journal } from '../runtime/journal/journal.ts';
 import { uplinkSchema } from '../runtime/uplink/config.ts';
 import { HALT_FILE } from '../runtime/uplink/halt.ts';
 import { Uplink } from '../runtime/uplink/uplink.ts';
+import { drainAndClose, until } from './support/uplink-runs.ts';
 import { getJson, postJson, signBatch, tempDir } from './support/sink.ts';
 
 const ADMIN = 'admin-token-for-tests';
@@ -63,15 +64,6 @@ function startUplink(journal: Journal, dataDir: string, url: string, board = new
   return u;
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 const admin = { authorization: `Bearer ${ADMIN}` };
 
 /** Every batch the sink holds, epoch by epoch, with its records. */
@@ -84,13 +76,6 @@ async function stored(sink: Sink): Promise<Map<number, { header: BatchHeader; re
     out.set(epoch, list);
   }
   return out;
-}
-
-async function drainAndClose(journal: Journal, uplink: Uplink): Promise<void> {
-  await journal.sealNow();
-  assert.equal(await uplink.drained(15_000), true, 'the uplink drains');
-  await uplink.stop();
-  await journal.close();
 }
 
 describe('recovery epochs', () => {

@@ -186,6 +186,12 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     const noRoot = await verdictOf(page, () => page.click('#fetch-form button'));
     assert.equal(noRoot.kind, 'consistent');
     assert.deepEqual(problems, []);
+    // a record is (epoch, seq): the page asks for the epoch given, and this device has no epoch 2
+    await page.fill('#epoch', '2');
+    const otherEpoch = await verdictOf(page, () => page.click('#fetch-form button'));
+    assert.equal(otherEpoch.kind, 'refused');
+    assert.equal(otherEpoch.text, 'the sink has no proof: the sink holds no seq 9 of epoch 2 of site-a');
+    assert.deepEqual(problems, ['console: Failed to load resource: the server responded with a status of 404 (Not Found)'], 'the 404 the page asked for, and nothing else');
     await page.close();
   });
 

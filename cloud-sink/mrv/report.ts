@@ -1,13 +1,16 @@
 // The MRV report of one device over [from, to): per meter the energy from its plan's registers
 // (engine/), the meter events and gaps with what they leave uncredited, the calibration, the
 // completeness against the plan, what the device lost, the emission reductions, and the anchors
-// that cover the data. README.md beside this file explains the method and its rules.
+// that cover the data. Readings come from every recovery epoch the sink holds (the index reads
+// them all into one series per register), each cited with its epoch and seq. README.md beside
+// this file explains the method and its rules.
 import type { SinkStore, StoredBatchRow } from '../store/types.ts';
 import type { MrvReportConfig } from './config.ts';
 import { creditingWindow, emissionsSection } from './emissions.ts';
 import { kwh } from './engine/apportion.ts';
 import { timeQuality } from './engine/clock-quality.ts';
 import { dataLoss } from './engine/data-loss.ts';
+import { epochsSection, epochTalliesFor, type CarriedJson } from './engine/epochs.ts';
 import type { NoteRef } from './engine/meter-energy.ts';
 import { meterJson, meterResult, type MeterJson } from './engine/meter-report.ts';
 import { planTimelines, plansOver } from './engine/plan-timeline.ts';
@@ -28,8 +31,8 @@ export interface ReportDeps {
 export async function buildMrvReport(deps: ReportDeps, device: string, from: number, to: number) {
   const { mrv, config } = deps;
   await deps.index.catchUp(device);
-  const [plans, notes, gaps, pruned, unplanned] = await Promise.all([
-    mrv.plans(device), mrv.notes(device), mrv.gaps(device), mrv.pruned(device), mrv.unplanned(device, from, to),
+  const [plans, notes, gaps, pruned, unplanned, tallies] = await Promise.all([
+    mrv.plans(device), mrv.notes(device), mrv.gaps(device), mrv.pruned(device), mrv.unplanned(device, from, to), mrv.epochTallies(device),
   ]);
   const timelines = planTimelines(plans);
   const notesBySensor = new Map<string, Map<string, NoteRef[]>>();
@@ -48,7 +51,7 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
     if (plansOver(views, from, to).length === 0) continue;
     const opts = { from, to, calibration: config.calibrationOverdue, notes: notesBySensor.get(sensor) ?? new Map() };
     const m = await meterResult(mrv, device, sensor, views, opts, clipped, deps.tuning);
-    meters.push(meterJson(m, from, to, config.calibrationOverdue));
+    meters.push(meterJson(m, from, to, config.calibrationOverdue, epochTalliesFor(tallies, sensor, from, to)));
     egInCreditingPeriod += m.creditedInClip;
   }
 
@@ -68,9 +71,11 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
   const loss = dataLoss(gaps, pruned, from, to);
   const rows = await deps.store.batchesOverlapping(device, from, to);
   const anchors = await anchorsOf(deps.store, rows);
+  const epochs = await epochsSection(deps.store, device, rows, to);
   const time = await timeQuality(deps.store, device, rows, from, to);
   const emissions = emissionsSection(config, kwh(egInCreditingPeriod), from, to);
   const warnings = reportWarnings(meters, unplannedMeters.length, emissions.missing, loss.droppedOnDevice + loss.prunedRecords);
+  warnings.push(...epochs.warnings);
   if (time.unsyncedReadings > 0) warnings.push(`${time.unsyncedReadings} reading(s) of the period were taken while the device clock was not synchronised (${time.unsyncedBatches} batch(es)): their timestamps rest on a free-running clock`);
   if (time.futureBatches + time.backwardsBatches > 0) warnings.push(`the sink flagged ${time.futureBatches} batch(es) created in the future and ${time.backwardsBatches} created before the batch preceding them`);
   return {
@@ -78,7 +83,7 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
     device,
     period: { from, to, fromIso: new Date(from).toISOString(), toIso: new Date(to).toISOString() },
     generatedAt: (deps.now ?? Date.now)(),
-    provisional: meters.some((m) => m.provisional),
+    provisional: meters.some((m) => m.provisional) || epochs.pendingInPeriod,
     energy: {
       unit: 'kWh',
       exportedKwh: sum((m) => m.energy.exportedKwh),
@@ -96,6 +101,8 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
     unplannedMeters,
     dataLoss: loss,
     time,
+    epochs: epochs.used,
+    pendingEpochs: epochs.pending,
     notes: notes.map((n) => ({ ...n, counts: noteStanding(n, config.operators) === null, standing: noteStanding(n, config.operators) })),
     anchors: anchors.list,
     unanchoredBatches: anchors.unanchored,
@@ -104,6 +111,11 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
 }
 
 export type MrvReport = Awaited<ReturnType<typeof buildMrvReport>>;
+
+function carriedWarning(sensor: string, c: CarriedJson): string {
+  const conflicts = c.conflicts > 0 ? `; ${c.conflicts} at the same instants with other values, left out too` : '';
+  return `${sensor}/${c.metric}: recovery epoch ${c.epoch} carried ${c.duplicates} reading(s) epoch ${c.keptEpoch} holds already: counted once, epoch ${c.keptEpoch}'s copies used${conflicts}`;
+}
 
 function round(x: number): number {
   return Math.round(x * 1e6) / 1e6;
@@ -142,6 +154,10 @@ function reportWarnings(meters: readonly MeterJson[], unplanned: number, missing
     for (const c of m.calibration) w.push(`${m.sensor}: meter ${c.serial} was due for calibration on ${c.calibrationDue}; ${c.overdueHours} h of the period ${c.mode === 'reduce' ? `reduced by ${c.maxPermissibleErrorPercent} %` : 'not credited'}`);
     const unexplained = m.events.filter((e) => !e.notes.some((n) => n.counts)).length;
     if (unexplained > 0) w.push(`${m.sensor}: ${unexplained} meter event(s) without a counting operator note; their intervals are not credited`);
+    for (const c of m.carriedReadings) w.push(carriedWarning(m.sensor, c));
+    for (const o of m.outOfOrderReadings) {
+      w.push(`${m.sensor}/${o.metric}: recovery epoch ${o.epoch} holds ${o.count} reading(s) stamped ${new Date(o.from).toISOString()} to ${new Date(o.to).toISOString()}, before the register's last reading, at instants no epoch holds (a device clock set back?): left out`);
+    }
   }
   if (lost > 0) w.push(`the device reports ${lost} record(s) lost in the period (gap records and dropped batches)`);
   for (const x of missing) w.push(`emission reductions not stated: missing ${x}`);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { headerHash, signBatch, signHeader, type Batch } from '../../protocol/batch.ts';
+import { epochOf, headerHash, signBatch, signHeader, type Batch } from '../../protocol/batch.ts';
 import { restartRecord } from '../../protocol/restart.ts';
 import { readingRecord } from '../../protocol/records.ts';
 import { generateKey } from '../../protocol/signature.ts';
@@ -20,7 +20,11 @@ const tmp = tempDir();
 after(tmp.cleanup);
 
 function toStore(b: Batch): BatchToStore {
-  return { header: b.header, hash: headerHash(b.header), text: b.records.map((r) => JSON.stringify(r)).join('\n'), pruned: false, minTs: null, maxTs: null, receivedAt: Date.now() };
+  const ts = b.records.flatMap((r) => (r.kind === 'reading' ? [r.ts] : []));
+  return {
+    header: b.header, hash: headerHash(b.header), text: b.records.map((r) => JSON.stringify(r)).join('\n'), pruned: false,
+    minTs: ts.length ? Math.min(...ts) : null, maxTs: ts.length ? Math.max(...ts) : null, receivedAt: Date.now(),
+  };
 }
 
 async function exercise(store: SinkStore, device: string): Promise<void> {
@@ -54,6 +58,9 @@ async function exercise(store: SinkStore, device: string): Promise<void> {
   assert.deepEqual(await store.commitBatch(toStore(late)), { status: 'other_epoch', epoch: 2 }, 'the old chain is closed');
 
   assert.deepEqual(await store.epochs(device), [1, 2]);
+  const overlapping = async (from: number, to: number) => (await store.batchesOverlapping(device, from, to)).map((r) => [epochOf(r.header), r.header.batch]);
+  assert.deepEqual(await overlapping(0, Number.MAX_SAFE_INTEGER), [[1, 1], [1, 2], [1, 3], [2, 1]], 'reports find the batches of every epoch');
+  assert.deepEqual(await overlapping(1763884900001, 1763884900002), [[2, 1]]);
   assert.equal((await store.batchForSeq(device, 2, 2))!.header.batch, 1);
   assert.equal((await store.batchForSeq(device, 2, 1))!.header.batch, 1, 'seq 2 of epoch 1 is another record');
   assert.equal((await store.records(device, 1, 2)).length, 2);

@@ -257,11 +257,14 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
 
   async batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]> {
     const out: StoredBatchRow[] = [];
-    for await (const [key, value] of this.level.iterator(K.rowRange(device))) {
-      const v = JSON.parse(value) as RowValue;
-      const overlaps = v.pruned || (v.minTs !== null && v.maxTs !== null && v.minTs < toTs && v.maxTs >= fromTs);
-      if (!overlaps) continue;
-      out.push((await this.rowFrom(device, Number(key.slice(key.lastIndexOf('!') + 1)), value))!);
+    for (const epoch of await this.epochs(device)) {
+      const d = chainKey(device, epoch);
+      for await (const [key, value] of this.level.iterator(K.rowRange(d))) {
+        const v = JSON.parse(value) as RowValue;
+        const overlaps = v.pruned || (v.minTs !== null && v.maxTs !== null && v.minTs < toTs && v.maxTs >= fromTs);
+        if (!overlaps) continue;
+        out.push((await this.rowFrom(d, Number(key.slice(key.lastIndexOf('!') + 1)), value))!);
+      }
     }
     return out;
   }

@@ -227,7 +227,7 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
   /** Epoch 1 only, as before epochs: the report engine does not read later epochs yet. */
   async batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]> {
     const { rows } = await this.db.query<BatchDbRow>(
-      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND epoch = 1 AND (pruned OR (min_ts < $3 AND max_ts >= $2)) ORDER BY batch`, [device, fromTs, toTs]);
+      `SELECT ${BATCH_COLUMNS} FROM sink_batches WHERE device = $1 AND (pruned OR (min_ts < $3 AND max_ts >= $2)) ORDER BY epoch, batch`, [device, fromTs, toTs]);
     return rows.map(toRow);
   }
 

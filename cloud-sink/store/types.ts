@@ -171,7 +171,7 @@ export interface SinkStore {
   batches(device: string, from?: number, epoch?: number): AsyncIterable<{ row: StoredBatchRow; lines: string[] }>;
   /** the epochs of the device that hold batches, ascending */
   epochs(device: string): Promise<number[]>;
-  /** batches whose readings' time span meets [fromTs, toTs), in order */
+  /** batches of every epoch whose readings' time span meets [fromTs, toTs), by epoch then batch number */
   batchesOverlapping(device: string, fromTs: number, toTs: number): Promise<StoredBatchRow[]>;
   /** every device that has stored batches */
   devices(): Promise<string[]>;

@@ -3,6 +3,7 @@
 // sink flagged, on arrival, batches created in the future or earlier than the batch before them.
 // The readings of the period in batches sealed while the clock was not synchronised are counted,
 // so that a verifier can weigh their timestamps; nothing is credited differently for it.
+import { epochOf } from '../../../protocol/batch.ts';
 import type { SinkStore, StoredBatchRow } from '../../store/types.ts';
 
 export interface TimeQuality {
@@ -28,7 +29,7 @@ export async function timeQuality(store: SinkStore, device: string, rows: readon
     }
     if (r.header.clock.synced) continue;
     q.unsyncedBatches++;
-    for (const line of await store.records(device, r.header.batch)) {
+    for (const line of await store.records(device, r.header.batch, epochOf(r.header))) {
       const rec = JSON.parse(line) as { kind?: string; ts?: number };
       if (rec.kind === 'reading' && typeof rec.ts === 'number' && rec.ts >= from && rec.ts < to) q.unsyncedReadings++;
     }

@@ -10,16 +10,32 @@ function inPeriod(count: number, t0: number, t1: number, from: number, to: numbe
   return t0 >= from && t0 < to ? count : 0;
 }
 
+/**
+ * A gap record a later recovery epoch carried over (the same but for its seq) is the loss the
+ * earlier epoch's record counted already: the first, in journal order, is kept.
+ */
+function firstOfEach(gaps: readonly GapEntry[]): GapEntry[] {
+  const seen = new Set<string>();
+  const out: GapEntry[] = [];
+  for (const g of [...gaps].sort((a, b) => (a.epoch ?? 1) - (b.epoch ?? 1) || a.seq - b.seq)) {
+    const same = `${g.from}:${g.to}:${g.dropped}:${g.reason}`;
+    if (seen.has(same)) continue;
+    seen.add(same);
+    out.push(g);
+  }
+  return out;
+}
+
 export function dataLoss(gaps: readonly GapEntry[], pruned: readonly PrunedEntry[], from: number, to: number) {
-  const gapRecords = gaps
-    .map((g) => ({ seq: g.seq, from: g.from, to: g.to, reason: g.reason, dropped: g.dropped, droppedInPeriod: inPeriod(g.dropped, g.from, g.to, from, to) }))
+  const gapRecords = firstOfEach(gaps)
+    .map((g) => ({ epoch: g.epoch ?? 1, seq: g.seq, from: g.from, to: g.to, reason: g.reason, dropped: g.dropped, droppedInPeriod: inPeriod(g.dropped, g.from, g.to, from, to) }))
     .filter((g) => g.droppedInPeriod > 0 || (g.from < to && g.to >= from));
   const prunedBatches = pruned
     .map((p) => {
       // the time it covered lies between the readings held on either side of it
       const t0 = p.afterTs ?? p.created;
       const t1 = p.untilTs ?? Math.max(t0, p.created);
-      return { batch: p.batch, first: p.first, last: p.last, records: p.count, from: t0, to: t1, recordsInPeriod: inPeriod(p.count, t0, t1, from, to) };
+      return { epoch: p.epoch ?? 1, batch: p.batch, first: p.first, last: p.last, records: p.count, from: t0, to: t1, recordsInPeriod: inPeriod(p.count, t0, t1, from, to) };
     })
     .filter((p) => p.recordsInPeriod > 0 || (p.from < to && p.to >= from));
   return {

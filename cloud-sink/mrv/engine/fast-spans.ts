@@ -119,6 +119,7 @@ function spanOf(r: Run, withPower: boolean): FastSpan {
     first: {
       ts: r.first.minTs, exportKwh: Math.round(e0 * kwhPerCount(specE) * 1e9) / 1e9, importKwh: Math.round(i0 * kwhPerCount(specI) * 1e9) / 1e9,
       seqExport: r.first.summary.first.seq, seqImport: r.firstI.summary.first.seq,
+      epochExport: r.first.summary.first.epoch ?? 1, epochImport: r.firstI.summary.first.epoch ?? 1,
     },
     powerKwh: withPower ? r.power : null,
   };

@@ -83,7 +83,7 @@ export interface MeterEnergy {
   edges: { before: number | null; first: number | null; last: number | null; after: number | null };
 }
 
-export type Overdue = { planSeq: number; serial: string; calibrationDue: string; overdueFrom: number; ms: number };
+export type Overdue = { planEpoch: number; planSeq: number; serial: string; calibrationDue: string; overdueFrom: number; ms: number };
 
 export interface EnergyOptions {
   from: number;
@@ -275,7 +275,7 @@ function step(polls: Polls, views: readonly PlanView[], opts: EnergyOptions, out
     t.calibrationReduction += share(reduction, d, tb, from, to);
     // one entry per meter and due date, however many plans restated them
     const key = `${va.record.serial}\u0000${va.record.calibrationDue}`;
-    const o = overdue.get(key) ?? { planSeq: va.seq, serial: va.record.serial, calibrationDue: va.record.calibrationDue, overdueFrom: va.overdueFrom, ms: 0 };
+    const o = overdue.get(key) ?? { planEpoch: va.epoch, planSeq: va.seq, serial: va.record.serial, calibrationDue: va.record.calibrationDue, overdueFrom: va.overdueFrom, ms: 0 };
     o.ms += Math.max(0, Math.min(tb, to) - Math.max(d, from));
     overdue.set(key, o);
   }

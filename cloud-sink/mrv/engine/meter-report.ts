@@ -3,6 +3,7 @@
 // period's; the readings that open and close the period; the meter's JSON section.
 import type { MrvStore } from '../store/types.ts';
 import { kwh } from './apportion.ts';
+import type { CarriedJson, OutOfOrderJson } from './epochs.ts';
 import { addSlice, credited, type EnergyOptions, type MeterEnergy } from './meter-energy.ts';
 import { fastSlice, fastSpans } from './fast-spans.ts';
 import { sliceResult, type Completeness, type SliceResult } from './meter-slice.ts';
@@ -97,14 +98,14 @@ function merge(result: MeterResult, part: SliceResult): void {
   }
 }
 /** The meter's JSON section. */
-export function meterJson(m: MeterResult, from: number, to: number, calibration: 'reduce' | 'exclude') {
+export function meterJson(m: MeterResult, from: number, to: number, calibration: 'reduce' | 'exclude', later: { carried: CarriedJson[]; outOfOrder: OutOfOrderJson[] }) {
   const t = m.energy.totals;
   const net = t.exported - t.imported;
   const inForce = plansOver(m.views, from, to);
   return {
     sensor: m.sensor,
     plans: inForce.map((v) => ({
-      seq: v.seq, inForceFrom: v.from, serial: v.record.serial, accuracyClass: v.record.accuracyClass, maxPermissibleErrorPercent: v.mpePercent,
+      epoch: v.epoch, seq: v.seq, inForceFrom: v.from, serial: v.record.serial, accuracyClass: v.record.accuracyClass, maxPermissibleErrorPercent: v.mpePercent,
       calibratedAt: v.record.calibratedAt, calibrationDue: v.record.calibrationDue, ratedKw: v.record.ratedKw ?? null, intervalMs: v.record.intervalMs,
       export: v.record.export, import: v.record.import, power: v.record.power ?? null, problem: v.problem,
     })),
@@ -123,12 +124,16 @@ export function meterJson(m: MeterResult, from: number, to: number, calibration:
     })),
     gaps: m.energy.gaps.map((g) => ({ from: g.from, to: g.to, sensor: m.sensor, bridged: g.bridged, reason: g.reason, exportRegisterKwh: kwh(g.exportRegister), importRegisterKwh: kwh(g.importRegister), uncreditedKwh: kwh(g.uncredited) })),
     calibration: m.energy.overdue.map((o) => {
-      const v = m.views.find((x) => x.seq === o.planSeq)!;
+      const v = m.views.find((x) => x.epoch === o.planEpoch && x.seq === o.planSeq)!;
       return { serial: v.record.serial, calibrationDue: v.record.calibrationDue, overdueFrom: o.overdueFrom, overdueHours: Math.round((o.ms / 3_600_000) * 1000) / 1000, mode: calibration, maxPermissibleErrorPercent: v.mpePercent };
     }),
     calibrationReductionKwh: kwh(t.calibrationReduction),
     completeness: { ...m.completeness, ratio: m.completeness.expected > 0 ? Math.min(1, Math.round((m.completeness.present / m.completeness.expected) * 1e6) / 1e6) : 0 },
     readings: m.edges,
+    /** readings a later recovery epoch carried that an earlier one holds: left out, the earlier copies used */
+    carriedReadings: later.carried,
+    /** readings of a later epoch stamped before the register's last reading, at instants no epoch holds: left out */
+    outOfOrderReadings: later.outOfOrder,
     crossCheck: m.crossCheck && {
       ...m.crossCheck, registerNetKwh: kwh(net), coveredFraction: Math.round((m.crossCheck.coveredMs / (to - from)) * 1e6) / 1e6,
       differencePercent: net !== 0 ? Math.round(((m.crossCheck.powerIntegralKwh - kwh(net)) / Math.abs(kwh(net))) * 1e4) / 100 : null,

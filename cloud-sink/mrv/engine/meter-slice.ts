@@ -30,6 +30,9 @@ export interface EdgeReading {
   importKwh: number;
   seqExport: number;
   seqImport: number;
+  /** the recovery epochs of the two readings: a proof is asked for by epoch and seq */
+  epochExport: number;
+  epochImport: number;
 }
 
 export interface SliceResult {
@@ -88,7 +91,7 @@ export async function sliceResult(input: SliceInput): Promise<SliceResult> {
 function edgeReading(polls: Polls, views: readonly PlanView[], k: number): EdgeReading {
   const r = views[polls.plan[k]!]!.record;
   const kwh = (counts: number, spec: typeof r.export) => Math.round(counts * kwhPerCount(spec) * 1e9) / 1e9;
-  return { ts: polls.ts[k]!, exportKwh: kwh(polls.e[k]!, r.export), importKwh: kwh(polls.i[k]!, r.import), seqExport: polls.seqE[k]!, seqImport: polls.seqI[k]! };
+  return { ts: polls.ts[k]!, exportKwh: kwh(polls.e[k]!, r.export), importKwh: kwh(polls.i[k]!, r.import), seqExport: polls.seqE[k]!, seqImport: polls.seqI[k]!, epochExport: polls.epochE[k]!, epochImport: polls.epochI[k]! };
 }
 
 /**

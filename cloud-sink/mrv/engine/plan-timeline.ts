@@ -1,13 +1,17 @@
 // Which monitoring plan was in force for a meter at each time: a plan holds from its timestamp
 // until the next plan of the same meter (in journal order), and a plan the report cannot use
 // (protocol/plan.ts planProblem) holds too, crediting nothing, so that nothing falls back to an
-// older plan the device had replaced.
+// older plan the device had replaced. Journal order runs across recovery epochs: by epoch, then
+// seq. A plan a later epoch carried over unchanged (the same record but for its seq) is the
+// earlier one, not a new declaration.
 import { ACCURACY_CLASS_MPE_PERCENT, parsePlanDate, planProblem, type PlanRecord } from '../../../protocol/plan.ts';
 import type { PlanEntry } from '../store/types.ts';
 
 const DAY = 86_400_000;
 
 export interface PlanView {
+  /** the recovery epoch and seq of the plan record */
+  epoch: number;
   seq: number;
   record: PlanRecord;
   /** in force over [from, to) */
@@ -29,7 +33,12 @@ function identityOf(r: PlanRecord): string {
 /** Per meter (sensor), its plans in force order. */
 export function planTimelines(entries: readonly PlanEntry[]): Map<string, PlanView[]> {
   const bySensor = new Map<string, PlanEntry[]>();
-  for (const e of [...entries].sort((a, b) => a.seq - b.seq)) {
+  const declared = new Set<string>();
+  for (const e of [...entries].sort((a, b) => (a.epoch ?? 1) - (b.epoch ?? 1) || a.seq - b.seq)) {
+    const { seq: _seq, ...content } = e.record;
+    const same = JSON.stringify(content);
+    if (declared.has(same)) continue;
+    declared.add(same);
     let list = bySensor.get(e.record.sensor);
     if (!list) bySensor.set(e.record.sensor, (list = []));
     list.push(e);
@@ -45,7 +54,7 @@ export function planTimelines(entries: readonly PlanEntry[]): Map<string, PlanVi
       if (prev) prev.to = from;
       const problem = planProblem(r);
       views.push({
-        seq: e.seq, record: r, from, to: Infinity, problem, identity: problem ? `invalid:${e.seq}` : identityOf(r),
+        epoch: e.epoch ?? 1, seq: e.seq, record: r, from, to: Infinity, problem, identity: problem ? `invalid:${e.epoch ?? 1}:${e.seq}` : identityOf(r),
         mpePercent: ACCURACY_CLASS_MPE_PERCENT[r.accuracyClass] ?? 0,
         overdueFrom: (parsePlanDate(r.calibrationDue) ?? Infinity) + DAY,
       });

@@ -18,6 +18,9 @@ export interface Polls {
   evI: Uint8Array;
   seqE: Float64Array;
   seqI: Float64Array;
+  /** the epochs whose chains hold the two readings (a seq is only a record's number within its epoch) */
+  epochE: Uint32Array;
+  epochI: Uint32Array;
   /** the plan (index into the views) in force */
   plan: Int32Array;
 }
@@ -40,7 +43,7 @@ export function goodPolls(views: readonly PlanView[], series: ReadonlyMap<string
   cap = Math.max(16, cap);
   const out: Polls = {
     n: 0, ts: new Float64Array(cap), e: new Float64Array(cap), i: new Float64Array(cap), evE: new Uint8Array(cap), evI: new Uint8Array(cap),
-    seqE: new Float64Array(cap), seqI: new Float64Array(cap), plan: new Int32Array(cap),
+    seqE: new Float64Array(cap), seqI: new Float64Array(cap), epochE: new Uint32Array(cap), epochI: new Uint32Array(cap), plan: new Int32Array(cap),
   };
   for (let vi = 0; vi < views.length; vi++) {
     const v = views[vi]!;
@@ -95,6 +98,8 @@ function mergeEpoch(out: Polls, v: PlanView, vi: number, E: SeriesPoints, I: Ser
       out.evI[k] = lastReadI === goodI ? fi & EVENT_BITS : 0;
       out.seqE[k] = E.seq[a]!;
       out.seqI[k] = I.seq[b]!;
+      out.epochE[k] = E.epoch[a]!;
+      out.epochI[k] = I.epoch[b]!;
       out.plan[k] = vi;
       goodE = a;
       goodI = b;
@@ -115,6 +120,11 @@ function grow(p: Polls): void {
   }
   for (const k of ['evE', 'evI'] as const) {
     const next = new Uint8Array(cap);
+    next.set(p[k]);
+    p[k] = next;
+  }
+  for (const k of ['epochE', 'epochI'] as const) {
+    const next = new Uint32Array(cap);
     next.set(p[k]);
     p[k] = next;
   }

@@ -5,7 +5,7 @@
 // starts where this one's edge chunks are. Reaching out for an edge, a clean chunk (every reading
 // good) offers its first or last reading from its summary before it is read whole: that reading
 // is all the edge needs.
-import { decodeChunk, emptyPoints, pushPoint, type SeriesPoints } from '../index/chunk-codec.ts';
+import { decodeChunk, emptyPoints, pushPoint, type SeriesPoints, type SummaryReading } from '../index/chunk-codec.ts';
 import type { ChunkEntry, MrvStore } from '../store/types.ts';
 
 /** decoded chunks kept between spans, per series */
@@ -154,6 +154,7 @@ export class SeriesWindow {
       out.ts.set(p.ts.subarray(0, p.n), out.n);
       out.value.set(p.value.subarray(0, p.n), out.n);
       out.seq.set(p.seq.subarray(0, p.n), out.n);
+      out.epoch.set(p.epoch.subarray(0, p.n), out.n);
       out.flags.set(p.flags.subarray(0, p.n), out.n);
       for (const [k, names] of p.flagNames) out.flagNames.set(out.n + k, names);
       out.n += p.n;
@@ -163,8 +164,8 @@ export class SeriesWindow {
 }
 
 /** A clean reading from a chunk's summary, as a series of one. */
-function single(r: { ts: number; value: number; seq: number }): SeriesPoints {
+function single(r: SummaryReading): SeriesPoints {
   const p = emptyPoints(1);
-  pushPoint(p, r.ts, r.value, r.seq, 0);
+  pushPoint(p, r.ts, r.value, r.seq, 0, undefined, r.epoch ?? 1);
   return p;
 }

@@ -40,7 +40,15 @@ export function reportCsv(r: MrvReport): string {
     row('energy', 'calibration_reduction', m.sensor, null, m.calibrationReductionKwh, 'kWh');
     if (m.crossCheck) row('cross_check', 'power_integral', m.sensor, null, m.crossCheck.powerIntegralKwh, 'kWh', `${m.crossCheck.metric}; covers ${m.crossCheck.coveredFraction} of the period; not credited`);
     row('completeness', 'present_of_expected', m.sensor, null, `${m.completeness.present}/${m.completeness.expected}`, 'readings', `ratio ${m.completeness.ratio}; failed reads ${m.completeness.failedReads}`);
-    for (const [name, reading] of Object.entries(m.readings)) if (reading) row('reading', name, m.sensor, reading.ts, `${reading.exportKwh}/${reading.importKwh}`, 'kWh export/import', `seq ${reading.seqExport}/${reading.seqImport}`);
+    for (const [name, reading] of Object.entries(m.readings)) {
+      if (reading) row('reading', name, m.sensor, reading.ts, `${reading.exportKwh}/${reading.importKwh}`, 'kWh export/import', `seq ${reading.seqExport}/${reading.seqImport}; epoch ${reading.epochExport}/${reading.epochImport}`);
+    }
+    for (const c of m.carriedReadings) {
+      row('carried', 'duplicates', m.sensor, c.to, c.duplicates, 'readings', `${c.metric}; epoch ${c.epoch} copies of epoch ${c.keptEpoch} readings from ${iso(c.from)}: epoch ${c.keptEpoch}'s used; ${c.conflicts} conflicting`);
+    }
+    for (const o of m.outOfOrderReadings) {
+      row('carried', 'out_of_order', m.sensor, o.to, o.count, 'readings', `${o.metric}; epoch ${o.epoch} readings from ${iso(o.from)}, stamped before the register's last reading: left out`);
+    }
   }
   for (const k of ['exportedKwh', 'importedKwh', 'netKwh', 'creditedKwh'] as const) row('energy', k.replace('Kwh', ''), 'all', null, r.energy[k], 'kWh', 'device total');
   for (const ev of r.energy.events) {
@@ -53,6 +61,10 @@ export function reportCsv(r: MrvReport): string {
   row('time', 'unstated_batches', null, null, r.time.unstatedBatches, 'batches', 'headers that do not state the clock\'s sync state');
   row('time', 'future_batches', null, null, r.time.futureBatches, 'batches', 'created after the sink received them, beyond its tolerance');
   row('time', 'backwards_batches', null, null, r.time.backwardsBatches, 'batches', 'created before the batch preceding them');
+  for (const ep of r.epochs) {
+    row('epoch', 'used', null, ep.readingsFrom, ep.epoch, null, `${ep.batches} batch(es) with readings to ${iso(ep.readingsTo)}${ep.restart ? `; opened by a restart (${ep.restart.reason}) joining epoch ${ep.restart.from.epoch} batch ${ep.restart.from.batch}, ${ep.restart.rejournaled} record(s) carried, accepted ${iso(ep.restart.acceptedAt)}` : ''}`);
+  }
+  for (const p of r.pendingEpochs) row('epoch', 'pending', null, p.mayCoverFrom, p.epoch, null, `${p.reason}; waits for an admin's acceptance; not in this report`);
   row('completeness', 'device', null, null, `${r.completeness.present}/${r.completeness.expected}`, 'readings', `ratio ${r.completeness.ratio}`);
   row('emissions', 'electricity_credited', null, null, e.electricityCreditedMwh, 'MWh', 'EG: inside the crediting period');
   row('emissions', 'baseline', null, null, e.baselineTco2e, 't CO2e', 'BE = EG x EF_grid');

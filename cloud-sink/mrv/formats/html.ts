@@ -30,15 +30,24 @@ export function reportHtml(r: MrvReport): string {
   const meterRows = r.meters.map((m) => [m.sensor, m.plans.map((p) => p.serial).join(', '), num(m.energy.exportedKwh), num(m.energy.importedKwh), num(m.energy.netKwh), num(m.calibrationReductionKwh), num(m.energy.creditedKwh), `${m.completeness.present}/${m.completeness.expected}`]);
   meterRows.push(['All meters', '', num(r.energy.exportedKwh), num(r.energy.importedKwh), num(r.energy.netKwh), num(r.energy.calibrationReductionKwh), num(r.energy.creditedKwh), `${r.completeness.present}/${r.completeness.expected}`]);
   const planRows = r.meters.flatMap((m) => m.plans.map((p) => [m.sensor, p.serial, `${p.accuracyClass} (±${p.maxPermissibleErrorPercent} %)`, p.calibratedAt, p.calibrationDue, p.ratedKw ?? 'not given', `${p.intervalMs} ms`,
-    `${p.export.metric} (${p.export.type} ×${p.export.scale} ${p.export.unit})`, `${p.import.metric} (${p.import.type} ×${p.import.scale} ${p.import.unit})`, `seq ${p.seq}${p.problem ? ` — unusable: ${p.problem}` : ''}`]));
-  const readingRows = r.meters.flatMap((m) => Object.entries(m.readings).filter(([, x]) => x).map(([name, x]) => [m.sensor, name, iso(x!.ts), num(x!.exportKwh), num(x!.importKwh), `${x!.seqExport} / ${x!.seqImport}`]));
+    `${p.export.metric} (${p.export.type} ×${p.export.scale} ${p.export.unit})`, `${p.import.metric} (${p.import.type} ×${p.import.scale} ${p.import.unit})`, `${p.epoch > 1 ? `epoch ${p.epoch} ` : ''}seq ${p.seq}${p.problem ? ` — unusable: ${p.problem}` : ''}`]));
+  const readingRows = r.meters.flatMap((m) => Object.entries(m.readings).filter(([, x]) => x).map(([name, x]) => [m.sensor, name, iso(x!.ts), num(x!.exportKwh), num(x!.importKwh), `${x!.seqExport} / ${x!.seqImport}`, `${x!.epochExport} / ${x!.epochImport}`]));
   const eventRows = r.energy.events.map((ev) => [iso(ev.ts), ev.sensor, ev.kind, ev.register, ev.detectedBy, `${ev.registerBefore ?? ''} → ${ev.registerAfter ?? ''}`, num(ev.estimateKwh), num(ev.uncreditedKwh), num(ev.creditedByNoteKwh),
     ev.notes.map((n) => `${n.operator} (${iso(n.at)}${n.counts ? '' : `, does not count: ${n.standing}`}): ${n.text}`).join(' | ') || 'no note']);
   const gapRows = r.energy.gaps.map((g) => [g.sensor, iso(g.from), iso(g.to), g.bridged ? 'bridged' : 'not bridged', num(g.exportRegisterKwh), num(g.uncreditedKwh), g.reason]);
   const calRows = r.meters.flatMap((m) => m.calibration.map((c) => [m.sensor, c.serial, c.calibrationDue, c.overdueHours, c.mode === 'reduce' ? `reduced by ${c.maxPermissibleErrorPercent} %` : 'not credited']));
   const lossRows = [
-    ...r.dataLoss.gapRecords.map((g) => ['gap record', `seq ${g.seq}`, iso(g.from), iso(g.to), g.reason, g.droppedInPeriod]),
-    ...r.dataLoss.prunedBatches.map((p) => ['dropped batch', `batch ${p.batch} (seq ${p.first}..${p.last})`, iso(p.from), iso(p.to), 'dropped before sending', p.recordsInPeriod]),
+    ...r.dataLoss.gapRecords.map((g) => ['gap record', `${g.epoch > 1 ? `epoch ${g.epoch} ` : ''}seq ${g.seq}`, iso(g.from), iso(g.to), g.reason, g.droppedInPeriod]),
+    ...r.dataLoss.prunedBatches.map((p) => ['dropped batch', `${p.epoch > 1 ? `epoch ${p.epoch} ` : ''}batch ${p.batch} (seq ${p.first}..${p.last})`, iso(p.from), iso(p.to), 'dropped before sending', p.recordsInPeriod]),
+  ];
+  const epochRows = [
+    ...r.epochs.map((ep) => [ep.epoch, 'used', iso(ep.readingsFrom), iso(ep.readingsTo), ep.batches,
+      ep.restart ? `restart (${ep.restart.reason}) joining epoch ${ep.restart.from.epoch} batch ${ep.restart.from.batch}; ${ep.restart.rejournaled} record(s) carried; accepted ${iso(ep.restart.acceptedAt)}` : 'the first chain']),
+    ...r.pendingEpochs.map((p) => [p.epoch, 'pending: not in this report', iso(p.mayCoverFrom), '', '', `restart (${p.reason}) waits for an admin's acceptance`]),
+  ];
+  const carriedRows = [
+    ...r.meters.flatMap((m) => m.carriedReadings.map((c) => [m.sensor, c.metric, c.epoch, c.keptEpoch, c.duplicates, c.conflicts, iso(c.from), iso(c.to)])),
+    ...r.meters.flatMap((m) => m.outOfOrderReadings.map((o) => [m.sensor, o.metric, o.epoch, 'none: stamped before the register\'s last reading', o.count, 0, iso(o.from), iso(o.to)])),
   ];
   const crossRows = r.meters.filter((m) => m.crossCheck).map((m) => [m.sensor, m.crossCheck!.metric, num(m.crossCheck!.powerIntegralKwh), num(m.crossCheck!.registerNetKwh), m.crossCheck!.differencePercent ?? '—', `${num(m.crossCheck!.coveredFraction * 100, 1)} %`]);
   return `<!doctype html>
@@ -69,7 +78,7 @@ ${table(['Meter', 'Serial', 'Exported kWh', 'Imported kWh', 'Net kWh', 'Calibrat
 <h2>3. Monitoring plan in force</h2>
 ${table(['Meter', 'Serial', 'Accuracy class', 'Calibrated', 'Calibration due', 'Rated kW', 'Interval', 'Export register', 'Import register', 'Plan record'], planRows)}
 <h2>4. Register readings at the period's edges</h2>
-${table(['Meter', 'Reading', 'Time (UTC)', 'Export kWh', 'Import kWh', 'Record seq (export / import)'], readingRows)}
+${table(['Meter', 'Reading', 'Time (UTC)', 'Export kWh', 'Import kWh', 'Record seq (export / import)', 'Epoch (export / import)'], readingRows)}
 <h2>5. Meter events</h2>
 ${table(['Time (UTC)', 'Meter', 'Kind', 'Register', 'Detected by', 'Register before → after', 'Estimate kWh', 'Uncredited kWh', 'Credited by note kWh', 'Operator notes'], eventRows)}
 <h2>6. Gaps between readings</h2>
@@ -80,11 +89,14 @@ ${table(['Meter', 'Serial', 'Due', 'Overdue hours in period', 'Treatment'], calR
 <p>${r.completeness.present} of ${r.completeness.expected} readings the plans call for are present and usable (${num(r.completeness.ratio * 100, 2)} %). The device reports ${r.dataLoss.droppedOnDevice} record(s) dropped and ${r.dataLoss.prunedRecords} record(s) in batches dropped before sending.</p>
 ${table(['Kind', 'Record', 'From', 'To', 'Reason', 'Records in period'], lossRows)}
 <p>Device clock: ${r.time.unsyncedReadings} reading(s) in ${r.time.unsyncedBatches} batch(es) sealed while the device clock was not synchronised; ${r.time.unstatedBatches} batch(es) do not state the clock's state; the sink flagged ${r.time.futureBatches} batch(es) created in the future and ${r.time.backwardsBatches} created before the batch preceding them.</p>
+<p>Recovery epochs: a device that lost or restored its journal signs a new chain, whose seqs count from 1 again. The readings of every accepted epoch are used; a reading a later epoch carried that an earlier one holds is counted once, the earlier copy used.</p>
+${table(['Epoch', 'Status', 'Readings from', 'Readings to', 'Batches', 'Opened by'], epochRows)}
+${carriedRows.length ? table(['Meter', 'Register', 'Epoch carrying copies', 'Epoch used', 'Copies left out', 'Conflicting values', 'From', 'To'], carriedRows) : ''}
 <h2>9. Cross-check: active power integrated</h2>
 ${table(['Meter', 'Power register', 'Power integral kWh', 'Register net kWh', 'Difference %', 'Coverage'], crossRows)}
 <h2>10. Anchors</h2>
 ${table(['Anchor', 'State', 'Chain', 'Transaction', 'Root', 'Batches'], r.anchors.map((a) => [a.id, a.state, a.chain ?? '', a.tx ?? '', a.root, a.batches]))}
-<p>${r.unanchoredBatches} batch(es) of the period are not anchored yet. Any reading can be proven with GET /v1/proofs/${esc(r.device)}/SEQ.</p>
+<p>${r.unanchoredBatches} batch(es) of the period are not anchored yet. Any reading can be proven with GET /v1/proofs/${esc(r.device)}/SEQ?epoch=EPOCH.</p>
 <div class="sign"><div>Project participant</div><div>Verifier</div></div>
 </body></html>
 `;

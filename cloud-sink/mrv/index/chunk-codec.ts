@@ -31,13 +31,15 @@ export interface SeriesPoints {
   ts: Float64Array;
   value: Float64Array;
   seq: Float64Array;
+  /** the recovery epoch whose chain holds the reading: with its seq, what a proof is asked for by */
+  epoch: Uint32Array;
   flags: Uint8Array;
   /** the disqualifying quality flags of readings flagged BAD, by index */
   flagNames: Map<number, string[]>;
 }
 
 export function emptyPoints(capacity = 0): SeriesPoints {
-  return { n: 0, ts: new Float64Array(capacity), value: new Float64Array(capacity), seq: new Float64Array(capacity), flags: new Uint8Array(capacity), flagNames: new Map() };
+  return { n: 0, ts: new Float64Array(capacity), value: new Float64Array(capacity), seq: new Float64Array(capacity), epoch: new Uint32Array(capacity), flags: new Uint8Array(capacity), flagNames: new Map() };
 }
 
 /** Make room for `more` points. */
@@ -51,17 +53,20 @@ export function reserve(p: SeriesPoints, more: number): void {
   value.set(p.value.subarray(0, p.n));
   const seq = new Float64Array(cap);
   seq.set(p.seq.subarray(0, p.n));
+  const epoch = new Uint32Array(cap);
+  epoch.set(p.epoch.subarray(0, p.n));
   const flags = new Uint8Array(cap);
   flags.set(p.flags.subarray(0, p.n));
-  Object.assign(p, { ts, value, seq, flags });
+  Object.assign(p, { ts, value, seq, epoch, flags });
 }
 
 /** Append one point. */
-export function pushPoint(p: SeriesPoints, ts: number, value: number, seq: number, flags: number, names?: string[]): void {
+export function pushPoint(p: SeriesPoints, ts: number, value: number, seq: number, flags: number, names?: string[], epoch = 1): void {
   if (p.n === p.ts.length) reserve(p, 1);
   p.ts[p.n] = ts;
   p.value[p.n] = value;
   p.seq[p.n] = seq;
+  p.epoch[p.n] = epoch;
   p.flags[p.n] = flags;
   if (names) p.flagNames.set(p.n, names);
   p.n++;
@@ -76,8 +81,8 @@ export interface ChunkSummary {
   /** no reading failed, flagged or marked by the device */
   clean: boolean;
   tsDigest: string;
-  first: { ts: number; value: number; seq: number };
-  last: { ts: number; value: number; seq: number };
+  first: SummaryReading;
+  last: SummaryReading;
   minStepMs: number;
   maxStepMs: number;
   /** the largest and smallest increase of the value from one reading to the next */
@@ -85,6 +90,14 @@ export interface ChunkSummary {
   minRise: number;
   /** sum over steps of (v1 + v2) / 2 x dt, value-milliseconds */
   trapezoid: number;
+}
+
+/** A reading as a summary keeps it; `epoch` is absent in summaries written before epochs (1). */
+export interface SummaryReading {
+  ts: number;
+  value: number;
+  seq: number;
+  epoch?: number;
 }
 
 export function summarize(p: SeriesPoints): ChunkSummary {
@@ -112,7 +125,7 @@ export function summarize(p: SeriesPoints): ChunkSummary {
       trapezoid += ((p.value[i]! + p.value[i - 1]!) / 2) * dt;
     }
   }
-  const at = (i: number) => ({ ts: p.ts[i]!, value: p.value[i]!, seq: p.seq[i]! });
+  const at = (i: number) => ({ ts: p.ts[i]!, value: p.value[i]!, seq: p.seq[i]!, epoch: p.epoch[i]! });
   return {
     clean, tsDigest: `${p.n}:${h1.toString(16)}:${h2.toString(16)}`, first: at(0), last: at(p.n - 1),
     minStepMs: p.n > 1 ? minStep : 0, maxStepMs: maxStep, maxRise: p.n > 1 ? maxRise : 0, minRise: p.n > 1 ? minRise : 0, trapezoid,
@@ -156,25 +169,44 @@ export function encodeChunk(p: SeriesPoints): Buffer {
   if (e === FLOAT_MODE) for (let i = 0; i < p.n; i++) w.float64(p.value[i]!);
   else column((i) => Math.round(p.value[i]! * 10 ** e));
   column((i) => p.seq[i]!);
-  let i = 0;
-  let runs = 0;
-  const rw = new ByteWriter(16);
-  while (i < p.n) {
-    let j = i + 1;
-    while (j < p.n && p.flags[j] === p.flags[i]) j++;
-    rw.uvarint(j - i);
-    rw.uvarint(p.flags[i]!);
-    runs++;
-    i = j;
-  }
-  w.uvarint(runs);
-  w.bytes(rw.result());
+  writeRuns(w, p.flags, p.n);
   w.uvarint(p.flagNames.size);
   for (const [idx, names] of p.flagNames) {
     w.uvarint(idx);
     w.string(JSON.stringify(names));
   }
+  // last, so that a chunk written before epochs (which ends here) reads as all epoch 1
+  writeRuns(w, p.epoch, p.n);
   return deflateRawSync(w.result(), { level: 1 });
+}
+
+/** A column of small integers that changes seldom (flags, epochs) as (length, value) runs. */
+function writeRuns(w: ByteWriter, xs: Uint8Array | Uint32Array, n: number): void {
+  let i = 0;
+  let runs = 0;
+  const rw = new ByteWriter(16);
+  while (i < n) {
+    let j = i + 1;
+    while (j < n && xs[j] === xs[i]) j++;
+    rw.uvarint(j - i);
+    rw.uvarint(xs[i]!);
+    runs++;
+    i = j;
+  }
+  w.uvarint(runs);
+  w.bytes(rw.result());
+}
+
+function readRuns(b: Buffer, at: { pos: number }, into: Uint8Array | Uint32Array, base: number, n: number, what: string): void {
+  const runs = readUvarint(b, at);
+  let k = base;
+  for (let r = 0; r < runs; r++) {
+    const len = readUvarint(b, at);
+    if (k + len > base + n) throw new Error(`index chunk ${what} overrun its points`);
+    into.fill(readUvarint(b, at), k, k + len);
+    k += len;
+  }
+  if (k !== base + n) throw new Error(`index chunk ${what} do not cover its points`);
 }
 
 /**
@@ -232,14 +264,7 @@ export function decodeChunkInto(data: Buffer, into: SeriesPoints): void {
     for (let i = 0; i < n; i++, at.pos += 8) into.value[base + i] = b.readDoubleLE(at.pos);
   } else at.pos = readColumn(b, at.pos, n, into.value, base, 10 ** e);
   at.pos = readColumn(b, at.pos, n, into.seq, base, 1);
-  const runs = readUvarint(b, at);
-  let k = base;
-  for (let r = 0; r < runs; r++) {
-    const len = readUvarint(b, at);
-    into.flags.fill(readUvarint(b, at), k, k + len);
-    k += len;
-  }
-  if (k !== base + n) throw new Error('index chunk flags do not cover its points');
+  readRuns(b, at, into.flags, base, n, 'flags');
   const named = readUvarint(b, at);
   for (let r = 0; r < named; r++) {
     const idx = readUvarint(b, at);
@@ -247,6 +272,8 @@ export function decodeChunkInto(data: Buffer, into: SeriesPoints): void {
     into.flagNames.set(base + idx, JSON.parse(b.toString('utf8', at.pos, at.pos + len)) as string[]);
     at.pos += len;
   }
+  if (at.pos < b.length) readRuns(b, at, into.epoch, base, n, 'epochs');
+  else into.epoch.fill(1, base, base + n);
 }
 
 export function decodeChunk(data: Buffer): SeriesPoints {

@@ -3,10 +3,15 @@
 // readings can be credited, and tallies of energy readings no plan covers. A reading's fate is
 // decided by the plan the device had declared when it journaled the reading (the latest plan before
 // it in seq order); the report decides again under the plan in force at each time.
+//
+// Recovery epochs are read one after another into the same series: a meter's register is one
+// physical count whichever chain carried its readings. A later epoch's reading at an instant the
+// series already holds is a carried copy (carried.ts), counted once.
 import type { PlanRecord } from '../../../protocol/plan.ts';
 import type { JournalRecord } from '../../../protocol/records.ts';
-import type { BatchHeader } from '../../../protocol/batch.ts';
+import { epochOf, type BatchHeader } from '../../../protocol/batch.ts';
 import { decodeChunk, emptyPoints, encodeChunk, F, pushPoint, summarize, type SeriesPoints } from './chunk-codec.ts';
+import { CarriedReadings } from './carried.ts';
 import { seriesKey, type IndexerState, type IndexSession, type IndexWrite, type PrunedEntry, type UnplannedTally } from '../store/types.ts';
 
 /** points per chunk: a year of 1-minute polls is 65 chunks a register */
@@ -63,6 +68,7 @@ export class IndexBuilder {
   /** decoded open chunks, so that flushing twice in a session decodes them once */
   private readonly openChunks = new Map<string, SeriesPoints>();
   private pointsPending = 0;
+  private readonly carried: CarriedReadings;
 
   private readonly state: IndexerState;
   private readonly session: IndexSession;
@@ -74,6 +80,7 @@ export class IndexBuilder {
   ) {
     this.state = state;
     this.session = session;
+    this.carried = new CarriedReadings(state, session);
     for (const [sensor, plan] of planned) this.registers.set(sensor, planRegisters(plan));
   }
 
@@ -83,14 +90,15 @@ export class IndexBuilder {
 
   addBatch(row: BatchInput, lines: readonly string[]): void {
     const h = row.header;
+    const epoch = epochOf(h);
     if (row.pruned) {
-      const entry: PrunedEntry = { batch: h.batch, first: h.first, last: h.last, count: h.count, created: h.created, afterTs: this.state.lastReadingTs, untilTs: null };
+      const entry: PrunedEntry = { ...inEpoch(epoch), batch: h.batch, first: h.first, last: h.last, count: h.count, created: h.created, afterTs: this.state.lastReadingTs, untilTs: null };
       this.state.openPruned.push(entry);
       this.putPruned(entry);
       return;
     }
     if (row.minTs !== null && this.state.openPruned.length > 0) this.closePruned(row.minTs);
-    for (const line of lines) this.addRecord(JSON.parse(line) as JournalRecord);
+    for (const line of lines) this.addRecord(JSON.parse(line) as JournalRecord, epoch);
   }
 
   /** Pruned batches waiting for a reading after them: now they have one. */
@@ -100,19 +108,19 @@ export class IndexBuilder {
   }
 
   private putPruned(e: PrunedEntry): void {
-    const i = this.write.pruned.findIndex((p) => p.batch === e.batch);
+    const i = this.write.pruned.findIndex((p) => p.batch === e.batch && p.epoch === e.epoch);
     if (i >= 0) this.write.pruned[i] = e;
     else this.write.pruned.push(e);
   }
 
-  private addRecord(r: JournalRecord): void {
+  private addRecord(r: JournalRecord, epoch: number): void {
     if (r.kind === 'plan') {
-      this.write.plans.push({ seq: r.seq, record: r });
+      this.write.plans.push({ ...inEpoch(epoch), seq: r.seq, record: r });
       this.registers.set(r.sensor, planRegisters(r));
       return;
     }
     if (r.kind === 'gap') {
-      this.write.gaps.push({ seq: r.seq, from: r.from, to: r.to, dropped: r.dropped, reason: r.reason });
+      this.write.gaps.push({ ...inEpoch(epoch), seq: r.seq, from: r.from, to: r.to, dropped: r.dropped, reason: r.reason });
       return;
     }
     if (r.kind !== 'reading') return;
@@ -126,7 +134,11 @@ export class IndexBuilder {
     const key = seriesKey(r.sensor, r.metric);
     const s = (this.state.series[key] ??= { chunk: 0, count: 0, lastTs: -Infinity });
     if (r.ts <= s.lastTs) {
-      this.state.clockBackwards[key] = (this.state.clockBackwards[key] ?? 0) + 1;
+      // in a later epoch, most likely a reading carried over that the series holds already: told apart at the flush
+      if (epoch > 1) {
+        this.carried.add({ key, sensor: r.sensor, metric: r.metric, ts: r.ts, value: r.value, epoch });
+        this.pointsPending++;
+      } else this.state.clockBackwards[key] = (this.state.clockBackwards[key] ?? 0) + 1;
       return;
     }
     s.lastTs = r.ts;
@@ -141,7 +153,7 @@ export class IndexBuilder {
     }
     let p = this.pending.get(key);
     if (!p) this.pending.set(key, (p = { sensor: r.sensor, metric: r.metric, points: emptyPoints(256) }));
-    pushPoint(p.points, r.ts, r.value ?? 0, r.seq, flags, bad);
+    pushPoint(p.points, r.ts, r.value ?? 0, r.seq, flags, bad, epoch);
     this.pointsPending++;
   }
 
@@ -158,13 +170,15 @@ export class IndexBuilder {
   }
 
   /** Fold the pending points into their series' chunks and commit everything with the progress. */
-  async flush(batch: number): Promise<void> {
+  async flush(epoch: number, batch: number): Promise<void> {
+    // before the pending points join their chunks: a carried reading's copy may be among them
+    await this.carried.resolve((key) => [this.pending.get(key)?.points, this.openChunks.get(key)]);
     for (const [key, p] of this.pending) await this.appendToChunks(key, p.sensor, p.metric, p.points);
     this.pending.clear();
     this.pointsPending = 0;
     this.write.unplanned = [...this.unplanned.values()];
     this.unplanned.clear();
-    await this.session.commit({ batch, state: this.state }, this.write);
+    await this.session.commit({ ...inEpoch(epoch), batch, state: this.state }, this.write);
     this.write = { chunks: [], plans: [], gaps: [], pruned: [], unplanned: [] };
   }
 
@@ -189,10 +203,15 @@ export class IndexBuilder {
         s.chunk++;
         cur = emptyPoints(Math.min(CHUNK_POINTS, fresh.n - i));
       }
-      pushPoint(cur, fresh.ts[i]!, fresh.value[i]!, fresh.seq[i]!, fresh.flags[i]!, fresh.flagNames.get(i));
+      pushPoint(cur, fresh.ts[i]!, fresh.value[i]!, fresh.seq[i]!, fresh.flags[i]!, fresh.flagNames.get(i), fresh.epoch[i]!);
     }
     if (cur.n > 0) emit(cur, s.chunk);
     s.count = cur.n;
     this.openChunks.set(key, cur);
   }
+}
+
+/** An entry's epoch as the stores keep it: absent for epoch 1, as in entries from before epochs. */
+function inEpoch(epoch: number): { epoch?: number } {
+  return epoch === 1 ? {} : { epoch };
 }

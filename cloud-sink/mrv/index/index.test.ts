@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { headerHash, signBatch, type Batch } from '../../../protocol/batch.ts';
 import { canonicalize } from '../../../protocol/canonical.ts';
 import { ZERO_HASH } from '../../../protocol/hash.ts';
@@ -79,7 +80,7 @@ describe('MRV register index', () => {
         ts += 900 + Math.floor(rng() * 200);
         const value = floats && i === 77 ? Math.PI : Math.round((1e6 + i * 12.345 + rng() * 10) * 1000) / 1000;
         const flags = i % 97 === 0 ? F.BAD : i % 13 === 0 ? F.NULL : 0;
-        pushPoint(p, ts, value, i * 4 + 2, flags, flags === F.BAD ? ['spike', `n${i}`] : undefined);
+        pushPoint(p, ts, value, i * 4 + 2, flags, flags === F.BAD ? ['spike', `n${i}`] : undefined, i < 4000 ? 1 : 2);
       }
       const back = decodeChunk(encodeChunk(p));
       assert.equal(back.n, p.n);
@@ -88,8 +89,20 @@ describe('MRV register index', () => {
       assert.deepEqual([...back.seq.subarray(0, back.n)], [...p.seq.subarray(0, p.n)]);
       assert.deepEqual([...back.flags.subarray(0, back.n)], [...p.flags.subarray(0, p.n)]);
       assert.deepEqual([...back.flagNames], [...p.flagNames]);
+      assert.deepEqual([...back.epoch.subarray(0, back.n)], [...p.epoch.subarray(0, p.n)]);
       if (!floats) assert.ok(encodeChunk(p).length < p.n * 6, `compact: ${encodeChunk(p).length} bytes for ${p.n} points`);
     }
+  });
+
+  it('a chunk written before epochs (no epoch column) reads as epoch 1', () => {
+    const p = emptyPoints();
+    for (let i = 0; i < 300; i++) pushPoint(p, T0 + i * 1000, i, i + 1, 0, undefined, 2);
+    // the epoch column is the chunk's last: one run of (300, 2) is the varints 1, 300, 2
+    const raw = inflateRawSync(encodeChunk(p));
+    assert.deepEqual([...raw.subarray(raw.length - 4)], [1, 0xac, 0x02, 2]);
+    const legacy = decodeChunk(deflateRawSync(raw.subarray(0, raw.length - 4)));
+    assert.deepEqual([...legacy.seq.subarray(0, legacy.n)], [...p.seq.subarray(0, p.n)]);
+    assert.ok(legacy.epoch.subarray(0, legacy.n).every((e) => e === 1));
   });
 
   it('shares of an amount over consecutive periods add up exactly and never exceed the exact proportion', () => {

@@ -4,17 +4,20 @@ import type { Level } from 'level';
 import { pad } from '../../store/types.ts';
 import { noteId, type OperatorNote } from '../notes.ts';
 import type {
-  ChunkEntry, GapEntry, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
+  ChunkEntry, EpochTallies, GapEntry, IndexedThrough, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
 } from './types.ts';
+
+/** Epoch 1 keeps the keys of a store from before epochs; a later epoch's sort after them ('e' > digits). */
+const inEpoch = (epoch: number | undefined, n: number) => (epoch === undefined || epoch === 1 ? pad(n) : `e${pad(epoch, 6)}!${pad(n)}`);
 
 const K = {
   progress: (d: string) => `v!p!${d}`,
   dir: (d: string, s: string, m: string, c: number) => `v!d!${d}!${s}!${m}!${pad(c, 10)}`,
   dirRange: (d: string, s: string, m: string) => ({ gte: `v!d!${d}!${s}!${m}!`, lt: `v!d!${d}!${s}!${m}!~` }),
   chunk: (d: string, s: string, m: string, c: number) => `v!c!${d}!${s}!${m}!${pad(c, 10)}`,
-  plan: (d: string, seq: number) => `v!plan!${d}!${pad(seq)}`,
-  gap: (d: string, seq: number) => `v!gap!${d}!${pad(seq)}`,
-  pruned: (d: string, b: number) => `v!prune!${d}!${pad(b)}`,
+  plan: (d: string, epoch: number | undefined, seq: number) => `v!plan!${d}!${inEpoch(epoch, seq)}`,
+  gap: (d: string, epoch: number | undefined, seq: number) => `v!gap!${d}!${inEpoch(epoch, seq)}`,
+  pruned: (d: string, epoch: number | undefined, b: number) => `v!prune!${d}!${inEpoch(epoch, b)}`,
   unplanned: (d: string, s: string, day: number) => `v!un!${d}!${s}!${pad(day)}`,
   note: (d: string, id: string) => `v!note!${d}!${id}`,
   range: (prefix: string) => ({ gte: prefix, lt: `${prefix}~` }),
@@ -51,15 +54,19 @@ export class LevelMrvStore implements MrvStore {
         const text = await db.get(K.chunk(device, sensor, metric, chunk));
         return text === undefined ? null : Buffer.from(text, 'base64');
       },
+      chunkHolding: async (sensor, metric, ts) => {
+        const entry = (await this.directory(device, sensor, metric)).find((c) => c.minTs <= ts && ts <= c.maxTs);
+        return entry ? ((await this.chunks(device, sensor, metric, [entry.chunk])).get(entry.chunk) ?? null) : null;
+      },
       commit: async (progress, write) => {
         const ops: { type: 'put'; key: string; value: string }[] = [];
         for (const c of write.chunks) {
           ops.push({ type: 'put', key: K.dir(device, c.sensor, c.metric, c.chunk), value: JSON.stringify({ chunk: c.chunk, minTs: c.minTs, maxTs: c.maxTs, count: c.count, summary: c.summary }) });
           ops.push({ type: 'put', key: K.chunk(device, c.sensor, c.metric, c.chunk), value: c.data.toString('base64') });
         }
-        for (const p of write.plans) ops.push({ type: 'put', key: K.plan(device, p.seq), value: JSON.stringify(p) });
-        for (const g of write.gaps) ops.push({ type: 'put', key: K.gap(device, g.seq), value: JSON.stringify(g) });
-        for (const p of write.pruned) ops.push({ type: 'put', key: K.pruned(device, p.batch), value: JSON.stringify(p) });
+        for (const p of write.plans) ops.push({ type: 'put', key: K.plan(device, p.epoch, p.seq), value: JSON.stringify(p) });
+        for (const g of write.gaps) ops.push({ type: 'put', key: K.gap(device, g.epoch, g.seq), value: JSON.stringify(g) });
+        for (const p of write.pruned) ops.push({ type: 'put', key: K.pruned(device, p.epoch, p.batch), value: JSON.stringify(p) });
         for (const u of await this.mergeUnplanned(device, write.unplanned)) ops.push({ type: 'put', key: K.unplanned(device, u.sensor, u.day), value: JSON.stringify(u) });
         ops.push({ type: 'put', key: K.progress(device), value: JSON.stringify(progress) });
         await db.batch(ops, { sync: true });
@@ -84,9 +91,19 @@ export class LevelMrvStore implements MrvStore {
     return [...merged.values()];
   }
 
-  async indexedBatch(device: string): Promise<number> {
+  private async progressOf(device: string): Promise<IndexProgress | null> {
     const text = await this.level().get(K.progress(device));
-    return text ? (JSON.parse(text) as IndexProgress).batch : 0;
+    return text ? (JSON.parse(text) as IndexProgress) : null;
+  }
+
+  async indexedThrough(device: string): Promise<IndexedThrough> {
+    const p = await this.progressOf(device);
+    return { epoch: p?.epoch ?? 1, batch: p?.batch ?? 0 };
+  }
+
+  async epochTallies(device: string): Promise<EpochTallies> {
+    const state = (await this.progressOf(device))?.state;
+    return { carried: state?.carried ?? {}, outOfOrder: state?.outOfOrder ?? {} };
   }
 
   async directory(device: string, sensor: string, metric: string): Promise<ChunkEntry[]> {

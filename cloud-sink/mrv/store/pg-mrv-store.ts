@@ -3,7 +3,9 @@
 // one indexes while the others wait and then find the work done.
 import type pg from 'pg';
 import { noteId, type OperatorNote } from '../notes.ts';
-import type { ChunkEntry, GapEntry, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally } from './types.ts';
+import type {
+  ChunkEntry, EpochTallies, GapEntry, IndexedThrough, IndexProgress, IndexSession, MrvStore, PlanEntry, PrunedEntry, UnplannedTally,
+} from './types.ts';
 
 /** advisory lock namespace for device indexing: "fpmr" */
 const INDEX_LOCK = 0x66706d72;
@@ -33,11 +35,16 @@ export class PgMrvStore implements MrvStore {
   private session(c: pg.PoolClient, device: string): IndexSession {
     return {
       progress: async () => {
-        const { rows } = await c.query<{ batch: string; state: string }>('SELECT batch, state FROM sink_mrv_progress WHERE device = $1', [device]);
-        return rows[0] ? { batch: Number(rows[0].batch), state: JSON.parse(rows[0].state) } : null;
+        const { rows } = await c.query<{ epoch: number; batch: string; state: string }>('SELECT epoch, batch, state FROM sink_mrv_progress WHERE device = $1', [device]);
+        return rows[0] ? { epoch: rows[0].epoch, batch: Number(rows[0].batch), state: JSON.parse(rows[0].state) } : null;
       },
       chunkData: async (sensor, metric, chunk) => {
         const { rows } = await c.query<{ data: Buffer }>('SELECT data FROM sink_mrv_chunks WHERE device = $1 AND sensor = $2 AND metric = $3 AND chunk = $4', [device, sensor, metric, chunk]);
+        return rows[0]?.data ?? null;
+      },
+      chunkHolding: async (sensor, metric, ts) => {
+        const { rows } = await c.query<{ data: Buffer }>(
+          'SELECT data FROM sink_mrv_chunks WHERE device = $1 AND sensor = $2 AND metric = $3 AND min_ts <= $4 AND max_ts >= $4 ORDER BY chunk LIMIT 1', [device, sensor, metric, ts]);
         return rows[0]?.data ?? null;
       },
       commit: async (progress: IndexProgress, write) => {
@@ -50,15 +57,15 @@ export class PgMrvStore implements MrvStore {
               [device, k.sensor, k.metric, k.chunk, k.minTs, k.maxTs, k.count, JSON.stringify(k.summary), k.data]);
           }
           for (const p of write.plans) {
-            await c.query('INSERT INTO sink_mrv_plans (device, seq, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [device, p.seq, JSON.stringify(p.record)]);
+            await c.query('INSERT INTO sink_mrv_plans (device, epoch, seq, record) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [device, p.epoch ?? 1, p.seq, JSON.stringify(p.record)]);
           }
           for (const g of write.gaps) {
-            await c.query('INSERT INTO sink_mrv_gaps (device, seq, from_ts, to_ts, dropped, reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
-              [device, g.seq, g.from, g.to, g.dropped, g.reason]);
+            await c.query('INSERT INTO sink_mrv_gaps (device, epoch, seq, from_ts, to_ts, dropped, reason) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING',
+              [device, g.epoch ?? 1, g.seq, g.from, g.to, g.dropped, g.reason]);
           }
           for (const p of write.pruned) {
-            await c.query('INSERT INTO sink_mrv_pruned (device, batch, entry) VALUES ($1, $2, $3) ON CONFLICT (device, batch) DO UPDATE SET entry = EXCLUDED.entry',
-              [device, p.batch, JSON.stringify(p)]);
+            await c.query('INSERT INTO sink_mrv_pruned (device, epoch, batch, entry) VALUES ($1, $2, $3, $4) ON CONFLICT (device, epoch, batch) DO UPDATE SET entry = EXCLUDED.entry',
+              [device, p.epoch ?? 1, p.batch, JSON.stringify(p)]);
           }
           for (const u of write.unplanned) {
             await c.query(
@@ -68,8 +75,9 @@ export class PgMrvStore implements MrvStore {
               [device, u.sensor, u.day, u.count, u.minTs, u.maxTs]);
           }
           await c.query(
-            `INSERT INTO sink_mrv_progress (device, batch, state) VALUES ($1, $2, $3) ON CONFLICT (device) DO UPDATE SET batch = EXCLUDED.batch, state = EXCLUDED.state`,
-            [device, progress.batch, JSON.stringify(progress.state)]);
+            `INSERT INTO sink_mrv_progress (device, epoch, batch, state) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (device) DO UPDATE SET epoch = EXCLUDED.epoch, batch = EXCLUDED.batch, state = EXCLUDED.state`,
+            [device, progress.epoch ?? 1, progress.batch, JSON.stringify(progress.state)]);
           await c.query('COMMIT');
         } catch (err) {
           await c.query('ROLLBACK').catch(() => undefined);
@@ -79,9 +87,15 @@ export class PgMrvStore implements MrvStore {
     };
   }
 
-  async indexedBatch(device: string): Promise<number> {
-    const { rows } = await this.pool().query<{ batch: string }>('SELECT batch FROM sink_mrv_progress WHERE device = $1', [device]);
-    return rows[0] ? Number(rows[0].batch) : 0;
+  async indexedThrough(device: string): Promise<IndexedThrough> {
+    const { rows } = await this.pool().query<{ epoch: number; batch: string }>('SELECT epoch, batch FROM sink_mrv_progress WHERE device = $1', [device]);
+    return rows[0] ? { epoch: rows[0].epoch, batch: Number(rows[0].batch) } : { epoch: 1, batch: 0 };
+  }
+
+  async epochTallies(device: string): Promise<EpochTallies> {
+    const { rows } = await this.pool().query<{ state: string }>('SELECT state FROM sink_mrv_progress WHERE device = $1', [device]);
+    const state = rows[0] ? (JSON.parse(rows[0].state) as IndexProgress['state']) : null;
+    return { carried: state?.carried ?? {}, outOfOrder: state?.outOfOrder ?? {} };
   }
 
   async directory(device: string, sensor: string, metric: string): Promise<ChunkEntry[]> {
@@ -97,18 +111,18 @@ export class PgMrvStore implements MrvStore {
   }
 
   async plans(device: string): Promise<PlanEntry[]> {
-    const { rows } = await this.pool().query<{ seq: string; record: string }>('SELECT seq, record FROM sink_mrv_plans WHERE device = $1 ORDER BY seq', [device]);
-    return rows.map((r) => ({ seq: Number(r.seq), record: JSON.parse(r.record) }));
+    const { rows } = await this.pool().query<{ epoch: number; seq: string; record: string }>('SELECT epoch, seq, record FROM sink_mrv_plans WHERE device = $1 ORDER BY epoch, seq', [device]);
+    return rows.map((r) => ({ ...(r.epoch === 1 ? {} : { epoch: r.epoch }), seq: Number(r.seq), record: JSON.parse(r.record) }));
   }
 
   async gaps(device: string): Promise<GapEntry[]> {
-    const { rows } = await this.pool().query<{ seq: string; from_ts: string; to_ts: string; dropped: string; reason: string }>(
-      'SELECT seq, from_ts, to_ts, dropped, reason FROM sink_mrv_gaps WHERE device = $1 ORDER BY seq', [device]);
-    return rows.map((r) => ({ seq: Number(r.seq), from: Number(r.from_ts), to: Number(r.to_ts), dropped: Number(r.dropped), reason: r.reason }));
+    const { rows } = await this.pool().query<{ epoch: number; seq: string; from_ts: string; to_ts: string; dropped: string; reason: string }>(
+      'SELECT epoch, seq, from_ts, to_ts, dropped, reason FROM sink_mrv_gaps WHERE device = $1 ORDER BY epoch, seq', [device]);
+    return rows.map((r) => ({ ...(r.epoch === 1 ? {} : { epoch: r.epoch }), seq: Number(r.seq), from: Number(r.from_ts), to: Number(r.to_ts), dropped: Number(r.dropped), reason: r.reason }));
   }
 
   async pruned(device: string): Promise<PrunedEntry[]> {
-    const { rows } = await this.pool().query<{ entry: string }>('SELECT entry FROM sink_mrv_pruned WHERE device = $1 ORDER BY batch', [device]);
+    const { rows } = await this.pool().query<{ entry: string }>('SELECT entry FROM sink_mrv_pruned WHERE device = $1 ORDER BY epoch, batch', [device]);
     return rows.map((r) => JSON.parse(r.entry) as PrunedEntry);
   }
 

@@ -163,6 +163,10 @@ async function loadReport() {
   fact(dl, 'meter events', String(e.events.length));
   fact(dl, 'completeness', `${body.completeness.present} of ${body.completeness.expected} readings`);
   fact(dl, 'anchors', `${body.anchors.length} (${body.unanchoredBatches} batches not anchored yet)`);
+  // older sinks answer without epochs
+  const used = (body.epochs ?? []).map((ep) => String(ep.epoch));
+  const pending = (body.pendingEpochs ?? []).map((p) => `${p.epoch} pending, not counted`);
+  if (used.length > 1 || pending.length > 0) fact(dl, 'recovery epochs', [...used, ...pending].join(', '));
   $('report-warnings').replaceChildren(...body.warnings.map((w) => el('li', { text: w })));
 }
 

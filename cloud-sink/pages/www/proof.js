@@ -105,7 +105,7 @@ function useNode() {
   }
   sessionStorage.setItem(TYPED_ROOTS, JSON.stringify({ node, account: $('anchor-account').value.trim(), key: $('device-key').value.trim() }));
   const params = new URLSearchParams({ node });
-  for (const f of ['device', 'seq']) if ($(f).value.trim()) params.set(f, $(f).value.trim());
+  for (const f of ['device', 'seq', 'epoch']) if ($(f).value.trim()) params.set(f, $(f).value.trim());
   location.assign(`/proof?${params}`);
 }
 
@@ -136,17 +136,18 @@ async function fetchProof(event) {
   event.preventDefault();
   const device = $('device').value.trim();
   const seq = $('seq').value.trim();
-  if (!device || !/^[1-9][0-9]*$/.test(seq)) {
-    verdict('give a device and a seq (a positive integer)', 'refused');
+  // seqs count from 1 again in each recovery epoch: a report cites a reading by both
+  const epoch = $('epoch').value.trim() || '1';
+  if (!device || !/^[1-9][0-9]*$/.test(seq) || !/^[1-9][0-9]*$/.test(epoch)) {
+    refuse('give a device, a seq and an epoch (positive integers; epoch 1 when none is given)');
     return;
   }
-  const { status, body } = await getJson(`/v1/proofs/${encodeURIComponent(device)}/${seq}`);
+  const { status, body } = await getJson(`/v1/proofs/${encodeURIComponent(device)}/${seq}${epoch === '1' ? '' : `?epoch=${epoch}`}`);
   if (status !== 200) {
-    verdict(`the sink has no proof: ${body.error ?? status}`, 'refused');
-    $('steps').replaceChildren();
+    refuse(`the sink has no proof: ${body.error ?? status}`);
     return;
   }
-  await check(body, `proof of seq ${seq} of ${device}, as this sink served it`);
+  await check(body, `proof of seq ${seq}${epoch === '1' ? '' : ` of epoch ${epoch}`} of ${device}, as this sink served it`);
 }
 
 async function readFile(file) {
@@ -166,6 +167,7 @@ function start() {
   const params = new URLSearchParams(location.search);
   if (params.get('device')) $('device').value = params.get('device');
   if (params.get('seq')) $('seq').value = params.get('seq');
+  if (params.get('epoch')) $('epoch').value = params.get('epoch');
   $('fetch-form').addEventListener('submit', (e) => void fetchProof(e));
   $('root-form').addEventListener('submit', (e) => e.preventDefault());
   $('use-node').addEventListener('click', useNode);
