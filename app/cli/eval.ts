@@ -15,7 +15,7 @@ import type { StreamKind } from '../../models/faults/streams.ts';
 import type { CostMatrix } from '../../models/nab/sweeper.ts';
 
 const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category]
-                          [--no-model] [--profiles FILE] [--categories C,...] [--max-steps N --anomalies FILE] [--json]
+                          [--no-model] [--profiles FILE] [--categories C,...] [--max-steps N | --split-steps N] [--anomalies FILE] [--json]
        fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T | --cv category] [--json]
 
 Runs the device's anomaly detector (rules aside: NAB has no sensor specs) over every CSV under
@@ -27,7 +27,9 @@ threshold is applied. --no-model leaves out the TensorFlow.js forecaster, to mea
 --categories runs only the files of those categories (quick runs; the score is then of that subset).
 --max-steps N scores short streams: each file cut to its first N rows, labelled as NAB labels a
 file of that length from the anomaly points of --anomalies (NAB's combined_labels.json): windows of
-10% of the cut file shared among the anomalies in it, probation 15% of it.
+10% of the cut file shared among the anomalies in it, probation 15% of it. --split-steps N splits
+every file into consecutive pieces of about N rows instead, each a stream of its own
+("<category>/<file>.csv#<k>"), labelled the same way: many more short streams and windows.
 --cv category cross-validates: for each category, the threshold (and every other choice made
 from labelled data) is chosen on the other categories only, and the category is scored with it;
 "cv_score" is the normalised score over all the held-out categories, beside the in-sample
@@ -83,6 +85,7 @@ export const command: Command = {
       cv: { type: 'string' },
       categories: { type: 'string' },
       'max-steps': { type: 'string' },
+      'split-steps': { type: 'string' },
       anomalies: { type: 'string' },
       json: { type: 'boolean' },
     });
@@ -100,13 +103,11 @@ export const command: Command = {
     }
     const windows = readNabWindows(requireFlag(values.labels, 'labels'));
     const categories = values.categories?.split(',').map((c) => c.trim()).filter((c) => c !== '');
-    let maxSteps: number | undefined;
-    if (values['max-steps'] !== undefined) {
-      maxSteps = Number(values['max-steps']);
-      if (!(Number.isInteger(maxSteps) && maxSteps >= 100)) throw new UsageError(`--max-steps must be an integer of at least 100, got ${JSON.stringify(values['max-steps'])}`);
-      if (values.results !== undefined) throw new UsageError('--max-steps runs our detector on cut files; it cannot cut published results');
-    }
-    const anomalies = maxSteps === undefined ? undefined : readNabAnomalies(requireFlag(values.anomalies, 'anomalies'));
+    const maxSteps = steps(values['max-steps'], 'max-steps');
+    const splitSteps = steps(values['split-steps'], 'split-steps');
+    if (maxSteps !== undefined && splitSteps !== undefined) throw new UsageError('--max-steps and --split-steps are two ways of making short streams; give one');
+    if ((maxSteps ?? splitSteps) !== undefined && values.results !== undefined) throw new UsageError('short streams run our detector on cut files; published results cannot be cut');
+    const anomalies = (maxSteps ?? splitSteps) === undefined ? undefined : readNabAnomalies(requireFlag(values.anomalies, 'anomalies'));
     const progress = (done: number, total: number, file: string) => {
       process.stderr.write(total === 0 ? `${file}\n` : `[${done}/${total}] ${file}\n`);
     };
@@ -135,7 +136,7 @@ export const command: Command = {
         ...(threshold !== undefined ? { threshold } : {}),
         ...(cv ? { cv } : {}),
         ...(categories ? { categories } : {}),
-        ...(maxSteps !== undefined && anomalies ? { maxSteps, anomalies } : {}),
+        ...(anomalies ? { anomalies, ...(maxSteps !== undefined ? { maxSteps } : {}), ...(splitSteps !== undefined ? { splitSteps } : {}) } : {}),
         model: !values['no-model'],
         progress,
       });
@@ -153,6 +154,14 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** a short stream's length in rows, from a flag */
+function steps(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 100)) throw new UsageError(`--${flag} must be an integer of at least 100, got ${JSON.stringify(value)}`);
+  return n;
+}
 
 /** a comma-separated subset of `all`, or all of it */
 function subset<T extends string>(value: string | undefined, all: readonly T[], flag: string): readonly T[] {

@@ -7,7 +7,7 @@ import { SurpriseJudge } from '../detector/judge.ts';
 import { trainInThread } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
 import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './corpus.ts';
-import { shortStreams } from './short.ts';
+import { shortStreams, splitStreams } from './short.ts';
 import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
 
@@ -35,6 +35,8 @@ export interface EvalOptions {
    * points of combined_labels.json) as NAB labels a file of that length (short.ts)
    */
   maxSteps?: number;
+  /** short streams: each file split into pieces of about this many rows, each labelled as maxSteps does */
+  splitSteps?: number;
   anomalies?: Record<string, readonly number[]>;
   progress?: (done: number, total: number, file: string) => void;
 }
@@ -48,6 +50,8 @@ export interface EvalResult {
   model: boolean;
   /** with maxSteps: the length each file was cut to */
   max_steps?: number;
+  /** with splitSteps: the length each file was split into pieces of */
+  split_steps?: number;
   windows: number;
   readings: number;
   seconds: number;
@@ -172,6 +176,10 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     if (!opts.anomalies) throw new Error('short streams need the anomaly points to label the cut files');
     ({ series: data, windows } = shortStreams(data, opts.anomalies, opts.maxSteps));
   }
+  if (opts.splitSteps !== undefined) {
+    if (!opts.anomalies) throw new Error('short streams need the anomaly points to label the pieces');
+    ({ series: data, windows } = splitStreams(data, opts.anomalies, opts.splitSteps));
+  }
   const series: ScoredSeries[] = [];
   const kept: SeriesSurprises[] = [];
   let readings = 0;
@@ -183,7 +191,7 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     opts.progress?.(i + 1, data.length, s.name);
   }
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
-  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), readings, seconds: 0 };
+  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), readings, seconds: 0 };
   if (opts.cv) {
     const base = opts.params ?? defaultDetectorParams;
     const candidates = JUDGE_CANDIDATES.map((c, k) => ({

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { listNabFiles, readNabSeries, readNabWindows } from './corpus.ts';
-import { labelWindows, readNabAnomalies, shortStreams } from './short.ts';
+import { labelWindows, readNabAnomalies, shortStreams, splitStreams } from './short.ts';
 
 const dir = join(import.meta.dirname, 'testdata');
 const STEP = 300_000;
@@ -39,4 +39,20 @@ test('overlapping windows merge and windows are clipped to the file', () => {
     [0, 56 * STEP],
     [974 * STEP, 999 * STEP],
   ]);
+});
+
+test('a file split into pieces: each piece a stream of its own, labelled by its own length', () => {
+  const timestamps = Array.from({ length: 5300 }, (_, i) => i * STEP);
+  const values = timestamps.map((t) => t);
+  const { series, windows } = splitStreams([{ name: 'a/x.csv', timestamps, values }], { 'a/x.csv': [1000 * STEP, 4000 * STEP] }, 2500);
+  // two whole pieces of 2500 fit: the 5300 rows are shared out as 2650 and 2650
+  assert.deepEqual(series.map((s) => [s.name, s.timestamps.length, s.timestamps[0]]), [
+    ['a/x.csv#1', 2650, 0],
+    ['a/x.csv#2', 2650, 2650 * STEP],
+  ]);
+  assert.deepEqual(series[1]!.values, values.slice(2650));
+  assert.deepEqual(windows['a/x.csv#1'], [[(1000 - 132) * STEP, (1000 + 132) * STEP]]);
+  assert.deepEqual(windows['a/x.csv#2'], [[(4000 - 132) * STEP, (4000 + 132) * STEP]]);
+  // a file shorter than a piece stays whole
+  assert.equal(splitStreams([{ name: 'a/x.csv', timestamps: timestamps.slice(0, 900), values: values.slice(0, 900) }], { 'a/x.csv': [] }, 2500).series.length, 1);
 });

@@ -61,6 +61,33 @@ export function labelWindows(timestamps: readonly number[], anomalies: readonly 
   return merged.map(([l, r]) => [timestamps[l]!, timestamps[r]!]);
 }
 
+/**
+ * Each series split into consecutive pieces of about `steps` rows (as many pieces as the series
+ * holds whole `steps`, at least one, shared out evenly), each a stream of its own named
+ * `<category>/<file>.csv#<k>`, with the windows NAB would give a file of its length: many more
+ * short streams, and windows, than the first rows of each file give, each detector run starting
+ * fresh on its piece.
+ */
+export function splitStreams(series: readonly NabSeries[], anomalies: Record<string, readonly number[]>, steps: number): { series: NabSeries[]; windows: NabWindows } {
+  if (!(Number.isInteger(steps) && steps > 0)) throw new Error(`steps must be a positive integer, got ${steps}`);
+  const windows: NabWindows = {};
+  const out: NabSeries[] = [];
+  for (const s of series) {
+    const points = anomalies[s.name];
+    if (!points) throw new UserError(`${s.name}: not in the anomaly labels`);
+    const n = s.timestamps.length;
+    const pieces = Math.max(1, Math.floor(n / steps));
+    for (let k = 0; k < pieces; k++) {
+      const from = Math.round((k * n) / pieces);
+      const to = Math.round(((k + 1) * n) / pieces);
+      const piece: NabSeries = { name: `${s.name}#${k + 1}`, timestamps: s.timestamps.slice(from, to), values: s.values.slice(from, to) };
+      windows[piece.name] = labelWindows(piece.timestamps, points);
+      out.push(piece);
+    }
+  }
+  return { series: out, windows };
+}
+
 /** Each series cut to its first `maxSteps` rows, with the windows NAB would give the cut file. */
 export function shortStreams(series: readonly NabSeries[], anomalies: Record<string, readonly number[]>, maxSteps: number): { series: NabSeries[]; windows: NabWindows } {
   if (!(Number.isInteger(maxSteps) && maxSteps > 0)) throw new Error(`maxSteps must be a positive integer, got ${maxSteps}`);
