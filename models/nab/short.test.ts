@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { categoryOf } from './crossval.ts';
 import { listNabFiles, readNabSeries, readNabWindows } from './corpus.ts';
 import { labelWindows, readNabAnomalies, shortStreams, splitStreams } from './short.ts';
 
@@ -51,6 +52,8 @@ test('a file split into pieces: each piece a stream of its own, labelled by its 
     ['a/x.csv#2', 2650, 2650 * STEP],
   ]);
   assert.deepEqual(series[1]!.values, values.slice(2650));
+  // the pieces of a file stay in its category: a fold holds out all of them or none
+  for (const p of series) assert.equal(categoryOf(p.name), 'a');
   assert.deepEqual(windows['a/x.csv#1'], [[(1000 - 132) * STEP, (1000 + 132) * STEP]]);
   assert.deepEqual(windows['a/x.csv#2'], [[(4000 - 132) * STEP, (4000 + 132) * STEP]]);
   // a file shorter than a piece stays whole
