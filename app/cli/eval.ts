@@ -6,8 +6,8 @@ import { parseFlags, printJson, requireFlag, UsageError, type Command } from '..
 import { UserError } from '../../kernel/user-error.ts';
 import { listNabFiles, readNabSeries, readNabWindows } from '../../models/nab/corpus.ts';
 import { crossValidated, evaluateNab, NAB_PROFILES, scoreCorpus } from '../../models/nab/evaluate.ts';
-import type { HeldOutPart } from '../../models/nab/crossval.ts';
-import { readNabAnomalies } from '../../models/nab/short.ts';
+import type { HeldOutPart, ScoredSeries } from '../../models/nab/crossval.ts';
+import { readNabAnomalies, shortStreams } from '../../models/nab/short.ts';
 import { FAULT_TYPES, type FaultType } from '../../models/faults/catalogue.ts';
 import { evaluateFaults } from '../../models/faults/evaluate.ts';
 import { STREAM_KINDS } from '../../models/faults/scenario.ts';
@@ -106,7 +106,9 @@ export const command: Command = {
     const maxSteps = steps(values['max-steps'], 'max-steps');
     const splitSteps = steps(values['split-steps'], 'split-steps');
     if (maxSteps !== undefined && splitSteps !== undefined) throw new UsageError('--max-steps and --split-steps are two ways of making short streams; give one');
-    if ((maxSteps ?? splitSteps) !== undefined && values.results !== undefined) throw new UsageError('short streams run our detector on cut files; published results cannot be cut');
+    // a published detector's scores are causal, so its first N scores are what it gives a file cut
+    // to N rows; a piece from the middle of a file is not what it gives a stream starting there
+    if (splitSteps !== undefined && values.results !== undefined) throw new UsageError('--split-steps starts each piece afresh; published results run on from the start of the file and cannot be split (--max-steps can cut them)');
     const anomalies = (maxSteps ?? splitSteps) === undefined ? undefined : readNabAnomalies(requireFlag(values.anomalies, 'anomalies'));
     const progress = (done: number, total: number, file: string) => {
       process.stderr.write(total === 0 ? `${file}\n` : `[${done}/${total}] ${file}\n`);
@@ -127,7 +129,14 @@ export const command: Command = {
         progress(i + 1, files.length, name);
       }
       if (series.length === 0) throw new UserError(`no ${detector}_*.csv result files under ${values.results}`);
-      result = { detector, ...scoreCorpus(series, windows, profile, cost, threshold), ...(cv ? crossValidated([{ label: detector, series }], windows, cost) : {}) };
+      let scored: ScoredSeries[] = series;
+      let labels = windows;
+      if (maxSteps !== undefined && anomalies) {
+        const cut = shortStreams(series.map((s) => ({ name: s.name, timestamps: s.timestamps, values: s.scores })), anomalies, maxSteps);
+        scored = cut.series.map((s) => ({ name: s.name, timestamps: s.timestamps, scores: s.values }));
+        labels = cut.windows;
+      }
+      result = { detector, ...(maxSteps !== undefined ? { max_steps: maxSteps } : {}), ...scoreCorpus(scored, labels, profile, cost, threshold), ...(cv ? crossValidated([{ label: detector, series: scored }], labels, cost) : {}) };
     } else {
       const data = requireFlag(values.data, 'data');
       const r = await evaluateNab(data, windows, {
