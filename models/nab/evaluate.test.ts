@@ -56,6 +56,21 @@ test('eval nab --split-steps scores short streams, each piece labelled by its ow
   await assert.rejects(evalNab('--no-model', '--split-steps', '800'), /--anomalies/);
 });
 
+test('eval nab --results --max-steps scores a published detector on the first rows of each file; --split-steps is refused for it', { timeout: 60_000 }, async () => {
+  const base = ['eval', 'nab', '--results', join(dir, 'results', 'numenta'), '--detector', 'numenta', '--labels', join(dir, 'windows.json'), '--anomalies', join(dir, 'labels.json'), '--json'];
+  const { stdout } = await run(process.execPath, [bin, ...base, '--max-steps', '1000', '--threshold', '0.5']);
+  const out = JSON.parse(stdout) as { max_steps: number; windows: number; counts: Record<string, { total: number }> };
+  assert.equal(out.max_steps, 1000);
+  for (const c of Object.values(out.counts)) assert.equal(c.total, 1000);
+  // of the four anomalies two lie in the first 1000 rows: exchange-2_cpc's and rogue_agent_key_hold's first
+  assert.equal(out.windows, 2);
+  await assert.rejects(run(process.execPath, [bin, ...base, '--split-steps', '800']), (err: { stderr: string; code: number }) => {
+    assert.match(err.stderr, /cannot be split/);
+    assert.equal(err.code, 2);
+    return true;
+  });
+});
+
 test('eval nab with the TensorFlow.js forecaster runs and reports it', { timeout: 240_000 }, async () => {
   const { out } = await evalNab('--threshold', '0.7');
   assert.equal(out.model, true);
