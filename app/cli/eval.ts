@@ -6,7 +6,8 @@ import { parseFlags, printJson, requireFlag, UsageError, type Command } from '..
 import { UserError } from '../../kernel/user-error.ts';
 import { listNabFiles, readNabSeries, readNabWindows } from '../../models/nab/corpus.ts';
 import { crossValidated, evaluateNab, NAB_PROFILES, scoreCorpus } from '../../models/nab/evaluate.ts';
-import type { HeldOutPart } from '../../models/nab/crossval.ts';
+import type { HeldOutPart, ScoredSeries } from '../../models/nab/crossval.ts';
+import { readNabAnomalies, shortStreams } from '../../models/nab/short.ts';
 import { FAULT_TYPES, type FaultType } from '../../models/faults/catalogue.ts';
 import { evaluateFaults } from '../../models/faults/evaluate.ts';
 import { STREAM_KINDS } from '../../models/faults/scenario.ts';
@@ -14,7 +15,7 @@ import type { StreamKind } from '../../models/faults/streams.ts';
 import type { CostMatrix } from '../../models/nab/sweeper.ts';
 
 const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category]
-                          [--no-model] [--profiles FILE] [--json]
+                          [--no-model] [--profiles FILE] [--categories C,...] [--max-steps N | --split-steps N] [--anomalies FILE] [--json]
        fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T | --cv category] [--json]
 
 Runs the device's anomaly detector (rules aside: NAB has no sensor specs) over every CSV under
@@ -23,6 +24,12 @@ anomaly windows, scaled sigmoid, probation period, normalisation against the nul
 Without --threshold the threshold is swept over the corpus (as NAB does); with it, that fixed
 threshold is applied. --no-model leaves out the TensorFlow.js forecaster, to measure what it adds.
 --results scores a published detector's results/<NAME>/ outputs instead of running ours.
+--categories runs only the files of those categories (quick runs; the score is then of that subset).
+--max-steps N scores short streams: each file cut to its first N rows, labelled as NAB labels a
+file of that length from the anomaly points of --anomalies (NAB's combined_labels.json): windows of
+10% of the cut file shared among the anomalies in it, probation 15% of it. --split-steps N splits
+every file into consecutive pieces of about N rows instead, each a stream of its own
+("<category>/<file>.csv#<k>"), labelled the same way: many more short streams and windows.
 --cv category cross-validates: for each category, the threshold (and every other choice made
 from labelled data) is chosen on the other categories only, and the category is scored with it;
 "cv_score" is the normalised score over all the held-out categories, beside the in-sample
@@ -76,6 +83,10 @@ export const command: Command = {
       results: { type: 'string' },
       detector: { type: 'string' },
       cv: { type: 'string' },
+      categories: { type: 'string' },
+      'max-steps': { type: 'string' },
+      'split-steps': { type: 'string' },
+      anomalies: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (values.cv !== undefined && values.cv !== 'category') throw new UsageError(`--cv must be "category", got ${JSON.stringify(values.cv)}`);
@@ -91,6 +102,14 @@ export const command: Command = {
       if (values.threshold.trim() === '' || !Number.isFinite(threshold)) throw new UsageError(`--threshold must be a number, got ${JSON.stringify(values.threshold)}`);
     }
     const windows = readNabWindows(requireFlag(values.labels, 'labels'));
+    const categories = values.categories?.split(',').map((c) => c.trim()).filter((c) => c !== '');
+    const maxSteps = steps(values['max-steps'], 'max-steps');
+    const splitSteps = steps(values['split-steps'], 'split-steps');
+    if (maxSteps !== undefined && splitSteps !== undefined) throw new UsageError('--max-steps and --split-steps are two ways of making short streams; give one');
+    // a published detector's scores are causal, so its first N scores are what it gives a file cut
+    // to N rows; a piece from the middle of a file is not what it gives a stream starting there
+    if (splitSteps !== undefined && values.results !== undefined) throw new UsageError('--split-steps starts each piece afresh; published results run on from the start of the file and cannot be split (--max-steps can cut them)');
+    const anomalies = (maxSteps ?? splitSteps) === undefined ? undefined : readNabAnomalies(requireFlag(values.anomalies, 'anomalies'));
     const progress = (done: number, total: number, file: string) => {
       process.stderr.write(total === 0 ? `${file}\n` : `[${done}/${total}] ${file}\n`);
     };
@@ -103,17 +122,33 @@ export const command: Command = {
       for (const [i, f] of files.entries()) {
         // results/<NAME>/<category>/<NAME>_<file>.csv holds the scores for data/<category>/<file>.csv
         const [category, base] = f.name.split('/') as [string, string];
-        if (!base.startsWith(`${detector}_`)) continue;
+        if (!base.startsWith(`${detector}_`) || (categories && !categories.includes(category))) continue;
         const name = `${category}/${base.slice(detector.length + 1)}`;
         const s = readNabSeries(join(values.results, f.name), name, 'anomaly_score');
         series.push({ name, timestamps: s.timestamps, scores: s.values });
         progress(i + 1, files.length, name);
       }
       if (series.length === 0) throw new UserError(`no ${detector}_*.csv result files under ${values.results}`);
-      result = { detector, ...scoreCorpus(series, windows, profile, cost, threshold), ...(cv ? crossValidated([{ label: detector, series }], windows, cost) : {}) };
+      let scored: ScoredSeries[] = series;
+      let labels = windows;
+      if (maxSteps !== undefined && anomalies) {
+        const cut = shortStreams(series.map((s) => ({ name: s.name, timestamps: s.timestamps, values: s.scores })), anomalies, maxSteps);
+        scored = cut.series.map((s) => ({ name: s.name, timestamps: s.timestamps, scores: s.values }));
+        labels = cut.windows;
+      }
+      result = { detector, ...(maxSteps !== undefined ? { max_steps: maxSteps } : {}), ...scoreCorpus(scored, labels, profile, cost, threshold), ...(cv ? crossValidated([{ label: detector, series: scored }], labels, cost) : {}) };
     } else {
       const data = requireFlag(values.data, 'data');
-      const r = await evaluateNab(data, windows, { profile, cost, ...(threshold !== undefined ? { threshold } : {}), ...(cv ? { cv } : {}), model: !values['no-model'], progress });
+      const r = await evaluateNab(data, windows, {
+        profile,
+        cost,
+        ...(threshold !== undefined ? { threshold } : {}),
+        ...(cv ? { cv } : {}),
+        ...(categories ? { categories } : {}),
+        ...(anomalies ? { anomalies, ...(maxSteps !== undefined ? { maxSteps } : {}), ...(splitSteps !== undefined ? { splitSteps } : {}) } : {}),
+        model: !values['no-model'],
+        progress,
+      });
       result = { ...r };
     }
     if (values.json) printJson(result);
@@ -122,12 +157,20 @@ export const command: Command = {
       process.stdout.write(`profile ${profile}  threshold ${result.threshold}  raw ${result.raw.toFixed(3)}  normalised score ${result.score.toFixed(2)}\n`);
       if (typeof result.cv_score === 'number') {
         for (const p of result.cv as HeldOutPart[]) process.stdout.write(`held out ${p.category}: threshold ${p.threshold}  raw ${p.raw.toFixed(3)}  score ${p.score === null ? '-' : p.score.toFixed(2)}\n`);
-        process.stdout.write(`cross-validated normalised score ${result.cv_score.toFixed(2)}\n`);
+        process.stdout.write(`cross-validated normalised score ${result.cv_score.toFixed(2)}; each held-out category at its own best threshold ${(result.cv_own_threshold_score as number).toFixed(2)}\n`);
       }
     }
     return 0;
   },
 };
+
+/** a short stream's length in rows, from a flag */
+function steps(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 100)) throw new UsageError(`--${flag} must be an integer of at least 100, got ${JSON.stringify(value)}`);
+  return n;
+}
 
 /** a comma-separated subset of `all`, or all of it */
 function subset<T extends string>(value: string | undefined, all: readonly T[], flag: string): readonly T[] {

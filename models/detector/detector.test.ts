@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultDetectorParams, deviceDetectorParams, StreamDetector, type Forecaster } from './detector.ts';
+import { RangeGrowth } from './judge.ts';
 import { NeighbourNovelty } from './neighbours.ts';
 
 /** a daily-like wave with deterministic noise */
@@ -42,6 +43,33 @@ test('a spike is detected once, then the detector holds its fire', () => {
   assert.ok(hits.includes(1500), `detections at ${hits.join(',')}`);
   assert.equal(out[1500]!.kind, 'range');
   for (let i = 1501; i <= 1500 + defaultDetectorParams.suppress; i++) assert.equal(out[i]!.score, 0, `reading ${i} during the hold-off`);
+});
+
+test("a young stream's records are judged against how fast its range has been growing", () => {
+  // a daily peak that comes a little higher every day (a stream that has not yet shown its whole
+  // range): each day sets a record by about as much as the days before did, which is how its
+  // range has been growing, not an anomaly
+  const days = (n: number) => wave(n).map((v, i) => (i % 100 === 50 ? v + 5 + Math.floor(i / 100) : v));
+  const rising = run(days(1200));
+  assert.ok(rising.slice(600).every((v) => v.kind !== 'range'), 'a record in the pace of the growth');
+  // a record far beyond that pace still is one
+  const jump = days(1200);
+  jump[1050] = 60;
+  assert.equal(run(jump)[1050]!.kind, 'range');
+});
+
+test('range growth is measured over the last doubling of the history, above and below', () => {
+  const g = new RangeGrowth();
+  let min = 0;
+  let max = 1;
+  for (let seen = 1; seen <= 64; seen++) {
+    if (seen === 40) max = 3; // between the checkpoints at 32 and 64
+    if (seen === 50) min = -0.5;
+    g.update(seen, min, max);
+    if (seen < 64) assert.equal(g.up, 0, `${seen}`);
+  }
+  assert.equal(g.up, 2);
+  assert.equal(g.down, 0.5);
 });
 
 test('as the device runs it, a new extreme is not a detection by itself (the rules judge levels there)', () => {

@@ -35,6 +35,7 @@ export const defaultDetectorParams: DetectorParams = {
   forecastFloor: 0.1,
   forecastJitter: 3,
   forecastDeviation: 1,
+  forecastJudgedAfter: 2016,
 };
 
 /**

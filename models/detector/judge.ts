@@ -50,6 +50,8 @@ export interface JudgeParams {
    * its usual error an alarm
    */
   forecastDeviation: number;
+  /** forecast surprises seen before the forecast is judged */
+  forecastJudgedAfter: number;
 }
 
 export type SurpriseKind = 'context' | 'forecast' | 'range';
@@ -115,6 +117,8 @@ export class SurpriseJudge {
   private min = Number.POSITIVE_INFINITY;
   private max = Number.NEGATIVE_INFINITY;
   private sinceFire = Number.POSITIVE_INFINITY;
+  /** the range's growth over the history's last doubling, above and below, for the range check */
+  private readonly growth = new RangeGrowth();
 
   private readonly p: JudgeParams;
 
@@ -126,7 +130,7 @@ export class SurpriseJudge {
     // only once a whole history of them has been seen (a week of steps): its errors through a
     // weekend or a weekly cycle are part of what is ordinary for it, and a model that has only
     // seen weekdays would take the first weekend for an anomaly
-    this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation, p.historyWindow);
+    this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation, p.forecastJudgedAfter);
   }
 
   update(s: Surprises): DetectorVerdict {
@@ -148,8 +152,12 @@ export class SurpriseJudge {
     // a value beyond the range seen so far
     if (p.newExtremes && this.seen > p.warmup && Number.isFinite(this.min)) {
       const span = Math.max(this.max - this.min, Math.abs(this.max) * 1e-6, 1e-9);
+      // the growth expected when the history doubles: what a normal sample's range would grow
+      // by, or what this stream's own range grew by over its last doubling if more (a young
+      // stream that has not yet shown a whole daily cycle, or a heavy-tailed one, keeps setting
+      // records that an anomaly's would have to outdo)
       const margin = p.rangeMargin > 0 ? p.rangeMargin : Math.LN2 / (4 * Math.log(this.seen));
-      if (x > this.max + margin * span || x < this.min - margin * span) {
+      if (x > this.max + Math.max(margin * span, this.growth.up) || x < this.min - Math.max(margin * span, this.growth.down)) {
         score = 1;
         kind = 'range';
       }
@@ -157,11 +165,38 @@ export class SurpriseJudge {
     this.recentValues.push(x);
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
+    this.growth.update(this.seen, this.min, this.max);
 
     if (this.seen <= p.warmup) return { score: 0, kind: 'none' };
     this.sinceFire++;
     if (this.sinceFire <= p.suppress) return { score: 0, kind: 'none' };
     if (score >= p.fireLevel) this.sinceFire = 0;
     return { score, kind };
+  }
+}
+
+/**
+ * How far a stream's range grew over the last doubling of its history: at steps 1, 2, 4, 8, ...
+ * the range is noted, and at each such step the growth since the one before is kept, separately
+ * above and below. O(1): two snapshots.
+ */
+export class RangeGrowth {
+  private checkpoint = 0;
+  private min = Number.NaN;
+  private max = Number.NaN;
+  /** the maximum's growth over the last completed doubling (0 before one has completed) */
+  up = 0;
+  /** the minimum's growth downwards over the same */
+  down = 0;
+
+  update(seen: number, min: number, max: number): void {
+    if (seen < 2 * this.checkpoint) return;
+    if (this.checkpoint > 0) {
+      this.up = max - this.max;
+      this.down = this.min - min;
+    }
+    this.checkpoint = seen;
+    this.min = min;
+    this.max = max;
   }
 }

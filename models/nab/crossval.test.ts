@@ -104,6 +104,9 @@ test('the held-out parts add up to the cross-validated score', () => {
   const inSample = scoreCorpus(candidates[0]!.series, windows, 'standard', cost, 0.75);
   assert.ok(Math.abs(same.cvScore - inSample.score) < 1e-9, `${same.cvScore} != ${inSample.score}`);
   for (const p of same.parts) assert.ok(Math.abs(p.raw - inSample.categories[p.category]!.raw) < 1e-9);
+  // each part at its own best threshold (the oracle reported beside cv) does at least as well
+  for (const p of cv.parts) assert.ok(p.own_raw >= p.raw - 1e-9, `${p.category}: own ${p.own_raw} < ${p.raw}`);
+  assert.ok(cv.ownScore >= cv.cvScore - 1e-9);
   // and choosing in-sample can only do at least as well as choosing out of sample
   const best = Math.max(...candidates.map((c) => scoreCorpus(c.series, windows, 'standard', cost).score));
   assert.ok(cv.cvScore <= best + 1e-9);

@@ -72,12 +72,22 @@ export interface HeldOutPart {
   fp: number;
   /** labelled windows with no detection in them */
   missed: number;
+  /**
+   * what the category would score at its own best threshold, with the same setting: an oracle no
+   * deployment has, reported (never chosen from) to show what a new category loses by taking the
+   * threshold chosen elsewhere
+   */
+  own_threshold: number;
+  own_raw: number;
+  own_score: number | null;
 }
 
 export interface CrossValidation {
   /** normalised score over all held-out parts, each scored with the choices made without it */
   cvScore: number;
   cvRaw: number;
+  /** the same held-out parts, each at its own best threshold (the oracle of HeldOutPart.own_*) */
+  ownScore: number;
   parts: HeldOutPart[];
 }
 
@@ -101,6 +111,7 @@ export function crossValidate(candidates: readonly Candidate[], windows: NabWind
   if (groups.length < 2) throw new Error('cross-validation needs at least two categories');
   const parts: HeldOutPart[] = [];
   let cvRaw = 0;
+  let ownRaw = 0;
   let scorable = 0;
   let labelled = 0;
   for (const g of groups) {
@@ -126,7 +137,9 @@ export function crossValidate(candidates: readonly Candidate[], windows: NabWind
       partScorable += f.windows;
       partLabelled += windows[names[i]!]!.length;
     }
+    const own = sweepThresholds(held.map((i) => chosen[i]!), cost).best;
     cvRaw += raw;
+    ownRaw += own.score;
     scorable += partScorable;
     labelled += partLabelled;
     parts.push({
@@ -139,9 +152,12 @@ export function crossValidate(candidates: readonly Candidate[], windows: NabWind
       score: partLabelled > 0 ? normalizedScore(raw, partScorable, partLabelled, cost) : null,
       fp,
       missed,
+      own_threshold: own.threshold,
+      own_raw: own.score,
+      own_score: partLabelled > 0 ? normalizedScore(own.score, partScorable, partLabelled, cost) : null,
     });
   }
-  return { cvScore: normalizedScore(cvRaw, scorable, labelled, cost), cvRaw, parts };
+  return { cvScore: normalizedScore(cvRaw, scorable, labelled, cost), cvRaw, ownScore: normalizedScore(ownRaw, scorable, labelled, cost), parts };
 }
 
 /** windows of a file with no point at or above the threshold */

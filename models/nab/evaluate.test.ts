@@ -38,6 +38,39 @@ test('eval nab --cv category scores each category with the threshold chosen on t
   assert.deepEqual(Object.keys(cv.categories), cv.cv.map((p) => p.category));
 });
 
+test('eval nab --split-steps scores short streams, each piece labelled by its own length; --categories runs a subset', { timeout: 120_000 }, async () => {
+  const { out } = await evalNab('--no-model', '--split-steps', '800', '--anomalies', join(dir, 'labels.json'), '--cv', 'category');
+  const r = out as unknown as { split_steps: number; windows: number; cv: { category: string; own_raw: number; raw: number }[]; cv_own_threshold_score: number; cv_score: number; cv_threshold_gap: number };
+  assert.equal(r.split_steps, 800);
+  // 4032 rows make 5 pieces, 1624 make 2, 1882 make 2
+  const names = Object.keys(out.files);
+  assert.equal(names.length, 9);
+  assert.ok(names.includes('artificialWithAnomaly/art_daily_jumpsup.csv#5'));
+  // each anomaly point lies in exactly one piece: four anomalies, four windows
+  assert.equal(r.windows, 4);
+  assert.deepEqual(r.cv.map((p) => p.category), ['artificialWithAnomaly', 'realAdExchange', 'realKnownCause']);
+  for (const p of r.cv) assert.ok(p.own_raw >= p.raw - 1e-9);
+  assert.ok(Math.abs(r.cv_own_threshold_score - r.cv_score - r.cv_threshold_gap) < 1e-9);
+  const one = await evalNab('--no-model', '--categories', 'realKnownCause');
+  assert.deepEqual(Object.keys(one.out.files), ['realKnownCause/rogue_agent_key_hold.csv']);
+  await assert.rejects(evalNab('--no-model', '--split-steps', '800'), /--anomalies/);
+});
+
+test('eval nab --results --max-steps scores a published detector on the first rows of each file; --split-steps is refused for it', { timeout: 60_000 }, async () => {
+  const base = ['eval', 'nab', '--results', join(dir, 'results', 'numenta'), '--detector', 'numenta', '--labels', join(dir, 'windows.json'), '--anomalies', join(dir, 'labels.json'), '--json'];
+  const { stdout } = await run(process.execPath, [bin, ...base, '--max-steps', '1000', '--threshold', '0.5']);
+  const out = JSON.parse(stdout) as { max_steps: number; windows: number; counts: Record<string, { total: number }> };
+  assert.equal(out.max_steps, 1000);
+  for (const c of Object.values(out.counts)) assert.equal(c.total, 1000);
+  // of the four anomalies two lie in the first 1000 rows: exchange-2_cpc's and rogue_agent_key_hold's first
+  assert.equal(out.windows, 2);
+  await assert.rejects(run(process.execPath, [bin, ...base, '--split-steps', '800']), (err: { stderr: string; code: number }) => {
+    assert.match(err.stderr, /cannot be split/);
+    assert.equal(err.code, 2);
+    return true;
+  });
+});
+
 test('eval nab with the TensorFlow.js forecaster runs and reports it', { timeout: 240_000 }, async () => {
   const { out } = await evalNab('--threshold', '0.7');
   assert.equal(out.model, true);

@@ -6,7 +6,8 @@ import { defaultDetectorParams, type DetectorParams, type JudgeParams } from '..
 import { SurpriseJudge } from '../detector/judge.ts';
 import { trainInThread } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
-import { listNabFiles, readNabSeries, type NabWindows } from './corpus.ts';
+import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './corpus.ts';
+import { shortStreams, splitStreams } from './short.ts';
 import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
 
@@ -27,6 +28,16 @@ export interface EvalOptions {
   policy?: ModelPolicy;
   /** cross-validate over the categories: choices made on the others, each category scored with them */
   cv?: 'category';
+  /** only the files of these categories (for quick runs; the scores are then of that subset) */
+  categories?: readonly string[];
+  /**
+   * short streams: each file cut to its first maxSteps rows, labelled from `anomalies` (the anomaly
+   * points of combined_labels.json) as NAB labels a file of that length (short.ts)
+   */
+  maxSteps?: number;
+  /** short streams: each file split into pieces of about this many rows, each labelled as maxSteps does */
+  splitSteps?: number;
+  anomalies?: Record<string, readonly number[]>;
   progress?: (done: number, total: number, file: string) => void;
 }
 
@@ -37,6 +48,10 @@ export interface EvalResult {
   score: number;
   raw: number;
   model: boolean;
+  /** with maxSteps: the length each file was cut to */
+  max_steps?: number;
+  /** with splitSteps: the length each file was split into pieces of */
+  split_steps?: number;
   windows: number;
   readings: number;
   seconds: number;
@@ -47,6 +62,9 @@ export interface EvalResult {
   /** with `cv`: the normalised score over the held-out categories, and each held-out part */
   cv_score?: number;
   cv_raw?: number;
+  /** with `cv`: the held-out parts each at its own best threshold (an oracle), and the gap to cv_score */
+  cv_own_threshold_score?: number;
+  cv_threshold_gap?: number;
   cv?: HeldOutPart[];
   /** with `cv`: each candidate setting's in-sample score (threshold swept on all files) */
   cv_candidates?: Record<string, number>;
@@ -138,32 +156,42 @@ export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows
 }
 
 /** The cross-validation's figures as `eval nab --cv category --json` reports them. */
-export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix): { cv_score: number; cv_raw: number; cv: HeldOutPart[] } {
+export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix): { cv_score: number; cv_raw: number; cv_own_threshold_score: number; cv_threshold_gap: number; cv: HeldOutPart[] } {
   const cv = crossValidate(candidates, windows, cost);
-  return { cv_score: cv.cvScore, cv_raw: cv.cvRaw, cv: cv.parts };
+  return { cv_score: cv.cvScore, cv_raw: cv.cvRaw, cv_own_threshold_score: cv.ownScore, cv_threshold_gap: cv.ownScore - cv.cvScore, cv: cv.parts };
 }
 
-export async function evaluateNab(dataDir: string, windows: NabWindows, opts: EvalOptions): Promise<EvalResult> {
+export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: EvalOptions): Promise<EvalResult> {
   const started = Date.now();
   const list = listNabFiles(dataDir).filter((f) => {
-    if (windows[f.name]) return true;
+    if (opts.categories && !opts.categories.includes(categoryOf(f.name))) return false;
+    if (labelled[f.name]) return true;
     opts.progress?.(0, 0, `${f.name}: not in the labels file, skipped`);
     return false;
   });
-  if (list.length === 0) throw new Error(`no file under ${dataDir} is named in the labels file`);
+  if (list.length === 0) throw new Error(`no file under ${dataDir} is named in the labels file${opts.categories ? ` in categories ${opts.categories.join(', ')}` : ''}`);
+  let data: NabSeries[] = list.map((f) => readNabSeries(f.path, f.name));
+  let windows = labelled;
+  if (opts.maxSteps !== undefined) {
+    if (!opts.anomalies) throw new Error('short streams need the anomaly points to label the cut files');
+    ({ series: data, windows } = shortStreams(data, opts.anomalies, opts.maxSteps));
+  }
+  if (opts.splitSteps !== undefined) {
+    if (!opts.anomalies) throw new Error('short streams need the anomaly points to label the pieces');
+    ({ series: data, windows } = splitStreams(data, opts.anomalies, opts.splitSteps));
+  }
   const series: ScoredSeries[] = [];
   const kept: SeriesSurprises[] = [];
   let readings = 0;
-  for (const [i, f] of list.entries()) {
-    const s = readNabSeries(f.path, f.name);
+  for (const [i, s] of data.entries()) {
     const { scores, surprises } = await scoreSeries(s.values, s.timestamps, opts);
     readings += s.values.length;
     series.push({ name: s.name, timestamps: s.timestamps, scores });
     kept.push(surprises);
-    opts.progress?.(i + 1, list.length, f.name);
+    opts.progress?.(i + 1, data.length, s.name);
   }
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
-  const out: EvalResult = { ...r, model: opts.model, readings, seconds: 0 };
+  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), readings, seconds: 0 };
   if (opts.cv) {
     const base = opts.params ?? defaultDetectorParams;
     const candidates = JUDGE_CANDIDATES.map((c, k) => ({
