@@ -67,8 +67,13 @@ class Generator {
     });
   }
 
+  /** Asks the generator to exit (so that it ends as a process should, profiles and all), killing it if it does not soon. */
   stop(): void {
-    if (this.child.exitCode === null) this.child.kill();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.child.connected) this.child.send({ type: 'exit' } satisfies LoadOrder);
+    setTimeout(() => {
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+    }, 2000).unref();
   }
 }
 
