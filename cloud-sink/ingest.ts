@@ -38,6 +38,9 @@ export interface IngestDeps {
   now?: () => number;
 }
 
+/** devices whose last stored batch is remembered; beyond it the memory starts again (the store is asked meanwhile) */
+const MAX_LAST_STORED = 100_000;
+
 function stop(answer: IngestReply): HeaderVerdict<IngestReply> {
   return { proceed: false, answer };
 }
@@ -48,6 +51,8 @@ export class Ingest {
   private readonly gate: RestartGate;
 
   private readonly deps: IngestDeps;
+  /** per device, the last batch this process stored: what the next one's time is compared with */
+  private readonly lastStored = new Map<string, { epoch: number; batch: number; created: number }>();
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
@@ -93,11 +98,30 @@ export class Ingest {
     const flags: TimeFlag[] = [];
     if (header.created > receivedAt + (this.deps.futureToleranceMs ?? 5 * 60_000)) flags.push('future');
     if (header.batch > 1) {
-      const previous = await this.deps.store.batch(header.device, header.batch - 1, epochOf(header));
-      if (previous && previous.header.created > header.created) flags.push('backwards');
+      const created = await this.createdOfPrevious(header);
+      if (created !== null && created > header.created) flags.push('backwards');
     }
     if (header.clock?.synced === false) flags.push('unsynced');
     return flags;
+  }
+
+  /**
+   * `created` of the batch the store holds under the number before this one, null when none. A
+   * stored batch never changes, so when this process stored that very batch (the usual case: a
+   * device's batches come in order to one process) its header is known without asking the store.
+   */
+  private async createdOfPrevious(header: BatchHeader): Promise<number | null> {
+    const epoch = epochOf(header);
+    const mine = this.lastStored.get(header.device);
+    if (mine !== undefined && mine.epoch === epoch && mine.batch === header.batch - 1) return mine.created;
+    const previous = await this.deps.store.batch(header.device, header.batch - 1, epoch);
+    return previous ? previous.header.created : null;
+  }
+
+  /** Noted after each batch this process stores; one entry a device, bounded as the registry is. */
+  private noteStored(header: BatchHeader): void {
+    if (this.lastStored.size >= MAX_LAST_STORED && !this.lastStored.has(header.device)) this.lastStored.clear();
+    this.lastStored.set(header.device, { epoch: epochOf(header), batch: header.batch, created: header.created });
   }
 
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
@@ -223,6 +247,7 @@ export class Ingest {
     });
     switch (outcome.status) {
       case 'stored':
+        this.noteStored(header);
         for (const flag of timeFlags) this.m.timeFlags.inc({ flag });
         if (timeFlags.length > 0) this.logThrottle.warn('time_flags', { ...ids, timeFlags, created: header.created, receivedAt, clock: header.clock }, 'batch stored with its time flagged');
         this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });
