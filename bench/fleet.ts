@@ -18,7 +18,8 @@ import type { FleetDevice } from './fleet-bodies.ts';
 import type { LoadMessage, LoadOrder, LoadResult } from './fleet-load.ts';
 
 export const help = `usage: fieldproof bench fleet [--devices N] [--processes 1,2] [--batches B] [--records R]
-                             [--concurrency C] [--route device|batch] [--seconds S] [--pg URL] [--json]
+                             [--concurrency C] [--route device|batch] [--seconds S] [--pg URL]
+                             [--no-readings] [--json]
 
 N devices (default 1000), each with its own Ed25519 key, each with a signed chain of B batches
 (default 3) of R readings (default 500, device.yaml's batch size), sent as the uplink sends them
@@ -35,7 +36,8 @@ Prints per run readings_per_s, p50/p99 ms from a batch's first post to its recei
 share of that time (the sinks' fieldproof_sink_store_seconds over the summed times to
 acceptance), the CPU seconds of the sinks, of PostgreSQL's backends and of the generator, CPU
 per reading and what the cores would allow from it, and with several runs the ratio of each to
-the first. Progress goes to stderr.`;
+the first. --no-readings runs the sinks without their readings index (readings.enabled: false),
+to see the cost of the rest. Progress goes to stderr.`;
 
 const LOAD = fileURLToPath(new URL('./fleet-load.ts', import.meta.url));
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -131,7 +133,7 @@ interface Phase {
 
 async function runPhase(opts: {
   processes: number; url: string; dir: string; devices: { id: string; key: string }[]; generator: Generator;
-  concurrency: number; route: 'device' | 'batch'; seconds: number; progress: (m: string) => void;
+  concurrency: number; route: 'device' | 'batch'; seconds: number; readings: boolean; progress: (m: string) => void;
 }): Promise<Phase> {
   const { processes, url, dir, progress } = opts;
   const schema = `fleet_bench_${process.pid}_${processes}_${Date.now().toString(36)}`;
@@ -146,7 +148,8 @@ async function runPhase(opts: {
   }
   const config = join(dir, `sink-${processes}.yaml`);
   // one data folder for every process: they sign receipts with the one key made there
-  writeFileSync(config, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\nstore:\n  kind: postgres\n  url: ${JSON.stringify(url)}\n  schema: ${schema}\n`);
+  const readingsYaml = opts.readings ? '' : 'readings:\n  enabled: false\n';
+  writeFileSync(config, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\nstore:\n  kind: postgres\n  url: ${JSON.stringify(url)}\n  schema: ${schema}\n${readingsYaml}`);
   const sinks: SinkProcess[] = [];
   try {
     sinks.push(...(await Promise.all(Array.from({ length: processes }, () => startSinkProcess(config)))));
@@ -195,7 +198,9 @@ function phaseFigures(p: Phase) {
     db_share_of_cpu: round(p.pgCpuS / (p.sinkCpuS + p.pgCpuS + r.cpuS), 3),
     // CPU per reading does not depend on how busy the machine is, as wall time does: what a
     // core could take (1e6 / us) when the sink has one to itself
-    cpu_us_per_reading: r.readings ? { sinks: round((p.sinkCpuS / r.readings) * 1e6, 2), postgres: round((p.pgCpuS / r.readings) * 1e6, 2) } : null,
+    cpu_us_per_reading: r.readings
+      ? { sinks: round((p.sinkCpuS / r.readings) * 1e6, 2), postgres: round((p.pgCpuS / r.readings) * 1e6, 2), generator: round((r.cpuS / r.readings) * 1e6, 2) }
+      : null,
     // what the cores would allow with the machine to itself: each sink process is one event loop
     // (at most a core), and the sinks, PostgreSQL and the generator share the machine's cores
     cpu_bound_readings_per_s: r.readings && p.sinkCpuS > 0
@@ -210,7 +215,8 @@ function phaseFigures(p: Phase) {
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     devices: { type: 'string' }, processes: { type: 'string' }, batches: { type: 'string' }, records: { type: 'string' },
-    concurrency: { type: 'string' }, route: { type: 'string' }, seconds: { type: 'string' }, pg: { type: 'string' }, json: { type: 'boolean' },
+    concurrency: { type: 'string' }, route: { type: 'string' }, seconds: { type: 'string' }, pg: { type: 'string' }, 'no-readings': { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const n = positiveInt(values.devices, 'devices', 1000);
   const batches = positiveInt(values.batches, 'batches', 3);
@@ -238,6 +244,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const p of processes) {
       phases.push(await runPhase({
         processes: p, url, dir, devices: keys.map((k) => ({ id: k.id, key: k.key.public })), generator, concurrency, route, seconds, progress,
+        readings: values['no-readings'] !== true,
       }));
       progress(`  ${p} process${p > 1 ? 'es' : ''}: ${Math.round(phases.at(-1)!.result.readings / phases.at(-1)!.result.seconds).toLocaleString('en')} readings/s`);
     }
@@ -245,7 +252,7 @@ export async function run(argv: string[]): Promise<number> {
     const base = figures[0]!.readings_per_s;
     const result = {
       bench: 'fleet', devices: n, batches_per_device: batches, batch_records: records, readings: prepared.readings,
-      concurrency_per_process: concurrency, route, encoding: 'columnar+gzip', registration: 'direct store call',
+      concurrency_per_process: concurrency, route, encoding: 'columnar+gzip', registration: 'direct store call', readings_index: values['no-readings'] !== true,
       cores: availableParallelism(), node: process.version,
       runs: figures.map((f) => ({ ...f, scaling: base ? round(f.readings_per_s / base, 2) : null })),
     };
