@@ -48,6 +48,9 @@ describe('fieldproof bench fleet', { skip, timeout: 180_000 }, () => {
     assert.equal(out.readings_index, false);
     assert.equal(out.runs[0]!.readings, 80);
     for (const part of ['sinks', 'postgres', 'generator']) assert.equal(typeof out.runs[0]!.cpu_us_per_reading[part], 'number', part);
+    const index = (out.runs[0] as unknown as { mrv_index_after_load: { caught_up: boolean; cpu_us_per_reading: Record<string, number> } }).mrv_index_after_load;
+    assert.equal(index.caught_up, true, 'the MRV index took in every batch stored');
+    assert.equal(typeof index.cpu_us_per_reading.sinks, 'number');
   });
 
   it('refuses a bad option with one line and exit 2', async () => {
