@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { COLUMNAR_CONTENT_TYPE, encodeColumnar } from '../../protocol/columnar/encoder.ts';
 import { generateKey } from '../../protocol/signature.ts';
-import { makeChain } from '../../bench/signed-chain.ts';
+import { makeChain } from '../../test/support/sink.ts';
 import { BodyBudget, HEADER_WINDOW_BYTES, readBatchBody, type BodyLimits } from './body.ts';
 import { WireError } from './errors.ts';
 
