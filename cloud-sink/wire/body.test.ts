@@ -153,4 +153,26 @@ describe('batch body: whole and streamed', () => {
     const refusedHeader = Buffer.from(JSON.stringify({ header: { ...header, device: 'refused' }, records: [] }));
     assert.deepEqual(await same(gzipSync(refusedHeader), 'application/json', true), { ok: 'refused on its header' });
   });
+
+  it('checks the header of a small body that comes in pieces as soon as the header is there, not once the rest has come', async () => {
+    const header = { ...chain[0]!.header, device: 'refused' };
+    const body = Buffer.from(JSON.stringify({ header, records: chain[0]!.records }));
+    const small = body.subarray(0, 4000);
+    const answer = await new Promise<Outcome>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1', port, path: '/', method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': small.length },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Outcome));
+      });
+      req.on('error', reject);
+      // the header and a little more, and then nothing: the answer must come all the same
+      req.write(small.subarray(0, 1500));
+      req.flushHeaders();
+      setTimeout(() => req.destroy(), 5000).unref();
+    });
+    assert.deepEqual(answer, { ok: 'refused on its header' });
+  });
 });
