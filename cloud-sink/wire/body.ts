@@ -3,7 +3,8 @@
 // limit (a gzip bomb stops after `maxDecodedBytes`, not after inflating); the JSON envelope is
 // scanned for depth and record count on the way in (json-envelope.ts); and as soon as the header
 // has arrived the caller checks it (known device, key, signature) before a record is decoded,
-// and may answer at once without reading the rest.
+// and may answer at once without reading the rest. The usual batch, a few kilobytes that arrive
+// in one read, is inflated in one call capped at the header window instead of through the stream.
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { ColumnarError, COLUMNAR_CONTENT_TYPE, decodeColumnar, readColumnarHead, type ColumnarErrorReason } from '../../protocol/columnar/decoder.ts';
