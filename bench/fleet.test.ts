@@ -41,6 +41,18 @@ describe('fieldproof bench fleet', { skip, timeout: 180_000 }, () => {
     assert.deepEqual(await benchSchemas(), before, 'each run\'s schema is dropped');
   });
 
+  it('runs the sinks without their readings index when asked, and gives the generator\'s CPU a reading too', async () => {
+    const r = await runCli(['bench', 'fleet', '--devices', '4', '--batches', '2', '--records', '10', '--processes', '1', '--concurrency', '4', '--no-readings', '--json'], { timeoutMs: 170_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { readings_index: boolean; runs: { readings: number; cpu_us_per_reading: Record<string, number> }[] };
+    assert.equal(out.readings_index, false);
+    assert.equal(out.runs[0]!.readings, 80);
+    for (const part of ['sinks', 'postgres', 'generator']) assert.equal(typeof out.runs[0]!.cpu_us_per_reading[part], 'number', part);
+    const index = (out.runs[0] as unknown as { mrv_index_after_load: { caught_up: boolean; cpu_us_per_reading: Record<string, number> } }).mrv_index_after_load;
+    assert.equal(index.caught_up, true, 'the MRV index took in every batch stored');
+    assert.equal(typeof index.cpu_us_per_reading.sinks, 'number');
+  });
+
   it('refuses a bad option with one line and exit 2', async () => {
     const r = await runCli(['bench', 'fleet', '--route', 'sideways', '--json']);
     assert.equal(r.code, 2);

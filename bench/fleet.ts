@@ -18,7 +18,8 @@ import type { FleetDevice } from './fleet-bodies.ts';
 import type { LoadMessage, LoadOrder, LoadResult } from './fleet-load.ts';
 
 export const help = `usage: fieldproof bench fleet [--devices N] [--processes 1,2] [--batches B] [--records R]
-                             [--concurrency C] [--route device|batch] [--seconds S] [--pg URL] [--json]
+                             [--concurrency C] [--route device|batch] [--seconds S] [--pg URL]
+                             [--no-readings] [--json]
 
 N devices (default 1000), each with its own Ed25519 key, each with a signed chain of B batches
 (default 3) of R readings (default 500, device.yaml's batch size), sent as the uplink sends them
@@ -35,7 +36,10 @@ Prints per run readings_per_s, p50/p99 ms from a batch's first post to its recei
 share of that time (the sinks' fieldproof_sink_store_seconds over the summed times to
 acceptance), the CPU seconds of the sinks, of PostgreSQL's backends and of the generator, CPU
 per reading and what the cores would allow from it, and with several runs the ratio of each to
-the first. Progress goes to stderr.`;
+the first. After the load it waits (up to 2 min) for the sinks' MRV register index to take in
+every batch stored, and gives that CPU a reading too (mrv_index_after_load): a short run may end
+before the index has run at all. --no-readings runs the sinks without their readings index
+(readings.enabled: false), to see the cost of the rest. Progress goes to stderr.`;
 
 const LOAD = fileURLToPath(new URL('./fleet-load.ts', import.meta.url));
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -67,8 +71,13 @@ class Generator {
     });
   }
 
+  /** Asks the generator to exit (so that it ends as a process should, profiles and all), killing it if it does not soon. */
   stop(): void {
-    if (this.child.exitCode === null) this.child.kill();
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.child.connected) this.child.send({ type: 'exit' } satisfies LoadOrder);
+    setTimeout(() => {
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+    }, 2000).unref();
   }
 }
 
@@ -98,15 +107,50 @@ async function databaseUse(url: string): Promise<{ cpu: Map<number, number>; com
   }
 }
 
-/** The sinks' time in the store while accepting (seconds, summed over processes). */
-async function storeSeconds(sinks: SinkProcess[]): Promise<number> {
+/** A metric's samples summed over the sinks: every series of it, whatever its labels. */
+async function metricSum(sinks: SinkProcess[], name: string): Promise<number> {
+  const series = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm');
   let sum = 0;
   for (const s of sinks) {
     const res = await request(`${s.url}/metrics`);
     const text = await res.body.text();
-    for (const m of text.matchAll(/^fieldproof_sink_store_seconds_sum\{[^}]*\} ([0-9.e+-]+)$/gm)) sum += Number(m[1]);
+    for (const m of text.matchAll(series)) sum += Number(m[1]);
   }
   return sum;
+}
+
+/** The sinks' time in the store while accepting (seconds, summed over processes). */
+const storeSeconds = (sinks: SinkProcess[]) => metricSum(sinks, 'fieldproof_sink_store_seconds_sum');
+
+/**
+ * After the load: until the sinks' MRV register index (a background task of every sink, run every
+ * few seconds) has taken in the batches stored, or `maxMs`. It reads every stored batch back and
+ * parses it, so its CPU is part of what a reading costs the sink and the database, though a short
+ * run may end before it has run at all.
+ */
+async function indexCatchUp(sinks: SinkProcess[], url: string, batches: number, indexed0: number, maxMs: number): Promise<IndexCatchUp> {
+  const t0 = performance.now();
+  const cpu0 = sinks.map((s) => cpuSeconds(s.child.pid!));
+  const pg0 = await databaseUse(url);
+  let indexed = 0;
+  while (performance.now() - t0 < maxMs) {
+    indexed = (await metricSum(sinks, 'fieldproof_sink_mrv_indexed_batches_total')) - indexed0;
+    if (indexed >= batches) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const pg1 = await databaseUse(url);
+  let pgCpuS = 0;
+  for (const [pid, cpu] of pg1.cpu) pgCpuS += cpu - (pg0.cpu.get(pid) ?? 0);
+  const sinkCpuS = sinks.reduce((n, s, i) => n + cpuSeconds(s.child.pid!) - cpu0[i]!, 0);
+  return { seconds: (performance.now() - t0) / 1000, indexed, sinkCpuS, pgCpuS };
+}
+
+interface IndexCatchUp {
+  seconds: number;
+  /** batches the index took in during the run and after it */
+  indexed: number;
+  sinkCpuS: number;
+  pgCpuS: number;
 }
 
 async function dropSchema(url: string, schema: string): Promise<void> {
@@ -122,11 +166,12 @@ interface Phase {
   sinkCpuS: number;
   pgCpuS: number;
   commits: number;
+  index: IndexCatchUp;
 }
 
 async function runPhase(opts: {
   processes: number; url: string; dir: string; devices: { id: string; key: string }[]; generator: Generator;
-  concurrency: number; route: 'device' | 'batch'; seconds: number; progress: (m: string) => void;
+  concurrency: number; route: 'device' | 'batch'; seconds: number; readings: boolean; progress: (m: string) => void;
 }): Promise<Phase> {
   const { processes, url, dir, progress } = opts;
   const schema = `fleet_bench_${process.pid}_${processes}_${Date.now().toString(36)}`;
@@ -141,7 +186,8 @@ async function runPhase(opts: {
   }
   const config = join(dir, `sink-${processes}.yaml`);
   // one data folder for every process: they sign receipts with the one key made there
-  writeFileSync(config, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\nstore:\n  kind: postgres\n  url: ${JSON.stringify(url)}\n  schema: ${schema}\n`);
+  const readingsYaml = opts.readings ? '' : 'readings:\n  enabled: false\n';
+  writeFileSync(config, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(join(dir, 'sink'))}\nstore:\n  kind: postgres\n  url: ${JSON.stringify(url)}\n  schema: ${schema}\n${readingsYaml}`);
   const sinks: SinkProcess[] = [];
   try {
     sinks.push(...(await Promise.all(Array.from({ length: processes }, () => startSinkProcess(config)))));
@@ -150,6 +196,7 @@ async function runPhase(opts: {
     const cpu0 = sinks.map((s) => cpuSeconds(s.child.pid!));
     const pg0 = await databaseUse(url);
     const store0 = await storeSeconds(sinks);
+    const indexed0 = await metricSum(sinks, 'fieldproof_sink_mrv_indexed_batches_total');
     const concurrency = opts.concurrency * processes;
     // a sink lets one client address keep 16 requests in flight: 8 from each address here
     const addresses = Array.from({ length: Math.max(1, Math.ceil(concurrency / 8)) }, (_, i) => `127.0.0.${i + 2}`);
@@ -161,7 +208,8 @@ async function runPhase(opts: {
     const sinkCpuS = sinks.reduce((n, s, i) => n + cpuSeconds(s.child.pid!) - cpu0[i]!, 0);
     let pgCpuS = 0;
     for (const [pid, cpu] of pg1.cpu) pgCpuS += cpu - (pg0.cpu.get(pid) ?? 0);
-    return { processes, result, storeS, sinkCpuS, pgCpuS, commits: pg1.commits - pg0.commits };
+    const index = await indexCatchUp(sinks, url, result.batches, indexed0, 120_000);
+    return { processes, result, storeS, sinkCpuS, pgCpuS, commits: pg1.commits - pg0.commits, index };
   } catch (err) {
     // what the sinks said last, so that a failed run can be understood
     for (const s of sinks) for (const l of s.logs.filter((l) => Number(l.level) >= 40).slice(-5)) progress(`  sink ${s.url}: ${JSON.stringify(l)}`);
@@ -190,13 +238,20 @@ function phaseFigures(p: Phase) {
     db_share_of_cpu: round(p.pgCpuS / (p.sinkCpuS + p.pgCpuS + r.cpuS), 3),
     // CPU per reading does not depend on how busy the machine is, as wall time does: what a
     // core could take (1e6 / us) when the sink has one to itself
-    cpu_us_per_reading: r.readings ? { sinks: round((p.sinkCpuS / r.readings) * 1e6, 2), postgres: round((p.pgCpuS / r.readings) * 1e6, 2) } : null,
+    cpu_us_per_reading: r.readings
+      ? { sinks: round((p.sinkCpuS / r.readings) * 1e6, 2), postgres: round((p.pgCpuS / r.readings) * 1e6, 2), generator: round((r.cpuS / r.readings) * 1e6, 2) }
+      : null,
     // what the cores would allow with the machine to itself: each sink process is one event loop
     // (at most a core), and the sinks, PostgreSQL and the generator share the machine's cores
     cpu_bound_readings_per_s: r.readings && p.sinkCpuS > 0
       ? Math.round(Math.min(p.processes / (p.sinkCpuS / r.readings), availableParallelism() / ((p.sinkCpuS + p.pgCpuS + r.cpuS) / r.readings)))
       : null,
     db_transactions_per_batch: r.batches ? round(p.commits / r.batches, 3) : null,
+    // the MRV index's catching up after the load: CPU a reading on top of the figures above
+    mrv_index_after_load: {
+      seconds: round(p.index.seconds, 1), caught_up: p.index.indexed >= r.batches,
+      cpu_us_per_reading: r.readings ? { sinks: round((p.index.sinkCpuS / r.readings) * 1e6, 2), postgres: round((p.index.pgCpuS / r.readings) * 1e6, 2) } : null,
+    },
     refused: r.refused,
     failed_devices: r.failedDevices,
   };
@@ -205,7 +260,8 @@ function phaseFigures(p: Phase) {
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     devices: { type: 'string' }, processes: { type: 'string' }, batches: { type: 'string' }, records: { type: 'string' },
-    concurrency: { type: 'string' }, route: { type: 'string' }, seconds: { type: 'string' }, pg: { type: 'string' }, json: { type: 'boolean' },
+    concurrency: { type: 'string' }, route: { type: 'string' }, seconds: { type: 'string' }, pg: { type: 'string' }, 'no-readings': { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const n = positiveInt(values.devices, 'devices', 1000);
   const batches = positiveInt(values.batches, 'batches', 3);
@@ -233,6 +289,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const p of processes) {
       phases.push(await runPhase({
         processes: p, url, dir, devices: keys.map((k) => ({ id: k.id, key: k.key.public })), generator, concurrency, route, seconds, progress,
+        readings: values['no-readings'] !== true,
       }));
       progress(`  ${p} process${p > 1 ? 'es' : ''}: ${Math.round(phases.at(-1)!.result.readings / phases.at(-1)!.result.seconds).toLocaleString('en')} readings/s`);
     }
@@ -240,7 +297,7 @@ export async function run(argv: string[]): Promise<number> {
     const base = figures[0]!.readings_per_s;
     const result = {
       bench: 'fleet', devices: n, batches_per_device: batches, batch_records: records, readings: prepared.readings,
-      concurrency_per_process: concurrency, route, encoding: 'columnar+gzip', registration: 'direct store call',
+      concurrency_per_process: concurrency, route, encoding: 'columnar+gzip', registration: 'direct store call', readings_index: values['no-readings'] !== true,
       cores: availableParallelism(), node: process.version,
       runs: figures.map((f) => ({ ...f, scaling: base ? round(f.readings_per_s / base, 2) : null })),
     };

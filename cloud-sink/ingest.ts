@@ -38,6 +38,32 @@ export interface IngestDeps {
   now?: () => number;
 }
 
+/** devices whose last stored batch is remembered; beyond it the memory starts again (the store is asked meanwhile) */
+const MAX_LAST_STORED = 100_000;
+
+/** A batch's records checked against its header: what the stores keep of them, and what the restart gate needs. */
+interface CheckedBatch {
+  /** the canonical lines joined by newlines */
+  text: string;
+  count: number;
+  minTs: number | null;
+  maxTs: number | null;
+  pruned: boolean;
+  cover: PruneCover | null;
+  /** the body cut to its first record, for a batch of epoch 2 on (null in epoch 1) */
+  firstOnly: DecodedBatch | null;
+}
+
+/**
+ * Empties a body's lines or records once they are checked and joined into the text the store
+ * takes. A batch may wait a while for the store, and whatever still refers to the body meanwhile
+ * (the request's suspended frames) would keep every line or record alive with it: with a hundred
+ * batches waiting, the collector copied them over and over, a sixth of the sink's time.
+ */
+function letGo(items: unknown[]): void {
+  items.length = 0;
+}
+
 function stop(answer: IngestReply): HeaderVerdict<IngestReply> {
   return { proceed: false, answer };
 }
@@ -48,6 +74,8 @@ export class Ingest {
   private readonly gate: RestartGate;
 
   private readonly deps: IngestDeps;
+  /** per device, the last batch this process stored: what the next one's time is compared with */
+  private readonly lastStored = new Map<string, { epoch: number; batch: number; created: number }>();
 
   constructor(deps: IngestDeps) {
     this.deps = deps;
@@ -93,11 +121,30 @@ export class Ingest {
     const flags: TimeFlag[] = [];
     if (header.created > receivedAt + (this.deps.futureToleranceMs ?? 5 * 60_000)) flags.push('future');
     if (header.batch > 1) {
-      const previous = await this.deps.store.batch(header.device, header.batch - 1, epochOf(header));
-      if (previous && previous.header.created > header.created) flags.push('backwards');
+      const created = await this.createdOfPrevious(header);
+      if (created !== null && created > header.created) flags.push('backwards');
     }
     if (header.clock?.synced === false) flags.push('unsynced');
     return flags;
+  }
+
+  /**
+   * `created` of the batch the store holds under the number before this one, null when none. A
+   * stored batch never changes, so when this process stored that very batch (the usual case: a
+   * device's batches come in order to one process) its header is known without asking the store.
+   */
+  private async createdOfPrevious(header: BatchHeader): Promise<number | null> {
+    const epoch = epochOf(header);
+    const mine = this.lastStored.get(header.device);
+    if (mine !== undefined && mine.epoch === epoch && mine.batch === header.batch - 1) return mine.created;
+    const previous = await this.deps.store.batch(header.device, header.batch - 1, epoch);
+    return previous ? previous.header.created : null;
+  }
+
+  /** Noted after each batch this process stores; one entry a device, bounded as the registry is. */
+  private noteStored(header: BatchHeader): void {
+    if (this.lastStored.size >= MAX_LAST_STORED && !this.lastStored.has(header.device)) this.lastStored.clear();
+    this.lastStored.set(header.device, { epoch: epochOf(header), batch: header.batch, created: header.created });
   }
 
   /** A request that never got as far as a batch (unreadable body, wrong type, too large). */
@@ -151,62 +198,81 @@ export class Ingest {
     return { proceed: true, records: header.count };
   }
 
-  /** The records of a header `checkHeader` let through, then the chain and the store. */
+  /**
+   * The records of a header `checkHeader` let through, then the chain and the store. The body is
+   * consumed: once its records are checked and joined they are let go of (see letGo).
+   */
   async accept(header: BatchHeader, decoded: DecodedBatch): Promise<IngestReply> {
     const started = performance.now();
-    let text = '';
-    let count = 0;
-    let minTs: number | null = null;
-    let maxTs: number | null = null;
+    const checked = this.checkedRecords(header, decoded);
+    if ('refused' in checked) return checked.refused;
+    this.m.verifySeconds.observe((performance.now() - started) / 1000);
+    return this.commitChecked(header, checked);
+  }
+
+  /** The records exactly first..last of this header, hashing to its root, as the stores keep them; or the refusal. */
+  private checkedRecords(header: BatchHeader, decoded: DecodedBatch): CheckedBatch | { refused: IngestReply } {
     const ids = { device: header.device, batch: header.batch };
-    let cover: PruneCover | null = null;
+    const refused = (status: number, reason: string, error: string, extra: Record<string, unknown> = {}) => ({ refused: this.refuse(status, reason, error, extra) });
+    // all the restart gate reads of a body is its first record
+    const firstOnly = (): DecodedBatch | null => (epochOf(header) === 1 ? null
+      : decoded.lines ? { ...decoded, lines: decoded.lines.slice(0, 1) }
+      : { ...decoded, records: Array.isArray(decoded.records) ? decoded.records.slice(0, 1) : decoded.records });
     if (decoded.pruned) {
       const n = decoded.lines ? decoded.lines.length : Array.isArray(decoded.records) ? decoded.records.length : -1;
-      if (n !== 0) return this.refuse(400, 'bad_body', 'a pruned batch carries no records');
+      if (n !== 0) return refused(400, 'bad_body', 'a pruned batch carries no records');
       // Only the device's own signed gap record naming this header makes it a prune; anyone can
       // replay a public header with the flag set.
       const problem = coverProblem(header, decoded.cover);
-      if (problem) return this.refuse(422, 'uncovered_prune', `batch ${header.batch} of ${header.device} sent as pruned is refused: ${problem}`, ids);
-      cover = decoded.cover as PruneCover;
-    } else if (decoded.cover !== undefined) {
-      return this.refuse(400, 'bad_body', 'only a pruned batch carries a cover');
-    } else if (decoded.lines) {
+      if (problem) return refused(422, 'uncovered_prune', `batch ${header.batch} of ${header.device} sent as pruned is refused: ${problem}`, ids);
+      return { text: '', count: 0, minTs: null, maxTs: null, pruned: true, cover: decoded.cover as PruneCover, firstOnly: firstOnly() };
+    }
+    if (decoded.cover !== undefined) return refused(400, 'bad_body', 'only a pruned batch carries a cover');
+    if (decoded.lines) {
       // Columnar: the decoder rebuilt the canonical lines and checked each field; what is left is
       // the count and the root over exactly these bytes.
-      if (decoded.lines.length !== header.count) return this.refuse(422, 'bad_records', `batch ${header.batch} of ${header.device}: expected ${header.count} records, got ${decoded.lines.length}`, ids);
-      text = decoded.lines.join('\n');
-      if (rootOfJoined(text, decoded.lines.length).toString('hex') !== header.root) {
-        return this.refuse(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
+      if (decoded.lines.length !== header.count) return refused(422, 'bad_records', `batch ${header.batch} of ${header.device}: expected ${header.count} records, got ${decoded.lines.length}`, ids);
+      const text = decoded.lines.join('\n');
+      const count = decoded.lines.length;
+      if (rootOfJoined(text, count).toString('hex') !== header.root) {
+        return refused(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
       }
-      count = decoded.lines.length;
-      minTs = decoded.minTs;
-      maxTs = decoded.maxTs;
-    } else {
-      const check = checkRecords(header, decoded.records);
-      if (!check.ok) {
-        const reason = check.reason.startsWith('root') ? 'bad_root' : 'bad_records';
-        return this.refuse(422, reason, `batch ${header.batch} of ${header.device}: ${check.reason}`, ids);
-      }
-      const records = decoded.records as Record<string, unknown>[];
-      const lines: string[] = new Array(records.length);
-      for (let i = 0; i < records.length; i++) {
-        const r = records[i]!;
-        lines[i] = canonicalize(r);
-        if (r.kind === 'reading') {
-          const ts = r.ts as number;
-          if (minTs === null || ts < minTs) minTs = ts;
-          if (maxTs === null || ts > maxTs) maxTs = ts;
-        }
-      }
-      text = lines.join('\n');
-      count = lines.length;
+      const checked = { text, count, minTs: decoded.minTs, maxTs: decoded.maxTs, pruned: false, cover: null, firstOnly: firstOnly() };
+      letGo(decoded.lines);
+      return checked;
     }
-    this.m.verifySeconds.observe((performance.now() - started) / 1000);
+    const check = checkRecords(header, decoded.records);
+    if (!check.ok) {
+      const reason = check.reason.startsWith('root') ? 'bad_root' : 'bad_records';
+      return refused(422, reason, `batch ${header.batch} of ${header.device}: ${check.reason}`, ids);
+    }
+    const records = decoded.records as Record<string, unknown>[];
+    const lines: string[] = new Array(records.length);
+    let minTs: number | null = null;
+    let maxTs: number | null = null;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      lines[i] = canonicalize(r);
+      if (r.kind === 'reading') {
+        const ts = r.ts as number;
+        if (minTs === null || ts < minTs) minTs = ts;
+        if (maxTs === null || ts > maxTs) maxTs = ts;
+      }
+    }
+    const checked = { text: lines.join('\n'), count: lines.length, minTs, maxTs, pruned: false, cover: null, firstOnly: firstOnly() };
+    letGo(records);
+    return checked;
+  }
+
+  /** A checked batch through the epoch gate, the time checks and the chain, into the store. */
+  private async commitChecked(header: BatchHeader, checked: CheckedBatch): Promise<IngestReply> {
+    const { text, count, minTs, maxTs, pruned, cover } = checked;
+    const ids = { device: header.device, batch: header.batch };
     const epoch = epochOf(header);
     if (epoch > 1) {
       // The epoch may have been accepted, or the restart noted, since checkHeader looked.
       const head = await this.deps.store.head(header.device);
-      const verdict = epoch > head.epoch ? await this.gate.noteRestart(header, decoded) : await this.gate.beforeRecords(header, head);
+      const verdict = epoch > head.epoch ? await this.gate.noteRestart(header, checked.firstOnly!) : await this.gate.beforeRecords(header, head);
       if (verdict.kind === 'refuse') return this.refuseEpoch(verdict, header);
     }
 
@@ -216,18 +282,19 @@ export class Ingest {
     const outcome = await this.deps.sequencer.commit(header.device, epoch, header.batch, this.deps.chainWaitMs, async () => {
       const committing = performance.now();
       try {
-        return await this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt });
+        return await this.deps.store.commitBatch({ header, hash, text, pruned, ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt });
       } finally {
         this.m.storeSeconds.observe({ op: 'commit' }, (performance.now() - committing) / 1000);
       }
     });
     switch (outcome.status) {
       case 'stored':
+        this.noteStored(header);
         for (const flag of timeFlags) this.m.timeFlags.inc({ flag });
         if (timeFlags.length > 0) this.logThrottle.warn('time_flags', { ...ids, timeFlags, created: header.created, receivedAt, clock: header.clock }, 'batch stored with its time flagged');
-        this.m.batches.inc({ outcome: decoded.pruned ? 'stored_pruned' : 'stored' });
+        this.m.batches.inc({ outcome: pruned ? 'stored_pruned' : 'stored' });
         this.m.records.inc(count);
-        return this.accepted('stored', header, hash, decoded.pruned);
+        return this.accepted('stored', header, hash, pruned);
       case 'duplicate': {
         this.m.batches.inc({ outcome: 'duplicate' });
         const held = await this.deps.store.heldBatch(header.device, header.batch, epoch);

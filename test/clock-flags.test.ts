@@ -28,7 +28,7 @@ const stores: [string, StoreConfig | null][] = [
 ];
 
 /** Five batches of 4 readings: fine, backwards, unsynced, future, stated as unknown. */
-function batches(key: ReturnType<typeof generateKey>, now: number) {
+function batches(key: ReturnType<typeof generateKey>, now: number, device = 'dev-c') {
   const plan: { created: number; clock?: ClockState }[] = [
     { created: T0 + 10_000, clock: { synced: true, source: 'chrony', offsetMs: 0.4 } },
     { created: T0 + 5_000, clock: { synced: true, source: 'chrony', offsetMs: 0.3 } },
@@ -38,8 +38,8 @@ function batches(key: ReturnType<typeof generateKey>, now: number) {
   ];
   let prev = ZERO_HASH;
   return plan.map((p, i) => {
-    const records = Array.from({ length: 4 }, (_, k) => readingRecord('dev-c', i * 4 + k + 1, { sensor: 's', metric: 'm', unit: 'u', ts: T0 + i * 10_000 + k * 1000, value: k }, { score: 1, flags: [] }));
-    const b = signBatch('dev-c', key, i + 1, records, prev, p.created);
+    const records = Array.from({ length: 4 }, (_, k) => readingRecord(device, i * 4 + k + 1, { sensor: 's', metric: 'm', unit: 'u', ts: T0 + i * 10_000 + k * 1000, value: k }, { score: 1, flags: [] }));
+    const b = signBatch(device, key, i + 1, records, prev, p.created);
     if (p.clock) {
       // signBatch states no clock: sign the header again with it.
       const { sig: _sig, v: _v, key: _key, ...fields } = b.header;
@@ -94,6 +94,24 @@ for (const [name, store] of stores) {
       assert.match(String(csv.body.text), /^time,unsynced_readings,,,,8,readings,/m);
       const html = await getJson(`${sink.url}/v1/reports/dev-c?from=${T0}&to=${T0 + 60_000}&format=html`);
       assert.match(String(html.body.text), /Device clock: 8 reading\(s\) in 2 batch\(es\) sealed while the device clock was not synchronised/);
+    });
+
+    it('flags a batch going backwards from one that another sink process stored before it', async () => {
+      const tmp = tempDir('fieldproof-clock-sink-');
+      cleanups.push(tmp.cleanup);
+      const key = generateKey();
+      const [first, second] = batches(key, Date.now(), 'dev-d');
+      const config = sinkConfig({ listen: '127.0.0.1:0', dataDir: tmp.dir, devices: [{ id: 'dev-d', key: key.public }], adminToken: TOKEN, store: store! });
+      // batch 1 through one process, batch 2 through the next: the second knows batch 1 only from the store
+      const earlier = new Sink(config);
+      await earlier.start();
+      assert.equal((await postJson(earlier.url, first!)).body.status, 'stored');
+      await earlier.stop();
+      const later = new Sink(config);
+      await later.start();
+      cleanups.push(() => later.stop());
+      assert.equal((await postJson(later.url, second!)).body.status, 'stored');
+      assert.deepEqual((await later.store.batch('dev-d', 2))!.timeFlags, ['backwards']);
     });
   });
 }

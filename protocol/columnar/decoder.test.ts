@@ -32,6 +32,23 @@ function randomValue(rng: () => number): number | null {
 }
 
 describe('columnar wire encoding', () => {
+  it('rebuilds the right template when a series moves among a few qualities and metas in any order', () => {
+    const rng = prng(11);
+    const qualities = [{ score: 1, flags: [] }, { score: 0.6, flags: ['calibration_stale'] }, { score: 0.6, flags: [] }, { score: 1, flags: ['spike'] }];
+    const metas = [undefined, { register: 40001 }, { register: 40002 }];
+    const records: JournalRecord[] = [];
+    for (let seq = 1; seq <= 2000; seq++) {
+      // runs of one combination, then a jump to any other: the two kept per series are hit, swapped and missed
+      const pick = seq % 5 === 0 || rng() < 0.3 ? Math.floor(rng() * 12) : (seq >> 3) % 12;
+      const meta = metas[pick % 3];
+      records.push(readingRecord('site-a', seq, {
+        sensor: `s-${seq % 3}`, metric: 'power_kw', unit: 'kW', ts: 1763884800000 + seq * 1000, value: seq % 9 === 0 ? null : seq / 10, ...(meta ? { meta } : {}),
+      }, qualities[pick % 4]!));
+    }
+    const lines = roundTrip(records);
+    for (let i = 0; i < records.length; i++) assert.equal(lines[i], canonicalize(records[i]), `record ${i}`);
+  });
+
   it('rebuilds the canonical bytes of random readings, gaps, metadata and odd numbers exactly', () => {
     const rng = prng(7);
     const records: JournalRecord[] = [];

@@ -36,6 +36,14 @@ export interface ColumnarBatch {
   minTs: number | null;
   maxTs: number | null;
 }
+/** A series' template for one combination of score, flags and meta (indices into the body's tables). */
+interface SeriesTemplate {
+  scoreRef: number;
+  flagsRef: number;
+  metaRef: number;
+  template: ReadingTemplate;
+}
+
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
@@ -226,8 +234,10 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
   const cMeta = r.section('meta column');
   if (!r.done()) throw new ColumnarError('columnar body has trailing bytes');
 
-  // each series remembers the template of its last reading: quality and meta rarely change
-  const state = series.map(() => ({ ts: 0, delta: 0, m: 0, scoreRef: -1, flagsRef: -1, metaRef: -1, template: null as ReadingTemplate | null }));
+  // Each series remembers the templates of its last two combinations of quality and meta: they
+  // rarely change, and when they do it is mostly back and forth between two (a flagged reading
+  // among plain ones), which is then a swap rather than a lookup by a key built for it.
+  const state = series.map(() => ({ ts: 0, delta: 0, m: 0, last: null as SeriesTemplate | null, before: null as SeriesTemplate | null }));
   const metas = new Map<number, { [key: string]: JsonValue }>();
   for (let i = 0; i < count; i++) {
     if (isRaw[i]) continue;
@@ -251,27 +261,29 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
     const scoreRef = cScore.uvarint();
     const flagsRef = cFlags.uvarint();
     const metaRef = cMeta.uvarint();
-    let template = st.template;
-    if (template === null || scoreRef !== st.scoreRef || flagsRef !== st.flagsRef || metaRef !== st.metaRef) {
-      const score = index(scores, scoreRef, 'score');
-      if (!Number.isFinite(score)) throw new ColumnarError(`record ${i}: reading.quality.score must be a finite number`, 'bad_record');
-      const flags = index(flagSets, flagsRef, 'flag set');
-      let meta: { [key: string]: JsonValue } | undefined;
-      if (metaRef > 0) {
-        meta = metas.get(metaRef);
-        if (!meta) {
-          const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
-          if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ColumnarError(`record ${i}: meta must be an object`, 'bad_record');
-          meta = m as { [key: string]: JsonValue };
-          metas.set(metaRef, meta);
+    let held = st.last;
+    if (held === null || held.scoreRef !== scoreRef || held.flagsRef !== flagsRef || held.metaRef !== metaRef) {
+      held = st.before;
+      if (held === null || held.scoreRef !== scoreRef || held.flagsRef !== flagsRef || held.metaRef !== metaRef) {
+        const score = index(scores, scoreRef, 'score');
+        if (!Number.isFinite(score)) throw new ColumnarError(`record ${i}: reading.quality.score must be a finite number`, 'bad_record');
+        const flags = index(flagSets, flagsRef, 'flag set');
+        let meta: { [key: string]: JsonValue } | undefined;
+        if (metaRef > 0) {
+          meta = metas.get(metaRef);
+          if (!meta) {
+            const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
+            if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ColumnarError(`record ${i}: meta must be an object`, 'bad_record');
+            meta = m as { [key: string]: JsonValue };
+            metas.set(metaRef, meta);
+          }
         }
+        held = { scoreRef, flagsRef, metaRef, template: readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags) };
       }
-      template = readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags);
-      st.template = template;
-      st.scoreRef = scoreRef;
-      st.flagsRef = flagsRef;
-      st.metaRef = metaRef;
+      st.before = st.last;
+      st.last = held;
     }
+    const template = held.template;
     noteTs(ts);
     lines[i] = ReadingLines.line(template, first + i, ts, value);
   }
