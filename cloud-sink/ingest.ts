@@ -18,6 +18,7 @@ import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore, TimeFlag } from './store/types.ts';
 import type { HeaderVerdict } from './wire/body.ts';
 import type { DecodedBatch } from './wire/errors.ts';
+import { readingsOnArrival } from './readings/arrival.ts';
 
 export interface IngestReply {
   status: number;
@@ -216,7 +217,7 @@ export class Ingest {
     const outcome = await this.deps.sequencer.commit(header.device, epoch, header.batch, this.deps.chainWaitMs, async () => {
       const committing = performance.now();
       try {
-        return await this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt });
+        return await this.deps.store.commitBatch({ header, hash, text, pruned: decoded.pruned, readings: readingsOnArrival(decoded), ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt });
       } finally {
         this.m.storeSeconds.observe({ op: 'commit' }, (performance.now() - committing) / 1000);
       }

@@ -68,11 +68,12 @@ export function indexableTs(ts: number): boolean {
 
 /**
  * The readings of a batch's canonical lines that the index holds: readings whose sensor and metric
- * are names the API can ask for (protocol/names.ts), with a timestamp it can hold.
+ * are names the API can ask for (protocol/names.ts), with a timestamp it can hold. For batches the
+ * store holds already (a fill-in); a batch being accepted brings its readings as decoded.
  */
 export function readingRows(text: string): ReadingRow[] {
-  const out: ReadingRow[] = [];
-  if (text === '') return out;
+  const records: Record<string, unknown>[] = [];
+  if (text === '') return [];
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
@@ -80,8 +81,15 @@ export function readingRows(text: string): ReadingRow[] {
     // the canonical line of a reading has "kind":"reading" among its first fields; others are skipped unparsed
     const line = text.slice(start, end);
     start = end + 1;
-    if (!line.includes('"kind":"reading"')) continue;
-    const r = JSON.parse(line) as Record<string, unknown>;
+    if (line.includes('"kind":"reading"')) records.push(JSON.parse(line) as Record<string, unknown>);
+  }
+  return rowsOfRecords(records);
+}
+
+/** The readings among checked record objects (protocol/records.ts recordProblem), as the index holds them. */
+export function rowsOfRecords(records: readonly Record<string, unknown>[]): ReadingRow[] {
+  const out: ReadingRow[] = [];
+  for (const r of records) {
     if (r.kind !== 'reading' || !isValidName(r.sensor) || !isValidName(r.metric) || !indexableTs(r.ts as number)) continue;
     const q = r.quality as { score?: unknown; flags?: unknown } | undefined;
     out.push({
@@ -90,6 +98,20 @@ export function readingRows(text: string): ReadingRow[] {
     });
   }
   return out;
+}
+
+/**
+ * The readings the index holds among readings decoded on arrival: the same test as readingRows,
+ * each name tested once per batch (a batch repeats a few names many times).
+ */
+export function indexableRows(rows: readonly ReadingRow[]): ReadingRow[] {
+  const names = new Map<string, boolean>();
+  const named = (s: string) => {
+    let ok = names.get(s);
+    if (ok === undefined) names.set(s, (ok = isValidName(s)));
+    return ok;
+  };
+  return rows.filter((r) => indexableTs(r.ts) && named(r.sensor) && named(r.metric));
 }
 
 /** The last reading (by ts, then seq) of each series among `rows`, keyed by sensor and metric. */

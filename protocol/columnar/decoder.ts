@@ -35,6 +35,19 @@ export interface ColumnarBatch {
   /** the readings' time span, null when the batch holds none */
   minTs: number | null;
   maxTs: number | null;
+  /** each reading's fields as decoded, for a receiver that indexes them without parsing the lines again */
+  readings: DecodedReading[];
+}
+
+export interface DecodedReading {
+  sensor: string;
+  metric: string;
+  unit: string;
+  ts: number;
+  value: number | null;
+  score: number;
+  flags: string[];
+  seq: number;
 }
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const VALUE_NULL = 0;
@@ -204,6 +217,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
   if (rawCount > count) throw new ColumnarError('columnar body has more raw records than records');
   const raw = r.section('raw records');
   const lines: string[] = new Array(count);
+  const readings: DecodedReading[] = [];
   const isRaw = new Uint8Array(count);
   let at = 0;
   for (let i = 0; i < rawCount; i++) {
@@ -213,7 +227,10 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
     const problem = recordProblem(rec);
     if (problem) throw new ColumnarError(`record ${at}: ${problem}`, 'bad_record');
     if (rec.device !== device || rec.seq !== first + at) throw new ColumnarError(`record ${at} is not seq ${first + at} of ${device}`, 'bad_record');
-    if (rec.kind === 'reading') noteTs(rec.ts as number);
+    if (rec.kind === 'reading') {
+      noteTs(rec.ts as number);
+      readings.push(rawReading(rec));
+    }
     lines[at] = canonicalize(rec);
     isRaw[at] = 1;
   }
@@ -227,7 +244,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
   if (!r.done()) throw new ColumnarError('columnar body has trailing bytes');
 
   // each series remembers the template of its last reading: quality and meta rarely change
-  const state = series.map(() => ({ ts: 0, delta: 0, m: 0, scoreRef: -1, flagsRef: -1, metaRef: -1, template: null as ReadingTemplate | null }));
+  const state = series.map(() => ({ ts: 0, delta: 0, m: 0, scoreRef: -1, flagsRef: -1, metaRef: -1, score: 0, flags: [] as string[], template: null as ReadingTemplate | null }));
   const metas = new Map<number, { [key: string]: JsonValue }>();
   for (let i = 0; i < count; i++) {
     if (isRaw[i]) continue;
@@ -268,15 +285,27 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
       }
       template = readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags);
       st.template = template;
+      st.score = score;
+      st.flags = flags;
       st.scoreRef = scoreRef;
       st.flagsRef = flagsRef;
       st.metaRef = metaRef;
     }
     noteTs(ts);
     lines[i] = ReadingLines.line(template, first + i, ts, value);
+    readings.push({ sensor: ser.sensor, metric: ser.metric, unit: ser.unit, ts, value, score: st.score, flags: st.flags, seq: first + i });
   }
   for (const [name, c] of [['series', cSeries], ['timestamp', cTs], ['value code', cCode], ['value', cValue], ['score', cScore], ['flags', cFlags], ['meta', cMeta]] as const) {
     if (!c.done()) throw new ColumnarError(`columnar ${name} column has trailing bytes`);
   }
-  return { header, lines, pruned, minTs, maxTs };
+  return { header, lines, pruned, minTs, maxTs, readings };
+}
+
+/** A raw reading record (checked by recordProblem) as a decoded reading. */
+function rawReading(rec: Record<string, unknown>): DecodedReading {
+  const q = rec.quality as { score: number; flags: unknown[] };
+  return {
+    sensor: rec.sensor as string, metric: rec.metric as string, unit: rec.unit as string, ts: rec.ts as number,
+    value: rec.value as number | null, score: q.score, flags: q.flags.map(String), seq: rec.seq as number,
+  };
 }
