@@ -9,7 +9,8 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { ReadingsCopyWriter, COPY_COLUMNS } from './pg-copy.ts';
 import type { SeriesCatalogue, SeriesKey } from './pg-series.ts';
-import { HOUR_MS, type ReadingRow } from './types.ts';
+import { foldBySeries, isLater, type SeriesSlot } from './fold.ts';
+import type { ReadingRow } from './types.ts';
 
 /** One accepted batch's readings, as the index holds them. */
 export interface BatchReadings {
@@ -21,19 +22,6 @@ export interface BatchReadings {
 
 /** ms since the epoch as timestamptz, exactly (a float division would round) */
 const MS = (p: string) => `(timestamptz 'epoch' + ${p}::bigint * interval '1 millisecond')`;
-
-/** A batch's readings of one sensor and metric: what its latest is, and its sums per hour. */
-interface Slot {
-  sensor: string;
-  metric: string;
-  /** the unit of its first reading, and the id of that series */
-  unit: string;
-  id: number;
-  /** other units the same sensor and metric came in, with their series' ids */
-  otherUnits: Map<string, number> | null;
-  latest: ReadingRow;
-  hours: Map<number, { n: number; sum: number; min: number; max: number }>;
-}
 
 const HOURLY_COLUMNS = 10;
 
@@ -61,8 +49,6 @@ export function textArray(items: readonly string[]): string {
   return items.length === 0 ? '{}' : `{${items.map((s) => `"${s.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
-const later = (a: ReadingRow, b: ReadingRow) => a.ts > b.ts || (a.ts === b.ts && a.seq > b.seq);
-
 export class PgReadingsWriter {
   private readonly catalogue: SeriesCatalogue;
 
@@ -73,21 +59,22 @@ export class PgReadingsWriter {
   /** Write the readings of these batches on `c`, the client of the transaction storing them. */
   async store(c: pg.PoolClient, batches: readonly BatchReadings[]): Promise<void> {
     const copy = new ReadingsCopyWriter();
-    const latest = new Map<string, { device: string; slot: Slot }>();
+    const latest = new Map<string, { device: string; slot: SeriesSlot }>();
     const hourly: unknown[][] = Array.from({ length: HOURLY_COLUMNS }, () => []);
     let rows = 0;
     for (const b of batches) {
       if (b.rows.length === 0) continue;
-      const slotOf = await this.slots(b);
+      const { slots, slotOf } = foldBySeries(b.rows);
+      const ids = await this.seriesIds(b.device, slots);
       b.rows.forEach((r, i) => {
         const slot = slotOf[i]!;
-        copy.row(r.unit === slot.unit ? slot.id : slot.otherUnits!.get(r.unit)!, b.epoch, b.batch, r);
+        copy.row(r.unit === slot.unit ? ids.get(slot)! : ids.get(`${slot.sensor}\n${slot.metric}\n${r.unit}`)!, b.epoch, b.batch, r);
       });
       rows += b.rows.length;
-      for (const slot of new Set(slotOf)) {
+      for (const slot of slots) {
         const key = `${b.device}\n${slot.sensor}\n${slot.metric}`;
         const held = latest.get(key);
-        if (!held || later(slot.latest, held.slot.latest)) latest.set(key, { device: b.device, slot });
+        if (!held || isLater(slot.latest, held.slot.latest)) latest.set(key, { device: b.device, slot });
         for (const [hour, h] of slot.hours) {
           [b.device, slot.sensor, slot.metric, hour, b.batch, b.epoch, h.n, h.sum, h.min, h.max].forEach((v, k) => hourly[k]!.push(v));
         }
@@ -95,60 +82,34 @@ export class PgReadingsWriter {
     }
     if (rows === 0) return;
     await copyInto(c, copy.finish());
-    const l = [...latest.values()];
+    const l = [...latest.values()].map((x) => ({ device: x.device, r: x.slot.latest }));
     // a named statement: parsed and planned once per connection, not once per group
-    await c.query({ name: 'fieldproof_readings_latest_hourly', text: LATEST_AND_HOURLY_SQL, values: [
-      l.map((x) => x.device), l.map((x) => x.slot.sensor), l.map((x) => x.slot.metric), l.map((x) => x.slot.latest.ts), l.map((x) => x.slot.latest.value),
-      l.map((x) => x.slot.latest.unit), l.map((x) => x.slot.latest.score), l.map((x) => textArray(x.slot.latest.flags)), l.map((x) => x.slot.latest.seq),
-      ...hourly,
-    ] });
-  }
-
-  /** Each reading's slot (its sensor and metric in this batch), with every slot's series ids known. */
-  private async slots(b: BatchReadings): Promise<Slot[]> {
-    const bySensor = new Map<string, Map<string, Slot>>();
-    const slotOf: Slot[] = new Array(b.rows.length);
-    const keys: SeriesKey[] = [];
-    const place: { slot: Slot; unit: string }[] = [];
-    for (let i = 0; i < b.rows.length; i++) {
-      const r = b.rows[i]!;
-      let byMetric = bySensor.get(r.sensor);
-      if (byMetric === undefined) bySensor.set(r.sensor, (byMetric = new Map()));
-      let slot = byMetric.get(r.metric);
-      if (slot === undefined) {
-        slot = { sensor: r.sensor, metric: r.metric, unit: r.unit, id: 0, otherUnits: null, latest: r, hours: new Map() };
-        byMetric.set(r.metric, slot);
-        keys.push(r);
-        place.push({ slot, unit: r.unit });
-      } else {
-        if (r.unit !== slot.unit && !slot.otherUnits?.has(r.unit)) {
-          (slot.otherUnits ??= new Map()).set(r.unit, 0);
-          keys.push(r);
-          place.push({ slot, unit: r.unit });
-        }
-        if (later(r, slot.latest)) slot.latest = r;
-      }
-      slotOf[i] = slot;
-      if (r.value !== null) addToHour(slot, r.ts, r.value);
-    }
-    const ids = await this.catalogue.ids(b.device, keys);
-    place.forEach(({ slot, unit }, k) => {
-      if (unit === slot.unit) slot.id = ids[k]!;
-      else slot.otherUnits!.set(unit, ids[k]!);
+    await c.query({
+      name: 'fieldproof_readings_latest_hourly', text: LATEST_AND_HOURLY_SQL, values: [
+        l.map((x) => x.device), l.map((x) => x.r.sensor), l.map((x) => x.r.metric), l.map((x) => x.r.ts), l.map((x) => x.r.value),
+        l.map((x) => x.r.unit), l.map((x) => x.r.score), l.map((x) => textArray(x.r.flags)), l.map((x) => x.r.seq),
+        ...hourly,
+      ],
     });
-    return slotOf;
   }
-}
 
-function addToHour(slot: Slot, ts: number, value: number): void {
-  const hour = Math.floor(ts / HOUR_MS) * HOUR_MS;
-  const h = slot.hours.get(hour);
-  if (h === undefined) slot.hours.set(hour, { n: 1, sum: value, min: value, max: value });
-  else {
-    h.n++;
-    h.sum += value;
-    if (value < h.min) h.min = value;
-    if (value > h.max) h.max = value;
+  /**
+   * The series ids of a batch's slots: a slot's id under the slot itself (its first unit), that of
+   * another unit the slot came in under "sensor\nmetric\nunit".
+   */
+  private async seriesIds(device: string, slots: readonly SeriesSlot[]): Promise<Map<SeriesSlot | string, number>> {
+    const keys: SeriesKey[] = [];
+    const names: (SeriesSlot | string)[] = [];
+    for (const slot of slots) {
+      keys.push(slot);
+      names.push(slot);
+      for (const unit of slot.otherUnits ?? []) {
+        keys.push({ sensor: slot.sensor, metric: slot.metric, unit });
+        names.push(`${slot.sensor}\n${slot.metric}\n${unit}`);
+      }
+    }
+    const ids = await this.catalogue.ids(device, keys);
+    return new Map(names.map((n, k) => [n, ids[k]!]));
   }
 }
 

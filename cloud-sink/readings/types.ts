@@ -114,48 +114,7 @@ export function indexableRows(rows: readonly ReadingRow[]): ReadingRow[] {
   return rows.filter((r) => indexableTs(r.ts) && named(r.sensor) && named(r.metric));
 }
 
-/** The last reading (by ts, then seq) of each series among `rows`, keyed by sensor and metric. */
-export function latestOfRows(rows: readonly ReadingRow[]): Map<string, ReadingRow> {
-  const latest = new Map<string, ReadingRow>();
-  for (const r of rows) {
-    const key = `${r.sensor}!${r.metric}`;
-    const held = latest.get(key);
-    if (!held || r.ts > held.ts || (r.ts === held.ts && r.seq > held.seq)) latest.set(key, r);
-  }
-  return latest;
-}
-
 export const HOUR_MS = 3600_000;
-
-/** The non-null readings of one batch summed per series and UTC hour. */
-export interface HourlyPartial {
-  sensor: string;
-  metric: string;
-  hour: number;
-  n: number;
-  sum: number;
-  min: number;
-  max: number;
-}
-
-/** A batch's readings as hourly partial sums, in the order first met. */
-export function hourlyPartials(rows: readonly ReadingRow[]): HourlyPartial[] {
-  const out = new Map<string, HourlyPartial>();
-  for (const r of rows) {
-    if (r.value === null) continue;
-    const hour = Math.floor(r.ts / HOUR_MS) * HOUR_MS;
-    const key = `${r.sensor}!${r.metric}!${hour}`;
-    const p = out.get(key);
-    if (!p) out.set(key, { sensor: r.sensor, metric: r.metric, hour, n: 1, sum: r.value, min: r.value, max: r.value });
-    else {
-      p.n++;
-      p.sum += r.value;
-      if (r.value < p.min) p.min = r.value;
-      if (r.value > p.max) p.max = r.value;
-    }
-  }
-  return [...out.values()];
-}
 
 /**
  * Whether a series query can read hourly sums: its buckets are made of whole UTC hours. Up to
