@@ -22,6 +22,11 @@ export interface ReadingsIndexerOptions {
   maxQueuedReadings?: number;
   /** most readings written in one transaction */
   maxGroupReadings?: number;
+  /**
+   * how long the first batch waits for others to be written with (unless a query waits for it, or
+   * half a group has come): fewer, larger writes cost the database less per reading
+   */
+  lingerMs?: number;
   /** how often entries left behind (by a process that died, or batches past the queue) are filled in */
   sweepMs?: number;
   /** an entry this old is left behind: no process is about to write it */
@@ -37,6 +42,7 @@ export class PgReadingsIndexer {
   private settledCount = 0;
   private waiters: { upTo: number; wake: () => void }[] = [];
   private running: Promise<void> | null = null;
+  private lingering: { timer: NodeJS.Timeout; done: () => void } | null = null;
   private sweeping: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
@@ -60,6 +66,7 @@ export class PgReadingsIndexer {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.stopLingering();
     await this.sweeping;
     while (this.running) await this.running;
   }
@@ -77,20 +84,46 @@ export class PgReadingsIndexer {
       this.queuedReadings += b.rows.length;
     }
     this.wakeWaiters();
+    if (this.queuedReadings >= this.maxGroup / 2) this.stopLingering();
     this.running ??= this.drain().finally(() => {
       this.running = null;
     });
+  }
+
+  private get maxGroup(): number {
+    return this.opts.maxGroupReadings ?? 100_000;
+  }
+
+  /** Wait up to lingerMs for more batches, unless it is cut short. */
+  private linger(): Promise<void> {
+    const ms = this.opts.lingerMs ?? 20;
+    if (ms <= 0 || this.waiters.length > 0 || this.queuedReadings >= this.maxGroup / 2) return Promise.resolve();
+    return new Promise((done) => {
+      this.lingering = { timer: setTimeout(() => this.stopLingering(), ms), done };
+    });
+  }
+
+  private stopLingering(): void {
+    const l = this.lingering;
+    if (!l) return;
+    this.lingering = null;
+    clearTimeout(l.timer);
+    l.done();
   }
 
   /** Resolves once the readings of every batch handed over before this call are written (or left to the fill-in). */
   settled(): Promise<void> {
     const upTo = this.handed;
     if (this.settledCount >= upTo) return Promise.resolve();
-    return new Promise((wake) => this.waiters.push({ upTo, wake }));
+    return new Promise((wake) => {
+      this.waiters.push({ upTo, wake });
+      this.stopLingering();
+    });
   }
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
+      await this.linger();
       const group = this.takeGroup();
       try {
         await this.write(group);
@@ -104,7 +137,7 @@ export class PgReadingsIndexer {
   }
 
   private takeGroup(): BatchReadings[] {
-    const max = this.opts.maxGroupReadings ?? 100_000;
+    const max = this.maxGroup;
     let n = 0;
     let k = 0;
     while (k < this.queue.length && (k === 0 || n + this.queue[k]!.rows.length <= max)) n += this.queue[k++]!.rows.length;
@@ -117,7 +150,9 @@ export class PgReadingsIndexer {
   private async write(group: BatchReadings[]): Promise<void> {
     const c = await this.opts.db().connect();
     try {
-      await c.query('BEGIN');
+      // Not waited for on disk: what it writes can be lost only with the entries it takes out, and
+      // an entry back after a crash is written again from the stored lines (the fill-in).
+      await c.query('BEGIN; SET LOCAL synchronous_commit = off');
       const { rows } = await c.query<{ device: string; epoch: number; batch: string }>(
         `DELETE FROM readings_pending WHERE (device, epoch, batch) IN (SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]))
          RETURNING device, epoch, batch`,
