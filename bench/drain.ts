@@ -8,6 +8,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pgLib from 'pg';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
+import { databaseUse } from './fleet.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
@@ -127,27 +128,6 @@ async function readingsWritten(url: string, schema: string | undefined): Promise
   }
 }
 
-/** CPU seconds used so far by each PostgreSQL backend serving the database at `url`, but the one asking. */
-async function backendCpu(url: string): Promise<Map<number, number>> {
-  const c = new pgLib.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-    const cpu = new Map<number, number>();
-    for (const { pid } of rows) {
-      try {
-        cpu.set(pid, cpuSeconds(pid));
-      } catch {
-        // gone, or on another machine: not counted
-      }
-    }
-    return cpu;
-  } finally {
-    await c.end();
-  }
-}
-
-/** Drain the backlog through the uplink into a running sink, timed from the first request to the last acknowledgement. */
 export interface DrainOptions {
   encoding: 'columnar' | 'json';
   inFlight: number;
@@ -157,6 +137,7 @@ export interface DrainOptions {
   readingsIndex?: boolean;
 }
 
+/** Drain the backlog through the uplink into a running sink, timed from the first request to the last acknowledgement. */
 export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: DrainOptions): Promise<DrainResult> {
   const journal = await Journal.open({ dir: backlog.dir, device: backlog.device, key: backlog.key, batch: batchLimits(backlog.batchRecords) });
   const metrics = new Registry();
@@ -165,7 +146,7 @@ export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: Dr
     config: uplinkSchema.parse({ url: sink.url, encoding: opts.encoding, inFlight: opts.inFlight }),
   });
   try {
-    const pg0 = opts.pg ? await backendCpu(opts.pg.url) : null;
+    const pg0 = opts.pg ? (await databaseUse(opts.pg.url)).cpu : null;
     const sinkCpu0 = cpuSeconds(sink.child.pid!);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -180,7 +161,7 @@ export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: Dr
     let pgCpuS: number | null = null;
     if (opts.pg && pg0) {
       pgCpuS = 0;
-      for (const [pid, cpu] of await backendCpu(opts.pg.url)) pgCpuS += cpu - (pg0.get(pid) ?? 0);
+      for (const [pid, cpu] of (await databaseUse(opts.pg.url)).cpu) pgCpuS += cpu - (pg0.get(pid) ?? 0);
     }
     const wireBytes = (await metrics.getSingleMetric('fieldproof_uplink_wire_bytes_total')!.get()).values[0]?.value ?? 0;
     return { seconds, readingsPerS: Math.round(backlog.readings / seconds), wireBytes, uplinkCpuS: (cpu.user + cpu.system) / 1e6, sinkCpuS: sinkCpu, pgCpuS, queryableSeconds };

@@ -7,6 +7,7 @@
 import { canonicalize } from '../canonical.ts';
 import type { JsonValue } from '../canonical.ts';
 import { recordProblem } from '../records.ts';
+import type { ParsedReading } from './canonical-reading-parser.ts';
 import { ReadingLines, type ReadingTemplate } from './reading-lines.ts';
 
 import { COLUMNAR_CONTENT_TYPE, COLUMNAR_MAGIC as MAGIC } from './encoder.ts';
@@ -39,16 +40,8 @@ export interface ColumnarBatch {
   readings: DecodedReading[];
 }
 
-export interface DecodedReading {
-  sensor: string;
-  metric: string;
-  unit: string;
-  ts: number;
-  value: number | null;
-  score: number;
-  flags: string[];
-  seq: number;
-}
+/** A reading's fields, as the encoder's parser reads them from a line, with its seq. */
+export type DecodedReading = ParsedReading & { seq: number };
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
