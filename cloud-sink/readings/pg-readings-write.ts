@@ -1,10 +1,10 @@
-// Writing accepted batches' readings into PostgreSQL, in the transaction that stores them: once per
-// group of batches the committer stores together (store/pg-batch-commit.ts), not once per batch.
-// The readings go in one binary COPY into readings_data (pg-copy.ts), each naming its series by id
-// (pg-series.ts); each series' latest reading and each batch's hourly sums per series go in one
-// more statement. Per reading the work is a few map lookups and 60-odd bytes written, where it was
-// a JSON line parsed again, eight text arrays printed by the driver and parsed by the server, and
-// a six-column unique key with three text columns checked and inserted.
+// Writing accepted batches' readings into PostgreSQL, on the client of the transaction that takes
+// their readings_pending entries out (pg-indexer.ts): once for the batches accepted meanwhile, not
+// once per batch. The readings go in one binary COPY into readings_data (pg-copy.ts), each naming
+// its series by id (pg-series.ts); each series' latest reading and each batch's hourly sums per
+// series go in one more statement. Per reading the work is a few map lookups and 60-odd bytes
+// written, where it was a JSON line parsed again, eight text arrays printed by the driver and
+// parsed by the server, and a six-column unique key with three text columns checked and inserted.
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { ReadingsCopyWriter, COPY_COLUMNS } from './pg-copy.ts';
@@ -45,7 +45,7 @@ FROM unnest($10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[],
 ON CONFLICT DO NOTHING`;
 
 /** A PostgreSQL array literal of text elements: quality flags are free strings. */
-export function textArray(items: readonly string[]): string {
+function textArray(items: readonly string[]): string {
   return items.length === 0 ? '{}' : `{${items.map((s) => `"${s.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
@@ -56,7 +56,7 @@ export class PgReadingsWriter {
     this.catalogue = catalogue;
   }
 
-  /** Write the readings of these batches on `c`, the client of the transaction storing them. */
+  /** Write the readings of these batches on `c`, a client in a transaction. */
   async store(c: pg.PoolClient, batches: readonly BatchReadings[]): Promise<void> {
     const copy = new ReadingsCopyWriter();
     const latest = new Map<string, { device: string; slot: SeriesSlot }>();

@@ -1,7 +1,8 @@
 // The readings the sink serves as time series: every accepted `reading` record, by device, sensor,
-// metric and time, kept beside the batches in the same store and written in the same write that
-// accepts the batch (so an accepted batch is queryable at once, and a duplicate adds nothing).
-// Gap records are not readings: a client draws a gap where buckets are missing.
+// metric and time, kept beside the batches in the same store: by LevelDB in the write that accepts
+// the batch, by PostgreSQL just after it (pg-indexer.ts; a query waits for what its process
+// accepted). A batch is indexed once, and a duplicate adds nothing. Gap records are not readings:
+// a client draws a gap where buckets are missing.
 import { isValidName } from '../../protocol/records.ts';
 
 /** One reading as the readings index holds it. */
