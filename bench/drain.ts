@@ -4,9 +4,11 @@
 // `bench attack` drains the same way, with and without hostile traffic, through fillBacklog and
 // drainBacklog.
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pgLib from 'pg';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
+import { databaseUse } from './fleet.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
@@ -22,8 +24,11 @@ export const help = `usage: fieldproof bench drain [--readings N] [--sensors S] 
 
 Fills a journal with N readings (default 200000) of S sensors (default 20) at 1 Hz, sealed in
 batches of R records (default 1000), starts a sink process on a free port with a fresh store, and
-times draining the backlog through the uplink. Prints readings_per_s, wire_bytes_per_reading,
-sink_rss_mb (the sink process's peak resident memory), and the CPU seconds each side used.
+times draining the backlog through the uplink (PostgreSQL: in a schema of its own, dropped at the end):
+readings_per_s from the first request to the last acknowledgement, queryable_readings_per_s until
+every reading is also queryable (the PostgreSQL store writes them just after it acknowledges). Prints readings_per_s, wire_bytes_per_reading,
+sink_rss_mb (the sink process's peak resident memory), the CPU seconds each side used (with
+PostgreSQL, its backends' too) and the load average.
 --no-readings runs the sink without its readings index (readings.enabled: false), to see what
 keeping it costs; bench readings reports the drain both ways.`;
 
@@ -98,10 +103,42 @@ export interface DrainResult {
   wireBytes: number;
   uplinkCpuS: number;
   sinkCpuS: number;
+  /** PostgreSQL store: the CPU seconds of the database's backends (the sink's connections) */
+  pgCpuS: number | null;
+  /**
+   * from the first request until every reading drained is queryable: the same as `seconds` where
+   * the readings are written with the batch (LevelDB), later where they are written after (PostgreSQL);
+   * null without the readings index
+   */
+  queryableSeconds: number | null;
+}
+
+/** Wait until the PostgreSQL store in `schema` has written the readings of every batch it accepted. */
+async function readingsWritten(url: string, schema: string | undefined): Promise<void> {
+  const c = new pgLib.Client({ connectionString: url, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+  await c.connect();
+  try {
+    const deadline = Date.now() + 600_000;
+    while ((await c.query<{ n: number }>('SELECT count(*)::int AS n FROM readings_pending')).rows[0]!.n > 0) {
+      if (Date.now() > deadline) throw new Error('the readings of the drained batches were not written within 10 minutes');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+export interface DrainOptions {
+  encoding: 'columnar' | 'json';
+  inFlight: number;
+  /** the sink's PostgreSQL store, when it has one: its backends' CPU is counted */
+  pg?: { url: string; schema?: string };
+  /** the sink keeps the readings index: the drain also waits for every reading to be queryable */
+  readingsIndex?: boolean;
 }
 
 /** Drain the backlog through the uplink into a running sink, timed from the first request to the last acknowledgement. */
-export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: { encoding: 'columnar' | 'json'; inFlight: number }): Promise<DrainResult> {
+export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: DrainOptions): Promise<DrainResult> {
   const journal = await Journal.open({ dir: backlog.dir, device: backlog.device, key: backlog.key, batch: batchLimits(backlog.batchRecords) });
   const metrics = new Registry();
   const uplink = new Uplink({
@@ -109,17 +146,25 @@ export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: { 
     config: uplinkSchema.parse({ url: sink.url, encoding: opts.encoding, inFlight: opts.inFlight }),
   });
   try {
+    const pg0 = opts.pg ? (await databaseUse(opts.pg.url)).cpu : null;
     const sinkCpu0 = cpuSeconds(sink.child.pid!);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await uplink.start();
     const ok = await uplink.drained(600_000);
     const seconds = (performance.now() - t0) / 1000;
+    if (ok && opts.readingsIndex && opts.pg) await readingsWritten(opts.pg.url, opts.pg.schema);
+    const queryableSeconds = opts.readingsIndex ? (performance.now() - t0) / 1000 : null;
     const cpu = process.cpuUsage(cpu0);
     const sinkCpu = cpuSeconds(sink.child.pid!) - sinkCpu0;
     if (!ok) throw new Error('the backlog did not drain within 10 minutes');
+    let pgCpuS: number | null = null;
+    if (opts.pg && pg0) {
+      pgCpuS = 0;
+      for (const [pid, cpu] of (await databaseUse(opts.pg.url)).cpu) pgCpuS += cpu - (pg0.get(pid) ?? 0);
+    }
     const wireBytes = (await metrics.getSingleMetric('fieldproof_uplink_wire_bytes_total')!.get()).values[0]?.value ?? 0;
-    return { seconds, readingsPerS: Math.round(backlog.readings / seconds), wireBytes, uplinkCpuS: (cpu.user + cpu.system) / 1e6, sinkCpuS: sinkCpu };
+    return { seconds, readingsPerS: Math.round(backlog.readings / seconds), wireBytes, uplinkCpuS: (cpu.user + cpu.system) / 1e6, sinkCpuS: sinkCpu, pgCpuS, queryableSeconds };
   } finally {
     await uplink.stop();
     await journal.close();
@@ -143,29 +188,48 @@ export async function run(argv: string[]): Promise<number> {
   if (store === 'postgres' && !pg) throw new UsageError('--store postgres needs --pg URL');
 
   const dir = mkdtempSync(join(tmpdir(), 'fieldproof-drain-'));
+  // PostgreSQL: a schema of its own, dropped at the end, so that each run starts from empty tables
+  const schema = `fp_bench_drain_${process.pid}_${Date.now().toString(36)}`;
   let sink: SinkProcess | null = null;
   const progress = (msg: string) => values.json || process.stderr.write(msg + '\n');
   try {
     const backlog = await fillBacklog(join(dir, 'device'), { readings: n, sensors, batchRecords: batch, progress });
     const readingsIndex = !values['no-readings'];
-    sink = await startSinkProcess(writeSinkConfig(dir, backlog, store === 'postgres' ? { kind: 'postgres', url: pg! } : { kind: 'level' }, { readings: readingsIndex }));
+    sink = await startSinkProcess(writeSinkConfig(dir, backlog, store === 'postgres' ? { kind: 'postgres', url: pg!, schema } : { kind: 'level' }, { readings: readingsIndex }));
     progress(`sink ${sink.url} (${store}); draining ${backlog.batches} batches`);
-    const d = await drainBacklog(backlog, sink, { encoding, inFlight });
+    const d = await drainBacklog(backlog, sink, { encoding, inFlight, readingsIndex, ...(store === 'postgres' ? { pg: { url: pg!, schema } } : {}) });
     const result = {
       bench: 'drain', readings: n, batches: backlog.batches, batch_records: batch, sensors, encoding, in_flight: inFlight, store, readings_index: readingsIndex,
-      seconds: Math.round(d.seconds * 1000) / 1000,
+      seconds: round3(d.seconds),
       readings_per_s: d.readingsPerS,
+      // every reading drained queryable through the readings API (PostgreSQL writes them just after acceptance)
+      ...(d.queryableSeconds !== null ? { queryable_seconds: round3(d.queryableSeconds), queryable_readings_per_s: Math.round(n / d.queryableSeconds) } : {}),
       wire_bytes_per_reading: Math.round((d.wireBytes / n) * 100) / 100,
       sink_rss_mb: peakRssMb(sink.child.pid!),
       // CPU time spent on each side: on a shared or loaded machine these say more than wall time
       uplink_cpu_s: Math.round(d.uplinkCpuS * 100) / 100,
       sink_cpu_s: Math.round(d.sinkCpuS * 100) / 100,
+      ...(d.pgCpuS !== null ? { postgres_cpu_s: Math.round(d.pgCpuS * 100) / 100 } : {}),
+      conditions: { loadavg1: Math.round(loadavg()[0]! * 100) / 100 },
     };
     if (values.json) printJson(result);
     else process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return 0;
   } finally {
     await sink?.stop();
+    if (store === 'postgres') await dropSchema(pg!, schema);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pgLib.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
   }
 }

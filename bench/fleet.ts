@@ -85,7 +85,7 @@ class Generator {
  * CPU seconds used so far by the PostgreSQL backends serving this database (the sinks'
  * connections), and the transactions committed in it.
  */
-async function databaseUse(url: string): Promise<{ cpu: Map<number, number>; commits: number }> {
+export async function databaseUse(url: string): Promise<{ cpu: Map<number, number>; commits: number }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {

@@ -1,6 +1,6 @@
 // The synthetic readings `bench readings` queries: a grid of devices x sensors at one reading a
 // minute, and one dense series (a sensor with 30 days at 1/min) for the 30-day query to chew on.
-// PostgreSQL is filled in SQL (generate_series), never through HTTP; LevelDB through the same
+// PostgreSQL is filled in SQL (generate_series) into the tables of migration 007, never through HTTP; LevelDB through the same
 // puts the store writes when it accepts a batch.
 import type { Level } from 'level';
 import type pg from 'pg';
@@ -38,12 +38,19 @@ export function minutesFor(l: Layout, rows: number): number {
 
 const MS = (p: string) => `(timestamptz 'epoch' + ${p} * interval '1 millisecond')`;
 
-/** An INSERT INTO readings that also adds its rows to the hourly sums, as accepting a batch does. */
-function withHourlySums(insert: string): string {
-  return `WITH ins AS (${insert} RETURNING device, sensor, metric, ts, value, batch)
+/**
+ * An INSERT INTO readings_data of rows (d, s, m, ts, value, seq, batch) from `rows`, a query naming
+ * the device, sensor and metric, that also adds its rows to the hourly sums, as accepting a batch
+ * does; each series is found in readings_series (fillSeriesPg makes them).
+ */
+function insertWithHourlySums(rows: string): string {
+  return `WITH src AS (${rows}),
+    ins AS (INSERT INTO readings_data (series, epoch, ts, seq, batch, value)
+      SELECT rs.id, 1, src.ts, src.seq, src.batch, src.value FROM src JOIN readings_series rs ON (rs.device, rs.sensor, rs.metric, rs.unit) = (src.d, src.s, src.m, 'ppm')
+      RETURNING series, ts, value, batch)
     INSERT INTO readings_hourly (device, sensor, metric, hour, batch, n, sum, min, max)
-    SELECT device, sensor, metric, date_bin('1 hour', ts, timestamptz 'epoch'), batch, count(*), sum(value), min(value), max(value)
-    FROM ins WHERE value IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+    SELECT rs.device, rs.sensor, rs.metric, date_bin('1 hour', ts, timestamptz 'epoch'), batch, count(*), sum(value), min(value), max(value)
+    FROM ins JOIN readings_series rs ON rs.id = ins.series WHERE value IS NOT NULL GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (device, sensor, metric, hour, batch, epoch) DO UPDATE SET n = readings_hourly.n + excluded.n, sum = readings_hourly.sum + excluded.sum,
       min = least(readings_hourly.min, excluded.min), max = greatest(readings_hourly.max, excluded.max)`;
 }
@@ -54,21 +61,25 @@ export async function fillGridPg(db: pg.Pool, l: Layout, fromMinute: number, toM
   const start = l.end - l.maxMinutes * MIN;
   for (let d = 1; d <= l.devices; d += perStatement) {
     const last = Math.min(l.devices, d + perStatement - 1);
-    await db.query(withHourlySums(
-      `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
-       SELECT 'bench-' || lpad(d::text, 4, '0'), 's-' || s, 'co2_ppm', ${MS('($3::bigint + m::bigint * 60000)')},
-              400 + ((d * 31 + s * 7 + m) % 200), 'ppm', 1, '{}', m::bigint * $4 + s, m / 25 + 1
+    await db.query(insertWithHourlySums(
+      `SELECT 'bench-' || lpad(d::text, 4, '0') AS d, 's-' || s AS s, 'co2_ppm' AS m, ${MS('($3::bigint + m::bigint * 60000)')} AS ts,
+              (400 + ((d * 31 + s * 7 + m) % 200))::float8 AS value, m::bigint * $4 + s AS seq, (m / 25 + 1)::bigint AS batch
        FROM generate_series($1::int, $2::int) AS d, generate_series(1, $4::int) AS s, generate_series($5::int, $6::int) AS m`),
       [d, last, start, l.sensors, fromMinute, toMinute - 1]);
     progress(last);
   }
 }
 
-/** The dense series and every series' latest reading. */
+/** The series catalogue, the dense series and every series' latest reading. */
 export async function fillDenseAndLatestPg(db: pg.Pool, l: Layout): Promise<void> {
-  await db.query(withHourlySums(
-    `INSERT INTO readings (device, sensor, metric, ts, value, unit, quality, flags, seq, batch)
-     SELECT $1, $2, $3, ${MS('($4::bigint - k::bigint * 60000)')}, 400 + (k % 300), 'ppm', 1, '{}', $5::bigint - k, ($5::bigint - k) / 500 + 1
+  await db.query(
+    `INSERT INTO readings_series (device, sensor, metric, unit)
+     SELECT 'bench-' || lpad(d::text, 4, '0'), 's-' || s, 'co2_ppm', 'ppm' FROM generate_series(1, $1::int) AS d, generate_series(1, $2::int) AS s
+     UNION ALL SELECT $3, $4, $5, 'ppm'`,
+    [l.devices, l.sensors, DENSE_DEVICE, SERIES.sensor, SERIES.metric]);
+  await db.query(insertWithHourlySums(
+    `SELECT $1::text AS d, $2::text AS s, $3::text AS m, ${MS('($4::bigint - k::bigint * 60000)')} AS ts, (400 + (k % 300))::float8 AS value,
+            $5::bigint - k AS seq, ($5::bigint - k) / 500 + 1 AS batch
      FROM generate_series(0, $5::int - 1) AS k`),
     [DENSE_DEVICE, SERIES.sensor, SERIES.metric, l.end - MIN, l.denseRows]);
   const newest = l.maxMinutes - 1;

@@ -18,6 +18,8 @@ import type { ChainSequencer } from './sequencer.ts';
 import type { SinkStore, TimeFlag } from './store/types.ts';
 import type { HeaderVerdict } from './wire/body.ts';
 import type { DecodedBatch } from './wire/errors.ts';
+import { readingsOnArrival } from './readings/arrival.ts';
+import type { ReadingRow } from './readings/types.ts';
 
 export interface IngestReply {
   status: number;
@@ -50,6 +52,8 @@ interface CheckedBatch {
   maxTs: number | null;
   pruned: boolean;
   cover: PruneCover | null;
+  /** the batch's readings as decoded, for the readings index (taken before the body is let go of) */
+  readings: ReadingRow[];
   /** the body cut to its first record, for a batch of epoch 2 on (null in epoch 1) */
   firstOnly: DecodedBatch | null;
 }
@@ -225,7 +229,7 @@ export class Ingest {
       // replay a public header with the flag set.
       const problem = coverProblem(header, decoded.cover);
       if (problem) return refused(422, 'uncovered_prune', `batch ${header.batch} of ${header.device} sent as pruned is refused: ${problem}`, ids);
-      return { text: '', count: 0, minTs: null, maxTs: null, pruned: true, cover: decoded.cover as PruneCover, firstOnly: firstOnly() };
+      return { text: '', count: 0, minTs: null, maxTs: null, pruned: true, cover: decoded.cover as PruneCover, readings: [], firstOnly: firstOnly() };
     }
     if (decoded.cover !== undefined) return refused(400, 'bad_body', 'only a pruned batch carries a cover');
     if (decoded.lines) {
@@ -237,7 +241,7 @@ export class Ingest {
       if (rootOfJoined(text, count).toString('hex') !== header.root) {
         return refused(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
       }
-      const checked = { text, count, minTs: decoded.minTs, maxTs: decoded.maxTs, pruned: false, cover: null, firstOnly: firstOnly() };
+      const checked = { text, count, minTs: decoded.minTs, maxTs: decoded.maxTs, pruned: false, cover: null, readings: readingsOnArrival(decoded), firstOnly: firstOnly() };
       letGo(decoded.lines);
       return checked;
     }
@@ -259,14 +263,14 @@ export class Ingest {
         if (maxTs === null || ts > maxTs) maxTs = ts;
       }
     }
-    const checked = { text: lines.join('\n'), count: lines.length, minTs, maxTs, pruned: false, cover: null, firstOnly: firstOnly() };
+    const checked = { text: lines.join('\n'), count: lines.length, minTs, maxTs, pruned: false, cover: null, readings: readingsOnArrival(decoded), firstOnly: firstOnly() };
     letGo(records);
     return checked;
   }
 
   /** A checked batch through the epoch gate, the time checks and the chain, into the store. */
   private async commitChecked(header: BatchHeader, checked: CheckedBatch): Promise<IngestReply> {
-    const { text, count, minTs, maxTs, pruned, cover } = checked;
+    const { text, count, minTs, maxTs, pruned, cover, readings } = checked;
     const ids = { device: header.device, batch: header.batch };
     const epoch = epochOf(header);
     if (epoch > 1) {
@@ -282,7 +286,7 @@ export class Ingest {
     const outcome = await this.deps.sequencer.commit(header.device, epoch, header.batch, this.deps.chainWaitMs, async () => {
       const committing = performance.now();
       try {
-        return await this.deps.store.commitBatch({ header, hash, text, pruned, ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt });
+        return await this.deps.store.commitBatch({ header, hash, text, pruned, readings, ...(cover ? { cover } : {}), ...(timeFlags.length > 0 ? { timeFlags } : {}), minTs, maxTs, receivedAt });
       } finally {
         this.m.storeSeconds.observe({ op: 'commit' }, (performance.now() - committing) / 1000);
       }

@@ -11,9 +11,8 @@
 import type { Level } from 'level';
 import { pad } from '../store/types.ts';
 import { BucketFold } from './buckets.ts';
-import {
-  hourlyPartials, hourlyPlan, latestOfRows, type LatestReading, type ReadingRow, type ReadingsIndex, type SeriesAnswer, type SeriesQuery,
-} from './types.ts';
+import { foldBySeries } from './fold.ts';
+import { hourlyPlan, type LatestReading, type ReadingRow, type ReadingsIndex, type SeriesAnswer, type SeriesQuery } from './types.ts';
 
 const PAGE = 1000;
 
@@ -21,7 +20,6 @@ const PAGE = 1000;
 const K = {
   series: (d: string, s: string, m: string) => `q!${d}!${s}!${m}!`,
   // seqs and batch numbers start again in each recovery epoch: a later epoch's keys say theirs
-  reading: (d: string, r: ReadingRow, epoch: number) => `q!${d}!${r.sensor}!${r.metric}!${pad(r.ts)}!${pad(r.seq)}${inEpoch(epoch)}`,
   catalogue: (d: string, s: string, m: string) => `qs!${d}!${s}!${m}`,
   hourly: (d: string, s: string, m: string) => `qh!${d}!${s}!${m}!`,
   catalogueRange: (d: string) => ({ gte: `qs!${d}!`, lt: `qs!${d}!~` }),
@@ -35,15 +33,32 @@ function encodeValue(r: ReadingRow): string {
   return r.flags.length > 0 ? `${head}\t${JSON.stringify(r.flags)}` : head;
 }
 
+const ZEROS = '0'.repeat(16);
+
+/** pad() of a non-negative safe integer, without padStart's generality: once per reading, twice */
+function pad16(n: number): string {
+  const s = String(n);
+  return s.length >= 16 ? s : ZEROS.slice(s.length) + s;
+}
+
 /**
  * The puts that index a batch's readings: each reading, its series' unit, and the batch's hourly
- * sums per series (keyed by batch: putting a batch's readings again changes nothing).
+ * sums per series (keyed by batch: putting a batch's readings again changes nothing). A series' key
+ * prefix is made once per batch, not once per reading.
  */
 export function readingPuts(device: string, batch: number, rows: readonly ReadingRow[], epoch = 1): { type: 'put'; key: string; value: string }[] {
-  const ops = rows.map((r) => ({ type: 'put' as const, key: K.reading(device, r, epoch), value: encodeValue(r) }));
-  for (const r of latestOfRows(rows).values()) ops.push({ type: 'put', key: K.catalogue(device, r.sensor, r.metric), value: r.unit });
-  for (const h of hourlyPartials(rows)) {
-    ops.push({ type: 'put', key: `${K.hourly(device, h.sensor, h.metric)}${pad(h.hour)}!${pad(batch)}${inEpoch(epoch)}`, value: `${h.n}\t${h.sum}\t${h.min}\t${h.max}` });
+  const { slots, slotOf } = foldBySeries(rows);
+  const prefixes = new Map(slots.map((slot) => [slot, K.series(device, slot.sensor, slot.metric)]));
+  const suffix = inEpoch(epoch);
+  const ops: { type: 'put'; key: string; value: string }[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    ops[i] = { type: 'put', key: `${prefixes.get(slotOf[i]!)}${pad16(r.ts)}!${pad16(r.seq)}${suffix}`, value: encodeValue(r) };
+  }
+  for (const slot of slots) {
+    ops.push({ type: 'put', key: K.catalogue(device, slot.sensor, slot.metric), value: slot.latest.unit });
+    const hourly = K.hourly(device, slot.sensor, slot.metric);
+    for (const [hour, h] of slot.hours) ops.push({ type: 'put', key: `${hourly}${pad16(hour)}!${pad16(batch)}${suffix}`, value: `${h.n}\t${h.sum}\t${h.min}\t${h.max}` });
   }
   return ops;
 }

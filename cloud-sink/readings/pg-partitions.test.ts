@@ -26,7 +26,7 @@ describe('readings partitions', { skip: PG ? false : 'FIELDPROOF_TEST_PG is not 
   const store = new PostgresSinkStore({ url: PG!, schema, poolSize: 2, readings: { enabled: true, monthsAhead: 2 } });
   const pool = new pg.Pool({ connectionString: PG, max: 2, options: `-c search_path=${schema}` });
   const partitions = async () =>
-    (await pool.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass ORDER BY 1`)).rows.map((r) => r.name);
+    (await pool.query<{ name: string }>(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings_data'::regclass ORDER BY 1`)).rows.map((r) => r.name);
 
   before(() => store.open());
   after(async () => {
@@ -52,10 +52,11 @@ describe('readings partitions', { skip: PG ? false : 'FIELDPROOF_TEST_PG is not 
       readingRecord('dev-far', 2, { sensor: 't-1', metric: 'temp_c', unit: 'C', ts: FAR, value: 30 }, { score: 1, flags: [] }),
     ];
     assert.deepEqual(await store.commitBatch(toStore(signBatch('dev-far', key, 1, records, ZERO_HASH))), { status: 'stored' });
-    const inDefault = await pool.query(`SELECT seq FROM readings_default WHERE device = 'dev-far'`);
-    assert.deepEqual(inDefault.rows.map((r) => Number(r.seq)), [2]);
+    // asked first: a query waits for the readings of the batches the store accepted before it
     const q = { device: 'dev-far', sensor: 't-1', metric: 'temp_c', from: FAR - 3600_000, to: FAR + 3600_000, step: 3600_000 };
     assert.deepEqual((await store.readings()!.series(q)).points, [{ t: FAR, min: 30, avg: 30, max: 30, n: 1 }]);
+    const inDefault = await pool.query(`SELECT seq FROM readings_default d JOIN readings_series s ON s.id = d.series WHERE s.device = 'dev-far'`);
+    assert.deepEqual(inDefault.rows.map((r) => Number(r.seq)), [2]);
 
     const created = await new ReadingPartitions({ db: () => pool, monthsAhead: 0, now: () => FAR }).ensure();
     assert.deepEqual(created, ['readings_p2040_06']);

@@ -1,9 +1,9 @@
-// Keeps the readings table's monthly partitions ahead of time: at start and then every few hours,
-// the current month and `monthsAhead` after it exist. A month that already has rows in the default
-// partition (a device that sent its history late, a clock running ahead) is created too, within
-// the last `monthsBack` months, and takes those rows over. Readings beyond that stay in the
-// default partition: stored, answered, only slower to scan. Several sink processes may run this
-// at once: each month is created under a transaction-scoped advisory lock.
+// Keeps the monthly partitions of the readings table (readings_data) ahead of time: at start and
+// then every few hours, the current month and `monthsAhead` after it exist. A month that already
+// has rows in the default partition (a device that sent its history late, a clock running ahead)
+// is created too, within the last `monthsBack` months, and takes those rows over. Readings beyond
+// that stay in the default partition: stored, answered, only slower to scan. Several sink
+// processes may run this at once: each month is created under a transaction-scoped advisory lock.
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../kernel/log.ts';
@@ -95,10 +95,10 @@ export class ReadingPartitions {
         await c.query('COMMIT');
         return null;
       }
-      await c.query(`CREATE TABLE ${p.name} (LIKE readings INCLUDING DEFAULTS)`);
+      await c.query(`CREATE TABLE ${p.name} (LIKE readings_data INCLUDING DEFAULTS)`);
       const moved = await c.query(
         `WITH moved AS (DELETE FROM readings_default WHERE ts >= $1 AND ts < $2 RETURNING *) INSERT INTO ${p.name} SELECT * FROM moved`, [p.from, p.to]);
-      await c.query(`ALTER TABLE readings ATTACH PARTITION ${p.name} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
+      await c.query(`ALTER TABLE readings_data ATTACH PARTITION ${p.name} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
       await c.query('COMMIT');
       if (moved.rowCount) this.log.info({ partition: p.name, moved: moved.rowCount }, 'readings moved out of the default partition');
       return p.name;

@@ -1,7 +1,8 @@
 // The readings the sink serves as time series: every accepted `reading` record, by device, sensor,
-// metric and time, kept beside the batches in the same store and written in the same write that
-// accepts the batch (so an accepted batch is queryable at once, and a duplicate adds nothing).
-// Gap records are not readings: a client draws a gap where buckets are missing.
+// metric and time, kept beside the batches in the same store: by LevelDB in the write that accepts
+// the batch, by PostgreSQL just after it (pg-indexer.ts; a query waits for what its process
+// accepted). A batch is indexed once, and a duplicate adds nothing. Gap records are not readings:
+// a client draws a gap where buckets are missing.
 import { isValidName } from '../../protocol/records.ts';
 
 /** One reading as the readings index holds it. */
@@ -68,11 +69,12 @@ export function indexableTs(ts: number): boolean {
 
 /**
  * The readings of a batch's canonical lines that the index holds: readings whose sensor and metric
- * are names the API can ask for (protocol/names.ts), with a timestamp it can hold.
+ * are names the API can ask for (protocol/names.ts), with a timestamp it can hold. For batches the
+ * store holds already (a fill-in); a batch being accepted brings its readings as decoded.
  */
 export function readingRows(text: string): ReadingRow[] {
-  const out: ReadingRow[] = [];
-  if (text === '') return out;
+  const records: Record<string, unknown>[] = [];
+  if (text === '') return [];
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
@@ -80,8 +82,15 @@ export function readingRows(text: string): ReadingRow[] {
     // the canonical line of a reading has "kind":"reading" among its first fields; others are skipped unparsed
     const line = text.slice(start, end);
     start = end + 1;
-    if (!line.includes('"kind":"reading"')) continue;
-    const r = JSON.parse(line) as Record<string, unknown>;
+    if (line.includes('"kind":"reading"')) records.push(JSON.parse(line) as Record<string, unknown>);
+  }
+  return rowsOfRecords(records);
+}
+
+/** The readings among checked record objects (protocol/records.ts recordProblem), as the index holds them. */
+export function rowsOfRecords(records: readonly Record<string, unknown>[]): ReadingRow[] {
+  const out: ReadingRow[] = [];
+  for (const r of records) {
     if (r.kind !== 'reading' || !isValidName(r.sensor) || !isValidName(r.metric) || !indexableTs(r.ts as number)) continue;
     const q = r.quality as { score?: unknown; flags?: unknown } | undefined;
     out.push({
@@ -92,48 +101,21 @@ export function readingRows(text: string): ReadingRow[] {
   return out;
 }
 
-/** The last reading (by ts, then seq) of each series among `rows`, keyed by sensor and metric. */
-export function latestOfRows(rows: readonly ReadingRow[]): Map<string, ReadingRow> {
-  const latest = new Map<string, ReadingRow>();
-  for (const r of rows) {
-    const key = `${r.sensor}!${r.metric}`;
-    const held = latest.get(key);
-    if (!held || r.ts > held.ts || (r.ts === held.ts && r.seq > held.seq)) latest.set(key, r);
-  }
-  return latest;
+/**
+ * The readings the index holds among readings decoded on arrival: the same test as readingRows,
+ * each name tested once per batch (a batch repeats a few names many times).
+ */
+export function indexableRows(rows: readonly ReadingRow[]): ReadingRow[] {
+  const names = new Map<string, boolean>();
+  const named = (s: string) => {
+    let ok = names.get(s);
+    if (ok === undefined) names.set(s, (ok = isValidName(s)));
+    return ok;
+  };
+  return rows.filter((r) => indexableTs(r.ts) && named(r.sensor) && named(r.metric));
 }
 
 export const HOUR_MS = 3600_000;
-
-/** The non-null readings of one batch summed per series and UTC hour. */
-export interface HourlyPartial {
-  sensor: string;
-  metric: string;
-  hour: number;
-  n: number;
-  sum: number;
-  min: number;
-  max: number;
-}
-
-/** A batch's readings as hourly partial sums, in the order first met. */
-export function hourlyPartials(rows: readonly ReadingRow[]): HourlyPartial[] {
-  const out = new Map<string, HourlyPartial>();
-  for (const r of rows) {
-    if (r.value === null) continue;
-    const hour = Math.floor(r.ts / HOUR_MS) * HOUR_MS;
-    const key = `${r.sensor}!${r.metric}!${hour}`;
-    const p = out.get(key);
-    if (!p) out.set(key, { sensor: r.sensor, metric: r.metric, hour, n: 1, sum: r.value, min: r.value, max: r.value });
-    else {
-      p.n++;
-      p.sum += r.value;
-      if (r.value < p.min) p.min = r.value;
-      if (r.value > p.max) p.max = r.value;
-    }
-  }
-  return [...out.values()];
-}
 
 /**
  * Whether a series query can read hourly sums: its buckets are made of whole UTC hours. Up to

@@ -168,7 +168,7 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
           ops.push({ type: 'put', key: K.timeFlags(device), value: JSON.stringify(counts) });
         }
         // in the same write: an accepted batch is queryable, and a duplicate never gets this far
-        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(device, header.batch, readingRows(batch.text), epochOf(header)));
+        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(device, header.batch, batch.readings ?? readingRows(batch.text), epochOf(header)));
         tentative.set(device, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });

@@ -25,6 +25,18 @@ describe('PostgreSQL store: batches committed in groups', { skip }, () => {
   const schema = `fp_group_${process.pid}_${Date.now().toString(36)}`;
   // a pool of 2: one committer, so that batches offered together queue and go in groups
   const store = new PostgresSinkStore({ url: PG!, schema, poolSize: 2 });
+  /** (epoch, seq) of a device's readings as the `readings` view shows them, once the store has written them */
+  const readingSeqs = async (device: string): Promise<string[]> => {
+    await store.readings()!.latest(device, 1);
+    const c = new pg.Client({ connectionString: PG, options: `-c search_path=${schema}` });
+    await c.connect();
+    try {
+      const { rows } = await c.query<{ epoch: number; seq: string }>('SELECT epoch, seq FROM readings WHERE device = $1 ORDER BY epoch, seq', [device]);
+      return rows.map((r) => `${r.epoch}:${r.seq}`);
+    } finally {
+      await c.end();
+    }
+  };
 
   before(() => store.open());
   after(async () => {
@@ -87,6 +99,8 @@ describe('PostgreSQL store: batches committed in groups', { skip }, () => {
     assert.deepEqual(held, [21, 22, 23]);
     assert.equal((await store.heldBatch(device, 2, 2))?.hash, headerHash(epoch2[1]!.header));
     assert.equal((await store.heldBatch(device, 2, 1))?.hash, headerHash(old[1]!.header), 'batch 2 of epoch 1 is another batch');
+    assert.deepEqual(await readingSeqs(device), [...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((q) => `1:${q}`), ...[2, 3, 4, 5, 6].map((q) => `2:${q}`)],
+      'the readings of both epochs, each once, none of the batch answered other_epoch');
   });
 
   it('fails only the batch the database refuses when it shares a group with others', async () => {
@@ -101,6 +115,9 @@ describe('PostgreSQL store: batches committed in groups', { skip }, () => {
       assert.deepEqual(r, { status: 'fulfilled', value: { status: 'stored' } }, `device ${d}`);
     }
     assert.equal((await store.head('alone-2')).batch, 0, 'nothing of the refused batch is left, not even its head');
+    assert.deepEqual(await readingSeqs('alone-2'), [], 'nor its readings');
+    for (const d of [0, 1, 3, 4, 5]) assert.deepEqual(await readingSeqs(`alone-${d}`), ['1:1', '1:2', '1:3', '1:4', '1:5'], `the readings of device ${d}, once`);
     assert.deepEqual(await store.commitBatch(toStore(chains[2]![0]!)), { status: 'stored' }, 'the same batch, sound, goes in afterwards');
+    assert.deepEqual(await readingSeqs('alone-2'), ['1:1', '1:2', '1:3', '1:4', '1:5']);
   });
 });

@@ -25,8 +25,8 @@ export interface GroupCommitOptions {
   parallel: number;
   /** most batches in one transaction */
   maxGroup: number;
-  /** what else an accepted batch writes, in the same transaction (the readings index) */
-  alsoStore?: (c: pg.PoolClient, stored: readonly BatchToStore[]) => Promise<void>;
+  /** told of the batches a transaction stored, once it has committed (the readings indexer) */
+  onStored?: (stored: readonly BatchToStore[]) => void;
 }
 
 export type InTransaction = <T>(fn: (c: pg.PoolClient) => Promise<T>) => Promise<T>;
@@ -80,11 +80,15 @@ export class PgBatchCommitter {
     }
   }
 
-  private transaction(batches: BatchToStore[]): Promise<CommitOutcome[]> {
-    return this.inTransaction((c) => this.checkAndStore(c, batches));
+  private async transaction(batches: BatchToStore[]): Promise<CommitOutcome[]> {
+    const stored: BatchToStore[] = [];
+    const outcomes = await this.inTransaction((c) => this.checkAndStore(c, batches, stored));
+    if (stored.length > 0) this.opts.onStored?.(stored);
+    return outcomes;
   }
 
-  private async checkAndStore(c: pg.PoolClient, batches: BatchToStore[]): Promise<CommitOutcome[]> {
+  /** Check each batch against its chain and store those that extend it, listed in `stored`. */
+  private async checkAndStore(c: pg.PoolClient, batches: BatchToStore[], stored: BatchToStore[]): Promise<CommitOutcome[]> {
     const devices = [...new Set(batches.map((b) => b.header.device))].sort();
     const heads = await lockHeads(c, devices);
     const missing = devices.filter((d) => !heads.has(d));
@@ -131,7 +135,7 @@ export class PgBatchCommitter {
     }
     if (appended.length > 0) {
       await insertBatches(c, appended);
-      await this.opts.alsoStore?.(c, appended);
+      stored.push(...appended);
       await moveHeads(c, devices.filter((d) => appended.some((b) => b.header.device === d)).map((d) => [d, heads.get(d)!] as const));
     }
     return outcomes;
@@ -150,7 +154,8 @@ const BATCH_FIELDS = 14;
 /**
  * The accepted batches, in one statement: a VALUES row of parameters each (parameters, not
  * arrays, so that the records' text is sent as it is rather than escaped into an array literal).
- * What else an accepted batch writes goes beside this, in the same transaction.
+ * Each batch that has records is entered in readings_pending in the same statement: its readings
+ * are written after the commit, and whoever writes them takes the entry out (migration 007).
  */
 async function insertBatches(c: pg.PoolClient, batches: BatchToStore[]): Promise<void> {
   const values: unknown[] = [];
@@ -163,7 +168,10 @@ async function insertBatches(c: pg.PoolClient, batches: BatchToStore[]): Promise
     rows.push(`(${Array.from({ length: BATCH_FIELDS }, (_, k) => `$${at + k + 1}`).join(', ')})`);
   }
   await c.query(
-    `INSERT INTO sink_batches (device, epoch, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at, prune_cover, time_flags) VALUES ${rows.join(', ')}`,
+    `WITH stored AS (
+       INSERT INTO sink_batches (device, epoch, batch, first_seq, last_seq, hash, header, records, pruned, min_ts, max_ts, received_at, prune_cover, time_flags)
+       VALUES ${rows.join(', ')} RETURNING device, epoch, batch, pruned)
+     INSERT INTO readings_pending (device, epoch, batch) SELECT device, epoch, batch FROM stored WHERE NOT pruned`,
     values);
 }
 

@@ -15,18 +15,23 @@ import { PgAnchors } from './pg-anchors.ts';
 import { PgBatchCommitter } from './pg-batch-commit.ts';
 import { PgRestarts } from './pg-restarts.ts';
 import type { Logger } from 'pino';
-import { insertReadings, PgReadingsIndex } from '../readings/pg-readings.ts';
+import { PgReadingsIndex } from '../readings/pg-readings.ts';
+import { PgReadingsWriter, type BatchReadings } from '../readings/pg-readings-write.ts';
+import { PgReadingsIndexer } from '../readings/pg-indexer.ts';
+import { SeriesCatalogue } from '../readings/pg-series.ts';
 import { ReadingPartitions } from '../readings/pg-partitions.ts';
-import { backfillReadings, markBackfillNeeded } from '../readings/pg-backfill.ts';
+import { fillPending } from '../readings/pg-backfill.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import type {
   AcceptRestartOutcome, AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, RestartRow, SinkStore,
   StoredBatchRow, TimeFlagCounts,
 } from './types.ts';
 
-/** The readings of the batches a group stored (pruned ones have none), in the group's transaction. */
-async function storeReadings(c: pg.PoolClient, stored: readonly BatchToStore[]): Promise<void> {
-  for (const b of stored) if (!b.pruned) await insertReadings(c, b.header.device, b.header.batch, readingRows(b.text), epochOf(b.header));
+/** The readings of stored batches (pruned ones have none), as the indexer writes them. */
+function readingsOf(stored: readonly BatchToStore[]): BatchReadings[] {
+  return stored.filter((b) => !b.pruned).map((b) => ({
+    device: b.header.device, epoch: epochOf(b.header), batch: b.header.batch, rows: b.readings ?? readingRows(b.text),
+  }));
 }
 
 interface BatchDbRow {
@@ -82,6 +87,7 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
   protected readonly anchorsPart = new PgAnchors({ db: () => this.db, tx: (fn) => this.tx(fn) });
   private committer: PgBatchCommitter | null = null;
   private partitions: ReadingPartitions | null = null;
+  private indexer: PgReadingsIndexer | null = null;
 
   private readonly opts: PostgresStoreOptions;
 
@@ -118,32 +124,41 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
         });
       }
       await migrate(client);
-      if (this.readingsOn) await this.startReadings(client);
-      else await markBackfillNeeded(client);
     } catch (err) {
       client.release();
       await this.close();
       throw err;
     }
     client.release();
-    this.pool = pool;
+    if (this.readingsOn) await this.startReadings().catch(async (err) => {
+      await this.close();
+      throw err;
+    });
     // half the connections store batches (in groups); the rest answer lookups, proofs and reports
+    const indexer = this.indexer;
     this.committer = new PgBatchCommitter((fn) => this.tx(fn), {
       parallel: Math.max(1, Math.floor((this.opts.poolSize ?? 8) / 2)), maxGroup: 64,
-      // in the same transaction: an accepted batch is queryable, and a duplicate never gets this far
-      ...(this.readingsOn ? { alsoStore: storeReadings } : {}),
+      // after the commit, off the path that acknowledges the batch (a duplicate never gets this far);
+      // with the index off, each batch's entry in readings_pending waits for a start with it on
+      ...(indexer ? { onStored: (stored: readonly BatchToStore[]) => indexer.enqueue(readingsOf(stored)) } : {}),
     });
   }
 
-  /** The readings index: partitions, the readings of batches stored without it, then the upkeep. */
-  private async startReadings(client: pg.PoolClient): Promise<void> {
+  /**
+   * The readings index: partitions, the readings of batches stored without it (or by a process
+   * that died before writing them), the upkeep, and the indexer of the batches accepted from now.
+   */
+  private async startReadings(): Promise<void> {
     const log = this.opts.log;
-    this.partitions = new ReadingPartitions({ db: () => this.db, monthsAhead: this.opts.readings?.monthsAhead ?? 3, ...(log ? { log } : {}) });
+    const db = () => this.db;
+    this.partitions = new ReadingPartitions({ db, monthsAhead: this.opts.readings?.monthsAhead ?? 3, ...(log ? { log } : {}) });
     await this.partitions.ensure();
-    const added = await backfillReadings(client);
+    const added = await fillPending(db, 0);
     if (added > 0) log?.info({ readings: added }, 'readings of batches stored without the readings index filled in');
     // start() runs the upkeep once more, which gives the filled-in months their partitions
     await this.partitions.start();
+    this.indexer = new PgReadingsIndexer({ db, writer: new PgReadingsWriter(new SeriesCatalogue(db)), ...(log ? { log } : {}) });
+    this.indexer.start();
   }
 
   private get readingsOn(): boolean {
@@ -151,6 +166,8 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
   }
 
   async close(): Promise<void> {
+    await this.indexer?.stop();
+    this.indexer = null;
     await this.partitions?.stop();
     this.partitions = null;
     await this.pool?.end();
@@ -308,6 +325,6 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
   }
 
   readings(): ReadingsIndex | null {
-    return this.readingsOn ? new PgReadingsIndex(() => this.db) : null;
+    return this.readingsOn ? new PgReadingsIndex(() => this.db, () => this.indexer?.settled() ?? Promise.resolve()) : null;
   }
 }

@@ -5,7 +5,7 @@ import type { BatchHeader } from '../../protocol/batch.ts';
 import type { PruneCover } from '../../protocol/prune-cover.ts';
 import type { ProvableBatch } from '../../protocol/restart.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
-import type { ReadingsIndex } from '../readings/types.ts';
+import type { ReadingRow, ReadingsIndex } from '../readings/types.ts';
 
 export interface BatchToStore {
   header: BatchHeader;
@@ -23,6 +23,11 @@ export interface BatchToStore {
   minTs: number | null;
   maxTs: number | null;
   receivedAt: number;
+  /**
+   * the batch's readings as decoded on arrival (cloud-sink/readings/arrival.ts), those the readings
+   * index holds; absent, the store reads them from `text`
+   */
+  readings?: ReadingRow[];
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { DecodedReading } from '../../protocol/columnar/decoder.ts';
+
 /** A request body the sink cannot read: answered 400 with this one-line message. */
 export class WireError extends Error {
   override name = 'WireError';
@@ -12,8 +14,8 @@ export class WireError extends Error {
 /**
  * A request body, read but not yet verified. A JSON body carries `records` (objects, checked with
  * protocol checkBatch); a columnar body carries `lines`, the records' canonical bytes rebuilt by
- * the decoder, with the readings' time span.
+ * the decoder, with the readings' time span and each reading's fields (for the readings index).
  */
 export type DecodedBatch =
   | { header: unknown; pruned: boolean; records: unknown; lines?: undefined; cover?: unknown }
-  | { header: unknown; pruned: boolean; lines: string[]; minTs: number | null; maxTs: number | null; records?: undefined; cover?: undefined };
+  | { header: unknown; pruned: boolean; lines: string[]; minTs: number | null; maxTs: number | null; readings?: DecodedReading[]; records?: undefined; cover?: undefined };

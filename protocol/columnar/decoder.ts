@@ -7,6 +7,7 @@
 import { canonicalize } from '../canonical.ts';
 import type { JsonValue } from '../canonical.ts';
 import { recordProblem } from '../records.ts';
+import type { ParsedReading } from './canonical-reading-parser.ts';
 import { ReadingLines, type ReadingTemplate } from './reading-lines.ts';
 
 import { COLUMNAR_CONTENT_TYPE, COLUMNAR_MAGIC as MAGIC } from './encoder.ts';
@@ -35,12 +36,20 @@ export interface ColumnarBatch {
   /** the readings' time span, null when the batch holds none */
   minTs: number | null;
   maxTs: number | null;
+  /** each reading's fields as decoded, for a receiver that indexes them without parsing the lines again */
+  readings: DecodedReading[];
 }
+
+/** A reading's fields, as the encoder's parser reads them from a line, with its seq. */
+export type DecodedReading = ParsedReading & { seq: number };
+
 /** A series' template for one combination of score, flags and meta (indices into the body's tables). */
 interface SeriesTemplate {
   scoreRef: number;
   flagsRef: number;
   metaRef: number;
+  score: number;
+  flags: string[];
   template: ReadingTemplate;
 }
 
@@ -212,6 +221,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
   if (rawCount > count) throw new ColumnarError('columnar body has more raw records than records');
   const raw = r.section('raw records');
   const lines: string[] = new Array(count);
+  const readings: DecodedReading[] = [];
   const isRaw = new Uint8Array(count);
   let at = 0;
   for (let i = 0; i < rawCount; i++) {
@@ -221,7 +231,10 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
     const problem = recordProblem(rec);
     if (problem) throw new ColumnarError(`record ${at}: ${problem}`, 'bad_record');
     if (rec.device !== device || rec.seq !== first + at) throw new ColumnarError(`record ${at} is not seq ${first + at} of ${device}`, 'bad_record');
-    if (rec.kind === 'reading') noteTs(rec.ts as number);
+    if (rec.kind === 'reading') {
+      noteTs(rec.ts as number);
+      readings.push(rawReading(rec));
+    }
     lines[at] = canonicalize(rec);
     isRaw[at] = 1;
   }
@@ -278,7 +291,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
             metas.set(metaRef, meta);
           }
         }
-        held = { scoreRef, flagsRef, metaRef, template: readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags) };
+        held = { scoreRef, flagsRef, metaRef, score, flags, template: readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags) };
       }
       st.before = st.last;
       st.last = held;
@@ -286,9 +299,19 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
     const template = held.template;
     noteTs(ts);
     lines[i] = ReadingLines.line(template, first + i, ts, value);
+    readings.push({ sensor: ser.sensor, metric: ser.metric, unit: ser.unit, ts, value, score: held.score, flags: held.flags, seq: first + i });
   }
   for (const [name, c] of [['series', cSeries], ['timestamp', cTs], ['value code', cCode], ['value', cValue], ['score', cScore], ['flags', cFlags], ['meta', cMeta]] as const) {
     if (!c.done()) throw new ColumnarError(`columnar ${name} column has trailing bytes`);
   }
-  return { header, lines, pruned, minTs, maxTs };
+  return { header, lines, pruned, minTs, maxTs, readings };
+}
+
+/** A raw reading record (checked by recordProblem) as a decoded reading. */
+function rawReading(rec: Record<string, unknown>): DecodedReading {
+  const q = rec.quality as { score: number; flags: unknown[] };
+  return {
+    sensor: rec.sensor as string, metric: rec.metric as string, unit: rec.unit as string, ts: rec.ts as number,
+    value: rec.value as number | null, score: q.score, flags: q.flags.map(String), seq: rec.seq as number,
+  };
 }
