@@ -36,6 +36,8 @@ export const defaultDetectorParams: DetectorParams = {
   forecastJitter: 3,
   forecastDeviation: 1,
   forecastJudgedAfter: 2016,
+  transitionLength: 4,
+  transitionLevels: 16,
 };
 
 /**
