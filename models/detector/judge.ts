@@ -121,8 +121,9 @@ export class Likelihood {
 export class SurpriseJudge {
   private readonly contextLikelihood: Likelihood;
   private readonly forecastLikelihood: Likelihood;
-  private readonly transitions: TransitionNovelty | null;
-  private readonly transitionLikelihood: Likelihood;
+  /** the young stream's member and its likelihood, released once it falls silent */
+  private transitions: TransitionNovelty | null;
+  private transitionLikelihood: Likelihood | null;
   private readonly recentValues: RollingRanks;
   private seen = 0;
   private min = Number.POSITIVE_INFINITY;
@@ -143,7 +144,7 @@ export class SurpriseJudge {
     // seen weekdays would take the first weekend for an anomaly
     this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation, p.forecastJudgedAfter);
     this.transitions = p.transitionLength > 0 ? new TransitionNovelty(p.transitionLength, p.transitionLevels, p.contextTailWindow) : null;
-    this.transitionLikelihood = new Likelihood(p.smooth, p.historyWindow);
+    this.transitionLikelihood = this.transitions ? new Likelihood(p.smooth, p.historyWindow) : null;
   }
 
   update(s: Surprises): DetectorVerdict {
@@ -159,10 +160,12 @@ export class SurpriseJudge {
       const u = this.contextLikelihood.update(s.novelty);
       if (u > best && tails()) (best = u), (kind = 'context');
     }
-    const t = this.transitions?.update(x) ?? Number.NaN;
-    if (Number.isFinite(t)) {
-      const u = this.transitionLikelihood.update(t);
-      if (u > best && tails()) (best = u), (kind = 'transition');
+    if (this.transitions && this.transitionLikelihood) {
+      const t = this.transitions.update(x);
+      if (Number.isFinite(t)) {
+        const u = this.transitionLikelihood.update(t);
+        if (u > best && tails()) (best = u), (kind = 'transition');
+      } else if (!this.transitions.active) (this.transitions = null), (this.transitionLikelihood = null);
     }
     if (Number.isFinite(s.forecast) && p.forecastWeight > 0) {
       const u = this.forecastLikelihood.update(s.forecast) * p.forecastWeight;
