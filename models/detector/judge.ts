@@ -4,11 +4,13 @@
 // deviation of their history, as the tail probability of a Student t, which is what a new value
 // of a normal quantity looks like when its mean and deviation are only estimated from n values:
 // a young history cannot make a surprise look like a one-in-a-billion event). The score is the
-// stronger of the two on a log scale (-log10 of the tail probability / fullScale, capped at 1), or
+// strongest of them on a log scale (-log10 of the tail probability / fullScale, capped at 1), or
 // 1 for a new extreme. A new shape counts only at a value in the tails of the stream's recent
 // past: a stream's ordinary wiggles produce shapes never seen before all the time, and at
-// ordinary levels they are not what anyone calls an anomaly. The first `warmup` steps only
-// learn; after a detection the next `suppress` steps are quiet: one event, one alert.
+// ordinary levels they are not what anyone calls an anomaly. A young stream's unseen transitions
+// (transitions.ts) are judged the same way, at the tails, until the tail check's window is full.
+// The first `warmup` steps only learn; after a detection the next `suppress` steps are quiet:
+// one event, one alert.
 import { log10StudentTail, RollingRanks, RollingStats } from './stats.ts';
 import { TransitionNovelty } from './transitions.ts';
 import type { Surprises } from './surprises.ts';
