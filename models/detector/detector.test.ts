@@ -192,3 +192,18 @@ test('neighbour novelty: a repeated shape scores zero, an unseen one does not', 
   assert.ok(last > 1, `novelty ${last}`);
   assert.ok(Number.isNaN(new NeighbourNovelty(4, 50).update(1, 1)), 'no history, no score');
 });
+
+test("a young stream's unseen transitions at its tails are judged, and only while it is young", () => {
+  // a wave whose trough, on some days, drops to a new floor for a few steps: a new transition at
+  // the tails; the same drop after the tail check's window has filled is left to the other members
+  const values = wave(9000);
+  const drops = [1275, 2575, 5075, 7575];
+  for (const at of drops) for (let i = at; i < at + 3; i++) values[i] = 4;
+  const out = run(values);
+  const transition = out.flatMap((v, i) => (v.kind === 'transition' ? [i] : []));
+  assert.ok(transition.length > 0 && transition.every((i) => i <= defaultDetectorParams.contextTailWindow), `transition verdicts at ${transition.join(',')}`);
+  assert.ok(out.slice(0, 2600).some((v) => v.score >= defaultDetectorParams.fireLevel), 'the young drops are found');
+  // off, it says nothing
+  const off = run(values, null, { ...defaultDetectorParams, transitionLength: 0 });
+  assert.ok(off.every((v) => v.kind !== 'transition'));
+});

@@ -5,7 +5,9 @@
 //     forecaster (the TensorFlow.js model's weights, run in plain JS);
 //   - judge.ts: how surprising is too surprising for this stream: each surprise against the
 //     stream's own history of it (an anomaly likelihood), new shapes only at values in the tails
-//     of the stream's recent past, and a value beyond the range seen so far.
+//     of the stream's recent past, and a value beyond the range seen so far; while the stream is
+//     young (its first two weeks), unseen transitions between bands of its range as well
+//     (transitions.ts), judged the same way, since its other windows are not yet full.
 // The split lets an evaluation keep the first stage's figures and try the second with other
 // settings (cross-validation chooses among a few), without running the costly part again.
 import { SurpriseJudge, type DetectorVerdict, type JudgeParams } from './judge.ts';
@@ -36,6 +38,8 @@ export const defaultDetectorParams: DetectorParams = {
   forecastJitter: 3,
   forecastDeviation: 1,
   forecastJudgedAfter: 2016,
+  transitionLength: 4,
+  transitionLevels: 16,
 };
 
 /**

@@ -4,12 +4,15 @@
 // deviation of their history, as the tail probability of a Student t, which is what a new value
 // of a normal quantity looks like when its mean and deviation are only estimated from n values:
 // a young history cannot make a surprise look like a one-in-a-billion event). The score is the
-// stronger of the two on a log scale (-log10 of the tail probability / fullScale, capped at 1), or
+// strongest of them on a log scale (-log10 of the tail probability / fullScale, capped at 1), or
 // 1 for a new extreme. A new shape counts only at a value in the tails of the stream's recent
 // past: a stream's ordinary wiggles produce shapes never seen before all the time, and at
-// ordinary levels they are not what anyone calls an anomaly. The first `warmup` steps only
-// learn; after a detection the next `suppress` steps are quiet: one event, one alert.
+// ordinary levels they are not what anyone calls an anomaly. A young stream's unseen transitions
+// (transitions.ts) are judged the same way, at the tails, until the tail check's window is full.
+// The first `warmup` steps only learn; after a detection the next `suppress` steps are quiet:
+// one event, one alert.
 import { log10StudentTail, RollingRanks, RollingStats } from './stats.ts';
+import { TransitionNovelty } from './transitions.ts';
 import type { Surprises } from './surprises.ts';
 
 export interface JudgeParams {
@@ -52,9 +55,17 @@ export interface JudgeParams {
   forecastDeviation: number;
   /** forecast surprises seen before the forecast is judged */
   forecastJudgedAfter: number;
+  /**
+   * steps of context of the young stream's transition member (transitions.ts; 0 = off). It
+   * speaks for the stream's first `contextTailWindow` steps, until the tail check's window is
+   * full, and like a new shape only at a value in the tails
+   */
+  transitionLength: number;
+  /** bands of the range seen so far the transition member cuts values into */
+  transitionLevels: number;
 }
 
-export type SurpriseKind = 'context' | 'forecast' | 'range';
+export type SurpriseKind = 'context' | 'transition' | 'forecast' | 'range';
 
 export interface DetectorVerdict {
   /** 0..1, higher = more anomalous */
@@ -112,6 +123,9 @@ export class Likelihood {
 export class SurpriseJudge {
   private readonly contextLikelihood: Likelihood;
   private readonly forecastLikelihood: Likelihood;
+  /** the young stream's member and its likelihood, released once it falls silent */
+  private transitions: TransitionNovelty | null;
+  private transitionLikelihood: Likelihood | null;
   private readonly recentValues: RollingRanks;
   private seen = 0;
   private min = Number.POSITIVE_INFINITY;
@@ -131,6 +145,8 @@ export class SurpriseJudge {
     // weekend or a weekly cycle are part of what is ordinary for it, and a model that has only
     // seen weekdays would take the first weekend for an anomaly
     this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation, p.forecastJudgedAfter);
+    this.transitions = p.transitionLength > 0 ? new TransitionNovelty(p.transitionLength, p.transitionLevels, p.contextTailWindow) : null;
+    this.transitionLikelihood = this.transitions ? new Likelihood(p.smooth, p.historyWindow) : null;
   }
 
   update(s: Surprises): DetectorVerdict {
@@ -139,9 +155,19 @@ export class SurpriseJudge {
     this.seen++;
     let kind: DetectorVerdict['kind'] = 'none';
     let best = 0;
+    // computed once, and only when a surprise needs it: two binary searches
+    let inTails: boolean | undefined;
+    const tails = () => (inTails ??= this.recentValues.shareBeyond(x) <= p.contextTailShare);
     if (Number.isFinite(s.novelty)) {
       const u = this.contextLikelihood.update(s.novelty);
-      if (u > best && this.recentValues.shareBeyond(x) <= p.contextTailShare) (best = u), (kind = 'context');
+      if (u > best && tails()) (best = u), (kind = 'context');
+    }
+    if (this.transitions && this.transitionLikelihood) {
+      const t = this.transitions.update(x);
+      if (Number.isFinite(t)) {
+        const u = this.transitionLikelihood.update(t);
+        if (u > best && tails()) (best = u), (kind = 'transition');
+      } else if (!this.transitions.active) (this.transitions = null), (this.transitionLikelihood = null);
     }
     if (Number.isFinite(s.forecast) && p.forecastWeight > 0) {
       const u = this.forecastLikelihood.update(s.forecast) * p.forecastWeight;

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { prng } from '../../kernel/prng.ts';
 import type { NabWindows } from './corpus.ts';
 import { bestOnTraining, categoryOf, crossValidate, type Candidate, type Chooser, type ScoredSeries } from './crossval.ts';
-import { NAB_PROFILES, scoreCorpus } from './evaluate.ts';
+import { judge, JUDGE_CANDIDATES, NAB_PROFILES, scoreCorpus, type SeriesSurprises } from './evaluate.ts';
+import { defaultDetectorParams, StreamDetector } from '../detector/detector.ts';
 
 const cost = NAB_PROFILES.standard!;
 const STEP = 300_000;
@@ -118,4 +119,45 @@ test('cross-validation refuses candidates run on different files, or a single ca
   assert.throws(() => crossValidate([candidates[0]!, short], windows, cost), /not run on the same files/);
   const one = [{ label: 'one', series: candidates[0]!.series.filter((s) => categoryOf(s.name) === 'alpha') }];
   assert.throws(() => crossValidate(one, windows, cost), /at least two categories/);
+});
+
+test("the judging grid replays each stream's own detector: every member learns from that stream's kept figures alone", () => {
+  // the grid's candidates are scored from the first stage's kept figures (judge()); a member that
+  // learned from anything else (another stream, a label, the order of the files) would make the
+  // replay differ from what the detector said while it ran. Two streams, one of them young and
+  // bursty, so the transition member and the tail check both speak
+  const rand = prng(7);
+  const streams = [
+    Array.from({ length: 5000 }, (_, i) => 10 + 3 * Math.sin((2 * Math.PI * i) / 288) + rand() * 0.3 + (i > 3000 ? 4 : 0)),
+    Array.from({ length: 3000 }, () => (rand() < 0.02 ? 50 * rand() : rand())),
+  ];
+  const kept: SeriesSurprises[] = [];
+  const said: Float64Array[] = [];
+  const kinds = new Set<string>();
+  for (const values of streams) {
+    const d = new StreamDetector(defaultDetectorParams);
+    const n = values.length;
+    const s: SeriesSurprises = { value: new Float64Array(n), novelty: new Float64Array(n), forecast: new Float64Array(n), stepped: new Uint8Array(n).fill(1) };
+    const scores = new Float64Array(n);
+    values.forEach((x, i) => {
+      const v = d.update(x);
+      scores[i] = v.score;
+      kinds.add(v.kind);
+      s.value[i] = d.last!.value;
+      s.novelty[i] = d.last!.novelty;
+      s.forecast[i] = d.last!.forecast;
+    });
+    kept.push(s);
+    said.push(scores);
+  }
+  assert.ok(said.some((sc) => sc.some((v) => v >= defaultDetectorParams.fireLevel)), 'the streams raise something');
+  assert.ok(kinds.has('transition'), `kinds seen: ${[...kinds].join(', ')}`);
+  for (const c of JUDGE_CANDIDATES) {
+    const params = { ...defaultDetectorParams, ...c.params };
+    // in either order, each stream's replay is the same
+    const forward = kept.map((s) => judge(s, params));
+    const backward = [...kept].reverse().map((s) => judge(s, params)).reverse();
+    assert.deepEqual(forward, backward);
+  }
+  kept.forEach((s, i) => assert.deepEqual(judge(s, defaultDetectorParams), said[i]));
 });
