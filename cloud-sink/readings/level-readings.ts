@@ -24,6 +24,8 @@ import { HOUR_MS, hourlyPlan, type LatestReading, type ReadingRow, type Readings
 const PAGE = 1000;
 /** chunks a page: each holds at most one batch's readings of a series in an hour */
 const CHUNK_PAGE = 64;
+/** chunks a page when only the last hour is wanted: most hours have one or two */
+const LAST_HOUR_PAGE = 4;
 
 export type ReadingPut = { type: 'put'; key: string; value: string } | { type: 'put'; key: string; value: Buffer; valueEncoding: 'buffer' };
 
@@ -112,12 +114,13 @@ interface HourChunk {
 
 /** Each hour's chunks of a key range, an hour at a time, in hour order. */
 async function eachHour(db: Level<string, string>, prefix: string, gte: string, lt: string, reverse: boolean, fn: (hour: number, chunks: HourChunk[]) => boolean | void): Promise<void> {
+  const pageSize = reverse ? LAST_HOUR_PAGE : CHUNK_PAGE;
   const it = db.iterator<string, Uint8Array>({ gte, lt, reverse, valueEncoding: 'view' });
   let hourKey = '';
   let chunks: HourChunk[] = [];
   try {
     for (;;) {
-      const page = await it.nextv(CHUNK_PAGE);
+      const page = await it.nextv(pageSize);
       for (const [key, data] of page) {
         const h = key.slice(prefix.length, prefix.length + 16);
         if (h !== hourKey && chunks.length > 0) {
