@@ -1,9 +1,13 @@
 // A sink store whose readings index is in the first layout (a key per reading), made on a real
 // LevelDB by that layout's own writer kept here, is converted to chunks when it opens: the old keys
 // are gone and every answer is what a store indexed in chunks from the start gives. A conversion
-// cut short (a write that fails midway, leaving the disk as a crash would) finishes on the next open.
+// cut short (a write that fails midway, leaving the disk as a crash would; a real sink process
+// SIGKILLed in it) finishes on the next open.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { Level } from 'level';
 import pino from 'pino';
@@ -18,6 +22,7 @@ import { foldBySeries } from './fold.ts';
 import { readingRows, type ReadingRow } from './types.ts';
 
 const START = Date.UTC(2026, 1, 1, 0, 59, 30);
+const BIN = new URL('../../bin/fieldproof.js', import.meta.url).pathname;
 const DEVICE = 'dev-1';
 
 function toStore(b: Batch): BatchToStore {
@@ -65,21 +70,26 @@ function failingBatch(nth: number, match: (ops: { type: string; key: string }[])
 describe('readings index in the first layout, converted on open', () => {
   const tmp = tempDir();
   // 6 batches of 4,000 readings of 4 sensors at 1 Hz across an hour's edge: 24,000 per-reading keys
-  const chain = makeChain(DEVICE, generateKey(), 6, 4000, { start: START });
+  const key = generateKey();
+  const chain = makeChain(DEVICE, key, 6, 4000, { start: START });
   const oldDir = join(tmp.dir, 'old');
   const freshDir = join(tmp.dir, 'fresh');
   after(tmp.cleanup);
 
-  before(async () => {
-    // the batches, stored with the index off, then the first layout's keys written as that code did
-    const store = new LevelSinkStore(oldDir, { readings: false });
+  /** The batches, stored with the index off, then the first layout's keys written as that code did. */
+  async function oldLayoutStore(dir: string): Promise<void> {
+    const store = new LevelSinkStore(dir, { readings: false });
     await store.open();
     for (const b of chain) assert.deepEqual(await store.commitBatch(toStore(b)), { status: 'stored' });
     await store.close();
-    const db = await openLevel(oldDir);
+    const db = await openLevel(dir);
     for (const b of chain) await db.batch(perReadingPuts(DEVICE, b.header.batch, readingRows(b.records.map((r) => JSON.stringify(r)).join('\n'))));
     await db.put('m!readings', '1', { sync: true });
     await db.close();
+  }
+
+  before(async () => {
+    await oldLayoutStore(oldDir);
     const fresh = new LevelSinkStore(freshDir);
     await fresh.open();
     for (const b of chain) await fresh.commitBatch(toStore(b));
@@ -135,7 +145,38 @@ describe('readings index in the first layout, converted on open', () => {
     assert.ok(expected.slice(1).every((a) => (a as { points: unknown[] }).points.length > 0), 'every query has points');
     assert.deepEqual(await answers(oldDir), expected);
   });
+
+  it('finishes a conversion whose sink process was SIGKILLed while converting, and again while indexing', async (t) => {
+    const dataDir = join(tmp.dir, 'killed');
+    await oldLayoutStore(join(dataDir, 'store'));
+    const config = join(tmp.dir, 'killed.yaml');
+    writeFileSync(config, `listen: 127.0.0.1:0\ndataDir: ${JSON.stringify(dataDir)}\ndevices:\n  - id: ${DEVICE}\n    key: ${key.public}\n`);
+    const seen = [await killAt(config, 'converting'), await killAt(config, 'keys deleted')];
+    assert.equal(seen[0], 'converting', 'the first process was killed in the conversion');
+    t.diagnostic(`killed at: ${seen.join(', ')}`);
+    const expected = await answers(freshDir);
+    assert.deepEqual(await answers(join(dataDir, 'store')), expected, `killed at: ${seen.join(', ')}`);
+    assert.equal(await countKeys(join(dataDir, 'store'), 'q!', 'q!~'), 0);
+  });
 });
+
+/**
+ * Starts `fieldproof sink` on `config` and SIGKILLs it at its first log line that includes `at`
+ * (or once it listens, if the conversion was over before); says which.
+ */
+function killAt(config: string, at: string): Promise<string> {
+  const child = spawn(process.execPath, [BIN, 'sink', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let killedAt = 'exit';
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (killedAt !== 'exit') return;
+    const hit = line.includes(at) ? at : /listening/i.test(line) ? 'listening' : null;
+    if (hit) {
+      killedAt = hit;
+      child.kill('SIGKILL');
+    }
+  });
+  return new Promise((resolve) => child.on('exit', () => resolve(killedAt)));
+}
 
 /** An open whose conversion is cut short: it fails, and its LevelDB is closed as a dying process's would be. */
 async function cutOpen(dir: string): Promise<void> {
