@@ -109,17 +109,19 @@ function writeNullRuns(w: ByteWriter, rows: readonly ReadingRow[], idx: readonly
 }
 
 function writeScoreRuns(w: ByteWriter, rows: readonly ReadingRow[], idx: readonly number[]): void {
-  const runs: [number, number][] = [];
-  for (const i of idx) {
-    const score = rows[i]!.score;
-    const last = runs[runs.length - 1];
-    if (last && Object.is(last[1], score)) last[0]++;
-    else runs.push([1, score]);
-  }
-  w.uvarint(runs.length);
-  for (const [len, score] of runs) {
+  // almost always one run: counted first, then written, with no list of runs made
+  let runs = 1;
+  for (let k = 1; k < idx.length; k++) if (rows[idx[k]!]!.score !== rows[idx[k - 1]!]!.score) runs++;
+  w.uvarint(runs);
+  let len = 1;
+  for (let k = 1; k <= idx.length; k++) {
+    if (k < idx.length && rows[idx[k]!]!.score === rows[idx[k - 1]!]!.score) {
+      len++;
+      continue;
+    }
     w.uvarint(len);
-    w.float64(score);
+    w.float64(rows[idx[k - 1]!]!.score);
+    len = 1;
   }
 }
 
