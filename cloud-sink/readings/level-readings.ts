@@ -9,8 +9,8 @@
 // of the sink's throughput (192,700 readings/s without the index, 118,200 with): some 2.5 µs a
 // reading inside LevelDB for a 50-byte key and its entry, against 1 µs of the sink's own work. A
 // chunk holds a reading in about 4.4 bytes and adds three keys per series and hour of a batch:
-// the same drain, in alternating pairs on a loaded machine, went 16% slower with the index in
-// chunks where it went 59% slower with a key per reading (README, Measured). A chunk is written
+// the same drain, in alternating pairs, went 12% slower with the index in chunks where it went
+// 39% slower with a key per reading (README, Measured). A chunk is written
 // once, whole, with its batch: never read back and rewritten in a commit, and a series over
 // [from, to) is still one key range, from hour(from), since no chunk holds a reading outside its
 // hour. Stores in the first layout are converted when they open (level-layout.ts).
