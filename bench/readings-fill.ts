@@ -97,13 +97,13 @@ export async function fillLevel(db: Level<string, string>, l: Layout, minutes: n
   const row = (sensor: string, ts: number, value: number, seq: number): ReadingRow => ({ sensor, metric: 'co2_ppm', ts, value, unit: 'ppm', score: 1, flags: [], seq });
   const dense: ReadingRow[] = [];
   for (let k = l.denseRows - 1; k >= 0; k--) dense.push(row(SERIES.sensor, l.end - MIN - k * MIN, 400 + (k % 300), l.denseRows - k));
-  for (let i = 0; i < dense.length; i += 10_000) await db.batch(readingPuts(DENSE_DEVICE, 1 + i / 10_000, dense.slice(i, i + 10_000)));
+  for (let i = 0; i < dense.length; i += 10_000) await db.batch<string, string | Buffer>(readingPuts(DENSE_DEVICE, 1 + i / 10_000, dense.slice(i, i + 10_000)), {});
   for (let d = 1; d <= l.devices; d++) {
     const rows: ReadingRow[] = [];
     for (let m = l.maxMinutes - minutes; m < l.maxMinutes; m++) {
       for (let s = 1; s <= l.sensors; s++) rows.push(row(`s-${s}`, start + m * MIN, 400 + ((d * 31 + s * 7 + m) % 200), m * l.sensors + s));
     }
-    await db.batch(readingPuts(gridDevice(d), 1, rows));
+    await db.batch<string, string | Buffer>(readingPuts(gridDevice(d), 1, rows), {});
     if (d % 50 === 0 || d === l.devices) progress(d);
   }
 }

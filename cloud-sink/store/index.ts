@@ -14,5 +14,5 @@ export async function createStore(config: SinkConfig, log?: Logger): Promise<Sin
     return new PostgresSinkStore({ url, poolSize: config.store.poolSize, readings: config.readings, ...(log ? { log } : {}), ...(config.store.schema ? { schema: config.store.schema } : {}) });
   }
   const { LevelSinkStore } = await import('./level-store.ts');
-  return new LevelSinkStore(join(config.dataDir, 'store'), { readings: config.readings.enabled });
+  return new LevelSinkStore(join(config.dataDir, 'store'), { readings: config.readings.enabled, ...(log ? { log } : {}) });
 }

@@ -4,13 +4,15 @@
 // before it leave.
 
 import type { Level } from 'level';
+import type { Logger } from 'pino';
 import { epochOf, type BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { LevelOpenError, openLevel } from '../../kernel/level-open.ts';
 import { LevelMrvStore } from '../mrv/store/level-mrv-store.ts';
 import type { MrvStore } from '../mrv/store/types.ts';
 import { chainDecision } from './chain.ts';
-import { LevelReadingsIndex, readingPuts } from '../readings/level-readings.ts';
+import { LevelReadingsLayout } from '../readings/level-layout.ts';
+import { LevelReadingsIndex, readingPuts, type ReadingPut } from '../readings/level-readings.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import { AnchoredStore } from './anchored-store.ts';
 import { LevelAnchors } from './level-anchors.ts';
@@ -41,12 +43,14 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
 
   private readonly dir: string;
   private readonly readingsOn: boolean;
+  private readonly readingsLayout: LevelReadingsLayout;
 
   /** `readings`: keep the readings index (cloud-sink/readings/) with every batch; on by default */
-  constructor(dir: string, opts: { readings?: boolean } = {}) {
+  constructor(dir: string, opts: { readings?: boolean; log?: Logger } = {}) {
     super();
     this.dir = dir;
     this.readingsOn = opts.readings ?? true;
+    this.readingsLayout = new LevelReadingsLayout({ level: () => this.level, held: this, ...(opts.log ? { log: opts.log } : {}) });
   }
 
   private get level(): Level<string, string> {
@@ -65,29 +69,9 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
     this.db = db;
     this.acceptSeq = Number((await db.get(K.acceptCounter)) ?? 0);
     await this.anchorsPart.load();
-    if (!this.readingsOn) await db.del(K.readingsComplete, { sync: true });
-    else if ((await db.get(K.readingsComplete)) === undefined) await this.indexHeldReadings();
-  }
-
-  /**
-   * The readings of batches stored before the readings index existed, or while it was off: put
-   * again from the stored lines (a reading already indexed is put again as it was).
-   */
-  private async indexHeldReadings(): Promise<void> {
-    for (const device of await this.devices()) {
-      let ops: Op[] = [];
-      for (const epoch of await this.epochs(device)) {
-        for await (const { row, lines } of this.batches(device, 1, epoch)) {
-          ops.push(...readingPuts(device, row.header.batch, readingRows(lines.join('\n')), epoch));
-          if (ops.length >= 10_000) {
-            await this.level.batch(ops);
-            ops = [];
-          }
-        }
-      }
-      if (ops.length > 0) await this.level.batch(ops);
-    }
-    await this.level.put(K.readingsComplete, '1', { sync: true });
+    // the first layout converted, and batches stored while the index was off indexed (level-layout.ts)
+    if (this.readingsOn) await this.readingsLayout.open();
+    else await this.readingsLayout.off();
   }
 
   async close(): Promise<void> {
@@ -123,7 +107,7 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
   private async flush(): Promise<void> {
     const items = this.queue;
     this.queue = [];
-    const ops: Op[] = [];
+    const ops: (Op | ReadingPut)[] = [];
     const outcomes: CommitOutcome[] = [];
     const tentative = new Map<string, Head>();
     const addedHashes = new Map<string, string>();
@@ -168,14 +152,14 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
           ops.push({ type: 'put', key: K.timeFlags(device), value: JSON.stringify(counts) });
         }
         // in the same write: an accepted batch is queryable, and a duplicate never gets this far
-        if (this.readingsOn && !batch.pruned) ops.push(...readingPuts(device, header.batch, batch.readings ?? readingRows(batch.text), epochOf(header)));
+        if (this.readingsOn && !batch.pruned) for (const op of readingPuts(device, header.batch, batch.readings ?? readingRows(batch.text), epochOf(header))) ops.push(op);
         tentative.set(device, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
       }
       if (ops.length > 0) {
         ops.push({ type: 'put', key: K.acceptCounter, value: String(this.acceptSeq) });
-        await this.level.batch(ops, { sync: true });
+        await this.level.batch<string, string | Buffer>(ops, { sync: true });
       }
     } catch (err) {
       this.acceptSeq = acceptBefore;

@@ -57,7 +57,7 @@ const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
 
-class ByteReader {
+export class ByteReader {
   pos: number;
   private readonly buf: Buffer;
   private readonly end: number;
