@@ -18,3 +18,13 @@ test('bench readings runs at a tiny size and prints one JSON object of figures',
   }
   assert.match(r.stderr, /filled/, 'progress while filling');
 });
+
+test('bench readings drains three pairs taking turns and reports their medians', { skip: process.env.FIELDPROOF_TEST_PG ? false : 'FIELDPROOF_TEST_PG is not set' }, async () => {
+  const r = await runCli(['bench', 'readings', '--rows', '2000', '--level-rows', '0', '--devices', '5', '--queries', '3', '--drain', '3000', '--json'], { timeoutMs: 180_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const { drain } = JSON.parse(r.stdout);
+  assert.equal(drain.pairs, 3);
+  assert.equal(drain.pair_slowdown_pct.length, 3);
+  for (const k of ['without_readings_per_s', 'with_readings_per_s', 'with_queryable_readings_per_s']) assert.equal(drain[k] > 0, true, k);
+  assert.match(r.stderr, /pair 3 of 3/);
+});
