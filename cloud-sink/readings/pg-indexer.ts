@@ -56,7 +56,7 @@ export class PgReadingsIndexer {
 
   start(): void {
     this.timer = setInterval(() => {
-      this.sweeping = fillPending(this.opts.db, this.opts.leftBehindMs ?? 30_000)
+      this.sweeping = fillPending(this.opts.db, this.opts.writer, this.opts.leftBehindMs ?? 30_000)
         .catch((err) => this.log.error({ err: (err as Error).message }, 'filling in readings left behind failed; retried at the next sweep'));
     }, this.opts.sweepMs ?? 60_000);
     this.timer.unref();

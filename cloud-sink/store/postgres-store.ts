@@ -153,11 +153,12 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
     const db = () => this.db;
     this.partitions = new ReadingPartitions({ db, monthsAhead: this.opts.readings?.monthsAhead ?? 3, ...(log ? { log } : {}) });
     await this.partitions.ensure();
-    const added = await fillPending(db, 0);
+    const writer = new PgReadingsWriter(new SeriesCatalogue(db));
+    const added = await fillPending(db, writer, 0);
     if (added > 0) log?.info({ readings: added }, 'readings of batches stored without the readings index filled in');
     // start() runs the upkeep once more, which gives the filled-in months their partitions
     await this.partitions.start();
-    this.indexer = new PgReadingsIndexer({ db, writer: new PgReadingsWriter(new SeriesCatalogue(db)), ...(log ? { log } : {}) });
+    this.indexer = new PgReadingsIndexer({ db, writer, ...(log ? { log } : {}) });
     this.indexer.start();
   }
 
