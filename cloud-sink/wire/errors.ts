@@ -18,4 +18,4 @@ export class WireError extends Error {
  */
 export type DecodedBatch =
   | { header: unknown; pruned: boolean; records: unknown; lines?: undefined; cover?: unknown }
-  | { header: unknown; pruned: boolean; lines: string[]; minTs: number | null; maxTs: number | null; readings?: DecodedReading[]; records?: undefined; cover?: undefined };
+  | { header: unknown; pruned: boolean; lines: string[]; minTs: number | null; maxTs: number | null; readings: DecodedReading[]; records?: undefined; cover?: undefined };
