@@ -17,6 +17,7 @@ import type { ReadingsIndex } from '../cloud-sink/readings/types.ts';
 import { PostgresSinkStore } from '../cloud-sink/store/postgres-store.ts';
 import { copyBacklog, drainBacklog, fillBacklog, writeSinkConfig } from './drain.ts';
 import { DAY, DENSE_DEVICE, fillDenseAndLatestPg, fillGridPg, fillLevel, gridDevice, layout, minutesFor, MIN, SERIES, type Layout } from './readings-fill.ts';
+import { median } from '../kernel/percentile.ts';
 
 export const help = `usage: fieldproof bench readings [--rows 1000000,10000000] [--level-rows 1000000] [--devices 1000] [--sensors 20]
                                [--queries N] [--drain N] [--pg URL] [--json]
@@ -151,7 +152,6 @@ async function benchLevel(rows: number, l: Layout, queries: number, progress: (m
 }
 
 const PAIRS = 3;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Drain the same backlog into a PostgreSQL sink process without, then with, the readings index,

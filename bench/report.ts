@@ -22,6 +22,7 @@ import type { SinkStore } from '../cloud-sink/store/types.ts';
 import { mrvReportSchema } from '../cloud-sink/mrv/config.ts';
 import { RegisterIndex, type BatchSource } from '../cloud-sink/mrv/index/register-index.ts';
 import { buildMrvReport } from '../cloud-sink/mrv/report.ts';
+import { median } from '../kernel/percentile.ts';
 
 export const help = `usage: fieldproof bench report [--datasets year-1min,month-1s] [--stores level,postgres] [--pg URL]
                               [--batches] [--batch-records N] [--polls N] [--runs N] [--json]
@@ -120,7 +121,6 @@ async function dropSchema(pgUrl: string, schema: string): Promise<void> {
   await c.end();
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t: number) => Math.round((performance.now() - t) * 10) / 10;
 
 async function benchOne(ds: Dataset, kind: string, opts: { pg?: string; batches: boolean; perBatch: number; runs: number }) {
