@@ -123,9 +123,8 @@ export class Likelihood {
 export class SurpriseJudge {
   private readonly contextLikelihood: Likelihood;
   private readonly forecastLikelihood: Likelihood;
-  /** the young stream's member and its likelihood, released once it falls silent */
-  private transitions: TransitionNovelty | null;
-  private transitionLikelihood: Likelihood | null;
+  /** the young stream's member and its likelihood, released together once it falls silent */
+  private transitions: { novelty: TransitionNovelty; likelihood: Likelihood } | null;
   private readonly recentValues: RollingRanks;
   private seen = 0;
   private min = Number.POSITIVE_INFINITY;
@@ -145,8 +144,9 @@ export class SurpriseJudge {
     // weekend or a weekly cycle are part of what is ordinary for it, and a model that has only
     // seen weekdays would take the first weekend for an anomaly
     this.forecastLikelihood = new Likelihood(p.smooth, p.historyWindow, p.forecastDeviation, p.forecastJudgedAfter);
-    this.transitions = p.transitionLength > 0 ? new TransitionNovelty(p.transitionLength, p.transitionLevels, p.contextTailWindow) : null;
-    this.transitionLikelihood = this.transitions ? new Likelihood(p.smooth, p.historyWindow) : null;
+    this.transitions = p.transitionLength > 0
+      ? { novelty: new TransitionNovelty(p.transitionLength, p.transitionLevels, p.contextTailWindow), likelihood: new Likelihood(p.smooth, p.historyWindow) }
+      : null;
   }
 
   update(s: Surprises): DetectorVerdict {
@@ -162,12 +162,12 @@ export class SurpriseJudge {
       const u = this.contextLikelihood.update(s.novelty);
       if (u > best && tails()) (best = u), (kind = 'context');
     }
-    if (this.transitions && this.transitionLikelihood) {
-      const t = this.transitions.update(x);
+    if (this.transitions) {
+      const t = this.transitions.novelty.update(x);
       if (Number.isFinite(t)) {
-        const u = this.transitionLikelihood.update(t);
+        const u = this.transitions.likelihood.update(t);
         if (u > best && tails()) (best = u), (kind = 'transition');
-      } else if (!this.transitions.active) (this.transitions = null), (this.transitionLikelihood = null);
+      } else if (!this.transitions.novelty.active) this.transitions = null;
     }
     if (Number.isFinite(s.forecast) && p.forecastWeight > 0) {
       const u = this.forecastLikelihood.update(s.forecast) * p.forecastWeight;
