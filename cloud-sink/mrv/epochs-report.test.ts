@@ -9,9 +9,9 @@
 // proof must verify. LevelDB, and PostgreSQL when FIELDPROOF_TEST_PG is set.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { headerHash, signBatch, type Batch, type BatchHeader } from '../../protocol/batch.ts';
+import { headerHash, signBatch, signHeader, type Batch, type BatchHeader } from '../../protocol/batch.ts';
 import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
-import { gapRecord, type JournalRecord, type ReadingRecord } from '../../protocol/records.ts';
+import { gapRecord, readingRecord, type JournalRecord, type ReadingRecord } from '../../protocol/records.ts';
 import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { dropPgSchema, getJson, postJson, tempDir } from '../../test/support/sink.ts';
@@ -46,17 +46,23 @@ async function siteRecords(dir: string): Promise<JournalRecord[]> {
       if (i === OFF.to + 1) await site.declarePlan(); // the driver starts again
       await site.poll();
     }
-    return (await site.batches()).flatMap((b) => b.records);
+    // a second meter on the site reports energy with no monitoring plan: tallied, credited nothing
+    return (await site.batches()).flatMap((b) => b.records).flatMap((r) => r.kind === 'reading' && r.metric === PLAN.export
+      ? [r, readingRecord('site-a', r.seq, { sensor: 'aux-meter', metric: 'energy_kwh', ts: r.ts, value: r.ts / 1e6, unit: 'kWh' }, { score: 1, flags: [] })]
+      : [r]);
   } finally {
     await site.stop();
   }
 }
 
+/** The site's clock is not synchronised (no uplink for NTP): every batch says so in its signed header. */
 function chainOf(records: JournalRecord[], prev: string, epoch: number, per = 150): Batch[] {
   const out: Batch[] = [];
   for (let i = 0, b = 1; i < records.length; i += per, b++) {
     const slice = records.slice(i, i + per);
     const batch = signBatch('site-a', key, b, slice, prev, ((slice.at(-1) as { ts?: number }).ts ?? T0) + 1, epoch);
+    const { sig: _sig, v: _v, key: _key, ...fields } = batch.header;
+    batch.header = signHeader({ ...fields, clock: { synced: false, source: 'timesyncd' } }, key);
     prev = headerHash(batch.header);
     out.push(batch);
   }
@@ -174,6 +180,12 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.equal(s.rejournaled, 2 + s.carried.length + s.stale.length);
       assert.equal(across.dataLoss.droppedOnDevice, 5, 'the carried gap record counts its loss once');
       assert.deepEqual(across.dataLoss, (await report(reference, ...periods.across)).dataLoss);
+      const unplanned = (await report(reference, ...periods.across)).unplannedMeters;
+      assert.ok(unplanned.length === 1 && unplanned[0]!.readings > 1000, JSON.stringify(unplanned));
+      assert.deepEqual(across.unplannedMeters, unplanned, 'an energy sensor without a plan: its carried readings are tallied once');
+      const { time } = await report(reference, ...periods.across);
+      assert.ok(time.unsyncedReadings > 3000);
+      assert.equal(across.time.unsyncedReadings, time.unsyncedReadings + s.stale.length, 'readings of unsynced batches: carried copies counted once, the readings stamped back counted');
       // the 30 s the device was off: one gap, bridged by the registers, across the two chains
       const gap = across.energy.gaps.find((g) => g.from === at(OFF.from - 1))!;
       assert.ok(gap.bridged && gap.to === at(OFF.to + 1), JSON.stringify(across.energy.gaps));

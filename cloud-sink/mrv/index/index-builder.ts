@@ -126,12 +126,12 @@ export class IndexBuilder {
     if (r.kind !== 'reading') return;
     if (this.state.lastReadingTs === null || r.ts > this.state.lastReadingTs) this.state.lastReadingTs = r.ts;
     const regs = this.registers.get(r.sensor);
+    const key = seriesKey(r.sensor, r.metric);
     if (!regs) {
-      if (ENERGY_UNITS.has(r.unit)) this.tally(r.sensor, r.ts);
+      if (ENERGY_UNITS.has(r.unit)) this.tally(key, r.sensor, r.ts, epoch);
       return;
     }
     if (!(r.metric in regs)) return;
-    const key = seriesKey(r.sensor, r.metric);
     const s = (this.state.series[key] ??= { chunk: 0, count: 0, lastTs: -Infinity });
     if (r.ts <= s.lastTs) {
       // in a later epoch, most likely a reading carried over that the series holds already: told apart at the flush
@@ -157,7 +157,12 @@ export class IndexBuilder {
     this.pointsPending++;
   }
 
-  private tally(sensor: string, ts: number): void {
+  private tally(series: string, sensor: string, ts: number, epoch: number): void {
+    // a later epoch's reading not after the series' last is a carried copy of one counted already
+    // (or stamped back by a restore): counted once, as the plan's registers count their readings
+    const last = (this.state.unplannedLastTs ??= {})[series] ?? -Infinity;
+    if (ts <= last && epoch > 1) return;
+    if (ts > last) this.state.unplannedLastTs[series] = ts;
     const day = Math.floor(ts / 86_400_000) * 86_400_000;
     const key = `${sensor}\u0000${day}`;
     const t = this.unplanned.get(key);

@@ -104,6 +104,8 @@ export interface IndexerState {
   carried?: Record<string, CarriedTally[]>;
   /** per series key, readings of later epochs before the series' last reading at instants no epoch holds */
   outOfOrder?: Record<string, OutOfOrderTally[]>;
+  /** per series key of an energy sensor without a plan, its last reading tallied: a later epoch's copy of a tallied reading is not tallied again */
+  unplannedLastTs?: Record<string, number>;
 }
 
 /** Readings of a later epoch left out for a time not after their series' last: a clock set back after the restore. */
