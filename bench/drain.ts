@@ -8,7 +8,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pgLib from 'pg';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
-import { databaseUse } from './fleet.ts';
+import { databaseUse, readingsWritten } from './postgres-use.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
@@ -111,21 +111,6 @@ export interface DrainResult {
    * null without the readings index
    */
   queryableSeconds: number | null;
-}
-
-/** Wait until the PostgreSQL store in `schema` has written the readings of every batch it accepted. */
-async function readingsWritten(url: string, schema: string | undefined): Promise<void> {
-  const c = new pgLib.Client({ connectionString: url, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
-  await c.connect();
-  try {
-    const deadline = Date.now() + 600_000;
-    while ((await c.query<{ n: number }>('SELECT count(*)::int AS n FROM readings_pending')).rows[0]!.n > 0) {
-      if (Date.now() > deadline) throw new Error('the readings of the drained batches were not written within 10 minutes');
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  } finally {
-    await c.end();
-  }
 }
 
 export interface DrainOptions {

@@ -33,6 +33,7 @@ describe('fieldproof bench fleet', { skip, timeout: 180_000 }, () => {
     for (const run of out.runs) {
       assert.equal(run.readings, 360, JSON.stringify(run));
       assert.equal(run.batches, 18);
+      assert.ok((run.queryable_after_s as number) >= 0 && (run.queryable_readings_per_s as number) > 0 && (run.queryable_readings_per_s as number) <= (run.readings_per_s as number), JSON.stringify(run));
       assert.deepEqual(run.refused, {}, 'no batch refused, not even out of order when a device alternates between processes');
       assert.equal(run.failed_devices, 0);
       for (const figure of ['readings_per_s', 'p50_ms', 'p99_ms', 'db_share_of_acceptance', 'db_transactions_per_batch']) assert.equal(typeof run[figure], 'number', figure);

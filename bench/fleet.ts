@@ -14,6 +14,7 @@ import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/comman
 import { cpuSeconds } from '../kernel/proc-stats.ts';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
 import { PostgresSinkStore } from '../cloud-sink/store/postgres-store.ts';
+import { databaseUse, readingsWritten } from './postgres-use.ts';
 import type { FleetDevice } from './fleet-bodies.ts';
 import type { LoadMessage, LoadOrder, LoadResult } from './fleet-load.ts';
 
@@ -32,7 +33,9 @@ from several loopback addresses over keep-alive connections; route device sends 
 one sink, route batch sends a device's batches to the sinks in turn. A batch counts once its
 signed receipt verifies. Stops taking new batches after S seconds (default 120).
 
-Prints per run readings_per_s, p50/p99 ms from a batch's first post to its receipt, the store's
+Prints per run readings_per_s, queryable_after_s (from the last acknowledgement until every
+reading is in the readings index: PostgreSQL writes them just after acceptance) and
+queryable_readings_per_s, p50/p99 ms from a batch's first post to its receipt, the store's
 share of that time (the sinks' fieldproof_sink_store_seconds over the summed times to
 acceptance), the CPU seconds of the sinks, of PostgreSQL's backends and of the generator, CPU
 per reading and what the cores would allow from it, and with several runs the ratio of each to
@@ -78,32 +81,6 @@ class Generator {
     setTimeout(() => {
       if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
     }, 2000).unref();
-  }
-}
-
-/**
- * CPU seconds used so far by the PostgreSQL backends serving this database (the sinks'
- * connections), and the transactions committed in it.
- */
-export async function databaseUse(url: string): Promise<{ cpu: Map<number, number>; commits: number }> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-    const cpu = new Map<number, number>();
-    for (const { pid } of rows) {
-      try {
-        cpu.set(pid, cpuSeconds(pid));
-      } catch {
-        // gone, or on another machine: not counted
-      }
-    }
-    // the statistics are sent to the collector now and then: ask for a fresh snapshot
-    await c.query('SELECT pg_stat_clear_snapshot()');
-    const { rows: db } = await c.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
-    return { cpu, commits: Number(db[0]?.n ?? 0) };
-  } finally {
-    await c.end();
   }
 }
 
@@ -167,6 +144,8 @@ interface Phase {
   pgCpuS: number;
   commits: number;
   index: IndexCatchUp;
+  /** seconds from the last acknowledgement until every reading was queryable (null without the readings index) */
+  queryableAfterS: number | null;
 }
 
 async function runPhase(opts: {
@@ -201,6 +180,10 @@ async function runPhase(opts: {
     // a sink lets one client address keep 16 requests in flight: 8 from each address here
     const addresses = Array.from({ length: Math.max(1, Math.ceil(concurrency / 8)) }, (_, i) => `127.0.0.${i + 2}`);
     const { result } = await opts.generator.ask({ type: 'run', targets: sinks.map((s) => s.url), route: opts.route, concurrency, addresses, sinkKey, seconds: opts.seconds }, 'result');
+    // the readings of the last batches acknowledged are written just after: until all are queryable
+    const acknowledged = performance.now();
+    if (opts.readings) await readingsWritten(url, schema);
+    const queryableAfterS = opts.readings ? (performance.now() - acknowledged) / 1000 : null;
     const storeS = (await storeSeconds(sinks)) - store0;
     // a backend reports its transaction counts at most once a second, when idle
     await new Promise((r) => setTimeout(r, 1500));
@@ -209,7 +192,7 @@ async function runPhase(opts: {
     let pgCpuS = 0;
     for (const [pid, cpu] of pg1.cpu) pgCpuS += cpu - (pg0.cpu.get(pid) ?? 0);
     const index = await indexCatchUp(sinks, url, result.batches, indexed0, 120_000);
-    return { processes, result, storeS, sinkCpuS, pgCpuS, commits: pg1.commits - pg0.commits, index };
+    return { processes, result, storeS, sinkCpuS, pgCpuS, commits: pg1.commits - pg0.commits, index, queryableAfterS };
   } catch (err) {
     // what the sinks said last, so that a failed run can be understood
     for (const s of sinks) for (const l of s.logs.filter((l) => Number(l.level) >= 40).slice(-5)) progress(`  sink ${s.url}: ${JSON.stringify(l)}`);
@@ -228,6 +211,8 @@ function phaseFigures(p: Phase) {
     batches: r.batches,
     readings: r.readings,
     readings_per_s: Math.round(r.readings / r.seconds),
+    // every reading also queryable through the readings API and in the readings view
+    ...(p.queryableAfterS !== null ? { queryable_after_s: round(p.queryableAfterS, 3), queryable_readings_per_s: Math.round(r.readings / (r.seconds + p.queryableAfterS)) } : {}),
     batches_per_s: round(r.batches / r.seconds, 1),
     p50_ms: r.latencyMs.p50,
     p99_ms: r.latencyMs.p99,
