@@ -11,10 +11,10 @@
 //   then length and float64 each), flagged readings (count, then index and the flags as JSON).
 import { ByteReader } from '../../protocol/columnar/decoder.ts';
 import { ByteWriter } from '../../protocol/columnar/encoder.ts';
+import { commonDecimals, MAX_DECIMALS, pow10 } from '../../protocol/decimals.ts';
 import type { ReadingRow } from './types.ts';
 
-const FLOAT = 10;
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+const FLOAT = MAX_DECIMALS + 1;
 /** mantissas below this keep their deltas safe integers */
 const MANTISSA_LIMIT = 2 ** 51;
 
@@ -28,21 +28,6 @@ export interface ChunkReadings {
   quality: ((i: number) => { score: number; flags: string[] }) | null;
 }
 
-/** The fewest decimals (0..9) that write every present value exactly, or FLOAT. */
-function scaleOf(rows: readonly ReadingRow[], idx: readonly number[]): number {
-  let e = 0;
-  for (const i of idx) {
-    const v = rows[i]!.value;
-    if (v === null) continue;
-    for (;;) {
-      const m = Math.round(v * POW10[e]!);
-      if (Math.abs(m) < MANTISSA_LIMIT && m / POW10[e]! === v) break;
-      if (++e === FLOAT) return FLOAT;
-    }
-  }
-  return e;
-}
-
 /**
  * The chunk of readings rows[idx[k]], which are of one series and one hour (`hour`, ms) and
  * sorted by (ts, seq).
@@ -50,7 +35,8 @@ function scaleOf(rows: readonly ReadingRow[], idx: readonly number[]): number {
 export function encodeChunk(rows: readonly ReadingRow[], idx: readonly number[], hour: number): Buffer {
   const n = idx.length;
   const w = new ByteWriter(16 + n * 4);
-  let e = scaleOf(rows, idx);
+  // the present values' common scale; their mantissas' deltas stay safe integers
+  const e = commonDecimals(n, (k) => rows[idx[k]!]!.value, MANTISSA_LIMIT - 1) ?? FLOAT;
   w.uvarint(n);
   w.uvarint(e);
   let prev = hour;
@@ -66,7 +52,7 @@ export function encodeChunk(rows: readonly ReadingRow[], idx: readonly number[],
     prev = seq;
   }
   writeNullRuns(w, rows, idx);
-  const p = POW10[e] ?? 1;
+  const p = e === FLOAT ? 1 : pow10(e);
   let prevM = 0;
   for (const i of idx) {
     const v = rows[i]!.value;
@@ -147,7 +133,7 @@ export function decodeChunk(buf: Uint8Array, hour: number, quality = false): Chu
     if (run % 2 === 1) value.fill(NaN, k, k + len);
     k += len;
   }
-  const p = POW10[e] ?? 1;
+  const p = e === FLOAT ? 1 : pow10(e);
   let m = 0;
   for (k = 0; k < n; k++) {
     if (Number.isNaN(value[k]!)) continue;

@@ -6,11 +6,11 @@
 import type { BatchHeader } from '../batch.ts';
 import { canonicalize } from '../canonical.ts';
 import { CanonicalReadingParser } from './canonical-reading-parser.ts';
+import { decimal } from '../decimals.ts';
 
 export const COLUMNAR_CONTENT_TYPE = 'application/vnd.fieldproof.columnar-v1';
 export const COLUMNAR_MAGIC = 'FPC1';
 
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 /** value codes: 0 null, 1..10 a decimal with scale 0..9, 11 a raw float64 */
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
@@ -110,16 +110,6 @@ interface SeriesState {
   ts: number;
   delta: number;
   m: number;
-}
-
-/** Scale and integer mantissa of a number that is exactly m / 10^scale, or null. */
-function decimal(v: number): { scale: number; m: number } | null {
-  for (let scale = 0; scale < POW10.length; scale++) {
-    const m = Math.round(v * POW10[scale]!);
-    if (!Number.isSafeInteger(m)) return null;
-    if (m / POW10[scale]! === v) return { scale, m };
-  }
-  return null;
 }
 
 function plainReading(r: Record<string, unknown>, device: string, seq: number): boolean {

@@ -8,6 +8,7 @@
 // decimals round-trips exactly; a chunk with a value that has no short decimal form keeps float64s.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ByteWriter } from '../../../protocol/columnar/encoder.ts';
+import { commonDecimals, MAX_DECIMALS, pow10 } from '../../../protocol/decimals.ts';
 
 /** Per-reading flag bits. */
 export const F = {
@@ -132,27 +133,12 @@ export function summarize(p: SeriesPoints): ChunkSummary {
   };
 }
 
-const FLOAT_MODE = 10;
-
-/** The fewest decimals (0..9) that write every value exactly, or FLOAT_MODE. */
-function decimalsOf(p: SeriesPoints): number {
-  let e = 0;
-  for (let i = 0; i < p.n; i++) {
-    const v = p.value[i]!;
-    for (;;) {
-      const m = Math.round(v * 10 ** e);
-      if (!Number.isSafeInteger(m)) return FLOAT_MODE;
-      if (m / 10 ** e === v) break;
-      if (++e === FLOAT_MODE) return FLOAT_MODE;
-    }
-  }
-  return e;
-}
+const FLOAT_MODE = MAX_DECIMALS + 1;
 
 export function encodeChunk(p: SeriesPoints): Buffer {
   const w = new ByteWriter(Math.max(64, p.n * 4));
   w.uvarint(p.n);
-  const e = decimalsOf(p);
+  const e = commonDecimals(p.n, (i) => p.value[i]!) ?? FLOAT_MODE;
   w.uvarint(e);
   const column = (get: (i: number) => number) => {
     let prev = 0;
@@ -167,7 +153,7 @@ export function encodeChunk(p: SeriesPoints): Buffer {
   };
   column((i) => p.ts[i]!);
   if (e === FLOAT_MODE) for (let i = 0; i < p.n; i++) w.float64(p.value[i]!);
-  else column((i) => Math.round(p.value[i]! * 10 ** e));
+  else column((i) => Math.round(p.value[i]! * pow10(e)));
   column((i) => p.seq[i]!);
   writeRuns(w, p.flags, p.n);
   w.uvarint(p.flagNames.size);
@@ -256,13 +242,14 @@ export function decodeChunkInto(data: Buffer, into: SeriesPoints): void {
   const at = { pos: 0 };
   const n = readUvarint(b, at);
   const e = readUvarint(b, at);
+  if (e > FLOAT_MODE) throw new Error(`MRV chunk has a bad value scale ${e}`);
   const base = into.n;
   reserve(into, n);
   into.n += n;
   at.pos = readColumn(b, at.pos, n, into.ts, base, 1);
   if (e === FLOAT_MODE) {
     for (let i = 0; i < n; i++, at.pos += 8) into.value[base + i] = b.readDoubleLE(at.pos);
-  } else at.pos = readColumn(b, at.pos, n, into.value, base, 10 ** e);
+  } else at.pos = readColumn(b, at.pos, n, into.value, base, pow10(e));
   at.pos = readColumn(b, at.pos, n, into.seq, base, 1);
   readRuns(b, at, into.flags, base, n, 'flags');
   const named = readUvarint(b, at);
