@@ -207,3 +207,17 @@ test("a young stream's unseen transitions at its tails are judged, and only whil
   const off = run(values, null, { ...defaultDetectorParams, transitionLength: 0 });
   assert.ok(off.every((v) => v.kind !== 'transition'));
 });
+
+test('scores do not depend on the stream\'s unit: a stream in other units (scaled by a power of two, so that arithmetic is exact) scores the same', () => {
+  // a stream with events of each kind the members find: a spike, a new shape at the tails, a level shift
+  const values = wave(5000);
+  for (let i = 1500; i < 1506; i++) values[i] = 25;
+  for (let i = 2600; i < 2640; i++) values[i] = 13.5 + ((i % 7) - 3) * 0.4;
+  for (let i = 4000; i < 5000; i++) values[i]! += 4;
+  const base = run(values);
+  assert.ok(base.filter((v) => v.score >= defaultDetectorParams.fireLevel).length >= 2, 'the events are found');
+  for (const unit of [2 ** -20, 2 ** -3, 2 ** 10, 2 ** 30]) {
+    const scaled = run(values.map((v) => v * unit));
+    assert.deepEqual(scaled, base, `scaled by ${unit}`);
+  }
+});
