@@ -38,15 +38,6 @@ export type TrainFn = (history: Float64Array, current: ForecasterWeights | null,
 export const DETECTOR_STEP_MS = 300_000;
 /** gaps between readings the stream's interval is the median of */
 const GAPS_KEPT = 15;
-/**
- * The most steps filled in for readings lost between two steps. The detector's shapes are
- * `contextLength` (8) steps: a gap of at most half of one leaves every shape at least half made of
- * readings, so its novelty still speaks of the stream. A longer gap (a link down, a meter off) is
- * not filled: a straight line standing for whole shapes would enter the day of shapes as shapes
- * the stream has shown, and the forecaster's history as what it did, so after an outage the
- * stream resumes as if the outage had not been (its windows lose that stretch of the clock).
- */
-export const MAX_FILLED_STEPS = 4;
 
 const QUIET: DetectorVerdict = { score: 0, kind: 'none' };
 
@@ -54,10 +45,6 @@ export class StreamScorer {
   private readonly detector: StreamDetector;
   private readonly gaps: number[] = [];
   private lastTs = Number.NaN;
-  /** the last step's value, for filling in lost steps */
-  private lastStepValue = Number.NaN;
-  /** steps filled in for lost readings: seen by the detector's first stage, never scored */
-  filledSteps = 0;
   private blockSum = 0;
   private blockCount = 0;
   /** the detector's first-stage figures for the latest reading, null when it did not complete a step */
@@ -113,52 +100,17 @@ export class StreamScorer {
    * a block is scored (the block's mean); the others score 0.
    */
   score(value: number, ts: number): DetectorVerdict {
-    const previous = this.lastTs;
-    const gap = ts - previous;
-    // whole steps lost before this reading, by the stream's habits before this gap counts among them
-    const missing = this.missingSteps(gap);
+    const gap = ts - this.lastTs;
     if (gap > 0) {
       this.gaps.push(gap);
       if (this.gaps.length > GAPS_KEPT) this.gaps.shift();
     }
     this.lastTs = ts;
-    this.lastSurprises = null;
-    let verdict = QUIET;
-    if (missing > 0) {
-      // a block begun before the gap is closed as a step of what it holds: a step is the readings
-      // of about DETECTOR_STEP_MS, not of however long the link was down
-      if (this.blockCount > 0) verdict = this.closeBlock(previous);
-      this.fillSteps(missing, value);
-    }
     this.blockSum += value;
     this.blockCount++;
-    if (this.blockCount < this.blockSize) return verdict;
-    const own = this.closeBlock(ts);
-    return own.score >= verdict.score ? own : verdict;
-  }
-
-  /** whole steps without a reading in a gap between two readings (0 while the interval is unknown) */
-  private missingSteps(gap: number): number {
-    const interval = this.interval;
-    if (!(interval > 0 && gap > 0)) return 0;
-    // the reading would have come one interval after the one before it
-    return Math.max(0, Math.round((gap - interval) / (interval * this.blockSize)));
-  }
-
-  /** Feed the detector's first stage the steps lost before `next`, on the line to it; at most MAX_FILLED_STEPS. */
-  private fillSteps(missing: number, next: number): void {
-    if (missing > MAX_FILLED_STEPS || !Number.isFinite(this.lastStepValue)) return;
-    const from = this.lastStepValue;
-    for (let k = 1; k <= missing; k++) {
-      const x = from + ((next - from) * k) / (missing + 1);
-      this.detector.fill(x);
-      this.keep(x);
-      this.filledSteps++;
-    }
-  }
-
-  private closeBlock(ts: number): DetectorVerdict {
-    const mean = this.blockCount === 1 ? this.blockSum : this.blockSum / this.blockCount;
+    this.lastSurprises = null;
+    if (this.blockCount < this.blockSize) return QUIET;
+    const mean = this.blockCount === 1 ? value : this.blockSum / this.blockCount;
     this.blockSum = 0;
     this.blockCount = 0;
     return this.scoreStep(mean, ts);
@@ -167,19 +119,14 @@ export class StreamScorer {
   private scoreStep(value: number, ts: number): DetectorVerdict {
     const verdict = this.detector.update(value);
     this.lastSurprises = this.detector.last;
-    this.lastStepValue = value;
-    this.keep(value);
-    if (this.history) this.maybeTrain(ts);
-    return verdict;
-  }
-
-  /** a step, read or filled in, into the forecaster's training history */
-  private keep(value: number): void {
     this.readings++;
-    if (!this.history) return;
-    this.history[this.head] = value;
-    this.head = (this.head + 1) % this.history.length;
-    if (this.stored < this.history.length) this.stored++;
+    if (this.history) {
+      this.history[this.head] = value;
+      this.head = (this.head + 1) % this.history.length;
+      if (this.stored < this.history.length) this.stored++;
+      this.maybeTrain(ts);
+    }
+    return verdict;
   }
 
   /** The pending training, if one is running (the evaluation waits for it, the device does not). */

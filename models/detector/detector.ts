@@ -63,14 +63,4 @@ export class StreamDetector {
     this.last = this.source.update(x);
     return this.judge.update(this.last);
   }
-
-  /**
-   * A step the stream did not report, filled in by its caller so that the first stage's windows
-   * (a day of shapes, the spread, the forecaster's period) keep to the clock: it enters them, and
-   * is neither judged nor scored. The judging stage sees the stream's own steps only, so a filled
-   * value can never fire, hold off a detection, or become part of what a reading is judged against.
-   */
-  fill(x: number): void {
-    this.source.update(x);
-  }
 }
