@@ -95,6 +95,8 @@ test('eval nab --drop-share scores streams that lose readings, with --split-step
   assert.equal(first.windows, 2);
   await assert.rejects(evalNab('--no-model', '--seed', '3'), /--seed go with --drop-share/);
   await assert.rejects(evalNab('--no-model', '--drop-share', '0.8', '--drop-burst', '2'), /at least 4/);
+  // a published detector's scores were made on every row: they cannot stand for a stream that lost some
+  await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--results', join(dir, 'results', 'numenta'), '--detector', 'numenta', '--labels', join(dir, 'windows.json'), '--drop-share', '0.2']), /published results were made on every row/);
 });
 
 test('eval nab with the TensorFlow.js forecaster runs and reports it', { timeout: 240_000 }, async () => {
