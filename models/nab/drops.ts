@@ -1,5 +1,5 @@
 // Streams that lose readings, made from a NAB corpus: each stream loses a share of its rows at
-// random, alone or in bursts (a lost LoRa uplink is one reading, a cellular link down or a meter
+// random, alone or in bursts (a lost LoRa uplink is one reading, a node out of range or a meter
 // missing its polls for a while is a run of them), and is scored on the rows that remain.
 //
 // The labels stay what they were: an anomaly happened when it happened whatever the link did, and
@@ -18,7 +18,7 @@ import { prng } from '../../kernel/prng.ts';
 import type { NabSeries, NabWindows } from './corpus.ts';
 
 export interface DropPlan {
-  /** the share of rows lost, in the long run, from 0 to under 1 */
+  /** the share of rows lost, in the long run, from 0 to MAX_DROP_SHARE */
   share: number;
   /**
    * the mean length of a run of lost rows, for losses in bursts; absent, each row is lost
