@@ -73,12 +73,13 @@ test('eval nab --results --max-steps scores a published detector on the first ro
 
 test('eval nab --drop-share scores streams that lose readings, with --split-steps and --cv; at share 0 nothing changes', { timeout: 180_000 }, async () => {
   const split = ['--no-model', '--split-steps', '800', '--anomalies', join(dir, 'labels.json'), '--cv', 'category'];
-  type Out = { score: number; cv_score: number; readings: number; windows: number; files: Record<string, number>; counts: Record<string, { total: number }>; drop?: { share: number; seed: number; burst?: number } };
+  type Out = { score: number; cv_score: number; readings: number; windows: number; files: Record<string, number>; counts: Record<string, { total: number }>; drop?: { share: number; seed: number; burst?: number; rows_lost: number; windows_lost: number } };
   const whole = (await evalNab(...split)).out as unknown as Out;
   const none = (await evalNab(...split, '--drop-share', '0')).out as unknown as Out;
   assert.deepEqual({ ...none, seconds: 0, drop: undefined }, { ...whole, seconds: 0, drop: undefined });
   const lossy = (await evalNab(...split, '--drop-share', '0.3', '--drop-burst', '3', '--seed', '9')).out as unknown as Out;
-  assert.deepEqual(lossy.drop, { share: 0.3, seed: 9, burst: 3 });
+  assert.deepEqual({ ...lossy.drop, rows_lost: undefined }, { share: 0.3, seed: 9, burst: 3, windows_lost: 0, rows_lost: undefined });
+  assert.equal(lossy.drop!.rows_lost, whole.readings - lossy.readings);
   assert.deepEqual(Object.keys(lossy.files), Object.keys(whole.files));
   // about 30% of the rows go, each piece scored on its own rows left (NAB's Total_Count)
   const rows = (r: Out) => Object.values(r.counts).reduce((a, c) => a + c.total, 0);

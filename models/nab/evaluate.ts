@@ -55,8 +55,8 @@ export interface EvalResult {
   max_steps?: number;
   /** with splitSteps: the length each file was split into pieces of */
   split_steps?: number;
-  /** with drop: the plan each stream lost rows by */
-  drop?: DropPlan;
+  /** with drop: the plan each stream lost rows by, and the rows and labelled windows it took away */
+  drop?: DropPlan & { rows_lost: number; windows_lost: number };
   windows: number;
   readings: number;
   seconds: number;
@@ -186,7 +186,12 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     ({ series: data, windows } = splitStreams(data, opts.anomalies, opts.splitSteps));
   }
   // after the cut or split: the windows were labelled on the stream as it was, before its losses
-  if (opts.drop) ({ series: data, windows } = dropReadings(data, windows, opts.drop));
+  let lost: { rows_lost: number; windows_lost: number } | undefined;
+  if (opts.drop) {
+    const before = { rows: rowsOf(data), windows: windowsOf(data, windows) };
+    ({ series: data, windows } = dropReadings(data, windows, opts.drop));
+    lost = { rows_lost: before.rows - rowsOf(data), windows_lost: before.windows - windowsOf(data, windows) };
+  }
   const series: ScoredSeries[] = [];
   const kept: SeriesSurprises[] = [];
   let readings = 0;
@@ -198,7 +203,7 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     opts.progress?.(i + 1, data.length, s.name);
   }
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
-  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), ...(opts.drop ? { drop: opts.drop } : {}), readings, seconds: 0 };
+  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), ...(opts.drop && lost ? { drop: { ...opts.drop, ...lost } } : {}), readings, seconds: 0 };
   if (opts.cv) {
     const base = opts.params ?? defaultDetectorParams;
     const candidates = JUDGE_CANDIDATES.map((c, k) => ({
@@ -211,4 +216,12 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
   }
   out.seconds = (Date.now() - started) / 1000;
   return out;
+}
+
+function rowsOf(series: readonly NabSeries[]): number {
+  return series.reduce((n, s) => n + s.timestamps.length, 0);
+}
+
+function windowsOf(series: readonly NabSeries[], windows: NabWindows): number {
+  return series.reduce((n, s) => n + (windows[s.name]?.length ?? 0), 0);
 }
