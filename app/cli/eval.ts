@@ -8,6 +8,7 @@ import { listNabFiles, readNabSeries, readNabWindows } from '../../models/nab/co
 import { crossValidated, evaluateNab, NAB_PROFILES, scoreCorpus } from '../../models/nab/evaluate.ts';
 import type { HeldOutPart, ScoredSeries } from '../../models/nab/crossval.ts';
 import { readNabAnomalies, shortStreams } from '../../models/nab/short.ts';
+import { DEFAULT_DROP_SEED, leastBurst, MAX_DROP_SHARE, type DropPlan } from '../../models/nab/drops.ts';
 import { FAULT_TYPES, type FaultType } from '../../models/faults/catalogue.ts';
 import { evaluateFaults } from '../../models/faults/evaluate.ts';
 import { STREAM_KINDS } from '../../models/faults/scenario.ts';
@@ -15,7 +16,8 @@ import type { StreamKind } from '../../models/faults/streams.ts';
 import type { CostMatrix } from '../../models/nab/sweeper.ts';
 
 const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category]
-                          [--no-model] [--profiles FILE] [--categories C,...] [--max-steps N | --split-steps N] [--anomalies FILE] [--json]
+                          [--no-model] [--profiles FILE] [--categories C,...] [--max-steps N | --split-steps N] [--anomalies FILE]
+                          [--drop-share P [--drop-burst L] [--seed N]] [--json]
        fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T | --cv category] [--json]
 
 Runs the device's anomaly detector (rules aside: NAB has no sensor specs) over every CSV under
@@ -30,6 +32,11 @@ file of that length from the anomaly points of --anomalies (NAB's combined_label
 10% of the cut file shared among the anomalies in it, probation 15% of it. --split-steps N splits
 every file into consecutive pieces of about N rows instead, each a stream of its own
 ("<category>/<file>.csv#<k>"), labelled the same way: many more short streams and windows.
+--drop-share P scores streams that lose readings: each stream (whole file, cut or piece) loses a
+share P of its rows at random (${MAX_DROP_SHARE} at most), each independently, or in runs of mean length L
+with --drop-burst L (a link down for a while), the same rows for the same --seed (default
+${DEFAULT_DROP_SEED}); it is scored on the rows left, its windows (the same spans of time) over the rows left
+in them, probation 15% of the rows left.
 --cv category cross-validates: for each category, the threshold (and every other choice made
 from labelled data) is chosen on the other categories only, and the category is scored with it;
 "cv_score" is the normalised score over all the held-out categories, beside the in-sample
@@ -87,8 +94,15 @@ export const command: Command = {
       'max-steps': { type: 'string' },
       'split-steps': { type: 'string' },
       anomalies: { type: 'string' },
+      'drop-share': { type: 'string' },
+      'drop-burst': { type: 'string' },
+      seed: { type: 'string' },
       json: { type: 'boolean' },
     });
+    const drop = dropPlan(values['drop-share'], values['drop-burst'], values.seed);
+    // a published detector's scores were made on the whole file: dropping rows from them is not
+    // what it would give a stream that lost those readings
+    if (drop && values.results !== undefined) throw new UsageError('--drop-share runs the detector on the rows left; published results were made on every row');
     if (values.cv !== undefined && values.cv !== 'category') throw new UsageError(`--cv must be "category", got ${JSON.stringify(values.cv)}`);
     if (values.cv !== undefined && values.threshold !== undefined) throw new UsageError('--cv chooses the threshold on the other categories; leave out --threshold');
     const cv = values.cv === 'category' ? ('category' as const) : undefined;
@@ -146,6 +160,7 @@ export const command: Command = {
         ...(cv ? { cv } : {}),
         ...(categories ? { categories } : {}),
         ...(anomalies ? { anomalies, ...(maxSteps !== undefined ? { maxSteps } : {}), ...(splitSteps !== undefined ? { splitSteps } : {}) } : {}),
+        ...(drop ? { drop } : {}),
         model: !values['no-model'],
         progress,
       });
@@ -170,6 +185,28 @@ function steps(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!(Number.isInteger(n) && n >= 100)) throw new UsageError(`--${flag} must be an integer of at least 100, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** the rows each stream loses, from --drop-share, --drop-burst and --seed */
+function dropPlan(share: string | undefined, burst: string | undefined, seed: string | undefined): DropPlan | undefined {
+  if (share === undefined) {
+    if (burst !== undefined || seed !== undefined) throw new UsageError('--drop-burst and --seed go with --drop-share');
+    return undefined;
+  }
+  const p = Number(share);
+  if (share.trim() === '' || !(p >= 0 && p <= MAX_DROP_SHARE)) throw new UsageError(`--drop-share must be a number from 0 to ${MAX_DROP_SHARE}, got ${JSON.stringify(share)}`);
+  const plan: DropPlan = { share: p, seed: DEFAULT_DROP_SEED };
+  if (seed !== undefined) {
+    plan.seed = Number(seed);
+    if (seed.trim() === '' || !(Number.isInteger(plan.seed) && plan.seed >= 0 && plan.seed < 2 ** 32)) throw new UsageError(`--seed: ${JSON.stringify(seed)} is not an integer from 0 to 2^32 - 1`);
+  }
+  if (burst !== undefined) {
+    const l = Number(burst);
+    const least = leastBurst(p);
+    if (burst.trim() === '' || !(l >= least && Number.isFinite(l))) throw new UsageError(`--drop-burst must be a mean run length of at least ${least} at share ${p}, got ${JSON.stringify(burst)}`);
+    plan.burst = l;
+  }
+  return plan;
 }
 
 /** a comma-separated subset of `all`, or all of it */

@@ -71,6 +71,35 @@ test('eval nab --results --max-steps scores a published detector on the first ro
   });
 });
 
+test('eval nab --drop-share scores streams that lose readings, with --split-steps and --cv; at share 0 nothing changes', { timeout: 180_000 }, async () => {
+  const split = ['--no-model', '--split-steps', '800', '--anomalies', join(dir, 'labels.json'), '--cv', 'category'];
+  type Out = { score: number; cv_score: number; readings: number; windows: number; files: Record<string, number>; counts: Record<string, { total: number }>; drop?: { share: number; seed: number; burst?: number; rows_lost: number; windows_lost: number } };
+  const whole = (await evalNab(...split)).out as unknown as Out;
+  const none = (await evalNab(...split, '--drop-share', '0')).out as unknown as Out;
+  assert.deepEqual({ ...none, seconds: 0, drop: undefined }, { ...whole, seconds: 0, drop: undefined });
+  const lossy = (await evalNab(...split, '--drop-share', '0.3', '--drop-burst', '3', '--seed', '9')).out as unknown as Out;
+  assert.deepEqual({ ...lossy.drop, rows_lost: undefined }, { share: 0.3, seed: 9, burst: 3, windows_lost: 0, rows_lost: undefined });
+  assert.equal(lossy.drop!.rows_lost, whole.readings - lossy.readings);
+  assert.deepEqual(Object.keys(lossy.files), Object.keys(whole.files));
+  // about 30% of the rows go, each piece scored on its own rows left (NAB's Total_Count)
+  const rows = (r: Out) => Object.values(r.counts).reduce((a, c) => a + c.total, 0);
+  assert.equal(rows(lossy), lossy.readings);
+  assert.ok(Math.abs(lossy.readings / whole.readings - 0.7) < 0.05, `${lossy.readings} of ${whole.readings} rows left`);
+  // the anomalies' windows are spans of time: each keeps rows when a third of its rows are lost
+  assert.equal(lossy.windows, whole.windows);
+  assert.ok(Number.isFinite(lossy.cv_score));
+  const again = (await evalNab(...split, '--drop-share', '0.3', '--drop-burst', '3', '--seed', '9')).out as unknown as Out;
+  assert.deepEqual(again.files, lossy.files);
+  // the first rows are cut before the losses: the same stretch of time, fewer rows in it
+  const first = (await evalNab('--no-model', '--max-steps', '1000', '--anomalies', join(dir, 'labels.json'), '--drop-share', '0.2', '--threshold', '0.7')).out as unknown as Out;
+  for (const c of Object.values(first.counts)) assert.ok(c.total < 1000 && c.total > 700, `${c.total} rows`);
+  assert.equal(first.windows, 2);
+  await assert.rejects(evalNab('--no-model', '--seed', '3'), /--seed go with --drop-share/);
+  await assert.rejects(evalNab('--no-model', '--drop-share', '0.8', '--drop-burst', '2'), /at least 4/);
+  // a published detector's scores were made on every row: they cannot stand for a stream that lost some
+  await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--results', join(dir, 'results', 'numenta'), '--detector', 'numenta', '--labels', join(dir, 'windows.json'), '--drop-share', '0.2']), /published results were made on every row/);
+});
+
 test('eval nab with the TensorFlow.js forecaster runs and reports it', { timeout: 240_000 }, async () => {
   const { out } = await evalNab('--threshold', '0.7');
   assert.equal(out.model, true);

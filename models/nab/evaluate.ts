@@ -8,6 +8,7 @@ import { trainInThread } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
 import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './corpus.ts';
 import { shortStreams, splitStreams } from './short.ts';
+import { dropReadings, type DropPlan } from './drops.ts';
 import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
 
@@ -38,6 +39,8 @@ export interface EvalOptions {
   /** short streams: each file split into pieces of about this many rows, each labelled as maxSteps does */
   splitSteps?: number;
   anomalies?: Record<string, readonly number[]>;
+  /** streams that lose readings: each stream (whole, cut or piece) loses rows as planned (drops.ts) */
+  drop?: DropPlan;
   progress?: (done: number, total: number, file: string) => void;
 }
 
@@ -52,6 +55,8 @@ export interface EvalResult {
   max_steps?: number;
   /** with splitSteps: the length each file was split into pieces of */
   split_steps?: number;
+  /** with drop: the plan each stream lost rows by, and the rows and labelled windows it took away */
+  drop?: DropPlan & { rows_lost: number; windows_lost: number };
   windows: number;
   readings: number;
   seconds: number;
@@ -180,6 +185,13 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     if (!opts.anomalies) throw new Error('short streams need the anomaly points to label the pieces');
     ({ series: data, windows } = splitStreams(data, opts.anomalies, opts.splitSteps));
   }
+  // after the cut or split: the windows were labelled on the stream as it was, before its losses
+  let lost: { rows_lost: number; windows_lost: number } | undefined;
+  if (opts.drop) {
+    const before = { rows: rowsOf(data), windows: windowsOf(data, windows) };
+    ({ series: data, windows } = dropReadings(data, windows, opts.drop));
+    lost = { rows_lost: before.rows - rowsOf(data), windows_lost: before.windows - windowsOf(data, windows) };
+  }
   const series: ScoredSeries[] = [];
   const kept: SeriesSurprises[] = [];
   let readings = 0;
@@ -191,7 +203,7 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     opts.progress?.(i + 1, data.length, s.name);
   }
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
-  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), readings, seconds: 0 };
+  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), ...(opts.drop && lost ? { drop: { ...opts.drop, ...lost } } : {}), readings, seconds: 0 };
   if (opts.cv) {
     const base = opts.params ?? defaultDetectorParams;
     const candidates = JUDGE_CANDIDATES.map((c, k) => ({
@@ -204,4 +216,12 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
   }
   out.seconds = (Date.now() - started) / 1000;
   return out;
+}
+
+function rowsOf(series: readonly NabSeries[]): number {
+  return series.reduce((n, s) => n + s.timestamps.length, 0);
+}
+
+function windowsOf(series: readonly NabSeries[], windows: NabWindows): number {
+  return series.reduce((n, s) => n + (windows[s.name]?.length ?? 0), 0);
 }
