@@ -11,9 +11,10 @@ import { shortStreams, splitStreams } from './short.ts';
 import { dropReadings, type DropPlan } from './drops.ts';
 import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { emptySurprises, FirstStageFollower, type SeriesSurprises } from './first-stage.ts';
-export type { SeriesSurprises } from './first-stage.ts';
 import { cvGrid, settingsOf, type CvGrid, type GridName } from './grid.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
+
+export type { SeriesSurprises } from './first-stage.ts';
 
 /** The cost matrices of NAB's three application profiles. */
 export const NAB_PROFILES: Record<string, CostMatrix> = {
@@ -120,9 +121,6 @@ export function judge(s: SeriesSurprises, params: JudgeParams): Float64Array {
   for (let i = 0; i < out.length; i++) if (s.stepped[i]) out[i] = j.update({ value: s.value[i]!, novelty: s.novelty[i]!, forecast: s.forecast[i]! }).score;
   return out;
 }
-
-/** The judging settings of the narrow grid (`--grid tail`): the tail share alone, the detector's default first. */
-export const JUDGE_CANDIDATES: readonly { label: string; params: Partial<JudgeParams> }[] = cvGrid('tail', defaultDetectorParams).points.map((p) => ({ label: p.label, params: p.judge }));
 
 /** A grid point's scores on every series, and the value it gives every setting the grid moves. */
 export type GridCandidate = Candidate & { settings: Record<string, number> };

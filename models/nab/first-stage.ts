@@ -4,7 +4,7 @@
 // and the time, on the history of step values, and is seeded, so a run with any of these settings
 // trains the same models at the same steps. A further setting therefore needs only its own
 // SurpriseSource and a forecaster that takes up the scorer's weights whenever they change: the
-// figures are those a run with that setting would give (crossval.test.ts checks it against such
+// figures are those a run with that setting would give (grid.test.ts checks it against such
 // runs), for the cost of its neighbour searches and forward passes, not of its trainings.
 import { SurpriseSource, type SurpriseParams } from '../detector/surprises.ts';
 import { MlpForecaster } from '../model/forecaster.ts';
