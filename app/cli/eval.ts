@@ -47,7 +47,7 @@ forecast floor and phase tolerance, smoothing, fire level, transition member's l
 each one step either side of its default, one at a time, crossed with the context's tail share;
 --grid tail: the tail share alone). Each first-stage setting is a further pass of the detector's
 first stage beside the run, the judging ones are replayed from it: with the full grid a run takes
-two to three times as long. "cv_settings" gives the values tried, "cv_candidates" each point's in-sample score,
+about twice as long and twice the memory. "cv_settings" gives the values tried, "cv_candidates" each point's in-sample score,
 and each part of "cv" the point chosen for it ("candidate", "settings").
 Progress goes to stderr; --json prints
 {"profile","threshold","score","raw","categories","files":{"<category>/<file>.csv":raw},...}
