@@ -8,6 +8,7 @@ import { listNabFiles, readNabSeries, readNabWindows } from '../../models/nab/co
 import { crossValidated, evaluateNab, NAB_PROFILES, scoreCorpus } from '../../models/nab/evaluate.ts';
 import type { HeldOutPart, ScoredSeries } from '../../models/nab/crossval.ts';
 import { readNabAnomalies, shortStreams } from '../../models/nab/short.ts';
+import { GRID_NAMES, type GridName } from '../../models/nab/grid.ts';
 import { DEFAULT_DROP_SEED, leastBurst, MAX_DROP_SHARE, type DropPlan } from '../../models/nab/drops.ts';
 import { FAULT_TYPES, type FaultType } from '../../models/faults/catalogue.ts';
 import { evaluateFaults } from '../../models/faults/evaluate.ts';
@@ -15,7 +16,7 @@ import { STREAM_KINDS } from '../../models/faults/scenario.ts';
 import type { StreamKind } from '../../models/faults/streams.ts';
 import type { CostMatrix } from '../../models/nab/sweeper.ts';
 
-const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category]
+const HELP = `usage: fieldproof eval nab --data DIR --labels FILE [--profile standard] [--threshold T | --cv category [--grid full|tail]]
                           [--no-model] [--profiles FILE] [--categories C,...] [--max-steps N | --split-steps N] [--anomalies FILE]
                           [--drop-share P [--drop-burst L] [--seed N]] [--json]
        fieldproof eval nab --results DIR --detector NAME --labels FILE [--profile P] [--threshold T | --cv category] [--json]
@@ -40,10 +41,17 @@ in them, probation 15% of the rows left.
 --cv category cross-validates: for each category, the threshold (and every other choice made
 from labelled data) is chosen on the other categories only, and the category is scored with it;
 "cv_score" is the normalised score over all the held-out categories, beside the in-sample
-"score", and "cv" lists each held-out part.
+"score", and "cv" lists each held-out part. Besides the threshold, it chooses among the detector's
+settings that were picked on data (--grid full, the default: the spread window, shape length,
+forecast floor and phase tolerance, smoothing, fire level, transition member's length and levels,
+each one step either side of its default, one at a time, crossed with the context's tail share;
+--grid tail: the tail share alone). Each first-stage setting is a further pass of the detector's
+first stage beside the run, the judging ones are replayed from it: with the full grid a run takes
+about twice as long and twice the memory. "cv_settings" gives the values tried, "cv_candidates" each point's in-sample score,
+and each part of "cv" the point chosen for it ("candidate", "settings").
 Progress goes to stderr; --json prints
 {"profile","threshold","score","raw","categories","files":{"<category>/<file>.csv":raw},...}
-on stdout, with "cv_score","cv_raw","cv" under --cv.
+on stdout, with "cv_score","cv_raw","cv","cv_grid","cv_settings","cv_candidates" under --cv.
 Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).
 
 usage: fieldproof eval faults [--no-model] [--kinds K,...] [--types T,...] [--seed N] [--json]
@@ -90,6 +98,7 @@ export const command: Command = {
       results: { type: 'string' },
       detector: { type: 'string' },
       cv: { type: 'string' },
+      grid: { type: 'string' },
       categories: { type: 'string' },
       'max-steps': { type: 'string' },
       'split-steps': { type: 'string' },
@@ -106,6 +115,9 @@ export const command: Command = {
     if (values.cv !== undefined && values.cv !== 'category') throw new UsageError(`--cv must be "category", got ${JSON.stringify(values.cv)}`);
     if (values.cv !== undefined && values.threshold !== undefined) throw new UsageError('--cv chooses the threshold on the other categories; leave out --threshold');
     const cv = values.cv === 'category' ? ('category' as const) : undefined;
+    if (values.grid !== undefined && !GRID_NAMES.includes(values.grid as GridName)) throw new UsageError(`--grid must be one of ${GRID_NAMES.join(', ')}, got ${JSON.stringify(values.grid)}`);
+    if (values.grid !== undefined && (cv === undefined || values.results !== undefined)) throw new UsageError('--grid is what --cv category chooses among when it runs the detector; give it with --cv category and --data');
+    const grid = values.grid as GridName | undefined;
     const profiles = loadProfiles(values.profiles);
     const profile = values.profile ?? 'standard';
     const cost = profiles[profile];
@@ -157,7 +169,7 @@ export const command: Command = {
         profile,
         cost,
         ...(threshold !== undefined ? { threshold } : {}),
-        ...(cv ? { cv } : {}),
+        ...(cv ? { cv, ...(grid ? { grid } : {}) } : {}),
         ...(categories ? { categories } : {}),
         ...(anomalies ? { anomalies, ...(maxSteps !== undefined ? { maxSteps } : {}), ...(splitSteps !== undefined ? { splitSteps } : {}) } : {}),
         ...(drop ? { drop } : {}),
@@ -171,7 +183,7 @@ export const command: Command = {
       for (const [name, raw] of Object.entries(result.files as Record<string, number>)) process.stdout.write(`${raw.toFixed(4).padStart(9)}  ${name}\n`);
       process.stdout.write(`profile ${profile}  threshold ${result.threshold}  raw ${result.raw.toFixed(3)}  normalised score ${result.score.toFixed(2)}\n`);
       if (typeof result.cv_score === 'number') {
-        for (const p of result.cv as HeldOutPart[]) process.stdout.write(`held out ${p.category}: threshold ${p.threshold}  raw ${p.raw.toFixed(3)}  score ${p.score === null ? '-' : p.score.toFixed(2)}\n`);
+        for (const p of result.cv as HeldOutPart[]) process.stdout.write(`held out ${p.category}: ${p.candidate}  threshold ${p.threshold}  raw ${p.raw.toFixed(3)}  score ${p.score === null ? '-' : p.score.toFixed(2)}\n`);
         process.stdout.write(`cross-validated normalised score ${result.cv_score.toFixed(2)}; each held-out category at its own best threshold ${(result.cv_own_threshold_score as number).toFixed(2)}\n`);
       }
     }

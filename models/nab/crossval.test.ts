@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { prng } from '../../kernel/prng.ts';
 import type { NabWindows } from './corpus.ts';
 import { bestOnTraining, categoryOf, crossValidate, type Candidate, type Chooser, type ScoredSeries } from './crossval.ts';
-import { judge, JUDGE_CANDIDATES, NAB_PROFILES, scoreCorpus, type SeriesSurprises } from './evaluate.ts';
+import { judge, NAB_PROFILES, scoreCorpus, type SeriesSurprises } from './evaluate.ts';
+import { cvGrid } from './grid.ts';
 import { defaultDetectorParams, StreamDetector } from '../detector/detector.ts';
 
 const cost = NAB_PROFILES.standard!;
@@ -152,8 +153,9 @@ test("the judging grid replays each stream's own detector: every member learns f
   }
   assert.ok(said.some((sc) => sc.some((v) => v >= defaultDetectorParams.fireLevel)), 'the streams raise something');
   assert.ok(kinds.has('transition'), `kinds seen: ${[...kinds].join(', ')}`);
-  for (const c of JUDGE_CANDIDATES) {
-    const params = { ...defaultDetectorParams, ...c.params };
+  // every judging setting of the full grid (smoothing, fire level, transition member, tail share)
+  for (const c of cvGrid('full', defaultDetectorParams).points) {
+    const params = { ...defaultDetectorParams, ...c.judge };
     // in either order, each stream's replay is the same
     const forward = kept.map((s) => judge(s, params));
     const backward = [...kept].reverse().map((s) => judge(s, params)).reverse();

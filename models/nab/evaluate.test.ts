@@ -27,15 +27,31 @@ test('eval nab scores every file, reports progress on stderr, and the sweep beat
   assert.equal(fixed.out.score, out.score);
 });
 
-test('eval nab --cv category scores each category with the threshold chosen on the others', { timeout: 120_000 }, async () => {
-  const { out } = await evalNab('--no-model', '--cv', 'category');
-  const cv = (out as unknown as { cv: { category: string; threshold: number; raw: number; score: number | null }[]; cv_score: number; cv_raw: number; categories: Record<string, { raw: number }> });
+test('eval nab --cv category scores each category with the threshold and settings chosen on the others', { timeout: 120_000 }, async () => {
+  const { out, stderr } = await evalNab('--no-model', '--cv', 'category');
+  type Part = { category: string; threshold: number; raw: number; score: number | null; candidate: string; settings: Record<string, number> };
+  const cv = (out as unknown as { cv: Part[]; cv_score: number; cv_raw: number; categories: Record<string, { raw: number }>; cv_grid: string; cv_settings: Record<string, number[]>; cv_candidates: Record<string, number> });
   assert.deepEqual(cv.cv.map((p) => p.category), ['artificialWithAnomaly', 'realAdExchange', 'realKnownCause']);
   assert.ok(Number.isFinite(cv.cv_score));
   assert.ok(Math.abs(cv.cv.reduce((a, p) => a + p.raw, 0) - cv.cv_raw) < 1e-9);
-  // in-sample, the threshold is swept on everything: out of sample can only do as well or worse
-  assert.ok(cv.cv_score <= out.score + 1e-9);
+  // in-sample, each point's threshold is swept on everything
+  assert.ok(cv.cv_score <= Math.max(...Object.values(cv.cv_candidates)) + 1e-9);
   assert.deepEqual(Object.keys(cv.categories), cv.cv.map((p) => p.category));
+  // the full grid by default: every data-picked setting, and what each fold chose
+  assert.equal(cv.cv_grid, 'full');
+  assert.deepEqual(Object.keys(cv.cv_settings).sort(), ['contextLength', 'contextTailShare', 'fireLevel', 'forecastFloor', 'forecastJitter', 'levelWindow', 'smooth', 'transitionLength', 'transitionLevels']);
+  assert.equal(Object.keys(cv.cv_candidates).length, 3 * (1 + 2 * 8));
+  for (const p of cv.cv) {
+    assert.ok(p.candidate in cv.cv_candidates, p.candidate);
+    for (const [k, values] of Object.entries(cv.cv_settings)) assert.ok(values.includes(p.settings[k]!), `${p.category}: ${k}=${p.settings[k]}`);
+  }
+  assert.match(stderr, /grid: levelWindow=288/);
+  // the narrow grid: the tail share alone
+  const tail = (await evalNab('--no-model', '--cv', 'category', '--grid', 'tail')).out as unknown as typeof cv;
+  assert.equal(tail.cv_grid, 'tail');
+  assert.deepEqual(Object.keys(tail.cv_candidates), ['default', 'contextTailShare=0.005', 'contextTailShare=0.02']);
+  assert.deepEqual(Object.keys(tail.cv_settings), ['contextTailShare']);
+  assert.equal(tail.cv_candidates.default, cv.cv_candidates.default);
 });
 
 test('eval nab --split-steps scores short streams, each piece labelled by its own length; --categories runs a subset', { timeout: 120_000 }, async () => {
@@ -120,6 +136,14 @@ test('eval nab refuses bad input with one line', async () => {
   });
   await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--labels', join(dir, 'windows.json'), '--data', dir, '--cv', 'category', '--threshold', '0.5']), (err: { stderr: string; code: number }) => {
     assert.match(err.stderr, /--cv chooses the threshold/);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--labels', join(dir, 'windows.json'), '--data', dir, '--grid', 'tail']), (err: { stderr: string; code: number }) => {
+    assert.match(err.stderr, /--grid is what --cv category chooses among/);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--labels', join(dir, 'windows.json'), '--data', dir, '--cv', 'category', '--grid', 'wide']), (err: { stderr: string; code: number }) => {
+    assert.match(err.stderr, /--grid must be one of full, tail/);
     assert.equal(err.code, 2);
     return true;
   });

@@ -2,7 +2,7 @@
 // device scores a stream (same StreamScorer, same model policy; the one difference is that the
 // evaluation waits for each training to finish where the device carries on with the old weights,
 // so that results do not depend on the machine's speed), then score it with the NAB rules.
-import { defaultDetectorParams, type DetectorParams, type JudgeParams } from '../detector/detector.ts';
+import { defaultDetectorParams, type DetectorParams, type JudgeParams, type SurpriseParams } from '../detector/detector.ts';
 import { SurpriseJudge } from '../detector/judge.ts';
 import { trainInThread } from '../model/train.ts';
 import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
@@ -10,7 +10,11 @@ import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './
 import { shortStreams, splitStreams } from './short.ts';
 import { dropReadings, type DropPlan } from './drops.ts';
 import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
+import { emptySurprises, FirstStageFollower, type SeriesSurprises } from './first-stage.ts';
+import { cvGrid, settingsOf, type CvGrid, type GridName } from './grid.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
+
+export type { SeriesSurprises } from './first-stage.ts';
 
 /** The cost matrices of NAB's three application profiles. */
 export const NAB_PROFILES: Record<string, CostMatrix> = {
@@ -29,6 +33,8 @@ export interface EvalOptions {
   policy?: ModelPolicy;
   /** cross-validate over the categories: choices made on the others, each category scored with them */
   cv?: 'category';
+  /** the settings cross-validation chooses among (grid.ts): every data-picked one ('full', the default) or the tail share alone */
+  grid?: GridName;
   /** only the files of these categories (for quick runs; the scores are then of that subset) */
   categories?: readonly string[];
   /**
@@ -70,42 +76,42 @@ export interface EvalResult {
   /** with `cv`: the held-out parts each at its own best threshold (an oracle), and the gap to cv_score */
   cv_own_threshold_score?: number;
   cv_threshold_gap?: number;
-  cv?: HeldOutPart[];
+  cv?: (HeldOutPart & { settings: Record<string, number> })[];
+  /** with `cv`: the grid chosen from (grid.ts), and the values it gives each setting it moves, the default first */
+  cv_grid?: GridName;
+  cv_settings?: Record<string, number[]>;
   /** with `cv`: each candidate setting's in-sample score (threshold swept on all files) */
   cv_candidates?: Record<string, number>;
 }
 
-/** The detector's first-stage figures at every reading of a series (NaN where no step completed). */
-export interface SeriesSurprises {
-  value: Float64Array;
-  novelty: Float64Array;
-  forecast: Float64Array;
-  stepped: Uint8Array;
-}
-
 /**
  * Anomaly scores of one series, scored reading by reading as the device would, and the first
- * stage's figures at each step, from which judge() scores it again with other settings.
+ * stage's figures at each step, from which judge() scores it again with other settings: those of
+ * `params` first, then those of each further first-stage setting in `firstStages` (first-stage.ts).
  */
-export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy }): Promise<{ scores: Float64Array; surprises: SeriesSurprises }> {
+export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy; firstStages?: readonly Partial<SurpriseParams>[] }): Promise<{ scores: Float64Array; surprises: SeriesSurprises[] }> {
   const policy = { ...(opts.policy ?? defaultModelPolicy), enabled: opts.model };
-  const scorer = new StreamScorer(opts.params ?? defaultDetectorParams, policy, opts.model ? trainInThread : null);
+  const params = opts.params ?? defaultDetectorParams;
+  const scorer = new StreamScorer(params, policy, opts.model ? trainInThread : null);
   const n = values.length;
   const scores = new Float64Array(n);
-  const surprises: SeriesSurprises = { value: new Float64Array(n).fill(Number.NaN), novelty: new Float64Array(n).fill(Number.NaN), forecast: new Float64Array(n).fill(Number.NaN), stepped: new Uint8Array(n) };
+  const own = emptySurprises(n);
+  const followers = (opts.firstStages ?? []).map((p) => new FirstStageFollower({ ...params, ...p }, opts.model, n));
   for (let i = 0; i < n; i++) {
     scores[i] = scorer.score(values[i]!, timestamps[i]!).score;
     const s = scorer.lastSurprises;
     if (s) {
-      surprises.value[i] = s.value;
-      surprises.novelty[i] = s.novelty;
-      surprises.forecast[i] = s.forecast;
-      surprises.stepped[i] = 1;
+      own.value[i] = s.value;
+      own.novelty[i] = s.novelty;
+      own.forecast[i] = s.forecast;
+      own.stepped[i] = 1;
+      // the weights this step was scored with: a training it started has not yet come back
+      for (const f of followers) f.step(i, s.value, scorer.model);
     }
     const pending = scorer.pendingTraining;
     if (pending) await pending;
   }
-  return { scores, surprises };
+  return { scores, surprises: [own, ...followers.map((f) => f.figures)] };
 }
 
 /** Scores from kept first-stage figures, judged with `params`: what the detector with them would have said. */
@@ -116,16 +122,23 @@ export function judge(s: SeriesSurprises, params: JudgeParams): Float64Array {
   return out;
 }
 
+/** A grid point's scores on every series, and the value it gives every setting the grid moves. */
+export type GridCandidate = Candidate & { settings: Record<string, number> };
+
 /**
- * The judging settings cross-validation chooses among, the detector's defaults first. These are
- * the settings no reason fixes: each is chosen from labelled data, so under --cv it is chosen on
- * the other categories only.
+ * Every point of the grid as a candidate: its first stage's kept figures (`kept[k][i]`: first
+ * stage k of the grid, series i) judged with its judging settings. The default point keeps the
+ * scores the detector gave while it ran.
  */
-export const JUDGE_CANDIDATES: readonly { label: string; params: Partial<JudgeParams> }[] = [
-  { label: 'default', params: {} },
-  { label: 'contextTailShare=0.005', params: { contextTailShare: 0.005 } },
-  { label: 'contextTailShare=0.02', params: { contextTailShare: 0.02 } },
-];
+export function gridCandidates(grid: CvGrid, series: readonly ScoredSeries[], kept: readonly (readonly SeriesSurprises[])[], base: DetectorParams, progress?: (done: number, total: number, what: string) => void): GridCandidate[] {
+  return grid.points.map((p, k) => {
+    const unmoved = Object.keys(p.moved).length === 0;
+    const params = { ...base, ...grid.firstStages[p.firstStage], ...p.judge };
+    const scored = unmoved ? series : series.map((s, i) => ({ ...s, scores: judge(kept[p.firstStage]![i]!, params) }));
+    progress?.(k + 1, grid.points.length, `grid: ${p.label}`);
+    return { label: p.label, series: scored, settings: settingsOf(grid, p) };
+  });
+}
 
 /** Score already computed anomaly scores (a detector's NAB results, or ours) against the labels. */
 export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows, profile: string, cost: CostMatrix, threshold?: number) {
@@ -192,30 +205,42 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     ({ series: data, windows } = dropReadings(data, windows, opts.drop));
     lost = { rows_lost: before.rows - rowsOf(data), windows_lost: before.windows - windowsOf(data, windows) };
   }
-  const series: ScoredSeries[] = [];
-  const kept: SeriesSurprises[] = [];
-  let readings = 0;
-  for (const [i, s] of data.entries()) {
-    const { scores, surprises } = await scoreSeries(s.values, s.timestamps, opts);
-    readings += s.values.length;
-    series.push({ name: s.name, timestamps: s.timestamps, scores });
-    kept.push(surprises);
-    opts.progress?.(i + 1, data.length, s.name);
-  }
+  // under --cv, every first-stage setting of the grid is run beside the detector (first-stage.ts)
+  const base = opts.params ?? defaultDetectorParams;
+  const grid = opts.cv ? cvGrid(opts.grid ?? 'full', base) : null;
+  const firstStages = grid?.firstStages.slice(1) ?? [];
+  const { series, kept, readings } = await scoreStreams(data, { ...opts, firstStages });
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
   const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), ...(opts.drop && lost ? { drop: { ...opts.drop, ...lost } } : {}), readings, seconds: 0 };
-  if (opts.cv) {
-    const base = opts.params ?? defaultDetectorParams;
-    const candidates = JUDGE_CANDIDATES.map((c, k) => ({
-      label: c.label,
-      series: k === 0 && Object.keys(c.params).length === 0 ? series : series.map((s, i) => ({ ...s, scores: judge(kept[i]!, { ...base, ...c.params }) })),
-    }));
-    Object.assign(out, crossValidated(candidates, windows, opts.cost));
+  if (grid) {
+    const candidates = gridCandidates(grid, series, kept, base, opts.progress);
+    opts.progress?.(0, 0, `cross-validating: ${candidates.length} candidates, ${new Set(series.map((s) => categoryOf(s.name))).size} folds`);
+    const cv = crossValidated(candidates, windows, opts.cost);
+    const settings = new Map(candidates.map((c) => [c.label, c.settings]));
+    Object.assign(out, cv, { cv: cv.cv.map((part) => ({ ...part, settings: settings.get(part.candidate)! })), cv_grid: grid.name, cv_settings: grid.settings });
     // what each setting scores in-sample, for comparison with what the folds chose
     out.cv_candidates = Object.fromEntries(candidates.map((c) => [c.label, scoreCorpus(c.series, windows, opts.profile, opts.cost).score]));
   }
   out.seconds = (Date.now() - started) / 1000;
   return out;
+}
+
+/**
+ * Every stream scored as the device would, and the first stage's kept figures: `kept[k][i]` is
+ * first stage k's on stream i, k = 0 the detector's own, then one per `firstStages` setting.
+ */
+export async function scoreStreams(data: readonly NabSeries[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy; firstStages?: readonly Partial<SurpriseParams>[]; progress?: EvalOptions['progress'] }): Promise<{ series: ScoredSeries[]; kept: SeriesSurprises[][]; readings: number }> {
+  const series: ScoredSeries[] = [];
+  const kept: SeriesSurprises[][] = [{}, ...(opts.firstStages ?? [])].map(() => []);
+  let readings = 0;
+  for (const [i, s] of data.entries()) {
+    const { scores, surprises } = await scoreSeries(s.values, s.timestamps, opts);
+    readings += s.values.length;
+    series.push({ name: s.name, timestamps: s.timestamps, scores });
+    surprises.forEach((f, k) => kept[k]!.push(f));
+    opts.progress?.(i + 1, data.length, s.name);
+  }
+  return { series, kept, readings };
 }
 
 function rowsOf(series: readonly NabSeries[]): number {
