@@ -11,7 +11,7 @@ import type { ReadingInput } from '../protocol/records.ts';
 import type { Assessor, Component, StatusBoard } from '../kernel/component.ts';
 import { counter, gauge } from '../kernel/metrics.ts';
 import type { ValidationConfig } from './config.ts';
-import { deviceDetectorParams } from './detector/detector.ts';
+import { deviceDetectorParamsAt } from './detector/detector.ts';
 import { ModelTrainer } from './model/trainer.ts';
 import type { ForecasterWeights } from './model/weights.ts';
 import { rulesFor, StreamRuleChecker } from './rules/rules.ts';
@@ -135,7 +135,7 @@ export class ValidationComponent implements Component, Assessor {
     const useModel = this.trainer !== null && this.modelled < cfg.model.maxStreams;
     const dir = useModel ? join(this.deps.dataDir, 'models', sensor, metric) : null;
     const policy: ModelPolicy = { enabled: useModel, minTrainReadings: cfg.model.minTrainReadings, retrainReadings: cfg.model.retrainReadings, retrainIntervalMs: cfg.model.retrainIntervalMs, historySize: cfg.model.historySize };
-    const scorer = new StreamScorer(deviceDetectorParams, policy, useModel ? (h, current, stepMs) => this.train(sensor, metric, h, current, stepMs, dir!) : null);
+    const scorer = new StreamScorer(deviceDetectorParamsAt(cfg.model.threshold), policy, useModel ? (h, current, stepMs) => this.train(sensor, metric, h, current, stepMs, dir!) : null);
     const s: Stream = { sensor, metric, validator: new StreamValidator(rules, scorer, cfg.model.threshold), dir, silentSince: null };
     this.streams.set(key, s);
     this.m.streams.set(this.streams.size);

@@ -3,7 +3,7 @@
 // shapes at ordinary levels left alone, flat lines handled.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultDetectorParams, deviceDetectorParams, StreamDetector, type Forecaster } from './detector.ts';
+import { defaultDetectorParams, deviceDetectorParams, deviceDetectorParamsAt, StreamDetector, type Forecaster } from './detector.ts';
 import { RangeGrowth } from './judge.ts';
 import { NeighbourNovelty } from './neighbours.ts';
 
@@ -220,4 +220,18 @@ test('scores do not depend on the stream\'s unit: a stream in other units (scale
     const scaled = run(values.map((v) => v * unit));
     assert.deepEqual(scaled, base, `scaled by ${unit}`);
   }
+});
+
+test('a score silences the steps after it only at the fire level: the device sets that to the operator\'s alert threshold', () => {
+  // a new shape at the tails scoring about 0.37, then a record ten steps later
+  const values = wave(2200);
+  for (let i = 2000; i < 2004; i++) values[i]! += 2.74;
+  values[2010] = 20;
+  const at = (fireLevel: number) => run(values, null, { ...defaultDetectorParams, fireLevel });
+  const first = Math.max(...at(0.5).slice(1995, 2008).map((v) => v.score));
+  assert.ok(first > 0.3 && first < 0.5, `the first event scores ${first}`);
+  assert.equal(at(0.5)[2010]!.score, 1, 'under the fire level the first event silences nothing: the record is reported');
+  assert.equal(at(0.3)[2010]!.score, 0, 'at a fire level under it, the first event is the alert and the record falls in its quiet');
+  assert.equal(deviceDetectorParamsAt(0.85).fireLevel, 0.85);
+  assert.equal(deviceDetectorParamsAt(0.85).newExtremes, false);
 });

@@ -48,6 +48,18 @@ export const defaultDetectorParams: DetectorParams = {
  */
 export const deviceDetectorParams: DetectorParams = { ...defaultDetectorParams, newExtremes: false };
 
+/**
+ * The device's detector for the alert threshold the operator set (`model.threshold`): a detection
+ * silences the next steps (`suppress`) only when it is an alert. With a fire level of its own, an
+ * operator who raised the threshold would have steps silenced after a score no one was alerted
+ * to, and could miss the alert that follows; one who lowered it would get several alerts for one
+ * event. The NAB evaluation's cross-validation scores each setting at its fire level for the same
+ * reason (models/README.md).
+ */
+export function deviceDetectorParamsAt(threshold: number): DetectorParams {
+  return { ...deviceDetectorParams, fireLevel: threshold };
+}
+
 export class StreamDetector {
   private readonly source: SurpriseSource;
   private readonly judge: SurpriseJudge;

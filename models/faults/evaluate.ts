@@ -5,7 +5,7 @@
 // the figures do not depend on the machine's speed.
 import type { ReadingInput } from '../../protocol/records.ts';
 import { validationSchema, type ValidationConfig } from '../config.ts';
-import { deviceDetectorParams } from '../detector/detector.ts';
+import { deviceDetectorParamsAt } from '../detector/detector.ts';
 import { trainInThread } from '../model/train.ts';
 import { rulesFor, StreamRuleChecker } from '../rules/rules.ts';
 import { StreamScorer } from '../stream-scorer.ts';
@@ -86,7 +86,7 @@ function validatorFor(s: GeneratedSensor, config: ValidationConfig, model: boole
   const m = config.model;
   const useModel = model && m.enabled;
   const policy = { enabled: useModel, minTrainReadings: m.minTrainReadings, retrainReadings: m.retrainReadings, retrainIntervalMs: m.retrainIntervalMs, historySize: m.historySize };
-  const scorer = m.enabled ? new StreamScorer(deviceDetectorParams, policy, useModel ? trainInThread : null) : null;
+  const scorer = m.enabled ? new StreamScorer(deviceDetectorParamsAt(m.threshold), policy, useModel ? trainInThread : null) : null;
   return new StreamValidator(rules, scorer, m.threshold);
 }
 
