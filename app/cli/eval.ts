@@ -48,10 +48,12 @@ each one step either side of its default, one at a time, crossed with the contex
 --grid tail: the tail share alone). Each first-stage setting is a further pass of the detector's
 first stage beside the run, the judging ones are replayed from it: with the full grid a run takes
 about twice as long and twice the memory. "cv_settings" gives the values tried, "cv_candidates" each point's in-sample score,
-and each part of "cv" the point chosen for it ("candidate", "settings").
+and each part of "cv" the point chosen for it ("candidate", "settings"). Each fold's threshold is
+its chosen point's fire level, the one alert threshold the device has; "cv_free_threshold" gives
+the same grid with the threshold swept freely per fold, as for a published detector.
 Progress goes to stderr; --json prints
 {"profile","threshold","score","raw","categories","files":{"<category>/<file>.csv":raw},...}
-on stdout, with "cv_score","cv_raw","cv","cv_grid","cv_settings","cv_candidates" under --cv.
+on stdout, with "cv_score","cv_raw","cv","cv_grid","cv_settings","cv_candidates","cv_free_threshold" under --cv.
 Profiles: ${Object.keys(NAB_PROFILES).join(', ')} (or those of --profiles, NAB's profiles.json).
 
 usage: fieldproof eval faults [--no-model] [--kinds K,...] [--types T,...] [--seed N] [--json]

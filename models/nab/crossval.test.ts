@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prng } from '../../kernel/prng.ts';
 import type { NabWindows } from './corpus.ts';
-import { bestOnTraining, categoryOf, crossValidate, type Candidate, type Chooser, type ScoredSeries } from './crossval.ts';
+import { atFireLevels, bestOnTraining, categoryOf, crossValidate, type Candidate, type Chooser, type ScoredSeries } from './crossval.ts';
 import { judge, NAB_PROFILES, scoreCorpus, type SeriesSurprises } from './evaluate.ts';
 import { cvGrid } from './grid.ts';
 import { defaultDetectorParams, StreamDetector } from '../detector/detector.ts';
@@ -162,4 +162,29 @@ test("the judging grid replays each stream's own detector: every member learns f
     assert.deepEqual(forward, backward);
   }
   kept.forEach((s, i) => assert.deepEqual(judge(s, defaultDetectorParams), said[i]));
+});
+
+test('at each setting\'s fire level: the threshold of a fold is its chosen setting\'s level, chosen on the other categories only', () => {
+  const { windows, candidates } = corpus(4);
+  const levels = [0.75, 0.5];
+  const shown: string[][] = [];
+  const raws: number[] = [];
+  const tied = atFireLevels(levels);
+  const cv = crossValidate(candidates, windows, cost, { chooser: (train, c) => {
+    shown.push([...new Set(train.flatMap((files) => files.map((f) => f.name)))].sort());
+    const choice = tied(train, c);
+    raws.push(choice.raw);
+    return choice;
+  } });
+  const all = candidates[0]!.series.map((s) => s.name);
+  cv.parts.forEach((part, i) => {
+    assert.deepEqual(shown[i], all.filter((n) => categoryOf(n) !== part.category).sort());
+    const k = candidates.findIndex((c) => c.label === part.candidate);
+    assert.equal(part.threshold, levels[k], 'no threshold but the setting\'s own level');
+    // the choice is the better of the two settings at their levels on the training files
+    const trainingRaw = (j: number) => scoreCorpus(candidates[j]!.series.filter((s) => categoryOf(s.name) !== part.category), windows, 'standard', cost, levels[j]).raw;
+    assert.equal(raws[i], trainingRaw(k));
+    assert.ok(trainingRaw(k) >= trainingRaw(1 - k));
+  });
+  assert.throws(() => crossValidate(candidates, windows, cost, { chooser: atFireLevels([0.7]) }), /no fire level for candidate 1/);
 });

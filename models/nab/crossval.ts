@@ -1,6 +1,7 @@
 // Cross-validation over NAB's categories: for each category in turn, everything the evaluation
-// chooses from labelled data (the threshold, and which of the candidate detector settings) is
-// chosen on the other categories alone, and the held-out category is scored with those choices.
+// chooses from labelled data (which of the candidate detector settings, and the threshold: swept
+// freely, or the setting's own fire level as the device alerts) is chosen on the other categories
+// alone, and the held-out category is scored with those choices.
 // The held-out parts' raw scores are added and normalised as for the whole corpus, so `cvScore`
 // is on the same scale as the in-sample score: the gap between the two is what the choices owe to
 // having seen the data they are scored on.
@@ -51,6 +52,29 @@ export const bestOnTraining: Chooser = (train, cost) => {
   if (!best) throw new Error('no candidates to choose from');
   return best;
 };
+
+/**
+ * Each candidate at its own fire level, the score at which the detector raises an alert and then
+ * stays quiet for a while: the device has one alert threshold, and a detection silences what
+ * follows only when it is an alert (deviceDetectorParamsAt), so the threshold of a setting is its
+ * fire level, not a second number chosen beside it. The candidate with the highest raw score on
+ * the training files at its level wins; on a tie, the earlier (the detector's defaults first).
+ * `levels[c]` is candidate c's fire level: a setting of the candidate, not taken from any data.
+ */
+export function atFireLevels(levels: readonly number[]): Chooser {
+  return (train, cost) => {
+    let best: Choice | null = null;
+    train.forEach((files, candidate) => {
+      const threshold = levels[candidate];
+      if (threshold === undefined) throw new Error(`no fire level for candidate ${candidate}`);
+      let raw = 0;
+      for (const f of files) raw += scoreAtThreshold(f, threshold, cost).score;
+      if (!best || raw > best.raw) best = { candidate, threshold, raw };
+    });
+    if (!best) throw new Error('no candidates to choose from');
+    return best;
+  };
+}
 
 /** `<category>/<file>.csv` -> `<category>` */
 export function categoryOf(name: string): string {

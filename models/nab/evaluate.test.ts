@@ -46,6 +46,13 @@ test('eval nab --cv category scores each category with the threshold and setting
     for (const [k, values] of Object.entries(cv.cv_settings)) assert.ok(values.includes(p.settings[k]!), `${p.category}: ${k}=${p.settings[k]}`);
   }
   assert.match(stderr, /grid: levelWindow=288/);
+  // each fold's threshold is its chosen setting's fire level; the free sweep is reported beside
+  const tied = out as unknown as { cv_threshold: string; cv_free_threshold: { cv_score: number; cv: Part[] }; score_at_fire_level: number };
+  assert.equal(tied.cv_threshold, 'fire_level');
+  for (const p of cv.cv) assert.equal(p.threshold, p.settings.fireLevel, p.category);
+  assert.ok(Number.isFinite(tied.cv_free_threshold.cv_score));
+  assert.deepEqual(tied.cv_free_threshold.cv.map((p) => p.category), cv.cv.map((p) => p.category));
+  assert.ok(Number.isFinite(tied.score_at_fire_level));
   // the narrow grid: the tail share alone
   const tail = (await evalNab('--no-model', '--cv', 'category', '--grid', 'tail')).out as unknown as typeof cv;
   assert.equal(tail.cv_grid, 'tail');

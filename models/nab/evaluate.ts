@@ -9,7 +9,7 @@ import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-sc
 import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './corpus.ts';
 import { shortStreams, splitStreams } from './short.ts';
 import { dropReadings, type DropPlan } from './drops.ts';
-import { categoryOf, crossValidate, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
+import { atFireLevels, categoryOf, crossValidate, type Chooser, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
 import { emptySurprises, FirstStageFollower, type SeriesSurprises } from './first-stage.ts';
 import { cvGrid, settingsOf, type CvGrid, type GridName } from './grid.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
@@ -82,6 +82,12 @@ export interface EvalResult {
   cv_settings?: Record<string, number[]>;
   /** with `cv`: each candidate setting's in-sample score (threshold swept on all files) */
   cv_candidates?: Record<string, number>;
+  /** with `cv`: each fold's threshold is the chosen setting's fire level, the device's one alert threshold */
+  cv_threshold?: 'fire_level';
+  /** with `cv`: the same grid with the threshold swept freely per fold, a second choice the device never makes */
+  cv_free_threshold?: { cv_score: number; cv_raw: number; cv: Pick<HeldOutPart, 'category' | 'candidate' | 'threshold' | 'raw' | 'score'>[] };
+  /** the detector's defaults scored at their fire level (the device's alert threshold), beside `score` at the swept threshold */
+  score_at_fire_level?: number;
 }
 
 /**
@@ -173,10 +179,31 @@ export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows
   return { profile, threshold: chosen, swept: threshold === undefined, raw, score: normalizedScore(raw, scorable, labelled, cost), windows: labelled, files, counts, categories };
 }
 
-/** The cross-validation's figures as `eval nab --cv category --json` reports them. */
-export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix): { cv_score: number; cv_raw: number; cv_own_threshold_score: number; cv_threshold_gap: number; cv: HeldOutPart[] } {
-  const cv = crossValidate(candidates, windows, cost);
+/**
+ * The cross-validation's figures as `eval nab --cv category --json` reports them, the threshold
+ * swept per fold as NAB sweeps it: for a published detector's outputs, which have no fire level.
+ */
+export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix, chooser?: Chooser) {
+  const cv = crossValidate(candidates, windows, cost, chooser ? { chooser } : {});
   return { cv_score: cv.cvScore, cv_raw: cv.cvRaw, cv_own_threshold_score: cv.ownScore, cv_threshold_gap: cv.ownScore - cv.cvScore, cv: cv.parts };
+}
+
+/**
+ * The detector's grid cross-validated: each setting scored at its own fire level, the one alert
+ * threshold the device has (`cv_score`, `cv`); beside it, the same grid with the threshold swept
+ * freely per fold as for a published detector, a second choice the device never makes
+ * (`cv_free_threshold`).
+ */
+export function gridCrossValidated(candidates: readonly GridCandidate[], windows: NabWindows, cost: CostMatrix, fireLevel: number) {
+  const free = crossValidated(candidates, windows, cost);
+  return {
+    cv_threshold: 'fire_level' as const,
+    ...crossValidated(candidates, windows, cost, atFireLevels(candidates.map((c) => c.settings.fireLevel ?? fireLevel))),
+    cv_free_threshold: {
+      cv_score: free.cv_score, cv_raw: free.cv_raw,
+      cv: free.cv.map((p) => ({ category: p.category, candidate: p.candidate, threshold: p.threshold, raw: p.raw, score: p.score })),
+    },
+  };
 }
 
 export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: EvalOptions): Promise<EvalResult> {
@@ -211,11 +238,12 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
   const firstStages = grid?.firstStages.slice(1) ?? [];
   const { series, kept, readings } = await scoreStreams(data, { ...opts, firstStages });
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
-  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), ...(opts.drop && lost ? { drop: { ...opts.drop, ...lost } } : {}), readings, seconds: 0 };
+  const atFire = scoreCorpus(series, windows, opts.profile, opts.cost, base.fireLevel).score;
+  const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), ...(opts.drop && lost ? { drop: { ...opts.drop, ...lost } } : {}), readings, seconds: 0, score_at_fire_level: atFire };
   if (grid) {
     const candidates = gridCandidates(grid, series, kept, base, opts.progress);
     opts.progress?.(0, 0, `cross-validating: ${candidates.length} candidates, ${new Set(series.map((s) => categoryOf(s.name))).size} folds`);
-    const cv = crossValidated(candidates, windows, opts.cost);
+    const cv = gridCrossValidated(candidates, windows, opts.cost, base.fireLevel);
     const settings = new Map(candidates.map((c) => [c.label, c.settings]));
     Object.assign(out, cv, { cv: cv.cv.map((part) => ({ ...part, settings: settings.get(part.candidate)! })), cv_grid: grid.name, cv_settings: grid.settings });
     // what each setting scores in-sample, for comparison with what the folds chose
