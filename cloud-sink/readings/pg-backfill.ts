@@ -17,6 +17,10 @@ ORDER BY since LIMIT $2 FOR UPDATE SKIP LOCKED`;
 
 const KEYS = 'SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])';
 
+/** The given batches' entries still in readings_pending, locked for this transaction; those another holds are skipped. */
+const CLAIM_KEYS_SQL = `
+SELECT device, epoch, batch FROM readings_pending WHERE (device, epoch, batch) IN (${KEYS}) FOR UPDATE SKIP LOCKED`;
+
 /** The stored lines of the claimed batches; a pruned batch's are empty and hold no readings. */
 const LINES_SQL = `
 SELECT device, epoch, batch, records FROM sink_batches
@@ -25,6 +29,15 @@ WHERE (device, epoch, batch) IN (${KEYS}) AND records IS NOT NULL AND records <>
 /** Batches per transaction: their readings are held in memory while they are written. */
 const CLAIM = 20;
 
+/** A batch by its key in readings_pending. */
+export interface PendingKey {
+  device: string;
+  epoch: number;
+  batch: number;
+}
+
+type Claim = (c: pg.PoolClient) => Promise<{ device: string; epoch: number; batch: string }[]>;
+
 /**
  * Fill in the readings of the entries in readings_pending older than `olderThanMs` (0: all), a
  * transaction at a time until none is left. Returns the readings added.
@@ -32,25 +45,49 @@ const CLAIM = 20;
 export async function fillPending(db: () => pg.Pool, writer: PgReadingsWriter, olderThanMs: number): Promise<number> {
   let added = 0;
   for (;;) {
-    const c = await db().connect();
-    try {
-      await c.query('BEGIN');
-      const { rows } = await c.query<{ device: string; epoch: number; batch: string }>(CLAIM_SQL, [olderThanMs, CLAIM]);
-      if (rows.length > 0) {
-        const keys = [rows.map((r) => r.device), rows.map((r) => r.epoch), rows.map((r) => r.batch)];
-        const held = await c.query<{ device: string; epoch: number; batch: string; records: string }>(LINES_SQL, keys);
-        const batches = held.rows.map((b) => ({ device: b.device, epoch: b.epoch, batch: Number(b.batch), rows: readingRows(b.records) }));
-        await writer.store(c, batches);
-        for (const b of batches) added += b.rows.length;
-        await c.query(`DELETE FROM readings_pending WHERE (device, epoch, batch) IN (${KEYS})`, keys);
-      }
-      await c.query('COMMIT');
-      if (rows.length < CLAIM) return added;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw new Error(`filling in the readings of stored batches: ${(err as Error).message}`);
-    } finally {
-      c.release();
+    const { claimed, readings } = await fillClaimed(db, writer, async (c) => (await c.query<{ device: string; epoch: number; batch: string }>(CLAIM_SQL, [olderThanMs, CLAIM])).rows);
+    added += readings;
+    if (claimed < CLAIM) return added;
+  }
+}
+
+/**
+ * Fill in the readings of the given batches whose entries are still in readings_pending (those
+ * written meanwhile, or held by another process's transaction, are skipped), CLAIM a transaction.
+ * For batches this process accepted and could not queue: their entries are its own, not left
+ * behind by another, so they need not wait to look abandoned. Returns the readings added.
+ */
+export async function fillBatches(db: () => pg.Pool, writer: PgReadingsWriter, keys: readonly PendingKey[]): Promise<number> {
+  let added = 0;
+  for (let i = 0; i < keys.length; i += CLAIM) {
+    const part = keys.slice(i, i + CLAIM);
+    const asArrays = [part.map((k) => k.device), part.map((k) => k.epoch), part.map((k) => k.batch)];
+    added += (await fillClaimed(db, writer, async (c) => (await c.query<{ device: string; epoch: number; batch: string }>(CLAIM_KEYS_SQL, asArrays)).rows)).readings;
+  }
+  return added;
+}
+
+/** One transaction: claim entries, write their batches' readings from the stored lines, take the entries out. */
+async function fillClaimed(db: () => pg.Pool, writer: PgReadingsWriter, claim: Claim): Promise<{ claimed: number; readings: number }> {
+  const c = await db().connect();
+  try {
+    await c.query('BEGIN');
+    const rows = await claim(c);
+    let readings = 0;
+    if (rows.length > 0) {
+      const keys = [rows.map((r) => r.device), rows.map((r) => r.epoch), rows.map((r) => r.batch)];
+      const held = await c.query<{ device: string; epoch: number; batch: string; records: string }>(LINES_SQL, keys);
+      const batches = held.rows.map((b) => ({ device: b.device, epoch: b.epoch, batch: Number(b.batch), rows: readingRows(b.records) }));
+      await writer.store(c, batches);
+      for (const b of batches) readings += b.rows.length;
+      await c.query(`DELETE FROM readings_pending WHERE (device, epoch, batch) IN (${KEYS})`, keys);
     }
+    await c.query('COMMIT');
+    return { claimed: rows.length, readings };
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw new Error(`filling in the readings of stored batches: ${(err as Error).message}`);
+  } finally {
+    c.release();
   }
 }

@@ -7,19 +7,27 @@
 // batch's entry stays until its readings are in, and the fill-in (pg-backfill.ts) writes those of
 // any entry left behind from the stored lines, at the next start and every `sweepMs`.
 //
+// The readings held for writing are bounded (`maxQueuedReadings`). A batch accepted while the
+// queue is full keeps only its key here, and is filled in from its stored lines by this process
+// as soon as the queue has been written (a burst from a fleet coming back online is taken faster
+// than its readings are written): it is not left for the sweep, which takes only entries old
+// enough to look abandoned by another process.
+//
 // A readings query asked of this process waits until the batches it accepted before the query are
 // written (settled()), so that what it acknowledged is what it answers.
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../kernel/log.ts';
-import { fillPending } from './pg-backfill.ts';
+import { fillBatches, fillPending, type PendingKey } from './pg-backfill.ts';
 import type { BatchReadings, PgReadingsWriter } from './pg-readings-write.ts';
 
 export interface ReadingsIndexerOptions {
   db: () => pg.Pool;
   writer: PgReadingsWriter;
-  /** readings held in memory for writing; beyond, a batch is left to the fill-in from its lines */
+  /** readings held in memory for writing; beyond, a batch keeps its key and is filled in from its lines */
   maxQueuedReadings?: number;
+  /** keys of such batches kept; beyond, a batch is left to the sweep */
+  maxOverflowBatches?: number;
   /** most readings written in one transaction */
   maxGroupReadings?: number;
   /**
@@ -34,9 +42,14 @@ export interface ReadingsIndexerOptions {
   log?: Logger;
 }
 
+/** turned-away batches filled in between looks at the queue */
+const OVERFLOW_STEP = 100;
+
 export class PgReadingsIndexer {
   private queue: BatchReadings[] = [];
   private queuedReadings = 0;
+  /** batches accepted while the queue was full: filled in from their stored lines once it has been written */
+  private overflow: PendingKey[] = [];
   /** batches handed to enqueue() so far, and of them those written or left to the fill-in */
   private handed = 0;
   private settledCount = 0;
@@ -67,6 +80,9 @@ export class PgReadingsIndexer {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.stopLingering();
+    // a stopping sink does not read back what the queue turned away: the sweep of the next start fills it in
+    this.settledCount += this.overflow.length;
+    this.overflow = [];
     await this.sweeping;
     while (this.running) await this.running;
   }
@@ -76,8 +92,10 @@ export class PgReadingsIndexer {
     for (const b of batches) {
       this.handed++;
       if (this.queuedReadings + b.rows.length > (this.opts.maxQueuedReadings ?? 500_000)) {
-        // left in readings_pending: the fill-in writes it from the stored lines
-        this.settledCount++;
+        // its readings are let go; its entry in readings_pending stays, and it is filled in from
+        // the stored lines: by this process once the queue is written, or by the sweep
+        if (this.overflow.length < (this.opts.maxOverflowBatches ?? 100_000)) this.overflow.push({ device: b.device, epoch: b.epoch, batch: b.batch });
+        else this.settledCount++;
         continue;
       }
       this.queue.push(b);
@@ -122,7 +140,12 @@ export class PgReadingsIndexer {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length > 0 || this.overflow.length > 0) {
+      // the queued batches first: their readings are in memory, and newer
+      if (this.queue.length === 0) {
+        await this.fillOverflow();
+        continue;
+      }
       await this.linger();
       const group = this.takeGroup();
       try {
@@ -134,6 +157,19 @@ export class PgReadingsIndexer {
       this.settledCount += group.length;
       this.wakeWaiters();
     }
+  }
+
+  /** A share of the batches the full queue turned away, from their stored lines. */
+  private async fillOverflow(): Promise<void> {
+    const keys = this.overflow.splice(0, OVERFLOW_STEP);
+    try {
+      await fillBatches(this.opts.db, this.opts.writer, keys);
+    } catch (err) {
+      // their entries stay: the sweep fills them in
+      this.log.error({ err: (err as Error).message, batches: keys.length }, 'filling in readings failed; left to the sweep');
+    }
+    this.settledCount += keys.length;
+    this.wakeWaiters();
   }
 
   private takeGroup(): BatchReadings[] {

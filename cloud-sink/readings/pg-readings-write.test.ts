@@ -95,6 +95,25 @@ describe('PostgreSQL readings written by COPY', { skip: PG ? false : 'FIELDPROOF
     assert.equal((await db.query(`SELECT count(*)::int AS n FROM readings_pending`)).rows[0].n, 0, 'no batch left pending');
   });
 
+  it('writes the readings of batches accepted while its queue was full soon after, from their stored lines, not at the next sweep', async () => {
+    // a queue of 50 readings: most of a burst of 12 batches of 20 is turned away
+    const small = new PostgresSinkStore({ url: PG!, schema, poolSize: 2, readings: { enabled: true, monthsAhead: 1, maxQueuedReadings: 50 } });
+    await small.open();
+    try {
+      const chain = makeChain('burst', generateKey(), 12, 20, { start: T0 });
+      const started = Date.now();
+      await Promise.all(chain.map((b) => small.commitBatch(toStore(b, true))));
+      for (const b of chain) await small.commitBatch(toStore(b, true)); // those that came out of order
+      await small.readings()!.latest('burst', 10); // waits for every batch this process accepted
+      const rows = await viewRows('burst');
+      assert.deepEqual(rows.map((r) => r.seq), Array.from({ length: 240 }, (_, i) => i + 1), 'every reading, once');
+      assert.equal((await db.query(`SELECT count(*)::int AS n FROM readings_pending WHERE device = 'burst'`)).rows[0].n, 0);
+      assert.ok(Date.now() - started < 25_000, 'written well before an entry looks left behind (30 s) to the sweep');
+    } finally {
+      await small.close();
+    }
+  });
+
   it('fills in, at the next start, the readings of batches accepted but not yet written when the process stopped', async () => {
     const chain = makeChain('left-behind', generateKey(), 2, 10, { start: T0 });
     for (const b of chain) assert.deepEqual(await store.commitBatch(toStore(b, true)), { status: 'stored' });

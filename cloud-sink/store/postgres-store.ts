@@ -74,8 +74,11 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** a schema other than public, created when missing (several sinks or tests sharing a database) */
   schema?: string;
-  /** the readings index (cloud-sink/readings/); on unless off, with monthly partitions this far ahead */
-  readings?: { enabled: boolean; monthsAhead: number };
+  /**
+   * the readings index (cloud-sink/readings/); on unless off, with monthly partitions this far
+   * ahead; `maxQueuedReadings`: the readings held in memory for writing (pg-indexer.ts)
+   */
+  readings?: { enabled: boolean; monthsAhead: number; maxQueuedReadings?: number };
   log?: Logger;
 }
 
@@ -158,7 +161,8 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
     if (added > 0) log?.info({ readings: added }, 'readings of batches stored without the readings index filled in');
     // start() runs the upkeep once more, which gives the filled-in months their partitions
     await this.partitions.start();
-    this.indexer = new PgReadingsIndexer({ db, writer, ...(log ? { log } : {}) });
+    const maxQueuedReadings = this.opts.readings?.maxQueuedReadings;
+    this.indexer = new PgReadingsIndexer({ db, writer, ...(maxQueuedReadings !== undefined ? { maxQueuedReadings } : {}), ...(log ? { log } : {}) });
     this.indexer.start();
   }
 
