@@ -37,7 +37,8 @@ Prints per run readings_per_s, queryable_after_s (from the last acknowledgement 
 reading is in the readings index: PostgreSQL writes them just after acceptance) and
 queryable_readings_per_s, p50/p99 ms from a batch's first post to its receipt, the store's
 share of that time (the sinks' fieldproof_sink_store_seconds over the summed times to
-acceptance), the CPU seconds of the sinks, of PostgreSQL's backends and of the generator, CPU
+acceptance), the CPU seconds of the sinks, of PostgreSQL's backends and of the generator (until
+every reading is queryable: writing the readings is part of what a reading costs), CPU
 per reading and what the cores would allow from it, and with several runs the ratio of each to
 the first. After the load it waits (up to 2 min) for the sinks' MRV register index to take in
 every batch stored, and gives that CPU a reading too (mrv_index_after_load): a short run may end
