@@ -28,6 +28,8 @@ export interface ReadingsIndexerOptions {
   maxQueuedReadings?: number;
   /** keys of such batches kept; beyond, a batch is left to the sweep */
   maxOverflowBatches?: number;
+  /** longest a readings query waits for the batches this process accepted before it */
+  settleWaitMs?: number;
   /** most readings written in one transaction */
   maxGroupReadings?: number;
   /**
@@ -129,12 +131,26 @@ export class PgReadingsIndexer {
     l.done();
   }
 
-  /** Resolves once the readings of every batch handed over before this call are written (or left to the fill-in). */
+  /**
+   * Resolves once the readings of every batch handed over before this call are written (or left to
+   * the sweep), or after `settleWaitMs` at most: under a burst the queue and what it turned away
+   * can take seconds to write, and a query should answer with what is written rather than hold
+   * its client that long.
+   */
   settled(): Promise<void> {
     const upTo = this.handed;
     if (this.settledCount >= upTo) return Promise.resolve();
     return new Promise((wake) => {
-      this.waiters.push({ upTo, wake });
+      const waiter = { upTo, wake: () => {
+        clearTimeout(timer);
+        wake();
+      } };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        wake();
+      }, this.opts.settleWaitMs ?? 5_000);
+      timer.unref();
+      this.waiters.push(waiter);
       this.stopLingering();
     });
   }

@@ -114,6 +114,29 @@ describe('PostgreSQL readings written by COPY', { skip: PG ? false : 'FIELDPROOF
     }
   });
 
+  it('a readings query waits for the batches its process accepted, but not longer than its bound', async () => {
+    const bounded = new PostgresSinkStore({ url: PG!, schema, poolSize: 2, readings: { enabled: true, monthsAhead: 1, settleWaitMs: 300 } });
+    await bounded.open();
+    const blocker = await db.connect();
+    try {
+      // the readings' table held by another transaction: the write waits behind it
+      await blocker.query('BEGIN; LOCK TABLE readings_data IN ACCESS EXCLUSIVE MODE');
+      const [b] = makeChain('held-up', generateKey(), 1, 10, { start: T0 });
+      assert.deepEqual(await bounded.commitBatch(toStore(b!, true)), { status: 'stored' });
+      const t0 = Date.now();
+      assert.deepEqual(await bounded.readings()!.latest('held-up', 10), [], 'answered with what is written: nothing yet');
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 250 && waited < 3000, `waited ${waited} ms`);
+      await blocker.query('ROLLBACK');
+      const after = await bounded.readings()!.latest('held-up', 10);
+      assert.ok(after.length > 0, 'once the table is free, written and answered');
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      blocker.release();
+      await bounded.close();
+    }
+  });
+
   it('fills in, at the next start, the readings of batches accepted but not yet written when the process stopped', async () => {
     const chain = makeChain('left-behind', generateKey(), 2, 10, { start: T0 });
     for (const b of chain) assert.deepEqual(await store.commitBatch(toStore(b, true)), { status: 'stored' });

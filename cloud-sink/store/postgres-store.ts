@@ -76,9 +76,10 @@ export interface PostgresStoreOptions {
   schema?: string;
   /**
    * the readings index (cloud-sink/readings/); on unless off, with monthly partitions this far
-   * ahead; `maxQueuedReadings`: the readings held in memory for writing (pg-indexer.ts)
+   * ahead; `maxQueuedReadings`, `settleWaitMs`: the readings held in memory for writing, and the
+   * longest a readings query waits for them (pg-indexer.ts)
    */
-  readings?: { enabled: boolean; monthsAhead: number; maxQueuedReadings?: number };
+  readings?: { enabled: boolean; monthsAhead: number; maxQueuedReadings?: number; settleWaitMs?: number };
   log?: Logger;
 }
 
@@ -161,8 +162,10 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
     if (added > 0) log?.info({ readings: added }, 'readings of batches stored without the readings index filled in');
     // start() runs the upkeep once more, which gives the filled-in months their partitions
     await this.partitions.start();
-    const maxQueuedReadings = this.opts.readings?.maxQueuedReadings;
-    this.indexer = new PgReadingsIndexer({ db, writer, ...(maxQueuedReadings !== undefined ? { maxQueuedReadings } : {}), ...(log ? { log } : {}) });
+    const { maxQueuedReadings, settleWaitMs } = this.opts.readings ?? {};
+    this.indexer = new PgReadingsIndexer({
+      db, writer, ...(maxQueuedReadings !== undefined ? { maxQueuedReadings } : {}), ...(settleWaitMs !== undefined ? { settleWaitMs } : {}), ...(log ? { log } : {}),
+    });
     this.indexer.start();
   }
 
