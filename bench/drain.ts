@@ -6,9 +6,8 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pgLib from 'pg';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
-import { databaseUse, readingsWritten } from './postgres-use.ts';
+import { databaseUse, dropSchema, readingsWritten } from './postgres-use.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
@@ -209,12 +208,3 @@ export async function run(argv: string[]): Promise<number> {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-async function dropSchema(url: string, schema: string): Promise<void> {
-  const client = new pgLib.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}

@@ -7,14 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { request } from 'undici';
 import { generateKey } from '../protocol/signature.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
 import { cpuSeconds } from '../kernel/proc-stats.ts';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
 import { PostgresSinkStore } from '../cloud-sink/store/postgres-store.ts';
-import { databaseUse, readingsWritten } from './postgres-use.ts';
+import { databaseUse, dropSchema, readingsWritten } from './postgres-use.ts';
 import type { FleetDevice } from './fleet-bodies.ts';
 import type { LoadMessage, LoadOrder, LoadResult } from './fleet-load.ts';
 
@@ -129,12 +128,6 @@ interface IndexCatchUp {
   indexed: number;
   sinkCpuS: number;
   pgCpuS: number;
-}
-
-async function dropSchema(url: string, schema: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => c.end());
 }
 
 interface Phase {

@@ -1,5 +1,6 @@
 // What the benches read of a PostgreSQL database the sinks use: the CPU of the backends serving
-// it, its commits, and when the readings of the accepted batches are all queryable.
+// it, its commits, and when the readings of the accepted batches are all queryable; and the
+// dropping of a run's schema afterwards.
 import pg from 'pg';
 import { cpuSeconds } from '../kernel/proc-stats.ts';
 
@@ -39,6 +40,17 @@ export async function readingsWritten(url: string, schema: string | undefined): 
       if (Date.now() > deadline) throw new Error('the readings of the drained batches were not written within 10 minutes');
       await new Promise((r) => setTimeout(r, 5));
     }
+  } finally {
+    await c.end();
+  }
+}
+
+/** Drop a bench run's schema and all it holds. */
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   } finally {
     await c.end();
   }

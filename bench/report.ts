@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { headerHash, signHeader, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
 import { ZERO_HASH } from '../protocol/hash.ts';
@@ -23,6 +22,7 @@ import { mrvReportSchema } from '../cloud-sink/mrv/config.ts';
 import { RegisterIndex, type BatchSource } from '../cloud-sink/mrv/index/register-index.ts';
 import { buildMrvReport } from '../cloud-sink/mrv/report.ts';
 import { median } from '../kernel/percentile.ts';
+import { dropSchema } from './postgres-use.ts';
 
 export const help = `usage: fieldproof bench report [--datasets year-1min,month-1s] [--stores level,postgres] [--pg URL]
                               [--batches] [--batch-records N] [--polls N] [--runs N] [--json]
@@ -112,13 +112,6 @@ async function openStore(kind: string, pgUrl: string | undefined, schema: string
   const store = kind === 'postgres' ? new PostgresSinkStore({ url: pgUrl!, schema, poolSize: 4 }) : new LevelSinkStore(dir);
   await store.open();
   return store;
-}
-
-async function dropSchema(pgUrl: string, schema: string): Promise<void> {
-  const c = new pg.Client({ connectionString: pgUrl });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await c.end();
 }
 
 const ms = (t: number) => Math.round((performance.now() - t) * 10) / 10;
