@@ -8,6 +8,7 @@
 // their readings, so no batch's readings are written twice.
 import type pg from 'pg';
 import type { PgReadingsWriter } from './pg-readings-write.ts';
+import { inTransaction } from '../store/pg-tx.ts';
 import { readingRows } from './types.ts';
 
 /** Entries left behind (older than $1 ms), locked for this transaction; those another holds are skipped. */
@@ -69,25 +70,21 @@ export async function fillBatches(db: () => pg.Pool, writer: PgReadingsWriter, k
 
 /** One transaction: claim entries, write their batches' readings from the stored lines, take the entries out. */
 async function fillClaimed(db: () => pg.Pool, writer: PgReadingsWriter, claim: Claim): Promise<{ claimed: number; readings: number }> {
-  const c = await db().connect();
   try {
-    await c.query('BEGIN');
-    const rows = await claim(c);
-    let readings = 0;
-    if (rows.length > 0) {
-      const keys = [rows.map((r) => r.device), rows.map((r) => r.epoch), rows.map((r) => r.batch)];
-      const held = await c.query<{ device: string; epoch: number; batch: string; records: string }>(LINES_SQL, keys);
-      const batches = held.rows.map((b) => ({ device: b.device, epoch: b.epoch, batch: Number(b.batch), rows: readingRows(b.records) }));
-      await writer.store(c, batches);
-      for (const b of batches) readings += b.rows.length;
-      await c.query(`DELETE FROM readings_pending WHERE (device, epoch, batch) IN (${KEYS})`, keys);
-    }
-    await c.query('COMMIT');
-    return { claimed: rows.length, readings };
+    return await inTransaction(db(), async (c) => {
+      const rows = await claim(c);
+      let readings = 0;
+      if (rows.length > 0) {
+        const keys = [rows.map((r) => r.device), rows.map((r) => r.epoch), rows.map((r) => r.batch)];
+        const held = await c.query<{ device: string; epoch: number; batch: string; records: string }>(LINES_SQL, keys);
+        const batches = held.rows.map((b) => ({ device: b.device, epoch: b.epoch, batch: Number(b.batch), rows: readingRows(b.records) }));
+        await writer.store(c, batches);
+        for (const b of batches) readings += b.rows.length;
+        await c.query(`DELETE FROM readings_pending WHERE (device, epoch, batch) IN (${KEYS})`, keys);
+      }
+      return { claimed: rows.length, readings };
+    });
   } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
     throw new Error(`filling in the readings of stored batches: ${(err as Error).message}`);
-  } finally {
-    c.release();
   }
 }

@@ -18,6 +18,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../kernel/log.ts';
+import { inTransaction } from '../store/pg-tx.ts';
 import { fillBatches, fillPending, type PendingKey } from './pg-backfill.ts';
 import type { BatchReadings, PgReadingsWriter } from './pg-readings-write.ts';
 
@@ -200,24 +201,16 @@ export class PgReadingsIndexer {
 
   /** One transaction: take the batches' entries out, write the readings of those that were still in. */
   private async write(group: BatchReadings[]): Promise<void> {
-    const c = await this.opts.db().connect();
-    try {
-      // Not waited for on disk: what it writes can be lost only with the entries it takes out, and
-      // an entry back after a crash is written again from the stored lines (the fill-in).
-      await c.query('BEGIN; SET LOCAL synchronous_commit = off');
+    // Not waited for on disk: what it writes can be lost only with the entries it takes out, and
+    // an entry back after a crash is written again from the stored lines (the fill-in).
+    await inTransaction(this.opts.db(), async (c) => {
       const { rows } = await c.query<{ device: string; epoch: number; batch: string }>(
         `DELETE FROM readings_pending WHERE (device, epoch, batch) IN (SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]))
          RETURNING device, epoch, batch`,
         [group.map((b) => b.device), group.map((b) => b.epoch), group.map((b) => b.batch)]);
       const taken = new Set(rows.map((r) => `${r.device}\n${r.epoch}\n${r.batch}`));
       await this.opts.writer.store(c, group.filter((b) => taken.has(`${b.device}\n${b.epoch}\n${b.batch}`)));
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    }, 'BEGIN; SET LOCAL synchronous_commit = off');
   }
 
   private wakeWaiters(): void {

@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../kernel/log.ts';
+import { inTransaction } from '../store/pg-tx.ts';
 
 /** pg_advisory_xact_lock key for partition upkeep: "fprp" */
 const PARTITION_LOCK = 0x66707270;
@@ -86,27 +87,23 @@ export class ReadingPartitions {
   /** One month's partition, with the default partition's rows of that month moved into it. */
   private async createMonth(month: number): Promise<string | null> {
     const p = monthPartition(month);
-    const c = await this.opts.db().connect();
+    let moved: number | null;
     try {
-      await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
-      const { rows } = await c.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [p.name]);
-      if (rows[0]!.exists) {
-        await c.query('COMMIT');
-        return null;
-      }
-      await c.query(`CREATE TABLE ${p.name} (LIKE readings_data INCLUDING DEFAULTS)`);
-      const moved = await c.query(
-        `WITH moved AS (DELETE FROM readings_default WHERE ts >= $1 AND ts < $2 RETURNING *) INSERT INTO ${p.name} SELECT * FROM moved`, [p.from, p.to]);
-      await c.query(`ALTER TABLE readings_data ATTACH PARTITION ${p.name} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
-      await c.query('COMMIT');
-      if (moved.rowCount) this.log.info({ partition: p.name, moved: moved.rowCount }, 'readings moved out of the default partition');
-      return p.name;
+      moved = await inTransaction(this.opts.db(), async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [PARTITION_LOCK]);
+        const { rows } = await c.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [p.name]);
+        if (rows[0]!.exists) return null;
+        await c.query(`CREATE TABLE ${p.name} (LIKE readings_data INCLUDING DEFAULTS)`);
+        const out = await c.query(
+          `WITH moved AS (DELETE FROM readings_default WHERE ts >= $1 AND ts < $2 RETURNING *) INSERT INTO ${p.name} SELECT * FROM moved`, [p.from, p.to]);
+        await c.query(`ALTER TABLE readings_data ATTACH PARTITION ${p.name} FOR VALUES FROM ('${p.from}') TO ('${p.to}')`);
+        return out.rowCount ?? 0;
+      });
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
       throw new Error(`readings partition ${p.name}: ${(err as Error).message}`);
-    } finally {
-      c.release();
     }
+    if (moved === null) return null;
+    if (moved) this.log.info({ partition: p.name, moved }, 'readings moved out of the default partition');
+    return p.name;
   }
 }

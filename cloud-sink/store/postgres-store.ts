@@ -21,6 +21,7 @@ import { PgReadingsIndexer } from '../readings/pg-indexer.ts';
 import { SeriesCatalogue } from '../readings/pg-series.ts';
 import { ReadingPartitions } from '../readings/pg-partitions.ts';
 import { fillPending } from '../readings/pg-backfill.ts';
+import { inTransaction } from './pg-tx.ts';
 import { readingRows, type ReadingsIndex } from '../readings/types.ts';
 import type {
   AcceptRestartOutcome, AnchorRow, BatchToStore, CommitOutcome, EquivocationReport, Head, RegisteredDevice, RestartRow, SinkStore,
@@ -182,19 +183,8 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
     this.pool = null;
   }
 
-  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.db.connect();
-    try {
-      await c.query('BEGIN');
-      const out = await fn(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+  private tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.db, fn);
   }
 
   // ------------------------------------------------------------------ batches
