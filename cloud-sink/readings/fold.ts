@@ -1,7 +1,7 @@
 // A batch's readings folded by series (sensor and metric) in one pass: each series' latest
 // reading, its units, and its hourly sums over the non-null values, with each reading's series.
 // Both stores index from this; per reading it is two map lookups of names the batch repeats.
-import { HOUR_MS, type ReadingRow } from './types.ts';
+import { hourStart, type ReadingRow } from './types.ts';
 
 export interface HourSums {
   n: number;
@@ -58,7 +58,7 @@ export function foldBySeries(rows: readonly ReadingRow[]): FoldedBatch {
 }
 
 function addToHour(hours: Map<number, HourSums>, ts: number, value: number): void {
-  const hour = Math.floor(ts / HOUR_MS) * HOUR_MS;
+  const hour = hourStart(ts);
   const h = hours.get(hour);
   if (h === undefined) hours.set(hour, { n: 1, sum: value, min: value, max: value });
   else {

@@ -18,7 +18,7 @@ import type { Level } from 'level';
 import { BucketFold } from './buckets.ts';
 import { foldBySeries, type SeriesSlot } from './fold.ts';
 import { decodeChunk, encodeChunk, type ChunkReadings } from './reading-chunk.ts';
-import { HOUR_MS, hourlyPlan, type LatestReading, type ReadingRow, type ReadingsIndex, type SeriesAnswer, type SeriesQuery } from './types.ts';
+import { HOUR_MS, hourlyPlan, hourStart, type LatestReading, type ReadingRow, type ReadingsIndex, type SeriesAnswer, type SeriesQuery } from './types.ts';
 
 /** hourly sums a page */
 const PAGE = 1000;
@@ -51,8 +51,6 @@ function pad16(n: number): string {
   return s.length >= 16 ? s : ZEROS.slice(s.length) + s;
 }
 
-const hourOf = (ts: number) => ts - (ts % HOUR_MS);
-
 /**
  * The puts that index a batch's readings: a chunk per series and hour, each series' unit, and the
  * batch's hourly sums per series. All keyed by batch: putting a batch's readings again changes nothing.
@@ -68,7 +66,7 @@ export function readingPuts(device: string, batch: number, rows: readonly Readin
     const idx = inReadingOrder(rows, bySlot.get(slot)!);
     const prefix = K.chunks(device, slot.sensor, slot.metric);
     for (let a = 0; a < idx.length;) {
-      const hour = hourOf(rows[idx[a]!]!.ts);
+      const hour = hourStart(rows[idx[a]!]!.ts);
       let b = a + 1;
       while (b < idx.length && rows[idx[b]!]!.ts < hour + HOUR_MS) b++;
       ops.push({ type: 'put', key: `${prefix}${pad16(hour)}${tail}`, value: encodeChunk(rows, a === 0 && b === idx.length ? idx : idx.slice(a, b), hour), valueEncoding: 'buffer' });
@@ -194,7 +192,7 @@ export class LevelReadingsIndex implements ReadingsIndex {
     if (rawFrom < q.to) {
       const prefix = K.chunks(q.device, q.sensor, q.metric);
       // no chunk spans hours: nothing before rawFrom's hour holds a reading in range
-      await eachHour(db, prefix, prefix + pad16(hourOf(rawFrom)), prefix + pad16(q.to), false, (hour, chunks) => {
+      await eachHour(db, prefix, prefix + pad16(hourStart(rawFrom)), prefix + pad16(q.to), false, (hour, chunks) => {
         const r = mergeHour(hour, chunks);
         for (let k = 0; k < r.n; k++) {
           const ts = r.ts[k]!;

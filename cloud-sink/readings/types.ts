@@ -117,11 +117,16 @@ export function indexableRows(rows: readonly ReadingRow[]): ReadingRow[] {
 
 export const HOUR_MS = 3600_000;
 
+/** The start of the UTC hour `ts` falls in: what hourly sums and LevelDB's chunks are keyed by. */
+export function hourStart(ts: number): number {
+  return Math.floor(ts / HOUR_MS) * HOUR_MS;
+}
+
 /**
  * Whether a series query can read hourly sums: its buckets are made of whole UTC hours. Up to
  * `hourlyUntil` it does; the part of the last hour before `to` is read reading by reading.
  */
 export function hourlyPlan(q: SeriesQuery): { hourlyUntil: number } | null {
   if (q.from % HOUR_MS !== 0 || q.step % HOUR_MS !== 0) return null;
-  return { hourlyUntil: Math.floor(q.to / HOUR_MS) * HOUR_MS };
+  return { hourlyUntil: hourStart(q.to) };
 }
