@@ -4,30 +4,16 @@
 // describes, shared in proportion to time like energy, so consecutive periods add up.
 import type { GapEntry, PrunedEntry } from '../store/types.ts';
 import { share } from './apportion.ts';
+import { firstOfCarried } from './epochs.ts';
 
 function inPeriod(count: number, t0: number, t1: number, from: number, to: number): number {
   if (t1 > t0) return share(count, t0, t1, from, to);
   return t0 >= from && t0 < to ? count : 0;
 }
 
-/**
- * A gap record a later recovery epoch carried over (the same but for its seq) is the loss the
- * earlier epoch's record counted already: the first, in journal order, is kept.
- */
-function firstOfEach(gaps: readonly GapEntry[]): GapEntry[] {
-  const seen = new Set<string>();
-  const out: GapEntry[] = [];
-  for (const g of [...gaps].sort((a, b) => (a.epoch ?? 1) - (b.epoch ?? 1) || a.seq - b.seq)) {
-    const same = `${g.from}:${g.to}:${g.dropped}:${g.reason}`;
-    if (seen.has(same)) continue;
-    seen.add(same);
-    out.push(g);
-  }
-  return out;
-}
-
 export function dataLoss(gaps: readonly GapEntry[], pruned: readonly PrunedEntry[], from: number, to: number) {
-  const gapRecords = firstOfEach(gaps)
+  // a gap record a later recovery epoch carried over is the loss the earlier epoch's record counted already
+  const gapRecords = firstOfCarried(gaps, (g) => `${g.from}:${g.to}:${g.dropped}:${g.reason}`)
     .map((g) => ({ epoch: g.epoch ?? 1, seq: g.seq, from: g.from, to: g.to, reason: g.reason, dropped: g.dropped, droppedInPeriod: inPeriod(g.dropped, g.from, g.to, from, to) }))
     .filter((g) => g.droppedInPeriod > 0 || (g.from < to && g.to >= from));
   const prunedBatches = pruned

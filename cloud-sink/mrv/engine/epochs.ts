@@ -69,6 +69,24 @@ export async function epochsSection(store: SinkStore, device: string, rows: read
   return { used: [...used.values()].sort((a, b) => a.epoch - b.epoch), pending, pendingInPeriod: pendingInPeriod.length > 0, warnings };
 }
 
+/**
+ * Records in journal order across recovery epochs (by epoch, then seq), each kept only the first
+ * time its content (`sameAs`: the record but for its seq) is met: a record a later epoch carried
+ * over unchanged is the earlier one, not a new one. For gap and plan records, which the index keeps
+ * from every epoch.
+ */
+export function firstOfCarried<T extends { epoch?: number; seq: number }>(entries: readonly T[], sameAs: (e: T) => string): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const e of [...entries].sort((a, b) => (a.epoch ?? 1) - (b.epoch ?? 1) || a.seq - b.seq)) {
+    const key = sameAs(e);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(e);
+  }
+  return out;
+}
+
 export interface OutOfOrderJson {
   metric: string;
   epoch: number;

@@ -6,6 +6,7 @@
 // earlier one, not a new declaration.
 import { ACCURACY_CLASS_MPE_PERCENT, parsePlanDate, planProblem, type PlanRecord } from '../../../protocol/plan.ts';
 import type { PlanEntry } from '../store/types.ts';
+import { firstOfCarried } from './epochs.ts';
 
 const DAY = 86_400_000;
 
@@ -33,12 +34,11 @@ function identityOf(r: PlanRecord): string {
 /** Per meter (sensor), its plans in force order. */
 export function planTimelines(entries: readonly PlanEntry[]): Map<string, PlanView[]> {
   const bySensor = new Map<string, PlanEntry[]>();
-  const declared = new Set<string>();
-  for (const e of [...entries].sort((a, b) => (a.epoch ?? 1) - (b.epoch ?? 1) || a.seq - b.seq)) {
+  const declared = firstOfCarried(entries, (e) => {
     const { seq: _seq, ...content } = e.record;
-    const same = JSON.stringify(content);
-    if (declared.has(same)) continue;
-    declared.add(same);
+    return JSON.stringify(content);
+  });
+  for (const e of declared) {
     let list = bySensor.get(e.record.sensor);
     if (!list) bySensor.set(e.record.sensor, (list = []));
     list.push(e);
