@@ -126,12 +126,12 @@ export class IndexBuilder {
     if (r.kind !== 'reading') return;
     if (this.state.lastReadingTs === null || r.ts > this.state.lastReadingTs) this.state.lastReadingTs = r.ts;
     const regs = this.registers.get(r.sensor);
-    const key = seriesKey(r.sensor, r.metric);
     if (!regs) {
-      if (ENERGY_UNITS.has(r.unit)) this.tally(key, r.sensor, r.ts, epoch);
+      if (ENERGY_UNITS.has(r.unit)) this.tally(seriesKey(r.sensor, r.metric), r.sensor, r.ts, epoch);
       return;
     }
     if (!(r.metric in regs)) return;
+    const key = seriesKey(r.sensor, r.metric);
     const s = (this.state.series[key] ??= { chunk: 0, count: 0, lastTs: -Infinity });
     if (r.ts <= s.lastTs) {
       // in a later epoch, most likely a reading carried over that the series holds already: told apart at the flush
