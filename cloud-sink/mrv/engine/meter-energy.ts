@@ -12,11 +12,11 @@
 // calibration due date has its credited export reduced and its charged import raised by the
 // accuracy class's maximum permissible error for the overdue time (or its export withheld).
 import { classifyStep, kwhPerCount, plausibleCounts, type CounterStep, type StepKind } from '../../../protocol/meter-register.ts';
-import { F } from '../index/chunk-codec.ts';
+import { F, lowerBound } from '../index/chunk-codec.ts';
 import type { OperatorNote } from '../notes.ts';
 import { mwh, share } from './apportion.ts';
 import type { PlanView } from './plan-timeline.ts';
-import { lowerBound, type Polls } from './polls.ts';
+import type { Polls } from './polls.ts';
 
 export type EventKind = Exclude<StepKind, 'normal'> | 'replacement' | 'reconfigured';
 

@@ -5,10 +5,10 @@
 // as they do across periods.
 import { kwhPerCount } from '../../../protocol/meter-register.ts';
 import { powerUnitKw } from '../../../protocol/plan.ts';
-import { F, type SeriesPoints } from '../index/chunk-codec.ts';
+import { F, lowerBound, type SeriesPoints } from '../index/chunk-codec.ts';
 import { credited, meterEnergy, type EnergyOptions, type MeterEnergy } from './meter-energy.ts';
 import { plansOver, type PlanView } from './plan-timeline.ts';
-import { goodPolls, lowerBound, type Polls } from './polls.ts';
+import { goodPolls, type Polls } from './polls.ts';
 import type { SeriesWindow } from './series-window.ts';
 
 /** chunks loaded at most, on either side, while looking for the good polls that straddle an edge */

@@ -2,7 +2,7 @@
 // under a usable plan, with neither value missing, flagged or at odds with the plan's register
 // description. Everything else is left out; the steps between good polls are what gets credited.
 import { toCounts } from '../../../protocol/meter-register.ts';
-import { EVENT_BITS, F, type SeriesPoints } from '../index/chunk-codec.ts';
+import { EVENT_BITS, F, lowerBound, type SeriesPoints } from '../index/chunk-codec.ts';
 import type { PlanView } from './plan-timeline.ts';
 
 const UNUSABLE = F.NULL | F.BAD | F.META_MISMATCH;
@@ -23,18 +23,6 @@ export interface Polls {
   epochI: Uint32Array;
   /** the plan (index into the views) in force */
   plan: Int32Array;
-}
-
-/** The first index whose ts is >= t. */
-export function lowerBound(ts: Float64Array, n: number, t: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ts[mid]! < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 export function goodPolls(views: readonly PlanView[], series: ReadonlyMap<string, SeriesPoints>): Polls {

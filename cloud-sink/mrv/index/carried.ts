@@ -7,7 +7,7 @@
 // the earlier copy kept too. A later-epoch reading at an instant not held, yet not after the
 // series' last, is left out as within one epoch (a clock set back, most likely by the restore),
 // and tallied with its time so that the report can say so.
-import { decodeChunk, F, type SeriesPoints } from './chunk-codec.ts';
+import { decodeChunk, F, lowerBound, type SeriesPoints } from './chunk-codec.ts';
 import type { CarriedTally, IndexerState, IndexSession, OutOfOrderTally } from '../store/types.ts';
 
 export interface LateReading {
@@ -26,14 +26,8 @@ interface HeldReading {
 
 /** The index of the point at exactly ts in a ts-ordered series, or -1. */
 function indexOfTs(p: SeriesPoints, ts: number): number {
-  let lo = 0;
-  let hi = p.n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (p.ts[mid]! < ts) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo < p.n && p.ts[lo] === ts ? lo : -1;
+  const k = lowerBound(p.ts, p.n, ts);
+  return k < p.n && p.ts[k] === ts ? k : -1;
 }
 
 function heldAt(p: SeriesPoints, k: number): HeldReading {

@@ -43,6 +43,18 @@ export function emptyPoints(capacity = 0): SeriesPoints {
   return { n: 0, ts: new Float64Array(capacity), value: new Float64Array(capacity), seq: new Float64Array(capacity), epoch: new Uint32Array(capacity), flags: new Uint8Array(capacity), flagNames: new Map() };
 }
 
+/** The first index of a ts-ordered column (its first `n` values) whose ts is >= t. */
+export function lowerBound(ts: Float64Array, n: number, t: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ts[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Make room for `more` points. */
 export function reserve(p: SeriesPoints, more: number): void {
   const need = p.n + more;
