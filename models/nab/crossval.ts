@@ -116,8 +116,12 @@ export interface CrossValidation {
 }
 
 export function crossValidate(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix, opts: { groupOf?: (name: string) => string; chooser?: Chooser } = {}): CrossValidation {
+  return crossValidateEach(candidates, windows, cost, [opts.chooser ?? bestOnTraining], opts)[0]!;
+}
+
+/** The same candidates cross-validated with each of `choosers`: every file is weighed once for all of them. */
+export function crossValidateEach(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix, choosers: readonly Chooser[], opts: { groupOf?: (name: string) => string } = {}): CrossValidation[] {
   const groupOf = opts.groupOf ?? categoryOf;
-  const chooser = opts.chooser ?? bestOnTraining;
   if (candidates.length === 0) throw new Error('no candidates to cross-validate');
   const names = candidates[0]!.series.map((s) => s.name);
   for (const c of candidates) {
@@ -133,55 +137,57 @@ export function crossValidate(candidates: readonly Candidate[], windows: NabWind
   );
   const groups = [...new Set(names.map(groupOf))].sort();
   if (groups.length < 2) throw new Error('cross-validation needs at least two categories');
-  const parts: HeldOutPart[] = [];
-  let cvRaw = 0;
-  let ownRaw = 0;
-  let scorable = 0;
-  let labelled = 0;
-  for (const g of groups) {
-    const held = names.flatMap((n, i) => (groupOf(n) === g ? [i] : []));
-    const kept = names.flatMap((n, i) => (groupOf(n) === g ? [] : [i]));
-    const choice = chooser(
-      swept.map((files) => kept.map((i) => files[i]!)),
-      cost,
-    );
-    const chosen = swept[choice.candidate];
-    if (!chosen) throw new Error(`the chooser picked candidate ${choice.candidate} of ${candidates.length}`);
-    let raw = 0;
-    let fp = 0;
-    let missed = 0;
-    let partScorable = 0;
-    let partLabelled = 0;
-    for (const i of held) {
-      const f = chosen[i]!;
-      const r = scoreAtThreshold(f, choice.threshold, cost);
-      raw += r.score;
-      fp += r.fp;
-      missed += missedWindows(f, choice.threshold);
-      partScorable += f.windows;
-      partLabelled += windows[names[i]!]!.length;
+  return choosers.map((chooser) => {
+    const parts: HeldOutPart[] = [];
+    let cvRaw = 0;
+    let ownRaw = 0;
+    let scorable = 0;
+    let labelled = 0;
+    for (const g of groups) {
+      const held = names.flatMap((n, i) => (groupOf(n) === g ? [i] : []));
+      const kept = names.flatMap((n, i) => (groupOf(n) === g ? [] : [i]));
+      const choice = chooser(
+        swept.map((files) => kept.map((i) => files[i]!)),
+        cost,
+      );
+      const chosen = swept[choice.candidate];
+      if (!chosen) throw new Error(`the chooser picked candidate ${choice.candidate} of ${candidates.length}`);
+      let raw = 0;
+      let fp = 0;
+      let missed = 0;
+      let partScorable = 0;
+      let partLabelled = 0;
+      for (const i of held) {
+        const f = chosen[i]!;
+        const r = scoreAtThreshold(f, choice.threshold, cost);
+        raw += r.score;
+        fp += r.fp;
+        missed += missedWindows(f, choice.threshold);
+        partScorable += f.windows;
+        partLabelled += windows[names[i]!]!.length;
+      }
+      const own = sweepThresholds(held.map((i) => chosen[i]!), cost).best;
+      cvRaw += raw;
+      ownRaw += own.score;
+      scorable += partScorable;
+      labelled += partLabelled;
+      parts.push({
+        category: g,
+        files: held.length,
+        windows: partLabelled,
+        candidate: candidates[choice.candidate]!.label,
+        threshold: choice.threshold,
+        raw,
+        score: partLabelled > 0 ? normalizedScore(raw, partScorable, partLabelled, cost) : null,
+        fp,
+        missed,
+        own_threshold: own.threshold,
+        own_raw: own.score,
+        own_score: partLabelled > 0 ? normalizedScore(own.score, partScorable, partLabelled, cost) : null,
+      });
     }
-    const own = sweepThresholds(held.map((i) => chosen[i]!), cost).best;
-    cvRaw += raw;
-    ownRaw += own.score;
-    scorable += partScorable;
-    labelled += partLabelled;
-    parts.push({
-      category: g,
-      files: held.length,
-      windows: partLabelled,
-      candidate: candidates[choice.candidate]!.label,
-      threshold: choice.threshold,
-      raw,
-      score: partLabelled > 0 ? normalizedScore(raw, partScorable, partLabelled, cost) : null,
-      fp,
-      missed,
-      own_threshold: own.threshold,
-      own_raw: own.score,
-      own_score: partLabelled > 0 ? normalizedScore(own.score, partScorable, partLabelled, cost) : null,
-    });
-  }
-  return { cvScore: normalizedScore(cvRaw, scorable, labelled, cost), cvRaw, ownScore: normalizedScore(ownRaw, scorable, labelled, cost), parts };
+    return { cvScore: normalizedScore(cvRaw, scorable, labelled, cost), cvRaw, ownScore: normalizedScore(ownRaw, scorable, labelled, cost), parts };
+  });
 }
 
 /** windows of a file with no point at or above the threshold */

@@ -9,8 +9,8 @@ import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-sc
 import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './corpus.ts';
 import { shortStreams, splitStreams } from './short.ts';
 import { dropReadings, type DropPlan } from './drops.ts';
-import { atFireLevels, categoryOf, crossValidate, type Chooser, type Candidate, type HeldOutPart, type ScoredSeries } from './crossval.ts';
-import { emptySurprises, FirstStageFollower, type SeriesSurprises } from './first-stage.ts';
+import { atFireLevels, bestOnTraining, categoryOf, crossValidate, crossValidateEach, type Candidate, type CrossValidation, type HeldOutPart, type ScoredSeries } from './crossval.ts';
+import { emptySurprises, FirstStageFollower, noteStep, type SeriesSurprises } from './first-stage.ts';
 import { cvGrid, settingsOf, type CvGrid, type GridName } from './grid.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
 
@@ -107,10 +107,7 @@ export async function scoreSeries(values: readonly number[], timestamps: readonl
     scores[i] = scorer.score(values[i]!, timestamps[i]!).score;
     const s = scorer.lastSurprises;
     if (s) {
-      own.value[i] = s.value;
-      own.novelty[i] = s.novelty;
-      own.forecast[i] = s.forecast;
-      own.stepped[i] = 1;
+      noteStep(own, i, s);
       // the weights this step was scored with: a training it started has not yet come back
       for (const f of followers) f.step(i, s.value, scorer.model);
     }
@@ -183,8 +180,11 @@ export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows
  * The cross-validation's figures as `eval nab --cv category --json` reports them, the threshold
  * swept per fold as NAB sweeps it: for a published detector's outputs, which have no fire level.
  */
-export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix, chooser?: Chooser) {
-  const cv = crossValidate(candidates, windows, cost, chooser ? { chooser } : {});
+export function crossValidated(candidates: readonly Candidate[], windows: NabWindows, cost: CostMatrix) {
+  return cvFigures(crossValidate(candidates, windows, cost));
+}
+
+function cvFigures(cv: CrossValidation) {
   return { cv_score: cv.cvScore, cv_raw: cv.cvRaw, cv_own_threshold_score: cv.ownScore, cv_threshold_gap: cv.ownScore - cv.cvScore, cv: cv.parts };
 }
 
@@ -195,13 +195,13 @@ export function crossValidated(candidates: readonly Candidate[], windows: NabWin
  * (`cv_free_threshold`).
  */
 export function gridCrossValidated(candidates: readonly GridCandidate[], windows: NabWindows, cost: CostMatrix, fireLevel: number) {
-  const free = crossValidated(candidates, windows, cost);
+  const [tied, free] = crossValidateEach(candidates, windows, cost, [atFireLevels(candidates.map((c) => c.settings.fireLevel ?? fireLevel)), bestOnTraining]);
   return {
     cv_threshold: 'fire_level' as const,
-    ...crossValidated(candidates, windows, cost, atFireLevels(candidates.map((c) => c.settings.fireLevel ?? fireLevel))),
+    ...cvFigures(tied!),
     cv_free_threshold: {
-      cv_score: free.cv_score, cv_raw: free.cv_raw,
-      cv: free.cv.map((p) => ({ category: p.category, candidate: p.candidate, threshold: p.threshold, raw: p.raw, score: p.score })),
+      cv_score: free!.cvScore, cv_raw: free!.cvRaw,
+      cv: free!.parts.map((p) => ({ category: p.category, candidate: p.candidate, threshold: p.threshold, raw: p.raw, score: p.score })),
     },
   };
 }

@@ -6,7 +6,7 @@
 // SurpriseSource and a forecaster that takes up the scorer's weights whenever they change: the
 // figures are those a run with that setting would give (grid.test.ts checks it against such
 // runs), for the cost of its neighbour searches and forward passes, not of its trainings.
-import { SurpriseSource, type SurpriseParams } from '../detector/surprises.ts';
+import { SurpriseSource, type SurpriseParams, type Surprises } from '../detector/surprises.ts';
 import { MlpForecaster } from '../model/forecaster.ts';
 import type { ForecasterWeights } from '../model/weights.ts';
 
@@ -16,6 +16,14 @@ export interface SeriesSurprises {
   novelty: Float64Array;
   forecast: Float64Array;
   stepped: Uint8Array;
+}
+
+/** Note the first stage's figures of the step completed at reading `row`. */
+export function noteStep(figures: SeriesSurprises, row: number, s: Surprises): void {
+  figures.value[row] = s.value;
+  figures.novelty[row] = s.novelty;
+  figures.forecast[row] = s.forecast;
+  figures.stepped[row] = 1;
 }
 
 export function emptySurprises(n: number): SeriesSurprises {
@@ -42,10 +50,6 @@ export class FirstStageFollower {
   step(row: number, value: number, weights: ForecasterWeights | null): void {
     // a new object is a new training, as setWeights is on the scorer's own forecaster
     if (this.forecaster && this.forecaster.model !== weights) this.forecaster.setWeights(weights);
-    const s = this.source.update(value);
-    this.figures.value[row] = s.value;
-    this.figures.novelty[row] = s.novelty;
-    this.figures.forecast[row] = s.forecast;
-    this.figures.stepped[row] = 1;
+    noteStep(this.figures, row, this.source.update(value));
   }
 }
