@@ -6,6 +6,7 @@
 // ColumnarError, never an exception from deep inside.
 import { canonicalize } from '../canonical.ts';
 import type { JsonValue } from '../canonical.ts';
+import { MAX_DECIMALS, pow10 } from '../decimals.ts';
 import { recordProblem } from '../records.ts';
 import type { ParsedReading } from './canonical-reading-parser.ts';
 import { ReadingLines, type ReadingTemplate } from './reading-lines.ts';
@@ -53,7 +54,6 @@ interface SeriesTemplate {
   template: ReadingTemplate;
 }
 
-const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
 
@@ -265,9 +265,10 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
     let value: number | null;
     if (code === VALUE_NULL) value = null;
     else if (code === VALUE_FLOAT) value = cValue.float64();
-    else if (code <= POW10.length) {
+    else if (code <= MAX_DECIMALS + 1) {
+      // a decimal at scale code - 1 (protocol/decimals.ts), its mantissa a delta from the series' last
       st.m += cValue.svarint();
-      value = st.m / POW10[code - 1]!;
+      value = st.m / pow10(code - 1);
     } else throw new ColumnarError(`columnar body has unknown value code ${code}`);
     if (value !== null && !Number.isFinite(value)) throw new ColumnarError(`record ${i}: reading.value must be a finite number or null`, 'bad_record');
     if (!Number.isSafeInteger(ts)) throw new ColumnarError(`record ${i}: reading.ts must be integer milliseconds`, 'bad_record');
