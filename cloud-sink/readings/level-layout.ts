@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { K } from '../store/level-keys.ts';
 import type { StoredBatchRow } from '../store/types.ts';
 import { READINGS_KEYS, readingPuts, type ReadingPut } from './level-readings.ts';
-import { readingRows } from './types.ts';
+import { readingRowsOfLines } from './types.ts';
 
 /** the index's layout marker: chunks by series, hour, epoch and batch */
 export const LAYOUT_KEY = 'm!readings-layout';
@@ -93,7 +93,7 @@ export class LevelReadingsLayout {
     for (const device of await this.held.devices()) {
       for (const epoch of await this.held.epochs(device)) {
         for await (const { row, lines } of this.held.batches(device, 1, epoch)) {
-          const rows = readingRows(lines.join('\n'));
+          const rows = readingRowsOfLines(lines);
           for (const op of readingPuts(device, row.header.batch, rows, epoch)) ops.push(op);
           pending += rows.length;
           readings += rows.length;

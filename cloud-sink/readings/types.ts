@@ -73,17 +73,14 @@ export function indexableTs(ts: number): boolean {
  * store holds already (a fill-in); a batch being accepted brings its readings as decoded.
  */
 export function readingRows(text: string): ReadingRow[] {
+  return text === '' ? [] : readingRowsOfLines(text.split('\n'));
+}
+
+/** readingRows of the lines already split (as a store's batches() gives them). */
+export function readingRowsOfLines(lines: readonly string[]): ReadingRow[] {
   const records: Record<string, unknown>[] = [];
-  if (text === '') return [];
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    // the canonical line of a reading has "kind":"reading" among its first fields; others are skipped unparsed
-    const line = text.slice(start, end);
-    start = end + 1;
-    if (line.includes('"kind":"reading"')) records.push(JSON.parse(line) as Record<string, unknown>);
-  }
+  // the canonical line of a reading has "kind":"reading" among its first fields; others are skipped unparsed
+  for (const line of lines) if (line.includes('"kind":"reading"')) records.push(JSON.parse(line) as Record<string, unknown>);
   return rowsOfRecords(records);
 }
 
