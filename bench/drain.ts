@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
-import { databaseUse, dropSchema, readingsWritten } from './postgres-use.ts';
+import { backendCpuSince, databaseUse, dropSchema, readingsWritten } from './postgres-use.ts';
 import { generateKey, type DeviceKey } from '../protocol/signature.ts';
 import type { ReadingInput } from '../protocol/records.ts';
 import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/command.ts';
@@ -142,11 +142,7 @@ export async function drainBacklog(backlog: Backlog, sink: SinkProcess, opts: Dr
     const cpu = process.cpuUsage(cpu0);
     const sinkCpu = cpuSeconds(sink.child.pid!) - sinkCpu0;
     if (!ok) throw new Error('the backlog did not drain within 10 minutes');
-    let pgCpuS: number | null = null;
-    if (opts.pg && pg0) {
-      pgCpuS = 0;
-      for (const [pid, cpu] of (await databaseUse(opts.pg.url)).cpu) pgCpuS += cpu - (pg0.get(pid) ?? 0);
-    }
+    const pgCpuS = opts.pg && pg0 ? backendCpuSince(pg0, (await databaseUse(opts.pg.url)).cpu) : null;
     const wireBytes = (await metrics.getSingleMetric('fieldproof_uplink_wire_bytes_total')!.get()).values[0]?.value ?? 0;
     return { seconds, readingsPerS: Math.round(backlog.readings / seconds), wireBytes, uplinkCpuS: (cpu.user + cpu.system) / 1e6, sinkCpuS: sinkCpu, pgCpuS, queryableSeconds };
   } finally {

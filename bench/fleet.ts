@@ -13,7 +13,7 @@ import { parseFlags, positiveInt, printJson, UsageError } from '../kernel/comman
 import { cpuSeconds } from '../kernel/proc-stats.ts';
 import { startSinkProcess, type SinkProcess } from '../cloud-sink/sink-process.ts';
 import { PostgresSinkStore } from '../cloud-sink/store/postgres-store.ts';
-import { databaseUse, dropSchema, readingsWritten } from './postgres-use.ts';
+import { backendCpuSince, databaseUse, dropSchema, readingsWritten } from './postgres-use.ts';
 import type { FleetDevice } from './fleet-bodies.ts';
 import type { LoadMessage, LoadOrder, LoadResult } from './fleet-load.ts';
 
@@ -115,9 +115,7 @@ async function indexCatchUp(sinks: SinkProcess[], url: string, batches: number, 
     if (indexed >= batches) break;
     await new Promise((r) => setTimeout(r, 250));
   }
-  const pg1 = await databaseUse(url);
-  let pgCpuS = 0;
-  for (const [pid, cpu] of pg1.cpu) pgCpuS += cpu - (pg0.cpu.get(pid) ?? 0);
+  const pgCpuS = backendCpuSince(pg0.cpu, (await databaseUse(url)).cpu);
   const sinkCpuS = sinks.reduce((n, s, i) => n + cpuSeconds(s.child.pid!) - cpu0[i]!, 0);
   return { seconds: (performance.now() - t0) / 1000, indexed, sinkCpuS, pgCpuS };
 }
@@ -183,8 +181,7 @@ async function runPhase(opts: {
     await new Promise((r) => setTimeout(r, 1500));
     const pg1 = await databaseUse(url);
     const sinkCpuS = sinks.reduce((n, s, i) => n + cpuSeconds(s.child.pid!) - cpu0[i]!, 0);
-    let pgCpuS = 0;
-    for (const [pid, cpu] of pg1.cpu) pgCpuS += cpu - (pg0.cpu.get(pid) ?? 0);
+    const pgCpuS = backendCpuSince(pg0.cpu, pg1.cpu);
     const index = await indexCatchUp(sinks, url, result.batches, indexed0, 120_000);
     return { processes, result, storeS, sinkCpuS, pgCpuS, commits: pg1.commits - pg0.commits, index, queryableAfterS };
   } catch (err) {

@@ -30,6 +30,13 @@ export async function databaseUse(url: string): Promise<{ cpu: Map<number, numbe
   }
 }
 
+/** CPU seconds the backends used between two of databaseUse's readings (a backend new since `before` counts from 0). */
+export function backendCpuSince(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let s = 0;
+  for (const [pid, cpu] of after) s += cpu - (before.get(pid) ?? 0);
+  return s;
+}
+
 /** Wait until the PostgreSQL store in `schema` has written the readings of every batch it accepted. */
 export async function readingsWritten(url: string, schema: string | undefined): Promise<void> {
   const c = new pg.Client({ connectionString: url, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
