@@ -24,7 +24,8 @@ import { Journal } from '../runtime/journal/journal.ts';
 import { uplinkSchema } from '../runtime/uplink/config.ts';
 import { HALT_FILE } from '../runtime/uplink/halt.ts';
 import { Uplink } from '../runtime/uplink/uplink.ts';
-import { drainAndClose, until } from './support/uplink-runs.ts';
+import { drainAndClose } from './support/uplink-runs.ts';
+import { until } from './support/until.ts';
 import { getJson, postJson, signBatch, tempDir } from './support/sink.ts';
 
 const ADMIN = 'admin-token-for-tests';

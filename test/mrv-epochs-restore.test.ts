@@ -21,7 +21,8 @@ import { Registry } from '../kernel/metrics.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { uplinkSchema } from '../runtime/uplink/config.ts';
 import { Uplink } from '../runtime/uplink/uplink.ts';
-import { drainAndClose, until } from './support/uplink-runs.ts';
+import { drainAndClose } from './support/uplink-runs.ts';
+import { until } from './support/until.ts';
 import { getJson, tempDir } from './support/sink.ts';
 
 const ADMIN = 'admin-token-for-mrv-restore';

@@ -11,6 +11,7 @@ import { runCli } from '../../test/support/cli.ts';
 import { sinkConfig } from '../config.ts';
 import { Sink } from '../sink.ts';
 import { getJson, makeChain, postJson, tempDir } from '../../test/support/sink.ts';
+import { until } from '../../test/support/until.ts';
 import { ChainFixture, chainOf } from './chain-testing.ts';
 import { verifyProofAgainstOperator } from './operator-check.ts';
 
@@ -21,14 +22,6 @@ async function metric(sink: Sink, name: string, labels: Record<string, string> =
   if (!m) return 0;
   const { values } = await m.get();
   return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
-}
-
-async function until(what: string, f: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!f()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('device keys on chain, kept by the sink (Aptos simulator over HTTP)', () => {
@@ -100,7 +93,7 @@ describe('device keys on chain, kept by the sink (Aptos simulator over HTTP)', (
     const keyD = generateKey();
     const res = await fetch(`${sink.url}/v1/devices`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'site-d', key: keyD.public }) });
     assert.equal(res.status, 201);
-    await until('the retried registration', () => fx.sim.deviceKeys(op.address, 'site-d').length === 1);
+    await until('the retried registration', () => fx.sim.deviceKeys(op.address, 'site-d').length === 1, 5000);
     assert.ok(await metric(sink, 'fieldproof_sink_device_key_sync_total', { outcome: 'failed' }) >= 1);
     assert.ok(lines.some((l) => l.includes('cannot bring the device key on chain in step') && l.includes('"device":"site-d"')));
   });
