@@ -51,14 +51,8 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   return { status: res.statusCode, body: text.startsWith('{') ? JSON.parse(text) : { text } };
 }
 
-/** Drop a PostgreSQL schema a test worked in, and all it holds. */
+/** Drop a PostgreSQL schema a test worked in, and all it holds (as a bench run's; pg loaded only when asked). */
 export async function dropPgSchema(url: string, schema: string): Promise<void> {
-  const { default: pg } = await import('pg');
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await c.end();
-  }
+  const { dropSchema } = await import('../../bench/postgres-use.ts');
+  await dropSchema(url, schema);
 }
