@@ -44,10 +44,13 @@ from labelled data) is chosen on the other categories only, and the category is 
 "score", and "cv" lists each held-out part. Besides the threshold, it chooses among the detector's
 settings that were picked on data (--grid full, the default: the spread window, shape length,
 forecast floor and phase tolerance, smoothing, fire level, transition member's length and levels,
-each one step either side of its default, one at a time, crossed with the context's tail share;
---grid tail: the tail share alone). Each first-stage setting is a further pass of the detector's
-first stage beside the run, the judging ones are replayed from it: with the full grid a run takes
-about twice as long and twice the memory. "cv_settings" gives the values tried, "cv_candidates" each point's in-sample score,
+and with the model the forecaster's taps, hidden units, epochs and period test, each one step
+either side of its default, one at a time, crossed with the context's tail share; --grid tail:
+the tail share alone). Each first-stage setting is a further pass of the detector's first stage
+beside the run, the judging ones are replayed from it, and each forecaster setting is a run of
+the whole detector of its own, in worker threads beside the main run (as many as the machine has
+cores): with the full grid and the model a run takes about four times the CPU of one without
+--cv. "cv_settings" gives the values tried, "cv_candidates" each point's in-sample score,
 and each part of "cv" the point chosen for it ("candidate", "settings"). Each fold's threshold is
 its chosen point's fire level, the one alert threshold the device has; "cv_free_threshold" gives
 the same grid with the threshold swept freely per fold, as for a published detector.

@@ -11,7 +11,7 @@ import { MlpForecaster, forecastError, improves } from './forecaster.ts';
 import { defaultDetectorParams } from '../detector/detector.ts';
 import { StreamScorer, defaultModelPolicy } from '../stream-scorer.ts';
 import { dominantPeriod } from './season.ts';
-import { loadForecaster, saveForecaster, trainChallenger, trainForecaster } from './train.ts';
+import { loadForecaster, saveForecaster, trainChallenger, trainerInThread, trainForecaster } from './train.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'fp-model-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,6 +66,19 @@ test('trains on a periodic history, forecasts it, and saves and loads through th
   g.setWeights(loaded);
   for (const v of history) g.observe(v);
   assert.equal(g.forecast(), js);
+});
+
+test("the evaluations' trainer takes the network's shape and the period's test from its options", { timeout: 60_000 }, async () => {
+  const history = daily(1200, 96);
+  const shaped = await trainerInThread({ taps: 3, hidden: 8 })(history, null);
+  assert.equal(shaped?.taps, 3);
+  assert.equal(shaped?.b1.length, 8);
+  assert.equal(shaped?.period, 96);
+  // a period must correlate at least this well to be used: none here does, so there is no model
+  const r = noise(5);
+  const blurred = Float64Array.from(history, (v) => v + 60 * r());
+  assert.notEqual(await trainerInThread({ minCorrelation: 0.2 })(blurred, null), null);
+  assert.equal(await trainerInThread({ minCorrelation: 0.95 })(blurred, null), null);
 });
 
 test('no model is trained for a stream that does not repeat, or from too little history', async () => {

@@ -31,9 +31,11 @@ export interface TrainOptions {
   seed: number;
   /** the stream's time step in ms, for the calendar's periods (0 = unknown) */
   stepMs: number;
+  /** the autocorrelation at a period's lag for the period to be used (discovered or the calendar's) */
+  minCorrelation: number;
 }
 
-export const defaultTrainOptions: TrainOptions = { lags: 0, seasonalOnly: true, taps: 5, minPeriod: 8, maxPeriod: 1000, hidden: 16, epochs: 12, maxExamples: 3000, learningRate: 0.01, seed: 1, stepMs: 0 };
+export const defaultTrainOptions: TrainOptions = { lags: 0, seasonalOnly: true, taps: 5, minPeriod: 8, maxPeriod: 1000, hidden: 16, epochs: 12, maxExamples: 3000, learningRate: 0.01, seed: 1, stepMs: 0, minCorrelation: 0.5 };
 
 let backend: Promise<string> | null = null;
 
@@ -84,8 +86,8 @@ export async function trainForecaster(history: ArrayLike<number>, opts: Partial<
   const half = Math.floor(o.taps / 2);
   const minLag = Math.max(o.lags + half + 1, o.minPeriod);
   // a period the history shows twice, else a calendar one it shows once (with 50 windows to learn from)
-  let period = o.taps > 0 ? dominantPeriod(history, minLag, o.maxPeriod) : 0;
-  if (o.taps > 0 && period === 0) period = calendarPeriod(history, o.stepMs, minLag, o.maxPeriod, half + 50);
+  let period = o.taps > 0 ? dominantPeriod(history, minLag, o.maxPeriod, o.minCorrelation) : 0;
+  if (o.taps > 0 && period === 0) period = calendarPeriod(history, o.stepMs, minLag, o.maxPeriod, half + 50, o.minCorrelation);
   const taps = period > 0 ? o.taps : 0;
   // a forecaster that sees nothing but the latest values learns to repeat the last one, which
   // says no more than the jump between readings does: only a stream that repeats gets a model
@@ -151,11 +153,17 @@ export async function trainChallenger(history: ArrayLike<number>, current: Forec
 /**
  * Training as the device's worker does it (train-worker.ts), in the calling thread: for the
  * evaluations, which wait for each training so that their results do not depend on the machine.
+ * `opts` moves the network's shape or training off the defaults (the cross-validation's grid).
  */
-export async function trainInThread(history: Float64Array, current: ForecasterWeights | null, stepMs = 0): Promise<ForecasterWeights | null> {
-  const r = await trainChallenger(history, current, { stepMs });
-  return r && r !== 'kept' ? r.weights : null;
+export function trainerInThread(opts: Partial<TrainOptions> = {}) {
+  return async (history: Float64Array, current: ForecasterWeights | null, stepMs = 0): Promise<ForecasterWeights | null> => {
+    const r = await trainChallenger(history, current, { ...opts, stepMs });
+    return r && r !== 'kept' ? r.weights : null;
+  };
 }
+
+/** the device's training (the defaults), in the calling thread */
+export const trainInThread = trainerInThread();
 
 type Meta = Omit<ForecasterWeights, 'w1' | 'b1' | 'w2' | 'b2'>;
 

@@ -123,11 +123,16 @@ test('eval nab --drop-share scores streams that lose readings, with --split-step
   await assert.rejects(run(process.execPath, [bin, 'eval', 'nab', '--results', join(dir, 'results', 'numenta'), '--detector', 'numenta', '--labels', join(dir, 'windows.json'), '--drop-share', '0.2']), /published results were made on every row/);
 });
 
-test('eval nab with the TensorFlow.js forecaster runs and reports it', { timeout: 240_000 }, async () => {
-  const { out } = await evalNab('--threshold', '0.7');
+test("eval nab with the TensorFlow.js forecaster: --cv category also chooses the forecaster's settings per fold, each from a run of its own", { timeout: 300_000 }, async () => {
+  const { out, stderr } = await evalNab('--cv', 'category');
   assert.equal(out.model, true);
-  assert.equal(out.threshold, 0.7);
   assert.ok(Number.isFinite(out.score));
+  const cv = out as unknown as { cv_settings: Record<string, number[]>; cv_candidates: Record<string, number>; cv: { settings: Record<string, number> }[] };
+  assert.deepEqual(Object.keys(cv.cv_settings).sort(), ['contextLength', 'contextTailShare', 'epochs', 'fireLevel', 'forecastFloor', 'forecastJitter', 'hidden', 'levelWindow', 'minCorrelation', 'smooth', 'taps', 'transitionLength', 'transitionLevels']);
+  assert.equal(Object.keys(cv.cv_candidates).length, 3 * (1 + 2 * 12));
+  for (const p of cv.cv) assert.ok(cv.cv_settings.taps!.includes(p.settings.taps!));
+  // each forecaster setting ran over every file (what its runs give: grid.test.ts)
+  for (const setting of ['taps=3', 'taps=7', 'hidden=8', 'hidden=32', 'epochs=6', 'epochs=24', 'minCorrelation=0.4', 'minCorrelation=0.6']) assert.match(stderr, new RegExp(`\\[3/3\\] forecaster ${setting}: `));
 });
 
 test('eval nab refuses bad input with one line', async () => {

@@ -2,16 +2,18 @@
 // device scores a stream (same StreamScorer, same model policy; the one difference is that the
 // evaluation waits for each training to finish where the device carries on with the old weights,
 // so that results do not depend on the machine's speed), then score it with the NAB rules.
-import { defaultDetectorParams, type DetectorParams, type JudgeParams, type SurpriseParams } from '../detector/detector.ts';
+import { defaultDetectorParams, type DetectorParams, type JudgeParams } from '../detector/detector.ts';
 import { SurpriseJudge } from '../detector/judge.ts';
-import { trainInThread } from '../model/train.ts';
-import { StreamScorer, defaultModelPolicy, type ModelPolicy } from '../stream-scorer.ts';
+import { defaultTrainOptions } from '../model/train.ts';
+import type { ModelPolicy } from '../stream-scorer.ts';
 import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './corpus.ts';
+import { runApart } from './apart-runs.ts';
 import { shortStreams, splitStreams } from './short.ts';
 import { dropReadings, type DropPlan } from './drops.ts';
 import { atFireLevels, bestOnTraining, categoryOf, crossValidate, crossValidateEach, type Candidate, type CrossValidation, type HeldOutPart, type ScoredSeries } from './crossval.ts';
-import { emptySurprises, FirstStageFollower, noteStep, type SeriesSurprises } from './first-stage.ts';
-import { cvGrid, settingsOf, type CvGrid, type GridName } from './grid.ts';
+import type { SeriesSurprises } from './first-stage.ts';
+import { scoreStreams, type Progress } from './runs.ts';
+import { cvGrid, retrains, settingsOf, type CvGrid, type GridName } from './grid.ts';
 import { normalizedScore, scoreAtThreshold, sweepFile, sweepThresholds, type CostMatrix, type FileScore, type SweptFile } from './sweeper.ts';
 
 export type { SeriesSurprises } from './first-stage.ts';
@@ -47,7 +49,7 @@ export interface EvalOptions {
   anomalies?: Record<string, readonly number[]>;
   /** streams that lose readings: each stream (whole, cut or piece) loses rows as planned (drops.ts) */
   drop?: DropPlan;
-  progress?: (done: number, total: number, file: string) => void;
+  progress?: Progress;
 }
 
 export interface EvalResult {
@@ -90,33 +92,6 @@ export interface EvalResult {
   score_at_fire_level?: number;
 }
 
-/**
- * Anomaly scores of one series, scored reading by reading as the device would, and the first
- * stage's figures at each step, from which judge() scores it again with other settings: those of
- * `params` first, then those of each further first-stage setting in `firstStages` (first-stage.ts).
- */
-export async function scoreSeries(values: readonly number[], timestamps: readonly number[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy; firstStages?: readonly Partial<SurpriseParams>[] }): Promise<{ scores: Float64Array; surprises: SeriesSurprises[] }> {
-  const policy = { ...(opts.policy ?? defaultModelPolicy), enabled: opts.model };
-  const params = opts.params ?? defaultDetectorParams;
-  const scorer = new StreamScorer(params, policy, opts.model ? trainInThread : null);
-  const n = values.length;
-  const scores = new Float64Array(n);
-  const own = emptySurprises(n);
-  const followers = (opts.firstStages ?? []).map((p) => new FirstStageFollower({ ...params, ...p }, opts.model, n));
-  for (let i = 0; i < n; i++) {
-    scores[i] = scorer.score(values[i]!, timestamps[i]!).score;
-    const s = scorer.lastSurprises;
-    if (s) {
-      noteStep(own, i, s);
-      // the weights this step was scored with: a training it started has not yet come back
-      for (const f of followers) f.step(i, s.value, scorer.model);
-    }
-    const pending = scorer.pendingTraining;
-    if (pending) await pending;
-  }
-  return { scores, surprises: [own, ...followers.map((f) => f.figures)] };
-}
-
 /** Scores from kept first-stage figures, judged with `params`: what the detector with them would have said. */
 export function judge(s: SeriesSurprises, params: JudgeParams): Float64Array {
   const j = new SurpriseJudge(params);
@@ -129,15 +104,15 @@ export function judge(s: SeriesSurprises, params: JudgeParams): Float64Array {
 export type GridCandidate = Candidate & { settings: Record<string, number> };
 
 /**
- * Every point of the grid as a candidate: its first stage's kept figures (`kept[k][i]`: first
- * stage k of the grid, series i) judged with its judging settings. The default point keeps the
- * scores the detector gave while it ran.
+ * Every point of the grid as a candidate: its first stage's kept figures (`kept[k][i]`: stage k
+ * of the grid, series i) judged with its judging settings. The default point keeps the scores the
+ * detector gave while it ran.
  */
 export function gridCandidates(grid: CvGrid, series: readonly ScoredSeries[], kept: readonly (readonly SeriesSurprises[])[], base: DetectorParams, progress?: (done: number, total: number, what: string) => void): GridCandidate[] {
   return grid.points.map((p, k) => {
     const unmoved = Object.keys(p.moved).length === 0;
-    const params = { ...base, ...grid.firstStages[p.firstStage], ...p.judge };
-    const scored = unmoved ? series : series.map((s, i) => ({ ...s, scores: judge(kept[p.firstStage]![i]!, params) }));
+    const params = { ...base, ...grid.stages[p.stage]!.surprise, ...p.judge };
+    const scored = unmoved ? series : series.map((s, i) => ({ ...s, scores: judge(kept[p.stage]![i]!, params) }));
     progress?.(k + 1, grid.points.length, `grid: ${p.label}`);
     return { label: p.label, series: scored, settings: settingsOf(grid, p) };
   });
@@ -232,11 +207,9 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     ({ series: data, windows } = dropReadings(data, windows, opts.drop));
     lost = { rows_lost: before.rows - rowsOf(data), windows_lost: before.windows - windowsOf(data, windows) };
   }
-  // under --cv, every first-stage setting of the grid is run beside the detector (first-stage.ts)
   const base = opts.params ?? defaultDetectorParams;
-  const grid = opts.cv ? cvGrid(opts.grid ?? 'full', base) : null;
-  const firstStages = grid?.firstStages.slice(1) ?? [];
-  const { series, kept, readings } = await scoreStreams(data, { ...opts, firstStages });
+  const grid = opts.cv ? cvGrid(opts.grid ?? 'full', base, opts.model ? defaultTrainOptions : null) : null;
+  const { series, kept, readings } = await scoreGridStages(data, grid, opts);
   const r = scoreCorpus(series, windows, opts.profile, opts.cost, opts.threshold);
   const atFire = scoreCorpus(series, windows, opts.profile, opts.cost, base.fireLevel).score;
   const out: EvalResult = { ...r, model: opts.model, ...(opts.maxSteps !== undefined ? { max_steps: opts.maxSteps } : {}), ...(opts.splitSteps !== undefined ? { split_steps: opts.splitSteps } : {}), ...(opts.drop && lost ? { drop: { ...opts.drop, ...lost } } : {}), readings, seconds: 0, score_at_fire_level: atFire };
@@ -254,21 +227,26 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
 }
 
 /**
- * Every stream scored as the device would, and the first stage's kept figures: `kept[k][i]` is
- * first stage k's on stream i, k = 0 the detector's own, then one per `firstStages` setting.
+ * Every stream scored as the device would, and the kept figures of every stage of the grid
+ * (`kept[k][i]`: stage k's on stream i, k = 0 the detector's own): the surprise settings run beside
+ * the detector (first-stage.ts), each forecaster setting in a run of its own, since its trainings
+ * differ (apart-runs.ts, in worker threads while the main run goes on).
  */
-export async function scoreStreams(data: readonly NabSeries[], opts: { model: boolean; params?: DetectorParams; policy?: ModelPolicy; firstStages?: readonly Partial<SurpriseParams>[]; progress?: EvalOptions['progress'] }): Promise<{ series: ScoredSeries[]; kept: SeriesSurprises[][]; readings: number }> {
-  const series: ScoredSeries[] = [];
-  const kept: SeriesSurprises[][] = [{}, ...(opts.firstStages ?? [])].map(() => []);
-  let readings = 0;
-  for (const [i, s] of data.entries()) {
-    const { scores, surprises } = await scoreSeries(s.values, s.timestamps, opts);
-    readings += s.values.length;
-    series.push({ name: s.name, timestamps: s.timestamps, scores });
-    surprises.forEach((f, k) => kept[k]!.push(f));
-    opts.progress?.(i + 1, data.length, s.name);
-  }
-  return { series, kept, readings };
+async function scoreGridStages(data: readonly NabSeries[], grid: CvGrid | null, opts: EvalOptions): Promise<{ series: ScoredSeries[]; kept: SeriesSurprises[][]; readings: number }> {
+  const stages = grid?.stages ?? [{ surprise: {}, training: {} }];
+  const beside = [...stages.keys()].filter((k) => k > 0 && !retrains(stages[k]!));
+  const apart = [...stages.keys()].filter((k) => retrains(stages[k]!));
+  const { model, params, policy } = opts;
+  const runs = apart.map((k) => ({
+    label: `forecaster ${Object.entries(stages[k]!.training).map(([key, v]) => `${key}=${v}`).join(' ')}`,
+    run: { model, ...(params ? { params } : {}), ...(policy ? { policy } : {}), training: stages[k]!.training },
+  }));
+  // the workers start first: the main run holds this thread until its first training
+  const [others, main] = await Promise.all([runApart(data, runs, opts.progress), scoreStreams(data, { ...opts, firstStages: beside.map((k) => stages[k]!.surprise) })]);
+  const kept: SeriesSurprises[][] = [main.kept[0]!];
+  beside.forEach((k, j) => (kept[k] = main.kept[j + 1]!));
+  apart.forEach((k, j) => (kept[k] = others[j]!));
+  return { series: main.series, kept, readings: main.readings };
 }
 
 function rowsOf(series: readonly NabSeries[]): number {

@@ -6,8 +6,11 @@ import { test } from 'node:test';
 import { prng } from '../../kernel/prng.ts';
 import type { NabSeries, NabWindows } from './corpus.ts';
 import { bestOnTraining, categoryOf, crossValidate, type Chooser } from './crossval.ts';
-import { gridCandidates, NAB_PROFILES, scoreSeries, scoreStreams } from './evaluate.ts';
-import { cvGrid, FIRST_STAGE_STEPS, JUDGE_STEPS } from './grid.ts';
+import { gridCandidates, NAB_PROFILES } from './evaluate.ts';
+import { scoreSeries, scoreStreams } from './runs.ts';
+import { runApart } from './apart-runs.ts';
+import { cvGrid, FIRST_STAGE_STEPS, FORECASTER_STEPS, JUDGE_STEPS, retrains } from './grid.ts';
+import { defaultTrainOptions } from '../model/train.ts';
 import { defaultDetectorParams } from '../detector/detector.ts';
 
 const cost = NAB_PROFILES.standard!;
@@ -18,7 +21,7 @@ test('the full grid moves each data-picked setting one step either side, one at 
   const grid = cvGrid('full', defaultDetectorParams);
   const moved = Object.keys(FIRST_STAGE_STEPS).length + Object.keys(JUDGE_STEPS).length;
   assert.equal(grid.points.length, 3 * (1 + 2 * moved));
-  assert.equal(grid.firstStages.length, 1 + 2 * Object.keys(FIRST_STAGE_STEPS).length);
+  assert.equal(grid.stages.length, 1 + 2 * Object.keys(FIRST_STAGE_STEPS).length);
   assert.deepEqual(grid.points.slice(0, 3).map((p) => p.label), ['default', 'contextTailShare=0.005', 'contextTailShare=0.02']);
   assert.equal(new Set(grid.points.map((p) => p.label)).size, grid.points.length);
   for (const p of grid.points) assert.ok(Object.keys(p.moved).filter((k) => k !== 'contextTailShare').length <= 1, p.label);
@@ -26,7 +29,24 @@ test('the full grid moves each data-picked setting one step either side, one at 
   // the narrow grid is the tail share alone, on the detector's own first stage
   const tail = cvGrid('tail', defaultDetectorParams);
   assert.deepEqual(tail.points.map((p) => p.label), ['default', 'contextTailShare=0.005', 'contextTailShare=0.02']);
-  assert.equal(tail.firstStages.length, 1);
+  assert.equal(tail.stages.length, 1);
+  assert.ok(!grid.stages.some(retrains), 'without the model there is no forecaster to set');
+});
+
+test("with the model, the full grid also moves the forecaster's settings, each a run of its own", () => {
+  const grid = cvGrid('full', defaultDetectorParams, defaultTrainOptions);
+  const moved = Object.keys(FIRST_STAGE_STEPS).length + Object.keys(JUDGE_STEPS).length + Object.keys(FORECASTER_STEPS).length;
+  assert.equal(grid.points.length, 3 * (1 + 2 * moved));
+  const retrained = grid.stages.filter(retrains);
+  assert.equal(retrained.length, 2 * Object.keys(FORECASTER_STEPS).length);
+  // a forecaster stage moves the training alone, a surprise stage the surprises alone
+  for (const s of retrained) assert.deepEqual(s.surprise, {});
+  for (const s of grid.stages.filter((s) => !retrains(s))) assert.deepEqual(s.training, {});
+  assert.deepEqual(grid.settings.taps, [5, 3, 7]);
+  assert.deepEqual(grid.settings.minCorrelation, [0.5, 0.4, 0.6]);
+  const p = grid.points.find((q) => q.label === 'hidden=32 contextTailShare=0.02')!;
+  assert.deepEqual(grid.stages[p.stage], { surprise: {}, training: { hidden: 32 } });
+  assert.deepEqual(p.judge, { contextTailShare: 0.02 });
 });
 
 test("a first-stage setting run beside the detector gives what the detector run with it gives, the forecaster's trainings included", { timeout: 120_000 }, async () => {
@@ -35,7 +55,7 @@ test("a first-stage setting run beside the detector gives what the detector run 
   const n = 1700;
   const values = Array.from({ length: n }, (_, i) => 10 + 4 * Math.sin((2 * Math.PI * i) / 288) + rand() * 0.5 + (i === 1500 ? 6 : 0));
   const timestamps = Array.from({ length: n }, (_, i) => T0 + i * STEP);
-  const firstStages = cvGrid('full', defaultDetectorParams).firstStages.slice(1);
+  const firstStages = cvGrid('full', defaultDetectorParams).stages.slice(1).map((s) => s.surprise);
   const beside = await scoreSeries(values, timestamps, { model: true, firstStages });
   assert.ok(beside.surprises[0]!.forecast.some(Number.isFinite), 'the forecaster was trained and judged');
   for (const [k, setting] of firstStages.entries()) {
@@ -44,6 +64,24 @@ test("a first-stage setting run beside the detector gives what the detector run 
   }
   // and the settings do change the figures: the comparison can fail
   assert.notDeepEqual(beside.surprises[1]!.novelty, beside.surprises[0]!.novelty);
+});
+
+test("a forecaster setting's run in a worker thread gives what the same run gives in this thread, and differs from the detector's", { timeout: 120_000 }, async () => {
+  const rand = prng(12);
+  const n = 1700;
+  const timestamps = Array.from({ length: n }, (_, i) => T0 + i * STEP);
+  const data: NabSeries[] = ['a/one.csv', 'b/two.csv'].map((name) => ({ name, timestamps, values: timestamps.map((_, i) => 10 + 4 * Math.sin((2 * Math.PI * i) / 288) + rand() * 4) }));
+  const settings = [{ taps: 3 }, { minCorrelation: 0.99 }];
+  const apart = await runApart(data, settings.map((training) => ({ label: JSON.stringify(training), run: { model: true, training } })), undefined, 2);
+  const mine = await scoreStreams(data, { model: true });
+  for (const [k, training] of settings.entries()) {
+    const here = await scoreStreams(data, { model: true, training });
+    assert.deepEqual(apart[k], here.kept[0], JSON.stringify(training));
+    assert.notDeepEqual(apart[k]!.map((f) => f.forecast), mine.kept[0]!.map((f) => f.forecast), JSON.stringify(training));
+  }
+  // a period held to a correlation of 0.99 is never used: no model, no forecast surprise
+  assert.ok(apart[1]!.every((f) => f.forecast.every(Number.isNaN)));
+  assert.ok(mine.kept[0]!.every((f) => f.forecast.some(Number.isFinite)));
 });
 
 /** Three categories of two files, each with a labelled window around a level shift. */
@@ -69,7 +107,7 @@ function corpus(seed: number): { data: NabSeries[]; windows: NabWindows } {
 /** The full grid's candidates on a corpus, cross-validated with a chooser that records what it is shown. */
 async function crossValidateGrid(data: NabSeries[], windows: NabWindows) {
   const grid = cvGrid('full', defaultDetectorParams);
-  const { series, kept } = await scoreStreams(data, { model: false, firstStages: grid.firstStages.slice(1) });
+  const { series, kept } = await scoreStreams(data, { model: false, firstStages: grid.stages.slice(1).map((s) => s.surprise) });
   const candidates = gridCandidates(grid, series, kept, defaultDetectorParams);
   const shown: { names: string[]; candidates: number; raw: number }[] = [];
   const chooser: Chooser = (train, c) => {

@@ -6,13 +6,17 @@
 //   - first stage (each value a further set of surprises, first-stage.ts): the spread window,
 //     the shape length, the forecast's floor and its phase tolerance;
 //   - judging stage (scored again from the kept first-stage figures, judge()): the smoothing, the
-//     fire level, the transition member's length and levels.
+//     fire level, the transition member's length and levels;
+//   - the forecaster (each value a further run of the whole detector, its models trained with it):
+//     the network's taps around one period ago, its hidden units, its epochs, and the correlation
+//     a period must show to be used. Only with the model.
 // `fullScale` is not in it: a score is decades / fullScale, capped at 1, so a full scale F' with
 // the fire level 0.7 F / F' and every threshold scaled by F / F' makes the same detections; with
 // the threshold chosen per fold, the one thing fullScale and fireLevel decide together is the
 // level in decades (0.7 x 12 = 8.4) at which a detection silences the next steps, and the fire
 // level's candidates move exactly that.
 import type { JudgeParams, SurpriseParams } from '../detector/detector.ts';
+import type { TrainOptions } from '../model/train.ts';
 
 export const GRID_NAMES = ['full', 'tail'] as const;
 export type GridName = (typeof GRID_NAMES)[number];
@@ -46,10 +50,36 @@ export const JUDGE_STEPS: Steps<JudgeParams> = {
   transitionLevels: [8, 32],
 };
 
+/**
+ * The forecaster's settings, the values either side of the default. A forecaster trained with
+ * other settings is another forecaster, with its own trainings on every stream: each is a run of
+ * its own, the cost of the whole detector each.
+ */
+export const FORECASTER_STEPS: Steps<TrainOptions> = {
+  // a step of phase less or more around one period ago (the taps are centred on it: 5 is ±2 steps)
+  taps: [3, 7],
+  // half and twice the hidden layer's 16 units
+  hidden: [8, 32],
+  // half and twice the 12 passes over the training windows
+  epochs: [6, 24],
+  // the period's test, a tenth either side of 0.5
+  minCorrelation: [0.4, 0.6],
+};
+
+/**
+ * A first stage of the detector the grid needs the figures of: the detector's own ({} and {}),
+ * one with other surprise settings (run beside the detector, first-stage.ts), or one whose
+ * forecaster trains with other settings (a run of its own).
+ */
+export interface GridStage {
+  surprise: Partial<SurpriseParams>;
+  training: Partial<TrainOptions>;
+}
+
 export interface GridPoint {
   label: string;
-  /** index into the grid's first stages (0: the default) */
-  firstStage: number;
+  /** index into the grid's stages (0: the default) */
+  stage: number;
   /** the judging settings moved off the default */
   judge: Partial<JudgeParams>;
   /** every moved setting, first-stage and judging, with its value */
@@ -58,42 +88,56 @@ export interface GridPoint {
 
 export interface CvGrid {
   name: GridName;
-  /** the first-stage settings to run, the default ({}) first */
-  firstStages: Partial<SurpriseParams>[];
+  /** the first stages to run, the default first */
+  stages: GridStage[];
   /** the candidates, the detector's defaults first */
   points: GridPoint[];
   /** each setting the grid moves, its default first and then the values tried */
   settings: Record<string, number[]>;
 }
 
-/** `defaults`: the detector's own values, for `settings` */
-export function cvGrid(name: GridName, defaults: SurpriseParams & JudgeParams): CvGrid {
-  const moves: { firstStage: Partial<SurpriseParams> | null; judge: Partial<JudgeParams>; moved: Record<string, number> }[] = [{ firstStage: null, judge: {}, moved: {} }];
+/**
+ * `defaults`: the detector's own values, for `settings`; `training`: the forecaster's, or null
+ * when the detector runs without it (no forecaster settings to choose then)
+ */
+export function cvGrid(name: GridName, defaults: SurpriseParams & JudgeParams, training: TrainOptions | null = null): CvGrid {
+  const moves: { stage: GridStage | null; judge: Partial<JudgeParams>; moved: Record<string, number> }[] = [{ stage: null, judge: {}, moved: {} }];
   const settings: Record<string, number[]> = {};
   if (name === 'full') {
     for (const [key, values] of Object.entries(FIRST_STAGE_STEPS) as [keyof SurpriseParams, readonly number[]][]) {
       settings[key] = [defaults[key], ...values];
-      for (const v of values) moves.push({ firstStage: { [key]: v }, judge: {}, moved: { [key]: v } });
+      for (const v of values) moves.push({ stage: { surprise: { [key]: v }, training: {} }, judge: {}, moved: { [key]: v } });
     }
     for (const [key, values] of Object.entries(JUDGE_STEPS) as [keyof JudgeParams, readonly number[]][]) {
       settings[key] = [Number(defaults[key]), ...values];
-      for (const v of values) moves.push({ firstStage: null, judge: { [key]: v }, moved: { [key]: v } });
+      for (const v of values) moves.push({ stage: null, judge: { [key]: v }, moved: { [key]: v } });
+    }
+    if (training) {
+      for (const [key, values] of Object.entries(FORECASTER_STEPS) as [keyof TrainOptions, readonly number[]][]) {
+        settings[key] = [Number(training[key]), ...values];
+        for (const v of values) moves.push({ stage: { surprise: {}, training: { [key]: v } }, judge: {}, moved: { [key]: v } });
+      }
     }
   }
   settings.contextTailShare = [...TAIL_SHARES];
-  const firstStages: Partial<SurpriseParams>[] = [{}];
+  const stages: GridStage[] = [{ surprise: {}, training: {} }];
   const points: GridPoint[] = [];
   for (const m of moves) {
-    let firstStage = 0;
-    if (m.firstStage) firstStage = firstStages.push(m.firstStage) - 1;
+    let stage = 0;
+    if (m.stage) stage = stages.push(m.stage) - 1;
     for (const share of TAIL_SHARES) {
       const moved = share === defaults.contextTailShare ? m.moved : { ...m.moved, contextTailShare: share };
       const judge = share === defaults.contextTailShare ? m.judge : { ...m.judge, contextTailShare: share };
       const label = Object.keys(moved).length === 0 ? 'default' : Object.entries(moved).map(([k, v]) => `${k}=${v}`).join(' ');
-      points.push({ label, firstStage, judge, moved });
+      points.push({ label, stage, judge, moved });
     }
   }
-  return { name, firstStages, points, settings };
+  return { name, stages, points, settings };
+}
+
+/** whether a stage's forecaster trains otherwise than the detector's (so it needs a run of its own) */
+export function retrains(stage: GridStage): boolean {
+  return Object.keys(stage.training).length > 0;
 }
 
 /** every setting the grid moves, at the values a point gives them */
