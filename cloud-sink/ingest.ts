@@ -215,6 +215,11 @@ export class Ingest {
   }
 
   /** The records exactly first..last of this header, hashing to its root, as the stores keep them; or the refusal. */
+  /** the decoded readings the store's index takes, none when it keeps no index */
+  private readingsOf(decoded: DecodedBatch): ReadingRow[] {
+    return this.deps.store.indexesReadings ? readingsOnArrival(decoded) : [];
+  }
+
   private checkedRecords(header: BatchHeader, decoded: DecodedBatch): CheckedBatch | { refused: IngestReply } {
     const ids = { device: header.device, batch: header.batch };
     const refused = (status: number, reason: string, error: string, extra: Record<string, unknown> = {}) => ({ refused: this.refuse(status, reason, error, extra) });
@@ -241,7 +246,7 @@ export class Ingest {
       if (rootOfJoined(text, count).toString('hex') !== header.root) {
         return refused(422, 'bad_root', `batch ${header.batch} of ${header.device}: root does not match the records`, ids);
       }
-      const checked = { text, count, minTs: decoded.minTs, maxTs: decoded.maxTs, pruned: false, cover: null, readings: readingsOnArrival(decoded), firstOnly: firstOnly() };
+      const checked = { text, count, minTs: decoded.minTs, maxTs: decoded.maxTs, pruned: false, cover: null, readings: this.readingsOf(decoded), firstOnly: firstOnly() };
       letGo(decoded.lines);
       return checked;
     }
@@ -263,7 +268,7 @@ export class Ingest {
         if (maxTs === null || ts > maxTs) maxTs = ts;
       }
     }
-    const checked = { text: lines.join('\n'), count: lines.length, minTs, maxTs, pruned: false, cover: null, readings: readingsOnArrival(decoded), firstOnly: firstOnly() };
+    const checked = { text: lines.join('\n'), count: lines.length, minTs, maxTs, pruned: false, cover: null, readings: this.readingsOf(decoded), firstOnly: firstOnly() };
     letGo(records);
     return checked;
   }

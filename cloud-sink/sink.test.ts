@@ -271,3 +271,29 @@ describe('sink: pruned batches', () => {
     }
   });
 });
+
+describe('sink: the readings index off', () => {
+  it("hands the store no decoded readings when it keeps no index, and every reading when it does", async () => {
+    const key = generateKey();
+    for (const enabled of [false, true]) {
+      const tmp = tempDir();
+      const sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: tmp.dir, devices: [{ id: 'site-r', key: key.public }], readings: { enabled } }));
+      await sink.start();
+      try {
+        const handed: (number | undefined)[] = [];
+        const store = sink.store;
+        const commit = store.commitBatch.bind(store);
+        store.commitBatch = (b) => (handed.push(b.readings?.length), commit(b));
+        const chain = makeChain('site-r', key, 2, 25);
+        assert.equal((await postJson(sink.url, chain[0]!)).body.status, 'stored');
+        assert.equal((await postColumnar(sink.url, chain[1]!)).body.status, 'stored');
+        assert.equal(store.indexesReadings, enabled);
+        assert.equal(store.readings() !== null, enabled);
+        assert.deepEqual(handed, enabled ? [25, 25] : [0, 0]);
+      } finally {
+        await sink.stop();
+        tmp.cleanup();
+      }
+    }
+  });
+});

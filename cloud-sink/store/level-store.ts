@@ -42,14 +42,14 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
   protected readonly anchorsPart = new LevelAnchors({ level: () => this.level, serialized: (fn) => this.serialized(fn) });
 
   private readonly dir: string;
-  private readonly readingsOn: boolean;
+  readonly indexesReadings: boolean;
   private readonly readingsLayout: LevelReadingsLayout;
 
   /** `readings`: keep the readings index (cloud-sink/readings/) with every batch; on by default */
   constructor(dir: string, opts: { readings?: boolean; log?: Logger } = {}) {
     super();
     this.dir = dir;
-    this.readingsOn = opts.readings ?? true;
+    this.indexesReadings = opts.readings ?? true;
     this.readingsLayout = new LevelReadingsLayout({ level: () => this.level, held: this, ...(opts.log ? { log: opts.log } : {}) });
   }
 
@@ -70,7 +70,7 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
     this.acceptSeq = Number((await db.get(K.acceptCounter)) ?? 0);
     await this.anchorsPart.load();
     // the first layout converted, and batches stored while the index was off indexed (level-layout.ts)
-    if (this.readingsOn) await this.readingsLayout.open();
+    if (this.indexesReadings) await this.readingsLayout.open();
     else await this.readingsLayout.off();
   }
 
@@ -152,7 +152,7 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
           ops.push({ type: 'put', key: K.timeFlags(device), value: JSON.stringify(counts) });
         }
         // in the same write: an accepted batch is queryable, and a duplicate never gets this far
-        if (this.readingsOn && !batch.pruned) for (const op of readingPuts(device, header.batch, batch.readings ?? readingRows(batch.text), epochOf(header))) ops.push(op);
+        if (this.indexesReadings && !batch.pruned) for (const op of readingPuts(device, header.batch, batch.readings ?? readingRows(batch.text), epochOf(header))) ops.push(op);
         tentative.set(device, next);
         addedHashes.set(`${d}!${header.batch}`, hash);
         outcomes.push({ status: 'stored' });
@@ -328,6 +328,6 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
   }
 
   readings(): ReadingsIndex | null {
-    return this.readingsOn ? new LevelReadingsIndex(() => this.level) : null;
+    return this.indexesReadings ? new LevelReadingsIndex(() => this.level) : null;
   }
 }

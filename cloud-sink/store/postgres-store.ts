@@ -135,7 +135,7 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
       throw err;
     }
     client.release();
-    if (this.readingsOn) await this.startReadings().catch(async (err) => {
+    if (this.indexesReadings) await this.startReadings().catch(async (err) => {
       await this.close();
       throw err;
     });
@@ -170,7 +170,7 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
     this.indexer.start();
   }
 
-  private get readingsOn(): boolean {
+  get indexesReadings(): boolean {
     return this.opts.readings?.enabled ?? true;
   }
 
@@ -323,6 +323,6 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
   }
 
   readings(): ReadingsIndex | null {
-    return this.readingsOn ? new PgReadingsIndex(() => this.db, () => this.indexer?.settled() ?? Promise.resolve()) : null;
+    return this.indexesReadings ? new PgReadingsIndex(() => this.db, () => this.indexer?.settled() ?? Promise.resolve()) : null;
   }
 }

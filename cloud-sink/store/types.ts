@@ -239,6 +239,8 @@ export interface SinkStore {
   mrvStore(): MrvStore;
   /** the readings as time series (cloud-sink/readings/), kept with each accepted batch; null when the config turns it off */
   readings(): ReadingsIndex | null;
+  /** whether the store keeps the readings index: without it, a batch's decoded readings are not handed over */
+  readonly indexesReadings: boolean;
 }
 
 /** Batch numbers and seqs as fixed-width decimal, so that LevelDB's byte order is numeric order. */
