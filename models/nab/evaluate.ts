@@ -1,7 +1,6 @@
-// `fieldproof eval nab`: run the detector over every file of a NAB-layout corpus exactly as the
-// device scores a stream (same StreamScorer, same model policy; the one difference is that the
-// evaluation waits for each training to finish where the device carries on with the old weights,
-// so that results do not depend on the machine's speed), then score it with the NAB rules.
+// `fieldproof eval nab`: run the detector over every file of a NAB-layout corpus as the device
+// scores a stream (runs.ts), then score it with the NAB rules; under --cv, with every setting of the
+// grid (grid.ts) cross-validated over the categories (crossval.ts).
 import { defaultDetectorParams, type DetectorParams, type JudgeParams } from '../detector/detector.ts';
 import { SurpriseJudge } from '../detector/judge.ts';
 import { defaultTrainOptions } from '../model/train.ts';
@@ -108,7 +107,7 @@ export type GridCandidate = Candidate & { settings: Record<string, number> };
  * of the grid, series i) judged with its judging settings. The default point keeps the scores the
  * detector gave while it ran.
  */
-export function gridCandidates(grid: CvGrid, series: readonly ScoredSeries[], kept: readonly (readonly SeriesSurprises[])[], base: DetectorParams, progress?: (done: number, total: number, what: string) => void): GridCandidate[] {
+export function gridCandidates(grid: CvGrid, series: readonly ScoredSeries[], kept: readonly (readonly SeriesSurprises[])[], base: DetectorParams, progress?: Progress): GridCandidate[] {
   return grid.points.map((p, k) => {
     const unmoved = Object.keys(p.moved).length === 0;
     const params = { ...base, ...grid.stages[p.stage]!.surprise, ...p.judge };
