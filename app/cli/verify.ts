@@ -37,7 +37,8 @@ roots you give; it then says "dropped by the device at its disk bound".
 
 Prints one line per step, then the verdict. Exit 0 when every step holds and the proof ends at a
 root you gave; 3 when it is consistent but you gave no root; 1 when a step fails; 2 on bad usage,
-or a file that cannot be read, is over ${MAX_PROOF_BYTES} bytes, is not JSON or nests too deep.`,
+or a file that cannot be read, is over ${MAX_PROOF_BYTES} bytes, is not JSON or nests too deep,
+or reads as two proofs: not UTF-8, a member named twice, a number not written as JCS writes it.`,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       'device-key': { type: 'string' }, 'anchor-account': { type: 'string' }, 'aptos-node': { type: 'string' }, json: { type: 'boolean' },

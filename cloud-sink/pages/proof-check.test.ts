@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { canonicalize } from '../../protocol/canonical.ts';
 import { headerHash, signBatch } from '../../protocol/batch.ts';
 import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
+import { parseProof } from '../../protocol/proof-input.ts';
 import { gapRecord, readingRecord, type JournalRecord } from '../../protocol/records.ts';
 import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey, keyFromSeed, signBytes } from '../../protocol/signature.ts';
@@ -136,5 +137,15 @@ describe('the proof page\'s verifier', () => {
     assert.equal(parse(new Uint8Array((1 << 20) + 1)).problem, 'is larger than 1048576 bytes, which no proof is');
     assert.equal(parse(bytes('{"record":')).problem, 'is not JSON');
     assert.equal(parse(bytes('{"a":[1]}')).ok, true);
+  });
+
+  it('reads a proof file with one meaning only, as the CLI does: each member once, each number as JCS writes it, UTF-8', () => {
+    const parse = browser.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string; proof?: unknown };
+    const texts = ['{"a":1,"b":{"a":[{"a":2}]}}', '{"a":1,"a":2}', '{"r":{"v":1,"\\u0076":2}}', '{"v":9007199254740993}', '{"v":512.0}', '{"v":-0}', '{"v":1e999}', '{"v":1e+21}', '{"s":"\\"a\\":1,\\"a\\":1"}'];
+    for (const t of texts) assert.deepEqual(parse(new TextEncoder().encode(t)), parseProof(Buffer.from(t)), t);
+    assert.equal(parse(new TextEncoder().encode('{"a":1,"a":2}')).problem, 'writes the member "a" twice in one object, which no proof does: JSON parsers differ on which one counts');
+    const notUtf8 = Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
+    assert.deepEqual(parse(notUtf8), { ok: false, problem: 'is not UTF-8 text, which every proof is' });
+    assert.deepEqual(parse(notUtf8), parseProof(notUtf8));
   });
 });

@@ -36,32 +36,67 @@ export function isHex(s, bytes) {
 const isName = (s) => typeof s === 'string' && NAME.test(s);
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The deepest nesting of objects and arrays in JSON text, read without recursion; stops past `limit`. */
-function jsonDepth(text, limit) {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
+const NUMBER_CHAR = /[0-9eE.+-]/;
+
+/**
+ * Why JSON `text` could be read as something else than JSON.parse reads it, or null (as
+ * protocol/proof-input.ts): nested deeper than `limit`; a member named twice in one object; a
+ * number not written as JCS writes the number it parses to. One pass, without recursion.
+ */
+function jsonTextProblem(text, limit) {
+  const open = [];
+  let expectName = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-      continue;
+    const c = text[i];
+    if (c === '"') {
+      let end = i + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const names = open.at(-1);
+      if (expectName && names) {
+        let name;
+        try {
+          name = JSON.parse(text.slice(i, end + 1));
+        } catch {
+          return null;
+        }
+        if (names.has(name)) return `writes the member ${JSON.stringify(name)} twice in one object, which no proof does: JSON parsers differ on which one counts`;
+        names.add(name);
+      }
+      expectName = false;
+      i = end;
+    } else if (c === '{' || c === '[') {
+      open.push(c === '{' ? new Set() : null);
+      if (open.length > limit) return `nests deeper than ${limit} levels, which no proof does`;
+      expectName = c === '{';
+    } else if (c === '}' || c === ']') {
+      open.pop();
+    } else if (c === ',') {
+      expectName = open.at(-1) != null;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      let end = i + 1;
+      while (end < text.length && NUMBER_CHAR.test(text[end])) end++;
+      const written = text.slice(i, end);
+      const parsed = Number(written);
+      if (!Number.isNaN(parsed) && String(parsed) !== written) {
+        return `writes the number ${written}, which is not how the number it parses to is written (${String(parsed)}): JSON parsers may read another number than the one signed`;
+      }
+      i = end - 1;
     }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > deepest) deepest = depth;
-      if (deepest > limit) return deepest;
-    } else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return deepest;
+  return null;
 }
 
 /** The proof in `bytes` (a Uint8Array), or why they are not one, bounded before they are parsed. */
 export function parseProofBytes(bytes) {
   if (bytes.length > MAX_PROOF_BYTES) return { ok: false, problem: `is larger than ${MAX_PROOF_BYTES} bytes, which no proof is` };
-  const text = new TextDecoder().decode(bytes);
-  if (jsonDepth(text, MAX_PROOF_DEPTH) > MAX_PROOF_DEPTH) return { ok: false, problem: `nests deeper than ${MAX_PROOF_DEPTH} levels, which no proof does` };
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return { ok: false, problem: 'is not UTF-8 text, which every proof is' };
+  }
+  const problem = jsonTextProblem(text, MAX_PROOF_DEPTH);
+  if (problem) return { ok: false, problem };
   try {
     return { ok: true, proof: JSON.parse(text) };
   } catch {
