@@ -1,6 +1,7 @@
 // `fieldproof verify` against proof files whose text means one thing to the verifier and another
 // to the auditor reading it (or to another JSON parser): a member written twice, a number that
-// JSON parsing rounds to the one the device signed, bytes that are not UTF-8. The real command, a
+// JSON parsing rounds to the one the device signed, bytes that are not UTF-8; and against a proof
+// that carries terminal control sequences for the human output to print. The real command, a
 // child process, on real files. Each honest variant holds, so each refusal is the ambiguity's.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -48,6 +49,7 @@ describe('fieldproof verify refuses a proof file that reads as two different pro
     assert.ok(twice.includes('"value":999') && twice.includes('"value":512'));
     await refused(twice, /^fieldproof verify: \S+ writes the member "value" twice in one object, which no proof does: JSON parsers differ on which one counts$/);
     await refused(text(1).replace('{"record":', '{"anchor":null,"record":').replace(/}$/, ',"anchor":null}'), /writes the member "anchor" twice/);
+    await refused(text(1).replace('{"record":', '{"\\u009b2K":1,"\\u009b2K":1,"record":'), /writes the member "\\u009b2K" twice/);
   });
 
   it('a number written otherwise than the device signed it, which parses to what it signed', async () => {
@@ -66,5 +68,19 @@ describe('fieldproof verify refuses a proof file that reads as two different pro
     assert.ok(at > 0);
     const invalid = Buffer.concat([honest.subarray(0, at), Buffer.from([0xff]), honest.subarray(at + 3)]);
     await refused(invalid, /^fieldproof verify: \S+ is not UTF-8 text, which every proof is$/);
+  });
+
+  it('terminal control sequences in the proof are printed as text, never sent to the terminal', async () => {
+    // A forger's unknown field that, printed raw, would erase the FAIL line and write a verdict of its own.
+    const fake = '\u001b[1A\u001b[2K\rok   proof holds, and ends at the device key given\u009b2K\u202e\nok   given key';
+    const proof = JSON.parse(text(0)) as Record<string, unknown>;
+    for (const forged of [{ ...proof, [fake]: 1 }, { ...proof, header: { ...(proof.header as object), [fake]: 1 } }]) {
+      const r = await verify(JSON.stringify(forged));
+      assert.equal(r.code, 1);
+      assert.doesNotMatch(r.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/, JSON.stringify(r.stdout));
+      assert.equal(r.stdout.split('\n').length, 3, 'one FAIL line and the verdict: no line of the forger\'s');
+      assert.match(r.stdout, /^FAIL (shape|header): .*unknown field \\u001b\[1A\\u001b\[2K\\u000dok {3}proof holds, and ends at the device key given\\u009b2K\\u202e\\u000aok {3}given key\n/);
+      assert.match(r.stdout.trim().split('\n').at(-1)!, /^proof does NOT hold: /);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import { MAX_PROOF_BYTES, parseProof } from '../../protocol/proof-input.ts';
 import { verifyRecordProof, type ProofStep, type RecordProof } from '../../protocol/proof.ts';
 import { parseFlags, printJson, UsageError, type Command } from '../../kernel/command.ts';
+import { printable } from '../../kernel/printable.ts';
 
 /** What the caller trusts, given on the command line; never taken from the proof. */
 interface TrustRoots {
@@ -47,7 +48,7 @@ or reads as two proofs: not UTF-8, a member named twice, a number not written as
     const roots = trustRoots(values['device-key'], values['anchor-account'], values['aptos-node']);
     const file = positionals[0]!;
     const input = parseProof(await readBounded(file));
-    if (!input.ok) throw new UsageError(`${file === '-' ? 'stdin' : file} ${input.problem}`);
+    if (!input.ok) throw new UsageError(printable(`${file === '-' ? 'stdin' : file} ${input.problem}`));
     const proof = input.proof;
 
     const offline = verifyRecordProof(proof, { deviceKey: roots.deviceKey });
@@ -69,13 +70,18 @@ or reads as two proofs: not UTF-8, a member named twice, a number not written as
     const dropped = ok && offline.dropped ? { batch: offline.dropped.batch, first: offline.dropped.first, last: offline.dropped.last } : undefined;
     if (values.json) printJson({ ok, trusted, anchored: ok && offline.anchored, steps, ...(dropped ? { dropped } : {}) });
     else {
-      for (const s of steps) process.stdout.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step}${s.detail ? ': ' + s.detail : ''}\n`);
-      if (dropped) process.stdout.write(`seq ${dropped.first}..${dropped.last} (batch ${dropped.batch}) dropped by the device at its disk bound: no proof of those records can exist; this is the device's signed statement of the drop\n`);
-      process.stdout.write(verdict(ok, trusted, offline.anchored, roots, proof as RecordProof, steps) + '\n');
+      for (const s of steps) printLine(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step}${s.detail ? ': ' + s.detail : ''}`);
+      if (dropped) printLine(`seq ${dropped.first}..${dropped.last} (batch ${dropped.batch}) dropped by the device at its disk bound: no proof of those records can exist; this is the device's signed statement of the drop`);
+      printLine(verdict(ok, trusted, offline.anchored, roots, proof as RecordProof, steps));
     }
     return !ok ? 1 : trusted ? 0 : 3;
   },
 };
+
+/** One line of the human output: its details carry text from the proof (an unknown field's name). */
+function printLine(line: string): void {
+  process.stdout.write(printable(line) + '\n');
+}
 
 function trustRoots(deviceKey: string | undefined, anchorAccount: string | undefined, aptosNode: string | undefined): TrustRoots {
   if (deviceKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(deviceKey)) throw new UsageError(`--device-key must be an Ed25519 public key in 64 hex digits, got ${JSON.stringify(deviceKey)}`);
