@@ -92,6 +92,16 @@ describe('sink: verification, idempotency, refusals', () => {
     assert.equal(r.body.code, 'bad_signature');
   });
 
+  it('refuses a record holding a number JSON cannot carry (1e999, read as Infinity) as the batch\'s fault: 422, counted, not an internal error', async () => {
+    const text = JSON.stringify(chain[1]!).replace('"score":1', '"score":1e999');
+    assert.ok(text.includes('1e999'));
+    const r = await postRaw(url, text, { 'content-type': 'application/json' });
+    assert.deepEqual([r.status, r.body.code], [422, 'bad_records'], JSON.stringify(r.body));
+    assert.match(String(r.body.error), /^batch 2 of site-a: record \d+: the record has no canonical encoding: cannot encode non-finite number Infinity$/);
+    assert.match(await (await request(`${url}/metrics`)).body.text(), /fieldproof_sink_refused_total\{reason="bad_records"\} [1-9]/);
+    assert.equal(await storedBatches(), 1);
+  });
+
   it('refuses a batch with a missing predecessor (409, naming what the sink has)', async () => {
     const r = await postJson(url, chain[2]!);
     assert.equal(r.status, 409);

@@ -4,8 +4,7 @@
 // the caller gave the device's key, that the header's key is that one; then the record's path and
 // the anchor's. The on-chain checks are the caller's (docs/spec/proofs.md, "Verifying a proof").
 import { restartPlacementProblem, type RestartRecord } from './restart.ts';
-import { canonicalize } from './canonical.ts';
-import { epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
+import { epochOf, headerHash, headerProblem, recordLeaf, verifyHeaderSignature, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
 import { leafHash, verifyInclusion } from './merkle.ts';
 import { recordProblem, type JournalRecord } from './records.ts';
@@ -108,7 +107,9 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
   // A restart record proves where a recovery epoch joins the earlier chain only where it sits right.
   const placement = record.kind === 'restart' ? restartPlacementProblem(record as unknown as RestartRecord, header) : null;
   if (placement) return fail('record', placement);
-  if (!verifyInclusion(leafHash(canonicalize(record)), index, header.count, path, Buffer.from(header.root, 'hex'))) {
+  const leaf = recordLeaf(record);
+  if (typeof leaf === 'string') return fail('record', leaf);
+  if (!verifyInclusion(leaf, index, header.count, path, Buffer.from(header.root, 'hex'))) {
     return fail('record in batch', 'the record and path do not lead to header.root');
   }
   steps.push({ step: 'record in batch', ok: true, detail: `seq ${record.seq} is leaf ${index} of ${header.count} under root ${header.root}` });
