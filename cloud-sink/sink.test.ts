@@ -195,6 +195,15 @@ describe('sink: verification, idempotency, refusals', () => {
     assert.match(String(r.body.error), /holds seq 1\.\.240/);
   });
 
+  it('answers 400 for a seq or an epoch not written as a decimal integer, which Number() would read as another', async () => {
+    for (const path of ['site-a/0x4d', 'site-a/7.7e1', 'site-a/077', 'site-a/77.0', 'site-a/%2077', 'site-a/77?epoch=0x1', 'site-a/77?epoch=1e0', 'site-a/77?epoch=01']) {
+      const r = await getJson(`${url}/v1/proofs/${path}`);
+      assert.deepEqual([r.status, r.body.code], [400, 'bad_query'], path);
+    }
+    assert.equal((await getJson(`${url}/v1/proofs/site-a/77?epoch=1`)).status, 200);
+    assert.deepEqual((await getJson(`${url}/v1/proofs/-site-a/77`)).body.code, 'bad_device_name');
+  });
+
   it('serves the MRV report as JSON, CSV and HTML; power readings without a monitoring plan earn nothing', async () => {
     const from = 1763884800000;
     const to = from + 60_000;
