@@ -148,4 +148,22 @@ describe('the proof page\'s verifier', () => {
     assert.deepEqual(parse(notUtf8), { ok: false, problem: 'is not UTF-8 text, which every proof is' });
     assert.deepEqual(parse(notUtf8), parseProof(notUtf8));
   });
+
+  it('reads the sink\'s answer as a file: bounded while it streams, with one meaning only', async () => {
+    const fromSink = browser.proofFromResponse as (res: Response) => Promise<{ ok: boolean; problem?: string; proof?: unknown }>;
+    const honest = recordProof(makeChain('site-b', generateKey(), 1, 3), 0, 1);
+    assert.deepEqual(await fromSink(new Response(JSON.stringify(honest))), { ok: true, proof: honest });
+    // A lying sink's endless answer is cut at the bound, not read whole into the tab.
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        sent += 65536;
+        c.enqueue(new Uint8Array(65536).fill(0x20));
+      },
+    });
+    assert.deepEqual(await fromSink(new Response(endless)), { ok: false, problem: 'is larger than 1048576 bytes, which no proof is' });
+    assert.ok(sent < 2 * 1048576, `read ${sent} bytes`);
+    assert.equal((await fromSink(new Response('['.repeat(100_000)))).problem, 'nests deeper than 32 levels, which no proof does');
+    assert.match((await fromSink(new Response(JSON.stringify(honest).replace('"index":1', '"index":1e999')))).problem!, /^writes the number 1e999/);
+  });
 });

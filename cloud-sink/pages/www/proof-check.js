@@ -104,6 +104,34 @@ export function parseProofBytes(bytes) {
   }
 }
 
+/**
+ * A proof as the sink answered it (a fetch Response), read as a file is: no further than the
+ * bound, and with one meaning only. The sink is a messenger like any other, not trusted with this
+ * tab's memory, nor to hand over JSON the checks would stop on rather than refuse.
+ */
+export async function proofFromResponse(res) {
+  const chunks = [];
+  let size = 0;
+  const reader = res.body?.getReader();
+  for (;;) {
+    const next = reader ? await reader.read() : { done: true };
+    if (next.done) break;
+    size += next.value.length;
+    if (size > MAX_PROOF_BYTES) {
+      await reader.cancel();
+      return { ok: false, problem: `is larger than ${MAX_PROOF_BYTES} bytes, which no proof is` };
+    }
+    chunks.push(next.value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return parseProofBytes(bytes);
+}
+
 /** `clock` exactly as docs/spec/batches.md has it: {"synced", "source", "offsetMs"?}, nothing else. */
 function clockProblem(c) {
   const shape = 'header.clock must be {"synced": boolean, "source": "chrony"|"timesyncd"|"unknown", "offsetMs"?: number}';

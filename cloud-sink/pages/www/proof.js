@@ -2,9 +2,9 @@
 // it here, step by step, against the trust roots the auditor typed: the device key (proof-check.js)
 // and the operator's Aptos account, asked of the node the auditor chose, directly
 // (operator-check.js). The sink is only the messenger: the verdict is this page's.
-import { $, el, getJson } from './dom.js';
+import { $, el } from './dom.js';
 import { ACCOUNT, checkProofAgainstOperator } from './operator-check.js';
-import { checkProof, isHex, parseProofBytes } from './proof-check.js';
+import { checkProof, isHex, parseProofBytes, proofFromResponse } from './proof-check.js';
 
 const ALL_STEPS = ['shape', 'header', 'batch signature', 'given key', 'record', 'record in batch', 'anchor', 'batch in anchor',
   'anchor transaction', 'anchor sender', 'anchor call', 'anchor view', 'device key'];
@@ -142,12 +142,17 @@ async function fetchProof(event) {
     refuse('give a device, a seq and an epoch (positive integers; epoch 1 when none is given)');
     return;
   }
-  const { status, body } = await getJson(`/v1/proofs/${encodeURIComponent(device)}/${seq}${epoch === '1' ? '' : `?epoch=${epoch}`}`);
-  if (status !== 200) {
-    refuse(`the sink has no proof: ${body.error ?? status}`);
+  const res = await fetch(`/v1/proofs/${encodeURIComponent(device)}/${seq}${epoch === '1' ? '' : `?epoch=${epoch}`}`, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+  const answer = await proofFromResponse(res);
+  if (res.status !== 200) {
+    refuse(`the sink has no proof: ${(answer.ok && typeof answer.proof?.error === 'string' && answer.proof.error) || res.status}`);
     return;
   }
-  await check(body, `proof of seq ${seq}${epoch === '1' ? '' : ` of epoch ${epoch}`} of ${device}, as this sink served it`);
+  if (!answer.ok) {
+    refuse(`the sink's answer ${answer.problem}`);
+    return;
+  }
+  await check(answer.proof, `proof of seq ${seq}${epoch === '1' ? '' : ` of epoch ${epoch}`} of ${device}, as this sink served it`);
 }
 
 async function readFile(file) {
