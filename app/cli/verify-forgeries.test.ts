@@ -254,6 +254,25 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
         assert.equal((await byDevice((await getJson(`${sink.url}/v1/proofs/site-a/2?epoch=2`)).body)).code, 0);
       });
 
+      it('the honest proof of another record than the one asked for: another seq, the same seq of another epoch, another device', async () => {
+        // What a sink asked for seq 2 of site-a may answer instead; each link of each holds.
+        const epoch2seq2 = (await getJson(`${sink.url}/v1/proofs/site-a/2?epoch=2`)).body;
+        assert.equal((await byDevice(epoch2seq2)).code, 0);
+        const asked = (proof: unknown, ...flags: string[]) => verify(proof, '--device-key', keyA.public, ...flags);
+        refused(await asked(epoch2seq2, '--device', 'site-a', '--seq', '2'), 'record asked', 'the proof is of seq 2 of epoch 2 of site-a, not of seq 2 of epoch 1 of site-a as asked');
+        refused(await asked((await getJson(`${sink.url}/v1/proofs/site-a/3`)).body, '--seq', '2'), 'record asked', 'the proof is of seq 3 of epoch 1 of site-a, not of seq 2 of epoch 1 as asked');
+        const held = await asked(epoch2seq2, '--device', 'site-a', '--seq', '2', '--epoch', '2');
+        assert.equal(held.code, 0, JSON.stringify(held));
+        assert.deepEqual(held.steps.at(-2), { step: 'record asked', ok: true, detail: 'the proof is of seq 2 of epoch 2 of site-a, as asked' });
+        // At the operator's account, site-b's honest proof holds too: only the ask tells it from site-a's.
+        const siteB = recordProof(makeChain('site-b', keyB, 1, 4), 0, 1);
+        assert.equal((await byOperator(siteB)).code, 0);
+        refused(await verify(siteB, '--anchor-account', op.address, '--aptos-node', fx.url, '--device', 'site-a', '--seq', '2'), 'record asked', 'the proof is of seq 2 of epoch 1 of site-b, not of seq 2 of epoch 1 of site-a as asked');
+        const bad = await verify(siteB, '--seq', '0');
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /--seq must be a positive integer, got "0"/);
+      });
+
       it('a restart record that names another batch than its batch chains to, or sits in another epoch, is refused with its reason', async () => {
         const lie = restartRecord('site-a', 2, 'journal_lost', { epoch: 1, batch: 1, hash: 'ab'.repeat(32) }, 0, 1763890000000);
         const forged = signBatch('site-a', keyA, 1, [lie], head.hash, 1763890000002, 2);
@@ -345,6 +364,9 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       const honest = await byDevice(dropProof([{ batch: 1, hash: prev }]), keyB.public);
       assert.equal(honest.code, 0, JSON.stringify(honest));
       assert.equal(honest.steps.at(-1)!.step, 'dropped');
+      // Asked for a seq of the dropped batch, the drop proof answers it; for the gap record's own seq, it does not.
+      assert.equal((await verify(dropProof([{ batch: 1, hash: prev }]), '--device-key', keyB.public, '--seq', '3')).code, 0);
+      refused(await verify(dropProof([{ batch: 1, hash: prev }]), '--device-key', keyB.public, '--seq', '5'), 'record asked', 'the proof is of seq 1..4 (dropped) of epoch 1 of site-b, not of seq 5 of epoch 1 as asked');
       refused(await byDevice(dropProof(undefined), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
       // batch 2 of a later epoch is not after batch 1 of epoch 1: numbers start again in each epoch
       const gap2 = gapRecord('site-b', 5, 4, 1, 2, 'disk_full', [{ batch: 1, hash: prev }]);

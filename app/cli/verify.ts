@@ -1,7 +1,8 @@
 import { open } from 'node:fs/promises';
 import { MAX_PROOF_BYTES, parseProof } from '../../protocol/proof-input.ts';
-import { verifyRecordProof, type ProofStep, type RecordProof } from '../../protocol/proof.ts';
-import { parseFlags, printJson, UsageError, type Command } from '../../kernel/command.ts';
+import { verifyRecordProof, type AskedRecord, type ProofStep, type RecordProof } from '../../protocol/proof.ts';
+import { isValidName } from '../../protocol/names.ts';
+import { parseFlags, positiveInt, printJson, UsageError, type Command } from '../../kernel/command.ts';
 import { printable } from '../../kernel/printable.ts';
 
 /** What the caller trusts, given on the command line; never taken from the proof. */
@@ -13,7 +14,8 @@ interface TrustRoots {
 
 export const command: Command = {
   summary: 'check a record proof up to a trust root: the device key or the operator\'s account on chain',
-  help: `usage: fieldproof verify PROOF.json [--device-key HEX] [--anchor-account ADDR --aptos-node URL] [--json]
+  help: `usage: fieldproof verify PROOF.json [--device-key HEX] [--anchor-account ADDR --aptos-node URL]
+                         [--device NAME] [--seq N [--epoch E]] [--json]
 
 Checks a record proof (GET /v1/proofs/DEVICE/SEQ of a sink; - reads it from stdin), cheapest
 signed thing first: the header's Ed25519 signature, the key against --device-key, the record's
@@ -29,6 +31,10 @@ proof is trusted because it is there: the proof holds only when it ends at a roo
   --aptos-node URL        a full node's REST URL, e.g. https://fullnode.testnet.aptoslabs.com/v1;
                           alone, it checks that the proof's transaction recorded the anchor root
                           (by whichever account sent it: not a trust root)
+  --device NAME, --seq N, --epoch E
+                          the record you asked for (--epoch 1 when --seq comes alone): the proof
+                          must be of it, not of another record that holds as well. For a drop
+                          proof, N must be one of the seqs the device dropped.
   --json                  print {"ok", "trusted", "anchored", "steps"} (and "dropped": {"batch",
                           "first", "last"} for a drop proof)
 
@@ -43,15 +49,17 @@ or reads as two proofs: not UTF-8, a member named twice, a number not written as
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       'device-key': { type: 'string' }, 'anchor-account': { type: 'string' }, 'aptos-node': { type: 'string' }, json: { type: 'boolean' },
+      device: { type: 'string' }, seq: { type: 'string' }, epoch: { type: 'string' },
     }, true);
     if (positionals.length !== 1) throw new UsageError('give exactly one PROOF.json (- for stdin)');
     const roots = trustRoots(values['device-key'], values['anchor-account'], values['aptos-node']);
+    const asked = askedRecord(values.device, values.seq, values.epoch);
     const file = positionals[0]!;
     const input = parseProof(await readBounded(file));
     if (!input.ok) throw new UsageError(printable(`${file === '-' ? 'stdin' : file} ${input.problem}`));
     const proof = input.proof;
 
-    const offline = verifyRecordProof(proof, { deviceKey: roots.deviceKey });
+    const offline = verifyRecordProof(proof, { deviceKey: roots.deviceKey, ...(asked ? { asked } : {}) });
     const steps: ProofStep[] = offline.steps;
     // The Aptos client is loaded only when the chain is asked: an offline check stays light.
     if (offline.ok && roots.anchorAccount) {
@@ -97,6 +105,17 @@ function trustRoots(deviceKey: string | undefined, anchorAccount: string | undef
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--aptos-node must be an http(s) URL, got ${JSON.stringify(aptosNode)}`);
   }
   return { deviceKey: deviceKey?.toLowerCase(), anchorAccount, aptosNode };
+}
+
+/** The record the caller asked for, from the flags; undefined when none was named. */
+function askedRecord(device: string | undefined, seq: string | undefined, epoch: string | undefined): AskedRecord | undefined {
+  if (device !== undefined && !isValidName(device)) throw new UsageError(`--device must be a device name, got ${JSON.stringify(device)}`);
+  const number = (flag: string, v: string | undefined) => (v === undefined ? undefined : positiveInt(v, flag, 1));
+  const asked: AskedRecord = { device, seq: number('seq', seq), epoch: number('epoch', epoch) };
+  // A seq names a record only within its epoch; alone, it names epoch 1's, as the sink's ?epoch does.
+  if (asked.seq !== undefined && asked.epoch === undefined) asked.epoch = 1;
+  for (const k of ['device', 'seq', 'epoch'] as const) if (asked[k] === undefined) delete asked[k];
+  return Object.keys(asked).length > 0 ? asked : undefined;
 }
 
 /** The file (or stdin), read no further than one byte past the bound: a huge file costs nothing. */

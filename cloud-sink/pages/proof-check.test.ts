@@ -130,6 +130,27 @@ describe('the proof page\'s verifier', () => {
     assert.deepEqual((await sameVerdict(recordProof([second], 0, 0), key.public)).steps.at(-1), { step: 'record', ok: false, detail: 'restart.seq must be 1: a restart record opens its epoch' });
   });
 
+  it('checks the proof is of the record asked for, as fieldproof verify --device --seq --epoch does', async () => {
+    const key = generateKey();
+    const epoch2 = recordProof([signBatch('site-e', key, 1, [readingRecord('site-e', 1, { sensor: 's-1', metric: 'co2_ppm', ts: 1, value: 1, unit: 'ppm' }, { score: 1, flags: [] })], 'ab'.repeat(32), 2, 2)], 0, 0);
+    const epoch1 = recordProof(makeChain('site-e', key, 2, 4), 1, 2);
+    const dropped = makeChain('site-e', key, 1, 4)[0]!.header;
+    const gap = gapRecord('site-e', 5, 4, 1, 2, 'disk_full', [{ batch: 1, hash: headerHash(dropped) }]);
+    const drop = { record: gap, index: 0, path: [], header: signBatch('site-e', key, 2, [gap], headerHash(dropped), 3).header, pruned: { header: dropped } };
+    const asks = [{ seq: 7, epoch: 1 }, { seq: 7, epoch: 2 }, { device: 'site-f' }, { device: 'site-e', seq: 1, epoch: 2 }, { seq: 3 }, { seq: 5, epoch: 1 }, { epoch: 1 }];
+    const verdicts: string[] = [];
+    for (const proof of [epoch1, epoch2, drop]) {
+      for (const asked of asks) {
+        const mine = await check(proof, { deviceKey: key.public, asked } as never);
+        assert.deepEqual(mine.steps, verifyRecordProof(proof, { deviceKey: key.public, asked }).steps);
+        verdicts.push(`${mine.ok}`);
+      }
+    }
+    assert.ok(verdicts.includes('true') && verdicts.includes('false'));
+    const refusal = (await check(epoch2, { asked: { seq: 1, epoch: 1, device: 'site-e' } } as never)).steps.at(-1);
+    assert.deepEqual(refusal, { step: 'record asked', ok: false, detail: 'the proof is of seq 1 of epoch 2 of site-e, not of seq 1 of epoch 1 of site-e as asked' });
+  });
+
   it('reads a proof file within the bounds the CLI keeps', () => {
     const parse = browser.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string };
     const bytes = (s: string) => new TextEncoder().encode(s);

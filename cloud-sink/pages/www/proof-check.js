@@ -260,6 +260,23 @@ async function droppedProblem(pruned, proof) {
   return p;
 }
 
+/** What a proof whose links hold is a proof of: a seq (or a drop's seqs) of an epoch of a device. */
+function provedRecord(header, record, dropped) {
+  const seqs = dropped ? `seq ${dropped.first}..${dropped.last} (dropped)` : `seq ${record.seq}`;
+  return `${seqs} of epoch ${header.epoch ?? 1} of ${header.device}`;
+}
+
+/**
+ * Why the proof is not of the record asked for ({device, seq, epoch}, each optional), or null: a
+ * sink asked for seq 9 could otherwise answer with the honest proof of another seq, epoch or device.
+ */
+function askedProblem(asked, header, record, dropped) {
+  const seqHeld = asked.seq === undefined || (dropped ? dropped.first <= asked.seq && asked.seq <= dropped.last : record.seq === asked.seq);
+  if ((asked.device === undefined || asked.device === header.device) && (asked.epoch === undefined || asked.epoch === (header.epoch ?? 1)) && seqHeld) return null;
+  const wanted = [asked.seq !== undefined ? `seq ${asked.seq}` : 'a record', asked.epoch !== undefined ? `of epoch ${asked.epoch}` : '', asked.device !== undefined ? `of ${asked.device}` : ''];
+  return `the proof is of ${provedRecord(header, record, dropped)}, not of ${wanted.filter(Boolean).join(' ')} as asked`;
+}
+
 function anchorProblem(a) {
   if (!isObject(a)) return 'anchor is not an object';
   const unknown = Object.keys(a).find((k) => !ANCHOR_FIELDS.has(k));
@@ -300,7 +317,8 @@ export async function headerHash(header) {
 /**
  * The offline steps, cheapest signed thing first, up to the first that fails:
  * {ok, trusted, anchored, steps: [{step, ok, detail}]}. `deviceKey` is the key the auditor typed
- * (64 hex digits, any case), never one from the proof.
+ * (64 hex digits, any case), never one from the proof; `asked` the record the auditor asked the
+ * sink for ({device, seq, epoch}), which the proof must be of.
  */
 export async function checkProof(proof, opts = {}) {
   const steps = [];
@@ -348,6 +366,12 @@ export async function checkProof(proof, opts = {}) {
     if (typeof dp === 'string') return fail('dropped', dp);
     dropped = dp;
     steps.push({ step: 'dropped', ok: true, detail: `batch ${dropped.batch} (seq ${dropped.first}..${dropped.last}) was dropped by the device at its disk bound, as its signed gap record seq ${record.seq} says` });
+  }
+
+  if (opts.asked !== undefined) {
+    const problem = askedProblem(opts.asked, header, record, dropped);
+    if (problem) return fail('record asked', problem);
+    steps.push({ step: 'record asked', ok: true, detail: `the proof is of ${provedRecord(header, record, dropped)}, as asked` });
   }
 
   if (proof.anchor === undefined) return done(true, false);

@@ -6,7 +6,7 @@ import { $, el } from './dom.js';
 import { ACCOUNT, checkProofAgainstOperator } from './operator-check.js';
 import { checkProof, isHex, parseProofBytes, proofFromResponse } from './proof-check.js';
 
-const ALL_STEPS = ['shape', 'header', 'batch signature', 'given key', 'record', 'record in batch', 'anchor', 'batch in anchor',
+const ALL_STEPS = ['shape', 'header', 'batch signature', 'given key', 'record', 'record in batch', 'dropped', 'record asked', 'anchor', 'batch in anchor',
   'anchor transaction', 'anchor sender', 'anchor call', 'anchor view', 'device key'];
 /** What the auditor typed, kept in this tab only across the reload that opens the page for a node. */
 const TYPED_ROOTS = 'fieldproof.proof.roots';
@@ -66,12 +66,13 @@ function pending(step, name, detail) {
   return el('li', { class: 'unchecked', 'data-step': step }, el('span', { class: 'name', text: name }), el('span', { class: 'detail', text: detail }));
 }
 
-async function check(proof, source) {
+/** `asked`: the record asked of the sink, which the proof must be of; none for a file. */
+async function check(proof, source, asked) {
   const roots = typedRoots();
   if (roots === null) return;
   const { deviceKey, account, node } = roots;
   $('source').textContent = source;
-  const offline = await checkProof(proof, deviceKey === undefined ? {} : { deviceKey });
+  const offline = await checkProof(proof, { ...(deviceKey === undefined ? {} : { deviceKey }), ...(asked === undefined ? {} : { asked }) });
   const steps = offline.steps;
   if (offline.ok && account !== undefined) steps.push(...(await checkProofAgainstOperator(proof, { anchorAccount: account, aptosNode: node })));
   const ok = steps.every((s) => s.ok);
@@ -152,7 +153,8 @@ async function fetchProof(event) {
     refuse(`the sink's answer ${answer.problem}`);
     return;
   }
-  await check(answer.proof, `proof of seq ${seq}${epoch === '1' ? '' : ` of epoch ${epoch}`} of ${device}, as this sink served it`);
+  // The sink chose what to answer: the proof must be of the record asked for, not of another that also holds.
+  await check(answer.proof, `proof of seq ${seq}${epoch === '1' ? '' : ` of epoch ${epoch}`} of ${device}, as this sink served it`, { device, seq: Number(seq), epoch: Number(epoch) });
 }
 
 async function readFile(file) {
