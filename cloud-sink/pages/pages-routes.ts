@@ -67,6 +67,7 @@ const FILES = new Map<string, { file: () => string | URL; type: string }>([
   ['/pages/merkle.js', { file: www('merkle.js'), type: JS }],
   ['/pages/operator-check.js', { file: www('operator-check.js'), type: JS }],
   ['/pages/aptos-node.js', { file: www('aptos-node.js'), type: JS }],
+  ['/pages/bounded-body.js', { file: www('bounded-body.js'), type: JS }],
   ['/pages/device-keys.js', { file: www('device-keys.js'), type: JS }],
   ['/pages/series.js', { file: www('series.js'), type: JS }],
   ['/pages/vendor/uPlot.iife.min.js', { file: uplot('uPlot.iife.min.js'), type: JS }],

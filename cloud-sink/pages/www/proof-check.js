@@ -3,6 +3,7 @@
 // names and reasons as `fieldproof verify` (protocol/proof.ts). Nothing of it runs on the sink: a
 // sink that lies cannot make this page say a forged proof holds. It stops at the first step that
 // fails; a proof is trusted only when the auditor typed the device key it must end at.
+import { boundedBody } from './bounded-body.js';
 import { canonicalBytes } from './jcs.js';
 import { fromHex, leafHash, sha256, toHex, verifyInclusion } from './merkle.js';
 
@@ -110,26 +111,8 @@ export function parseProofBytes(bytes) {
  * tab's memory, nor to hand over JSON the checks would stop on rather than refuse.
  */
 export async function proofFromResponse(res) {
-  const chunks = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  for (;;) {
-    const next = reader ? await reader.read() : { done: true };
-    if (next.done) break;
-    size += next.value.length;
-    if (size > MAX_PROOF_BYTES) {
-      await reader.cancel();
-      return { ok: false, problem: `is larger than ${MAX_PROOF_BYTES} bytes, which no proof is` };
-    }
-    chunks.push(next.value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  return parseProofBytes(bytes);
+  const bytes = await boundedBody(res, MAX_PROOF_BYTES);
+  return bytes === null ? { ok: false, problem: `is larger than ${MAX_PROOF_BYTES} bytes, which no proof is` } : parseProofBytes(bytes);
 }
 
 /** `clock` exactly as docs/spec/batches.md has it: {"synced", "source", "offsetMs"?}, nothing else. */
