@@ -156,6 +156,18 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       refused(await byOperator(bare), 'device key', `${op.address} registered no key for device site-z`);
     });
 
+    it('an anchor made up by whoever holds the device key: holds at that key, and the verdict says the anchor went unchecked', async () => {
+      const forged = recordProof(makeChain('site-a', keyA, 2, 3), 1, 0, { tx: '0x' + '6b'.repeat(32), version: 9, module: op.module });
+      const file = join(tmp.dir, 'made-up-anchor.json');
+      writeFileSync(file, JSON.stringify(forged));
+      const human = await runCli(['verify', file, '--device-key', keyA.public]);
+      assert.equal(human.code, 0, 'the device key says nothing of the anchor');
+      assert.equal(human.stdout.trim().split('\n').at(-1), 'proof holds, and ends at the device key given (its anchor is not checked on chain: give --anchor-account ADDR --aptos-node URL to check it)');
+      const online = await runCli(['verify', file, '--device-key', keyA.public, '--aptos-node', fx.url]);
+      assert.equal(online.code, 1);
+      assert.match(online.stdout.trim().split('\n').at(-1)!, /^proof does NOT hold: anchor transaction: transaction 0x(6b){32} is not on this chain$/);
+    });
+
     it('a record under the name of one device, signed with another device\'s key', async () => {
       const forged = recordProof(makeChain('site-a', keyB, 1, 4), 0, 1);
       refused(await byDevice(forged), 'given key', `the batch was signed by ${keyB.public}, not by the device key given (${keyA.public})`);

@@ -147,7 +147,11 @@ function verdict(ok: boolean, trusted: boolean, anchored: boolean, roots: TrustR
   const unanchored = anchored ? '' : ' (not anchored yet)';
   if (trusted) {
     const ends = [roots.deviceKey ? 'the device key given' : null, roots.anchorAccount ? `the operator account ${roots.anchorAccount}` : null].filter(Boolean);
-    return `proof holds, and ends at ${ends.join(' and ')}${unanchored}`;
+    // At the device key alone, the anchor is the proof's word: anyone with the key can attach one.
+    const anchor = !anchored || roots.anchorAccount ? unanchored
+      : roots.aptosNode ? ' (anchored on chain by an account the proof names: give --anchor-account ADDR to check it is the operator\'s)'
+        : ' (its anchor is not checked on chain: give --anchor-account ADDR --aptos-node URL to check it)';
+    return `proof holds, and ends at ${ends.join(' and ')}${anchor}`;
   }
   const claimed = proof.anchor ? `; the proof names the anchoring account ${proof.anchor.module.replace(/::anchor$/, '')}, which only you can tell is the operator's` : '';
   return `consistent, but no trust root given: it is signed by the key it carries (${proof.header.key})${anchored ? ' and anchored by an account it names' : ''}, which anyone can make; give --device-key HEX or --anchor-account ADDR --aptos-node URL${claimed}${unanchored}`;
