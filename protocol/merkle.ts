@@ -92,8 +92,8 @@ export function levelsPath(levels: readonly Buffer[], index: number): Buffer[] {
   if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`leaf index ${index} outside a tree of ${size}`);
   const path: Buffer[] = [];
   let m = index;
-  for (let k = 0; k + 1 < levels.length; k++, m >>= 1) {
-    const sibling = m ^ 1;
+  for (let k = 0; k + 1 < levels.length; k++, m = Math.floor(m / 2)) {
+    const sibling = m % 2 === 0 ? m + 1 : m - 1;
     // no sibling: the node is its level's odd last one, carried up unchanged, with no path entry
     if ((sibling + 1) * 32 <= levels[k]!.length) path.push(levels[k]!.subarray(sibling * 32, sibling * 32 + 32));
   }
