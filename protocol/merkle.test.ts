@@ -98,3 +98,20 @@ test('the levels of a tree give every leaf the same path as PATH(m, D[n]), and i
     assert.throws(() => levelsPath(levels, n), RangeError);
   }
 });
+
+test('a duplicated last leaf makes another tree (no CVE-2012-2459), and a leaf cannot pass for an inner node', () => {
+  for (let n = 1; n <= 9; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(`dup ${i}`));
+    const root = rootFromLeafHashes(leaves);
+    const padded = [...leaves, leaves.at(-1)!];
+    // Where a tree pairs an odd last node with itself, these roots agree and a path to the copy proves a leaf twice.
+    assert.notDeepEqual(rootFromLeafHashes(padded), root, `n=${n}`);
+    assert.equal(verifyInclusion(leaves.at(-1)!, n, n + 1, inclusionPath(padded, n), root), false);
+  }
+  // Second preimage: the two children of the root of four leaves, hashed as the leaf data of a two-leaf tree.
+  const four = Array.from({ length: 4 }, (_, i) => leafHash(`inner ${i}`));
+  const n01 = rootFromLeafHashes(four.slice(0, 2));
+  const n23 = rootFromLeafHashes(four.slice(2));
+  assert.notDeepEqual(merkleRoot([n01, n23]), rootFromLeafHashes(four), 'leaves are hashed with 0x00, nodes with 0x01');
+  assert.notDeepEqual(merkleRoot([Buffer.concat([Buffer.from([1]), n01, n23])]), rootFromLeafHashes(four), 'a node\'s preimage as leaf data');
+});
