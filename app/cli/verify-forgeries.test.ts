@@ -136,6 +136,15 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       assert.deepEqual(online.steps.map((s) => s.step).slice(3), ['anchor transaction', 'anchor call', 'anchor view']);
     });
 
+    it('an anchor on another chain than the node serves: refused before the transaction is looked for', async () => {
+      const elsewhere = { ...served, anchor: { ...served.anchor!, chain: 'aptos:mainnet' } };
+      const detail = `the node at ${fx.url} serves aptos:testnet, not aptos:mainnet, the chain the proof's anchor names`;
+      refused(await byOperator(elsewhere), 'anchor transaction', detail);
+      refused(await verify(elsewhere, '--aptos-node', fx.url), 'anchor transaction', detail);
+      // A chain the sink was configured to call by a name of its own is not compared.
+      assert.equal((await byOperator({ ...served, anchor: { ...served.anchor!, chain: 'operator-testnet' } })).code, 0);
+    });
+
     it('an old proof, served before the sender was carried, still holds', async () => {
       const old = structuredClone(served);
       delete old.anchor!.sender;

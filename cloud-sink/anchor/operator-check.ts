@@ -12,6 +12,7 @@ import { aptosClient } from './aptos-client.ts';
 import { longFunctionId, longModuleId } from './aptos-operator.ts';
 import { judgeKey, keyValidAt, whenMs } from './device-keys.ts';
 import { AnchorModuleViews } from './module-views.ts';
+import { nodeChainProblem } from './on-chain-check.ts';
 
 export interface OperatorTrustRoot {
   /** the operator's Aptos account address, given by the caller (never taken from the proof) */
@@ -81,6 +82,8 @@ async function checkAnchor(aptos: Aptos, views: AnchorModuleViews, operator: str
     return null;
   };
   if (typeof anchor.tx !== 'string' || !TX_HASH.test(anchor.tx)) return fail('anchor transaction', `anchor.tx ${JSON.stringify(anchor.tx)} is not a transaction hash (0x and 64 lowercase hex digits)`);
+  const wrongChain = await nodeChainProblem(aptos, anchor.chain, node);
+  if (wrongChain) return fail('anchor transaction', wrongChain);
   let tx: UserTransactionResponse;
   try {
     tx = (await aptos.getTransactionByHash({ transactionHash: anchor.tx })) as UserTransactionResponse;

@@ -109,6 +109,8 @@ export async function chainForgeries(fx: ChainFixture, op: Operator, attacker: O
       step: 'anchor call', detail: `the transaction recorded root 0x${other.anchor!.root}, not the proof's ${a.root}` },
     { name: 'another ledger version', proof: tamper((p) => (p.anchor!.version += 1)), account: op.address,
       step: 'anchor transaction', detail: `transaction ${a.tx} committed at version ${a.version}, not at ${a.version + 1} as the proof says` },
+    { name: 'an anchor the proof says is on mainnet, checked at a node of testnet', proof: tamper((p) => (p.anchor!.chain = 'aptos:mainnet')), account: op.address,
+      step: 'anchor transaction', detail: `the node at ${node} serves aptos:testnet, not aptos:mainnet, the chain the proof's anchor names` },
     { name: 'a transaction the chain does not hold', proof: tamper((p) => (p.anchor!.tx = '0x' + '12'.repeat(32))), account: op.address,
       step: 'anchor transaction', detail: `transaction 0x${'12'.repeat(32)} is not on the chain of ${node}` },
     { name: 'a batch of a key the operator never registered, anchored by the operator', account: op.address,

@@ -85,6 +85,11 @@ export class AptosNode {
     return body;
   }
 
+  /** GET / : the ledger's information, its chain id among it. */
+  ledgerInfo() {
+    return this.request('');
+  }
+
   /** GET /transactions/by_hash/:hash; `hash` checked by the caller. */
   transactionByHash(hash) {
     return this.request(`/transactions/by_hash/${hash}`);
