@@ -227,6 +227,24 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       refused(await byDevice(forged, keyB.public), 'given key', `the batch was signed by ${own.public}, not by the device key given (${keyB.public})`);
     });
 
+    it('an anchor its account\'s upgraded module dates earlier than its transaction: the chain\'s time wins', async () => {
+      // The attacker runs its own "operator": its own key, registered and anchored in its own module, which it then upgrades.
+      const own = generateKey();
+      await fx.send(attacker.account, attacker.module, 'register_device_key', ['site-u', Hex.fromHexInput(own.public).toUint8Array(), 0]);
+      const batches = makeChain('site-u', own, 1, 3);
+      const sent = await fx.anchor(attacker.account, attacker.module, batches);
+      const forged = recordProof(batches, 0, 1, { tx: sent.tx, version: sent.version, module: attacker.module });
+      assert.equal((await byOperator(forged, attacker.address)).code, 0, 'before the upgrade, it holds at the attacker\'s account');
+      const committedUs = fx.sim.transactions().find((t) => t.hash === sent.tx)!.timestampUs;
+      const root = forged.anchor!.root;
+      fx.sim.upgradeView(attacker.address, 'anchored_at', (args) => [String(args[1]) === `0x${root}` ? '1500000000000000' : fx.sim.anchoredAt(String(args[0]), String(args[1]), attacker.address).toString()]);
+      const v = await byOperator(forged, attacker.address);
+      refused(v, 'anchor view', `anchored_at(${attacker.address}, root) says 2017-07-14T02:40:00.000Z, but the transaction that recorded the root committed at ${whenMs(committedUs / 1000n)}: the module does not keep the chain's time`);
+      const online = await verify(forged, '--aptos-node', fx.url);
+      assert.equal(online.code, 1);
+      assert.match(online.steps.at(-1)!.detail!, /^anchored_at\(0x[0-9a-f]{64}, root\) says 2017-07-14T02:40:00\.000Z, but the transaction committed at .+: the module does not keep the chain's time$/);
+    });
+
     it('a record of a revoked key: created from the revocation time on, or anchored only after the revocation', async () => {
       // A stolen key, revoked from the third batch on; the thief's batches are the later ones.
       const stolen = generateKey();

@@ -69,9 +69,11 @@ export async function checkAnchorOnChain(node: string, anchor: { root: string; t
       payload: { function: `${module}::${ANCHORED_AT}` as `${string}::${string}::${string}`, functionArguments: [tx.sender, Buffer.from(anchor.root, 'hex')], abi: viewFunctionAbi(loadAnchorAbi()) },
     });
     const us = BigInt(at);
-    steps.push(us > 0n
-      ? { step: 'anchor view', ok: true, detail: `anchored_at(${tx.sender}, root) = ${new Date(Number(us / 1000n)).toISOString()}` }
-      : { step: 'anchor view', ok: false, detail: 'the module does not know this root for the sender' });
+    const iso = (t: bigint) => new Date(Number(t / 1000n)).toISOString();
+    // Whoever published the module may have it say any time; the transaction's is the chain's.
+    steps.push(us === 0n ? { step: 'anchor view', ok: false, detail: 'the module does not know this root for the sender' }
+      : String(us) !== String(tx.timestamp) ? { step: 'anchor view', ok: false, detail: `anchored_at(${tx.sender}, root) says ${iso(us)}, but the transaction committed at ${iso(BigInt(tx.timestamp))}: the module does not keep the chain's time` }
+        : { step: 'anchor view', ok: true, detail: `anchored_at(${tx.sender}, root) = ${iso(us)}, the time the transaction committed` });
   } catch (err) {
     steps.push({ step: 'anchor view', ok: false, detail: `view call failed: ${(err as Error).message.split('\n')[0]}` });
   }
