@@ -63,6 +63,7 @@ const FILES = new Map<string, { file: () => string | URL; type: string }>([
   ['/pages/device.js', { file: www('device.js'), type: JS }],
   ['/pages/proof.js', { file: www('proof.js'), type: JS }],
   ['/pages/proof-check.js', { file: www('proof-check.js'), type: JS }],
+  ['/pages/proof-input.js', { file: www('proof-input.js'), type: JS }],
   ['/pages/jcs.js', { file: www('jcs.js'), type: JS }],
   ['/pages/merkle.js', { file: www('merkle.js'), type: JS }],
   ['/pages/operator-check.js', { file: www('operator-check.js'), type: JS }],

@@ -19,6 +19,8 @@ import { makeChain } from '../../test/support/sink.ts';
 import * as jcs from './www/jcs.js';
 // @ts-expect-error: as above
 import * as browser from './www/proof-check.js';
+// @ts-expect-error: as above
+import * as browserInput from './www/proof-input.js';
 
 interface Verdict { ok: boolean; trusted: boolean; anchored: boolean; steps: { step: string; ok: boolean; detail?: string }[] }
 const check = browser.checkProof as (proof: unknown, opts?: { deviceKey?: string }) => Promise<Verdict>;
@@ -152,7 +154,7 @@ describe('the proof page\'s verifier', () => {
   });
 
   it('reads a proof file within the bounds the CLI keeps', () => {
-    const parse = browser.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string };
+    const parse = browserInput.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string };
     const bytes = (s: string) => new TextEncoder().encode(s);
     assert.equal(parse(bytes('{'.repeat(40) + '}'.repeat(40))).problem, 'nests deeper than 32 levels, which no proof does');
     assert.equal(parse(new Uint8Array((1 << 20) + 1)).problem, 'is larger than 1048576 bytes, which no proof is');
@@ -161,7 +163,7 @@ describe('the proof page\'s verifier', () => {
   });
 
   it('reads a proof file with one meaning only, as the CLI does: each member once, each number as JCS writes it, UTF-8', () => {
-    const parse = browser.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string; proof?: unknown };
+    const parse = browserInput.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string; proof?: unknown };
     const texts = ['{"a":1,"b":{"a":[{"a":2}]}}', '{"a":1,"a":2}', '{"r":{"v":1,"\\u0076":2}}', '{"v":9007199254740993}', '{"v":512.0}', '{"v":-0}', '{"v":1e999}', '{"v":1e+21}', '{"s":"\\"a\\":1,\\"a\\":1"}'];
     for (const t of texts) assert.deepEqual(parse(new TextEncoder().encode(t)), parseProof(Buffer.from(t)), t);
     assert.equal(parse(new TextEncoder().encode('{"a":1,"a":2}')).problem, 'writes the member "a" twice in one object, which no proof does: JSON parsers differ on which one counts');
@@ -171,7 +173,7 @@ describe('the proof page\'s verifier', () => {
   });
 
   it('reads the sink\'s answer as a file: bounded while it streams, with one meaning only', async () => {
-    const fromSink = browser.proofFromResponse as (res: Response) => Promise<{ ok: boolean; problem?: string; proof?: unknown }>;
+    const fromSink = browserInput.proofFromResponse as (res: Response) => Promise<{ ok: boolean; problem?: string; proof?: unknown }>;
     const honest = recordProof(makeChain('site-b', generateKey(), 1, 3), 0, 1);
     assert.deepEqual(await fromSink(new Response(JSON.stringify(honest))), { ok: true, proof: honest });
     // A lying sink's endless answer is cut at the bound, not read whole into the tab.

@@ -4,7 +4,8 @@
 // (operator-check.js). The sink is only the messenger: the verdict is this page's.
 import { $, el } from './dom.js';
 import { ACCOUNT, checkProofAgainstOperator } from './operator-check.js';
-import { checkProof, isHex, parseProofBytes, proofFromResponse } from './proof-check.js';
+import { checkProof, isHex } from './proof-check.js';
+import { parseProofBytes, proofFromResponse } from './proof-input.js';
 
 const ALL_STEPS = ['shape', 'header', 'batch signature', 'given key', 'record', 'record in batch', 'dropped', 'record asked', 'anchor', 'batch in anchor',
   'anchor transaction', 'anchor sender', 'anchor call', 'anchor view', 'device key'];
