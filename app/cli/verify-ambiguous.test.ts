@@ -81,6 +81,9 @@ describe('fieldproof verify refuses a proof file that reads as two different pro
       assert.equal(r.stdout.split('\n').length, 3, 'one FAIL line and the verdict: no line of the forger\'s');
       assert.match(r.stdout, /^FAIL (shape|header): .*unknown field \\u001b\[1A\\u001b\[2K\\u000dok {3}proof holds, and ends at the device key given\\u009b2K\\u202e\\u000aok {3}given key\n/);
       assert.match(r.stdout.trim().split('\n').at(-1)!, /^proof does NOT hold: /);
+      const json = await verify(JSON.stringify(forged), '--json');
+      assert.doesNotMatch(json.stdout.trim(), /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/, 'nor in --json, where it is the same string, escaped');
+      assert.match((JSON.parse(json.stdout) as { steps: { detail: string }[] }).steps.at(-1)!.detail, new RegExp(`unknown field ${fake.replace(/[[\]]/g, '\\$&')}`));
     }
   });
 });
