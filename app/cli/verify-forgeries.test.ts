@@ -141,6 +141,9 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       const detail = `the node at ${fx.url} serves aptos:testnet, not aptos:mainnet, the chain the proof's anchor names`;
       refused(await byOperator(elsewhere), 'anchor transaction', detail);
       refused(await verify(elsewhere, '--aptos-node', fx.url), 'anchor transaction', detail);
+      // Nor does the proof choose the tree's size, which decides the sides of its path.
+      refused(await verify({ ...served, anchor: { ...served.anchor!, size: served.anchor!.size + 1 } }, '--aptos-node', fx.url), 'anchor call',
+        `the transaction recorded ${served.anchor!.size} batch headers, the proof's anchor tree has ${served.anchor!.size + 1}`);
       // A chain the sink was configured to call by a name of its own is not compared.
       assert.equal((await byOperator({ ...served, anchor: { ...served.anchor!, chain: 'operator-testnet' } })).code, 0);
     });

@@ -30,7 +30,7 @@ export async function nodeChainProblem(aptos: Aptos, anchorChain: string, node: 
   return id === wanted ? null : `the node at ${node} serves ${chainLabel(id)}, not ${anchorChain}, the chain the proof's anchor names`;
 }
 
-export async function checkAnchorOnChain(node: string, anchor: { root: string; tx: string; module: string; version: number; chain: string }): Promise<ChainStep[]> {
+export async function checkAnchorOnChain(node: string, anchor: { root: string; tx: string; module: string; version: number; chain: string; size: number }): Promise<ChainStep[]> {
   const aptos = aptosClient(node);
   const steps: ChainStep[] = [];
   // The hash goes into a URL path: a proof is hostile input until checked.
@@ -63,7 +63,11 @@ export async function checkAnchorOnChain(node: string, anchor: { root: string; t
   if (String(payload.arguments?.[0]).toLowerCase() !== `0x${anchor.root}`) {
     return [...steps, { step: 'anchor call', ok: false, detail: `the transaction recorded root ${String(payload.arguments?.[0])}, not ${anchor.root}` }];
   }
-  steps.push({ step: 'anchor call', ok: true, detail: `${fn} recorded root ${anchor.root}` });
+  // The size decides the tree's shape, so the path's sides: the chain's count, not the proof's.
+  if (String(payload.arguments?.[1]) !== String(anchor.size)) {
+    return [...steps, { step: 'anchor call', ok: false, detail: `the transaction recorded ${String(payload.arguments?.[1])} batch headers, the proof's anchor tree has ${anchor.size}` }];
+  }
+  steps.push({ step: 'anchor call', ok: true, detail: `${fn} recorded root ${anchor.root} over ${anchor.size} batch headers` });
   try {
     const [at] = await aptos.view<[string]>({
       payload: { function: `${module}::${ANCHORED_AT}` as `${string}::${string}::${string}`, functionArguments: [tx.sender, Buffer.from(anchor.root, 'hex')], abi: viewFunctionAbi(loadAnchorAbi()) },
