@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { headerHash, signHeader } from '../protocol/batch.ts';
 import { verifyRecordProof } from '../protocol/proof.ts';
+import { COLUMNAR_CONTENT_TYPE, encodeColumnar } from '../protocol/columnar/encoder.ts';
 import { gapRecord } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { sinkConfig } from './config.ts';
@@ -99,6 +100,32 @@ describe('sink: verification, idempotency, refusals', () => {
     assert.deepEqual([r.status, r.body.code], [422, 'bad_records'], JSON.stringify(r.body));
     assert.match(String(r.body.error), /^batch 2 of site-a: record \d+: the record has no canonical encoding: cannot encode non-finite number Infinity$/);
     assert.match(await (await request(`${url}/metrics`)).body.text(), /fieldproof_sink_refused_total\{reason="bad_records"\} [1-9]/);
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('takes or refuses one batch alike in either encoding: meta nested past the JSON body\'s bound, a meta of Infinity', async () => {
+    const withMeta = (meta: Record<string, unknown>) => signBatch('site-a', key, 2, [{ ...chain[1]!.records[0]!, meta } as never], headerHash(chain[0]!.header));
+    const nested = (levels: number) => {
+      let meta: Record<string, unknown> = { x: 1 };
+      for (let i = 1; i < levels; i++) meta = { n: meta };
+      return meta;
+    };
+    // 16 levels of body: {"records": [{"meta": ...}]} leaves 13 to the meta, which a proof then nests in 15.
+    const deep = withMeta(nested(14));
+    const json = await postJson(url, deep);
+    const columnar = await postColumnar(url, deep);
+    assert.deepEqual([json.status, columnar.status], [400, 400], `${JSON.stringify(json.body)} ${JSON.stringify(columnar.body)}`);
+    // (the encoder writes a record with meta this deep whole, as a raw record)
+    assert.match(String(columnar.body.error), /^columnar body has a raw record nested deeper than 14 levels, which a JSON body may not hold$/);
+    // 1e999 written into the columnar body's meta (the same length as the 12345 it replaces) reads as Infinity.
+    const odd = withMeta({ x: 12345 });
+    const body = encodeColumnar(odd.header, odd.records as never);
+    const at = body.indexOf('{"x":12345}');
+    assert.ok(at > 0);
+    body.write('{"x":1e999}', at);
+    const r = await postRaw(url, body, { 'content-type': COLUMNAR_CONTENT_TYPE });
+    assert.deepEqual([r.status, r.body.code], [422, 'bad_records'], JSON.stringify(r.body));
+    assert.match(String(r.body.error), /cannot encode non-finite number Infinity/);
     assert.equal(await storedBatches(), 1);
   });
 

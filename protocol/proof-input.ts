@@ -3,6 +3,7 @@
 // `meta` could otherwise nest as deep as the bytes allow). And read with one meaning only: a file
 // that another JSON parser, or an auditor reading the text, would take for another proof than the
 // one this verifier checks is refused (docs/spec/proofs.md, "Verifying a proof").
+import { jsonDepth } from './json-depth.ts';
 
 /** A proof is a few kilobytes; nothing honest comes near this. */
 export const MAX_PROOF_BYTES = 1 << 20;
@@ -22,6 +23,8 @@ const NUMBER_CHAR = /[0-9eE.+-]/;
  * without recursion; text that is not JSON is left to the parser.
  */
 export function jsonTextProblem(text: string, limit = MAX_PROOF_DEPTH): string | null {
+  // The nesting first, on its own: the pass below keeps a set of names for each open object.
+  if (jsonDepth(text, limit) > limit) return `nests deeper than ${limit} levels, which no proof does`;
   // One entry per open object (the member names seen so far) or array (null).
   const open: (Set<string> | null)[] = [];
   let expectName = false;
@@ -45,7 +48,6 @@ export function jsonTextProblem(text: string, limit = MAX_PROOF_DEPTH): string |
       i = end;
     } else if (c === '{' || c === '[') {
       open.push(c === '{' ? new Set() : null);
-      if (open.length > limit) return `nests deeper than ${limit} levels, which no proof does`;
       expectName = c === '{';
     } else if (c === '}' || c === ']') {
       open.pop();
