@@ -129,6 +129,16 @@ describe('sink: verification, idempotency, refusals', () => {
     assert.equal(await storedBatches(), 1);
   });
 
+  it('refuses a record too large for a proof of it to be read, in either encoding', async () => {
+    // 1.1 MB of meta: the batch fits the body limits gzipped, and a proof of it would not fit the 1 MiB a verifier reads
+    const big = signBatch('site-a', key, 2, [{ ...chain[1]!.records[0]!, meta: { note: 'x'.repeat(1_100_000) } } as never], headerHash(chain[0]!.header));
+    for (const r of [await postJson(url, big, true), await postColumnar(url, big)]) {
+      assert.deepEqual([r.status, r.body.code], [422, 'bad_records'], JSON.stringify(r.body).slice(0, 300));
+      assert.match(String(r.body.error), /^batch 2 of site-a: record 0: the record is 11\d{5} bytes, more than the 524288 a proof of it may carry$/);
+    }
+    assert.equal(await storedBatches(), 1);
+  });
+
   it('refuses a batch with a missing predecessor (409, naming what the sink has)', async () => {
     const r = await postJson(url, chain[2]!);
     assert.equal(r.status, 409);
