@@ -75,8 +75,12 @@ const limitsSchema = z.strictObject({
   maxBufferedBytes: z.number().int().positive().default(64 * 1024 * 1024),
   /** the most records in one batch */
   maxRecords: z.number().int().positive().default(100_000),
-  /** nesting of a JSON body, its outer object being level 1 (a batch with quality flags needs 5) */
-  maxJsonDepth: z.number().int().min(5).max(256).default(16),
+  /**
+   * nesting of a JSON body, its outer object being level 1 (a batch with quality flags needs 5),
+   * and of the same batch in columnar; at most 33, so that a proof of any record taken nests no
+   * deeper than the 32 levels a verifier reads (docs/spec/proofs.md)
+   */
+  maxJsonDepth: z.number().int().min(5).max(33).default(16),
   /** how long a batch that arrived before its predecessor waits for it */
   chainWaitMs: z.number().int().min(0).default(3_000),
   /** the longest window one MRV report may cover */

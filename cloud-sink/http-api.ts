@@ -12,7 +12,7 @@ import { isValidName } from '../protocol/records.ts';
 import { counter } from '../kernel/metrics.ts';
 import type { Anchorer } from './anchor/anchorer.ts';
 import { EpochRoutes } from './http/epoch-routes.ts';
-import { deviceParam, epochParam, NAME_RULE } from './http/params.ts';
+import { deviceParam, epochParam, NAME_RULE, positiveInteger } from './http/params.ts';
 import { reportedBacklog } from './fleet/device-reports.ts';
 import type { FleetView } from './fleet/fleet-view.ts';
 import { clientAddress, type ClientLimits } from './http/client-limits.ts';
@@ -170,8 +170,8 @@ export class HttpApi {
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'proofs' && parts.length === 4) {
       name('proofs');
       const device = deviceParam(parts[2]!);
-      const seq = Number(parts[3]);
-      if (!Number.isSafeInteger(seq) || seq < 1) throw new HttpError(400, 'usage: GET /v1/proofs/DEVICE/SEQ[?epoch=N] with SEQ a positive integer', 'bad_query');
+      const seq = positiveInteger(parts[3]);
+      if (seq === null) throw new HttpError(400, 'usage: GET /v1/proofs/DEVICE/SEQ[?epoch=N] with SEQ a positive integer', 'bad_query');
       const p = await deps.proofs.proof(device, seq, epochParam(url));
       return p.ok ? send(res, 200, p.proof) : send(res, p.status, { error: p.error, code: p.code });
     }

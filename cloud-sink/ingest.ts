@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { checkRecords, epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from '../protocol/batch.ts';
 import { canonicalize } from '../protocol/canonical.ts';
 import { coverProblem, type PruneCover } from '../protocol/prune-cover.ts';
+import { recordSizeProblem } from '../protocol/records.ts';
 import { rootOfJoined } from './leaves.ts';
 import { ThrottledWarn } from '../kernel/log-throttle.ts';
 import { counter, histogram } from '../kernel/metrics.ts';
@@ -38,6 +39,15 @@ export interface IngestDeps {
   /** a batch created more than this after its arrival is flagged `future` (sink config time.futureToleranceMs) */
   futureToleranceMs?: number;
   now?: () => number;
+}
+
+/** The first record of `lines` too large for a proof of it to be read (signed or not, no proof could be checked), as a reason. */
+function oversizedRecord(lines: readonly string[]): string | null {
+  for (let i = 0; i < lines.length; i++) {
+    const problem = recordSizeProblem(lines[i]!);
+    if (problem) return `record ${i}: ${problem}`;
+  }
+  return null;
 }
 
 /** devices whose last stored batch is remembered; beyond it the memory starts again (the store is asked meanwhile) */
@@ -241,6 +251,8 @@ export class Ingest {
       // Columnar: the decoder rebuilt the canonical lines and checked each field; what is left is
       // the count and the root over exactly these bytes.
       if (decoded.lines.length !== header.count) return refused(422, 'bad_records', `batch ${header.batch} of ${header.device}: expected ${header.count} records, got ${decoded.lines.length}`, ids);
+      const oversized = oversizedRecord(decoded.lines);
+      if (oversized) return refused(422, 'bad_records', `batch ${header.batch} of ${header.device}: ${oversized}`, ids);
       const text = decoded.lines.join('\n');
       const count = decoded.lines.length;
       if (rootOfJoined(text, count).toString('hex') !== header.root) {
@@ -268,6 +280,8 @@ export class Ingest {
         if (maxTs === null || ts > maxTs) maxTs = ts;
       }
     }
+    const oversized = oversizedRecord(lines);
+    if (oversized) return refused(422, 'bad_records', `batch ${header.batch} of ${header.device}: ${oversized}`, ids);
     const checked = { text: lines.join('\n'), count: lines.length, minTs, maxTs, pruned: false, cover: null, readings: this.readingsOf(decoded), firstOnly: firstOnly() };
     letGo(records);
     return checked;

@@ -4,21 +4,23 @@
 // can exist: the answer is the proof of the signed gap record that names its batch (a drop proof).
 import { epochOf, headerHash } from '../protocol/batch.ts';
 import type { AnchorProof, RecordProof } from '../protocol/proof.ts';
-import { inclusionPath, leafHash } from '../protocol/merkle.ts';
+import { leafHash, levelsPath } from '../protocol/merkle.ts';
 import type { JournalRecord } from '../protocol/records.ts';
-import { anchorLeaves, anchorPath } from './anchor/tree.ts';
+import { anchorLeaves } from './anchor/tree.ts';
+import { TreeCache } from './tree-cache.ts';
 import type { SinkStore, StoredBatchRow } from './store/types.ts';
 
 export type ProofLookup = { ok: true; proof: RecordProof } | { ok: false; status: number; error: string; code: string };
 
 export class ProofService {
-  /** The leaves of the last few anchors asked about: proofs for one anchor come in runs. */
-  private readonly leafCache = new Map<number, Buffer[]>();
+  /** The trees of the last batches and anchors asked about: proofs of one tree come in runs. */
+  private readonly trees: TreeCache;
 
   private readonly store: SinkStore;
 
-  constructor(store: SinkStore) {
+  constructor(store: SinkStore, trees: TreeCache = new TreeCache()) {
     this.store = store;
+    this.trees = trees;
   }
 
   /** A record is (device, epoch, seq): seqs count from 1 again in each recovery epoch. */
@@ -33,11 +35,13 @@ export class ProofService {
     if (row.pruned) return this.dropProof(row, seq);
     const lines = await this.store.records(device, h.batch, epoch);
     const index = seq - h.first;
-    const leaves = lines.map((l) => leafHash(l));
+    // The batch's tree, kept for the next proof of it: a batch of a hundred thousand records is
+    // hashed once, not once for each record asked about.
+    const levels = await this.trees.levels(`batch ${row.hash}`, async () => lines.map((l) => leafHash(l)));
     const proof: RecordProof = {
       record: JSON.parse(lines[index]!) as JournalRecord,
       index,
-      path: inclusionPath(leaves, index).map((b) => b.toString('hex')),
+      path: levelsPath(levels, index).map((b) => b.toString('hex')),
       header: h,
     };
     const anchor = await this.anchorOf(row);
@@ -70,21 +74,12 @@ export class ProofService {
     const a = await this.store.anchor(row.anchorId);
     if (!a || a.state !== 'committed' || !a.tx || !a.chain || !a.module || a.version === null) return null;
     const anchor: AnchorProof = {
-      root: a.root, index: row.anchorIndex, size: a.size, path: anchorPath(await this.leaves(a.id), row.anchorIndex),
+      root: a.root, index: row.anchorIndex, size: a.size,
+      path: levelsPath(await this.trees.levels(`anchor ${a.id}`, async () => anchorLeaves(await this.store.anchorLeaves(a.id))), row.anchorIndex).map((b) => b.toString('hex')),
       chain: a.chain, tx: a.tx, version: a.version, module: a.module,
     };
     // A hint for the verifier (whose account to check against), which it checks, never believes.
     if (a.sender) anchor.sender = a.sender;
     return anchor;
-  }
-
-  private async leaves(id: number): Promise<Buffer[]> {
-    let l = this.leafCache.get(id);
-    if (!l) {
-      l = anchorLeaves(await this.store.anchorLeaves(id));
-      if (this.leafCache.size >= 4) this.leafCache.delete(this.leafCache.keys().next().value!);
-      this.leafCache.set(id, l);
-    }
-    return l;
   }
 }

@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { headerHash, signHeader } from '../protocol/batch.ts';
 import { verifyRecordProof } from '../protocol/proof.ts';
+import { COLUMNAR_CONTENT_TYPE, encodeColumnar } from '../protocol/columnar/encoder.ts';
 import { gapRecord } from '../protocol/records.ts';
 import { generateKey } from '../protocol/signature.ts';
 import { sinkConfig } from './config.ts';
@@ -90,6 +91,52 @@ describe('sink: verification, idempotency, refusals', () => {
     const r = await postJson(url, b);
     assert.equal(r.status, 422);
     assert.equal(r.body.code, 'bad_signature');
+  });
+
+  it('refuses a record holding a number JSON cannot carry (1e999, read as Infinity) as the batch\'s fault: 422, counted, not an internal error', async () => {
+    const text = JSON.stringify(chain[1]!).replace('"score":1', '"score":1e999');
+    assert.ok(text.includes('1e999'));
+    const r = await postRaw(url, text, { 'content-type': 'application/json' });
+    assert.deepEqual([r.status, r.body.code], [422, 'bad_records'], JSON.stringify(r.body));
+    assert.match(String(r.body.error), /^batch 2 of site-a: record \d+: the record has no canonical encoding: cannot encode non-finite number Infinity$/);
+    assert.match(await (await request(`${url}/metrics`)).body.text(), /fieldproof_sink_refused_total\{reason="bad_records"\} [1-9]/);
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('takes or refuses one batch alike in either encoding: meta nested past the JSON body\'s bound, a meta of Infinity', async () => {
+    const withMeta = (meta: Record<string, unknown>) => signBatch('site-a', key, 2, [{ ...chain[1]!.records[0]!, meta } as never], headerHash(chain[0]!.header));
+    const nested = (levels: number) => {
+      let meta: Record<string, unknown> = { x: 1 };
+      for (let i = 1; i < levels; i++) meta = { n: meta };
+      return meta;
+    };
+    // 16 levels of body: {"records": [{"meta": ...}]} leaves 13 to the meta, which a proof then nests in 15.
+    const deep = withMeta(nested(14));
+    const json = await postJson(url, deep);
+    const columnar = await postColumnar(url, deep);
+    assert.deepEqual([json.status, columnar.status], [400, 400], `${JSON.stringify(json.body)} ${JSON.stringify(columnar.body)}`);
+    // (the encoder writes a record with meta this deep whole, as a raw record)
+    assert.match(String(columnar.body.error), /^columnar body has a raw record nested deeper than 14 levels, which a JSON body may not hold$/);
+    // 1e999 written into the columnar body's meta (the same length as the 12345 it replaces) reads as Infinity.
+    const odd = withMeta({ x: 12345 });
+    const body = encodeColumnar(odd.header, odd.records as never);
+    const at = body.indexOf('{"x":12345}');
+    assert.ok(at > 0);
+    body.write('{"x":1e999}', at);
+    const r = await postRaw(url, body, { 'content-type': COLUMNAR_CONTENT_TYPE });
+    assert.deepEqual([r.status, r.body.code], [422, 'bad_records'], JSON.stringify(r.body));
+    assert.match(String(r.body.error), /cannot encode non-finite number Infinity/);
+    assert.equal(await storedBatches(), 1);
+  });
+
+  it('refuses a record too large for a proof of it to be read, in either encoding', async () => {
+    // 1.1 MB of meta: the batch fits the body limits gzipped, and a proof of it would not fit the 1 MiB a verifier reads
+    const big = signBatch('site-a', key, 2, [{ ...chain[1]!.records[0]!, meta: { note: 'x'.repeat(1_100_000) } } as never], headerHash(chain[0]!.header));
+    for (const r of [await postJson(url, big, true), await postColumnar(url, big)]) {
+      assert.deepEqual([r.status, r.body.code], [422, 'bad_records'], JSON.stringify(r.body).slice(0, 300));
+      assert.match(String(r.body.error), /^batch 2 of site-a: record 0: the record is 11\d{5} bytes, more than the 524288 a proof of it may carry$/);
+    }
+    assert.equal(await storedBatches(), 1);
   });
 
   it('refuses a batch with a missing predecessor (409, naming what the sink has)', async () => {
@@ -183,6 +230,15 @@ describe('sink: verification, idempotency, refusals', () => {
     const r = await getJson(`${url}/v1/proofs/site-a/100000`);
     assert.equal(r.status, 404);
     assert.match(String(r.body.error), /holds seq 1\.\.240/);
+  });
+
+  it('answers 400 for a seq or an epoch not written as a decimal integer, which Number() would read as another', async () => {
+    for (const path of ['site-a/0x4d', 'site-a/7.7e1', 'site-a/077', 'site-a/77.0', 'site-a/%2077', 'site-a/77?epoch=0x1', 'site-a/77?epoch=1e0', 'site-a/77?epoch=01']) {
+      const r = await getJson(`${url}/v1/proofs/${path}`);
+      assert.deepEqual([r.status, r.body.code], [400, 'bad_query'], path);
+    }
+    assert.equal((await getJson(`${url}/v1/proofs/site-a/77?epoch=1`)).status, 200);
+    assert.deepEqual((await getJson(`${url}/v1/proofs/-site-a/77`)).body.code, 'bad_device_name');
   });
 
   it('serves the MRV report as JSON, CSV and HTML; power readings without a monitoring plan earn nothing', async () => {

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from './user-error.ts';
+import { printable } from './printable.ts';
 
 /** A mistake in how a verb was called: printed as one line, exit code 2. */
 export class UsageError extends UserError {
@@ -47,6 +48,11 @@ export function positiveInt(value: string | undefined, flag: string, fallback: n
   return n;
 }
 
+/**
+ * One line of JSON. JSON.stringify escapes C0 controls but leaves C1 and bidirectional overrides
+ * as they are, which a terminal may act on: they go out as \uXXXX escapes, the same string to
+ * any JSON reader (outside strings, JSON has no such characters).
+ */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n');
+  process.stdout.write(printable(JSON.stringify(value)) + '\n');
 }

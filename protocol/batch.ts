@@ -1,5 +1,5 @@
 // Batch headers: a signed Merkle root over consecutive records, chained to the previous header.
-import { canonicalize } from './canonical.ts';
+import { CanonicalizationError, canonicalize } from './canonical.ts';
 import { isHex, sha256, ZERO_HASH } from './hash.ts';
 import { leafHash, rootFromLeafHashes } from './merkle.ts';
 import { isValidName, recordProblem, type JournalRecord } from './records.ts';
@@ -108,6 +108,20 @@ export function verifyHeaderSignature(header: BatchHeader): boolean {
   return verifyBytes(header.key, Buffer.from(canonicalize(unsigned), 'utf8'), sig);
 }
 
+/**
+ * The leaf hash of a record received from elsewhere, or why it has none: a value JSON cannot
+ * carry (1e999 parses to Infinity), which no device signed; refused as the record's fault, not
+ * thrown as the checker's.
+ */
+export function recordLeaf(rec: unknown): Buffer | string {
+  try {
+    return leafHash(canonicalize(rec));
+  } catch (err) {
+    if (err instanceof CanonicalizationError) return `the record has no canonical encoding: ${err.message}`;
+    throw err;
+  }
+}
+
 export type BatchCheck = { ok: true; leaves: Buffer[] } | { ok: false; reason: string };
 
 /**
@@ -133,7 +147,9 @@ export function checkRecords(h: BatchHeader, records: unknown): BatchCheck {
     if (rp) return { ok: false, reason: `record ${i}: ${rp}` };
     if (rec.device !== h.device) return { ok: false, reason: `record ${i} belongs to device ${rec.device}` };
     if (rec.seq !== h.first + i) return { ok: false, reason: `record ${i} has seq ${rec.seq}, expected ${h.first + i}` };
-    leaves[i] = leafHash(canonicalize(rec));
+    const leaf = recordLeaf(rec);
+    if (typeof leaf === 'string') return { ok: false, reason: `record ${i}: ${leaf}` };
+    leaves[i] = leaf;
   }
   if (rootFromLeafHashes(leaves).toString('hex') !== h.root) return { ok: false, reason: 'root does not match the records' };
   return { ok: true, leaves };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { inclusionPath, leafHash, merkleRoot, rootFromInclusionPath, rootFromLeafHashes, splitPoint, verifyInclusion } from './merkle.ts';
+import { inclusionPath, leafHash, levelsPath, merkleLevels, merkleRoot, rootFromInclusionPath, rootFromLeafHashes, splitPoint, verifyInclusion } from './merkle.ts';
 
 // The reference: RFC 6962 2.1 written as literally as possible, recursion and all.
 function mth(d: Buffer[]): Buffer {
@@ -87,4 +87,31 @@ test('larger trees: every proof of a 100-leaf tree verifies', () => {
   const leaves = Array.from({ length: 100 }, (_, i) => leafHash(String(i)));
   const root = rootFromLeafHashes(leaves);
   for (let m = 0; m < 100; m++) assert.equal(verifyInclusion(leaves[m]!, m, 100, inclusionPath(leaves, m), root), true);
+});
+
+test('the levels of a tree give every leaf the same path as PATH(m, D[n]), and its root on top', () => {
+  for (let n = 1; n <= 70; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(`leaf ${n}.${i}`));
+    const levels = merkleLevels(leaves);
+    assert.deepEqual(levels.at(-1), rootFromLeafHashes(leaves), `root n=${n}`);
+    for (let m = 0; m < n; m++) assert.deepEqual(levelsPath(levels, m), inclusionPath(leaves, m), `path m=${m} n=${n}`);
+    assert.throws(() => levelsPath(levels, n), RangeError);
+  }
+});
+
+test('a duplicated last leaf makes another tree (no CVE-2012-2459), and a leaf cannot pass for an inner node', () => {
+  for (let n = 1; n <= 9; n++) {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(`dup ${i}`));
+    const root = rootFromLeafHashes(leaves);
+    const padded = [...leaves, leaves.at(-1)!];
+    // Where a tree pairs an odd last node with itself, these roots agree and a path to the copy proves a leaf twice.
+    assert.notDeepEqual(rootFromLeafHashes(padded), root, `n=${n}`);
+    assert.equal(verifyInclusion(leaves.at(-1)!, n, n + 1, inclusionPath(padded, n), root), false);
+  }
+  // Second preimage: the two children of the root of four leaves, hashed as the leaf data of a two-leaf tree.
+  const four = Array.from({ length: 4 }, (_, i) => leafHash(`inner ${i}`));
+  const n01 = rootFromLeafHashes(four.slice(0, 2));
+  const n23 = rootFromLeafHashes(four.slice(2));
+  assert.notDeepEqual(merkleRoot([n01, n23]), rootFromLeafHashes(four), 'leaves are hashed with 0x00, nodes with 0x01');
+  assert.notDeepEqual(merkleRoot([Buffer.concat([Buffer.from([1]), n01, n23])]), rootFromLeafHashes(four), 'a node\'s preimage as leaf data');
 });

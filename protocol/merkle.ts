@@ -68,6 +68,38 @@ export function inclusionPath(leaves: readonly Buffer[], index: number): Buffer[
   return path.reverse();
 }
 
+/**
+ * Every level of the tree over `leaves`, bottom-up, each one buffer of 32-byte hashes: the same
+ * bottom-up pairing as rootFromLeafHashes, a level's odd last node carried up unchanged. Built
+ * once in O(n), it answers any leaf's inclusion path in O(log n) (levelsPath).
+ */
+export function merkleLevels(leaves: readonly Buffer[]): Buffer[] {
+  const levels = [Buffer.concat(leaves as Buffer[])];
+  for (let level = levels[0]!; level.length > 32; ) {
+    const count = level.length / 32;
+    const next = Buffer.allocUnsafe(Math.ceil(count / 2) * 32);
+    for (let i = 0; i + 1 < count; i += 2) nodeHash(level.subarray(i * 32, i * 32 + 32), level.subarray(i * 32 + 32, i * 32 + 64)).copy(next, (i / 2) * 32);
+    if (count % 2 === 1) level.copy(next, next.length - 32, level.length - 32);
+    levels.push(next);
+    level = next;
+  }
+  return levels;
+}
+
+/** PATH(m, D[n]) from the levels of merkleLevels: at each level the sibling, where there is one. */
+export function levelsPath(levels: readonly Buffer[], index: number): Buffer[] {
+  const size = levels[0]!.length / 32;
+  if (!Number.isInteger(index) || index < 0 || index >= size) throw new RangeError(`leaf index ${index} outside a tree of ${size}`);
+  const path: Buffer[] = [];
+  let m = index;
+  for (let k = 0; k + 1 < levels.length; k++, m = Math.floor(m / 2)) {
+    const sibling = m % 2 === 0 ? m + 1 : m - 1;
+    // no sibling: the node is its level's odd last one, carried up unchanged, with no path entry
+    if ((sibling + 1) * 32 <= levels[k]!.length) path.push(levels[k]!.subarray(sibling * 32, sibling * 32 + 32));
+  }
+  return path;
+}
+
 /** RFC 9162 2.1.3.2: recompute the root from a leaf hash and its inclusion path. */
 export function rootFromInclusionPath(leaf: Buffer, index: number, size: number, path: readonly Buffer[]): Buffer | null {
   if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return null;

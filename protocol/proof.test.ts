@@ -107,3 +107,13 @@ test('the anchor\'s every field is checked for its form, its sender optional', (
     assert.deepEqual(verifyRecordProof(p).steps.at(-1), { step: 'anchor', ok: false, detail }, JSON.stringify(patch));
   }
 });
+
+test('a record holding a value no JSON encodes (Infinity, NaN) is refused at the record step, not thrown', () => {
+  for (const odd of [Infinity, Number.NaN]) {
+    const p = makeProof();
+    (p.record as unknown as { meta: unknown }).meta = { x: [odd] };
+    const check = verifyRecordProof(p);
+    assert.equal(check.ok, false);
+    assert.deepEqual(check.steps.at(-1), { step: 'record', ok: false, detail: `the record has no canonical encoding: cannot encode non-finite number ${odd}` });
+  }
+});

@@ -4,8 +4,7 @@
 // the caller gave the device's key, that the header's key is that one; then the record's path and
 // the anchor's. The on-chain checks are the caller's (docs/spec/proofs.md, "Verifying a proof").
 import { restartPlacementProblem, type RestartRecord } from './restart.ts';
-import { canonicalize } from './canonical.ts';
-import { epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
+import { epochOf, headerHash, headerProblem, recordLeaf, verifyHeaderSignature, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
 import { leafHash, verifyInclusion } from './merkle.ts';
 import { recordProblem, type JournalRecord } from './records.ts';
@@ -55,6 +54,15 @@ export interface ProofCheck {
 export interface ProofCheckOptions {
   /** the device's public key as the caller obtained it, not from the proof: header.key must be it */
   deviceKey?: string;
+  /** the record the caller asked for, not the one the proof says it is: the proof must be of it */
+  asked?: AskedRecord;
+}
+
+/** A record as an auditor names it: its device, its seq within its recovery epoch. Each part optional. */
+export interface AskedRecord {
+  device?: string;
+  seq?: number;
+  epoch?: number;
 }
 
 /** No tree this side of 2^64 leaves has a longer path. */
@@ -108,7 +116,9 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
   // A restart record proves where a recovery epoch joins the earlier chain only where it sits right.
   const placement = record.kind === 'restart' ? restartPlacementProblem(record as unknown as RestartRecord, header) : null;
   if (placement) return fail('record', placement);
-  if (!verifyInclusion(leafHash(canonicalize(record)), index, header.count, path, Buffer.from(header.root, 'hex'))) {
+  const leaf = recordLeaf(record);
+  if (typeof leaf === 'string') return fail('record', leaf);
+  if (!verifyInclusion(leaf, index, header.count, path, Buffer.from(header.root, 'hex'))) {
     return fail('record in batch', 'the record and path do not lead to header.root');
   }
   steps.push({ step: 'record in batch', ok: true, detail: `seq ${record.seq} is leaf ${index} of ${header.count} under root ${header.root}` });
@@ -119,6 +129,11 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
     if (typeof dp === 'string') return fail('dropped', dp);
     dropped = dp;
     steps.push({ step: 'dropped', ok: true, detail: `batch ${dropped.batch} (seq ${dropped.first}..${dropped.last}) was dropped by the device at its disk bound, as its signed gap record seq ${record.seq} says` });
+  }
+  if (opts.asked !== undefined) {
+    const problem = askedProblem(opts.asked, header, record, dropped);
+    if (problem) return fail('record asked', problem);
+    steps.push({ step: 'record asked', ok: true, detail: `the proof is of ${provedRecord(header, record, dropped)}, as asked` });
   }
   const done = (anchored: boolean): ProofCheck => ({ ok: true, steps, anchored, ...(dropped ? { dropped } : {}) });
 
@@ -133,6 +148,23 @@ export function verifyRecordProof(proof: unknown, opts: ProofCheckOptions = {}):
   }
   steps.push({ step: 'batch in anchor', ok: true, detail: `header is leaf ${anchor.index} of ${anchor.size} under anchor root ${anchor.root}` });
   return done(true);
+}
+
+/** What a proof whose links hold is a proof of: a seq (or a drop's seqs) of an epoch of a device. */
+function provedRecord(header: BatchHeader, record: JournalRecord, dropped: BatchHeader | undefined): string {
+  const seqs = dropped ? `seq ${dropped.first}..${dropped.last} (dropped)` : `seq ${record.seq}`;
+  return `${seqs} of epoch ${epochOf(header)} of ${header.device}`;
+}
+
+/**
+ * Why the proof is not of the record the caller asked for, or null. A sink asked for seq 9 could
+ * otherwise answer with the honest proof of another seq, epoch or device, and every link hold.
+ */
+function askedProblem(asked: AskedRecord, header: BatchHeader, record: JournalRecord, dropped: BatchHeader | undefined): string | null {
+  const seqHeld = asked.seq === undefined || (dropped ? dropped.first <= asked.seq && asked.seq <= dropped.last : record.seq === asked.seq);
+  if ((asked.device === undefined || asked.device === header.device) && (asked.epoch === undefined || asked.epoch === epochOf(header)) && seqHeld) return null;
+  const wanted = [asked.seq !== undefined ? `seq ${asked.seq}` : 'a record', asked.epoch !== undefined ? `of epoch ${asked.epoch}` : '', asked.device !== undefined ? `of ${asked.device}` : ''];
+  return `the proof is of ${provedRecord(header, record, dropped)}, not of ${wanted.filter(Boolean).join(' ')} as asked`;
 }
 
 /**

@@ -3,10 +3,9 @@
 // header hash, with its inclusion path in a later batch whose header the same key signed. A sink
 // holds a batch as pruned only with such a cover, and a drop proof is one (docs/spec/batches.md,
 // "Pruned batches"): a `pruned` flag alone is signed by nobody.
-import { canonicalize } from './canonical.ts';
-import { epochOf, headerHash, headerProblem, verifyHeaderSignature, type BatchHeader } from './batch.ts';
+import { epochOf, headerHash, headerProblem, recordLeaf, verifyHeaderSignature, type BatchHeader } from './batch.ts';
 import { isHex } from './hash.ts';
-import { leafHash, verifyInclusion } from './merkle.ts';
+import { verifyInclusion } from './merkle.ts';
 import { recordProblem, type GapRecord } from './records.ts';
 
 export interface PruneCover {
@@ -53,7 +52,8 @@ export function coverProblem(pruned: BatchHeader, cover: unknown): string | null
   if (rec.seq < h.first || rec.seq > h.last || c.index !== rec.seq - h.first) return 'cover.index does not place the gap record in its batch';
   const path = c.path;
   if (!Array.isArray(path) || path.length > MAX_COVER_PATH || !path.every((p) => isHex(p, 32))) return `cover.path must be at most ${MAX_COVER_PATH} 64-hex hashes`;
-  const leaf = leafHash(canonicalize(rec));
+  const leaf = recordLeaf(rec);
+  if (typeof leaf === 'string') return `cover.record: ${leaf}`;
   if (!verifyInclusion(leaf, c.index, h.count, path.map((p) => Buffer.from(p as string, 'hex')), Buffer.from(h.root, 'hex'))) {
     return 'the gap record and cover.path do not lead to the cover header\'s root';
   }

@@ -107,6 +107,21 @@ function gapBatchesProblem(batches: unknown): string | null {
   return null;
 }
 
+/**
+ * Most bytes of a record's canonical form. A proof of it adds a header, two paths of at most 64
+ * hashes and an anchor, a few kilobytes, and must stay within the 1 MiB a verifier reads
+ * (proof-input.ts); a gap record naming MAX_GAP_BATCHES batches is under 400 KiB.
+ */
+export const MAX_RECORD_BYTES = 512 * 1024;
+
+/** Why a record's canonical bytes are too many for a proof of it to be read, or null. */
+export function recordSizeProblem(canonical: string): string | null {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: most records are decided without counting.
+  if (canonical.length * 3 <= MAX_RECORD_BYTES) return null;
+  const bytes = Buffer.byteLength(canonical);
+  return bytes > MAX_RECORD_BYTES ? `the record is ${bytes} bytes, more than the ${MAX_RECORD_BYTES} a proof of it may carry` : null;
+}
+
 /** Longest `state` text of a reading, in UTF-16 code units. */
 export const MAX_STATE_CHARS = 256;
 

@@ -50,3 +50,28 @@ test('generated keys round-trip through their seed', () => {
   assert.equal(keyFromSeed(k.secret).public, k.public);
   assert.match(k.public, /^[0-9a-f]{64}$/);
 });
+
+/** The curve points of small order (the identity, orders 2, 4 and 8), as 32-byte encodings. */
+const SMALL_ORDER = [
+  '0100000000000000000000000000000000000000000000000000000000000000', 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000000', '0000000000000000000000000000000000000000000000000000000000000080',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+];
+
+test('a signature has one form, and no key verifies every message', () => {
+  // S + L verifies under a lax verifier: a second signature, so a second header hash, for one signed header.
+  const v = vectors[2]!;
+  const sig = Buffer.from(v.signature, 'hex');
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  const s = BigInt('0x' + Buffer.from(sig.subarray(32)).reverse().toString('hex')) + L;
+  const mauled = Buffer.concat([sig.subarray(0, 32), Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse()]);
+  assert.equal(verifyBytes(v.public, Buffer.from(v.message, 'hex'), mauled.toString('hex')), false);
+  // Under a key of small order, R of small order and S = 0 satisfy the cofactorless equation for
+  // about one message in eight: anyone could sign for a device given such a key.
+  for (const key of SMALL_ORDER) {
+    for (let m = 0; m < 16; m++) {
+      for (const r of SMALL_ORDER) assert.equal(verifyBytes(key, Buffer.from(`batch ${m}`), r + '00'.repeat(32)), false, `key ${key}, R ${r}`);
+    }
+  }
+});

@@ -8,6 +8,8 @@
 // chain can tell, with the CLI's reasons. Screenshots are left in test-artifacts/.
 import { strict as assert } from 'node:assert';
 import { stat } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -172,7 +174,7 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     await page.fill('#device-key', keys.a.public.toUpperCase());
     const holds = await verdictOf(page, () => page.click('#fetch-form button'));
     assert.equal(holds.kind, 'trusted', holds.text);
-    assert.deepEqual(holds.steps.map((s) => [s.step, s.ok]), [['batch signature', true], ['given key', true], ['record in batch', true], ['batch in anchor', true]]);
+    assert.deepEqual(holds.steps.map((s) => [s.step, s.ok]), [['batch signature', true], ['given key', true], ['record in batch', true], ['record asked', true], ['batch in anchor', true]]);
     assert.match(holds.text, /^holds: it ends at the device key you gave, and its batch is in an anchor/);
     assert.match((await page.textContent('#steps li.unchecked[data-step="on chain"]')) ?? '', /^not checked: on chainthat transaction 0x[0-9a-f]{64} on aptos:\S+ recorded root [0-9a-f]{64}, sent by the operator's account: type the operator's account/);
     assert.ok((await stat(await screenshot(page, 'sink-proof-holds.png'))).size > 10_000);
@@ -193,6 +195,36 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     assert.equal(otherEpoch.text, 'the sink has no proof: the sink holds no seq 9 of epoch 2 of site-a');
     assert.deepEqual(problems, ['console: Failed to load resource: the server responded with a status of 404 (Not Found)'], 'the 404 the page asked for, and nothing else');
     await page.close();
+  });
+
+  it('proof: a lying sink that answers the honest proof of another record is refused, not taken for the record asked', async () => {
+    // The sink as the page reaches it, but for one answer: asked for seq 9, it hands over seq 8's proof.
+    const liar = createServer((req, res) => {
+      const path = req.url === '/v1/proofs/site-a/9' ? '/v1/proofs/site-a/8' : req.url!;
+      const upstream = httpRequest(`${sink.url}${path}`, { method: req.method, headers: { ...req.headers, host: new URL(sink.url).host } }, (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+    try {
+      const problems: string[] = [];
+      const { page } = await watchedPage(browser, { width: 1280, height: 1000 }, problems);
+      await page.goto(`http://127.0.0.1:${(liar.address() as AddressInfo).port}/proof`);
+      await page.fill('#device', 'site-a');
+      await page.fill('#seq', '9');
+      await page.fill('#device-key', keys.a.public);
+      const v = await verdictOf(page, () => page.click('#fetch-form button'));
+      assert.equal(v.kind, 'refused');
+      assert.equal(v.text, 'refused at "record asked": the proof is of seq 8 of epoch 1 of site-a, not of seq 9 of epoch 1 of site-a as asked');
+      assert.deepEqual(v.steps.map((s) => [s.step, s.ok]), [['batch signature', true], ['given key', true], ['record in batch', true], ['record asked', false]]);
+      assert.deepEqual(problems, []);
+      await page.close();
+    } finally {
+      liar.closeAllConnections();
+      await new Promise((resolve) => liar.close(resolve));
+    }
   });
 
   it('proof: each forged proof, dropped in as a file, is refused in the browser with the exact reason, and nothing is asked of the sink', async () => {
@@ -255,7 +287,7 @@ describe('the sink\'s pages in headless Chromium', { skip: CHROMIUM ? false : NO
     const holds = await verdictOf(page, () => page.click('#fetch-form button'));
     assert.equal(holds.kind, 'trusted', holds.text);
     assert.deepEqual(holds.steps.map((s) => [s.step, s.ok]), [
-      ['batch signature', true], ['record in batch', true], ['batch in anchor', true],
+      ['batch signature', true], ['record in batch', true], ['record asked', true], ['batch in anchor', true],
       ['anchor transaction', true], ['anchor sender', true], ['anchor call', true], ['anchor view', true], ['device key', true],
     ]);
     assert.equal(holds.text, `holds: it ends at the operator's account ${op.address}, anchored on chain by that account`);

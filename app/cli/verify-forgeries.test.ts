@@ -136,6 +136,18 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       assert.deepEqual(online.steps.map((s) => s.step).slice(3), ['anchor transaction', 'anchor call', 'anchor view']);
     });
 
+    it('an anchor on another chain than the node serves: refused before the transaction is looked for', async () => {
+      const elsewhere = { ...served, anchor: { ...served.anchor!, chain: 'aptos:mainnet' } };
+      const detail = `the node at ${fx.url} serves aptos:testnet, not aptos:mainnet, the chain the proof's anchor names`;
+      refused(await byOperator(elsewhere), 'anchor transaction', detail);
+      refused(await verify(elsewhere, '--aptos-node', fx.url), 'anchor transaction', detail);
+      // Nor does the proof choose the tree's size, which decides the sides of its path.
+      refused(await verify({ ...served, anchor: { ...served.anchor!, size: served.anchor!.size + 1 } }, '--aptos-node', fx.url), 'anchor call',
+        `the transaction recorded ${served.anchor!.size} batch headers, the proof's anchor tree has ${served.anchor!.size + 1}`);
+      // A chain the sink was configured to call by a name of its own is not compared.
+      assert.equal((await byOperator({ ...served, anchor: { ...served.anchor!, chain: 'operator-testnet' } })).code, 0);
+    });
+
     it('an old proof, served before the sender was carried, still holds', async () => {
       const old = structuredClone(served);
       delete old.anchor!.sender;
@@ -154,6 +166,18 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       // Not anchored at all, the made-up device has no key at the operator's.
       const { anchor: _, ...bare } = forged;
       refused(await byOperator(bare), 'device key', `${op.address} registered no key for device site-z`);
+    });
+
+    it('an anchor made up by whoever holds the device key: holds at that key, and the verdict says the anchor went unchecked', async () => {
+      const forged = recordProof(makeChain('site-a', keyA, 2, 3), 1, 0, { tx: '0x' + '6b'.repeat(32), version: 9, module: op.module });
+      const file = join(tmp.dir, 'made-up-anchor.json');
+      writeFileSync(file, JSON.stringify(forged));
+      const human = await runCli(['verify', file, '--device-key', keyA.public]);
+      assert.equal(human.code, 0, 'the device key says nothing of the anchor');
+      assert.equal(human.stdout.trim().split('\n').at(-1), 'proof holds, and ends at the device key given (its anchor is not checked on chain: give --anchor-account ADDR --aptos-node URL to check it)');
+      const online = await runCli(['verify', file, '--device-key', keyA.public, '--aptos-node', fx.url]);
+      assert.equal(online.code, 1);
+      assert.match(online.stdout.trim().split('\n').at(-1)!, /^proof does NOT hold: anchor transaction: transaction 0x(6b){32} is not on this chain$/);
     });
 
     it('a record under the name of one device, signed with another device\'s key', async () => {
@@ -206,6 +230,24 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       refused(await byDevice(forged, keyB.public), 'given key', `the batch was signed by ${own.public}, not by the device key given (${keyB.public})`);
     });
 
+    it('an anchor its account\'s upgraded module dates earlier than its transaction: the chain\'s time wins', async () => {
+      // The attacker runs its own "operator": its own key, registered and anchored in its own module, which it then upgrades.
+      const own = generateKey();
+      await fx.send(attacker.account, attacker.module, 'register_device_key', ['site-u', Hex.fromHexInput(own.public).toUint8Array(), 0]);
+      const batches = makeChain('site-u', own, 1, 3);
+      const sent = await fx.anchor(attacker.account, attacker.module, batches);
+      const forged = recordProof(batches, 0, 1, { tx: sent.tx, version: sent.version, module: attacker.module });
+      assert.equal((await byOperator(forged, attacker.address)).code, 0, 'before the upgrade, it holds at the attacker\'s account');
+      const committedUs = fx.sim.transactions().find((t) => t.hash === sent.tx)!.timestampUs;
+      const root = forged.anchor!.root;
+      fx.sim.upgradeView(attacker.address, 'anchored_at', (args) => [String(args[1]) === `0x${root}` ? '1500000000000000' : fx.sim.anchoredAt(String(args[0]), String(args[1]), attacker.address).toString()]);
+      const v = await byOperator(forged, attacker.address);
+      refused(v, 'anchor view', `anchored_at(${attacker.address}, root) says 2017-07-14T02:40:00.000Z, but the transaction that recorded the root committed at ${whenMs(committedUs / 1000n)}: the module does not keep the chain's time`);
+      const online = await verify(forged, '--aptos-node', fx.url);
+      assert.equal(online.code, 1);
+      assert.match(online.steps.at(-1)!.detail!, /^anchored_at\(0x[0-9a-f]{64}, root\) says 2017-07-14T02:40:00\.000Z, but the transaction committed at .+: the module does not keep the chain's time$/);
+    });
+
     it('a record of a revoked key: created from the revocation time on, or anchored only after the revocation', async () => {
       // A stolen key, revoked from the third batch on; the thief's batches are the later ones.
       const stolen = generateKey();
@@ -252,6 +294,25 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
         assert.equal((await byDevice(proof)).code, 0);
         assert.equal((await byOperator(proof)).code, 0, JSON.stringify(await byOperator(proof)));
         assert.equal((await byDevice((await getJson(`${sink.url}/v1/proofs/site-a/2?epoch=2`)).body)).code, 0);
+      });
+
+      it('the honest proof of another record than the one asked for: another seq, the same seq of another epoch, another device', async () => {
+        // What a sink asked for seq 2 of site-a may answer instead; each link of each holds.
+        const epoch2seq2 = (await getJson(`${sink.url}/v1/proofs/site-a/2?epoch=2`)).body;
+        assert.equal((await byDevice(epoch2seq2)).code, 0);
+        const asked = (proof: unknown, ...flags: string[]) => verify(proof, '--device-key', keyA.public, ...flags);
+        refused(await asked(epoch2seq2, '--device', 'site-a', '--seq', '2'), 'record asked', 'the proof is of seq 2 of epoch 2 of site-a, not of seq 2 of epoch 1 of site-a as asked');
+        refused(await asked((await getJson(`${sink.url}/v1/proofs/site-a/3`)).body, '--seq', '2'), 'record asked', 'the proof is of seq 3 of epoch 1 of site-a, not of seq 2 of epoch 1 as asked');
+        const held = await asked(epoch2seq2, '--device', 'site-a', '--seq', '2', '--epoch', '2');
+        assert.equal(held.code, 0, JSON.stringify(held));
+        assert.deepEqual(held.steps.at(-2), { step: 'record asked', ok: true, detail: 'the proof is of seq 2 of epoch 2 of site-a, as asked' });
+        // At the operator's account, site-b's honest proof holds too: only the ask tells it from site-a's.
+        const siteB = recordProof(makeChain('site-b', keyB, 1, 4), 0, 1);
+        assert.equal((await byOperator(siteB)).code, 0);
+        refused(await verify(siteB, '--anchor-account', op.address, '--aptos-node', fx.url, '--device', 'site-a', '--seq', '2'), 'record asked', 'the proof is of seq 2 of epoch 1 of site-b, not of seq 2 of epoch 1 of site-a as asked');
+        const bad = await verify(siteB, '--seq', '0');
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /--seq must be a positive integer, got "0"/);
       });
 
       it('a restart record that names another batch than its batch chains to, or sits in another epoch, is refused with its reason', async () => {
@@ -345,6 +406,9 @@ describe('fieldproof verify refuses forged proofs (Aptos simulator over HTTP)', 
       const honest = await byDevice(dropProof([{ batch: 1, hash: prev }]), keyB.public);
       assert.equal(honest.code, 0, JSON.stringify(honest));
       assert.equal(honest.steps.at(-1)!.step, 'dropped');
+      // Asked for a seq of the dropped batch, the drop proof answers it; for the gap record's own seq, it does not.
+      assert.equal((await verify(dropProof([{ batch: 1, hash: prev }]), '--device-key', keyB.public, '--seq', '3')).code, 0);
+      refused(await verify(dropProof([{ batch: 1, hash: prev }]), '--device-key', keyB.public, '--seq', '5'), 'record asked', 'the proof is of seq 1..4 (dropped) of epoch 1 of site-b, not of seq 5 of epoch 1 as asked');
       refused(await byDevice(dropProof(undefined), keyB.public), 'dropped', 'the gap record does not name batch 1 with this header hash: a forged prune');
       // batch 2 of a later epoch is not after batch 1 of epoch 1: numbers start again in each epoch
       const gap2 = gapRecord('site-b', 5, 4, 1, 2, 'disk_full', [{ batch: 1, hash: prev }]);

@@ -56,6 +56,14 @@ export function chainLabel(chainId: number): string {
   return chainId === 1 ? 'aptos:mainnet' : chainId === 2 ? 'aptos:testnet' : `aptos:${chainId}`;
 }
 
+/** The chain id a label of chainLabel names; null for another name (a sink may be configured with any). */
+export function chainIdOfLabel(label: string): number | null {
+  if (label === 'aptos:mainnet') return 1;
+  if (label === 'aptos:testnet') return 2;
+  const id = /^aptos:([1-9][0-9]{0,2})$/.exec(label)?.[1];
+  return id === undefined ? null : Number(id);
+}
+
 export class AptosAnchorChain implements AnchorChain {
   private readonly operator: AptosOperatorAccount;
   readonly deviceKeys: DeviceKeyChain;

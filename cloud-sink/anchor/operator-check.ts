@@ -12,6 +12,7 @@ import { aptosClient } from './aptos-client.ts';
 import { longFunctionId, longModuleId } from './aptos-operator.ts';
 import { judgeKey, keyValidAt, whenMs } from './device-keys.ts';
 import { AnchorModuleViews } from './module-views.ts';
+import { nodeChainProblem } from './on-chain-check.ts';
 
 export interface OperatorTrustRoot {
   /** the operator's Aptos account address, given by the caller (never taken from the proof) */
@@ -81,6 +82,8 @@ async function checkAnchor(aptos: Aptos, views: AnchorModuleViews, operator: str
     return null;
   };
   if (typeof anchor.tx !== 'string' || !TX_HASH.test(anchor.tx)) return fail('anchor transaction', `anchor.tx ${JSON.stringify(anchor.tx)} is not a transaction hash (0x and 64 lowercase hex digits)`);
+  const wrongChain = await nodeChainProblem(aptos, anchor.chain, node);
+  if (wrongChain) return fail('anchor transaction', wrongChain);
   let tx: UserTransactionResponse;
   try {
     tx = (await aptos.getTransactionByHash({ transactionHash: anchor.tx })) as UserTransactionResponse;
@@ -116,7 +119,12 @@ async function checkAnchor(aptos: Aptos, views: AnchorModuleViews, operator: str
     return fail('anchor view', `cannot call anchored_at: ${firstLine(err)}`);
   }
   if (at === 0n) return fail('anchor view', `the operator's module has no record of root ${anchor.root} by ${operator}`);
-  steps.push({ step: 'anchor view', ok: true, detail: `anchored_at(${operator}, root) = ${whenMs(at / 1000n)}` });
+  // The module is the operator's own code, which it may upgrade; the transaction's time is the chain's.
+  const committedUs = String(tx.timestamp);
+  if (String(at) !== committedUs) {
+    return fail('anchor view', `anchored_at(${operator}, root) says ${whenUs(at)}, but the transaction that recorded the root committed at ${whenUs(BigInt(/^[0-9]{1,20}$/.test(committedUs) ? committedUs : 0))}: the module does not keep the chain's time`);
+  }
+  steps.push({ step: 'anchor view', ok: true, detail: `anchored_at(${operator}, root) = ${whenMs(at / 1000n)}, the time the transaction committed` });
   return at;
 }
 
@@ -135,6 +143,8 @@ async function checkDeviceKey(views: AnchorModuleViews, operator: string, header
   }
   return { step, ...judgeKey(keys, { operator, device: header.device, key: header.key, createdMs: header.created, anchoredAtUs }) };
 }
+
+const whenUs = (us: bigint) => whenMs(us / 1000n);
 
 function sameAddress(a: unknown): string | null {
   return typeof a === 'string' ? safe(() => AccountAddress.fromString(a, { maxMissingChars: 63 }).toString()) : null;

@@ -14,7 +14,7 @@ import type { MoveFunction, MoveModule } from '@aptos-labs/ts-sdk';
 import { verifyBytes } from '../../protocol/signature.ts';
 import { argumentTypes } from '../anchor/abi.ts';
 import { normalizeAddress } from './address.ts';
-import { SimulatedAnchorModule, type MoveArgument } from './anchor-module.ts';
+import { SimulatedAnchorModule, type MoveArgument, type ViewOverride } from './anchor-module.ts';
 import { ApiError } from './api-error.ts';
 import { answerCors } from './cors.ts';
 import { BcsError, decodeMoveArgument, decodeSignedTransaction, type DecodedSignedTransaction } from './bcs-reader.ts';
@@ -121,6 +121,14 @@ export class AptosSimulator {
   publishModule(address: string): void {
     const a = normalizeAddress(address);
     if (!this.modules.has(a)) this.modules.set(a, new SimulatedAnchorModule(a));
+  }
+
+  /**
+   * Answer view `fn` of the module at `address` with `answer` from now on: what its account can
+   * make the module say by upgrading it (a "compatible" package may change any function's body).
+   */
+  upgradeView(address: string, fn: string, answer: ViewOverride): void {
+    this.moduleAt(address).upgradedViews.set(fn, answer);
   }
 
   /** The next `n` submissions fail with 503, as an overloaded node's would. */

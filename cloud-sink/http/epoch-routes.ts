@@ -4,7 +4,7 @@
 // and, for admins, the restarts devices asked for and their acceptance.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { deviceParam, epochParam } from './params.ts';
+import { deviceParam, epochParam, positiveInteger } from './params.ts';
 import type { ReceiptSigner } from '../receipts.ts';
 import type { Head, SinkStore } from '../store/types.ts';
 import { HttpError, send } from './replies.ts';
@@ -47,8 +47,8 @@ export class EpochRoutes {
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'devices' && parts.length === 5 && parts[3] === 'batches') {
       name('held_batch');
       const device = deviceParam(parts[2]!);
-      const batch = Number(parts[4]);
-      if (!Number.isSafeInteger(batch) || batch < 1) throw new HttpError(400, 'usage: GET /v1/devices/DEVICE/batches/N[?epoch=E] with N a positive integer', 'bad_query');
+      const batch = positiveInteger(parts[4]);
+      if (batch === null) throw new HttpError(400, 'usage: GET /v1/devices/DEVICE/batches/N[?epoch=E] with N a positive integer', 'bad_query');
       const epoch = epochParam(url);
       await this.deps.knownHead(device);
       const row = await store.batch(device, batch, epoch);
@@ -71,8 +71,8 @@ export class EpochRoutes {
       this.deps.requireAdmin(req);
       req.resume();
       const device = deviceParam(parts[2]!);
-      const epoch = Number(parts[4]);
-      if (!Number.isSafeInteger(epoch) || epoch < 2) throw new HttpError(400, 'usage: POST /v1/devices/DEVICE/restarts/EPOCH/accept with EPOCH an integer >= 2', 'bad_query');
+      const epoch = positiveInteger(parts[4]);
+      if (epoch === null || epoch < 2) throw new HttpError(400, 'usage: POST /v1/devices/DEVICE/restarts/EPOCH/accept with EPOCH an integer >= 2', 'bad_query');
       const outcome = await store.acceptRestart(device, epoch, (this.deps.now ?? Date.now)());
       if (outcome.status !== 'accepted') throw new HttpError(409, outcome.reason, 'not_pending');
       log.warn({ device, epoch, joins: outcome.head.hash }, 'restart accepted: the device continues in a new epoch');

@@ -9,11 +9,22 @@ export function deviceParam(v: string): string {
   return v;
 }
 
+/**
+ * A positive integer written in decimal digits alone, without a leading zero, or null. Not
+ * Number(): it reads "0x4d", "7.7e1", " 77" and "077" as 77, so that one record would answer to
+ * many names, and a path that is not a seq to a seq.
+ */
+export function positiveInteger(v: string | null | undefined): number | null {
+  if (v === null || v === undefined || !/^[1-9][0-9]{0,15}$/.test(v)) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 /** `?epoch=N`: the recovery epoch a batch number or seq counts in; 1 when absent. */
 export function epochParam(url: URL): number {
   const v = url.searchParams.get('epoch');
   if (v === null || v === '') return 1;
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new HttpError(400, 'epoch must be a positive integer', 'bad_query');
+  const n = positiveInteger(v);
+  if (n === null) throw new HttpError(400, 'epoch must be a positive integer', 'bad_query');
   return n;
 }

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { canonicalize } from '../../protocol/canonical.ts';
 import { headerHash, signBatch } from '../../protocol/batch.ts';
 import { verifyRecordProof, type RecordProof } from '../../protocol/proof.ts';
+import { parseProof } from '../../protocol/proof-input.ts';
 import { gapRecord, readingRecord, type JournalRecord } from '../../protocol/records.ts';
 import { restartRecord } from '../../protocol/restart.ts';
 import { generateKey, keyFromSeed, signBytes } from '../../protocol/signature.ts';
@@ -18,6 +19,8 @@ import { makeChain } from '../../test/support/sink.ts';
 import * as jcs from './www/jcs.js';
 // @ts-expect-error: as above
 import * as browser from './www/proof-check.js';
+// @ts-expect-error: as above
+import * as browserInput from './www/proof-input.js';
 
 interface Verdict { ok: boolean; trusted: boolean; anchored: boolean; steps: { step: string; ok: boolean; detail?: string }[] }
 const check = browser.checkProof as (proof: unknown, opts?: { deviceKey?: string }) => Promise<Verdict>;
@@ -129,12 +132,61 @@ describe('the proof page\'s verifier', () => {
     assert.deepEqual((await sameVerdict(recordProof([second], 0, 0), key.public)).steps.at(-1), { step: 'record', ok: false, detail: 'restart.seq must be 1: a restart record opens its epoch' });
   });
 
+  it('checks the proof is of the record asked for, as fieldproof verify --device --seq --epoch does', async () => {
+    const key = generateKey();
+    const epoch2 = recordProof([signBatch('site-e', key, 1, [readingRecord('site-e', 1, { sensor: 's-1', metric: 'co2_ppm', ts: 1, value: 1, unit: 'ppm' }, { score: 1, flags: [] })], 'ab'.repeat(32), 2, 2)], 0, 0);
+    const epoch1 = recordProof(makeChain('site-e', key, 2, 4), 1, 2);
+    const dropped = makeChain('site-e', key, 1, 4)[0]!.header;
+    const gap = gapRecord('site-e', 5, 4, 1, 2, 'disk_full', [{ batch: 1, hash: headerHash(dropped) }]);
+    const drop = { record: gap, index: 0, path: [], header: signBatch('site-e', key, 2, [gap], headerHash(dropped), 3).header, pruned: { header: dropped } };
+    const asks = [{ seq: 7, epoch: 1 }, { seq: 7, epoch: 2 }, { device: 'site-f' }, { device: 'site-e', seq: 1, epoch: 2 }, { seq: 3 }, { seq: 5, epoch: 1 }, { epoch: 1 }];
+    const verdicts: string[] = [];
+    for (const proof of [epoch1, epoch2, drop]) {
+      for (const asked of asks) {
+        const mine = await check(proof, { deviceKey: key.public, asked } as never);
+        assert.deepEqual(mine.steps, verifyRecordProof(proof, { deviceKey: key.public, asked }).steps);
+        verdicts.push(`${mine.ok}`);
+      }
+    }
+    assert.ok(verdicts.includes('true') && verdicts.includes('false'));
+    const refusal = (await check(epoch2, { asked: { seq: 1, epoch: 1, device: 'site-e' } } as never)).steps.at(-1);
+    assert.deepEqual(refusal, { step: 'record asked', ok: false, detail: 'the proof is of seq 1 of epoch 2 of site-e, not of seq 1 of epoch 1 of site-e as asked' });
+  });
+
   it('reads a proof file within the bounds the CLI keeps', () => {
-    const parse = browser.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string };
+    const parse = browserInput.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string };
     const bytes = (s: string) => new TextEncoder().encode(s);
     assert.equal(parse(bytes('{'.repeat(40) + '}'.repeat(40))).problem, 'nests deeper than 32 levels, which no proof does');
     assert.equal(parse(new Uint8Array((1 << 20) + 1)).problem, 'is larger than 1048576 bytes, which no proof is');
     assert.equal(parse(bytes('{"record":')).problem, 'is not JSON');
     assert.equal(parse(bytes('{"a":[1]}')).ok, true);
+  });
+
+  it('reads a proof file with one meaning only, as the CLI does: each member once, each number as JCS writes it, UTF-8', () => {
+    const parse = browserInput.parseProofBytes as (b: Uint8Array) => { ok: boolean; problem?: string; proof?: unknown };
+    const texts = ['{"a":1,"b":{"a":[{"a":2}]}}', '{"a":1,"a":2}', '{"r":{"v":1,"\\u0076":2}}', '{"v":9007199254740993}', '{"v":512.0}', '{"v":-0}', '{"v":1e999}', '{"v":1e+21}', '{"s":"\\"a\\":1,\\"a\\":1"}'];
+    for (const t of texts) assert.deepEqual(parse(new TextEncoder().encode(t)), parseProof(Buffer.from(t)), t);
+    assert.equal(parse(new TextEncoder().encode('{"a":1,"a":2}')).problem, 'writes the member "a" twice in one object, which no proof does: JSON parsers differ on which one counts');
+    const notUtf8 = Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
+    assert.deepEqual(parse(notUtf8), { ok: false, problem: 'is not UTF-8 text, which every proof is' });
+    assert.deepEqual(parse(notUtf8), parseProof(notUtf8));
+  });
+
+  it('reads the sink\'s answer as a file: bounded while it streams, with one meaning only', async () => {
+    const fromSink = browserInput.proofFromResponse as (res: Response) => Promise<{ ok: boolean; problem?: string; proof?: unknown }>;
+    const honest = recordProof(makeChain('site-b', generateKey(), 1, 3), 0, 1);
+    assert.deepEqual(await fromSink(new Response(JSON.stringify(honest))), { ok: true, proof: honest });
+    // A lying sink's endless answer is cut at the bound, not read whole into the tab.
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(c) {
+        sent += 65536;
+        c.enqueue(new Uint8Array(65536).fill(0x20));
+      },
+    });
+    assert.deepEqual(await fromSink(new Response(endless)), { ok: false, problem: 'is larger than 1048576 bytes, which no proof is' });
+    assert.ok(sent < 2 * 1048576, `read ${sent} bytes`);
+    assert.equal((await fromSink(new Response('['.repeat(100_000)))).problem, 'nests deeper than 32 levels, which no proof does');
+    assert.match((await fromSink(new Response(JSON.stringify(honest).replace('"index":1', '"index":1e999')))).problem!, /^writes the number 1e999/);
   });
 });

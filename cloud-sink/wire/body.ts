@@ -293,7 +293,7 @@ export async function readBatchBody<T>(req: IncomingMessage, limits: BodyLimits,
       return { decoded: decodeJson(body, verifiedHeader) };
     }
     if (!checked) throw new WireError(size === 0 ? 'body is empty' : 'columnar body is truncated before its records');
-    return { decoded: decodeColumnarBody(body, limits.maxRecords) };
+    return { decoded: decodeColumnarBody(body, limits) };
   } catch (err) {
     if (err instanceof ColumnarError) throw new WireError(err.message, COLUMNAR_STATUS[err.reason]);
     throw err;
@@ -304,9 +304,10 @@ export async function readBatchBody<T>(req: IncomingMessage, limits: BodyLimits,
 
 const COLUMNAR_STATUS: Record<ColumnarErrorReason, number> = { malformed: 400, too_many_records: 413, bad_record: 422 };
 
-function decodeColumnarBody(bytes: Buffer, maxRecords: number): DecodedBatch {
+/** The same nesting bound as a JSON body's (limits.maxJsonDepth): one batch, taken or refused alike in either encoding. */
+function decodeColumnarBody(bytes: Buffer, limits: BodyLimits): DecodedBatch {
   try {
-    return decodeColumnar(bytes, maxRecords, MAX_HEADER_BYTES);
+    return decodeColumnar(bytes, limits.maxRecords, MAX_HEADER_BYTES, limits.maxJsonDepth);
   } catch (err) {
     if (err instanceof ColumnarError) throw new WireError(err.message, COLUMNAR_STATUS[err.reason]);
     throw err;

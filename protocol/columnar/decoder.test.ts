@@ -130,4 +130,19 @@ describe('columnar wire encoding', () => {
     Buffer.from(new Float64Array([Infinity]).buffer).copy(body, at);
     assert.throws(() => decodeColumnar(body, 10), /finite/);
   });
+
+  it('holds meta and raw records to the nesting a JSON body of the batch may have, and refuses Infinity in them as the record\'s', () => {
+    const reading = (seq: number, meta: Record<string, unknown>) => readingRecord('site-a', seq, { sensor: 'a', metric: 'm', unit: 'u', ts: seq, value: 1, meta: meta as never }, { score: 1, flags: [] });
+    const body = (meta: Record<string, unknown>) => {
+      const records = [reading(1, meta)];
+      return encodeColumnar(signBatch('site-a', key, 1, records, ZERO_HASH, CREATED).header, records as unknown as Record<string, unknown>[]);
+    };
+    // {"records": [{"meta": {"a": {"b": 1}}}]} nests 5 levels: 4 leave meta one
+    const twoLevels = body({ a: { b: 1 } });
+    assert.equal(decodeColumnar(twoLevels, 10, 64 * 1024, 5).lines.length, 1);
+    assert.throws(() => decodeColumnar(twoLevels, 10, 64 * 1024, 4), (e: unknown) => e instanceof ColumnarError && e.reason === 'malformed' && /^columnar body has meta nested deeper than 1 levels/.test(e.message));
+    const infinite = body({ a: 12345 });
+    infinite.write('{"a":1e999}', infinite.indexOf('{"a":12345}'));
+    assert.throws(() => decodeColumnar(infinite, 10), (e: unknown) => e instanceof ColumnarError && e.reason === 'bad_record' && /Infinity/.test(e.message));
+  });
 });

@@ -4,8 +4,9 @@
 // these lines, so the encoding is trusted for nothing: a record that differs in any byte from what
 // the device signed fails the root. Every read is bounds-checked: a truncated or hostile body is a one-line
 // ColumnarError, never an exception from deep inside.
-import { canonicalize } from '../canonical.ts';
+import { CanonicalizationError, canonicalize } from '../canonical.ts';
 import type { JsonValue } from '../canonical.ts';
+import { jsonDepth } from '../json-depth.ts';
 import { MAX_DECIMALS, pow10 } from '../decimals.ts';
 import { recordProblem } from '../records.ts';
 import type { ParsedReading } from './canonical-reading-parser.ts';
@@ -54,6 +55,10 @@ interface SeriesTemplate {
   template: ReadingTemplate;
 }
 
+/** The sink's default limits.maxJsonDepth: what a JSON body of the same batch may nest. */
+const DEFAULT_JSON_DEPTH = 16;
+/** A header nests two levels (its clock); a little room, and still nothing a parser or walk minds. */
+const HEADER_DEPTH = 4;
 const VALUE_NULL = 0;
 const VALUE_FLOAT = 11;
 
@@ -135,11 +140,27 @@ function index<T>(list: readonly T[], i: number, what: string): T {
   return list[i]!;
 }
 
-function parseJson(text: string, what: string): unknown {
+/**
+ * JSON text of the body, nested no deeper than `maxDepth`: what a JSON body allows the same
+ * value (limits.maxJsonDepth, less the levels above it there), so that one batch is taken or
+ * refused alike in either encoding, and a record nests no deeper than a proof of it may.
+ */
+function parseJson(text: string, what: string, maxDepth: number): unknown {
+  if (jsonDepth(text, maxDepth) > maxDepth) throw new ColumnarError(`columnar body has ${what} nested deeper than ${maxDepth} levels, which a JSON body may not hold`);
   try {
     return JSON.parse(text);
   } catch {
     throw new ColumnarError(`columnar body has ${what} that is not JSON`);
+  }
+}
+
+/** `encode()`, with a value JSON cannot encode (1e999 parses to Infinity) refused as record `at`'s fault. */
+function encodable<T>(at: number, encode: () => T): T {
+  try {
+    return encode();
+  } catch (err) {
+    if (err instanceof CanonicalizationError) throw new ColumnarError(`record ${at}: ${err.message}`, 'bad_record');
+    throw err;
   }
 }
 
@@ -158,7 +179,7 @@ function readHead(r: ByteReader, buf: Buffer, maxHeaderBytes: number): ColumnarH
   const at = r.pos;
   if (r.uvarint() > maxHeaderBytes) throw new ColumnarError(`columnar body has a header over ${maxHeaderBytes} bytes`);
   r.pos = at;
-  const header = parseJson(r.string(), 'a header');
+  const header = parseJson(r.string(), 'a header', HEADER_DEPTH);
   return { header, pruned: flags === 1, count: r.uvarint() };
 }
 
@@ -176,7 +197,11 @@ export function readColumnarHead(buf: Buffer, maxHeaderBytes: number): ColumnarH
   }
 }
 
-export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes = 64 * 1024): ColumnarBatch {
+/**
+ * `maxJsonDepth`: the nesting a JSON body of the same batch may have (the sink's
+ * limits.maxJsonDepth); a record sits two levels down in one ({"records": [record]}), its meta three.
+ */
+export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes = 64 * 1024, maxJsonDepth = DEFAULT_JSON_DEPTH): ColumnarBatch {
   if (buf.length < 4) throw new ColumnarError('columnar body does not start with FPC1');
   const r = new ByteReader(buf, 4);
   const { header, pruned, count } = readHead(r, buf, maxHeaderBytes);
@@ -227,7 +252,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
   for (let i = 0; i < rawCount; i++) {
     at += raw.uvarint();
     if (at >= count || (i > 0 && isRaw[at])) throw new ColumnarError('columnar body places a raw record outside the batch');
-    const rec = parseJson(raw.string(), 'a raw record') as Record<string, unknown>;
+    const rec = parseJson(raw.string(), 'a raw record', maxJsonDepth - 2) as Record<string, unknown>;
     const problem = recordProblem(rec);
     if (problem) throw new ColumnarError(`record ${at}: ${problem}`, 'bad_record');
     if (rec.device !== device || rec.seq !== first + at) throw new ColumnarError(`record ${at} is not seq ${first + at} of ${device}`, 'bad_record');
@@ -235,7 +260,7 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
       noteTs(rec.ts as number);
       readings.push(rawReading(rec));
     }
-    lines[at] = canonicalize(rec);
+    lines[at] = encodable(at, () => canonicalize(rec));
     isRaw[at] = 1;
   }
   const cSeries = r.section('series column');
@@ -286,13 +311,13 @@ export function decodeColumnar(buf: Buffer, maxRecords: number, maxHeaderBytes =
         if (metaRef > 0) {
           meta = metas.get(metaRef);
           if (!meta) {
-            const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta');
+            const m = parseJson(index(strings, metaRef - 1, 'string'), 'meta', maxJsonDepth - 3);
             if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new ColumnarError(`record ${i}: meta must be an object`, 'bad_record');
             meta = m as { [key: string]: JsonValue };
             metas.set(metaRef, meta);
           }
         }
-        held = { scoreRef, flagsRef, metaRef, score, flags, template: readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags) };
+        held = { scoreRef, flagsRef, metaRef, score, flags, template: encodable(i, () => readingLines.template(`${s}:${scoreRef}:${flagsRef}:${metaRef}`, ser, meta, score, flags)) };
       }
       st.before = st.last;
       st.last = held;

@@ -6,6 +6,7 @@ import type { RecordProof } from '../../protocol/proof.ts';
 import type { DeviceKey } from '../../protocol/signature.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { recordProof, type ChainFixture, type Operator } from '../../cloud-sink/anchor/chain-testing.ts';
+import { whenMs } from '../../cloud-sink/anchor/device-keys.ts';
 import { makeChain } from './sink.ts';
 
 export interface Forgery {
@@ -95,6 +96,11 @@ export async function chainForgeries(fx: ChainFixture, op: Operator, attacker: O
   const strangers = makeChain(device, stranger, 1, 2);
   const strangerSent = await fx.anchor(op.account, op.module, strangers);
   const other = await anchorAs(op, op.module);
+  // The operator upgrades its module (its package is "compatible") to date one anchor a year earlier.
+  const backdated = await anchorAs(op, op.module);
+  const committedUs = fx.sim.transactions().find((t) => t.hash === backdated.anchor!.tx)!.timestampUs;
+  const yearEarlierUs = committedUs - 365n * 24n * 3_600_000_000n;
+  fx.sim.upgradeView(op.address, 'anchored_at', (args) => [String(args[1]).slice(2) === backdated.anchor!.root ? yearEarlierUs.toString() : fx.sim.anchoredAt(String(args[0]), String(args[1]), op.address).toString()]);
   return [
     { name: 'the auditor gives another account', proof: honest, account: attacker.address, step: 'anchor sender', detail: `the anchor transaction was sent by ${op.address}, not by the operator ${attacker.address}` },
     { name: 'an anchor another account sent into the operator\'s module', proof: await anchorAs(attacker, op.module), account: op.address,
@@ -109,6 +115,10 @@ export async function chainForgeries(fx: ChainFixture, op: Operator, attacker: O
       step: 'anchor call', detail: `the transaction recorded root 0x${other.anchor!.root}, not the proof's ${a.root}` },
     { name: 'another ledger version', proof: tamper((p) => (p.anchor!.version += 1)), account: op.address,
       step: 'anchor transaction', detail: `transaction ${a.tx} committed at version ${a.version}, not at ${a.version + 1} as the proof says` },
+    { name: 'an anchor the proof says is on mainnet, checked at a node of testnet', proof: tamper((p) => (p.anchor!.chain = 'aptos:mainnet')), account: op.address,
+      step: 'anchor transaction', detail: `the node at ${node} serves aptos:testnet, not aptos:mainnet, the chain the proof's anchor names` },
+    { name: 'the operator\'s upgraded module dates the anchor a year before its transaction', proof: backdated, account: op.address, step: 'anchor view',
+      detail: `anchored_at(${op.address}, root) says ${whenMs(yearEarlierUs / 1000n)}, but the transaction that recorded the root committed at ${whenMs(committedUs / 1000n)}: the module does not keep the chain's time` },
     { name: 'a transaction the chain does not hold', proof: tamper((p) => (p.anchor!.tx = '0x' + '12'.repeat(32))), account: op.address,
       step: 'anchor transaction', detail: `transaction 0x${'12'.repeat(32)} is not on the chain of ${node}` },
     { name: 'a batch of a key the operator never registered, anchored by the operator', account: op.address,

@@ -3,6 +3,7 @@
 // with CORS for both). Every answer is bounded in time and size and read as hostile input: the node
 // is trusted with the chain's facts, not with this page's memory. The browser's side of
 // cloud-sink/anchor/aptos-client.ts and module-views.ts, with their bounds and their messages.
+import { boundedBody } from './bounded-body.js';
 import { parseDeviceKeys } from './device-keys.js';
 
 /** Longest the page waits for one answer from a node. */
@@ -49,31 +50,8 @@ export function longFunctionId(id) {
 
 /** The body of `res`, read no further than the bound. */
 async function boundedBytes(res, origin) {
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > MAX_RESPONSE_BYTES) {
-    await res.body?.cancel();
-    throw new Error(`${origin} answered with ${declared} bytes, more than ${MAX_RESPONSE_BYTES}`);
-  }
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel();
-      throw new Error(`${origin} answered with more than ${MAX_RESPONSE_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
+  const bytes = await boundedBody(res, MAX_RESPONSE_BYTES);
+  if (bytes === null) throw new Error(`${origin} answered with more than ${MAX_RESPONSE_BYTES} bytes`);
   return bytes;
 }
 
@@ -105,6 +83,11 @@ export class AptosNode {
       throw new NodeAnswerError(res.status, `the node answered ${res.status}${said}`);
     }
     return body;
+  }
+
+  /** GET / : the ledger's information, its chain id among it. */
+  ledgerInfo() {
+    return this.request('');
   }
 
   /** GET /transactions/by_hash/:hash; `hash` checked by the caller. */

@@ -49,6 +49,8 @@ async function checkAnchor(node, views, operator, nodeUrl, anchor, steps) {
     return null;
   };
   if (typeof anchor.tx !== 'string' || !TX_HASH.test(anchor.tx)) return fail('anchor transaction', `anchor.tx ${JSON.stringify(anchor.tx)} is not a transaction hash (0x and 64 lowercase hex digits)`);
+  const wrongChain = await nodeChainProblem(node, anchor.chain, nodeUrl);
+  if (wrongChain) return fail('anchor transaction', wrongChain);
   let tx;
   try {
     tx = await node.transactionByHash(anchor.tx);
@@ -84,8 +86,36 @@ async function checkAnchor(node, views, operator, nodeUrl, anchor, steps) {
     return fail('anchor view', `cannot call anchored_at: ${firstLine(err)}`);
   }
   if (at === 0n) return fail('anchor view', `the operator's module has no record of root ${anchor.root} by ${operator}`);
-  steps.push({ step: 'anchor view', ok: true, detail: `anchored_at(${operator}, root) = ${whenMs(at / 1000n)}` });
+  // The module is the operator's own code, which it may upgrade; the transaction's time is the chain's.
+  const committedUs = String(tx.timestamp);
+  if (String(at) !== committedUs) {
+    return fail('anchor view', `anchored_at(${operator}, root) says ${whenUs(at)}, but the transaction that recorded the root committed at ${whenUs(BigInt(/^[0-9]{1,20}$/.test(committedUs) ? committedUs : 0))}: the module does not keep the chain's time`);
+  }
+  steps.push({ step: 'anchor view', ok: true, detail: `anchored_at(${operator}, root) = ${whenMs(at / 1000n)}, the time the transaction committed` });
   return at;
+}
+
+/** The chain id a label names (aptos:mainnet, aptos:testnet, aptos:<id>), or null (aptos-chain.ts chainIdOfLabel). */
+function chainIdOfLabel(label) {
+  if (label === 'aptos:mainnet') return 1;
+  if (label === 'aptos:testnet') return 2;
+  const id = /^aptos:([1-9][0-9]{0,2})$/.exec(label)?.[1];
+  return id === undefined ? null : Number(id);
+}
+
+const chainLabel = (id) => (id === 1 ? 'aptos:mainnet' : id === 2 ? 'aptos:testnet' : `aptos:${id}`);
+
+/** Why the node cannot answer for the chain the anchor names, or null (on-chain-check.ts nodeChainProblem). */
+async function nodeChainProblem(node, anchorChain, nodeUrl) {
+  const wanted = chainIdOfLabel(anchorChain);
+  if (wanted === null) return null;
+  let id;
+  try {
+    id = Number((await node.ledgerInfo())?.chain_id);
+  } catch (err) {
+    return `cannot ask ${nodeUrl}: ${firstLine(err)}`;
+  }
+  return id === wanted ? null : `the node at ${nodeUrl} serves ${chainLabel(id)}, not ${anchorChain}, the chain the proof's anchor names`;
 }
 
 async function checkDeviceKey(views, operator, header, anchoredAtUs) {
@@ -103,6 +133,8 @@ async function checkDeviceKey(views, operator, header, anchoredAtUs) {
   }
   return { step, ...judgeKey(keys, { operator, device: header.device, key: header.key, createdMs: header.created, anchoredAtUs }) };
 }
+
+const whenUs = (us) => whenMs(us / 1000n);
 
 function sameAddress(a) {
   return typeof a === 'string' ? safe(() => longAddress(a)) : null;

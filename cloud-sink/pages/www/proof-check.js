@@ -6,9 +6,6 @@
 import { canonicalBytes } from './jcs.js';
 import { fromHex, leafHash, sha256, toHex, verifyInclusion } from './merkle.js';
 
-/** A proof is a few kilobytes; nothing honest comes near these (protocol/proof-input.ts). */
-export const MAX_PROOF_BYTES = 1 << 20;
-export const MAX_PROOF_DEPTH = 32;
 /** No tree this side of 2^64 leaves has a longer path. */
 export const MAX_PATH = 64;
 
@@ -35,39 +32,6 @@ export function isHex(s, bytes) {
 
 const isName = (s) => typeof s === 'string' && NAME.test(s);
 const isObject = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** The deepest nesting of objects and arrays in JSON text, read without recursion; stops past `limit`. */
-function jsonDepth(text, limit) {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > deepest) deepest = depth;
-      if (deepest > limit) return deepest;
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return deepest;
-}
-
-/** The proof in `bytes` (a Uint8Array), or why they are not one, bounded before they are parsed. */
-export function parseProofBytes(bytes) {
-  if (bytes.length > MAX_PROOF_BYTES) return { ok: false, problem: `is larger than ${MAX_PROOF_BYTES} bytes, which no proof is` };
-  const text = new TextDecoder().decode(bytes);
-  if (jsonDepth(text, MAX_PROOF_DEPTH) > MAX_PROOF_DEPTH) return { ok: false, problem: `nests deeper than ${MAX_PROOF_DEPTH} levels, which no proof does` };
-  try {
-    return { ok: true, proof: JSON.parse(text) };
-  } catch {
-    return { ok: false, problem: 'is not JSON' };
-  }
-}
 
 /** `clock` exactly as docs/spec/batches.md has it: {"synced", "source", "offsetMs"?}, nothing else. */
 function clockProblem(c) {
@@ -197,6 +161,23 @@ async function droppedProblem(pruned, proof) {
   return p;
 }
 
+/** What a proof whose links hold is a proof of: a seq (or a drop's seqs) of an epoch of a device. */
+function provedRecord(header, record, dropped) {
+  const seqs = dropped ? `seq ${dropped.first}..${dropped.last} (dropped)` : `seq ${record.seq}`;
+  return `${seqs} of epoch ${header.epoch ?? 1} of ${header.device}`;
+}
+
+/**
+ * Why the proof is not of the record asked for ({device, seq, epoch}, each optional), or null: a
+ * sink asked for seq 9 could otherwise answer with the honest proof of another seq, epoch or device.
+ */
+function askedProblem(asked, header, record, dropped) {
+  const seqHeld = asked.seq === undefined || (dropped ? dropped.first <= asked.seq && asked.seq <= dropped.last : record.seq === asked.seq);
+  if ((asked.device === undefined || asked.device === header.device) && (asked.epoch === undefined || asked.epoch === (header.epoch ?? 1)) && seqHeld) return null;
+  const wanted = [asked.seq !== undefined ? `seq ${asked.seq}` : 'a record', asked.epoch !== undefined ? `of epoch ${asked.epoch}` : '', asked.device !== undefined ? `of ${asked.device}` : ''];
+  return `the proof is of ${provedRecord(header, record, dropped)}, not of ${wanted.filter(Boolean).join(' ')} as asked`;
+}
+
 function anchorProblem(a) {
   if (!isObject(a)) return 'anchor is not an object';
   const unknown = Object.keys(a).find((k) => !ANCHOR_FIELDS.has(k));
@@ -237,7 +218,8 @@ export async function headerHash(header) {
 /**
  * The offline steps, cheapest signed thing first, up to the first that fails:
  * {ok, trusted, anchored, steps: [{step, ok, detail}]}. `deviceKey` is the key the auditor typed
- * (64 hex digits, any case), never one from the proof.
+ * (64 hex digits, any case), never one from the proof; `asked` the record the auditor asked the
+ * sink for ({device, seq, epoch}), which the proof must be of.
  */
 export async function checkProof(proof, opts = {}) {
   const steps = [];
@@ -285,6 +267,12 @@ export async function checkProof(proof, opts = {}) {
     if (typeof dp === 'string') return fail('dropped', dp);
     dropped = dp;
     steps.push({ step: 'dropped', ok: true, detail: `batch ${dropped.batch} (seq ${dropped.first}..${dropped.last}) was dropped by the device at its disk bound, as its signed gap record seq ${record.seq} says` });
+  }
+
+  if (opts.asked !== undefined) {
+    const problem = askedProblem(opts.asked, header, record, dropped);
+    if (problem) return fail('record asked', problem);
+    steps.push({ step: 'record asked', ok: true, detail: `the proof is of ${provedRecord(header, record, dropped)}, as asked` });
   }
 
   if (proof.anchor === undefined) return done(true, false);

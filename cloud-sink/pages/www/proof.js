@@ -2,11 +2,12 @@
 // it here, step by step, against the trust roots the auditor typed: the device key (proof-check.js)
 // and the operator's Aptos account, asked of the node the auditor chose, directly
 // (operator-check.js). The sink is only the messenger: the verdict is this page's.
-import { $, el, getJson } from './dom.js';
+import { $, el } from './dom.js';
 import { ACCOUNT, checkProofAgainstOperator } from './operator-check.js';
-import { checkProof, isHex, parseProofBytes } from './proof-check.js';
+import { checkProof, isHex } from './proof-check.js';
+import { parseProofBytes, proofFromResponse } from './proof-input.js';
 
-const ALL_STEPS = ['shape', 'header', 'batch signature', 'given key', 'record', 'record in batch', 'anchor', 'batch in anchor',
+const ALL_STEPS = ['shape', 'header', 'batch signature', 'given key', 'record', 'record in batch', 'dropped', 'record asked', 'anchor', 'batch in anchor',
   'anchor transaction', 'anchor sender', 'anchor call', 'anchor view', 'device key'];
 /** What the auditor typed, kept in this tab only across the reload that opens the page for a node. */
 const TYPED_ROOTS = 'fieldproof.proof.roots';
@@ -66,12 +67,13 @@ function pending(step, name, detail) {
   return el('li', { class: 'unchecked', 'data-step': step }, el('span', { class: 'name', text: name }), el('span', { class: 'detail', text: detail }));
 }
 
-async function check(proof, source) {
+/** `asked`: the record asked of the sink, which the proof must be of; none for a file. */
+async function check(proof, source, asked) {
   const roots = typedRoots();
   if (roots === null) return;
   const { deviceKey, account, node } = roots;
   $('source').textContent = source;
-  const offline = await checkProof(proof, deviceKey === undefined ? {} : { deviceKey });
+  const offline = await checkProof(proof, { ...(deviceKey === undefined ? {} : { deviceKey }), ...(asked === undefined ? {} : { asked }) });
   const steps = offline.steps;
   if (offline.ok && account !== undefined) steps.push(...(await checkProofAgainstOperator(proof, { anchorAccount: account, aptosNode: node })));
   const ok = steps.every((s) => s.ok);
@@ -142,12 +144,18 @@ async function fetchProof(event) {
     refuse('give a device, a seq and an epoch (positive integers; epoch 1 when none is given)');
     return;
   }
-  const { status, body } = await getJson(`/v1/proofs/${encodeURIComponent(device)}/${seq}${epoch === '1' ? '' : `?epoch=${epoch}`}`);
-  if (status !== 200) {
-    refuse(`the sink has no proof: ${body.error ?? status}`);
+  const res = await fetch(`/v1/proofs/${encodeURIComponent(device)}/${seq}${epoch === '1' ? '' : `?epoch=${epoch}`}`, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+  const answer = await proofFromResponse(res);
+  if (res.status !== 200) {
+    refuse(`the sink has no proof: ${(answer.ok && typeof answer.proof?.error === 'string' && answer.proof.error) || res.status}`);
     return;
   }
-  await check(body, `proof of seq ${seq}${epoch === '1' ? '' : ` of epoch ${epoch}`} of ${device}, as this sink served it`);
+  if (!answer.ok) {
+    refuse(`the sink's answer ${answer.problem}`);
+    return;
+  }
+  // The sink chose what to answer: the proof must be of the record asked for, not of another that also holds.
+  await check(answer.proof, `proof of seq ${seq}${epoch === '1' ? '' : ` of epoch ${epoch}`} of ${device}, as this sink served it`, { device, seq: Number(seq), epoch: Number(epoch) });
 }
 
 async function readFile(file) {
