@@ -258,8 +258,10 @@ export class HttpApi {
     if (!fleet || typeof device !== 'string') return;
     const now = Date.now();
     if (reply.status !== 200) fleet.noteRefused(device, String(reply.body.code));
+    // Only a batch stored now shows that the device itself sent it: a duplicate's header is public
+    // (every proof and head answer carries one), so anyone may send it again with a backlog of
+    // their choosing, to hide a device that falls behind or to make one look behind.
     else if (reply.body.status === 'stored' && reply.header) fleet.noteStored(reply.header, now, backlog);
-    else fleet.noteBacklog(device, backlog, now);
   }
 
   /** The answer to a batch, or null when the request was answered (or dropped) on the way. */
