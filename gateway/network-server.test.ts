@@ -140,6 +140,21 @@ describe('LoRaWAN network server over real UDP', () => {
     assert.equal(node.decodeDownlink(d.phy).ack, true);
   }));
 
+  it('answers an uplink heard off the plan\'s band or data rates in RX2, never on the channel the rxpk names', () => withGateway(async (g) => {
+    const fwd = await g.forwarder();
+    const node = SimulatedNode.abp(ABP);
+    // A recorded confirmed frame, sent again with made-up radio metadata: 902.3 MHz is US915's,
+    // SF7BW500 no EU868 rate. The gateway would transmit the ACK wherever RX1 said.
+    const offPlan = [{ freq: 902.3, datr: 'SF10BW125' }, { freq: 868.1, datr: 'SF7BW500' }, { freq: 433.175, datr: 'SF5BW125' }];
+    for (const [i, radio] of offPlan.entries()) {
+      await fwd.uplink(node.uplink(lpp(TEMP_27_2), { confirmed: true }), { ...radio, tmst: 1_000_000 * (i + 1) });
+      const d = await fwd.nextDownlink(3000);
+      assert.deepEqual([d.txpk.freq, d.txpk.datr, d.txpk.tmst], [869.525, 'SF12BW125', 1_000_000 * (i + 1) + 2_000_000], JSON.stringify(radio));
+      assert.equal(node.decodeDownlink(d.phy).ack, true);
+    }
+    assert.equal(await metricValue(g.metrics, 'fieldproof_gateway_downlinks_total', { kind: 'ack', result: 'uplink_off_plan' }), 3);
+  }));
+
   it('falls back to RX2 when the gateway refuses the RX1 downlink', () => withGateway(async (g) => {
     let refused = 0;
     const fwd = await g.forwarder(GW1, { txAckError: (txpk) => (txpk.freq === 869.525 ? 'NONE' : (refused++, 'TOO_LATE')) });
