@@ -126,6 +126,7 @@ describe('JavaScript codecs in the isolated engine', () => {
       [8, (o) => !o.ok && o.reason === 'out_of_memory', 'tries to hold 130 MiB'],
       [9, (o) => !o.ok && o.reason === 'timeout', 'throws an object whose message getter loops'],
       [10, (o) => o.ok, 'locks the global object'],
+      [11, (o) => !o.ok && o.reason === 'threw' && /not the codec's to call/.test(o.error), 'calls the harness from inside a request to reset its budget'],
     ];
     for (const [attack, check, what] of expect) {
       const [hit, after] = await codec.decodeBatch([up([attack]), up([42])]);
