@@ -6,7 +6,9 @@ import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { Client, request } from 'undici';
 import { generateKey } from '../protocol/signature.ts';
-import { signBatch, signHeader } from '../protocol/batch.ts';
+import { headerHash, signBatch, signHeader } from '../protocol/batch.ts';
+import { restartRecord } from '../protocol/restart.ts';
+import { MAX_PENDING_RESTARTS } from '../cloud-sink/restart-gate.ts';
 import { MAX_EQUIVOCATION_REPORTS } from '../cloud-sink/ingest.ts';
 import { sinkConfig, type SinkConfigInput } from '../cloud-sink/config.ts';
 import { gzipBomb } from '../bench/hostile/bombs.ts';
@@ -326,5 +328,21 @@ describe('sink: a device key that keeps equivocating', () => {
     assert.match(text, new RegExp(`^fieldproof_sink_equivocations_total ${offers}$`, 'm'));
     assert.match(text, /^fieldproof_sink_equivocation_reports_not_kept_total 8$/m);
     assert.equal((await postJson(sink.url, chain[1]!)).status, 200);
+  });
+
+  it('notes a bounded number of restarts waiting for an admin, however many epochs the key asks for', async () => {
+    const held = makeChain('site-e', key, 2, 3)[1]!.header;
+    const from = { epoch: 1, batch: held.batch, hash: headerHash(held) };
+    const ask = (epoch: number) => postJson(sink.url, signBatch('site-e', key, 1, [restartRecord('site-e', epoch, 'operator', from, 0, 1)], from.hash, 2, epoch));
+    for (let epoch = 2; epoch < 2 + MAX_PENDING_RESTARTS; epoch++) assert.equal((await ask(epoch)).body.code, 'restart_pending');
+    for (let epoch = 2 + MAX_PENDING_RESTARTS; epoch < 6 + MAX_PENDING_RESTARTS; epoch++) {
+      const r = await ask(epoch);
+      assert.deepEqual([r.status, r.body.code], [409, 'too_many_restarts']);
+    }
+    assert.equal((await ask(3)).body.code, 'restart_pending', 'one that waits already may be offered again');
+    const listed = await getJson(`${sink.url}/v1/restarts?device=site-e`, { authorization: 'Bearer admin-token-0123456789' });
+    assert.equal((listed.body.restarts as unknown[]).length, MAX_PENDING_RESTARTS);
+    const text = (await getJson(`${sink.url}/metrics`)).body.text as string;
+    assert.match(text, /^fieldproof_sink_restarts_total\{outcome="too_many"\} 4$/m);
   });
 });
