@@ -62,8 +62,8 @@ export class RestartGate {
     const r = first as RestartRecord;
     const waiting = (await this.deps.store.restarts(header.device)).filter((w) => w.acceptedAt === null);
     if (waiting.length >= MAX_PENDING_RESTARTS && !waiting.some((w) => w.epoch === r.epoch)) {
+      // counted here; logged, throttled, with the sink's other refusals
       this.restarts.inc({ outcome: 'too_many' });
-      this.deps.log.warn({ device: header.device, epoch: r.epoch, waiting: waiting.length }, 'restart refused: too many wait for an admin');
       return {
         kind: 'refuse', status: 409, code: 'too_many_restarts',
         error: `${waiting.length} restarts of ${header.device} wait for an admin already (epochs ${waiting.map((w) => w.epoch).join(', ')}); epoch ${r.epoch} is not noted`,
