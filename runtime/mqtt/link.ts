@@ -85,7 +85,8 @@ export class MqttLink {
     const client = mqtt.connect(this.d.url, { ...options, reconnectPeriod: 0 });
     this.client = client;
     const sizes = new IncomingPacketSizes(MAX_INCOMING_PACKET_BYTES);
-    client.stream.on('data', (chunk: Buffer) => {
+    // the transport's bytes (TCP, TLS or WebSocket), which the client's parser reads too
+    client.stream?.on('data', (chunk: Buffer) => {
       const over = sizes.feed(chunk);
       if (over === null) return;
       this.d.onOversized?.(over);
