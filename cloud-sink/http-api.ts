@@ -181,7 +181,9 @@ export class HttpApi {
       const device = deviceParam(parts[2]!);
       const seq = Number(parts[3]);
       if (!Number.isSafeInteger(seq) || seq < 1) throw new HttpError(400, 'usage: GET /v1/proofs/DEVICE/SEQ[?epoch=N] with SEQ a positive integer', 'bad_query');
-      const p = await this.proofSlots.run(() => deps.proofs.proof(device, seq, epochParam(url)));
+      // a client that left while its request waited for a slot gets no proof built
+      const p = await this.proofSlots.run(async () => (req.socket.destroyed ? null : deps.proofs.proof(device, seq, epochParam(url))));
+      if (p === null) return;
       return p.ok ? send(res, 200, p.proof) : send(res, p.status, { error: p.error, code: p.code });
     }
     if (method === 'GET' && parts[0] === 'v1' && parts[1] === 'reports' && parts.length === 3) {

@@ -65,7 +65,12 @@ export class EpochRoutes {
       const answer = { device, epoch, batch, hash: row.hash, header: row.header };
       const receipt = receipts.sign({ device, batch, header: row.hash, pruned: row.pruned });
       if (url.searchParams.get('records') !== 'true') send(res, 200, { ...answer, receipt });
-      else await this.recordReads.run(async () => send(res, 200, { ...answer, lines: await store.records(device, batch, epoch), receipt }));
+      // a client that left while its request waited for a slot gets nothing read
+      else {
+        await this.recordReads.run(async () => {
+          if (!req.socket.destroyed) send(res, 200, { ...answer, lines: await store.records(device, batch, epoch), receipt });
+        });
+      }
       return true;
     }
     if (method === 'GET' && url.pathname === '/v1/restarts') {
