@@ -52,6 +52,12 @@ function oversizedRecord(lines: readonly string[]): string | null {
 
 /** devices whose last stored batch is remembered; beyond it the memory starts again (the store is asked meanwhile) */
 const MAX_LAST_STORED = 100_000;
+/**
+ * Equivocation reports kept per chain of a device. One proves the device signed two batches under
+ * one number; a key that signs them without end (stolen, or broken firmware) would otherwise cost a
+ * synced write, a log line and a row that every fleet view reads back, per offer.
+ */
+export const MAX_EQUIVOCATION_REPORTS = 32;
 
 /** A batch's records checked against its header: what the stores keep of them, and what the restart gate needs. */
 interface CheckedBatch {
@@ -101,6 +107,7 @@ export class Ingest {
       records: counter(reg, 'fieldproof_sink_records_stored_total', 'Records stored'),
       refused: counter(reg, 'fieldproof_sink_refused_total', 'Batches refused, by reason', ['reason']),
       equivocations: counter(reg, 'fieldproof_sink_equivocations_total', 'Different batches offered under a number already held'),
+      equivocationsNotKept: counter(reg, 'fieldproof_sink_equivocation_reports_not_kept_total', `Equivocations not kept as reports: their chain has ${MAX_EQUIVOCATION_REPORTS} already`),
       timeFlags: counter(reg, 'fieldproof_sink_time_flags_total', 'Batches stored with a flag on their time: future, backwards, unsynced (device clock not synchronised)', ['flag']),
       verifySeconds: histogram(reg, 'fieldproof_sink_verify_seconds', 'Time to verify one batch', [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5]),
       // the database's (or LevelDB's) part of accepting a batch: bench fleet divides its sum by the time to acceptance
@@ -326,8 +333,12 @@ export class Ingest {
       case 'equivocation': {
         this.m.equivocations.inc();
         // One report per conflicting pair: a device that offers the same batch again adds nothing.
-        const isNew = await this.deps.store.reportEquivocation({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt });
-        if (isNew) this.deps.log.error({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash }, 'device equivocates: a different batch under a number already held');
+        const kept = await this.deps.store.reportEquivocation({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash, offeredHeader: header, reportedAt: receivedAt }, MAX_EQUIVOCATION_REPORTS);
+        if (kept === 'new') this.deps.log.error({ ...ids, epoch, storedHash: outcome.storedHash, offeredHash: hash }, 'device equivocates: a different batch under a number already held');
+        if (kept === 'full') {
+          this.m.equivocationsNotKept.inc();
+          this.logThrottle.warn('equivocation_reports_full', { ...ids, epoch, offeredHash: hash, kept: MAX_EQUIVOCATION_REPORTS }, 'device keeps equivocating; this offer is refused and counted but not kept as a report');
+        }
         return this.refuse(409, 'equivocation', `batch ${header.batch} of ${header.device} differs from the batch already held under that number; reported`, { ...ids, storedHash: outcome.storedHash });
       }
       case 'out_of_order':

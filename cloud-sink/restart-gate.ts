@@ -15,7 +15,14 @@ import type { DecodedBatch } from './wire/errors.ts';
 
 export type EpochVerdict =
   | { kind: 'current' }
-  | { kind: 'refuse'; status: number; code: 'restart_pending' | 'epoch_closed' | 'bad_restart'; error: string };
+  | { kind: 'refuse'; status: number; code: 'restart_pending' | 'epoch_closed' | 'bad_restart' | 'too_many_restarts'; error: string };
+
+/**
+ * Restarts of one device that may wait for an admin at once. A device that restarts again while
+ * one waits asks for the same epoch (which replaces it); epoch numbers are the device's choice,
+ * though, so a key that signs restart batches for epoch after epoch would add a row each.
+ */
+export const MAX_PENDING_RESTARTS = 8;
 
 export interface RestartGateDeps {
   store: SinkStore;
@@ -53,6 +60,15 @@ export class RestartGate {
       return { kind: 'refuse', status: 422, code: 'bad_restart', error: `epoch ${epochOf(header)} of ${header.device}: ${problem}` };
     }
     const r = first as RestartRecord;
+    const waiting = (await this.deps.store.restarts(header.device)).filter((w) => w.acceptedAt === null);
+    if (waiting.length >= MAX_PENDING_RESTARTS && !waiting.some((w) => w.epoch === r.epoch)) {
+      // counted here; logged, throttled, with the sink's other refusals
+      this.restarts.inc({ outcome: 'too_many' });
+      return {
+        kind: 'refuse', status: 409, code: 'too_many_restarts',
+        error: `${waiting.length} restarts of ${header.device} wait for an admin already (epochs ${waiting.map((w) => w.epoch).join(', ')}); epoch ${r.epoch} is not noted`,
+      };
+    }
     const noted = await this.deps.store.noteRestart({
       device: header.device, epoch: r.epoch, reason: r.reason, from: r.from, ts: r.ts, rejournaled: r.rejournaled, header,
       seenAt: this.deps.now(), acceptedAt: null,

@@ -8,7 +8,7 @@ import type { Component, DaemonServices, StatusBoard } from '../kernel/component
 import { ConfigError } from '../kernel/config/errors.ts';
 import { CayenneLppCodec } from './codecs/cayenne-lpp.ts';
 import type { Codec } from './codecs/codec.ts';
-import { CodecEngine } from './codecs/engine/host.ts';
+import { CodecEngine, DEFAULT_ENGINE_MEMORY_BYTES } from './codecs/engine/host.ts';
 import { CodecLoadError, JsCodec } from './codecs/js-codec.ts';
 import { parseListen, resolveCodecs, type GatewayConfig } from './config.ts';
 import { LorawanNetworkServer } from './network-server.ts';
@@ -52,7 +52,9 @@ export class GatewayComponent implements Component {
       // JavaScript codecs get an engine of their own (a worker thread); Cayenne LPP needs none.
       const refs = resolveCodecs(config, this.deps.configFile);
       if ([...refs.values()].some((r) => r.kind === 'file')) {
-        this.engine = new CodecEngine({ log: log.child({ part: 'codec-engine' }) });
+        // the engine's ceiling leaves room for a codec at its own limit beside the others
+        const MiB = 1024 * 1024;
+        this.engine = new CodecEngine({ log: log.child({ part: 'codec-engine' }), memoryMaxBytes: Math.max(DEFAULT_ENGINE_MEMORY_BYTES, (2 * config.codecMemoryMiB + 64) * MiB) });
         await this.engine.start();
       }
     }

@@ -67,7 +67,13 @@ export class DownlinkScheduler {
     // RX1 follows the uplink's channel; an FSK uplink (numeric datr) or one off the plan's channels
     // gets its answer in RX2, which is LoRa in every plan here.
     let ch: Channel | null = null;
-    if (window === 'rx1' && typeof d.rx.datr === 'string') ch = region.rx1({ freq: d.rx.freq, datr: d.rx.datr });
+    if (window === 'rx1' && typeof d.rx.datr === 'string') {
+      ch = region.rx1({ freq: d.rx.freq, datr: d.rx.datr });
+      if (!ch) {
+        this.deps.downlinks.inc({ kind: d.kind, result: 'uplink_off_plan' });
+        this.deps.warn.warn('off_plan', { gateway: d.gateway, device: d.deviceId, freq: d.rx.freq, datr: d.rx.datr, region: region.name }, 'an uplink off the region\'s channels is answered in RX2, not on its own channel');
+      }
+    }
     if (!ch) {
       ch = region.rx2;
       window = 'rx2';

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { silentLogger } from '../kernel/log.ts';
+import { Registry } from '../kernel/metrics.ts';
+import { CayenneLppCodec } from './codecs/cayenne-lpp.ts';
+import { LorawanNetworkServer, MAX_RETRANSMISSION_ACKS } from './network-server.ts';
+import type { RxPacket, TxPacket } from './semtech/packets.ts';
+import { SessionStore } from './session-store.ts';
 import { SimulatedNode } from './simulator.ts';
 import { ABP, GatewayFixture, GW1, GW2, OTAA, testGatewayConfig } from './testdata/gateway-fixture.ts';
 import { metricValue, waitFor } from './testdata/wait.ts';
@@ -140,6 +146,21 @@ describe('LoRaWAN network server over real UDP', () => {
     assert.equal(node.decodeDownlink(d.phy).ack, true);
   }));
 
+  it('answers an uplink heard off the plan\'s band or data rates in RX2, never on the channel the rxpk names', () => withGateway(async (g) => {
+    const fwd = await g.forwarder();
+    const node = SimulatedNode.abp(ABP);
+    // A recorded confirmed frame, sent again with made-up radio metadata: 902.3 MHz is US915's,
+    // SF7BW500 no EU868 rate. The gateway would transmit the ACK wherever RX1 said.
+    const offPlan = [{ freq: 902.3, datr: 'SF10BW125' }, { freq: 868.1, datr: 'SF7BW500' }, { freq: 433.175, datr: 'SF5BW125' }];
+    for (const [i, radio] of offPlan.entries()) {
+      await fwd.uplink(node.uplink(lpp(TEMP_27_2), { confirmed: true }), { ...radio, tmst: 1_000_000 * (i + 1) });
+      const d = await fwd.nextDownlink(3000);
+      assert.deepEqual([d.txpk.freq, d.txpk.datr, d.txpk.tmst], [869.525, 'SF12BW125', 1_000_000 * (i + 1) + 2_000_000], JSON.stringify(radio));
+      assert.equal(node.decodeDownlink(d.phy).ack, true);
+    }
+    assert.equal(await metricValue(g.metrics, 'fieldproof_gateway_downlinks_total', { kind: 'ack', result: 'uplink_off_plan' }), 3);
+  }));
+
   it('falls back to RX2 when the gateway refuses the RX1 downlink', () => withGateway(async (g) => {
     let refused = 0;
     const fwd = await g.forwarder(GW1, { txAckError: (txpk) => (txpk.freq === 869.525 ? 'NONE' : (refused++, 'TOO_LATE')) });
@@ -267,4 +288,38 @@ describe('LoRaWAN network server over real UDP', () => {
     await waitFor('the count', async () => (await uplinks(g, 'unknown_devaddr')) === 1);
     assert.equal(g.readings.length, 0);
   }));
+});
+
+describe('LoRaWAN network server, on the receive times the test gives it', () => {
+  it('acknowledges a confirmed frame sent again as often as a node retransmits, and a recording replayed beyond that not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fieldproof-ns-'));
+    const store = new SessionStore(dir, silentLogger());
+    await store.open();
+    const metrics = new Registry();
+    const sent: TxPacket[] = [];
+    const config = testGatewayConfig();
+    const server = new LorawanNetworkServer({
+      config, devices: config.devices.map((d) => ({ config: d, codec: new CayenneLppCodec() })), store, metrics, log: silentLogger(),
+      emit: () => {}, downlink: { sendDownlink: (_gw, txpk) => (sent.push(txpk), sent.length) },
+    });
+    await server.start();
+    try {
+      const node = SimulatedNode.abp(ABP);
+      const data = node.uplink(lpp(TEMP_27_2), { confirmed: true }).toString('base64');
+      // The first reception, then the same frame every 2 s: a node retransmitting, then someone
+      // who recorded it sending it on and on, each copy past the dedup window.
+      const heardAt = (i: number) => [{ gateway: GW1, receivedAt: 1_000_000 + i * 2000, rx: { tmst: i * 1_000_000, freq: 868.1, datr: 'SF7BW125', modu: 'LORA', rssi: -80, lsnr: 5, stat: 1, data } satisfies RxPacket }];
+      for (let i = 0; i <= MAX_RETRANSMISSION_ACKS + 5; i++) server.handleUplinks(heardAt(i));
+      assert.equal(sent.length, 1 + MAX_RETRANSMISSION_ACKS, 'one ACK and one for each retransmission a node makes');
+      assert.ok(sent.every((tx) => node.decodeDownlink(Buffer.from(tx.data, 'base64')).ack));
+      assert.equal(await metricValue(metrics, 'fieldproof_gateway_uplinks_total', { result: 'retransmission_limit' }), 5);
+      // the node's next frame is acknowledged as ever
+      server.handleUplinks([{ ...heardAt(20)[0]!, rx: { ...heardAt(20)[0]!.rx, data: node.uplink(lpp(TEMP_27_2), { confirmed: true }).toString('base64') } }]);
+      assert.equal(sent.length, 2 + MAX_RETRANSMISSION_ACKS);
+    } finally {
+      await server.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

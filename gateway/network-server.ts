@@ -32,6 +32,12 @@ import { UplinkDecoder, type DecodeItem } from './uplink-decoder.ts';
 
 /** Copies of one frame arriving within this long of the first are the same reception, not a retransmission. */
 export const DEDUP_WINDOW_MS = 1500;
+/**
+ * ACKs sent again for one confirmed frame. A LoRaWAN 1.0.x node sends a confirmed frame at most 8
+ * times; anyone who recorded one over the air can send it on for ever (its MIC holds), and each ACK
+ * is a transmission of the site's gateway, whose airtime its duty cycle limits for every node.
+ */
+export const MAX_RETRANSMISSION_ACKS = 7;
 /** Status updates for a device that only counted more readings go out at most this often. */
 const STATUS_INTERVAL_MS = 5000;
 
@@ -57,6 +63,8 @@ interface Device {
   crypto: SessionCrypto | null;
   status: DriverStatus;
   statusSentAt: number;
+  /** ACKs sent again for the session's last frame (reset by the next frame) */
+  reAcks: number;
 }
 
 export class LorawanNetworkServer implements DownlinkService {
@@ -135,6 +143,7 @@ export class LorawanNetworkServer implements DownlinkService {
         crypto: null,
         status: { id: config.id, kind: 'lorawan', state: 'starting', readings: 0, errors: 0 },
         statusSentAt: 0,
+        reAcks: 0,
       };
       let session = stored.get(config.id) ?? null;
       if (config.activation === 'abp') {
@@ -234,6 +243,12 @@ export class LorawanNetworkServer implements DownlinkService {
         // our ACK did not reach it: acknowledge again, store nothing.
         if (frame.confirmed && s.lastUplinkAt !== null && heard.receivedAt - s.lastUplinkAt > DEDUP_WINDOW_MS) {
           s.lastUplinkAt = heard.receivedAt;
+          if (device.reAcks >= MAX_RETRANSMISSION_ACKS) {
+            this.m.uplinks.inc({ result: 'retransmission_limit' });
+            this.warn.warn(`retransmissions:${device.config.id}`, { device: device.config.id, fCnt: s.fCntUp, acked: MAX_RETRANSMISSION_ACKS + 1 }, 'a confirmed frame sent again after its ACKs ran out (a recording replayed?): not acknowledged again');
+            return;
+          }
+          device.reAcks++;
           this.answer(device, heard, true, false);
         }
       } else this.refuse(device, 'replay', frame);
@@ -253,6 +268,7 @@ export class LorawanNetworkServer implements DownlinkService {
     s.fCntUp = fCnt32;
     s.lastMic = frame.mic;
     s.lastUplinkAt = heard.receivedAt;
+    device.reAcks = 0;
     this.deps.store.markDirty(s);
     this.accepted.inc();
     // A confirmed downlink sent after the previous uplink is acknowledged (or not) by this one.

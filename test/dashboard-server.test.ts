@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import { deviceConfigSchema, resolveDeviceConfig } from '../app/config/device-co
 import { Daemon } from '../app/daemon.ts';
 import { silentLogger } from '../kernel/log.ts';
 import type { LiveMessage, StatusSnapshot } from '../runtime/http/dashboard-feed.ts';
+import { MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT } from '../runtime/http/server.ts';
 
 interface Reply {
   status: number;
@@ -234,6 +236,50 @@ describe('local HTTP with a token', () => {
     const { ws, messages } = await openLive(ctx.port, { Cookie: cookie });
     await waitFor('snapshot', () => messages.find((m) => m.type === 'snapshot'));
     ws.close();
+  });
+});
+
+describe('local HTTP against a host that opens connections and says nothing', () => {
+  let ctx: Awaited<ReturnType<typeof startDaemon>>;
+  const held: Socket[] = [];
+  before(async () => {
+    ctx = await startDaemon({ listen: '127.0.0.1:0', token: 'correct-horse-battery-staple' });
+  });
+  after(async () => {
+    for (const s of held) s.destroy();
+    await ctx.daemon.stop();
+    await rm(ctx.dir, { recursive: true, force: true });
+  });
+
+  /** A connection that sends nothing; resolves once open, with whether the server closed it at once. */
+  const idle = (localAddress: string) => new Promise<{ socket: Socket; closed: Promise<boolean> }>((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: ctx.port, localAddress }, () => {
+      held.push(socket);
+      resolve({ socket, closed: new Promise((r) => { socket.once('close', () => r(true)); setTimeout(() => r(false), 1000).unref(); }) });
+    });
+    socket.on('error', () => undefined);
+  });
+
+  it('takes 32 from one address and 256 in all, closes the rest at once, counts them, and keeps its file descriptors', async () => {
+    // each connection is a file descriptor the journal, the gateway and the uplink need as well
+    const first = await Promise.all(Array.from({ length: MAX_CONNECTIONS_PER_CLIENT + 1 }, () => idle('127.0.0.2')));
+    assert.deepEqual((await Promise.all(first.map((c) => c.closed))).filter(Boolean).length, 1, 'the one over the per-address limit');
+    for (let a = 3; held.filter((s) => !s.destroyed).length < MAX_CONNECTIONS; a++) {
+      await Promise.all(Array.from({ length: Math.min(MAX_CONNECTIONS_PER_CLIENT, MAX_CONNECTIONS - held.filter((s) => !s.destroyed).length) }, () => idle(`127.0.0.${a}`)));
+    }
+    const over = await idle('127.0.0.200');
+    assert.equal(await over.closed, true, 'the one over the limit in all');
+    for (const s of held.splice(0)) s.destroy();
+    // the server sees the connections close a moment later
+    let metrics: Reply | null = null;
+    for (let i = 0; i < 100 && metrics?.status !== 200; i++) {
+      metrics = await get(ctx.port, '/metrics', { Authorization: 'Bearer correct-horse-battery-staple' }).catch(() => null);
+      if (metrics?.status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(metrics?.status, 200);
+    assert.match(metrics.body, /fieldproof_http_rejected_total\{reason="client_connections"\} 1/);
+    // (and any of the tries above that came while the server still counted the closed ones)
+    assert.match(metrics!.body, /fieldproof_http_rejected_total\{reason="connections"\} [1-9]/);
   });
 });
 

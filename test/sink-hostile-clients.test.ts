@@ -6,7 +6,10 @@ import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { Client, request } from 'undici';
 import { generateKey } from '../protocol/signature.ts';
-import { signHeader } from '../protocol/batch.ts';
+import { headerHash, signBatch, signHeader } from '../protocol/batch.ts';
+import { restartRecord } from '../protocol/restart.ts';
+import { MAX_PENDING_RESTARTS } from '../cloud-sink/restart-gate.ts';
+import { MAX_EQUIVOCATION_REPORTS } from '../cloud-sink/ingest.ts';
 import { sinkConfig, type SinkConfigInput } from '../cloud-sink/config.ts';
 import { gzipBomb } from '../bench/hostile/bombs.ts';
 import { rawRequest, sendRaw, type RawAnswer, type RawPiece } from '../bench/hostile/raw-client.ts';
@@ -290,5 +293,56 @@ describe('sink: what a client can hold', () => {
     for (const reason of ['client_requests', 'server_requests', 'timeout', 'client_connections', 'bad_url']) {
       assert.ok(await metric(s.sink.url, 'fieldproof_sink_http_refused_total', `reason="${reason}"`) >= 1, reason);
     }
+  });
+});
+
+describe('sink: a device key that keeps equivocating', () => {
+  const key = generateKey();
+  const tmp = tempDir();
+  let sink: Sink;
+  before(async () => {
+    sink = new Sink(sinkConfig({ listen: '127.0.0.1:0', dataDir: tmp.dir, adminToken: 'admin-token-0123456789', devices: [{ id: 'site-e', key: key.public }] }));
+    await sink.start();
+  });
+  after(async () => {
+    await sink.stop();
+    tmp.cleanup();
+  });
+
+  it('keeps a bounded number of its reports, refuses and counts every offer, and still takes its next batch', async () => {
+    // A stolen key (or broken firmware) signs batch 1 again and again, a millisecond apart: each a
+    // new conflicting pair. Kept, each would be a synced write, a log line and a row every fleet
+    // view reads back, without end.
+    const chain = makeChain('site-e', key, 2, 3);
+    assert.equal((await postJson(sink.url, chain[0]!)).status, 200);
+    const offers = MAX_EQUIVOCATION_REPORTS + 8;
+    for (let i = 1; i <= offers; i++) {
+      const twin = signBatch('site-e', key, 1, chain[0]!.records, '0'.repeat(64), chain[0]!.header.created + i);
+      const r = await postJson(sink.url, twin);
+      assert.deepEqual([r.status, r.body.code], [409, 'equivocation']);
+    }
+    const reports = await getJson(`${sink.url}/v1/equivocations`, { authorization: 'Bearer admin-token-0123456789' });
+    assert.equal((reports.body.equivocations as unknown[]).length, MAX_EQUIVOCATION_REPORTS);
+    assert.equal((await getJson(`${sink.url}/v1/fleet`)).body.devices instanceof Array, true);
+    const text = (await getJson(`${sink.url}/metrics`)).body.text as string;
+    assert.match(text, new RegExp(`^fieldproof_sink_equivocations_total ${offers}$`, 'm'));
+    assert.match(text, /^fieldproof_sink_equivocation_reports_not_kept_total 8$/m);
+    assert.equal((await postJson(sink.url, chain[1]!)).status, 200);
+  });
+
+  it('notes a bounded number of restarts waiting for an admin, however many epochs the key asks for', async () => {
+    const held = makeChain('site-e', key, 2, 3)[1]!.header;
+    const from = { epoch: 1, batch: held.batch, hash: headerHash(held) };
+    const ask = (epoch: number) => postJson(sink.url, signBatch('site-e', key, 1, [restartRecord('site-e', epoch, 'operator', from, 0, 1)], from.hash, 2, epoch));
+    for (let epoch = 2; epoch < 2 + MAX_PENDING_RESTARTS; epoch++) assert.equal((await ask(epoch)).body.code, 'restart_pending');
+    for (let epoch = 2 + MAX_PENDING_RESTARTS; epoch < 6 + MAX_PENDING_RESTARTS; epoch++) {
+      const r = await ask(epoch);
+      assert.deepEqual([r.status, r.body.code], [409, 'too_many_restarts']);
+    }
+    assert.equal((await ask(3)).body.code, 'restart_pending', 'one that waits already may be offered again');
+    const listed = await getJson(`${sink.url}/v1/restarts?device=site-e`, { authorization: 'Bearer admin-token-0123456789' });
+    assert.equal((listed.body.restarts as unknown[]).length, MAX_PENDING_RESTARTS);
+    const text = (await getJson(`${sink.url}/metrics`)).body.text as string;
+    assert.match(text, /^fieldproof_sink_restarts_total\{outcome="too_many"\} 4$/m);
   });
 });

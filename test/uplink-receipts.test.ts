@@ -17,6 +17,7 @@ import { loadKeyFile } from '../kernel/key-file.ts';
 import { Registry } from '../kernel/metrics.ts';
 import { Journal } from '../runtime/journal/journal.ts';
 import { uplinkSchema, type UplinkConfigInput } from '../runtime/uplink/config.ts';
+import { MAX_ANSWER_BYTES } from '../runtime/uplink/sink-client.ts';
 import { PIN_FILE } from '../runtime/uplink/sink-trust.ts';
 import { Uplink } from '../runtime/uplink/uplink.ts';
 import { tempDir } from './support/sink.ts';
@@ -239,6 +240,42 @@ describe('receipts', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.match(r.stderr, /uplink\.url.*https:\/\//);
+  });
+});
+
+describe('a sink that answers without end', () => {
+  it('is read to MAX_ANSWER_BYTES at most: counted, nothing deleted, asked again later', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const key = generateKey();
+    const j = await journalWith(join(tmp.dir, 'dev'), key, 100);
+    // Whatever answers at the sink's address: a 200 whose body never ends.
+    const sent: number[] = [];
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let bytes = 0;
+      const more = () => {
+        while (!res.destroyed && res.write(chunk)) bytes += chunk.length;
+      };
+      res.on('drain', more);
+      res.on('close', () => sent.push(bytes));
+      more();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    const metrics = new Registry();
+    const up = uplink(j, join(tmp.dir, 'dev'), { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, sinkKey: generateKey().public }, metrics);
+    await up.start();
+    const errors = async () => (await metrics.getSingleMetric('fieldproof_uplink_errors_total')!.get()).values.find((v) => v.labels.reason === 'answer_too_large')?.value ?? 0;
+    for (const until = Date.now() + 10_000; (await errors()) < 2;) {
+      assert.ok(Date.now() < until, 'no answer_too_large counted');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await up.stop();
+    assert.ok(sent.length >= 2 && sent.every((b) => b < MAX_ANSWER_BYTES + 8 * 1024 * 1024), `bytes sent before the device hung up: ${sent.join(', ')}`);
+    assert.equal(j.stats().ackedBatch, 0, 'nothing deleted');
   });
 });
 

@@ -34,7 +34,46 @@ export const deviceConfigSchema = z.strictObject({
   sparkplug: sparkplugSchema.optional(),
   /** readings as JSON telemetry to AWS IoT Core and/or Azure IoT Hub; absent: none */
   cloudTelemetry: cloudTelemetrySchema.optional(),
+}).superRefine((c, ctx) => {
+  const problem = sensorNameClash(c.drivers, c.gateway?.devices ?? []);
+  if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 });
+
+/** A source of readings and the sensor names it may give them. */
+interface SensorSource {
+  path: (string | number)[];
+  id: string;
+  /** its sensors are `<id>-<n>`, n a number (simulated sensors; a LoRaWAN device's Cayenne LPP channels and normalized measurements) */
+  numbered: boolean;
+  /** its sensor is `<id>` itself (every kind but the simulated driver) */
+  plain: boolean;
+}
+
+/**
+ * Two sources whose sensor names can meet: the same id, or one whose numbered sensors (`meter-1`)
+ * are another's name. A LoRaWAN node is in the field, its keys in its flash: under such a config
+ * one taken apart could journal readings under the name of the revenue meter's sensor, which the
+ * journal, the sink and the MRV report cannot tell from the meter's own.
+ */
+function sensorNameClash(drivers: { kind: string; id: string }[], lorawan: { id: string }[]): { path: (string | number)[]; message: string } | null {
+  const all: SensorSource[] = [
+    ...drivers.map((d, i) => ({ path: ['drivers', i, 'id'], id: d.id, numbered: d.kind === 'simulated', plain: d.kind !== 'simulated' })),
+    ...lorawan.map((d, i) => ({ path: ['gateway', 'devices', i, 'id'], id: d.id, numbered: true, plain: true })),
+  ];
+  const where = (s: SensorSource) => s.path.slice(0, -1).join('.');
+  for (let i = 0; i < all.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [a, b] = [all[j]!, all[i]!];
+      if (a.id === b.id) return { path: b.path, message: `${b.id} is also the id of ${where(a)}: their readings would share sensor names` };
+      for (const [x, y] of [[a, b], [b, a]] as const) {
+        if (x.numbered && y.plain && y.id.startsWith(`${x.id}-`) && /^\d+$/.test(y.id.slice(x.id.length + 1))) {
+          return { path: b.path, message: `sensor ${y.id} of ${where(y)} is also a name ${where(x)} (${x.id}) gives its numbered sensors (${x.id}-<n>): rename one` };
+        }
+      }
+    }
+  }
+  return null;
+}
 
 export type DeviceConfigInput = z.input<typeof deviceConfigSchema>;
 export type DeviceConfig = Omit<z.output<typeof deviceConfigSchema>, 'dataDir'> & { dataDir: string; configFile?: string };

@@ -110,6 +110,24 @@ describe('gateway config', () => {
     assert.equal(r.stdout, '');
   });
 
+  it('refuses a LoRaWAN device whose sensor names can be another source\'s, so that a node cannot journal readings as the meter', () => {
+    const meter = '  - kind: ion7550\n    id: pv-meter-1\n    tcp: { host: 127.0.0.1, port: 502 }\n    unit: 100\n';
+    const withDrivers = (drivers: string, yaml = SPEC_EXAMPLE) => yaml.replace('gateway:', `drivers:\n${drivers}gateway:`);
+    const cases: [string, RegExp][] = [
+      // node pv-meter: its Cayenne LPP channel 1 is sensor pv-meter-1, the meter's
+      [withDrivers(meter, SPEC_EXAMPLE.replace('id: node-1', 'id: pv-meter')), /^device\.yaml: gateway\.devices\.0\.id: sensor pv-meter-1 of drivers\.0 is also a name gateway\.devices\.0 \(pv-meter\) gives its numbered sensors \(pv-meter-<n>\): rename one$/],
+      [withDrivers(meter, SPEC_EXAMPLE.replace('id: node-1', 'id: pv-meter-1')), /gateway\.devices\.0\.id: pv-meter-1 is also the id of drivers\.0: their readings would share sensor names/],
+      // a simulated driver's sensors are node-1, node-2: the LoRaWAN devices' names
+      [withDrivers('  - kind: simulated\n    id: node\n    sensors: 2\n'), /gateway\.devices\.0\.id: sensor node-1 of gateway\.devices\.0 is also a name drivers\.0 \(node\)/],
+    ];
+    for (const [yaml, re] of cases) {
+      const msg = errorOf(yaml);
+      assert.ok(msg && re.test(msg) && !msg.includes('\n'), `${re}: got ${msg}`);
+    }
+    // names that only share a beginning are fine: a meter pv-meter-1 and simulated sensors pv-1, pv-2
+    assert.equal(errorOf(withDrivers(`${meter}  - kind: simulated\n    id: pv\n    sensors: 2\n`)), null);
+  });
+
   it('a device without a gateway section has none', () => {
     assert.equal(parse('device: d\ndataDir: ./data\n').gateway, undefined);
   });

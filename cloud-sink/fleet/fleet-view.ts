@@ -101,15 +101,10 @@ export class FleetView {
     if (epoch > st.lastEpoch || (epoch === st.lastEpoch && header.batch >= st.lastBatch)) {
       Object.assign(st, { lastEpoch: epoch, lastBatch: header.batch, lastBatchAt: receivedAt, lastCreated: header.created, clock: clockOf(header) });
     }
-    this.noteBacklog(header.device, backlog, receivedAt);
-  }
-
-  /** A backlog reported with a batch the sink held already (a duplicate). */
-  noteBacklog(device: string, backlog: number | null, at: number): void {
-    const st = this.state(device);
-    if (!st || backlog === null) return;
-    st.backlog = backlog;
-    st.backlogAt = at;
+    if (backlog !== null) {
+      st.backlog = backlog;
+      st.backlogAt = receivedAt;
+    }
     this.version++;
   }
 

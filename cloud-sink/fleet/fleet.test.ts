@@ -83,6 +83,18 @@ for (const kind of ['level', 'postgres'] as const) describe(`the fleet view (${k
     assert.ok(by.quiet!.lastBatchAt! > Date.now() - 60_000);
   });
 
+  it('takes a reported backlog only with a batch it stores: a header sent again by anyone sets nothing', async () => {
+    // Headers are public: the head route hands out the last one to anyone who asks.
+    const head = await getJson(`${sink.url}/v1/devices/quiet/head`);
+    const replay = { header: head.body.header, records: makeChain('quiet', keys.quiet, 2, 4)[1]!.records };
+    for (const forged of ['0', '999999999']) {
+      const res = await post(sink.url, replay, forged);
+      assert.equal((res.body as { status?: string }).status, 'duplicate');
+    }
+    const quiet = (await fleet()).devices.find((d) => d.device === 'quiet')!;
+    assert.deepEqual({ backlog: quiet.backlog, attention: quiet.attention }, { backlog: 7, attention: [] });
+  });
+
   it('sends a new view to a live subscriber when a batch arrives', async () => {
     const res = await request(`${sink.url}/v1/fleet/events`);
     assert.equal(res.statusCode, 200);

@@ -3,6 +3,7 @@
 // refused at once (the caller answers 429 or closes), so that nothing waits in a queue a hostile
 // client could fill. Per address, not per device: batches are not signed until read, and a
 // client that is refused never gets that far.
+import { isIP } from 'node:net';
 
 export interface ClientLimitsConfig {
   maxConnections: number;
@@ -30,10 +31,28 @@ interface ClientState {
 /** Entries kept for addresses with nothing open (their refusal counts), beyond which the oldest go. */
 const IDLE_CLIENTS_KEPT = 10_000;
 
-/** IPv4 clients of a dual-stack listener arrive as ::ffff:a.b.c.d; one address, one entry. */
+/**
+ * The client a connection counts against. IPv4 clients of a dual-stack listener arrive as
+ * ::ffff:a.b.c.d: one address, one entry. An IPv6 client counts as its /64: that is what one
+ * subscriber or one server is given, and a client with its own /64 has 2^64 addresses to spread
+ * connections and refusals over, each of which would otherwise get the whole per-client allowance.
+ */
 export function clientAddress(remote: string | undefined): string {
   if (!remote) return 'unknown';
-  return remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+  if (remote.startsWith('::ffff:')) return remote.slice(7);
+  if (isIP(remote) !== 6 || remote === '::1') return remote;
+  return prefix64(remote);
+}
+
+/** `2001:db8:a:b::/64` for any address in it; an address with an IPv4 tail (a translator's) is kept whole. */
+function prefix64(address: string): string {
+  const bare = address.split('%')[0]!;
+  if (bare.includes('.')) return bare;
+  const [head, tail] = bare.split('::') as [string, string | undefined];
+  const first = head === '' ? [] : head.split(':');
+  const last = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? first : [...first, ...Array<string>(8 - first.length - last.length).fill('0'), ...last];
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
 export class ClientLimits {

@@ -8,6 +8,11 @@ import { deviceParam, epochParam, positiveInteger } from './params.ts';
 import type { ReceiptSigner } from '../receipts.ts';
 import type { Head, SinkStore } from '../store/types.ts';
 import { HttpError, send } from './replies.ts';
+import { WorkSlots } from './work-slots.ts';
+
+/** held batches read with their records at once, and how many more may wait (beyond: 429) */
+const RECORD_READS_AT_ONCE = 2;
+const RECORD_READS_WAITING = 64;
 
 export interface EpochRoutesDeps {
   store: SinkStore;
@@ -19,6 +24,8 @@ export interface EpochRoutesDeps {
 }
 
 export class EpochRoutes {
+  /** a held batch's records are its whole text (up to maxDecodedBytes), read for whoever asks */
+  private readonly recordReads = new WorkSlots(RECORD_READS_AT_ONCE, RECORD_READS_WAITING, () => new HttpError(429, `${RECORD_READS_AT_ONCE + RECORD_READS_WAITING} held batches are being read with their records or waiting; retry after 1 s`, 'records_busy', { 'retry-after': '1' }));
   private readonly deps: EpochRoutesDeps;
 
   constructor(deps: EpochRoutesDeps) {
@@ -55,8 +62,15 @@ export class EpochRoutes {
       if (!row) throw new HttpError(404, `the sink holds no batch ${batch} of epoch ${epoch} of ${device}`, 'not_held');
       // With ?records=true its records too (as a proof would give them, one by one): a restored
       // device compares them with its own to carry over only what the sink does not hold.
-      const records = url.searchParams.get('records') === 'true' ? { lines: await store.records(device, batch, epoch) } : {};
-      send(res, 200, { device, epoch, batch, hash: row.hash, header: row.header, ...records, receipt: receipts.sign({ device, batch, header: row.hash, pruned: row.pruned }) });
+      const answer = { device, epoch, batch, hash: row.hash, header: row.header };
+      const receipt = receipts.sign({ device, batch, header: row.hash, pruned: row.pruned });
+      if (url.searchParams.get('records') !== 'true') send(res, 200, { ...answer, receipt });
+      // a client that left while its request waited for a slot gets nothing read
+      else {
+        await this.recordReads.run(async () => {
+          if (!req.socket.destroyed) send(res, 200, { ...answer, lines: await store.records(device, batch, epoch), receipt });
+        });
+      }
       return true;
     }
     if (method === 'GET' && url.pathname === '/v1/restarts') {

@@ -9,6 +9,7 @@ import { isValidName } from '../../protocol/records.ts';
 import { histogram } from '../../kernel/metrics.ts';
 import { HttpError, send } from '../http/replies.ts';
 import { requirePageAccess, type PageAccess } from '../http/page-access.ts';
+import { WorkSlots } from '../http/work-slots.ts';
 import type { ReadingsIndex, SeriesQuery } from './types.ts';
 
 /** the most buckets one answer holds */
@@ -83,8 +84,7 @@ export function parseSeriesQuery(url: URL): SeriesQuery {
 }
 
 export class ReadingsApi {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly slots = new WorkSlots(QUERIES_AT_ONCE, QUERIES_WAITING, () => new HttpError(429, `${QUERIES_AT_ONCE + QUERIES_WAITING} readings queries are running or waiting; retry after 1 s`, 'readings_busy', { 'retry-after': '1' }));
   private readonly seconds;
 
   private readonly deps: ReadingsApiDeps;
@@ -115,20 +115,14 @@ export class ReadingsApi {
     if (!(await this.deps.knows(device))) throw new HttpError(404, `device ${device} is not registered with this sink and it holds nothing of it`, 'unknown_device');
   }
 
-  private async timed<T>(query: string, fn: () => Promise<T>): Promise<T> {
-    if (this.running >= QUERIES_AT_ONCE) {
-      if (this.waiting.length >= QUERIES_WAITING) throw new HttpError(429, `${QUERIES_AT_ONCE + QUERIES_WAITING} readings queries are running or waiting; retry after 1 s`, 'readings_busy', { 'retry-after': '1' });
-      // the slot is handed over by the query that ends, so `running` stays counted
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else this.running++;
-    const end = this.seconds.startTimer({ query });
-    try {
-      return await fn();
-    } finally {
-      end();
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
+  private timed<T>(query: string, fn: () => Promise<T>): Promise<T> {
+    return this.slots.run(async () => {
+      const end = this.seconds.startTimer({ query });
+      try {
+        return await fn();
+      } finally {
+        end();
+      }
+    });
   }
 }

@@ -70,9 +70,16 @@ async function exercise(store: SinkStore, device: string): Promise<void> {
 
   const offered = makeChain(device, key, 1, 7)[0]!;
   const report = { device, epoch: 1, batch: 1, storedHash: headerHash(chain[0]!.header), offeredHash: headerHash(offered.header), offeredHeader: offered.header, reportedAt: 1 };
-  assert.equal(await store.reportEquivocation(report), true);
-  for (let i = 0; i < 5; i++) assert.equal(await store.reportEquivocation({ ...report, reportedAt: 2 + i }), false);
+  assert.equal(await store.reportEquivocation(report, 2), 'new');
+  for (let i = 0; i < 5; i++) assert.equal(await store.reportEquivocation({ ...report, reportedAt: 2 + i }, 2), 'known');
   assert.equal((await store.equivocations()).filter((r) => r.device === device).length, 1);
+  // a chain has at most as many reports as asked for; another chain of the device has its own
+  const pair = (batch: number, epoch = 1) => ({ ...report, batch, epoch, offeredHash: `${batch}${epoch}`.padStart(64, 'e') });
+  assert.equal(await store.reportEquivocation(pair(2), 2), 'new');
+  assert.equal(await store.reportEquivocation(pair(3), 2), 'full');
+  assert.equal(await store.reportEquivocation(pair(2), 2), 'known');
+  assert.equal(await store.reportEquivocation(pair(3, 2), 2), 'new');
+  assert.equal((await store.equivocations()).filter((r) => r.device === device).length, 3);
 }
 
 describe('recovery epochs in the stores', () => {

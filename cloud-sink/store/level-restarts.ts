@@ -1,6 +1,6 @@
 // The LevelDB store's keys for recovery epochs: the restarts devices asked for (pending until an
 // admin accepts one), and one equivocation report per conflicting pair however often a batch is
-// offered again. Each write here runs inside the store's write chain (level-store.ts serialized).
+// offered again, up to a bound per chain. Each write here runs inside the store's write chain (level-store.ts serialized).
 //
 //   rs!<device>!<epoch>                    a RestartRow
 //   ep!<chain>!<batch>!<offered hash>      present once the pair is reported (its report: e!...)
@@ -35,14 +35,18 @@ export class LevelRestarts {
     this.level = level;
   }
 
-  async reportEquivocation(reportKey: string, r: EquivocationReport): Promise<boolean> {
+  async reportEquivocation(reportKey: string, r: EquivocationReport, maxPerChain: number): Promise<'new' | 'known' | 'full'> {
     const db = this.level();
-    if ((await db.get(pairKey(r))) !== undefined) return false;
+    if ((await db.get(pairKey(r))) !== undefined) return 'known';
+    const chain = `ep!${chainKey(r.device, r.epoch)}!`;
+    let kept = 0;
+    for await (const _ of db.keys({ gte: chain, lt: `${chain}~`, limit: maxPerChain })) kept++;
+    if (kept >= maxPerChain) return 'full';
     await db.batch([
       { type: 'put', key: reportKey, value: JSON.stringify(r) },
       { type: 'put', key: pairKey(r), value: reportKey },
     ], { sync: true });
-    return true;
+    return 'new';
   }
 
   async note(r: RestartRow): Promise<boolean> {

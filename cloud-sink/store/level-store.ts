@@ -296,8 +296,8 @@ export class LevelSinkStore extends AnchoredStore implements SinkStore {
     return out;
   }
 
-  reportEquivocation(r: EquivocationReport): Promise<boolean> {
-    return this.serialized(() => this.restartsPart.reportEquivocation(K.equivocation(r.reportedAt, chainKey(r.device, r.epoch), r.batch), r));
+  reportEquivocation(r: EquivocationReport, maxPerChain: number): Promise<'new' | 'known' | 'full'> {
+    return this.serialized(() => this.restartsPart.reportEquivocation(K.equivocation(r.reportedAt, chainKey(r.device, r.epoch), r.batch), r, maxPerChain));
   }
 
   async equivocations(): Promise<EquivocationReport[]> {

@@ -288,12 +288,18 @@ export class PostgresSinkStore extends AnchoredStore implements SinkStore {
     return rows.map((r) => ({ id: r.id, key: r.key, addedAt: Number(r.added_at), ...(r.changes ? (JSON.parse(r.changes) as Partial<RegisteredDevice>) : {}) }));
   }
 
-  async reportEquivocation(r: EquivocationReport): Promise<boolean> {
+  async reportEquivocation(r: EquivocationReport, maxPerChain: number): Promise<'new' | 'known' | 'full'> {
+    // The bound is checked in the insert; sink processes inserting at the same moment may each pass
+    // it once, which still bounds the chain's reports.
     const ins = await this.db.query(
-      `INSERT INTO sink_equivocations (device, epoch, batch, stored_hash, offered_hash, offered_header, reported_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+      `INSERT INTO sink_equivocations (device, epoch, batch, stored_hash, offered_hash, offered_header, reported_at)
+       SELECT $1, $2, $3, $4, $5, $6, $7
+       WHERE (SELECT count(*) FROM sink_equivocations WHERE device = $1 AND epoch = $2) < $8
        ON CONFLICT (device, epoch, batch, offered_hash) DO NOTHING`,
-      [r.device, r.epoch, r.batch, r.storedHash, r.offeredHash, JSON.stringify(r.offeredHeader), r.reportedAt]);
-    return ins.rowCount === 1;
+      [r.device, r.epoch, r.batch, r.storedHash, r.offeredHash, JSON.stringify(r.offeredHeader), r.reportedAt, maxPerChain]);
+    if (ins.rowCount === 1) return 'new';
+    const known = await this.db.query('SELECT 1 FROM sink_equivocations WHERE device = $1 AND epoch = $2 AND batch = $3 AND offered_hash = $4', [r.device, r.epoch, r.batch, r.offeredHash]);
+    return known.rowCount === 1 ? 'known' : 'full';
   }
 
   async equivocations(): Promise<EquivocationReport[]> {

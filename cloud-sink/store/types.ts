@@ -190,8 +190,11 @@ export interface SinkStore {
   /** one device's registration (another sink process over the same store may have made it) */
   registeredDevice(id: string): Promise<RegisteredDevice | null>;
 
-  /** keep the report unless one for the same pair (device, epoch, batch, offered hash) is kept; true when new */
-  reportEquivocation(report: EquivocationReport): Promise<boolean>;
+  /**
+   * keep the report unless one for the same pair (device, epoch, batch, offered hash) is kept
+   * ('known') or the chain (device, epoch) has `maxPerChain` reports kept already ('full')
+   */
+  reportEquivocation(report: EquivocationReport, maxPerChain: number): Promise<'new' | 'known' | 'full'>;
   equivocations(): Promise<EquivocationReport[]>;
 
   /**

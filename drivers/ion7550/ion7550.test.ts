@@ -182,6 +182,35 @@ test('timeouts and a dropped connection: flagged nulls, down, then back by itsel
   assert.ok(states.includes('down') && states.lastIndexOf('ok') > states.indexOf('down'), states.join(','));
 });
 
+test('an answer whose byte count is not what was asked for is garbled: no value read from it, one flagged null per metric and poll', async (t) => {
+  const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 } });
+  await sim.start();
+  t.after(() => sim.stop());
+  const { driver, readings, metrics } = driverFor({ tcp: { host: '127.0.0.1', port: sim.tcpPort } });
+  // A frame of the right length that says it carries 2 bytes (then 254) of the 232 asked for: the
+  // first register would read, the next ones would fall off the end.
+  sim.setFault({ kind: 'bad_byte_count', byteCount: 2 });
+  await driver.start();
+  await sleep(350);
+  assert.match(driver.status().detail!, /garbled answer from unit 100 at 127\.0\.0\.1:\d+: 2 data bytes for 116 registers/);
+  sim.setFault({ kind: 'bad_byte_count', byteCount: 254 });
+  await sleep(350);
+  assert.match(driver.status().detail!, /garbled answer from unit 100 at 127\.0\.0\.1:\d+: its byte count runs past the end of the frame/);
+  sim.setFault({ kind: 'none' });
+  await sleep(400);
+  await driver.stop();
+  await sim.stop();
+  const current = of(readings, 'current_a_a');
+  const power = of(readings, 'power_kw');
+  const garbled = current.filter((r) => r.value === null);
+  assert.ok(garbled.length >= 2, `garbled polls: ${garbled.length}`);
+  assert.ok(garbled.every((r) => r.quality!.flags[0] === 'garbled'), JSON.stringify(garbled[0]));
+  assert.equal(current.findIndex((r) => r.value !== null), garbled.length, 'no value came from a garbled answer');
+  assert.equal(current.length, power.length, 'the first register of the map got no reading of its own: one per metric per poll');
+  assert.equal(typeof power.at(-1)!.value, 'number', 'read again once the meter answers right');
+  assert.match(await metrics.getSingleMetricAsString('fieldproof_driver_polls_total'), /outcome="garbled"} [1-9]/);
+});
+
 test('a Modbus exception is a clear, non-retried error; a refused block does not hide the others', async (t) => {
   const sim = new Ion7550Simulator({ unitId: 100, tcp: { port: 0 } });
   await sim.start();

@@ -145,12 +145,19 @@ export class ModbusLink {
       if (!this.isOpen) await this.connect();
       const client = this.client!;
       client.setID(unit);
+      let data: Buffer;
       try {
-        const res = await client.readHoldingRegisters(address, count);
-        return res.buffer;
+        data = (await client.readHoldingRegisters(address, count)).buffer;
       } catch (err) {
         throw this.readError(err, unit, address, count);
       }
+      // modbus-serial checks the frame's length but takes the byte count inside it on trust: an
+      // answer that says it carries fewer (or more) bytes than were asked for is no answer to this
+      // request, and none of its registers can be told from the ones asked for.
+      if (data.length !== count * 2) {
+        throw new ReadError(`garbled answer from unit ${unit} at ${this.where}: ${data.length} data bytes for ${count} registers`, 'garbled');
+      }
+      return data;
     };
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => {});
@@ -164,6 +171,8 @@ export class ModbusLink {
       const code = e.modbusCode;
       return new ReadError(`Modbus exception ${code} (${EXCEPTIONS[code] ?? 'unknown'}) from unit ${unit} at ${this.where} reading ${regs}`, 'modbus_exception', TRANSIENT_EXCEPTIONS.has(code));
     }
+    // modbus-serial reads as many registers as the answer's byte count says, past the frame's end
+    if ((e as NodeJS.ErrnoException)?.code === 'ERR_OUT_OF_RANGE') return new ReadError(`garbled answer from unit ${unit} at ${this.where}: its byte count runs past the end of the frame`, 'garbled');
     if (e?.name === 'TransactionTimedOutError') return new TimeoutError(`no answer from unit ${unit} at ${this.where} within ${this.timeoutMs} ms`);
     const msg = (e?.message ?? String(err)).split('\n')[0]!;
     if (/port not open/i.test(msg)) return new ReadError(`connection to ${this.where} lost`, 'port_unavailable');

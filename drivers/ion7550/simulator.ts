@@ -3,7 +3,7 @@
 // power following the export and import powers it is given, and exported and imported energy
 // registers that advance with them exactly (simulated-energy.ts), on the wall clock or a clock the
 // test drives. On demand it answers with exceptions, stays silent, drops the connection, garbles the
-// CRC, resets or replaces its registers, or shows a glitched value.
+// CRC or the byte count, resets or replaces its registers, or shows a glitched value.
 // It is a simulator for tests, the demo and the benchmarks, not a model of the meter's firmware.
 import { createServer, type Server, type Socket } from 'node:net';
 import { SerialPort } from 'serialport';
@@ -22,7 +22,9 @@ export type Ion7550Fault =
   /** answer with a wrong CRC (RTU) */
   | { kind: 'bad_crc' }
   /** answer after this delay */
-  | { kind: 'slow'; delayMs: number };
+  | { kind: 'slow'; delayMs: number }
+  /** answer a frame of the right length whose byte count says `byteCount` */
+  | { kind: 'bad_byte_count'; byteCount: number };
 
 export interface Ion7550SimulatorOptions {
   /** Modbus unit id the meter answers to */
@@ -237,7 +239,7 @@ export class Ion7550Simulator {
     this.update(this.clock());
     const out = Buffer.alloc(2 + count * 2);
     out[0] = fc;
-    out[1] = count * 2;
+    out[1] = fault.kind === 'bad_byte_count' ? fault.byteCount : count * 2;
     for (let i = 0; i < count; i++) out.writeUInt16BE(this.registers[address + i]!, 2 + i * 2);
     return out;
   }

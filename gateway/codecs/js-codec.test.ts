@@ -126,6 +126,7 @@ describe('JavaScript codecs in the isolated engine', () => {
       [8, (o) => !o.ok && o.reason === 'out_of_memory', 'tries to hold 130 MiB'],
       [9, (o) => !o.ok && o.reason === 'timeout', 'throws an object whose message getter loops'],
       [10, (o) => o.ok, 'locks the global object'],
+      [11, (o) => !o.ok && o.reason === 'threw' && /not the codec's to call/.test(o.error), 'calls the harness from inside a request to reset its budget'],
     ];
     for (const [attack, check, what] of expect) {
       const [hit, after] = await codec.decodeBatch([up([attack]), up([42])]);
@@ -164,6 +165,35 @@ describe('the codec engine watchdog', () => {
       assert.deepEqual(data(out[2]), { v: 3 });
       assert.equal(engine.restarts, 1);
       assert.deepEqual(data((await codec.decodeBatch([up([4])]))[0]), { v: 4 }, 'the codec was loaded into the new engine');
+    } finally {
+      await engine.stop();
+    }
+  });
+});
+
+describe('the codec engine\'s memory ceiling', () => {
+  it('stops a codec whose memory the heap limit does not see, at the engine\'s ceiling, and the other codecs decode on', async () => {
+    // QuickJS counts an allocation by a fixed overhead in this build, not by its size: a codec
+    // under a 4 MiB limit held 100 arrays of a MiB each, or typed arrays the harness never saw
+    // allocated (copies by with(), a length that changes once it has been read), out to the 2 GiB
+    // the module could grow to, in the daemon's process.
+    const engine = new CodecEngine({ memoryMaxBytes: 48 * 1024 * 1024 });
+    await engine.start();
+    try {
+      const good = await JsCodec.load(engine, 'good.js', 'function decodeUplink(i) { return { data: { v: i.bytes[0] } }; }');
+      const hogs = {
+        arrays: 'for (var i = 0; i < 80; i++) { var a = []; for (var j = 0; j < 131072; j++) a.push(j); keep.push(a); }',
+        copies: 'var b = new Uint8Array(1048576); for (var i = 0; i < 80; i++) keep.push(b.with(0, 1));',
+        'a length that changes': 'for (var i = 0; i < 80; i++) { var n = 0; keep.push(new Uint8Array({ get length() { return n++ < 2 ? 0 : 1048576; } })); }',
+      };
+      for (const [what, body] of Object.entries(hogs)) {
+        const hog = await JsCodec.load(engine, 'hog.js', `function decodeUplink(input) { var keep = []; ${body} return { data: { held: keep.length } }; }`, { limits: { timeoutMs: 5000, memoryBytes: 4 * 1024 * 1024 } });
+        const [out] = await hog.decodeBatch([up([1])]);
+        assert.equal(out!.ok ? 'decoded' : out!.reason, 'out_of_memory', what);
+        assert.deepEqual(data((await good.decodeBatch([up([7])]))[0]), { v: 7 }, `after ${what}`);
+        hog.unload();
+      }
+      assert.equal(engine.restarts, 0, 'an allocation past the ceiling fails inside the engine; the thread lives on');
     } finally {
       await engine.stop();
     }

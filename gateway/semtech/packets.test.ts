@@ -44,6 +44,13 @@ describe('Semtech UDP datagrams', () => {
     assert.equal(body.stat?.rxnb, 2);
   });
 
+  it('keeps of a stat only the fields the protocol defines, whatever else the datagram holds', () => {
+    const junk = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 'x'.repeat(8)]));
+    const body = parsePushData(Buffer.from(JSON.stringify({ stat: { ...junk, time: 'T'.repeat(1000), rxnb: 3, ackr: 'lots', lati: 46.2 } })));
+    assert.ok(typeof body === 'object');
+    assert.deepEqual(body.stat, { time: 'T'.repeat(64), rxnb: 3, lati: 46.2 });
+  });
+
   it('refuses PUSH_DATA bodies that cannot be used at all', () => {
     assert.equal(parsePushData(Buffer.alloc(0)), 'missing_json');
     assert.equal(parsePushData(Buffer.from('{"rxpk":[')), 'bad_json');

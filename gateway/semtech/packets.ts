@@ -164,7 +164,21 @@ export function parsePushData(json: Buffer): PushDataBody | string {
   }
   if (r.stat !== undefined) {
     if (typeof r.stat !== 'object' || r.stat === null || Array.isArray(r.stat)) out.rejected.push('stat_not_object');
-    else out.stat = r.stat as GatewayStat;
+    else out.stat = knownStat(r.stat as Record<string, unknown>);
+  }
+  return out;
+}
+
+/**
+ * The stat fields the protocol defines, and nothing else: the gateway table keeps each gateway's
+ * last stat, and a datagram's JSON may hold thousands of other keys (up to 1000 gateways of them).
+ */
+function knownStat(s: Record<string, unknown>): GatewayStat {
+  const out: GatewayStat = {};
+  if (typeof s.time === 'string') out.time = s.time.slice(0, 64);
+  for (const field of STAT_COUNTERS) {
+    const v = s[field];
+    if (typeof v === 'number' && Number.isFinite(v)) out[field] = v;
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { Registry } from '../../kernel/metrics.ts';
 import { rxpkFor, SimulatedForwarder } from '../simulator.ts';
 import { metricValue, waitFor } from '../testdata/wait.ts';
 import { encodeGatewayDatagram, PULL_DATA, PUSH_DATA, TX_ACK, type GatewayStat } from './packets.ts';
-import { SemtechUdpServer, type ReceivedRx } from './udp-server.ts';
+import { DATAGRAMS_PER_TAKE, SemtechUdpServer, type ReceivedRx } from './udp-server.ts';
 
 const GW = 'aa555a0000000101';
 
@@ -151,6 +151,41 @@ describe('Semtech UDP listener limits', () => {
     await known.start();
     await known.stop();
     await server.stop();
+  });
+
+  it('hands datagrams full of rxpk entries on in batches a few datagrams long, every packet of them', async () => {
+    // A datagram may carry some 650 rxpk entries: 64 of them in one batch were 40,000 frames for
+    // the network server in one turn of the event loop.
+    const batches: number[] = [];
+    const metrics = new Registry();
+    const server = new SemtechUdpServer({ host: '127.0.0.1', port: 0, log: silentLogger(), metrics, handlers: { onUplinks: (b) => void batches.push(b.length) } });
+    await server.start();
+    const fwd = new SimulatedForwarder({ server: server.address(), eui: GW, pullIntervalMs: 0 });
+    try {
+      await fwd.start();
+      const rx = { stat: 1, data: Buffer.alloc(16, 0x40).toString('base64'), freq: 868.1, modu: 'LORA', datr: 'SF7BW125', rssi: -80 } as const;
+      const perDatagram = Math.floor(64_000 / JSON.stringify(rx).length);
+      // a millisecond apart: the kernel's receive buffer holds only a few datagrams this size
+      for (let i = 0; i < 30; i++) {
+        fwd.sendRaw(encodeGatewayDatagram(PUSH_DATA, i, GW, { rxpk: Array.from({ length: perDatagram }, () => rx) }));
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      // every packet of every datagram the listener read (the kernel drops what it has no room for)
+      const read = () => metricValue(metrics, 'fieldproof_gateway_datagrams_total', { type: 'push_data' });
+      const delivered = () => batches.reduce((a, b) => a + b, 0);
+      let last = -1;
+      await waitFor('every packet of the datagrams read, and no more datagrams coming', async () => {
+        const n = await read();
+        const settled = n === last && delivered() === n * perDatagram;
+        last = n;
+        if (!settled) await new Promise((r) => setTimeout(r, 100));
+        return settled && n >= 10;
+      }, 15_000);
+      assert.ok(Math.max(...batches) <= DATAGRAMS_PER_TAKE * perDatagram, `batches of ${Math.max(...batches)} packets, datagrams of ${perDatagram}`);
+    } finally {
+      await fwd.stop();
+      await server.stop();
+    }
   });
 
   it('forgets the stalest gateway rather than growing without bound', async () => {

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { counter, gauge } from '../../kernel/metrics.ts';
 import { ThrottledWarn } from '../../kernel/log-throttle.ts';
-import { DecodeQueue, type BatchHold } from './decode-queue.ts';
+import { DecodeQueue, type BatchHold, type QueuedPush } from './decode-queue.ts';
 import { GatewayTable, type Endpoint, type GatewayInfo } from './gateway-table.ts';
 import {
   encodeAck, encodePullResp, GATEWAY_HEADER, gatewayEui, parsePushData, parseTxAck, PULL_ACK, PULL_DATA, PUSH_DATA,
@@ -21,6 +21,11 @@ import {
 import { PUSH_ACKED, readBatch, type SocketWorkerData, type SocketWorkerReply, type SocketWorkerRequest } from './socket-protocol.ts';
 
 export type { GatewayInfo };
+
+/** Packets after which a decode batch takes no more datagrams: one datagram may carry some 650. */
+export const MAX_RX_PER_BATCH = 256;
+/** PUSH_DATA taken from the queue at a time while a batch fills */
+export const DATAGRAMS_PER_TAKE = 4;
 
 /** One radio packet as heard by one gateway. */
 export interface ReceivedRx {
@@ -311,10 +316,32 @@ export class SemtechUdpServer {
     }
   }
 
-  /** Decode up to `max` queued PUSH_DATA and hand their packets on as one batch. */
+  /**
+   * Decode up to `max` queued PUSH_DATA and hand their packets on as one batch. A datagram may
+   * carry some 650 rxpk entries: 64 of them made one batch of 40,000 frames and held the event
+   * loop for 85 ms. Datagrams are taken a few at a time, and no more once the batch has
+   * MAX_RX_PER_BATCH packets, so that the turn's time budget is looked at again soon.
+   */
   private drain(max: number): void {
     const batch: ReceivedRx[] = [];
-    for (const q of this.queue.take(max)) {
+    for (let taken = 0; taken < max && batch.length < MAX_RX_PER_BATCH; taken += DATAGRAMS_PER_TAKE) {
+      const items = this.queue.take(Math.min(DATAGRAMS_PER_TAKE, max - taken));
+      if (items.length === 0) break;
+      this.decodeInto(items, batch);
+    }
+    if (batch.length > 0) {
+      try {
+        this.opts.handlers.onUplinks(batch);
+      } catch (err) {
+        // A fault in decoding must not stop the listener; the handler counts its own failures.
+        this.opts.log.error({ err: (err as Error).message }, 'uplink batch handler failed');
+      }
+    }
+  }
+
+  /** The rxpk entries of these PUSH_DATA onto the batch; what is malformed is counted. */
+  private decodeInto(items: QueuedPush[], batch: ReceivedRx[]): void {
+    for (const q of items) {
       const body = parsePushData(q.body);
       if (typeof body === 'string') {
         this.m.rejected.inc({ reason: body });
@@ -327,14 +354,6 @@ export class SemtechUdpServer {
       }
       for (const rx of body.rxpk) batch.push({ gateway: q.gateway, rx, receivedAt: q.receivedAt });
       if (body.stat) this.recordStat(q.gateway, body.stat);
-    }
-    if (batch.length > 0) {
-      try {
-        this.opts.handlers.onUplinks(batch);
-      } catch (err) {
-        // A fault in decoding must not stop the listener; the handler counts its own failures.
-        this.opts.log.error({ err: (err as Error).message }, 'uplink batch handler failed');
-      }
     }
   }
 

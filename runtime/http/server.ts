@@ -32,6 +32,14 @@ const { createServer } = createRequire(import.meta.url)('node:http') as typeof i
 const TOKEN_COOKIE = 'fieldproof_token';
 /** a client this far behind gets no readings until it catches up; twice as far, it is dropped */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
+/**
+ * Connections open at once, in all and from one address. A connection is taken before its token
+ * is asked for, and each holds a file descriptor of the daemon's, which the journal's files, the
+ * gateway's socket and the uplink need too: a host on the site network opening thousands of idle
+ * ones must not use them up. A status page needs a few (its files, the live feed).
+ */
+export const MAX_CONNECTIONS = 256;
+export const MAX_CONNECTIONS_PER_CLIENT = 32;
 
 interface Asset {
   file: () => string | URL;
@@ -78,6 +86,8 @@ export class LocalHttpServer {
   private readonly m;
   private readonly downlinkApi: DownlinkApi;
   private readonly historyApi: HistoryApi;
+  /** open connections by client address */
+  private readonly connections = new Map<string, number>();
 
   private readonly deps: LocalHttpServerDeps;
 
@@ -113,10 +123,14 @@ export class LocalHttpServer {
     this.stopping = false;
     const addr = parseListen(this.deps.config.listen);
     if (!addr) throw new UserError(`http.listen: ${JSON.stringify(this.deps.config.listen)} is not host:port`);
-    const server = createServer((req, res) => this.handle(req, res));
+    // deadlines looked at every second (node's default is 30 s, which lets an idle socket live on)
+    const server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => this.handle(req, res));
     server.keepAliveTimeout = 5000;
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on('drop', (data?: { remoteAddress?: string }) => this.refuseConnection('connections', data?.remoteAddress));
+    server.on('connection', (socket: Socket) => this.countConnection(socket));
     server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
@@ -255,6 +269,29 @@ export class LocalHttpServer {
     if (now - (this.lastWarn.get(reason) ?? 0) < 10_000) return;
     this.lastWarn.set(reason, now);
     this.deps.log.warn({ reason, ...fields }, msg);
+  }
+
+  /** A connection past the per-address limit is closed at once; answering would cost what the limit saves. */
+  private countConnection(socket: Socket): void {
+    const client = socket.remoteAddress ?? 'unknown';
+    const open = this.connections.get(client) ?? 0;
+    if (open >= MAX_CONNECTIONS_PER_CLIENT) {
+      this.refuseConnection('client_connections', client);
+      socket.destroy();
+      return;
+    }
+    this.connections.set(client, open + 1);
+    socket.once('close', () => {
+      const left = (this.connections.get(client) ?? 1) - 1;
+      if (left > 0) this.connections.set(client, left);
+      else this.connections.delete(client);
+    });
+  }
+
+  private refuseConnection(reason: 'connections' | 'client_connections', remote: string | undefined): void {
+    this.m.rejected.inc({ reason });
+    const limit = reason === 'connections' ? `${MAX_CONNECTIONS} connections are open` : `${MAX_CONNECTIONS_PER_CLIENT} connections from one address are open`;
+    this.warnSometimes(reason, { remote }, `refused a connection: ${limit}`);
   }
 
   // ------------------------------------------------------------------ live feed

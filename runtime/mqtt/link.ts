@@ -7,6 +7,14 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { redactUrl } from '../../kernel/redact.ts';
 import { endClient } from './connection.ts';
+import { IncomingPacketSizes } from './packet-sizes.ts';
+
+/**
+ * The largest packet taken from the broker. The device publishes; what comes back is
+ * acknowledgements and the few commands it subscribes to (a Sparkplug NCMD, itself refused over
+ * 64 KiB): a larger packet ends the connection before it has been read.
+ */
+export const MAX_INCOMING_PACKET_BYTES = 256 * 1024;
 
 const MAX_RECONNECT_MS = 60_000;
 
@@ -26,6 +34,8 @@ export interface LinkDeps {
   onOffline(): void;
   /** an attempt failed or a connection broke, with the client library's reason */
   onError?(message: string): void;
+  /** the broker sent a packet over MAX_INCOMING_PACKET_BYTES; the connection is dropped */
+  onOversized?(bytes: number): void;
 }
 
 export class MqttLink {
@@ -74,6 +84,14 @@ export class MqttLink {
     this.generation++;
     const client = mqtt.connect(this.d.url, { ...options, reconnectPeriod: 0 });
     this.client = client;
+    const sizes = new IncomingPacketSizes(MAX_INCOMING_PACKET_BYTES);
+    // the transport's bytes (TCP, TLS or WebSocket), which the client's parser reads too
+    client.stream?.on('data', (chunk: Buffer) => {
+      const over = sizes.feed(chunk);
+      if (over === null) return;
+      this.d.onOversized?.(over);
+      client.stream.destroy(new Error(`the broker sent a packet of ${over} bytes, over ${MAX_INCOMING_PACKET_BYTES}: connection dropped before reading it`));
+    });
     client.on('connect', () => {
       // small messages, and latency matters: do not let Nagle hold them back waiting for ACKs
       (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);

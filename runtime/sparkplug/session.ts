@@ -56,6 +56,8 @@ export class SparkplugSession {
       log: deps.log,
       options: () => this.options(),
       onConnect: (client) => this.connected(client),
+      // nothing but an NCMD comes to the node unasked
+      onOversized: () => this.d.metrics.badCommands.inc(),
       onOffline: () => {
         this.d.metrics.connected.set(0);
         this.d.onOffline();

@@ -166,6 +166,21 @@ test('NCMD Node Control/Rebirth = true: NBIRTH and every DBIRTH again; an undeco
   assert.match(await metrics.getSingleMetricAsString('fieldproof_sparkplug_bad_commands_total'), / 2$/m);
 });
 
+test('an NCMD too large to hold ends the connection as soon as its header arrives; counted, and the node is back with its next bdSeq', async () => {
+  const { node, sub, group, metrics } = await edgeNode();
+  await node.start();
+  const first = await sub.next(ofType('NBIRTH'), 10_000, true);
+  const bd = first.metrics.find((m) => m.name === 'bdSeq')!.value as number;
+  const rebirth = sub.next(ofType('NBIRTH'));
+  // The client library would hold the whole packet (up to 256 MiB) before the 64 KiB check could see it.
+  const cmd = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+  await cmd.publishAsync(`spBv1.0/${group}/NCMD/gw1`, Buffer.alloc(8 * 1024 * 1024), { qos: 1 });
+  await cmd.endAsync();
+  const again = await rebirth;
+  assert.equal(again.metrics.find((m) => m.name === 'bdSeq')?.value, (bd + 1) % 256, 'a new session');
+  assert.match(await metrics.getSingleMetricAsString('fieldproof_sparkplug_bad_commands_total'), / 1$/m);
+});
+
 test('seq counts every message after NBIRTH and wraps from 255 to 0', async () => {
   const { node, journal, sub } = await edgeNode();
   await node.start();

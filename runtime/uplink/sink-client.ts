@@ -7,6 +7,18 @@ import { readFileSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { UplinkConfig } from './config.ts';
 
+/**
+ * The largest answer read from the sink. Its answers are a few hundred bytes, a held batch's
+ * record lines at most (a batch's bytes, some escaped); whatever answers at the sink's address
+ * could otherwise stream into the daemon's memory until the device runs out of it.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** An answer over MAX_ANSWER_BYTES, left unread. */
+export class AnswerTooLarge extends Error {
+  override name = 'AnswerTooLarge';
+}
+
 /** The longest a sink's Retry-After may hold the uplink back: a wrong or hostile value must not park it for days. */
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
@@ -86,7 +98,7 @@ export class SinkClient {
       method, body, headers, dispatcher: this.dispatcher!, signal: this.aborter.signal,
       headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
     });
-    const text = await res.body.text();
+    const text = await boundedText(res.body, res.headers['content-length']);
     let parsed: Record<string, unknown> = {};
     try {
       parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -95,4 +107,20 @@ export class SinkClient {
     }
     return new SinkReply(res.statusCode, parsed, res.headers['retry-after']);
   }
+}
+
+async function boundedText(body: Dispatcher.ResponseData['body'], declared: string | string[] | undefined): Promise<string> {
+  const tooLarge = (what: string) => {
+    body.destroy();
+    return new AnswerTooLarge(`the sink's answer is ${what} bytes, more than ${MAX_ANSWER_BYTES}: not read`);
+  };
+  if (Number(declared) > MAX_ANSWER_BYTES) throw tooLarge(String(declared));
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_ANSWER_BYTES) throw tooLarge(`over ${size}`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

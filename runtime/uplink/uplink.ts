@@ -16,7 +16,7 @@ import { BatchBodies, NOT_READY } from './batch-bodies.ts';
 import { uplinkSchema, type UplinkConfig, type UplinkConfigInput } from './config.ts';
 import { HaltSwitch } from './halt.ts';
 import { ReceiptGate } from './receipt-gate.ts';
-import { SinkClient, type SinkReply } from './sink-client.ts';
+import { AnswerTooLarge, SinkClient, type SinkReply } from './sink-client.ts';
 import { chainRelation, EpochRecovery, type HeadAnswer } from './recovery.ts';
 import { SinkTrust } from './sink-trust.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -221,7 +221,7 @@ export class Uplink {
       this.failures = 0;
     } catch (err) {
       if (!this.running) return;
-      this.m.errors.inc({ reason: 'unreachable' });
+      this.m.errors.inc({ reason: err instanceof AnswerTooLarge ? 'answer_too_large' : 'unreachable' });
       this.deps.log.warn({ err: (err as Error).message }, 'sink not reachable');
       this.fail('unreachable');
     }
@@ -250,7 +250,7 @@ export class Uplink {
       res = await this.call('POST', '/v1/batches', payload.body, { 'content-type': payload.type, 'content-encoding': 'gzip', 'x-fieldproof-backlog': backlog });
     } catch (err) {
       if (!this.running) return 'retry';
-      this.m.errors.inc({ reason: 'unreachable' });
+      this.m.errors.inc({ reason: err instanceof AnswerTooLarge ? 'answer_too_large' : 'unreachable' });
       this.deps.log.warn({ batch, err: (err as Error).message }, 'sending a batch failed');
       return 'retry';
     }

@@ -220,9 +220,24 @@ const HARNESS_SOURCE = String.raw`
     },
   };
 
+  // The codec runs inside these calls and can reach them (the global object holds them): a call
+  // from the codec, while one is in progress, would start a request of its own with a fresh array
+  // buffer budget (a codec under a 4 MiB limit held 300 MiB that way) and run the codec again
+  // inside itself. Only the host calls them, one at a time.
+  let busy = false;
+  const exclusive = (fn) => function (arg) {
+    if (busy) throw new TypeError('__fieldproof is the engine\'s, not the codec\'s to call');
+    busy = true;
+    try {
+      return fn(arg);
+    } finally {
+      busy = false;
+    }
+  };
+
   const api = {
     // Compile-time check and installation: the codec's function and the baseline after loading.
-    install(fn) {
+    install: exclusive((fn) => {
       if (codec !== null) throw new TypeError('a codec is installed already');
       bufferUsed = 0;
       codec = fn;
@@ -234,9 +249,9 @@ const HARNESS_SOURCE = String.raw`
       const names = [];
       for (const k in fns) names.push(k);
       return stringify(names);
-    },
+    }),
     // One request, as JSON text; the answer as JSON text: {ok, entry, result, normalized} or {ok:false, error}.
-    run(requestJson) {
+    run: exclusive((requestJson) => {
       let out;
       bufferUsed = 0;
       try {
@@ -251,10 +266,8 @@ const HARNESS_SOURCE = String.raw`
       }
       if (out.length > MAX) out = stringify({ ok: false, error: 'the result is ' + out.length + ' characters of JSON, more than ' + MAX });
       return out;
-    },
-    reset() {
-      return resetGlobals();
-    },
+    }),
+    reset: exclusive(() => resetGlobals()),
   };
   harden(api);
   defineProp(global, '__fieldproof', { value: api, writable: false, configurable: false, enumerable: false });

@@ -20,7 +20,11 @@ export interface CodecEngineOptions {
   watchdogSlackMs?: number;
   /** the worker's entry module (tests put a misbehaving one here) */
   workerUrl?: URL;
+  /** the most memory the engine's WebAssembly module may grow to, all codecs together (default 256 MiB) */
+  memoryMaxBytes?: number;
 }
+
+export const DEFAULT_ENGINE_MEMORY_BYTES = 256 * 1024 * 1024;
 
 interface RunJob {
   kind: 'run';
@@ -137,7 +141,7 @@ export class CodecEngine {
 
   private spawn(onReady?: () => void, onFail?: (err: Error) => void): void {
     const worker = new Worker(this.opts.workerUrl ?? new URL('./worker.ts', import.meta.url), {
-      workerData: { progress: this.progress.buffer },
+      workerData: { progress: this.progress.buffer, memoryMaxBytes: this.opts.memoryMaxBytes ?? DEFAULT_ENGINE_MEMORY_BYTES },
       // QuickJS's own stack limit (EngineLimits.stackBytes) must be reached before the thread's:
       // WebAssembly frames use the thread's native stack, several times QuickJS's figure.
       // Its own JavaScript heap (results on their way out) is bounded too; past it the thread dies

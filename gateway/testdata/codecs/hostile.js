@@ -28,6 +28,15 @@ function decodeUplink(input) {
     }
     case 9: throw { get message() { for (;;) {} } };
     case 10: { Object.preventExtensions(globalThis); return { data: { locked: 1 } }; }
+    case 11: {
+      // call the harness from inside a request, for a fresh array buffer budget each time
+      var held = [];
+      for (var j = 0; j < 130; j++) {
+        held.push(new Uint8Array(1024 * 1024));
+        __fieldproof.run('{"op":"down-decode","bytes":[],"fPort":1,"variables":{}}');
+      }
+      return { data: { held: held.length } };
+    }
     default: return { data: { level_pct: b[0], kept: kept.length } };
   }
 }
