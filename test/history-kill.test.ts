@@ -9,10 +9,10 @@ import { after, test } from 'node:test';
 import { request } from 'undici';
 import { Journal } from '../runtime/journal/journal.ts';
 import { CliProcess } from './support/cli.ts';
+import { until } from './support/until.ts';
 import { tempDir } from './support/tmp.ts';
 
 const SENSOR = 'sim-3';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function config(dir: string): string {
   const text = readFileSync(new URL('../app/config/testdata/device.yaml', import.meta.url), 'utf8')
@@ -50,8 +50,13 @@ async function run(file: string): Promise<{ p: CliProcess; url: string }> {
   return { p, url: listening.url as string };
 }
 
-async function historyCount(url: string, from: number, to: number): Promise<number> {
+/** readings of SENSOR in the history between `from` and `to`; with `soFar`, none while it has none yet (404) */
+async function historyCount(url: string, from: number, to: number, soFar = false): Promise<number> {
   const res = await request(`${url}api/history?sensor=${SENSOR}&metric=co2_ppm&from=${from}&to=${to}&step=1000`);
+  if (soFar && res.statusCode === 404) {
+    await res.body.dump();
+    return 0;
+  }
   const body = (await res.body.json()) as { points: { n: number }[] };
   assert.equal(res.statusCode, 200, JSON.stringify(body));
   return body.points.reduce((sum, p) => sum + p.n, 0);
@@ -62,6 +67,8 @@ test('after SIGKILL, a clean stop and SIGKILL again, the history holds each jour
   const file = config(dir);
   const dataDir = join(dir, 'data');
   const t0 = Date.now() - 1000;
+  // some readings journaled before each stop, however slow the machine: what each start is checked on
+  const journalSome = (url: string) => until(`readings of ${SENSOR} in the history`, async () => (await historyCount(url, t0, Date.now() + 1000, true)) > 10, 60_000);
 
   /** Start again and compare the history before this start with the journal. */
   const restartAndCheck = async (after: string): Promise<CliProcess> => {
@@ -70,12 +77,12 @@ test('after SIGKILL, a clean stop and SIGKILL again, the history holds each jour
     assert.ok(expected > 5, `readings were journaled (${expected})`);
     const { p, url } = await run(file);
     assert.equal(await historyCount(url, t0, cut), expected, `after ${after}: the history holds the journal's readings, once`);
-    await sleep(1500);
+    await journalSome(url);
     return p;
   };
 
   const first = await run(file);
-  await sleep(1500);
+  await journalSome(first.url);
   await first.p.kill('SIGKILL'); // nothing saved yet: the next start reads it all from the journal
   const second = await restartAndCheck('SIGKILL before any save');
   await second.kill('SIGTERM'); // saves the history
