@@ -14,4 +14,6 @@ for arg in "$@"; do
     *) [ -d "$arg" ] || { echo "no such folder: $arg" >&2; exit 2; }; patterns="$patterns ${arg%/}/**/*.test.ts" ;;
   esac
 done
-exec node --test --test-concurrency="${TEST_CONCURRENCY:-2}" $patterns
+# A test that hangs (a peer that never answers, a promise never settled) fails by name after five
+# minutes instead of holding the run; tests that need longer say so themselves.
+exec node --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=300000 $patterns
