@@ -1,0 +1,167 @@
+// The report against data a verifier makes up: signed batches built record by record (plans and
+// register readings at chosen instants and values), sent to a real sink (LevelDB, and PostgreSQL
+// when FIELDPROOF_TEST_PG is set), and each figure compared with what the registers give by hand
+// (linear between readings, shared into the period by time). Cases the simulated site does not
+// make: two meters on one device, a period edge between two readings, a bridged outage of hours
+// with a period inside it, a reading repeated and one stamped back within one chain, a plan
+// declared again at each restart, mixed register units (Wh, float32 MWh), a signed register that
+// wraps to negative values, and the CSV against the JSON for the same period.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { signBatch, headerHash, type Batch } from '../../protocol/batch.ts';
+import { ZERO_HASH } from '../../protocol/hash.ts';
+import { planRecord, type CounterSpec, type PlanInput } from '../../protocol/plan.ts';
+import { readingRecord, type JournalRecord } from '../../protocol/records.ts';
+import { generateKey } from '../../protocol/signature.ts';
+import { sinkConfig, type SinkConfigInput } from '../config.ts';
+import { Sink } from '../sink.ts';
+import { dropPgSchema, getJson, postJson, tempDir } from '../../test/support/sink.ts';
+import type { MrvReport } from './report.ts';
+
+const key = generateKey();
+const T0 = Date.UTC(2026, 2, 1);
+const MIN = 60_000;
+const kwhRegister = (metric: string, o: Partial<CounterSpec> = {}): CounterSpec => ({ metric, type: 'uint32', bits: 32, signed: false, scale: 0.001, unit: 'kWh', ...o });
+
+function plan(sensor: string, ts: number, o: Partial<PlanInput> = {}): PlanInput {
+  return {
+    kind: 'plan', sensor, ts, export: kwhRegister('exp'), import: kwhRegister('imp'), serial: `SN-${sensor}`, accuracyClass: '0.5S',
+    calibratedAt: '2025-01-01', calibrationDue: '2030-01-01', ratedKw: 100, intervalMs: MIN, readWindowMs: 1000, ...o,
+  };
+}
+
+type Item = PlanInput | { sensor: string; metric: string; ts: number; value: number; unit?: string };
+
+/** The device's chain: every item a record, in this order, `perBatch` to a batch. */
+function chain(device: string, items: Item[], perBatch = 37): Batch[] {
+  const records: JournalRecord[] = items.map((it, i) => ('kind' in it
+    ? planRecord(device, i + 1, it)
+    : readingRecord(device, i + 1, { sensor: it.sensor, metric: it.metric, ts: it.ts, value: it.value, unit: it.unit ?? 'kWh' }, { score: 1, flags: [] })));
+  const out: Batch[] = [];
+  for (let i = 0; i < records.length; i += perBatch) {
+    out.push(signBatch(device, key, out.length + 1, records.slice(i, i + perBatch), out.length ? headerHash(out.at(-1)!.header) : ZERO_HASH, T0 + out.length));
+  }
+  return out;
+}
+
+const poll = (sensor: string, ts: number, exp: number, imp: number, units: [string, string] = ['kWh', 'kWh']): Item[] =>
+  [{ sensor, metric: 'exp', ts, value: exp, unit: units[0] }, { sensor, metric: 'imp', ts, value: imp, unit: units[1] }];
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * Two meters on one device, polled each minute for 320 minutes but for an outage from minute 151
+ * to 299 (the plan's 100 kW bounds it): m1 exports 30 kW and imports 3 kW, m2 exports 12 kW from
+ * near the top of its register and imports nothing. Poll 10 comes again after poll 30, and poll 20
+ * with other values after poll 40, both stamped back: each left out.
+ */
+function twoMeters(): Item[] {
+  const items: Item[] = [plan('m1', T0 - 1000), plan('m2', T0 - 1000)];
+  for (let i = 0; i <= 320; i++) {
+    if (i > 150 && i < 300) continue;
+    const ts = T0 + i * MIN;
+    items.push(...poll('m1', ts, r3(1000 + 0.5 * i), r3(50 + 0.05 * i)), ...poll('m2', ts, r3(4_294_000 + 0.2 * i), 0));
+    if (i === 30) items.push(...poll('m1', T0 + 10 * MIN, r3(1000 + 0.5 * 10), r3(50 + 0.05 * 10)));
+    if (i === 40) items.push(...poll('m1', T0 + 20 * MIN, 5, 5));
+  }
+  return items;
+}
+/** by hand: both meters together, per minute inside [T0, T0 + 320 min) */
+const twoMetersKwh = (from: number, to: number) => {
+  const mins = Math.max(0, Math.min(to, T0 + 320 * MIN) - Math.max(from, T0)) / MIN;
+  return { exported: 0.7 * mins, imported: 0.05 * mins };
+};
+
+/**
+ * Export in Wh (uint32, scale 1), import in MWh (float32): 0.42 kW out, 0.12 kW in. A signed
+ * register (m3) that wraps to negative values at minute 8, its plan declared again every 20
+ * minutes as a restarting driver does, and poll 50 journaled twice.
+ */
+function mixedUnits(): Item[] {
+  const items: Item[] = [
+    plan('m1', T0 - 1000, { export: { metric: 'exp', type: 'uint32', bits: 32, signed: false, scale: 1, unit: 'Wh' }, import: { metric: 'imp', type: 'float32', bits: 32, signed: true, scale: 1, unit: 'MWh' }, ratedKw: 5 }),
+  ];
+  const signed = { export: kwhRegister('exp', { type: 'int32', signed: true }) };
+  const wrap = 2 ** 31 * 0.001;
+  for (let i = 0; i <= 100; i++) {
+    const ts = T0 + i * MIN;
+    if (i % 20 === 0) items.push(plan('m3', ts - 300, signed));
+    let e = 2_147_480 + 0.5 * i;
+    if (e >= wrap) e -= 2 * wrap;
+    items.push(...poll('m1', ts, 123 + 7 * i, Math.fround(2.5 + 0.000002 * i), ['Wh', 'MWh']), ...poll('m3', ts, r3(e), r3(1 + 0.05 * i)));
+    if (i === 50) items.push(...poll('m3', ts, r3(e), r3(1 + 0.05 * i)));
+  }
+  return items;
+}
+
+function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
+  describe(`MRV report against hand-computed figures, ${name} store`, { skip: store() === null ? 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against' : false }, () => {
+    const tmp = tempDir();
+    let sink: Sink;
+    const report = async (device: string, from: number, to: number, format = 'json') => {
+      const r = await getJson(`${sink.url}/v1/reports/${device}?from=${from}&to=${to}${format === 'json' ? '' : `&format=${format}`}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body as unknown as MrvReport & { text?: string };
+    };
+
+    before(async () => {
+      sink = new Sink(sinkConfig({
+        listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
+        devices: ['two-meters', 'mixed-units'].map((id) => ({ id, key: key.public })),
+      }));
+      await sink.start();
+      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()]] as const) {
+        for (const b of chain(device, items)) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
+      }
+    });
+    after(async () => {
+      await sink?.stop();
+      await cleanup();
+      tmp.cleanup();
+    });
+
+    it('two meters: edges between readings, a period inside a bridged outage, readings stamped back left out', async () => {
+      const cases: [number, number][] = [[T0 + 10.5 * MIN, T0 + 100.25 * MIN], [T0 + 200 * MIN, T0 + 210 * MIN], [T0 + 149.5 * MIN, T0 + 300.5 * MIN], [T0, T0 + 320 * MIN]];
+      for (const [from, to] of cases) {
+        const { energy } = await report('two-meters', from, to);
+        const hand = twoMetersKwh(from, to);
+        assert.deepEqual([energy.exportedKwh, energy.importedKwh, energy.netKwh, energy.creditedKwh].map(r3), [hand.exported, hand.imported, hand.exported - hand.imported, hand.exported - hand.imported].map(r3), `[${from}, ${to})`);
+        assert.equal(energy.events.length, 0);
+      }
+      const before = await report('two-meters', T0 - 100 * MIN, T0 - 10 * MIN);
+      assert.equal(before.energy.creditedKwh, 0);
+    });
+
+    it('the CSV gives the JSON figures for the same period, per meter and in total', async () => {
+      const [from, to] = [T0 + 10.5 * MIN, T0 + 100.25 * MIN];
+      const json = await report('two-meters', from, to);
+      const rows = (await report('two-meters', from, to, 'csv')).text!.trim().split('\n').map((l) => l.split(','));
+      const csvValue = (name: string, sensor: string) => Number(rows.find((r) => r[0] === 'energy' && r[1] === name && r[2] === sensor)![5]);
+      for (const m of json.meters) {
+        for (const k of ['exported', 'imported', 'net', 'credited'] as const) assert.equal(csvValue(k, m.sensor), m.energy[`${k}Kwh`], `${m.sensor} ${k}`);
+      }
+      for (const k of ['exported', 'imported', 'net', 'credited'] as const) assert.equal(csvValue(k, 'all'), json.energy[`${k}Kwh`], `total ${k}`);
+      assert.equal(json.meters.length, 2);
+    });
+
+    it('mixed register units and a signed register wrapping to negative values, its plan declared again at each restart', async () => {
+      const rep = await report('mixed-units', T0, T0 + 100 * MIN);
+      const [m1, m3] = [rep.meters.find((m) => m.sensor === 'm1')!, rep.meters.find((m) => m.sensor === 'm3')!];
+      const importM1 = (Math.fround(2.5 + 0.000002 * 100) - Math.fround(2.5)) * 1000;
+      assert.equal(m1.energy.exportedKwh, 0.7);
+      // each step is taken to the nearest mWh: within a mWh a step of the float32 register's own difference
+      assert.ok(Math.abs(m1.energy.importedKwh - importM1) <= 100 * 1e-6, `${m1.energy.importedKwh} vs ${importM1}`);
+      // m3: 99 plain minutes credited (0.5 - 0.05 kWh each); across the wrap the export (0.5) is withheld, the import (0.05) charged
+      assert.equal(r3(m3.energy.creditedKwh), r3(99 * 0.45 - 0.05));
+      assert.deepEqual(rep.energy.events.map((e) => [e.sensor, e.kind, e.uncreditedKwh]), [['m3', 'negative_wrap', 0.5]]);
+      assert.deepEqual(m3.completeness.present, 100);
+    });
+  });
+}
+
+suite('LevelDB', () => undefined);
+
+const PG = process.env.FIELDPROOF_TEST_PG;
+const schema = `fp_mrv_checks_${process.pid}_${Date.now().toString(36)}`;
+suite('PostgreSQL', () => (PG ? { kind: 'postgres', url: PG, schema, poolSize: 4 } : null), async () => {
+  if (PG) await dropPgSchema(PG, schema);
+});
