@@ -106,10 +106,12 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
     before(async () => {
       sink = new Sink(sinkConfig({
         listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
-        devices: ['two-meters', 'mixed-units'].map((id) => ({ id, key: key.public })),
+        devices: ['two-meters', 'mixed-units', 'hostile-serial'].map((id) => ({ id, key: key.public })),
       }));
       await sink.start();
-      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()]] as const) {
+      const hostile = [plan('m1', T0 - 1000, { serial: "-2+3+cmd|' /C calc'!A0" }), plan('m2', T0 - 1000, { serial: '\t=1+1' })];
+      for (let i = 0; i <= 5; i++) hostile.push(...poll('m1', T0 + i * MIN, 1 + i, 1), ...poll('m2', T0 + i * MIN, 1 + i, 1));
+      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile]] as const) {
         for (const b of chain(device, items)) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
       }
     });
@@ -154,6 +156,12 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.equal(r3(m3.energy.creditedKwh), r3(99 * 0.45 - 0.05));
       assert.deepEqual(rep.energy.events.map((e) => [e.sensor, e.kind, e.uncreditedKwh]), [['m3', 'negative_wrap', 0.5]]);
       assert.deepEqual(m3.completeness.present, 100);
+    });
+
+    it('CSV: a plan serial that a spreadsheet would run as a formula is quoted as text', async () => {
+      const csv = (await report('hostile-serial', T0, T0 + 5 * MIN, 'csv')).text!;
+      const values = csv.split('\n').filter((l) => l.startsWith('plan,meter,')).map((l) => l.split(',')[5]);
+      assert.deepEqual(values, ["'-2+3+cmd|' /C calc'!A0", "'\t=1+1"]);
     });
   });
 }

@@ -5,10 +5,15 @@ import type { MrvReport } from '../report.ts';
 
 const HEAD = ['section', 'name', 'sensor', 'ts', 'time_utc', 'value', 'unit', 'detail'];
 
+/** a number as String() writes it: the only text that may start with a minus sign unquoted */
+const NUMBER = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/;
+
 function field(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
-  // a leading =, +, - or @ would be a formula in a spreadsheet: quote it as text
-  const safe = /^[=+\-@]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
+  // A leading =, +, -, @, tab or carriage return makes a spreadsheet run the cell as a formula
+  // ("-2+3+cmd|..." too, though it starts like a number): anything but a plain number is quoted
+  // as text. Serials and reasons come from the device's records, which the reader need not trust.
+  const safe = /^[=+\-@\t\r]/.test(s) && !NUMBER.test(s) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
