@@ -93,6 +93,21 @@ function mixedUnits(): Item[] {
   return items;
 }
 
+/**
+ * A meter whose calibration lapses mid-period (due 2026-03-01: overdue from 03-02 00:00 UTC, minute
+ * 60) and is recalibrated at minute 90 (a new plan, the same meter): 30 kW out, 3 kW in.
+ */
+const T1 = Date.UTC(2026, 2, 1, 23);
+function lapsedCalibration(): Item[] {
+  const items: Item[] = [plan('m1', T1 - 1000, { calibrationDue: '2026-03-01', accuracyClass: '0.2S' })];
+  for (let i = 0; i <= 150; i++) {
+    const ts = T1 + i * MIN;
+    if (i === 90) items.push(plan('m1', ts - 500, { calibratedAt: '2026-03-02', calibrationDue: '2027-03-01', accuracyClass: '0.2S' }));
+    items.push(...poll('m1', ts, r3(100 + 0.5 * i), r3(5 + 0.05 * i)));
+  }
+  return items;
+}
+
 function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
   describe(`MRV report against hand-computed figures, ${name} store`, { skip: store() === null ? 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against' : false }, () => {
     const tmp = tempDir();
@@ -106,12 +121,12 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
     before(async () => {
       sink = new Sink(sinkConfig({
         listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
-        devices: ['two-meters', 'mixed-units', 'hostile-serial'].map((id) => ({ id, key: key.public })),
+        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed'].map((id) => ({ id, key: key.public })),
       }));
       await sink.start();
       const hostile = [plan('m1', T0 - 1000, { serial: "-2+3+cmd|' /C calc'!A0" }), plan('m2', T0 - 1000, { serial: '\t=1+1' })];
       for (let i = 0; i <= 5; i++) hostile.push(...poll('m1', T0 + i * MIN, 1 + i, 1), ...poll('m2', T0 + i * MIN, 1 + i, 1));
-      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile]] as const) {
+      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile], ['lapsed', lapsedCalibration()]] as const) {
         for (const b of chain(device, items)) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
       }
     });
@@ -156,6 +171,15 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.equal(r3(m3.energy.creditedKwh), r3(99 * 0.45 - 0.05));
       assert.deepEqual(rep.energy.events.map((e) => [e.sensor, e.kind, e.uncreditedKwh]), [['m3', 'negative_wrap', 0.5]]);
       assert.deepEqual(m3.completeness.present, 100);
+    });
+
+    it('a calibration that lapses mid-period and is renewed by a new plan: only the overdue steps reduced by the class error', async () => {
+      const rep = await report('lapsed', T1 + 30 * MIN, T1 + 120.5 * MIN);
+      // 60.5 minutes in date; minutes 60 to 90 overdue: export 0.2 % less, import 0.2 % more
+      const hand = 60.5 * 0.45 + 30 * (0.5 * 0.998 - 0.05 * 1.002);
+      assert.equal(r3(rep.energy.creditedKwh), r3(hand));
+      assert.equal(r3(rep.energy.calibrationReductionKwh), r3(30 * 0.55 * 0.002));
+      assert.deepEqual(rep.meters[0]!.calibration.map((c) => [c.overdueFrom, c.overdueHours]), [[Date.UTC(2026, 2, 2), 0.5]]);
     });
 
     it('CSV: a plan serial that a spreadsheet would run as a formula is quoted as text', async () => {
