@@ -5,13 +5,15 @@
 // make: two meters on one device, a period edge between two readings, a bridged outage of hours
 // with a period inside it, a reading repeated and one stamped back within one chain, a plan
 // declared again at each restart, mixed register units (Wh, float32 MWh), a signed register that
-// wraps to negative values, and the CSV against the JSON for the same period.
+// wraps to negative values, a calibration lapsing mid-period, three recovery epochs (one restored from
+// an older copy, one on a replaced meter), and the CSV against the JSON for the same period.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { signBatch, headerHash, type Batch } from '../../protocol/batch.ts';
+import { signBatch, headerHash, type Batch, type BatchHeader } from '../../protocol/batch.ts';
 import { ZERO_HASH } from '../../protocol/hash.ts';
 import { planRecord, type CounterSpec, type PlanInput } from '../../protocol/plan.ts';
 import { readingRecord, type JournalRecord } from '../../protocol/records.ts';
+import { restartRecord, type RestartReason } from '../../protocol/restart.ts';
 import { generateKey } from '../../protocol/signature.ts';
 import { sinkConfig, type SinkConfigInput } from '../config.ts';
 import { Sink } from '../sink.ts';
@@ -19,6 +21,7 @@ import { dropPgSchema, getJson, postJson, tempDir } from '../../test/support/sin
 import type { MrvReport } from './report.ts';
 
 const key = generateKey();
+const ADMIN = 'mrv-checks-admin-token-0123';
 const T0 = Date.UTC(2026, 2, 1);
 const MIN = 60_000;
 const kwhRegister = (metric: string, o: Partial<CounterSpec> = {}): CounterSpec => ({ metric, type: 'uint32', bits: 32, signed: false, scale: 0.001, unit: 'kWh', ...o });
@@ -31,15 +34,21 @@ function plan(sensor: string, ts: number, o: Partial<PlanInput> = {}): PlanInput
 }
 
 type Item = PlanInput | { sensor: string; metric: string; ts: number; value: number; unit?: string };
+/** a recovery epoch's opening: it continues from `from` (an earlier epoch's batch) */
+interface Opening { epoch: number; reason: RestartReason; from: BatchHeader; rejournaled: number; ts: number }
 
-/** The device's chain: every item a record, in this order, `perBatch` to a batch. */
-function chain(device: string, items: Item[], perBatch = 37): Batch[] {
+/** The device's chain: every item a record, in this order, `perBatch` to a batch; a later epoch opens with its restart record. */
+function chain(device: string, items: Item[], perBatch = 37, opening?: Opening): Batch[] {
+  const first = opening ? 2 : 1;
   const records: JournalRecord[] = items.map((it, i) => ('kind' in it
-    ? planRecord(device, i + 1, it)
-    : readingRecord(device, i + 1, { sensor: it.sensor, metric: it.metric, ts: it.ts, value: it.value, unit: it.unit ?? 'kWh' }, { score: 1, flags: [] })));
+    ? planRecord(device, i + first, it)
+    : readingRecord(device, i + first, { sensor: it.sensor, metric: it.metric, ts: it.ts, value: it.value, unit: it.unit ?? 'kWh' }, { score: 1, flags: [] })));
+  if (opening) records.unshift(restartRecord(device, opening.epoch, opening.reason, { epoch: opening.from.epoch ?? 1, batch: opening.from.batch, hash: headerHash(opening.from) }, opening.rejournaled, opening.ts));
   const out: Batch[] = [];
+  let prev = opening ? headerHash(opening.from) : ZERO_HASH;
   for (let i = 0; i < records.length; i += perBatch) {
-    out.push(signBatch(device, key, out.length + 1, records.slice(i, i + perBatch), out.length ? headerHash(out.at(-1)!.header) : ZERO_HASH, T0 + out.length));
+    out.push(signBatch(device, key, out.length + 1, records.slice(i, i + perBatch), prev, T0 + out.length, opening?.epoch ?? 1));
+    prev = headerHash(out.at(-1)!.header);
   }
   return out;
 }
@@ -108,6 +117,24 @@ function lapsedCalibration(): Item[] {
   return items;
 }
 
+/**
+ * Three chains of one meter (30 kW out, 3 kW in, polled each minute): epoch 1 to minute 100; epoch
+ * 2, restored from an older copy, joins epoch 1's third batch, carries minutes 40 to 100 again and
+ * goes on from minute 120 (off for 20 minutes); epoch 3, its journal lost, starts at minute 211 on
+ * a new meter fitted while the device was off.
+ */
+function threeEpochs(device: string): Batch[][] {
+  const e = (i: number) => r3(100 + 0.5 * i);
+  const im = (i: number) => r3(5 + 0.05 * i);
+  const polls = (from: number, to: number, exp = e, imp = im) => Array.from({ length: to - from + 1 }, (_, k) => poll('m1', T0 + (from + k) * MIN, exp(from + k), imp(from + k))).flat();
+  const one = chain(device, [plan('m1', T0 - 1000), ...polls(0, 100)], 30);
+  const again = [plan('m1', T0 + 119 * MIN), ...polls(40, 100), ...polls(120, 200)];
+  const two = chain(device, again, 30, { epoch: 2, reason: 'journal_behind_sink', from: one[2]!.header, rejournaled: 123, ts: T0 + 119 * MIN });
+  const three = chain(device, [plan('m1', T0 + 210 * MIN, { serial: 'SN-m1-new' }), ...polls(211, 260, (i) => r3(10 + 0.5 * (i - 211)), (i) => r3(1 + 0.05 * (i - 211)))], 30,
+    { epoch: 3, reason: 'journal_lost', from: two.at(-1)!.header, rejournaled: 0, ts: T0 + 210 * MIN });
+  return [one, two, three];
+}
+
 function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
   describe(`MRV report against hand-computed figures, ${name} store`, { skip: store() === null ? 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against' : false }, () => {
     const tmp = tempDir();
@@ -120,8 +147,8 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
 
     before(async () => {
       sink = new Sink(sinkConfig({
-        listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
-        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed'].map((id) => ({ id, key: key.public })),
+        listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, adminToken: ADMIN, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
+        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed', 'epochs'].map((id) => ({ id, key: key.public })),
       }));
       await sink.start();
       const hostile: Item[] = [plan('m1', T0 - 1000, { serial: "-2+3+cmd|' /C calc'!A0" }), plan('m2', T0 - 1000, { serial: '\t=1+1' })];
@@ -180,6 +207,28 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.equal(r3(rep.energy.creditedKwh), r3(hand));
       assert.equal(r3(rep.energy.calibrationReductionKwh), r3(30 * 0.55 * 0.002));
       assert.deepEqual(rep.meters[0]!.calibration.map((c) => [c.overdueFrom, c.overdueHours]), [[Date.UTC(2026, 2, 2), 0.5]]);
+    });
+
+    it('three epochs, the second restored from an older copy, the third on a new meter: carried copies counted once, the swap charged', async () => {
+      const [one, two, three] = threeEpochs('epochs');
+      for (const b of one!) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
+      for (const [n, epoch] of [[2, two!], [3, three!]] as const) {
+        assert.equal((await postJson(sink.url, epoch[0]!)).body.code, 'restart_pending');
+        const accepted = await fetch(`${sink.url}/v1/devices/epochs/restarts/${n}/accept`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+        assert.equal(accepted.status, 200, await accepted.text());
+        for (const b of epoch) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
+      }
+      // the step across the swap (minutes 200 to 211) credits no export and charges the import at
+      // the rated 100 kW, raised by the class error, over the step and the read window, in whole counts
+      const swapCharge = Math.floor((100 * 1.005 * (11 * MIN + 1000)) / 3_600_000 / 0.001 + 1) / 1000;
+      const whole = await report('epochs', T0, T0 + 260 * MIN);
+      assert.equal(r3(whole.energy.creditedKwh), r3(200 * 0.45 + 49 * 0.45 - swapCharge));
+      assert.deepEqual(whole.energy.events.map((ev) => [ev.kind, ev.importChargedKwh]), [['replacement', swapCharge]]);
+      assert.deepEqual(whole.epochs.map((ep) => ep.epoch), [1, 2, 3]);
+      assert.deepEqual(whole.meters[0]!.carriedReadings.map((c) => [c.metric, c.epoch, c.keptEpoch, c.duplicates, c.conflicts]), [['exp', 2, 1, 61, 0], ['imp', 2, 1, 61, 0]]);
+      // across the first restart: the carried copies and the 20 minutes off bridged, as one chain would give
+      assert.equal(r3((await report('epochs', T0 + 90 * MIN, T0 + 130 * MIN)).energy.creditedKwh), r3(40 * 0.45));
+      assert.equal(r3((await report('epochs', T0 + 195 * MIN, T0 + 215 * MIN)).energy.creditedKwh), r3(9 * 0.45 - swapCharge));
     });
 
     it('CSV: a plan serial that a spreadsheet would run as a formula is quoted as text', async () => {
