@@ -135,6 +135,20 @@ function threeEpochs(device: string): Batch[][] {
   return [one, two, three];
 }
 
+/**
+ * 30 kW out, 3 kW in; minutes 10 to 12 come with the export in Wh (15 000 Wh, not 15 000 kWh)
+ * under a plan whose export register is in kWh: at odds with the plan, so not good polls.
+ */
+function unitAtOdds(): Item[] {
+  const items: Item[] = [plan('m1', T0 - 1000)];
+  for (let i = 0; i <= 21; i++) {
+    const wh = i >= 10 && i < 13;
+    items.push({ sensor: 'm1', metric: 'exp', ts: T0 + i * MIN, value: wh ? (10 + 0.5 * i) * 1000 : r3(10 + 0.5 * i), unit: wh ? 'Wh' : 'kWh' });
+    items.push({ sensor: 'm1', metric: 'imp', ts: T0 + i * MIN, value: r3(1 + 0.05 * i) });
+  }
+  return items;
+}
+
 function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
   describe(`MRV report against hand-computed figures, ${name} store`, { skip: store() === null ? 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against' : false }, () => {
     const tmp = tempDir();
@@ -148,12 +162,12 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
     before(async () => {
       sink = new Sink(sinkConfig({
         listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, adminToken: ADMIN, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
-        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed', 'epochs'].map((id) => ({ id, key: key.public })),
+        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed', 'epochs', 'unit-at-odds'].map((id) => ({ id, key: key.public })),
       }));
       await sink.start();
       const hostile: Item[] = [plan('m1', T0 - 1000, { serial: "-2+3+cmd|' /C calc'!A0" }), plan('m2', T0 - 1000, { serial: '\t=1+1' })];
       for (let i = 0; i <= 5; i++) hostile.push(...poll('m1', T0 + i * MIN, 1 + i, 1), ...poll('m2', T0 + i * MIN, 1 + i, 1));
-      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile], ['lapsed', lapsedCalibration()]] as const) {
+      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile], ['lapsed', lapsedCalibration()], ['unit-at-odds', unitAtOdds()]] as const) {
         for (const b of chain(device, items)) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
       }
     });
@@ -229,6 +243,13 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       // across the first restart: the carried copies and the 20 minutes off bridged, as one chain would give
       assert.equal(r3((await report('epochs', T0 + 90 * MIN, T0 + 130 * MIN)).energy.creditedKwh), r3(40 * 0.45));
       assert.equal(r3((await report('epochs', T0 + 195 * MIN, T0 + 215 * MIN)).energy.creditedKwh), r3(9 * 0.45 - swapCharge));
+    });
+
+    it('a reading in another unit than its plan register names is not a good poll: the gap across it is bridged', async () => {
+      const rep = await report('unit-at-odds', T0, T0 + 20 * MIN);
+      assert.deepEqual(rep.energy.events, []);
+      assert.equal(r3(rep.energy.creditedKwh), r3(20 * 0.45));
+      assert.equal(rep.meters[0]!.completeness.present, 17);
     });
 
     it('CSV: a plan serial that a spreadsheet would run as a formula is quoted as text', async () => {

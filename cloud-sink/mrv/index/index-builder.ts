@@ -38,6 +38,8 @@ export interface BatchInput {
 }
 
 type RegisterMeta = { bits: unknown; scale: unknown; signed: unknown; type: unknown };
+/** A plan register: the unit its readings must carry, and what their meta must say (none for power). */
+type PlanRegister = { unit: unknown; meta: RegisterMeta | null };
 
 /** The flags that keep a register value from being credited, or undefined when there are none. */
 function disqualifying(flags: readonly string[]): string[] | undefined {
@@ -49,13 +51,13 @@ export function emptyIndexerState(): IndexerState {
   return { series: {}, lastReadingTs: null, openPruned: [], clockBackwards: {} };
 }
 
-/** The registers a plan names, with what their readings' meta must say. */
-function planRegisters(p: PlanRecord): Record<string, RegisterMeta | null> {
-  const out: Record<string, RegisterMeta | null> = {};
+/** The registers a plan names, with the unit and the meta their readings must carry. */
+function planRegisters(p: PlanRecord): Record<string, PlanRegister> {
+  const out: Record<string, PlanRegister> = {};
   for (const c of [p.export, p.import]) {
-    if (c && typeof c.metric === 'string') out[c.metric] = { bits: c.bits, scale: c.scale, signed: c.signed, type: c.type };
+    if (c && typeof c.metric === 'string') out[c.metric] = { unit: c.unit, meta: { bits: c.bits, scale: c.scale, signed: c.signed, type: c.type } };
   }
-  if (p.power && typeof p.power.metric === 'string') out[p.power.metric] = null;
+  if (p.power && typeof p.power.metric === 'string') out[p.power.metric] = { unit: p.power.unit, meta: null };
   return out;
 }
 
@@ -64,7 +66,7 @@ export class IndexBuilder {
   private readonly pending = new Map<string, { sensor: string; metric: string; points: SeriesPoints }>();
   private readonly unplanned = new Map<string, UnplannedTally>();
   /** per sensor, the registers of its plan: kept beside the state, which holds only their names */
-  private readonly registers = new Map<string, Record<string, RegisterMeta | null>>();
+  private readonly registers = new Map<string, Record<string, PlanRegister>>();
   /** decoded open chunks, so that flushing twice in a session decodes them once */
   private readonly openChunks = new Map<string, SeriesPoints>();
   private pointsPending = 0;
@@ -146,9 +148,10 @@ export class IndexBuilder {
     const bad = r.value === null ? undefined : disqualifying(r.quality.flags);
     let flags = r.value === null ? F.NULL : bad ? F.BAD : 0;
     for (const f of r.quality.flags) flags |= EVENT_FLAGS[f] ?? 0;
-    const expected = regs[r.metric];
+    // a value in another unit than the plan's register (Wh under a kWh register) is not that register's count
+    const { unit, meta: expected } = regs[r.metric]!;
     const meta = (r.meta as { register?: RegisterMeta } | undefined)?.register;
-    if (expected && meta && (meta.bits !== expected.bits || meta.scale !== expected.scale || meta.signed !== expected.signed || meta.type !== expected.type)) {
+    if (r.unit !== unit || (expected && meta && (meta.bits !== expected.bits || meta.scale !== expected.scale || meta.signed !== expected.signed || meta.type !== expected.type))) {
       flags |= F.META_MISMATCH;
     }
     let p = this.pending.get(key);
