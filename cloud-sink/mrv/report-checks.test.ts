@@ -149,6 +149,18 @@ function unitAtOdds(): Item[] {
   return items;
 }
 
+/**
+ * One meter (serial ION-1) read under two sensors at once for 20 minutes, then renamed: a third
+ * sensor reads it from minute 21 to 40, when the other two have stopped. 30 kW out, 3 kW in.
+ */
+function oneMeterTwice(): Item[] {
+  const items: Item[] = ['m1', 'm1-again', 'm1-renamed'].map((sensor) => plan(sensor, T0 - 1000, { serial: 'ION-1' }));
+  for (let i = 0; i <= 40; i++) {
+    for (const sensor of i <= 20 ? ['m1', 'm1-again'] : ['m1-renamed']) items.push(...poll(sensor, T0 + i * MIN, r3(10 + 0.5 * i), r3(1 + 0.05 * i)));
+  }
+  return items;
+}
+
 function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
   describe(`MRV report against hand-computed figures, ${name} store`, { skip: store() === null ? 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against' : false }, () => {
     const tmp = tempDir();
@@ -162,12 +174,12 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
     before(async () => {
       sink = new Sink(sinkConfig({
         listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, adminToken: ADMIN, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
-        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed', 'epochs', 'unit-at-odds'].map((id) => ({ id, key: key.public })),
+        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed', 'epochs', 'unit-at-odds', 'one-meter-twice'].map((id) => ({ id, key: key.public })),
       }));
       await sink.start();
       const hostile: Item[] = [plan('m1', T0 - 1000, { serial: "-2+3+cmd|' /C calc'!A0" }), plan('m2', T0 - 1000, { serial: '\t=1+1' })];
       for (let i = 0; i <= 5; i++) hostile.push(...poll('m1', T0 + i * MIN, 1 + i, 1), ...poll('m2', T0 + i * MIN, 1 + i, 1));
-      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile], ['lapsed', lapsedCalibration()], ['unit-at-odds', unitAtOdds()]] as const) {
+      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile], ['lapsed', lapsedCalibration()], ['unit-at-odds', unitAtOdds()], ['one-meter-twice', oneMeterTwice()]] as const) {
         for (const b of chain(device, items)) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
       }
     });
@@ -250,6 +262,18 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.deepEqual(rep.energy.events, []);
       assert.equal(r3(rep.energy.creditedKwh), r3(20 * 0.45));
       assert.equal(rep.meters[0]!.completeness.present, 17);
+    });
+
+    it('one meter read under two sensors at once counts once in the totals; read under a new name later, it counts again', async () => {
+      const rep = await report('one-meter-twice', T0, T0 + 40 * MIN);
+      // minutes 0-20 once (m1), 21-40 under the new name; the minute between the names is no sensor's step
+      assert.equal(r3(rep.energy.creditedKwh), r3(20 * 0.45 + 19 * 0.45));
+      assert.equal(r3(rep.energy.exportedKwh), r3(39 * 0.5));
+      assert.deepEqual(rep.meters.map((m) => [m.sensor, m.sameMeterAs, m.energy.creditedKwh]), [['m1', null, 9], ['m1-again', 'm1', 9], ['m1-renamed', null, 8.55]]);
+      assert.ok(rep.warnings.some((w) => /m1-again: reads the same meter \(serial ION-1\) as m1/.test(w)), rep.warnings.join('\n'));
+      const csv = (await report('one-meter-twice', T0, T0 + 40 * MIN, 'csv')).text!;
+      assert.match(csv, /^energy,credited,all,,,17\.55,kWh,/m);
+      assert.match(csv, /^energy,same_meter_as,m1-again,,,m1,,/m);
     });
 
     it('CSV: a plan serial that a spreadsheet would run as a formula is quoted as text', async () => {

@@ -14,6 +14,7 @@ import { epochsSection, epochTalliesFor, type CarriedJson } from './engine/epoch
 import type { NoteRef } from './engine/meter-energy.ts';
 import { meterJson, meterResult, type MeterJson } from './engine/meter-report.ts';
 import { planTimelines, plansOver } from './engine/plan-timeline.ts';
+import { repeatedMeters } from './engine/same-meter.ts';
 import type { RegisterIndex } from './index/register-index.ts';
 import { noteStanding } from './notes.ts';
 import type { MrvStore } from './store/types.ts';
@@ -45,15 +46,18 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
 
   const cp = creditingWindow(config);
   const clipped = cp ? { from: Math.max(from, cp.from), to: Math.min(to, cp.to) } : { from, to };
-  const meters: MeterJson[] = [];
-  let egInCreditingPeriod = 0;
+  const measured: { json: MeterJson; creditedInClip: number }[] = [];
   for (const [sensor, views] of [...timelines].sort((a, b) => a[0].localeCompare(b[0]))) {
     if (plansOver(views, from, to).length === 0) continue;
     const opts = { from, to, calibration: config.calibrationOverdue, notes: notesBySensor.get(sensor) ?? new Map() };
     const m = await meterResult(mrv, device, sensor, views, opts, clipped, deps.tuning);
-    meters.push(meterJson(m, from, to, config.calibrationOverdue, epochTalliesFor(tallies, sensor, from, to)));
-    egInCreditingPeriod += m.creditedInClip;
+    measured.push({ json: meterJson(m, from, to, config.calibrationOverdue, epochTalliesFor(tallies, sensor, from, to)), creditedInClip: m.creditedInClip });
   }
+  // a meter read under two sensors counts once in the totals (engine/same-meter.ts)
+  const repeats = repeatedMeters(measured.map((x) => x.json));
+  const meters = measured.map((x) => ({ ...x.json, sameMeterAs: repeats.get(x.json.sensor) ?? null }));
+  const counted = meters.filter((m) => m.sameMeterAs === null);
+  const egInCreditingPeriod = measured.reduce((s, x) => s + (repeats.has(x.json.sensor) ? 0 : x.creditedInClip), 0);
 
   const unplannedMeters = [...groupBy(unplanned, (u) => u.sensor)].map(([sensor, days]) => ({
     sensor,
@@ -64,10 +68,10 @@ export async function buildMrvReport(deps: ReportDeps, device: string, from: num
     reason: 'energy readings with no monitoring plan in force: nothing credited (readings counted by whole UTC days)',
   }));
 
-  const sum = (pick: (m: MeterJson) => number) => round(meters.reduce((s, m) => s + pick(m), 0));
+  const sum = (pick: (m: MeterJson) => number) => round(counted.reduce((s, m) => s + pick(m), 0));
   const events = meters.flatMap((m) => m.events).sort((a, b) => a.ts - b.ts || a.sensor.localeCompare(b.sensor));
-  const expected = meters.reduce((s, m) => s + m.completeness.expected, 0);
-  const present = meters.reduce((s, m) => s + m.completeness.present, 0);
+  const expected = counted.reduce((s, m) => s + m.completeness.expected, 0);
+  const present = counted.reduce((s, m) => s + m.completeness.present, 0);
   const loss = dataLoss(gaps, pruned, from, to);
   const rows = await deps.store.batchesOverlapping(device, from, to);
   const anchors = await anchorsOf(deps.store, rows);
@@ -142,11 +146,12 @@ async function anchorsOf(store: SinkStore, rows: readonly StoredBatchRow[]) {
   return { list, unanchored };
 }
 
-function reportWarnings(meters: readonly MeterJson[], unplanned: number, missing: readonly string[], lost: number): string[] {
+function reportWarnings(meters: readonly (MeterJson & { sameMeterAs: string | null })[], unplanned: number, missing: readonly string[], lost: number): string[] {
   const w: string[] = [];
   if (meters.length === 0) w.push('no meter of this device has a monitoring plan in force in the period: nothing is credited');
   if (unplanned > 0) w.push(`${unplanned} sensor(s) report energy without a monitoring plan: credited nothing`);
   for (const m of meters) {
+    if (m.sameMeterAs) w.push(`${m.sensor}: reads the same meter (serial ${[...new Set(m.plans.map((p) => p.serial))].join(', ')}) as ${m.sameMeterAs} at the same time: counted once in the device's totals, under ${m.sameMeterAs}`);
     if (m.credited) w.push(`${m.sensor}: ${m.credited}`);
     if (m.provisional) w.push(`${m.sensor}: no reading at or after the period's end yet; the last part of the period is not credited until one arrives`);
     if (m.completeness.ratio < 1) w.push(`${m.sensor}: ${m.completeness.present} of ${m.completeness.expected} planned readings present`);

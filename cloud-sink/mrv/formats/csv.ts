@@ -42,6 +42,7 @@ export function reportCsv(r: MrvReport): string {
         `class ${p.accuracyClass} (MPE ${p.maxPermissibleErrorPercent} %); calibrated ${p.calibratedAt}; due ${p.calibrationDue}; rated ${p.ratedKw ?? 'not given'} kW; interval ${p.intervalMs} ms; export ${p.export.metric} ${p.export.type} x${p.export.scale} ${p.export.unit}; import ${p.import.metric} ${p.import.type} x${p.import.scale} ${p.import.unit}${p.problem ? `; unusable: ${p.problem}` : ''}`);
     }
     for (const k of ['exportedKwh', 'importedKwh', 'netKwh', 'creditedKwh'] as const) row('energy', k.replace('Kwh', ''), m.sensor, null, m.energy[k], 'kWh');
+    if (m.sameMeterAs) row('energy', 'same_meter_as', m.sensor, null, m.sameMeterAs, null, 'the same meter read under two sensors: counted once in the device totals, under that sensor');
     row('energy', 'calibration_reduction', m.sensor, null, m.calibrationReductionKwh, 'kWh');
     if (m.crossCheck) row('cross_check', 'power_integral', m.sensor, null, m.crossCheck.powerIntegralKwh, 'kWh', `${m.crossCheck.metric}; covers ${m.crossCheck.coveredFraction} of the period; not credited`);
     row('completeness', 'present_of_expected', m.sensor, null, `${m.completeness.present}/${m.completeness.expected}`, 'readings', `ratio ${m.completeness.ratio}; failed reads ${m.completeness.failedReads}`);
