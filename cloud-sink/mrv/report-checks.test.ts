@@ -274,6 +274,8 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       const csv = (await report('one-meter-twice', T0, T0 + 40 * MIN, 'csv')).text!;
       assert.match(csv, /^energy,credited,all,,,17\.55,kWh,/m);
       assert.match(csv, /^energy,same_meter_as,m1-again,,,m1,,/m);
+      const html = (await report('one-meter-twice', T0, T0 + 40 * MIN, 'html')).text!;
+      assert.match(html, /m1-again \(the meter of m1: not in the totals\)/);
     });
 
     it('CSV: a plan serial that a spreadsheet would run as a formula is quoted as text', async () => {

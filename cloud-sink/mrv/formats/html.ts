@@ -27,7 +27,7 @@ const STYLE = `
 export function reportHtml(r: MrvReport): string {
   const e = r.emissions;
   const f = e.gridEmissionFactor;
-  const meterRows = r.meters.map((m) => [m.sensor, m.plans.map((p) => p.serial).join(', '), num(m.energy.exportedKwh), num(m.energy.importedKwh), num(m.energy.netKwh), num(m.calibrationReductionKwh), num(m.energy.creditedKwh), `${m.completeness.present}/${m.completeness.expected}`]);
+  const meterRows = r.meters.map((m) => [m.sameMeterAs ? `${m.sensor} (the meter of ${m.sameMeterAs}: not in the totals)` : m.sensor, m.plans.map((p) => p.serial).join(', '), num(m.energy.exportedKwh), num(m.energy.importedKwh), num(m.energy.netKwh), num(m.calibrationReductionKwh), num(m.energy.creditedKwh), `${m.completeness.present}/${m.completeness.expected}`]);
   meterRows.push(['All meters', '', num(r.energy.exportedKwh), num(r.energy.importedKwh), num(r.energy.netKwh), num(r.energy.calibrationReductionKwh), num(r.energy.creditedKwh), `${r.completeness.present}/${r.completeness.expected}`]);
   const planRows = r.meters.flatMap((m) => m.plans.map((p) => [m.sensor, p.serial, `${p.accuracyClass} (±${p.maxPermissibleErrorPercent} %)`, p.calibratedAt, p.calibrationDue, p.ratedKw ?? 'not given', `${p.intervalMs} ms`,
     `${p.export.metric} (${p.export.type} ×${p.export.scale} ${p.export.unit})`, `${p.import.metric} (${p.import.type} ×${p.import.scale} ${p.import.unit})`, `${p.epoch > 1 ? `epoch ${p.epoch} ` : ''}seq ${p.seq}${p.problem ? ` — unusable: ${p.problem}` : ''}`]));
