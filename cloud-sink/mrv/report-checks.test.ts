@@ -161,6 +161,14 @@ function oneMeterTwice(): Item[] {
   return items;
 }
 
+/** Without a rated power, minute 10's export reads 9e9 kWh: more than its uint32 register (x 0.001 kWh) can show. */
+function beyondRange(): Item[] {
+  const { ratedKw: _unrated, ...unrated } = plan('m1', T0 - 1000);
+  const items: Item[] = [unrated];
+  for (let i = 0; i <= 20; i++) items.push(...poll('m1', T0 + i * MIN, i === 10 ? 9e9 : r3(10 + 0.5 * i), r3(1 + 0.05 * i)));
+  return items;
+}
+
 function suite(name: string, store: () => SinkConfigInput['store'] | null, cleanup: () => Promise<void> = async () => {}) {
   describe(`MRV report against hand-computed figures, ${name} store`, { skip: store() === null ? 'FIELDPROOF_TEST_PG is not set: no PostgreSQL to test against' : false }, () => {
     const tmp = tempDir();
@@ -174,12 +182,12 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
     before(async () => {
       sink = new Sink(sinkConfig({
         listen: '127.0.0.1:0', dataDir: `${tmp.dir}/sink`, adminToken: ADMIN, ...(store() ? { store: store()! } : {}), report: { indexIntervalMs: 0 },
-        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed', 'epochs', 'unit-at-odds', 'one-meter-twice'].map((id) => ({ id, key: key.public })),
+        devices: ['two-meters', 'mixed-units', 'hostile-serial', 'lapsed', 'epochs', 'unit-at-odds', 'one-meter-twice', 'beyond-range'].map((id) => ({ id, key: key.public })),
       }));
       await sink.start();
       const hostile: Item[] = [plan('m1', T0 - 1000, { serial: "-2+3+cmd|' /C calc'!A0" }), plan('m2', T0 - 1000, { serial: '\t=1+1' })];
       for (let i = 0; i <= 5; i++) hostile.push(...poll('m1', T0 + i * MIN, 1 + i, 1), ...poll('m2', T0 + i * MIN, 1 + i, 1));
-      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile], ['lapsed', lapsedCalibration()], ['unit-at-odds', unitAtOdds()], ['one-meter-twice', oneMeterTwice()]] as const) {
+      for (const [device, items] of [['two-meters', twoMeters()], ['mixed-units', mixedUnits()], ['hostile-serial', hostile], ['lapsed', lapsedCalibration()], ['unit-at-odds', unitAtOdds()], ['one-meter-twice', oneMeterTwice()], ['beyond-range', beyondRange()]] as const) {
         for (const b of chain(device, items)) assert.equal((await postJson(sink.url, b)).body.status, 'stored');
       }
     });
@@ -262,6 +270,14 @@ function suite(name: string, store: () => SinkConfigInput['store'] | null, clean
       assert.deepEqual(rep.energy.events, []);
       assert.equal(r3(rep.energy.creditedKwh), r3(20 * 0.45));
       assert.equal(rep.meters[0]!.completeness.present, 17);
+    });
+
+    it('a value beyond its register\'s range is not a good poll, not nine billion kWh', async () => {
+      const rep = await report('beyond-range', T0, T0 + 20 * MIN);
+      assert.deepEqual(rep.energy.events, []);
+      // the two minutes around it are a gap no rated power bounds: their export (1 kWh) withheld, the import charged
+      assert.equal(r3(rep.energy.creditedKwh), r3(20 * 0.45 - 1));
+      assert.deepEqual(rep.energy.gaps.map((g) => [g.bridged, g.uncreditedKwh]), [[false, 1]]);
     });
 
     it('one meter read under two sensors at once counts once in the totals; read under a new name later, it counts again', async () => {

@@ -51,6 +51,20 @@ export function emptyIndexerState(): IndexerState {
   return { series: {}, lastReadingTs: null, openPruned: [], clockBackwards: {} };
 }
 
+/**
+ * Whether a value is one the plan's register cannot show: outside the range its type and width
+ * allow (a uint32 register in Wh never reads 9e9 kWh). Such a value is not that register's count,
+ * whatever the step from it would say.
+ */
+function outsideRegister(value: number, reg: RegisterMeta): boolean {
+  if (typeof reg.scale !== 'number' || typeof reg.bits !== 'number') return false;
+  const counts = value / reg.scale;
+  if (reg.type === 'float32') return !(Math.abs(counts) <= 3.4028234663852886e38);
+  if (reg.type === 'm10k') return !(counts > -0.5 && counts < 1e8 - 0.5);
+  const [lo, hi] = reg.signed ? [-(2 ** (reg.bits - 1)), 2 ** (reg.bits - 1) - 1] : [0, 2 ** reg.bits - 1];
+  return !(counts > lo - 0.5 && counts < hi + 0.5);
+}
+
 /** The registers a plan names, with the unit and the meta their readings must carry. */
 function planRegisters(p: PlanRecord): Record<string, PlanRegister> {
   const out: Record<string, PlanRegister> = {};
@@ -148,10 +162,12 @@ export class IndexBuilder {
     const bad = r.value === null ? undefined : disqualifying(r.quality.flags);
     let flags = r.value === null ? F.NULL : bad ? F.BAD : 0;
     for (const f of r.quality.flags) flags |= EVENT_FLAGS[f] ?? 0;
-    // a value in another unit than the plan's register (Wh under a kWh register) is not that register's count
+    // a value in another unit than the plan's register (Wh under a kWh register), with other register
+    // meta, or beyond the register's range is not that register's count
     const { unit, meta: expected } = regs[r.metric]!;
     const meta = (r.meta as { register?: RegisterMeta } | undefined)?.register;
-    if (r.unit !== unit || (expected && meta && (meta.bits !== expected.bits || meta.scale !== expected.scale || meta.signed !== expected.signed || meta.type !== expected.type))) {
+    const metaOdds = expected !== null && meta !== undefined && (meta.bits !== expected.bits || meta.scale !== expected.scale || meta.signed !== expected.signed || meta.type !== expected.type);
+    if (r.unit !== unit || metaOdds || (expected !== null && r.value !== null && outsideRegister(r.value, expected))) {
       flags |= F.META_MISMATCH;
     }
     let p = this.pending.get(key);
