@@ -75,3 +75,17 @@ test('dataDir: required unless under a snap; relative to the config file', () =>
   const rel = loadDeviceConfig(write('rel.yaml', minimal.replace('/var/lib/fieldproof', './data')));
   assert.equal(rel.dataDir, join(dir, 'data'));
 });
+
+test('YAML anchors with merge keys (<<) and Windows line endings are read as an operator means them', () => {
+  const shared = minimal.replace(
+    /drivers:\n[\s\S]*?\nbatch:/,
+    'drivers:\n  - &sim\n    kind: simulated\n    id: sim\n    sensors: 2\n    intervalMs: 100\n  - <<: *sim\n    id: sim2\n    sensors: 3\nbatch:',
+  );
+  const c = loadDeviceConfig(write('anchors.yaml', shared.replace(/\n/g, '\r\n')));
+  assert.deepEqual(
+    c.drivers.map((d) => [d.kind, d.id, 'sensors' in d ? d.sensors : undefined, 'intervalMs' in d ? d.intervalMs : undefined]),
+    [['simulated', 'sim', 2, 100], ['simulated', 'sim2', 3, 100]],
+  );
+  assert.equal(c.device, 'site-a-gw1', 'no carriage return left on a value');
+  assert.equal(c.uplink?.url, 'http://127.0.0.1:8787');
+});
