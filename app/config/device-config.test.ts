@@ -56,6 +56,7 @@ test('a wrong type or value names the key', () => {
 
 test('bad YAML, an empty file and a missing file are one-line errors', () => {
   assert.match(problem('device: [unclosed\n'), /not valid YAML/);
+  assert.match(problem(minimal + 'device: again\n'), /not valid YAML: Map keys must be unique at line \d+, column \d+$/);
   assert.match(problem(''), /device/);
   assert.throws(() => loadDeviceConfig(join(dir, 'nope.yaml')), /config file .*nope\.yaml does not exist/);
 });

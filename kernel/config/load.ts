@@ -22,7 +22,8 @@ export function parseYamlConfig<S extends z.ZodType>(file: string, text: string,
     // driver's settings that way, and without them the merged keys silently vanish.
     raw = parse(text, { merge: true });
   } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
+    // the parser's first line ends in a colon that introduced the excerpt below it, which is left out
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0]!.replace(/:\s*$/, '') : String(err);
     throw new ConfigError(`${file}: not valid YAML: ${msg}`);
   }
   const result = schema.safeParse(raw ?? {});
