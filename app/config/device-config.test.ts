@@ -90,3 +90,10 @@ test('YAML anchors with merge keys (<<) and Windows line endings are read as an 
   assert.equal(c.device, 'site-a-gw1', 'no carriage return left on a value');
   assert.equal(c.uplink?.url, 'http://127.0.0.1:8787');
 });
+
+test('an optional section with everything under it commented out is read as left out', () => {
+  const c = loadDeviceConfig(write('no-uplink.yaml', minimal.replace(/^  url:/m, '  # url:') + 'gateway:\n  # listen: 127.0.0.1:1700\n'));
+  assert.equal(c.uplink, undefined);
+  assert.equal(c.gateway, undefined);
+  assert.match(problem(minimal.replace(/^batch:[\s\S]*?(?=^uplink:)/m, 'batch:\n')), /batch/, 'a section with defaults still wants its keys or nothing');
+});
