@@ -18,6 +18,13 @@ describe('sink config', () => {
     assert.deepEqual(invalidDeviceKeys(c), ['site-a-gw1'], 'the placeholder key is flagged, not fatal');
   });
 
+  it('reads a device key pasted in capitals as the key it is, not as a placeholder', () => {
+    const key = 'ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789';
+    const c = parseYamlConfig('sink.yaml', `dataDir: x\ndevices:\n  - id: site-a-gw1\n    key: ${key}\n`, sinkConfigSchema);
+    assert.equal(c.devices[0]!.key, key.toLowerCase());
+    assert.deepEqual(invalidDeviceKeys(c), []);
+  });
+
   it('takes the MRV report section with the grid factor\'s provenance and the project as YAML writes them', () => {
     const c = parseYamlConfig('sink.yaml', `dataDir: x
 report:

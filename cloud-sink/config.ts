@@ -20,7 +20,8 @@ const listen = z
 // batches for that device are refused (no real key can match it).
 const deviceSchema = z.strictObject({
   id: z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore'),
-  key: z.string().min(1),
+  // hex is read in either case; the key is compared with headers' lowercase hex
+  key: z.string().min(1).toLowerCase(),
 });
 
 export function invalidDeviceKeys(config: SinkConfig): string[] {

@@ -32,7 +32,9 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
+    // parseArgs spreads some messages over lines ("argument is ambiguous", then how to give a value
+    // starting with a dash): keep all of it, on one line.
+    throw new UsageError((err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean).join(' '));
   }
 }
 

@@ -35,7 +35,15 @@ export function loadOrCreateKeyFile(file: string): { key: DeviceKey; created: bo
   const existing = loadKeyFile(file);
   if (existing) return { key: existing, created: false };
   const key = generateKey();
-  mkdirSync(dirname(file), { recursive: true });
-  if (createFileAtomic(file, JSON.stringify({ v: 1, seed: key.secret, public: key.public }) + '\n', { mode: 0o600 })) return { key, created: true };
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    if (createFileAtomic(file, JSON.stringify({ v: 1, seed: key.secret, public: key.public }) + '\n', { mode: 0o600 })) return { key, created: true };
+  } catch (err) {
+    // A data dir given as a file, a read-only or foreign folder: the operator's to mend, so one line.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new KeyFileError(`cannot create key file ${file}: ${dirname(file)} is not a directory`);
+    if (code) throw new KeyFileError(`cannot create key file ${file}: ${code}`);
+    throw err;
+  }
   return { key: loadKeyFile(file)!, created: false };
 }

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { runCli } from '../../test/support/cli.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/fieldproof.js', import.meta.url));
 const example = (name: string) => fileURLToPath(new URL(`../../gateway/codecs/examples/${name}`, import.meta.url));
@@ -49,4 +51,17 @@ describe('fieldproof codec test', () => {
       assert.equal(bad.stderr.trim().split('\n').length, 1);
     }
   });
+
+  it('reads the codec from stdin for FILE -, Windows line endings and all, as from the file', async () => {
+    const args = ['test', '-', '--fport', '3', '--hex', '0110c05d0000', '--json'];
+    const fromFile = await cli('test', example('sensecap-style.js'), ...args.slice(2));
+    const source = readFileSync(example('sensecap-style.js'), 'utf8').replace(/\r?\n/g, '\r\n');
+    const r = await runCli(['codec', ...args], { input: source });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), JSON.parse(fromFile.stdout));
+    const empty = await runCli(['codec', ...args], { input: '' });
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /^fieldproof codec: codec stdin: .*\n$/);
+  });
 });
+

@@ -2,7 +2,7 @@
 // and with the same mapping to readings as the gateway, and show what would be journaled.
 import { testDownlink, testUplink, type DownlinkTestResult, type UplinkTestResult } from '../../gateway/codecs/codec-test.ts';
 import { CodecEngine } from '../../gateway/codecs/engine/host.ts';
-import { CodecLoadError, JsCodec } from '../../gateway/codecs/js-codec.ts';
+import { CodecLoadError, JsCodec, MAX_CODEC_BYTES } from '../../gateway/codecs/js-codec.ts';
 import { parseFlags, printJson, UsageError, type Command } from '../../kernel/command.ts';
 
 const HELP = `usage: fieldproof codec test FILE --fport N --hex HEX [--variables JSON] [--json]
@@ -21,6 +21,8 @@ Downlink (--downlink): prints {"bytes","fPort","decoded","warnings","errors"}.
   --variables JSON    the device's codec variables, an object of strings
   --timeout-ms N      limit per run (default 100, as the gateway's codecTimeoutMs)
   --json              print JSON
+
+FILE - reads the codec from stdin.
 
 Exit 0 when the codec ran (even when it returned errors), 1 when it failed to load, threw or
 timed out, 2 on bad arguments.`;
@@ -105,7 +107,8 @@ export const command: Command = {
     try {
       let codec: JsCodec;
       try {
-        codec = await JsCodec.fromFile(engine, p.file, { limits: { timeoutMs: p.timeoutMs } });
+        const opts = { limits: { timeoutMs: p.timeoutMs } };
+        codec = p.file === '-' ? await JsCodec.load(engine, 'stdin', await readStdin(), opts) : await JsCodec.fromFile(engine, p.file, opts);
       } catch (err) {
         if (!(err instanceof CodecLoadError)) throw err;
         const empty = p.downlink !== undefined
@@ -126,3 +129,18 @@ export const command: Command = {
     }
   },
 };
+
+/** The codec from stdin, read no further than one byte past the engine's size limit, which then refuses it. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > MAX_CODEC_BYTES) {
+      process.stdin.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -56,6 +56,7 @@ test('a wrong type or value names the key', () => {
 
 test('bad YAML, an empty file and a missing file are one-line errors', () => {
   assert.match(problem('device: [unclosed\n'), /not valid YAML/);
+  assert.match(problem(minimal + 'device: again\n'), /not valid YAML: Map keys must be unique at line \d+, column \d+$/);
   assert.match(problem(''), /device/);
   assert.throws(() => loadDeviceConfig(join(dir, 'nope.yaml')), /config file .*nope\.yaml does not exist/);
 });
@@ -74,4 +75,25 @@ test('dataDir: required unless under a snap; relative to the config file', () =>
   }
   const rel = loadDeviceConfig(write('rel.yaml', minimal.replace('/var/lib/fieldproof', './data')));
   assert.equal(rel.dataDir, join(dir, 'data'));
+});
+
+test('YAML anchors with merge keys (<<) and Windows line endings are read as an operator means them', () => {
+  const shared = minimal.replace(
+    /drivers:\n[\s\S]*?\nbatch:/,
+    'drivers:\n  - &sim\n    kind: simulated\n    id: sim\n    sensors: 2\n    intervalMs: 100\n  - <<: *sim\n    id: sim2\n    sensors: 3\nbatch:',
+  );
+  const c = loadDeviceConfig(write('anchors.yaml', shared.replace(/\n/g, '\r\n')));
+  assert.deepEqual(
+    c.drivers.map((d) => [d.kind, d.id, 'sensors' in d ? d.sensors : undefined, 'intervalMs' in d ? d.intervalMs : undefined]),
+    [['simulated', 'sim', 2, 100], ['simulated', 'sim2', 3, 100]],
+  );
+  assert.equal(c.device, 'site-a-gw1', 'no carriage return left on a value');
+  assert.equal(c.uplink?.url, 'http://127.0.0.1:8787');
+});
+
+test('an optional section with everything under it commented out is read as left out', () => {
+  const c = loadDeviceConfig(write('no-uplink.yaml', minimal.replace(/^  url:/m, '  # url:') + 'gateway:\n  # listen: 127.0.0.1:1700\n'));
+  assert.equal(c.uplink, undefined);
+  assert.equal(c.gateway, undefined);
+  assert.match(problem(minimal.replace(/^batch:[\s\S]*?(?=^uplink:)/m, 'batch:\n')), /batch/, 'a section with defaults still wants its keys or nothing');
 });

@@ -15,25 +15,33 @@ import { batchSchema, journalSchema } from '../../runtime/journal/config.ts';
 import { loadYamlConfig } from '../../kernel/config/load.ts';
 import { ConfigError } from '../../kernel/config/errors.ts';
 
+/**
+ * An optional section whose keys are all commented out (`uplink:` and nothing under it) is YAML null:
+ * read it as the section left out, which is what the operator meant.
+ */
+function absentWhenEmpty<S extends z.ZodType>(schema: S) {
+  return z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+}
+
 export const deviceConfigSchema = z.strictObject({
   device: z.string().refine(isValidName, 'must be 1-128 letters, digits, dot, dash, colon or underscore'),
   dataDir: z.string().min(1).optional(),
   drivers: z.array(driverSchema).default([]),
   batch: batchSchema.default(batchSchema.parse({})),
   journal: journalSchema.default(journalSchema.parse({})),
-  uplink: uplinkSchema.optional(),
+  uplink: absentWhenEmpty(uplinkSchema),
   /** the local status page, /metrics and /healthz; absent: no HTTP server */
-  http: httpSchema.optional(),
+  http: absentWhenEmpty(httpSchema),
   /** LoRaWAN nodes heard through Semtech UDP packet forwarders; absent: no gateway */
-  gateway: gatewaySchema.optional(),
+  gateway: absentWhenEmpty(gatewaySchema),
   /** rules and the anomaly model every reading is checked by; on with defaults when absent */
   validation: validationSchema.default(validationSchema.parse({})),
   /** alerts from flagged readings, over MQTT and a webhook; absent: no alerts */
-  alerts: alertsSchema.optional(),
+  alerts: absentWhenEmpty(alertsSchema),
   /** readings as Sparkplug B on the site's MQTT broker, for SCADA systems and historians; absent: none */
-  sparkplug: sparkplugSchema.optional(),
+  sparkplug: absentWhenEmpty(sparkplugSchema),
   /** readings as JSON telemetry to AWS IoT Core and/or Azure IoT Hub; absent: none */
-  cloudTelemetry: cloudTelemetrySchema.optional(),
+  cloudTelemetry: absentWhenEmpty(cloudTelemetrySchema),
 }).superRefine((c, ctx) => {
   const problem = sensorNameClash(c.drivers, c.gateway?.devices ?? []);
   if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });

@@ -23,4 +23,10 @@ describe('uplink config', () => {
     assert.equal(uplinkSchema.safeParse({ url: 'http://x', retries: 3 }).success, false);
     assert.equal(uplinkSchema.safeParse({ url: 'not a url' }).success, false);
   });
+
+  it('reads a sinkKey pasted in capitals as the lowercase key receipts carry', () => {
+    const key = 'ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789';
+    assert.equal(uplinkSchema.parse({ url: 'http://127.0.0.1:8787', sinkKey: key }).sinkKey, key.toLowerCase());
+    assert.equal(uplinkSchema.safeParse({ url: 'http://127.0.0.1:8787', sinkKey: 'abc' }).success, false);
+  });
 });

@@ -47,7 +47,7 @@ export type SocketWorkerRequest =
 /** Worker to main thread. */
 export type SocketWorkerReply =
   | { type: 'listening'; address: string; port: number }
-  | { type: 'bind_failed'; message: string }
+  | { type: 'bind_failed'; message: string; code: string | undefined }
   | { type: 'recv_buffer_failed'; message: string }
   | { type: 'thread_nice'; tid: number; nice: number }
   | { type: 'thread_nice_failed'; nice: number; message: string }

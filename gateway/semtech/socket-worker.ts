@@ -39,7 +39,7 @@ class SocketWorker {
     const { host, port } = this.data;
     const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
     const onBindError = (err: Error) => {
-      this.reply({ type: 'bind_failed', message: err.message });
+      this.reply({ type: 'bind_failed', message: err.message, code: (err as NodeJS.ErrnoException).code });
       this.port.close();
     };
     socket.once('error', onBindError);

@@ -241,3 +241,18 @@ function niceOf(tid: number): number {
   const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
+
+it('a port already taken fails start with the bind error\'s code, so the device can say "already in use"', async () => {
+  const taken = createSocket('udp4');
+  await new Promise<void>((r) => taken.bind(0, '127.0.0.1', r));
+  try {
+    const server = new SemtechUdpServer({ host: '127.0.0.1', port: taken.address().port, log: silentLogger(), metrics: new Registry(), handlers: { onUplinks: () => {}, onStat: () => {}, onTxAck: () => {} } });
+    await assert.rejects(server.start(), (err: NodeJS.ErrnoException) => {
+      assert.equal(err.code, 'EADDRINUSE');
+      assert.doesNotMatch(err.message, /cannot listen on .*cannot listen on/);
+      return true;
+    });
+  } finally {
+    taken.close();
+  }
+});

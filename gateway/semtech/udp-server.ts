@@ -152,7 +152,8 @@ export class SemtechUdpServer {
             resolve();
             return;
           case 'bind_failed':
-            reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}: ${r.message}`));
+            // the code crosses the thread boundary so that the caller can tell "in use" from the rest
+            reject(Object.assign(new Error(r.message), { code: r.code }));
             return;
           case 'thread_nice':
             this.thread = { tid: r.tid, nice: r.nice };

@@ -18,9 +18,12 @@ export function loadYamlConfig<S extends z.ZodType>(file: string, schema: S): z.
 export function parseYamlConfig<S extends z.ZodType>(file: string, text: string, schema: S): z.output<S> {
   let raw: unknown;
   try {
-    raw = parse(text);
+    // Merge keys (`<<: *defaults`) are YAML 1.1, off by default in a 1.2 parser; operators share a
+    // driver's settings that way, and without them the merged keys silently vanish.
+    raw = parse(text, { merge: true });
   } catch (err) {
-    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
+    // the parser's first line ends in a colon that introduced the excerpt below it, which is left out
+    const msg = err instanceof YAMLParseError ? err.message.split('\n')[0]!.replace(/:\s*$/, '') : String(err);
     throw new ConfigError(`${file}: not valid YAML: ${msg}`);
   }
   const result = schema.safeParse(raw ?? {});

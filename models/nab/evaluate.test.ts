@@ -1,6 +1,8 @@
 // The evaluation end to end on two NAB files, through the CLI verb, with and without the model.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -159,4 +161,27 @@ test('eval nab refuses bad input with one line', async () => {
     assert.equal(err.code, 2);
     return true;
   });
+});
+
+test('eval nab on data the labels do not name, or results the labels do not name, is a one-line error, not a stack trace', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'fieldproof nab '));
+  try {
+    const labels = join(tmp, 'labels.json');
+    writeFileSync(labels, '{}');
+    for (const args of [
+      ['--data', join(dir, 'data')],
+      ['--results', join(dir, 'results', 'numenta'), '--detector', 'numenta'],
+    ]) {
+      const r = await run(process.execPath, [bin, 'eval', 'nab', ...args, '--labels', labels, '--json']).then(
+        () => assert.fail('accepted labels that name none of the files'),
+        (err: { code: number; stderr: string }) => err,
+      );
+      assert.equal(r.code, 1, r.stderr);
+      const last = r.stderr.trim().split('\n').at(-1)!;
+      assert.match(last, /^fieldproof eval: .*not in the labels file|^fieldproof eval: no file under .* is named in the labels file/);
+      assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

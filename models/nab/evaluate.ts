@@ -5,6 +5,7 @@ import { defaultDetectorParams, type DetectorParams, type JudgeParams } from '..
 import { SurpriseJudge } from '../detector/judge.ts';
 import { defaultTrainOptions } from '../model/train.ts';
 import type { ModelPolicy } from '../stream-scorer.ts';
+import { UserError } from '../../kernel/user-error.ts';
 import { listNabFiles, readNabSeries, type NabSeries, type NabWindows } from './corpus.ts';
 import { runApart } from './apart-runs.ts';
 import { shortStreams, splitStreams } from './short.ts';
@@ -123,7 +124,7 @@ export function scoreCorpus(series: readonly ScoredSeries[], windows: NabWindows
   let labelled = 0;
   for (const s of series) {
     const w = windows[s.name];
-    if (!w) throw new Error(`${s.name}: not in the labels file`);
+    if (!w) throw new UserError(`${s.name}: not in the labels file`);
     labelled += w.length;
     swept.push(sweepFile(s.name, s.timestamps, s.scores, w, cost));
   }
@@ -188,7 +189,7 @@ export async function evaluateNab(dataDir: string, labelled: NabWindows, opts: E
     opts.progress?.(0, 0, `${f.name}: not in the labels file, skipped`);
     return false;
   });
-  if (list.length === 0) throw new Error(`no file under ${dataDir} is named in the labels file${opts.categories ? ` in categories ${opts.categories.join(', ')}` : ''}`);
+  if (list.length === 0) throw new UserError(`no file under ${dataDir} is named in the labels file${opts.categories ? ` in categories ${opts.categories.join(', ')}` : ''}`);
   let data: NabSeries[] = list.map((f) => readNabSeries(f.path, f.name));
   let windows = labelled;
   if (opts.maxSteps !== undefined) {

@@ -22,7 +22,8 @@ export const uplinkSchema = z.strictObject({
   ca: z.string().min(1).optional(),
   gzipLevel: z.number().int().min(1).max(9).default(6),
   /** the sink's receipt key (`fieldproof sink-key show`); absent: the first key seen is pinned */
-  sinkKey: z.string().refine((k) => isHex(k, 32), 'must be the sink\'s 64-digit lowercase hex Ed25519 public key').optional(),
+  // read in either case, held as the lowercase hex receipts carry
+  sinkKey: z.string().toLowerCase().refine((k) => isHex(k, 32), 'must be the sink\'s 64-digit hex Ed25519 public key').optional(),
   /** allow http:// beyond loopback (a link already private, e.g. a VPN); warned about at every start */
   insecure: z.boolean().default(false),
 }).superRefine((c, ctx) => {
